@@ -1,0 +1,1 @@
+//! Configuration: one model, two front ends (keepalived.conf and TOML).

@@ -1,0 +1,8 @@
+//! vrrpd: keepalived's VRRP, with the advert receive path and the ARP responder in XDP.
+//!
+//! Modules follow `docs/architecture.md`: `wire` (packet views and representations), `config`
+//! (one model, keepalived.conf and TOML front ends) and `dataplane` (the embedded XDP program).
+
+pub mod config;
+pub mod dataplane;
+pub mod wire;

@@ -1,0 +1,7 @@
+//! vrrpd: the daemon and its command line.
+fn main() {
+    println!(
+        "{} bytes of BPF",
+        vrrp_userspace::dataplane::BPF_OBJECT.len()
+    );
+}
