@@ -5,4 +5,5 @@
 
 pub mod config;
 pub mod dataplane;
+pub mod units;
 pub mod wire;

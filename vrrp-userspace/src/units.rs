@@ -1,0 +1,1 @@
+//! Types for the units of VRRP: router ids, priorities, intervals in centiseconds.
