@@ -1,1 +1,237 @@
-fn main() {}
+//! `cargo xtask`: every developer task of the project, as one Rust program.
+//!
+//! Each subcommand says what it is doing before it does it. `setup` owns the toolchain
+//! bootstrap (rust-src, bpf-linker built against the nightly's own LLVM, the Debian packages
+//! the tests use); `build`, `test` and `demo` run it first when something is missing, so a fresh
+//! clone on a fresh machine needs nothing but `cargo xtask test` or `cargo xtask demo`.
+
+mod cmd;
+mod setup;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+use crate::cmd::{cargo, run, say};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Developer tasks for vrrp")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what builds and tests need: rust-src, bpf-linker, Debian packages (idempotent).
+    Setup {
+        /// Only the Rust toolchain parts (rust-src, bpf-linker); no Debian packages.
+        #[arg(long)]
+        toolchain_only: bool,
+    },
+    /// Build vrrpd with its embedded XDP program.
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Build vrrpd and run it with the given arguments, e.g. `cargo xtask run -- check --config F`.
+    Run {
+        #[arg(long)]
+        release: bool,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Every check and test: fmt, clippy (host and BPF target), unit, kernel and namespace tests.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The tutorial's lab, narrated, in network namespaces.
+    Demo,
+    /// Benchmarks (see BENCHMARKS.md).
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run every fuzz target for a bounded time (cargo-fuzz, libFuzzer).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Only this target (default: all of them).
+        target: Option<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
+    match cli.command {
+        Command::Setup { toolchain_only } => setup::setup(&root, !toolchain_only),
+        Command::Build { release } => build(&root, release).map(|_| ()),
+        Command::Run { release, args } => {
+            let bin = build(&root, release)?;
+            say(&format!("running {} {}", bin.display(), args.join(" ")));
+            run(std::process::Command::new(bin).args(args))
+        }
+        Command::Test { args } => test(&root, &args),
+        Command::Demo => demo(&root),
+        Command::Bench { args } => bench(&root, &args),
+        Command::Fuzz { seconds, target } => fuzz(&root, seconds, target.as_deref()),
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .context("xtask has no parent directory")
+}
+
+/// Builds vrrpd (and so the XDP program) and returns the binary's path.
+fn build(root: &std::path::Path, release: bool) -> Result<PathBuf> {
+    setup::ensure(root, false)?;
+    say(&format!(
+        "building vrrpd ({}) with the XDP program embedded",
+        if release { "release" } else { "debug" }
+    ));
+    let mut c = cargo();
+    c.args(["build", "--package", "vrrp-userspace", "--bin", "vrrpd"]);
+    if release {
+        c.arg("--release");
+    }
+    run(&mut c)?;
+    Ok(root
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join("vrrpd"))
+}
+
+fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
+    setup::ensure(root, true)?;
+    let ci = std::env::var_os("CI").is_some();
+    if !setup::is_root() {
+        if ci {
+            bail!(
+                "CI is set but this is not root: the privileged tests (namespaces, XDP) must run in CI"
+            );
+        }
+        say(
+            "not root: the privileged tests (kernel test runs, namespaces) will report themselves skipped",
+        );
+    }
+
+    say("cargo fmt --check");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+
+    say("clippy, host crates, warnings are errors");
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    say("clippy, the XDP program for bpfel-unknown-none (nightly), warnings are errors");
+    run(setup::nightly_cargo()
+        .current_dir(root.join("vrrp-ebpf"))
+        .args([
+            "clippy",
+            "--target",
+            "bpfel-unknown-none",
+            "-Z",
+            "build-std=core",
+            "--release",
+            "--target-dir",
+        ])
+        .arg(root.join("target").join("ebpf-clippy"))
+        .args(["--", "-D", "warnings"]))?;
+
+    say("tests: unit, BPF object, kernel test runs, namespaces");
+    let mut c = cargo();
+    c.args(["test", "--workspace"]);
+    if !extra.is_empty() {
+        c.arg("--").args(extra);
+    }
+    run(&mut c)
+}
+
+fn demo(root: &std::path::Path) -> Result<()> {
+    let bin = build(root, false)?;
+    say(&format!("built {}", bin.display()));
+    say(
+        "the lab is not built yet; this is what `cargo xtask demo` will do (issue: the controller and the lab):",
+    );
+    for step in [
+        "1. build namespaces sw (a bridge), lb01, lb02, client, attacker with veth pairs (192.0.2.0/24)",
+        "2. start vrrpd in lb01 and lb02 with ../shared/seed/lb01.conf and lb02.conf, unchanged",
+        "3. show who holds the VIP 192.0.2.3 (ip addr) and the client's ARP entry (00:00:5e:00:01:32)",
+        "4. take lb01's link down: show lb02 taking over and the client's longest ping gap",
+        "5. bring lb01 back: it preempts; then the nopreempt pair, where lb02 stays master",
+        "6. tear everything down, also on Ctrl-C",
+    ] {
+        println!("    {step}");
+    }
+    say("what runs today: the configuration check of the seed files");
+    let seed = root.join("../shared/seed");
+    for f in ["lb01.conf", "lb02.conf"] {
+        run(std::process::Command::new(&bin)
+            .arg("check")
+            .arg("--config")
+            .arg(seed.join(f)))?;
+    }
+    Ok(())
+}
+
+fn bench(_root: &std::path::Path, args: &[String]) -> Result<()> {
+    bail!(
+        "no benchmark suite exists yet (asked for: {:?}); suites arrive with the XDP and benchmark issues",
+        args
+    )
+}
+
+fn fuzz(root: &std::path::Path, seconds: u64, only: Option<&str>) -> Result<()> {
+    setup::ensure_cargo_fuzz()?;
+    let fuzz_dir = root.join("fuzz");
+    let targets: Vec<String> = match only {
+        Some(t) => vec![t.to_string()],
+        None => {
+            let out = setup::nightly_cargo()
+                .current_dir(&fuzz_dir)
+                .args(["fuzz", "list"])
+                .output()
+                .context("cargo fuzz list")?;
+            if !out.status.success() {
+                bail!(
+                    "cargo fuzz list failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            String::from_utf8(out.stdout)?
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+    };
+    for t in &targets {
+        say(&format!("fuzzing {t} for {seconds} s"));
+        run(setup::nightly_cargo().current_dir(&fuzz_dir).args([
+            "fuzz",
+            "run",
+            t,
+            "--",
+            &format!("-max_total_time={seconds}"),
+        ]))?;
+    }
+    say(&format!(
+        "{} fuzz targets ran {seconds} s each without a crash",
+        targets.len()
+    ));
+    Ok(())
+}
