@@ -4,6 +4,7 @@
 //! free of padding, and size-checked with `const` asserts, so both sides agree byte for byte.
 #![no_std]
 
+pub mod maps;
 pub mod proto;
 pub mod reason;
 

@@ -1,64 +1,612 @@
 //! The XDP program attached by `vrrpd` to each interface that carries a VRRP instance.
 //!
-//! This first version only classifies: it counts, per CPU, the frames it sees by protocol class
-//! and passes all of them. The advert filter, the advert stamps and the ARP responder build on
-//! this classification (see `docs/architecture.md`).
+//! Per frame, after as few comparisons as the frame allows:
+//! * ARP: a request for a VIP of a router we are master of is turned, in place, into the reply
+//!   from the VMAC and sent back with `XDP_TX`; ARP from another MAC claiming one of our active
+//!   VIPs is counted and reported as a conflict.
+//! * Frames to a VMAC: rewritten to the interface's MAC and passed while we are master of that
+//!   router, dropped while we are backup (RFC 5798 §6.4.2).
+//! * VRRP adverts (IPv4 protocol 112, IPv6 next header 112): checked in the order of RFC 5798
+//!   §7.1 (`vrrp_common::DropReason` names every rejection, counted per VRID and dropped); a valid
+//!   advert is stamped into the per-CPU `VRRP_ADVERTS`, reported through `VRRP_EVENTS` only when
+//!   the controller must act at once, and passed to the stack at a bounded rate.
+//! * The liveness gate: when the controller's heartbeat is older than it said it may get, ARP for
+//!   our VIPs and frames to our VMACs are dropped, so a node whose daemon died stops claiming
+//!   the VIP.
+//!
+//! No per-packet logging: counters only.
 #![no_std]
 #![no_main]
 
+use core::{ffi::c_void, mem::size_of, ptr};
+
 use aya_ebpf::{
-    bindings::xdp_action,
-    macros::{map, xdp},
-    maps::PerCpuArray,
+    bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
+    btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
+    helpers::{bpf_csum_diff, bpf_ktime_get_ns, bpf_xdp_load_bytes},
+    macros::{btf_map, xdp},
     programs::XdpContext,
 };
-use vrrp_common::proto::{ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_VRRP};
+use vrrp_common::{
+    DropReason,
+    maps::{
+        AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IfaceConfig,
+        MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, VipEntry,
+        router_index,
+    },
+    proto::{
+        AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_VRRP,
+        VRRP_TTL, VRRP_TYPE_ADVERT,
+    },
+};
 
-/// Frames seen per class, per CPU: index 0 other, 1 ARP, 2 IPv4 VRRP, 3 IPv6 VRRP.
-#[map(name = "VRRP_CLASSES")]
-static CLASSES: PerCpuArray<u64> = PerCpuArray::with_max_entries(4, 0);
+#[btf_map]
+static VRRP_ROUTERS: Array<RouterConfig, { ROUTER_SLOTS as usize }> = Array::new();
+#[btf_map]
+static VRRP_ADVERTS: PerCpuArray<AdvertStamp, { ROUTER_SLOTS as usize }> = PerCpuArray::new();
+#[btf_map]
+static VRRP_VIPS: HashMap<[u8; 4], VipEntry, { MAX_VIPS as usize }> = HashMap::new();
+#[btf_map]
+static VRRP_IFACE: Array<IfaceConfig, 1> = Array::new();
+#[btf_map]
+static VRRP_DROPS: PerCpuArray<DropCounts, 256> = PerCpuArray::new();
+#[btf_map]
+static VRRP_COUNTERS: PerCpuArray<u64, { Counter::COUNT }> = PerCpuArray::new();
+#[btf_map]
+static VRRP_EVENTS: RingBuf<Event, { EVENTS_BYTES as usize }> = RingBuf::new();
+/// Per-CPU room to copy a VRRP message into for the checksum helper.
+#[btf_map]
+static VRRP_SCRATCH: PerCpuArray<[u8; CHUNK as usize], 1> = PerCpuArray::new();
 
-const ETH_HLEN: usize = 14;
+const IPV4_HLEN: usize = 20;
+const IPV6_HLEN: usize = 40;
+const ARP_LEN: usize = 28;
+const VRRP_HLEN: usize = 8;
+/// The longest VRRP message: v3 over IPv6 with 255 addresses (8 + 16 · 255).
+const VRRP_MAX_LEN: u32 = 8 + 16 * 255;
+/// `bpf_csum_diff` sums at most 512 bytes a call.
+const CHUNK: u32 = 512;
+/// Enough chunks for [`VRRP_MAX_LEN`].
+const CHUNKS: u32 = VRRP_MAX_LEN.div_ceil(CHUNK);
 
 #[xdp]
 pub fn vrrp(ctx: XdpContext) -> u32 {
-    let class = classify(&ctx);
-    if let Some(n) = CLASSES.get_ptr_mut(class) {
-        // SAFETY: a per-CPU slot, written only by this CPU.
-        unsafe { *n += 1 };
-    }
-    xdp_action::XDP_PASS
+    handle(&ctx)
 }
 
-/// The counter index of a frame; anything the program cannot read is "other".
+/// A bounds-checked pointer to a `T` at `offset` bytes into the frame.
 #[inline(always)]
-fn classify(ctx: &XdpContext) -> u32 {
+fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {
     let start = ctx.data();
     let end = ctx.data_end();
-    if start + ETH_HLEN > end {
-        return 0;
+    if start + offset + size_of::<T>() > end {
+        return None;
     }
-    // SAFETY: bounds checked above.
-    let ethertype = unsafe { u16::from_be(*((start + 12) as *const u16)) };
+    Some((start + offset) as *mut T)
+}
+
+/// Reads a `T` at `offset`; None past the end of the frame.
+#[inline(always)]
+fn read<T: Copy>(ctx: &XdpContext, offset: usize) -> Option<T> {
+    // SAFETY: `ptr_at` checked the bounds; unaligned because frames have no alignment.
+    ptr_at::<T>(ctx, offset).map(|p| unsafe { ptr::read_unaligned(p) })
+}
+
+#[inline(always)]
+fn count(counter: Counter) {
+    if let Some(n) = VRRP_COUNTERS.get_ptr_mut(counter as u32) {
+        // SAFETY: this CPU's slot of a per-CPU array.
+        unsafe { *n += 1 };
+    }
+}
+
+/// Counts a rejected advert under its VRID (0 when the VRID is not known yet) and drops it.
+#[inline(always)]
+fn reject(vrid: u8, reason: DropReason) -> u32 {
+    if let Some(c) = VRRP_DROPS.get_ptr_mut(vrid as u32) {
+        // SAFETY: this CPU's slot of a per-CPU array; the index is a constant below COUNT.
+        unsafe { (*c).by_reason[reason as usize] += 1 };
+    }
+    XDP_DROP
+}
+
+#[inline(always)]
+fn now_ns() -> u64 {
+    // SAFETY: a helper without arguments.
+    unsafe { bpf_ktime_get_ns() }
+}
+
+/// Whether the controller's heartbeat is fresh enough to keep claiming our VIPs and VMACs.
+#[inline(always)]
+fn gate_open(now: u64) -> bool {
+    match VRRP_IFACE.get(0) {
+        Some(i) => i.heartbeat_ns != 0 && now.wrapping_sub(i.heartbeat_ns) <= i.stale_after_ns,
+        None => false,
+    }
+}
+
+#[inline(always)]
+fn handle(ctx: &XdpContext) -> u32 {
+    let Some(dst) = read::<[u8; 6]>(ctx, 0) else {
+        return XDP_PASS;
+    };
+    let mut l3 = 12;
+    let mut ethertype = match read::<[u8; 2]>(ctx, l3) {
+        Some(t) => u16::from_be_bytes(t),
+        None => return XDP_PASS,
+    };
+    // Up to two VLAN tags (802.1ad outer, 802.1Q inner).
+    for _ in 0..2 {
+        if ethertype != ETH_P_8021Q && ethertype != ETH_P_8021AD {
+            break;
+        }
+        l3 += 4;
+        ethertype = match read::<[u8; 2]>(ctx, l3) {
+            Some(t) => u16::from_be_bytes(t),
+            None => return XDP_PASS,
+        };
+    }
+    l3 += 2;
+
+    if ethertype == ETH_P_ARP {
+        return arp(ctx, l3);
+    }
+    // A VMAC destination: 00-00-5E-00-01-{VRID} (IPv4) or 00-00-5E-00-02-{VRID} (IPv6).
+    if dst[0] == 0 && dst[1] == 0 && dst[2] == 0x5e && dst[3] == 0 && (dst[4] == 1 || dst[4] == 2) {
+        return vmac(ctx, dst[4], dst[5]);
+    }
     match ethertype {
-        ETH_P_ARP => 1,
-        ETH_P_IPV4 => {
-            if start + ETH_HLEN + 20 > end {
-                return 0;
-            }
-            // SAFETY: bounds checked above; byte 9 of the IPv4 header is the protocol.
-            let proto = unsafe { *((start + ETH_HLEN + 9) as *const u8) };
-            if proto == IPPROTO_VRRP { 2 } else { 0 }
+        ETH_P_IPV4 => ipv4(ctx, l3),
+        ETH_P_IPV6 => ipv6(ctx, l3),
+        _ => XDP_PASS,
+    }
+}
+
+/// A frame addressed to a VMAC.
+#[inline(always)]
+fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
+    let family = if kind == 1 {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    };
+    let Some(router) = VRRP_ROUTERS.get(router_index(family, vrid)) else {
+        return XDP_PASS;
+    };
+    if router.flags & ROUTER_CONFIGURED == 0 {
+        // Another router's VMAC: not ours to judge; the kernel drops it as for another host.
+        return XDP_PASS;
+    }
+    if router.flags & ROUTER_MASTER == 0 {
+        count(Counter::VmacDropped);
+        return XDP_DROP;
+    }
+    if !gate_open(now_ns()) {
+        count(Counter::GateClosed);
+        return XDP_DROP;
+    }
+    let Some(iface) = VRRP_IFACE.get(0) else {
+        return XDP_PASS;
+    };
+    let Some(d) = ptr_at::<[u8; 6]>(ctx, 0) else {
+        return XDP_PASS;
+    };
+    // SAFETY: bounds checked by ptr_at.
+    unsafe { ptr::write_unaligned(d, iface.mac) };
+    count(Counter::VmacRewritten);
+    XDP_PASS
+}
+
+/// ARP: answer requests for our active VIPs from the VMAC; spot others claiming them.
+#[inline(always)]
+fn arp(ctx: &XdpContext, off: usize) -> u32 {
+    let Some(hdr) = read::<[u8; 8]>(ctx, off) else {
+        return XDP_PASS;
+    };
+    // Ethernet (1) / IPv4 (0x0800), 6-byte hardware and 4-byte protocol addresses.
+    if hdr[0..6] != [0, 1, 8, 0, 6, 4] {
+        return XDP_PASS;
+    }
+    let op = u16::from_be_bytes([hdr[6], hdr[7]]);
+    let (Some(sha), Some(spa), Some(tpa)) = (
+        read::<[u8; 6]>(ctx, off + 8),
+        read::<[u8; 4]>(ctx, off + 14),
+        read::<[u8; 4]>(ctx, off + 24),
+    ) else {
+        return XDP_PASS;
+    };
+    let now = now_ns();
+
+    // Someone else announcing (GARP, reply, or request) one of our active VIPs.
+    if let Some(vip) = lookup_vip(&spa) {
+        let vrid = vip.vrid as u8;
+        if is_master(vrid) && sha != vmac_v4(vrid) {
+            count(Counter::ArpConflict);
+            let mut src = [0u8; 16];
+            src[..4].copy_from_slice(&spa);
+            emit_event(
+                EventKind::AddressConflict,
+                router_index(Family::Ipv4, vrid),
+                0,
+                0,
+                now,
+                src,
+                sha,
+            );
+            return XDP_PASS;
         }
-        ETH_P_IPV6 => {
-            if start + ETH_HLEN + 40 > end {
-                return 0;
-            }
-            // SAFETY: bounds checked above; byte 6 of the IPv6 header is the next header.
-            let next = unsafe { *((start + ETH_HLEN + 6) as *const u8) };
-            if next == IPPROTO_VRRP { 3 } else { 0 }
+    }
+
+    if op != 1 || spa == tpa {
+        return XDP_PASS;
+    }
+    let Some(vip) = lookup_vip(&tpa) else {
+        return XDP_PASS;
+    };
+    let vrid = vip.vrid as u8;
+    if !is_master(vrid) {
+        count(Counter::ArpNotMaster);
+        return XDP_PASS;
+    }
+    if !gate_open(now) {
+        count(Counter::GateClosed);
+        return XDP_DROP;
+    }
+    let Some(_) = ptr_at::<[u8; ARP_LEN]>(ctx, off) else {
+        return XDP_PASS;
+    };
+    let (Some(eth_dst), Some(eth_src), Some(arp)) = (
+        ptr_at::<[u8; 6]>(ctx, 0),
+        ptr_at::<[u8; 6]>(ctx, 6),
+        ptr_at::<[u8; ARP_LEN]>(ctx, off),
+    ) else {
+        return XDP_PASS;
+    };
+    let vmac = vmac_v4(vrid);
+    // SAFETY: every pointer was bounds-checked by ptr_at; the writes stay inside the frame.
+    unsafe {
+        ptr::write_unaligned(eth_dst, sha);
+        ptr::write_unaligned(eth_src, vmac);
+        let a = &mut *arp;
+        a[7] = 2; // op: reply
+        a[8..14].copy_from_slice(&vmac); // sender hardware: the VMAC
+        a[14..18].copy_from_slice(&tpa); // sender protocol: the VIP
+        a[18..24].copy_from_slice(&sha); // target hardware: the requester
+        a[24..28].copy_from_slice(&spa); // target protocol: the requester
+    }
+    count(Counter::ArpReplied);
+    XDP_TX
+}
+
+#[inline(always)]
+fn lookup_vip(addr: &[u8; 4]) -> Option<VipEntry> {
+    // SAFETY: the value is copied out at once.
+    VRRP_VIPS.get_ptr(addr).map(|p| unsafe { *p })
+}
+
+#[inline(always)]
+fn is_master(vrid: u8) -> bool {
+    VRRP_ROUTERS
+        .get(router_index(Family::Ipv4, vrid))
+        .is_some_and(|r| r.flags & ROUTER_MASTER != 0)
+}
+
+#[inline(always)]
+const fn vmac_v4(vrid: u8) -> [u8; 6] {
+    [0x00, 0x00, 0x5e, 0x00, 0x01, vrid]
+}
+
+#[inline(always)]
+fn emit_event(
+    kind: EventKind,
+    router: u32,
+    priority: u32,
+    interval_cs: u32,
+    time_ns: u64,
+    src: [u8; 16],
+    mac: [u8; 6],
+) {
+    let event = Event {
+        kind: kind as u32,
+        router,
+        priority,
+        interval_cs,
+        time_ns,
+        src,
+        mac,
+        _pad: [0; 2],
+    };
+    if VRRP_EVENTS.output(event, 0).is_ok() {
+        count(Counter::EventSent);
+    } else {
+        count(Counter::EventLost);
+    }
+}
+
+/// What the IP layer tells the VRRP checks.
+struct IpInfo {
+    family: Family,
+    /// Offset of the VRRP message in the frame.
+    vrrp_off: usize,
+    /// Length of the VRRP message, from the IP header.
+    vrrp_len: u32,
+    src: [u8; 16],
+    /// One's complement sum (in memory order, unfolded) of the pseudo-header.
+    pseudo_sum: u64,
+}
+
+#[inline(always)]
+fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
+    let Some(ip) = read::<[u8; IPV4_HLEN]>(ctx, off) else {
+        return XDP_PASS;
+    };
+    if ip[9] != IPPROTO_VRRP {
+        return XDP_PASS;
+    }
+    let ihl = ((ip[0] & 0x0f) as usize) * 4;
+    let tot_len = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
+    if ip[0] >> 4 != 4 || ihl < IPV4_HLEN || tot_len < ihl || frag != 0 {
+        return reject(0, DropReason::BadIpHeader);
+    }
+    if ctx.data() + off + tot_len > ctx.data_end() {
+        return reject(0, DropReason::BadIpHeader);
+    }
+    let mut src = [0u8; 16];
+    src[..4].copy_from_slice(&ip[12..16]);
+    let vrrp_len = (tot_len - ihl) as u32;
+    let info = IpInfo {
+        family: Family::Ipv4,
+        vrrp_off: off + ihl,
+        vrrp_len,
+        src,
+        pseudo_sum: sum_words(&ip[12..20])
+            + u16::from_ne_bytes([0, IPPROTO_VRRP]) as u64
+            + u16::from_ne_bytes((vrrp_len as u16).to_be_bytes()) as u64,
+    };
+    advert(ctx, &info, ip[8])
+}
+
+#[inline(always)]
+fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
+    let Some(ip) = read::<[u8; IPV6_HLEN]>(ctx, off) else {
+        return XDP_PASS;
+    };
+    if ip[6] != IPPROTO_VRRP {
+        return XDP_PASS;
+    }
+    let payload_len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    if ip[0] >> 4 != 6 || ctx.data() + off + IPV6_HLEN + payload_len > ctx.data_end() {
+        return reject(0, DropReason::BadIpHeader);
+    }
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&ip[8..24]);
+    let vrrp_len = payload_len as u32;
+    let info = IpInfo {
+        family: Family::Ipv6,
+        vrrp_off: off + IPV6_HLEN,
+        vrrp_len,
+        src,
+        // Source, destination, upper-layer length (32 bits), three zero bytes, next header.
+        pseudo_sum: sum_words(&ip[8..40])
+            + u16::from_ne_bytes(((vrrp_len >> 16) as u16).to_be_bytes()) as u64
+            + u16::from_ne_bytes((vrrp_len as u16).to_be_bytes()) as u64
+            + u16::from_ne_bytes([0, IPPROTO_VRRP]) as u64,
+    };
+    advert(ctx, &info, ip[7])
+}
+
+/// Sum of 16-bit words in memory order (the order `bpf_csum_diff` sums in).
+#[inline(always)]
+fn sum_words(bytes: &[u8]) -> u64 {
+    let mut s = 0u64;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        s += u16::from_ne_bytes([bytes[i], bytes[i + 1]]) as u64;
+        i += 2;
+    }
+    s
+}
+
+#[inline(always)]
+fn fold(mut s: u64) -> u16 {
+    s = (s & 0xffff_ffff) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s as u16
+}
+
+/// One's complement sum (unfolded, memory order) of the VRRP message, or None if the frame
+/// could not be read.
+#[inline(always)]
+fn message_sum(ctx: &XdpContext, off: usize, len: u32) -> Option<u64> {
+    let scratch = VRRP_SCRATCH.get_ptr_mut(0)?;
+    let mut sum: u64 = 0;
+    let mut done: u32 = 0;
+    for _ in 0..CHUNKS {
+        if done >= len {
+            break;
         }
-        _ => 0,
+        let mut n = len - done;
+        if n > CHUNK {
+            n = CHUNK;
+        }
+        if n == 0 {
+            break;
+        }
+        // SAFETY: the helper copies `n` ≤ CHUNK bytes into this CPU's scratch slot of CHUNK
+        // bytes and fails (non-zero) if they are not all in the frame.
+        if unsafe { bpf_xdp_load_bytes(ctx.ctx, off as u32 + done, scratch as *mut c_void, n) } != 0
+        {
+            return None;
+        }
+        // SAFETY: sums `n` bytes of the scratch slot; `n` is a multiple of 4 (checked by the
+        // caller's length check) and at most CHUNK.
+        let r = unsafe { bpf_csum_diff(ptr::null_mut(), 0, scratch as *mut u32, n, sum as u32) };
+        if r < 0 {
+            return None;
+        }
+        sum = (r as u64) & 0xffff_ffff;
+        done += CHUNK;
+    }
+    Some(sum)
+}
+
+/// The VRRP checks of RFC 5798 §7.1 (RFC 3768 §7.1 for v2), then the recording.
+#[inline(always)]
+fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
+    let off = ip.vrrp_off;
+    let Some(h) = read::<[u8; VRRP_HLEN]>(ctx, off) else {
+        return reject(0, DropReason::Truncated);
+    };
+    if ip.vrrp_len < VRRP_HLEN as u32 {
+        return reject(0, DropReason::Truncated);
+    }
+    let vrid = h[1];
+    if ttl != VRRP_TTL {
+        return reject(vrid, DropReason::BadTtl);
+    }
+    let version = h[0] >> 4;
+    if !(version == 3 || (version == 2 && matches!(ip.family, Family::Ipv4))) {
+        return reject(vrid, DropReason::BadVersion);
+    }
+    if h[0] & 0x0f != VRRP_TYPE_ADVERT {
+        return reject(vrid, DropReason::BadType);
+    }
+    let count = h[3] as u32;
+    let addr_len = if matches!(ip.family, Family::Ipv4) {
+        4
+    } else {
+        16
+    };
+    let expected = if version == 2 {
+        VRRP_HLEN as u32 + 4 * count + 8
+    } else {
+        VRRP_HLEN as u32 + addr_len * count
+    };
+    if ip.vrrp_len != expected || (version == 3 && count == 0) {
+        return reject(vrid, DropReason::BadLength);
+    }
+    let Some(msg) = message_sum(ctx, off, ip.vrrp_len) else {
+        return reject(vrid, DropReason::Truncated);
+    };
+    // v2: message only. v3/IPv6: with the pseudo-header. v3/IPv4: either (0 = pseudo-header).
+    let csum_variant = if version == 2 {
+        if fold(msg) != 0xffff {
+            return reject(vrid, DropReason::BadChecksum);
+        }
+        1
+    } else if fold(msg + ip.pseudo_sum) == 0xffff {
+        0
+    } else if matches!(ip.family, Family::Ipv4) && fold(msg) == 0xffff {
+        1
+    } else {
+        return reject(vrid, DropReason::BadChecksum);
+    };
+    let interval_cs = if version == 2 {
+        h[5] as u32 * 100
+    } else {
+        (((h[4] & 0x0f) as u32) << 8) | h[5] as u32
+    };
+    if interval_cs == 0 {
+        return reject(vrid, DropReason::BadInterval);
+    }
+
+    // Policy: what the controller configured for this router.
+    let index = router_index(ip.family, vrid);
+    let Some(router) = VRRP_ROUTERS.get(index) else {
+        return reject(vrid, DropReason::UnknownVrid);
+    };
+    if router.flags & ROUTER_CONFIGURED == 0 {
+        return reject(vrid, DropReason::UnknownVrid);
+    }
+    if version as u32 != router.version {
+        return reject(vrid, DropReason::BadVersion);
+    }
+    if version == 2 {
+        if h[4] as u32 != router.auth_type {
+            return reject(vrid, DropReason::AuthTypeMismatch);
+        }
+        if h[4] == AUTH_PASS {
+            let Some(pass) = read::<[u8; 8]>(ctx, off + VRRP_HLEN + 4 * count as usize) else {
+                return reject(vrid, DropReason::Truncated);
+            };
+            // Over all 8 bytes, without an early exit.
+            let mut diff = 0u8;
+            for (p, a) in pass.iter().zip(router.auth_data.iter()) {
+                diff |= p ^ a;
+            }
+            if diff != 0 {
+                return reject(vrid, DropReason::BadPassword);
+            }
+        }
+        if interval_cs != router.interval_cs {
+            return reject(vrid, DropReason::BadInterval);
+        }
+    }
+    record(
+        ctx,
+        ip,
+        index,
+        router,
+        h[2] as u32,
+        interval_cs,
+        csum_variant,
+    )
+}
+
+/// Stamps a valid advert, wakes the controller if it must act now, and passes the advert to
+/// the stack at a bounded rate.
+#[inline(always)]
+fn record(
+    ctx: &XdpContext,
+    ip: &IpInfo,
+    index: u32,
+    router: &RouterConfig,
+    priority: u32,
+    interval_cs: u32,
+    csum_variant: u32,
+) -> u32 {
+    let now = now_ns();
+    count(Counter::AdvertValid);
+    let Some(stamp) = VRRP_ADVERTS.get_ptr_mut(index) else {
+        return XDP_PASS;
+    };
+    // SAFETY: this CPU's slot of a per-CPU array.
+    let stamp = unsafe { &mut *stamp };
+    let new_sender = stamp.src != ip.src;
+    stamp.time_ns = now;
+    stamp.count += 1;
+    stamp.priority = priority;
+    stamp.interval_cs = interval_cs;
+    stamp.src = ip.src;
+    stamp.csum_variant = csum_variant;
+
+    let kind = if priority == 0 {
+        Some(EventKind::PriorityZero)
+    } else if router.flags & ROUTER_MASTER != 0
+        && (priority > router.priority || (priority == router.priority && ip.src > router.primary))
+    {
+        Some(EventKind::Superior)
+    } else if new_sender {
+        Some(EventKind::NewMaster)
+    } else {
+        None
+    };
+    if let Some(kind) = kind {
+        let mac = read::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
+        emit_event(kind, index, priority, interval_cs, now, ip.src, mac);
+    }
+
+    let gap = VRRP_IFACE.get(0).map_or(0, |i| i.pass_gap_ns);
+    if stamp.passed_ns == 0 || now.wrapping_sub(stamp.passed_ns) >= gap {
+        stamp.passed_ns = now;
+        count(Counter::AdvertPassed);
+        XDP_PASS
+    } else {
+        count(Counter::AdvertRateLimited);
+        XDP_DROP
     }
 }
 

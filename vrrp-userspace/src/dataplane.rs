@@ -1,14 +1,23 @@
-//! The XDP program: embedded at build time (see `build.rs`), loaded and attached with aya.
+//! The XDP program: embedded at build time (see `build.rs`), loaded and attached with aya, and
+//! its maps read and written for the controller.
 //!
-//! This is the only module (with the loader's tests) that talks to aya. It grows with the data
-//! plane: today it loads the program, runs it on crafted frames in the kernel
-//! (BPF_PROG_TEST_RUN), attaches it to an interface and reads its per-CPU counters.
+//! This is the only module that talks to aya. Map layouts are in [`vrrp_common::maps`];
+//! `docs/maps.md` describes them for operators.
+
+use std::net::Ipv4Addr;
 
 use anyhow::{Context as _, Result, anyhow};
 use aya::{
     Ebpf,
-    maps::PerCpuArray,
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::{TestRun as _, TestRunOptions, Xdp, XdpMode},
+};
+use vrrp_common::{
+    DropReason,
+    maps::{
+        AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, VipEntry,
+        router_index,
+    },
 };
 
 /// The BPF object built from `vrrp-ebpf` (ELF, little-endian BPF, with BTF).
@@ -17,32 +26,31 @@ pub static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR
 /// The name of the XDP program inside [`BPF_OBJECT`].
 pub const PROGRAM_NAME: &str = "vrrp";
 
-/// The name of the per-CPU frame-class counter array (`bpftool map dump name VRRP_CLASSES`).
-pub const CLASSES_MAP: &str = "VRRP_CLASSES";
-
-/// The frame classes the program counts, in counter order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameClass {
-    /// Anything that is not ARP or VRRP (or too short to tell).
-    Other = 0,
-    /// ARP.
-    Arp = 1,
-    /// IPv4 protocol 112.
-    VrrpV4 = 2,
-    /// IPv6 next header 112.
-    VrrpV6 = 3,
+/// The maps of the program, by the names `bpftool map dump name …` finds them under.
+pub mod map_names {
+    pub const ROUTERS: &str = "VRRP_ROUTERS";
+    pub const ADVERTS: &str = "VRRP_ADVERTS";
+    pub const VIPS: &str = "VRRP_VIPS";
+    pub const IFACE: &str = "VRRP_IFACE";
+    pub const DROPS: &str = "VRRP_DROPS";
+    pub const COUNTERS: &str = "VRRP_COUNTERS";
+    pub const EVENTS: &str = "VRRP_EVENTS";
+    pub const SCRATCH: &str = "VRRP_SCRATCH";
+    /// Every map the program declares.
+    pub const ALL: [&str; 8] = [
+        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH,
+    ];
 }
-
-/// Frames counted per class, summed over all CPUs, indexed by [`FrameClass`].
-pub type ClassCounts = [u64; 4];
 
 /// What one kernel test run of the program returned.
 #[derive(Debug)]
 pub struct TestRunOutcome {
-    /// The XDP verdict (`XDP_PASS` = 2, `XDP_DROP` = 1, `XDP_TX` = 3, ...).
+    /// The XDP verdict (see [`verdict`]).
     pub verdict: u32,
     /// The frame as the program left it.
     pub frame: Vec<u8>,
+    /// The kernel's measured time per repetition.
+    pub duration: std::time::Duration,
 }
 
 /// XDP verdicts, as the kernel numbers them.
@@ -60,6 +68,13 @@ pub enum AttachMode {
     Native,
     /// In the generic (skb) path, for drivers without native XDP.
     Generic,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always available");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
 /// The loaded program and its maps.
@@ -90,15 +105,15 @@ impl Dataplane {
             .context("program is not XDP")
     }
 
-    /// Runs the program once on `frame` in the kernel (BPF_PROG_TEST_RUN).
-    pub fn test_run(&self, frame: &[u8]) -> Result<TestRunOutcome> {
+    /// Runs the program `repeat` times on `frame` in the kernel (BPF_PROG_TEST_RUN).
+    pub fn test_run_repeat(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
         let mut out = vec![0u8; frame.len() + 256];
         let result = self
             .program()?
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
-                repeat: 1,
+                repeat,
                 ..Default::default()
             })
             .context("BPF_PROG_TEST_RUN")?;
@@ -106,11 +121,17 @@ impl Dataplane {
         Ok(TestRunOutcome {
             verdict: result.return_value,
             frame: out,
+            duration: result.duration,
         })
     }
 
+    /// Runs the program once on `frame` in the kernel (BPF_PROG_TEST_RUN).
+    pub fn test_run(&self, frame: &[u8]) -> Result<TestRunOutcome> {
+        self.test_run_repeat(frame, 1)
+    }
+
     /// Attaches the program to `interface`, natively, or in generic (skb) mode when the driver
-    /// has no native XDP; returns the mode used.
+    /// has no native XDP (logged with the reason); returns the mode used.
     pub fn attach(&mut self, interface: &str) -> Result<AttachMode> {
         let program: &mut Xdp = self
             .ebpf
@@ -131,17 +152,167 @@ impl Dataplane {
         }
     }
 
-    /// The frame-class counters, summed over CPUs.
-    pub fn class_counts(&self) -> Result<ClassCounts> {
+    fn map(&self, name: &str) -> Result<&aya::maps::Map> {
+        self.ebpf
+            .map(name)
+            .ok_or_else(|| anyhow!("the program has no map {name}"))
+    }
+
+    fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
+        self.ebpf
+            .map_mut(name)
+            .ok_or_else(|| anyhow!("the program has no map {name}"))
+    }
+
+    /// Writes one router's settings (`VRRP_ROUTERS`).
+    pub fn set_router(&mut self, family: Family, vrid: u8, config: &RouterConfig) -> Result<()> {
+        let mut routers = Array::<_, RouterConfig>::try_from(self.map_mut(map_names::ROUTERS)?)?;
+        routers.set(router_index(family, vrid), config, 0)?;
+        Ok(())
+    }
+
+    /// Reads one router's settings.
+    pub fn router(&self, family: Family, vrid: u8) -> Result<RouterConfig> {
+        let routers = Array::<_, RouterConfig>::try_from(self.map(map_names::ROUTERS)?)?;
+        Ok(routers.get(&router_index(family, vrid), 0)?)
+    }
+
+    /// Adds a VIP of router `vrid` (`VRRP_VIPS`): ARP for it is answered while master.
+    pub fn add_vip(&mut self, vip: Ipv4Addr, vrid: u8) -> Result<()> {
+        let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
+        vips.insert(vip.octets(), VipEntry { vrid: vrid.into() }, 0)?;
+        Ok(())
+    }
+
+    /// Removes a VIP.
+    pub fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<()> {
+        let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
+        vips.remove(&vip.octets())?;
+        Ok(())
+    }
+
+    /// Writes the interface settings and heartbeat (`VRRP_IFACE`).
+    pub fn set_iface(&mut self, config: &IfaceConfig) -> Result<()> {
+        let mut iface = Array::<_, IfaceConfig>::try_from(self.map_mut(map_names::IFACE)?)?;
+        iface.set(0, config, 0)?;
+        Ok(())
+    }
+
+    /// Reads the interface settings.
+    pub fn iface(&self) -> Result<IfaceConfig> {
+        let iface = Array::<_, IfaceConfig>::try_from(self.map(map_names::IFACE)?)?;
+        Ok(iface.get(&0, 0)?)
+    }
+
+    /// Stamps the controller's heartbeat with the current CLOCK_MONOTONIC time.
+    pub fn heartbeat(&mut self) -> Result<()> {
+        let mut config = self.iface()?;
+        config.heartbeat_ns = monotonic_ns();
+        self.set_iface(&config)
+    }
+
+    /// Every CPU's stamp of router (`family`, `vrid`) (`VRRP_ADVERTS`).
+    pub fn advert_stamps(&self, family: Family, vrid: u8) -> Result<Vec<AdvertStamp>> {
+        let adverts = PerCpuArray::<_, AdvertStamp>::try_from(self.map(map_names::ADVERTS)?)?;
+        Ok(adverts
+            .get(&router_index(family, vrid), 0)?
+            .iter()
+            .copied()
+            .collect())
+    }
+
+    /// The newest stamp of router (`family`, `vrid`) over all CPUs, if it ever saw an advert.
+    pub fn newest_advert(&self, family: Family, vrid: u8) -> Result<Option<AdvertStamp>> {
+        Ok(self
+            .advert_stamps(family, vrid)?
+            .into_iter()
+            .filter(|s| s.count > 0)
+            .max_by_key(|s| s.time_ns))
+    }
+
+    /// Drops by reason for `vrid` (0: drops before the VRID was known), summed over CPUs.
+    pub fn drops(&self, vrid: u8) -> Result<DropCounts> {
+        let drops = PerCpuArray::<_, DropCounts>::try_from(self.map(map_names::DROPS)?)?;
+        let mut total = DropCounts::default();
+        for cpu in drops.get(&u32::from(vrid), 0)?.iter() {
+            for (t, c) in total.by_reason.iter_mut().zip(cpu.by_reason.iter()) {
+                *t += c;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Drops by reason over every VRID, summed over CPUs.
+    pub fn drops_total(&self) -> Result<DropCounts> {
+        let mut total = DropCounts::default();
+        for vrid in 0..=255u8 {
+            let d = self.drops(vrid)?;
+            for (t, c) in total.by_reason.iter_mut().zip(d.by_reason.iter()) {
+                *t += c;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Drops of one reason over every VRID.
+    pub fn drops_of(&self, reason: DropReason) -> Result<u64> {
+        Ok(self.drops_total()?.by_reason[reason as usize])
+    }
+
+    /// The event counters (`VRRP_COUNTERS`), summed over CPUs, indexed by [`Counter`].
+    pub fn counters(&self) -> Result<[u64; Counter::COUNT]> {
+        let counters = PerCpuArray::<_, u64>::try_from(self.map(map_names::COUNTERS)?)?;
+        let mut out = [0u64; Counter::COUNT];
+        for (i, c) in out.iter_mut().enumerate() {
+            *c = counters.get(&(i as u32), 0)?.iter().sum();
+        }
+        Ok(out)
+    }
+
+    /// One event counter, summed over CPUs.
+    pub fn counter(&self, counter: Counter) -> Result<u64> {
+        Ok(self.counters()?[counter as usize])
+    }
+
+    /// Takes the event ring buffer out of the program, for the controller's reader.
+    pub fn take_events(&mut self) -> Result<Events> {
         let map = self
             .ebpf
-            .map(CLASSES_MAP)
-            .ok_or_else(|| anyhow!("no map {CLASSES_MAP}"))?;
-        let array = PerCpuArray::<_, u64>::try_from(map)?;
-        let mut counts = [0u64; 4];
-        for (i, c) in counts.iter_mut().enumerate() {
-            *c = array.get(&(i as u32), 0)?.iter().sum();
+            .take_map(map_names::EVENTS)
+            .ok_or_else(|| anyhow!("the program has no map {}", map_names::EVENTS))?;
+        Ok(Events {
+            ring: RingBuf::try_from(map)?,
+        })
+    }
+}
+
+/// The controller's end of `VRRP_EVENTS`.
+pub struct Events {
+    ring: RingBuf<aya::maps::MapData>,
+}
+
+impl Events {
+    /// The next pending event, if any (never blocks).
+    pub fn next(&mut self) -> Option<Event> {
+        let item = self.ring.next()?;
+        if item.len() < std::mem::size_of::<Event>() {
+            return None;
         }
-        Ok(counts)
+        let mut event = Event::default();
+        // Copy field by field from the bytes: the record is repr(C) and padding-free.
+        let b: &[u8] = &item;
+        event.kind = u32::from_ne_bytes(b[0..4].try_into().ok()?);
+        event.router = u32::from_ne_bytes(b[4..8].try_into().ok()?);
+        event.priority = u32::from_ne_bytes(b[8..12].try_into().ok()?);
+        event.interval_cs = u32::from_ne_bytes(b[12..16].try_into().ok()?);
+        event.time_ns = u64::from_ne_bytes(b[16..24].try_into().ok()?);
+        event.src.copy_from_slice(&b[24..40]);
+        event.mac.copy_from_slice(&b[40..46]);
+        Some(event)
+    }
+
+    /// Drains every pending event.
+    pub fn drain(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.next()).collect()
     }
 }

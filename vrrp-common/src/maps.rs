@@ -1,0 +1,258 @@
+//! Keys and values of the XDP program's maps, as both sides see them.
+//!
+//! Every value is `#[repr(C)]`, padding-free (explicit `_pad` fields, `u32` flags rather than
+//! `bool`), with addresses and MACs as byte arrays in network order, and its size checked by a
+//! `const` assert. With the `user` feature they implement `aya::Pod`.
+//!
+//! | map (bpftool name) | kind | key | value |
+//! |---|---|---|---|
+//! | `VRRP_ROUTERS` | array, 512 | [`router_index`] | [`RouterConfig`] |
+//! | `VRRP_ADVERTS` | per-CPU array, 512 | [`router_index`] | [`AdvertStamp`] |
+//! | `VRRP_VIPS` | hash, 1024 | IPv4 VIP, `[u8; 4]` | [`VipEntry`] |
+//! | `VRRP_IFACE` | array, 1 | 0 | [`IfaceConfig`] |
+//! | `VRRP_DROPS` | per-CPU array, 256 | VRID (0: before the VRID is known) | [`DropCounts`] |
+//! | `VRRP_COUNTERS` | per-CPU array, [`Counter::COUNT`] | [`Counter`] | `u64` |
+//! | `VRRP_EVENTS` | ring buffer | | [`Event`] |
+
+use crate::DropReason;
+
+/// Routers per family: VRIDs 1..=255 (index 0 unused).
+pub const ROUTERS_PER_FAMILY: u32 = 256;
+/// Entries of the router-indexed maps: IPv4 routers at 0..256, IPv6 routers at 256..512.
+pub const ROUTER_SLOTS: u32 = 2 * ROUTERS_PER_FAMILY;
+/// Entries of `VRRP_VIPS`.
+pub const MAX_VIPS: u32 = 1024;
+/// Bytes of the ring buffer `VRRP_EVENTS` (a power of two, a multiple of the page size).
+pub const EVENTS_BYTES: u32 = 64 * 1024;
+
+/// Address family of a virtual router.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Ipv4 = 0,
+    Ipv6 = 1,
+}
+
+/// The index of (family, VRID) in the router-indexed maps.
+pub const fn router_index(family: Family, vrid: u8) -> u32 {
+    (family as u32) * ROUTERS_PER_FAMILY + vrid as u32
+}
+
+/// [`RouterConfig::flags`]: the router is configured on this interface.
+pub const ROUTER_CONFIGURED: u32 = 1 << 0;
+/// [`RouterConfig::flags`]: this node is master (Active Router): answer ARP for its VIPs from
+/// the VMAC and accept frames to the VMAC.
+pub const ROUTER_MASTER: u32 = 1 << 1;
+/// [`RouterConfig::flags`]: this node owns the addresses (priority 255).
+pub const ROUTER_OWNER: u32 = 1 << 2;
+
+/// What the controller tells the program about one virtual router (`VRRP_ROUTERS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// `ROUTER_*` bits.
+    pub flags: u32,
+    /// VRRP version in use, 2 or 3.
+    pub version: u32,
+    /// v2 authentication type expected (0 none, 1 PASS).
+    pub auth_type: u32,
+    /// v2: the configured advert interval in centiseconds (adverts with another are dropped).
+    pub interval_cs: u32,
+    /// Our current (effective) priority, for spotting a superior advert while master.
+    pub priority: u32,
+    /// Explicit padding; zero.
+    pub _pad: u32,
+    /// v2 PASS password, zero-padded to 8 bytes.
+    pub auth_data: [u8; 8],
+    /// Our primary address (IPv4 in the first 4 bytes, the rest zero; or the IPv6
+    /// link-local), for the equal-priority tie-break.
+    pub primary: [u8; 16],
+}
+
+/// The newest valid advert of one router seen on one CPU (`VRRP_ADVERTS`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdvertStamp {
+    /// Arrival, `bpf_ktime_get_ns` (CLOCK_MONOTONIC), nanoseconds.
+    pub time_ns: u64,
+    /// Valid adverts of this router counted on this CPU.
+    pub count: u64,
+    /// When an advert was last passed to the stack on this CPU (rate limit), nanoseconds.
+    pub passed_ns: u64,
+    /// Sender's priority.
+    pub priority: u32,
+    /// Sender's advert interval in centiseconds (v2 seconds × 100).
+    pub interval_cs: u32,
+    /// Sender's IP source address (IPv4 in the first 4 bytes).
+    pub src: [u8; 16],
+    /// v3 over IPv4: the checksum variant that matched (0 pseudo-header, 1 message only).
+    pub csum_variant: u32,
+    /// Explicit padding; zero.
+    pub _pad: u32,
+}
+
+/// One VIP the controller configured (`VRRP_VIPS`, key: the IPv4 address).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VipEntry {
+    /// The VRID of the router that carries this VIP.
+    pub vrid: u32,
+}
+
+/// Per-interface settings and the controller's heartbeat (`VRRP_IFACE`, index 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfaceConfig {
+    /// The controller's last heartbeat, CLOCK_MONOTONIC nanoseconds.
+    pub heartbeat_ns: u64,
+    /// How old the heartbeat may get before the liveness gate closes (Master_Down_Interval).
+    pub stale_after_ns: u64,
+    /// Minimum gap between valid adverts of one router passed to the stack, per CPU.
+    pub pass_gap_ns: u64,
+    /// The interface's own MAC: frames to an active VMAC are rewritten to it.
+    pub mac: [u8; 6],
+    /// Explicit padding; zero.
+    pub _pad: [u8; 2],
+}
+
+/// Drops by reason for one VRID (`VRRP_DROPS`), per CPU.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropCounts {
+    /// Indexed by `DropReason as usize`.
+    pub by_reason: [u64; DropReason::COUNT],
+}
+
+/// Event counters that are not drops (`VRRP_COUNTERS`, per CPU).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Valid adverts recorded in `VRRP_ADVERTS`.
+    AdvertValid = 0,
+    /// Valid adverts passed to the stack (rate-limited, for tcpdump).
+    AdvertPassed = 1,
+    /// Valid adverts dropped by the rate limit after being recorded.
+    AdvertRateLimited = 2,
+    /// ARP requests for an active VIP answered from the VMAC by XDP_TX.
+    ArpReplied = 3,
+    /// ARP requests for a VIP of a router we are backup of (passed; nobody answers).
+    ArpNotMaster = 4,
+    /// ARP or GARP claiming one of our active VIPs from another MAC.
+    ArpConflict = 5,
+    /// Frames to an active VMAC rewritten to the interface MAC.
+    VmacRewritten = 6,
+    /// Frames to a VMAC of a router we are not master of, dropped (RFC 5798 §6.4.2).
+    VmacDropped = 7,
+    /// ARP requests or VMAC frames dropped because the controller's heartbeat is stale.
+    GateClosed = 8,
+    /// Events written to `VRRP_EVENTS`.
+    EventSent = 9,
+    /// Events lost because the ring buffer was full.
+    EventLost = 10,
+}
+
+impl Counter {
+    /// Number of counters.
+    pub const COUNT: usize = 11;
+    /// Every counter, in index order.
+    pub const ALL: [Counter; Self::COUNT] = [
+        Counter::AdvertValid,
+        Counter::AdvertPassed,
+        Counter::AdvertRateLimited,
+        Counter::ArpReplied,
+        Counter::ArpNotMaster,
+        Counter::ArpConflict,
+        Counter::VmacRewritten,
+        Counter::VmacDropped,
+        Counter::GateClosed,
+        Counter::EventSent,
+        Counter::EventLost,
+    ];
+
+    /// A short snake_case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::AdvertValid => "advert_valid",
+            Counter::AdvertPassed => "advert_passed",
+            Counter::AdvertRateLimited => "advert_rate_limited",
+            Counter::ArpReplied => "arp_replied",
+            Counter::ArpNotMaster => "arp_not_master",
+            Counter::ArpConflict => "arp_conflict",
+            Counter::VmacRewritten => "vmac_rewritten",
+            Counter::VmacDropped => "vmac_dropped",
+            Counter::GateClosed => "gate_closed",
+            Counter::EventSent => "event_sent",
+            Counter::EventLost => "event_lost",
+        }
+    }
+}
+
+/// Why the program woke the controller (`Event::kind`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A master announced it is leaving (priority 0).
+    PriorityZero = 1,
+    /// While we are master: an advert with a higher priority, or an equal one from a higher
+    /// primary address.
+    Superior = 2,
+    /// The advert's sender differs from the previous one recorded on this CPU.
+    NewMaster = 3,
+    /// ARP from another MAC claims one of our active VIPs.
+    AddressConflict = 4,
+}
+
+impl EventKind {
+    /// The kind with this number, if any.
+    pub const fn from_u32(n: u32) -> Option<EventKind> {
+        match n {
+            1 => Some(EventKind::PriorityZero),
+            2 => Some(EventKind::Superior),
+            3 => Some(EventKind::NewMaster),
+            4 => Some(EventKind::AddressConflict),
+            _ => None,
+        }
+    }
+}
+
+/// A record in `VRRP_EVENTS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// `EventKind as u32`.
+    pub kind: u32,
+    /// `router_index(family, vrid)`.
+    pub router: u32,
+    /// The advert's priority (0 for conflicts).
+    pub priority: u32,
+    /// The advert's interval in centiseconds (0 for conflicts).
+    pub interval_cs: u32,
+    /// Arrival, CLOCK_MONOTONIC nanoseconds.
+    pub time_ns: u64,
+    /// Sender's IP address (the conflicting VIP for a conflict).
+    pub src: [u8; 16],
+    /// Sender's MAC.
+    pub mac: [u8; 6],
+    /// Explicit padding; zero.
+    pub _pad: [u8; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<RouterConfig>() == 48);
+const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 56);
+const _: () = assert!(core::mem::size_of::<VipEntry>() == 4);
+const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 32);
+const _: () = assert!(core::mem::size_of::<DropCounts>() == 8 * DropReason::COUNT);
+const _: () = assert!(core::mem::size_of::<Event>() == 48);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: each type is repr(C), padding-free (checked by the size asserts above) and valid
+    // for every bit pattern.
+    #![expect(unsafe_code, reason = "aya::Pod is an unsafe marker trait")]
+    unsafe impl aya::Pod for super::RouterConfig {}
+    unsafe impl aya::Pod for super::AdvertStamp {}
+    unsafe impl aya::Pod for super::VipEntry {}
+    unsafe impl aya::Pod for super::IfaceConfig {}
+    unsafe impl aya::Pod for super::DropCounts {}
+    unsafe impl aya::Pod for super::Event {}
+}
