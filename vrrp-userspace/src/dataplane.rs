@@ -4,13 +4,21 @@
 //! This is the only module that talks to aya. Map layouts are in [`vrrp_common::maps`];
 //! `docs/maps.md` describes them for operators.
 
-use std::net::Ipv4Addr;
+use std::{
+    net::Ipv4Addr,
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result, anyhow};
 use aya::{
     Ebpf,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
-    programs::{TestRun as _, TestRunOptions, Xdp, XdpMode},
+    programs::{
+        TestRun as _, TestRunOptions, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::XdpLink,
+    },
 };
 use vrrp_common::{
     DropReason,
@@ -68,6 +76,86 @@ pub enum AttachMode {
     Native,
     /// In the generic (skb) path, for drivers without native XDP.
     Generic,
+}
+
+/// Where `vrrpd` pins the XDP links it creates, so that the program outlives the daemon.
+pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf/vrrpd";
+
+/// The magic number of a bpffs superblock (`statfs` f_type).
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Which XDP mode to attach in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeChoice {
+    /// Native, falling back to generic (logged) when the driver has none.
+    Auto,
+    /// Native only.
+    Native,
+    /// Generic (skb) only. On a veth, native XDP_TX frames were seen to vanish on this kernel
+    /// even with GRO on at the peer, while generic-mode XDP_TX reaches it: the controller uses
+    /// this mode on veth.
+    Generic,
+}
+
+/// Whether an existing pinned link was taken over, or a new one made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attached {
+    /// A new link was created and pinned.
+    New(AttachMode),
+    /// A link left by an earlier vrrpd was found and now runs this program (atomic replace).
+    TakenOver,
+}
+
+/// The pin of `interface`'s link: one per network namespace and interface, so several vrrpd in
+/// different namespaces of one host never collide.
+pub fn pin_path(pin_root: &Path, interface: &str) -> Result<PathBuf> {
+    let netns = std::fs::metadata("/proc/self/ns/net")
+        .context("reading /proc/self/ns/net")?
+        .ino();
+    Ok(pin_root.join(format!("netns{netns}-{interface}")))
+}
+
+/// Makes sure `pin_root` is a directory on a bpffs, mounting one at `/sys/fs/bpf` when that
+/// is where it should be and nothing is mounted there (as after `ip netns exec`).
+fn ensure_bpffs(pin_root: &Path) -> Result<()> {
+    let on_bpffs = |p: &Path| {
+        nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+    };
+    let bpffs = Path::new("/sys/fs/bpf");
+    if pin_root.starts_with(bpffs) && !on_bpffs(bpffs) {
+        log::warn!(
+            "no bpffs at /sys/fs/bpf in this mount namespace; mounting one (pins made here vanish \
+             with the namespace: start vrrpd with `nsenter --net=` rather than `ip netns exec` \
+             for the XDP program to outlive it)"
+        );
+        nix::mount::mount(
+            Some("bpf"),
+            bpffs,
+            Some("bpf"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .context("mounting bpffs at /sys/fs/bpf")?;
+    }
+    std::fs::create_dir_all(pin_root)
+        .with_context(|| format!("creating the pin directory {}", pin_root.display()))?;
+    if !on_bpffs(pin_root) {
+        anyhow::bail!("{} is not on a bpffs", pin_root.display());
+    }
+    Ok(())
+}
+
+/// Detaches the program that an earlier vrrpd pinned on `interface`, if any.
+pub fn detach_pinned(pin_root: &Path, interface: &str) -> Result<bool> {
+    let path = pin_path(pin_root, interface)?;
+    if !path.exists() {
+        return Ok(false);
+    }
+    let link = PinnedLink::from_pin(&path)
+        .with_context(|| format!("opening the pinned link {}", path.display()))?;
+    // Unpinning drops the last reference but ours; dropping ours detaches the program.
+    drop(link.unpin().context("unpinning")?);
+    Ok(true)
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
@@ -150,6 +238,68 @@ impl Dataplane {
                 Ok(AttachMode::Generic)
             }
         }
+    }
+
+    /// Attaches the program to `interface` through a link pinned under `pin_root`, so that it
+    /// stays attached if this process dies (the liveness gate then stops it claiming the VIP).
+    /// A link pinned by an earlier vrrpd is taken over: the kernel swaps the program
+    /// atomically, with no moment where the interface runs none.
+    pub fn attach_pinned(
+        &mut self,
+        interface: &str,
+        pin_root: &Path,
+        want: ModeChoice,
+    ) -> Result<Attached> {
+        ensure_bpffs(pin_root)?;
+        let path = pin_path(pin_root, interface)?;
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {PROGRAM_NAME}"))?
+            .try_into()?;
+        if path.exists() {
+            let pinned = PinnedLink::from_pin(&path)
+                .with_context(|| format!("opening the pinned link {}", path.display()))?;
+            let link = XdpLink::try_from(FdLink::from(pinned))
+                .context("the pinned link is not an XDP link")?;
+            let id = program
+                .attach_to_link(link)
+                .context("replacing the program of the pinned link")?;
+            // The pin keeps the link; our handle can go without detaching anything.
+            drop(program.take_link(id)?);
+            return Ok(Attached::TakenOver);
+        }
+        let (id, mode) = match want {
+            ModeChoice::Generic => (
+                program
+                    .attach(interface, XdpMode::Skb)
+                    .with_context(|| format!("attaching XDP to {interface} in generic mode"))?,
+                AttachMode::Generic,
+            ),
+            ModeChoice::Native => (
+                program
+                    .attach(interface, XdpMode::Driver)
+                    .with_context(|| format!("attaching XDP to {interface} in native mode"))?,
+                AttachMode::Native,
+            ),
+            ModeChoice::Auto => match program.attach(interface, XdpMode::Driver) {
+                Ok(id) => (id, AttachMode::Native),
+                Err(native) => {
+                    log::warn!(
+                        "{interface}: native XDP refused ({native}); falling back to generic mode"
+                    );
+                    let id = program
+                        .attach(interface, XdpMode::Skb)
+                        .with_context(|| format!("attaching XDP to {interface}"))?;
+                    (id, AttachMode::Generic)
+                }
+            },
+        };
+        let link = FdLink::try_from(program.take_link(id)?)
+            .context("the kernel gave no bpf_link for the attachment")?;
+        link.pin(&path)
+            .with_context(|| format!("pinning the link at {}", path.display()))?;
+        Ok(Attached::New(mode))
     }
 
     fn map(&self, name: &str) -> Result<&aya::maps::Map> {

@@ -1,0 +1,210 @@
+//! Tier 3, live: the XDP program attached to a veth in a network namespace, answering ARP for
+//! a VIP from the VMAC, accepting frames to the VMAC, and closing its liveness gate once the
+//! controller's heartbeat goes stale, even after the process that attached it is gone.
+mod common;
+
+use std::{net::Ipv4Addr, time::Duration};
+
+use common::VethPair;
+use vrrp_common::maps::{
+    Counter, Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, RouterConfig,
+};
+use vrrp_userspace::dataplane::{Attached, Dataplane, ModeChoice, detach_pinned, monotonic_ns};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+const VRID: u8 = 50;
+const VMAC: &str = "00:00:5e:00:01:32";
+
+fn mac_of(lab: &VethPair) -> [u8; 6] {
+    // nsenter keeps the host's /sys, so ask `ip` inside the namespace.
+    let text = lab.b.exec(&["ip", "-o", "link", "show", "dev", &lab.b_if]);
+    let after = text
+        .split("link/ether ")
+        .nth(1)
+        .expect("an Ethernet address");
+    let mut mac = [0u8; 6];
+    for (m, part) in mac.iter_mut().zip(after[..17].split(':')) {
+        *m = u8::from_str_radix(part, 16).unwrap();
+    }
+    mac
+}
+
+/// Configures `dp` as master of VRID 50 with VIP 192.0.2.3 and a fresh heartbeat that goes
+/// stale after `stale`.
+fn become_master(dp: &mut Dataplane, mac: [u8; 6], stale: Duration) {
+    dp.set_router(
+        Family::Ipv4,
+        VRID,
+        &RouterConfig {
+            flags: ROUTER_CONFIGURED | ROUTER_MASTER,
+            version: 2,
+            auth_type: 1,
+            interval_cs: 100,
+            priority: 100,
+            _pad: 0,
+            auth_data: *b"1111\0\0\0\0",
+            primary: [192, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        },
+    )
+    .unwrap();
+    dp.add_vip(VIP, VRID).unwrap();
+    dp.set_iface(&IfaceConfig {
+        heartbeat_ns: monotonic_ns(),
+        stale_after_ns: stale.as_nanos() as u64,
+        pass_gap_ns: 10_000_000,
+        mac,
+        _pad: [0; 2],
+    })
+    .unwrap();
+}
+
+/// arping (Thomas Habets' 2.x, Debian's `arping`) from `a` for the VIP: the MACs that
+/// answered, from lines like `58 bytes from 00:00:5e:00:01:32 (192.0.2.3): index=0 …`.
+fn arping(lab: &VethPair) -> Vec<String> {
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.a.name))
+        .args([
+            "--",
+            "arping",
+            "-c",
+            "2",
+            "-w",
+            "1",
+            "-i",
+            &lab.a_if,
+            "192.0.2.3",
+        ])
+        .output()
+        .expect("arping runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split(" bytes from ").nth(1)?;
+            Some(rest.split_whitespace().next()?.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+/// b's neighbour entry for a (192.0.2.1), which the kernel creates when it processes an ARP
+/// request from a: empty while XDP consumes every request.
+fn b_learned_a(lab: &VethPair) -> String {
+    lab.b
+        .exec(&["ip", "neigh", "show", "192.0.2.1", "dev", &lab.b_if])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn live_arp_reply_from_vmac_vmac_frames_reach_the_vip_and_the_gate_outlives_the_process() {
+    if !common::privileged("live_arp_reply_from_vmac") {
+        return;
+    }
+    let lab = VethPair::new();
+    // As in the lab: GRO on at the peer, so XDP_TX frames reach it.
+    lab.a.exec(&["ethtool", "-K", &lab.a_if, "gro", "on"]);
+    // As the controller does when master: the VIP on the interface.
+    lab.b
+        .exec(&["ip", "addr", "add", "192.0.2.3/32", "dev", &lab.b_if]);
+    let mac = mac_of(&lab);
+    let pin_root = std::path::PathBuf::from(format!("/sys/fs/bpf/vrrpd-test-{}", lab.b.name));
+    let b_if = lab.b_if.clone();
+
+    let mut dp = lab.b.run(|| {
+        let mut dp = Dataplane::load().unwrap();
+        let attached = dp
+            .attach_pinned(&b_if, &pin_root, ModeChoice::Generic)
+            .expect("attach and pin");
+        assert!(matches!(attached, Attached::New(_)), "{attached:?}");
+        dp
+    });
+    become_master(&mut dp, mac, Duration::from_secs(3));
+
+    // 1. ARP for the VIP is answered from the VMAC, by XDP: the reply carries the VMAC (the
+    //    kernel would answer with the interface MAC), and b's kernel never saw the request.
+    let answers = arping(&lab);
+    assert!(!answers.is_empty(), "no ARP reply for the VIP");
+    assert!(
+        answers.iter().all(|m| m == VMAC),
+        "replies from {answers:?}, want only {VMAC}"
+    );
+    assert!(dp.counter(Counter::ArpReplied).unwrap() >= 1);
+    assert_eq!(
+        b_learned_a(&lab),
+        "",
+        "b's kernel processed the ARP request"
+    );
+
+    // 2. A frame to the VMAC reaches a socket bound to the VIP (dst rewritten to b's MAC).
+    lab.a.exec(&[
+        "ip",
+        "neigh",
+        "replace",
+        "192.0.2.3",
+        "lladdr",
+        VMAC,
+        "dev",
+        &lab.a_if,
+        "nud",
+        "permanent",
+    ]);
+    let got = lab.b.run(|| {
+        let sock = std::net::UdpSocket::bind("192.0.2.3:5999").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        lab.a.run(|| {
+            let tx = std::net::UdpSocket::bind("192.0.2.1:0").unwrap();
+            tx.send_to(b"to the vip", "192.0.2.3:5999").unwrap();
+        });
+        let mut buf = [0u8; 64];
+        let (n, from) = sock
+            .recv_from(&mut buf)
+            .expect("the datagram to the VMAC arrives");
+        (buf[..n].to_vec(), from)
+    });
+    assert_eq!(got.0, b"to the vip");
+    assert_eq!(got.1.ip(), Ipv4Addr::new(192, 0, 2, 1));
+    assert!(dp.counter(Counter::VmacRewritten).unwrap() >= 1);
+
+    // 3. The process's hold on the program goes (as when vrrpd is killed): the pinned link keeps
+    //    the program attached, and while the heartbeat is fresh it still answers.
+    drop(dp);
+    lab.a.exec(&["ip", "neigh", "flush", "dev", &lab.a_if]);
+    let answers = arping(&lab);
+    assert!(
+        !answers.is_empty() && answers.iter().all(|m| m == VMAC),
+        "orphaned program, fresh heartbeat: {answers:?}"
+    );
+
+    // 4. Once the heartbeat is stale, ARP for the VIP is dropped: neither XDP nor the kernel
+    //    (which holds the VIP) answers.
+    std::thread::sleep(Duration::from_millis(3200));
+    let answers = arping(&lab);
+    assert!(
+        answers.is_empty(),
+        "stale heartbeat, yet ARP answered by {answers:?}"
+    );
+
+    // 5. A restarted controller takes the pinned link over and answers again.
+    let mut dp = lab.b.run(|| {
+        let mut dp = Dataplane::load().unwrap();
+        let attached = dp
+            .attach_pinned(&b_if, &pin_root, ModeChoice::Generic)
+            .unwrap();
+        assert_eq!(attached, Attached::TakenOver);
+        dp
+    });
+    become_master(&mut dp, mac, Duration::from_secs(3));
+    let answers = arping(&lab);
+    assert!(
+        !answers.is_empty() && answers.iter().all(|m| m == VMAC),
+        "{answers:?}"
+    );
+
+    drop(dp);
+    assert!(lab.b.run(|| detach_pinned(&pin_root, &b_if).unwrap()));
+    let shown = lab.b.exec(&["ip", "-details", "link", "show", &lab.b_if]);
+    assert!(
+        !shown.contains("prog/xdp"),
+        "still attached after detach: {shown}"
+    );
+    let _ = std::fs::remove_dir(&pin_root);
+}
