@@ -74,6 +74,12 @@ pub fn vrrp(ctx: XdpContext) -> u32 {
     handle(&ctx)
 }
 
+/// The empty program: what the benchmarks subtract to get the cost of `vrrp` alone.
+#[xdp]
+pub fn vrrp_noop(_ctx: XdpContext) -> u32 {
+    XDP_PASS
+}
+
 /// A bounds-checked pointer to a `T` at `offset` bytes into the frame.
 #[inline(always)]
 fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {

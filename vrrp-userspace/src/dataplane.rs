@@ -34,6 +34,9 @@ pub static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR
 /// The name of the XDP program inside [`BPF_OBJECT`].
 pub const PROGRAM_NAME: &str = "vrrp";
 
+/// An empty XDP program in the same object, loaded by the benchmarks as their baseline.
+pub const NOOP_PROGRAM_NAME: &str = "vrrp_noop";
+
 /// The maps of the program, by the names `bpftool map dump name …` finds them under.
 pub mod map_names {
     pub const ROUTERS: &str = "VRRP_ROUTERS";
@@ -183,6 +186,41 @@ impl Dataplane {
             .load()
             .context("the kernel refused the XDP program")?;
         Ok(Self { ebpf })
+    }
+
+    /// Loads the empty program too (for benchmarks) and test-runs it `repeat` times on `frame`.
+    pub fn test_run_noop(&mut self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
+        let noop: &mut Xdp = self
+            .ebpf
+            .program_mut(NOOP_PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
+            .try_into()?;
+        if noop.fd().is_err() {
+            noop.load().context("loading the empty program")?;
+        }
+        let mut out = vec![0u8; frame.len() + 256];
+        let result = noop
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat,
+                ..Default::default()
+            })
+            .context("BPF_PROG_TEST_RUN")?;
+        out.truncate(result.data_size_out as usize);
+        Ok(TestRunOutcome {
+            verdict: result.return_value,
+            frame: out,
+            duration: result.duration,
+        })
+    }
+
+    /// How many instructions the verifier processed to accept the program.
+    pub fn verified_instructions(&self) -> Result<u32> {
+        self.program()?
+            .info()?
+            .verified_instruction_count()
+            .ok_or_else(|| anyhow!("the kernel does not report verified instruction counts"))
     }
 
     fn program(&self) -> Result<&Xdp> {

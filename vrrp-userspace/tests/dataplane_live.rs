@@ -106,7 +106,8 @@ fn live_arp_reply_from_vmac_vmac_frames_reach_the_vip_and_the_gate_outlives_the_
     lab.b
         .exec(&["ip", "addr", "add", "192.0.2.3/32", "dev", &lab.b_if]);
     let mac = mac_of(&lab);
-    let pin_root = std::path::PathBuf::from(format!("/sys/fs/bpf/vrrpd-test-{}", lab.b.name));
+    let pins = common::PinDir::new();
+    let pin_root = pins.path.clone();
     let b_if = lab.b_if.clone();
 
     let mut dp = lab.b.run(|| {
@@ -206,5 +207,4 @@ fn live_arp_reply_from_vmac_vmac_frames_reach_the_vip_and_the_gate_outlives_the_
         !shown.contains("prog/xdp"),
         "still attached after detach: {shown}"
     );
-    let _ = std::fs::remove_dir(&pin_root);
 }

@@ -131,3 +131,23 @@ impl VethPair {
         VethPair { a, b, a_if, b_if }
     }
 }
+
+/// A directory of bpffs pins, removed with everything in it on drop (a pinned link left behind
+/// would keep its program and maps alive after the test).
+pub struct PinDir {
+    pub path: std::path::PathBuf,
+}
+
+impl PinDir {
+    pub fn new() -> Self {
+        PinDir {
+            path: std::path::PathBuf::from(format!("/sys/fs/bpf/vrrpd-test-{}", unique("p"))),
+        }
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
