@@ -1,0 +1,476 @@
+//! The VRRP state machine of one virtual router (RFC 5798 §6, as updated by RFC 9568; RFC 3768
+//! for version 2), as a pure function: inputs and the current time in, actions out.
+//!
+//! No I/O and no clock: the caller owns the clock, passes `now` with every input, and asks
+//! [`Router::next_deadline`] when to come back with [`Input::Timer`]. Deadlines are data inside
+//! the state, so every transition (and every timer value) is visible to a unit test.
+//!
+//! Timer arithmetic is in integer centiseconds, as RFC 9568 §6.1 gives it:
+//! `Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256` and
+//! `Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time`. For version 2 the advert
+//! interval is whole seconds, i.e. a multiple of 100 cs, which gives RFC 3768's
+//! `(256 − Priority) / 256` seconds of skew without truncating it to zero.
+//!
+//! Names follow the RFC (Master, Backup, Initialize); RFC 9568 calls the master the Active
+//! Router, but logs and status keep MASTER/BACKUP/FAULT, which is what keepalived users grep for.
+
+use std::{fmt, net::IpAddr};
+
+/// Nanoseconds on the caller's monotonic clock (the daemon uses CLOCK_MONOTONIC, the clock of
+/// the XDP program's advert stamps).
+pub type Nanos = u64;
+
+/// Nanoseconds in a centisecond.
+pub const NANOS_PER_CENTI: u64 = 10_000_000;
+
+/// The priority of the address owner (RFC 5798 §5.2.4).
+pub const PRIORITY_OWNER: u8 = 255;
+/// The priority a master sends when it stops (RFC 5798 §5.2.4).
+pub const PRIORITY_STOP: u8 = 0;
+
+/// VRRP version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// RFC 3768: intervals in whole seconds; adverts with another interval are dropped (by the
+    /// XDP program) and never reach the state machine.
+    V2,
+    /// RFC 5798 / RFC 9568: a backup learns the master's interval.
+    V3,
+}
+
+/// The states of RFC 5798 §6.4, plus keepalived's FAULT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Not running (before startup, after shutdown).
+    Initialize,
+    /// Watching the master (RFC 5798 §6.4.2).
+    Backup,
+    /// Forwarding for the virtual router (RFC 5798 §6.4.3; RFC 9568's Active Router).
+    Master,
+    /// A tracked interface or script failed: neither master nor candidate (keepalived).
+    Fault,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        })
+    }
+}
+
+/// Why the state changed: logged, one line per change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Startup as the address owner (priority 255).
+    AddressOwner,
+    /// Startup with keepalived's `state MASTER`: it takes over at once, as keepalived does
+    /// (its backup timer expires after 1 µs), and yields to a better master's advert.
+    InitialStateMaster,
+    /// Startup, waiting for a master.
+    Startup,
+    /// No advert within Master_Down_Interval (or Skew_Time after a priority-0 advert).
+    MasterDown,
+    /// An advert with a higher priority, or an equal one from a higher primary address.
+    HigherPriority {
+        /// The sender.
+        src: IpAddr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// The daemon is stopping.
+    Shutdown,
+    /// A tracked interface or script failed.
+    Fault,
+    /// The fault cleared.
+    FaultCleared,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::AddressOwner => write!(f, "address owner (priority 255)"),
+            Reason::InitialStateMaster => write!(f, "initial state MASTER"),
+            Reason::Startup => write!(f, "startup"),
+            Reason::MasterDown => write!(f, "master down timer expired"),
+            Reason::HigherPriority { src, priority } => {
+                write!(f, "advert from {src} with priority {priority}")
+            }
+            Reason::Shutdown => write!(f, "shutdown"),
+            Reason::Fault => write!(f, "fault"),
+            Reason::FaultCleared => write!(f, "fault cleared"),
+        }
+    }
+}
+
+/// A valid advert (already checked by the XDP program: TTL, version, VRID, length, checksum,
+/// authentication, v2 interval).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advert {
+    /// Its IP source address (the sender's primary address).
+    pub src: IpAddr,
+    /// Its priority.
+    pub priority: u8,
+    /// Its Max Advert Interval in centiseconds (v2: seconds × 100).
+    pub interval_cs: u32,
+    /// When it arrived (the XDP stamp); timers restart from here, not from when the controller
+    /// read it.
+    pub received_at: Nanos,
+}
+
+/// What happens to a router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The router starts (RFC 5798 §6.4.1).
+    Startup,
+    /// The router stops.
+    Shutdown,
+    /// A valid advert arrived.
+    Advert(Advert),
+    /// The deadline given by [`Router::next_deadline`] passed.
+    Timer,
+    /// The effective priority changed (tracking); the owner's never does.
+    SetPriority(u8),
+    /// A tracked interface or script failed.
+    Fault,
+    /// The fault cleared.
+    FaultCleared,
+}
+
+/// What the caller must do, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advert with this priority (the router's own, or 0 when it stops).
+    SendAdvert {
+        /// Priority to advertise.
+        priority: u8,
+    },
+    /// Become master: answer ARP/ND for the VIPs from the VMAC, add the VIPs, put the VMAC in
+    /// the unicast filter, send gratuitous ARPs / unsolicited NAs.
+    TakeOver,
+    /// Stop being master, in the order that leaves no window of two answers: stop answering
+    /// ARP from the VMAC first, then remove the VIPs and the VMAC.
+    Release,
+    /// The state changed (log it, run notify scripts).
+    StateChanged {
+        /// Old state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// A virtual router's configuration, as the state machine needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// VRRP version.
+    pub version: Version,
+    /// Priority (1..=255; 255 is the address owner).
+    pub priority: u8,
+    /// Advertisement_Interval in centiseconds (v2: a multiple of 100).
+    pub advert_interval_cs: u32,
+    /// Preempt_Mode (keepalived: `nopreempt` clears it).
+    pub preempt: bool,
+    /// keepalived's `preempt_delay`: how long after startup a backup waits before it preempts a
+    /// lower-priority master, in centiseconds.
+    pub preempt_delay_cs: u32,
+    /// keepalived's `state MASTER`.
+    pub start_as_master: bool,
+    /// This router's primary address: the advert source, and the tie-break.
+    pub primary: IpAddr,
+    /// keepalived's `lower_prio_no_advert`: do not answer a lower-priority advert with our own
+    /// (RFC 9568 §6.4.3 answers it, which ends a split brain faster).
+    pub lower_prio_no_advert: bool,
+}
+
+/// Skew_Time in centiseconds (RFC 9568 §6.1): `((256 − priority) × interval) / 256`.
+pub const fn skew_time_cs(priority: u8, master_adver_interval_cs: u32) -> u32 {
+    ((256 - priority as u32) * master_adver_interval_cs) / 256
+}
+
+/// Master_Down_Interval in centiseconds (RFC 9568 §6.1): `3 × interval + Skew_Time`.
+pub const fn master_down_interval_cs(priority: u8, master_adver_interval_cs: u32) -> u32 {
+    3 * master_adver_interval_cs + skew_time_cs(priority, master_adver_interval_cs)
+}
+
+const fn cs(c: u32) -> Nanos {
+    c as u64 * NANOS_PER_CENTI
+}
+
+/// One virtual router's state machine.
+#[derive(Clone, Debug)]
+pub struct Router {
+    params: Params,
+    state: State,
+    /// The effective priority (the configured one, adjusted by tracking).
+    priority: u8,
+    /// Master_Adver_Interval: the master's interval as learned from its adverts (v3).
+    master_adver_interval_cs: u32,
+    /// Master_Down_Timer deadline (Backup).
+    master_down_at: Option<Nanos>,
+    /// Adver_Timer deadline (Master).
+    adver_at: Option<Nanos>,
+    /// Until when a backup holds back from preempting (keepalived's preempt_delay).
+    preempt_after: Option<Nanos>,
+    /// The last master heard from (status output).
+    master: Option<IpAddr>,
+}
+
+impl Router {
+    /// A router in Initialize with these parameters.
+    pub fn new(params: Params) -> Self {
+        Router {
+            params,
+            state: State::Initialize,
+            priority: params.priority,
+            master_adver_interval_cs: params.advert_interval_cs,
+            master_down_at: None,
+            adver_at: None,
+            preempt_after: None,
+            master: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The effective priority.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The configuration.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Master_Adver_Interval in centiseconds.
+    pub fn master_adver_interval_cs(&self) -> u32 {
+        self.master_adver_interval_cs
+    }
+
+    /// Skew_Time for our priority and the current Master_Adver_Interval, in centiseconds.
+    pub fn skew_time_cs(&self) -> u32 {
+        skew_time_cs(self.priority, self.master_adver_interval_cs)
+    }
+
+    /// Master_Down_Interval for our priority and the current Master_Adver_Interval.
+    pub fn master_down_interval_cs(&self) -> u32 {
+        master_down_interval_cs(self.priority, self.master_adver_interval_cs)
+    }
+
+    /// The master last heard from (ourselves while master).
+    pub fn master(&self) -> Option<IpAddr> {
+        match self.state {
+            State::Master => Some(self.params.primary),
+            _ => self.master,
+        }
+    }
+
+    /// When the caller must come back with [`Input::Timer`]: the Master_Down_Timer in Backup,
+    /// the Adver_Timer in Master, nothing otherwise.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        match self.state {
+            State::Backup => self.master_down_at,
+            State::Master => self.adver_at,
+            State::Initialize | State::Fault => None,
+        }
+    }
+
+    /// Feeds one input at time `now`; returns the actions to carry out, in order.
+    pub fn handle(&mut self, now: Nanos, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match (self.state, input) {
+            (State::Initialize, Input::Startup) => self.startup(now, &mut out),
+            (State::Initialize | State::Fault, Input::SetPriority(p)) => self.set_priority(p),
+            (State::Initialize, _) => {}
+
+            (State::Fault, Input::FaultCleared) => {
+                self.to(State::Initialize, Reason::FaultCleared, &mut out);
+                self.enter_backup(now, Reason::FaultCleared, &mut out);
+            }
+            (State::Fault, Input::Shutdown) => {
+                self.to(State::Initialize, Reason::Shutdown, &mut out)
+            }
+            (State::Fault, _) => {}
+
+            (State::Backup, Input::Advert(a)) => self.backup_advert(now, a),
+            (State::Backup, Input::Timer) => {
+                if self.master_down_at.is_some_and(|t| now >= t) {
+                    self.become_master(now, Reason::MasterDown, &mut out);
+                }
+            }
+            (State::Master, Input::Advert(a)) => self.master_advert(now, a, &mut out),
+            (State::Master, Input::Timer) => {
+                if let Some(t) = self.adver_at.filter(|t| now >= *t) {
+                    out.push(Action::SendAdvert {
+                        priority: self.priority,
+                    });
+                    // Keep the cadence; if we fell far behind, restart it from now.
+                    let next = t + cs(self.params.advert_interval_cs);
+                    self.adver_at = Some(if next > now {
+                        next
+                    } else {
+                        now + cs(self.params.advert_interval_cs)
+                    });
+                }
+            }
+            (State::Backup | State::Master, Input::SetPriority(p)) => self.set_priority(p),
+            (State::Backup | State::Master, Input::Shutdown) => {
+                self.stop(State::Initialize, Reason::Shutdown, &mut out)
+            }
+            (State::Backup | State::Master, Input::Fault) => {
+                self.stop(State::Fault, Reason::Fault, &mut out)
+            }
+            (State::Backup | State::Master, Input::Startup | Input::FaultCleared) => {}
+        }
+        out
+    }
+
+    fn to(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        if self.state != to {
+            out.push(Action::StateChanged {
+                from: self.state,
+                to,
+                reason,
+            });
+            self.state = to;
+        }
+    }
+
+    fn set_priority(&mut self, p: u8) {
+        // The owner's priority is never adjusted (keepalived vrrp_set_effective_priority).
+        if self.params.priority != PRIORITY_OWNER {
+            self.priority = p.clamp(1, 254);
+        }
+    }
+
+    /// RFC 5798 §6.4.1.
+    fn startup(&mut self, now: Nanos, out: &mut Vec<Action>) {
+        if self.priority == PRIORITY_OWNER {
+            self.become_master(now, Reason::AddressOwner, out);
+        } else if self.params.start_as_master {
+            self.become_master(now, Reason::InitialStateMaster, out);
+        } else {
+            self.enter_backup(now, Reason::Startup, out);
+        }
+    }
+
+    fn enter_backup(&mut self, now: Nanos, reason: Reason, out: &mut Vec<Action>) {
+        self.master_adver_interval_cs = self.params.advert_interval_cs;
+        self.master_down_at = Some(now + cs(self.master_down_interval_cs()));
+        self.adver_at = None;
+        if self.params.preempt_delay_cs > 0 {
+            self.preempt_after = Some(now + cs(self.params.preempt_delay_cs));
+        }
+        self.to(State::Backup, reason, out);
+    }
+
+    /// RFC 5798 §6.4.1 (owner) and §6.4.2 (Master_Down_Timer fires): send an advert, take the
+    /// addresses, start the Adver_Timer.
+    fn become_master(&mut self, now: Nanos, reason: Reason, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
+        out.push(Action::TakeOver);
+        self.adver_at = Some(now + cs(self.params.advert_interval_cs));
+        self.master_down_at = None;
+        self.to(State::Master, reason, out);
+    }
+
+    /// Leaves Backup or Master for Initialize or Fault; a master first sends priority 0
+    /// (RFC 5798 §6.4.3 "Shutdown", keepalived's FAULT too) and releases the addresses.
+    fn stop(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            out.push(Action::SendAdvert {
+                priority: PRIORITY_STOP,
+            });
+            out.push(Action::Release);
+        }
+        self.adver_at = None;
+        self.master_down_at = None;
+        self.to(to, reason, out);
+    }
+
+    /// Whether an advert from `src` with `priority` beats us (RFC 5798 §6.4.3): a higher
+    /// priority, or the same priority from a higher primary address (compared as unsigned
+    /// integers).
+    fn beats_us(&self, src: IpAddr, priority: u8) -> bool {
+        priority > self.priority || (priority == self.priority && addr_gt(src, self.params.primary))
+    }
+
+    /// RFC 5798 §6.4.2, Backup receiving an advert.
+    fn backup_advert(&mut self, now: Nanos, a: Advert) {
+        if a.priority == PRIORITY_STOP {
+            // The master is leaving: take over after Skew_Time only.
+            self.master_down_at = Some(a.received_at + cs(self.skew_time_cs()));
+            self.master = Some(a.src);
+            return;
+        }
+        let holding_back = self.preempt_after.is_some_and(|t| now < t);
+        if !self.params.preempt || a.priority >= self.priority || holding_back {
+            if self.params.version == Version::V3 {
+                self.master_adver_interval_cs = a.interval_cs;
+            }
+            self.master_down_at = Some(a.received_at + cs(self.master_down_interval_cs()));
+            self.master = Some(a.src);
+        }
+        // Otherwise (preempting, lower priority): discard, and let the Master_Down_Timer run
+        // out so that this better router takes over.
+    }
+
+    /// RFC 5798 §6.4.3, Master receiving an advert.
+    fn master_advert(&mut self, now: Nanos, a: Advert, out: &mut Vec<Action>) {
+        if a.priority == PRIORITY_STOP {
+            // Another master is leaving: advertise at once so that backups keep us.
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
+            self.adver_at = Some(now + cs(self.params.advert_interval_cs));
+        } else if self.beats_us(a.src, a.priority) {
+            out.push(Action::Release);
+            self.adver_at = None;
+            if self.params.version == Version::V3 {
+                self.master_adver_interval_cs = a.interval_cs;
+            } else {
+                self.master_adver_interval_cs = self.params.advert_interval_cs;
+            }
+            self.master_down_at = Some(a.received_at + cs(self.master_down_interval_cs()));
+            self.master = Some(a.src);
+            self.to(
+                State::Backup,
+                Reason::HigherPriority {
+                    src: a.src,
+                    priority: a.priority,
+                },
+                out,
+            );
+        } else if !self.params.lower_prio_no_advert {
+            // RFC 9568 §6.4.3: answer a lower-priority master with our own advert, so that it
+            // steps down now rather than at its next interval.
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
+            self.adver_at = Some(now + cs(self.params.advert_interval_cs));
+        }
+    }
+}
+
+/// `a > b` as unsigned integers of the same family (RFC 5798 §6.4.3); across families, never.
+fn addr_gt(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) > u32::from(b),
+        (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,389 @@
+//! One test per RFC rule, named after its section; numbers worked by hand.
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+
+const MS: Nanos = 1_000_000;
+const LB01: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 4));
+const LB02: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5));
+
+fn params(priority: u8) -> Params {
+    Params {
+        version: Version::V3,
+        priority,
+        advert_interval_cs: 100,
+        preempt: true,
+        preempt_delay_cs: 0,
+        start_as_master: false,
+        primary: LB01,
+        lower_prio_no_advert: false,
+    }
+}
+
+fn advert(src: IpAddr, priority: u8, at: Nanos) -> Input {
+    Input::Advert(Advert {
+        src,
+        priority,
+        interval_cs: 100,
+        received_at: at,
+    })
+}
+
+fn started(p: Params) -> Router {
+    let mut r = Router::new(p);
+    r.handle(0, Input::Startup);
+    r
+}
+
+fn changed_to(actions: &[Action]) -> Option<State> {
+    actions.iter().find_map(|a| match a {
+        Action::StateChanged { to, .. } => Some(*to),
+        _ => None,
+    })
+}
+
+#[test]
+fn rfc9568_6_1_skew_and_master_down_worked_by_hand() {
+    // Priority 100 at 100 cs: (156 × 100) / 256 = 60.9 → 60 cs; 3 × 100 + 60 = 360 cs.
+    assert_eq!(skew_time_cs(100, 100), 60);
+    assert_eq!(master_down_interval_cs(100, 100), 360);
+    // Priority 254 at 100 cs: (2 × 100) / 256 = 0.78 → 0; 300 cs.
+    assert_eq!(skew_time_cs(254, 100), 0);
+    assert_eq!(master_down_interval_cs(254, 100), 300);
+    // Priority 1 at 1 cs (10 ms): (255 × 1) / 256 = 0; 3 cs.
+    assert_eq!(master_down_interval_cs(1, 1), 3);
+    // Priority 90 at 4095 cs: (166 × 4095) / 256 = 2655.35 → 2655.
+    assert_eq!(skew_time_cs(90, 4095), 2655);
+}
+
+#[test]
+fn rfc3768_6_1_v2_skew_is_not_truncated_to_whole_seconds() {
+    // RFC 3768: Skew_Time = (256 − Priority) / 256 s. Priority 90: 0.648 s = 64 cs, which a
+    // whole-second implementation truncates to 0.
+    let mut p = params(90);
+    p.version = Version::V2;
+    let r = started(p);
+    assert_eq!(r.skew_time_cs(), 64);
+    assert_eq!(r.master_down_interval_cs(), 364);
+    assert_eq!(r.next_deadline(), Some(364 * 10 * MS));
+}
+
+#[test]
+fn rfc5798_6_4_1_owner_sends_advert_takes_over_and_is_master_at_once() {
+    let mut r = Router::new(params(255));
+    let a = r.handle(0, Input::Startup);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert { priority: 255 },
+            Action::TakeOver,
+            Action::StateChanged {
+                from: State::Initialize,
+                to: State::Master,
+                reason: Reason::AddressOwner
+            },
+        ]
+    );
+    assert_eq!(
+        r.next_deadline(),
+        Some(1000 * MS),
+        "Adver_Timer = Advertisement_Interval"
+    );
+}
+
+#[test]
+fn rfc5798_6_4_1_non_owner_becomes_backup_with_master_down_timer() {
+    let mut r = Router::new(params(100));
+    let a = r.handle(5 * MS, Input::Startup);
+    assert_eq!(changed_to(&a), Some(State::Backup));
+    assert!(!a.contains(&Action::TakeOver));
+    assert_eq!(
+        r.master_adver_interval_cs(),
+        100,
+        "Master_Adver_Interval = Advertisement_Interval"
+    );
+    assert_eq!(r.next_deadline(), Some(5 * MS + 3600 * MS));
+}
+
+#[test]
+fn keepalived_state_master_takes_over_at_startup() {
+    let mut p = params(100);
+    p.start_as_master = true;
+    let mut r = Router::new(p);
+    let a = r.handle(0, Input::Startup);
+    assert_eq!(changed_to(&a), Some(State::Master));
+    assert!(a.contains(&Action::TakeOver));
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_becomes_master_when_master_down_timer_fires() {
+    let mut r = started(params(100));
+    assert!(r.handle(3599 * MS, Input::Timer).is_empty(), "not yet");
+    let a = r.handle(3600 * MS, Input::Timer);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert { priority: 100 },
+            Action::TakeOver,
+            Action::StateChanged {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown
+            },
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some(4600 * MS));
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_priority_zero_sets_timer_to_skew_time() {
+    let mut r = started(params(100));
+    r.handle(1000 * MS, advert(LB02, 0, 1000 * MS));
+    assert_eq!(
+        r.next_deadline(),
+        Some(1000 * MS + 600 * MS),
+        "Skew_Time = 60 cs"
+    );
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_resets_timer_on_higher_or_equal_priority() {
+    let mut r = started(params(100));
+    r.handle(2000 * MS, advert(LB02, 150, 1990 * MS));
+    assert_eq!(
+        r.next_deadline(),
+        Some(1990 * MS + 3600 * MS),
+        "from the advert's arrival"
+    );
+    r.handle(3000 * MS, advert(LB02, 100, 3000 * MS));
+    assert_eq!(r.next_deadline(), Some(6600 * MS));
+    assert_eq!(r.master(), Some(LB02));
+}
+
+#[test]
+fn rfc5798_6_4_2_preempting_backup_discards_lower_priority_and_takes_over() {
+    let mut r = started(params(100));
+    let before = r.next_deadline();
+    r.handle(1000 * MS, advert(LB02, 90, 1000 * MS));
+    assert_eq!(r.next_deadline(), before, "lower priority: timer not reset");
+    let a = r.handle(before.unwrap(), Input::Timer);
+    assert_eq!(changed_to(&a), Some(State::Master));
+}
+
+#[test]
+fn rfc5798_6_4_2_non_preempting_backup_accepts_lower_priority_master() {
+    let mut p = params(100);
+    p.preempt = false;
+    let mut r = started(p);
+    r.handle(1000 * MS, advert(LB02, 90, 1000 * MS));
+    assert_eq!(r.next_deadline(), Some(4600 * MS));
+    assert!(r.handle(3600 * MS, Input::Timer).is_empty(), "stays backup");
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn rfc5798_6_4_2_v3_backup_learns_master_adver_interval() {
+    let mut r = started(params(100));
+    r.handle(
+        0,
+        Input::Advert(Advert {
+            src: LB02,
+            priority: 200,
+            interval_cs: 10,
+            received_at: 0,
+        }),
+    );
+    assert_eq!(r.master_adver_interval_cs(), 10);
+    // 3 × 10 + (156 × 10) / 256 = 30 + 6 = 36 cs.
+    assert_eq!(r.next_deadline(), Some(360 * MS));
+}
+
+#[test]
+fn rfc3768_6_4_2_v2_backup_keeps_its_own_interval() {
+    let mut p = params(100);
+    p.version = Version::V2;
+    let mut r = started(p);
+    r.handle(
+        0,
+        Input::Advert(Advert {
+            src: LB02,
+            priority: 200,
+            interval_cs: 200,
+            received_at: 0,
+        }),
+    );
+    assert_eq!(r.master_adver_interval_cs(), 100);
+}
+
+#[test]
+fn keepalived_preempt_delay_holds_back_preemption_after_startup() {
+    let mut p = params(100);
+    p.preempt_delay_cs = 1000; // 10 s
+    let mut r = started(p);
+    // Within the delay, a lower-priority master is accepted.
+    r.handle(2000 * MS, advert(LB02, 90, 2000 * MS));
+    assert_eq!(r.next_deadline(), Some(5600 * MS));
+    // After it, it is discarded and the backup preempts.
+    r.handle(5000 * MS, advert(LB02, 90, 5000 * MS));
+    r.handle(8000 * MS, advert(LB02, 90, 8000 * MS));
+    r.handle(10_500 * MS, advert(LB02, 90, 10_500 * MS));
+    assert_eq!(
+        r.next_deadline(),
+        Some(11_600 * MS),
+        "not reset after the delay"
+    );
+    assert_eq!(
+        changed_to(&r.handle(11_600 * MS, Input::Timer)),
+        Some(State::Master)
+    );
+}
+
+fn master(p: Params) -> Router {
+    let mut r = Router::new(Params {
+        start_as_master: true,
+        ..p
+    });
+    r.handle(0, Input::Startup);
+    assert_eq!(r.state(), State::Master);
+    r
+}
+
+#[test]
+fn rfc5798_6_4_3_master_sends_advert_when_adver_timer_fires() {
+    let mut r = master(params(100));
+    assert!(r.handle(999 * MS, Input::Timer).is_empty());
+    assert_eq!(
+        r.handle(1000 * MS, Input::Timer),
+        vec![Action::SendAdvert { priority: 100 }]
+    );
+    assert_eq!(r.next_deadline(), Some(2000 * MS));
+}
+
+#[test]
+fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert() {
+    let mut r = master(params(100));
+    let a = r.handle(300 * MS, advert(LB02, 0, 300 * MS));
+    assert_eq!(a, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.next_deadline(), Some(1300 * MS), "Adver_Timer reset");
+}
+
+#[test]
+fn rfc5798_6_4_3_master_yields_to_higher_priority() {
+    let mut r = master(params(100));
+    let a = r.handle(300 * MS, advert(LB02, 101, 290 * MS));
+    assert_eq!(
+        a,
+        vec![
+            Action::Release,
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Backup,
+                reason: Reason::HigherPriority {
+                    src: LB02,
+                    priority: 101
+                }
+            }
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some(290 * MS + 3600 * MS));
+}
+
+#[test]
+fn rfc5798_6_4_3_equal_priority_higher_primary_address_wins() {
+    // lb01 (192.0.2.4) hears lb02 (192.0.2.5) at the same priority: lb02 wins.
+    let mut r = master(params(100));
+    r.handle(0, advert(LB02, 100, 0));
+    assert_eq!(r.state(), State::Backup);
+    // lb02 hears lb01: lb02 stays.
+    let mut p = params(100);
+    p.primary = LB02;
+    let mut r = master(p);
+    let a = r.handle(0, advert(LB01, 100, 0));
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(a, vec![Action::SendAdvert { priority: 100 }]);
+}
+
+#[test]
+fn rfc9568_6_4_3_master_answers_lower_priority_with_an_advert() {
+    let mut r = master(params(100));
+    assert_eq!(
+        r.handle(500 * MS, advert(LB02, 90, 500 * MS)),
+        vec![Action::SendAdvert { priority: 100 }]
+    );
+    assert_eq!(r.next_deadline(), Some(1500 * MS));
+}
+
+#[test]
+fn keepalived_lower_prio_no_advert_discards_lower_priority() {
+    let mut p = params(100);
+    p.lower_prio_no_advert = true;
+    let mut r = master(p);
+    assert!(r.handle(500 * MS, advert(LB02, 90, 500 * MS)).is_empty());
+    assert_eq!(r.next_deadline(), Some(1000 * MS));
+}
+
+#[test]
+fn rfc5798_6_4_3_shutdown_sends_priority_zero_and_releases() {
+    let mut r = master(params(100));
+    let a = r.handle(100 * MS, Input::Shutdown);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::Release,
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Initialize,
+                reason: Reason::Shutdown
+            }
+        ]
+    );
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn rfc5798_6_4_2_backup_shutdown_sends_nothing() {
+    let mut r = started(params(100));
+    let a = r.handle(100 * MS, Input::Shutdown);
+    assert!(!a.iter().any(|x| matches!(x, Action::SendAdvert { .. })));
+    assert_eq!(r.state(), State::Initialize);
+}
+
+#[test]
+fn keepalived_fault_sends_priority_zero_and_recovers_as_backup() {
+    let mut r = master(params(100));
+    let a = r.handle(100 * MS, Input::Fault);
+    assert_eq!(a[0], Action::SendAdvert { priority: 0 });
+    assert_eq!(r.state(), State::Fault);
+    assert!(
+        r.handle(200 * MS, advert(LB02, 50, 200 * MS)).is_empty(),
+        "FAULT ignores adverts"
+    );
+    assert_eq!(r.next_deadline(), None);
+    r.handle(300 * MS, Input::FaultCleared);
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn keepalived_effective_priority_is_clamped_and_owner_never_adjusted() {
+    let mut r = started(params(100));
+    r.handle(0, Input::SetPriority(255));
+    assert_eq!(r.priority(), 254);
+    r.handle(0, Input::SetPriority(0));
+    assert_eq!(r.priority(), 1);
+    let mut owner = Router::new(params(255));
+    owner.handle(0, Input::SetPriority(70));
+    assert_eq!(owner.priority(), 255);
+}
+
+#[test]
+fn rfc5798_6_4_3_tie_break_compares_ipv6_addresses_as_integers() {
+    let low: IpAddr = "fe80::1".parse().unwrap();
+    let high: IpAddr = "fe80::2".parse().unwrap();
+    let mut p = params(100);
+    p.primary = low;
+    let mut r = master(p);
+    r.handle(0, advert(high, 100, 0));
+    assert_eq!(r.state(), State::Backup);
+}
