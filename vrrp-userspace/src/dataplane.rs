@@ -121,9 +121,8 @@ pub fn pin_path(pin_root: &Path, interface: &str) -> Result<PathBuf> {
 /// Makes sure `pin_root` is a directory on a bpffs, mounting one at `/sys/fs/bpf` when that
 /// is where it should be and nothing is mounted there (as after `ip netns exec`).
 fn ensure_bpffs(pin_root: &Path) -> Result<()> {
-    let on_bpffs = |p: &Path| {
-        nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
-    };
+    let on_bpffs =
+        |p: &Path| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC);
     let bpffs = Path::new("/sys/fs/bpf");
     if pin_root.starts_with(bpffs) && !on_bpffs(bpffs) {
         log::warn!(
@@ -481,7 +480,7 @@ pub struct Events {
 
 impl Events {
     /// The next pending event, if any (never blocks).
-    pub fn next(&mut self) -> Option<Event> {
+    pub fn next_event(&mut self) -> Option<Event> {
         let item = self.ring.next()?;
         if item.len() < std::mem::size_of::<Event>() {
             return None;
@@ -501,6 +500,6 @@ impl Events {
 
     /// Drains every pending event.
     pub fn drain(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.next()).collect()
+        std::iter::from_fn(|| self.next_event()).collect()
     }
 }

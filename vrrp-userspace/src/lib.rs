@@ -5,5 +5,7 @@
 
 pub mod config;
 pub mod dataplane;
+pub mod fsm;
+pub mod lab;
 pub mod units;
 pub mod wire;

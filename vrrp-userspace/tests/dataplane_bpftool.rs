@@ -1,6 +1,6 @@
 //! Operators inspect the maps with `bpftool map dump name …` during incidents: every map must
 //! be found by its name and print field names (BTF), not bytes.
-mod common;
+use vrrp_userspace::lab as common;
 
 use std::process::Command;
 

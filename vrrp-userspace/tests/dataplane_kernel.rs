@@ -1,6 +1,6 @@
 //! Tier 3: the XDP program in the kernel, on crafted frames (BPF_PROG_TEST_RUN) and live on a
 //! veth pair in network namespaces.
-mod common;
+use vrrp_userspace::lab as common;
 
 use vrrp_userspace::dataplane::{Dataplane, verdict};
 

@@ -1,7 +1,7 @@
 //! Tier 3, live: the XDP program attached to a veth in a network namespace, answering ARP for
 //! a VIP from the VMAC, accepting frames to the VMAC, and closing its liveness gate once the
 //! controller's heartbeat goes stale, even after the process that attached it is gone.
-mod common;
+use vrrp_userspace::lab as common;
 
 use std::{net::Ipv4Addr, time::Duration};
 

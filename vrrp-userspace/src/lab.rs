@@ -1,9 +1,8 @@
-//! Support for the privileged tiers of the test suite: the privilege gate, and network
-//! namespaces and processes in drop guards, so that a failing test leaves nothing behind.
-#![expect(
-    dead_code,
-    reason = "each test binary uses its own part of this module"
-)]
+//! Hosts for tests and the demo lab: network namespaces, veth pairs and bpffs pin
+//! directories in drop guards, so that a failing test leaves nothing behind; and the privilege
+//! gate of the privileged tests.
+//!
+//! Addresses are documentation addresses only (192.0.2.0/24).
 
 use std::{
     process::Command,
@@ -62,10 +61,12 @@ pub fn sh(args: &[&str]) -> String {
 
 /// A network namespace, deleted (with its interfaces) on drop.
 pub struct NetNs {
+    /// The name under /run/netns.
     pub name: String,
 }
 
 impl NetNs {
+    /// A new namespace named `vt<pid><n><suffix>`, with `lo` up.
     pub fn new(suffix: &str) -> Self {
         let name = unique(suffix);
         sh(&["ip", "netns", "add", &name]);
@@ -108,13 +109,24 @@ impl Drop for NetNs {
 
 /// Two namespaces joined by a veth pair with 192.0.2.1/24 (`a`) and 192.0.2.2/24 (`b`).
 pub struct VethPair {
+    /// The namespace with 192.0.2.1.
     pub a: NetNs,
+    /// The namespace with 192.0.2.2.
     pub b: NetNs,
+    /// a's end of the pair.
     pub a_if: String,
+    /// b's end of the pair.
     pub b_if: String,
 }
 
+impl Default for VethPair {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl VethPair {
+    /// Two new namespaces and the veth pair between them, up and addressed.
     pub fn new() -> Self {
         let a = NetNs::new("a");
         let b = NetNs::new("b");
@@ -135,10 +147,18 @@ impl VethPair {
 /// A directory of bpffs pins, removed with everything in it on drop (a pinned link left behind
 /// would keep its program and maps alive after the test).
 pub struct PinDir {
+    /// The directory.
     pub path: std::path::PathBuf,
 }
 
+impl Default for PinDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl PinDir {
+    /// A new, not yet created, directory name under /sys/fs/bpf.
     pub fn new() -> Self {
         PinDir {
             path: std::path::PathBuf::from(format!("/sys/fs/bpf/vrrpd-test-{}", unique("p"))),
