@@ -7,5 +7,7 @@ pub mod config;
 pub mod dataplane;
 pub mod fsm;
 pub mod lab;
+pub mod netlink;
+pub mod tx;
 pub mod units;
 pub mod wire;

@@ -1,0 +1,194 @@
+//! Effects on the kernel's network configuration, by rtnetlink: the interface's index, MAC and
+//! kind; VIPs added and removed; the VMAC in the interface's unicast filter.
+//!
+//! The only module that imports `rtnetlink`.
+
+use std::net::IpAddr;
+
+use anyhow::{Context as _, Result, anyhow};
+use futures_util::TryStreamExt as _;
+use rtnetlink::{
+    Handle,
+    packet_route::{
+        AddressFamily,
+        address::{AddressAttribute, AddressMessage},
+        link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage},
+        neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
+    },
+};
+
+/// What the daemon needs to know of its interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The interface index.
+    pub index: u32,
+    /// Its name.
+    pub name: String,
+    /// Its MAC.
+    pub mac: [u8; 6],
+    /// Whether it is a veth (XDP_TX then needs generic mode, see `dataplane::ModeChoice`).
+    pub is_veth: bool,
+}
+
+/// A VIP as netlink sets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vip {
+    /// The address.
+    pub addr: IpAddr,
+    /// Its prefix length.
+    pub prefix: u8,
+    /// keepalived's `label` (`eth0:1`), IPv4 only.
+    pub label: Option<String>,
+}
+
+/// An rtnetlink connection in the current network namespace.
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    /// Opens the connection; its driver runs on the current tokio runtime.
+    pub fn new() -> Result<Self> {
+        let (connection, handle, _) =
+            rtnetlink::new_connection().context("opening an rtnetlink socket")?;
+        tokio::spawn(connection);
+        Ok(Netlink { handle })
+    }
+
+    /// Looks up an interface by name.
+    pub async fn link(&self, name: &str) -> Result<Link> {
+        let msg: LinkMessage = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute()
+            .try_next()
+            .await
+            .with_context(|| format!("no interface {name}"))?
+            .ok_or_else(|| anyhow!("no interface {name}"))?;
+        let mut mac = [0u8; 6];
+        let mut is_veth = false;
+        for attr in &msg.attributes {
+            match attr {
+                LinkAttribute::Address(a) if a.len() == 6 => mac.copy_from_slice(a),
+                LinkAttribute::LinkInfo(infos) => {
+                    is_veth |= infos
+                        .iter()
+                        .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
+                }
+                _ => {}
+            }
+        }
+        Ok(Link {
+            index: msg.header.index,
+            name: name.to_string(),
+            mac,
+            is_veth,
+        })
+    }
+
+    /// The addresses on an interface, with their prefix lengths.
+    pub async fn addresses(&self, index: u32) -> Result<Vec<(IpAddr, u8)>> {
+        let mut out = Vec::new();
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        while let Some(msg) = stream.try_next().await? {
+            if let Some(addr) = local_address(&msg) {
+                out.push((addr, msg.header.prefix_len));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds a VIP (`ip addr add VIP/LEN dev IF [label L]`); an address already there is fine.
+    pub async fn add_vip(&self, index: u32, vip: &Vip) -> Result<()> {
+        let mut req = self
+            .handle
+            .address()
+            .add(index, vip.addr, vip.prefix)
+            .replace();
+        if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.addr) {
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Label(label.clone()));
+        }
+        req.execute()
+            .await
+            .with_context(|| format!("adding {}/{}", vip.addr, vip.prefix))
+    }
+
+    /// Removes a VIP if present; returns whether it was there.
+    pub async fn del_vip(&self, index: u32, addr: IpAddr) -> Result<bool> {
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(addr)
+            .execute();
+        let mut removed = false;
+        while let Some(msg) = stream.try_next().await? {
+            if local_address(&msg) == Some(addr) {
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .with_context(|| format!("removing {addr}"))?;
+                removed = true;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Puts `mac` into the interface's unicast filter (`bridge fdb add MAC dev IF self`), so a
+    /// real NIC delivers frames to the VMAC to XDP without promiscuous mode.
+    pub async fn add_unicast_mac(&self, index: u32, mac: [u8; 6]) -> Result<()> {
+        self.handle
+            .neighbours()
+            .add_bridge(index, &mac)
+            .flags(NeighbourFlags::Own)
+            .replace()
+            .execute()
+            .await
+            .context("adding the VMAC to the unicast filter")
+    }
+
+    /// Removes `mac` from the interface's unicast filter.
+    pub async fn del_unicast_mac(&self, index: u32, mac: [u8; 6]) -> Result<()> {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = AddressFamily::Bridge;
+        msg.header.ifindex = index;
+        msg.header.flags = NeighbourFlags::Own;
+        // The kernel's default FDB only holds static entries, and refuses others (EINVAL).
+        msg.header.state = NeighbourState::Permanent;
+        msg.attributes
+            .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+        match self.handle.neighbours().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            // Not there: nothing to remove.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENOENT => Ok(()),
+            Err(e) => Err(e).context("removing the VMAC from the unicast filter"),
+        }
+    }
+}
+
+fn local_address(msg: &AddressMessage) -> Option<IpAddr> {
+    // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer's on point-to-point).
+    let local = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Local(a) => Some(*a),
+        _ => None,
+    });
+    local.or_else(|| {
+        msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(a) => Some(*a),
+            _ => None,
+        })
+    })
+}

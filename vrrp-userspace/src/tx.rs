@@ -1,0 +1,84 @@
+//! Frames the daemon originates: adverts and gratuitous ARPs, sent from the VMAC over a
+//! transmit-only AF_PACKET socket; and the multicast membership that keeps a NIC's filter open
+//! for the adverts XDP must see.
+//!
+//! The socket is opened with protocol 0, so the kernel delivers nothing to it: no copy of
+//! every received frame, as a listening packet socket would cost a load balancer.
+
+use std::{
+    net::{Ipv4Addr, UdpSocket},
+    os::fd::OwnedFd,
+};
+
+use anyhow::{Context as _, Result, anyhow};
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrLike as _, bind, send, socket,
+};
+
+/// A transmit-only packet socket bound to one interface.
+pub struct PacketTx {
+    fd: OwnedFd,
+    interface: String,
+}
+
+impl PacketTx {
+    /// Opens and binds the socket to `interface`.
+    pub fn open(interface: &str) -> Result<Self> {
+        // The kernel's own link-layer address of the interface, as getifaddrs reports it,
+        // carries the interface index the socket is bound to.
+        let link = nix::ifaddrs::getifaddrs()
+            .context("listing interfaces")?
+            .filter(|a| a.interface_name == interface)
+            .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+            .ok_or_else(|| anyhow!("no link-layer address for {interface}"))?;
+        debug_assert_eq!(link.family(), Some(AddressFamily::Packet));
+        let fd = socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .context("opening an AF_PACKET socket (needs CAP_NET_RAW)")?;
+        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &link)
+            .with_context(|| format!("binding the packet socket to {interface}"))?;
+        Ok(PacketTx {
+            fd,
+            interface: interface.to_string(),
+        })
+    }
+
+    /// Sends one complete Ethernet frame as it is.
+    pub fn send(&self, frame: &[u8]) -> Result<()> {
+        let n = send(
+            std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+            frame,
+            MsgFlags::empty(),
+        )
+        .with_context(|| format!("sending on {}", self.interface))?;
+        if n != frame.len() {
+            return Err(anyhow!(
+                "short send on {}: {n} of {}",
+                self.interface,
+                frame.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Membership of 224.0.0.18 on the interface whose address is `local`, held while this lives:
+/// a real NIC filters multicast before XDP runs.
+pub struct McastMembership {
+    _socket: UdpSocket,
+}
+
+impl McastMembership {
+    /// Joins 224.0.0.18 on the interface with address `local`.
+    pub fn join_v4(local: Ipv4Addr) -> Result<Self> {
+        let socket = UdpSocket::bind((local, 0)).context("opening a socket for the membership")?;
+        socket
+            .join_multicast_v4(&Ipv4Addr::new(224, 0, 0, 18), &local)
+            .context("joining 224.0.0.18")?;
+        Ok(McastMembership { _socket: socket })
+    }
+}

@@ -1,0 +1,76 @@
+//! rtnetlink effects in a namespace: the interface's facts, VIPs added with a label and
+//! removed, the VMAC in the unicast filter.
+use std::net::IpAddr;
+
+use vrrp_userspace::{
+    lab::{self, VethPair},
+    netlink::{Netlink, Vip},
+};
+
+#[test]
+fn vips_and_vmac_filter_come_and_go() {
+    if !lab::privileged("vips_and_vmac_filter_come_and_go") {
+        return;
+    }
+    let pair = VethPair::new();
+    let b_if = pair.b_if.clone();
+    pair.b.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let nl = Netlink::new().unwrap();
+            let link = nl.link(&b_if).await.unwrap();
+            assert!(link.is_veth);
+            assert_ne!(link.mac, [0; 6]);
+            assert!(nl.link("nonexistent0").await.is_err());
+
+            let vip = Vip {
+                addr: "192.0.2.3".parse().unwrap(),
+                prefix: 32,
+                label: Some(format!("{b_if}:1")),
+            };
+            nl.add_vip(link.index, &vip).await.unwrap();
+            nl.add_vip(link.index, &vip)
+                .await
+                .expect("adding twice is fine");
+            let addrs = nl.addresses(link.index).await.unwrap();
+            assert!(addrs.contains(&(vip.addr, 32)), "{addrs:?}");
+            assert!(nl.del_vip(link.index, vip.addr).await.unwrap());
+            assert!(
+                !nl.del_vip(link.index, vip.addr).await.unwrap(),
+                "already gone"
+            );
+            let addrs = nl.addresses(link.index).await.unwrap();
+            assert!(!addrs.iter().any(|(a, _)| *a == vip.addr));
+            assert!(addrs.contains(&("192.0.2.2".parse::<IpAddr>().unwrap(), 24)));
+
+            let vmac = [0, 0, 0x5e, 0, 1, 50];
+            nl.add_unicast_mac(link.index, vmac).await.unwrap();
+        });
+    });
+    let fdb = pair.b.exec(&["bridge", "fdb", "show", "dev", &pair.b_if]);
+    assert!(
+        fdb.contains("00:00:5e:00:01:32") && fdb.contains("self"),
+        "{fdb}"
+    );
+    pair.b.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let nl = Netlink::new().unwrap();
+            let link = nl.link(&b_if).await.unwrap();
+            nl.del_unicast_mac(link.index, [0, 0, 0x5e, 0, 1, 50])
+                .await
+                .unwrap();
+            nl.del_unicast_mac(link.index, [0, 0, 0x5e, 0, 1, 50])
+                .await
+                .expect("removing twice is fine");
+        });
+    });
+    let fdb = pair.b.exec(&["bridge", "fdb", "show", "dev", &pair.b_if]);
+    assert!(!fdb.contains("00:00:5e:00:01:32"), "{fdb}");
+}
