@@ -473,6 +473,12 @@ impl Dataplane {
     }
 }
 
+impl std::os::fd::AsRawFd for Events {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.ring.as_raw_fd()
+    }
+}
+
 /// The controller's end of `VRRP_EVENTS`.
 pub struct Events {
     ring: RingBuf<aya::maps::MapData>,
@@ -496,6 +502,18 @@ impl Events {
         event.src.copy_from_slice(&b[24..40]);
         event.mac.copy_from_slice(&b[40..46]);
         Some(event)
+    }
+
+    /// Makes the ring buffer pollable by tokio: readable when the program wrote an event.
+    #[expect(
+        unsafe_code,
+        reason = "tokio's AsyncFd registration asks the caller to vouch for the fd"
+    )]
+    pub fn into_async(self) -> Result<tokio::io::unix::AsyncFd<Events>> {
+        // SAFETY: the fd is the ring buffer map's, owned by `self.ring`, which the AsyncFd owns
+        // from here on; it stays open and the same until the AsyncFd is dropped.
+        unsafe { tokio::io::unix::AsyncFd::register(self) }
+            .map_err(|e| anyhow!("registering the event ring with tokio: {e}"))
     }
 
     /// Drains every pending event.

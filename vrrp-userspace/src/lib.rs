@@ -4,6 +4,8 @@
 //! (one model, keepalived.conf and TOML front ends) and `dataplane` (the embedded XDP program).
 
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod dataplane;
 pub mod fsm;
 pub mod lab;

@@ -1,0 +1,610 @@
+//! The daemon: joins the XDP program's maps and events, the state machines and the effects.
+//!
+//! One tokio task. It sleeps until the earliest deadline of any router, an event from the ring
+//! buffer, a signal or a control-socket client. At every wake-up it reads each router's newest
+//! advert stamp (per-CPU, written by XDP), feeds the state machine what is new, then fires the
+//! timers that are due. A healthy backup therefore wakes about once per Master_Down_Interval,
+//! not once per advert.
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use anyhow::{Result, anyhow, bail};
+use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
+use vrrp_common::maps::{
+    Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_OWNER, RouterConfig,
+};
+
+use crate::{
+    control,
+    dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
+    fsm::{self, Action, Advert, Input, Nanos, Params, Router, State},
+    netlink::{Link, Netlink, Vip},
+    tx::{McastMembership, PacketTx},
+};
+
+/// What the daemon needs of one configured VRRP instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// keepalived's instance name (`VI_1`).
+    pub name: String,
+    /// The interface it runs on.
+    pub interface: String,
+    /// Virtual router id, 1..=255.
+    pub vrid: u8,
+    /// VRRP version.
+    pub version: fsm::Version,
+    /// Configured priority (255: address owner).
+    pub priority: u8,
+    /// Advertisement interval in centiseconds.
+    pub advert_interval_cs: u32,
+    /// Preempt mode.
+    pub preempt: bool,
+    /// keepalived's preempt_delay, in centiseconds.
+    pub preempt_delay_cs: u32,
+    /// keepalived's `state MASTER`.
+    pub start_as_master: bool,
+    /// v2 PASS password, zero-padded.
+    pub auth_pass: Option<[u8; 8]>,
+    /// The VIPs (IPv4).
+    pub vips: Vec<Vip>,
+    /// Gratuitous ARPs per burst when becoming master.
+    pub garp_repeat: u32,
+    /// Seconds after becoming master until the second burst (0: none).
+    pub garp_master_delay_s: u32,
+    /// keepalived's lower_prio_no_advert.
+    pub lower_prio_no_advert: bool,
+    /// Send v3 IPv4 checksums over the message only (RFC 9568, keepalived `v3_checksum_as_v2`).
+    pub v3_checksum_message_only: bool,
+    /// Notify scripts.
+    pub notify: Notify,
+}
+
+/// keepalived's notify scripts of an instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notify {
+    /// Run on becoming master.
+    pub master: Option<String>,
+    /// Run on becoming backup.
+    pub backup: Option<String>,
+    /// Run on entering fault.
+    pub fault: Option<String>,
+    /// Run on stopping.
+    pub stop: Option<String>,
+    /// Run on every change with `INSTANCE <name> <STATE> <priority>` appended.
+    pub any: Option<String>,
+}
+
+/// How the daemon runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The control socket.
+    pub control_socket: PathBuf,
+    /// Where the XDP links are pinned.
+    pub pin_root: PathBuf,
+}
+
+/// Frame builders the daemon needs from `wire`.
+pub trait Frames {
+    /// A complete advert frame from the VMAC.
+    fn advert(spec: &InstanceSpec, primary: Ipv4Addr, priority: u8) -> Vec<u8>;
+    /// A gratuitous ARP for `vip` from the VMAC.
+    fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
+}
+
+/// One interface: its XDP program, its events, its transmit socket.
+struct Iface {
+    link: Link,
+    dp: Dataplane,
+    events: AsyncFd<Events>,
+    tx: PacketTx,
+    primary: Ipv4Addr,
+    _membership: McastMembership,
+}
+
+/// One running instance.
+struct Instance {
+    spec: InstanceSpec,
+    router: Router,
+    iface: String,
+    /// The newest advert stamp already fed to the state machine.
+    fed_ns: u64,
+    /// Pending gratuitous ARP bursts.
+    garp_at: Vec<Nanos>,
+}
+
+/// The public view of an instance, for `vrrpd status`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct InstanceStatus {
+    /// Instance name.
+    pub name: String,
+    /// Interface.
+    pub interface: String,
+    /// VRID.
+    pub vrid: u8,
+    /// MASTER, BACKUP, FAULT or INIT.
+    pub state: String,
+    /// Effective priority.
+    pub priority: u8,
+    /// The current master's address, if known.
+    pub master: Option<IpAddr>,
+    /// The VIPs.
+    pub vips: Vec<String>,
+    /// Master_Adver_Interval in centiseconds.
+    pub master_adver_interval_cs: u32,
+    /// XDP's drop counters for this VRID, by reason.
+    pub drops: BTreeMap<String, u64>,
+    /// Valid adverts XDP recorded for this router.
+    pub adverts_seen: u64,
+}
+
+fn router_config(spec: &InstanceSpec, router: &Router, primary: Ipv4Addr) -> RouterConfig {
+    let mut flags = ROUTER_CONFIGURED;
+    if router.state() == State::Master {
+        flags |= ROUTER_MASTER;
+    }
+    if spec.priority == fsm::PRIORITY_OWNER {
+        flags |= ROUTER_OWNER;
+    }
+    let mut primary16 = [0u8; 16];
+    primary16[..4].copy_from_slice(&primary.octets());
+    RouterConfig {
+        flags,
+        version: match spec.version {
+            fsm::Version::V2 => 2,
+            fsm::Version::V3 => 3,
+        },
+        auth_type: u32::from(spec.auth_pass.is_some()),
+        interval_cs: spec.advert_interval_cs,
+        priority: router.priority().into(),
+        _pad: 0,
+        auth_data: spec.auth_pass.unwrap_or([0; 8]),
+        primary: primary16,
+    }
+}
+
+/// The daemon's state.
+pub struct Daemon<F: Frames> {
+    ifaces: BTreeMap<String, Iface>,
+    instances: Vec<Instance>,
+    netlink: Netlink,
+    options: RunOptions,
+    _frames: std::marker::PhantomData<F>,
+}
+
+impl<F: Frames> Daemon<F> {
+    /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
+    /// routers configured in the maps, state machines started.
+    pub async fn start(specs: Vec<InstanceSpec>, options: RunOptions) -> Result<Self> {
+        let netlink = Netlink::new()?;
+        let mut ifaces = BTreeMap::new();
+        for spec in &specs {
+            if ifaces.contains_key(&spec.interface) {
+                continue;
+            }
+            let iface = Self::open_iface(&netlink, &spec.interface, &options).await?;
+            ifaces.insert(spec.interface.clone(), iface);
+        }
+        let now = monotonic_ns();
+        let mut daemon = Daemon {
+            ifaces,
+            instances: Vec::new(),
+            netlink,
+            options,
+            _frames: std::marker::PhantomData,
+        };
+        for spec in specs {
+            daemon.remove_stale_vips(&spec).await?;
+            let router = Router::new(Params {
+                version: spec.version,
+                priority: spec.priority,
+                advert_interval_cs: spec.advert_interval_cs,
+                preempt: spec.preempt,
+                preempt_delay_cs: spec.preempt_delay_cs,
+                start_as_master: spec.start_as_master,
+                primary: IpAddr::V4(daemon.ifaces[&spec.interface].primary),
+                lower_prio_no_advert: spec.lower_prio_no_advert,
+            });
+            let iface = spec.interface.clone();
+            daemon.instances.push(Instance {
+                spec,
+                router,
+                iface,
+                fed_ns: now,
+                garp_at: Vec::new(),
+            });
+        }
+        daemon.heartbeat()?;
+        for i in 0..daemon.instances.len() {
+            daemon.sync_router_map(i)?;
+            for vip in daemon.instances[i].spec.vips.clone() {
+                if let IpAddr::V4(v4) = vip.addr {
+                    let (vrid, ifn) = (
+                        daemon.instances[i].spec.vrid,
+                        daemon.instances[i].iface.clone(),
+                    );
+                    daemon.iface_mut(&ifn)?.dp.add_vip(v4, vrid)?;
+                }
+            }
+            daemon.input(i, now, Input::Startup).await?;
+        }
+        Ok(daemon)
+    }
+
+    async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Result<Iface> {
+        let link = netlink.link(name).await?;
+        let primary = netlink
+            .addresses(link.index)
+            .await?
+            .into_iter()
+            .find_map(|(a, _)| match a {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+            .ok_or_else(|| anyhow!("{name} has no IPv4 address to advertise from"))?;
+        let mut dp = Dataplane::load()?;
+        let mode = if link.is_veth {
+            log::info!(
+                "{name}: veth, attaching XDP in generic mode so that XDP_TX reaches the peer"
+            );
+            ModeChoice::Generic
+        } else {
+            ModeChoice::Auto
+        };
+        match dp.attach_pinned(name, &options.pin_root, mode)? {
+            Attached::New(m) => log::info!("{name}: XDP attached ({m:?})"),
+            Attached::TakenOver => {
+                log::info!("{name}: took over the XDP program left by an earlier vrrpd")
+            }
+        }
+        dp.set_iface(&IfaceConfig {
+            heartbeat_ns: monotonic_ns(),
+            stale_after_ns: 3 * 1_000_000_000,
+            pass_gap_ns: 10_000_000,
+            mac: link.mac,
+            _pad: [0; 2],
+        })?;
+        let events = dp.take_events()?.into_async()?;
+        // The kernel must not answer ARP requests with the NIC MAC for addresses it sources
+        // from the VIP: use the primary address in its own ARP requests.
+        let sysctl = format!("/proc/sys/net/ipv4/conf/{name}/arp_announce");
+        if let Err(e) = std::fs::write(&sysctl, "2") {
+            log::warn!("{name}: could not set arp_announce=2 ({e})");
+        }
+        Ok(Iface {
+            tx: PacketTx::open(name)?,
+            _membership: McastMembership::join_v4(primary)?,
+            link,
+            dp,
+            events,
+            primary,
+        })
+    }
+
+    fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
+        self.ifaces
+            .get_mut(name)
+            .ok_or_else(|| anyhow!("no interface {name}"))
+    }
+
+    /// A vrrpd that died (or keepalived before it) may have left our VIPs behind.
+    async fn remove_stale_vips(&self, spec: &InstanceSpec) -> Result<()> {
+        let index = self.ifaces[&spec.interface].link.index;
+        for vip in &spec.vips {
+            if self.netlink.del_vip(index, vip.addr).await? {
+                log::info!(
+                    "{}: removed stale VIP {} from {}",
+                    spec.name,
+                    vip.addr,
+                    spec.interface
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_router_map(&mut self, i: usize) -> Result<()> {
+        let inst = &self.instances[i];
+        let iface = self
+            .ifaces
+            .get_mut(&inst.iface)
+            .ok_or_else(|| anyhow!("no interface {}", inst.iface))?;
+        let config = router_config(&inst.spec, &inst.router, iface.primary);
+        iface.dp.set_router(Family::Ipv4, inst.spec.vrid, &config)
+    }
+
+    /// Stamps the heartbeat of every interface; XDP's liveness gate closes if it goes stale
+    /// for longer than the largest Master_Down_Interval of its routers.
+    fn heartbeat(&mut self) -> Result<()> {
+        let now = monotonic_ns();
+        for (name, iface) in &mut self.ifaces {
+            let down = self
+                .instances
+                .iter()
+                .filter(|i| &i.iface == name)
+                .map(|i| i.router.master_down_interval_cs())
+                .max()
+                .unwrap_or(300);
+            let mut cfg = iface.dp.iface()?;
+            cfg.heartbeat_ns = now;
+            cfg.stale_after_ns = u64::from(down) * fsm::NANOS_PER_CENTI;
+            iface.dp.set_iface(&cfg)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds one input to instance `i` and carries out its actions.
+    async fn input(&mut self, i: usize, now: Nanos, input: Input) -> Result<()> {
+        let actions = self.instances[i].router.handle(now, input);
+        for action in actions {
+            self.act(i, now, action).await?;
+        }
+        Ok(())
+    }
+
+    async fn act(&mut self, i: usize, now: Nanos, action: Action) -> Result<()> {
+        let spec = self.instances[i].spec.clone();
+        match action {
+            Action::SendAdvert { priority } => {
+                let iface = &self.ifaces[&spec.interface];
+                let frame = F::advert(&spec, iface.primary, priority);
+                if let Err(e) = iface.tx.send(&frame) {
+                    log::warn!("{}: advert not sent: {e:#}", spec.name);
+                }
+            }
+            Action::TakeOver => {
+                // XDP answers ARP from the VMAC first, then the kernel gets the addresses.
+                self.sync_router_map_master(i, true)?;
+                let index = self.ifaces[&spec.interface].link.index;
+                for vip in &spec.vips {
+                    self.netlink.add_vip(index, vip).await?;
+                }
+                self.netlink
+                    .add_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid))
+                    .await?;
+                self.instances[i].garp_at = vec![now];
+                if spec.garp_master_delay_s > 0 {
+                    self.instances[i]
+                        .garp_at
+                        .push(now + u64::from(spec.garp_master_delay_s) * 1_000_000_000);
+                }
+                self.send_garps(i)?;
+            }
+            Action::Release => {
+                // Stop answering ARP first, so there is no moment with two answers.
+                self.sync_router_map_master(i, false)?;
+                let index = self.ifaces[&spec.interface].link.index;
+                for vip in &spec.vips {
+                    self.netlink.del_vip(index, vip.addr).await?;
+                }
+                self.netlink
+                    .del_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid))
+                    .await?;
+                self.instances[i].garp_at.clear();
+            }
+            Action::StateChanged { from, to, reason } => {
+                log::info!("{}: {from} -> {to} ({reason})", spec.name);
+                self.notify(i, to);
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_router_map_master(&mut self, i: usize, master: bool) -> Result<()> {
+        let inst = &self.instances[i];
+        let iface = self
+            .ifaces
+            .get_mut(&inst.iface)
+            .ok_or_else(|| anyhow!("no interface {}", inst.iface))?;
+        let mut config = router_config(&inst.spec, &inst.router, iface.primary);
+        if master {
+            config.flags |= ROUTER_MASTER;
+        } else {
+            config.flags &= !ROUTER_MASTER;
+        }
+        iface.dp.set_router(Family::Ipv4, inst.spec.vrid, &config)
+    }
+
+    fn send_garps(&mut self, i: usize) -> Result<()> {
+        let now = monotonic_ns();
+        let inst = &mut self.instances[i];
+        if inst.garp_at.first().is_none_or(|t| *t > now) {
+            return Ok(());
+        }
+        inst.garp_at.remove(0);
+        let iface = &self.ifaces[&inst.iface];
+        for _ in 0..inst.spec.garp_repeat.max(1) {
+            for vip in &inst.spec.vips {
+                if let IpAddr::V4(v4) = vip.addr {
+                    iface.tx.send(&F::garp(inst.spec.vrid, v4))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn notify(&self, i: usize, to: State) {
+        let inst = &self.instances[i];
+        let n = &inst.spec.notify;
+        let specific = match to {
+            State::Master => n.master.as_deref(),
+            State::Backup => n.backup.as_deref(),
+            State::Fault => n.fault.as_deref(),
+            State::Initialize => n.stop.as_deref(),
+        };
+        let state = match to {
+            State::Initialize => "STOP".to_string(),
+            s => s.to_string(),
+        };
+        for script in specific
+            .into_iter()
+            .map(str::to_string)
+            .chain(n.any.as_deref().map(|s| {
+                format!(
+                    "{s} INSTANCE {} {state} {}",
+                    inst.spec.name,
+                    inst.router.priority()
+                )
+            }))
+        {
+            match std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&script)
+                .spawn()
+            {
+                Ok(_) => {}
+                Err(e) => log::warn!(
+                    "{}: notify script {script:?} failed to start: {e}",
+                    inst.spec.name
+                ),
+            }
+        }
+    }
+
+    /// Feeds every router the advert XDP stamped since the last look, then fires due timers.
+    async fn poll(&mut self) -> Result<()> {
+        let now = monotonic_ns();
+        for i in 0..self.instances.len() {
+            let (vrid, ifn) = (self.instances[i].spec.vrid, self.instances[i].iface.clone());
+            let newest = self.ifaces[&ifn].dp.newest_advert(Family::Ipv4, vrid)?;
+            if let Some(stamp) = newest.filter(|s| s.time_ns > self.instances[i].fed_ns) {
+                self.instances[i].fed_ns = stamp.time_ns;
+                let src = IpAddr::V4(Ipv4Addr::new(
+                    stamp.src[0],
+                    stamp.src[1],
+                    stamp.src[2],
+                    stamp.src[3],
+                ));
+                let advert = Advert {
+                    src,
+                    priority: stamp.priority as u8,
+                    interval_cs: stamp.interval_cs,
+                    received_at: stamp.time_ns,
+                };
+                self.input(i, now, Input::Advert(advert)).await?;
+            }
+            if self.instances[i]
+                .router
+                .next_deadline()
+                .is_some_and(|t| t <= now)
+            {
+                self.input(i, now, Input::Timer).await?;
+            }
+            self.send_garps(i)?;
+        }
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Nanos {
+        let now = monotonic_ns();
+        let heartbeat = now
+            + self
+                .instances
+                .iter()
+                .map(|i| u64::from(i.spec.advert_interval_cs) * fsm::NANOS_PER_CENTI)
+                .min()
+                .unwrap_or(1_000_000_000);
+        self.instances
+            .iter()
+            .flat_map(|i| {
+                i.router
+                    .next_deadline()
+                    .into_iter()
+                    .chain(i.garp_at.first().copied())
+            })
+            .fold(heartbeat, u64::min)
+    }
+
+    /// Status of every instance.
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.instances
+            .iter()
+            .map(|inst| {
+                let dp = &self.ifaces[&inst.iface].dp;
+                let drops = dp
+                    .drops(inst.spec.vrid)
+                    .map(|d| {
+                        vrrp_common::DropReason::ALL
+                            .iter()
+                            .map(|r| (r.name().to_string(), d.by_reason[*r as usize]))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let adverts_seen = dp
+                    .advert_stamps(Family::Ipv4, inst.spec.vrid)
+                    .map(|s| s.iter().map(|s| s.count).sum())
+                    .unwrap_or(0);
+                InstanceStatus {
+                    name: inst.spec.name.clone(),
+                    interface: inst.iface.clone(),
+                    vrid: inst.spec.vrid,
+                    state: inst.router.state().to_string(),
+                    priority: inst.router.priority(),
+                    master: inst.router.master(),
+                    vips: inst
+                        .spec
+                        .vips
+                        .iter()
+                        .map(|v| format!("{}/{}", v.addr, v.prefix))
+                        .collect(),
+                    master_adver_interval_cs: inst.router.master_adver_interval_cs(),
+                    drops,
+                    adverts_seen,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs until SIGTERM or SIGINT; then sends priority 0 where master, removes the VIPs and
+    /// detaches XDP.
+    pub async fn run(mut self) -> Result<()> {
+        let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
+        let control = control::Server::bind(&self.options.control_socket)?;
+        loop {
+            let wake = self.next_wake();
+            let sleep = Duration::from_nanos(wake.saturating_sub(monotonic_ns()));
+            let events = futures_util::future::select_all(
+                self.ifaces.values().map(|i| Box::pin(i.events.readable())),
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                (ready, _, _) = events => { ready?.clear_ready(); }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                conn = control.accept() => {
+                    if let Ok(stream) = conn {
+                        let status = self.status();
+                        tokio::spawn(control::serve(stream, status));
+                    }
+                }
+            }
+            for iface in self.ifaces.values_mut() {
+                // Events only wake us; the stamps carry the data.
+                let _ = iface.events.get_mut().drain();
+            }
+            self.heartbeat()?;
+            self.poll().await?;
+        }
+        self.shutdown().await
+    }
+
+    async fn shutdown(mut self) -> Result<()> {
+        let now = monotonic_ns();
+        for i in 0..self.instances.len() {
+            self.input(i, now, Input::Shutdown).await?;
+        }
+        for name in self.ifaces.keys() {
+            if !dataplane::detach_pinned(&self.options.pin_root, name)? {
+                bail!("{name}: no pinned XDP link to detach");
+            }
+        }
+        let _ = std::fs::remove_file(&self.options.control_socket);
+        log::info!("stopped");
+        Ok(())
+    }
+}
