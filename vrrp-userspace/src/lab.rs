@@ -171,3 +171,145 @@ impl Drop for PinDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// The tutorial's network: a switch namespace with a bridge, and hosts each with an `eth0`
+/// plugged into it (the seed configs name `eth0`, and must run unchanged). GRO is on at the
+/// bridge ports so that frames sent with XDP_TX reach the bridge.
+pub struct Lab {
+    /// The switch.
+    pub sw: NetNs,
+    /// The hosts, by role name (`lb01`, `client`, …), with their switch port names.
+    pub hosts: Vec<(String, NetNs, String)>,
+}
+
+impl Lab {
+    /// Builds the switch and one host per `(role, address/prefix)`.
+    pub fn new(hosts: &[(&str, &str)]) -> Self {
+        let sw = NetNs::new("s");
+        sw.exec(&["ip", "link", "add", "br0", "type", "bridge"]);
+        // Forward at once: no STP learning delay in a lab.
+        sw.exec(&[
+            "ip",
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+            "stp_state",
+            "0",
+        ]);
+        sw.exec(&["ip", "link", "set", "br0", "up"]);
+        let mut lab = Lab {
+            sw,
+            hosts: Vec::new(),
+        };
+        for (role, addr) in hosts {
+            let ns = NetNs::new("h");
+            let port = unique("p");
+            sh(&[
+                "ip",
+                "link",
+                "add",
+                "eth0",
+                "netns",
+                &ns.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &port,
+                "netns",
+                &lab.sw.name,
+            ]);
+            lab.sw.exec(&["ip", "link", "set", &port, "master", "br0"]);
+            lab.sw.exec(&["ethtool", "-K", &port, "gro", "on"]);
+            lab.sw.exec(&["ip", "link", "set", &port, "up"]);
+            ns.exec(&["ip", "addr", "add", addr, "dev", "eth0"]);
+            ns.exec(&["ethtool", "-K", "eth0", "gro", "on"]);
+            ns.exec(&["ip", "link", "set", "eth0", "up"]);
+            lab.hosts.push((role.to_string(), ns, port));
+        }
+        lab
+    }
+
+    /// The host playing `role`.
+    pub fn host(&self, role: &str) -> &NetNs {
+        &self
+            .hosts
+            .iter()
+            .find(|(r, _, _)| r == role)
+            .expect("no such host")
+            .1
+    }
+
+    /// The switch port of `role`.
+    pub fn port(&self, role: &str) -> &str {
+        &self
+            .hosts
+            .iter()
+            .find(|(r, _, _)| r == role)
+            .expect("no such host")
+            .2
+    }
+
+    /// Takes `role`'s link down (its switch port), as a cable pull.
+    pub fn link_down(&self, role: &str) {
+        self.sw
+            .exec(&["ip", "link", "set", self.port(role), "down"]);
+    }
+
+    /// Brings `role`'s link back.
+    pub fn link_up(&self, role: &str) {
+        self.sw.exec(&["ip", "link", "set", self.port(role), "up"]);
+    }
+}
+
+/// A child process, killed (SIGKILL) and reaped on drop unless it already exited.
+pub struct Child {
+    /// The process.
+    pub child: std::process::Child,
+}
+
+impl Child {
+    /// Starts `args` inside `ns` (network namespace only), stderr to `log`.
+    pub fn spawn_in(ns: &NetNs, args: &[&str], log: &std::path::Path) -> std::io::Result<Self> {
+        let log = std::fs::File::create(log)?;
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", ns.name))
+            .arg("--")
+            .args(args)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        Ok(Child { child })
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal);
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status if it did.
+    pub fn wait_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let end = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < end {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
