@@ -1,7 +1,206 @@
 //! vrrpd: the daemon and its command line.
-fn main() {
-    println!(
-        "{} bytes of BPF",
-        vrrp_userspace::dataplane::BPF_OBJECT.len()
+//!
+//! One small function per subcommand; add a variant to [`Command`] and a function to add one.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use vrrp_userspace::config::{self, Auth, Config, ConfigError, Diagnostic, Loaded};
+
+/// keepalived's VRRP with the receive path and the ARP responder in XDP.
+#[derive(Debug, Parser)]
+#[command(name = "vrrpd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a configuration (keepalived.conf or vrrpd TOML) and summarise what would run.
+    Check {
+        /// The configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Treat unknown or unsupported keywords as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Convert a configuration (usually a keepalived.conf) to vrrpd's TOML.
+    Convert {
+        /// The configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Where to write the TOML (standard output if absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Exit status for a configuration that is refused.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config, strict } => check(&config, strict),
+        Command::Convert { config, output } => convert(&config, output.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Load a configuration, printing warnings; `Err` holds the exit code after printing errors.
+fn load(path: &Path, strict: bool) -> Result<Loaded, ExitCode> {
+    let loaded = config::load(path).and_then(|l| if strict { l.strict() } else { Ok(l) });
+    match loaded {
+        Ok(l) => {
+            print_diagnostics(&l.warnings);
+            Ok(l)
+        }
+        Err(e @ ConfigError::Io { .. }) => {
+            eprintln!("{e}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+        Err(e) => {
+            print_diagnostics(e.warnings());
+            print_diagnostics(e.errors());
+            let n = e.errors().len();
+            eprintln!(
+                "error: {} refused ({n} error{})",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+fn print_diagnostics(ds: &[Diagnostic]) {
+    for d in ds {
+        eprintln!("{d}");
+    }
+}
+
+fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
+    let loaded = match load(path, strict) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", summary(&loaded.config))?;
+    writeln!(
+        out,
+        "{}: OK, {} instance(s), {} warning(s)",
+        path.display(),
+        loaded.config.instances.len(),
+        loaded.warnings.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn convert(path: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let loaded = match load(path, false) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let text = format!(
+        "# vrrpd configuration converted from {}\n{}",
+        path.display(),
+        config::toml::to_string(&loaded.config)
     );
+    match output {
+        Some(o) => std::fs::write(o, text).with_context(|| format!("writing {}", o.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `check` prints: one paragraph per instance.
+fn summary(config: &Config) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if let Some(id) = &config.global.router_id {
+        let _ = writeln!(s, "router_id {id}");
+    }
+    for i in &config.instances {
+        let _ = writeln!(
+            s,
+            "instance {} ({}): interface {}, VRID {}, VRRPv{} {}",
+            i.name,
+            i.source,
+            i.interface,
+            i.vrid,
+            i.version,
+            i.family()
+        );
+        let _ = writeln!(
+            s,
+            "  state {}, priority {}{}, advert interval {}, preempt {}{}",
+            i.state,
+            i.priority,
+            if i.priority.is_owner() {
+                " (address owner)"
+            } else {
+                ""
+            },
+            i.advert_interval,
+            if i.preempt { "yes" } else { "no" },
+            if i.preempt_delay.get() > 0 {
+                format!(" after {}", i.preempt_delay)
+            } else {
+                String::new()
+            }
+        );
+        let auth = match i.auth {
+            Auth::Pass { .. } => "PASS (8 bytes)".to_string(),
+            a => a.to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "  auth {auth}, accept {}, v3 IPv4 checksum {:?}",
+            if i.accept { "yes" } else { "no" },
+            i.v3_checksum
+        );
+        for v in &i.vips {
+            let _ = writeln!(s, "  VIP {v}");
+        }
+        for v in &i.excluded_vips {
+            let _ = writeln!(s, "  excluded VIP {v}");
+        }
+        if !i.unicast_peers.is_empty() {
+            let peers: Vec<String> = i.unicast_peers.iter().map(|p| p.to_string()).collect();
+            let _ = writeln!(s, "  unicast peers {}", peers.join(", "));
+        }
+        for t in &i.track_interfaces {
+            let _ = writeln!(s, "  track interface {} weight {}", t.interface, t.weight);
+        }
+        for t in &i.track_scripts {
+            let script = config.script(&t.script);
+            let weight = t.weight.or(script.map(|s| s.weight)).unwrap_or(0);
+            let _ = writeln!(
+                s,
+                "  track script {} weight {weight}{}",
+                t.script,
+                script.map_or(String::new(), |s| format!(" ({})", s.command))
+            );
+        }
+    }
+    for g in &config.sync_groups {
+        let _ = writeln!(s, "sync group {}: {}", g.name, g.instances.join(", "));
+    }
+    s
 }

@@ -1,1 +1,89 @@
 //! Configuration: one model, two front ends (keepalived.conf and TOML).
+//!
+//! * [`model`]: what the daemon runs, resolved (defaults applied, keepalived's fix-ups done).
+//! * [`keepalived`]: the keepalived.conf subset users run, with its lexical quirks.
+//! * [`toml`]: our native format, serde on the same model (`vrrpd convert` writes it).
+//! * [`validate`]: checks shared by both (duplicate VRIDs, families, ranges, keepalived's
+//!   warn-and-fix-up rules).
+//! * [`diagnostics`]: warnings and errors with file:line:column.
+//!
+//! [`load`] picks the front end from the file's content.
+
+pub mod diagnostics;
+pub mod keepalived;
+pub mod model;
+pub mod toml;
+pub mod validate;
+
+use std::path::Path;
+
+pub use diagnostics::{Category, ConfigError, Diagnostic, Loaded, Location, Severity};
+pub use model::{
+    Auth, Config, Family, Garp, Global, InitialState, Instance, Notify, NotifyCommand, Scope,
+    Script, SourceLoc, SyncGroup, TrackInterface, TrackScript, V3Checksum, Version, Vip,
+};
+
+/// The two configuration formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// keepalived.conf.
+    Keepalived,
+    /// Our TOML.
+    Toml,
+}
+
+/// Guess the format from the content: TOML has `[table]` headers or `key = value` lines before
+/// anything else; keepalived.conf has `keyword … {` blocks and never a bare `=` after the first
+/// word (its `$NAME=value` definitions start with `$`).
+pub fn detect(text: &str) -> Format {
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with('!') {
+            continue;
+        }
+        if l.starts_with('[') {
+            return Format::Toml;
+        }
+        if let Some((key, _)) = l.split_once('=') {
+            let key = key.trim().trim_matches('"');
+            if !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            {
+                return Format::Toml;
+            }
+        }
+        return Format::Keepalived;
+    }
+    Format::Keepalived
+}
+
+/// Load a configuration file in either format (detected from its content), following
+/// keepalived `include`s relative to the file.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match detect(&text) {
+        Format::Toml => toml::parse_str(&path.display().to_string(), &text),
+        Format::Keepalived => keepalived::parse_text_at(path, &text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(detect("! comment\nglobal_defs {\n}"), Format::Keepalived);
+        assert_eq!(detect("vrrp_instance VI_1 {"), Format::Keepalived);
+        assert_eq!(detect("# c\n[global]\n"), Format::Toml);
+        assert_eq!(detect("[[instance]]\nname = \"x\""), Format::Toml);
+        assert_eq!(detect("version = 1\n"), Format::Toml);
+        assert_eq!(detect("$IF=eth0\n"), Format::Keepalived);
+        assert_eq!(detect(""), Format::Keepalived);
+    }
+}

@@ -1,0 +1,2155 @@
+//! The keepalived.conf subset users run, read into the [model](super::model).
+//!
+//! Three stages, each total (any input gives a model or diagnostics, never a panic; a fuzz target
+//! holds us to that):
+//!
+//! 1. **Lexer** (keepalived's `lib/parser.c` rules): line-oriented; `#` or `!` start a comment
+//!    anywhere outside double quotes, even inside a word (`auth_pass pa#ss` is `pa`); `\#` and
+//!    `\!` are a literal `#`/`!`; `"…"` makes one token, quotes stripped, backslash escapes
+//!    inside; a trailing `\` continues the line; `{` and `}` outside quotes are tokens of their
+//!    own wherever they sit; `include PATTERN` (globs, `{a,b}`, relative to the including file)
+//!    splices files in at line level, as keepalived does.
+//! 2. **Tree**: keyword lines and `{ … }` blocks, where `{` may open on the next line. An extra
+//!    `}` is an error ("Extra '}' found"), so is a block left open at the end.
+//! 3. **Interpretation** of `global_defs`, `vrrp_instance`, `vrrp_script`, `vrrp_sync_group`.
+//!    Keywords are case-sensitive. Unknown keywords and blocks (LVS `virtual_server`, SNMP …)
+//!    are skipped with balanced braces and reported with file:line (`--strict` makes them
+//!    errors), never silently ignored.
+//!
+//! Where keepalived warns and fixes a value up, we warn (quoting its message) and fix it up the
+//! same way. Where keepalived logs an invalid number or address and falls back to a default
+//! (`priority 256` → 100, an out-of-range VRID, an unparsable VIP), we refuse the configuration
+//! with file:line:column instead: silently running a different router than the one written is
+//! the failure an operator finds hardest to see.
+//!
+//! Deliberate differences, all found by running keepalived 2.2.7 on test files:
+//! * keepalived 2.2.7 does not skip unknown blocks: every inner line is an "Unknown keyword" and
+//!   the unknown block's `}` closes the *enclosing* block. We skip the block whole.
+//! * keepalived 2.2.7 resolves `track_script` names while parsing, so a `vrrp_script` defined
+//!   after the instance is "not found, ignoring". We resolve by name anywhere and warn.
+//! * keepalived 2.2.7 only honours a trailing `\` in `$NAME=` definitions; a VIP line split with
+//!   `\` is "invalid IP". We continue the line, as keepalived.conf(5) documents.
+//! * `\#` in an unquoted value is documented as an escape, but keepalived 2.2.7's VRRP process
+//!   still cut `auth_pass ab\#cd` to `ab`. We keep `ab#cd` and warn.
+//! * Mixed address families in `virtual_ipaddress` are refused (keepalived skips the odd one).
+//! * `advert_int` above 255 s: keepalived's parser rejects the value and keeps the default 1 s
+//!   ("Advert interval (300) not valid! … ignoring"); we do the same, so that peers agree.
+//! * The v3 IPv4 checksum variant is selected with `v3_checksum_as_v2 [true|false]` (per instance
+//!   or in `global_defs`), the keyword keepalived 2.2.8 introduced (commit b57d7d7a); 2.2.7 does
+//!   not know it.
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::{IpAddr, Ipv4Addr},
+    path::{Path, PathBuf},
+};
+
+use super::{
+    diagnostics::{Category, ConfigError, Loaded, Location, Sink},
+    model::{
+        Auth, Config, Family, Garp, Global, InitialState, Instance, NotifyCommand, Scope, Script,
+        SourceLoc, SyncGroup, TrackInterface, TrackScript, V3Checksum, Version, Vip,
+    },
+    validate,
+};
+use crate::units::{Centis, Priority, Vrid};
+
+/// How deep `include` may nest.
+const MAX_INCLUDE_DEPTH: usize = 8;
+/// How deep blocks may nest (keepalived's grammar needs 3).
+const MAX_BLOCK_DEPTH: usize = 32;
+/// Most files one include pattern may expand to.
+const MAX_INCLUDE_FILES: usize = 256;
+
+/// Parse keepalived.conf text held in memory. `include` lines are reported and ignored (there is
+/// no directory to resolve them against); use [`parse_file`] or [`super::load`] for files.
+pub fn parse_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
+    parse_inner(file_name, text, None)
+}
+
+/// Parse a keepalived.conf file, following its `include` lines relative to its directory.
+pub fn parse_file(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_text_at(path, &text)
+}
+
+/// Parse `text` read from `path` (includes resolved relative to it).
+pub(crate) fn parse_text_at(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    parse_inner(&path.display().to_string(), text, Some(dir))
+}
+
+fn parse_inner(file_name: &str, text: &str, dir: Option<PathBuf>) -> Result<Loaded, ConfigError> {
+    let mut sink = Sink::default();
+    let mut lexer = Lexer {
+        files: Vec::new(),
+        tokens: Vec::new(),
+        include_stack: Vec::new(),
+        resolve_includes: dir.is_some(),
+    };
+    lexer.lex_file(file_name, text, dir.as_deref(), &mut sink, 0);
+    let nodes = TreeBuilder {
+        tokens: &lexer.tokens,
+        pos: 0,
+    }
+    .build(&lexer.files, &mut sink);
+    let mut interp = Interp {
+        files: &lexer.files,
+        sink,
+        config: Config::default(),
+        seq: 0,
+        raw_instances: Vec::new(),
+        script_seq: HashMap::new(),
+    };
+    interp.top(&nodes);
+    let Interp {
+        mut sink,
+        mut config,
+        ..
+    } = interp.finish();
+    validate::validate(&mut config, &mut sink);
+    sink.finish(config)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexer
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Open,
+    Close,
+    Newline,
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    kind: Kind,
+    text: String,
+    file: u32,
+    line: u32,
+    col: u32,
+}
+
+struct Lexer {
+    files: Vec<String>,
+    tokens: Vec<Token>,
+    include_stack: Vec<PathBuf>,
+    resolve_includes: bool,
+}
+
+impl Lexer {
+    fn lex_file(
+        &mut self,
+        name: &str,
+        text: &str,
+        dir: Option<&Path>,
+        sink: &mut Sink,
+        depth: usize,
+    ) {
+        let file = self.files.len() as u32;
+        self.files.push(name.to_string());
+        let mut continued = false;
+        for (idx, raw) in text.lines().enumerate() {
+            let line = idx as u32 + 1;
+            let chars: Vec<char> = raw.chars().collect();
+            if !continued && let Some(pattern) = include_pattern(&chars) {
+                let loc = Location::new(name, line, 1);
+                self.include(&pattern, dir, loc, sink, depth);
+                continue;
+            }
+            continued = self.lex_line(&chars, file, line, name, sink);
+            if !continued {
+                self.push(
+                    Kind::Newline,
+                    String::new(),
+                    file,
+                    line,
+                    chars.len() as u32 + 1,
+                );
+            }
+        }
+        self.push(Kind::Newline, String::new(), file, 0, 0);
+    }
+
+    fn push(&mut self, kind: Kind, text: String, file: u32, line: u32, col: u32) {
+        self.tokens.push(Token {
+            kind,
+            text,
+            file,
+            line,
+            col,
+        });
+    }
+
+    /// Tokens of one physical line; returns whether it ends with a continuation `\`.
+    fn lex_line(
+        &mut self,
+        chars: &[char],
+        file: u32,
+        line: u32,
+        name: &str,
+        sink: &mut Sink,
+    ) -> bool {
+        let mut cur: Option<(String, u32)> = None;
+        let mut i = 0;
+        let mut escaped_comment_warned = false;
+        macro_rules! flush {
+            () => {
+                if let Some((t, c)) = cur.take() {
+                    self.push(Kind::Word, t, file, line, c);
+                }
+            };
+        }
+        while i < chars.len() {
+            let c = chars[i];
+            let col = i as u32 + 1;
+            match c {
+                c if c.is_whitespace() => {
+                    flush!();
+                    i += 1;
+                }
+                '#' | '!' => break,
+                '\\' => {
+                    let Some(&next) = chars.get(i + 1) else {
+                        flush!();
+                        return true;
+                    };
+                    let word = &mut cur.get_or_insert_with(|| (String::new(), col)).0;
+                    if next == '#' || next == '!' {
+                        word.push(next);
+                        if !escaped_comment_warned {
+                            escaped_comment_warned = true;
+                            sink.warn(
+                                Some(Location::new(name, line, col)),
+                                Category::Fixup,
+                                format!(
+                                    "'\\{next}' is a literal '{next}' here, but keepalived 2.2.7 \
+                                     was seen to cut the value at the '{next}'; peers running it \
+                                     may not agree (quote the value instead)"
+                                ),
+                            );
+                        }
+                    } else {
+                        word.push('\\');
+                        word.push(next);
+                    }
+                    i += 2;
+                }
+                '{' | '}' => {
+                    flush!();
+                    let kind = if c == '{' { Kind::Open } else { Kind::Close };
+                    self.push(kind, c.to_string(), file, line, col);
+                    i += 1;
+                }
+                '"' => {
+                    flush!();
+                    let mut text = String::new();
+                    let mut j = i + 1;
+                    let mut closed = false;
+                    while j < chars.len() {
+                        match chars[j] {
+                            '"' => {
+                                closed = true;
+                                break;
+                            }
+                            '\\' if j + 1 < chars.len() => {
+                                text.push(match chars[j + 1] {
+                                    'n' => '\n',
+                                    't' => '\t',
+                                    'r' => '\r',
+                                    other => other,
+                                });
+                                j += 2;
+                            }
+                            other => {
+                                text.push(other);
+                                j += 1;
+                            }
+                        }
+                    }
+                    if !closed {
+                        sink.error(
+                            Some(Location::new(name, line, col)),
+                            "missing closing '\"' for the quote opened here".to_string(),
+                        );
+                        return false;
+                    }
+                    self.push(Kind::Word, text, file, line, col);
+                    i = j + 1;
+                }
+                c => {
+                    cur.get_or_insert_with(|| (String::new(), col)).0.push(c);
+                    i += 1;
+                }
+            }
+        }
+        flush!();
+        false
+    }
+
+    fn include(
+        &mut self,
+        pattern: &str,
+        dir: Option<&Path>,
+        loc: Location,
+        sink: &mut Sink,
+        depth: usize,
+    ) {
+        let Some(dir) = dir.filter(|_| self.resolve_includes) else {
+            sink.warn(
+                Some(loc),
+                Category::Unsupported,
+                format!("include '{pattern}' ignored: text parsed from memory has no directory"),
+            );
+            return;
+        };
+        if depth >= MAX_INCLUDE_DEPTH {
+            sink.error(
+                Some(loc),
+                format!("include '{pattern}': includes nested more than {MAX_INCLUDE_DEPTH} deep"),
+            );
+            return;
+        }
+        let mut files: Vec<PathBuf> = Vec::new();
+        for alt in expand_braces(pattern) {
+            let full = if Path::new(&alt).is_absolute() {
+                alt
+            } else {
+                format!(
+                    "{}/{}",
+                    glob::Pattern::escape(&dir.display().to_string()),
+                    alt
+                )
+            };
+            match glob::glob(&full) {
+                Ok(paths) => {
+                    let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                    found.sort();
+                    for p in found {
+                        if p.is_file() && !files.contains(&p) {
+                            files.push(p);
+                        }
+                    }
+                }
+                Err(e) => {
+                    sink.error(
+                        Some(loc.clone()),
+                        format!("include '{pattern}': bad pattern: {e}"),
+                    );
+                    return;
+                }
+            }
+            if files.len() > MAX_INCLUDE_FILES {
+                sink.error(
+                    Some(loc),
+                    format!("include '{pattern}' matches more than {MAX_INCLUDE_FILES} files"),
+                );
+                return;
+            }
+        }
+        if files.is_empty() {
+            sink.warn(
+                Some(loc),
+                Category::Fixup,
+                format!("include '{pattern}' matched no file"),
+            );
+            return;
+        }
+        for path in files {
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if self.include_stack.contains(&canonical) {
+                sink.error(
+                    Some(loc.clone()),
+                    format!("include '{}' includes itself", path.display()),
+                );
+                continue;
+            }
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    sink.error(
+                        Some(loc.clone()),
+                        format!("include '{}': cannot read it: {e}", path.display()),
+                    );
+                    continue;
+                }
+            };
+            let sub_dir = path.parent().map(Path::to_path_buf);
+            self.include_stack.push(canonical);
+            self.lex_file(
+                &path.display().to_string(),
+                &text,
+                sub_dir.as_deref(),
+                sink,
+                depth + 1,
+            );
+            self.include_stack.pop();
+        }
+    }
+}
+
+/// `include PATTERN` (and keepalived's `includer/m/w/b/a` variants): the pattern, comments and
+/// surrounding quotes removed.
+fn include_pattern(chars: &[char]) -> Option<String> {
+    let s: String = chars.iter().collect();
+    let s = s.trim_start();
+    let rest = [
+        "include", "includer", "includem", "includew", "includeb", "includea",
+    ]
+    .iter()
+    .find_map(|kw| {
+        s.strip_prefix(kw)
+            .filter(|r| r.starts_with(char::is_whitespace))
+    })?;
+    let mut out = String::new();
+    let mut quote = false;
+    let mut it = rest.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '"' => quote = !quote,
+            '\\' if matches!(it.peek(), Some('#' | '!')) => out.extend(it.next()),
+            '#' | '!' if !quote => break,
+            c => out.push(c),
+        }
+    }
+    let p = out.trim().to_string();
+    (!p.is_empty()).then_some(p)
+}
+
+/// `{a,b}` brace expansion (as `glob(3)` with `GLOB_BRACE`), bounded.
+fn expand_braces(pattern: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    expand_into(pattern, &mut out);
+    out
+}
+
+fn expand_into(pattern: &str, out: &mut Vec<String>) {
+    if out.len() > MAX_INCLUDE_FILES {
+        return;
+    }
+    let bytes: Vec<char> = pattern.chars().collect();
+    // Find the first '{' with a matching '}' and a top-level ','.
+    for start in 0..bytes.len() {
+        if bytes[start] != '{' {
+            continue;
+        }
+        let mut depth = 0;
+        let mut commas = Vec::new();
+        let mut end = None;
+        for (j, &c) in bytes.iter().enumerate().skip(start) {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                ',' if depth == 1 => commas.push(j),
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        if commas.is_empty() {
+            continue;
+        }
+        let prefix: String = bytes[..start].iter().collect();
+        let suffix: String = bytes[end + 1..].iter().collect();
+        let mut bounds = vec![start];
+        bounds.extend(&commas);
+        bounds.push(end);
+        for w in bounds.windows(2) {
+            let alt: String = bytes[w[0] + 1..w[1]].iter().collect();
+            expand_into(&format!("{prefix}{alt}{suffix}"), out);
+        }
+        return;
+    }
+    out.push(pattern.to_string());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tree
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Node {
+    words: Vec<Token>,
+    block: Option<Vec<Node>>,
+}
+
+struct TreeBuilder<'a> {
+    tokens: &'a [Token],
+    pos: usize,
+}
+
+impl TreeBuilder<'_> {
+    fn build(mut self, files: &[String], sink: &mut Sink) -> Vec<Node> {
+        self.seq(None, files, sink, 0)
+    }
+
+    fn loc(files: &[String], t: &Token) -> Location {
+        Location::new(
+            files.get(t.file as usize).map_or("?", String::as_str),
+            t.line,
+            t.col,
+        )
+    }
+
+    fn skip_newlines(&mut self) {
+        while self
+            .tokens
+            .get(self.pos)
+            .is_some_and(|t| t.kind == Kind::Newline)
+        {
+            self.pos += 1;
+        }
+    }
+
+    /// Nodes until the matching `}` (when `open` is the opening brace) or the end.
+    fn seq(
+        &mut self,
+        open: Option<&Token>,
+        files: &[String],
+        sink: &mut Sink,
+        depth: usize,
+    ) -> Vec<Node> {
+        let mut nodes = Vec::new();
+        loop {
+            self.skip_newlines();
+            let Some(t) = self.tokens.get(self.pos) else {
+                if let Some(o) = open {
+                    sink.error(
+                        Some(Self::loc(files, o)),
+                        "this '{' is never closed: expected '}' before the end of the file"
+                            .to_string(),
+                    );
+                }
+                return nodes;
+            };
+            match t.kind {
+                Kind::Newline => unreachable!("skipped above"),
+                Kind::Close => {
+                    self.pos += 1;
+                    if open.is_some() {
+                        return nodes;
+                    }
+                    sink.error(Some(Self::loc(files, t)), "Extra '}' found".to_string());
+                }
+                Kind::Open => {
+                    sink.error(
+                        Some(Self::loc(files, t)),
+                        "unexpected '{': expected a keyword before it".to_string(),
+                    );
+                    self.pos += 1;
+                    self.skip_block(open.is_none());
+                }
+                Kind::Word => {
+                    let mut words = Vec::new();
+                    while let Some(w) = self.tokens.get(self.pos).filter(|w| w.kind == Kind::Word) {
+                        words.push(w.clone());
+                        self.pos += 1;
+                    }
+                    // `{` on this line or alone on a following line opens the keyword's block.
+                    let save = self.pos;
+                    self.skip_newlines();
+                    let block = match self.tokens.get(self.pos) {
+                        Some(o) if o.kind == Kind::Open => {
+                            self.pos += 1;
+                            if depth >= MAX_BLOCK_DEPTH {
+                                sink.error(
+                                    Some(Self::loc(files, o)),
+                                    format!("blocks nested more than {MAX_BLOCK_DEPTH} deep"),
+                                );
+                                self.skip_block(false);
+                                Some(Vec::new())
+                            } else {
+                                Some(self.seq(Some(o), files, sink, depth + 1))
+                            }
+                        }
+                        _ => {
+                            self.pos = save;
+                            None
+                        }
+                    };
+                    nodes.push(Node { words, block });
+                }
+            }
+        }
+    }
+
+    /// Skip to the `}` balancing an already consumed `{` (or to the end).
+    fn skip_block(&mut self, _top: bool) {
+        let mut depth = 1usize;
+        while let Some(t) = self.tokens.get(self.pos) {
+            self.pos += 1;
+            match t.kind {
+                Kind::Open => depth += 1,
+                Kind::Close => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interpretation
+// ---------------------------------------------------------------------------------------------
+
+/// keepalived keywords we know but do not implement, by context, with what they belong to.
+const UNSUPPORTED_TOP: &[(&str, &str)] = &[
+    ("virtual_server", "LVS, keepalived's checker"),
+    ("virtual_server_group", "LVS, keepalived's checker"),
+    ("real_server", "LVS, keepalived's checker"),
+    ("static_ipaddress", "static addresses"),
+    ("static_routes", "static routes"),
+    ("static_rules", "static rules"),
+    ("vrrp_track_process", "process tracking"),
+    ("vrrp_track_file", "file tracking"),
+    ("track_file", "file tracking"),
+    ("track_group", "track groups"),
+    ("garp_group", "GARP groups"),
+    ("linkbeat_interfaces", "linkbeat"),
+    ("bfd_instance", "BFD"),
+    ("net_namespace", "network namespaces"),
+    ("interface_up_down_delays", "interface debounce"),
+];
+
+const SNMP_GLOBAL: &[&str] = &[
+    "enable_snmp_vrrp",
+    "enable_snmp_keepalived",
+    "enable_snmp_checker",
+    "enable_snmp_rfc",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_traps",
+    "snmp_socket",
+    "enable_dbus",
+    "enable_dbus_instance",
+];
+
+#[derive(Default)]
+struct RawVip {
+    vip: Option<Vip>,
+    dev_given: bool,
+    loc: Option<Location>,
+}
+
+struct RawInstance {
+    name: String,
+    loc: Location,
+    state: Option<InitialState>,
+    interface: Option<String>,
+    vrid: Option<Vrid>,
+    priority: Option<Priority>,
+    advert_us: Option<u64>,
+    advert_loc: Option<Location>,
+    version: Option<Version>,
+    nopreempt: bool,
+    preempt_delay_us: u64,
+    auth_type: Option<&'static str>,
+    auth_pass: Option<Vec<u8>>,
+    vips: Vec<RawVip>,
+    evips: Vec<RawVip>,
+    unicast_src: Option<IpAddr>,
+    unicast_peers: Vec<IpAddr>,
+    mcast_src: Option<IpAddr>,
+    track_interfaces: Vec<TrackInterface>,
+    /// Track scripts with the sequence number and location of their line.
+    track_scripts: Vec<(TrackScript, u64, Location)>,
+    dont_track_primary: bool,
+    notify: super::model::Notify,
+    garp_delay: Option<u32>,
+    garp_repeat: Option<u32>,
+    garp_refresh: Option<u32>,
+    accept: Option<bool>,
+    use_vmac: Option<String>,
+    v3_checksum: Option<V3Checksum>,
+    lower_prio_no_advert: Option<bool>,
+    strict: Option<bool>,
+}
+
+struct Interp<'a> {
+    files: &'a [String],
+    sink: Sink,
+    config: Config,
+    /// Order of definitions and uses in the token stream (for keepalived's order dependence).
+    seq: u64,
+    raw_instances: Vec<RawInstance>,
+    script_seq: HashMap<String, u64>,
+}
+
+impl<'a> Interp<'a> {
+    fn loc(&self, t: &Token) -> Location {
+        Location::new(
+            self.files.get(t.file as usize).map_or("?", String::as_str),
+            t.line,
+            t.col,
+        )
+    }
+
+    /// Just after the last word of a line (where a missing argument was expected).
+    fn loc_after(&self, words: &[Token]) -> Location {
+        let last = &words[words.len() - 1];
+        let mut l = self.loc(last);
+        l.column = Some(last.col + last.text.chars().count() as u32 + 1);
+        l
+    }
+
+    fn source(&self, t: &Token) -> SourceLoc {
+        SourceLoc {
+            file: self.files.get(t.file as usize).cloned().unwrap_or_default(),
+            line: t.line,
+        }
+    }
+
+    fn err(&mut self, t: &Token, msg: String) {
+        let l = self.loc(t);
+        self.sink.error(Some(l), msg);
+    }
+
+    fn warn(&mut self, t: &Token, cat: Category, msg: String) {
+        let l = self.loc(t);
+        self.sink.warn(Some(l), cat, msg);
+    }
+
+    /// Report a keyword we skip (with its block, if any).
+    fn unsupported(&mut self, node: &Node, context: &str) {
+        let kw = &node.words[0];
+        let what = if node.block.is_some() {
+            " with its block"
+        } else {
+            ""
+        };
+        let known = UNSUPPORTED_TOP
+            .iter()
+            .find(|(k, _)| *k == kw.text)
+            .map(|(_, area)| *area)
+            .or_else(|| {
+                SNMP_GLOBAL
+                    .contains(&kw.text.as_str())
+                    .then_some("SNMP/DBus")
+            });
+        let msg = match known {
+            Some(area) => format!(
+                "'{}' ({area}) is not supported by vrrpd; skipped{what}",
+                kw.text
+            ),
+            None => format!("unknown keyword '{}' in {context}; skipped{what}", kw.text),
+        };
+        self.warn(kw, Category::Unsupported, msg);
+    }
+
+    /// Accepted and recorded, not acted upon.
+    fn no_effect(&mut self, t: &Token, why: &str) {
+        self.warn(
+            t,
+            Category::NoEffect,
+            format!("'{}' accepted, no effect: {why}", t.text),
+        );
+    }
+
+    /// The block of a block keyword, or an error.
+    fn block<'n>(&mut self, node: &'n Node) -> Option<&'n [Node]> {
+        match &node.block {
+            Some(b) => Some(b),
+            None => {
+                let l = self.loc_after(&node.words);
+                self.sink.error(
+                    Some(l),
+                    format!("expected '{{' after '{}'", node.words[0].text),
+                );
+                None
+            }
+        }
+    }
+
+    /// Error if a plain keyword has a block; returns whether it is fine.
+    fn no_block(&mut self, node: &Node) -> bool {
+        if node.block.is_some() {
+            let kw = node.words[0].clone();
+            self.err(
+                &kw,
+                format!("'{}' does not take a '{{ … }}' block", kw.text),
+            );
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Argument `i` of a keyword line, or an error naming what was expected.
+    fn arg<'n>(&mut self, node: &'n Node, i: usize, expected: &str) -> Option<&'n Token> {
+        if let Some(t) = node.words.get(i) {
+            return Some(t);
+        }
+        let l = self.loc_after(&node.words);
+        self.sink.error(
+            Some(l),
+            format!(
+                "expected {expected} after '{}', found the end of the line",
+                node.words[0].text
+            ),
+        );
+        None
+    }
+
+    /// Warn about words after the last argument a keyword takes.
+    fn extra(&mut self, node: &Node, max_args: usize) {
+        if let Some(t) = node.words.get(max_args + 1) {
+            let t = t.clone();
+            self.warn(
+                &t,
+                Category::Unsupported,
+                format!("ignoring '{}' after '{}'", t.text, node.words[0].text),
+            );
+        }
+    }
+
+    fn number(&mut self, node: &Node, i: usize, min: i64, max: i64) -> Option<i64> {
+        let expected = format!("a number {min}..{max}");
+        let t = self.arg(node, i, &expected)?.clone();
+        match t.text.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                let kw = node.words[0].text.clone();
+                self.err(
+                    &t,
+                    format!("expected {expected} after '{kw}', found '{}'", t.text),
+                );
+                None
+            }
+        }
+    }
+
+    /// A decimal number of seconds, in microseconds (keepalived's `read_decimal_unsigned`).
+    fn seconds_us(&mut self, node: &Node, i: usize) -> Option<u64> {
+        let t = self.arg(node, i, "a number of seconds")?.clone();
+        match parse_decimal_us(&t.text) {
+            Some(us) => Some(us),
+            None => {
+                let kw = node.words[0].text.clone();
+                self.err(
+                    &t,
+                    format!(
+                        "expected a number of seconds (like 1 or 0.5) after '{kw}', found '{}'",
+                        t.text
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn ip(&mut self, node: &Node, i: usize) -> Option<IpAddr> {
+        let t = self.arg(node, i, "an IP address")?.clone();
+        match t.text.parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                let kw = node.words[0].text.clone();
+                self.err(
+                    &t,
+                    format!("expected an IP address after '{kw}', found '{}'", t.text),
+                );
+                None
+            }
+        }
+    }
+
+    /// Optional `true|false|on|off|yes|no` after a flag keyword (absent: true).
+    fn flag(&mut self, node: &Node) -> Option<bool> {
+        match node.words.get(1) {
+            None => Some(true),
+            Some(t) => match t.text.as_str() {
+                "true" | "on" | "yes" => Some(true),
+                "false" | "off" | "no" => Some(false),
+                _ => {
+                    let t = t.clone();
+                    let kw = node.words[0].text.clone();
+                    self.err(
+                        &t,
+                        format!("expected true or false after '{kw}', found '{}'", t.text),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    // --- top level ---------------------------------------------------------------------------
+
+    fn top(&mut self, nodes: &[Node]) {
+        for node in nodes {
+            self.seq += 1;
+            let kw = node.words[0].clone();
+            match kw.text.as_str() {
+                "global_defs" => {
+                    if let Some(b) = self.block(node) {
+                        self.global_defs(b);
+                    }
+                }
+                "vrrp_instance" => {
+                    let Some(name) = self.arg(node, 1, "an instance name").cloned() else {
+                        continue;
+                    };
+                    if let Some(b) = self.block(node) {
+                        self.instance(&name, b);
+                    }
+                }
+                "vrrp_script" => {
+                    let Some(name) = self.arg(node, 1, "a script name").cloned() else {
+                        continue;
+                    };
+                    if let Some(b) = self.block(node) {
+                        self.script(&name, b);
+                    }
+                }
+                "vrrp_sync_group" => {
+                    let Some(name) = self.arg(node, 1, "a sync group name").cloned() else {
+                        continue;
+                    };
+                    if let Some(b) = self.block(node) {
+                        self.sync_group(&name, b);
+                    }
+                }
+                _ => self.unsupported(node, "the top level"),
+            }
+        }
+    }
+
+    fn global_defs(&mut self, nodes: &[Node]) {
+        for node in nodes {
+            let kw = node.words[0].clone();
+            let k = kw.text.as_str();
+            if k == "notification_email" {
+                if let Some(b) = self.block(node) {
+                    for n in b {
+                        for w in &n.words {
+                            self.config.global.notification_email.push(w.text.clone());
+                        }
+                    }
+                    self.no_effect(&kw, "vrrpd sends no e-mail; use notify scripts");
+                }
+                continue;
+            }
+            let known = matches!(
+                k,
+                "router_id"
+                    | "vrrp_version"
+                    | "vrrp_garp_master_delay"
+                    | "vrrp_garp_master_repeat"
+                    | "vrrp_garp_master_refresh"
+                    | "vrrp_garp_interval"
+                    | "vrrp_gna_interval"
+                    | "vrrp_strict"
+                    | "vrrp_skip_check_adv_addr"
+                    | "vrrp_mcast_group4"
+                    | "vrrp_startup_delay"
+                    | "enable_script_security"
+                    | "script_user"
+                    | "notification_email_from"
+                    | "smtp_server"
+                    | "smtp_connect_timeout"
+                    | "max_auto_priority"
+                    | "vrrp_no_swap"
+                    | "vrrp_rt_priority"
+                    | "vrrp_priority"
+                    | "v3_checksum_as_v2"
+                    | "vrrp_lower_prio_no_advert"
+            );
+            if !known {
+                self.unsupported(node, "global_defs");
+                continue;
+            }
+            if !self.no_block(node) {
+                continue;
+            }
+            let g = &mut Global::default();
+            std::mem::swap(g, &mut self.config.global);
+            match k {
+                "router_id" => {
+                    if let Some(t) = self.arg(node, 1, "a router id") {
+                        g.router_id = Some(t.text.clone());
+                    }
+                    self.extra(node, 1);
+                }
+                "vrrp_version" => {
+                    if let Some(n) = self.number(node, 1, 2, 3) {
+                        g.vrrp_version = if n == 2 { Version::V2 } else { Version::V3 };
+                    }
+                }
+                "vrrp_garp_master_delay" => {
+                    if let Some(n) = self.number(node, 1, 0, 86400) {
+                        g.garp.master_delay_s = n as u32;
+                    }
+                }
+                "vrrp_garp_master_repeat" => {
+                    if let Some(n) = self.number(node, 1, 1, 1_000_000) {
+                        g.garp.master_repeat = n as u32;
+                    }
+                }
+                "vrrp_garp_master_refresh" => {
+                    if let Some(n) = self.number(node, 1, 0, 86400) {
+                        g.garp.master_refresh_s = n as u32;
+                    }
+                }
+                "vrrp_garp_interval" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        g.garp_interval_us = us;
+                    }
+                }
+                "vrrp_gna_interval" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        g.gna_interval_us = us;
+                    }
+                }
+                "vrrp_startup_delay" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        g.startup_delay_ms = us / 1000;
+                    }
+                }
+                "vrrp_strict" => g.vrrp_strict = true,
+                "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = true,
+                "vrrp_mcast_group4" => {
+                    if let Some(a) = self.ip(node, 1) {
+                        match a {
+                            IpAddr::V4(a) if a.is_multicast() => g.mcast_group4 = a,
+                            _ => self.err(
+                                &node.words[1],
+                                format!(
+                                    "expected an IPv4 multicast address after \
+                                     'vrrp_mcast_group4', found '{a}'"
+                                ),
+                            ),
+                        }
+                    }
+                }
+                "enable_script_security" => g.enable_script_security = true,
+                "script_user" => {
+                    if let Some(u) = self.arg(node, 1, "a user name") {
+                        g.script_user = Some(u.text.clone());
+                    }
+                    g.script_group = node.words.get(2).map(|t| t.text.clone());
+                    self.extra(node, 2);
+                }
+                "notification_email_from" => {
+                    g.notification_email_from = node.words.get(1).map(|t| t.text.clone());
+                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                }
+                "smtp_server" => {
+                    g.smtp_server = node.words.get(1).map(|t| t.text.clone());
+                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                }
+                "smtp_connect_timeout" => {
+                    self.number(node, 1, 0, 1_000_000);
+                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                }
+                "max_auto_priority" | "vrrp_rt_priority" | "vrrp_priority" => {
+                    if node.words.len() > 1 {
+                        self.number(node, 1, -20, 99);
+                    }
+                    self.no_effect(&kw, "vrrpd does not change its scheduling priority");
+                }
+                "vrrp_no_swap" => {
+                    self.no_effect(&kw, "vrrpd does not lock its memory");
+                }
+                "v3_checksum_as_v2" => {
+                    if let Some(b) = self.flag(node) {
+                        g.v3_checksum = if b {
+                            V3Checksum::MessageOnly
+                        } else {
+                            V3Checksum::PseudoHeader
+                        };
+                    }
+                }
+                "vrrp_lower_prio_no_advert" => {
+                    if let Some(b) = self.flag(node) {
+                        g.lower_prio_no_advert = b;
+                    }
+                }
+                _ => unreachable!("filtered by `known`"),
+            }
+            std::mem::swap(g, &mut self.config.global);
+        }
+    }
+
+    // --- vrrp_instance -------------------------------------------------------------------------
+
+    fn instance(&mut self, name_tok: &Token, nodes: &[Node]) {
+        let mut r = RawInstance {
+            name: name_tok.text.clone(),
+            loc: self.loc(name_tok),
+            state: None,
+            interface: None,
+            vrid: None,
+            priority: None,
+            advert_us: None,
+            advert_loc: None,
+            version: None,
+            nopreempt: false,
+            preempt_delay_us: 0,
+            auth_type: None,
+            auth_pass: None,
+            vips: Vec::new(),
+            evips: Vec::new(),
+            unicast_src: None,
+            unicast_peers: Vec::new(),
+            mcast_src: None,
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            dont_track_primary: false,
+            notify: Default::default(),
+            garp_delay: None,
+            garp_repeat: None,
+            garp_refresh: None,
+            accept: None,
+            use_vmac: None,
+            v3_checksum: None,
+            lower_prio_no_advert: None,
+            strict: None,
+        };
+        let iname = r.name.clone();
+        for node in nodes {
+            self.seq += 1;
+            let kw = node.words[0].clone();
+            let k = kw.text.as_str();
+            // Block keywords first.
+            match k {
+                "authentication" => {
+                    if let Some(b) = self.block(node) {
+                        self.authentication(&mut r, b);
+                    }
+                    continue;
+                }
+                "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            let v = self.vip(n);
+                            if k == "virtual_ipaddress" {
+                                r.vips.push(v);
+                            } else {
+                                r.evips.push(v);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                "unicast_peer" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            if let Some(a) = self.ip_entry(n, "unicast_peer") {
+                                r.unicast_peers.push(a);
+                            }
+                            if let Some(t) = n.words.get(1) {
+                                let t = t.clone();
+                                self.warn(
+                                    &t,
+                                    Category::Unsupported,
+                                    format!(
+                                        "unicast_peer option '{}' is not supported; ignored",
+                                        t.text
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    continue;
+                }
+                "track_interface" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            if let Some(t) = self.track_interface(n) {
+                                r.track_interfaces.push(t);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                "track_script" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            self.seq += 1;
+                            if let Some(t) = self.track_script(n) {
+                                let l = self.loc(&n.words[0]);
+                                r.track_scripts.push((t, self.seq, l));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let known = matches!(
+                k,
+                "state"
+                    | "interface"
+                    | "virtual_router_id"
+                    | "priority"
+                    | "advert_int"
+                    | "version"
+                    | "nopreempt"
+                    | "preempt"
+                    | "preempt_delay"
+                    | "unicast_src_ip"
+                    | "mcast_src_ip"
+                    | "notify_master"
+                    | "notify_backup"
+                    | "notify_fault"
+                    | "notify_stop"
+                    | "notify"
+                    | "garp_master_delay"
+                    | "garp_master_repeat"
+                    | "garp_master_refresh"
+                    | "accept"
+                    | "no_accept"
+                    | "dont_track_primary"
+                    | "use_vmac"
+                    | "vmac_xmit_base"
+                    | "v3_checksum_as_v2"
+                    | "lower_prio_no_advert"
+                    | "strict_mode"
+                    | "smtp_alert"
+            );
+            if !known {
+                self.unsupported(node, &format!("vrrp_instance {iname}"));
+                continue;
+            }
+            if !self.no_block(node) {
+                continue;
+            }
+            match k {
+                "state" => {
+                    let Some(t) = self.arg(node, 1, "MASTER or BACKUP").cloned() else {
+                        continue;
+                    };
+                    match t.text.as_str() {
+                        "MASTER" => r.state = Some(InitialState::Master),
+                        "BACKUP" => {
+                            if r.state == Some(InitialState::Master) {
+                                self.warn(
+                                    &t,
+                                    Category::Fixup,
+                                    format!(
+                                        "({iname}) state previously set as MASTER - ignoring BACKUP"
+                                    ),
+                                );
+                            } else {
+                                r.state = Some(InitialState::Backup);
+                            }
+                        }
+                        other => {
+                            self.warn(
+                                &t,
+                                Category::Fixup,
+                                format!(
+                                    "({iname}) unknown state '{other}', defaulting to BACKUP \
+                                     (state is case-sensitive: MASTER or BACKUP)"
+                                ),
+                            );
+                            r.state = Some(InitialState::Backup);
+                        }
+                    }
+                    self.extra(node, 1);
+                }
+                "interface" => {
+                    if let Some(t) = self.arg(node, 1, "an interface name") {
+                        r.interface = Some(t.text.clone());
+                    }
+                    self.extra(node, 1);
+                }
+                "virtual_router_id" => {
+                    if let Some(n) = self.number(node, 1, 1, 255) {
+                        r.vrid = Vrid::new(n as u8);
+                    }
+                    self.extra(node, 1);
+                }
+                "priority" => {
+                    if let Some(n) = self.number(node, 1, 1, 255) {
+                        r.priority = Some(Priority(n as u8));
+                    }
+                    self.extra(node, 1);
+                }
+                "advert_int" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        let t = node.words[1].clone();
+                        if !(10_000..=255_000_000).contains(&us) {
+                            // keepalived: read_decimal_unsigned_strvec(…, 0.01 s, 255 s) fails
+                            // and the handler keeps the default.
+                            self.warn(
+                                &t,
+                                Category::Fixup,
+                                format!(
+                                    "({iname}) Advert interval ({}) not valid! must be 0.01..255 \
+                                     seconds - ignoring (keepalived keeps the default, 1 second)",
+                                    t.text
+                                ),
+                            );
+                        } else {
+                            r.advert_us = Some(us);
+                            r.advert_loc = Some(self.loc(&t));
+                        }
+                    }
+                    self.extra(node, 1);
+                }
+                "version" => {
+                    if let Some(n) = self.number(node, 1, 2, 3) {
+                        r.version = Some(if n == 2 { Version::V2 } else { Version::V3 });
+                    }
+                    self.extra(node, 1);
+                }
+                "nopreempt" => r.nopreempt = true,
+                "preempt" => r.nopreempt = false,
+                "preempt_delay" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        if us > 1000 * 1_000_000 {
+                            let t = node.words[1].clone();
+                            self.err(
+                                &t,
+                                format!(
+                                    "expected a number of seconds 0..1000 after 'preempt_delay', \
+                                     found '{}'",
+                                    t.text
+                                ),
+                            );
+                        } else {
+                            r.preempt_delay_us = us;
+                        }
+                    }
+                }
+                "unicast_src_ip" => r.unicast_src = self.ip(node, 1),
+                "mcast_src_ip" => r.mcast_src = self.ip(node, 1),
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                    let cmd = self.notify(node);
+                    match k {
+                        "notify_master" => r.notify.master = cmd,
+                        "notify_backup" => r.notify.backup = cmd,
+                        "notify_fault" => r.notify.fault = cmd,
+                        "notify_stop" => r.notify.stop = cmd,
+                        _ => r.notify.any = cmd,
+                    }
+                }
+                "garp_master_delay" => {
+                    r.garp_delay = self.number(node, 1, 0, 86400).map(|n| n as u32)
+                }
+                "garp_master_repeat" => {
+                    r.garp_repeat = self.number(node, 1, 1, 1_000_000).map(|n| n as u32)
+                }
+                "garp_master_refresh" => {
+                    r.garp_refresh = self.number(node, 1, 0, 86400).map(|n| n as u32)
+                }
+                "accept" => r.accept = Some(true),
+                "no_accept" => r.accept = Some(false),
+                "dont_track_primary" => r.dont_track_primary = true,
+                "use_vmac" => {
+                    r.use_vmac = Some(
+                        node.words
+                            .get(1)
+                            .map(|t| t.text.clone())
+                            .unwrap_or_default(),
+                    );
+                    if let Some(t) = node
+                        .words
+                        .get(1)
+                        .filter(|t| t.text.len() > validate::MAX_IFNAME)
+                    {
+                        let t = t.clone();
+                        self.err(
+                            &t,
+                            format!("VMAC interface name '{}' is longer than 15 bytes", t.text),
+                        );
+                    }
+                }
+                "vmac_xmit_base" => self.no_effect(
+                    &kw,
+                    "vrrpd sends adverts with the VMAC as source from the base interface anyway",
+                ),
+                "v3_checksum_as_v2" => {
+                    r.v3_checksum = self.flag(node).map(|b| {
+                        if b {
+                            V3Checksum::MessageOnly
+                        } else {
+                            V3Checksum::PseudoHeader
+                        }
+                    })
+                }
+                "lower_prio_no_advert" => r.lower_prio_no_advert = self.flag(node),
+                "strict_mode" => r.strict = self.flag(node),
+                "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                _ => unreachable!("filtered by `known`"),
+            }
+        }
+        self.raw_instances.push(r);
+    }
+
+    fn authentication(&mut self, r: &mut RawInstance, nodes: &[Node]) {
+        for node in nodes {
+            let kw = node.words[0].clone();
+            match kw.text.as_str() {
+                "auth_type" => {
+                    let Some(t) = self.arg(node, 1, "PASS or AH").cloned() else {
+                        continue;
+                    };
+                    match t.text.as_str() {
+                        "PASS" => r.auth_type = Some("PASS"),
+                        "AH" => r.auth_type = Some("AH"),
+                        other => self.err(
+                            &t,
+                            format!("expected PASS or AH after 'auth_type', found '{other}'"),
+                        ),
+                    }
+                    self.extra(node, 1);
+                }
+                "auth_pass" => {
+                    let Some(t) = self.arg(node, 1, "a password").cloned() else {
+                        continue;
+                    };
+                    if t.text.len() > 8 {
+                        self.warn(
+                            &t,
+                            Category::Fixup,
+                            "Truncating auth_pass to 8 characters".to_string(),
+                        );
+                    }
+                    r.auth_pass = Some(t.text.into_bytes());
+                    self.extra(node, 1);
+                }
+                _ => self.unsupported(node, "authentication"),
+            }
+        }
+    }
+
+    fn ip_entry(&mut self, node: &Node, block: &str) -> Option<IpAddr> {
+        let t = node.words[0].clone();
+        match t.text.parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    &t,
+                    format!("expected an IP address in {block}, found '{}'", t.text),
+                );
+                None
+            }
+        }
+    }
+
+    /// `ADDR[/LEN] [brd X|+|-] [dev IF] [label L] [scope S] …`
+    fn vip(&mut self, node: &Node) -> RawVip {
+        let w = &node.words;
+        let first = w[0].clone();
+        let (addr_s, len_s) = match first.text.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (first.text.as_str(), None),
+        };
+        let Ok(address) = addr_s.parse::<IpAddr>() else {
+            self.err(
+                &first,
+                format!(
+                    "expected an IP address[/prefix] in virtual_ipaddress, found '{}'",
+                    first.text
+                ),
+            );
+            return RawVip::default();
+        };
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match len_s {
+            None => max,
+            Some(l) => match l.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => {
+                    self.err(
+                        &first,
+                        format!(
+                            "expected a prefix length 0..{max} after '/' in '{}', found '{l}'",
+                            first.text
+                        ),
+                    );
+                    return RawVip::default();
+                }
+            },
+        };
+        let mut vip = Vip {
+            address,
+            prefix_len,
+            dev: String::new(),
+            label: None,
+            scope: Scope::Global,
+            broadcast: None,
+        };
+        let mut dev_given = false;
+        let mut i = 1;
+        while i < w.len() {
+            let opt = w[i].clone();
+            let val = w.get(i + 1).cloned();
+            let needs_value = matches!(
+                opt.text.as_str(),
+                "brd"
+                    | "broadcast"
+                    | "dev"
+                    | "label"
+                    | "scope"
+                    | "peer"
+                    | "preferred_lft"
+                    | "metric"
+            );
+            if needs_value && val.is_none() {
+                let l = self.loc_after(w);
+                self.sink.error(
+                    Some(l),
+                    format!("expected a value after '{}' in virtual_ipaddress", opt.text),
+                );
+                break;
+            }
+            match opt.text.as_str() {
+                "dev" => {
+                    vip.dev = val.map(|v| v.text).unwrap_or_default();
+                    dev_given = true;
+                }
+                "label" => vip.label = val.map(|v| v.text),
+                "scope" => {
+                    let v = val.unwrap_or_else(|| opt.clone());
+                    match Scope::from_name(&v.text) {
+                        Some(s) => vip.scope = s,
+                        None => self.err(
+                            &v,
+                            format!(
+                                "expected global, site, link, host or nowhere after 'scope', \
+                                 found '{}'",
+                                v.text
+                            ),
+                        ),
+                    }
+                }
+                "brd" | "broadcast" => {
+                    let v = val.unwrap_or_else(|| opt.clone());
+                    match (address, v.text.as_str()) {
+                        (IpAddr::V4(a), "+") => {
+                            let host_bits = 32 - u32::from(prefix_len);
+                            let mask = if host_bits >= 32 {
+                                u32::MAX
+                            } else {
+                                (1u32 << host_bits) - 1
+                            };
+                            vip.broadcast = Some(Ipv4Addr::from(u32::from(a) | mask));
+                        }
+                        (IpAddr::V4(_), "-") => vip.broadcast = None,
+                        (IpAddr::V4(_), s) => match s.parse::<Ipv4Addr>() {
+                            Ok(b) => vip.broadcast = Some(b),
+                            Err(_) => self.err(
+                                &v,
+                                format!(
+                                    "expected an IPv4 address, + or - after 'brd', found '{s}'"
+                                ),
+                            ),
+                        },
+                        (IpAddr::V6(_), _) => {
+                            self.err(&opt, format!("'brd' is for IPv4 addresses, not {address}"))
+                        }
+                    }
+                }
+                "peer" | "preferred_lft" | "metric" => {
+                    self.warn(
+                        &opt,
+                        Category::Unsupported,
+                        format!(
+                            "VIP option '{}' is not supported by vrrpd; ignored",
+                            opt.text
+                        ),
+                    );
+                }
+                "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" | "no_track"
+                | "use_vmac" => {
+                    self.warn(
+                        &opt,
+                        Category::Unsupported,
+                        format!(
+                            "VIP option '{}' is not supported by vrrpd; ignored",
+                            opt.text
+                        ),
+                    );
+                    i += 1;
+                    continue;
+                }
+                other => {
+                    self.warn(
+                        &opt,
+                        Category::Unsupported,
+                        format!("unknown virtual_ipaddress option '{other}'; ignored"),
+                    );
+                    i += 1;
+                    continue;
+                }
+            }
+            i += 2;
+        }
+        RawVip {
+            vip: Some(vip),
+            dev_given,
+            loc: Some(self.loc(&first)),
+        }
+    }
+
+    /// `[weight N [reverse|noreverse]]` after a tracked name: (weight, reverse).
+    fn weight_opts(&mut self, node: &Node, what: &str) -> Option<(Option<i16>, Option<bool>)> {
+        let w = &node.words;
+        let Some(opt) = w.get(1).cloned() else {
+            return Some((None, None));
+        };
+        if opt.text != "weight" {
+            self.err(
+                &opt,
+                format!(
+                    "expected 'weight' after {what} '{}', found '{}'",
+                    w[0].text, opt.text
+                ),
+            );
+            return None;
+        }
+        let t = self.arg(node, 2, "a weight -253..253")?.clone();
+        let mut weight = match t.text.parse::<i32>() {
+            Ok(n) if (-254..=254).contains(&n) => n as i16,
+            _ => {
+                self.err(
+                    &t,
+                    format!(
+                        "expected a weight -253..253 after 'weight', found '{}'",
+                        t.text
+                    ),
+                );
+                return None;
+            }
+        };
+        if weight.abs() == 254 {
+            self.warn(
+                &t,
+                Category::Fixup,
+                format!(
+                    "weight for {} cannot be +/-254. Setting to +/-253",
+                    w[0].text
+                ),
+            );
+            weight = weight.signum() * 253;
+        }
+        let reverse = match w.get(3).map(|t| t.text.as_str()) {
+            None => None,
+            Some("reverse") => Some(true),
+            Some("noreverse") => Some(false),
+            Some(other) => {
+                let t = w[3].clone();
+                self.err(
+                    &t,
+                    format!("expected 'reverse' or 'noreverse' after the weight, found '{other}'"),
+                );
+                return None;
+            }
+        };
+        self.extra(node, 3);
+        Some((Some(weight), reverse))
+    }
+
+    fn track_interface(&mut self, node: &Node) -> Option<TrackInterface> {
+        let (weight, reverse) = self.weight_opts(node, "track_interface")?;
+        let name = &node.words[0];
+        if name.text.len() > validate::MAX_IFNAME {
+            let t = name.clone();
+            self.err(
+                &t,
+                format!("interface name '{}' is longer than 15 bytes", t.text),
+            );
+            return None;
+        }
+        Some(TrackInterface {
+            interface: node.words[0].text.clone(),
+            weight: weight.unwrap_or(0),
+            reverse: reverse.unwrap_or(false),
+        })
+    }
+
+    fn track_script(&mut self, node: &Node) -> Option<TrackScript> {
+        let (weight, reverse) = self.weight_opts(node, "track_script")?;
+        Some(TrackScript {
+            script: node.words[0].text.clone(),
+            weight,
+            reverse,
+        })
+    }
+
+    /// `notify_x "command args" [user [group]]`
+    fn notify(&mut self, node: &Node) -> Option<NotifyCommand> {
+        let cmd = self.arg(node, 1, "a command (quote it if it has arguments)")?;
+        let nc = NotifyCommand {
+            command: cmd.text.clone(),
+            user: node.words.get(2).map(|t| t.text.clone()),
+            group: node.words.get(3).map(|t| t.text.clone()),
+        };
+        self.extra(node, 3);
+        Some(nc)
+    }
+
+    // --- vrrp_script ---------------------------------------------------------------------------
+
+    fn script(&mut self, name: &Token, nodes: &[Node]) {
+        let mut s = Script {
+            name: name.text.clone(),
+            command: String::new(),
+            interval_ms: 1000,
+            timeout_ms: 0,
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            group: None,
+            init_fail: false,
+            source: self.source(name),
+        };
+        for node in nodes {
+            let kw = node.words[0].clone();
+            match kw.text.as_str() {
+                "script" => {
+                    if self.arg(node, 1, "a command").is_some() {
+                        s.command = node.words[1..]
+                            .iter()
+                            .map(|t| {
+                                if t.text.contains(char::is_whitespace) && node.words.len() > 2 {
+                                    format!("\"{}\"", t.text)
+                                } else {
+                                    t.text.clone()
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                    }
+                }
+                "interval" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        s.interval_ms = (us / 1000).max(1);
+                    }
+                }
+                "timeout" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        s.timeout_ms = us / 1000;
+                    }
+                }
+                "weight" => {
+                    if let Some(n) = self.number(node, 1, -253, 253) {
+                        s.weight = n as i16;
+                    }
+                    match node.words.get(2).map(|t| t.text.as_str()) {
+                        None => {}
+                        Some("reverse") => s.reverse = true,
+                        Some("noreverse") => s.reverse = false,
+                        Some(other) => {
+                            let t = node.words[2].clone();
+                            self.err(
+                                &t,
+                                format!(
+                                    "expected 'reverse' after the weight of vrrp_script {}, \
+                                     found '{other}'",
+                                    s.name
+                                ),
+                            );
+                        }
+                    }
+                }
+                "rise" => {
+                    if let Some(n) = self.number(node, 1, 1, 1_000_000) {
+                        s.rise = n as u32;
+                    }
+                }
+                "fall" => {
+                    if let Some(n) = self.number(node, 1, 1, 1_000_000) {
+                        s.fall = n as u32;
+                    }
+                }
+                "user" => {
+                    if let Some(u) = self.arg(node, 1, "a user name") {
+                        s.user = Some(u.text.clone());
+                    }
+                    s.group = node.words.get(2).map(|t| t.text.clone());
+                }
+                "init_fail" => s.init_fail = true,
+                _ => {
+                    self.unsupported(node, &format!("vrrp_script {}", s.name));
+                    continue;
+                }
+            }
+            self.no_block(node);
+        }
+        if s.command.is_empty() {
+            self.err(name, format!("vrrp_script {} has no 'script' line", s.name));
+        }
+        if self.config.script(&s.name).is_some() {
+            self.err(name, format!("vrrp_script {} is defined twice", s.name));
+            return;
+        }
+        self.script_seq.insert(s.name.clone(), self.seq);
+        self.config.scripts.push(s);
+    }
+
+    // --- vrrp_sync_group -----------------------------------------------------------------------
+
+    fn sync_group(&mut self, name: &Token, nodes: &[Node]) {
+        let mut g = SyncGroup {
+            name: name.text.clone(),
+            instances: Vec::new(),
+            notify: Default::default(),
+            source: self.source(name),
+        };
+        for node in nodes {
+            let kw = node.words[0].clone();
+            match kw.text.as_str() {
+                "group" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            g.instances.extend(n.words.iter().map(|t| t.text.clone()));
+                        }
+                    }
+                }
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                    if !self.no_block(node) {
+                        continue;
+                    }
+                    let cmd = self.notify(node);
+                    match kw.text.as_str() {
+                        "notify_master" => g.notify.master = cmd,
+                        "notify_backup" => g.notify.backup = cmd,
+                        "notify_fault" => g.notify.fault = cmd,
+                        "notify_stop" => g.notify.stop = cmd,
+                        _ => g.notify.any = cmd,
+                    }
+                }
+                "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                _ => self.unsupported(node, &format!("vrrp_sync_group {}", g.name)),
+            }
+        }
+        self.config.sync_groups.push(g);
+    }
+
+    // --- completing instances (keepalived's vrrp_complete_instance, the parts we need) ---------
+
+    fn finish(mut self) -> Self {
+        let raws = std::mem::take(&mut self.raw_instances);
+        let global = self.config.global.clone();
+        let defined: HashSet<String> = self.config.scripts.iter().map(|s| s.name.clone()).collect();
+        for r in raws {
+            if let Some(inst) = self.complete(r, &global, &defined) {
+                self.config.instances.push(inst);
+            }
+        }
+        self
+    }
+
+    fn complete(
+        &mut self,
+        r: RawInstance,
+        global: &Global,
+        defined: &HashSet<String>,
+    ) -> Option<Instance> {
+        let name = r.name.clone();
+        let loc = Some(r.loc.clone());
+        let source = SourceLoc {
+            file: r.loc.file.clone(),
+            line: r.loc.line,
+        };
+        let Some(vrid) = r.vrid else {
+            self.sink.error(
+                loc,
+                format!("({name}) no virtual_router_id: every vrrp_instance needs one (1..255)"),
+            );
+            return None;
+        };
+        let Some(interface) = r.interface.clone() else {
+            self.sink.error(
+                loc,
+                format!("({name}) no 'interface': vrrpd needs the interface to run on"),
+            );
+            return None;
+        };
+        let strict = r.strict.unwrap_or(global.vrrp_strict);
+        let family = r
+            .vips
+            .iter()
+            .find_map(|v| v.vip.as_ref().map(|v| Family::of(&v.address)))
+            .unwrap_or(Family::Ipv4);
+        let version = match (r.version, family) {
+            (Some(v), _) => v,
+            (None, Family::Ipv6) => Version::V3,
+            (None, Family::Ipv4) => global.vrrp_version,
+        };
+
+        // Priority from state, state from priority.
+        let priority = r
+            .priority
+            .unwrap_or(if r.state == Some(InitialState::Master) {
+                Priority::OWNER
+            } else {
+                Priority::DEFAULT
+            });
+        let mut state = r.state.unwrap_or(if priority.is_owner() {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        });
+        if strict && r.state.is_some() && (state == InitialState::Master) != priority.is_owner() {
+            self.sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!("({name}) State MASTER must match being address owner"),
+            );
+            state = if priority.is_owner() {
+                InitialState::Master
+            } else {
+                InitialState::Backup
+            };
+        }
+
+        // advert_int: decimal seconds, rounded per version.
+        let advert_interval = match r.advert_us {
+            None => Centis::SECOND,
+            Some(us) => {
+                let l = r.advert_loc.clone();
+                match version {
+                    Version::V2 if us % 1_000_000 != 0 => {
+                        let secs = (us + 500_000) / 1_000_000;
+                        let secs = secs.max(1);
+                        self.sink.warn(
+                            l,
+                            Category::Fixup,
+                            format!(
+                                "({name}) VRRPv2 advertisement interval {}s must be an integer. \
+                                 rounding to {secs}s",
+                                fmt_us(us)
+                            ),
+                        );
+                        Centis::from_secs(secs as u32)
+                    }
+                    Version::V2 => Centis::from_secs((us / 1_000_000) as u32),
+                    Version::V3 if us >= 40_960_000 => {
+                        self.sink.warn(
+                            l,
+                            Category::Fixup,
+                            format!(
+                                "({name}) VRRPv3 advertisement interval {}s is out of range. \
+                                 Must be less than 40.96s. Setting to 40.95s",
+                                fmt_us(us)
+                            ),
+                        );
+                        Centis(4095)
+                    }
+                    Version::V3 if us % 10_000 != 0 => {
+                        let cs = ((us + 5_000) / 10_000).max(1);
+                        self.sink.warn(
+                            l,
+                            Category::Fixup,
+                            format!(
+                                "({name}) VRRPv3 advertisement interval {}s must be in units of \
+                                 10ms - rounding to {}",
+                                fmt_us(us),
+                                Centis(cs as u32)
+                            ),
+                        );
+                        Centis(cs as u32)
+                    }
+                    Version::V3 => Centis((us / 10_000) as u32),
+                }
+            }
+        };
+
+        let auth = match r.auth_type {
+            Some("PASS") => {
+                let (a, _) = Auth::pass(r.auth_pass.as_deref().unwrap_or_default());
+                a
+            }
+            Some(_) => Auth::Ah,
+            None => Auth::None,
+        };
+
+        // One family per instance: keepalived skips the odd ones out ("address family must
+        // match VRRP instance"); we refuse, at the address.
+        let mut vips_raw = Vec::new();
+        for v in r.vips {
+            match &v.vip {
+                Some(vip) if Family::of(&vip.address) != family => self.sink.error(
+                    v.loc.clone(),
+                    format!(
+                        "({name}) virtual_ipaddress mixes IPv4 and IPv6: {} is not {family} like \
+                         the first VIP; put it in virtual_ipaddress_excluded or another instance",
+                        vip.address
+                    ),
+                ),
+                _ => vips_raw.push(v),
+            }
+        }
+        let resolve = |v: RawVip| {
+            v.vip.map(|mut vip| {
+                if !v.dev_given {
+                    vip.dev = interface.clone();
+                }
+                vip
+            })
+        };
+        let vips: Vec<Vip> = vips_raw.into_iter().filter_map(resolve).collect();
+        let excluded_vips: Vec<Vip> = r.evips.into_iter().filter_map(resolve).collect();
+
+        // track_script names must be vrrp_scripts; keepalived 2.2.7 also needs them defined first.
+        let mut track_scripts = Vec::new();
+        for (t, seq, tloc) in r.track_scripts {
+            match self.script_seq.get(&t.script) {
+                _ if !defined.contains(&t.script) => self.sink.warn(
+                    Some(tloc),
+                    Category::Fixup,
+                    format!("({name}) track script {} not found, ignoring...", t.script),
+                ),
+                Some(&def_seq) if def_seq > seq => {
+                    self.sink.warn(
+                        Some(tloc),
+                        Category::Fixup,
+                        format!(
+                            "({name}) vrrp_script {} is defined after this instance: vrrpd \
+                             tracks it, keepalived 2.2.7 ignores it ('not found')",
+                            t.script
+                        ),
+                    );
+                    track_scripts.push(t);
+                }
+                _ => track_scripts.push(t),
+            }
+        }
+
+        let accept = r.accept.unwrap_or(priority.is_owner() || !strict);
+        let lower_prio_no_advert = r
+            .lower_prio_no_advert
+            .unwrap_or(strict || global.lower_prio_no_advert);
+        if strict && r.lower_prio_no_advert == Some(false) {
+            self.sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!("({name}) Strict mode requires no lower priority advert. resetting"),
+            );
+        }
+        let preempt_delay = Centis(((r.preempt_delay_us + 5_000) / 10_000) as u32);
+
+        Some(Instance {
+            name,
+            state,
+            interface,
+            vrid,
+            priority,
+            advert_interval,
+            version,
+            preempt: !r.nopreempt,
+            preempt_delay,
+            auth,
+            vips,
+            excluded_vips,
+            unicast_src: r.unicast_src,
+            unicast_peers: r.unicast_peers,
+            mcast_src: r.mcast_src,
+            track_interfaces: r.track_interfaces,
+            track_scripts,
+            dont_track_primary: r.dont_track_primary,
+            notify: r.notify,
+            garp: Garp {
+                master_delay_s: r.garp_delay.unwrap_or(global.garp.master_delay_s),
+                master_repeat: r.garp_repeat.unwrap_or(global.garp.master_repeat),
+                master_refresh_s: r.garp_refresh.unwrap_or(global.garp.master_refresh_s),
+            },
+            accept,
+            use_vmac: r.use_vmac,
+            v3_checksum: r.v3_checksum.unwrap_or(global.v3_checksum),
+            lower_prio_no_advert,
+            strict,
+            source,
+        })
+    }
+}
+
+/// `1`, `0.5`, `.25`, `2.` as microseconds; `None` for anything else (signs, exponents, junk).
+fn parse_decimal_us(s: &str) -> Option<u64> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || int.len() > 9
+    {
+        return None;
+    }
+    let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut us = int * 1_000_000;
+    let mut scale = 100_000;
+    for (k, b) in frac.bytes().enumerate() {
+        let d = u64::from(b - b'0');
+        if k < 6 {
+            us += d * scale;
+            scale /= 10;
+        } else if k == 6 && d >= 5 {
+            us += 1;
+            break;
+        } else {
+            break;
+        }
+    }
+    Some(us)
+}
+
+fn fmt_us(us: u64) -> String {
+    let s = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal_us("1"), Some(1_000_000));
+        assert_eq!(parse_decimal_us("0.5"), Some(500_000));
+        assert_eq!(parse_decimal_us(".25"), Some(250_000));
+        assert_eq!(parse_decimal_us("0.015"), Some(15_000));
+        assert_eq!(parse_decimal_us("-1"), None);
+        assert_eq!(parse_decimal_us("1e3"), None);
+        assert_eq!(parse_decimal_us("."), None);
+        assert_eq!(parse_decimal_us(""), None);
+        assert_eq!(fmt_us(400_000), "0.4");
+        assert_eq!(fmt_us(2_000_000), "2");
+    }
+
+    #[test]
+    fn braces_expand() {
+        assert_eq!(expand_braces("a/{x,y}.conf"), vec!["a/x.conf", "a/y.conf"]);
+        assert_eq!(
+            expand_braces("{a,b}/{c,d}"),
+            vec!["a/c", "a/d", "b/c", "b/d"]
+        );
+        assert_eq!(expand_braces("plain*.conf"), vec!["plain*.conf"]);
+        assert_eq!(expand_braces("{single}"), vec!["{single}"]);
+        assert_eq!(expand_braces("{unclosed,"), vec!["{unclosed,"]);
+    }
+
+    #[test]
+    fn include_lines() {
+        let p = |s: &str| include_pattern(&s.chars().collect::<Vec<_>>());
+        assert_eq!(p("include conf.d/*.conf"), Some("conf.d/*.conf".into()));
+        assert_eq!(p("  include \"a b.conf\" # c"), Some("a b.conf".into()));
+        assert_eq!(p("includer x"), Some("x".into()));
+        assert_eq!(p("include_me x"), None);
+        assert_eq!(p("include"), None);
+    }
+}

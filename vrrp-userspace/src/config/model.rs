@@ -1,0 +1,705 @@
+//! The one configuration model both front ends (keepalived.conf and TOML) produce.
+//!
+//! Values here are *resolved*: defaults applied, keepalived's fix-ups done (a VIP without a prefix
+//! is /32, `state MASTER` without a priority is 255, a v2 interval is whole seconds …), so the
+//! daemon reads them as they are. Serde derives give the native TOML format; field names carry
+//! their unit where it is not obvious (`advert_interval_cs`).
+
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::{Centis, Priority, Vrid};
+
+/// A whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `global_defs`.
+    #[serde(default)]
+    pub global: Global,
+    /// `vrrp_instance` blocks, in file order.
+    #[serde(default, rename = "instance")]
+    pub instances: Vec<Instance>,
+    /// `vrrp_script` blocks, in file order.
+    #[serde(default, rename = "script", skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<Script>,
+    /// `vrrp_sync_group` blocks, in file order.
+    #[serde(default, rename = "sync_group", skip_serializing_if = "Vec::is_empty")]
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+impl Config {
+    /// The instance called `name`.
+    pub fn instance(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The script called `name`.
+    pub fn script(&self, name: &str) -> Option<&Script> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+}
+
+/// Where something was written: a file and a 1-based line.
+///
+/// Locations are metadata for diagnostics, not configuration: two values that say the same thing
+/// compare equal wherever they were written (so a TOML conversion equals its keepalived.conf
+/// source, and a reload can tell an instance that merely moved from one that changed).
+#[derive(Clone, Debug, Default, Eq, Serialize, Deserialize)]
+pub struct SourceLoc {
+    /// The file name as given to the loader.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+}
+
+impl PartialEq for SourceLoc {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// VRRP protocol version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum Version {
+    /// RFC 3768 (keepalived's default).
+    #[default]
+    V2,
+    /// RFC 5798 / RFC 9568.
+    V3,
+}
+
+impl TryFrom<u8> for Version {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        match n {
+            2 => Ok(Self::V2),
+            3 => Ok(Self::V3),
+            n => Err(format!("the VRRP version must be 2 or 3, found {n}")),
+        }
+    }
+}
+
+impl From<Version> for u8 {
+    fn from(v: Version) -> u8 {
+        match v {
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", u8::from(*self))
+    }
+}
+
+/// Address family of an instance (all its VIPs share one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    Ipv4,
+    /// IPv6 (always VRRPv3).
+    Ipv6,
+}
+
+impl Family {
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Self::Ipv4,
+            IpAddr::V6(_) => Self::Ipv6,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ipv4 => "IPv4",
+            Self::Ipv6 => "IPv6",
+        })
+    }
+}
+
+/// keepalived's `state`: the state an instance prefers at start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum InitialState {
+    /// `state MASTER`.
+    Master,
+    /// `state BACKUP` (the default).
+    #[default]
+    Backup,
+}
+
+impl fmt::Display for InitialState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Master => "MASTER",
+            Self::Backup => "BACKUP",
+        })
+    }
+}
+
+/// VRRPv2 authentication (RFC 2338 §5.3.6; keepalived's `authentication` block).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Auth {
+    /// No authentication.
+    #[default]
+    None,
+    /// Simple text password: exactly 8 bytes on the wire, zero-padded.
+    Pass {
+        /// The password, zero-padded to 8 bytes.
+        #[serde(with = "pass_bytes")]
+        password: [u8; 8],
+    },
+    /// IPsec AH (keepalived's `auth_type AH`).
+    Ah,
+}
+
+impl Auth {
+    /// A PASS password from the configured bytes: the first 8, zero-padded. The second value is
+    /// whether it was truncated.
+    pub fn pass(bytes: &[u8]) -> (Self, bool) {
+        let mut password = [0u8; 8];
+        let n = bytes.len().min(8);
+        password[..n].copy_from_slice(&bytes[..n]);
+        (Self::Pass { password }, bytes.len() > 8)
+    }
+
+    /// Whether this is [`Auth::None`].
+    pub fn is_none(&self) -> bool {
+        matches!(self, Self::None)
+    }
+}
+
+impl fmt::Display for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Pass { .. } => f.write_str("PASS"),
+            Self::Ah => f.write_str("AH"),
+        }
+    }
+}
+
+/// Serde for an 8-byte zero-padded password: a string when it is UTF-8 (the usual case), else
+/// a list of byte values.
+mod pass_bytes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(pw: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
+        let end = pw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        match std::str::from_utf8(&pw[..end]) {
+            Ok(t) if !t.contains('\0') => Repr::Text(t.to_string()),
+            _ => Repr::Bytes(pw.to_vec()),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 8], D::Error> {
+        let bytes = match Repr::deserialize(d)? {
+            Repr::Text(t) => t.into_bytes(),
+            Repr::Bytes(b) => b,
+        };
+        if bytes.len() > 8 {
+            return Err(D::Error::custom(format!(
+                "a PASS password is at most 8 bytes, found {}",
+                bytes.len()
+            )));
+        }
+        let mut pw = [0u8; 8];
+        pw[..bytes.len()].copy_from_slice(&bytes);
+        Ok(pw)
+    }
+}
+
+/// Which v3 IPv4 checksum to send (RFC 5798 §5.2.8 left it ambiguous).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum V3Checksum {
+    /// Include an IPv4 pseudo-header: keepalived's default, FRR, Wireshark.
+    #[default]
+    PseudoHeader,
+    /// Over the VRRP message only: RFC 9568, Cisco/Juniper; keepalived ≥ 2.2.8
+    /// `v3_checksum_as_v2`.
+    MessageOnly,
+}
+
+/// `ip addr` scope of a VIP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `scope global` (the default).
+    #[default]
+    Global,
+    /// `scope site`.
+    Site,
+    /// `scope link`.
+    Link,
+    /// `scope host`.
+    Host,
+    /// `scope nowhere`.
+    Nowhere,
+}
+
+impl Scope {
+    /// Parse an `ip`-style scope name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "global" => Self::Global,
+            "site" => Self::Site,
+            "link" => Self::Link,
+            "host" => Self::Host,
+            "nowhere" => Self::Nowhere,
+            _ => return None,
+        })
+    }
+}
+
+/// One virtual address: `ADDR[/LEN] [brd X] [dev IF] [label L] [scope S]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vip {
+    /// The address.
+    pub address: IpAddr,
+    /// Prefix length: /32 (IPv4) or /128 (IPv6) when none is written.
+    pub prefix_len: u8,
+    /// Interface to add it on: the instance's interface unless `dev` says otherwise.
+    pub dev: String,
+    /// `label` (IPv4 alias label, shorter than 16 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `scope`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub scope: Scope,
+    /// `brd` (IPv4; `brd +` is resolved to the subnet's broadcast address, `brd -` to none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<Ipv4Addr>,
+}
+
+impl fmt::Display for Vip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} dev {}", self.address, self.prefix_len, self.dev)?;
+        if let Some(b) = self.broadcast {
+            write!(f, " brd {b}")?;
+        }
+        if let Some(l) = &self.label {
+            write!(f, " label {l}")?;
+        }
+        if self.scope != Scope::Global {
+            write!(f, " scope {:?}", self.scope)?;
+        }
+        Ok(())
+    }
+}
+
+/// `track_interface` entry: the interface's link state moves the priority (or FAULT, weight 0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackInterface {
+    /// Interface name.
+    pub interface: String,
+    /// Weight, −253..=253; 0 means link down ⇒ FAULT.
+    #[serde(default)]
+    pub weight: i16,
+    /// `reverse`: the weight applies while the link is up rather than down.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reverse: bool,
+}
+
+/// `track_script` entry of an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackScript {
+    /// Name of a `vrrp_script`.
+    pub script: String,
+    /// Weight override (else the script's own), −253..=253.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i16>,
+    /// `reverse`/`noreverse` override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<bool>,
+}
+
+/// A notify command: `notify_master "/path/script arg" [user [group]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyCommand {
+    /// The command line, as written inside the quotes.
+    pub command: String,
+    /// Run as this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// And this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// The notify commands of an instance or sync group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// `notify_master`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<NotifyCommand>,
+    /// `notify_backup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<NotifyCommand>,
+    /// `notify_fault`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<NotifyCommand>,
+    /// `notify_stop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<NotifyCommand>,
+    /// `notify`: run on every change with `INSTANCE|GROUP <name> <STATE> <priority>` appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any: Option<NotifyCommand>,
+}
+
+impl Notify {
+    /// Whether no command is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA settings on becoming master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Garp {
+    /// Seconds after becoming master until the second burst (0: none). keepalived default 5.
+    pub master_delay_s: u32,
+    /// GARPs per burst. keepalived default 5.
+    pub master_repeat: u32,
+    /// Seconds between periodic refresh bursts while master (0: none).
+    pub master_refresh_s: u32,
+}
+
+impl Default for Garp {
+    fn default() -> Self {
+        Self {
+            master_delay_s: 5,
+            master_repeat: 5,
+            master_refresh_s: 0,
+        }
+    }
+}
+
+/// One `vrrp_instance`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// Instance name (`VI_1`).
+    pub name: String,
+    /// Initial state.
+    #[serde(default)]
+    pub state: InitialState,
+    /// Interface it runs on.
+    pub interface: String,
+    /// Virtual router id.
+    pub vrid: Vrid,
+    /// Configured (base) priority; 255 is the address owner.
+    #[serde(default)]
+    pub priority: Priority,
+    /// Advertisement interval; v2 whole seconds 1..=255 s, v3 1..=4095 cs.
+    #[serde(rename = "advert_interval_cs", default = "one_second")]
+    pub advert_interval: Centis,
+    /// Protocol version.
+    #[serde(default)]
+    pub version: Version,
+    /// Preempt mode (keepalived `nopreempt` clears it).
+    #[serde(default = "yes")]
+    pub preempt: bool,
+    /// keepalived `preempt_delay`.
+    #[serde(
+        rename = "preempt_delay_cs",
+        default,
+        skip_serializing_if = "is_default"
+    )]
+    pub preempt_delay: Centis,
+    /// v2 authentication.
+    #[serde(default, skip_serializing_if = "Auth::is_none")]
+    pub auth: Auth,
+    /// `virtual_ipaddress`: advertised and added on becoming master.
+    #[serde(default, rename = "vip")]
+    pub vips: Vec<Vip>,
+    /// `virtual_ipaddress_excluded`: added on becoming master, not advertised.
+    #[serde(
+        default,
+        rename = "excluded_vip",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub excluded_vips: Vec<Vip>,
+    /// `unicast_src_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_src: Option<IpAddr>,
+    /// `unicast_peer { … }`: adverts go to these instead of the multicast group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peers: Vec<IpAddr>,
+    /// `mcast_src_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_src: Option<IpAddr>,
+    /// `track_interface { … }`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_interfaces: Vec<TrackInterface>,
+    /// `track_script { … }`, each naming a defined `vrrp_script`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_scripts: Vec<TrackScript>,
+    /// `dont_track_primary`: ignore the link state of `interface` itself.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dont_track_primary: bool,
+    /// Notify commands.
+    #[serde(default, skip_serializing_if = "Notify::is_empty")]
+    pub notify: Notify,
+    /// Gratuitous ARP settings (instance values, else `global_defs`, else keepalived's defaults).
+    #[serde(default)]
+    pub garp: Garp,
+    /// Accept mode (RFC 5798 §6.1): keepalived defaults to on, off under `vrrp_strict` unless
+    /// owner.
+    #[serde(default = "yes")]
+    pub accept: bool,
+    /// `use_vmac [name]`: `Some("")` when used without a name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_vmac: Option<String>,
+    /// Checksum variant sent for v3 over IPv4 (`v3_checksum_as_v2`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub v3_checksum: V3Checksum,
+    /// `lower_prio_no_advert`: a master does not answer lower-priority adverts (RFC 9568 has it
+    /// answer them).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lower_prio_no_advert: bool,
+    /// `vrrp_strict` / `strict_mode` was in force for this instance.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub strict: bool,
+    /// Where the `vrrp_instance` block starts.
+    #[serde(skip)]
+    pub source: SourceLoc,
+}
+
+impl Instance {
+    /// The instance's address family: that of its VIPs, else of its unicast addresses, else IPv4.
+    pub fn family(&self) -> Family {
+        self.vips
+            .first()
+            .map(|v| Family::of(&v.address))
+            .or_else(|| self.unicast_src.as_ref().map(Family::of))
+            .or_else(|| self.unicast_peers.first().map(Family::of))
+            .unwrap_or(Family::Ipv4)
+    }
+
+    /// A new instance with keepalived's defaults (what an empty block means).
+    pub fn new(name: &str, interface: &str, vrid: Vrid) -> Self {
+        Self {
+            name: name.to_string(),
+            state: InitialState::Backup,
+            interface: interface.to_string(),
+            vrid,
+            priority: Priority::DEFAULT,
+            advert_interval: Centis::SECOND,
+            version: Version::V2,
+            preempt: true,
+            preempt_delay: Centis(0),
+            auth: Auth::None,
+            vips: Vec::new(),
+            excluded_vips: Vec::new(),
+            unicast_src: None,
+            unicast_peers: Vec::new(),
+            mcast_src: None,
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            dont_track_primary: false,
+            notify: Notify::default(),
+            garp: Garp::default(),
+            accept: true,
+            use_vmac: None,
+            v3_checksum: V3Checksum::PseudoHeader,
+            lower_prio_no_advert: false,
+            strict: false,
+            source: SourceLoc::default(),
+        }
+    }
+}
+
+/// One `vrrp_script`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    /// Name used by `track_script`.
+    pub name: String,
+    /// The command line.
+    pub command: String,
+    /// Milliseconds between runs (keepalived default 1 s).
+    #[serde(default = "one_second_ms")]
+    pub interval_ms: u64,
+    /// Milliseconds before a run counts as failed (0: keepalived's default, the interval).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub timeout_ms: u64,
+    /// Weight, −253..=253: positive is added while the script succeeds, negative while it fails,
+    /// 0 means failure ⇒ FAULT.
+    #[serde(default)]
+    pub weight: i16,
+    /// `weight N reverse`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reverse: bool,
+    /// Successes needed to count as up.
+    #[serde(default = "one")]
+    pub rise: u32,
+    /// Failures needed to count as down.
+    #[serde(default = "one")]
+    pub fall: u32,
+    /// Run as this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// And this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `init_fail`: start in the failed state.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub init_fail: bool,
+    /// Where the block starts.
+    #[serde(skip)]
+    pub source: SourceLoc,
+}
+
+/// One `vrrp_sync_group`: its instances change state together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncGroup {
+    /// Group name.
+    pub name: String,
+    /// Member instance names.
+    pub instances: Vec<String>,
+    /// Group notify commands.
+    #[serde(default, skip_serializing_if = "Notify::is_empty")]
+    pub notify: Notify,
+    /// Where the block starts.
+    #[serde(skip)]
+    pub source: SourceLoc,
+}
+
+/// `global_defs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Global {
+    /// `router_id` (informational: notify and logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<String>,
+    /// `vrrp_version`: default version of IPv4 instances.
+    #[serde(default)]
+    pub vrrp_version: Version,
+    /// `vrrp_strict`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub vrrp_strict: bool,
+    /// `vrrp_skip_check_adv_addr`: do not compare advertised addresses with ours.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub skip_check_adv_addr: bool,
+    /// `vrrp_mcast_group4`.
+    #[serde(default = "mcast4")]
+    pub mcast_group4: Ipv4Addr,
+    /// `vrrp_garp_master_delay/repeat/refresh`: defaults of the instances.
+    #[serde(default)]
+    pub garp: Garp,
+    /// `vrrp_garp_interval` in microseconds between GARPs of a burst.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub garp_interval_us: u64,
+    /// `vrrp_gna_interval` in microseconds between unsolicited NAs of a burst.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub gna_interval_us: u64,
+    /// `vrrp_startup_delay` in milliseconds.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub startup_delay_ms: u64,
+    /// `enable_script_security`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub enable_script_security: bool,
+    /// `script_user USER [GROUP]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_user: Option<String>,
+    /// Group of `script_user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_group: Option<String>,
+    /// `notification_email { … }` (accepted, vrrpd sends no mail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_email: Vec<String>,
+    /// `notification_email_from` (accepted, no effect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_email_from: Option<String>,
+    /// `smtp_server` (accepted, no effect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_server: Option<String>,
+    /// `v3_checksum_as_v2` in `global_defs` (keepalived ≥ 2.2.8): the instances' default.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub v3_checksum: V3Checksum,
+    /// `vrrp_lower_prio_no_advert`: the instances' default.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lower_prio_no_advert: bool,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Self {
+            router_id: None,
+            vrrp_version: Version::V2,
+            vrrp_strict: false,
+            skip_check_adv_addr: false,
+            mcast_group4: mcast4(),
+            garp: Garp::default(),
+            garp_interval_us: 0,
+            gna_interval_us: 0,
+            startup_delay_ms: 0,
+            enable_script_security: false,
+            script_user: None,
+            script_group: None,
+            notification_email: Vec::new(),
+            notification_email_from: None,
+            smtp_server: None,
+            v3_checksum: V3Checksum::PseudoHeader,
+            lower_prio_no_advert: false,
+        }
+    }
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_second() -> Centis {
+    Centis::SECOND
+}
+
+fn one_second_ms() -> u64 {
+    1000
+}
+
+fn mcast4() -> Ipv4Addr {
+    Ipv4Addr::new(224, 0, 0, 18)
+}

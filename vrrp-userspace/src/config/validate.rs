@@ -1,0 +1,392 @@
+//! Checks and fix-ups shared by both front ends, run on the model.
+//!
+//! Where keepalived warns and fixes a value up, this warns and fixes it the same way (the messages
+//! quote keepalived's so that operators recognise them); where keepalived refuses an instance or
+//! the whole configuration, this reports an error at the instance's `file:line`. The keepalived
+//! front end has already done the fix-ups that need the raw text (state/priority defaults, the
+//! decimal `advert_int`); for it most of these checks find nothing to do, while a hand-written
+//! TOML file gets the same treatment.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{
+    diagnostics::{Category, Location, Sink},
+    model::{Auth, Config, Family, InitialState, Version},
+};
+use crate::units::Centis;
+
+/// Longest interface/label name the kernel takes (IFNAMSIZ − 1).
+pub const MAX_IFNAME: usize = 15;
+
+/// Valid weight range for tracked scripts and interfaces.
+pub const WEIGHT_RANGE: std::ops::RangeInclusive<i16> = -253..=253;
+
+/// Run every check, fixing up what keepalived fixes up.
+pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
+    let script_names: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
+    let mut names: HashMap<String, Location> = HashMap::new();
+
+    for script in &config.scripts {
+        let loc = Some(Location::from(&script.source));
+        if !WEIGHT_RANGE.contains(&script.weight) {
+            sink.error(
+                loc.clone(),
+                format!(
+                    "vrrp_script {}: weight must be in -253..253, found {}",
+                    script.name, script.weight
+                ),
+            );
+        }
+        if script.command.trim().is_empty() {
+            sink.error(loc, format!("vrrp_script {} has no 'script'", script.name));
+        }
+    }
+
+    for inst in &mut config.instances {
+        let loc = Some(Location::from(&inst.source));
+        let name = inst.name.clone();
+        if let Some(first) = names.get(&name) {
+            sink.error(
+                loc.clone(),
+                format!("duplicate vrrp_instance name '{name}' (first defined at {first})"),
+            );
+        } else if let Some(l) = &loc {
+            names.insert(name.clone(), l.clone());
+        }
+
+        if inst.interface.is_empty() {
+            sink.error(
+                loc.clone(),
+                format!("({name}) no 'interface' given; vrrpd needs the interface to run on"),
+            );
+        } else if inst.interface.len() > MAX_IFNAME {
+            sink.error(
+                loc.clone(),
+                format!(
+                    "({name}) interface name '{}' is longer than {MAX_IFNAME} bytes",
+                    inst.interface
+                ),
+            );
+        }
+
+        // One family per instance (keepalived skips the odd ones out; we refuse).
+        let family = inst.family();
+        for vip in &inst.vips {
+            if Family::of(&vip.address) != family {
+                sink.error(
+                    loc.clone(),
+                    format!(
+                        "({name}) virtual_ipaddress mixes IPv4 and IPv6 ({} is not {family}); \
+                         put the other family in virtual_ipaddress_excluded or another instance",
+                        vip.address
+                    ),
+                );
+            }
+        }
+        for (what, addr) in inst
+            .unicast_src
+            .iter()
+            .map(|a| ("unicast_src_ip", a))
+            .chain(inst.unicast_peers.iter().map(|a| ("unicast_peer", a)))
+            .chain(inst.mcast_src.iter().map(|a| ("mcast_src_ip", a)))
+        {
+            if Family::of(addr) != family {
+                sink.error(
+                    loc.clone(),
+                    format!("({name}) {what} {addr} is not {family} like the instance's VIPs"),
+                );
+            }
+        }
+        for vip in inst.vips.iter().chain(&inst.excluded_vips) {
+            let max = if vip.address.is_ipv4() { 32 } else { 128 };
+            if vip.prefix_len > max {
+                sink.error(
+                    loc.clone(),
+                    format!(
+                        "({name}) prefix length /{} of {} is more than {max}",
+                        vip.prefix_len, vip.address
+                    ),
+                );
+            }
+            if let Some(l) = &vip.label
+                && l.len() > MAX_IFNAME
+            {
+                sink.error(
+                    loc.clone(),
+                    format!("({name}) label '{l}' is longer than {MAX_IFNAME} bytes"),
+                );
+            }
+        }
+
+        // IPv6 ⇒ VRRPv3.
+        if family == Family::Ipv6 && inst.version == Version::V2 {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!("({name}) cannot use IPv6 with VRRP version 2; setting version 3"),
+            );
+            inst.version = Version::V3;
+        }
+        if family == Family::Ipv6
+            && inst.unicast_peers.is_empty()
+            && let Some(std::net::IpAddr::V6(a)) = inst.vips.first().map(|v| v.address)
+            && (a.segments()[0] & 0xffc0) != 0xfe80
+        {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!("({name}) the first IPv6 VIP address should be link local"),
+            );
+        }
+
+        if inst.vips.is_empty() {
+            if inst.version == Version::V3 || inst.strict {
+                sink.error(
+                    loc.clone(),
+                    format!("({name}) No VIP specified; at least one is required"),
+                );
+            } else {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) No VIP specified; at least one is sensible"),
+                );
+            }
+        }
+
+        // Authentication: not in v3, not in strict mode.
+        if !inst.auth.is_none() {
+            if inst.strict {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) Strict mode does not support authentication. Ignoring."),
+                );
+                inst.auth = Auth::None;
+            } else if inst.version == Version::V3 {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) VRRP version 3 does not support authentication. Ignoring."),
+                );
+                inst.auth = Auth::None;
+            } else if matches!(inst.auth, Auth::Pass { password } if password[0] == 0) {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) Authentication specified but no password given. Ignoring"),
+                );
+                inst.auth = Auth::None;
+            }
+        }
+
+        // Interval ranges (the keepalived front end has already rounded its decimal input).
+        match inst.version {
+            Version::V2 => {
+                let cs = inst.advert_interval.get();
+                if cs >= 256 * 100 {
+                    sink.warn(
+                        loc.clone(),
+                        Category::Fixup,
+                        format!(
+                            "({name}) VRRPv2 advertisement interval {} is out of range. \
+                             Must be less than 256s. Setting to 255s",
+                            inst.advert_interval
+                        ),
+                    );
+                    inst.advert_interval = Centis::from_secs(255);
+                } else if cs % 100 != 0 || cs == 0 {
+                    let rounded = ((cs + 50) / 100).max(1);
+                    sink.warn(
+                        loc.clone(),
+                        Category::Fixup,
+                        format!(
+                            "({name}) VRRPv2 advertisement interval {} must be an integer. rounding",
+                            inst.advert_interval
+                        ),
+                    );
+                    inst.advert_interval = Centis::from_secs(rounded);
+                }
+            }
+            Version::V3 => {
+                if inst.advert_interval.get() >= 4096 {
+                    sink.warn(
+                        loc.clone(),
+                        Category::Fixup,
+                        format!(
+                            "({name}) VRRPv3 advertisement interval {} is out of range. \
+                             Must be less than 40.96s. Setting to 40.95s",
+                            inst.advert_interval
+                        ),
+                    );
+                    inst.advert_interval = Centis(4095);
+                } else if inst.advert_interval.get() == 0 {
+                    inst.advert_interval = Centis(1);
+                }
+            }
+        }
+
+        // Preemption (keepalived's vrrp_complete_instance, same order).
+        if inst.priority.is_owner() && !inst.preempt {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) nopreempt is incompatible with priority 255. resetting nopreempt"
+                ),
+            );
+            inst.preempt = true;
+        }
+        if inst.state == InitialState::Master {
+            if !inst.preempt {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({name}) Warning - nopreempt will not work with initial state MASTER - \
+                         clearing"
+                    ),
+                );
+                inst.preempt = true;
+            }
+            if inst.preempt_delay.get() != 0 {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({name}) Warning - preempt delay will not work with initial state \
+                         MASTER - clearing"
+                    ),
+                );
+                inst.preempt_delay = Centis(0);
+            }
+        }
+        if inst.preempt_delay.get() != 0 {
+            if inst.strict {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) preempt_delay is incompatible with strict mode - resetting"),
+                );
+                inst.preempt_delay = Centis(0);
+            } else if !inst.preempt {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({name}) preempt_delay is incompatible with nopreempt mode - resetting"
+                    ),
+                );
+                inst.preempt_delay = Centis(0);
+            }
+        }
+        if inst.strict && inst.accept && !inst.priority.is_owner() && inst.version == Version::V2 {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) warning - accept mode for VRRP version 2 does not comply with \
+                     RFC3768 - resetting"
+                ),
+            );
+            inst.accept = false;
+        }
+        if inst.strict && !inst.lower_prio_no_advert {
+            inst.lower_prio_no_advert = true;
+        }
+
+        // Tracking.
+        for t in &inst.track_interfaces {
+            if !WEIGHT_RANGE.contains(&t.weight) {
+                sink.error(
+                    loc.clone(),
+                    format!(
+                        "({name}) track_interface {}: weight must be in -253..253, found {}",
+                        t.interface, t.weight
+                    ),
+                );
+            }
+        }
+        inst.track_scripts.retain(|t| {
+            if let Some(w) = t.weight
+                && !WEIGHT_RANGE.contains(&w)
+            {
+                sink.error(
+                    loc.clone(),
+                    format!(
+                        "({name}) track_script {}: weight must be in -253..253, found {w}",
+                        t.script
+                    ),
+                );
+            }
+            if script_names.contains(&t.script) {
+                true
+            } else {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) track script {} not found, ignoring...", t.script),
+                );
+                false
+            }
+        });
+    }
+
+    // Duplicate VRIDs on one interface and family (keepalived exits with a config error).
+    let mut seen: HashMap<(String, Family, u8), String> = HashMap::new();
+    for inst in &config.instances {
+        let key = (inst.interface.clone(), inst.family(), inst.vrid.get());
+        if !inst.unicast_peers.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.get(&key) {
+            sink.error(
+                Some(Location::from(&inst.source)),
+                format!(
+                    "{first} and {} both use VRID {} with {} on interface {}",
+                    inst.name, key.2, key.1, key.0
+                ),
+            );
+        } else {
+            seen.insert(key, inst.name.clone());
+        }
+    }
+
+    // Sync groups name existing instances, each in at most one group.
+    let instance_names: HashSet<String> = config.instances.iter().map(|i| i.name.clone()).collect();
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    for group in &mut config.sync_groups {
+        let loc = Some(Location::from(&group.source));
+        let gname = group.name.clone();
+        group.instances.retain(|i| {
+            if !instance_names.contains(i) {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "Virtual router {i} specified in sync group {gname} doesn't exist - \
+                         ignoring"
+                    ),
+                );
+                return false;
+            }
+            if let Some(other) = member_of.insert(i.clone(), gname.clone()) {
+                sink.error(
+                    loc.clone(),
+                    format!("VRRP instance {i} is already in sync group {other}"),
+                );
+            }
+            true
+        });
+        if group.instances.len() < 2 {
+            sink.warn(
+                loc,
+                Category::Fixup,
+                format!(
+                    "Sync group {gname} has only {} virtual router(s)",
+                    group.instances.len()
+                ),
+            );
+        }
+    }
+}
