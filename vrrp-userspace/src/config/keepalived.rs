@@ -82,15 +82,22 @@ pub(crate) fn parse_text_at(path: &Path, text: &str) -> Result<Loaded, ConfigErr
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    parse_inner(&path.display().to_string(), text, Some(dir))
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    parse_inner(&path.display().to_string(), text, Some((dir, canonical)))
 }
 
-fn parse_inner(file_name: &str, text: &str, dir: Option<PathBuf>) -> Result<Loaded, ConfigError> {
+/// `at`: the directory includes are relative to, and the file's canonical path (for loops).
+fn parse_inner(
+    file_name: &str,
+    text: &str,
+    at: Option<(PathBuf, PathBuf)>,
+) -> Result<Loaded, ConfigError> {
     let mut sink = Sink::default();
+    let (dir, root) = at.unzip();
     let mut lexer = Lexer {
         files: Vec::new(),
         tokens: Vec::new(),
-        include_stack: Vec::new(),
+        include_stack: root.into_iter().collect(),
         resolve_includes: dir.is_some(),
     };
     lexer.lex_file(file_name, text, dir.as_deref(), &mut sink, 0);
@@ -654,6 +661,8 @@ struct RawInstance {
     state: Option<InitialState>,
     interface: Option<String>,
     vrid: Option<Vrid>,
+    /// A `virtual_router_id` line was seen (possibly invalid, already reported).
+    vrid_given: bool,
     priority: Option<Priority>,
     advert_us: Option<u64>,
     advert_loc: Option<Location>,
@@ -1095,6 +1104,7 @@ impl<'a> Interp<'a> {
             state: None,
             interface: None,
             vrid: None,
+            vrid_given: false,
             priority: None,
             advert_us: None,
             advert_loc: None,
@@ -1271,6 +1281,7 @@ impl<'a> Interp<'a> {
                     self.extra(node, 1);
                 }
                 "virtual_router_id" => {
+                    r.vrid_given = true;
                     if let Some(n) = self.number(node, 1, 1, 255) {
                         r.vrid = Vrid::new(n as u8);
                     }
@@ -1865,6 +1876,9 @@ impl<'a> Interp<'a> {
             line: r.loc.line,
         };
         let Some(vrid) = r.vrid else {
+            if r.vrid_given {
+                return None;
+            }
             self.sink.error(
                 loc,
                 format!("({name}) no virtual_router_id: every vrrp_instance needs one (1..255)"),

@@ -1,0 +1,102 @@
+//! The built `vrrpd check` and `vrrpd convert`, run as a user would.
+
+use std::process::Command;
+
+const VRRPD: &str = env!("CARGO_BIN_EXE_vrrpd");
+const LB01: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/seed/lb01.conf");
+const CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs");
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(VRRPD)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("vrrpd runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_summarises_the_seed_master() {
+    let (code, out, err) = run(&["check", "--config", LB01]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("instance VI_1"), "{out}");
+    assert!(out.contains("interface eth0"), "{out}");
+    assert!(out.contains("VRID 50"), "{out}");
+    assert!(out.contains("state MASTER, priority 100"), "{out}");
+    assert!(out.contains("advert interval 1s"), "{out}");
+    assert!(out.contains("preempt yes"), "{out}");
+    assert!(out.contains("auth PASS"), "{out}");
+    assert!(out.contains("VIP 192.0.2.3/32 dev eth0"), "{out}");
+    assert!(out.contains("OK, 1 instance(s), 0 warning(s)"), "{out}");
+}
+
+#[test]
+fn check_refuses_a_bad_config_with_file_and_line() {
+    let bad = format!("{CONFIGS}/bad-vrid.conf");
+    let (code, out, err) = run(&["check", "--config", &bad]);
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {bad}:5:23: expected a number 1..255 after 'virtual_router_id', found 'abc'"
+        )),
+        "{err}"
+    );
+    assert!(out.is_empty(), "no summary for a refused config: {out}");
+}
+
+#[test]
+fn check_strict_refuses_unsupported_blocks() {
+    let f = format!("{CONFIGS}/unsupported.conf");
+    let (code, out, err) = run(&["check", "--config", &f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("warning: {f}:9:1: 'virtual_server'")),
+        "{err}"
+    );
+    assert!(out.contains("1 warning(s)"), "{out}");
+    let (code, _, err) = run(&["check", "--config", &f, "--strict"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("error: {f}:9:1: 'virtual_server'")),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_missing_file() {
+    let (code, _, err) = run(&["check", "--config", "/nonexistent/vrrpd.conf"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read /nonexistent/vrrpd.conf"), "{err}");
+}
+
+#[test]
+fn convert_then_check_the_toml() {
+    let out_path = std::env::temp_dir().join(format!("vrrpd-cli-{}.toml", std::process::id()));
+    let out_s = out_path.to_str().unwrap();
+    let (code, _, err) = run(&["convert", "--config", LB01, "--output", out_s]);
+    assert_eq!(code, 0, "{err}");
+    let toml = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        toml.contains("[[instance]]") && toml.contains("vrid = 50"),
+        "{toml}"
+    );
+    let (code, out, err) = run(&["check", "--config", out_s]);
+    std::fs::remove_file(&out_path).unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("VRID 50") && out.contains("VIP 192.0.2.3/32"),
+        "{out}"
+    );
+
+    // Without --output, to stdout.
+    let (code, out, _) = run(&["convert", "--config", LB01]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("# vrrpd configuration converted from"),
+        "{out}"
+    );
+}
