@@ -20,64 +20,14 @@ use vrrp_common::maps::{
 };
 
 use crate::{
+    config::{Auth, InitialState, Instance as InstanceSpec},
     control,
     dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
     fsm::{self, Action, Advert, Input, Nanos, Params, Router, State},
-    netlink::{Link, Netlink, Vip},
+    netlink::{Link, Netlink},
     tx::{McastMembership, PacketTx},
+    units::{Centis, Priority},
 };
-
-/// What the daemon needs of one configured VRRP instance.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstanceSpec {
-    /// keepalived's instance name (`VI_1`).
-    pub name: String,
-    /// The interface it runs on.
-    pub interface: String,
-    /// Virtual router id, 1..=255.
-    pub vrid: u8,
-    /// VRRP version.
-    pub version: fsm::Version,
-    /// Configured priority (255: address owner).
-    pub priority: u8,
-    /// Advertisement interval in centiseconds.
-    pub advert_interval_cs: u32,
-    /// Preempt mode.
-    pub preempt: bool,
-    /// keepalived's preempt_delay, in centiseconds.
-    pub preempt_delay_cs: u32,
-    /// keepalived's `state MASTER`.
-    pub start_as_master: bool,
-    /// v2 PASS password, zero-padded.
-    pub auth_pass: Option<[u8; 8]>,
-    /// The VIPs (IPv4).
-    pub vips: Vec<Vip>,
-    /// Gratuitous ARPs per burst when becoming master.
-    pub garp_repeat: u32,
-    /// Seconds after becoming master until the second burst (0: none).
-    pub garp_master_delay_s: u32,
-    /// keepalived's lower_prio_no_advert.
-    pub lower_prio_no_advert: bool,
-    /// Send v3 IPv4 checksums over the message only (RFC 9568, keepalived `v3_checksum_as_v2`).
-    pub v3_checksum_message_only: bool,
-    /// Notify scripts.
-    pub notify: Notify,
-}
-
-/// keepalived's notify scripts of an instance.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Notify {
-    /// Run on becoming master.
-    pub master: Option<String>,
-    /// Run on becoming backup.
-    pub backup: Option<String>,
-    /// Run on entering fault.
-    pub fault: Option<String>,
-    /// Run on stopping.
-    pub stop: Option<String>,
-    /// Run on every change with `INSTANCE <name> <STATE> <priority>` appended.
-    pub any: Option<String>,
-}
 
 /// How the daemon runs.
 #[derive(Clone, Debug)]
@@ -91,7 +41,7 @@ pub struct RunOptions {
 /// Frame builders the daemon needs from `wire`.
 pub trait Frames {
     /// A complete advert frame from the VMAC.
-    fn advert(spec: &InstanceSpec, primary: Ipv4Addr, priority: u8) -> Vec<u8>;
+    fn advert(spec: &InstanceSpec, primary: Ipv4Addr, priority: Priority) -> Vec<u8>;
     /// A gratuitous ARP for `vip` from the VMAC.
     fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
 }
@@ -147,22 +97,26 @@ fn router_config(spec: &InstanceSpec, router: &Router, primary: Ipv4Addr) -> Rou
     if router.state() == State::Master {
         flags |= ROUTER_MASTER;
     }
-    if spec.priority == fsm::PRIORITY_OWNER {
+    if spec.priority.is_owner() {
         flags |= ROUTER_OWNER;
     }
     let mut primary16 = [0u8; 16];
     primary16[..4].copy_from_slice(&primary.octets());
     RouterConfig {
         flags,
-        version: match spec.version {
-            fsm::Version::V2 => 2,
-            fsm::Version::V3 => 3,
+        version: u8::from(spec.version).into(),
+        auth_type: match spec.auth {
+            Auth::None => 0,
+            Auth::Pass { .. } => 1,
+            Auth::Ah => 2,
         },
-        auth_type: u32::from(spec.auth_pass.is_some()),
-        interval_cs: spec.advert_interval_cs,
-        priority: router.priority().into(),
+        interval_cs: spec.advert_interval.get(),
+        priority: router.priority().get().into(),
         _pad: 0,
-        auth_data: spec.auth_pass.unwrap_or([0; 8]),
+        auth_data: match spec.auth {
+            Auth::Pass { password } => password,
+            Auth::None | Auth::Ah => [0; 8],
+        },
         primary: primary16,
     }
 }
@@ -202,10 +156,10 @@ impl<F: Frames> Daemon<F> {
             let router = Router::new(Params {
                 version: spec.version,
                 priority: spec.priority,
-                advert_interval_cs: spec.advert_interval_cs,
+                advert_interval: spec.advert_interval,
                 preempt: spec.preempt,
-                preempt_delay_cs: spec.preempt_delay_cs,
-                start_as_master: spec.start_as_master,
+                preempt_delay: spec.preempt_delay,
+                start_as_master: spec.state == InitialState::Master,
                 primary: IpAddr::V4(daemon.ifaces[&spec.interface].primary),
                 lower_prio_no_advert: spec.lower_prio_no_advert,
             });
@@ -222,9 +176,9 @@ impl<F: Frames> Daemon<F> {
         for i in 0..daemon.instances.len() {
             daemon.sync_router_map(i)?;
             for vip in daemon.instances[i].spec.vips.clone() {
-                if let IpAddr::V4(v4) = vip.addr {
+                if let IpAddr::V4(v4) = vip.address {
                     let (vrid, ifn) = (
-                        daemon.instances[i].spec.vrid,
+                        daemon.instances[i].spec.vrid.get(),
                         daemon.instances[i].iface.clone(),
                     );
                     daemon.iface_mut(&ifn)?.dp.add_vip(v4, vrid)?;
@@ -295,11 +249,11 @@ impl<F: Frames> Daemon<F> {
     async fn remove_stale_vips(&self, spec: &InstanceSpec) -> Result<()> {
         let index = self.ifaces[&spec.interface].link.index;
         for vip in &spec.vips {
-            if self.netlink.del_vip(index, vip.addr).await? {
+            if self.netlink.del_vip(index, vip.address).await? {
                 log::info!(
                     "{}: removed stale VIP {} from {}",
                     spec.name,
-                    vip.addr,
+                    vip.address,
                     spec.interface
                 );
             }
@@ -314,7 +268,9 @@ impl<F: Frames> Daemon<F> {
             .get_mut(&inst.iface)
             .ok_or_else(|| anyhow!("no interface {}", inst.iface))?;
         let config = router_config(&inst.spec, &inst.router, iface.primary);
-        iface.dp.set_router(Family::Ipv4, inst.spec.vrid, &config)
+        iface
+            .dp
+            .set_router(Family::Ipv4, inst.spec.vrid.get(), &config)
     }
 
     /// Stamps the heartbeat of every interface; XDP's liveness gate closes if it goes stale
@@ -326,12 +282,12 @@ impl<F: Frames> Daemon<F> {
                 .instances
                 .iter()
                 .filter(|i| &i.iface == name)
-                .map(|i| i.router.master_down_interval_cs())
+                .map(|i| i.router.master_down_interval())
                 .max()
-                .unwrap_or(300);
+                .unwrap_or(Centis(300));
             let mut cfg = iface.dp.iface()?;
             cfg.heartbeat_ns = now;
-            cfg.stale_after_ns = u64::from(down) * fsm::NANOS_PER_CENTI;
+            cfg.stale_after_ns = u64::from(down.get()) * fsm::NANOS_PER_CENTI;
             iface.dp.set_iface(&cfg)?;
         }
         Ok(())
@@ -364,13 +320,13 @@ impl<F: Frames> Daemon<F> {
                     self.netlink.add_vip(index, vip).await?;
                 }
                 self.netlink
-                    .add_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid))
+                    .add_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
                     .await?;
                 self.instances[i].garp_at = vec![now];
-                if spec.garp_master_delay_s > 0 {
+                if spec.garp.master_delay_s > 0 {
                     self.instances[i]
                         .garp_at
-                        .push(now + u64::from(spec.garp_master_delay_s) * 1_000_000_000);
+                        .push(now + u64::from(spec.garp.master_delay_s) * 1_000_000_000);
                 }
                 self.send_garps(i)?;
             }
@@ -379,10 +335,10 @@ impl<F: Frames> Daemon<F> {
                 self.sync_router_map_master(i, false)?;
                 let index = self.ifaces[&spec.interface].link.index;
                 for vip in &spec.vips {
-                    self.netlink.del_vip(index, vip.addr).await?;
+                    self.netlink.del_vip(index, vip.address).await?;
                 }
                 self.netlink
-                    .del_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid))
+                    .del_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
                     .await?;
                 self.instances[i].garp_at.clear();
             }
@@ -406,7 +362,9 @@ impl<F: Frames> Daemon<F> {
         } else {
             config.flags &= !ROUTER_MASTER;
         }
-        iface.dp.set_router(Family::Ipv4, inst.spec.vrid, &config)
+        iface
+            .dp
+            .set_router(Family::Ipv4, inst.spec.vrid.get(), &config)
     }
 
     fn send_garps(&mut self, i: usize) -> Result<()> {
@@ -417,10 +375,10 @@ impl<F: Frames> Daemon<F> {
         }
         inst.garp_at.remove(0);
         let iface = &self.ifaces[&inst.iface];
-        for _ in 0..inst.spec.garp_repeat.max(1) {
+        for _ in 0..inst.spec.garp.master_repeat.max(1) {
             for vip in &inst.spec.vips {
-                if let IpAddr::V4(v4) = vip.addr {
-                    iface.tx.send(&F::garp(inst.spec.vrid, v4))?;
+                if let IpAddr::V4(v4) = vip.address {
+                    iface.tx.send(&F::garp(inst.spec.vrid.get(), v4))?;
                 }
             }
         }
@@ -431,26 +389,25 @@ impl<F: Frames> Daemon<F> {
         let inst = &self.instances[i];
         let n = &inst.spec.notify;
         let specific = match to {
-            State::Master => n.master.as_deref(),
-            State::Backup => n.backup.as_deref(),
-            State::Fault => n.fault.as_deref(),
-            State::Initialize => n.stop.as_deref(),
-        };
+            State::Master => n.master.as_ref(),
+            State::Backup => n.backup.as_ref(),
+            State::Fault => n.fault.as_ref(),
+            State::Initialize => n.stop.as_ref(),
+        }
+        .map(|c| c.command.clone());
         let state = match to {
             State::Initialize => "STOP".to_string(),
             s => s.to_string(),
         };
-        for script in specific
-            .into_iter()
-            .map(str::to_string)
-            .chain(n.any.as_deref().map(|s| {
-                format!(
-                    "{s} INSTANCE {} {state} {}",
-                    inst.spec.name,
-                    inst.router.priority()
-                )
-            }))
-        {
+        let any = n.any.as_ref().map(|c| {
+            format!(
+                "{} INSTANCE {} {state} {}",
+                c.command,
+                inst.spec.name,
+                inst.router.priority()
+            )
+        });
+        for script in specific.into_iter().chain(any) {
             match std::process::Command::new("/bin/sh")
                 .arg("-c")
                 .arg(&script)
@@ -469,7 +426,10 @@ impl<F: Frames> Daemon<F> {
     async fn poll(&mut self) -> Result<()> {
         let now = monotonic_ns();
         for i in 0..self.instances.len() {
-            let (vrid, ifn) = (self.instances[i].spec.vrid, self.instances[i].iface.clone());
+            let (vrid, ifn) = (
+                self.instances[i].spec.vrid.get(),
+                self.instances[i].iface.clone(),
+            );
             let newest = self.ifaces[&ifn].dp.newest_advert(Family::Ipv4, vrid)?;
             if let Some(stamp) = newest.filter(|s| s.time_ns > self.instances[i].fed_ns) {
                 self.instances[i].fed_ns = stamp.time_ns;
@@ -481,8 +441,8 @@ impl<F: Frames> Daemon<F> {
                 ));
                 let advert = Advert {
                     src,
-                    priority: stamp.priority as u8,
-                    interval_cs: stamp.interval_cs,
+                    priority: Priority(stamp.priority as u8),
+                    interval: Centis(stamp.interval_cs),
                     received_at: stamp.time_ns,
                 };
                 self.input(i, now, Input::Advert(advert)).await?;
@@ -505,7 +465,7 @@ impl<F: Frames> Daemon<F> {
             + self
                 .instances
                 .iter()
-                .map(|i| u64::from(i.spec.advert_interval_cs) * fsm::NANOS_PER_CENTI)
+                .map(|i| u64::from(i.spec.advert_interval.get()) * fsm::NANOS_PER_CENTI)
                 .min()
                 .unwrap_or(1_000_000_000);
         self.instances
@@ -526,7 +486,7 @@ impl<F: Frames> Daemon<F> {
             .map(|inst| {
                 let dp = &self.ifaces[&inst.iface].dp;
                 let drops = dp
-                    .drops(inst.spec.vrid)
+                    .drops(inst.spec.vrid.get())
                     .map(|d| {
                         vrrp_common::DropReason::ALL
                             .iter()
@@ -535,23 +495,23 @@ impl<F: Frames> Daemon<F> {
                     })
                     .unwrap_or_default();
                 let adverts_seen = dp
-                    .advert_stamps(Family::Ipv4, inst.spec.vrid)
+                    .advert_stamps(Family::Ipv4, inst.spec.vrid.get())
                     .map(|s| s.iter().map(|s| s.count).sum())
                     .unwrap_or(0);
                 InstanceStatus {
                     name: inst.spec.name.clone(),
                     interface: inst.iface.clone(),
-                    vrid: inst.spec.vrid,
+                    vrid: inst.spec.vrid.get(),
                     state: inst.router.state().to_string(),
-                    priority: inst.router.priority(),
+                    priority: inst.router.priority().get(),
                     master: inst.router.master(),
                     vips: inst
                         .spec
                         .vips
                         .iter()
-                        .map(|v| format!("{}/{}", v.addr, v.prefix))
+                        .map(|v| format!("{}/{}", v.address, v.prefix_len))
                         .collect(),
-                    master_adver_interval_cs: inst.router.master_adver_interval_cs(),
+                    master_adver_interval_cs: inst.router.master_adver_interval().get(),
                     drops,
                     adverts_seen,
                 }

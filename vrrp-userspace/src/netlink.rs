@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 
 use anyhow::{Context as _, Result, anyhow};
+
+use crate::config::Vip;
 use futures_util::TryStreamExt as _;
 use rtnetlink::{
     Handle,
@@ -28,17 +30,6 @@ pub struct Link {
     pub mac: [u8; 6],
     /// Whether it is a veth (XDP_TX then needs generic mode, see `dataplane::ModeChoice`).
     pub is_veth: bool,
-}
-
-/// A VIP as netlink sets it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vip {
-    /// The address.
-    pub addr: IpAddr,
-    /// Its prefix length.
-    pub prefix: u8,
-    /// keepalived's `label` (`eth0:1`), IPv4 only.
-    pub label: Option<String>,
 }
 
 /// An rtnetlink connection in the current network namespace.
@@ -111,16 +102,16 @@ impl Netlink {
         let mut req = self
             .handle
             .address()
-            .add(index, vip.addr, vip.prefix)
+            .add(index, vip.address, vip.prefix_len)
             .replace();
-        if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.addr) {
+        if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.address) {
             req.message_mut()
                 .attributes
                 .push(AddressAttribute::Label(label.clone()));
         }
         req.execute()
             .await
-            .with_context(|| format!("adding {}/{}", vip.addr, vip.prefix))
+            .with_context(|| format!("adding {}/{}", vip.address, vip.prefix_len))
     }
 
     /// Removes a VIP if present; returns whether it was there.

@@ -8,7 +8,10 @@ use std::{
 };
 
 use proptest::prelude::*;
-use vrrp_userspace::fsm::{Action, Advert, Input, Nanos, Params, Router, State, Version};
+use vrrp_userspace::{
+    fsm::{Action, Advert, Input, Nanos, Params, Router, State, Version},
+    units::{Centis, Priority},
+};
 
 const MS: Nanos = 1_000_000;
 
@@ -38,7 +41,7 @@ struct Lan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct AdvertKey {
     from: usize,
-    priority: u8,
+    priority: Priority,
 }
 
 fn addr(i: usize) -> IpAddr {
@@ -53,10 +56,10 @@ impl Lan {
             .map(|(i, n)| {
                 Router::new(Params {
                     version: Version::V3,
-                    priority: n.priority,
-                    advert_interval_cs: interval_cs,
+                    priority: Priority(n.priority),
+                    advert_interval: Centis(interval_cs),
                     preempt,
-                    preempt_delay_cs: 0,
+                    preempt_delay: Centis(0),
                     start_as_master: n.start_as_master,
                     primary: addr(i),
                     lower_prio_no_advert: false,
@@ -157,7 +160,7 @@ impl Lan {
                     let advert = Advert {
                         src: addr(key.from),
                         priority: key.priority,
-                        interval_cs: self.routers[key.from].params().advert_interval_cs,
+                        interval: self.routers[key.from].params().advert_interval,
                         received_at: now,
                     };
                     self.input(now, to, Input::Advert(advert));

@@ -3,8 +3,9 @@
 use std::net::IpAddr;
 
 use vrrp_userspace::{
+    config::{Scope, Vip},
     lab::{self, VethPair},
-    netlink::{Netlink, Vip},
+    netlink::Netlink,
 };
 
 #[test]
@@ -27,23 +28,26 @@ fn vips_and_vmac_filter_come_and_go() {
             assert!(nl.link("nonexistent0").await.is_err());
 
             let vip = Vip {
-                addr: "192.0.2.3".parse().unwrap(),
-                prefix: 32,
+                address: "192.0.2.3".parse().unwrap(),
+                prefix_len: 32,
+                dev: b_if.clone(),
                 label: Some(format!("{b_if}:1")),
+                scope: Scope::Global,
+                broadcast: None,
             };
             nl.add_vip(link.index, &vip).await.unwrap();
             nl.add_vip(link.index, &vip)
                 .await
                 .expect("adding twice is fine");
             let addrs = nl.addresses(link.index).await.unwrap();
-            assert!(addrs.contains(&(vip.addr, 32)), "{addrs:?}");
-            assert!(nl.del_vip(link.index, vip.addr).await.unwrap());
+            assert!(addrs.contains(&(vip.address, 32)), "{addrs:?}");
+            assert!(nl.del_vip(link.index, vip.address).await.unwrap());
             assert!(
-                !nl.del_vip(link.index, vip.addr).await.unwrap(),
+                !nl.del_vip(link.index, vip.address).await.unwrap(),
                 "already gone"
             );
             let addrs = nl.addresses(link.index).await.unwrap();
-            assert!(!addrs.iter().any(|(a, _)| *a == vip.addr));
+            assert!(!addrs.iter().any(|(a, _)| *a == vip.address));
             assert!(addrs.contains(&("192.0.2.2".parse::<IpAddr>().unwrap(), 24)));
 
             let vmac = [0, 0, 0x5e, 0, 1, 50];

@@ -5,16 +5,17 @@
 //! [`Router::next_deadline`] when to come back with [`Input::Timer`]. Deadlines are data inside
 //! the state, so every transition (and every timer value) is visible to a unit test.
 //!
-//! Timer arithmetic is in integer centiseconds, as RFC 9568 §6.1 gives it:
-//! `Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256` and
-//! `Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time`. For version 2 the advert
-//! interval is whole seconds, i.e. a multiple of 100 cs, which gives RFC 3768's
-//! `(256 − Priority) / 256` seconds of skew without truncating it to zero.
+//! Timer arithmetic is in integer centiseconds (`units`): for version 3, RFC 9568 §6.1's
+//! `Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256`; for version 2, RFC 3768's
+//! `(256 − Priority) / 256` seconds, whatever the interval, not truncated to zero; and
+//! `Master_Down_Interval = 3 × interval + Skew_Time`.
 //!
 //! Names follow the RFC (Master, Backup, Initialize); RFC 9568 calls the master the Active
 //! Router, but logs and status keep MASTER/BACKUP/FAULT, which is what keepalived users grep for.
 
 use std::{fmt, net::IpAddr};
+
+use crate::units::{self, Centis, Priority};
 
 /// Nanoseconds on the caller's monotonic clock (the daemon uses CLOCK_MONOTONIC, the clock of
 /// the XDP program's advert stamps).
@@ -23,20 +24,9 @@ pub type Nanos = u64;
 /// Nanoseconds in a centisecond.
 pub const NANOS_PER_CENTI: u64 = 10_000_000;
 
-/// The priority of the address owner (RFC 5798 §5.2.4).
-pub const PRIORITY_OWNER: u8 = 255;
-/// The priority a master sends when it stops (RFC 5798 §5.2.4).
-pub const PRIORITY_STOP: u8 = 0;
-
-/// VRRP version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
-    /// RFC 3768: intervals in whole seconds; adverts with another interval are dropped (by the
-    /// XDP program) and never reach the state machine.
-    V2,
-    /// RFC 5798 / RFC 9568: a backup learns the master's interval.
-    V3,
-}
+/// VRRP version: v2 intervals are whole seconds and a backup keeps its own (adverts with
+/// another interval are dropped by the XDP program); a v3 backup learns the master's.
+pub use crate::config::Version;
 
 /// The states of RFC 5798 §6.4, plus keepalived's FAULT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +69,7 @@ pub enum Reason {
         /// The sender.
         src: IpAddr,
         /// Its priority.
-        priority: u8,
+        priority: Priority,
     },
     /// The daemon is stopping.
     Shutdown,
@@ -113,9 +103,9 @@ pub struct Advert {
     /// Its IP source address (the sender's primary address).
     pub src: IpAddr,
     /// Its priority.
-    pub priority: u8,
-    /// Its Max Advert Interval in centiseconds (v2: seconds × 100).
-    pub interval_cs: u32,
+    pub priority: Priority,
+    /// Its Max Advert Interval (v2: whole seconds).
+    pub interval: Centis,
     /// When it arrived (the XDP stamp); timers restart from here, not from when the controller
     /// read it.
     pub received_at: Nanos,
@@ -133,7 +123,7 @@ pub enum Input {
     /// The deadline given by [`Router::next_deadline`] passed.
     Timer,
     /// The effective priority changed (tracking); the owner's never does.
-    SetPriority(u8),
+    SetPriority(Priority),
     /// A tracked interface or script failed.
     Fault,
     /// The fault cleared.
@@ -146,7 +136,7 @@ pub enum Action {
     /// Send an advert with this priority (the router's own, or 0 when it stops).
     SendAdvert {
         /// Priority to advertise.
-        priority: u8,
+        priority: Priority,
     },
     /// Become master: answer ARP/ND for the VIPs from the VMAC, add the VIPs, put the VMAC in
     /// the unicast filter, send gratuitous ARPs / unsolicited NAs.
@@ -171,14 +161,14 @@ pub struct Params {
     /// VRRP version.
     pub version: Version,
     /// Priority (1..=255; 255 is the address owner).
-    pub priority: u8,
-    /// Advertisement_Interval in centiseconds (v2: a multiple of 100).
-    pub advert_interval_cs: u32,
+    pub priority: Priority,
+    /// Advertisement_Interval (v2: whole seconds).
+    pub advert_interval: Centis,
     /// Preempt_Mode (keepalived: `nopreempt` clears it).
     pub preempt: bool,
     /// keepalived's `preempt_delay`: how long after startup a backup waits before it preempts a
-    /// lower-priority master, in centiseconds.
-    pub preempt_delay_cs: u32,
+    /// lower-priority master.
+    pub preempt_delay: Centis,
     /// keepalived's `state MASTER`.
     pub start_as_master: bool,
     /// This router's primary address: the advert source, and the tie-break.
@@ -188,18 +178,8 @@ pub struct Params {
     pub lower_prio_no_advert: bool,
 }
 
-/// Skew_Time in centiseconds (RFC 9568 §6.1): `((256 − priority) × interval) / 256`.
-pub const fn skew_time_cs(priority: u8, master_adver_interval_cs: u32) -> u32 {
-    ((256 - priority as u32) * master_adver_interval_cs) / 256
-}
-
-/// Master_Down_Interval in centiseconds (RFC 9568 §6.1): `3 × interval + Skew_Time`.
-pub const fn master_down_interval_cs(priority: u8, master_adver_interval_cs: u32) -> u32 {
-    3 * master_adver_interval_cs + skew_time_cs(priority, master_adver_interval_cs)
-}
-
-const fn cs(c: u32) -> Nanos {
-    c as u64 * NANOS_PER_CENTI
+const fn ns(c: Centis) -> Nanos {
+    c.get() as u64 * NANOS_PER_CENTI
 }
 
 /// One virtual router's state machine.
@@ -208,9 +188,9 @@ pub struct Router {
     params: Params,
     state: State,
     /// The effective priority (the configured one, adjusted by tracking).
-    priority: u8,
+    priority: Priority,
     /// Master_Adver_Interval: the master's interval as learned from its adverts (v3).
-    master_adver_interval_cs: u32,
+    master_adver_interval: Centis,
     /// Master_Down_Timer deadline (Backup).
     master_down_at: Option<Nanos>,
     /// Adver_Timer deadline (Master).
@@ -228,7 +208,7 @@ impl Router {
             params,
             state: State::Initialize,
             priority: params.priority,
-            master_adver_interval_cs: params.advert_interval_cs,
+            master_adver_interval: params.advert_interval,
             master_down_at: None,
             adver_at: None,
             preempt_after: None,
@@ -242,7 +222,7 @@ impl Router {
     }
 
     /// The effective priority.
-    pub fn priority(&self) -> u8 {
+    pub fn priority(&self) -> Priority {
         self.priority
     }
 
@@ -251,19 +231,29 @@ impl Router {
         &self.params
     }
 
-    /// Master_Adver_Interval in centiseconds.
-    pub fn master_adver_interval_cs(&self) -> u32 {
-        self.master_adver_interval_cs
+    /// Master_Adver_Interval.
+    pub fn master_adver_interval(&self) -> Centis {
+        self.master_adver_interval
     }
 
-    /// Skew_Time for our priority and the current Master_Adver_Interval, in centiseconds.
-    pub fn skew_time_cs(&self) -> u32 {
-        skew_time_cs(self.priority, self.master_adver_interval_cs)
+    /// Skew_Time for our priority (and, in v3, the current Master_Adver_Interval).
+    pub fn skew_time(&self) -> Centis {
+        match self.params.version {
+            Version::V2 => units::skew_time_v2(self.priority),
+            Version::V3 => units::skew_time_v3(self.priority, self.master_adver_interval),
+        }
     }
 
     /// Master_Down_Interval for our priority and the current Master_Adver_Interval.
-    pub fn master_down_interval_cs(&self) -> u32 {
-        master_down_interval_cs(self.priority, self.master_adver_interval_cs)
+    pub fn master_down_interval(&self) -> Centis {
+        match self.params.version {
+            Version::V2 => {
+                units::master_down_interval_v2(self.priority, self.master_adver_interval)
+            }
+            Version::V3 => {
+                units::master_down_interval_v3(self.priority, self.master_adver_interval)
+            }
+        }
     }
 
     /// The master last heard from (ourselves while master).
@@ -314,11 +304,11 @@ impl Router {
                         priority: self.priority,
                     });
                     // Keep the cadence; if we fell far behind, restart it from now.
-                    let next = t + cs(self.params.advert_interval_cs);
+                    let next = t + ns(self.params.advert_interval);
                     self.adver_at = Some(if next > now {
                         next
                     } else {
-                        now + cs(self.params.advert_interval_cs)
+                        now + ns(self.params.advert_interval)
                     });
                 }
             }
@@ -345,16 +335,17 @@ impl Router {
         }
     }
 
-    fn set_priority(&mut self, p: u8) {
-        // The owner's priority is never adjusted (keepalived vrrp_set_effective_priority).
-        if self.params.priority != PRIORITY_OWNER {
-            self.priority = p.clamp(1, 254);
+    fn set_priority(&mut self, p: Priority) {
+        // The owner's priority is never adjusted; others stay within 1..=254
+        // (keepalived vrrp_set_effective_priority).
+        if !self.params.priority.is_owner() {
+            self.priority = Priority(p.get().clamp(1, 254));
         }
     }
 
     /// RFC 5798 §6.4.1.
     fn startup(&mut self, now: Nanos, out: &mut Vec<Action>) {
-        if self.priority == PRIORITY_OWNER {
+        if self.priority.is_owner() {
             self.become_master(now, Reason::AddressOwner, out);
         } else if self.params.start_as_master {
             self.become_master(now, Reason::InitialStateMaster, out);
@@ -364,11 +355,11 @@ impl Router {
     }
 
     fn enter_backup(&mut self, now: Nanos, reason: Reason, out: &mut Vec<Action>) {
-        self.master_adver_interval_cs = self.params.advert_interval_cs;
-        self.master_down_at = Some(now + cs(self.master_down_interval_cs()));
+        self.master_adver_interval = self.params.advert_interval;
+        self.master_down_at = Some(now + ns(self.master_down_interval()));
         self.adver_at = None;
-        if self.params.preempt_delay_cs > 0 {
-            self.preempt_after = Some(now + cs(self.params.preempt_delay_cs));
+        if self.params.preempt_delay.get() > 0 {
+            self.preempt_after = Some(now + ns(self.params.preempt_delay));
         }
         self.to(State::Backup, reason, out);
     }
@@ -380,7 +371,7 @@ impl Router {
             priority: self.priority,
         });
         out.push(Action::TakeOver);
-        self.adver_at = Some(now + cs(self.params.advert_interval_cs));
+        self.adver_at = Some(now + ns(self.params.advert_interval));
         self.master_down_at = None;
         self.to(State::Master, reason, out);
     }
@@ -390,7 +381,7 @@ impl Router {
     fn stop(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
         if self.state == State::Master {
             out.push(Action::SendAdvert {
-                priority: PRIORITY_STOP,
+                priority: Priority::SHUTDOWN,
             });
             out.push(Action::Release);
         }
@@ -402,24 +393,25 @@ impl Router {
     /// Whether an advert from `src` with `priority` beats us (RFC 5798 §6.4.3): a higher
     /// priority, or the same priority from a higher primary address (compared as unsigned
     /// integers).
-    fn beats_us(&self, src: IpAddr, priority: u8) -> bool {
-        priority > self.priority || (priority == self.priority && addr_gt(src, self.params.primary))
+    fn beats_us(&self, src: IpAddr, priority: Priority) -> bool {
+        priority.get() > self.priority.get()
+            || (priority == self.priority && addr_gt(src, self.params.primary))
     }
 
     /// RFC 5798 §6.4.2, Backup receiving an advert.
     fn backup_advert(&mut self, now: Nanos, a: Advert) {
-        if a.priority == PRIORITY_STOP {
+        if a.priority == Priority::SHUTDOWN {
             // The master is leaving: take over after Skew_Time only.
-            self.master_down_at = Some(a.received_at + cs(self.skew_time_cs()));
+            self.master_down_at = Some(a.received_at + ns(self.skew_time()));
             self.master = Some(a.src);
             return;
         }
         let holding_back = self.preempt_after.is_some_and(|t| now < t);
-        if !self.params.preempt || a.priority >= self.priority || holding_back {
+        if !self.params.preempt || a.priority.get() >= self.priority.get() || holding_back {
             if self.params.version == Version::V3 {
-                self.master_adver_interval_cs = a.interval_cs;
+                self.master_adver_interval = a.interval;
             }
-            self.master_down_at = Some(a.received_at + cs(self.master_down_interval_cs()));
+            self.master_down_at = Some(a.received_at + ns(self.master_down_interval()));
             self.master = Some(a.src);
         }
         // Otherwise (preempting, lower priority): discard, and let the Master_Down_Timer run
@@ -428,21 +420,21 @@ impl Router {
 
     /// RFC 5798 §6.4.3, Master receiving an advert.
     fn master_advert(&mut self, now: Nanos, a: Advert, out: &mut Vec<Action>) {
-        if a.priority == PRIORITY_STOP {
+        if a.priority == Priority::SHUTDOWN {
             // Another master is leaving: advertise at once so that backups keep us.
             out.push(Action::SendAdvert {
                 priority: self.priority,
             });
-            self.adver_at = Some(now + cs(self.params.advert_interval_cs));
+            self.adver_at = Some(now + ns(self.params.advert_interval));
         } else if self.beats_us(a.src, a.priority) {
             out.push(Action::Release);
             self.adver_at = None;
             if self.params.version == Version::V3 {
-                self.master_adver_interval_cs = a.interval_cs;
+                self.master_adver_interval = a.interval;
             } else {
-                self.master_adver_interval_cs = self.params.advert_interval_cs;
+                self.master_adver_interval = self.params.advert_interval;
             }
-            self.master_down_at = Some(a.received_at + cs(self.master_down_interval_cs()));
+            self.master_down_at = Some(a.received_at + ns(self.master_down_interval()));
             self.master = Some(a.src);
             self.to(
                 State::Backup,
@@ -458,7 +450,7 @@ impl Router {
             out.push(Action::SendAdvert {
                 priority: self.priority,
             });
-            self.adver_at = Some(now + cs(self.params.advert_interval_cs));
+            self.adver_at = Some(now + ns(self.params.advert_interval));
         }
     }
 }

@@ -2,6 +2,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
+use crate::units::{Centis, Priority, master_down_interval_v3, skew_time_v3};
 
 const MS: Nanos = 1_000_000;
 const LB01: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 4));
@@ -10,10 +11,10 @@ const LB02: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5));
 fn params(priority: u8) -> Params {
     Params {
         version: Version::V3,
-        priority,
-        advert_interval_cs: 100,
+        priority: Priority(priority),
+        advert_interval: Centis(100),
         preempt: true,
-        preempt_delay_cs: 0,
+        preempt_delay: Centis(0),
         start_as_master: false,
         primary: LB01,
         lower_prio_no_advert: false,
@@ -23,8 +24,8 @@ fn params(priority: u8) -> Params {
 fn advert(src: IpAddr, priority: u8, at: Nanos) -> Input {
     Input::Advert(Advert {
         src,
-        priority,
-        interval_cs: 100,
+        priority: Priority(priority),
+        interval: Centis(100),
         received_at: at,
     })
 }
@@ -44,16 +45,17 @@ fn changed_to(actions: &[Action]) -> Option<State> {
 
 #[test]
 fn rfc9568_6_1_skew_and_master_down_worked_by_hand() {
+    let (p, c) = (Priority, Centis);
     // Priority 100 at 100 cs: (156 × 100) / 256 = 60.9 → 60 cs; 3 × 100 + 60 = 360 cs.
-    assert_eq!(skew_time_cs(100, 100), 60);
-    assert_eq!(master_down_interval_cs(100, 100), 360);
+    assert_eq!(skew_time_v3(p(100), c(100)), c(60));
+    assert_eq!(master_down_interval_v3(p(100), c(100)), c(360));
     // Priority 254 at 100 cs: (2 × 100) / 256 = 0.78 → 0; 300 cs.
-    assert_eq!(skew_time_cs(254, 100), 0);
-    assert_eq!(master_down_interval_cs(254, 100), 300);
+    assert_eq!(skew_time_v3(p(254), c(100)), c(0));
+    assert_eq!(master_down_interval_v3(p(254), c(100)), c(300));
     // Priority 1 at 1 cs (10 ms): (255 × 1) / 256 = 0; 3 cs.
-    assert_eq!(master_down_interval_cs(1, 1), 3);
+    assert_eq!(master_down_interval_v3(p(1), c(1)), c(3));
     // Priority 90 at 4095 cs: (166 × 4095) / 256 = 2655.35 → 2655.
-    assert_eq!(skew_time_cs(90, 4095), 2655);
+    assert_eq!(skew_time_v3(p(90), c(4095)), c(2655));
 }
 
 #[test]
@@ -63,8 +65,8 @@ fn rfc3768_6_1_v2_skew_is_not_truncated_to_whole_seconds() {
     let mut p = params(90);
     p.version = Version::V2;
     let r = started(p);
-    assert_eq!(r.skew_time_cs(), 64);
-    assert_eq!(r.master_down_interval_cs(), 364);
+    assert_eq!(r.skew_time(), Centis(64));
+    assert_eq!(r.master_down_interval(), Centis(364));
     assert_eq!(r.next_deadline(), Some(364 * 10 * MS));
 }
 
@@ -75,7 +77,9 @@ fn rfc5798_6_4_1_owner_sends_advert_takes_over_and_is_master_at_once() {
     assert_eq!(
         a,
         vec![
-            Action::SendAdvert { priority: 255 },
+            Action::SendAdvert {
+                priority: Priority(255)
+            },
             Action::TakeOver,
             Action::StateChanged {
                 from: State::Initialize,
@@ -98,8 +102,8 @@ fn rfc5798_6_4_1_non_owner_becomes_backup_with_master_down_timer() {
     assert_eq!(changed_to(&a), Some(State::Backup));
     assert!(!a.contains(&Action::TakeOver));
     assert_eq!(
-        r.master_adver_interval_cs(),
-        100,
+        r.master_adver_interval(),
+        Centis(100),
         "Master_Adver_Interval = Advertisement_Interval"
     );
     assert_eq!(r.next_deadline(), Some(5 * MS + 3600 * MS));
@@ -123,7 +127,9 @@ fn rfc5798_6_4_2_backup_becomes_master_when_master_down_timer_fires() {
     assert_eq!(
         a,
         vec![
-            Action::SendAdvert { priority: 100 },
+            Action::SendAdvert {
+                priority: Priority(100)
+            },
             Action::TakeOver,
             Action::StateChanged {
                 from: State::Backup,
@@ -188,12 +194,12 @@ fn rfc5798_6_4_2_v3_backup_learns_master_adver_interval() {
         0,
         Input::Advert(Advert {
             src: LB02,
-            priority: 200,
-            interval_cs: 10,
+            priority: Priority(200),
+            interval: Centis(10),
             received_at: 0,
         }),
     );
-    assert_eq!(r.master_adver_interval_cs(), 10);
+    assert_eq!(r.master_adver_interval(), Centis(10));
     // 3 × 10 + (156 × 10) / 256 = 30 + 6 = 36 cs.
     assert_eq!(r.next_deadline(), Some(360 * MS));
 }
@@ -207,18 +213,18 @@ fn rfc3768_6_4_2_v2_backup_keeps_its_own_interval() {
         0,
         Input::Advert(Advert {
             src: LB02,
-            priority: 200,
-            interval_cs: 200,
+            priority: Priority(200),
+            interval: Centis(200),
             received_at: 0,
         }),
     );
-    assert_eq!(r.master_adver_interval_cs(), 100);
+    assert_eq!(r.master_adver_interval(), Centis(100));
 }
 
 #[test]
 fn keepalived_preempt_delay_holds_back_preemption_after_startup() {
     let mut p = params(100);
-    p.preempt_delay_cs = 1000; // 10 s
+    p.preempt_delay = Centis(1000); // 10 s
     let mut r = started(p);
     // Within the delay, a lower-priority master is accepted.
     r.handle(2000 * MS, advert(LB02, 90, 2000 * MS));
@@ -254,7 +260,9 @@ fn rfc5798_6_4_3_master_sends_advert_when_adver_timer_fires() {
     assert!(r.handle(999 * MS, Input::Timer).is_empty());
     assert_eq!(
         r.handle(1000 * MS, Input::Timer),
-        vec![Action::SendAdvert { priority: 100 }]
+        vec![Action::SendAdvert {
+            priority: Priority(100)
+        }]
     );
     assert_eq!(r.next_deadline(), Some(2000 * MS));
 }
@@ -263,7 +271,12 @@ fn rfc5798_6_4_3_master_sends_advert_when_adver_timer_fires() {
 fn rfc5798_6_4_3_master_answers_priority_zero_with_an_advert() {
     let mut r = master(params(100));
     let a = r.handle(300 * MS, advert(LB02, 0, 300 * MS));
-    assert_eq!(a, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(
+        a,
+        vec![Action::SendAdvert {
+            priority: Priority(100)
+        }]
+    );
     assert_eq!(r.state(), State::Master);
     assert_eq!(r.next_deadline(), Some(1300 * MS), "Adver_Timer reset");
 }
@@ -281,7 +294,7 @@ fn rfc5798_6_4_3_master_yields_to_higher_priority() {
                 to: State::Backup,
                 reason: Reason::HigherPriority {
                     src: LB02,
-                    priority: 101
+                    priority: Priority(101)
                 }
             }
         ]
@@ -301,7 +314,12 @@ fn rfc5798_6_4_3_equal_priority_higher_primary_address_wins() {
     let mut r = master(p);
     let a = r.handle(0, advert(LB01, 100, 0));
     assert_eq!(r.state(), State::Master);
-    assert_eq!(a, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(
+        a,
+        vec![Action::SendAdvert {
+            priority: Priority(100)
+        }]
+    );
 }
 
 #[test]
@@ -309,7 +327,9 @@ fn rfc9568_6_4_3_master_answers_lower_priority_with_an_advert() {
     let mut r = master(params(100));
     assert_eq!(
         r.handle(500 * MS, advert(LB02, 90, 500 * MS)),
-        vec![Action::SendAdvert { priority: 100 }]
+        vec![Action::SendAdvert {
+            priority: Priority(100)
+        }]
     );
     assert_eq!(r.next_deadline(), Some(1500 * MS));
 }
@@ -330,7 +350,9 @@ fn rfc5798_6_4_3_shutdown_sends_priority_zero_and_releases() {
     assert_eq!(
         a,
         vec![
-            Action::SendAdvert { priority: 0 },
+            Action::SendAdvert {
+                priority: Priority(0)
+            },
             Action::Release,
             Action::StateChanged {
                 from: State::Master,
@@ -354,7 +376,12 @@ fn rfc5798_6_4_2_backup_shutdown_sends_nothing() {
 fn keepalived_fault_sends_priority_zero_and_recovers_as_backup() {
     let mut r = master(params(100));
     let a = r.handle(100 * MS, Input::Fault);
-    assert_eq!(a[0], Action::SendAdvert { priority: 0 });
+    assert_eq!(
+        a[0],
+        Action::SendAdvert {
+            priority: Priority(0)
+        }
+    );
     assert_eq!(r.state(), State::Fault);
     assert!(
         r.handle(200 * MS, advert(LB02, 50, 200 * MS)).is_empty(),
@@ -368,13 +395,13 @@ fn keepalived_fault_sends_priority_zero_and_recovers_as_backup() {
 #[test]
 fn keepalived_effective_priority_is_clamped_and_owner_never_adjusted() {
     let mut r = started(params(100));
-    r.handle(0, Input::SetPriority(255));
-    assert_eq!(r.priority(), 254);
-    r.handle(0, Input::SetPriority(0));
-    assert_eq!(r.priority(), 1);
+    r.handle(0, Input::SetPriority(Priority(255)));
+    assert_eq!(r.priority(), Priority(254));
+    r.handle(0, Input::SetPriority(Priority(0)));
+    assert_eq!(r.priority(), Priority(1));
     let mut owner = Router::new(params(255));
-    owner.handle(0, Input::SetPriority(70));
-    assert_eq!(owner.priority(), 255);
+    owner.handle(0, Input::SetPriority(Priority(70)));
+    assert_eq!(owner.priority(), Priority::OWNER);
 }
 
 #[test]
@@ -386,4 +413,16 @@ fn rfc5798_6_4_3_tie_break_compares_ipv6_addresses_as_integers() {
     let mut r = master(p);
     r.handle(0, advert(high, 100, 0));
     assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn rfc3768_6_1_v2_skew_does_not_scale_with_the_interval() {
+    // RFC 3768: Skew_Time = (256 − Priority) / 256 seconds whatever Advertisement_Interval is.
+    // Priority 100, advert_int 3: 3 × 300 + 60 = 960 cs.
+    let mut p = params(100);
+    p.version = Version::V2;
+    p.advert_interval = Centis(300);
+    let r = started(p);
+    assert_eq!(r.skew_time(), Centis(60));
+    assert_eq!(r.master_down_interval(), Centis(960));
 }
