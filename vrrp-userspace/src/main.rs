@@ -31,6 +31,33 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Run the daemon in the foreground (logs to stderr, or syslog with --syslog).
+    Run {
+        /// The configuration file (keepalived.conf or vrrpd TOML, detected from the content).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The control socket (default: one per network namespace under /run/vrrpd).
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+        /// Write the process id here.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// Where XDP links are pinned, so the program outlives the daemon.
+        #[arg(long, default_value = vrrp_userspace::dataplane::DEFAULT_PIN_ROOT)]
+        pin_root: PathBuf,
+        /// Log to syslog with this facility (keepalived's -S), e.g. local0.
+        #[arg(long)]
+        syslog: Option<String>,
+    },
+    /// Show each instance's state, priority, master, VIPs and XDP counters.
+    Status {
+        /// The control socket of the daemon to ask.
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Convert a configuration (usually a keepalived.conf) to vrrpd's TOML.
     Convert {
         /// The configuration file.
@@ -46,13 +73,33 @@ enum Command {
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .target(env_logger::Target::Stderr)
-        .init();
     let cli = Cli::parse();
+    let syslog = matches!(
+        &cli.command,
+        Command::Run {
+            syslog: Some(_),
+            ..
+        }
+    );
+    if !syslog {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+            .target(env_logger::Target::Stderr)
+            .init();
+    }
     let result = match cli.command {
         Command::Check { config, strict } => check(&config, strict),
         Command::Convert { config, output } => convert(&config, output.as_deref()),
+        Command::Run {
+            config,
+            control_socket,
+            pid_file,
+            pin_root,
+            syslog,
+        } => run(&config, control_socket, pid_file, pin_root, syslog),
+        Command::Status {
+            control_socket,
+            json,
+        } => status(control_socket, json),
     };
     match result {
         Ok(code) => code,
@@ -203,4 +250,89 @@ fn summary(config: &Config) -> String {
         let _ = writeln!(s, "sync group {}: {}", g.name, g.instances.join(", "));
     }
     s
+}
+
+fn run(
+    path: &Path,
+    control_socket: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
+    pin_root: PathBuf,
+    syslog: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(facility) = syslog {
+        vrrp_userspace::logging::init_syslog(&facility)?;
+    }
+    let loaded = match load(path, false) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    if let Some(pid_file) = &pid_file {
+        std::fs::write(pid_file, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", pid_file.display()))?;
+    }
+    let options = vrrp_userspace::daemon::RunOptions {
+        control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
+        pin_root,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let result = runtime.block_on(async {
+        let daemon = vrrp_userspace::daemon::Daemon::<vrrp_userspace::frames::WireFrames>::start(
+            loaded.config.instances,
+            options,
+        )
+        .await?;
+        daemon.run().await
+    });
+    if let Some(pid_file) = &pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let path = control_socket.unwrap_or_else(vrrp_userspace::control::default_path);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let status = runtime.block_on(vrrp_userspace::control::query(&path))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &status)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &status {
+        writeln!(
+            out,
+            "{}: {} on {} vrid {} priority {} master {} vips {}",
+            s.name,
+            s.state,
+            s.interface,
+            s.vrid,
+            s.priority,
+            s.master.map_or("-".to_string(), |m| m.to_string()),
+            s.vips.join(",")
+        )?;
+        let drops: Vec<String> = s
+            .drops
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        writeln!(
+            out,
+            "    adverts seen {}, interval {} cs, drops: {}",
+            s.adverts_seen,
+            s.master_adver_interval_cs,
+            if drops.is_empty() {
+                "none".to_string()
+            } else {
+                drops.join(" ")
+            }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
