@@ -4,6 +4,8 @@
 //!
 //! Addresses are documentation addresses only (192.0.2.0/24).
 
+pub mod daemon;
+
 use std::{
     process::Command,
     sync::atomic::{AtomicU32, Ordering},

@@ -1,0 +1,142 @@
+//! `vrrpd` and keepalived as processes in lab hosts, and the measurements the lab tests and the
+//! demo make of them.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use super::{Child, NetNs, PinDir, unique};
+use crate::daemon::InstanceStatus;
+
+/// The VIP of the seed configs in the lab.
+pub const VIP: &str = "192.0.2.3";
+/// The VMAC of VRID 50 (the seed configs' virtual_router_id).
+pub const VMAC_50: &str = "00:00:5e:00:01:32";
+
+/// Where the lab keeps logs and sockets: a fresh directory per run under /tmp.
+pub fn run_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vrrp-lab-{}", unique("d")));
+    std::fs::create_dir_all(&dir).expect("create the lab's run directory");
+    dir
+}
+
+/// A `vrrpd run` in a lab host, stopped (SIGKILL) and its pins removed on drop.
+pub struct Vrrpd {
+    /// The process.
+    pub child: Child,
+    /// Its control socket.
+    pub socket: PathBuf,
+    /// Its log (stderr).
+    pub log: PathBuf,
+    pins: PinDir,
+}
+
+impl Vrrpd {
+    /// Starts `vrrpd run --config CONFIG` in `ns`, with its socket and log in `dir`.
+    pub fn start(bin: &Path, ns: &NetNs, config: &Path, dir: &Path, name: &str) -> Self {
+        let pins = PinDir::new();
+        Self::start_with_pins(bin, ns, config, dir, name, pins)
+    }
+
+    /// As [`Vrrpd::start`], reusing pins left by an earlier run (a restart after kill -9).
+    pub fn start_with_pins(
+        bin: &Path,
+        ns: &NetNs,
+        config: &Path,
+        dir: &Path,
+        name: &str,
+        pins: PinDir,
+    ) -> Self {
+        let socket = dir.join(format!("{name}.sock"));
+        let log = dir.join(format!("{name}.{}.log", unique("l")));
+        let child = Child::spawn_in(
+            ns,
+            &[
+                bin.to_str().unwrap(),
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--control-socket",
+                socket.to_str().unwrap(),
+                "--pin-root",
+                pins.path.to_str().unwrap(),
+            ],
+            &log,
+        )
+        .expect("start vrrpd");
+        Vrrpd {
+            child,
+            socket,
+            log,
+            pins,
+        }
+    }
+
+    /// The first instance's status, if the daemon answers.
+    pub fn status(&self) -> Option<InstanceStatus> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(crate::control::query(&self.socket))
+            .ok()?
+            .into_iter()
+            .next()
+    }
+
+    /// The first instance's state (`MASTER`, `BACKUP`, …), if the daemon answers.
+    pub fn state(&self) -> Option<String> {
+        self.status().map(|s| s.state)
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the process without cleanup (kill -9) and hands back its pins, as a crash does.
+    pub fn kill9(mut self) -> PinDir {
+        self.child.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait_timeout(Duration::from_secs(5));
+        std::mem::replace(&mut self.pins, PinDir::new())
+    }
+}
+
+/// Whether `ns` holds the VIP on eth0.
+pub fn has_vip(ns: &NetNs) -> bool {
+    ns.exec(&["ip", "-o", "addr", "show", "dev", "eth0"])
+        .contains(&format!("inet {VIP}/"))
+}
+
+/// Polls `f` every 5 ms until it holds or `timeout` passes; how long it took.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// The client's neighbour entry for the VIP: (MAC, state), if any.
+pub fn neighbour(client: &NetNs) -> Option<(String, String)> {
+    let out = client.exec(&["ip", "neigh", "show", VIP, "dev", "eth0"]);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let mac = words
+        .iter()
+        .position(|w| *w == "lladdr")
+        .map(|i| words[i + 1].to_string())?;
+    Some((mac, words.last().unwrap_or(&"").to_string()))
+}
+
+/// Whether one ping from `client` to the VIP is answered within a second.
+pub fn ping_once(client: &NetNs) -> bool {
+    std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", client.name))
+        .args(["--", "ping", "-c", "1", "-W", "1", VIP])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

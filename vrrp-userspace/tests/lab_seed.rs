@@ -1,0 +1,325 @@
+//! The seed tutorial, end to end, with `vrrpd` in place of keepalived and the configs in
+//! `../shared/seed/` unchanged: election, the VMAC in the client's ARP cache, failover on link
+//! loss, preemption, nopreempt, SIGTERM, kill -9, and a client with a pinned neighbour entry.
+//!
+//! Timing is asserted only as "within the RFC window plus 150 ms", and the scenarios run one
+//! at a time so that two of them never share the machine's two cores.
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
+};
+
+use vrrp_userspace::lab::{
+    self, Lab,
+    daemon::{VMAC_50, Vrrpd, has_vip, neighbour, ping_once, run_dir, wait_for},
+};
+
+/// One scenario at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn seed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/seed")
+        .join(name)
+}
+
+fn vrrpd() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
+}
+
+fn lab() -> Lab {
+    Lab::new(&[
+        ("lb01", "192.0.2.4/24"),
+        ("lb02", "192.0.2.5/24"),
+        ("client", "192.0.2.10/24"),
+    ])
+}
+
+/// Master_Down_Interval of lb02 (priority 90, advert_int 1, v2): 3 s + (256 − 90)/256 s,
+/// i.e. 3.64 s; Skew_Time 0.64 s.
+const LB02_MASTER_DOWN: Duration = Duration::from_millis(3640);
+const LB02_SKEW: Duration = Duration::from_millis(640);
+const SLACK: Duration = Duration::from_millis(150);
+
+fn state(d: &Vrrpd) -> String {
+    d.state()
+        .unwrap_or_else(|| format!("no answer; log:\n{}", d.log_text()))
+}
+
+#[test]
+fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
+    if !lab::privileged("seed_preemptive_pair") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
+    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
+
+    // lb01 (state MASTER, priority 100) is master, lb02 backup; the VIP only on lb01.
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+    assert!(has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02")));
+    let s = lb02.status().unwrap();
+    assert_eq!(s.master, Some("192.0.2.4".parse().unwrap()), "{s:?}");
+    assert!(
+        wait_for(Duration::from_secs(3), || lb02
+            .status()
+            .unwrap()
+            .adverts_seen
+            >= 2)
+        .is_some()
+    );
+
+    // The client reaches the VIP and caches the VMAC.
+    assert!(ping_once(lab.host("client")));
+    let (mac, _) = neighbour(lab.host("client")).expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VMAC_50);
+
+    // lb01's link goes down: lb02 takes over within Master_Down_Interval.
+    lab.link_down("lb01");
+    let took = wait_for(LB02_MASTER_DOWN + Duration::from_secs(2), || {
+        has_vip(lab.host("lb02"))
+    })
+    .expect("lb02 never took the VIP");
+    assert!(took <= LB02_MASTER_DOWN + SLACK, "takeover after {took:?}");
+    assert_eq!(state(&lb02), "MASTER");
+    // The client keeps its neighbour entry (the VMAC moved) and its pings resume.
+    assert!(wait_for(Duration::from_secs(3), || ping_once(lab.host("client"))).is_some());
+    assert_eq!(neighbour(lab.host("client")).unwrap().0, VMAC_50);
+
+    // lb01 comes back: it has the higher priority and preempts.
+    lab.link_up("lb01");
+    wait_for(Duration::from_secs(6), || {
+        lb01.state().as_deref() == Some("MASTER")
+            && lb02.state().as_deref() == Some("BACKUP")
+            && has_vip(lab.host("lb01"))
+            && !has_vip(lab.host("lb02"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "after return: lb01 {} / lb02 {}",
+            state(&lb01),
+            state(&lb02)
+        )
+    });
+    assert!(wait_for(Duration::from_secs(3), || ping_once(lab.host("client"))).is_some());
+
+    // SIGTERM on the master: priority 0, so lb02 takes over after Skew_Time only.
+    lb01.child.signal(nix::sys::signal::Signal::SIGTERM);
+    let took = wait_for(LB02_SKEW + Duration::from_secs(3), || {
+        has_vip(lab.host("lb02"))
+    })
+    .expect("lb02 never took the VIP after SIGTERM");
+    assert!(
+        took <= LB02_SKEW + SLACK,
+        "handover after SIGTERM took {took:?}"
+    );
+    let mut lb01 = lb01;
+    let status = lb01
+        .child
+        .wait_timeout(Duration::from_secs(5))
+        .expect("lb01 exits");
+    assert!(status.success(), "{status:?}\n{}", lb01.log_text());
+    assert!(!has_vip(lab.host("lb01")), "SIGTERM must remove the VIP");
+    let link = lab.host("lb01").exec(&["ip", "-d", "link", "show", "eth0"]);
+    assert!(
+        !link.contains("prog/xdp"),
+        "SIGTERM must detach XDP: {link}"
+    );
+    let log = lb01.log_text();
+    assert!(log.contains("VI_1: MASTER -> INIT (shutdown)"), "{log}");
+}
+
+#[test]
+fn seed_nopreempt_pair_stays_on_lb02_when_lb01_returns() {
+    if !lab::privileged("seed_nopreempt_pair") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let conf1 = seed("lb01-nopreempt.conf");
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01");
+    let lb02 = Vrrpd::start(
+        &vrrpd(),
+        lab.host("lb02"),
+        &seed("lb02-nopreempt.conf"),
+        &dir,
+        "lb02",
+    );
+    // Both start BACKUP; lb01's shorter Master_Down_Interval (priority 100) makes it master.
+    wait_for(Duration::from_secs(8), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+
+    // lb01 stops; lb02 takes over.
+    drop(lb01);
+    wait_for(Duration::from_secs(6), || has_vip(lab.host("lb02"))).expect("lb02 takes over");
+
+    // lb01 returns with the higher priority, but nopreempt: lb02 stays master.
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01b");
+    assert!(wait_for(Duration::from_secs(2), || lb01.state().is_some()).is_some());
+    std::thread::sleep(LB02_MASTER_DOWN * 2);
+    assert_eq!(state(&lb02), "MASTER");
+    assert_eq!(state(&lb01), "BACKUP");
+    assert!(has_vip(lab.host("lb02")) && !has_vip(lab.host("lb01")));
+    assert!(ping_once(lab.host("client")));
+}
+
+/// ARP replies for the VIP that entered the switch from `role`'s port during `f`.
+fn arp_replies_from(lab: &Lab, role: &str, f: impl FnOnce()) -> usize {
+    let mut capture = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sw.name))
+        .args([
+            "--",
+            "tcpdump",
+            "-l",
+            "-n",
+            "-Q",
+            "in",
+            "-i",
+            lab.port(role),
+        ])
+        .args(["arp and arp[6:2] == 2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(500));
+    f();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = capture.kill();
+    let out = capture.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("Reply 192.0.2.3"))
+        .count()
+}
+
+#[test]
+fn seed_kill9_master_backup_takes_over_and_only_it_answers_arp() {
+    if !lab::privileged("seed_kill9") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
+    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+
+    let pins = lb01.kill9();
+    let took = wait_for(LB02_MASTER_DOWN + Duration::from_secs(2), || {
+        has_vip(lab.host("lb02"))
+    })
+    .expect("lb02 never took over from a killed lb01");
+    assert!(took <= LB02_MASTER_DOWN + SLACK, "takeover after {took:?}");
+    // keepalived would leave the VIP on both hosts; so do we (the kernel keeps it) ...
+    assert!(has_vip(lab.host("lb01")));
+    // ... but once lb01's heartbeat is stale, its orphaned XDP program drops ARP for the VIP:
+    // from then on only lb02 answers.
+    std::thread::sleep(Duration::from_secs(4));
+    let client = lab.host("client");
+    let arping = || {
+        let _ = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", client.name))
+            .args([
+                "--",
+                "arping",
+                "-c",
+                "3",
+                "-w",
+                "2",
+                "-i",
+                "eth0",
+                "192.0.2.3",
+            ])
+            .output();
+    };
+    let from_lb01 = arp_replies_from(&lab, "lb01", arping);
+    let from_lb02 = arp_replies_from(&lab, "lb02", arping);
+    assert_eq!(from_lb01, 0, "the dead lb01 still answers ARP for the VIP");
+    assert!(from_lb02 >= 1, "lb02 does not answer ARP for the VIP");
+
+    // Restarting vrrpd on lb01 takes the pinned program over and removes the stale VIP.
+    let lb01 = Vrrpd::start_with_pins(
+        &vrrpd(),
+        lab.host("lb01"),
+        &seed("lb01.conf"),
+        &dir,
+        "lb01b",
+        pins,
+    );
+    wait_for(Duration::from_secs(5), || {
+        lb01.log_text().contains("removed stale VIP 192.0.2.3")
+    })
+    .unwrap_or_else(|| panic!("{}", lb01.log_text()));
+    assert!(
+        lb01.log_text().contains("took over the XDP program"),
+        "{}",
+        lb01.log_text()
+    );
+}
+
+#[test]
+fn seed_pinned_neighbour_entry_survives_two_failovers() {
+    if !lab::privileged("seed_pinned_neighbour") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
+    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER")
+    })
+    .expect("lb01 master");
+    let client = lab.host("client");
+    assert!(ping_once(client));
+    // Learned once, then pinned: the client never asks again.
+    let (mac, _) = neighbour(client).unwrap();
+    client.exec(&[
+        "ip",
+        "neigh",
+        "replace",
+        "192.0.2.3",
+        "lladdr",
+        &mac,
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+    ]);
+    assert_eq!(
+        neighbour(client).unwrap(),
+        (VMAC_50.to_string(), "PERMANENT".to_string())
+    );
+
+    lab.link_down("lb01");
+    wait_for(Duration::from_secs(6), || has_vip(lab.host("lb02"))).expect("failover 1");
+    assert!(
+        wait_for(Duration::from_secs(3), || ping_once(client)).is_some(),
+        "after failover 1"
+    );
+    lab.link_up("lb01");
+    wait_for(Duration::from_secs(6), || {
+        lb01.state().as_deref() == Some("MASTER") && !has_vip(lab.host("lb02"))
+    })
+    .expect("failover 2 (preemption)");
+    assert!(
+        wait_for(Duration::from_secs(3), || ping_once(client)).is_some(),
+        "after failover 2"
+    );
+    assert_eq!(neighbour(client).unwrap().0, VMAC_50);
+    drop(lb02);
+}
