@@ -99,7 +99,7 @@ impl Vrrpd {
     pub fn kill9(mut self) -> PinDir {
         self.child.signal(nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait_timeout(Duration::from_secs(5));
-        std::mem::replace(&mut self.pins, PinDir::new())
+        std::mem::take(&mut self.pins)
     }
 }
 
