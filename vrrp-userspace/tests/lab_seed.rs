@@ -11,7 +11,7 @@ use std::{
 };
 
 use vrrp_userspace::lab::{
-    self, Lab,
+    self, Child, Lab,
     daemon::{VMAC_50, Vrrpd, has_vip, neighbour, ping_once, run_dir, wait_for},
 };
 
@@ -55,6 +55,23 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = lab();
     let dir = run_dir();
+    let pcap = dir.join("switch.pcap");
+    let capture = Child::spawn_in(
+        &lab.sw,
+        &[
+            "tcpdump",
+            "-U",
+            "-n",
+            "-i",
+            "br0",
+            "-w",
+            pcap.to_str().unwrap(),
+            "arp or ip proto 112",
+        ],
+        &dir.join("tcpdump.log"),
+    )
+    .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(300));
     let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
     let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
 
@@ -64,16 +81,12 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
     })
     .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
     assert!(has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02")));
-    let s = lb02.status().unwrap();
-    assert_eq!(s.master, Some("192.0.2.4".parse().unwrap()), "{s:?}");
-    assert!(
-        wait_for(Duration::from_secs(3), || lb02
-            .status()
-            .unwrap()
-            .adverts_seen
-            >= 2)
-        .is_some()
-    );
+    // lb02 hears lb01's adverts (validated by XDP) and knows its master.
+    wait_for(Duration::from_secs(4), || {
+        lb02.status()
+            .is_some_and(|s| s.adverts_seen >= 2 && s.master == Some("192.0.2.4".parse().unwrap()))
+    })
+    .unwrap_or_else(|| panic!("{:?}", lb02.status()));
 
     // The client reaches the VIP and caches the VMAC.
     assert!(ping_once(lab.host("client")));
@@ -133,6 +146,45 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
     );
     let log = lb01.log_text();
     assert!(log.contains("VI_1: MASTER -> INIT (shutdown)"), "{log}");
+
+    // The whole run on the wire: every advert, and every ARP that speaks for the VIP (GARPs
+    // and replies), from the VMAC; nothing tshark calls malformed.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(capture);
+    let tshark = |filter: &str, field: &str| {
+        let out = std::process::Command::new("tshark")
+            .args([
+                "-r",
+                pcap.to_str().unwrap(),
+                "-Y",
+                filter,
+                "-T",
+                "fields",
+                "-e",
+                field,
+            ])
+            .output()
+            .expect("tshark");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let adverts = tshark("vrrp", "eth.src");
+    assert!(
+        adverts.lines().count() >= 5,
+        "too few adverts captured: {adverts}"
+    );
+    let arps = tshark("arp.src.proto_ipv4 == 192.0.2.3", "arp.src.hw_mac");
+    assert!(
+        arps.lines().count() >= 5,
+        "no GARP or reply for the VIP captured"
+    );
+    for mac in adverts.lines().chain(arps.lines()) {
+        assert_eq!(mac, VMAC_50, "a frame for the VIP from {mac}");
+    }
+    let bad = tshark(
+        "_ws.malformed || _ws.expert.severity == error",
+        "frame.number",
+    );
+    assert!(bad.trim().is_empty(), "tshark finds errors in frames {bad}");
 }
 
 #[test]

