@@ -1,0 +1,387 @@
+//! `cargo xtask bench xdp`: the XDP program's cost per packet on each path, measured in the
+//! kernel with BPF_PROG_TEST_RUN, minus an empty XDP program's cost on the same frame measured
+//! in the same run; and the verifier's instruction count.
+//!
+//! Each figure is the median of `RUNS` runs of `REPEAT` repetitions (the kernel reports the
+//! mean time per repetition of a run). Paths that rewrite the frame are arranged so that the
+//! rewrite is idempotent (the VMAC rewrite writes the same MAC back), except the ARP reply,
+//! which turns a request into a reply: it is measured one repetition per run, many runs, and
+//! so is its baseline. The table is printed and written into BENCHMARKS.md between the
+//! `xdp` markers.
+
+use std::{net::Ipv4Addr, time::Duration};
+
+use anyhow::{Context as _, Result, bail};
+use vrrp_common::maps::{Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, RouterConfig};
+use vrrp_userspace::{
+    config::{Auth, Instance, V3Checksum, Version, Vip},
+    daemon::Frames as _,
+    dataplane::{Dataplane, monotonic_ns, verdict},
+    frames::WireFrames,
+    units::{Centis, Priority, Vrid},
+};
+
+const VMAC: [u8; 6] = [0, 0, 0x5e, 0, 1, 50];
+const PRIMARY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
+
+fn instance(version: Version, auth: Auth) -> Instance {
+    let mut i = Instance::new("VI_1", "eth0", Vrid::new(50).unwrap());
+    i.version = version;
+    i.auth = auth;
+    i.priority = Priority(90);
+    i.advert_interval = Centis(100);
+    i.v3_checksum = V3Checksum::PseudoHeader;
+    i.vips = vec![Vip {
+        address: "192.0.2.3".parse().unwrap(),
+        prefix_len: 32,
+        dev: "eth0".into(),
+        label: None,
+        scope: Default::default(),
+        broadcast: None,
+    }];
+    i
+}
+
+fn pass() -> Auth {
+    Auth::Pass {
+        password: *b"1111\0\0\0\0",
+    }
+}
+
+fn v2(priority: u8) -> Vec<u8> {
+    WireFrames::advert(&instance(Version::V2, pass()), PRIMARY, Priority(priority))
+}
+
+/// An ARP request from the client for `target`.
+fn arp_request(target: Ipv4Addr) -> Vec<u8> {
+    let client = [0x02, 0, 0, 0, 0, 0x0a];
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&client);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&client);
+    f.extend_from_slice(&[192, 0, 2, 10]);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&target.octets());
+    f.resize(60, 0);
+    f
+}
+
+/// A UDP datagram frame to `dst_mac`.
+fn udp(dst_mac: [u8; 6]) -> Vec<u8> {
+    let mut f = dst_mac.to_vec();
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00]);
+    f.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&[192, 0, 2, 10, 192, 0, 2, 3]);
+    f.extend_from_slice(&[0x30, 0x39, 0x00, 0x50, 0, 8, 0, 0]);
+    f.resize(60, 0);
+    f
+}
+
+fn ipv6_icmp() -> Vec<u8> {
+    let mut f = vec![0x33, 0x33, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0x0a, 0x86, 0xdd];
+    f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 58, 255]);
+    f.extend_from_slice(
+        &"2001:db8::10"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    f.extend_from_slice(&"ff02::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, 1]);
+    f
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Case {
+    name: &'static str,
+    frame: Vec<u8>,
+    expect: u32,
+    /// Rewrites the frame on every run: measure one repetition per run.
+    mutates: bool,
+}
+
+fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (runs, repeat) = if quick {
+        (5, 100_000)
+    } else {
+        (10, 10_000_000)
+    };
+    // The ARP reply: runs of one repetition each, this many per sample.
+    let single_runs = if quick { 2_000 } else { 20_000 };
+
+    let mut dp = Dataplane::load().context("loading the XDP program (root needed)")?;
+    // Router 50: v2, PASS "1111", interval 1 s, our priority 100, master (for ARP and VMAC).
+    let mut primary = [0u8; 16];
+    primary[..4].copy_from_slice(&[192, 0, 2, 4]);
+    let router = RouterConfig {
+        flags: ROUTER_CONFIGURED | ROUTER_MASTER,
+        version: 2,
+        auth_type: 1,
+        interval_cs: 100,
+        priority: 100,
+        _pad: 0,
+        auth_data: *b"1111\0\0\0\0",
+        primary,
+    };
+    dp.set_router(Family::Ipv4, 50, &router)?;
+    // Router 51 for the v3 advert.
+    dp.set_router(
+        Family::Ipv4,
+        51,
+        &RouterConfig {
+            version: 3,
+            auth_type: 0,
+            auth_data: [0; 8],
+            ..router
+        },
+    )?;
+    dp.add_vip(Ipv4Addr::new(192, 0, 2, 3), 50)?;
+    // The interface MAC is set to the VMAC so that the VMAC rewrite is idempotent; a heartbeat
+    // that stays fresh for the whole run; every valid advert passed to the stack.
+    dp.set_iface(&IfaceConfig {
+        heartbeat_ns: monotonic_ns(),
+        stale_after_ns: 3_600 * 1_000_000_000,
+        pass_gap_ns: 0,
+        mac: VMAC,
+        _pad: [0; 2],
+    })?;
+
+    let mut v3i = instance(Version::V3, Auth::None);
+    v3i.vrid = Vrid::new(51).unwrap();
+    let v3 = WireFrames::advert(&v3i, PRIMARY, Priority(90));
+    let good = v2(90);
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut g = good.clone();
+        f(&mut g);
+        g
+    };
+    // Offsets in the v2 frame: Ethernet 14, IPv4 20 (TTL at 22), VRRP at 34.
+    let cases = vec![
+        Case {
+            name: "valid advert v2 PASS (stamped, passed)",
+            frame: good.clone(),
+            expect: verdict::PASS,
+            mutates: false,
+        },
+        Case {
+            name: "valid advert v3 IPv4 (pseudo-header checksum)",
+            frame: v3,
+            expect: verdict::PASS,
+            mutates: false,
+        },
+        Case {
+            name: "drop: TTL 254",
+            frame: with(&|g| g[22] = 254),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad IP header (fragment)",
+            frame: with(&|g| g[20] = 0x20),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: truncated (IP length < 8 VRRP bytes)",
+            frame: with(&|g| {
+                g[16] = 0;
+                g[17] = 24
+            }),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad version",
+            frame: with(&|g| g[34] = 0x41),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad type",
+            frame: with(&|g| g[34] = 0x22),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad length (count)",
+            frame: with(&|g| g[37] = 2),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad checksum",
+            frame: with(&|g| g[40] ^= 0xff),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: unknown VRID",
+            frame: v2_with_vrid(60),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad password",
+            frame: v2_with_password(b"2222"),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "drop: bad interval (v2 mismatch)",
+            frame: v2_with_interval(2),
+            expect: verdict::DROP,
+            mutates: false,
+        },
+        Case {
+            name: "ARP request for the VIP: reply from the VMAC (XDP_TX)",
+            frame: arp_request(Ipv4Addr::new(192, 0, 2, 3)),
+            expect: verdict::TX,
+            mutates: true,
+        },
+        Case {
+            name: "frame to the VMAC: rewritten, passed",
+            frame: udp(VMAC),
+            expect: verdict::PASS,
+            mutates: false,
+        },
+        Case {
+            name: "unrelated IPv4 (UDP)",
+            frame: udp([0x02, 0, 0, 0, 0, 0x04]),
+            expect: verdict::PASS,
+            mutates: false,
+        },
+        Case {
+            name: "unrelated IPv6 (ICMPv6)",
+            frame: ipv6_icmp(),
+            expect: verdict::PASS,
+            mutates: false,
+        },
+        Case {
+            name: "unrelated ARP (another address)",
+            frame: arp_request(Ipv4Addr::new(192, 0, 2, 4)),
+            expect: verdict::PASS,
+            mutates: false,
+        },
+    ];
+
+    let instructions = dp.verified_instructions()?;
+    let mut rows = Vec::new();
+    for case in &cases {
+        let first = dp.test_run(&case.frame)?;
+        if first.verdict != case.expect {
+            bail!(
+                "{}: verdict {} where {} was expected",
+                case.name,
+                first.verdict,
+                case.expect
+            );
+        }
+        let (mut ours, mut empty) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            if case.mutates {
+                let mut a = 0u128;
+                let mut b = 0u128;
+                for _ in 0..single_runs {
+                    a += dp.test_run_repeat(&case.frame, 1)?.duration.as_nanos();
+                    b += dp.test_run_noop(&case.frame, 1)?.duration.as_nanos();
+                }
+                ours.push(a as f64 / single_runs as f64);
+                empty.push(b as f64 / single_runs as f64);
+            } else {
+                ours.push(ns(dp.test_run_repeat(&case.frame, repeat)?.duration));
+                empty.push(ns(dp.test_run_noop(&case.frame, repeat)?.duration));
+            }
+        }
+        let (o, e) = (median(ours), median(empty));
+        println!(
+            "{:<58} {:>7.1} ns  (empty program {:>5.1} ns)",
+            case.name,
+            o - e,
+            e
+        );
+        rows.push((case.name, o - e, e));
+    }
+    println!("verifier: {instructions} instructions processed");
+
+    let mut table = format!(
+        "Measured by `cargo xtask bench xdp{}` on {} ({} CPUs, kernel {}), {}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP reply: {single_runs} single repetitions a run, both programs). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
+        if quick { " --quick" } else { "" },
+        hostname(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        kernel(),
+        date(),
+    );
+    for (name, cost, empty) in &rows {
+        table.push_str(&format!(
+            "| {name} | {cost:.1} | {empty:.1} | {} |\n",
+            if *cost <= 30.0 { "met" } else { "missed" }
+        ));
+    }
+    write_section("xdp", &table)?;
+    Ok(())
+}
+
+fn v2_with_password(pw: &[u8; 4]) -> Vec<u8> {
+    let mut p = [0u8; 8];
+    p[..4].copy_from_slice(pw);
+    WireFrames::advert(
+        &instance(Version::V2, Auth::Pass { password: p }),
+        PRIMARY,
+        Priority(90),
+    )
+}
+
+fn v2_with_vrid(vrid: u8) -> Vec<u8> {
+    let mut i = instance(Version::V2, pass());
+    i.vrid = Vrid::new(vrid).unwrap();
+    WireFrames::advert(&i, PRIMARY, Priority(90))
+}
+
+fn v2_with_interval(seconds: u32) -> Vec<u8> {
+    let mut i = instance(Version::V2, pass());
+    i.advert_interval = Centis(seconds * 100);
+    WireFrames::advert(&i, PRIMARY, Priority(90))
+}
+
+fn ns(d: Duration) -> f64 {
+    d.as_nanos() as f64
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map_or("?".into(), |s| s.trim().into())
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or("?".into(), |s| s.trim().into())
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map_or("?".into(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().into()
+        })
+}
+
+/// Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in BENCHMARKS.md.
+fn write_section(name: &str, body: &str) -> Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).context("reading BENCHMARKS.md")?;
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {
+        bail!("BENCHMARKS.md has no {begin} … {end} section");
+    };
+    let new = format!("{}{begin}\n{body}{}", &text[..a], &text[b..]);
+    std::fs::write(&path, new).context("writing BENCHMARKS.md")?;
+    println!("wrote the {name} table into {}", path.display());
+    Ok(())
+}
