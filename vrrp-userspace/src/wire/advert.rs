@@ -1,0 +1,258 @@
+//! Whole advert frames: Ethernet (+ VLAN) → IPv4 / IPv6 → VRRP, parsed in the order of RFC 5798
+//! §7.1 with the same verdicts as the XDP program, and emitted as vrrpd sends them.
+//!
+//! [`parse_advert_frame`] applies the checks that need no configuration; [`check_policy`] those
+//! that do (VRID configured, version, authentication, v2 interval). Together they are the
+//! userspace twin of the kernel program's advert filter, which the differential test holds them
+//! to frame by frame.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use vrrp_common::{
+    DropReason,
+    proto::{AUTH_PASS, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_VRRP, VRRP_TTL, vmac_v4, vmac_v6},
+};
+
+use super::{
+    checksum, ethernet, ipv4, ipv6,
+    vrrp::{self, Packet},
+};
+use crate::config::{V3Checksum, Version};
+
+/// A valid advert (before the policy checks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advert {
+    /// The message.
+    pub vrrp: vrrp::Repr,
+    /// IP source (the sender's primary address).
+    pub src: IpAddr,
+    /// IP destination (the multicast group, or us for unicast).
+    pub dst: IpAddr,
+    /// Ethernet source.
+    pub src_mac: [u8; 6],
+    /// VLAN ids, outer first.
+    pub vlans: Vec<u16>,
+    /// v3 over IPv4: the checksum variant that verified.
+    pub checksum_variant: Option<V3Checksum>,
+}
+
+/// Parses an Ethernet frame. `Ok(None)`: not a VRRP frame (not IPv4 protocol 112 or IPv6 next
+/// header 112, or too short to tell), which the XDP program passes. `Err`: a VRRP frame to
+/// drop, and why.
+pub fn parse_advert_frame(frame: &[u8]) -> Result<Option<Advert>, DropReason> {
+    let Some((eth, l3)) = ethernet::Repr::parse(frame) else {
+        return Ok(None);
+    };
+    match eth.ethertype {
+        ETH_P_IPV4 => parse_v4(frame, &eth, l3),
+        ETH_P_IPV6 => parse_v6(frame, &eth, l3),
+        _ => Ok(None),
+    }
+}
+
+fn parse_v4(frame: &[u8], eth: &ethernet::Repr, l3: usize) -> Result<Option<Advert>, DropReason> {
+    let Some(ip) = frame.get(l3..).and_then(ipv4::Repr::read) else {
+        return Ok(None);
+    };
+    if ip.protocol != IPPROTO_VRRP {
+        return Ok(None);
+    }
+    let h = &frame[l3..];
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    if h[0] >> 4 != 4
+        || ip.header_len < ipv4::HEADER_LEN
+        || total < ip.header_len
+        || ip.fragment
+        || l3 + total > frame.len()
+    {
+        return Err(DropReason::BadIpHeader);
+    }
+    let msg = &frame[l3 + ip.header_len..l3 + total];
+    let pseudo = checksum::pseudo_v4(ip.src, ip.dst, IPPROTO_VRRP, msg.len() as u16);
+    let (repr, variant) = parse_vrrp(msg, ip.ttl, false, pseudo)?;
+    Ok(Some(Advert {
+        vrrp: repr,
+        src: IpAddr::V4(ip.src),
+        dst: IpAddr::V4(ip.dst),
+        src_mac: eth.src,
+        vlans: eth.vlans.clone(),
+        checksum_variant: variant,
+    }))
+}
+
+fn parse_v6(frame: &[u8], eth: &ethernet::Repr, l3: usize) -> Result<Option<Advert>, DropReason> {
+    let Some(ip) = frame.get(l3..).and_then(ipv6::Repr::read) else {
+        return Ok(None);
+    };
+    if ip.next_header != IPPROTO_VRRP {
+        return Ok(None);
+    }
+    if frame[l3] >> 4 != 6 || l3 + ipv6::HEADER_LEN + ip.payload_len > frame.len() {
+        return Err(DropReason::BadIpHeader);
+    }
+    let start = l3 + ipv6::HEADER_LEN;
+    let msg = &frame[start..start + ip.payload_len];
+    let pseudo = checksum::pseudo_v6(ip.src, ip.dst, IPPROTO_VRRP, msg.len() as u32);
+    let (repr, _) = parse_vrrp(msg, ip.hop_limit, true, pseudo)?;
+    Ok(Some(Advert {
+        vrrp: repr,
+        src: IpAddr::V6(ip.src),
+        dst: IpAddr::V6(ip.dst),
+        src_mac: eth.src,
+        vlans: eth.vlans.clone(),
+        checksum_variant: None,
+    }))
+}
+
+/// The VRRP checks, in the kernel program's order: length of the fixed part, TTL, version,
+/// type, length against the count, checksum, interval.
+fn parse_vrrp(
+    msg: &[u8],
+    ttl: u8,
+    ipv6: bool,
+    pseudo: u32,
+) -> Result<(vrrp::Repr, Option<V3Checksum>), DropReason> {
+    let packet = Packet::new_checked(msg)?;
+    if ttl != VRRP_TTL {
+        return Err(DropReason::BadTtl);
+    }
+    let repr = vrrp::Repr::parse(&packet, ipv6)?;
+    let message = checksum::sum(msg);
+    let variant = match repr.version {
+        Version::V2 => {
+            if !checksum_ok(message) {
+                return Err(DropReason::BadChecksum);
+            }
+            None
+        }
+        Version::V3 => {
+            if checksum_ok(checksum::combine(&[message, pseudo])) {
+                (!ipv6).then_some(V3Checksum::PseudoHeader)
+            } else if !ipv6 && checksum_ok(message) {
+                Some(V3Checksum::MessageOnly)
+            } else {
+                return Err(DropReason::BadChecksum);
+            }
+        }
+    };
+    if repr.interval_cs == 0 {
+        return Err(DropReason::BadInterval);
+    }
+    Ok((repr, variant))
+}
+
+/// Whether a sum verifies; under `cfg(fuzzing)` always, so that a fuzzer gets past it.
+fn checksum_ok(sum: u32) -> bool {
+    cfg!(fuzzing) || checksum::verifies(sum)
+}
+
+/// What a router's configuration asks of its adverts (the userspace twin of `RouterConfig`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouterPolicy {
+    /// Configured version.
+    pub version: Version,
+    /// v2: the expected authentication type (0 none, 1 PASS, 2 AH).
+    pub auth_type: u8,
+    /// v2 PASS: the password, zero-padded.
+    pub auth_data: [u8; 8],
+    /// v2: the configured interval in centiseconds (adverts with another are dropped).
+    pub interval_cs: u32,
+}
+
+/// The checks that need the configuration (RFC 3768/5798 §7.1): the VRID is configured
+/// (`policy` is `None` if not), the version matches, v2's authentication type and PASS data
+/// (compared over all 8 bytes, without an early exit), and v2's interval.
+pub fn check_policy(advert: &Advert, policy: Option<&RouterPolicy>) -> Result<(), DropReason> {
+    let Some(p) = policy else {
+        return Err(DropReason::UnknownVrid);
+    };
+    if advert.vrrp.version != p.version {
+        return Err(DropReason::BadVersion);
+    }
+    if let Some(auth) = advert.vrrp.auth {
+        if auth.kind != p.auth_type {
+            return Err(DropReason::AuthTypeMismatch);
+        }
+        if auth.kind == AUTH_PASS {
+            let diff = auth
+                .data
+                .iter()
+                .zip(p.auth_data.iter())
+                .fold(0u8, |d, (a, b)| d | (a ^ b));
+            if diff != 0 {
+                return Err(DropReason::BadPassword);
+            }
+        }
+        if advert.vrrp.interval_cs != p.interval_cs {
+            return Err(DropReason::BadInterval);
+        }
+    }
+    Ok(())
+}
+
+/// A complete advert frame as vrrpd sends it: from the VMAC to 01:00:5e:00:00:12 (IPv4) or
+/// 33:33:00:00:00:12 (IPv6), TTL/hop limit 255, IPv4 ToS 0xc0 (CS6) with DF clear, padded to
+/// 60 bytes. `src` is the sender's primary address; `v3_checksum` picks the v3/IPv4 variant.
+pub fn emit_advert_frame(repr: &vrrp::Repr, src: IpAddr, v3_checksum: V3Checksum) -> Vec<u8> {
+    let len = repr.buffer_len();
+    let (eth, ip_len) = match src {
+        IpAddr::V4(_) => (
+            ethernet::Repr {
+                dst: [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12],
+                src: vmac_v4(repr.vrid),
+                vlans: Vec::new(),
+                ethertype: ETH_P_IPV4,
+            },
+            ipv4::HEADER_LEN,
+        ),
+        IpAddr::V6(_) => (
+            ethernet::Repr {
+                dst: [0x33, 0x33, 0x00, 0x00, 0x00, 0x12],
+                src: vmac_v6(repr.vrid),
+                vlans: Vec::new(),
+                ethertype: ETH_P_IPV6,
+            },
+            ipv6::HEADER_LEN,
+        ),
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + ip_len + len];
+    eth.emit(&mut frame);
+    let l3 = eth.buffer_len();
+    let pseudo = match src {
+        IpAddr::V4(s) => {
+            let dst = Ipv4Addr::new(224, 0, 0, 18);
+            ipv4::Repr {
+                src: s,
+                dst,
+                protocol: IPPROTO_VRRP,
+                ttl: VRRP_TTL,
+                tos: 0xc0,
+                header_len: ipv4::HEADER_LEN,
+                payload_len: len,
+                fragment: false,
+            }
+            .emit(&mut frame[l3..]);
+            match (repr.version, v3_checksum) {
+                (Version::V3, V3Checksum::PseudoHeader) => {
+                    checksum::pseudo_v4(s, dst, IPPROTO_VRRP, len as u16)
+                }
+                _ => 0,
+            }
+        }
+        IpAddr::V6(s) => {
+            let dst: Ipv6Addr = "ff02::12".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+            ipv6::Repr {
+                src: s,
+                dst,
+                next_header: IPPROTO_VRRP,
+                hop_limit: VRRP_TTL,
+                payload_len: len,
+            }
+            .emit(&mut frame[l3..]);
+            checksum::pseudo_v6(s, dst, IPPROTO_VRRP, len as u32)
+        }
+    };
+    repr.emit(&mut frame[l3 + ip_len..], pseudo);
+    ethernet::pad(&mut frame);
+    frame
+}

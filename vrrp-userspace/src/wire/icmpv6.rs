@@ -1,0 +1,192 @@
+//! ICMPv6 neighbour solicitation and advertisement (RFC 4861 §4.3, §4.4), with the
+//! link-layer address option: what a VRRP v3 IPv6 master sends unsolicited when it takes over.
+//!
+//! ```text
+//! |     Type      |     Code      |          Checksum             |
+//! |R|S|O|                     Reserved (NA; NS: all reserved)     |
+//! |                       Target Address (16)                     |
+//! | Option type (1 source, 2 target) | Length=1 | Link-layer address (6) |
+//! ```
+
+use std::net::Ipv6Addr;
+
+use vrrp_common::proto::ETH_P_IPV6;
+
+use super::{checksum, ethernet, ipv6};
+
+/// ICMPv6 next header.
+pub const IPPROTO_ICMPV6: u8 = 58;
+const NS: u8 = 135;
+const NA: u8 = 136;
+
+/// Neighbour discovery message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repr {
+    /// Neighbour solicitation, with the source link-layer address option if known.
+    Solicit {
+        /// The address asked about.
+        target: Ipv6Addr,
+        /// The asker's link-layer address.
+        source_mac: Option<[u8; 6]>,
+    },
+    /// Neighbour advertisement.
+    Advert {
+        /// Router flag.
+        router: bool,
+        /// Solicited flag.
+        solicited: bool,
+        /// Override flag.
+        override_: bool,
+        /// The address announced.
+        target: Ipv6Addr,
+        /// Its link-layer address.
+        target_mac: Option<[u8; 6]>,
+    },
+}
+
+impl Repr {
+    /// Bytes the message takes.
+    pub fn buffer_len(&self) -> usize {
+        let opt = match self {
+            Repr::Solicit { source_mac, .. } => source_mac.is_some(),
+            Repr::Advert { target_mac, .. } => target_mac.is_some(),
+        };
+        24 + if opt { 8 } else { 0 }
+    }
+
+    /// Writes the message with its checksum over the IPv6 pseudo-header of `src` → `dst`.
+    pub fn emit(&self, buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr) {
+        let len = self.buffer_len();
+        let buf = &mut buf[..len];
+        buf.fill(0);
+        let (kind, target, opt) = match *self {
+            Repr::Solicit { target, source_mac } => (NS, target, source_mac.map(|m| (1u8, m))),
+            Repr::Advert {
+                router,
+                solicited,
+                override_,
+                target,
+                target_mac,
+            } => {
+                buf[4] = (u8::from(router) << 7)
+                    | (u8::from(solicited) << 6)
+                    | (u8::from(override_) << 5);
+                (NA, target, target_mac.map(|m| (2u8, m)))
+            }
+        };
+        buf[0] = kind;
+        buf[8..24].copy_from_slice(&target.octets());
+        if let Some((t, mac)) = opt {
+            buf[24] = t;
+            buf[25] = 1;
+            buf[26..32].copy_from_slice(&mac);
+        }
+        let c = checksum::finish(checksum::combine(&[
+            checksum::sum(buf),
+            checksum::pseudo_v6(src, dst, IPPROTO_ICMPV6, len as u32),
+        ]));
+        buf[2..4].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Parses a message whose checksum over the pseudo-header of `src` → `dst` verifies.
+    pub fn parse(buf: &[u8], src: Ipv6Addr, dst: Ipv6Addr) -> Option<Repr> {
+        if buf.len() < 24
+            || !checksum::verifies(checksum::combine(&[
+                checksum::sum(buf),
+                checksum::pseudo_v6(src, dst, IPPROTO_ICMPV6, buf.len() as u32),
+            ]))
+        {
+            return None;
+        }
+        let target = Ipv6Addr::from(<[u8; 16]>::try_from(&buf[8..24]).ok()?);
+        let opt = |want: u8| {
+            let o = buf.get(24..32)?;
+            (o[0] == want && o[1] == 1)
+                .then(|| <[u8; 6]>::try_from(&o[2..8]).ok())
+                .flatten()
+        };
+        match buf[0] {
+            NS => Some(Repr::Solicit {
+                target,
+                source_mac: opt(1),
+            }),
+            NA => Some(Repr::Advert {
+                router: buf[4] & 0x80 != 0,
+                solicited: buf[4] & 0x40 != 0,
+                override_: buf[4] & 0x20 != 0,
+                target,
+                target_mac: opt(2),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// An unsolicited neighbour advertisement (Router and Override set, to all nodes) announcing
+/// `target` at `mac`, from `src`: what a v3 IPv6 master sends on taking over.
+pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
+    let dst: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    let na = Repr::Advert {
+        router: true,
+        solicited: false,
+        override_: true,
+        target,
+        target_mac: Some(mac),
+    };
+    let eth = ethernet::Repr {
+        dst: [0x33, 0x33, 0, 0, 0, 1],
+        src: mac,
+        vlans: Vec::new(),
+        ethertype: ETH_P_IPV6,
+    };
+    let mut f = vec![0u8; eth.buffer_len() + ipv6::HEADER_LEN + na.buffer_len()];
+    eth.emit(&mut f);
+    ipv6::Repr {
+        src,
+        dst,
+        next_header: IPPROTO_ICMPV6,
+        hop_limit: 255,
+        payload_len: na.buffer_len(),
+    }
+    .emit(&mut f[14..]);
+    na.emit(&mut f[14 + ipv6::HEADER_LEN..], src, dst);
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_solicit_and_advert() {
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let dst: Ipv6Addr = "ff02::1".parse().unwrap();
+        for r in [
+            Repr::Solicit {
+                target: "2001:db8::3".parse().unwrap(),
+                source_mac: Some([2, 0, 0, 0, 0, 1]),
+            },
+            Repr::Solicit {
+                target: "2001:db8::3".parse().unwrap(),
+                source_mac: None,
+            },
+            Repr::Advert {
+                router: true,
+                solicited: false,
+                override_: true,
+                target: "2001:db8::3".parse().unwrap(),
+                target_mac: Some([0, 0, 0x5e, 0, 2, 50]),
+            },
+        ] {
+            let mut buf = vec![0xa5u8; r.buffer_len()];
+            r.emit(&mut buf, src, dst);
+            assert_eq!(Repr::parse(&buf, src, dst), Some(r));
+            buf[10] ^= 1;
+            assert_eq!(
+                Repr::parse(&buf, src, dst),
+                None,
+                "a bad checksum must not parse"
+            );
+        }
+    }
+}
