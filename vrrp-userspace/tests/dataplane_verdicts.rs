@@ -1,0 +1,718 @@
+//! The XDP program in the kernel (BPF_PROG_TEST_RUN) on crafted frames: one case per verdict
+//! and drop reason, asserting the verdict, the counters, the maps and, for rewritten frames,
+//! every output byte; then a differential test of 100 000 random and mutated frames against
+//! `wire`'s classification of the same bytes.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use vrrp_common::{
+    DropReason,
+    maps::{
+        Counter, EventKind, Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, RouterConfig,
+        router_index,
+    },
+};
+use vrrp_userspace::{
+    config::{V3Checksum, Version},
+    dataplane::{Dataplane, monotonic_ns, verdict},
+    lab,
+    wire::{self, arp, checksum, vrrp},
+};
+
+const IFACE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x04];
+const VMAC: [u8; 6] = [0, 0, 0x5e, 0, 1, 50];
+const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+const PASSWORD: [u8; 8] = *b"1111\0\0\0\0";
+const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+
+fn src6() -> Ipv6Addr {
+    "fe80::5".parse().unwrap()
+}
+
+fn router(version: u32, auth_type: u32, master: bool) -> RouterConfig {
+    let mut primary = [0u8; 16];
+    primary[..4].copy_from_slice(&[192, 0, 2, 4]);
+    RouterConfig {
+        flags: ROUTER_CONFIGURED | if master { ROUTER_MASTER } else { 0 },
+        version,
+        auth_type,
+        interval_cs: 100,
+        priority: 100,
+        _pad: 0,
+        auth_data: if auth_type == 1 { PASSWORD } else { [0; 8] },
+        primary,
+    }
+}
+
+/// Routers: IPv4 50 (v2 PASS "1111", 1 s, master), IPv4 51 (v3), IPv6 52 (v3); VIP
+/// 192.0.2.3 of router 50; a fresh heartbeat; every valid advert passed to the stack.
+fn loaded() -> Dataplane {
+    let mut dp = Dataplane::load().expect("the verifier accepts the program");
+    dp.set_router(Family::Ipv4, 50, &router(2, 1, true))
+        .unwrap();
+    dp.set_router(Family::Ipv4, 51, &router(3, 0, false))
+        .unwrap();
+    dp.set_router(Family::Ipv6, 52, &router(3, 0, false))
+        .unwrap();
+    dp.add_vip(VIP, 50).unwrap();
+    fresh(&mut dp, 0);
+    dp
+}
+
+fn fresh(dp: &mut Dataplane, pass_gap_ns: u64) {
+    dp.set_iface(&IfaceConfig {
+        heartbeat_ns: monotonic_ns(),
+        stale_after_ns: 600 * 1_000_000_000,
+        pass_gap_ns,
+        mac: IFACE_MAC,
+        _pad: [0; 2],
+    })
+    .unwrap();
+}
+
+fn policy(family: Family, vrid: u8) -> Option<wire::RouterPolicy> {
+    match (family, vrid) {
+        (Family::Ipv4, 50) => Some(wire::RouterPolicy {
+            version: Version::V2,
+            auth_type: 1,
+            auth_data: PASSWORD,
+            interval_cs: 100,
+        }),
+        (Family::Ipv4, 51) | (Family::Ipv6, 52) => Some(wire::RouterPolicy {
+            version: Version::V3,
+            auth_type: 0,
+            auth_data: [0; 8],
+            interval_cs: 100,
+        }),
+        _ => None,
+    }
+}
+
+fn v2(vrid: u8, priority: u8) -> vrrp::Repr {
+    vrrp::Repr {
+        version: Version::V2,
+        vrid,
+        priority,
+        interval_cs: 100,
+        addresses: vec![IpAddr::V4(VIP)],
+        auth: Some(vrrp::Auth {
+            kind: 1,
+            data: PASSWORD,
+        }),
+    }
+}
+
+fn v3(vrid: u8, addresses: Vec<IpAddr>) -> vrrp::Repr {
+    vrrp::Repr {
+        version: Version::V3,
+        vrid,
+        priority: 90,
+        interval_cs: 100,
+        addresses,
+        auth: None,
+    }
+}
+
+fn frame(repr: &vrrp::Repr) -> Vec<u8> {
+    let src = if repr.is_ipv6() {
+        IpAddr::V6(src6())
+    } else {
+        IpAddr::V4(SRC4)
+    };
+    wire::emit_advert_frame(repr, src, V3Checksum::PseudoHeader)
+}
+
+/// Recomputes the VRRP checksum of an IPv4 v2 frame after a deliberate change.
+fn fix_v2_checksum(f: &mut [u8], ip_total: usize) {
+    let msg = &mut f[34..14 + ip_total];
+    msg[6] = 0;
+    msg[7] = 0;
+    let c = checksum::finish(checksum::sum(msg));
+    msg[6..8].copy_from_slice(&c.to_be_bytes());
+}
+
+fn arp_request(target: Ipv4Addr) -> (arp::Repr, Vec<u8>) {
+    let r = arp::Repr {
+        op: arp::Operation::Request,
+        sha: CLIENT_MAC,
+        spa: Ipv4Addr::new(192, 0, 2, 10),
+        tha: [0; 6],
+        tpa: target,
+    };
+    (r, r.frame([0xff; 6], CLIENT_MAC))
+}
+
+fn udp_to(dst_mac: [u8; 6]) -> Vec<u8> {
+    let mut f = dst_mac.to_vec();
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&[192, 0, 2, 10, 192, 0, 2, 3, 0x30, 0x39, 0, 80, 0, 8, 0, 0]);
+    f.resize(60, 0);
+    f
+}
+
+/// Runs one frame and checks the verdict and that exactly `reason` (if any) moved.
+fn expect_drop(dp: &Dataplane, name: &str, f: &[u8], reason: DropReason, slot: u8) {
+    let before = dp.drops(slot).unwrap();
+    let total_before = dp.drops_total().unwrap();
+    let out = dp.test_run(f).unwrap();
+    assert_eq!(out.verdict, verdict::DROP, "{name}: verdict");
+    let after = dp.drops(slot).unwrap();
+    assert_eq!(
+        after.by_reason[reason as usize],
+        before.by_reason[reason as usize] + 1,
+        "{name}: {reason:?} in slot {slot}"
+    );
+    let total_after = dp.drops_total().unwrap();
+    let moved: u64 =
+        total_after.by_reason.iter().sum::<u64>() - total_before.by_reason.iter().sum::<u64>();
+    assert_eq!(moved, 1, "{name}: exactly one drop counted");
+}
+
+fn expect_valid(dp: &Dataplane, name: &str, f: &[u8]) {
+    let before = dp.counter(Counter::AdvertValid).unwrap();
+    let out = dp.test_run(f).unwrap();
+    assert_eq!(out.verdict, verdict::PASS, "{name}: verdict");
+    assert_eq!(out.frame, f, "{name}: a valid advert passes unchanged");
+    assert_eq!(
+        dp.counter(Counter::AdvertValid).unwrap(),
+        before + 1,
+        "{name}"
+    );
+}
+
+#[test]
+fn kernel_verdicts_one_per_path_and_reason() {
+    if !lab::privileged("kernel_verdicts_one_per_path_and_reason") {
+        return;
+    }
+    let dp = loaded();
+
+    // Valid adverts, stamped.
+    let good = frame(&v2(50, 90));
+    expect_valid(&dp, "v2 PASS", &good);
+    let stamp = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+    assert_eq!(
+        (stamp.priority, stamp.interval_cs, &stamp.src[..4]),
+        (90, 100, &SRC4.octets()[..])
+    );
+    expect_valid(
+        &dp,
+        "v3 IPv4, pseudo-header checksum",
+        &frame(&v3(51, vec![IpAddr::V4(VIP)])),
+    );
+    assert_eq!(
+        dp.newest_advert(Family::Ipv4, 51)
+            .unwrap()
+            .unwrap()
+            .csum_variant,
+        0
+    );
+    let msg_only = wire::emit_advert_frame(
+        &v3(51, vec![IpAddr::V4(VIP)]),
+        IpAddr::V4(SRC4),
+        V3Checksum::MessageOnly,
+    );
+    expect_valid(&dp, "v3 IPv4, message-only checksum (RFC 9568)", &msg_only);
+    assert_eq!(
+        dp.newest_advert(Family::Ipv4, 51)
+            .unwrap()
+            .unwrap()
+            .csum_variant,
+        1
+    );
+    let v6 = frame(&v3(
+        52,
+        vec![
+            IpAddr::V6("fe80::52".parse().unwrap()),
+            IpAddr::V6("2001:db8::3".parse().unwrap()),
+        ],
+    ));
+    expect_valid(&dp, "v3 IPv6", &v6);
+    assert_eq!(
+        dp.newest_advert(Family::Ipv6, 52).unwrap().unwrap().src,
+        src6().octets()
+    );
+    // Padded to 60 bytes: lengths come from the IP header.
+    assert_eq!(frame(&v3(51, vec![IpAddr::V4(VIP)])).len(), 60);
+    let mut tagged = good[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+    tagged.extend_from_slice(&good[12..]);
+    expect_valid(&dp, "one VLAN tag", &tagged);
+    let mut qinq = good[..12].to_vec();
+    qinq.extend_from_slice(&[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x07]);
+    qinq.extend_from_slice(&good[12..]);
+    expect_valid(&dp, "QinQ", &qinq);
+    // IPv4 options (IHL 6): the VRRP message starts after them.
+    let mut opts = good[..34].to_vec();
+    opts.extend_from_slice(&[1, 1, 1, 0]);
+    opts.extend_from_slice(&good[34..54]);
+    opts[14] = 0x46;
+    opts[17] = 44;
+    expect_valid(&dp, "IPv4 options", &opts);
+
+    // Every drop reason.
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut g = good.clone();
+        f(&mut g);
+        g
+    };
+    expect_drop(
+        &dp,
+        "TTL 254",
+        &with(&|g| g[22] = 254),
+        DropReason::BadTtl,
+        50,
+    );
+    let mut v6_hop = v6.clone();
+    v6_hop[21] = 1;
+    expect_drop(&dp, "hop limit 1", &v6_hop, DropReason::BadTtl, 52);
+    expect_drop(
+        &dp,
+        "fragment",
+        &with(&|g| g[20] = 0x20),
+        DropReason::BadIpHeader,
+        0,
+    );
+    expect_drop(
+        &dp,
+        "IHL 4",
+        &with(&|g| g[14] = 0x44),
+        DropReason::BadIpHeader,
+        0,
+    );
+    expect_drop(
+        &dp,
+        "total length past the frame",
+        &with(&|g| g[17] = 200),
+        DropReason::BadIpHeader,
+        0,
+    );
+    let mut v6_long = v6.clone();
+    v6_long[19] = 200;
+    expect_drop(
+        &dp,
+        "IPv6 payload past the frame",
+        &v6_long,
+        DropReason::BadIpHeader,
+        0,
+    );
+    expect_drop(
+        &dp,
+        "VRRP shorter than its fixed part",
+        &with(&|g| g[17] = 24),
+        DropReason::Truncated,
+        0,
+    );
+    expect_drop(
+        &dp,
+        "version 4",
+        &with(&|g| g[34] = 0x41),
+        DropReason::BadVersion,
+        50,
+    );
+    let mut v2_over_v6 = v6.clone();
+    v2_over_v6[54] = 0x21;
+    expect_drop(&dp, "v2 over IPv6", &v2_over_v6, DropReason::BadVersion, 52);
+    expect_drop(
+        &dp,
+        "type 2",
+        &with(&|g| g[34] = 0x22),
+        DropReason::BadType,
+        50,
+    );
+    expect_drop(
+        &dp,
+        "count does not match the length",
+        &with(&|g| g[37] = 2),
+        DropReason::BadLength,
+        50,
+    );
+    let mut empty_v3 = frame(&v3(51, vec![IpAddr::V4(VIP)]));
+    empty_v3[37] = 0;
+    empty_v3[17] -= 4;
+    expect_drop(
+        &dp,
+        "v3 with no address",
+        &empty_v3,
+        DropReason::BadLength,
+        51,
+    );
+    expect_drop(
+        &dp,
+        "bad checksum",
+        &with(&|g| g[42] ^= 0x55),
+        DropReason::BadChecksum,
+        50,
+    );
+    expect_drop(
+        &dp,
+        "interval 0",
+        &with(&|g| {
+            g[39] = 0;
+            fix_v2_checksum(g, 40)
+        }),
+        DropReason::BadInterval,
+        50,
+    );
+    expect_drop(
+        &dp,
+        "unknown VRID",
+        &frame(&v2(60, 90)),
+        DropReason::UnknownVrid,
+        60,
+    );
+    let mut v2_for_v3_router = v2(51, 90);
+    v2_for_v3_router.auth = Some(vrrp::Auth {
+        kind: 0,
+        data: [0; 8],
+    });
+    expect_drop(
+        &dp,
+        "v2 for a v3 router",
+        &frame(&v2_for_v3_router),
+        DropReason::BadVersion,
+        51,
+    );
+    let mut no_auth = v2(50, 90);
+    no_auth.auth = Some(vrrp::Auth {
+        kind: 0,
+        data: [0; 8],
+    });
+    expect_drop(
+        &dp,
+        "no authentication for a PASS router",
+        &frame(&no_auth),
+        DropReason::AuthTypeMismatch,
+        50,
+    );
+    let mut wrong = v2(50, 90);
+    wrong.auth = Some(vrrp::Auth {
+        kind: 1,
+        data: *b"1112\0\0\0\0",
+    });
+    expect_drop(
+        &dp,
+        "wrong password",
+        &frame(&wrong),
+        DropReason::BadPassword,
+        50,
+    );
+    let mut tail = v2(50, 90);
+    tail.auth = Some(vrrp::Auth {
+        kind: 1,
+        data: *b"1111\0\0\0x",
+    });
+    expect_drop(
+        &dp,
+        "password differing in its 8th byte",
+        &frame(&tail),
+        DropReason::BadPassword,
+        50,
+    );
+    let mut slow = v2(50, 90);
+    slow.interval_cs = 200;
+    expect_drop(
+        &dp,
+        "v2 interval 2 s for a 1 s router",
+        &frame(&slow),
+        DropReason::BadInterval,
+        50,
+    );
+
+    // Unrelated frames pass untouched, counting nothing.
+    let counters = dp.counters().unwrap();
+    let drops = dp.drops_total().unwrap();
+    for f in [
+        udp_to(IFACE_MAC),
+        arp_request(Ipv4Addr::new(192, 0, 2, 4)).1,
+        v6_icmp(),
+    ] {
+        let out = dp.test_run(&f).unwrap();
+        assert_eq!((out.verdict, out.frame), (verdict::PASS, f));
+    }
+    assert_eq!(dp.counters().unwrap(), counters);
+    assert_eq!(dp.drops_total().unwrap(), drops);
+}
+
+fn v6_icmp() -> Vec<u8> {
+    let mut f = vec![0x33, 0x33, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0x0a, 0x86, 0xdd];
+    f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 58, 255]);
+    f.extend_from_slice(&"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(&"ff02::1".parse::<Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, 1]);
+    f
+}
+
+#[test]
+fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
+    if !lab::privileged("kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate") {
+        return;
+    }
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+
+    // An ARP request for the VIP becomes the reply from the VMAC, every byte as wire builds it.
+    let (request, f) = arp_request(VIP);
+    let out = dp.test_run(&f).unwrap();
+    assert_eq!(out.verdict, verdict::TX);
+    let mut expected = arp::reply_to(&request, VMAC).frame(CLIENT_MAC, VMAC);
+    expected[42..].copy_from_slice(&f[42..]);
+    assert_eq!(out.frame, expected, "the reply, byte for byte");
+    let reply = arp::Repr::parse(&out.frame[14..]).unwrap();
+    assert_eq!(
+        (reply.op, reply.sha, reply.spa, reply.tha, reply.tpa),
+        (arp::Operation::Reply, VMAC, VIP, CLIENT_MAC, request.spa)
+    );
+    assert_eq!(dp.counter(Counter::ArpReplied).unwrap(), 1);
+
+    // A frame to the VMAC is rewritten to the interface's MAC and passed.
+    let f = udp_to(VMAC);
+    let out = dp.test_run(&f).unwrap();
+    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(&out.frame[..6], &IFACE_MAC);
+    assert_eq!(&out.frame[6..], &f[6..]);
+    assert_eq!(dp.counter(Counter::VmacRewritten).unwrap(), 1);
+
+    // A GARP from another MAC claiming our active VIP: a conflict, reported at once.
+    let theirs = [0x02, 0, 0, 0, 0, 0x66];
+    let out = dp.test_run(&arp::garp(theirs, VIP)).unwrap();
+    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(dp.counter(Counter::ArpConflict).unwrap(), 1);
+    let ev = events.drain();
+    assert!(
+        ev.iter()
+            .any(|e| e.kind == EventKind::AddressConflict as u32
+                && e.mac == theirs
+                && e.src[..4] == VIP.octets()),
+        "{ev:?}"
+    );
+
+    // Adverts that need the controller now: priority 0, and a superior one while master.
+    dp.test_run(&frame(&v2(50, 0))).unwrap();
+    dp.test_run(&frame(&v2(50, 200))).unwrap();
+    let kinds: Vec<u32> = events.drain().iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&(EventKind::PriorityZero as u32)),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&(EventKind::Superior as u32)), "{kinds:?}");
+    // A steady master's adverts wake nobody.
+    dp.test_run(&frame(&v2(50, 90))).unwrap();
+    dp.test_run(&frame(&v2(50, 90))).unwrap();
+    let quiet = events.drain();
+    assert!(
+        quiet.iter().all(|e| e.kind == EventKind::NewMaster as u32) && quiet.len() <= 1,
+        "{quiet:?}"
+    );
+
+    // Backup: ARP for the VIP passes unanswered, frames to the VMAC are dropped.
+    dp.set_router(Family::Ipv4, 50, &router(2, 1, false))
+        .unwrap();
+    let out = dp.test_run(&arp_request(VIP).1).unwrap();
+    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(dp.counter(Counter::ArpNotMaster).unwrap(), 1);
+    assert_eq!(dp.test_run(&udp_to(VMAC)).unwrap().verdict, verdict::DROP);
+    assert_eq!(dp.counter(Counter::VmacDropped).unwrap(), 1);
+
+    // The liveness gate: master again, but the controller's heartbeat is stale. ARP for the
+    // VIP is dropped (neither answered from the VMAC nor passed to the kernel), and so are
+    // frames to the VMAC.
+    dp.set_router(Family::Ipv4, 50, &router(2, 1, true))
+        .unwrap();
+    dp.set_iface(&IfaceConfig {
+        heartbeat_ns: monotonic_ns() - 5_000_000_000,
+        stale_after_ns: 3_640_000_000,
+        pass_gap_ns: 0,
+        mac: IFACE_MAC,
+        _pad: [0; 2],
+    })
+    .unwrap();
+    let replied = dp.counter(Counter::ArpReplied).unwrap();
+    let (_, f) = arp_request(VIP);
+    let out = dp.test_run(&f).unwrap();
+    assert_eq!(
+        out.verdict,
+        verdict::DROP,
+        "stale heartbeat: ARP for the VIP dropped"
+    );
+    assert_eq!(out.frame, f, "and not rewritten");
+    assert_eq!(dp.counter(Counter::ArpReplied).unwrap(), replied);
+    assert_eq!(dp.test_run(&udp_to(VMAC)).unwrap().verdict, verdict::DROP);
+    assert_eq!(dp.counter(Counter::GateClosed).unwrap(), 2);
+    // A fresh heartbeat opens it again.
+    fresh(&mut dp, 0);
+    assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::TX);
+}
+
+#[test]
+fn kernel_valid_adverts_reach_the_stack_at_a_bounded_rate() {
+    if !lab::privileged("kernel_valid_adverts_reach_the_stack_at_a_bounded_rate") {
+        return;
+    }
+    let mut dp = loaded();
+    fresh(&mut dp, 60 * 1_000_000_000);
+    let f = frame(&v2(50, 90));
+    assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
+    for _ in 0..5 {
+        assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::DROP);
+    }
+    assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), 6, "all recorded");
+    assert_eq!(dp.counter(Counter::AdvertPassed).unwrap(), 1);
+    assert_eq!(dp.counter(Counter::AdvertRateLimited).unwrap(), 5);
+    assert_eq!(
+        dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap().count,
+        6
+    );
+    let _ = router_index(Family::Ipv4, 50);
+}
+
+/// xorshift64*: a small deterministic generator, so a failing frame can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A valid advert of a random kind, then 0 to 3 random mutations.
+fn random_frame(rng: &mut Rng) -> Vec<u8> {
+    let vrid = [50, 51, 52, 60][rng.below(4)];
+    let base = match rng.below(4) {
+        0 => {
+            // Checksums right, policy sometimes wrong: auth type, password, interval.
+            let mut r = v2(vrid, rng.below(256) as u8);
+            let kind = [1, 1, 1, 0, 2][rng.below(5)];
+            let data = [PASSWORD, *b"1112\0\0\0\0", *b"1111\0\0\0x"][rng.below(3)];
+            r.auth = Some(vrrp::Auth { kind, data });
+            r.interval_cs = [100, 100, 100, 200, 25_500][rng.below(5)];
+            frame(&r)
+        }
+        1 => wire::emit_advert_frame(
+            &v3(vrid, vec![IpAddr::V4(VIP); 1 + rng.below(20)]),
+            IpAddr::V4(SRC4),
+            if rng.below(2) == 0 {
+                V3Checksum::PseudoHeader
+            } else {
+                V3Checksum::MessageOnly
+            },
+        ),
+        2 => frame(&v3(
+            vrid,
+            vec![IpAddr::V6("2001:db8::3".parse().unwrap()); 1 + rng.below(4)],
+        )),
+        _ => (0..rng.below(120)).map(|_| rng.next() as u8).collect(),
+    };
+    let mut f = base;
+    for _ in 0..rng.below(4) {
+        if f.is_empty() {
+            break;
+        }
+        match rng.below(5) {
+            0 | 1 => {
+                // A byte past the destination MAC (whose changes lead to other paths).
+                let i = 6 + rng.below(f.len().saturating_sub(6).max(1));
+                if i < f.len() {
+                    f[i] = rng.next() as u8;
+                }
+            }
+            2 => f.truncate(rng.below(f.len() + 1).max(14)),
+            3 => {
+                let i = 14 + rng.below(30);
+                if i < f.len() {
+                    f[i] ^= 1 << rng.below(8);
+                }
+            }
+            _ => f.extend((0..rng.below(16)).map(|_| rng.next() as u8)),
+        }
+    }
+    f
+}
+
+#[test]
+fn kernel_differential_100k_frames_agree_with_wire() {
+    if !lab::privileged("kernel_differential_100k_frames_agree_with_wire") {
+        return;
+    }
+    let dp = loaded();
+    let mut rng = Rng(0x5eed_0000_0000_0001);
+    let mut expected = [0u64; DropReason::COUNT];
+    let mut expected_valid = 0u64;
+    let mut compared = 0;
+    let mut kinds = [0u32; 3];
+    while compared < 100_000 {
+        let f = random_frame(&mut rng);
+        // The XDP program needs 14 bytes to run at all; frames whose destination is a VMAC or
+        // whose EtherType is ARP take other paths (tested above).
+        if f.len() < 14
+            || (f[..4] == [0, 0, 0x5e, 0] && (f[4] == 1 || f[4] == 2))
+            || f[12..14] == [0x08, 0x06]
+        {
+            continue;
+        }
+        let ours = wire::parse_advert_frame(&f).and_then(|a| match a {
+            None => Ok(None),
+            Some(a) => {
+                let family = if a.src.is_ipv4() {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                };
+                wire::check_policy(&a, policy(family, a.vrrp.vrid).as_ref()).map(|()| Some(a))
+            }
+        });
+        let got = dp.test_run(&f).unwrap();
+        match &ours {
+            Ok(None) => {
+                assert_eq!(
+                    got.verdict,
+                    verdict::PASS,
+                    "not VRRP, yet dropped: {f:02x?}"
+                );
+                kinds[0] += 1;
+            }
+            Ok(Some(_)) => {
+                assert_eq!(
+                    got.verdict,
+                    verdict::PASS,
+                    "valid for wire, dropped by XDP: {f:02x?}"
+                );
+                expected_valid += 1;
+                kinds[1] += 1;
+            }
+            Err(reason) => {
+                assert_eq!(
+                    got.verdict,
+                    verdict::DROP,
+                    "wire drops it ({reason:?}), XDP passes: {f:02x?}"
+                );
+                expected[*reason as usize] += 1;
+                kinds[2] += 1;
+            }
+        }
+        compared += 1;
+    }
+    let drops = dp.drops_total().unwrap();
+    for r in DropReason::ALL {
+        assert_eq!(
+            drops.by_reason[r as usize], expected[r as usize],
+            "{r:?}: XDP and wire disagree on the count"
+        );
+    }
+    assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), expected_valid);
+    // The generator must exercise all three outcomes, and most drop reasons.
+    assert!(kinds.iter().all(|k| *k > 1000), "{kinds:?}");
+    let reasons_seen = expected.iter().filter(|n| **n > 0).count();
+    assert!(
+        reasons_seen >= 8,
+        "only {reasons_seen} reasons exercised: {expected:?}"
+    );
+    eprintln!("differential: {kinds:?} (not VRRP, valid, dropped); drops by reason {expected:?}");
+}
