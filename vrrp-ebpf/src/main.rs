@@ -54,6 +54,10 @@ static VRRP_DROPS: PerCpuArray<DropCounts, 256> = PerCpuArray::new();
 static VRRP_COUNTERS: PerCpuArray<u64, { Counter::COUNT }> = PerCpuArray::new();
 #[btf_map]
 static VRRP_EVENTS: RingBuf<Event, { EVENTS_BYTES as usize }> = RingBuf::new();
+/// How many VIPs end in each last octet: a one-load filter before the hash lookup, so ARP for
+/// addresses that are not ours costs almost nothing.
+#[btf_map]
+static VRRP_VIPBITS: Array<u32, 256> = Array::new();
 /// Per-CPU room to copy a VRRP message into for the checksum helper.
 #[btf_map]
 static VRRP_SCRATCH: PerCpuArray<[u8; CHUNK as usize], 1> = PerCpuArray::new();
@@ -206,22 +210,17 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
 /// ARP: answer requests for our active VIPs from the VMAC; spot others claiming them.
 #[inline(always)]
 fn arp(ctx: &XdpContext, off: usize) -> u32 {
-    let Some(hdr) = read::<[u8; 8]>(ctx, off) else {
+    let Some(a) = read::<[u8; ARP_LEN]>(ctx, off) else {
         return XDP_PASS;
     };
     // Ethernet (1) / IPv4 (0x0800), 6-byte hardware and 4-byte protocol addresses.
-    if hdr[0..6] != [0, 1, 8, 0, 6, 4] {
+    if a[0..6] != [0, 1, 8, 0, 6, 4] {
         return XDP_PASS;
     }
-    let op = u16::from_be_bytes([hdr[6], hdr[7]]);
-    let (Some(sha), Some(spa), Some(tpa)) = (
-        read::<[u8; 6]>(ctx, off + 8),
-        read::<[u8; 4]>(ctx, off + 14),
-        read::<[u8; 4]>(ctx, off + 24),
-    ) else {
-        return XDP_PASS;
-    };
-    let now = now_ns();
+    let op = u16::from_be_bytes([a[6], a[7]]);
+    let sha = [a[8], a[9], a[10], a[11], a[12], a[13]];
+    let spa = [a[14], a[15], a[16], a[17]];
+    let tpa = [a[24], a[25], a[26], a[27]];
 
     // Someone else announcing (GARP, reply, or request) one of our active VIPs.
     if let Some(vip) = lookup_vip(&spa) {
@@ -235,7 +234,7 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
                 router_index(Family::Ipv4, vrid),
                 0,
                 0,
-                now,
+                now_ns(),
                 src,
                 sha,
             );
@@ -254,13 +253,10 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
         count(Counter::ArpNotMaster);
         return XDP_PASS;
     }
-    if !gate_open(now) {
+    if !gate_open(now_ns()) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
-    let Some(_) = ptr_at::<[u8; ARP_LEN]>(ctx, off) else {
-        return XDP_PASS;
-    };
     let (Some(eth_dst), Some(eth_src), Some(arp)) = (
         ptr_at::<[u8; 6]>(ctx, 0),
         ptr_at::<[u8; 6]>(ctx, 6),
@@ -286,6 +282,9 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
 
 #[inline(always)]
 fn lookup_vip(addr: &[u8; 4]) -> Option<VipEntry> {
+    if VRRP_VIPBITS.get(addr[3] as u32).is_none_or(|n| *n == 0) {
+        return None;
+    }
     // SAFETY: the value is copied out at once.
     VRRP_VIPS.get_ptr(addr).map(|p| unsafe { *p })
 }

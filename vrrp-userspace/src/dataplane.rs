@@ -47,9 +47,10 @@ pub mod map_names {
     pub const COUNTERS: &str = "VRRP_COUNTERS";
     pub const EVENTS: &str = "VRRP_EVENTS";
     pub const SCRATCH: &str = "VRRP_SCRATCH";
+    pub const VIPBITS: &str = "VRRP_VIPBITS";
     /// Every map the program declares.
-    pub const ALL: [&str; 8] = [
-        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH,
+    pub const ALL: [&str; 9] = [
+        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPBITS,
     ];
 }
 
@@ -367,7 +368,20 @@ impl Dataplane {
     /// Adds a VIP of router `vrid` (`VRRP_VIPS`): ARP for it is answered while master.
     pub fn add_vip(&mut self, vip: Ipv4Addr, vrid: u8) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
+        let new = vips.get(&vip.octets(), 0).is_err();
         vips.insert(vip.octets(), VipEntry { vrid: vrid.into() }, 0)?;
+        if new {
+            self.adjust_vipbits(vip, 1)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `VRRP_VIPBITS` (VIPs per last octet, the program's pre-filter) in step.
+    fn adjust_vipbits(&mut self, vip: Ipv4Addr, delta: i32) -> Result<()> {
+        let mut bits = Array::<_, u32>::try_from(self.map_mut(map_names::VIPBITS)?)?;
+        let i = u32::from(vip.octets()[3]);
+        let n = bits.get(&i, 0)?;
+        bits.set(i, n.saturating_add_signed(delta), 0)?;
         Ok(())
     }
 
@@ -375,7 +389,7 @@ impl Dataplane {
     pub fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
         vips.remove(&vip.octets())?;
-        Ok(())
+        self.adjust_vipbits(vip, -1)
     }
 
     /// Writes the interface settings and heartbeat (`VRRP_IFACE`).
