@@ -200,3 +200,43 @@ fn tshark_decodes_what_we_emit_without_complaint() {
     assert!(lines[6].ends_with(":icmpv6"), "{}", lines[6]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tshark_accepts_our_message_only_v3_checksum_with_its_rfc9568_setting() {
+    let Some(tshark) = tshark() else { return };
+    let repr = vrrp::Repr {
+        version: Version::V3,
+        vrid: 50,
+        priority: 100,
+        interval_cs: 100,
+        addresses: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3))],
+        auth: None,
+    };
+    let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 4));
+    let dir = std::env::temp_dir().join(format!("vrrp-wire-mo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("message-only.pcap");
+    wire::pcap::write(
+        &pcap,
+        &[wire::emit_advert_frame(&repr, src, V3Checksum::MessageOnly)],
+    )
+    .unwrap();
+    let decode = |pref: &str| {
+        let out = std::process::Command::new(&tshark)
+            .args([
+                "-r",
+                pcap.to_str().unwrap(),
+                "-V",
+                "-o",
+                &format!("vrrp.v3_checksum_as_in_v2:{pref}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // With tshark's "v3 checksum as in v2" (RFC 9568) the message-only checksum is good; with
+    // its default (pseudo-header) the same frame is flagged: the variant really differs.
+    assert!(decode("TRUE").contains("[Checksum Status: Good]"));
+    assert!(decode("FALSE").contains("[Checksum Status: Bad]"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
