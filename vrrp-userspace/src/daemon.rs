@@ -32,6 +32,8 @@ use crate::{
 /// How the daemon runs.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
+    /// The configuration file, read again on SIGHUP.
+    pub config: PathBuf,
     /// The control socket.
     pub control_socket: PathBuf,
     /// Where the XDP links are pinned.
@@ -143,7 +145,6 @@ impl<F: Frames> Daemon<F> {
             let iface = Self::open_iface(&netlink, &spec.interface, &options).await?;
             ifaces.insert(spec.interface.clone(), iface);
         }
-        let now = monotonic_ns();
         let mut daemon = Daemon {
             ifaces,
             instances: Vec::new(),
@@ -152,41 +153,114 @@ impl<F: Frames> Daemon<F> {
             _frames: std::marker::PhantomData,
         };
         for spec in specs {
-            daemon.remove_stale_vips(&spec).await?;
-            let router = Router::new(Params {
-                version: spec.version,
-                priority: spec.priority,
-                advert_interval: spec.advert_interval,
-                preempt: spec.preempt,
-                preempt_delay: spec.preempt_delay,
-                start_as_master: spec.state == InitialState::Master,
-                primary: IpAddr::V4(daemon.ifaces[&spec.interface].primary),
-                lower_prio_no_advert: spec.lower_prio_no_advert,
-            });
-            let iface = spec.interface.clone();
-            daemon.instances.push(Instance {
-                spec,
-                router,
-                iface,
-                fed_ns: now,
-                garp_at: Vec::new(),
-            });
-        }
-        daemon.heartbeat()?;
-        for i in 0..daemon.instances.len() {
-            daemon.sync_router_map(i)?;
-            for vip in daemon.instances[i].spec.vips.clone() {
-                if let IpAddr::V4(v4) = vip.address {
-                    let (vrid, ifn) = (
-                        daemon.instances[i].spec.vrid.get(),
-                        daemon.instances[i].iface.clone(),
-                    );
-                    daemon.iface_mut(&ifn)?.dp.add_vip(v4, vrid)?;
-                }
-            }
-            daemon.input(i, now, Input::Startup).await?;
+            daemon.add_instance(spec).await?;
         }
         Ok(daemon)
+    }
+
+    /// Starts one instance: its interface opened if new, stale VIPs removed, the router and its
+    /// VIPs in the maps, the state machine started.
+    async fn add_instance(&mut self, spec: InstanceSpec) -> Result<()> {
+        if !self.ifaces.contains_key(&spec.interface) {
+            let iface = Self::open_iface(&self.netlink, &spec.interface, &self.options).await?;
+            self.ifaces.insert(spec.interface.clone(), iface);
+        }
+        self.remove_stale_vips(&spec).await?;
+        let now = monotonic_ns();
+        let router = Router::new(Params {
+            version: spec.version,
+            priority: spec.priority,
+            advert_interval: spec.advert_interval,
+            preempt: spec.preempt,
+            preempt_delay: spec.preempt_delay,
+            start_as_master: spec.state == InitialState::Master,
+            primary: IpAddr::V4(self.ifaces[&spec.interface].primary),
+            lower_prio_no_advert: spec.lower_prio_no_advert,
+        });
+        let iface = spec.interface.clone();
+        let vips: Vec<Ipv4Addr> = spec
+            .vips
+            .iter()
+            .filter_map(|v| match v.address {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let vrid = spec.vrid.get();
+        self.instances.push(Instance {
+            spec,
+            router,
+            iface: iface.clone(),
+            fed_ns: now,
+            garp_at: Vec::new(),
+        });
+        let i = self.instances.len() - 1;
+        self.heartbeat()?;
+        self.sync_router_map(i)?;
+        for vip in vips {
+            self.iface_mut(&iface)?.dp.add_vip(vip, vrid)?;
+        }
+        self.input(i, now, Input::Startup).await
+    }
+
+    /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it.
+    async fn remove_instance(&mut self, i: usize) -> Result<()> {
+        self.input(i, monotonic_ns(), Input::Shutdown).await?;
+        let inst = self.instances.remove(i);
+        let iface = self.iface_mut(&inst.iface)?;
+        let mut cleared = router_config(&inst.spec, &inst.router, iface.primary);
+        cleared.flags = 0;
+        iface
+            .dp
+            .set_router(Family::Ipv4, inst.spec.vrid.get(), &cleared)?;
+        for vip in &inst.spec.vips {
+            if let IpAddr::V4(a) = vip.address {
+                iface.dp.remove_vip(a)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGHUP: reads the configuration again. A bad file is refused with its diagnostics and
+    /// the running configuration keeps serving; otherwise unchanged instances keep their state
+    /// (a master stays master), changed ones restart, removed ones stop, new ones start.
+    pub async fn reload(&mut self) -> Result<()> {
+        let loaded = match crate::config::load(&self.options.config) {
+            Ok(l) => l,
+            Err(e) => {
+                for d in e.errors() {
+                    log::error!("{d}");
+                }
+                log::error!(
+                    "reload of {} refused; the running configuration stays",
+                    self.options.config.display()
+                );
+                return Ok(());
+            }
+        };
+        for w in &loaded.warnings {
+            log::warn!("{w}");
+        }
+        let new = loaded.config.instances;
+        let (mut kept, mut stopped, mut started) = (0, 0, 0);
+        let mut i = 0;
+        while i < self.instances.len() {
+            if new.contains(&self.instances[i].spec) {
+                kept += 1;
+                i += 1;
+            } else {
+                self.remove_instance(i).await?;
+                stopped += 1;
+            }
+        }
+        for spec in new {
+            if !self.instances.iter().any(|x| x.spec == spec) {
+                self.add_instance(spec).await?;
+                started += 1;
+            }
+        }
+        log::info!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started");
+        Ok(())
     }
 
     async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Result<Iface> {
@@ -524,10 +598,12 @@ impl<F: Frames> Daemon<F> {
     pub async fn run(mut self) -> Result<()> {
         let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
         let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
+        let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
         let control = control::Server::bind(&self.options.control_socket)?;
         loop {
             let wake = self.next_wake();
             let sleep = Duration::from_nanos(wake.saturating_sub(monotonic_ns()));
+            let mut reload = false;
             let events = futures_util::future::select_all(
                 self.ifaces.values().map(|i| Box::pin(i.events.readable())),
             );
@@ -536,12 +612,16 @@ impl<F: Frames> Daemon<F> {
                 (ready, _, _) = events => { ready?.clear_ready(); }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
+                _ = hup.recv() => reload = true,
                 conn = control.accept() => {
                     if let Ok(stream) = conn {
                         let status = self.status();
                         tokio::spawn(control::serve(stream, status));
                     }
                 }
+            }
+            if reload {
+                self.reload().await?;
             }
             for iface in self.ifaces.values_mut() {
                 // Events only wake us; the stamps carry the data.

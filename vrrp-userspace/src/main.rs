@@ -271,6 +271,7 @@ fn run(
             .with_context(|| format!("writing {}", pid_file.display()))?;
     }
     let options = vrrp_userspace::daemon::RunOptions {
+        config: path.to_path_buf(),
         control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
         pin_root,
     };

@@ -382,3 +382,60 @@ fn seed_pinned_neighbour_entry_survives_two_failovers() {
     assert_eq!(neighbour(client).unwrap().0, VMAC_50);
     drop(lb02);
 }
+
+#[test]
+fn sighup_refuses_a_bad_config_keeps_serving_and_applies_a_good_one() {
+    if !lab::privileged("sighup_reload") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let conf = dir.join("keepalived.conf");
+    let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
+    std::fs::write(&conf, &original).unwrap();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER")
+    })
+    .unwrap_or_else(|| panic!("{}", lb01.log_text()));
+
+    // A broken file: refused with file:line, and the master keeps serving.
+    std::fs::write(
+        &conf,
+        original.replace("virtual_router_id 50", "virtual_router_id fifty"),
+    )
+    .unwrap();
+    lb01.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(3), || {
+        lb01.log_text().contains("refused")
+    })
+    .unwrap_or_else(|| panic!("{}", lb01.log_text()));
+    let log = lb01.log_text();
+    assert!(
+        log.contains("keepalived.conf:") && log.contains("fifty"),
+        "{log}"
+    );
+    assert_eq!(lb01.state().as_deref(), Some("MASTER"));
+    assert!(has_vip(lab.host("lb01")));
+
+    // The same file again: nothing changes, no state change is logged.
+    std::fs::write(&conf, &original).unwrap();
+    lb01.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(3), || {
+        lb01.log_text().contains("1 instance(s) unchanged")
+    })
+    .unwrap_or_else(|| panic!("{}", lb01.log_text()));
+    assert_eq!(lb01.log_text().matches("-> MASTER").count(), 1);
+
+    // A changed priority: the instance restarts with it.
+    std::fs::write(&conf, original.replace("priority 100", "priority 150")).unwrap();
+    lb01.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || {
+        lb01.status()
+            .is_some_and(|s| s.priority == 150 && s.state == "MASTER")
+    })
+    .unwrap_or_else(|| panic!("{:?}\n{}", lb01.status(), lb01.log_text()));
+    assert!(lb01.log_text().contains("1 stopped, 1 started"));
+    assert!(has_vip(lab.host("lb01")));
+}
