@@ -496,6 +496,34 @@ impl<F: Frames> Daemon<F> {
         }
     }
 
+    /// Puts the instances of an interface that lost its carrier into FAULT (as keepalived does:
+    /// a master sends priority 0 if it still can and releases the VIPs), and back to BACKUP when
+    /// the carrier returns.
+    async fn track_links(&mut self) -> Result<()> {
+        let names: Vec<String> = self.ifaces.keys().cloned().collect();
+        for name in names {
+            let up = match self.netlink.link(&name).await {
+                Ok(link) => link.up,
+                Err(_) => false,
+            };
+            let now = monotonic_ns();
+            for i in 0..self.instances.len() {
+                if self.instances[i].iface != name {
+                    continue;
+                }
+                match (up, self.instances[i].router.state()) {
+                    (false, State::Backup | State::Master) => {
+                        log::warn!("{}: {name} lost its carrier", self.instances[i].spec.name);
+                        self.input(i, now, Input::Fault).await?;
+                    }
+                    (true, State::Fault) => self.input(i, now, Input::FaultCleared).await?,
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Feeds every router the advert XDP stamped since the last look, then fires due timers.
     async fn poll(&mut self) -> Result<()> {
         let now = monotonic_ns();
@@ -628,6 +656,7 @@ impl<F: Frames> Daemon<F> {
                 let _ = iface.events.get_mut().drain();
             }
             self.heartbeat()?;
+            self.track_links().await?;
             self.poll().await?;
         }
         self.shutdown().await

@@ -14,7 +14,7 @@ use rtnetlink::{
     packet_route::{
         AddressFamily,
         address::{AddressAttribute, AddressMessage},
-        link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage},
+        link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
         neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
     },
 };
@@ -30,6 +30,8 @@ pub struct Link {
     pub mac: [u8; 6],
     /// Whether it is a veth (XDP_TX then needs generic mode, see `dataplane::ModeChoice`).
     pub is_veth: bool,
+    /// Whether it is up with a carrier (IFF_UP and IFF_LOWER_UP).
+    pub up: bool,
 }
 
 /// An rtnetlink connection in the current network namespace.
@@ -72,11 +74,13 @@ impl Netlink {
                 _ => {}
             }
         }
+        let flags = msg.header.flags;
         Ok(Link {
             index: msg.header.index,
             name: name.to_string(),
             mac,
             is_veth,
+            up: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
         })
     }
 

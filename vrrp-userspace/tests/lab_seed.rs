@@ -101,6 +101,11 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
     .expect("lb02 never took the VIP");
     assert!(took <= LB02_MASTER_DOWN + SLACK, "takeover after {took:?}");
     assert_eq!(state(&lb02), "MASTER");
+    // lb01 saw its carrier go: FAULT, VIP released, as keepalived does.
+    wait_for(Duration::from_secs(3), || {
+        lb01.state().as_deref() == Some("FAULT") && !has_vip(lab.host("lb01"))
+    })
+    .unwrap_or_else(|| panic!("lb01 after link loss: {}", state(&lb01)));
     // The client keeps its neighbour entry (the VMAC moved) and its pings resume.
     assert!(wait_for(Duration::from_secs(3), || ping_once(lab.host("client"))).is_some());
     assert_eq!(neighbour(lab.host("client")).unwrap().0, VMAC_50);
