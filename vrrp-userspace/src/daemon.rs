@@ -20,11 +20,12 @@ use vrrp_common::maps::{
 };
 
 use crate::{
-    config::{Auth, InitialState, Instance as InstanceSpec},
+    config::{Auth, Config, InitialState, Instance as InstanceSpec, Script},
     control,
     dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
     fsm::{self, Action, Advert, Input, Nanos, Params, Router, State},
     netlink::{Link, Netlink},
+    track::{self, ScriptState, Verdict},
     tx::{McastMembership, PacketTx},
     units::{Centis, Priority},
 };
@@ -67,6 +68,10 @@ struct Instance {
     fed_ns: u64,
     /// Pending gratuitous ARP bursts.
     garp_at: Vec<Nanos>,
+    /// Its interface has no carrier.
+    link_fault: bool,
+    /// A weight-0 tracked script fails.
+    script_fault: bool,
 }
 
 /// The public view of an instance, for `vrrpd status`.
@@ -129,13 +134,19 @@ pub struct Daemon<F: Frames> {
     instances: Vec<Instance>,
     netlink: Netlink,
     options: RunOptions,
+    /// The `vrrp_script`s and their states, by name.
+    scripts: BTreeMap<String, (Script, ScriptState)>,
+    script_tasks: Vec<tokio::task::JoinHandle<()>>,
+    script_results: tokio::sync::mpsc::Receiver<(String, bool)>,
+    script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
     _frames: std::marker::PhantomData<F>,
 }
 
 impl<F: Frames> Daemon<F> {
     /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
     /// routers configured in the maps, state machines started.
-    pub async fn start(specs: Vec<InstanceSpec>, options: RunOptions) -> Result<Self> {
+    pub async fn start(config: Config, options: RunOptions) -> Result<Self> {
+        let specs = config.instances;
         let netlink = Netlink::new()?;
         let mut ifaces = BTreeMap::new();
         for spec in &specs {
@@ -145,13 +156,19 @@ impl<F: Frames> Daemon<F> {
             let iface = Self::open_iface(&netlink, &spec.interface, &options).await?;
             ifaces.insert(spec.interface.clone(), iface);
         }
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
         let mut daemon = Daemon {
             ifaces,
             instances: Vec::new(),
             netlink,
             options,
+            scripts: BTreeMap::new(),
+            script_tasks: Vec::new(),
+            script_results: rx,
+            script_sender: tx,
             _frames: std::marker::PhantomData,
         };
+        daemon.start_scripts(config.scripts);
         for spec in specs {
             daemon.add_instance(spec).await?;
         }
@@ -193,6 +210,8 @@ impl<F: Frames> Daemon<F> {
             iface: iface.clone(),
             fed_ns: now,
             garp_at: Vec::new(),
+            link_fault: false,
+            script_fault: false,
         });
         let i = self.instances.len() - 1;
         self.heartbeat()?;
@@ -240,6 +259,15 @@ impl<F: Frames> Daemon<F> {
         };
         for w in &loaded.warnings {
             log::warn!("{w}");
+        }
+        let changed = loaded.config.scripts.len() != self.scripts.len()
+            || loaded
+                .config
+                .scripts
+                .iter()
+                .any(|s| self.scripts.get(&s.name).is_none_or(|(old, _)| old != s));
+        if changed {
+            self.start_scripts(loaded.config.scripts.clone());
         }
         let new = loaded.config.instances;
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
@@ -496,6 +524,73 @@ impl<F: Frames> Daemon<F> {
         }
     }
 
+    /// Starts one task per `vrrp_script` (stopping those of an earlier configuration).
+    fn start_scripts(&mut self, scripts: Vec<Script>) {
+        for task in self.script_tasks.drain(..) {
+            task.abort();
+        }
+        self.scripts.clear();
+        for script in scripts {
+            let state = ScriptState::new(&script);
+            self.script_tasks.push(tokio::spawn(track::run(
+                script.clone(),
+                self.script_sender.clone(),
+            )));
+            self.scripts.insert(script.name.clone(), (script, state));
+        }
+    }
+
+    /// A script ran: update its state and, where it changed, the priority (or FAULT) of every
+    /// instance that tracks it.
+    async fn script_result(&mut self, name: &str, success: bool) -> Result<()> {
+        let Some((script, state)) = self.scripts.get_mut(name) else {
+            return Ok(());
+        };
+        if !state.record(script, success) {
+            return Ok(());
+        }
+        log::info!(
+            "script {name} is now {}",
+            if state.good { "succeeding" } else { "failing" }
+        );
+        let now = monotonic_ns();
+        for i in 0..self.instances.len() {
+            let inst = &self.instances[i];
+            if !inst.spec.track_scripts.iter().any(|t| t.script == name) {
+                continue;
+            }
+            let verdict = track::effective(inst.spec.priority, &inst.spec.track_scripts, |n| {
+                self.scripts.get(n).map(|(s, st)| (s, st))
+            });
+            match verdict {
+                Verdict::Fault => {
+                    if !self.instances[i].script_fault {
+                        self.instances[i].script_fault = true;
+                        self.input(i, now, Input::Fault).await?;
+                    }
+                }
+                Verdict::Priority(p) => {
+                    if p != self.instances[i].router.priority() {
+                        log::info!(
+                            "{}: priority {} -> {p} (tracked scripts)",
+                            self.instances[i].spec.name,
+                            self.instances[i].router.priority()
+                        );
+                        self.input(i, now, Input::SetPriority(p)).await?;
+                        self.sync_router_map(i)?;
+                    }
+                    if self.instances[i].script_fault {
+                        self.instances[i].script_fault = false;
+                        if !self.instances[i].link_fault {
+                            self.input(i, now, Input::FaultCleared).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Puts the instances of an interface that lost its carrier into FAULT (as keepalived does:
     /// a master sends priority 0 if it still can and releases the VIPs), and back to BACKUP when
     /// the carrier returns.
@@ -511,13 +606,19 @@ impl<F: Frames> Daemon<F> {
                 if self.instances[i].iface != name {
                     continue;
                 }
-                match (up, self.instances[i].router.state()) {
-                    (false, State::Backup | State::Master) => {
-                        log::warn!("{}: {name} lost its carrier", self.instances[i].spec.name);
-                        self.input(i, now, Input::Fault).await?;
+                if !up && !self.instances[i].link_fault {
+                    log::warn!("{}: {name} lost its carrier", self.instances[i].spec.name);
+                    self.instances[i].link_fault = true;
+                    self.input(i, now, Input::Fault).await?;
+                } else if up && self.instances[i].link_fault {
+                    log::info!(
+                        "{}: {name} has its carrier back",
+                        self.instances[i].spec.name
+                    );
+                    self.instances[i].link_fault = false;
+                    if !self.instances[i].script_fault {
+                        self.input(i, now, Input::FaultCleared).await?;
                     }
-                    (true, State::Fault) => self.input(i, now, Input::FaultCleared).await?,
-                    _ => {}
                 }
             }
         }
@@ -632,6 +733,7 @@ impl<F: Frames> Daemon<F> {
             let wake = self.next_wake();
             let sleep = Duration::from_nanos(wake.saturating_sub(monotonic_ns()));
             let mut reload = false;
+            let mut script = None;
             let events = futures_util::future::select_all(
                 self.ifaces.values().map(|i| Box::pin(i.events.readable())),
             );
@@ -641,6 +743,7 @@ impl<F: Frames> Daemon<F> {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => reload = true,
+                Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
                 conn = control.accept() => {
                     if let Ok(stream) = conn {
                         let status = self.status();
@@ -650,6 +753,9 @@ impl<F: Frames> Daemon<F> {
             }
             if reload {
                 self.reload().await?;
+            }
+            if let Some((name, ok)) = script {
+                self.script_result(&name, ok).await?;
             }
             for iface in self.ifaces.values_mut() {
                 // Events only wake us; the stamps carry the data.

@@ -281,7 +281,7 @@ fn run(
         .context("starting the runtime")?;
     let result = runtime.block_on(async {
         let daemon = vrrp_userspace::daemon::Daemon::<vrrp_userspace::frames::WireFrames>::start(
-            loaded.config.instances,
+            loaded.config,
             options,
         )
         .await?;

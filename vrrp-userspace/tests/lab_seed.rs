@@ -444,3 +444,61 @@ fn sighup_refuses_a_bad_config_keeps_serving_and_applies_a_good_one() {
     assert!(lb01.log_text().contains("1 stopped, 1 started"));
     assert!(has_vip(lab.host("lb01")));
 }
+
+#[test]
+fn track_script_failure_lowers_priority_and_hands_the_vip_over() {
+    if !lab::privileged("track_script") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    // The REFERENCE tutorial's health check, with the test of a file for `killall -0 haproxy`.
+    let healthy = dir.join("haproxy-up");
+    std::fs::write(&healthy, "").unwrap();
+    let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
+    let conf = dir.join("lb01-tracked.conf");
+    std::fs::write(
+        &conf,
+        original
+            .replace(
+                "vrrp_instance VI_1 {",
+                &format!(
+                    "vrrp_script chk_haproxy {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n    weight -30\n    fall 2\n    rise 2\n}}\nvrrp_instance VI_1 {{",
+                    healthy.display()
+                ),
+            )
+            .replace(
+                "    virtual_ipaddress {",
+                "    track_script {\n        chk_haproxy\n    }\n    virtual_ipaddress {",
+            ),
+    )
+    .unwrap();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
+    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+
+    // haproxy "dies": after fall 2, lb01 runs at 100 - 30 = 70 < 90, and lb02 preempts it.
+    std::fs::remove_file(&healthy).unwrap();
+    wait_for(Duration::from_secs(10), || {
+        has_vip(lab.host("lb02")) && !has_vip(lab.host("lb01"))
+    })
+    .unwrap_or_else(|| panic!("lb01 {:?}\n{}", lb01.status(), lb01.log_text()));
+    assert_eq!(lb01.status().unwrap().priority, 70);
+    assert!(
+        lb01.log_text().contains("priority 100 -> 70"),
+        "{}",
+        lb01.log_text()
+    );
+
+    // It comes back: after rise 2, lb01 is at 100 again and takes the VIP back.
+    std::fs::write(&healthy, "").unwrap();
+    wait_for(Duration::from_secs(10), || {
+        has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02"))
+    })
+    .unwrap_or_else(|| panic!("lb01 {:?}\n{}", lb01.status(), lb01.log_text()));
+    assert_eq!(lb01.status().unwrap().priority, 100);
+}
