@@ -26,7 +26,7 @@ use crate::{
     fsm::{self, Action, Advert, Input, Nanos, Params, Router, State},
     netlink::{Link, Netlink},
     track::{self, ScriptState, Verdict},
-    tx::{McastMembership, PacketTx},
+    tx::{McastMembership, PacketTx, UnicastTx},
     units::{Centis, Priority},
 };
 
@@ -47,6 +47,13 @@ pub trait Frames {
     fn advert(spec: &InstanceSpec, primary: Ipv4Addr, priority: Priority) -> Vec<u8>;
     /// A gratuitous ARP for `vip` from the VMAC.
     fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
+    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`.
+    fn advert_message(
+        spec: &InstanceSpec,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        priority: Priority,
+    ) -> Vec<u8>;
 }
 
 /// One interface: its XDP program, its events, its transmit socket.
@@ -72,6 +79,8 @@ struct Instance {
     link_fault: bool,
     /// A weight-0 tracked script fails.
     script_fault: bool,
+    /// keepalived's `unicast_peer`: the socket and the source to send from.
+    unicast: Option<(UnicastTx, Ipv4Addr)>,
 }
 
 /// The public view of an instance, for `vrrpd status`.
@@ -195,6 +204,15 @@ impl<F: Frames> Daemon<F> {
             lower_prio_no_advert: spec.lower_prio_no_advert,
         });
         let iface = spec.interface.clone();
+        let unicast = if spec.unicast_peers.is_empty() {
+            None
+        } else {
+            let src = match spec.unicast_src {
+                Some(IpAddr::V4(a)) => a,
+                _ => self.ifaces[&spec.interface].primary,
+            };
+            Some((UnicastTx::open(src)?, src))
+        };
         let vips: Vec<Ipv4Addr> = spec
             .vips
             .iter()
@@ -212,6 +230,7 @@ impl<F: Frames> Daemon<F> {
             garp_at: Vec::new(),
             link_fault: false,
             script_fault: false,
+            unicast,
         });
         let i = self.instances.len() - 1;
         self.heartbeat()?;
@@ -408,10 +427,21 @@ impl<F: Frames> Daemon<F> {
         let spec = self.instances[i].spec.clone();
         match action {
             Action::SendAdvert { priority } => {
-                let iface = &self.ifaces[&spec.interface];
-                let frame = F::advert(&spec, iface.primary, priority);
-                if let Err(e) = iface.tx.send(&frame) {
-                    log::warn!("{}: advert not sent: {e:#}", spec.name);
+                if let Some((tx, src)) = &self.instances[i].unicast {
+                    for peer in &spec.unicast_peers {
+                        if let IpAddr::V4(peer) = *peer {
+                            let msg = F::advert_message(&spec, *src, peer, priority);
+                            if let Err(e) = tx.send_to(&msg, peer) {
+                                log::warn!("{}: advert to {peer} not sent: {e:#}", spec.name);
+                            }
+                        }
+                    }
+                } else {
+                    let iface = &self.ifaces[&spec.interface];
+                    let frame = F::advert(&spec, iface.primary, priority);
+                    if let Err(e) = iface.tx.send(&frame) {
+                        log::warn!("{}: advert not sent: {e:#}", spec.name);
+                    }
                 }
             }
             Action::TakeOver => {

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::{
-    config::{Auth, Instance, Version},
+    config::{Auth, Instance, V3Checksum, Version},
     daemon::Frames,
     units::Priority,
     wire::{self, vrrp},
@@ -40,6 +40,27 @@ impl Frames for WireFrames {
             IpAddr::V4(primary),
             inst.v3_checksum,
         )
+    }
+
+    fn advert_message(
+        inst: &Instance,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        priority: Priority,
+    ) -> Vec<u8> {
+        let repr = advert_repr(inst, priority);
+        let pseudo = match (inst.version, inst.v3_checksum) {
+            (Version::V3, V3Checksum::PseudoHeader) => wire::checksum::pseudo_v4(
+                src,
+                dst,
+                vrrp_common::proto::IPPROTO_VRRP,
+                repr.buffer_len() as u16,
+            ),
+            _ => 0,
+        };
+        let mut msg = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut msg, pseudo);
+        msg
     }
 
     fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8> {

@@ -82,3 +82,37 @@ impl McastMembership {
         Ok(McastMembership { _socket: socket })
     }
 }
+
+/// A raw IPv4 socket for protocol 112, for keepalived's `unicast_peer`: the kernel builds the IP
+/// header (TTL 255, ToS CS6) and routes to each peer; the Ethernet source is the NIC's, as in
+/// keepalived's unicast mode. (socket2, because nix has no constructor for protocol 112.)
+pub struct UnicastTx {
+    socket: socket2::Socket,
+}
+
+impl UnicastTx {
+    /// Opens the socket, bound to `src` so that the adverts carry it.
+    pub fn open(src: Ipv4Addr) -> Result<Self> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(vrrp_common::proto::IPPROTO_VRRP))),
+        )
+        .context("opening a raw socket for protocol 112 (needs CAP_NET_RAW)")?;
+        socket.set_ttl_v4(255).context("setting TTL 255")?;
+        socket.set_tos_v4(0xc0).context("setting ToS CS6")?;
+        socket
+            .bind(&std::net::SocketAddr::from((src, 0)).into())
+            .with_context(|| format!("binding to {src}"))?;
+        Ok(UnicastTx { socket })
+    }
+
+    /// Sends one VRRP message to `peer`.
+    pub fn send_to(&self, message: &[u8], peer: Ipv4Addr) -> Result<()> {
+        self.socket
+            .send_to(message, &std::net::SocketAddr::from((peer, 0)).into())
+            .with_context(|| format!("sending to {peer}"))?;
+        Ok(())
+    }
+}

@@ -225,3 +225,75 @@ fn interop_v3_keepalived_master_vrrpd_backup() {
         interop(true, false);
     }
 }
+
+/// keepalived.conf with `unicast_src_ip` / `unicast_peer` (v2 PASS).
+fn unicast_config(
+    dir: &Path,
+    name: &str,
+    state: &str,
+    priority: u8,
+    src: &str,
+    peer: &str,
+) -> PathBuf {
+    let plain = config(dir, name, state, priority, false);
+    let text = std::fs::read_to_string(&plain).unwrap().replace(
+        "    virtual_ipaddress {",
+        &format!("    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{"),
+    );
+    let path = dir.join(format!("{name}-unicast.conf"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn interop_unicast_peers_vrrpd_and_keepalived() {
+    if !lab::privileged("interop_unicast") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let dir = run_dir();
+    let pcap = dir.join("switch.pcap");
+    let cap = capture(&lab, &pcap);
+    let ours_conf = unicast_config(&dir, "lb01", "MASTER", 100, "192.0.2.4", "192.0.2.5");
+    let theirs_conf = unicast_config(&dir, "lb02", "BACKUP", 90, "192.0.2.5", "192.0.2.4");
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");
+    let theirs = keepalived(lab.host("lb02"), &theirs_conf, &dir, "lb02");
+    wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
+        .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
+    one_master_for(&lab, Duration::from_secs(4)).unwrap();
+    // vrrpd stops: keepalived hears priority 0 by unicast and takes over.
+    ours.child.signal(nix::sys::signal::Signal::SIGTERM);
+    wait_for(Duration::from_secs(3), || has_vip(lab.host("lb02")))
+        .expect("keepalived took over from vrrpd over unicast");
+    drop(ours);
+    // vrrpd as the backup now: it accepts keepalived's unicast adverts and stays backup.
+    let backup_conf = unicast_config(&dir, "lb01b", "BACKUP", 80, "192.0.2.4", "192.0.2.5");
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &backup_conf, &dir, "lb01b");
+    wait_for(Duration::from_secs(3), || {
+        ours.status()
+            .is_some_and(|s| s.state == "BACKUP" && s.adverts_seen >= 2)
+    })
+    .unwrap_or_else(|| panic!("{:?}\n{}", ours.status(), ours.log_text()));
+    one_master_for(&lab, Duration::from_secs(3)).unwrap();
+    drop(theirs);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(cap);
+    // Unicast adverts went to the peer's address, not the multicast group.
+    let out = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "vrrp && ip.src == 192.0.2.4",
+            "-T",
+            "fields",
+            "-e",
+            "ip.dst",
+        ])
+        .output()
+        .unwrap();
+    let dsts = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!dsts.trim().is_empty(), "no advert from vrrpd captured");
+    assert!(dsts.lines().all(|d| d == "192.0.2.5"), "{dsts}");
+}
