@@ -23,7 +23,7 @@ use core::{ffi::c_void, mem::size_of, ptr};
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
-    helpers::{bpf_csum_diff, bpf_ktime_get_ns, bpf_xdp_load_bytes},
+    helpers::{bpf_csum_diff, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes},
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
@@ -126,11 +126,24 @@ fn now_ns() -> u64 {
     unsafe { bpf_ktime_get_ns() }
 }
 
+/// CLOCK_MONOTONIC at tick resolution: cheap, and exact enough for a liveness threshold of a
+/// Master_Down_Interval (the advert stamps use the precise clock).
+#[inline(always)]
+fn coarse_now_ns() -> u64 {
+    // SAFETY: a helper without arguments.
+    unsafe { bpf_ktime_get_coarse_ns() }
+}
+
 /// Whether the controller's heartbeat is fresh enough to keep claiming our VIPs and VMACs.
 #[inline(always)]
 fn gate_open(now: u64) -> bool {
     match VRRP_IFACE.get(0) {
-        Some(i) => i.heartbeat_ns != 0 && now.wrapping_sub(i.heartbeat_ns) <= i.stale_after_ns,
+        // The coarse clock may lag the controller's fine one by a tick: a heartbeat "from the
+        // future" is fresh.
+        Some(i) => {
+            i.heartbeat_ns != 0
+                && (now <= i.heartbeat_ns || now - i.heartbeat_ns <= i.stale_after_ns)
+        }
         None => false,
     }
 }
@@ -191,7 +204,7 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
         count(Counter::VmacDropped);
         return XDP_DROP;
     }
-    if !gate_open(now_ns()) {
+    if !gate_open(coarse_now_ns()) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
@@ -253,7 +266,7 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
         count(Counter::ArpNotMaster);
         return XDP_PASS;
     }
-    if !gate_open(now_ns()) {
+    if !gate_open(coarse_now_ns()) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
@@ -336,8 +349,32 @@ struct IpInfo {
     /// Length of the VRRP message, from the IP header.
     vrrp_len: u32,
     src: [u8; 16],
-    /// One's complement sum (in memory order, unfolded) of the pseudo-header.
-    pseudo_sum: u64,
+    /// Offset of the IP header: the pseudo-header's addresses are read from the frame only
+    /// when a v3 checksum needs them.
+    l3: usize,
+}
+
+impl IpInfo {
+    /// One's complement sum (memory order, unfolded) of the pseudo-header.
+    #[inline(always)]
+    fn pseudo_sum(&self, ctx: &XdpContext) -> u64 {
+        let proto = u16::from_ne_bytes([0, IPPROTO_VRRP]) as u64;
+        match self.family {
+            Family::Ipv4 => {
+                let addrs = read::<[u8; 8]>(ctx, self.l3 + 12).unwrap_or([0; 8]);
+                sum_words(&addrs)
+                    + proto
+                    + u16::from_ne_bytes((self.vrrp_len as u16).to_be_bytes()) as u64
+            }
+            Family::Ipv6 => {
+                let addrs = read::<[u8; 32]>(ctx, self.l3 + 8).unwrap_or([0; 32]);
+                sum_words(&addrs)
+                    + u16::from_ne_bytes(((self.vrrp_len >> 16) as u16).to_be_bytes()) as u64
+                    + u16::from_ne_bytes((self.vrrp_len as u16).to_be_bytes()) as u64
+                    + proto
+            }
+        }
+    }
 }
 
 #[inline(always)]
@@ -365,9 +402,7 @@ fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
         vrrp_off: off + ihl,
         vrrp_len,
         src,
-        pseudo_sum: sum_words(&ip[12..20])
-            + u16::from_ne_bytes([0, IPPROTO_VRRP]) as u64
-            + u16::from_ne_bytes((vrrp_len as u16).to_be_bytes()) as u64,
+        l3: off,
     };
     advert(ctx, &info, ip[8])
 }
@@ -392,11 +427,7 @@ fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
         vrrp_off: off + IPV6_HLEN,
         vrrp_len,
         src,
-        // Source, destination, upper-layer length (32 bits), three zero bytes, next header.
-        pseudo_sum: sum_words(&ip[8..40])
-            + u16::from_ne_bytes(((vrrp_len >> 16) as u16).to_be_bytes()) as u64
-            + u16::from_ne_bytes((vrrp_len as u16).to_be_bytes()) as u64
-            + u16::from_ne_bytes([0, IPPROTO_VRRP]) as u64,
+        l3: off,
     };
     advert(ctx, &info, ip[7])
 }
@@ -518,7 +549,7 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
             return reject(vrid, DropReason::BadChecksum);
         }
         1
-    } else if fold(msg + ip.pseudo_sum) == 0xffff {
+    } else if fold(msg + ip.pseudo_sum(ctx)) == 0xffff {
         0
     } else if matches!(ip.family, Family::Ipv4) && fold(msg) == 0xffff {
         1
