@@ -81,6 +81,19 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
     })
     .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
     assert!(has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02")));
+    // What an operator sees: `vrrpd status --json`.
+    let out = std::process::Command::new(vrrpd())
+        .args(["status", "--json", "--control-socket"])
+        .arg(&lb01.socket)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["name"], "VI_1");
+    assert_eq!(json[0]["state"], "MASTER");
+    assert_eq!(json[0]["vrid"], 50);
+    assert_eq!(json[0]["priority"], 100);
+    assert_eq!(json[0]["vips"][0], "192.0.2.3/32");
     // lb02 hears lb01's adverts (validated by XDP) and knows its master.
     wait_for(Duration::from_secs(4), || {
         lb02.status()
