@@ -168,6 +168,25 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
+/// BPF_PROG_TEST_RUN of `program` on `frame`, `repeat` times.
+fn run_xdp(program: &Xdp, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
+    let mut out = vec![0u8; frame.len() + 256];
+    let result = program
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat,
+            ..Default::default()
+        })
+        .context("BPF_PROG_TEST_RUN")?;
+    out.truncate(result.data_size_out as usize);
+    Ok(TestRunOutcome {
+        verdict: result.return_value,
+        frame: out,
+        duration: result.duration,
+    })
+}
+
 /// The loaded program and its maps.
 pub struct Dataplane {
     ebpf: Ebpf,
@@ -198,21 +217,7 @@ impl Dataplane {
         if noop.fd().is_err() {
             noop.load().context("loading the empty program")?;
         }
-        let mut out = vec![0u8; frame.len() + 256];
-        let result = noop
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                repeat,
-                ..Default::default()
-            })
-            .context("BPF_PROG_TEST_RUN")?;
-        out.truncate(result.data_size_out as usize);
-        Ok(TestRunOutcome {
-            verdict: result.return_value,
-            frame: out,
-            duration: result.duration,
-        })
+        run_xdp(noop, frame, repeat)
     }
 
     /// How many instructions the verifier processed to accept the program.
@@ -233,22 +238,7 @@ impl Dataplane {
 
     /// Runs the program `repeat` times on `frame` in the kernel (BPF_PROG_TEST_RUN).
     pub fn test_run_repeat(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
-        let mut out = vec![0u8; frame.len() + 256];
-        let result = self
-            .program()?
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                repeat,
-                ..Default::default()
-            })
-            .context("BPF_PROG_TEST_RUN")?;
-        out.truncate(result.data_size_out as usize);
-        Ok(TestRunOutcome {
-            verdict: result.return_value,
-            frame: out,
-            duration: result.duration,
-        })
+        run_xdp(self.program()?, frame, repeat)
     }
 
     /// Runs the program once on `frame` in the kernel (BPF_PROG_TEST_RUN).

@@ -56,14 +56,6 @@ fn keepalived(ns: &NetNs, conf: &Path, dir: &Path, name: &str) -> Child {
     .expect("start keepalived")
 }
 
-fn lab() -> Lab {
-    Lab::new(&[
-        ("lb01", "192.0.2.4/24"),
-        ("lb02", "192.0.2.5/24"),
-        ("client", "192.0.2.10/24"),
-    ])
-}
-
 /// Exactly one of lb01 and lb02 holds the VIP, sampled for `how_long`.
 fn one_master_for(lab: &Lab, how_long: Duration) -> Result<(), String> {
     let end = std::time::Instant::now() + how_long;
@@ -75,24 +67,6 @@ fn one_master_for(lab: &Lab, how_long: Duration) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
-}
-
-fn capture(lab: &Lab, file: &Path) -> Child {
-    Child::spawn_in(
-        &lab.sw,
-        &[
-            "tcpdump",
-            "-U",
-            "-n",
-            "-i",
-            "br0",
-            "-w",
-            file.to_str().unwrap(),
-            "arp or ip proto 112",
-        ],
-        &file.with_extension("tcpdump.log"),
-    )
-    .expect("tcpdump")
 }
 
 /// tshark's view of the capture: no malformed VRRP, and every advert from vrrpd's host (at
@@ -128,10 +102,10 @@ fn check_capture(file: &Path, ours: &str) {
 
 fn interop(v3: bool, vrrpd_is_lb01: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
     let pcap = dir.join("switch.pcap");
-    let _cap = capture(&lab, &pcap);
+    let _cap = lab.capture(&pcap);
     let conf1 = config(&dir, "lb01", "MASTER", 100, v3);
     let conf2 = config(&dir, "lb02", "BACKUP", 90, v3);
 
@@ -251,10 +225,10 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
     let pcap = dir.join("switch.pcap");
-    let cap = capture(&lab, &pcap);
+    let cap = lab.capture(&pcap);
     let ours_conf = unicast_config(&dir, "lb01", "MASTER", 100, "192.0.2.4", "192.0.2.5");
     let theirs_conf = unicast_config(&dir, "lb02", "BACKUP", 90, "192.0.2.5", "192.0.2.4");
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");

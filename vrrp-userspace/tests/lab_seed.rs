@@ -11,7 +11,7 @@ use std::{
 };
 
 use vrrp_userspace::lab::{
-    self, Child, Lab,
+    self, Lab,
     daemon::{VMAC_50, Vrrpd, has_vip, neighbour, ping_once, run_dir, wait_for},
 };
 
@@ -28,12 +28,15 @@ fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
 
-fn lab() -> Lab {
-    Lab::new(&[
-        ("lb01", "192.0.2.4/24"),
-        ("lb02", "192.0.2.5/24"),
-        ("client", "192.0.2.10/24"),
-    ])
+/// Starts vrrpd with the seed's lb01.conf and lb02.conf and waits for lb01 MASTER, lb02 BACKUP.
+fn seed_pair(lab: &Lab, dir: &Path) -> (Vrrpd, Vrrpd) {
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), dir, "lb01");
+    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), dir, "lb02");
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+    (lb01, lb02)
 }
 
 /// Master_Down_Interval of lb02 (priority 90, advert_int 1, v2): 3 s + (256 − 90)/256 s,
@@ -53,33 +56,13 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
     let pcap = dir.join("switch.pcap");
-    let capture = Child::spawn_in(
-        &lab.sw,
-        &[
-            "tcpdump",
-            "-U",
-            "-n",
-            "-i",
-            "br0",
-            "-w",
-            pcap.to_str().unwrap(),
-            "arp or ip proto 112",
-        ],
-        &dir.join("tcpdump.log"),
-    )
-    .expect("tcpdump");
+    let capture = lab.capture(&pcap);
     std::thread::sleep(Duration::from_millis(300));
-    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
-    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
-
     // lb01 (state MASTER, priority 100) is master, lb02 backup; the VIP only on lb01.
-    wait_for(Duration::from_secs(5), || {
-        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
-    })
-    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+    let (lb01, lb02) = seed_pair(&lab, &dir);
     assert!(has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02")));
     // What an operator sees: `vrrpd status --json`.
     let out = std::process::Command::new(vrrpd())
@@ -211,7 +194,7 @@ fn seed_nopreempt_pair_stays_on_lb02_when_lb01_returns() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
     let conf1 = seed("lb01-nopreempt.conf");
     // Both are state BACKUP: whoever's Master_Down_Interval runs out first becomes master
@@ -285,14 +268,9 @@ fn seed_kill9_master_backup_takes_over_and_only_it_answers_arp() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
-    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
-    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
-    wait_for(Duration::from_secs(5), || {
-        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
-    })
-    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+    let (lb01, _lb02) = seed_pair(&lab, &dir);
 
     let pins = lb01.kill9();
     let took = wait_for(LB02_MASTER_DOWN + Duration::from_secs(2), || {
@@ -353,14 +331,9 @@ fn seed_pinned_neighbour_entry_survives_two_failovers() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
-    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), &dir, "lb01");
-    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
-    wait_for(Duration::from_secs(5), || {
-        lb01.state().as_deref() == Some("MASTER")
-    })
-    .expect("lb01 master");
+    let (lb01, lb02) = seed_pair(&lab, &dir);
     let client = lab.host("client");
     assert!(ping_once(client));
     // Learned once, then pinned: the client never asks again.
@@ -407,7 +380,7 @@ fn sighup_refuses_a_bad_config_keeps_serving_and_applies_a_good_one() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
     let conf = dir.join("keepalived.conf");
     let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
@@ -464,7 +437,7 @@ fn track_script_failure_lowers_priority_and_hands_the_vip_over() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab();
+    let lab = Lab::seed();
     let dir = run_dir();
     // The REFERENCE tutorial's health check, with the test of a file for `killall -0 haproxy`.
     let healthy = dir.join("haproxy-up");

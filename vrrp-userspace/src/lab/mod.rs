@@ -236,6 +236,35 @@ impl Lab {
         lab
     }
 
+    /// The tutorial's hosts: lb01 192.0.2.4, lb02 192.0.2.5 and a client 192.0.2.10.
+    pub fn seed() -> Self {
+        Lab::new(&[
+            ("lb01", "192.0.2.4/24"),
+            ("lb02", "192.0.2.5/24"),
+            ("client", "192.0.2.10/24"),
+        ])
+    }
+
+    /// Captures ARP and VRRP on the switch's bridge into `file` until the returned process is
+    /// dropped.
+    pub fn capture(&self, file: &std::path::Path) -> Child {
+        Child::spawn_in(
+            &self.sw,
+            &[
+                "tcpdump",
+                "-U",
+                "-n",
+                "-i",
+                "br0",
+                "-w",
+                file.to_str().expect("a UTF-8 path"),
+                "arp or ip proto 112",
+            ],
+            &file.with_extension("tcpdump.log"),
+        )
+        .expect("tcpdump")
+    }
+
     /// The host playing `role`.
     pub fn host(&self, role: &str) -> &NetNs {
         &self
