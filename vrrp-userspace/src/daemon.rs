@@ -506,6 +506,11 @@ impl<F: Frames> Daemon<F> {
             return Ok(());
         }
         inst.garp_at.remove(0);
+        // garp_master_refresh: while master, another burst every so many seconds.
+        let refresh = u64::from(inst.spec.garp.master_refresh_s) * 1_000_000_000;
+        if refresh > 0 && inst.router.state() == State::Master && inst.garp_at.is_empty() {
+            inst.garp_at.push(now + refresh);
+        }
         let iface = &self.ifaces[&inst.iface];
         for _ in 0..inst.spec.garp.master_repeat.max(1) {
             for vip in &inst.spec.vips {
