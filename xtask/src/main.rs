@@ -227,15 +227,33 @@ fn fuzz(root: &std::path::Path, seconds: u64, only: Option<&str>) -> Result<()> 
                 .collect()
         }
     };
+    say("building the fuzz targets (nightly, sanitizers)");
+    run(setup::nightly_cargo()
+        .current_dir(&fuzz_dir)
+        .args(["fuzz", "build"]))?;
     for t in &targets {
         say(&format!("fuzzing {t} for {seconds} s"));
-        run(setup::nightly_cargo().current_dir(&fuzz_dir).args([
-            "fuzz",
-            "run",
-            t,
-            "--",
-            &format!("-max_total_time={seconds}"),
-        ]))?;
+        // libFuzzer reports every new input; keep its output unless the run fails, and then
+        // show all of it.
+        let out = setup::nightly_cargo()
+            .current_dir(&fuzz_dir)
+            .args([
+                "fuzz",
+                "run",
+                t,
+                "--",
+                &format!("-max_total_time={seconds}"),
+            ])
+            .output()
+            .with_context(|| format!("cargo fuzz run {t}"))?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            eprintln!("{text}{}", String::from_utf8_lossy(&out.stdout));
+            bail!("fuzz target {t} failed: {}", out.status);
+        }
+        for line in text.lines().filter(|l| l.starts_with("Done ")) {
+            say(&format!("{t}: {line}"));
+        }
     }
     say(&format!(
         "{} fuzz targets ran {seconds} s each without a crash",
