@@ -69,6 +69,35 @@ pub struct RouterConfig {
     pub primary: [u8; 16],
 }
 
+impl RouterConfig {
+    /// A configured router: `version` 2 or 3, `password` for v2 PASS (`None`: no
+    /// authentication), its interval and our priority, our primary address (IPv4 in the first
+    /// four bytes), and whether we are master.
+    pub const fn new(
+        version: u32,
+        password: Option<[u8; 8]>,
+        interval_cs: u32,
+        priority: u32,
+        primary: [u8; 16],
+        master: bool,
+    ) -> Self {
+        let (auth_type, auth_data) = match password {
+            Some(p) => (1, p),
+            None => (0, [0; 8]),
+        };
+        RouterConfig {
+            flags: ROUTER_CONFIGURED | if master { ROUTER_MASTER } else { 0 },
+            version,
+            auth_type,
+            interval_cs,
+            priority,
+            _pad: 0,
+            auth_data,
+            primary,
+        }
+    }
+}
+
 /// The newest valid advert of one router seen on one CPU (`VRRP_ADVERTS`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

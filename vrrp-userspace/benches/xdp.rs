@@ -12,7 +12,7 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use anyhow::{Context as _, Result, bail};
-use vrrp_common::maps::{Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, RouterConfig};
+use vrrp_common::maps::{Family, IfaceConfig, RouterConfig};
 use vrrp_userspace::{
     config::{Auth, Instance, V3Checksum, Version, Vip},
     daemon::Frames as _,
@@ -118,16 +118,7 @@ fn main() -> Result<()> {
     // Router 50: v2, PASS "1111", interval 1 s, our priority 100, master (for ARP and VMAC).
     let mut primary = [0u8; 16];
     primary[..4].copy_from_slice(&[192, 0, 2, 4]);
-    let router = RouterConfig {
-        flags: ROUTER_CONFIGURED | ROUTER_MASTER,
-        version: 2,
-        auth_type: 1,
-        interval_cs: 100,
-        priority: 100,
-        _pad: 0,
-        auth_data: *b"1111\0\0\0\0",
-        primary,
-    };
+    let router = RouterConfig::new(2, Some(*b"1111\0\0\0\0"), 100, 100, primary, true);
     dp.set_router(Family::Ipv4, 50, &router)?;
     // Router 51 for the v3 advert.
     dp.set_router(

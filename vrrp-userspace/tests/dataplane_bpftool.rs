@@ -4,7 +4,7 @@ use vrrp_userspace::lab as common;
 
 use std::process::Command;
 
-use vrrp_common::maps::{Family, IfaceConfig, ROUTER_CONFIGURED, RouterConfig};
+use vrrp_common::maps::{Family, IfaceConfig, RouterConfig};
 use vrrp_userspace::dataplane::{Dataplane, map_names};
 
 fn bpftool_dump(name: &str) -> String {
@@ -29,16 +29,14 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
     dp.set_router(
         Family::Ipv4,
         50,
-        &RouterConfig {
-            flags: ROUTER_CONFIGURED,
-            version: 2,
-            auth_type: 1,
-            interval_cs: 100,
-            priority: 100,
-            _pad: 0,
-            auth_data: *b"1111\0\0\0\0",
-            primary: [192, 0, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        },
+        &RouterConfig::new(
+            2,
+            Some(*b"1111\0\0\0\0"),
+            100,
+            100,
+            [192, 0, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            false,
+        ),
     )
     .unwrap();
     dp.add_vip("192.0.2.3".parse().unwrap(), 50).unwrap();

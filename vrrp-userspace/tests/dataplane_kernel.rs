@@ -102,7 +102,7 @@ fn ipv4_vrrp(vrrp: &[u8], ttl: u8) -> Vec<u8> {
 fn kernel_valid_v2_pass_advert_is_stamped_and_passed_bad_password_dropped() {
     use vrrp_common::{
         DropReason,
-        maps::{Counter, Family, ROUTER_CONFIGURED, RouterConfig},
+        maps::{Counter, Family, RouterConfig},
     };
     if !common::privileged("kernel_valid_v2_pass_advert_is_stamped_and_passed_bad_password_dropped")
     {
@@ -120,16 +120,7 @@ fn kernel_valid_v2_pass_advert_is_stamped_and_passed_bad_password_dropped() {
     dp.set_router(
         Family::Ipv4,
         51,
-        &RouterConfig {
-            flags: ROUTER_CONFIGURED,
-            version: 2,
-            auth_type: 1,
-            interval_cs: 100,
-            priority: 100,
-            _pad: 0,
-            auth_data: *b"secret12",
-            primary: [0; 16],
-        },
+        &RouterConfig::new(2, Some(*b"secret12"), 100, 100, [0; 16], false),
     )
     .unwrap();
     let out = dp.test_run(&good).unwrap();

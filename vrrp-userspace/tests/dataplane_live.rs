@@ -6,9 +6,7 @@ use vrrp_userspace::lab as common;
 use std::{net::Ipv4Addr, time::Duration};
 
 use common::VethPair;
-use vrrp_common::maps::{
-    Counter, Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, RouterConfig,
-};
+use vrrp_common::maps::{Counter, Family, IfaceConfig, RouterConfig};
 use vrrp_userspace::dataplane::{Attached, Dataplane, ModeChoice, detach_pinned, monotonic_ns};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
@@ -35,16 +33,14 @@ fn become_master(dp: &mut Dataplane, mac: [u8; 6], stale: Duration) {
     dp.set_router(
         Family::Ipv4,
         VRID,
-        &RouterConfig {
-            flags: ROUTER_CONFIGURED | ROUTER_MASTER,
-            version: 2,
-            auth_type: 1,
-            interval_cs: 100,
-            priority: 100,
-            _pad: 0,
-            auth_data: *b"1111\0\0\0\0",
-            primary: [192, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        },
+        &RouterConfig::new(
+            2,
+            Some(*b"1111\0\0\0\0"),
+            100,
+            100,
+            [192, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            true,
+        ),
     )
     .unwrap();
     dp.add_vip(VIP, VRID).unwrap();

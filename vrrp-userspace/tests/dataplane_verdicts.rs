@@ -6,10 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrrp_common::{
     DropReason,
-    maps::{
-        Counter, EventKind, Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, RouterConfig,
-        router_index,
-    },
+    maps::{Counter, EventKind, Family, IfaceConfig, RouterConfig, router_index},
 };
 use vrrp_userspace::{
     config::{V3Checksum, Version},
@@ -32,16 +29,14 @@ fn src6() -> Ipv6Addr {
 fn router(version: u32, auth_type: u32, master: bool) -> RouterConfig {
     let mut primary = [0u8; 16];
     primary[..4].copy_from_slice(&[192, 0, 2, 4]);
-    RouterConfig {
-        flags: ROUTER_CONFIGURED | if master { ROUTER_MASTER } else { 0 },
+    RouterConfig::new(
         version,
-        auth_type,
-        interval_cs: 100,
-        priority: 100,
-        _pad: 0,
-        auth_data: if auth_type == 1 { PASSWORD } else { [0; 8] },
+        (auth_type == 1).then_some(PASSWORD),
+        100,
+        100,
         primary,
-    }
+        master,
+    )
 }
 
 /// Routers: IPv4 50 (v2 PASS "1111", 1 s, master), IPv4 51 (v3), IPv6 52 (v3); VIP
