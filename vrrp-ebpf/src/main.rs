@@ -84,6 +84,13 @@ pub fn vrrp_noop(_ctx: XdpContext) -> u32 {
     XDP_PASS
 }
 
+/// The flood generator of the benchmarks: with BPF_PROG_TEST_RUN in live-frames mode it sends
+/// the test frame out of the interface the run names as ingress. Never attached.
+#[xdp]
+pub fn vrrp_tx(_ctx: XdpContext) -> u32 {
+    XDP_TX
+}
+
 /// A bounds-checked pointer to a `T` at `offset` bytes into the frame.
 #[inline(always)]
 fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {

@@ -9,8 +9,8 @@ use std::{
 };
 
 use vrrp_userspace::lab::{
-    self, Child, Lab, NetNs,
-    daemon::{Vrrpd, has_vip, run_dir, wait_for},
+    self, Lab,
+    daemon::{Keepalived, Vrrpd, has_vip, run_dir, wait_for},
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -32,28 +32,6 @@ fn config(dir: &Path, name: &str, state: &str, priority: u8, v3: bool) -> PathBu
     let path = dir.join(format!("{name}.conf"));
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn keepalived(ns: &NetNs, conf: &Path, dir: &Path, name: &str) -> Child {
-    let pid = dir.join(format!("{name}.pid"));
-    let vrrp_pid = dir.join(format!("{name}.vrrp.pid"));
-    Child::spawn_in(
-        ns,
-        &[
-            "keepalived",
-            "--dont-fork",
-            "--log-console",
-            "--vrrp",
-            "--use-file",
-            conf.to_str().unwrap(),
-            "--pid",
-            pid.to_str().unwrap(),
-            "--vrrp_pid",
-            vrrp_pid.to_str().unwrap(),
-        ],
-        &dir.join(format!("{name}.keepalived.log")),
-    )
-    .expect("start keepalived")
 }
 
 /// Exactly one of lb01 and lb02 holds the VIP, sampled for `how_long`.
@@ -111,7 +89,7 @@ fn interop(v3: bool, vrrpd_is_lb01: bool) {
 
     if vrrpd_is_lb01 {
         let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01");
-        let theirs = keepalived(lab.host("lb02"), &conf2, &dir, "lb02");
+        let theirs = Keepalived::start(lab.host("lb02"), &conf2, &dir, "lb02");
         wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
             .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
         one_master_for(&lab, Duration::from_secs(4)).unwrap();
@@ -131,7 +109,7 @@ fn interop(v3: bool, vrrpd_is_lb01: bool) {
         one_master_for(&lab, Duration::from_secs(3)).unwrap();
         drop(theirs);
     } else {
-        let theirs = keepalived(lab.host("lb01"), &conf1, &dir, "lb01");
+        let theirs = Keepalived::start(lab.host("lb01"), &conf1, &dir, "lb01");
         let ours = Vrrpd::start(&vrrpd(), lab.host("lb02"), &conf2, &dir, "lb02");
         wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
             .expect("keepalived lb01 master");
@@ -151,7 +129,7 @@ fn interop(v3: bool, vrrpd_is_lb01: bool) {
         wait_for(Duration::from_secs(6), || has_vip(lab.host("lb02")))
             .unwrap_or_else(|| panic!("vrrpd did not take over: {}", ours.log_text()));
         // keepalived returns (state MASTER, priority 100) and preempts vrrpd.
-        let theirs = keepalived(lab.host("lb01"), &conf1, &dir, "lb01b");
+        let theirs = Keepalived::start(lab.host("lb01"), &conf1, &dir, "lb01b");
         wait_for(Duration::from_secs(8), || {
             has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02"))
         })
@@ -232,7 +210,7 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     let ours_conf = unicast_config(&dir, "lb01", "MASTER", 100, "192.0.2.4", "192.0.2.5");
     let theirs_conf = unicast_config(&dir, "lb02", "BACKUP", 90, "192.0.2.5", "192.0.2.4");
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");
-    let theirs = keepalived(lab.host("lb02"), &theirs_conf, &dir, "lb02");
+    let theirs = Keepalived::start(lab.host("lb02"), &theirs_conf, &dir, "lb02");
     wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
         .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
     one_master_for(&lab, Duration::from_secs(4)).unwrap();

@@ -140,3 +140,80 @@ pub fn ping_once(client: &NetNs) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// keepalived (Debian's) running its VRRP process in a lab host, stopped on drop.
+pub struct Keepalived {
+    /// The parent process (it forks the VRRP child).
+    pub child: Child,
+    /// Its log (console logging).
+    pub log: PathBuf,
+}
+
+impl Keepalived {
+    /// Starts `keepalived --dont-fork --log-console --vrrp -f CONFIG` in `ns`, with its pid
+    /// files and log in `dir`.
+    pub fn start(ns: &NetNs, config: &Path, dir: &Path, name: &str) -> Self {
+        let tag = unique("k");
+        let pid = dir.join(format!("{name}.{tag}.pid"));
+        let vrrp_pid = dir.join(format!("{name}.{tag}.vrrp.pid"));
+        let log = dir.join(format!("{name}.{tag}.keepalived.log"));
+        let child = Child::spawn_in(
+            ns,
+            &[
+                "keepalived",
+                "--dont-fork",
+                "--log-console",
+                "--vrrp",
+                "--use-file",
+                config.to_str().unwrap(),
+                "--pid",
+                pid.to_str().unwrap(),
+                "--vrrp_pid",
+                vrrp_pid.to_str().unwrap(),
+            ],
+            &log,
+        )
+        .expect("start keepalived");
+        Keepalived { child, log }
+    }
+
+    /// Crashes keepalived: its VRRP child is killed with SIGKILL, and so is the parent, which
+    /// is stopped first so that it neither restarts the child nor, by dying first, sends it the
+    /// SIGTERM (parent-death signal) that would make it leave gracefully.
+    pub fn kill9(mut self) {
+        use nix::sys::signal::{Signal, kill};
+        let parent = nix::unistd::Pid::from_raw(self.child.child.id() as i32);
+        let _ = kill(parent, Signal::SIGSTOP);
+        for pid in super::bench::process_tree(self.child.child.id()) {
+            let _ = kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        let _ = self.child.wait_timeout(Duration::from_secs(5));
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The state a daemon's log last reported for `instance`: vrrpd's `NAME: FROM -> TO (why)` or
+/// keepalived's `(NAME) Entering TO STATE`.
+pub fn last_logged_state(log: &str, instance: &str) -> Option<String> {
+    let ours = format!("{instance}: ");
+    let theirs = format!("({instance}) Entering ");
+    log.lines().rev().find_map(|line| {
+        if let Some(i) = line.find(&theirs) {
+            return line[i + theirs.len()..]
+                .split_whitespace()
+                .next()
+                .map(str::to_string);
+        }
+        let i = line.find(&ours)?;
+        let rest = &line[i + ours.len()..];
+        let arrow = rest.find(" -> ")?;
+        rest[arrow + 4..]
+            .split_whitespace()
+            .next()
+            .map(str::to_string)
+    })
+}

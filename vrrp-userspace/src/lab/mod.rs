@@ -4,6 +4,7 @@
 //!
 //! Addresses are documentation addresses only (192.0.2.0/24).
 
+pub mod bench;
 pub mod daemon;
 
 use std::{

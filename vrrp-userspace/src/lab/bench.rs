@@ -1,0 +1,564 @@
+//! Instruments of the benchmark suites (`cargo xtask bench failover|flood|scale`): a capture of
+//! what each host puts on the switch, a 5 ms ICMP prober, a flood generator, the CPU and memory
+//! of a process tree, and the writer of `BENCHMARKS.md`'s tables.
+//!
+//! Timestamps are CLOCK_MONOTONIC nanoseconds ([`crate::dataplane::monotonic_ns`]) throughout,
+//! so a failure injected by the bench and a frame seen by the capture are on one clock.
+
+use std::{
+    net::Ipv4Addr,
+    os::fd::AsRawFd as _,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+
+use super::NetNs;
+use crate::{
+    dataplane::{Generator, monotonic_ns},
+    wire::advert::parse_advert_frame,
+};
+
+/// Enters `ns` on the calling thread (network namespace only).
+pub fn enter(ns: &str) -> Result<()> {
+    let file = std::fs::File::open(format!("/run/netns/{ns}"))
+        .with_context(|| format!("opening namespace {ns}"))?;
+    nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("entering namespace {ns}"))
+}
+
+/// A background thread in a namespace, stopped and joined on drop.
+struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn(ns: &NetNs, f: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let name = ns.name.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let entered = enter(&name);
+            let ok = entered.is_ok();
+            let _ = ready_tx.send(entered);
+            if ok {
+                f(flag);
+            }
+        });
+        ready_rx
+            .recv()
+            .map_err(|_| anyhow!("the worker thread died"))??;
+        Ok(Worker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What a host put on the wire, as the capture saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A valid VRRP advert.
+    Advert {
+        /// Its router.
+        vrid: u8,
+        /// Its priority (0: the master is leaving).
+        priority: u8,
+    },
+    /// A gratuitous ARP (sender address = target address) for `ip`.
+    Garp {
+        /// The address announced.
+        ip: Ipv4Addr,
+    },
+}
+
+/// One frame seen leaving a host.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    /// When (monotonic ns).
+    pub at: u64,
+    /// What.
+    pub frame: Frame,
+}
+
+/// Classic BPF for the capture sockets: frames a host sends (not those the bridge sends it, so
+/// a flood towards the host costs the capture nothing), ARP or IPv4 protocol 112 only.
+fn capture_filter() -> [SockFilter; 9] {
+    const LD_W_ABS: u16 = 0x20;
+    const LD_H_ABS: u16 = 0x28;
+    const LD_B_ABS: u16 = 0x30;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    // SKF_AD_OFF + SKF_AD_PKTTYPE
+    const PKTTYPE: u32 = 0xffff_f000 + 4;
+    const PACKET_OUTGOING: u32 = 4;
+    [
+        SockFilter::new(LD_W_ABS, 0, 0, PKTTYPE),
+        SockFilter::new(JEQ_K, 6, 0, PACKET_OUTGOING),
+        SockFilter::new(LD_H_ABS, 0, 0, 12),
+        SockFilter::new(JEQ_K, 3, 0, 0x0806),
+        SockFilter::new(JEQ_K, 0, 3, 0x0800),
+        SockFilter::new(LD_B_ABS, 0, 0, 23),
+        SockFilter::new(JEQ_K, 0, 1, 112),
+        SockFilter::new(RET_K, 0, 0, 0xffff),
+        SockFilter::new(RET_K, 0, 0, 0),
+    ]
+}
+
+fn classify(frame: &[u8]) -> Option<Frame> {
+    if frame.get(12..14)? == [0x08, 0x06] {
+        let arp = frame.get(14..42)?;
+        let (sender, target) = (&arp[14..18], &arp[24..28]);
+        return (sender == target).then(|| Frame::Garp {
+            ip: Ipv4Addr::new(sender[0], sender[1], sender[2], sender[3]),
+        });
+    }
+    let advert = parse_advert_frame(frame).ok()??;
+    Some(Frame::Advert {
+        vrid: advert.vrrp.vrid,
+        priority: advert.vrrp.priority,
+    })
+}
+
+/// A packet socket on one switch port, bound in the switch namespace, recording what the host
+/// behind the port sends.
+pub struct Capture {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _worker: Worker,
+}
+
+impl Capture {
+    /// Starts capturing on `port` of the switch `sw`.
+    pub fn start(sw: &NetNs, port: &str) -> Result<Self> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (sock_tx, sock_rx) = std::sync::mpsc::channel();
+        let port_name = port.to_string();
+        let record = seen.clone();
+        let worker = Worker::spawn(sw, move |stop| {
+            let socket = match open_capture(&port_name) {
+                Ok(s) => {
+                    let _ = sock_tx.send(Ok(()));
+                    s
+                }
+                Err(e) => {
+                    let _ = sock_tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(n) = std::io::Read::read(&mut &socket, &mut buf) else {
+                    continue;
+                };
+                let at = monotonic_ns();
+                if let Some(frame) = classify(&buf[..n]) {
+                    record.lock().expect("capture lock").push(Seen { at, frame });
+                }
+            }
+        })?;
+        sock_rx
+            .recv()
+            .map_err(|_| anyhow!("the capture thread died"))??;
+        Ok(Capture {
+            seen,
+            _worker: worker,
+        })
+    }
+
+    /// Everything seen since `since`.
+    pub fn since(&self, since: u64) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .expect("capture lock")
+            .iter()
+            .filter(|s| s.at >= since)
+            .copied()
+            .collect()
+    }
+
+    /// Forgets what was seen before `before` (long runs).
+    pub fn forget(&self, before: u64) {
+        self.seen
+            .lock()
+            .expect("capture lock")
+            .retain(|s| s.at >= before);
+    }
+
+    /// The newest advert with a non-zero priority for `vrid`, if any.
+    pub fn last_advert(&self, vrid: u8) -> Option<u64> {
+        self.seen
+            .lock()
+            .expect("capture lock")
+            .iter()
+            .rev()
+            .find(|s| matches!(s.frame, Frame::Advert { vrid: v, priority } if v == vrid && priority > 0))
+            .map(|s| s.at)
+    }
+
+    /// The first advert (non-zero priority) for `vrid` or GARP for `vip` after `since`.
+    pub fn first_claim(&self, since: u64, vrid: u8, vip: Ipv4Addr) -> Option<u64> {
+        self.since(since)
+            .into_iter()
+            .find(|s| match s.frame {
+                Frame::Advert { vrid: v, priority } => v == vrid && priority > 0,
+                Frame::Garp { ip } => ip == vip,
+            })
+            .map(|s| s.at)
+    }
+
+    /// Adverts with a non-zero priority for `vrid` in `[from, to)`, their times.
+    pub fn adverts(&self, vrid: u8, from: u64, to: u64) -> Vec<u64> {
+        self.since(from)
+            .into_iter()
+            .filter(|s| s.at < to)
+            .filter(|s| matches!(s.frame, Frame::Advert { vrid: v, priority } if v == vrid && priority > 0))
+            .map(|s| s.at)
+            .collect()
+    }
+}
+
+fn open_capture(port: &str) -> Result<Socket> {
+    const ETH_P_ALL: u16 = 0x0003;
+    let socket = Socket::new(
+        Domain::PACKET,
+        Type::RAW,
+        Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
+    )
+    .context("opening a capture socket")?;
+    socket
+        .attach_filter(&capture_filter())
+        .context("attaching the capture filter")?;
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .context("SO_RCVTIMEO")?;
+    let link = nix::ifaddrs::getifaddrs()
+        .context("listing interfaces")?
+        .filter(|a| a.interface_name == port)
+        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+        .ok_or_else(|| anyhow!("no link-layer address for {port}"))?;
+    nix::sys::socket::bind(socket.as_raw_fd(), &link)
+        .with_context(|| format!("binding the capture to {port}"))?;
+    Ok(socket)
+}
+
+/// ICMP echo requests to one address every `every`, from a host; the replies' arrival times.
+pub struct Prober {
+    replies: Arc<Mutex<Vec<u64>>>,
+    sent: Arc<AtomicU64>,
+    _sender: Worker,
+    _receiver: Worker,
+}
+
+impl Prober {
+    /// Starts probing `target` from `host` every `every`; `id` tells this prober's echoes apart.
+    pub fn start(host: &NetNs, target: Ipv4Addr, every: Duration, id: u16) -> Result<Self> {
+        let replies = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(AtomicU64::new(0));
+        let (sock_tx, sock_rx) = std::sync::mpsc::channel();
+        let receiver = {
+            let replies = replies.clone();
+            Worker::spawn(host, move |stop| {
+                let socket = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+                    .and_then(|s| {
+                        s.set_read_timeout(Some(Duration::from_millis(50)))?;
+                        Ok(s)
+                    }) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = sock_tx.send(Err(anyhow!("raw ICMP socket: {e}")));
+                        return;
+                    }
+                };
+                let _ = sock_tx.send(socket.try_clone().map_err(anyhow::Error::from));
+                let mut buf = [0u8; 1500];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(n) = std::io::Read::read(&mut &socket, &mut buf) else {
+                        continue;
+                    };
+                    let at = monotonic_ns();
+                    let ihl = usize::from(buf[0] & 0x0f) * 4;
+                    let reply = n >= ihl + 8
+                        && buf[12..16] == target.octets()
+                        && buf[ihl] == 0
+                        && buf[ihl + 4..ihl + 6] == id.to_be_bytes();
+                    if reply {
+                        replies.lock().expect("prober lock").push(at);
+                    }
+                }
+            })?
+        };
+        let socket: Socket = sock_rx
+            .recv()
+            .map_err(|_| anyhow!("the prober thread died"))??;
+        let sender = {
+            let sent = sent.clone();
+            Worker::spawn(host, move |stop| {
+                let dest = std::net::SocketAddr::from((target, 0)).into();
+                let start = monotonic_ns();
+                let step = every.as_nanos() as u64;
+                let mut seq: u16 = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let echo = echo_request(id, seq);
+                    if socket.send_to(&echo, &dest).is_ok() {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    seq = seq.wrapping_add(1);
+                    // An absolute schedule: late wake-ups do not stretch the interval.
+                    let next = start + step * u64::from(seq);
+                    let now = monotonic_ns();
+                    if next > now {
+                        std::thread::sleep(Duration::from_nanos(next - now));
+                    }
+                }
+            })?
+        };
+        Ok(Prober {
+            replies,
+            sent,
+            _sender: sender,
+            _receiver: receiver,
+        })
+    }
+
+    /// Requests sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Replies received so far.
+    pub fn received(&self) -> u64 {
+        self.replies.lock().expect("prober lock").len() as u64
+    }
+
+    /// The longest time without a reply that overlaps `[from, to]`: from the last reply before
+    /// `from` (or `from`) to the first reply after it, and so on up to `to`.
+    pub fn longest_gap(&self, from: u64, to: u64) -> u64 {
+        let replies = self.replies.lock().expect("prober lock");
+        let mut last = replies.iter().rev().find(|&&t| t <= from).copied().unwrap_or(from);
+        let mut longest = 0;
+        for &t in replies.iter().filter(|&&t| t > from && t <= to) {
+            longest = longest.max(t - last);
+            last = t;
+        }
+        longest.max(to.saturating_sub(last))
+    }
+}
+
+/// An ICMP echo request with identifier `id` and sequence `seq`.
+fn echo_request(id: u16, seq: u16) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[0] = 8;
+    m[4..6].copy_from_slice(&id.to_be_bytes());
+    m[6..8].copy_from_slice(&seq.to_be_bytes());
+    m[8..16].copy_from_slice(b"vrrpbnch");
+    let sum = crate::wire::checksum::finish(crate::wire::checksum::sum(&m));
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    m
+}
+
+/// A flood: frames sent round-robin out of a host's interface at a set rate, by the kernel
+/// ([`Generator`]), until dropped.
+pub struct Flood {
+    sent: Arc<AtomicU64>,
+    started: u64,
+    _worker: Worker,
+}
+
+impl Flood {
+    /// Starts sending `frames` (in turn) from `host`'s `eth0` at `rate` frames a second, or as
+    /// fast as the machine can with `rate` 0.
+    pub fn start(host: &NetNs, frames: Vec<Vec<u8>>, rate: u64) -> Result<Self> {
+        if frames.is_empty() {
+            bail!("a flood needs at least one frame");
+        }
+        let sent = Arc::new(AtomicU64::new(0));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let count = sent.clone();
+        let worker = Worker::spawn(host, move |stop| {
+            let generator = nix::net::if_::if_nametoindex("eth0")
+                .map_err(anyhow::Error::from)
+                .and_then(Generator::new);
+            let generator = match generator {
+                Ok(g) => {
+                    let _ = ready_tx.send(Ok(()));
+                    g
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let start = monotonic_ns();
+            while !stop.load(Ordering::Relaxed) {
+                // Each call sends a batch of one frame; the batch is what is due by now (at
+                // least one), or 4096 when unlimited.
+                let batch = if rate == 0 {
+                    4096
+                } else {
+                    let due = (monotonic_ns() - start) as u128 * u128::from(rate) / 1_000_000_000;
+                    let behind = due.saturating_sub(u128::from(count.load(Ordering::Relaxed)));
+                    if behind == 0 {
+                        let wait = 1_000_000_000 / rate.max(1);
+                        std::thread::sleep(Duration::from_nanos(wait.min(1_000_000)));
+                        continue;
+                    }
+                    (behind.min(4096) as u32).div_ceil(frames.len() as u32)
+                };
+                for frame in &frames {
+                    if generator.send(frame, batch).is_ok() {
+                        count.fetch_add(u64::from(batch), Ordering::Relaxed);
+                    }
+                }
+            }
+        })?;
+        ready_rx
+            .recv()
+            .map_err(|_| anyhow!("the generator thread died"))??;
+        Ok(Flood {
+            sent,
+            started: monotonic_ns(),
+            _worker: worker,
+        })
+    }
+
+    /// Frames sent so far, and the rate since the start (frames a second).
+    pub fn sent(&self) -> (u64, f64) {
+        let n = self.sent.load(Ordering::Relaxed);
+        let secs = (monotonic_ns() - self.started) as f64 / 1e9;
+        (n, n as f64 / secs)
+    }
+}
+
+/// The processes of a tree: `root` and its descendants.
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1)?.parse::<u32>().ok()) {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+/// Fields of /proc/PID/stat after the command name: state, ppid, … (field 3 onwards).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// CPU time (user + system) of the processes `pids`, in seconds.
+pub fn cpu_seconds(pids: &[u32]) -> f64 {
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    pids.iter()
+        .filter_map(|&p| stat_fields(p))
+        .map(|f| {
+            // utime and stime are fields 14 and 15, 12 and 13 after the name.
+            let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            t(11) + t(12)
+        })
+        .sum::<f64>()
+        / hz
+}
+
+/// Resident memory of the processes `pids`, in KiB.
+pub fn rss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// The `q` quantile (0..=1) of `values`, nearest rank; `None` when empty.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1])
+}
+
+/// The host's name, kernel, CPU count and the UTC date, for a table's heading line.
+pub fn machine_line() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).map_or("?".into(), |s| s.trim().to_string());
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map_or("?".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    format!(
+        "{} ({} CPUs, kernel {}), {date}",
+        read("/proc/sys/kernel/hostname"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        read("/proc/sys/kernel/osrelease"),
+    )
+}
+
+/// The version keepalived reports.
+pub fn keepalived_version() -> String {
+    std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stderr).into_owned()
+                + &String::from_utf8_lossy(&o.stdout);
+            text.lines().next().map(|l| l.trim().to_string())
+        })
+        .unwrap_or_else(|| "keepalived (version unknown)".into())
+}
+
+/// Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in the workspace's
+/// BENCHMARKS.md.
+pub fn write_section(name: &str, body: &str) -> Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).context("reading BENCHMARKS.md")?;
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {
+        bail!("BENCHMARKS.md has no {begin} … {end} section");
+    };
+    let new = format!("{}{begin}\n{body}{}", &text[..a], &text[b..]);
+    std::fs::write(&path, new).context("writing BENCHMARKS.md")?;
+    println!("wrote the {name} section of {}", path.display());
+    Ok(())
+}
