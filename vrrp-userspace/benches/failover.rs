@@ -1,0 +1,473 @@
+//! `cargo xtask bench failover`: how long a failover takes, vrrpd beside keepalived in one lab.
+//!
+//! One lab per (interval, failure) cell: vrrpd on `a1`/`a2` (VRID 50, VIP 192.0.2.3) and
+//! keepalived on `b1`/`b2` (VRID 51, VIP 192.0.2.13), both pairs running the same
+//! keepalived.conf (both `state BACKUP`, `nopreempt`, priority 100, so that each trial fails
+//! whichever node is master and nothing waits for a preemption), and a client probing both VIPs
+//! every 5 ms. Each trial waits for both pairs to be steady, waits a random fraction of the
+//! advert interval, injects the failure into both masters at once, and measures:
+//!
+//! * takeover: from the failure to the first advert or gratuitous ARP of the backup, on a
+//!   capture of its switch port;
+//! * outage: the longest gap between the client's echo replies across the failure;
+//!
+//! against the RFC's window: Skew_Time for SIGTERM (the master sends priority 0), otherwise
+//! [Master_Down_Interval - Advert_Interval, Master_Down_Interval] (the failure lands anywhere in
+//! the interval after the last advert). The cells of one interval run in parallel labs, except
+//! at 10 ms, where timing is tightest.
+
+mod common;
+
+use std::{net::Ipv4Addr, path::Path, time::Duration};
+
+use anyhow::Result;
+use common::{Conf, Interval, Kind, Pair, ms, plot_path, quick, summary};
+use vrrp_userspace::{
+    dataplane::monotonic_ns,
+    lab::{
+        Lab, PinDir,
+        bench::{Prober, machine_line, keepalived_version, quantile, write_section},
+        daemon::run_dir,
+    },
+};
+
+const PRIORITY: u64 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Term,
+    Kill,
+    LinkDown,
+    Silent,
+}
+
+impl Failure {
+    const ALL: [Failure; 4] = [
+        Failure::Term,
+        Failure::Kill,
+        Failure::LinkDown,
+        Failure::Silent,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Failure::Term => "SIGTERM",
+            Failure::Kill => "SIGKILL",
+            Failure::LinkDown => "link down",
+            Failure::Silent => "silent (dropped on the bridge)",
+        }
+    }
+
+    /// The RFC's window for the takeover, in ns after the failure.
+    fn window(self, interval: Interval) -> (u64, u64) {
+        match self {
+            Failure::Term => (0, interval.skew_ns(PRIORITY)),
+            _ => {
+                let down = interval.master_down_ns(PRIORITY);
+                (down - interval.nanos(), down)
+            }
+        }
+    }
+}
+
+/// One trial's figures for one daemon, in ms.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    takeover: Option<f64>,
+    outage: f64,
+}
+
+#[derive(Debug)]
+struct Cell {
+    interval: Interval,
+    failure: Failure,
+    /// Per daemon ([`Kind::BOTH`] order).
+    samples: [Vec<Sample>; 2],
+    /// Trials a daemon could not take part in (its pair never settled).
+    unsettled: [usize; 2],
+}
+
+fn conf(kind: Kind, host: usize, interval: Interval) -> Conf {
+    let (vrid, vip) = match kind {
+        Kind::Vrrpd => (50, Ipv4Addr::new(192, 0, 2, 3)),
+        Kind::Keepalived => (51, Ipv4Addr::new(192, 0, 2, 13)),
+    };
+    Conf {
+        router_id: format!("{}{}", kind.name(), host + 1),
+        state: "BACKUP",
+        nopreempt: true,
+        priority: PRIORITY as u8,
+        vrid,
+        vip,
+        interval,
+    }
+}
+
+/// Runs a command in the switch namespace.
+fn sw_batch(lab: &Lab, program: &str, script: &str) {
+    let file = std::env::temp_dir().join(format!("vrrp-bench-{}.batch", std::process::id()));
+    let file = file.with_extension(format!("{}.batch", lab.sw.name));
+    std::fs::write(&file, script).expect("write a batch file");
+    let flag = if program == "nft" { "-f" } else { "-batch" };
+    lab.sw.exec(&[program, flag, file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+}
+
+fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
+    let lab = Lab::new(&[
+        ("a1", "192.0.2.4/24"),
+        ("a2", "192.0.2.5/24"),
+        ("b1", "192.0.2.6/24"),
+        ("b2", "192.0.2.7/24"),
+        ("client", "192.0.2.10/24"),
+    ]);
+    if failure == Failure::Silent {
+        sw_batch(
+            &lab,
+            "nft",
+            "add table bridge bench\nadd chain bridge bench drops { type filter hook prerouting priority 0; }\n",
+        );
+    }
+    let dir = run_dir();
+    let mut pairs = [
+        Pair::start(
+            &lab,
+            &dir,
+            Kind::Vrrpd,
+            ["a1", "a2"],
+            [0, 1].map(|h| conf(Kind::Vrrpd, h, interval)),
+        ),
+        Pair::start(
+            &lab,
+            &dir,
+            Kind::Keepalived,
+            ["b1", "b2"],
+            [0, 1].map(|h| conf(Kind::Keepalived, h, interval)),
+        ),
+    ];
+    let probers = [0, 1].map(|k| {
+        Prober::start(
+            lab.host("client"),
+            pairs[k].vip,
+            Duration::from_millis(5),
+            0x5600 + k as u16,
+        )
+        .expect("prober")
+    });
+    let a = interval.nanos();
+    let down = interval.master_down_ns(PRIORITY);
+    // The first election takes a Master_Down_Interval and a daemon start.
+    let settle = Duration::from_nanos(3 * down) + Duration::from_secs(5);
+    let mut cell = Cell {
+        interval,
+        failure,
+        samples: [Vec::new(), Vec::new()],
+        unsettled: [0, 0],
+    };
+    for trial in 0..trials {
+        let masters: [Option<usize>; 2] = [0, 1].map(|k| {
+            let m = pairs[k].wait_steady(settle);
+            if m.is_none() {
+                eprintln!(
+                    "{} / {}: trial {trial}: {} did not settle\n{}",
+                    interval.label(),
+                    failure.label(),
+                    pairs[k].kind.name(),
+                    pairs[k].logs()
+                );
+            }
+            m
+        });
+        std::thread::sleep(Duration::from_nanos(fastrand::u64(0..a)));
+        let t0 = monotonic_ns();
+        let mut pins: [Option<PinDir>; 2] = [None, None];
+        match failure {
+            Failure::Term => {
+                for k in 0..2 {
+                    if let Some(m) = masters[k] {
+                        pairs[k].nodes[m].as_ref().expect("running").term();
+                    }
+                }
+            }
+            Failure::Kill => {
+                for k in 0..2 {
+                    if let Some(m) = masters[k] {
+                        pins[k] = pairs[k].nodes[m].take().expect("running").kill9();
+                    }
+                }
+            }
+            Failure::LinkDown => {
+                let script: String = (0..2)
+                    .filter_map(|k| masters[k].map(|m| (k, m)))
+                    .map(|(k, m)| format!("link set {} down\n", lab.port(&pairs[k].roles[m])))
+                    .collect();
+                sw_batch(&lab, "ip", &script);
+            }
+            Failure::Silent => {
+                let script: String = (0..2)
+                    .filter_map(|k| masters[k].map(|m| (k, m)))
+                    .map(|(k, m)| {
+                        format!(
+                            "add rule bridge bench drops iifname \"{}\" drop\n",
+                            lab.port(&pairs[k].roles[m])
+                        )
+                    })
+                    .collect();
+                sw_batch(&lab, "nft", &script);
+            }
+        }
+        // Wait for both takeovers (or give up after two Master_Down_Intervals and 2 s).
+        let give_up = t0 + 2 * down + 2_000_000_000;
+        let claim = |k: usize, m: usize| {
+            pairs[k].captures[1 - m].first_claim(t0, pairs[k].vrid, pairs[k].vip)
+        };
+        while monotonic_ns() < give_up
+            && (0..2).any(|k| masters[k].is_some_and(|m| claim(k, m).is_none()))
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Let the probes show the data plane back.
+        std::thread::sleep(Duration::from_nanos(a + 150_000_000));
+        let t_end = monotonic_ns();
+        for k in 0..2 {
+            let Some(m) = masters[k] else {
+                cell.unsettled[k] += 1;
+                continue;
+            };
+            cell.samples[k].push(Sample {
+                takeover: claim(k, m).map(|t| ms(t - t0)),
+                outage: ms(probers[k].longest_gap(t0, t_end)),
+            });
+        }
+        // Repair.
+        match failure {
+            Failure::Term => {
+                for k in 0..2 {
+                    if let Some(m) = masters[k] {
+                        pairs[k].nodes[m].take().expect("running").wait_exit();
+                        pairs[k].restart(&lab, &dir, m, None);
+                    }
+                }
+            }
+            Failure::Kill => {
+                for k in 0..2 {
+                    if let Some(m) = masters[k] {
+                        pairs[k].restart(&lab, &dir, m, pins[k].take());
+                    }
+                }
+            }
+            Failure::LinkDown => {
+                let script: String = (0..2)
+                    .filter_map(|k| masters[k].map(|m| (k, m)))
+                    .map(|(k, m)| format!("link set {} up\n", lab.port(&pairs[k].roles[m])))
+                    .collect();
+                sw_batch(&lab, "ip", &script);
+            }
+            Failure::Silent => sw_batch(&lab, "nft", "flush chain bridge bench drops\n"),
+        }
+        for p in &pairs {
+            p.captures.iter().for_each(|c| c.forget(t0));
+        }
+    }
+    for p in &mut pairs {
+        for n in p.nodes.iter_mut() {
+            if let Some(n) = n.take() {
+                n.term();
+                n.wait_exit();
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    cell
+}
+
+fn takeovers(samples: &[Sample]) -> Vec<f64> {
+    samples.iter().filter_map(|s| s.takeover).collect()
+}
+
+fn outages(samples: &[Sample]) -> Vec<f64> {
+    samples.iter().map(|s| s.outage).collect()
+}
+
+fn report(cells: &[Cell], trials: usize, command: &str) -> String {
+    let mut out = format!(
+        "Measured by `{command}` on {}, beside {}: {trials} trials per cell, \
+         each failure injected into both masters at once at a random phase of the advert interval. \
+         Figures are p50 / p99 / max in ms. Takeover: failure to the new master's first advert or \
+         gratuitous ARP on the wire. Outage: the client's longest gap between echo replies \
+         (5 ms probe). Window: the RFC's, for priority 100. Target (vrrpd): outage p99 within the \
+         window's end + 10 ms, and no takeover before the window opens.\n\n",
+        machine_line(),
+        keepalived_version()
+    );
+    out.push_str(
+        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | target |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for c in cells {
+        let (lo, hi) = c.failure.window(c.interval);
+        let [ours, theirs] = &c.samples;
+        let p99 = |s: &[Sample]| quantile(&outages(s), 0.99);
+        let ratio = match (p99(theirs), p99(ours)) {
+            (Some(t), Some(o)) if o > 0.0 => format!("{:.2}", t / o),
+            _ => "n/a".into(),
+        };
+        let missing = ours.iter().filter(|s| s.takeover.is_none()).count();
+        let early = takeovers(ours).iter().filter(|&&t| t < ms(lo)).count();
+        let met = p99(ours).is_some_and(|p| p <= ms(hi) + 10.0)
+            && early == 0
+            && missing == 0
+            && c.unsettled[0] == 0;
+        let mut verdict = if met { "met".to_string() } else { "missed".to_string() };
+        if early > 0 {
+            verdict += &format!(" ({early} early)");
+        }
+        if missing > 0 {
+            verdict += &format!(" ({missing} without takeover)");
+        }
+        for (k, n) in c.unsettled.iter().enumerate() {
+            if *n > 0 {
+                verdict += &format!(" ({n} trials {} unsettled)", Kind::BOTH[k].name());
+            }
+        }
+        out.push_str(&format!(
+            "| {} | {} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {verdict} |\n",
+            c.interval.label(),
+            c.failure.label(),
+            ms(lo),
+            ms(hi),
+            summary(&takeovers(ours)),
+            summary(&takeovers(theirs)),
+            summary(&outages(ours)),
+            summary(&outages(theirs)),
+        ));
+    }
+    out
+}
+
+fn plot(cells: &[Cell], path: &Path) -> Result<()> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max = cells
+        .iter()
+        .flat_map(|c| c.samples.iter().flat_map(|s| outages(s)))
+        .fold(10.0f64, f64::max)
+        * 1.5;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Failover: client outage p99 vs advert interval",
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((5f64..2000f64).log_scale(), (1f64..max).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("advert interval (ms)")
+        .y_desc("outage p99 (ms)")
+        .draw()?;
+    let interval_ms = |i: Interval| ms(i.nanos());
+    // The RFC window's end, for the failures that wait for Master_Down_Interval.
+    chart
+        .draw_series(LineSeries::new(
+            Interval::ALL
+                .iter()
+                .rev()
+                .map(|&i| (interval_ms(i), ms(Failure::Kill.window(i).1))),
+            BLACK.stroke_width(1),
+        ))?
+        .label("RFC: Master_Down_Interval")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    for (k, kind) in Kind::BOTH.iter().enumerate() {
+        for (f, failure) in Failure::ALL.iter().enumerate() {
+            let colour = if k == 0 {
+                Palette99::pick(f).mix(1.0)
+            } else {
+                Palette99::pick(f + 4).mix(1.0)
+            };
+            let points: Vec<(f64, f64)> = Interval::ALL
+                .iter()
+                .rev()
+                .filter_map(|&i| {
+                    let cell = cells
+                        .iter()
+                        .find(|c| c.interval == i && c.failure == *failure)?;
+                    Some((
+                        interval_ms(i),
+                        quantile(&outages(&cell.samples[k]), 0.99)?.max(1.0),
+                    ))
+                })
+                .collect();
+            let style = colour.stroke_width(if k == 0 { 3 } else { 1 });
+            chart
+                .draw_series(LineSeries::new(points.clone(), style))?
+                .label(format!("{} {}", kind.name(), failure.label()))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, if k == 0 { 4 } else { 3 }, colour.filled())),
+            )?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let quick = quick();
+    let trials = if quick { 4 } else { 30 };
+    let command = if quick {
+        "cargo xtask bench failover --quick"
+    } else {
+        "cargo xtask bench failover"
+    };
+    let started = std::time::Instant::now();
+    let mut cells = Vec::new();
+    for interval in Interval::ALL {
+        let parallel = interval != Interval::V3Ten;
+        println!(
+            "failover: {} ({trials} trials per failure, {})",
+            interval.label(),
+            if parallel {
+                "failures in parallel labs"
+            } else {
+                "one failure at a time"
+            }
+        );
+        if parallel {
+            let done: Vec<Cell> = std::thread::scope(|s| {
+                let handles: Vec<_> = Failure::ALL
+                    .iter()
+                    .map(|&f| s.spawn(move || run_cell(interval, f, trials)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a failover cell panicked"))
+                    .collect()
+            });
+            cells.extend(done);
+        } else {
+            for f in Failure::ALL {
+                cells.push(run_cell(interval, f, trials));
+            }
+        }
+        println!("  done after {:.0} s", started.elapsed().as_secs_f64());
+    }
+    let table = report(&cells, trials, command);
+    println!("{table}");
+    let svg = plot_path("failover.svg");
+    plot(&cells, &svg)?;
+    println!("wrote {}", svg.display());
+    if !quick {
+        write_section("failover", &table)?;
+    }
+    Ok(())
+}
