@@ -106,6 +106,10 @@ pub struct InstanceStatus {
     pub drops: BTreeMap<String, u64>,
     /// Valid adverts XDP recorded for this router.
     pub adverts_seen: u64,
+    /// XDP's drop counters on the instance's interface, every VRID and the frames without
+    /// one (wrong VRID, truncated …), by reason.
+    #[serde(default)]
+    pub interface_drops: BTreeMap<String, u64>,
 }
 
 fn router_config(spec: &InstanceSpec, router: &Router, primary: Ipv4Addr) -> RouterConfig {
@@ -723,15 +727,17 @@ impl<F: Frames> Daemon<F> {
             .iter()
             .map(|inst| {
                 let dp = &self.ifaces[&inst.iface].dp;
+                let by_reason = |d: vrrp_common::maps::DropCounts| {
+                    vrrp_common::DropReason::ALL
+                        .iter()
+                        .map(|r| (r.name().to_string(), d.by_reason[*r as usize]))
+                        .collect()
+                };
                 let drops = dp
                     .drops(inst.spec.vrid.get())
-                    .map(|d| {
-                        vrrp_common::DropReason::ALL
-                            .iter()
-                            .map(|r| (r.name().to_string(), d.by_reason[*r as usize]))
-                            .collect()
-                    })
+                    .map(by_reason)
                     .unwrap_or_default();
+                let interface_drops = dp.drops_total().map(by_reason).unwrap_or_default();
                 let adverts_seen = dp
                     .advert_stamps(Family::Ipv4, inst.spec.vrid.get())
                     .map(|s| s.iter().map(|s| s.count).sum())
@@ -752,6 +758,7 @@ impl<F: Frames> Daemon<F> {
                     master_adver_interval_cs: inst.router.master_adver_interval().get(),
                     drops,
                     adverts_seen,
+                    interface_drops,
                 }
             })
             .collect()

@@ -317,22 +317,30 @@ fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
             s.master.map_or("-".to_string(), |m| m.to_string()),
             s.vips.join(",")
         )?;
-        let drops: Vec<String> = s
-            .drops
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(r, n)| format!("{r}={n}"))
-            .collect();
+        let counted = |drops: &std::collections::BTreeMap<String, u64>| {
+            let counted: Vec<String> = drops
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(r, n)| format!("{r}={n}"))
+                .collect();
+            if counted.is_empty() {
+                "none".to_string()
+            } else {
+                counted.join(" ")
+            }
+        };
         writeln!(
             out,
             "    adverts seen {}, interval {} cs, drops: {}",
             s.adverts_seen,
             s.master_adver_interval_cs,
-            if drops.is_empty() {
-                "none".to_string()
-            } else {
-                drops.join(" ")
-            }
+            counted(&s.drops)
+        )?;
+        writeln!(
+            out,
+            "    drops on {} (every VRID): {}",
+            s.interface,
+            counted(&s.interface_drops)
         )?;
     }
     Ok(ExitCode::SUCCESS)
