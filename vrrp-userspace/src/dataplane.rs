@@ -6,6 +6,7 @@
 
 use std::{
     net::Ipv4Addr,
+    os::fd::AsFd as _,
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
 };
@@ -421,6 +422,31 @@ impl Dataplane {
             .max_by_key(|s| s.time_ns))
     }
 
+    /// The newest stamp of every router of `family` over all CPUs, indexed by VRID (`None`:
+    /// never saw an advert), read with one BPF_MAP_LOOKUP_BATCH instead of a system call a
+    /// router: a backup of 200 routers reads them all at each wake-up.
+    pub fn newest_adverts(&self, family: Family) -> Result<Vec<Option<AdvertStamp>>> {
+        let aya::maps::Map::PerCpuArray(data) = self.map(map_names::ADVERTS)? else {
+            return Err(anyhow!("{} is not a per-CPU array", map_names::ADVERTS));
+        };
+        let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
+        let stride = core::mem::size_of::<AdvertStamp>().next_multiple_of(8);
+        let routers = vrrp_common::maps::ROUTERS_PER_FAMILY as usize;
+        let first = router_index(family, 0);
+        let mut values = vec![0u8; routers * cpus * stride];
+        let read = lookup_batch(data.fd().as_fd(), first, routers as u32, &mut values)?;
+        let mut newest = vec![None; routers];
+        for (vrid, slot) in newest.iter_mut().enumerate().take(read) {
+            let per_cpu = &values[vrid * cpus * stride..(vrid + 1) * cpus * stride];
+            *slot = per_cpu
+                .chunks_exact(stride)
+                .map(stamp_from_bytes)
+                .filter(|s| s.count > 0)
+                .max_by_key(|s| s.time_ns);
+        }
+        Ok(newest)
+    }
+
     /// Drops by reason for `vrid` (0: drops before the VRID was known), summed over CPUs.
     pub fn drops(&self, vrid: u8) -> Result<DropCounts> {
         let drops = PerCpuArray::<_, DropCounts>::try_from(self.map(map_names::DROPS)?)?;
@@ -573,4 +599,89 @@ impl Generator {
             .context("BPF_PROG_TEST_RUN in live-frames mode")?;
         Ok(())
     }
+}
+
+/// An [`AdvertStamp`] from the bytes the kernel copied out (the layout of the `repr(C)` struct).
+fn stamp_from_bytes(b: &[u8]) -> AdvertStamp {
+    let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+    let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&b[32..48]);
+    AdvertStamp {
+        time_ns: u64_at(0),
+        count: u64_at(8),
+        passed_ns: u64_at(16),
+        priority: u32_at(24),
+        interval_cs: u32_at(28),
+        src,
+        csum_variant: u32_at(48),
+        _pad: 0,
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 56);
+
+/// BPF_MAP_LOOKUP_BATCH of `count` array keys from `first` into `values` (aya has no batch
+/// operations); how many keys the kernel copied.
+#[expect(
+    unsafe_code,
+    reason = "the bpf(2) system call with pointers into buffers that outlive it"
+)]
+fn lookup_batch(
+    map: std::os::fd::BorrowedFd<'_>,
+    first: u32,
+    count: u32,
+    values: &mut [u8],
+) -> Result<usize> {
+    use std::os::fd::AsRawFd as _;
+    const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
+    // union bpf_attr, the `batch` member.
+    #[repr(C)]
+    struct BatchAttr {
+        in_batch: u64,
+        out_batch: u64,
+        keys: u64,
+        values: u64,
+        count: u32,
+        map_fd: u32,
+        elem_flags: u64,
+        flags: u64,
+    }
+    let mut keys = vec![0u32; count as usize];
+    // The kernel resumes after the key in `in_batch`; none means from key 0.
+    let start = first.wrapping_sub(1);
+    let mut next = 0u32;
+    let mut attr = BatchAttr {
+        in_batch: if first == 0 {
+            0
+        } else {
+            &start as *const u32 as u64
+        },
+        out_batch: &mut next as *mut u32 as u64,
+        keys: keys.as_mut_ptr() as u64,
+        values: values.as_mut_ptr() as u64,
+        count,
+        map_fd: map.as_raw_fd() as u32,
+        elem_flags: 0,
+        flags: 0,
+    };
+    // SAFETY: `attr` points at `start`, `next`, `keys` (count u32) and `values` (count
+    // values of the map, sized by the caller), all alive and unaliased for the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_MAP_LOOKUP_BATCH,
+            &mut attr as *mut BatchAttr,
+            core::mem::size_of::<BatchAttr>(),
+        )
+    };
+    let err = std::io::Error::last_os_error();
+    // ENOENT: the map ended within the batch, which is not an error.
+    if rc < 0 && err.raw_os_error() != Some(libc::ENOENT) {
+        return Err(anyhow!("BPF_MAP_LOOKUP_BATCH: {err}"));
+    }
+    if keys.iter().take(attr.count as usize).enumerate().any(|(i, &k)| k != first + i as u32) {
+        return Err(anyhow!("BPF_MAP_LOOKUP_BATCH returned keys out of order"));
+    }
+    Ok(attr.count as usize)
 }

@@ -199,21 +199,29 @@ impl Keepalived {
 /// The state a daemon's log last reported for `instance`: vrrpd's `NAME: FROM -> TO (why)` or
 /// keepalived's `(NAME) Entering TO STATE`.
 pub fn last_logged_state(log: &str, instance: &str) -> Option<String> {
-    let ours = format!("{instance}: ");
-    let theirs = format!("({instance}) Entering ");
-    log.lines().rev().find_map(|line| {
-        if let Some(i) = line.find(&theirs) {
-            return line[i + theirs.len()..]
-                .split_whitespace()
-                .next()
-                .map(str::to_string);
+    logged_states(log).remove(instance)
+}
+
+/// The state a daemon's log last reported for each instance (see [`last_logged_state`]).
+pub fn logged_states(log: &str) -> std::collections::HashMap<String, String> {
+    let mut states = std::collections::HashMap::new();
+    for line in log.lines() {
+        if let Some(i) = line.find(") Entering ") {
+            let Some(open) = line[..i].rfind('(') else {
+                continue;
+            };
+            if let Some(state) = line[i + ") Entering ".len()..].split_whitespace().next() {
+                states.insert(line[open + 1..i].to_string(), state.to_string());
+            }
+        } else if let Some(arrow) = line.find(" -> ") {
+            let Some(colon) = line[..arrow].rfind(": ") else {
+                continue;
+            };
+            let name = line[..colon].rsplit(' ').next().unwrap_or_default();
+            if let Some(state) = line[arrow + 4..].split_whitespace().next() {
+                states.insert(name.to_string(), state.to_string());
+            }
         }
-        let i = line.find(&ours)?;
-        let rest = &line[i + ours.len()..];
-        let arrow = rest.find(" -> ")?;
-        rest[arrow + 4..]
-            .split_whitespace()
-            .next()
-            .map(str::to_string)
-    })
+    }
+    states
 }
