@@ -26,7 +26,7 @@ use vrrp_userspace::{
     dataplane::monotonic_ns,
     lab::{
         Lab, PinDir,
-        bench::{Prober, machine_line, keepalived_version, quantile, write_section},
+        bench::{Prober, keepalived_version, machine_line, quantile, write_section},
         daemon::run_dir,
     },
 };
@@ -317,7 +317,11 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
             && early == 0
             && missing == 0
             && c.unsettled[0] == 0;
-        let mut verdict = if met { "met".to_string() } else { "missed".to_string() };
+        let mut verdict = if met {
+            "met".to_string()
+        } else {
+            "missed".to_string()
+        };
         if early > 0 {
             verdict += &format!(" ({early} early)");
         }

@@ -25,9 +25,7 @@ use vrrp_userspace::{
     frames::WireFrames,
     lab::{
         Lab,
-        bench::{
-            Flood, Prober, cpu_seconds, keepalived_version, machine_line, write_section,
-        },
+        bench::{Flood, Prober, cpu_seconds, keepalived_version, machine_line, write_section},
         daemon::run_dir,
     },
     units::{Centis, Priority, Vrid},
@@ -88,7 +86,11 @@ impl Class {
                 .iter()
                 .zip(VIPS)
                 .map(|(&vrid, vip)| {
-                    let password = if self == Class::BadPass { b"hack" } else { b"1111" };
+                    let password = if self == Class::BadPass {
+                        b"hack"
+                    } else {
+                        b"1111"
+                    };
                     let mut f = advert(vrid, password, vip);
                     match self {
                         Class::BadChecksum => f[40] ^= 0x5a,
@@ -200,7 +202,10 @@ fn episodes(times: &[u64], interval: u64) -> usize {
     if times.is_empty() {
         return 0;
     }
-    1 + times.windows(2).filter(|w| w[1] - w[0] > 3 * interval).count()
+    1 + times
+        .windows(2)
+        .filter(|w| w[1] - w[0] > 3 * interval)
+        .count()
 }
 
 /// Adverts missing from `times` within `[from, to]`: each gap of more than 1.5 intervals
@@ -219,7 +224,9 @@ fn missed(times: &[u64], from: u64, to: u64, interval: u64) -> u64 {
 }
 
 fn port_rx_packets(lab: &Lab, port: &str) -> u64 {
-    let out = lab.sw.exec(&["ip", "-s", "-j", "link", "show", "dev", port]);
+    let out = lab
+        .sw
+        .exec(&["ip", "-s", "-j", "link", "show", "dev", port]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
     v[0]["stats64"]["rx"]["packets"].as_u64().unwrap_or(0)
 }
@@ -408,14 +415,21 @@ fn plot(steps: &[Step], path: &std::path::Path) -> Result<()> {
                 .filter(|s| s.class == *class)
                 .map(|s| {
                     let d = &s.daemons[k];
-                    (s.offered_pps.max(1.0), (d.takeovers + d.missed as usize) as f64)
+                    (
+                        s.offered_pps.max(1.0),
+                        (d.takeovers + d.missed as usize) as f64,
+                    )
                 })
                 .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
                 .label(class.label())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
-            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled())))?;
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )?;
         }
         if k == 1 {
             chart
@@ -485,7 +499,11 @@ fn main() -> Result<()> {
             // Each step starts from one master per pair (the tutorial's: host 0).
             for p in &pairs {
                 if p.wait_steady(Duration::from_secs(20)).is_none() {
-                    eprintln!("flood: {} did not settle before a step:\n{}", p.kind.name(), p.logs());
+                    eprintln!(
+                        "flood: {} did not settle before a step:\n{}",
+                        p.kind.name(),
+                        p.logs()
+                    );
                 }
             }
             let masters = [0, 1].map(|k| pairs[k].master().unwrap_or(0));

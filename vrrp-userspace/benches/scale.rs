@@ -79,7 +79,14 @@ fn run(kind: Kind, lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) ->
         let name = format!("{}-{}", kind.name(), hosts[i]);
         let path = dir.join(format!("{name}.conf"));
         std::fs::write(&path, config(&name, state, *prio))?;
-        nodes.push(Some(Node::start(kind, lab.host(hosts[i]), &path, dir, &name, None)));
+        nodes.push(Some(Node::start(
+            kind,
+            lab.host(hosts[i]),
+            &path,
+            dir,
+            &name,
+            None,
+        )));
     }
     let node = |i: usize| nodes[i].as_ref().expect("running");
     let deadline = monotonic_ns() + 60_000_000_000;
@@ -88,8 +95,20 @@ fn run(kind: Kind, lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) ->
             bail!(
                 "{}: 200 routers did not converge in 60 s\n{}\n{}",
                 kind.name(),
-                node(0).log_text().lines().rev().take(5).collect::<Vec<_>>().join("\n"),
-                node(1).log_text().lines().rev().take(5).collect::<Vec<_>>().join("\n"),
+                node(0)
+                    .log_text()
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                node(1)
+                    .log_text()
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             );
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -285,7 +304,10 @@ fn plot(figures: &[Figures; 2], path: &Path) -> Result<()> {
     ];
     chart.draw_series(values.iter().enumerate().map(|(i, &v)| {
         let colour = if i % 2 == 0 { BLUE } else { RED };
-        Rectangle::new([(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)], colour.filled())
+        Rectangle::new(
+            [(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)],
+            colour.filled(),
+        )
     }))?;
     root.present()?;
     Ok(())
@@ -305,7 +327,13 @@ fn main() -> Result<()> {
     for (i, kind) in Kind::BOTH.iter().enumerate() {
         println!("scale: {} with {ROUTERS} routers", kind.name());
         figures[i] = run(*kind, &lab, &dir, ["n1", "n2"], window)?;
-        println!("  {:?}", Figures { takeovers: vec![], ..figures[i].clone() });
+        println!(
+            "  {:?}",
+            Figures {
+                takeovers: vec![],
+                ..figures[i].clone()
+            }
+        );
     }
     let table = report(&figures, window, command);
     println!("{table}");

@@ -30,6 +30,13 @@ use crate::{
     units::{Centis, Priority},
 };
 
+/// The most a timer may wait for others that fall due just after it ([`Daemon::next_wake`]).
+const COALESCE: Nanos = 1_000_000;
+
+/// How often the carriers of the interfaces are checked, at most (a netlink round trip each):
+/// a wake-up every 10 ms of a master of fast routers need not ask each time.
+const LINK_CHECK: Nanos = 50_000_000;
+
 /// How the daemon runs.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -62,6 +69,8 @@ struct Iface {
     dp: Dataplane,
     events: AsyncFd<Events>,
     tx: PacketTx,
+    /// Adverts due on this interface, sent together by [`Daemon::flush`].
+    outbox: Vec<Vec<u8>>,
     primary: Ipv4Addr,
     _membership: McastMembership,
 }
@@ -152,6 +161,8 @@ pub struct Daemon<F: Frames> {
     script_tasks: Vec<tokio::task::JoinHandle<()>>,
     script_results: tokio::sync::mpsc::Receiver<(String, bool)>,
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
+    /// When the carriers were last checked ([`LINK_CHECK`]).
+    links_checked: Nanos,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -172,6 +183,7 @@ impl<F: Frames> Daemon<F> {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let mut daemon = Daemon {
             ifaces,
+            links_checked: 0,
             instances: Vec::new(),
             netlink,
             options,
@@ -356,6 +368,7 @@ impl<F: Frames> Daemon<F> {
         }
         Ok(Iface {
             tx: PacketTx::open(name)?,
+            outbox: Vec::new(),
             _membership: McastMembership::join_v4(primary)?,
             link,
             dp,
@@ -441,11 +454,9 @@ impl<F: Frames> Daemon<F> {
                         }
                     }
                 } else {
-                    let iface = &self.ifaces[&spec.interface];
+                    let iface = self.iface_mut(&spec.interface)?;
                     let frame = F::advert(&spec, iface.primary, priority);
-                    if let Err(e) = iface.tx.send(&frame) {
-                        log::warn!("{}: advert not sent: {e:#}", spec.name);
-                    }
+                    iface.outbox.push(frame);
                 }
             }
             Action::TakeOver => {
@@ -664,15 +675,26 @@ impl<F: Frames> Daemon<F> {
         Ok(())
     }
 
-    /// Feeds every router the advert XDP stamped since the last look, then fires due timers.
-    async fn poll(&mut self) -> Result<()> {
+    /// When something is due (or XDP raised an event), feeds every router the advert XDP
+    /// stamped since the last look, then fires the due timers. The stamps of all the routers of
+    /// an interface come in one read, and only when they are needed.
+    async fn poll(&mut self, event: bool) -> Result<()> {
         let now = monotonic_ns();
+        let due = |inst: &Instance| inst.router.next_deadline().is_some_and(|t| t <= now);
+        if !event && !self.instances.iter().any(due) {
+            for i in 0..self.instances.len() {
+                self.send_garps(i)?;
+            }
+            return Ok(());
+        }
+        self.gather_adverts(now);
+        let mut stamps = BTreeMap::new();
+        for (name, iface) in &self.ifaces {
+            stamps.insert(name.clone(), iface.dp.newest_adverts(Family::Ipv4)?);
+        }
         for i in 0..self.instances.len() {
-            let (vrid, ifn) = (
-                self.instances[i].spec.vrid.get(),
-                self.instances[i].iface.clone(),
-            );
-            let newest = self.ifaces[&ifn].dp.newest_advert(Family::Ipv4, vrid)?;
+            let vrid = usize::from(self.instances[i].spec.vrid.get());
+            let newest = stamps[&self.instances[i].iface][vrid];
             if let Some(stamp) = newest.filter(|s| s.time_ns > self.instances[i].fed_ns) {
                 self.instances[i].fed_ns = stamp.time_ns;
                 let src = IpAddr::V4(Ipv4Addr::new(
@@ -689,11 +711,7 @@ impl<F: Frames> Daemon<F> {
                 };
                 self.input(i, now, Input::Advert(advert)).await?;
             }
-            if self.instances[i]
-                .router
-                .next_deadline()
-                .is_some_and(|t| t <= now)
-            {
+            if due(&self.instances[i]) {
                 self.input(i, now, Input::Timer).await?;
             }
             self.send_garps(i)?;
@@ -701,16 +719,54 @@ impl<F: Frames> Daemon<F> {
         Ok(())
     }
 
+    /// Where a master's advert is due, brings forward the adverts of the other masters of its
+    /// interface and interval that fall due within half an interval, so that they leave in the
+    /// same batch (and stay together from then on).
+    fn gather_adverts(&mut self, now: Nanos) {
+        let due: Vec<(String, Centis, Nanos)> = self
+            .instances
+            .iter()
+            .filter(|i| i.router.state() == State::Master)
+            .filter_map(|i| {
+                let t = i.router.next_deadline().filter(|&t| t <= now)?;
+                Some((i.iface.clone(), i.spec.advert_interval, t))
+            })
+            .collect();
+        for (iface, interval, t) in due {
+            let within = u64::from(interval.get()) * fsm::NANOS_PER_CENTI / 2;
+            for inst in &mut self.instances {
+                if inst.iface == iface && inst.spec.advert_interval == interval {
+                    inst.router.advance_advert(t, within);
+                }
+            }
+        }
+    }
+
+    /// Sends the adverts the state machines asked for, one `sendmmsg` an interface.
+    fn flush(&mut self) {
+        for (name, iface) in &mut self.ifaces {
+            let frames = std::mem::take(&mut iface.outbox);
+            if let Err(e) = iface.tx.send_batch(&frames) {
+                log::warn!("{name}: {} advert(s) not sent: {e:#}", frames.len());
+            }
+        }
+    }
+
+    /// When to wake next: the earliest deadline, moved later to the last deadline within
+    /// [`COALESCE`] of it (at most a tenth of the shortest advert interval), so that routers
+    /// whose timers fall together are served by one wake-up and their adverts leave in one
+    /// batch. Timers fire late by at most that much, never early.
     fn next_wake(&self) -> Nanos {
         let now = monotonic_ns();
-        let heartbeat = now
-            + self
-                .instances
-                .iter()
-                .map(|i| u64::from(i.spec.advert_interval.get()) * fsm::NANOS_PER_CENTI)
-                .min()
-                .unwrap_or(1_000_000_000);
-        self.instances
+        let shortest = self
+            .instances
+            .iter()
+            .map(|i| u64::from(i.spec.advert_interval.get()) * fsm::NANOS_PER_CENTI)
+            .min()
+            .unwrap_or(1_000_000_000);
+        let heartbeat = now + shortest;
+        let deadlines: Vec<Nanos> = self
+            .instances
             .iter()
             .flat_map(|i| {
                 i.router
@@ -718,7 +774,15 @@ impl<F: Frames> Daemon<F> {
                     .into_iter()
                     .chain(i.garp_at.first().copied())
             })
-            .fold(heartbeat, u64::min)
+            .chain([heartbeat])
+            .collect();
+        let first = deadlines.iter().copied().min().unwrap_or(heartbeat);
+        let window = first + (shortest / 10).min(COALESCE);
+        deadlines
+            .into_iter()
+            .filter(|&d| d <= window)
+            .max()
+            .unwrap_or(first)
     }
 
     /// Status of every instance.
@@ -772,16 +836,18 @@ impl<F: Frames> Daemon<F> {
         let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
         let control = control::Server::bind(&self.options.control_socket)?;
         loop {
+            self.flush();
             let wake = self.next_wake();
             let sleep = Duration::from_nanos(wake.saturating_sub(monotonic_ns()));
             let mut reload = false;
             let mut script = None;
+            let mut event = false;
             let events = futures_util::future::select_all(
                 self.ifaces.values().map(|i| Box::pin(i.events.readable())),
             );
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
-                (ready, _, _) = events => { ready?.clear_ready(); }
+                (ready, _, _) = events => { ready?.clear_ready(); event = true; }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => reload = true,
@@ -804,8 +870,12 @@ impl<F: Frames> Daemon<F> {
                 let _ = iface.events.get_mut().drain();
             }
             self.heartbeat()?;
-            self.track_links().await?;
-            self.poll().await?;
+            let now = monotonic_ns();
+            if now >= self.links_checked + LINK_CHECK {
+                self.links_checked = now;
+                self.track_links().await?;
+            }
+            self.poll(event).await?;
         }
         self.shutdown().await
     }
@@ -815,6 +885,7 @@ impl<F: Frames> Daemon<F> {
         for i in 0..self.instances.len() {
             self.input(i, now, Input::Shutdown).await?;
         }
+        self.flush();
         for name in self.ifaces.keys() {
             if !dataplane::detach_pinned(&self.options.pin_root, name)? {
                 bail!("{name}: no pinned XDP link to detach");

@@ -680,7 +680,12 @@ fn lookup_batch(
     if rc < 0 && err.raw_os_error() != Some(libc::ENOENT) {
         return Err(anyhow!("BPF_MAP_LOOKUP_BATCH: {err}"));
     }
-    if keys.iter().take(attr.count as usize).enumerate().any(|(i, &k)| k != first + i as u32) {
+    if keys
+        .iter()
+        .take(attr.count as usize)
+        .enumerate()
+        .any(|(i, &k)| k != first + i as u32)
+    {
         return Err(anyhow!("BPF_MAP_LOOKUP_BATCH returned keys out of order"));
     }
     Ok(attr.count as usize)

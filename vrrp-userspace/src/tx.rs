@@ -64,6 +64,35 @@ impl PacketTx {
         }
         Ok(())
     }
+
+    /// Sends complete Ethernet frames with as few system calls as the kernel allows
+    /// (`sendmmsg`): a master of many routers sends all its due adverts at once.
+    pub fn send_batch(&self, frames: &[Vec<u8>]) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, LinkAddr, MultiHeaders, sendmmsg};
+        // The kernel takes at most UIO_MAXIOV messages a call.
+        for chunk in frames.chunks(1024) {
+            let iovs: Vec<[std::io::IoSlice<'_>; 1]> =
+                chunk.iter().map(|f| [std::io::IoSlice::new(f)]).collect();
+            let addrs: Vec<Option<LinkAddr>> = vec![None; chunk.len()];
+            let mut headers = MultiHeaders::<LinkAddr>::preallocate(chunk.len(), None);
+            let cmsgs: [ControlMessage<'_>; 0] = [];
+            let sent = sendmmsg(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                &mut headers,
+                &iovs,
+                &addrs,
+                cmsgs,
+                MsgFlags::empty(),
+            )
+            .with_context(|| format!("sending {} frames on {}", chunk.len(), self.interface))?
+            .count();
+            // A short batch (the socket's buffer filled): the rest one by one.
+            for frame in &chunk[sent..] {
+                self.send(frame)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Membership of 224.0.0.18 on the interface whose address is `local`, held while this lives:

@@ -138,7 +138,12 @@ fn kernel_valid_v2_pass_advert_is_stamped_and_passed_bad_password_dropped() {
     assert_eq!(all.len(), 256);
     assert_eq!(all[51], Some(stamp));
     assert!(all.iter().enumerate().all(|(v, s)| v == 51 || s.is_none()));
-    assert!(dp.newest_adverts(Family::Ipv6).unwrap().iter().all(Option::is_none));
+    assert!(
+        dp.newest_adverts(Family::Ipv6)
+            .unwrap()
+            .iter()
+            .all(Option::is_none)
+    );
 
     let mut bad = V2_PASS_ADVERT;
     bad[19] = b'3';

@@ -208,7 +208,14 @@ fn bench(root: &std::path::Path, args: &[String]) -> Result<()> {
         say(&format!("bench {name}: {what}"));
         let t = std::time::Instant::now();
         let mut c = cargo();
-        c.args(["bench", "--package", "vrrp-userspace", "--bench", name, "--"]);
+        c.args([
+            "bench",
+            "--package",
+            "vrrp-userspace",
+            "--bench",
+            name,
+            "--",
+        ]);
         c.args(&rest);
         run(&mut c)?;
         say(&format!(

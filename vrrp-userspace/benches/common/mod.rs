@@ -367,7 +367,11 @@ pub fn quick() -> bool {
 /// Where a plot goes: `docs/bench/` beside BENCHMARKS.md for a full run, `target/bench/` for a
 /// quick one (which must not overwrite the recorded figures).
 pub fn plot_path(name: &str) -> PathBuf {
-    let under = if quick() { "../target/bench" } else { "../docs/bench" };
+    let under = if quick() {
+        "../target/bench"
+    } else {
+        "../docs/bench"
+    };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(under);
     std::fs::create_dir_all(&dir).expect("create docs/bench");
     dir.join(name)

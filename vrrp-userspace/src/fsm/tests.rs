@@ -426,3 +426,32 @@ fn rfc3768_6_1_v2_skew_does_not_scale_with_the_interval() {
     assert_eq!(r.skew_time(), Centis(60));
     assert_eq!(r.master_down_interval(), Centis(960));
 }
+
+#[test]
+fn batching_advance_advert_moves_a_master_advert_earlier_only_within_the_window() {
+    let mut p = params(100);
+    p.start_as_master = true;
+    let mut r = Router::new(p);
+    r.handle(0, Input::Startup);
+    let due = r.next_deadline().expect("a master has an advert timer");
+    assert_eq!(due, 1_000 * MS);
+    // Outside the window: unchanged.
+    r.advance_advert(400 * MS, 500 * MS);
+    assert_eq!(r.next_deadline(), Some(due));
+    // Inside: due at `to`, and the advert then keeps its cadence from there.
+    r.advance_advert(600 * MS, 500 * MS);
+    assert_eq!(r.next_deadline(), Some(600 * MS));
+    let a = r.handle(600 * MS, Input::Timer);
+    assert!(a.contains(&Action::SendAdvert {
+        priority: Priority(100)
+    }));
+    assert_eq!(r.next_deadline(), Some(1_600 * MS));
+    // Never later.
+    r.advance_advert(1_700 * MS, 500 * MS);
+    assert_eq!(r.next_deadline(), Some(1_600 * MS));
+    // A backup's Master_Down timer is not an advert.
+    let mut b = started(params(100));
+    let down = b.next_deadline().unwrap();
+    b.advance_advert(down - MS, 10 * MS);
+    assert_eq!(b.next_deadline(), Some(down));
+}

@@ -169,7 +169,10 @@ impl Capture {
                 };
                 let at = monotonic_ns();
                 if let Some(frame) = classify(&buf[..n]) {
-                    record.lock().expect("capture lock").push(Seen { at, frame });
+                    record
+                        .lock()
+                        .expect("capture lock")
+                        .push(Seen { at, frame });
                 }
             }
         })?;
@@ -351,7 +354,12 @@ impl Prober {
     /// `from` (or `from`) to the first reply after it, and so on up to `to`.
     pub fn longest_gap(&self, from: u64, to: u64) -> u64 {
         let replies = self.replies.lock().expect("prober lock");
-        let mut last = replies.iter().rev().find(|&&t| t <= from).copied().unwrap_or(from);
+        let mut last = replies
+            .iter()
+            .rev()
+            .find(|&&t| t <= from)
+            .copied()
+            .unwrap_or(from);
         let mut longest = 0;
         for &t in replies.iter().filter(|&&t| t > from && t <= to) {
             longest = longest.max(t - last);
@@ -451,7 +459,11 @@ pub fn process_tree(root: u32) -> Vec<u32> {
     let mut parents = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1)?.parse::<u32>().ok()) {
@@ -522,7 +534,9 @@ pub fn machine_line() -> String {
     let date = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
-        .map_or("?".into(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        .map_or("?".into(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
     format!(
         "{} ({} CPUs, kernel {}), {date}",
         read("/proc/sys/kernel/hostname"),
