@@ -447,7 +447,7 @@ fn plot(steps: &[Step], path: &std::path::Path) -> Result<()> {
 fn main() -> Result<()> {
     let quick = quick();
     let (rates, seconds): (Vec<u64>, Vec<u64>) = if quick {
-        (vec![10, 1_000, 100_000, 0], vec![2, 2, 2, 6])
+        (vec![10, 1_000, 100_000, 0], vec![2, 2, 2, 4])
     } else {
         (vec![10, 1_000, 100_000, 0], vec![10, 10, 10, 60])
     };

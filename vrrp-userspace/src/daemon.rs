@@ -460,6 +460,8 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             Action::TakeOver => {
+                // The advert announcing us leaves before the slower netlink work.
+                self.flush();
                 // XDP answers ARP from the VMAC first, then the kernel gets the addresses.
                 self.sync_router_map_master(i, true)?;
                 let index = self.ifaces[&spec.interface].link.index;
@@ -478,6 +480,8 @@ impl<F: Frames> Daemon<F> {
                 self.send_garps(i)?;
             }
             Action::Release => {
+                // Priority 0 leaves first: the backup's Skew_Time runs while we let go.
+                self.flush();
                 // Stop answering ARP first, so there is no moment with two answers.
                 self.sync_router_map_master(i, false)?;
                 let index = self.ifaces[&spec.interface].link.index;
