@@ -386,63 +386,75 @@ fn echo_request(id: u16, seq: u16) -> [u8; 16] {
 pub struct Flood {
     sent: Arc<AtomicU64>,
     started: u64,
-    _worker: Worker,
+    _workers: Vec<Worker>,
 }
 
 impl Flood {
     /// Starts sending `frames` (in turn) from `host`'s `eth0` at `rate` frames a second, or as
-    /// fast as the machine can with `rate` 0.
+    /// fast as the machine can with `rate` 0: then one sender per CPU, since the kernel does
+    /// the receivers' work (bridge, veth, XDP) on the sending CPU.
     pub fn start(host: &NetNs, frames: Vec<Vec<u8>>, rate: u64) -> Result<Self> {
         if frames.is_empty() {
             bail!("a flood needs at least one frame");
         }
         let sent = Arc::new(AtomicU64::new(0));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let count = sent.clone();
-        let worker = Worker::spawn(host, move |stop| {
-            let generator = nix::net::if_::if_nametoindex("eth0")
-                .map_err(anyhow::Error::from)
-                .and_then(Generator::new);
-            let generator = match generator {
-                Ok(g) => {
-                    let _ = ready_tx.send(Ok(()));
-                    g
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            let start = monotonic_ns();
-            while !stop.load(Ordering::Relaxed) {
-                // Each call sends a batch of one frame; the batch is what is due by now (at
-                // least one), or 4096 when unlimited.
-                let batch = if rate == 0 {
-                    4096
-                } else {
-                    let due = (monotonic_ns() - start) as u128 * u128::from(rate) / 1_000_000_000;
-                    let behind = due.saturating_sub(u128::from(count.load(Ordering::Relaxed)));
-                    if behind == 0 {
-                        let wait = 1_000_000_000 / rate.max(1);
-                        std::thread::sleep(Duration::from_nanos(wait.min(1_000_000)));
-                        continue;
+        let senders = if rate == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            1
+        };
+        let started = monotonic_ns();
+        let mut workers = Vec::new();
+        for _ in 0..senders {
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let count = sent.clone();
+            let frames = frames.clone();
+            workers.push(Worker::spawn(host, move |stop| {
+                let generator = nix::net::if_::if_nametoindex("eth0")
+                    .map_err(anyhow::Error::from)
+                    .and_then(Generator::new);
+                let generator = match generator {
+                    Ok(g) => {
+                        let _ = ready_tx.send(Ok(()));
+                        g
                     }
-                    (behind.min(4096) as u32).div_ceil(frames.len() as u32)
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
                 };
-                for frame in &frames {
-                    if generator.send(frame, batch).is_ok() {
-                        count.fetch_add(u64::from(batch), Ordering::Relaxed);
+                while !stop.load(Ordering::Relaxed) {
+                    // Each call sends a batch of one frame: what is due by now (at least
+                    // one), or 4096 when unlimited.
+                    let batch = if rate == 0 {
+                        4096
+                    } else {
+                        let due = u128::from(monotonic_ns() - started) * u128::from(rate)
+                            / 1_000_000_000;
+                        let behind =
+                            due.saturating_sub(u128::from(count.load(Ordering::Relaxed)));
+                        if behind == 0 {
+                            let wait = 1_000_000_000 / rate.max(1);
+                            std::thread::sleep(Duration::from_nanos(wait.min(1_000_000)));
+                            continue;
+                        }
+                        (behind.min(4096) as u32).div_ceil(frames.len() as u32)
+                    };
+                    for frame in &frames {
+                        if generator.send(frame, batch).is_ok() {
+                            count.fetch_add(u64::from(batch), Ordering::Relaxed);
+                        }
                     }
                 }
-            }
-        })?;
-        ready_rx
-            .recv()
-            .map_err(|_| anyhow!("the generator thread died"))??;
+            })?);
+            ready_rx
+                .recv()
+                .map_err(|_| anyhow!("the generator thread died"))??;
+        }
         Ok(Flood {
             sent,
-            started: monotonic_ns(),
-            _worker: worker,
+            started,
+            _workers: workers,
         })
     }
 
