@@ -756,10 +756,11 @@ impl<F: Frames> Daemon<F> {
         }
     }
 
-    /// When to wake next: the earliest deadline, moved later to the last deadline within
-    /// [`COALESCE`] of it (at most a tenth of the shortest advert interval), so that routers
-    /// whose timers fall together are served by one wake-up and their adverts leave in one
-    /// batch. Timers fire late by at most that much, never early.
+    /// When to wake next. A master's advert (and a GARP, and the heartbeat) may wait up to
+    /// [`COALESCE`] (at most a tenth of the shortest advert interval) for others that fall due
+    /// just after it, so that routers whose timers fall together are served by one wake-up
+    /// and their adverts leave in one batch. A backup's Master_Down timer never waits: a late
+    /// one would lengthen every failover.
     fn next_wake(&self) -> Nanos {
         let now = monotonic_ns();
         let shortest = self
@@ -768,25 +769,26 @@ impl<F: Frames> Daemon<F> {
             .map(|i| u64::from(i.spec.advert_interval.get()) * fsm::NANOS_PER_CENTI)
             .min()
             .unwrap_or(1_000_000_000);
-        let heartbeat = now + shortest;
-        let deadlines: Vec<Nanos> = self
-            .instances
-            .iter()
-            .flat_map(|i| {
-                i.router
-                    .next_deadline()
-                    .into_iter()
-                    .chain(i.garp_at.first().copied())
-            })
-            .chain([heartbeat])
-            .collect();
-        let first = deadlines.iter().copied().min().unwrap_or(heartbeat);
+        let mut firm = Nanos::MAX;
+        let mut soft = vec![now + shortest];
+        for i in &self.instances {
+            if let Some(t) = i.router.next_deadline() {
+                if i.router.state() == State::Master {
+                    soft.push(t);
+                } else {
+                    firm = firm.min(t);
+                }
+            }
+            soft.extend(i.garp_at.first().copied());
+        }
+        let first = soft.iter().copied().min().unwrap_or(Nanos::MAX);
         let window = first + (shortest / 10).min(COALESCE);
-        deadlines
+        let gathered = soft
             .into_iter()
             .filter(|&d| d <= window)
             .max()
-            .unwrap_or(first)
+            .unwrap_or(first);
+        gathered.min(firm)
     }
 
     /// Status of every instance.
