@@ -9,6 +9,8 @@
 //! so is its baseline. The table is printed and written into BENCHMARKS.md between the
 //! `xdp` markers.
 
+mod common;
+
 use std::{net::Ipv4Addr, time::Duration};
 
 use anyhow::{Context as _, Result, bail};
@@ -18,6 +20,7 @@ use vrrp_userspace::{
     daemon::Frames as _,
     dataplane::{Dataplane, monotonic_ns, verdict},
     frames::WireFrames,
+    lab::bench::{machine_line, write_section},
     units::{Centis, Priority, Vrid},
 };
 
@@ -300,12 +303,9 @@ fn main() -> Result<()> {
     println!("verifier: {instructions} instructions processed");
 
     let mut table = format!(
-        "Measured by `cargo xtask bench xdp{}` on {} ({} CPUs, kernel {}), {}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP reply: {single_runs} single repetitions a run, both programs). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
+        "Measured by `cargo xtask bench xdp{}` on {}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP reply: {single_runs} single repetitions a run, both programs). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
         if quick { " --quick" } else { "" },
-        hostname(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        kernel(),
-        date(),
+        machine_line(),
     );
     for (name, cost, empty) in &rows {
         table.push_str(&format!(
@@ -313,7 +313,61 @@ fn main() -> Result<()> {
             if *cost <= 30.0 { "met" } else { "missed" }
         ));
     }
-    write_section("xdp", &table)?;
+    let svg = common::plot_path("xdp.svg");
+    plot(&rows, &svg)?;
+    println!("wrote {}", svg.display());
+    if quick {
+        println!("{table}");
+    } else {
+        write_section("xdp", &table)?;
+    }
+    Ok(())
+}
+
+/// A bar a path: ns above the empty program, against the 30 ns target.
+fn plot(rows: &[(&str, f64, f64)], path: &std::path::Path) -> Result<()> {
+    use plotters::prelude::*;
+    let height = 80 + 28 * rows.len() as u32;
+    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max = rows.iter().map(|r| r.1).fold(40.0f64, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "XDP: ns per packet above an empty program (target 30 ns)",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(330)
+        .build_cartesian_2d(0f64..max, (0..rows.len()).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(rows.len())
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => rows.get(*i).map_or(String::new(), |r| r.0.to_string()),
+            _ => String::new(),
+        })
+        .x_desc("ns/packet")
+        .draw()?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+        let colour = if r.1 <= 30.0 { BLUE } else { RED };
+        Rectangle::new(
+            [
+                (0.0, SegmentValue::Exact(i)),
+                (r.1.max(0.0), SegmentValue::Exact(i + 1)),
+            ],
+            colour.filled(),
+        )
+    }))?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![
+            (30.0, SegmentValue::Exact(0)),
+            (30.0, SegmentValue::Exact(rows.len())),
+        ],
+        BLACK.stroke_width(2),
+    )))?;
+    root.present()?;
     Ok(())
 }
 
@@ -341,38 +395,4 @@ fn v2_with_interval(seconds: u32) -> Vec<u8> {
 
 fn ns(d: Duration) -> f64 {
     d.as_nanos() as f64
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map_or("?".into(), |s| s.trim().into())
-}
-
-fn kernel() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or("?".into(), |s| s.trim().into())
-}
-
-fn date() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map_or("?".into(), |o| {
-            String::from_utf8_lossy(&o.stdout).trim().into()
-        })
-}
-
-/// Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in BENCHMARKS.md.
-fn write_section(name: &str, body: &str) -> Result<()> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).context("reading BENCHMARKS.md")?;
-    let (begin, end) = (
-        format!("<!-- {name}:begin -->"),
-        format!("<!-- {name}:end -->"),
-    );
-    let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {
-        bail!("BENCHMARKS.md has no {begin} … {end} section");
-    };
-    let new = format!("{}{begin}\n{body}{}", &text[..a], &text[b..]);
-    std::fs::write(&path, new).context("writing BENCHMARKS.md")?;
-    println!("wrote the {name} table into {}", path.display());
-    Ok(())
 }
