@@ -429,10 +429,9 @@ impl Flood {
                     let batch = if rate == 0 {
                         4096
                     } else {
-                        let due = u128::from(monotonic_ns() - started) * u128::from(rate)
-                            / 1_000_000_000;
-                        let behind =
-                            due.saturating_sub(u128::from(count.load(Ordering::Relaxed)));
+                        let due =
+                            u128::from(monotonic_ns() - started) * u128::from(rate) / 1_000_000_000;
+                        let behind = due.saturating_sub(u128::from(count.load(Ordering::Relaxed)));
                         if behind == 0 {
                             let wait = 1_000_000_000 / rate.max(1);
                             std::thread::sleep(Duration::from_nanos(wait.min(1_000_000)));
