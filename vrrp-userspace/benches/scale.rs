@@ -278,7 +278,7 @@ fn plot(figures: &[Figures; 2], path: &Path) -> Result<()> {
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..4f64, 0f64..max)?;
+        .build_cartesian_2d((0..4usize).into_segmented(), 0f64..max)?;
     let labels = [
         "vrrpd backup",
         "keepalived backup",
@@ -289,10 +289,9 @@ fn plot(figures: &[Figures; 2], path: &Path) -> Result<()> {
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(4)
-        .x_label_formatter(&|x| {
-            labels
-                .get(x.floor() as usize)
-                .map_or(String::new(), |s| s.to_string())
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(i) => labels.get(*i).map_or(String::new(), |s| s.to_string()),
+            _ => String::new(),
         })
         .y_desc("CPU %")
         .draw()?;
@@ -305,7 +304,7 @@ fn plot(figures: &[Figures; 2], path: &Path) -> Result<()> {
     chart.draw_series(values.iter().enumerate().map(|(i, &v)| {
         let colour = if i % 2 == 0 { BLUE } else { RED };
         Rectangle::new(
-            [(i as f64 + 0.2, 0.0), (i as f64 + 0.8, v)],
+            [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
             colour.filled(),
         )
     }))?;
