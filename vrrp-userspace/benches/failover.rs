@@ -428,11 +428,7 @@ fn plot(cells: &[Cell], path: &Path) -> Result<()> {
 fn main() -> Result<()> {
     let quick = quick();
     let trials = if quick { 4 } else { 30 };
-    let command = if quick {
-        "cargo xtask bench failover --quick"
-    } else {
-        "cargo xtask bench failover"
-    };
+    let command = common::command("failover");
     let started = std::time::Instant::now();
     let mut cells = Vec::new();
     for interval in Interval::ALL {
@@ -465,7 +461,7 @@ fn main() -> Result<()> {
         }
         println!("  done after {:.0} s", started.elapsed().as_secs_f64());
     }
-    let table = report(&cells, trials, command);
+    let table = report(&cells, trials, &command);
     println!("{table}");
     let svg = plot_path("failover.svg");
     plot(&cells, &svg)?;

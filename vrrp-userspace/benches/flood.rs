@@ -451,11 +451,7 @@ fn main() -> Result<()> {
     } else {
         (vec![10, 1_000, 100_000, 0], vec![10, 10, 10, 60])
     };
-    let command = if quick {
-        "cargo xtask bench flood --quick"
-    } else {
-        "cargo xtask bench flood"
-    };
+    let command = common::command("flood");
     let lab = Lab::new(&[
         ("a1", "192.0.2.4/24"),
         ("a2", "192.0.2.5/24"),
@@ -539,7 +535,7 @@ fn main() -> Result<()> {
             }
         }
     }
-    let table = report(&steps, command);
+    let table = report(&steps, &command);
     println!("{table}");
     let svg = plot_path("flood.svg");
     plot(&steps, &svg)?;

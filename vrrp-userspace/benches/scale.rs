@@ -205,30 +205,26 @@ fn report(figures: &[Figures; 2], window: Duration, command: &str) -> String {
         window.as_secs_f64()
     );
     out.push_str("| | vrrpd | keepalived | keepalived / vrrpd |\n|---|---|---|---|\n");
-    out.push_str(&format!(
-        "| backup CPU % | {:.2} | {:.2} | {} |\n",
-        v.cpu_pct[1],
-        k.cpu_pct[1],
-        ratio(v.cpu_pct[1], k.cpu_pct[1])
-    ));
-    out.push_str(&format!(
-        "| master CPU % | {:.2} | {:.2} | {} |\n",
-        v.cpu_pct[0],
-        k.cpu_pct[0],
-        ratio(v.cpu_pct[0], k.cpu_pct[0])
-    ));
-    out.push_str(&format!(
-        "| backup wake-ups/s | {:.0} | {:.0} | {} |\n",
+    let mut compare = |what: &str, ours: f64, theirs: f64, digits: usize| {
+        out.push_str(&format!(
+            "| {what} | {ours:.digits$} | {theirs:.digits$} | {} |\n",
+            ratio(ours, theirs)
+        ));
+    };
+    compare("backup CPU %", v.cpu_pct[1], k.cpu_pct[1], 2);
+    compare("master CPU %", v.cpu_pct[0], k.cpu_pct[0], 2);
+    compare(
+        "backup wake-ups/s",
         v.wakeups_per_s[1],
         k.wakeups_per_s[1],
-        ratio(v.wakeups_per_s[1], k.wakeups_per_s[1])
-    ));
-    out.push_str(&format!(
-        "| master wake-ups/s | {:.0} | {:.0} | {} |\n",
+        0,
+    );
+    compare(
+        "master wake-ups/s",
         v.wakeups_per_s[0],
         k.wakeups_per_s[0],
-        ratio(v.wakeups_per_s[0], k.wakeups_per_s[0])
-    ));
+        0,
+    );
     out.push_str(&format!(
         "| resident memory, master / backup (MiB) | {:.1} / {:.1} | {:.1} / {:.1} | |\n",
         v.rss_mib[0], v.rss_mib[1], k.rss_mib[0], k.rss_mib[1]
@@ -304,7 +300,10 @@ fn plot(figures: &[Figures; 2], path: &Path) -> Result<()> {
     chart.draw_series(values.iter().enumerate().map(|(i, &v)| {
         let colour = if i % 2 == 0 { BLUE } else { RED };
         Rectangle::new(
-            [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
+            [
+                (SegmentValue::Exact(i), 0.0),
+                (SegmentValue::Exact(i + 1), v),
+            ],
             colour.filled(),
         )
     }))?;
@@ -315,11 +314,7 @@ fn plot(figures: &[Figures; 2], path: &Path) -> Result<()> {
 fn main() -> Result<()> {
     let quick = quick();
     let window = Duration::from_secs(if quick { 5 } else { 20 });
-    let command = if quick {
-        "cargo xtask bench scale --quick"
-    } else {
-        "cargo xtask bench scale"
-    };
+    let command = common::command("scale");
     let lab = Lab::new(&[("n1", "192.0.2.4/24"), ("n2", "192.0.2.5/24")]);
     let dir = run_dir();
     let mut figures: [Figures; 2] = Default::default();
@@ -334,7 +329,7 @@ fn main() -> Result<()> {
             }
         );
     }
-    let table = report(&figures, window, command);
+    let table = report(&figures, window, &command);
     println!("{table}");
     let svg = plot_path("scale.svg");
     plot(&figures, &svg)?;

@@ -359,6 +359,14 @@ pub fn summary(values: &[f64]) -> String {
     }
 }
 
+/// The command line that runs `suite` as this process was asked to, for a table's heading.
+pub fn command(suite: &str) -> String {
+    format!(
+        "cargo xtask bench {suite}{}",
+        if quick() { " --quick" } else { "" }
+    )
+}
+
 /// Whether `--quick` was given.
 pub fn quick() -> bool {
     std::env::args().any(|a| a == "--quick")
