@@ -75,14 +75,25 @@ impl Vrrpd {
 
     /// The first instance's status, if the daemon answers.
     pub fn status(&self) -> Option<InstanceStatus> {
+        self.statuses()?.into_iter().next()
+    }
+
+    /// Every instance's status, if the daemon answers.
+    pub fn statuses(&self) -> Option<Vec<InstanceStatus>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok()?;
-        rt.block_on(crate::control::query(&self.socket))
-            .ok()?
+        rt.block_on(crate::control::query(&self.socket)).ok()
+    }
+
+    /// Each instance's state, in configuration order (empty if the daemon does not answer).
+    pub fn states(&self) -> Vec<String> {
+        self.statuses()
+            .unwrap_or_default()
             .into_iter()
-            .next()
+            .map(|s| s.state)
+            .collect()
     }
 
     /// The first instance's state (`MASTER`, `BACKUP`, …), if the daemon answers.
