@@ -583,6 +583,13 @@ fn sync_pair(p1: u8, track1: &str, extra: &str) -> String {
     )
 }
 
+fn tracked_ifaces(i: &Instance) -> Vec<(&str, i16)> {
+    i.track_interfaces
+        .iter()
+        .map(|t| (t.interface.as_str(), t.weight))
+        .collect()
+}
+
 const TRACKING: &str = "    track_interface {\n        eth1 weight -30\n        eth2\n    }\n    track_script {\n        chk\n        zero\n    }";
 
 #[test]
@@ -591,13 +598,7 @@ fn sync_group_members_track_with_weight_zero() {
     // set to weight 0 (the member fails with them), weighted scripts are dropped.
     let l = ok(&sync_pair(100, TRACKING, ""));
     let i = vi1(&l);
-    assert_eq!(
-        i.track_interfaces
-            .iter()
-            .map(|t| (t.interface.as_str(), t.weight))
-            .collect::<Vec<_>>(),
-        vec![("eth1", 0), ("eth2", 0)]
-    );
+    assert_eq!(tracked_ifaces(i), vec![("eth1", 0), ("eth2", 0)]);
     assert_eq!(
         i.track_scripts
             .iter()
@@ -634,13 +635,7 @@ fn an_address_owner_drops_weighted_tracking() {
         "vrrp_script chk {{\n    script \"/bin/true\"\n    weight -20\n}}\nvrrp_script zero {{\n    script \"/bin/true\"\n}}\n{text}"
     ));
     let i = vi1(&l);
-    assert_eq!(
-        i.track_interfaces
-            .iter()
-            .map(|t| (t.interface.as_str(), t.weight))
-            .collect::<Vec<_>>(),
-        vec![("eth2", 0)]
-    );
+    assert_eq!(tracked_ifaces(i), vec![("eth2", 0)]);
     assert_eq!(i.track_scripts.len(), 1);
     warning(
         &l,
