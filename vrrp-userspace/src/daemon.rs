@@ -7,7 +7,7 @@
 //! not once per advert.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     net::{IpAddr, Ipv4Addr},
     path::PathBuf,
     time::Duration,
@@ -20,12 +20,16 @@ use vrrp_common::maps::{
 };
 
 use crate::{
-    config::{Auth, Config, InitialState, Instance as InstanceSpec, Script},
+    config::{
+        Auth, Config, InitialState, Instance as InstanceSpec, Notify, Script,
+        SyncGroup as SyncGroupSpec,
+    },
     control,
     dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
     fsm::{self, Action, Advert, Input, Nanos, Params, Router, State},
     netlink::{Link, Netlink},
-    track::{self, ScriptState, Verdict},
+    sync::{Group, Order, Outcome},
+    track::{self, ScriptState, Tracked, Verdict},
     tx::{McastMembership, PacketTx, UnicastTx},
     units::{Centis, Priority},
 };
@@ -84,10 +88,9 @@ struct Instance {
     fed_ns: u64,
     /// Pending gratuitous ARP bursts.
     garp_at: Vec<Nanos>,
-    /// Its interface has no carrier.
-    link_fault: bool,
-    /// A weight-0 tracked script fails.
-    script_fault: bool,
+    /// Its own tracking says FAULT: its interface has no carrier, or a weight-0 tracked
+    /// interface or script is down.
+    fault: bool,
     /// keepalived's `unicast_peer`: the socket and the source to send from.
     unicast: Option<(UnicastTx, Ipv4Addr)>,
 }
@@ -163,6 +166,13 @@ pub struct Daemon<F: Frames> {
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
     /// When the carriers were last checked ([`LINK_CHECK`]).
     links_checked: Nanos,
+    /// Whether each watched interface (the instances' own and the tracked ones) is up with a
+    /// carrier.
+    links: BTreeMap<String, bool>,
+    /// The `vrrp_sync_group`s, and their configuration (to tell on reload which changed).
+    groups: Vec<(SyncGroupSpec, Group)>,
+    /// Inputs a sync group ordered for its members, fed after the input that caused them.
+    pending: VecDeque<Order>,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -191,9 +201,15 @@ impl<F: Frames> Daemon<F> {
             script_tasks: Vec::new(),
             script_results: rx,
             script_sender: tx,
+            links: BTreeMap::new(),
+            groups: Vec::new(),
+            pending: VecDeque::new(),
             _frames: std::marker::PhantomData,
         };
         daemon.start_scripts(config.scripts);
+        for spec in config.sync_groups {
+            daemon.add_group(spec, &specs);
+        }
         for spec in specs {
             daemon.add_instance(spec).await?;
         }
@@ -208,17 +224,46 @@ impl<F: Frames> Daemon<F> {
             self.ifaces.insert(spec.interface.clone(), iface);
         }
         self.remove_stale_vips(&spec).await?;
+        for name in std::iter::once(&spec.interface)
+            .chain(spec.track_interfaces.iter().map(|t| &t.interface))
+        {
+            let up = self.link_up(name).await;
+            self.links.insert(name.clone(), up);
+        }
+        let verdict = self.verdict(&spec);
+        // A member of a sync group starts as master only if the group lets it (keepalived
+        // starts it in the group's state); nobody starts as master with a fault.
+        let wants_master = spec.state == InitialState::Master;
+        let start_as_master = verdict != Verdict::Fault
+            && match self.group_of(&spec.name) {
+                Some(g) => {
+                    let group = &mut self.groups[g].1;
+                    (wants_master || group.state() == State::Master)
+                        && group.may_become_master(&spec.name)
+                }
+                None => wants_master,
+            };
         let now = monotonic_ns();
-        let router = Router::new(Params {
+        let mut router = Router::new(Params {
             version: spec.version,
             priority: spec.priority,
             advert_interval: spec.advert_interval,
             preempt: spec.preempt,
             preempt_delay: spec.preempt_delay,
-            start_as_master: spec.state == InitialState::Master,
+            start_as_master,
             primary: IpAddr::V4(self.ifaces[&spec.interface].primary),
             lower_prio_no_advert: spec.lower_prio_no_advert,
         });
+        if let Verdict::Priority(p) = verdict
+            && p != spec.priority
+        {
+            log::info!(
+                "{}: priority {} -> {p} (tracking)",
+                spec.name,
+                spec.priority
+            );
+            router.handle(now, Input::SetPriority(p));
+        }
         let iface = spec.interface.clone();
         let unicast = if spec.unicast_peers.is_empty() {
             None
@@ -244,8 +289,7 @@ impl<F: Frames> Daemon<F> {
             iface: iface.clone(),
             fed_ns: now,
             garp_at: Vec::new(),
-            link_fault: false,
-            script_fault: false,
+            fault: false,
             unicast,
         });
         let i = self.instances.len() - 1;
@@ -254,7 +298,41 @@ impl<F: Frames> Daemon<F> {
         for vip in vips {
             self.iface_mut(&iface)?.dp.add_vip(vip, vrid)?;
         }
-        self.input(i, now, Input::Startup).await
+        self.input(i, now, Input::Startup).await?;
+        if verdict == Verdict::Fault {
+            self.set_fault(i, now, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets up one sync group of `specs`' instances and starts it (BACKUP).
+    fn add_group(&mut self, spec: SyncGroupSpec, specs: &[InstanceSpec]) {
+        let members = spec.instances.iter().map(|name| {
+            let master = specs
+                .iter()
+                .any(|i| &i.name == name && i.state == InitialState::Master);
+            (name.clone(), master)
+        });
+        let mut group = Group::new(&spec.name, members);
+        let out = Outcome {
+            orders: Vec::new(),
+            transition: group.start(),
+        };
+        self.groups.push((spec, group));
+        self.group_outcome(self.groups.len() - 1, out);
+    }
+
+    /// The sync group `instance` belongs to.
+    fn group_of(&self, instance: &str) -> Option<usize> {
+        self.groups.iter().position(|(_, g)| g.has(instance))
+    }
+
+    /// Logs and notifies a sync group's transition, and queues its orders for the members.
+    fn group_outcome(&mut self, g: usize, out: Outcome) {
+        if let Some(t) = out.transition {
+            group_transition(&self.groups[g].0, &t);
+        }
+        self.pending.extend(out.orders);
     }
 
     /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it.
@@ -305,10 +383,24 @@ impl<F: Frames> Daemon<F> {
             self.start_scripts(loaded.config.scripts.clone());
         }
         let new = loaded.config.instances;
+        // A changed sync group restarts with all its members, old and new.
+        let new_groups = loaded.config.sync_groups;
+        let old_groups: Vec<SyncGroupSpec> = self.groups.iter().map(|(s, _)| s.clone()).collect();
+        let changed_groups: Vec<&SyncGroupSpec> = old_groups
+            .iter()
+            .filter(|g| !new_groups.contains(g))
+            .chain(new_groups.iter().filter(|g| !old_groups.contains(g)))
+            .collect();
+        let regrouped = |name: &str| {
+            changed_groups
+                .iter()
+                .any(|g| g.instances.iter().any(|i| i == name))
+        };
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let mut i = 0;
         while i < self.instances.len() {
-            if new.contains(&self.instances[i].spec) {
+            let spec = &self.instances[i].spec;
+            if new.contains(spec) && !regrouped(&spec.name) {
                 kept += 1;
                 i += 1;
             } else {
@@ -316,12 +408,31 @@ impl<F: Frames> Daemon<F> {
                 stopped += 1;
             }
         }
+        let now = monotonic_ns();
+        let mut i = 0;
+        while i < self.groups.len() {
+            if new_groups.contains(&self.groups[i].0) {
+                i += 1;
+            } else {
+                let (spec, mut group) = self.groups.remove(i);
+                if let Some(t) = group.stop() {
+                    group_transition(&spec, &t);
+                }
+            }
+        }
+        for spec in new_groups {
+            if !self.groups.iter().any(|(s, _)| *s == spec) {
+                self.add_group(spec, &new);
+            }
+        }
+        self.drain(now).await?;
         for spec in new {
             if !self.instances.iter().any(|x| x.spec == spec) {
                 self.add_instance(spec).await?;
                 started += 1;
             }
         }
+        self.retrack(monotonic_ns(), "reload").await?;
         log::info!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started");
         Ok(())
     }
@@ -431,11 +542,31 @@ impl<F: Frames> Daemon<F> {
         Ok(())
     }
 
-    /// Feeds one input to instance `i` and carries out its actions.
+    /// Feeds one input to instance `i` and carries out its actions, then what its sync group
+    /// orders for the other members.
     async fn input(&mut self, i: usize, now: Nanos, input: Input) -> Result<()> {
+        self.feed(i, now, input).await?;
+        self.drain(now).await
+    }
+
+    async fn feed(&mut self, i: usize, now: Nanos, input: Input) -> Result<()> {
         let actions = self.instances[i].router.handle(now, input);
         for action in actions {
             self.act(i, now, action).await?;
+        }
+        Ok(())
+    }
+
+    /// Feeds the sync groups' orders until there are no more.
+    async fn drain(&mut self, now: Nanos) -> Result<()> {
+        while let Some(order) = self.pending.pop_front() {
+            if let Some(j) = self
+                .instances
+                .iter()
+                .position(|x| x.spec.name == order.member)
+            {
+                self.feed(j, now, order.input).await?;
+            }
         }
         Ok(())
     }
@@ -495,7 +626,17 @@ impl<F: Frames> Daemon<F> {
             }
             Action::StateChanged { from, to, reason } => {
                 log::info!("{}: {from} -> {to} ({reason})", spec.name);
-                self.notify(i, to);
+                notify(
+                    &spec.notify,
+                    "INSTANCE",
+                    &spec.name,
+                    to,
+                    self.instances[i].router.priority().get(),
+                );
+                if let Some(g) = self.group_of(&spec.name) {
+                    let out = self.groups[g].1.member_changed(&spec.name, from, to);
+                    self.group_outcome(g, out);
+                }
             }
         }
         Ok(())
@@ -541,43 +682,6 @@ impl<F: Frames> Daemon<F> {
         Ok(())
     }
 
-    fn notify(&self, i: usize, to: State) {
-        let inst = &self.instances[i];
-        let n = &inst.spec.notify;
-        let specific = match to {
-            State::Master => n.master.as_ref(),
-            State::Backup => n.backup.as_ref(),
-            State::Fault => n.fault.as_ref(),
-            State::Initialize => n.stop.as_ref(),
-        }
-        .map(|c| c.command.clone());
-        let state = match to {
-            State::Initialize => "STOP".to_string(),
-            s => s.to_string(),
-        };
-        let any = n.any.as_ref().map(|c| {
-            format!(
-                "{} INSTANCE {} {state} {}",
-                c.command,
-                inst.spec.name,
-                inst.router.priority()
-            )
-        });
-        for script in specific.into_iter().chain(any) {
-            match std::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg(&script)
-                .spawn()
-            {
-                Ok(_) => {}
-                Err(e) => log::warn!(
-                    "{}: notify script {script:?} failed to start: {e}",
-                    inst.spec.name
-                ),
-            }
-        }
-    }
-
     /// Starts one task per `vrrp_script` (stopping those of an earlier configuration).
     fn start_scripts(&mut self, scripts: Vec<Script>) {
         for task in self.script_tasks.drain(..) {
@@ -603,80 +707,106 @@ impl<F: Frames> Daemon<F> {
         if !state.record(script, success) {
             return Ok(());
         }
-        log::info!(
-            "script {name} is now {}",
+        let why = format!(
+            "script {name} {}",
             if state.good { "succeeding" } else { "failing" }
         );
-        let now = monotonic_ns();
-        for i in 0..self.instances.len() {
-            let inst = &self.instances[i];
-            if !inst.spec.track_scripts.iter().any(|t| t.script == name) {
-                continue;
+        log::info!("{why}");
+        self.retrack(monotonic_ns(), &why).await
+    }
+
+    /// Whether interface `name` is up with a carrier (one that does not exist is down).
+    async fn link_up(&self, name: &str) -> bool {
+        self.netlink.link(name).await.is_ok_and(|l| l.up)
+    }
+
+    /// Reads the link state of every watched interface (the instances' own and the tracked
+    /// ones); where one changed, logs it and tracks again.
+    async fn track_links(&mut self) -> Result<()> {
+        let names: Vec<String> = self.links.keys().cloned().collect();
+        let mut changes = Vec::new();
+        for name in names {
+            let up = self.link_up(&name).await;
+            if self.links.insert(name.clone(), up) != Some(up) {
+                let change = format!("{name} {}", if up { "up" } else { "down" });
+                log::info!("interface {change}");
+                changes.push(change);
             }
-            let verdict = track::effective(inst.spec.priority, &inst.spec.track_scripts, |n| {
-                self.scripts.get(n).map(|(s, st)| (s, st))
-            });
-            match verdict {
-                Verdict::Fault => {
-                    if !self.instances[i].script_fault {
-                        self.instances[i].script_fault = true;
-                        self.input(i, now, Input::Fault).await?;
-                    }
-                }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.retrack(monotonic_ns(), &changes.join(", ")).await
+    }
+
+    /// What an instance's tracking makes of it: its own interface (weight 0, as keepalived
+    /// tracks it unless `dont_track_primary`), its tracked interfaces and its scripts, in
+    /// keepalived's one sum.
+    fn verdict(&self, spec: &InstanceSpec) -> Verdict {
+        let up = |n: &str| self.links.get(n).copied().unwrap_or(false);
+        let own = (!spec.dont_track_primary).then(|| Tracked {
+            weight: 0,
+            reverse: false,
+            up: up(&spec.interface),
+        });
+        let scripts = track::scripts(&spec.track_scripts, |n| {
+            self.scripts.get(n).map(|(s, st)| (s, st))
+        });
+        track::effective(
+            spec.priority,
+            own.into_iter()
+                .chain(track::interfaces(&spec.track_interfaces, up))
+                .chain(scripts),
+        )
+    }
+
+    /// Applies every instance's tracking verdict after `why` changed something: a new
+    /// effective priority (which the next advert carries, and XDP's map at once), or FAULT.
+    async fn retrack(&mut self, now: Nanos, why: &str) -> Result<()> {
+        for i in 0..self.instances.len() {
+            match self.verdict(&self.instances[i].spec) {
+                Verdict::Fault => self.set_fault(i, now, true).await?,
                 Verdict::Priority(p) => {
-                    if p != self.instances[i].router.priority() {
+                    let old = self.instances[i].router.priority();
+                    if p != old {
                         log::info!(
-                            "{}: priority {} -> {p} (tracked scripts)",
-                            self.instances[i].spec.name,
-                            self.instances[i].router.priority()
+                            "{}: priority {old} -> {p} ({why})",
+                            self.instances[i].spec.name
                         );
                         self.input(i, now, Input::SetPriority(p)).await?;
                         self.sync_router_map(i)?;
                     }
-                    if self.instances[i].script_fault {
-                        self.instances[i].script_fault = false;
-                        if !self.instances[i].link_fault {
-                            self.input(i, now, Input::FaultCleared).await?;
-                        }
-                    }
+                    self.set_fault(i, now, false).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Puts the instances of an interface that lost its carrier into FAULT (as keepalived does:
-    /// a master sends priority 0 if it still can and releases the VIPs), and back to BACKUP when
-    /// the carrier returns.
-    async fn track_links(&mut self) -> Result<()> {
-        let names: Vec<String> = self.ifaces.keys().cloned().collect();
-        for name in names {
-            let up = match self.netlink.link(&name).await {
-                Ok(link) => link.up,
-                Err(_) => false,
-            };
-            let now = monotonic_ns();
-            for i in 0..self.instances.len() {
-                if self.instances[i].iface != name {
-                    continue;
-                }
-                if !up && !self.instances[i].link_fault {
-                    log::warn!("{}: {name} lost its carrier", self.instances[i].spec.name);
-                    self.instances[i].link_fault = true;
-                    self.input(i, now, Input::Fault).await?;
-                } else if up && self.instances[i].link_fault {
-                    log::info!(
-                        "{}: {name} has its carrier back",
-                        self.instances[i].spec.name
-                    );
-                    self.instances[i].link_fault = false;
-                    if !self.instances[i].script_fault {
-                        self.input(i, now, Input::FaultCleared).await?;
-                    }
-                }
+    /// Instance `i`'s own tracking says FAULT, or no longer: FAULT (a master sends priority 0
+    /// and releases its VIPs, as keepalived does) or back to BACKUP; in a sync group, the
+    /// group decides for all its members.
+    async fn set_fault(&mut self, i: usize, now: Nanos, faulty: bool) -> Result<()> {
+        if self.instances[i].fault == faulty {
+            return Ok(());
+        }
+        self.instances[i].fault = faulty;
+        let name = self.instances[i].spec.name.clone();
+        match self.group_of(&name) {
+            Some(g) => {
+                let out = self.groups[g].1.set_fault(&name, faulty);
+                self.group_outcome(g, out);
+                self.drain(now).await
+            }
+            None => {
+                let input = if faulty {
+                    Input::Fault
+                } else {
+                    Input::FaultCleared
+                };
+                self.input(i, now, input).await
             }
         }
-        Ok(())
     }
 
     /// When something is due (or XDP raised an event), feeds every router the advert XDP
@@ -713,10 +843,36 @@ impl<F: Frames> Daemon<F> {
                     interval: Centis(stamp.interval_cs),
                     received_at: stamp.time_ns,
                 };
+                let router = &self.instances[i].router;
+                let (was_backup, before) =
+                    (router.state() == State::Backup, router.next_deadline());
                 self.input(i, now, Input::Advert(advert)).await?;
+                // A backup that took the advert (its timer restarted) no longer wants to be
+                // master, as far as its sync group is concerned.
+                let router = &self.instances[i].router;
+                if was_backup
+                    && advert.priority != Priority::SHUTDOWN
+                    && router.state() == State::Backup
+                    && router.next_deadline() != before
+                    && let Some(g) = self.group_of(&self.instances[i].spec.name)
+                {
+                    let name = self.instances[i].spec.name.clone();
+                    self.groups[g].1.heard_master(&name);
+                }
             }
             if due(&self.instances[i]) {
-                self.input(i, now, Input::Timer).await?;
+                // A backup in a sync group becomes master only when every member wants to.
+                let name = self.instances[i].spec.name.clone();
+                let held = self.instances[i].router.state() == State::Backup
+                    && self
+                        .group_of(&name)
+                        .is_some_and(|g| !self.groups[g].1.may_become_master(&name));
+                let input = if held {
+                    Input::HoldBackup
+                } else {
+                    Input::Timer
+                };
+                self.input(i, now, input).await?;
             }
             self.send_garps(i)?;
         }
@@ -892,6 +1048,11 @@ impl<F: Frames> Daemon<F> {
             self.input(i, now, Input::Shutdown).await?;
         }
         self.flush();
+        for (spec, group) in &mut self.groups {
+            if let Some(t) = group.stop() {
+                group_transition(spec, &t);
+            }
+        }
         for name in self.ifaces.keys() {
             if !dataplane::detach_pinned(&self.options.pin_root, name)? {
                 bail!("{name}: no pinned XDP link to detach");
@@ -900,5 +1061,47 @@ impl<F: Frames> Daemon<F> {
         let _ = std::fs::remove_file(&self.options.control_socket);
         log::info!("stopped");
         Ok(())
+    }
+}
+
+/// Logs a sync group's transition and runs its notify scripts.
+fn group_transition(spec: &SyncGroupSpec, t: &crate::sync::Transition) {
+    log::info!(
+        "sync group {}: {} -> {} ({})",
+        spec.name,
+        t.from,
+        t.to,
+        t.reason
+    );
+    notify(&spec.notify, "GROUP", &spec.name, t.to, 0);
+}
+
+/// Runs the notify scripts of an instance or a sync group (`kind` INSTANCE or GROUP) entering
+/// `to`: the state's own script, then `notify` with keepalived's four arguments (a group's
+/// priority is 0, as keepalived passes it).
+fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
+    let specific = match to {
+        State::Master => n.master.as_ref(),
+        State::Backup => n.backup.as_ref(),
+        State::Fault => n.fault.as_ref(),
+        State::Initialize => n.stop.as_ref(),
+    }
+    .map(|c| c.command.clone());
+    let state = match to {
+        State::Initialize => "STOP".to_string(),
+        s => s.to_string(),
+    };
+    let any = n
+        .any
+        .as_ref()
+        .map(|c| format!("{} {kind} {name} {state} {priority}", c.command));
+    for script in specific.into_iter().chain(any) {
+        if let Err(e) = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .spawn()
+        {
+            log::warn!("{name}: notify script {script:?} failed to start: {e}");
+        }
     }
 }

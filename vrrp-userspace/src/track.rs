@@ -1,19 +1,23 @@
-//! `vrrp_script` health checks and what they do to an instance's priority, as keepalived
-//! computes it (vrrp_track.c, `vrrp_set_effective_priority`):
+//! Tracking: `vrrp_script` health checks and `track_interface` links, and what they do to an
+//! instance's priority, as keepalived computes it (vrrp_track.c, `vrrp_set_effective_priority`,
+//! and keepalived.conf(5) on `track_interface`):
 //!
 //! * a script's state changes only after `rise` successes or `fall` failures in a row; it
-//!   starts good, or failed with `init_fail`;
-//! * a positive weight is added while the script succeeds, a negative one while it fails
-//!   (`reverse` swaps success and failure); the weight in `track_script` overrides the script's;
-//! * weight 0: a failing script puts the instance in FAULT;
+//!   starts good, or failed with `init_fail`; an interface is up when it is up with a carrier;
+//! * a positive weight is added while the object is up (the script succeeds), a negative one
+//!   while it is down; `reverse` turns the adjustment round (keepalived multiplies the weight by
+//!   −1): a positive weight is then subtracted while up, a negative one added while down;
+//!   the weight in `track_script` overrides the script's;
+//! * weight 0: the object down puts the instance in FAULT (with `reverse`: the object up);
 //! * the effective priority is clamped to 1..=254, and the owner (255) is never adjusted.
 //!
-//! The arithmetic is pure; [`run`] is the task that executes one script on its interval.
+//! One piece of arithmetic, [`effective`], serves scripts and interfaces alike; [`run`] is the
+//! task that executes one script on its interval.
 
 use std::time::Duration;
 
 use crate::{
-    config::{Script, TrackScript},
+    config::{Script, TrackInterface, TrackScript},
     units::Priority,
 };
 
@@ -52,43 +56,72 @@ impl ScriptState {
     }
 }
 
-/// What the tracked scripts make of an instance.
+/// One tracked object as the arithmetic sees it: a script or an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    /// Its weight, −253..=253; 0 means FAULT while down.
+    pub weight: i16,
+    /// `reverse`.
+    pub reverse: bool,
+    /// The script succeeds, or the interface is up with a carrier.
+    pub up: bool,
+}
+
+/// What the tracked objects make of an instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Run at this effective priority.
     Priority(Priority),
-    /// A weight-0 script fails: FAULT.
+    /// A weight-0 object is down: FAULT.
     Fault,
 }
 
-/// The effective priority of an instance with base priority `base` tracking `tracked`, given
-/// each script's definition and state (`lookup` by name; unknown scripts are ignored, as
-/// keepalived ignores them after its warning).
-pub fn effective<'a>(
-    base: Priority,
-    tracked: &[TrackScript],
-    lookup: impl Fn(&str) -> Option<(&'a Script, &'a ScriptState)>,
-) -> Verdict {
+/// The effective priority of an instance with base priority `base` tracking `tracked`.
+pub fn effective(base: Priority, tracked: impl IntoIterator<Item = Tracked>) -> Verdict {
     let mut delta: i32 = 0;
     for t in tracked {
-        let Some((script, state)) = lookup(&t.script) else {
-            continue;
-        };
-        let weight = i32::from(t.weight.unwrap_or(script.weight));
-        let reverse = t.reverse.unwrap_or(script.reverse);
-        let ok = state.good != reverse;
+        let weight = i32::from(t.weight);
         if weight == 0 {
-            if !ok {
+            if t.up == t.reverse {
                 return Verdict::Fault;
             }
-        } else if weight > 0 && ok || weight < 0 && !ok {
-            delta += weight;
+        } else if (weight > 0) == t.up {
+            delta += if t.reverse { -weight } else { weight };
         }
     }
     if base.is_owner() {
         return Verdict::Priority(base);
     }
     Verdict::Priority(Priority((i32::from(base.get()) + delta).clamp(1, 254) as u8))
+}
+
+/// The tracked scripts of an instance, given each script's definition and state (`lookup` by
+/// name; unknown scripts are left out, as keepalived ignores them after its warning).
+pub fn scripts<'a>(
+    tracked: &'a [TrackScript],
+    lookup: impl Fn(&str) -> Option<(&'a Script, &'a ScriptState)> + 'a,
+) -> impl Iterator<Item = Tracked> + 'a {
+    tracked.iter().filter_map(move |t| {
+        let (script, state) = lookup(&t.script)?;
+        Some(Tracked {
+            weight: t.weight.unwrap_or(script.weight),
+            reverse: t.reverse.unwrap_or(script.reverse),
+            up: state.good,
+        })
+    })
+}
+
+/// The tracked interfaces of an instance, given whether each is up (`up` by name; an interface
+/// that does not exist is down).
+pub fn interfaces<'a>(
+    tracked: &'a [TrackInterface],
+    up: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = Tracked> + 'a {
+    tracked.iter().map(move |t| Tracked {
+        weight: t.weight,
+        reverse: t.reverse,
+        up: up(&t.interface),
+    })
 }
 
 /// Runs `script` every `interval_ms` with its timeout (a run past it counts as a failure),
@@ -167,63 +200,154 @@ mod tests {
         assert!(st.good);
     }
 
+    fn tracked(weight: i16, reverse: bool, up: bool) -> Tracked {
+        Tracked {
+            weight,
+            reverse,
+            up,
+        }
+    }
+
+    fn prio(v: Verdict) -> u8 {
+        match v {
+            Verdict::Priority(p) => p.get(),
+            Verdict::Fault => panic!("FAULT where a priority was expected"),
+        }
+    }
+
     #[test]
     fn keepalived_weight_arithmetic() {
-        // The REFERENCE tutorial: priority 150, chk_haproxy weight -30.
+        let base = Priority(150);
+        let one = |w, r, up| effective(base, [tracked(w, r, up)]);
+        // A positive weight is added while up; a negative one while down (REFERENCE's
+        // tutorial: priority 150, weight -30).
+        assert_eq!(prio(one(20, false, true)), 170);
+        assert_eq!(prio(one(20, false, false)), 150);
+        assert_eq!(prio(one(-30, false, true)), 150);
+        assert_eq!(prio(one(-30, false, false)), 120);
+        // reverse turns the adjustment round (keepalived.conf(5): "the priority is decreased
+        // when up and increased when down").
+        assert_eq!(prio(one(20, true, true)), 130);
+        assert_eq!(prio(one(20, true, false)), 150);
+        assert_eq!(prio(one(-30, true, true)), 150);
+        assert_eq!(prio(one(-30, true, false)), 180);
+        // Weight 0: down means FAULT; with reverse, up means FAULT.
+        assert_eq!(one(0, false, false), Verdict::Fault);
+        assert_eq!(prio(one(0, false, true)), 150);
+        assert_eq!(one(0, true, true), Verdict::Fault);
+        assert_eq!(prio(one(0, true, false)), 150);
+        // Weights add up; clamped to 1..=254.
+        assert_eq!(
+            prio(effective(
+                base,
+                [tracked(-30, false, false), tracked(-50, false, false)]
+            )),
+            70
+        );
+        assert_eq!(
+            prio(effective(Priority(250), [tracked(20, false, true)])),
+            254
+        );
+        assert_eq!(
+            prio(effective(Priority(10), [tracked(-30, false, false)])),
+            1
+        );
+        // The owner is never adjusted, but a weight-0 object down still means FAULT.
+        assert_eq!(
+            prio(effective(Priority::OWNER, [tracked(-30, false, false)])),
+            255
+        );
+        assert_eq!(
+            effective(Priority::OWNER, [tracked(0, false, false)]),
+            Verdict::Fault
+        );
+        // One FAULT among weights is FAULT.
+        assert_eq!(
+            effective(base, [tracked(20, false, true), tracked(0, false, false)]),
+            Verdict::Fault
+        );
+    }
+
+    #[test]
+    fn scripts_take_the_track_script_weight_over_the_script_s() {
         let s = script(-30, 1, 1);
         let good = ScriptState::new(&s);
         let mut bad = ScriptState::new(&s);
         bad.record(&s, false);
         let base = Priority(150);
+        let run = |t: &[TrackScript], st: &ScriptState| {
+            prio(effective(base, scripts(t, |_| Some((&s, st)))))
+        };
+        assert_eq!(run(&track(None), &good), 150);
+        assert_eq!(run(&track(None), &bad), 120);
+        assert_eq!(run(&track(Some(20)), &good), 170);
+        assert_eq!(run(&track(Some(20)), &bad), 150);
         assert_eq!(
-            effective(base, &track(None), |_| Some((&s, &good))),
-            Verdict::Priority(Priority(150))
-        );
-        assert_eq!(
-            effective(base, &track(None), |_| Some((&s, &bad))),
-            Verdict::Priority(Priority(120))
-        );
-        // A positive weight is added while the script succeeds.
-        assert_eq!(
-            effective(base, &track(Some(20)), |_| Some((&s, &good))),
-            Verdict::Priority(Priority(170))
-        );
-        assert_eq!(
-            effective(base, &track(Some(20)), |_| Some((&s, &bad))),
-            Verdict::Priority(Priority(150))
-        );
-        // Clamped to 1..=254; the owner is never adjusted.
-        assert_eq!(
-            effective(Priority(250), &track(Some(20)), |_| Some((&s, &good))),
-            Verdict::Priority(Priority(254))
-        );
-        assert_eq!(
-            effective(Priority(10), &track(Some(-30)), |_| Some((&s, &bad))),
-            Verdict::Priority(Priority(1))
-        );
-        assert_eq!(
-            effective(Priority::OWNER, &track(Some(-30)), |_| Some((&s, &bad))),
-            Verdict::Priority(Priority::OWNER)
-        );
-        // Weight 0: failure means FAULT.
-        assert_eq!(
-            effective(base, &track(Some(0)), |_| Some((&s, &bad))),
+            effective(base, scripts(&track(Some(0)), |_| Some((&s, &bad)))),
             Verdict::Fault
         );
-        // reverse swaps success and failure.
+        // track_script's reverse overrides the script's.
         let rev = vec![TrackScript {
             script: "chk".into(),
             weight: Some(-30),
             reverse: Some(true),
         }];
-        assert_eq!(
-            effective(base, &rev, |_| Some((&s, &good))),
-            Verdict::Priority(Priority(120))
-        );
+        assert_eq!(run(&rev, &good), 150);
+        assert_eq!(run(&rev, &bad), 180);
         // An unknown script is ignored.
+        assert_eq!(prio(effective(base, scripts(&track(None), |_| None))), 150);
+    }
+
+    #[test]
+    fn interfaces_weigh_by_link_state() {
+        let tracked = vec![
+            TrackInterface {
+                interface: "eth1".into(),
+                weight: -20,
+                reverse: false,
+            },
+            TrackInterface {
+                interface: "eth2".into(),
+                weight: 10,
+                reverse: false,
+            },
+            TrackInterface {
+                interface: "eth3".into(),
+                weight: 5,
+                reverse: true,
+            },
+        ];
+        let base = Priority(100);
+        let with = |down: &[&str]| {
+            prio(effective(
+                base,
+                interfaces(&tracked, |n| !down.contains(&n)),
+            ))
+        };
+        // All up: +10 for eth2, −5 for eth3 (reverse, up).
+        assert_eq!(with(&[]), 105);
+        // eth1 down: −20.
+        assert_eq!(with(&["eth1"]), 85);
+        // eth2 down: its +10 goes.
+        assert_eq!(with(&["eth2"]), 95);
+        // eth3 down: its −5 goes.
+        assert_eq!(with(&["eth3"]), 110);
+        // A weight-0 interface down is FAULT; a missing interface is down.
+        let plain = vec![TrackInterface {
+            interface: "eth9".into(),
+            weight: 0,
+            reverse: false,
+        }];
         assert_eq!(
-            effective(base, &track(None), |_| None),
-            Verdict::Priority(base)
+            effective(base, interfaces(&plain, |n| n != "eth9")),
+            Verdict::Fault
         );
+        // Scripts and interfaces in one sum.
+        let s = script(-30, 1, 1);
+        let mut bad = ScriptState::new(&s);
+        bad.record(&s, false);
+        let t = track(None);
+        let both = scripts(&t, |_| Some((&s, &bad))).chain(interfaces(&tracked, |n| n != "eth1"));
+        assert_eq!(prio(effective(base, both)), 100 - 30 - 20 + 10 - 5);
     }
 }

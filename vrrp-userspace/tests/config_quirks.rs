@@ -571,6 +571,84 @@ fn sync_group_and_scripts() {
     assert!(s.init_fail);
 }
 
+/// Two instances VI_1 (priority `p1`, `track1`) and VI_2, in sync group VG_1 with `extra`.
+fn sync_pair(p1: u8, track1: &str, extra: &str) -> String {
+    format!(
+        "vrrp_script chk {{\n    script \"/bin/true\"\n    weight -20\n}}\nvrrp_script zero {{\n    script \"/bin/true\"\n}}\nvrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n{extra}}}\n{}{}",
+        inst(&format!("    priority {p1}\n{track1}")),
+        inst("")
+            .replace("VI_1", "VI_2")
+            .replace("router_id 50", "router_id 51")
+            .replace("192.0.2.3", "192.0.2.4")
+    )
+}
+
+fn tracked_ifaces(i: &Instance) -> Vec<(&str, i16)> {
+    i.track_interfaces
+        .iter()
+        .map(|t| (t.interface.as_str(), t.weight))
+        .collect()
+}
+
+const TRACKING: &str = "    track_interface {\n        eth1 weight -30\n        eth2\n    }\n    track_script {\n        chk\n        zero\n    }";
+
+#[test]
+fn sync_group_members_track_with_weight_zero() {
+    // keepalived 2.2.7 vrrp_complete_instance: weighted interfaces of a sync group member are
+    // set to weight 0 (the member fails with them), weighted scripts are dropped.
+    let l = ok(&sync_pair(100, TRACKING, ""));
+    let i = vi1(&l);
+    assert_eq!(tracked_ifaces(i), vec![("eth1", 0), ("eth2", 0)]);
+    assert_eq!(
+        i.track_scripts
+            .iter()
+            .map(|t| t.script.as_str())
+            .collect::<Vec<_>>(),
+        vec!["zero"]
+    );
+    warning(
+        &l,
+        "(VI_1) ignoring eth1 tracked interface weight due to SYNC group",
+        14,
+    );
+    warning(
+        &l,
+        "(VI_1) ignoring tracked script chk with weights due to SYNC group",
+        14,
+    );
+    // sync_group_tracking_weight keeps them.
+    let l = ok(&sync_pair(
+        100,
+        TRACKING,
+        "    sync_group_tracking_weight\n",
+    ));
+    assert!(l.config.sync_groups[0].tracking_weight);
+    assert_eq!(vi1(&l).track_interfaces[0].weight, -30);
+    assert_eq!(vi1(&l).track_scripts.len(), 2);
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
+fn an_address_owner_drops_weighted_tracking() {
+    let text = inst(&format!("    state MASTER\n    priority 255\n{TRACKING}"));
+    let l = ok(&format!(
+        "vrrp_script chk {{\n    script \"/bin/true\"\n    weight -20\n}}\nvrrp_script zero {{\n    script \"/bin/true\"\n}}\n{text}"
+    ));
+    let i = vi1(&l);
+    assert_eq!(tracked_ifaces(i), vec![("eth2", 0)]);
+    assert_eq!(i.track_scripts.len(), 1);
+    warning(
+        &l,
+        "(VI_1) ignoring eth1 tracked interface due to address owner",
+        8,
+    );
+    warning(
+        &l,
+        "(VI_1) ignoring tracked script chk with weights due to address_owner",
+        8,
+    );
+}
+
 #[test]
 fn include_in_memory_is_reported_not_followed() {
     let l = ok(&format!(

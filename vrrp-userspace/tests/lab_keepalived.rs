@@ -10,7 +10,7 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Lab,
-    daemon::{Keepalived, Vrrpd, has_vip, run_dir, wait_for},
+    daemon::{Keepalived, Vrrpd, has_vip, run_dir, tshark_fields, wait_for},
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -232,20 +232,7 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     std::thread::sleep(Duration::from_millis(300));
     drop(cap);
     // Unicast adverts went to the peer's address, not the multicast group.
-    let out = std::process::Command::new("tshark")
-        .args([
-            "-r",
-            pcap.to_str().unwrap(),
-            "-Y",
-            "vrrp && ip.src == 192.0.2.4",
-            "-T",
-            "fields",
-            "-e",
-            "ip.dst",
-        ])
-        .output()
-        .unwrap();
-    let dsts = String::from_utf8_lossy(&out.stdout).into_owned();
+    let dsts = tshark_fields(&pcap, "vrrp && ip.src == 192.0.2.4", "ip.dst");
     assert!(!dsts.trim().is_empty(), "no advert from vrrpd captured");
     assert!(dsts.lines().all(|d| d == "192.0.2.5"), "{dsts}");
 }

@@ -12,7 +12,9 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Lab,
-    daemon::{VMAC_50, Vrrpd, has_vip, neighbour, ping_once, run_dir, wait_for},
+    daemon::{
+        VMAC_50, Vrrpd, has_vip, neighbour, ping_once, run_dir, start_pair, tshark_fields, wait_for,
+    },
 };
 
 /// One scenario at a time.
@@ -30,13 +32,7 @@ fn vrrpd() -> PathBuf {
 
 /// Starts vrrpd with the seed's lb01.conf and lb02.conf and waits for lb01 MASTER, lb02 BACKUP.
 fn seed_pair(lab: &Lab, dir: &Path) -> (Vrrpd, Vrrpd) {
-    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &seed("lb01.conf"), dir, "lb01");
-    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), dir, "lb02");
-    wait_for(Duration::from_secs(5), || {
-        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
-    })
-    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
-    (lb01, lb02)
+    start_pair(&vrrpd(), lab, &seed("lb01.conf"), &seed("lb02.conf"), dir)
 }
 
 /// Master_Down_Interval of lb02 (priority 90, advert_int 1, v2): 3 s + (256 − 90)/256 s,
@@ -152,22 +148,7 @@ fn seed_preemptive_pair_elects_fails_over_preempts_and_hands_over_on_sigterm() {
     // and replies), from the VMAC; nothing tshark calls malformed.
     std::thread::sleep(Duration::from_millis(300));
     drop(capture);
-    let tshark = |filter: &str, field: &str| {
-        let out = std::process::Command::new("tshark")
-            .args([
-                "-r",
-                pcap.to_str().unwrap(),
-                "-Y",
-                filter,
-                "-T",
-                "fields",
-                "-e",
-                field,
-            ])
-            .output()
-            .expect("tshark");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let tshark = |filter: &str, field: &str| tshark_fields(&pcap, filter, field);
     let adverts = tshark("vrrp", "eth.src");
     assert!(
         adverts.lines().count() >= 5,
@@ -460,12 +441,7 @@ fn track_script_failure_lowers_priority_and_hands_the_vip_over() {
             ),
     )
     .unwrap();
-    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
-    let lb02 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &seed("lb02.conf"), &dir, "lb02");
-    wait_for(Duration::from_secs(5), || {
-        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
-    })
-    .unwrap_or_else(|| panic!("lb01 {} / lb02 {}", state(&lb01), state(&lb02)));
+    let (lb01, _lb02) = start_pair(&vrrpd(), &lab, &conf, &seed("lb02.conf"), &dir);
 
     // haproxy "dies": after fall 2, lb01 runs at 100 - 30 = 70 < 90, and lb02 preempts it.
     std::fs::remove_file(&healthy).unwrap();

@@ -1817,6 +1817,7 @@ impl<'a> Interp<'a> {
             name: name.text.clone(),
             instances: Vec::new(),
             notify: Default::default(),
+            tracking_weight: false,
             source: self.source(name),
         };
         for node in nodes {
@@ -1843,6 +1844,11 @@ impl<'a> Interp<'a> {
                     }
                 }
                 "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                "sync_group_tracking_weight" => {
+                    if self.no_block(node) {
+                        g.tracking_weight = true;
+                    }
+                }
                 _ => self.unsupported(node, &format!("vrrp_sync_group {}", g.name)),
             }
         }

@@ -594,6 +594,10 @@ pub struct SyncGroup {
     /// Group notify commands.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
+    /// `sync_group_tracking_weight`: members keep the weights of their tracked interfaces and
+    /// scripts (without it keepalived sets them to 0, so that all members fail together).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub tracking_weight: bool,
     /// Where the block starts.
     #[serde(skip)]
     pub source: SourceLoc,

@@ -389,4 +389,64 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             );
         }
     }
+
+    // keepalived (vrrp_complete_instance): the members of a sync group track with weight 0, so
+    // that they fail together, unless the group has sync_group_tracking_weight; an address
+    // owner's priority never moves, so its weighted tracking goes.
+    let keeps_weights: HashMap<&str, bool> = config
+        .sync_groups
+        .iter()
+        .flat_map(|g| g.instances.iter().map(|i| (i.as_str(), g.tracking_weight)))
+        .collect();
+    let script_weight: HashMap<&str, i16> = config
+        .scripts
+        .iter()
+        .map(|s| (s.name.as_str(), s.weight))
+        .collect();
+    for inst in &mut config.instances {
+        let sync = keeps_weights.get(inst.name.as_str()) == Some(&false);
+        if !sync && !inst.priority.is_owner() {
+            continue;
+        }
+        let loc = Some(Location::from(&inst.source));
+        let (name, why) = (
+            inst.name.clone(),
+            if sync { "SYNC group" } else { "address owner" },
+        );
+        inst.track_interfaces.retain_mut(|t| {
+            if t.weight == 0 {
+                return true;
+            }
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) ignoring {} tracked interface {}due to {why}",
+                    t.interface,
+                    if sync { "weight " } else { "" }
+                ),
+            );
+            t.weight = 0;
+            sync
+        });
+        inst.track_scripts.retain(|t| {
+            let weight = t
+                .weight
+                .or_else(|| script_weight.get(t.script.as_str()).copied())
+                .unwrap_or(0);
+            if weight == 0 {
+                return true;
+            }
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) ignoring tracked script {} with weights due to {}",
+                    t.script,
+                    if sync { "SYNC group" } else { "address_owner" }
+                ),
+            );
+            false
+        });
+    }
 }

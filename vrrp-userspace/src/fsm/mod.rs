@@ -77,6 +77,8 @@ pub enum Reason {
     Fault,
     /// The fault cleared.
     FaultCleared,
+    /// Another member of its sync group changed state (keepalived's `vrrp_sync_group`).
+    SyncGroup,
 }
 
 impl fmt::Display for Reason {
@@ -92,6 +94,7 @@ impl fmt::Display for Reason {
             Reason::Shutdown => write!(f, "shutdown"),
             Reason::Fault => write!(f, "fault"),
             Reason::FaultCleared => write!(f, "fault cleared"),
+            Reason::SyncGroup => write!(f, "sync group"),
         }
     }
 }
@@ -128,6 +131,15 @@ pub enum Input {
     Fault,
     /// The fault cleared.
     FaultCleared,
+    /// The caller takes the router to Master (keepalived's sync group following a member): a
+    /// Backup becomes Master now, as when its Master_Down_Timer fires.
+    SyncMaster,
+    /// The caller takes the router to Backup (keepalived's sync group following a member): a
+    /// Master releases the addresses, without a priority-0 advert, and becomes Backup.
+    SyncBackup,
+    /// The Master_Down_Timer is due, but the caller holds the router in Backup (keepalived's
+    /// sync group waits until every member wants MASTER): the timer starts again.
+    HoldBackup,
 }
 
 /// What the caller must do, in order.
@@ -327,6 +339,21 @@ impl Router {
                     });
                 }
             }
+            (State::Backup, Input::SyncMaster) => {
+                self.become_master(now, Reason::SyncGroup, &mut out)
+            }
+            (State::Backup, Input::HoldBackup) => {
+                if self.master_down_at.is_some_and(|t| now >= t) {
+                    self.master_down_at = Some(now + ns(self.master_down_interval()));
+                }
+            }
+            (State::Master, Input::SyncBackup) => {
+                out.push(Action::Release);
+                self.adver_at = None;
+                self.master_adver_interval = self.params.advert_interval;
+                self.master_down_at = Some(now + ns(self.master_down_interval()));
+                self.to(State::Backup, Reason::SyncGroup, &mut out);
+            }
             (State::Backup | State::Master, Input::SetPriority(p)) => self.set_priority(p),
             (State::Backup | State::Master, Input::Shutdown) => {
                 self.stop(State::Initialize, Reason::Shutdown, &mut out)
@@ -334,7 +361,14 @@ impl Router {
             (State::Backup | State::Master, Input::Fault) => {
                 self.stop(State::Fault, Reason::Fault, &mut out)
             }
-            (State::Backup | State::Master, Input::Startup | Input::FaultCleared) => {}
+            (
+                State::Backup | State::Master,
+                Input::Startup
+                | Input::FaultCleared
+                | Input::SyncMaster
+                | Input::SyncBackup
+                | Input::HoldBackup,
+            ) => {}
         }
         out
     }
@@ -353,8 +387,15 @@ impl Router {
     fn set_priority(&mut self, p: Priority) {
         // The owner's priority is never adjusted; others stay within 1..=254
         // (keepalived vrrp_set_effective_priority).
-        if !self.params.priority.is_owner() {
-            self.priority = Priority(p.get().clamp(1, 254));
+        if self.params.priority.is_owner() {
+            return;
+        }
+        let before = ns(self.master_down_interval());
+        self.priority = Priority(p.get().clamp(1, 254));
+        // A running Master_Down_Timer follows the new Skew_Time, as keepalived moves it.
+        let after = ns(self.master_down_interval());
+        if let Some(t) = self.master_down_at.as_mut() {
+            *t = (*t + after).saturating_sub(before);
         }
     }
 

@@ -455,3 +455,72 @@ fn batching_advance_advert_moves_a_master_advert_earlier_only_within_the_window(
     b.advance_advert(down - MS, 10 * MS);
     assert_eq!(b.next_deadline(), Some(down));
 }
+
+#[test]
+fn keepalived_priority_change_moves_a_running_master_down_timer() {
+    // Priority 100 at 100 cs: Master_Down_Interval 360 cs; at 70 it is 300 + (186 × 100)/256
+    // = 372 cs, so a timer armed at 0 for 3.60 s now fires at 3.72 s.
+    let mut r = started(params(100));
+    assert_eq!(r.next_deadline(), Some(3600 * MS));
+    r.handle(1000 * MS, Input::SetPriority(Priority(70)));
+    assert_eq!(r.next_deadline(), Some(3720 * MS));
+    r.handle(1000 * MS, Input::SetPriority(Priority(100)));
+    assert_eq!(r.next_deadline(), Some(3600 * MS));
+}
+
+#[test]
+fn keepalived_sync_master_takes_a_backup_over_at_once() {
+    let mut r = started(params(100));
+    let a = r.handle(500 * MS, Input::SyncMaster);
+    assert_eq!(
+        a,
+        vec![
+            Action::SendAdvert {
+                priority: Priority(100)
+            },
+            Action::TakeOver,
+            Action::StateChanged {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::SyncGroup
+            },
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some(1500 * MS));
+    // A master stays master; a router in FAULT stays there.
+    assert!(r.handle(600 * MS, Input::SyncMaster).is_empty());
+    r.handle(700 * MS, Input::Fault);
+    assert!(r.handle(800 * MS, Input::SyncMaster).is_empty());
+    assert_eq!(r.state(), State::Fault);
+}
+
+#[test]
+fn keepalived_sync_backup_releases_without_priority_zero() {
+    let mut r = master(params(100));
+    let a = r.handle(10_000 * MS, Input::SyncBackup);
+    assert_eq!(
+        a,
+        vec![
+            Action::Release,
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Backup,
+                reason: Reason::SyncGroup
+            },
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some((10_000 + 3600) * MS));
+    assert!(r.handle(10_100 * MS, Input::SyncBackup).is_empty());
+}
+
+#[test]
+fn keepalived_sync_group_hold_restarts_the_master_down_timer() {
+    let mut r = started(params(100));
+    // Not yet due: nothing changes.
+    r.handle(1000 * MS, Input::HoldBackup);
+    assert_eq!(r.next_deadline(), Some(3600 * MS));
+    // Due: held in Backup, the timer runs a whole Master_Down_Interval again.
+    assert!(r.handle(3600 * MS, Input::HoldBackup).is_empty());
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.next_deadline(), Some(7200 * MS));
+}

@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Child, NetNs, PinDir, unique};
+use super::{Child, Lab, NetNs, PinDir, unique};
 use crate::daemon::InstanceStatus;
 
 /// The VIP of the seed configs in the lab.
@@ -75,14 +75,25 @@ impl Vrrpd {
 
     /// The first instance's status, if the daemon answers.
     pub fn status(&self) -> Option<InstanceStatus> {
+        self.statuses()?.into_iter().next()
+    }
+
+    /// Every instance's status, if the daemon answers.
+    pub fn statuses(&self) -> Option<Vec<InstanceStatus>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok()?;
-        rt.block_on(crate::control::query(&self.socket))
-            .ok()?
+        rt.block_on(crate::control::query(&self.socket)).ok()
+    }
+
+    /// Each instance's state, in configuration order (empty if the daemon does not answer).
+    pub fn states(&self) -> Vec<String> {
+        self.statuses()
+            .unwrap_or_default()
             .into_iter()
-            .next()
+            .map(|s| s.state)
+            .collect()
     }
 
     /// The first instance's state (`MASTER`, `BACKUP`, …), if the daemon answers.
@@ -101,6 +112,37 @@ impl Vrrpd {
         let _ = self.child.wait_timeout(Duration::from_secs(5));
         std::mem::take(&mut self.pins)
     }
+}
+
+/// Starts vrrpd in the lab's lb01 with `conf1` and in lb02 with `conf2`, and waits until lb01
+/// is MASTER and lb02 BACKUP (panicking with their states and logs if they are not within 5 s).
+pub fn start_pair(bin: &Path, lab: &Lab, conf1: &Path, conf2: &Path, dir: &Path) -> (Vrrpd, Vrrpd) {
+    let lb01 = Vrrpd::start(bin, lab.host("lb01"), conf1, dir, "lb01");
+    let lb02 = Vrrpd::start(bin, lab.host("lb02"), conf2, dir, "lb02");
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "lb01 {:?} / lb02 {:?}\n{}\n{}",
+            lb01.statuses(),
+            lb02.statuses(),
+            lb01.log_text(),
+            lb02.log_text()
+        )
+    });
+    (lb01, lb02)
+}
+
+/// tshark's `field` of each frame of `pcap` that matches the display `filter`, one a line.
+pub fn tshark_fields(pcap: &Path, filter: &str, field: &str) -> String {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields", "-e", field])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Whether `ns` holds the VIP on eth0.
