@@ -166,6 +166,8 @@ pub struct Daemon<F: Frames> {
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
     /// When the carriers were last checked ([`LINK_CHECK`]).
     links_checked: Nanos,
+    /// While shutting down: the instances whose VIPs wait for a new master ([`Daemon::hand_over`]).
+    handover: Option<Vec<usize>>,
     /// Whether each watched interface (the instances' own and the tracked ones) is up with a
     /// carrier.
     links: BTreeMap<String, bool>,
@@ -194,6 +196,7 @@ impl<F: Frames> Daemon<F> {
         let mut daemon = Daemon {
             ifaces,
             links_checked: 0,
+            handover: None,
             instances: Vec::new(),
             netlink,
             options,
@@ -591,14 +594,15 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             Action::TakeOver => {
-                // The advert announcing us leaves before the slower netlink work.
-                self.flush();
-                // XDP answers ARP from the VMAC first, then the kernel gets the addresses.
+                // XDP answers ARP from the VMAC first, then the kernel gets the addresses,
+                // then the advert announcing us leaves (and moves the switch's entry for the
+                // VMAC to us): by then we answer for the VIPs.
                 self.sync_router_map_master(i, true)?;
                 let index = self.ifaces[&spec.interface].link.index;
                 for vip in &spec.vips {
                     self.netlink.add_vip(index, vip).await?;
                 }
+                self.flush();
                 self.netlink
                     .add_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
                     .await?;
@@ -613,16 +617,10 @@ impl<F: Frames> Daemon<F> {
             Action::Release => {
                 // Priority 0 leaves first: the backup's Skew_Time runs while we let go.
                 self.flush();
-                // Stop answering ARP first, so there is no moment with two answers.
-                self.sync_router_map_master(i, false)?;
-                let index = self.ifaces[&spec.interface].link.index;
-                for vip in &spec.vips {
-                    self.netlink.del_vip(index, vip.address).await?;
+                match &mut self.handover {
+                    Some(deferred) => deferred.push(i),
+                    None => self.release(i).await?,
                 }
-                self.netlink
-                    .del_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
-                    .await?;
-                self.instances[i].garp_at.clear();
             }
             Action::StateChanged { from, to, reason } => {
                 log::info!("{}: {from} -> {to} ({reason})", spec.name);
@@ -638,6 +636,71 @@ impl<F: Frames> Daemon<F> {
                     self.group_outcome(g, out);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Gives up the VIPs of instance `i`: XDP stops answering first, so there is no moment with
+    /// two answers from different MACs.
+    async fn release(&mut self, i: usize) -> Result<()> {
+        let spec = self.instances[i].spec.clone();
+        self.sync_router_map_master(i, false)?;
+        let index = self.ifaces[&spec.interface].link.index;
+        for vip in &spec.vips {
+            self.netlink.del_vip(index, vip.address).await?;
+        }
+        self.netlink
+            .del_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
+            .await?;
+        self.instances[i].garp_at.clear();
+        Ok(())
+    }
+
+    /// On shutdown, a master that has sent priority 0 keeps answering for its VIPs until a
+    /// new master advertises (make before break: the client's frames reach one of us at every
+    /// moment, and both answer from the same VMAC), or for one Master_Down_Interval if none
+    /// does; then it lets go.
+    async fn hand_over(&mut self, deferred: Vec<usize>, since: Nanos) -> Result<()> {
+        let longest = deferred
+            .iter()
+            .map(|&i| u64::from(self.instances[i].router.master_down_interval().get()))
+            .max()
+            .unwrap_or(0)
+            * fsm::NANOS_PER_CENTI;
+        let give_up = since + longest;
+        let mut waiting = deferred;
+        self.heartbeat()?;
+        while !waiting.is_empty() && monotonic_ns() < give_up {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let mut stamps = BTreeMap::new();
+            for (name, iface) in &self.ifaces {
+                stamps.insert(name.clone(), iface.dp.newest_adverts(Family::Ipv4)?);
+            }
+            let mut still = Vec::new();
+            for i in waiting {
+                let inst = &self.instances[i];
+                let stamp = stamps[&inst.iface][usize::from(inst.spec.vrid.get())];
+                match stamp.filter(|s| s.time_ns > since && s.priority > 0) {
+                    Some(s) => {
+                        let src = Ipv4Addr::new(s.src[0], s.src[1], s.src[2], s.src[3]);
+                        log::info!(
+                            "{}: {src} advertises after {} ms; releasing the VIPs",
+                            inst.spec.name,
+                            (s.time_ns - since) / 1_000_000
+                        );
+                        self.release(i).await?;
+                    }
+                    None => still.push(i),
+                }
+            }
+            waiting = still;
+        }
+        for i in waiting {
+            log::info!(
+                "{}: no new master within Master_Down_Interval; releasing the VIPs",
+                self.instances[i].spec.name
+            );
+            self.release(i).await?;
         }
         Ok(())
     }
@@ -1044,10 +1107,14 @@ impl<F: Frames> Daemon<F> {
 
     async fn shutdown(mut self) -> Result<()> {
         let now = monotonic_ns();
+        self.handover = Some(Vec::new());
         for i in 0..self.instances.len() {
             self.input(i, now, Input::Shutdown).await?;
         }
         self.flush();
+        if let Some(deferred) = self.handover.take() {
+            self.hand_over(deferred, now).await?;
+        }
         for (spec, group) in &mut self.groups {
             if let Some(t) = group.stop() {
                 group_transition(spec, &t);

@@ -98,7 +98,19 @@ fn interop(v3: bool, vrrpd_is_lb01: bool) {
         ours.child.signal(nix::sys::signal::Signal::SIGTERM);
         wait_for(Duration::from_secs(3), || has_vip(lab.host("lb02")))
             .expect("keepalived took over from vrrpd");
-        drop(ours);
+        // vrrpd kept the VIP until keepalived's advert, then let go and exits.
+        let mut ours = ours;
+        let status = ours.child.wait_timeout(Duration::from_secs(5));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "vrrpd did not exit after the handover: {}",
+            ours.log_text()
+        );
+        assert!(
+            ours.log_text().contains("advertises after"),
+            "{}",
+            ours.log_text()
+        );
         one_master_for(&lab, Duration::from_secs(3)).unwrap();
         // vrrpd returns with the higher priority and preempts keepalived.
         let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01b");
