@@ -188,6 +188,11 @@ fn run_xdp(program: &Xdp, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
     })
 }
 
+/// Turns on the kernel's per-program run statistics (BPF_ENABLE_STATS) until dropped.
+pub fn enable_run_stats() -> Result<std::os::fd::OwnedFd> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime).context("BPF_ENABLE_STATS")
+}
+
 /// The loaded program and its maps.
 pub struct Dataplane {
     ebpf: Ebpf,
@@ -219,6 +224,22 @@ impl Dataplane {
             noop.load().context("loading the empty program")?;
         }
         run_xdp(noop, frame, repeat)
+    }
+
+    /// The kernel's accumulated run time and run count of the program and of the empty one,
+    /// kept while a guard from [`enable_run_stats`] lives: the cost of the program alone, per
+    /// run, whatever the caller's overhead around each run.
+    pub fn run_stats(&self) -> Result<[(std::time::Duration, u64); 2]> {
+        let noop: &Xdp = self
+            .ebpf
+            .program(NOOP_PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
+            .try_into()?;
+        let (ours, empty) = (self.program()?.info()?, noop.info()?);
+        Ok([
+            (ours.run_time(), ours.run_count()),
+            (empty.run_time(), empty.run_count()),
+        ])
     }
 
     /// How many instructions the verifier processed to accept the program.
