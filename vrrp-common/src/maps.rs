@@ -9,6 +9,8 @@
 //! | `VRRP_ROUTERS` | array, 512 | [`router_index`] | [`RouterConfig`] |
 //! | `VRRP_ADVERTS` | per-CPU array, 512 | [`router_index`] | [`AdvertStamp`] |
 //! | `VRRP_VIPS` | hash, 1024 | IPv4 VIP, `[u8; 4]` | [`VipEntry`] |
+//! | `VRRP_VIPS6` | hash, 1024 | IPv6 VIP, `[u8; 16]` | [`Vip6Entry`] |
+//! | `VRRP_VIPBITS` | array, 256 | last byte of a VIP (either family) | `u32` count |
 //! | `VRRP_IFACE` | array, 1 | 0 | [`IfaceConfig`] |
 //! | `VRRP_DROPS` | per-CPU array, 256 | VRID (0: before the VRID is known) | [`DropCounts`] |
 //! | `VRRP_COUNTERS` | per-CPU array, [`Counter::COUNT`] | [`Counter`] | `u64` |
@@ -20,7 +22,7 @@ use crate::DropReason;
 pub const ROUTERS_PER_FAMILY: u32 = 256;
 /// Entries of the router-indexed maps: IPv4 routers at 0..256, IPv6 routers at 256..512.
 pub const ROUTER_SLOTS: u32 = 2 * ROUTERS_PER_FAMILY;
-/// Entries of `VRRP_VIPS`.
+/// Entries of `VRRP_VIPS`, and of `VRRP_VIPS6`.
 pub const MAX_VIPS: u32 = 1024;
 /// Bytes of the ring buffer `VRRP_EVENTS` (a power of two, a multiple of the page size).
 pub const EVENTS_BYTES: u32 = 64 * 1024;
@@ -45,6 +47,9 @@ pub const ROUTER_CONFIGURED: u32 = 1 << 0;
 pub const ROUTER_MASTER: u32 = 1 << 1;
 /// [`RouterConfig::flags`]: this node owns the addresses (priority 255).
 pub const ROUTER_OWNER: u32 = 1 << 2;
+/// [`RouterConfig::flags`]: neighbour advertisements for this router's IPv6 VIPs carry the
+/// Router flag (the interface forwards IPv6, as keepalived and the kernel decide it).
+pub const ROUTER_ND_ROUTER: u32 = 1 << 3;
 
 /// What the controller tells the program about one virtual router (`VRRP_ROUTERS`).
 #[repr(C)]
@@ -128,6 +133,15 @@ pub struct VipEntry {
     pub vrid: u32,
 }
 
+/// One IPv6 VIP the controller configured (`VRRP_VIPS6`, key: the IPv6 address).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vip6Entry {
+    /// [`router_index`] of the router that carries this VIP: an IPv6 router, or an IPv4 one
+    /// whose `virtual_ipaddress_excluded` holds it (answered from that router's VMAC).
+    pub router: u32,
+}
+
 /// Per-interface settings and the controller's heartbeat (`VRRP_IFACE`, index 0).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -172,17 +186,34 @@ pub enum Counter {
     VmacRewritten = 6,
     /// Frames to a VMAC of a router we are not master of, dropped (RFC 5798 §6.4.2).
     VmacDropped = 7,
-    /// ARP requests or VMAC frames dropped because the controller's heartbeat is stale.
+    /// ARP requests, neighbour solicitations or VMAC frames dropped because the controller's
+    /// heartbeat is stale.
     GateClosed = 8,
     /// Events written to `VRRP_EVENTS`.
     EventSent = 9,
     /// Events lost because the ring buffer was full.
     EventLost = 10,
+    /// Neighbour solicitations for an active IPv6 VIP answered from the VMAC by XDP_TX.
+    NdReplied = 11,
+    /// Neighbour solicitations for an IPv6 VIP of a router we are backup of (passed).
+    NdNotMaster = 12,
+    /// Neighbour advertisements (or solicitations) from another MAC claiming an active IPv6
+    /// VIP.
+    NdConflict = 13,
+    /// Neighbour solicitations for an active IPv6 VIP that are not valid (RFC 4861 §7.1.1) or
+    /// could not be answered: dropped, so that the kernel never answers with its own MAC.
+    NdDropped = 14,
+    /// Neighbour discovery the kernel sends from an active IPv6 VIP, rewritten on egress to
+    /// the VMAC.
+    NdEgressRewritten = 15,
+    /// Neighbour discovery the kernel sends from an IPv6 VIP while we are not master or the
+    /// controller's heartbeat is stale: dropped on egress.
+    NdEgressDropped = 16,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 17;
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::AdvertValid,
@@ -196,6 +227,12 @@ impl Counter {
         Counter::GateClosed,
         Counter::EventSent,
         Counter::EventLost,
+        Counter::NdReplied,
+        Counter::NdNotMaster,
+        Counter::NdConflict,
+        Counter::NdDropped,
+        Counter::NdEgressRewritten,
+        Counter::NdEgressDropped,
     ];
 
     /// A short snake_case name.
@@ -212,6 +249,12 @@ impl Counter {
             Counter::GateClosed => "gate_closed",
             Counter::EventSent => "event_sent",
             Counter::EventLost => "event_lost",
+            Counter::NdReplied => "nd_replied",
+            Counter::NdNotMaster => "nd_not_master",
+            Counter::NdConflict => "nd_conflict",
+            Counter::NdDropped => "nd_dropped",
+            Counter::NdEgressRewritten => "nd_egress_rewritten",
+            Counter::NdEgressDropped => "nd_egress_dropped",
         }
     }
 }
@@ -227,7 +270,7 @@ pub enum EventKind {
     Superior = 2,
     /// The advert's sender differs from the previous one recorded on this CPU.
     NewMaster = 3,
-    /// ARP from another MAC claims one of our active VIPs.
+    /// ARP or neighbour discovery from another MAC claims one of our active VIPs.
     AddressConflict = 4,
 }
 
@@ -269,6 +312,7 @@ pub struct Event {
 const _: () = assert!(core::mem::size_of::<RouterConfig>() == 48);
 const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 56);
 const _: () = assert!(core::mem::size_of::<VipEntry>() == 4);
+const _: () = assert!(core::mem::size_of::<Vip6Entry>() == 4);
 const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 32);
 const _: () = assert!(core::mem::size_of::<DropCounts>() == 8 * DropReason::COUNT);
 const _: () = assert!(core::mem::size_of::<Event>() == 48);
@@ -281,6 +325,7 @@ mod pod {
     unsafe impl aya::Pod for super::RouterConfig {}
     unsafe impl aya::Pod for super::AdvertStamp {}
     unsafe impl aya::Pod for super::VipEntry {}
+    unsafe impl aya::Pod for super::Vip6Entry {}
     unsafe impl aya::Pod for super::IfaceConfig {}
     unsafe impl aya::Pod for super::DropCounts {}
     unsafe impl aya::Pod for super::Event {}

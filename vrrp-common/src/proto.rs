@@ -22,6 +22,23 @@ pub const AUTH_PASS: u8 = 1;
 /// v2 authentication type: IP Authentication Header (RFC 2338 §5.3.6), keepalived's `AH`.
 pub const AUTH_AH: u8 = 2;
 
+/// IPv6 next header of ICMPv6.
+pub const IPPROTO_ICMPV6: u8 = 58;
+/// ICMPv6 type of a neighbour solicitation (RFC 4861 §4.3).
+pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
+/// ICMPv6 type of a neighbour advertisement (RFC 4861 §4.4).
+pub const ND_NEIGHBOR_ADVERT: u8 = 136;
+/// Neighbour advertisement flags (RFC 4861 §4.4): Router, Solicited, Override.
+pub const ND_NA_ROUTER: u8 = 0x80;
+/// See [`ND_NA_ROUTER`].
+pub const ND_NA_SOLICITED: u8 = 0x40;
+/// See [`ND_NA_ROUTER`].
+pub const ND_NA_OVERRIDE: u8 = 0x20;
+/// Neighbour discovery option types (RFC 4861 §4.6.1): source and target link-layer address.
+pub const ND_OPT_SOURCE_LLADDR: u8 = 1;
+/// See [`ND_OPT_SOURCE_LLADDR`].
+pub const ND_OPT_TARGET_LLADDR: u8 = 2;
+
 /// EtherType of IPv4.
 pub const ETH_P_IPV4: u16 = 0x0800;
 /// EtherType of ARP.

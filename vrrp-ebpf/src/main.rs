@@ -10,13 +10,23 @@
 //!   §7.1 (`vrrp_common::DropReason` names every rejection, counted per VRID and dropped); a valid
 //!   advert is stamped into the per-CPU `VRRP_ADVERTS`, reported through `VRRP_EVENTS` only when
 //!   the controller must act at once, and passed to the stack at a bounded rate.
-//! * The liveness gate: when the controller's heartbeat is older than it said it may get, ARP for
-//!   our VIPs and frames to our VMACs are dropped, so a node whose daemon died stops claiming
-//!   the VIP.
+//! * ICMPv6 neighbour discovery: a solicitation for an IPv6 VIP of a router we are master of is
+//!   turned, in place, into the solicited advertisement from the VMAC and sent back with
+//!   `XDP_TX` (an invalid one is dropped: the kernel never answers for an active VIP); an
+//!   advertisement from another MAC claiming one of our active IPv6 VIPs is a conflict.
+//! * The liveness gate: when the controller's heartbeat is older than it said it may get, ARP
+//!   and neighbour solicitations for our VIPs and frames to our VMACs are dropped, so a node
+//!   whose daemon died stops claiming the VIP.
+//!
+//! A second program, `vrrp_egress` (tc egress), makes the kernel's own neighbour discovery sent
+//! from an active IPv6 VIP carry the VMAC (IPv6 has no `arp_announce`), and drops it while we
+//! are not master or the controller is gone.
 //!
 //! No per-packet logging: counters only.
 #![no_std]
 #![no_main]
+
+mod nd;
 
 use core::{ffi::c_void, mem::size_of, ptr};
 
@@ -24,19 +34,19 @@ use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
     helpers::{bpf_csum_diff, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes},
-    macros::{btf_map, xdp},
-    programs::XdpContext,
+    macros::{btf_map, classifier, xdp},
+    programs::{TcContext, XdpContext},
 };
 use vrrp_common::{
     DropReason,
     maps::{
         AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IfaceConfig,
-        MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, VipEntry,
-        router_index,
+        MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, Vip6Entry,
+        VipEntry, router_index,
     },
     proto::{
-        AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_VRRP,
-        VRRP_TTL, VRRP_TYPE_ADVERT,
+        AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
+        IPPROTO_VRRP, VRRP_TTL, VRRP_TYPE_ADVERT,
     },
 };
 
@@ -54,8 +64,12 @@ static VRRP_DROPS: PerCpuArray<DropCounts, 256> = PerCpuArray::new();
 static VRRP_COUNTERS: PerCpuArray<u64, { Counter::COUNT }> = PerCpuArray::new();
 #[btf_map]
 static VRRP_EVENTS: RingBuf<Event, { EVENTS_BYTES as usize }> = RingBuf::new();
-/// How many VIPs end in each last octet: a one-load filter before the hash lookup, so ARP for
-/// addresses that are not ours costs almost nothing.
+/// IPv6 VIPs, for the neighbour discovery responder.
+#[btf_map]
+static VRRP_VIPS6: HashMap<[u8; 16], Vip6Entry, { MAX_VIPS as usize }> = HashMap::new();
+/// How many VIPs (IPv4 and IPv6) end in each last byte: a one-load filter before the hash
+/// lookups, so ARP and neighbour solicitations for addresses that are not ours cost almost
+/// nothing.
 #[btf_map]
 static VRRP_VIPBITS: Array<u32, 256> = Array::new();
 /// Per-CPU room to copy a VRRP message into for the checksum helper.
@@ -76,6 +90,12 @@ const CHUNKS: u32 = VRRP_MAX_LEN.div_ceil(CHUNK);
 #[xdp]
 pub fn vrrp(ctx: XdpContext) -> u32 {
     handle(&ctx)
+}
+
+/// The kernel's own neighbour discovery on its way out: see [`nd::egress`].
+#[classifier]
+pub fn vrrp_egress(ctx: TcContext) -> i32 {
+    nd::egress(&ctx)
 }
 
 /// The empty program: what the benchmarks subtract to get the cost of `vrrp` alone.
@@ -420,6 +440,9 @@ fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
         return XDP_PASS;
     };
     if ip[6] != IPPROTO_VRRP {
+        if ip[6] == IPPROTO_ICMPV6 {
+            return nd::icmpv6(ctx, off, &ip);
+        }
         return XDP_PASS;
     }
     let payload_len = u16::from_be_bytes([ip[4], ip[5]]) as usize;

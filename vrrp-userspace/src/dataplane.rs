@@ -5,7 +5,7 @@
 //! `docs/maps.md` describes them for operators.
 
 use std::{
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     os::fd::AsFd as _,
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
@@ -16,16 +16,17 @@ use aya::{
     Ebpf,
     maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::{
-        TestRun as _, TestRunOptions, Xdp, XdpMode,
+        SchedClassifier, TcAttachType, TestRun as _, TestRunOptions, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
+        tc::SchedClassifierLink,
         xdp::XdpLink,
     },
 };
 use vrrp_common::{
     DropReason,
     maps::{
-        AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, VipEntry,
-        router_index,
+        AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, Vip6Entry,
+        VipEntry, router_index,
     },
 };
 
@@ -34,6 +35,10 @@ pub static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR
 
 /// The name of the XDP program inside [`BPF_OBJECT`].
 pub const PROGRAM_NAME: &str = "vrrp";
+
+/// The tc egress program in the same object: the kernel's neighbour discovery sent from an
+/// active IPv6 VIP leaves with the VMAC.
+pub const EGRESS_PROGRAM_NAME: &str = "vrrp_egress";
 
 /// An empty XDP program in the same object, loaded by the benchmarks as their baseline.
 pub const NOOP_PROGRAM_NAME: &str = "vrrp_noop";
@@ -49,9 +54,10 @@ pub mod map_names {
     pub const EVENTS: &str = "VRRP_EVENTS";
     pub const SCRATCH: &str = "VRRP_SCRATCH";
     pub const VIPBITS: &str = "VRRP_VIPBITS";
+    pub const VIPS6: &str = "VRRP_VIPS6";
     /// Every map the program declares.
-    pub const ALL: [&str; 9] = [
-        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPBITS,
+    pub const ALL: [&str; 10] = [
+        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPBITS, VIPS6,
     ];
 }
 
@@ -169,6 +175,26 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
+/// The pin of `interface`'s tc egress link, beside the XDP one.
+pub fn egress_pin_path(pin_root: &Path, interface: &str) -> Result<PathBuf> {
+    let xdp = pin_path(pin_root, interface)?;
+    let mut name = xdp.into_os_string();
+    name.push("-egress");
+    Ok(PathBuf::from(name))
+}
+
+/// Detaches the tc egress program an earlier vrrpd pinned on `interface`, if any.
+pub fn detach_egress_pinned(pin_root: &Path, interface: &str) -> Result<bool> {
+    let path = egress_pin_path(pin_root, interface)?;
+    if !path.exists() {
+        return Ok(false);
+    }
+    let link = PinnedLink::from_pin(&path)
+        .with_context(|| format!("opening the pinned link {}", path.display()))?;
+    drop(link.unpin().context("unpinning")?);
+    Ok(true)
+}
+
 /// BPF_PROG_TEST_RUN of `program` on `frame`, `repeat` times.
 fn run_xdp(program: &Xdp, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
     let mut out = vec![0u8; frame.len() + 256];
@@ -210,7 +236,70 @@ impl Dataplane {
         program
             .load()
             .context("the kernel refused the XDP program")?;
+        let egress: &mut SchedClassifier = ebpf
+            .program_mut(EGRESS_PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {EGRESS_PROGRAM_NAME} in the BPF object"))?
+            .try_into()
+            .context("program is not a tc classifier")?;
+        egress
+            .load()
+            .context("the kernel refused the tc egress program")?;
         Ok(Self { ebpf })
+    }
+
+    /// Runs the tc egress program once on `frame` (BPF_PROG_TEST_RUN); the verdict is the tc
+    /// action (-1 pass on, 2 drop).
+    pub fn test_run_egress(&self, frame: &[u8]) -> Result<TestRunOutcome> {
+        let program: &SchedClassifier = self
+            .ebpf
+            .program(EGRESS_PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {EGRESS_PROGRAM_NAME}"))?
+            .try_into()?;
+        let mut out = vec![0u8; frame.len() + 256];
+        let result = program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat: 1,
+                ..Default::default()
+            })
+            .context("BPF_PROG_TEST_RUN of the egress program")?;
+        out.truncate(result.data_size_out as usize);
+        Ok(TestRunOutcome {
+            verdict: result.return_value,
+            frame: out,
+            duration: result.duration,
+        })
+    }
+
+    /// Attaches the tc egress program to `interface` (TCX), through a link pinned beside the
+    /// XDP one; a link pinned by an earlier vrrpd is taken over in place.
+    pub fn attach_egress_pinned(&mut self, interface: &str, pin_root: &Path) -> Result<Attached> {
+        let path = egress_pin_path(pin_root, interface)?;
+        let program: &mut SchedClassifier = self
+            .ebpf
+            .program_mut(EGRESS_PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {EGRESS_PROGRAM_NAME}"))?
+            .try_into()?;
+        if path.exists() {
+            let pinned = PinnedLink::from_pin(&path)
+                .with_context(|| format!("opening the pinned link {}", path.display()))?;
+            let link = SchedClassifierLink::try_from(FdLink::from(pinned))
+                .context("the pinned link is not a tc link")?;
+            let id = program
+                .attach_to_link(link)
+                .context("replacing the program of the pinned egress link")?;
+            drop(program.take_link(id)?);
+            return Ok(Attached::TakenOver);
+        }
+        let id = program
+            .attach(interface, TcAttachType::Egress)
+            .with_context(|| format!("attaching the tc egress program to {interface}"))?;
+        let link = FdLink::try_from(program.take_link(id)?)
+            .context("the kernel gave no bpf_link for the egress program (TCX needs Linux 6.6)")?;
+        link.pin(&path)
+            .with_context(|| format!("pinning the link at {}", path.display()))?;
+        Ok(Attached::New(AttachMode::Native))
     }
 
     /// Loads the empty program too (for benchmarks) and test-runs it `repeat` times on `frame`.
@@ -383,15 +472,40 @@ impl Dataplane {
         let new = vips.get(&vip.octets(), 0).is_err();
         vips.insert(vip.octets(), VipEntry { vrid: vrid.into() }, 0)?;
         if new {
-            self.adjust_vipbits(vip, 1)?;
+            self.adjust_vipbits(vip.octets()[3], 1)?;
         }
         Ok(())
     }
 
-    /// Keeps `VRRP_VIPBITS` (VIPs per last octet, the program's pre-filter) in step.
-    fn adjust_vipbits(&mut self, vip: Ipv4Addr, delta: i32) -> Result<()> {
+    /// Adds an IPv6 VIP (`VRRP_VIPS6`) of the router (`family`, `vrid`): neighbour
+    /// solicitations for it are answered from that router's VMAC while master.
+    pub fn add_vip6(&mut self, vip: Ipv6Addr, family: Family, vrid: u8) -> Result<()> {
+        let mut vips =
+            HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map_mut(map_names::VIPS6)?)?;
+        let new = vips.get(&vip.octets(), 0).is_err();
+        let entry = Vip6Entry {
+            router: router_index(family, vrid),
+        };
+        vips.insert(vip.octets(), entry, 0)?;
+        if new {
+            self.adjust_vipbits(vip.octets()[15], 1)?;
+        }
+        Ok(())
+    }
+
+    /// Removes an IPv6 VIP.
+    pub fn remove_vip6(&mut self, vip: Ipv6Addr) -> Result<()> {
+        let mut vips =
+            HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map_mut(map_names::VIPS6)?)?;
+        vips.remove(&vip.octets())?;
+        self.adjust_vipbits(vip.octets()[15], -1)
+    }
+
+    /// Keeps `VRRP_VIPBITS` (VIPs of either family per last byte, the program's pre-filter) in
+    /// step.
+    fn adjust_vipbits(&mut self, last: u8, delta: i32) -> Result<()> {
         let mut bits = Array::<_, u32>::try_from(self.map_mut(map_names::VIPBITS)?)?;
-        let i = u32::from(vip.octets()[3]);
+        let i = u32::from(last);
         let n = bits.get(&i, 0)?;
         bits.set(i, n.saturating_add_signed(delta), 0)?;
         Ok(())
@@ -401,7 +515,7 @@ impl Dataplane {
     pub fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
         vips.remove(&vip.octets())?;
-        self.adjust_vipbits(vip, -1)
+        self.adjust_vipbits(vip.octets()[3], -1)
     }
 
     /// Writes the interface settings and heartbeat (`VRRP_IFACE`).

@@ -10,14 +10,13 @@
 
 use std::net::Ipv6Addr;
 
-use vrrp_common::proto::ETH_P_IPV6;
+pub use vrrp_common::proto::IPPROTO_ICMPV6;
+use vrrp_common::proto::{
+    ETH_P_IPV6, ND_NEIGHBOR_ADVERT as NA, ND_NEIGHBOR_SOLICIT as NS, ND_OPT_SOURCE_LLADDR,
+    ND_OPT_TARGET_LLADDR,
+};
 
 use super::{checksum, ethernet, ipv6};
-
-/// ICMPv6 next header.
-pub const IPPROTO_ICMPV6: u8 = 58;
-const NS: u8 = 135;
-const NA: u8 = 136;
 
 /// Neighbour discovery message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +59,9 @@ impl Repr {
         let buf = &mut buf[..len];
         buf.fill(0);
         let (kind, target, opt) = match *self {
-            Repr::Solicit { target, source_mac } => (NS, target, source_mac.map(|m| (1u8, m))),
+            Repr::Solicit { target, source_mac } => {
+                (NS, target, source_mac.map(|m| (ND_OPT_SOURCE_LLADDR, m)))
+            }
             Repr::Advert {
                 router,
                 solicited,
@@ -71,7 +72,7 @@ impl Repr {
                 buf[4] = (u8::from(router) << 7)
                     | (u8::from(solicited) << 6)
                     | (u8::from(override_) << 5);
-                (NA, target, target_mac.map(|m| (2u8, m)))
+                (NA, target, target_mac.map(|m| (ND_OPT_TARGET_LLADDR, m)))
             }
         };
         buf[0] = kind;
@@ -108,49 +109,83 @@ impl Repr {
         match buf[0] {
             NS => Some(Repr::Solicit {
                 target,
-                source_mac: opt(1),
+                source_mac: opt(ND_OPT_SOURCE_LLADDR),
             }),
             NA => Some(Repr::Advert {
                 router: buf[4] & 0x80 != 0,
                 solicited: buf[4] & 0x40 != 0,
                 override_: buf[4] & 0x20 != 0,
                 target,
-                target_mac: opt(2),
+                target_mac: opt(ND_OPT_TARGET_LLADDR),
             }),
             _ => None,
         }
     }
 }
 
-/// An unsolicited neighbour advertisement (Router and Override set, to all nodes) announcing
-/// `target` at `mac`, from `src`: what a v3 IPv6 master sends on taking over.
-pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
-    let dst: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-    let na = Repr::Advert {
-        router: true,
+impl Repr {
+    /// The message in a whole frame: Ethernet `eth_src` → `eth_dst` (with `vlans`), IPv6
+    /// `src` → `dst` with hop limit 255 (RFC 4861 §7.1 requires it).
+    pub fn frame(
+        &self,
+        eth_dst: [u8; 6],
+        eth_src: [u8; 6],
+        vlans: &[u16],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+    ) -> Vec<u8> {
+        let eth = ethernet::Repr {
+            dst: eth_dst,
+            src: eth_src,
+            vlans: vlans.to_vec(),
+            ethertype: ETH_P_IPV6,
+        };
+        let l3 = eth.buffer_len();
+        let mut f = vec![0u8; l3 + ipv6::HEADER_LEN + self.buffer_len()];
+        eth.emit(&mut f);
+        ipv6::Repr {
+            src,
+            dst,
+            next_header: IPPROTO_ICMPV6,
+            hop_limit: 255,
+            payload_len: self.buffer_len(),
+        }
+        .emit(&mut f[l3..]);
+        self.emit(&mut f[l3 + ipv6::HEADER_LEN..], src, dst);
+        f
+    }
+}
+
+/// ff02::1, all nodes.
+pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// The solicited-node multicast group of `addr` (RFC 4291 §2.7.1): ff02::1:ffXX:XXXX.
+pub fn solicited_node(addr: Ipv6Addr) -> Ipv6Addr {
+    let o = addr.octets();
+    Ipv6Addr::from([
+        0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, o[13], o[14], o[15],
+    ])
+}
+
+/// The Ethernet multicast address of an IPv6 multicast group (RFC 2464 §7): 33:33 and its last
+/// four bytes.
+pub fn multicast_mac(group: Ipv6Addr) -> [u8; 6] {
+    let o = group.octets();
+    [0x33, 0x33, o[12], o[13], o[14], o[15]]
+}
+
+/// An unsolicited neighbour advertisement (Override set, Router as `router`, to all nodes)
+/// announcing `target` at `mac`, from `src` (the interface's link-local address, as keepalived
+/// sends it): what a v3 IPv6 master sends from the VMAC on taking over (RFC 5798 §6.4.1).
+pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr, router: bool) -> Vec<u8> {
+    Repr::Advert {
+        router,
         solicited: false,
         override_: true,
         target,
         target_mac: Some(mac),
-    };
-    let eth = ethernet::Repr {
-        dst: [0x33, 0x33, 0, 0, 0, 1],
-        src: mac,
-        vlans: Vec::new(),
-        ethertype: ETH_P_IPV6,
-    };
-    let mut f = vec![0u8; eth.buffer_len() + ipv6::HEADER_LEN + na.buffer_len()];
-    eth.emit(&mut f);
-    ipv6::Repr {
-        src,
-        dst,
-        next_header: IPPROTO_ICMPV6,
-        hop_limit: 255,
-        payload_len: na.buffer_len(),
     }
-    .emit(&mut f[14..]);
-    na.emit(&mut f[14 + ipv6::HEADER_LEN..], src, dst);
-    f
+    .frame(multicast_mac(ALL_NODES), mac, &[], src, ALL_NODES)
 }
 
 #[cfg(test)]

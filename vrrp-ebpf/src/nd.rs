@@ -1,0 +1,356 @@
+//! IPv6 neighbour discovery for the VIPs (RFC 4861; RFC 5798 §6.4.3: the master answers
+//! solicitations for the virtual router's IPv6 addresses with the virtual router's MAC).
+//!
+//! Ingress (XDP), reached only for ICMPv6 and after one type test:
+//! * a solicitation for an IPv6 VIP of a router we are master of becomes, in place, the
+//!   solicited advertisement from the VMAC (Solicited and Override set, Router set where the
+//!   interface forwards, the VMAC as target link-layer address) and goes back with `XDP_TX`. A
+//!   solicitation for an active VIP that fails RFC 4861 §7.1.1 is dropped rather than passed,
+//!   so the kernel never answers for an active VIP with its own MAC;
+//! * an advertisement from another MAC for one of our active IPv6 VIPs is a conflict.
+//!
+//! Egress (tc): the kernel's own solicitations and advertisements sent from an active IPv6 VIP
+//! (resolving a client it answers from the VIP) carry the interface's MAC in the Ethernet
+//! source and in the link-layer address option; both are rewritten to the VMAC, checksum
+//! updated. While we are not master, or the controller's heartbeat is stale, they are dropped.
+
+use core::ptr;
+
+use aya_ebpf::{
+    bindings::{
+        TC_ACT_SHOT, TC_ACT_UNSPEC,
+        xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
+    },
+    helpers::bpf_xdp_adjust_tail,
+    programs::{TcContext, XdpContext},
+};
+use vrrp_common::{
+    maps::{Counter, EventKind, ROUTER_MASTER, ROUTER_ND_ROUTER, RouterConfig, Vip6Entry},
+    proto::{
+        ETH_P_IPV6, IPPROTO_ICMPV6, ND_NA_OVERRIDE, ND_NA_ROUTER, ND_NA_SOLICITED,
+        ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR,
+        VRRP_TTL,
+    },
+};
+
+use crate::{
+    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPBITS, VRRP_VIPS6, coarse_now_ns, count, emit_event, fold,
+    gate_open, message_sum, now_ns, ptr_at, read, sum_words,
+};
+
+/// Fixed part of a solicitation or advertisement: type, code, checksum, flags, target.
+const ND_FIXED: usize = 24;
+/// The advertisement we send: the fixed part and the target link-layer address option.
+const NA_LEN: usize = ND_FIXED + 8;
+/// The longest solicitation we answer: its checksum is summed inline (see `message_sum`), and
+/// no real one carries more than a link-layer address and a nonce option.
+const NS_MAX: usize = 64;
+
+/// An ICMPv6 message at `off + 40` of the frame (`ip`: its IPv6 header).
+#[inline(always)]
+pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
+    let Some(kind) = read::<u8>(ctx, off + IPV6_HLEN) else {
+        return XDP_PASS;
+    };
+    if kind == ND_NEIGHBOR_SOLICIT {
+        solicit(ctx, off, ip)
+    } else if kind == ND_NEIGHBOR_ADVERT {
+        advert(ctx, off, ip)
+    } else {
+        XDP_PASS
+    }
+}
+
+/// The VIP entry for `addr`, after the shared last-byte pre-filter.
+#[inline(always)]
+fn lookup_vip6(addr: &[u8; 16]) -> Option<Vip6Entry> {
+    if VRRP_VIPBITS.get(addr[15] as u32).is_none_or(|n| *n == 0) {
+        return None;
+    }
+    // SAFETY: the value is copied out at once.
+    VRRP_VIPS6.get_ptr(addr).map(|p| unsafe { *p })
+}
+
+/// The VMAC of a router index: 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
+#[inline(always)]
+fn vmac_of(router: u32) -> [u8; 6] {
+    let kind = if router >= 256 { 2 } else { 1 };
+    [0x00, 0x00, 0x5e, 0x00, kind, router as u8]
+}
+
+/// The pseudo-header's length and next-header words for an ICMPv6 message of `len` bytes.
+#[inline(always)]
+fn pseudo_tail(len: usize) -> u64 {
+    u16::from_ne_bytes((len as u16).to_be_bytes()) as u64
+        + u16::from_ne_bytes([0, IPPROTO_ICMPV6]) as u64
+}
+
+/// A solicitation: answered from the VMAC if it asks for an active VIP.
+#[inline(always)]
+fn solicit(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
+    let icmp = off + IPV6_HLEN;
+    let Some(ns) = read::<[u8; ND_FIXED]>(ctx, icmp) else {
+        return XDP_PASS;
+    };
+    let mut target = [0u8; 16];
+    target.copy_from_slice(&ns[8..24]);
+    let Some(vip) = lookup_vip6(&target) else {
+        return XDP_PASS;
+    };
+    let Some(router) = VRRP_ROUTERS.get(vip.router) else {
+        return XDP_PASS;
+    };
+    if router.flags & ROUTER_MASTER == 0 {
+        count(Counter::NdNotMaster);
+        return XDP_PASS;
+    }
+    if !gate_open(coarse_now_ns()) {
+        count(Counter::GateClosed);
+        return XDP_DROP;
+    }
+    // From here on the kernel must not see it: answered from the VMAC, or dropped.
+    match answer(ctx, off, ip, &target, vip.router, router) {
+        Some(()) => {
+            count(Counter::NdReplied);
+            XDP_TX
+        }
+        None => {
+            count(Counter::NdDropped);
+            XDP_DROP
+        }
+    }
+}
+
+/// Checks the solicitation (RFC 4861 §7.1.1) and rewrites the frame into the advertisement.
+/// None: invalid, or the frame could not be resized.
+#[inline(always)]
+fn answer(
+    ctx: &XdpContext,
+    off: usize,
+    ip: &[u8; IPV6_HLEN],
+    target: &[u8; 16],
+    index: u32,
+    router: &RouterConfig,
+) -> Option<()> {
+    let icmp = off + IPV6_HLEN;
+    let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    if ip[7] != VRRP_TTL || !(ND_FIXED..=NS_MAX).contains(&len) || !len.is_multiple_of(8) {
+        return None;
+    }
+    let code = read::<u8>(ctx, icmp + 1)?;
+    if code != 0 {
+        return None;
+    }
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&ip[8..24]);
+    let mut dst = [0u8; 16];
+    dst.copy_from_slice(&ip[24..40]);
+    let pseudo = sum_words(&src) + sum_words(&dst) + pseudo_tail(len);
+    if fold(message_sum(ctx, icmp, len as u32)? + pseudo) != 0xffff {
+        return None;
+    }
+    // Options: each at least 8 bytes, none running past the message (at most 5 fit in 64).
+    let mut o = ND_FIXED;
+    let mut source_lladdr = false;
+    for _ in 0..(NS_MAX - ND_FIXED) / 8 {
+        if o >= len {
+            break;
+        }
+        let h = read::<[u8; 2]>(ctx, icmp + o)?;
+        if h[1] == 0 {
+            return None;
+        }
+        source_lladdr |= h[0] == ND_OPT_SOURCE_LLADDR;
+        o += h[1] as usize * 8;
+    }
+    if o != len {
+        return None;
+    }
+    let unspecified = src == [0; 16];
+    // Duplicate address detection: to the solicited-node group, without a source address
+    // option; answered to all nodes, not solicited (RFC 4861 §7.2.4).
+    let solicited_node =
+        dst[..13] == [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff] && dst[13..] == target[13..];
+    if unspecified && (source_lladdr || !solicited_node) {
+        return None;
+    }
+
+    let vmac = vmac_of(index);
+    let eth_src = read::<[u8; 6]>(ctx, 6)?;
+    let (eth_dst, ip_dst, mut flags) = if unspecified {
+        (
+            [0x33, 0x33, 0, 0, 0, 1],
+            [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ND_NA_OVERRIDE,
+        )
+    } else {
+        (eth_src, src, ND_NA_SOLICITED | ND_NA_OVERRIDE)
+    };
+    if router.flags & ROUTER_ND_ROUTER != 0 {
+        flags |= ND_NA_ROUTER;
+    }
+
+    // The IPv6 header and the advertisement, built on the stack, then written in one go.
+    let mut out = [0u8; IPV6_HLEN + NA_LEN];
+    out[0] = 0x6c; // version 6, traffic class CS6 (network control), as our adverts
+    out[4..6].copy_from_slice(&(NA_LEN as u16).to_be_bytes());
+    out[6] = IPPROTO_ICMPV6;
+    out[7] = VRRP_TTL;
+    out[8..24].copy_from_slice(target);
+    out[24..40].copy_from_slice(&ip_dst);
+    let na = IPV6_HLEN;
+    out[na] = ND_NEIGHBOR_ADVERT;
+    out[na + 4] = flags;
+    out[na + 8..na + 24].copy_from_slice(target);
+    out[na + 24] = ND_OPT_TARGET_LLADDR;
+    out[na + 25] = 1;
+    out[na + 26..na + 32].copy_from_slice(&vmac);
+    let sum = sum_words(&out[na..]) + sum_words(target) + sum_words(&ip_dst) + pseudo_tail(NA_LEN);
+    let csum = !fold(sum);
+    out[na + 2..na + 4].copy_from_slice(&csum.to_ne_bytes());
+
+    // Resize the frame to exactly the advertisement (a solicitation without options is 8
+    // bytes shorter; Ethernet padding goes).
+    let have = (ctx.data_end() - ctx.data()) as i64;
+    let want = (icmp + NA_LEN) as i64;
+    if have != want {
+        // SAFETY: the helper moves data_end within the frame's buffer or fails.
+        if unsafe { bpf_xdp_adjust_tail(ctx.ctx, (want - have) as i32) } != 0 {
+            return None;
+        }
+    }
+    let eth = ptr_at::<[u8; 12]>(ctx, 0)?;
+    let l3 = ptr_at::<[u8; IPV6_HLEN + NA_LEN]>(ctx, off)?;
+    let mut macs = [0u8; 12];
+    macs[..6].copy_from_slice(&eth_dst);
+    macs[6..].copy_from_slice(&vmac);
+    // SAFETY: both pointers were bounds-checked by ptr_at after the resize.
+    unsafe {
+        ptr::write_unaligned(eth, macs);
+        ptr::write_unaligned(l3, out);
+    }
+    Some(())
+}
+
+/// An advertisement: a conflict if it claims one of our active VIPs for another MAC.
+#[inline(always)]
+fn advert(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
+    let icmp = off + IPV6_HLEN;
+    let Some(na) = read::<[u8; ND_FIXED]>(ctx, icmp) else {
+        return XDP_PASS;
+    };
+    let mut target = [0u8; 16];
+    target.copy_from_slice(&na[8..24]);
+    let Some(vip) = lookup_vip6(&target) else {
+        return XDP_PASS;
+    };
+    if ip[7] != VRRP_TTL
+        || VRRP_ROUTERS
+            .get(vip.router)
+            .is_none_or(|r| r.flags & ROUTER_MASTER == 0)
+    {
+        return XDP_PASS;
+    }
+    // The address it claims: the target link-layer option if present, else the sender's.
+    let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    let option = if len >= NA_LEN {
+        read::<[u8; 8]>(ctx, icmp + ND_FIXED)
+    } else {
+        None
+    };
+    let mac = match option {
+        Some(o) if o[0] == ND_OPT_TARGET_LLADDR && o[1] == 1 => {
+            [o[2], o[3], o[4], o[5], o[6], o[7]]
+        }
+        _ => match read::<[u8; 6]>(ctx, 6) {
+            Some(m) => m,
+            None => return XDP_PASS,
+        },
+    };
+    if mac != vmac_of(vip.router) {
+        count(Counter::NdConflict);
+        emit_event(
+            EventKind::AddressConflict,
+            vip.router,
+            0,
+            0,
+            now_ns(),
+            target,
+            mac,
+        );
+    }
+    XDP_PASS
+}
+
+/// The tc egress program: neighbour discovery the kernel sends from one of our IPv6 VIPs.
+#[inline(always)]
+pub fn egress(ctx: &TcContext) -> i32 {
+    let (data, end) = (ctx.data(), ctx.data_end());
+    if data + 14 > end {
+        return TC_ACT_UNSPEC;
+    }
+    // SAFETY: the Ethernet header is inside the linear data (checked above).
+    let ethertype = unsafe { ptr::read_unaligned((data + 12) as *const [u8; 2]) };
+    if ethertype != ETH_P_IPV6.to_be_bytes() {
+        return TC_ACT_UNSPEC;
+    }
+    let Ok(ip) = ctx.load::<[u8; IPV6_HLEN]>(14) else {
+        return TC_ACT_UNSPEC;
+    };
+    if ip[6] != IPPROTO_ICMPV6 {
+        return TC_ACT_UNSPEC;
+    }
+    let icmp = 14 + IPV6_HLEN;
+    let Ok(nd) = ctx.load::<[u8; ND_FIXED]>(icmp) else {
+        return TC_ACT_UNSPEC;
+    };
+    // A solicitation from the VIP (resolving a neighbour), or an advertisement of it.
+    let mut addr = [0u8; 16];
+    if nd[0] == ND_NEIGHBOR_SOLICIT {
+        addr.copy_from_slice(&ip[8..24]);
+    } else if nd[0] == ND_NEIGHBOR_ADVERT {
+        addr.copy_from_slice(&nd[8..24]);
+    } else {
+        return TC_ACT_UNSPEC;
+    }
+    let Some(vip) = lookup_vip6(&addr) else {
+        return TC_ACT_UNSPEC;
+    };
+    let master = VRRP_ROUTERS
+        .get(vip.router)
+        .is_some_and(|r| r.flags & ROUTER_MASTER != 0);
+    if !master || !gate_open(coarse_now_ns()) {
+        count(Counter::NdEgressDropped);
+        return TC_ACT_SHOT;
+    }
+    let vmac = vmac_of(vip.router);
+    if ctx.store(6, &vmac, 0).is_err() {
+        count(Counter::NdEgressDropped);
+        return TC_ACT_SHOT;
+    }
+    // The link-layer address option, which Linux puts first; the checksum follows the change
+    // (RFC 1624: HC' = ~(~HC + ~m + m')).
+    let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+    if len >= NA_LEN
+        && let Ok(opt) = ctx.load::<[u8; 8]>(icmp + ND_FIXED)
+        && opt[1] == 1
+        && (opt[0] == ND_OPT_SOURCE_LLADDR || opt[0] == ND_OPT_TARGET_LLADDR)
+    {
+        let mut sum = (!u16::from_ne_bytes([nd[2], nd[3]])) as u64;
+        let mut i = 2;
+        while i < 8 {
+            sum += (!u16::from_ne_bytes([opt[i], opt[i + 1]])) as u64
+                + u16::from_ne_bytes([vmac[i - 2], vmac[i - 1]]) as u64;
+            i += 2;
+        }
+        let csum = (!fold(sum)).to_ne_bytes();
+        if ctx.store(icmp + ND_FIXED + 2, &vmac, 0).is_err()
+            || ctx.store(icmp + 2, &csum, 0).is_err()
+        {
+            count(Counter::NdEgressDropped);
+            return TC_ACT_SHOT;
+        }
+    }
+    count(Counter::NdEgressRewritten);
+    TC_ACT_UNSPEC
+}
