@@ -29,7 +29,7 @@ pub const EVENTS_BYTES: u32 = 64 * 1024;
 
 /// Address family of a virtual router.
 #[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Family {
     Ipv4 = 0,
     Ipv6 = 1,

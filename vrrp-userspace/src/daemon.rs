@@ -8,21 +8,25 @@
 
 use std::{
     collections::{BTreeMap, VecDeque},
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
     time::Duration,
 };
 
 use anyhow::{Result, anyhow, bail};
 use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
-use vrrp_common::maps::{
-    Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_OWNER, RouterConfig,
+use vrrp_common::{
+    maps::{
+        AdvertStamp, Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_ND_ROUTER,
+        ROUTER_OWNER, RouterConfig,
+    },
+    proto::{vmac_v4, vmac_v6},
 };
 
 use crate::{
     config::{
-        Auth, Config, InitialState, Instance as InstanceSpec, Notify, Script,
-        SyncGroup as SyncGroupSpec,
+        self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Script,
+        SyncGroup as SyncGroupSpec, Vip,
     },
     control,
     dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
@@ -54,10 +58,13 @@ pub struct RunOptions {
 
 /// Frame builders the daemon needs from `wire`.
 pub trait Frames {
-    /// A complete advert frame from the VMAC.
-    fn advert(spec: &InstanceSpec, primary: Ipv4Addr, priority: Priority) -> Vec<u8>;
+    /// A complete advert frame from the VMAC, from `primary` (IPv4, or the IPv6 link-local).
+    fn advert(spec: &InstanceSpec, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8>;
     /// A gratuitous ARP for `vip` from the VMAC.
     fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
+    /// An unsolicited neighbour advertisement for `vip` from `vmac` (IPv6 source `src`, the
+    /// link-local address), with the Router flag as `router`.
+    fn unsolicited_na(vmac: [u8; 6], src: Ipv6Addr, vip: Ipv6Addr, router: bool) -> Vec<u8>;
     /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`.
     fn advert_message(
         spec: &InstanceSpec,
@@ -75,8 +82,11 @@ struct Iface {
     tx: PacketTx,
     /// Adverts due on this interface, sent together by [`Daemon::flush`].
     outbox: Vec<Vec<u8>>,
-    primary: Ipv4Addr,
-    _membership: McastMembership,
+    /// The first IPv4 address: IPv4 instances advertise from it.
+    primary4: Option<Ipv4Addr>,
+    /// The link-local address: IPv6 instances advertise from it (RFC 5798 §5.1.2.1).
+    link_local: Option<Ipv6Addr>,
+    _memberships: Vec<McastMembership>,
 }
 
 /// One running instance.
@@ -84,6 +94,12 @@ struct Instance {
     spec: InstanceSpec,
     router: Router,
     iface: String,
+    /// The router's family in the maps: that of its VIPs.
+    family: Family,
+    /// The address it advertises from and breaks priority ties with.
+    primary: IpAddr,
+    /// Its neighbour advertisements carry the Router flag (the interface forwards IPv6).
+    nd_router: bool,
     /// The newest advert stamp already fed to the state machine.
     fed_ns: u64,
     /// Pending gratuitous ARP bursts.
@@ -124,7 +140,49 @@ pub struct InstanceStatus {
     pub interface_drops: BTreeMap<String, u64>,
 }
 
-fn router_config(spec: &InstanceSpec, router: &Router, primary: Ipv4Addr) -> RouterConfig {
+impl Instance {
+    /// The router's VMAC: 00-00-5E-00-01-{VRID} (IPv4) or 00-00-5E-00-02-{VRID} (IPv6).
+    fn vmac(&self) -> [u8; 6] {
+        match self.family {
+            Family::Ipv4 => vmac_v4(self.spec.vrid.get()),
+            Family::Ipv6 => vmac_v6(self.spec.vrid.get()),
+        }
+    }
+
+    /// Every address it holds while master: the advertised VIPs and the excluded ones.
+    fn all_vips(&self) -> impl Iterator<Item = &Vip> {
+        self.spec.vips.iter().chain(&self.spec.excluded_vips)
+    }
+}
+
+/// The maps' family of an instance.
+fn map_family(spec: &InstanceSpec) -> Family {
+    match spec.family() {
+        config::Family::Ipv4 => Family::Ipv4,
+        config::Family::Ipv6 => Family::Ipv6,
+    }
+}
+
+/// Whether `interface` forwards IPv6: its neighbour advertisements then carry the Router flag,
+/// as the kernel's and keepalived's do.
+fn forwards_ipv6(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|v| v.trim() == "1")
+}
+
+/// The newest advert stamps of every router, by interface and family, indexed by VRID.
+type Stamps = BTreeMap<(String, Family), Vec<Option<AdvertStamp>>>;
+
+/// The sender address of an advert stamp of a router of `family`.
+fn stamp_src(family: Family, src: &[u8; 16]) -> IpAddr {
+    match family {
+        Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3])),
+        Family::Ipv6 => IpAddr::V6(Ipv6Addr::from(*src)),
+    }
+}
+
+fn router_config(inst: &Instance) -> RouterConfig {
+    let (spec, router) = (&inst.spec, &inst.router);
     let mut flags = ROUTER_CONFIGURED;
     if router.state() == State::Master {
         flags |= ROUTER_MASTER;
@@ -132,8 +190,14 @@ fn router_config(spec: &InstanceSpec, router: &Router, primary: Ipv4Addr) -> Rou
     if spec.priority.is_owner() {
         flags |= ROUTER_OWNER;
     }
+    if inst.nd_router {
+        flags |= ROUTER_ND_ROUTER;
+    }
     let mut primary16 = [0u8; 16];
-    primary16[..4].copy_from_slice(&primary.octets());
+    match inst.primary {
+        IpAddr::V4(a) => primary16[..4].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => primary16 = a.octets(),
+    }
     RouterConfig {
         flags,
         version: u8::from(spec.version).into(),
@@ -247,6 +311,41 @@ impl<F: Frames> Daemon<F> {
                 None => wants_master,
             };
         let now = monotonic_ns();
+        let family = map_family(&spec);
+        let iface = &self.ifaces[&spec.interface];
+        let primary = match family {
+            Family::Ipv4 => IpAddr::V4(iface.primary4.ok_or_else(|| {
+                anyhow!(
+                    "{}: {} has no IPv4 address to advertise from",
+                    spec.name,
+                    spec.interface
+                )
+            })?),
+            Family::Ipv6 => IpAddr::V6(iface.link_local.ok_or_else(|| {
+                anyhow!(
+                    "{}: {} has no IPv6 link-local address to advertise from",
+                    spec.name,
+                    spec.interface
+                )
+            })?),
+        };
+        if family == Family::Ipv6 && !spec.unicast_peers.is_empty() {
+            bail!(
+                "{}: unicast peers over IPv6 are not supported yet; use multicast",
+                spec.name
+            );
+        }
+        for vip in &spec.excluded_vips {
+            if family == Family::Ipv6 && vip.address.is_ipv4() {
+                log::warn!(
+                    "{}: {} is IPv4, excluded from an IPv6 instance: it is added and removed with \
+                     the instance, but XDP does not answer ARP for it (the kernel does, from the \
+                     interface's MAC)",
+                    spec.name,
+                    vip.address
+                );
+            }
+        }
         let mut router = Router::new(Params {
             version: spec.version,
             priority: spec.priority,
@@ -254,7 +353,7 @@ impl<F: Frames> Daemon<F> {
             preempt: spec.preempt,
             preempt_delay: spec.preempt_delay,
             start_as_master,
-            primary: IpAddr::V4(self.ifaces[&spec.interface].primary),
+            primary,
             lower_prio_no_advert: spec.lower_prio_no_advert,
         });
         if let Verdict::Priority(p) = verdict
@@ -267,29 +366,25 @@ impl<F: Frames> Daemon<F> {
             );
             router.handle(now, Input::SetPriority(p));
         }
-        let iface = spec.interface.clone();
         let unicast = if spec.unicast_peers.is_empty() {
             None
         } else {
-            let src = match spec.unicast_src {
-                Some(IpAddr::V4(a)) => a,
-                _ => self.ifaces[&spec.interface].primary,
+            let src = match (spec.unicast_src, primary) {
+                (Some(IpAddr::V4(a)), _) | (None, IpAddr::V4(a)) => a,
+                _ => bail!("{}: unicast_src_ip must be IPv4", spec.name),
             };
             Some((UnicastTx::open(src)?, src))
         };
-        let vips: Vec<Ipv4Addr> = spec
-            .vips
-            .iter()
-            .filter_map(|v| match v.address {
-                IpAddr::V4(a) => Some(a),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
         let vrid = spec.vrid.get();
+        let nd_router = forwards_ipv6(&spec.interface);
+        let iface = spec.interface.clone();
         self.instances.push(Instance {
             spec,
             router,
             iface: iface.clone(),
+            family,
+            primary,
+            nd_router,
             fed_ns: now,
             garp_at: Vec::new(),
             fault: false,
@@ -298,8 +393,15 @@ impl<F: Frames> Daemon<F> {
         let i = self.instances.len() - 1;
         self.heartbeat()?;
         self.sync_router_map(i)?;
-        for vip in vips {
-            self.iface_mut(&iface)?.dp.add_vip(vip, vrid)?;
+        let addresses: Vec<IpAddr> = self.instances[i].all_vips().map(|v| v.address).collect();
+        let dp = &mut self.iface_mut(&iface)?.dp;
+        for address in addresses {
+            match (address, family) {
+                (IpAddr::V4(a), Family::Ipv4) => dp.add_vip(a, vrid)?,
+                (IpAddr::V6(a), _) => dp.add_vip6(a, family, vrid)?,
+                // Warned about above.
+                (IpAddr::V4(_), Family::Ipv6) => {}
+            }
         }
         self.input(i, now, Input::Startup).await?;
         if verdict == Verdict::Fault {
@@ -342,15 +444,17 @@ impl<F: Frames> Daemon<F> {
     async fn remove_instance(&mut self, i: usize) -> Result<()> {
         self.input(i, monotonic_ns(), Input::Shutdown).await?;
         let inst = self.instances.remove(i);
-        let iface = self.iface_mut(&inst.iface)?;
-        let mut cleared = router_config(&inst.spec, &inst.router, iface.primary);
+        let mut cleared = router_config(&inst);
         cleared.flags = 0;
+        let iface = self.iface_mut(&inst.iface)?;
         iface
             .dp
-            .set_router(Family::Ipv4, inst.spec.vrid.get(), &cleared)?;
-        for vip in &inst.spec.vips {
-            if let IpAddr::V4(a) = vip.address {
-                iface.dp.remove_vip(a)?;
+            .set_router(inst.family, inst.spec.vrid.get(), &cleared)?;
+        for vip in inst.all_vips() {
+            match (vip.address, inst.family) {
+                (IpAddr::V4(a), Family::Ipv4) => iface.dp.remove_vip(a)?,
+                (IpAddr::V6(a), _) => iface.dp.remove_vip6(a)?,
+                (IpAddr::V4(_), Family::Ipv6) => {}
             }
         }
         Ok(())
@@ -442,15 +546,15 @@ impl<F: Frames> Daemon<F> {
 
     async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Result<Iface> {
         let link = netlink.link(name).await?;
-        let primary = netlink
-            .addresses(link.index)
-            .await?
-            .into_iter()
-            .find_map(|(a, _)| match a {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            })
-            .ok_or_else(|| anyhow!("{name} has no IPv4 address to advertise from"))?;
+        let addresses = netlink.addresses(link.index).await?;
+        let primary4 = addresses.iter().find_map(|(a, _)| match a {
+            IpAddr::V4(v4) => Some(*v4),
+            IpAddr::V6(_) => None,
+        });
+        let link_local = addresses.iter().find_map(|(a, _)| match a {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(*v6),
+            _ => None,
+        });
         let mut dp = Dataplane::load()?;
         let mode = if link.is_veth {
             log::info!(
@@ -473,6 +577,17 @@ impl<F: Frames> Daemon<F> {
             mac: link.mac,
             _pad: [0; 2],
         })?;
+        // The kernel's own neighbour discovery from an active IPv6 VIP must carry the VMAC.
+        match dp.attach_egress_pinned(name, &options.pin_root) {
+            Ok(Attached::New(_)) => log::info!("{name}: tc egress program attached"),
+            Ok(Attached::TakenOver) => {
+                log::info!("{name}: took over the tc egress program left by an earlier vrrpd")
+            }
+            Err(e) => log::warn!(
+                "{name}: no tc egress program ({e:#}): the kernel's neighbour discovery from an \
+                 IPv6 VIP will carry the interface's MAC"
+            ),
+        }
         let events = dp.take_events()?.into_async()?;
         // The kernel must not answer ARP requests with the NIC MAC for addresses it sources
         // from the VIP: use the primary address in its own ARP requests.
@@ -480,15 +595,36 @@ impl<F: Frames> Daemon<F> {
         if let Err(e) = std::fs::write(&sysctl, "2") {
             log::warn!("{name}: could not set arp_announce=2 ({e})");
         }
+        let mut memberships = Vec::new();
+        if let Some(a) = primary4 {
+            memberships.push(McastMembership::join_v4(a)?);
+        }
+        if link_local.is_some() {
+            memberships.push(McastMembership::join_v6(link.index)?);
+        }
         Ok(Iface {
             tx: PacketTx::open(name)?,
             outbox: Vec::new(),
-            _membership: McastMembership::join_v4(primary)?,
+            _memberships: memberships,
             link,
             dp,
             events,
-            primary,
+            primary4,
+            link_local,
         })
+    }
+
+    /// Every router's newest advert stamp, by interface and family (only the families its
+    /// instances use), indexed by VRID.
+    fn newest_stamps(&self) -> Result<Stamps> {
+        let mut stamps = Stamps::new();
+        for inst in &self.instances {
+            let key = (inst.iface.clone(), inst.family);
+            if let std::collections::btree_map::Entry::Vacant(e) = stamps.entry(key) {
+                e.insert(self.ifaces[&inst.iface].dp.newest_adverts(inst.family)?);
+            }
+        }
+        Ok(stamps)
     }
 
     fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
@@ -500,7 +636,7 @@ impl<F: Frames> Daemon<F> {
     /// A vrrpd that died (or keepalived before it) may have left our VIPs behind.
     async fn remove_stale_vips(&self, spec: &InstanceSpec) -> Result<()> {
         let index = self.ifaces[&spec.interface].link.index;
-        for vip in &spec.vips {
+        for vip in spec.vips.iter().chain(&spec.excluded_vips) {
             if self.netlink.del_vip(index, vip.address).await? {
                 log::info!(
                     "{}: removed stale VIP {} from {}",
@@ -519,10 +655,10 @@ impl<F: Frames> Daemon<F> {
             .ifaces
             .get_mut(&inst.iface)
             .ok_or_else(|| anyhow!("no interface {}", inst.iface))?;
-        let config = router_config(&inst.spec, &inst.router, iface.primary);
+        let config = router_config(inst);
         iface
             .dp
-            .set_router(Family::Ipv4, inst.spec.vrid.get(), &config)
+            .set_router(inst.family, inst.spec.vrid.get(), &config)
     }
 
     /// Stamps the heartbeat of every interface; XDP's liveness gate closes if it goes stale
@@ -588,8 +724,9 @@ impl<F: Frames> Daemon<F> {
                         }
                     }
                 } else {
+                    let primary = self.instances[i].primary;
                     let iface = self.iface_mut(&spec.interface)?;
-                    let frame = F::advert(&spec, iface.primary, priority);
+                    let frame = F::advert(&spec, primary, priority);
                     iface.outbox.push(frame);
                 }
             }
@@ -599,12 +736,12 @@ impl<F: Frames> Daemon<F> {
                 // VMAC to us): by then we answer for the VIPs.
                 self.sync_router_map_master(i, true)?;
                 let index = self.ifaces[&spec.interface].link.index;
-                for vip in &spec.vips {
+                for vip in spec.vips.iter().chain(&spec.excluded_vips) {
                     self.netlink.add_vip(index, vip).await?;
                 }
                 self.flush();
                 self.netlink
-                    .add_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
+                    .add_unicast_mac(index, self.instances[i].vmac())
                     .await?;
                 self.instances[i].garp_at = vec![now];
                 if spec.garp.master_delay_s > 0 {
@@ -646,11 +783,11 @@ impl<F: Frames> Daemon<F> {
         let spec = self.instances[i].spec.clone();
         self.sync_router_map_master(i, false)?;
         let index = self.ifaces[&spec.interface].link.index;
-        for vip in &spec.vips {
+        for vip in spec.vips.iter().chain(&spec.excluded_vips) {
             self.netlink.del_vip(index, vip.address).await?;
         }
         self.netlink
-            .del_unicast_mac(index, vrrp_common::proto::vmac_v4(spec.vrid.get()))
+            .del_unicast_mac(index, self.instances[i].vmac())
             .await?;
         self.instances[i].garp_at.clear();
         Ok(())
@@ -672,17 +809,15 @@ impl<F: Frames> Daemon<F> {
         self.heartbeat()?;
         while !waiting.is_empty() && monotonic_ns() < give_up {
             tokio::time::sleep(Duration::from_millis(1)).await;
-            let mut stamps = BTreeMap::new();
-            for (name, iface) in &self.ifaces {
-                stamps.insert(name.clone(), iface.dp.newest_adverts(Family::Ipv4)?);
-            }
+            let stamps = self.newest_stamps()?;
             let mut still = Vec::new();
             for i in waiting {
                 let inst = &self.instances[i];
-                let stamp = stamps[&inst.iface][usize::from(inst.spec.vrid.get())];
+                let stamp =
+                    stamps[&(inst.iface.clone(), inst.family)][usize::from(inst.spec.vrid.get())];
                 match stamp.filter(|s| s.time_ns > since && s.priority > 0) {
                     Some(s) => {
-                        let src = Ipv4Addr::new(s.src[0], s.src[1], s.src[2], s.src[3]);
+                        let src = stamp_src(inst.family, &s.src);
                         log::info!(
                             "{}: {src} advertises after {} ms; releasing the VIPs",
                             inst.spec.name,
@@ -711,7 +846,7 @@ impl<F: Frames> Daemon<F> {
             .ifaces
             .get_mut(&inst.iface)
             .ok_or_else(|| anyhow!("no interface {}", inst.iface))?;
-        let mut config = router_config(&inst.spec, &inst.router, iface.primary);
+        let mut config = router_config(inst);
         if master {
             config.flags |= ROUTER_MASTER;
         } else {
@@ -719,7 +854,7 @@ impl<F: Frames> Daemon<F> {
         }
         iface
             .dp
-            .set_router(Family::Ipv4, inst.spec.vrid.get(), &config)
+            .set_router(inst.family, inst.spec.vrid.get(), &config)
     }
 
     fn send_garps(&mut self, i: usize) -> Result<()> {
@@ -734,12 +869,21 @@ impl<F: Frames> Daemon<F> {
         if refresh > 0 && inst.router.state() == State::Master && inst.garp_at.is_empty() {
             inst.garp_at.push(now + refresh);
         }
+        let inst = &self.instances[i];
         let iface = &self.ifaces[&inst.iface];
+        // Gratuitous ARPs for IPv4 VIPs, unsolicited neighbour advertisements for IPv6 ones
+        // (RFC 5798 §6.4.1), from the VMAC.
+        let vmac = inst.vmac();
         for _ in 0..inst.spec.garp.master_repeat.max(1) {
-            for vip in &inst.spec.vips {
-                if let IpAddr::V4(v4) = vip.address {
-                    iface.tx.send(&F::garp(inst.spec.vrid.get(), v4))?;
-                }
+            for vip in inst.all_vips() {
+                let frame = match (vip.address, inst.family) {
+                    (IpAddr::V4(v4), Family::Ipv4) => F::garp(inst.spec.vrid.get(), v4),
+                    (IpAddr::V6(v6), _) => {
+                        F::unsolicited_na(vmac, iface.link_local.unwrap_or(v6), v6, inst.nd_router)
+                    }
+                    (IpAddr::V4(_), Family::Ipv6) => continue,
+                };
+                iface.tx.send(&frame)?;
             }
         }
         Ok(())
@@ -885,21 +1029,15 @@ impl<F: Frames> Daemon<F> {
             return Ok(());
         }
         self.gather_adverts(now);
-        let mut stamps = BTreeMap::new();
-        for (name, iface) in &self.ifaces {
-            stamps.insert(name.clone(), iface.dp.newest_adverts(Family::Ipv4)?);
-        }
+        let stamps = self.newest_stamps()?;
         for i in 0..self.instances.len() {
-            let vrid = usize::from(self.instances[i].spec.vrid.get());
-            let newest = stamps[&self.instances[i].iface][vrid];
+            let inst = &self.instances[i];
+            let newest =
+                stamps[&(inst.iface.clone(), inst.family)][usize::from(inst.spec.vrid.get())];
+            let family = inst.family;
             if let Some(stamp) = newest.filter(|s| s.time_ns > self.instances[i].fed_ns) {
                 self.instances[i].fed_ns = stamp.time_ns;
-                let src = IpAddr::V4(Ipv4Addr::new(
-                    stamp.src[0],
-                    stamp.src[1],
-                    stamp.src[2],
-                    stamp.src[3],
-                ));
+                let src = stamp_src(family, &stamp.src);
                 let advert = Advert {
                     src,
                     priority: Priority(stamp.priority as u8),
@@ -1028,7 +1166,7 @@ impl<F: Frames> Daemon<F> {
                     .unwrap_or_default();
                 let interface_drops = dp.drops_total().map(by_reason).unwrap_or_default();
                 let adverts_seen = dp
-                    .advert_stamps(Family::Ipv4, inst.spec.vrid.get())
+                    .advert_stamps(inst.family, inst.spec.vrid.get())
                     .map(|s| s.iter().map(|s| s.count).sum())
                     .unwrap_or(0);
                 InstanceStatus {
@@ -1124,6 +1262,7 @@ impl<F: Frames> Daemon<F> {
             if !dataplane::detach_pinned(&self.options.pin_root, name)? {
                 bail!("{name}: no pinned XDP link to detach");
             }
+            dataplane::detach_egress_pinned(&self.options.pin_root, name)?;
         }
         let _ = std::fs::remove_file(&self.options.control_socket);
         log::info!("stopped");

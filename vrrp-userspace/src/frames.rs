@@ -1,6 +1,7 @@
-//! The frames the daemon sends, built with `wire`: adverts and gratuitous ARPs from the VMAC.
+//! The frames the daemon sends, built with `wire`: adverts, gratuitous ARPs and unsolicited
+//! neighbour advertisements from the VMAC.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{
     config::{Auth, Instance, V3Checksum, Version},
@@ -34,10 +35,10 @@ pub fn advert_repr(inst: &Instance, priority: Priority) -> vrrp::Repr {
 }
 
 impl Frames for WireFrames {
-    fn advert(inst: &Instance, primary: Ipv4Addr, priority: Priority) -> Vec<u8> {
+    fn advert(inst: &Instance, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8> {
         wire::emit_advert_frame(
             &advert_repr(inst, priority),
-            IpAddr::V4(primary),
+            primary.into(),
             inst.v3_checksum,
         )
     }
@@ -65,5 +66,9 @@ impl Frames for WireFrames {
 
     fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8> {
         wire::arp::garp(vrrp_common::proto::vmac_v4(vrid), vip)
+    }
+
+    fn unsolicited_na(vmac: [u8; 6], src: Ipv6Addr, vip: Ipv6Addr, router: bool) -> Vec<u8> {
+        wire::icmpv6::unsolicited_na(vmac, src, vip, router)
     }
 }

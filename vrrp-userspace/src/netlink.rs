@@ -13,7 +13,7 @@ use rtnetlink::{
     Handle,
     packet_route::{
         AddressFamily,
-        address::{AddressAttribute, AddressMessage},
+        address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
         link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
         neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
     },
@@ -101,17 +101,27 @@ impl Netlink {
         Ok(out)
     }
 
-    /// Adds a VIP (`ip addr add VIP/LEN dev IF [label L]`); an address already there is fine.
+    /// Adds a VIP (`ip addr add VIP/LEN dev IF [label L]`, and `nodad` for IPv6 as keepalived
+    /// does: duplicate address detection would hold the address tentative and solicit for it
+    /// from ::); an address already there is fine.
     pub async fn add_vip(&self, index: u32, vip: &Vip) -> Result<()> {
         let mut req = self
             .handle
             .address()
             .add(index, vip.address, vip.prefix_len)
             .replace();
-        if let (Some(label), IpAddr::V4(_)) = (&vip.label, vip.address) {
-            req.message_mut()
+        match (&vip.label, vip.address) {
+            (Some(label), IpAddr::V4(_)) => req
+                .message_mut()
                 .attributes
-                .push(AddressAttribute::Label(label.clone()));
+                .push(AddressAttribute::Label(label.clone())),
+            (_, IpAddr::V6(_)) => {
+                let msg = req.message_mut();
+                msg.header.flags |= AddressHeaderFlags::Nodad;
+                msg.attributes
+                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+            _ => {}
         }
         req.execute()
             .await

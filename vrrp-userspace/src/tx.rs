@@ -1,12 +1,12 @@
-//! Frames the daemon originates: adverts and gratuitous ARPs, sent from the VMAC over a
-//! transmit-only AF_PACKET socket; and the multicast membership that keeps a NIC's filter open
-//! for the adverts XDP must see.
+//! Frames the daemon originates: adverts, gratuitous ARPs and unsolicited neighbour
+//! advertisements, sent from the VMAC over a transmit-only AF_PACKET socket; and the multicast
+//! membership that keeps a NIC's filter open for the adverts XDP must see.
 //!
 //! The socket is opened with protocol 0, so the kernel delivers nothing to it: no copy of
 //! every received frame, as a listening packet socket would cost a load balancer.
 
 use std::{
-    net::{Ipv4Addr, UdpSocket},
+    net::{Ipv4Addr, Ipv6Addr, UdpSocket},
     os::fd::OwnedFd,
 };
 
@@ -95,8 +95,8 @@ impl PacketTx {
     }
 }
 
-/// Membership of 224.0.0.18 on the interface whose address is `local`, held while this lives:
-/// a real NIC filters multicast before XDP runs.
+/// Membership of 224.0.0.18 or ff02::12 on one interface, held while this lives: a real NIC
+/// filters multicast before XDP runs.
 pub struct McastMembership {
     _socket: UdpSocket,
 }
@@ -108,6 +108,16 @@ impl McastMembership {
         socket
             .join_multicast_v4(&Ipv4Addr::new(224, 0, 0, 18), &local)
             .context("joining 224.0.0.18")?;
+        Ok(McastMembership { _socket: socket })
+    }
+
+    /// Joins ff02::12 on the interface with index `ifindex`.
+    pub fn join_v6(ifindex: u32) -> Result<Self> {
+        let socket = UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0))
+            .context("opening a socket for the membership")?;
+        socket
+            .join_multicast_v6(&Ipv6Addr::from(vrrp_common::proto::VRRP_MCAST_V6), ifindex)
+            .context("joining ff02::12")?;
         Ok(McastMembership { _socket: socket })
     }
 }

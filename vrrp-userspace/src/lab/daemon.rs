@@ -13,6 +13,10 @@ use crate::daemon::InstanceStatus;
 pub const VIP: &str = "192.0.2.3";
 /// The VMAC of VRID 50 (the seed configs' virtual_router_id).
 pub const VMAC_50: &str = "00:00:5e:00:01:32";
+/// The IPv6 VIP of the lab's IPv6 instances.
+pub const VIP6: &str = "2001:db8::3";
+/// The IPv6 VMAC of VRID 50.
+pub const VMAC6_50: &str = "00:00:5e:00:02:32";
 
 /// Where the lab keeps logs and sockets: a fresh directory per run under /tmp.
 pub fn run_dir() -> PathBuf {
@@ -147,8 +151,31 @@ pub fn tshark_fields(pcap: &Path, filter: &str, field: &str) -> String {
 
 /// Whether `ns` holds the VIP on eth0.
 pub fn has_vip(ns: &NetNs) -> bool {
+    holds(ns, VIP)
+}
+
+/// Whether `ns` holds `addr` (IPv4 or IPv6) on eth0.
+pub fn holds(ns: &NetNs, addr: &str) -> bool {
+    let family = if addr.contains(':') { "inet6" } else { "inet" };
     ns.exec(&["ip", "-o", "addr", "show", "dev", "eth0"])
-        .contains(&format!("inet {VIP}/"))
+        .contains(&format!("{family} {addr}/"))
+}
+
+/// The IPv6 link-local address of `ns`'s eth0 (what its IPv6 adverts come from).
+pub fn link_local(ns: &NetNs) -> String {
+    let out = ns.exec(&[
+        "ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link",
+    ]);
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| *w == "inet6")
+        .expect("eth0 has a link-local address");
+    words[i + 1]
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Polls `f` every 5 ms until it holds or `timeout` passes; how long it took.
@@ -165,7 +192,12 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Durati
 
 /// The client's neighbour entry for the VIP: (MAC, state), if any.
 pub fn neighbour(client: &NetNs) -> Option<(String, String)> {
-    let out = client.exec(&["ip", "neigh", "show", VIP, "dev", "eth0"]);
+    neighbour_of(client, VIP)
+}
+
+/// The client's neighbour entry (ARP or NDP) for `addr`: (MAC, state), if any.
+pub fn neighbour_of(client: &NetNs, addr: &str) -> Option<(String, String)> {
+    let out = client.exec(&["ip", "neigh", "show", addr, "dev", "eth0"]);
     let words: Vec<&str> = out.split_whitespace().collect();
     let mac = words
         .iter()
@@ -176,9 +208,14 @@ pub fn neighbour(client: &NetNs) -> Option<(String, String)> {
 
 /// Whether one ping from `client` to the VIP is answered within a second.
 pub fn ping_once(client: &NetNs) -> bool {
+    ping(client, VIP)
+}
+
+/// Whether one ping (IPv4 or IPv6) from `client` to `addr` is answered within a second.
+pub fn ping(client: &NetNs, addr: &str) -> bool {
     std::process::Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", client.name))
-        .args(["--", "ping", "-c", "1", "-W", "1", VIP])
+        .args(["--", "ping", "-c", "1", "-W", "1", addr])
         .output()
         .is_ok_and(|o| o.status.success())
 }

@@ -2,7 +2,7 @@
 //! directories in drop guards, so that a failing test leaves nothing behind; and the privilege
 //! gate of the privileged tests.
 //!
-//! Addresses are documentation addresses only (192.0.2.0/24).
+//! Addresses are documentation addresses only (192.0.2.0/24, 2001:db8::/32).
 
 pub mod bench;
 pub mod daemon;
@@ -246,8 +246,23 @@ impl Lab {
         ])
     }
 
-    /// Captures ARP and VRRP on the switch's bridge into `file` until the returned process is
-    /// dropped.
+    /// The tutorial's hosts with IPv6 too: 2001:db8::4, ::5 and ::10 beside their IPv4
+    /// addresses (without duplicate address detection, so they are usable at once).
+    pub fn seed6() -> Self {
+        let lab = Lab::seed();
+        for (role, addr) in [
+            ("lb01", "2001:db8::4/64"),
+            ("lb02", "2001:db8::5/64"),
+            ("client", "2001:db8::10/64"),
+        ] {
+            lab.host(role)
+                .exec(&["ip", "addr", "add", addr, "dev", "eth0", "nodad"]);
+        }
+        lab
+    }
+
+    /// Captures ARP, VRRP and ICMPv6 on the switch's bridge into `file` until the returned
+    /// process is dropped.
     pub fn capture(&self, file: &std::path::Path) -> Child {
         Child::spawn_in(
             &self.sw,
@@ -259,7 +274,7 @@ impl Lab {
                 "br0",
                 "-w",
                 file.to_str().expect("a UTF-8 path"),
-                "arp or ip proto 112",
+                "arp or ip proto 112 or ip6 proto 112 or icmp6",
             ],
             &file.with_extension("tcpdump.log"),
         )
