@@ -62,9 +62,9 @@ pub trait Frames {
     fn advert(spec: &InstanceSpec, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8>;
     /// A gratuitous ARP for `vip` from the VMAC.
     fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
-    /// An unsolicited neighbour advertisement for `vip` from `vmac` (IPv6 source `src`, the
-    /// link-local address), with the Router flag as `router`.
-    fn unsolicited_na(vmac: [u8; 6], src: Ipv6Addr, vip: Ipv6Addr, router: bool) -> Vec<u8>;
+    /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
+    /// `router`.
+    fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
     /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`.
     fn advert_message(
         spec: &InstanceSpec,
@@ -878,9 +878,7 @@ impl<F: Frames> Daemon<F> {
             for vip in inst.all_vips() {
                 let frame = match (vip.address, inst.family) {
                     (IpAddr::V4(v4), Family::Ipv4) => F::garp(inst.spec.vrid.get(), v4),
-                    (IpAddr::V6(v6), _) => {
-                        F::unsolicited_na(vmac, iface.link_local.unwrap_or(v6), v6, inst.nd_router)
-                    }
+                    (IpAddr::V6(v6), _) => F::unsolicited_na(vmac, v6, inst.nd_router),
                     (IpAddr::V4(_), Family::Ipv6) => continue,
                 };
                 iface.tx.send(&frame)?;

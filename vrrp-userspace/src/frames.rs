@@ -68,7 +68,7 @@ impl Frames for WireFrames {
         wire::arp::garp(vrrp_common::proto::vmac_v4(vrid), vip)
     }
 
-    fn unsolicited_na(vmac: [u8; 6], src: Ipv6Addr, vip: Ipv6Addr, router: bool) -> Vec<u8> {
-        wire::icmpv6::unsolicited_na(vmac, src, vip, router)
+    fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
+        wire::icmpv6::unsolicited_na(vmac, vip, router)
     }
 }

@@ -12,7 +12,7 @@ use vrrp_userspace::{
     config::{V3Checksum, Version},
     dataplane::{Dataplane, monotonic_ns, verdict},
     lab,
-    wire::{self, arp, checksum, vrrp},
+    wire::{self, arp, checksum, icmpv6, vrrp},
 };
 
 const IFACE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x04];
@@ -39,8 +39,18 @@ fn router(version: u32, auth_type: u32, master: bool) -> RouterConfig {
     )
 }
 
-/// Routers: IPv4 50 (v2 PASS "1111", 1 s, master), IPv4 51 (v3), IPv6 52 (v3); VIP
-/// 192.0.2.3 of router 50; a fresh heartbeat; every valid advert passed to the stack.
+/// An IPv6 VIP of router IPv6 53 (master), and one of router IPv6 52 (backup).
+fn vip6() -> Ipv6Addr {
+    "2001:db8::3".parse().unwrap()
+}
+
+fn backup_vip6() -> Ipv6Addr {
+    "2001:db8::5".parse().unwrap()
+}
+
+/// Routers: IPv4 50 (v2 PASS "1111", 1 s, master), IPv4 51 (v3), IPv6 52 (v3), IPv6 53 (v3,
+/// master); VIP 192.0.2.3 of router 50, 2001:db8::3 of router 53 and 2001:db8::5 of router 52;
+/// a fresh heartbeat; every valid advert passed to the stack.
 fn loaded() -> Dataplane {
     let mut dp = Dataplane::load().expect("the verifier accepts the program");
     dp.set_router(Family::Ipv4, 50, &router(2, 1, true))
@@ -49,7 +59,11 @@ fn loaded() -> Dataplane {
         .unwrap();
     dp.set_router(Family::Ipv6, 52, &router(3, 0, false))
         .unwrap();
+    dp.set_router(Family::Ipv6, 53, &router(3, 0, true))
+        .unwrap();
     dp.add_vip(VIP, 50).unwrap();
+    dp.add_vip6(vip6(), Family::Ipv6, 53).unwrap();
+    dp.add_vip6(backup_vip6(), Family::Ipv6, 52).unwrap();
     fresh(&mut dp, 0);
     dp
 }
@@ -73,7 +87,7 @@ fn policy(family: Family, vrid: u8) -> Option<wire::RouterPolicy> {
             auth_data: PASSWORD,
             interval_cs: 100,
         }),
-        (Family::Ipv4, 51) | (Family::Ipv6, 52) => Some(wire::RouterPolicy {
+        (Family::Ipv4, 51) | (Family::Ipv6, 52) | (Family::Ipv6, 53) => Some(wire::RouterPolicy {
             version: Version::V3,
             auth_type: 0,
             auth_data: [0; 8],
@@ -577,10 +591,56 @@ impl Rng {
     }
 }
 
-/// A valid advert of a random kind, then 0 to 3 random mutations.
+/// A neighbour solicitation or advertisement of a random kind: for the active VIP, the
+/// backup's, or another address; from the client or from :: (DAD); with none, one or two
+/// options, sometimes a zero-length one; hop limit mostly 255.
+fn random_nd(rng: &mut Rng) -> Vec<u8> {
+    let client: Ipv6Addr = "2001:db8::10".parse().unwrap();
+    let target = [
+        vip6(),
+        vip6(),
+        backup_vip6(),
+        "2001:db8::1:3".parse().unwrap(),
+    ][rng.below(4)];
+    let src = if rng.below(4) == 0 {
+        Ipv6Addr::UNSPECIFIED
+    } else {
+        client
+    };
+    let dst = if rng.below(4) == 0 {
+        target
+    } else {
+        icmpv6::solicited_node(target)
+    };
+    let kind = if rng.below(5) == 0 { 136 } else { 135 };
+    let mut msg = vec![kind, 0, 0, 0, 0, 0, 0, 0];
+    msg.extend_from_slice(&target.octets());
+    for _ in 0..rng.below(3) {
+        let mut opt = [[1u8, 1], [14, 1], [2, 1], [1, 0]][rng.below(4)].to_vec();
+        opt.extend_from_slice(&CLIENT_MAC);
+        msg.extend_from_slice(&opt);
+    }
+    let c = checksum::finish(checksum::combine(&[
+        checksum::sum(&msg),
+        checksum::pseudo_v6(src, dst, 58, msg.len() as u32),
+    ]));
+    msg[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = icmpv6::multicast_mac(icmpv6::solicited_node(target)).to_vec();
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[58, if rng.below(8) == 0 { 64 } else { 255 }]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&msg);
+    f
+}
+
+/// A valid advert or neighbour discovery frame of a random kind, then 0 to 3 random mutations.
 fn random_frame(rng: &mut Rng) -> Vec<u8> {
     let vrid = [50, 51, 52, 60][rng.below(4)];
-    let base = match rng.below(4) {
+    let base = match rng.below(5) {
+        4 => random_nd(rng),
         0 => {
             // Checksums right, policy sometimes wrong: auth type, password, interval.
             let mut r = v2(vrid, rng.below(256) as u8);
@@ -642,6 +702,8 @@ fn kernel_differential_100k_frames_agree_with_wire() {
     let mut expected_valid = 0u64;
     let mut compared = 0;
     let mut kinds = [0u32; 3];
+    let mut nd = [0u32; 2];
+    let active = |t: Ipv6Addr| (t == vip6()).then_some(([0, 0, 0x5e, 0, 2, 53], false));
     while compared < 100_000 {
         let f = random_frame(&mut rng);
         // The XDP program needs 14 bytes to run at all; frames whose destination is a VMAC or
@@ -651,6 +713,29 @@ fn kernel_differential_100k_frames_agree_with_wire() {
             || f[12..14] == [0x08, 0x06]
         {
             continue;
+        }
+        // Neighbour solicitations for the active VIP: answered or dropped, as wire's twin of
+        // the responder says, byte for byte.
+        match icmpv6::respond(&f, active) {
+            icmpv6::Responder::Pass => {}
+            icmpv6::Responder::Drop => {
+                let got = dp.test_run(&f).unwrap();
+                assert_eq!(got.verdict, verdict::DROP, "invalid NS passed: {f:02x?}");
+                nd[1] += 1;
+                compared += 1;
+                continue;
+            }
+            icmpv6::Responder::Reply(reply) => {
+                let got = dp.test_run(&f).unwrap();
+                assert_eq!(
+                    (got.verdict, &got.frame),
+                    (verdict::TX, &reply),
+                    "NS answered otherwise: {f:02x?}"
+                );
+                nd[0] += 1;
+                compared += 1;
+                continue;
+            }
         }
         let ours = wire::parse_advert_frame(&f).and_then(|a| match a {
             None => Ok(None),
@@ -702,6 +787,14 @@ fn kernel_differential_100k_frames_agree_with_wire() {
         );
     }
     assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), expected_valid);
+    assert_eq!(
+        (
+            dp.counter(Counter::NdReplied).unwrap(),
+            dp.counter(Counter::NdDropped).unwrap()
+        ),
+        (u64::from(nd[0]), u64::from(nd[1]))
+    );
+    assert!(nd.iter().all(|n| *n > 500), "NS answered, dropped: {nd:?}");
     // The generator must exercise all three outcomes, and most drop reasons.
     assert!(kinds.iter().all(|k| *k > 1000), "{kinds:?}");
     let reasons_seen = expected.iter().filter(|n| **n > 0).count();
@@ -709,5 +802,8 @@ fn kernel_differential_100k_frames_agree_with_wire() {
         reasons_seen >= 8,
         "only {reasons_seen} reasons exercised: {expected:?}"
     );
-    eprintln!("differential: {kinds:?} (not VRRP, valid, dropped); drops by reason {expected:?}");
+    eprintln!(
+        "differential: {kinds:?} (not VRRP, valid, dropped); drops by reason {expected:?}; \
+         NS answered, dropped: {nd:?}"
+    );
 }

@@ -1,5 +1,6 @@
 //! Interop on the wire with keepalived from Debian: vrrpd and keepalived in both roles, v2 with
-//! PASS and v3, elect one master and fail over both ways; never two masters in steady state.
+//! PASS, v3 and v3 over IPv6, elect one master and fail over both ways; never two masters in
+//! steady state.
 //! A capture on the switch during the run shows every ARP for the VIP and every advert carrying
 //! the VMAC, and tshark finds no malformed VRRP.
 use std::{
@@ -10,7 +11,7 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Lab,
-    daemon::{Keepalived, Vrrpd, has_vip, run_dir, tshark_fields, wait_for},
+    daemon::{Keepalived, VIP, VIP6, Vrrpd, holds, link_local, run_dir, tshark_fields, wait_for},
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -19,26 +20,51 @@ fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
 
-/// A keepalived.conf for one side: `state`, `priority`, and v2 PASS or v3 without auth.
-fn config(dir: &Path, name: &str, state: &str, priority: u8, v3: bool) -> PathBuf {
-    let auth = if v3 {
-        "    version 3\n".to_string()
-    } else {
-        "    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n".to_string()
+/// What the two sides speak.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// VRRPv2 with PASS authentication.
+    V2Pass,
+    /// VRRPv3 over IPv4.
+    V3,
+    /// VRRPv3 over IPv6 (an IPv6 VIP; keepalived picks version 3 itself).
+    V3Ipv6,
+}
+
+impl Mode {
+    fn vip(self) -> &'static str {
+        if self == Mode::V3Ipv6 { VIP6 } else { VIP }
+    }
+}
+
+/// A keepalived.conf for one side: `state`, `priority`, and v2 PASS, v3, or v3 over IPv6.
+fn config(dir: &Path, name: &str, state: &str, priority: u8, mode: Mode) -> PathBuf {
+    let auth = match mode {
+        Mode::V2Pass => {
+            "    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n"
+        }
+        Mode::V3 => "    version 3\n",
+        Mode::V3Ipv6 => "",
     };
+    let vip = mode.vip();
     let text = format!(
-        "global_defs {{\n    router_id {name}\n}}\nvrrp_instance VI_1 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n{auth}    virtual_ipaddress {{\n        192.0.2.3\n    }}\n}}\n"
+        "global_defs {{\n    router_id {name}\n}}\nvrrp_instance VI_1 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n{auth}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
     );
     let path = dir.join(format!("{name}.conf"));
     std::fs::write(&path, text).unwrap();
     path
 }
 
+/// Whether the lab host `role` holds the VIP (the IPv4 one unless `mode` is IPv6).
+fn has(lab: &Lab, role: &str, mode: Mode) -> bool {
+    holds(lab.host(role), mode.vip())
+}
+
 /// Exactly one of lb01 and lb02 holds the VIP, sampled for `how_long`.
-fn one_master_for(lab: &Lab, how_long: Duration) -> Result<(), String> {
+fn one_master_for(lab: &Lab, mode: Mode, how_long: Duration) -> Result<(), String> {
     let end = std::time::Instant::now() + how_long;
     while std::time::Instant::now() < end {
-        let (a, b) = (has_vip(lab.host("lb01")), has_vip(lab.host("lb02")));
+        let (a, b) = (has(lab, "lb01", mode), has(lab, "lb02", mode));
         if a == b {
             return Err(format!("lb01 holds the VIP: {a}, lb02: {b}"));
         }
@@ -50,7 +76,7 @@ fn one_master_for(lab: &Lab, how_long: Duration) -> Result<(), String> {
 /// tshark's view of the capture: no malformed VRRP, and every advert from vrrpd's host (at
 /// `ours`) sent from the VMAC. keepalived without `use_vmac` sends from the NIC's MAC
 /// (REFERENCE.md §4.1), so its frames are not held to that.
-fn check_capture(file: &Path, ours: &str) {
+fn check_capture(file: &Path, ours: &str, mode: Mode) {
     let run = |args: &[&str]| {
         let out = std::process::Command::new("tshark")
             .args(["-r", file.to_str().unwrap()])
@@ -64,40 +90,58 @@ fn check_capture(file: &Path, ours: &str) {
         malformed.trim().is_empty(),
         "tshark finds errors:\n{malformed}"
     );
+    let ip = if mode == Mode::V3Ipv6 { "ipv6" } else { "ip" };
     let adverts = run(&[
         "-Y",
-        &format!("vrrp && ip.src == {ours}"),
+        &format!("vrrp && {ip}.src == {ours}"),
         "-T",
         "fields",
         "-e",
         "eth.src",
     ]);
     assert!(!adverts.trim().is_empty(), "no advert from vrrpd captured");
+    let vmac = if mode == Mode::V3Ipv6 {
+        "00:00:5e:00:02:32"
+    } else {
+        "00:00:5e:00:01:32"
+    };
     for src in adverts.lines() {
-        assert_eq!(src, "00:00:5e:00:01:32", "vrrpd sent an advert from {src}");
+        assert_eq!(src, vmac, "vrrpd sent an advert from {src}");
     }
 }
 
-fn interop(v3: bool, vrrpd_is_lb01: bool) {
+fn interop(mode: Mode, vrrpd_is_lb01: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::seed();
+    let lab = if mode == Mode::V3Ipv6 {
+        Lab::seed6()
+    } else {
+        Lab::seed()
+    };
     let dir = run_dir();
     let pcap = dir.join("switch.pcap");
     let _cap = lab.capture(&pcap);
-    let conf1 = config(&dir, "lb01", "MASTER", 100, v3);
-    let conf2 = config(&dir, "lb02", "BACKUP", 90, v3);
+    let conf1 = config(&dir, "lb01", "MASTER", 100, mode);
+    let conf2 = config(&dir, "lb02", "BACKUP", 90, mode);
+    // The address each side advertises from: IPv4, or the IPv6 link-local.
+    let primary = |role: &str, v4: &str| {
+        if mode == Mode::V3Ipv6 {
+            link_local(lab.host(role))
+        } else {
+            v4.to_string()
+        }
+    };
+    let has = |role: &str| has(&lab, role, mode);
 
     if vrrpd_is_lb01 {
         let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01");
         let theirs = Keepalived::start(lab.host("lb02"), &conf2, &dir, "lb02");
-        wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
+        wait_for(Duration::from_secs(6), || has("lb01"))
             .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
-        one_master_for(&lab, Duration::from_secs(4)).unwrap();
+        one_master_for(&lab, mode, Duration::from_secs(4)).unwrap();
         assert_eq!(ours.state().as_deref(), Some("MASTER"));
         // vrrpd stops (priority 0): keepalived takes over.
         ours.child.signal(nix::sys::signal::Signal::SIGTERM);
-        wait_for(Duration::from_secs(3), || has_vip(lab.host("lb02")))
-            .expect("keepalived took over from vrrpd");
+        wait_for(Duration::from_secs(3), || has("lb02")).expect("keepalived took over from vrrpd");
         // vrrpd kept the VIP until keepalived's advert, then let go and exits.
         let mut ours = ours;
         let status = ours.child.wait_timeout(Duration::from_secs(5));
@@ -111,82 +155,92 @@ fn interop(v3: bool, vrrpd_is_lb01: bool) {
             "{}",
             ours.log_text()
         );
-        one_master_for(&lab, Duration::from_secs(3)).unwrap();
+        one_master_for(&lab, mode, Duration::from_secs(3)).unwrap();
         // vrrpd returns with the higher priority and preempts keepalived.
         let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01b");
-        wait_for(Duration::from_secs(6), || {
-            has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02"))
-        })
-        .unwrap_or_else(|| panic!("vrrpd did not take the VIP back: {}", ours.log_text()));
-        one_master_for(&lab, Duration::from_secs(3)).unwrap();
+        wait_for(Duration::from_secs(6), || has("lb01") && !has("lb02"))
+            .unwrap_or_else(|| panic!("vrrpd did not take the VIP back: {}", ours.log_text()));
+        one_master_for(&lab, mode, Duration::from_secs(3)).unwrap();
         drop(theirs);
     } else {
         let theirs = Keepalived::start(lab.host("lb01"), &conf1, &dir, "lb01");
         let ours = Vrrpd::start(&vrrpd(), lab.host("lb02"), &conf2, &dir, "lb02");
-        wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
-            .expect("keepalived lb01 master");
+        wait_for(Duration::from_secs(6), || has("lb01")).expect("keepalived lb01 master");
         wait_for(Duration::from_secs(3), || {
             ours.state().as_deref() == Some("BACKUP")
         })
         .unwrap_or_else(|| panic!("vrrpd lb02: {}", ours.log_text()));
-        one_master_for(&lab, Duration::from_secs(4)).unwrap();
+        one_master_for(&lab, mode, Duration::from_secs(4)).unwrap();
         let seen = ours.status().unwrap();
         assert!(
             seen.adverts_seen >= 2,
             "XDP accepted no keepalived advert: {seen:?}"
         );
-        assert_eq!(seen.master, Some("192.0.2.4".parse().unwrap()));
+        assert_eq!(
+            seen.master,
+            Some(primary("lb01", "192.0.2.4").parse().unwrap())
+        );
         // keepalived dies: vrrpd takes over.
         drop(theirs);
-        wait_for(Duration::from_secs(6), || has_vip(lab.host("lb02")))
+        wait_for(Duration::from_secs(6), || has("lb02"))
             .unwrap_or_else(|| panic!("vrrpd did not take over: {}", ours.log_text()));
         // keepalived returns (state MASTER, priority 100) and preempts vrrpd.
         let theirs = Keepalived::start(lab.host("lb01"), &conf1, &dir, "lb01b");
-        wait_for(Duration::from_secs(8), || {
-            has_vip(lab.host("lb01")) && !has_vip(lab.host("lb02"))
-        })
-        .unwrap_or_else(|| panic!("keepalived did not preempt vrrpd: {}", ours.log_text()));
-        one_master_for(&lab, Duration::from_secs(3)).unwrap();
+        wait_for(Duration::from_secs(8), || has("lb01") && !has("lb02"))
+            .unwrap_or_else(|| panic!("keepalived did not preempt vrrpd: {}", ours.log_text()));
+        one_master_for(&lab, mode, Duration::from_secs(3)).unwrap();
         assert_eq!(ours.state().as_deref(), Some("BACKUP"));
         drop(theirs);
     }
     std::thread::sleep(Duration::from_millis(300));
     drop(_cap);
-    check_capture(
-        &pcap,
-        if vrrpd_is_lb01 {
-            "192.0.2.4"
-        } else {
-            "192.0.2.5"
-        },
-    );
+    let ours = if vrrpd_is_lb01 {
+        primary("lb01", "192.0.2.4")
+    } else {
+        primary("lb02", "192.0.2.5")
+    };
+    check_capture(&pcap, &ours, mode);
 }
 
 #[test]
 fn interop_v2_pass_vrrpd_master_keepalived_backup() {
     if lab::privileged("interop_v2_pass_vrrpd_master") {
-        interop(false, true);
+        interop(Mode::V2Pass, true);
     }
 }
 
 #[test]
 fn interop_v2_pass_keepalived_master_vrrpd_backup() {
     if lab::privileged("interop_v2_pass_keepalived_master") {
-        interop(false, false);
+        interop(Mode::V2Pass, false);
     }
 }
 
 #[test]
 fn interop_v3_vrrpd_master_keepalived_backup() {
     if lab::privileged("interop_v3_vrrpd_master") {
-        interop(true, true);
+        interop(Mode::V3, true);
+    }
+}
+
+#[test]
+fn interop_v3_ipv6_vrrpd_master_keepalived_backup() {
+    if lab::privileged("interop_v3_ipv6_vrrpd_master") {
+        interop(Mode::V3Ipv6, true);
+    }
+}
+
+#[test]
+fn interop_v3_ipv6_keepalived_master_vrrpd_backup() {
+    if lab::privileged("interop_v3_ipv6_keepalived_master") {
+        interop(Mode::V3Ipv6, false);
     }
 }
 
 #[test]
 fn interop_v3_keepalived_master_vrrpd_backup() {
     if lab::privileged("interop_v3_keepalived_master") {
-        interop(true, false);
+        interop(Mode::V3, false);
     }
 }
 
@@ -199,7 +253,7 @@ fn unicast_config(
     src: &str,
     peer: &str,
 ) -> PathBuf {
-    let plain = config(dir, name, state, priority, false);
+    let plain = config(dir, name, state, priority, Mode::V2Pass);
     let text = std::fs::read_to_string(&plain).unwrap().replace(
         "    virtual_ipaddress {",
         &format!("    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{"),
@@ -223,12 +277,12 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     let theirs_conf = unicast_config(&dir, "lb02", "BACKUP", 90, "192.0.2.5", "192.0.2.4");
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");
     let theirs = Keepalived::start(lab.host("lb02"), &theirs_conf, &dir, "lb02");
-    wait_for(Duration::from_secs(6), || has_vip(lab.host("lb01")))
+    wait_for(Duration::from_secs(6), || has(&lab, "lb01", Mode::V2Pass))
         .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
-    one_master_for(&lab, Duration::from_secs(4)).unwrap();
+    one_master_for(&lab, Mode::V2Pass, Duration::from_secs(4)).unwrap();
     // vrrpd stops: keepalived hears priority 0 by unicast and takes over.
     ours.child.signal(nix::sys::signal::Signal::SIGTERM);
-    wait_for(Duration::from_secs(3), || has_vip(lab.host("lb02")))
+    wait_for(Duration::from_secs(3), || has(&lab, "lb02", Mode::V2Pass))
         .expect("keepalived took over from vrrpd over unicast");
     drop(ours);
     // vrrpd as the backup now: it accepts keepalived's unicast adverts and stays backup.
@@ -239,7 +293,7 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
             .is_some_and(|s| s.state == "BACKUP" && s.adverts_seen >= 2)
     })
     .unwrap_or_else(|| panic!("{:?}\n{}", ours.status(), ours.log_text()));
-    one_master_for(&lab, Duration::from_secs(3)).unwrap();
+    one_master_for(&lab, Mode::V2Pass, Duration::from_secs(3)).unwrap();
     drop(theirs);
     std::thread::sleep(Duration::from_millis(300));
     drop(cap);

@@ -134,12 +134,7 @@ fn emitted() -> Vec<Vec<u8>> {
         request.frame([0xff; 6], request.sha),
         arp::reply_to(&request, vmac).frame(request.sha, vmac),
         arp::garp(vmac, Ipv4Addr::new(192, 0, 2, 3)),
-        icmpv6::unsolicited_na(
-            [0, 0, 0x5e, 0, 2, 50],
-            src6,
-            "2001:db8::3".parse().unwrap(),
-            true,
-        ),
+        icmpv6::unsolicited_na([0, 0, 0x5e, 0, 2, 50], "2001:db8::3".parse().unwrap(), true),
     ]
 }
 

@@ -175,9 +175,10 @@ pub fn multicast_mac(group: Ipv6Addr) -> [u8; 6] {
 }
 
 /// An unsolicited neighbour advertisement (Override set, Router as `router`, to all nodes)
-/// announcing `target` at `mac`, from `src` (the interface's link-local address, as keepalived
-/// sends it): what a v3 IPv6 master sends from the VMAC on taking over (RFC 5798 §6.4.1).
-pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr, router: bool) -> Vec<u8> {
+/// announcing `target` at `mac`, from `target` itself: what a v3 IPv6 master sends from the
+/// VMAC on taking over (RFC 5798 §6.4.1), as keepalived 2.2.7 sends it (source the VIP, seen in
+/// a lab capture).
+pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr, router: bool) -> Vec<u8> {
     Repr::Advert {
         router,
         solicited: false,
@@ -185,7 +186,104 @@ pub fn unsolicited_na(mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr, router: boo
         target,
         target_mac: Some(mac),
     }
-    .frame(multicast_mac(ALL_NODES), mac, &[], src, ALL_NODES)
+    .frame(multicast_mac(ALL_NODES), mac, &[], target, ALL_NODES)
+}
+
+/// What the XDP program's neighbour discovery responder does with a frame: the userspace twin
+/// of `vrrp-ebpf/src/nd.rs`, which the differential test holds it to. The liveness gate and
+/// conflict reports are left out (neither changes a verdict of an open gate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Responder {
+    /// Not a solicitation for an active VIP: the kernel gets it.
+    Pass,
+    /// A solicitation for an active VIP that is not valid (RFC 4861 §7.1.1): dropped.
+    Drop,
+    /// The frame it becomes, sent back.
+    Reply(Vec<u8>),
+}
+
+/// The longest solicitation the responder answers (see `NS_MAX` in the kernel program).
+const NS_MAX: usize = 64;
+
+/// Classifies `frame` as the responder does; `active` gives, for a VIP of a router we are
+/// master of, its VMAC and whether advertisements carry the Router flag.
+pub fn respond(frame: &[u8], active: impl Fn(Ipv6Addr) -> Option<([u8; 6], bool)>) -> Responder {
+    let Some((eth, l3)) = ethernet::Repr::parse(frame) else {
+        return Responder::Pass;
+    };
+    let icmp = l3 + ipv6::HEADER_LEN;
+    let (Some(ip), Some(fixed)) = (
+        frame.get(l3..).and_then(ipv6::Repr::read),
+        frame.get(icmp..icmp + 24),
+    ) else {
+        return Responder::Pass;
+    };
+    if eth.ethertype != ETH_P_IPV6 || ip.next_header != IPPROTO_ICMPV6 || fixed[0] != NS {
+        return Responder::Pass;
+    }
+    let target = Ipv6Addr::from(<[u8; 16]>::try_from(&fixed[8..24]).unwrap_or_default());
+    let Some((vmac, router)) = active(target) else {
+        return Responder::Pass;
+    };
+    let len = ip.payload_len;
+    let Some(msg) = frame.get(icmp..icmp + len) else {
+        return Responder::Drop;
+    };
+    if ip.hop_limit != 255
+        || !(24..=NS_MAX).contains(&len)
+        || len % 8 != 0
+        || fixed[1] != 0
+        || !checksum::verifies(checksum::combine(&[
+            checksum::sum(msg),
+            checksum::pseudo_v6(ip.src, ip.dst, IPPROTO_ICMPV6, len as u32),
+        ]))
+    {
+        return Responder::Drop;
+    }
+    let mut o = 24;
+    let mut source_lladdr = false;
+    while o < len {
+        let l = usize::from(msg[o + 1]) * 8;
+        if l == 0 {
+            return Responder::Drop;
+        }
+        source_lladdr |= msg[o] == ND_OPT_SOURCE_LLADDR;
+        o += l;
+    }
+    if o != len {
+        return Responder::Drop;
+    }
+    let unspecified = ip.src.is_unspecified();
+    if unspecified && (source_lladdr || ip.dst != solicited_node(target)) {
+        return Responder::Drop;
+    }
+    let (eth_dst, dst) = if unspecified {
+        (multicast_mac(ALL_NODES), ALL_NODES)
+    } else {
+        (eth.src, ip.src)
+    };
+    let na = Repr::Advert {
+        router,
+        solicited: !unspecified,
+        override_: true,
+        target,
+        target_mac: Some(vmac),
+    };
+    // The Ethernet header as it was (VLAN tags included), its addresses swapped for ours.
+    let mut out = frame[..l3].to_vec();
+    out[..6].copy_from_slice(&eth_dst);
+    out[6..12].copy_from_slice(&vmac);
+    out.resize(l3 + ipv6::HEADER_LEN + na.buffer_len(), 0);
+    ipv6::Repr {
+        src: target,
+        dst,
+        next_header: IPPROTO_ICMPV6,
+        hop_limit: 255,
+        payload_len: na.buffer_len(),
+    }
+    .emit(&mut out[l3..]);
+    na.emit(&mut out[icmp..], target, dst);
+    Responder::Reply(out)
 }
 
 #[cfg(test)]
