@@ -13,7 +13,10 @@
 
 mod common;
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    time::Duration,
+};
 
 use anyhow::{Context as _, Result, bail};
 use vrrp_common::maps::{Counter, Family, IfaceConfig, RouterConfig};
@@ -24,6 +27,7 @@ use vrrp_userspace::{
     frames::WireFrames,
     lab::bench::{machine_line, write_section},
     units::{Centis, Priority, Vrid},
+    wire::icmpv6,
 };
 
 const VMAC: [u8; 6] = [0, 0, 0x5e, 0, 1, 50];
@@ -96,6 +100,27 @@ fn ipv6_icmp() -> Vec<u8> {
     f
 }
 
+fn vip6() -> Ipv6Addr {
+    "2001:db8::3".parse().unwrap()
+}
+
+/// A neighbour solicitation from the client for `target`, to its solicited-node group.
+fn solicitation(target: Ipv6Addr) -> Vec<u8> {
+    let client = [0x02, 0, 0, 0, 0, 0x0a];
+    let group = icmpv6::solicited_node(target);
+    icmpv6::Repr::Solicit {
+        target,
+        source_mac: Some(client),
+    }
+    .frame(
+        icmpv6::multicast_mac(group),
+        client,
+        &[],
+        "2001:db8::10".parse().unwrap(),
+        group,
+    )
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -138,6 +163,16 @@ fn main() -> Result<()> {
         },
     )?;
     dp.add_vip(Ipv4Addr::new(192, 0, 2, 3), 50)?;
+    // IPv6 router 50, master, with 2001:db8::3 (the neighbour discovery responder).
+    dp.set_router(
+        Family::Ipv6,
+        50,
+        &RouterConfig {
+            version: 3,
+            ..router
+        },
+    )?;
+    dp.add_vip6(vip6(), Family::Ipv6, 50)?;
     // The interface MAC is set to the VMAC so that the VMAC rewrite is idempotent; a heartbeat
     // that stays fresh for the whole run; every valid advert passed to the stack.
     dp.set_iface(&IfaceConfig {
@@ -243,6 +278,26 @@ fn main() -> Result<()> {
         Case {
             name: "frame to the VMAC: rewritten, passed",
             frame: udp(VMAC),
+            expect: verdict::PASS,
+            counter: None,
+        },
+        // The NS reply and the IPv6 VMAC rewrite change their frame (the second writes the
+        // interface MAC, here the IPv4 VMAC): fresh copies, counted, as the ARP reply.
+        Case {
+            name: "NS for the IPv6 VIP: NA from the VMAC (XDP_TX)",
+            frame: solicitation(vip6()),
+            expect: verdict::TX,
+            counter: Some(Counter::NdReplied),
+        },
+        Case {
+            name: "frame to the IPv6 VMAC: rewritten, passed",
+            frame: udp([0, 0, 0x5e, 0, 2, 50]),
+            expect: verdict::PASS,
+            counter: Some(Counter::VmacRewritten),
+        },
+        Case {
+            name: "unrelated NS (another address)",
+            frame: solicitation("2001:db8::4".parse().unwrap()),
             expect: verdict::PASS,
             counter: None,
         },
