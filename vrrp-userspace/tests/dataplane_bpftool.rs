@@ -40,9 +40,11 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
     )
     .unwrap();
     dp.add_vip("192.0.2.3".parse().unwrap(), 50).unwrap();
+    dp.add_vip6("2001:db8::3".parse().unwrap(), Family::Ipv6, 50)
+        .unwrap();
     dp.set_iface(&IfaceConfig::default()).unwrap();
 
-    let expect: [(&str, &[&str]); 6] = [
+    let expect: [(&str, &[&str]); 7] = [
         (
             map_names::ROUTERS,
             &["\"flags\"", "\"auth_data\"", "\"primary\""],
@@ -52,6 +54,8 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
             &["\"time_ns\"", "\"priority\"", "\"src\""],
         ),
         (map_names::VIPS, &["\"vrid\": 50"]),
+        // IPv6 router 50 is router index 256 + 50.
+        (map_names::VIPS6, &["\"router\": 306", "32,1,13,184"]),
         (
             map_names::IFACE,
             &["\"heartbeat_ns\"", "\"stale_after_ns\"", "\"mac\""],

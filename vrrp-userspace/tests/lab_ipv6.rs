@@ -71,6 +71,9 @@ fn ipv6_pair_elects_answers_nd_from_the_vmac_and_fails_over() {
     })
     .unwrap_or_else(|| panic!("lb01:\n{}\nlb02:\n{}", a.log_text(), b.log_text()));
     assert!(holds(lb01, VIP6) && !holds(lb02, VIP6));
+    // Added without duplicate address detection, as keepalived does.
+    let addr = lb01.exec(&["ip", "-6", "-o", "addr", "show", "dev", "eth0", "to", VIP6]);
+    assert!(addr.contains("nodad"), "{addr}");
     // lb02 follows lb01's v3 adverts, from its link-local address.
     let lb01_ll = link_local(lb01);
     wait_for(Duration::from_secs(3), || {
