@@ -157,15 +157,7 @@ fn ensure_bpffs(pin_root: &Path) -> Result<()> {
 
 /// Detaches the program that an earlier vrrpd pinned on `interface`, if any.
 pub fn detach_pinned(pin_root: &Path, interface: &str) -> Result<bool> {
-    let path = pin_path(pin_root, interface)?;
-    if !path.exists() {
-        return Ok(false);
-    }
-    let link = PinnedLink::from_pin(&path)
-        .with_context(|| format!("opening the pinned link {}", path.display()))?;
-    // Unpinning drops the last reference but ours; dropping ours detaches the program.
-    drop(link.unpin().context("unpinning")?);
-    Ok(true)
+    unpin(&pin_path(pin_root, interface)?)
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
@@ -185,12 +177,27 @@ pub fn egress_pin_path(pin_root: &Path, interface: &str) -> Result<PathBuf> {
 
 /// Detaches the tc egress program an earlier vrrpd pinned on `interface`, if any.
 pub fn detach_egress_pinned(pin_root: &Path, interface: &str) -> Result<bool> {
-    let path = egress_pin_path(pin_root, interface)?;
+    unpin(&egress_pin_path(pin_root, interface)?)
+}
+
+/// The link pinned at `path`, if there is one.
+fn pinned_link(path: &Path) -> Result<Option<FdLink>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let pinned = PinnedLink::from_pin(path)
+        .with_context(|| format!("opening the pinned link {}", path.display()))?;
+    Ok(Some(FdLink::from(pinned)))
+}
+
+/// Removes the pin at `path`; the link goes (its program detached) with the last reference.
+fn unpin(path: &Path) -> Result<bool> {
     if !path.exists() {
         return Ok(false);
     }
-    let link = PinnedLink::from_pin(&path)
+    let link = PinnedLink::from_pin(path)
         .with_context(|| format!("opening the pinned link {}", path.display()))?;
+    // Unpinning drops the last reference but ours; dropping ours detaches the program.
     drop(link.unpin().context("unpinning")?);
     Ok(true)
 }
@@ -281,10 +288,8 @@ impl Dataplane {
             .program_mut(EGRESS_PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {EGRESS_PROGRAM_NAME}"))?
             .try_into()?;
-        if path.exists() {
-            let pinned = PinnedLink::from_pin(&path)
-                .with_context(|| format!("opening the pinned link {}", path.display()))?;
-            let link = SchedClassifierLink::try_from(FdLink::from(pinned))
+        if let Some(pinned) = pinned_link(&path)? {
+            let link = SchedClassifierLink::try_from(pinned)
                 .context("the pinned link is not a tc link")?;
             let id = program
                 .attach_to_link(link)
@@ -396,11 +401,8 @@ impl Dataplane {
             .program_mut(PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {PROGRAM_NAME}"))?
             .try_into()?;
-        if path.exists() {
-            let pinned = PinnedLink::from_pin(&path)
-                .with_context(|| format!("opening the pinned link {}", path.display()))?;
-            let link = XdpLink::try_from(FdLink::from(pinned))
-                .context("the pinned link is not an XDP link")?;
+        if let Some(pinned) = pinned_link(&path)? {
+            let link = XdpLink::try_from(pinned).context("the pinned link is not an XDP link")?;
             let id = program
                 .attach_to_link(link)
                 .context("replacing the program of the pinned link")?;

@@ -53,6 +53,18 @@ fn fresh(dp: &mut Dataplane) {
     .unwrap();
 }
 
+/// A heartbeat 5 s old, for a gate that closes after 3.64 s.
+fn stale(dp: &mut Dataplane) {
+    dp.set_iface(&IfaceConfig {
+        heartbeat_ns: monotonic_ns() - 5_000_000_000,
+        stale_after_ns: 3_640_000_000,
+        pass_gap_ns: 0,
+        mac: IFACE_MAC,
+        _pad: [0; 2],
+    })
+    .unwrap();
+}
+
 /// IPv6 router 52 master (Router flag on) with VIP 2001:db8::3; IPv4 router 50 master with
 /// 2001:db8::9 in its excluded VIPs; IPv6 router 53 backup with 2001:db8::5.
 fn loaded() -> Dataplane {
@@ -431,14 +443,7 @@ fn kernel_ipv6_liveness_gate_vmac_rewrite_and_conflicts() {
     // and frames to the VMAC are dropped, untouched.
     dp.set_router(Family::Ipv6, 52, &router6(true, true))
         .unwrap();
-    dp.set_iface(&IfaceConfig {
-        heartbeat_ns: monotonic_ns() - 5_000_000_000,
-        stale_after_ns: 3_640_000_000,
-        pass_gap_ns: 0,
-        mac: IFACE_MAC,
-        _pad: [0; 2],
-    })
-    .unwrap();
+    stale(&mut dp);
     let f = ns(vip());
     let out = dp.test_run(&f).unwrap();
     assert_eq!((out.verdict, &out.frame), (verdict::DROP, &f));
@@ -533,14 +538,7 @@ fn kernel_egress_gives_the_kernels_nd_from_a_vip_the_vmac() {
     assert_eq!(dp.test_run_egress(&f).unwrap().verdict, TC_SHOT);
     dp.set_router(Family::Ipv6, 52, &router6(true, true))
         .unwrap();
-    dp.set_iface(&IfaceConfig {
-        heartbeat_ns: monotonic_ns() - 5_000_000_000,
-        stale_after_ns: 3_640_000_000,
-        pass_gap_ns: 0,
-        mac: IFACE_MAC,
-        _pad: [0; 2],
-    })
-    .unwrap();
+    stale(&mut dp);
     assert_eq!(dp.test_run_egress(&f).unwrap().verdict, TC_SHOT);
     assert_eq!(dp.counter(Counter::NdEgressDropped).unwrap(), 2);
     fresh(&mut dp);
