@@ -150,9 +150,12 @@ pub const fn master_down_interval_v3(priority: Priority, master_adver_interval: 
 /// VRRPv2 Skew_Time = (256 − Priority) / 256 **seconds** (RFC 3768 §6.1), in centiseconds.
 ///
 /// Computed as (256 − Priority) × 100 / 256 so it is not truncated to 0 the way an
-/// integer-seconds implementation would (FRR had that bug): priority 100 gives 60 cs.
+/// integer-seconds implementation would (FRR had that bug), and rounded **up** to the next
+/// centisecond, so that a backup never takes over before the RFC's exact Master_Down_Interval
+/// (priority 100: 0.609 s, 61 cs; truncating to 60 cs made takeovers up to 9 ms early, which
+/// the failover benchmark caught).
 pub const fn skew_time_v2(priority: Priority) -> Centis {
-    Centis(((256 - priority.0 as u32) * 100) / 256)
+    Centis(((256 - priority.0 as u32) * 100).div_ceil(256))
 }
 
 /// VRRPv2 Master_Down_Interval = 3 × Advertisement_Interval + Skew_Time (RFC 3768 §6.1).
@@ -195,22 +198,22 @@ mod tests {
 
     #[test]
     fn v2_timers_worked_by_hand() {
-        // (256 − 100) / 256 s = 0.609 s → 60 cs, not 0.
-        assert_eq!(skew_time_v2(Priority(100)), Centis(60));
+        // (256 − 100) / 256 s = 0.609 s → 61 cs (rounded up, never early), not 0.
+        assert_eq!(skew_time_v2(Priority(100)), Centis(61));
         assert_eq!(
             master_down_interval_v2(Priority(100), Centis(100)),
-            Centis(360)
+            Centis(361)
         );
-        // Priority 90: 166 / 256 = 0.648 s → 64 cs; 3 s + 0.64 s.
-        assert_eq!(skew_time_v2(Priority(90)), Centis(64));
+        // Priority 90: 166 / 256 = 0.648 s → 65 cs; 3 s + 0.65 s.
+        assert_eq!(skew_time_v2(Priority(90)), Centis(65));
         assert_eq!(
             master_down_interval_v2(Priority(90), Centis(300)),
-            Centis(964)
+            Centis(965)
         );
-        // Priority 254: 2 / 256 s = 0.0078 s → 0 cs.
-        assert_eq!(skew_time_v2(Priority(254)), Centis(0));
-        // Priority 1: 255 / 256 s → 99 cs.
-        assert_eq!(skew_time_v2(Priority(1)), Centis(99));
+        // Priority 254: 2 / 256 s = 0.0078 s → 1 cs.
+        assert_eq!(skew_time_v2(Priority(254)), Centis(1));
+        // Priority 1: 255 / 256 s = 0.996 s → 100 cs.
+        assert_eq!(skew_time_v2(Priority(1)), Centis(100));
     }
 
     #[test]

@@ -60,14 +60,14 @@ fn rfc9568_6_1_skew_and_master_down_worked_by_hand() {
 
 #[test]
 fn rfc3768_6_1_v2_skew_is_not_truncated_to_whole_seconds() {
-    // RFC 3768: Skew_Time = (256 − Priority) / 256 s. Priority 90: 0.648 s = 64 cs, which a
-    // whole-second implementation truncates to 0.
+    // RFC 3768: Skew_Time = (256 − Priority) / 256 s. Priority 90: 0.648 s, 65 cs rounded up
+    // (never early), which a whole-second implementation truncates to 0.
     let mut p = params(90);
     p.version = Version::V2;
     let r = started(p);
-    assert_eq!(r.skew_time(), Centis(64));
-    assert_eq!(r.master_down_interval(), Centis(364));
-    assert_eq!(r.next_deadline(), Some(364 * 10 * MS));
+    assert_eq!(r.skew_time(), Centis(65));
+    assert_eq!(r.master_down_interval(), Centis(365));
+    assert_eq!(r.next_deadline(), Some(365 * 10 * MS));
 }
 
 #[test]
@@ -418,13 +418,13 @@ fn rfc5798_6_4_3_tie_break_compares_ipv6_addresses_as_integers() {
 #[test]
 fn rfc3768_6_1_v2_skew_does_not_scale_with_the_interval() {
     // RFC 3768: Skew_Time = (256 − Priority) / 256 seconds whatever Advertisement_Interval is.
-    // Priority 100, advert_int 3: 3 × 300 + 60 = 960 cs.
+    // Priority 100, advert_int 3: 3 × 300 + 61 = 961 cs.
     let mut p = params(100);
     p.version = Version::V2;
     p.advert_interval = Centis(300);
     let r = started(p);
-    assert_eq!(r.skew_time(), Centis(60));
-    assert_eq!(r.master_down_interval(), Centis(960));
+    assert_eq!(r.skew_time(), Centis(61));
+    assert_eq!(r.master_down_interval(), Centis(961));
 }
 
 #[test]
