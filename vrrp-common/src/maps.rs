@@ -10,7 +10,7 @@
 //! | `VRRP_ADVERTS` | per-CPU array, 512 | [`router_index`] | [`AdvertStamp`] |
 //! | `VRRP_VIPS` | hash, 1024 | IPv4 VIP, `[u8; 4]` | [`VipEntry`] |
 //! | `VRRP_VIPS6` | hash, 1024 | IPv6 VIP, `[u8; 16]` | [`Vip6Entry`] |
-//! | `VRRP_VIPBITS` | array, 256 | last byte of a VIP (either family) | `u32` count |
+//! | `VRRP_VIPSLOTS` | array, 256 | last byte of a VIP (either family) | [`VipSlot`] |
 //! | `VRRP_IFACE` | array, 1 | 0 | [`IfaceConfig`] |
 //! | `VRRP_DROPS` | per-CPU array, 256 | VRID (0: before the VRID is known) | [`DropCounts`] |
 //! | `VRRP_COUNTERS` | per-CPU array, [`Counter::COUNT`] | [`Counter`] | `u64` |
@@ -131,6 +131,33 @@ pub struct AdvertStamp {
 pub struct VipEntry {
     /// The VRID of the router that carries this VIP.
     pub vrid: u32,
+}
+
+/// IPv4 VIPs a [`VipSlot`] holds.
+pub const SLOT_WAYS4: usize = 4;
+/// IPv6 VIPs a [`VipSlot`] holds.
+pub const SLOT_WAYS6: usize = 2;
+
+/// The VIPs (both families) that end in one byte (`VRRP_VIPSLOTS`, key: that byte): the
+/// program's direct-mapped index in front of `VRRP_VIPS` and `VRRP_VIPS6`, so that an ARP
+/// request or neighbour solicitation costs one array lookup and a few compares instead of a
+/// hash lookup. The controller rebuilds a slot from the hash maps (which stay the record)
+/// whenever a VIP ending in its byte comes or goes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VipSlot {
+    /// IPv6 VIPs, network order (first: 8-byte aligned).
+    pub addr6: [[u8; 16]; SLOT_WAYS6],
+    /// IPv4 VIPs, network order.
+    pub addr4: [[u8; 4]; SLOT_WAYS4],
+    /// [`router_index`] of each IPv4 way's router; 0: the way is empty.
+    pub router4: [u32; SLOT_WAYS4],
+    /// [`router_index`] of each IPv6 way's router; 0: the way is empty.
+    pub router6: [u32; SLOT_WAYS6],
+    /// IPv4 VIPs ending in this byte that did not fit in the ways: look in `VRRP_VIPS`.
+    pub more4: u32,
+    /// IPv6 VIPs ending in this byte that did not fit in the ways: look in `VRRP_VIPS6`.
+    pub more6: u32,
 }
 
 /// One IPv6 VIP the controller configured (`VRRP_VIPS6`, key: the IPv6 address).
@@ -309,10 +336,31 @@ pub struct Event {
     pub _pad: [u8; 2],
 }
 
+/// The longest frame [`TxTemplate`] holds.
+pub const TX_TEMPLATE_MAX: usize = 256;
+const _: () = assert!(TX_TEMPLATE_MAX.is_power_of_two());
+
+/// The benchmarks' flood generator (`vrrp_tx`, never attached): the frame it writes over each
+/// frame it sends (`VRRP_TX_FRAME`, index 0), so that every frame leaves as given even when
+/// a receiver rewrote the recycled page in place (the ARP and NS replies do). `len` 0: no copy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxTemplate {
+    /// Bytes of `frame` in use; 0 when the frame does not fit.
+    pub len: u32,
+    /// Explicit padding; zero.
+    pub _pad: u32,
+    /// The frame.
+    pub frame: [u8; TX_TEMPLATE_MAX],
+}
+
+const _: () = assert!(core::mem::size_of::<TxTemplate>() == 8 + TX_TEMPLATE_MAX);
 const _: () = assert!(core::mem::size_of::<RouterConfig>() == 48);
 const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 56);
 const _: () = assert!(core::mem::size_of::<VipEntry>() == 4);
 const _: () = assert!(core::mem::size_of::<Vip6Entry>() == 4);
+const _: () = assert!(core::mem::size_of::<VipSlot>() == 80);
+const _: () = assert!(core::mem::offset_of!(VipSlot, addr4) % 4 == 0);
 const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 32);
 const _: () = assert!(core::mem::size_of::<DropCounts>() == 8 * DropReason::COUNT);
 const _: () = assert!(core::mem::size_of::<Event>() == 48);
@@ -326,7 +374,9 @@ mod pod {
     unsafe impl aya::Pod for super::AdvertStamp {}
     unsafe impl aya::Pod for super::VipEntry {}
     unsafe impl aya::Pod for super::Vip6Entry {}
+    unsafe impl aya::Pod for super::VipSlot {}
     unsafe impl aya::Pod for super::IfaceConfig {}
     unsafe impl aya::Pod for super::DropCounts {}
     unsafe impl aya::Pod for super::Event {}
+    unsafe impl aya::Pod for super::TxTemplate {}
 }

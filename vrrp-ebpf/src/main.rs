@@ -33,7 +33,10 @@ use core::{ffi::c_void, mem::size_of, ptr};
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
-    helpers::{bpf_csum_diff, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes},
+    helpers::{
+        bpf_csum_diff, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes,
+        bpf_xdp_store_bytes,
+    },
     macros::{btf_map, classifier, xdp},
     programs::{TcContext, XdpContext},
 };
@@ -41,8 +44,8 @@ use vrrp_common::{
     DropReason,
     maps::{
         AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IfaceConfig,
-        MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, Vip6Entry,
-        VipEntry, router_index,
+        MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, SLOT_WAYS4,
+        TX_TEMPLATE_MAX, TxTemplate, Vip6Entry, VipEntry, VipSlot, router_index,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -67,11 +70,13 @@ static VRRP_EVENTS: RingBuf<Event, { EVENTS_BYTES as usize }> = RingBuf::new();
 /// IPv6 VIPs, for the neighbour discovery responder.
 #[btf_map]
 static VRRP_VIPS6: HashMap<[u8; 16], Vip6Entry, { MAX_VIPS as usize }> = HashMap::new();
-/// How many VIPs (IPv4 and IPv6) end in each last byte: a one-load filter before the hash
-/// lookups, so ARP and neighbour solicitations for addresses that are not ours cost almost
-/// nothing.
+/// The VIPs (IPv4 and IPv6) that end in each byte: one array lookup and a few compares answer
+/// whether an address is a VIP; the hash maps are consulted only for VIPs beyond a slot's ways.
 #[btf_map]
-static VRRP_VIPBITS: Array<u32, 256> = Array::new();
+static VRRP_VIPSLOTS: Array<VipSlot, 256> = Array::new();
+/// The benchmarks' flood generator's frame (see [`vrrp_tx`]).
+#[btf_map]
+static VRRP_TX_FRAME: Array<TxTemplate, 1> = Array::new();
 /// Per-CPU room to copy a VRRP message into for the checksum helper.
 #[btf_map]
 static VRRP_SCRATCH: PerCpuArray<[u8; CHUNK as usize], 1> = PerCpuArray::new();
@@ -105,9 +110,25 @@ pub fn vrrp_noop(_ctx: XdpContext) -> u32 {
 }
 
 /// The flood generator of the benchmarks: with BPF_PROG_TEST_RUN in live-frames mode it sends
-/// the test frame out of the interface the run names as ingress. Never attached.
+/// the test frame out of the interface the run names as ingress. Never attached. The kernel
+/// recycles the frames' pages without restoring their bytes, so the frame is first written
+/// from `VRRP_TX_FRAME`: a receiver that rewrote a page in place (a reply) gets a fresh
+/// frame next time.
 #[xdp]
-pub fn vrrp_tx(_ctx: XdpContext) -> u32 {
+pub fn vrrp_tx(ctx: XdpContext) -> u32 {
+    if let Some(t) = VRRP_TX_FRAME.get_ptr_mut(0) {
+        // SAFETY: the map's only value, valid for its whole size.
+        let len = unsafe { (*t).len };
+        if len != 0 && len as usize <= TX_TEMPLATE_MAX {
+            // The same value, in a form the verifier can bound (1..=TX_TEMPLATE_MAX).
+            let len = ((len - 1) & (TX_TEMPLATE_MAX as u32 - 1)) + 1;
+            // SAFETY: copies `len` ≤ TX_TEMPLATE_MAX bytes of the value's frame into the
+            // packet; the helper fails, writing nothing, if the packet is shorter.
+            unsafe {
+                bpf_xdp_store_bytes(ctx.ctx, 0, (*t).frame.as_mut_ptr() as *mut c_void, len);
+            }
+        }
+    }
     XDP_TX
 }
 
@@ -320,9 +341,21 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
     XDP_TX
 }
 
+/// The VIP entry for `addr`: from its slot, or from `VRRP_VIPS` when the slot overflowed.
 #[inline(always)]
 fn lookup_vip(addr: &[u8; 4]) -> Option<VipEntry> {
-    if VRRP_VIPBITS.get(addr[3] as u32).is_none_or(|n| *n == 0) {
+    let slot = VRRP_VIPSLOTS.get(addr[3] as u32)?;
+    let want = u32::from_ne_bytes(*addr);
+    for w in 0..SLOT_WAYS4 {
+        // SAFETY: `addr4` is 4-byte aligned in the map value (asserted in vrrp-common).
+        let have = unsafe { ptr::read(slot.addr4.as_ptr().add(w) as *const u32) };
+        if have == want && slot.router4[w] != 0 {
+            return Some(VipEntry {
+                vrid: slot.router4[w],
+            });
+        }
+    }
+    if slot.more4 == 0 {
         return None;
     }
     // SAFETY: the value is copied out at once.

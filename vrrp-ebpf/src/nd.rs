@@ -25,7 +25,9 @@ use aya_ebpf::{
     programs::{TcContext, XdpContext},
 };
 use vrrp_common::{
-    maps::{Counter, EventKind, ROUTER_MASTER, ROUTER_ND_ROUTER, RouterConfig, Vip6Entry},
+    maps::{
+        Counter, EventKind, ROUTER_MASTER, ROUTER_ND_ROUTER, RouterConfig, SLOT_WAYS6, Vip6Entry,
+    },
     proto::{
         ETH_P_IPV6, IPPROTO_ICMPV6, ND_NA_OVERRIDE, ND_NA_ROUTER, ND_NA_SOLICITED,
         ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR,
@@ -34,7 +36,7 @@ use vrrp_common::{
 };
 
 use crate::{
-    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPBITS, VRRP_VIPS6, coarse_now_ns, count, emit_event, fold,
+    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, coarse_now_ns, count, emit_event, fold,
     gate_open, message_sum, now_ns, ptr_at, read, sum_words,
 };
 
@@ -61,14 +63,37 @@ pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
     }
 }
 
-/// The VIP entry for `addr`, after the shared last-byte pre-filter.
+/// The VIP entry for `addr`: from its slot, or from `VRRP_VIPS6` when the slot overflowed.
 #[inline(always)]
 fn lookup_vip6(addr: &[u8; 16]) -> Option<Vip6Entry> {
-    if VRRP_VIPBITS.get(addr[15] as u32).is_none_or(|n| *n == 0) {
+    let slot = VRRP_VIPSLOTS.get(addr[15] as u32)?;
+    let (hi, lo) = split(addr);
+    for w in 0..SLOT_WAYS6 {
+        // SAFETY: `addr6` opens the map value, which is 8-byte aligned.
+        let (have_hi, have_lo) = unsafe {
+            let p = slot.addr6.as_ptr().add(w) as *const u64;
+            (ptr::read(p), ptr::read(p.add(1)))
+        };
+        if have_hi == hi && have_lo == lo && slot.router6[w] != 0 {
+            return Some(Vip6Entry {
+                router: slot.router6[w],
+            });
+        }
+    }
+    if slot.more6 == 0 {
         return None;
     }
     // SAFETY: the value is copied out at once.
     VRRP_VIPS6.get_ptr(addr).map(|p| unsafe { *p })
+}
+
+/// An address as two words in memory order.
+#[inline(always)]
+fn split(a: &[u8; 16]) -> (u64, u64) {
+    (
+        u64::from_ne_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]),
+        u64::from_ne_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]),
+    )
 }
 
 /// The VMAC of a router index: 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6.

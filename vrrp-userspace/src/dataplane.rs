@@ -25,8 +25,8 @@ use aya::{
 use vrrp_common::{
     DropReason,
     maps::{
-        AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, Vip6Entry,
-        VipEntry, router_index,
+        AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, SLOT_WAYS4,
+        SLOT_WAYS6, TX_TEMPLATE_MAX, TxTemplate, Vip6Entry, VipEntry, VipSlot, router_index,
     },
 };
 
@@ -53,11 +53,13 @@ pub mod map_names {
     pub const COUNTERS: &str = "VRRP_COUNTERS";
     pub const EVENTS: &str = "VRRP_EVENTS";
     pub const SCRATCH: &str = "VRRP_SCRATCH";
-    pub const VIPBITS: &str = "VRRP_VIPBITS";
+    pub const VIPSLOTS: &str = "VRRP_VIPSLOTS";
     pub const VIPS6: &str = "VRRP_VIPS6";
+    /// The benchmarks' flood generator's frame (used by `vrrp_tx` only).
+    pub const TX_FRAME: &str = "VRRP_TX_FRAME";
     /// Every map the program declares.
-    pub const ALL: [&str; 10] = [
-        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPBITS, VIPS6,
+    pub const ALL: [&str; 11] = [
+        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPSLOTS, VIPS6, TX_FRAME,
     ];
 }
 
@@ -320,6 +322,22 @@ impl Dataplane {
         run_xdp(noop, frame, repeat)
     }
 
+    /// Attaches the empty program natively to `interface` (for benchmarks: the baseline of a
+    /// flood through an attached program); it stays attached while `self` lives.
+    pub fn attach_noop(&mut self, interface: &str) -> Result<()> {
+        let noop: &mut Xdp = self
+            .ebpf
+            .program_mut(NOOP_PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
+            .try_into()?;
+        if noop.fd().is_err() {
+            noop.load().context("loading the empty program")?;
+        }
+        noop.attach(interface, XdpMode::Driver)
+            .with_context(|| format!("attaching the empty program natively to {interface}"))?;
+        Ok(())
+    }
+
     /// The kernel's accumulated run time and run count of the program and of the empty one,
     /// kept while a guard from [`enable_run_stats`] lives: the cost of the program alone, per
     /// run, whatever the caller's overhead around each run.
@@ -471,12 +489,8 @@ impl Dataplane {
     /// Adds a VIP of router `vrid` (`VRRP_VIPS`): ARP for it is answered while master.
     pub fn add_vip(&mut self, vip: Ipv4Addr, vrid: u8) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
-        let new = vips.get(&vip.octets(), 0).is_err();
         vips.insert(vip.octets(), VipEntry { vrid: vrid.into() }, 0)?;
-        if new {
-            self.adjust_vipbits(vip.octets()[3], 1)?;
-        }
-        Ok(())
+        self.rebuild_slot(vip.octets()[3])
     }
 
     /// Adds an IPv6 VIP (`VRRP_VIPS6`) of the router (`family`, `vrid`): neighbour
@@ -484,15 +498,11 @@ impl Dataplane {
     pub fn add_vip6(&mut self, vip: Ipv6Addr, family: Family, vrid: u8) -> Result<()> {
         let mut vips =
             HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map_mut(map_names::VIPS6)?)?;
-        let new = vips.get(&vip.octets(), 0).is_err();
         let entry = Vip6Entry {
             router: router_index(family, vrid),
         };
         vips.insert(vip.octets(), entry, 0)?;
-        if new {
-            self.adjust_vipbits(vip.octets()[15], 1)?;
-        }
-        Ok(())
+        self.rebuild_slot(vip.octets()[15])
     }
 
     /// Removes an IPv6 VIP.
@@ -500,16 +510,55 @@ impl Dataplane {
         let mut vips =
             HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map_mut(map_names::VIPS6)?)?;
         vips.remove(&vip.octets())?;
-        self.adjust_vipbits(vip.octets()[15], -1)
+        self.rebuild_slot(vip.octets()[15])
     }
 
-    /// Keeps `VRRP_VIPBITS` (VIPs of either family per last byte, the program's pre-filter) in
-    /// step.
-    fn adjust_vipbits(&mut self, last: u8, delta: i32) -> Result<()> {
-        let mut bits = Array::<_, u32>::try_from(self.map_mut(map_names::VIPBITS)?)?;
-        let i = u32::from(last);
-        let n = bits.get(&i, 0)?;
-        bits.set(i, n.saturating_add_signed(delta), 0)?;
+    /// Rebuilds the `VRRP_VIPSLOTS` entry for VIPs ending in `last` from the hash maps, which
+    /// stay the record: the lowest addresses of each family fill the ways, the rest are
+    /// counted so that the program looks them up in the hash maps.
+    fn rebuild_slot(&mut self, last: u8) -> Result<()> {
+        let vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map(map_names::VIPS)?)?;
+        let mut v4: Vec<([u8; 4], u32)> = vips
+            .iter()
+            .filter_map(|e| e.ok())
+            .filter(|(a, _)| a[3] == last)
+            .map(|(a, e)| (a, e.vrid))
+            .collect();
+        let vips6 = HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map(map_names::VIPS6)?)?;
+        let mut v6: Vec<([u8; 16], u32)> = vips6
+            .iter()
+            .filter_map(|e| e.ok())
+            .filter(|(a, _)| a[15] == last)
+            .map(|(a, e)| (a, e.router))
+            .collect();
+        v4.sort_unstable();
+        v6.sort_unstable();
+        let mut slot = VipSlot::default();
+        for (w, (addr, router)) in v4.iter().take(SLOT_WAYS4).enumerate() {
+            slot.addr4[w] = *addr;
+            slot.router4[w] = *router;
+        }
+        for (w, (addr, router)) in v6.iter().take(SLOT_WAYS6).enumerate() {
+            slot.addr6[w] = *addr;
+            slot.router6[w] = *router;
+        }
+        slot.more4 = v4.len().saturating_sub(SLOT_WAYS4) as u32;
+        slot.more6 = v6.len().saturating_sub(SLOT_WAYS6) as u32;
+        self.set_vip_slot(last, &slot)
+    }
+
+    /// The `VRRP_VIPSLOTS` entry for VIPs ending in `last`.
+    pub fn vip_slot(&self, last: u8) -> Result<VipSlot> {
+        let slots = Array::<_, VipSlot>::try_from(self.map(map_names::VIPSLOTS)?)?;
+        Ok(slots.get(&u32::from(last), 0)?)
+    }
+
+    /// Overwrites the `VRRP_VIPSLOTS` entry for VIPs ending in `last`. The add and remove
+    /// methods keep the slots in step with the hash maps; tests use this to build states the
+    /// documentation address ranges cannot reach (more than four IPv4 VIPs ending in one byte).
+    pub fn set_vip_slot(&mut self, last: u8, slot: &VipSlot) -> Result<()> {
+        let mut slots = Array::<_, VipSlot>::try_from(self.map_mut(map_names::VIPSLOTS)?)?;
+        slots.set(u32::from(last), slot, 0)?;
         Ok(())
     }
 
@@ -517,7 +566,7 @@ impl Dataplane {
     pub fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
         vips.remove(&vip.octets())?;
-        self.adjust_vipbits(vip.octets()[3], -1)
+        self.rebuild_slot(vip.octets()[3])
     }
 
     /// Writes the interface settings and heartbeat (`VRRP_IFACE`).
@@ -713,8 +762,25 @@ impl Generator {
         Ok(Generator { ebpf, ifindex })
     }
 
-    /// Sends `frame` `count` times (at least once).
-    pub fn send(&self, frame: &[u8], count: u32) -> Result<()> {
+    /// Sends `frame` `count` times (at least once). Every copy leaves as `frame` (up to
+    /// [`TX_TEMPLATE_MAX`] bytes), even if a receiver rewrote its recycled page in place.
+    pub fn send(&mut self, frame: &[u8], count: u32) -> Result<()> {
+        let mut template = TxTemplate {
+            len: 0,
+            _pad: 0,
+            frame: [0; TX_TEMPLATE_MAX],
+        };
+        if frame.len() <= TX_TEMPLATE_MAX {
+            template.len = frame.len() as u32;
+            template.frame[..frame.len()].copy_from_slice(frame);
+        }
+        let mut map: Array<_, TxTemplate> = Array::try_from(
+            self.ebpf
+                .map_mut(map_names::TX_FRAME)
+                .ok_or_else(|| anyhow!("no map {}", map_names::TX_FRAME))?,
+        )?;
+        map.set(0, template, 0)
+            .context("writing the generator's frame")?;
         let program: &Xdp = self
             .ebpf
             .program(TX_PROGRAM_NAME)

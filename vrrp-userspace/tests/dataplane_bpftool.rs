@@ -44,7 +44,7 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         .unwrap();
     dp.set_iface(&IfaceConfig::default()).unwrap();
 
-    let expect: [(&str, &[&str]); 7] = [
+    let expect: [(&str, &[&str]); 9] = [
         (
             map_names::ROUTERS,
             &["\"flags\"", "\"auth_data\"", "\"primary\""],
@@ -62,6 +62,12 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         ),
         (map_names::DROPS, &["\"by_reason\""]),
         (map_names::COUNTERS, &["\"values\""]),
+        // Slot 3 holds both VIPs: 192.0.2.3 (router 50) and 2001:db8::3 (router 306).
+        (
+            map_names::VIPSLOTS,
+            &["\"addr4\"", "\"router4\": [50,0,0,0", "\"router6\": [306,0", "\"more6\""],
+        ),
+        (map_names::TX_FRAME, &["\"len\"", "\"frame\""]),
     ];
     for (name, fields) in expect {
         let dump = bpftool_dump(name);

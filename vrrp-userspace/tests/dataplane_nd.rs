@@ -3,15 +3,16 @@
 //! compared with `wire`'s, and decoded by it, checksum included), the cases that pass or are
 //! dropped, the liveness gate, conflicts, frames to the IPv6 VMAC, and the tc egress program
 //! that gives the kernel's own neighbour discovery from a VIP the VMAC.
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use vrrp_common::maps::{
-    Counter, EventKind, Family, IfaceConfig, ROUTER_ND_ROUTER, RouterConfig, router_index,
+    Counter, EventKind, Family, IfaceConfig, ROUTER_ND_ROUTER, RouterConfig, VipSlot,
+    router_index,
 };
 use vrrp_userspace::{
     dataplane::{Dataplane, monotonic_ns, verdict},
     lab,
-    wire::{checksum, ethernet, icmpv6, ipv6},
+    wire::{self, checksum, ethernet, icmpv6, ipv6},
 };
 
 const IFACE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x04];
@@ -543,4 +544,72 @@ fn kernel_egress_gives_the_kernels_nd_from_a_vip_the_vmac() {
     assert_eq!(dp.counter(Counter::NdEgressDropped).unwrap(), 2);
     fresh(&mut dp);
     assert_eq!(dp.test_run_egress(&f).unwrap().verdict, TC_NEXT);
+}
+
+/// `VRRP_VIPSLOTS` holds 4 IPv4 and 2 IPv6 VIPs per last byte; more VIPs ending in the same
+/// byte are found in the hash maps, a VIP removed from the ways lets a spilled one in, and an
+/// address that only shares the last byte is not ours.
+#[test]
+fn kernel_vips_beyond_a_slots_ways_are_found_in_the_hash_maps() {
+    if !lab::privileged("kernel_vips_beyond_a_slots_ways_are_found_in_the_hash_maps") {
+        return;
+    }
+    let mut dp = loaded();
+    let answered4 = |dp: &Dataplane, target: Ipv4Addr| {
+        let r = wire::arp::Repr {
+            op: wire::arp::Operation::Request,
+            sha: CLIENT_MAC,
+            spa: Ipv4Addr::new(198, 51, 100, 10),
+            tha: [0; 6],
+            tpa: target,
+        };
+        dp.test_run(&r.frame([0xff; 6], CLIENT_MAC)).unwrap().verdict == verdict::TX
+    };
+    let answered6 = |dp: &Dataplane, a| dp.test_run(&ns(a)).unwrap().verdict == verdict::TX;
+
+    // IPv6: 2001:db8::3 (router 52) and four more ending in 3: two in the ways, three beyond.
+    let v6: Vec<Ipv6Addr> = (1..=4)
+        .map(|i| format!("2001:db8:{i}::3").parse().unwrap())
+        .collect();
+    for a in &v6 {
+        dp.add_vip6(*a, Family::Ipv6, 52).unwrap();
+    }
+    let slot = dp.vip_slot(3).unwrap();
+    assert_eq!(slot.more6, 3, "{slot:?}");
+    assert!(slot.router6.iter().all(|r| *r == router_index(Family::Ipv6, 52)));
+    for a in v6.iter().chain([vip()].iter()) {
+        assert!(answered6(&dp, *a), "NS for {a} (one of 5 IPv6 VIPs ending in 3)");
+    }
+    assert!(!answered6(&dp, "2001:db8:9::3".parse().unwrap()));
+    // Removals reshuffle the ways: the remaining VIPs are answered, the removed ones not.
+    dp.remove_vip6(v6[0]).unwrap();
+    dp.remove_vip6(vip()).unwrap();
+    assert_eq!(dp.vip_slot(3).unwrap().more6, 1);
+    for a in &v6[1..] {
+        assert!(answered6(&dp, *a), "NS for {a} after removals");
+    }
+    assert!(!answered6(&dp, v6[0]) && !answered6(&dp, vip()));
+
+    // IPv4: the documentation ranges hold two addresses ending in .7 here; both fit in the
+    // ways. A slot whose VIPs all spilled (as with five or more) sends the lookup to
+    // VRRP_VIPS, which still answers them.
+    let v4 = [Ipv4Addr::new(192, 0, 2, 7), Ipv4Addr::new(198, 51, 100, 7)];
+    for a in v4 {
+        dp.add_vip(a, 50).unwrap();
+    }
+    let slot = dp.vip_slot(7).unwrap();
+    assert_eq!((slot.more4, slot.router4), (0, [50, 50, 0, 0]), "{slot:?}");
+    assert!(v4.iter().all(|a| answered4(&dp, *a)));
+    dp.set_vip_slot(
+        7,
+        &VipSlot {
+            more4: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(v4.iter().all(|a| answered4(&dp, *a)), "found beyond the ways");
+    dp.remove_vip(v4[0]).unwrap();
+    assert!(!answered4(&dp, v4[0]) && answered4(&dp, v4[1]));
+    assert_eq!(dp.vip_slot(7).unwrap().more4, 0, "rebuilt from the hash map");
 }

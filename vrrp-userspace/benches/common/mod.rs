@@ -367,13 +367,13 @@ pub fn command(suite: &str) -> String {
     )
 }
 
-/// Whether `--quick` was given.
+/// Whether `--quick` was given, or `--only` (a partial run, which must not overwrite the record either).
 pub fn quick() -> bool {
-    std::env::args().any(|a| a == "--quick")
+    std::env::args().any(|a| a == "--quick" || a == "--only")
 }
 
 /// Where a plot goes: `docs/bench/` beside BENCHMARKS.md for a full run, `target/bench/` for a
-/// quick one (which must not overwrite the recorded figures).
+/// quick or partial (`--only`) one (which must not overwrite the recorded figures).
 pub fn plot_path(name: &str) -> PathBuf {
     let under = if quick() {
         "../target/bench"

@@ -413,7 +413,7 @@ impl Flood {
                 let generator = nix::net::if_::if_nametoindex("eth0")
                     .map_err(anyhow::Error::from)
                     .and_then(Generator::new);
-                let generator = match generator {
+                let mut generator = match generator {
                     Ok(g) => {
                         let _ = ready_tx.send(Ok(()));
                         g
