@@ -12,6 +12,7 @@
 //! | `VRRP_VIPS6` | hash, 1024 | IPv6 VIP, `[u8; 16]` | [`Vip6Entry`] |
 //! | `VRRP_VIPSLOTS` | array, 256 | last byte of a VIP (either family) | [`VipSlot`] |
 //! | `VRRP_IFACE` | array, 1 | 0 | [`IfaceConfig`] |
+//! | `VRRP_CLOCK` | per-CPU array, 1 | 0 | [`TickClock`] |
 //! | `VRRP_DROPS` | per-CPU array, 256 | VRID (0: before the VRID is known) | [`DropCounts`] |
 //! | `VRRP_COUNTERS` | per-CPU array, [`Counter::COUNT`] | [`Counter`] | `u64` |
 //! | `VRRP_EVENTS` | ring buffer | | [`Event`] |
@@ -104,10 +105,17 @@ impl RouterConfig {
 }
 
 /// The newest valid advert of one router seen on one CPU (`VRRP_ADVERTS`).
+///
+/// The precise clock costs more than the rest of a valid advert's checks (an indirect call to
+/// the clocksource), so it is read once per router, CPU and kernel tick: the first advert of a
+/// tick gets its exact arrival in `time_ns`; later ones in the same tick (a flood, or two
+/// adverts bunched by the sender) only count in `same_tick`, and arrived at most one tick
+/// after `time_ns`. [`AdvertStamp::arrival_ns`] gives the controller a bound that is never
+/// early.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvertStamp {
-    /// Arrival, `bpf_ktime_get_ns` (CLOCK_MONOTONIC), nanoseconds.
+    /// Arrival of the first advert of tick `tick`, `bpf_ktime_get_ns` (CLOCK_MONOTONIC), ns.
     pub time_ns: u64,
     /// Valid adverts of this router counted on this CPU.
     pub count: u64,
@@ -121,8 +129,33 @@ pub struct AdvertStamp {
     pub src: [u8; 16],
     /// v3 over IPv4: the checksum variant that matched (0 pseudo-header, 1 message only).
     pub csum_variant: u32,
-    /// Explicit padding; zero.
-    pub _pad: u32,
+    /// Adverts after the first in the same tick (0: `time_ns` is the newest one's arrival).
+    pub same_tick: u32,
+    /// The kernel tick (jiffies) of `time_ns`.
+    pub tick: u64,
+}
+
+impl AdvertStamp {
+    /// The newest advert's arrival, never earlier than the truth: `time_ns`, or one tick
+    /// (`tick_ns`, the kernel's tick length) later when adverts followed in the same tick.
+    pub const fn arrival_ns(&self, tick_ns: u64) -> u64 {
+        if self.same_tick == 0 {
+            self.time_ns
+        } else {
+            self.time_ns + tick_ns
+        }
+    }
+}
+
+/// Per-CPU cache of the coarse clock by kernel tick (`VRRP_CLOCK`, index 0): the liveness gate
+/// reads the coarse clock through it, a load of `jiffies` instead of a helper call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickClock {
+    /// The tick (jiffies) `coarse_ns` was read in.
+    pub tick: u64,
+    /// `bpf_ktime_get_coarse_ns` read during that tick.
+    pub coarse_ns: u64,
 }
 
 /// One VIP the controller configured (`VRRP_VIPS`, key: the IPv4 address).
@@ -356,7 +389,12 @@ pub struct TxTemplate {
 
 const _: () = assert!(core::mem::size_of::<TxTemplate>() == 8 + TX_TEMPLATE_MAX);
 const _: () = assert!(core::mem::size_of::<RouterConfig>() == 48);
-const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 56);
+const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 64);
+const _: () = assert!(core::mem::size_of::<TickClock>() == 16);
+// The program reads and writes these addresses as two aligned words.
+const _: () = assert!(core::mem::offset_of!(AdvertStamp, src) % 8 == 0);
+const _: () = assert!(core::mem::offset_of!(RouterConfig, primary) % 8 == 0);
+const _: () = assert!(core::mem::offset_of!(RouterConfig, auth_data) % 8 == 0);
 const _: () = assert!(core::mem::size_of::<VipEntry>() == 4);
 const _: () = assert!(core::mem::size_of::<Vip6Entry>() == 4);
 const _: () = assert!(core::mem::size_of::<VipSlot>() == 80);
@@ -372,6 +410,7 @@ mod pod {
     #![expect(unsafe_code, reason = "aya::Pod is an unsafe marker trait")]
     unsafe impl aya::Pod for super::RouterConfig {}
     unsafe impl aya::Pod for super::AdvertStamp {}
+    unsafe impl aya::Pod for super::TickClock {}
     unsafe impl aya::Pod for super::VipEntry {}
     unsafe impl aya::Pod for super::Vip6Entry {}
     unsafe impl aya::Pod for super::VipSlot {}

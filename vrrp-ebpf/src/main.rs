@@ -34,8 +34,8 @@ use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
     helpers::{
-        bpf_csum_diff, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes,
-        bpf_xdp_store_bytes,
+        bpf_csum_diff, bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
+        bpf_xdp_load_bytes, bpf_xdp_store_bytes,
     },
     macros::{btf_map, classifier, xdp},
     programs::{TcContext, XdpContext},
@@ -45,7 +45,7 @@ use vrrp_common::{
     maps::{
         AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IfaceConfig,
         MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, SLOT_WAYS4,
-        TX_TEMPLATE_MAX, TxTemplate, Vip6Entry, VipEntry, VipSlot, router_index,
+        TX_TEMPLATE_MAX, TickClock, TxTemplate, Vip6Entry, VipEntry, VipSlot, router_index,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -74,6 +74,9 @@ static VRRP_VIPS6: HashMap<[u8; 16], Vip6Entry, { MAX_VIPS as usize }> = HashMap
 /// whether an address is a VIP; the hash maps are consulted only for VIPs beyond a slot's ways.
 #[btf_map]
 static VRRP_VIPSLOTS: Array<VipSlot, 256> = Array::new();
+/// The coarse clock, read once per tick and CPU (see [`coarse_now_ns`]).
+#[btf_map]
+static VRRP_CLOCK: PerCpuArray<TickClock, 1> = PerCpuArray::new();
 /// The benchmarks' flood generator's frame (see [`vrrp_tx`]).
 #[btf_map]
 static VRRP_TX_FRAME: Array<TxTemplate, 1> = Array::new();
@@ -168,26 +171,47 @@ fn reject(vrid: u8, reason: DropReason) -> u32 {
     XDP_DROP
 }
 
+/// CLOCK_MONOTONIC, precise: a helper call that costs about as much as the rest of a valid
+/// advert's path (the clocksource is read through an indirect call).
 #[inline(always)]
 fn now_ns() -> u64 {
     // SAFETY: a helper without arguments.
     unsafe { bpf_ktime_get_ns() }
 }
 
-/// CLOCK_MONOTONIC at tick resolution: cheap, and exact enough for a liveness threshold of a
-/// Master_Down_Interval (the advert stamps use the precise clock).
+/// The kernel tick (jiffies): the verifier turns the helper into one load.
+#[inline(always)]
+fn tick() -> u64 {
+    // SAFETY: a helper without arguments.
+    unsafe { bpf_jiffies64() }
+}
+
+/// CLOCK_MONOTONIC at tick resolution, read once per tick and CPU (`VRRP_CLOCK`): exact
+/// enough for a liveness threshold of a Master_Down_Interval. It may lag by up to two ticks
+/// (the coarse clock is updated just after jiffies).
 #[inline(always)]
 fn coarse_now_ns() -> u64 {
-    // SAFETY: a helper without arguments.
-    unsafe { bpf_ktime_get_coarse_ns() }
+    let t = tick();
+    let Some(c) = VRRP_CLOCK.get_ptr_mut(0) else {
+        // SAFETY: a helper without arguments.
+        return unsafe { bpf_ktime_get_coarse_ns() };
+    };
+    // SAFETY: this CPU's slot of a per-CPU array.
+    unsafe {
+        if (*c).tick != t || (*c).coarse_ns == 0 {
+            (*c).coarse_ns = bpf_ktime_get_coarse_ns();
+            (*c).tick = t;
+        }
+        (*c).coarse_ns
+    }
 }
 
 /// Whether the controller's heartbeat is fresh enough to keep claiming our VIPs and VMACs.
 #[inline(always)]
 fn gate_open(now: u64) -> bool {
     match VRRP_IFACE.get(0) {
-        // The coarse clock may lag the controller's fine one by a tick: a heartbeat "from the
-        // future" is fresh.
+        // The coarse clock may lag the controller's fine one by a tick or two: a heartbeat
+        // "from the future" is fresh.
         Some(i) => {
             i.heartbeat_ns != 0
                 && (now <= i.heartbeat_ns || now - i.heartbeat_ns <= i.stale_after_ns)
@@ -408,7 +432,9 @@ struct IpInfo {
     vrrp_off: usize,
     /// Length of the VRRP message, from the IP header.
     vrrp_len: u32,
-    src: [u8; 16],
+    /// The source address as two words in memory order (IPv4: the first word's low half):
+    /// compared and copied in two operations where a byte array would take sixteen.
+    src: [u64; 2],
     /// Offset of the IP header: the pseudo-header's addresses are read from the frame only
     /// when a v3 checksum needs them.
     l3: usize,
@@ -454,8 +480,10 @@ fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
     if ctx.data() + off + tot_len > ctx.data_end() {
         return reject(0, DropReason::BadIpHeader);
     }
-    let mut src = [0u8; 16];
-    src[..4].copy_from_slice(&ip[12..16]);
+    let src = [
+        u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]) as u64,
+        0,
+    ];
     let vrrp_len = (tot_len - ihl) as u32;
     let info = IpInfo {
         family: Family::Ipv4,
@@ -482,8 +510,12 @@ fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
     if ip[0] >> 4 != 6 || ctx.data() + off + IPV6_HLEN + payload_len > ctx.data_end() {
         return reject(0, DropReason::BadIpHeader);
     }
-    let mut src = [0u8; 16];
-    src.copy_from_slice(&ip[8..24]);
+    let src = [
+        u64::from_ne_bytes([ip[8], ip[9], ip[10], ip[11], ip[12], ip[13], ip[14], ip[15]]),
+        u64::from_ne_bytes([
+            ip[16], ip[17], ip[18], ip[19], ip[20], ip[21], ip[22], ip[23],
+        ]),
+    ];
     let vrrp_len = payload_len as u32;
     let info = IpInfo {
         family: Family::Ipv6,
@@ -683,25 +715,38 @@ fn record(
     interval_cs: u32,
     csum_variant: u32,
 ) -> u32 {
-    let now = now_ns();
     count(Counter::AdvertValid);
     let Some(stamp) = VRRP_ADVERTS.get_ptr_mut(index) else {
         return XDP_PASS;
     };
     // SAFETY: this CPU's slot of a per-CPU array.
     let stamp = unsafe { &mut *stamp };
-    let new_sender = stamp.src != ip.src;
-    stamp.time_ns = now;
+    // SAFETY: `src` is 8-byte aligned in the map value (asserted in vrrp-common).
+    let new_sender = unsafe { words16(&stamp.src) } != ip.src;
+    // The precise clock once per router, CPU and tick (see AdvertStamp).
+    let t = tick();
+    let now = if stamp.count != 0 && stamp.tick == t {
+        stamp.same_tick += 1;
+        stamp.time_ns
+    } else {
+        let now = now_ns();
+        stamp.time_ns = now;
+        stamp.tick = t;
+        stamp.same_tick = 0;
+        now
+    };
     stamp.count += 1;
     stamp.priority = priority;
     stamp.interval_cs = interval_cs;
-    stamp.src = ip.src;
+    // SAFETY: as above.
+    unsafe { set_words16(&mut stamp.src, ip.src) };
     stamp.csum_variant = csum_variant;
 
     let kind = if priority == 0 {
         Some(EventKind::PriorityZero)
     } else if router.flags & ROUTER_MASTER != 0
-        && (priority > router.priority || (priority == router.priority && ip.src > router.primary))
+        && (priority > router.priority
+            || (priority == router.priority && beyond(ip.src, &router.primary)))
     {
         Some(EventKind::Superior)
     } else if new_sender {
@@ -711,7 +756,16 @@ fn record(
     };
     if let Some(kind) = kind {
         let mac = read::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
-        emit_event(kind, index, priority, interval_cs, now, ip.src, mac);
+        // The controller acts on it at once: the exact arrival, whatever the tick.
+        emit_event(
+            kind,
+            index,
+            priority,
+            interval_cs,
+            now_ns(),
+            bytes16(ip.src),
+            mac,
+        );
     }
 
     let gap = VRRP_IFACE.get(0).map_or(0, |i| i.pass_gap_ns);
@@ -723,6 +777,55 @@ fn record(
         count(Counter::AdvertRateLimited);
         XDP_DROP
     }
+}
+
+/// 16 bytes at an 8-byte aligned address, as two words in memory order.
+///
+/// # Safety
+/// `p` must be 8-byte aligned (a field the map types assert so).
+#[inline(always)]
+unsafe fn words16(p: &[u8; 16]) -> [u64; 2] {
+    let w = p.as_ptr() as *const u64;
+    // SAFETY: aligned per the contract; 16 bytes are in `p`.
+    unsafe { [ptr::read(w), ptr::read(w.add(1))] }
+}
+
+/// Writes two words in memory order to 16 bytes at an 8-byte aligned address.
+///
+/// # Safety
+/// As [`words16`].
+#[inline(always)]
+unsafe fn set_words16(p: &mut [u8; 16], v: [u64; 2]) {
+    let w = p.as_mut_ptr() as *mut u64;
+    // SAFETY: aligned per the contract; 16 bytes are in `p`.
+    unsafe {
+        ptr::write(w, v[0]);
+        ptr::write(w.add(1), v[1]);
+    }
+}
+
+/// Two words in memory order back into bytes.
+#[inline(always)]
+fn bytes16(v: [u64; 2]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&v[0].to_ne_bytes());
+    b[8..].copy_from_slice(&v[1].to_ne_bytes());
+    b
+}
+
+/// Whether address `a` (words in memory order) is above `b` as unsigned big-endian numbers
+/// (RFC 5798 §6.4.3's tie-break on the primary address).
+#[inline(always)]
+fn beyond(a: [u64; 2], b: &[u8; 16]) -> bool {
+    // SAFETY: `primary` is 8-byte aligned in the map value (asserted in vrrp-common).
+    let b = unsafe { words16(b) };
+    let (a0, a1, b0, b1) = (
+        u64::from_be(a[0]),
+        u64::from_be(a[1]),
+        u64::from_be(b[0]),
+        u64::from_be(b[1]),
+    );
+    a0 > b0 || (a0 == b0 && a1 > b1)
 }
 
 #[cfg(not(test))]

@@ -57,9 +57,11 @@ pub mod map_names {
     pub const VIPS6: &str = "VRRP_VIPS6";
     /// The benchmarks' flood generator's frame (used by `vrrp_tx` only).
     pub const TX_FRAME: &str = "VRRP_TX_FRAME";
+    pub const CLOCK: &str = "VRRP_CLOCK";
     /// Every map the program declares.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPSLOTS, VIPS6, TX_FRAME,
+        CLOCK,
     ];
 }
 
@@ -599,17 +601,19 @@ impl Dataplane {
             .collect())
     }
 
-    /// The newest stamp of router (`family`, `vrid`) over all CPUs, if it ever saw an advert.
+    /// The newest stamp of router (`family`, `vrid`) over all CPUs, if it ever saw an advert,
+    /// with `time_ns` the newest advert's arrival (see [`AdvertStamp::arrival_ns`]).
     pub fn newest_advert(&self, family: Family, vrid: u8) -> Result<Option<AdvertStamp>> {
         Ok(self
             .advert_stamps(family, vrid)?
             .into_iter()
             .filter(|s| s.count > 0)
+            .map(as_arrival)
             .max_by_key(|s| s.time_ns))
     }
 
     /// The newest stamp of every router of `family` over all CPUs, indexed by VRID (`None`:
-    /// never saw an advert), read with one BPF_MAP_LOOKUP_BATCH instead of a system call a
+    /// never saw an advert; `time_ns` as in [`Self::newest_advert`]), read with one BPF_MAP_LOOKUP_BATCH instead of a system call a
     /// router: a backup of 200 routers reads them all at each wake-up.
     pub fn newest_adverts(&self, family: Family) -> Result<Vec<Option<AdvertStamp>>> {
         let aya::maps::Map::PerCpuArray(data) = self.map(map_names::ADVERTS)? else {
@@ -628,6 +632,7 @@ impl Dataplane {
                 .chunks_exact(stride)
                 .map(stamp_from_bytes)
                 .filter(|s| s.count > 0)
+                .map(as_arrival)
                 .max_by_key(|s| s.time_ns);
         }
         Ok(newest)
@@ -818,11 +823,30 @@ fn stamp_from_bytes(b: &[u8]) -> AdvertStamp {
         interval_cs: u32_at(28),
         src,
         csum_variant: u32_at(48),
-        _pad: 0,
+        same_tick: u32_at(52),
+        tick: u64_at(56),
     }
 }
 
-const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 56);
+const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 64);
+
+/// The kernel's tick length (the resolution of CLOCK_MONOTONIC_COARSE), nanoseconds: how much
+/// later than its stamp an advert that shared a tick with an earlier one may have arrived.
+pub fn tick_ns() -> u64 {
+    static TICK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICK.get_or_init(|| {
+        nix::time::clock_getres(nix::time::ClockId::CLOCK_MONOTONIC_COARSE)
+            .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+            // HZ=100, the longest tick Linux has.
+            .unwrap_or(10_000_000)
+    })
+}
+
+/// A stamp as the controller uses it: `time_ns` is the newest advert's arrival, never early.
+fn as_arrival(mut s: AdvertStamp) -> AdvertStamp {
+    s.time_ns = s.arrival_ns(tick_ns());
+    s
+}
 
 /// BPF_MAP_LOOKUP_BATCH of `count` array keys from `first` into `values` (aya has no batch
 /// operations); how many keys the kernel copied.

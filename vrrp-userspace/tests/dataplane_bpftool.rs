@@ -44,14 +44,14 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         .unwrap();
     dp.set_iface(&IfaceConfig::default()).unwrap();
 
-    let expect: [(&str, &[&str]); 9] = [
+    let expect: [(&str, &[&str]); 10] = [
         (
             map_names::ROUTERS,
             &["\"flags\"", "\"auth_data\"", "\"primary\""],
         ),
         (
             map_names::ADVERTS,
-            &["\"time_ns\"", "\"priority\"", "\"src\""],
+            &["\"time_ns\"", "\"priority\"", "\"src\"", "\"same_tick\""],
         ),
         (map_names::VIPS, &["\"vrid\": 50"]),
         // IPv6 router 50 is router index 256 + 50.
@@ -65,9 +65,15 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         // Slot 3 holds both VIPs: 192.0.2.3 (router 50) and 2001:db8::3 (router 306).
         (
             map_names::VIPSLOTS,
-            &["\"addr4\"", "\"router4\": [50,0,0,0", "\"router6\": [306,0", "\"more6\""],
+            &[
+                "\"addr4\"",
+                "\"router4\": [50,0,0,0",
+                "\"router6\": [306,0",
+                "\"more6\"",
+            ],
         ),
         (map_names::TX_FRAME, &["\"len\"", "\"frame\""]),
+        (map_names::CLOCK, &["\"tick\"", "\"coarse_ns\""]),
     ];
     for (name, fields) in expect {
         let dump = bpftool_dump(name);

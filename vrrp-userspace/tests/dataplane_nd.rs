@@ -6,8 +6,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use vrrp_common::maps::{
-    Counter, EventKind, Family, IfaceConfig, ROUTER_ND_ROUTER, RouterConfig, VipSlot,
-    router_index,
+    Counter, EventKind, Family, IfaceConfig, ROUTER_ND_ROUTER, RouterConfig, VipSlot, router_index,
 };
 use vrrp_userspace::{
     dataplane::{Dataplane, monotonic_ns, verdict},
@@ -563,7 +562,10 @@ fn kernel_vips_beyond_a_slots_ways_are_found_in_the_hash_maps() {
             tha: [0; 6],
             tpa: target,
         };
-        dp.test_run(&r.frame([0xff; 6], CLIENT_MAC)).unwrap().verdict == verdict::TX
+        dp.test_run(&r.frame([0xff; 6], CLIENT_MAC))
+            .unwrap()
+            .verdict
+            == verdict::TX
     };
     let answered6 = |dp: &Dataplane, a| dp.test_run(&ns(a)).unwrap().verdict == verdict::TX;
 
@@ -576,9 +578,16 @@ fn kernel_vips_beyond_a_slots_ways_are_found_in_the_hash_maps() {
     }
     let slot = dp.vip_slot(3).unwrap();
     assert_eq!(slot.more6, 3, "{slot:?}");
-    assert!(slot.router6.iter().all(|r| *r == router_index(Family::Ipv6, 52)));
+    assert!(
+        slot.router6
+            .iter()
+            .all(|r| *r == router_index(Family::Ipv6, 52))
+    );
     for a in v6.iter().chain([vip()].iter()) {
-        assert!(answered6(&dp, *a), "NS for {a} (one of 5 IPv6 VIPs ending in 3)");
+        assert!(
+            answered6(&dp, *a),
+            "NS for {a} (one of 5 IPv6 VIPs ending in 3)"
+        );
     }
     assert!(!answered6(&dp, "2001:db8:9::3".parse().unwrap()));
     // Removals reshuffle the ways: the remaining VIPs are answered, the removed ones not.
@@ -608,8 +617,15 @@ fn kernel_vips_beyond_a_slots_ways_are_found_in_the_hash_maps() {
         },
     )
     .unwrap();
-    assert!(v4.iter().all(|a| answered4(&dp, *a)), "found beyond the ways");
+    assert!(
+        v4.iter().all(|a| answered4(&dp, *a)),
+        "found beyond the ways"
+    );
     dp.remove_vip(v4[0]).unwrap();
     assert!(!answered4(&dp, v4[0]) && answered4(&dp, v4[1]));
-    assert_eq!(dp.vip_slot(7).unwrap().more4, 0, "rebuilt from the hash map");
+    assert_eq!(
+        dp.vip_slot(7).unwrap().more4,
+        0,
+        "rebuilt from the hash map"
+    );
 }

@@ -576,6 +576,63 @@ fn kernel_valid_adverts_reach_the_stack_at_a_bounded_rate() {
     let _ = router_index(Family::Ipv4, 50);
 }
 
+/// The precise clock is read once per router, CPU and tick: the first advert of a tick gets
+/// its exact arrival; later ones in the same tick count in `same_tick`, and the controller
+/// reads their arrival as one tick later (never early).
+#[test]
+fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
+    if !lab::privileged("kernel_adverts_sharing_a_tick_are_stamped_never_early") {
+        return;
+    }
+    // One CPU, so that every run lands in the same per-CPU stamp.
+    let mut cpu0 = nix::sched::CpuSet::new();
+    cpu0.set(0).unwrap();
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &cpu0).unwrap();
+    let dp = loaded();
+    let f = frame(&v2(50, 90));
+    let tick = vrrp_userspace::dataplane::tick_ns();
+    assert!(
+        (1_000_000..=10_000_000).contains(&tick),
+        "a tick of {tick} ns"
+    );
+
+    // A first advert in a fresh tick: the exact arrival, nothing shared.
+    let before = monotonic_ns();
+    assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
+    let after = monotonic_ns();
+    let first = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+    assert_eq!((first.count, first.same_tick), (1, 0), "{first:?}");
+    assert!((before..=after).contains(&first.time_ns), "{first:?}");
+    let newest = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+    assert_eq!(newest.time_ns, first.time_ns, "exact: no margin");
+
+    // A flood: 1000 more in one system call, a few ticks at most. Later ones in a tick keep
+    // the tick's first arrival and count; the controller's bound is a tick later.
+    std::thread::sleep(std::time::Duration::from_nanos(3 * tick));
+    assert_eq!(dp.test_run_repeat(&f, 1000).unwrap().verdict, verdict::PASS);
+    let done = monotonic_ns();
+    let flood = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+    assert_eq!(flood.count, 1001);
+    assert!(flood.same_tick >= 1, "{flood:?}");
+    assert!(flood.tick > first.tick && flood.time_ns > first.time_ns);
+    assert!(flood.time_ns <= done);
+    let newest = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+    assert_eq!(newest.time_ns, flood.time_ns + tick);
+
+    // A tick later the next advert is stamped exactly again.
+    std::thread::sleep(std::time::Duration::from_nanos(3 * tick));
+    let before = monotonic_ns();
+    assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
+    let after = monotonic_ns();
+    let next = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+    assert_eq!((next.count, next.same_tick), (1002, 0), "{next:?}");
+    assert!((before..=after).contains(&next.time_ns) && next.tick > flood.tick);
+    assert_eq!(
+        dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap().time_ns,
+        next.time_ns
+    );
+}
+
 /// xorshift64*: a small deterministic generator, so a failing frame can be replayed.
 struct Rng(u64);
 
