@@ -37,7 +37,7 @@ use vrrp_common::{
 
 use crate::{
     IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, coarse_now_ns, count, emit_event, fold,
-    gate_open, message_sum, now_ns, ptr_at, read, sum_words,
+    gate_open, now_ns, ptr_at, read,
 };
 
 /// Fixed part of a solicitation or advertisement: type, code, checksum, flags, target.
