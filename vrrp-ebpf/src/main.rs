@@ -25,6 +25,7 @@
 //! No per-packet logging: counters only.
 #![no_std]
 #![no_main]
+#![feature(asm_experimental_arch)] // BPF inline assembly: wide unaligned frame access
 
 mod nd;
 
@@ -144,6 +145,124 @@ fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {
         return None;
     }
     Some((start + offset) as *mut T)
+}
+
+/// Stores 8 bytes at `p` in the frame with one instruction, whatever `p`'s alignment (Rust's
+/// unaligned writes become eight byte stores on BPF). The verifier accepts unaligned frame
+/// access where the CPU handles it (x86-64, arm64) and refuses the program at load elsewhere.
+///
+/// # Safety
+/// `p` and the 7 bytes after it must be inside the frame (checked by `ptr_at`).
+#[inline(always)]
+unsafe fn store64(p: *mut u8, v: u64) {
+    // SAFETY: per the contract.
+    unsafe {
+        core::arch::asm!("*(u64 *)({p} + 0) = {v}", p = in(reg) p, v = in(reg) v, options(nostack))
+    }
+}
+
+/// Stores 4 bytes at `p` in the frame with one instruction; see [`store64`].
+///
+/// # Safety
+/// As [`store64`], for 4 bytes.
+#[inline(always)]
+unsafe fn store32(p: *mut u8, v: u32) {
+    // SAFETY: per the contract.
+    unsafe {
+        core::arch::asm!("*(u32 *)({p} + 0) = {v}", p = in(reg) p, v = in(reg) v as u64, options(nostack))
+    }
+}
+
+/// Writes 12 bytes (destination and source MAC) at the start of the frame in two stores.
+#[inline(always)]
+fn write_macs(ctx: &XdpContext, dst: [u8; 6], src: [u8; 6]) -> Option<()> {
+    let eth = ptr_at::<[u8; 12]>(ctx, 0)? as *mut u8;
+    let head = u64::from_ne_bytes([
+        dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], src[0], src[1],
+    ]);
+    let tail = u32::from_ne_bytes([src[2], src[3], src[4], src[5]]);
+    // SAFETY: inside the 12 bytes ptr_at checked.
+    unsafe {
+        store64(eth, head);
+        store32(eth.add(8), tail);
+    }
+    Some(())
+}
+
+/// Loads 8 bytes (memory order) at `p` in the frame with one instruction; see [`store64`].
+///
+/// # Safety
+/// As [`store64`].
+#[inline(always)]
+unsafe fn load64(p: *const u8) -> u64 {
+    let v: u64;
+    // SAFETY: per the contract.
+    unsafe {
+        core::arch::asm!("{v} = *(u64 *)({p} + 0)", p = in(reg) p, v = out(reg) v, options(nostack, readonly))
+    };
+    v
+}
+
+/// Loads 4 bytes (memory order) at `p` in the frame with one instruction; see [`store64`].
+///
+/// # Safety
+/// As [`store64`], for 4 bytes.
+#[inline(always)]
+unsafe fn load32(p: *const u8) -> u32 {
+    let v: u64;
+    // SAFETY: per the contract.
+    unsafe {
+        core::arch::asm!("{v} = *(u32 *)({p} + 0)", p = in(reg) p, v = out(reg) v, options(nostack, readonly))
+    };
+    v as u32
+}
+
+/// `N` bytes copied out of the frame into 8-byte aligned memory, in words.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub(crate) struct Wide<const N: usize>(pub(crate) [u8; N]);
+
+impl<const N: usize> Wide<N> {
+    /// The 8 bytes at `at` as a word in memory order; `at` must be a multiple of 8 below N - 7.
+    #[inline(always)]
+    fn word(&self, at: usize) -> u64 {
+        // SAFETY: the callers pass constant or bounded offsets inside the value, which is
+        // 8-byte aligned.
+        unsafe { ptr::read(self.0.as_ptr().add(at) as *const u64) }
+    }
+}
+
+impl<const N: usize> core::ops::Deref for Wide<N> {
+    type Target = [u8; N];
+    fn deref(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+/// Reads `N` bytes at `offset` a word at a time (Rust's unaligned reads become a load per
+/// byte on BPF); None past the end of the frame.
+#[inline(always)]
+fn read_wide<const N: usize>(ctx: &XdpContext, offset: usize) -> Option<Wide<N>> {
+    let p = ptr_at::<[u8; N]>(ctx, offset)? as *const u8;
+    let mut w = Wide([0u8; N]);
+    let mut i = 0;
+    // SAFETY: every load is inside the `N` bytes ptr_at checked; every store inside `w`, at
+    // an offset aligned for its size.
+    unsafe {
+        while i + 8 <= N {
+            ptr::write(w.0.as_mut_ptr().add(i) as *mut u64, load64(p.add(i)));
+            i += 8;
+        }
+        if i + 4 <= N {
+            ptr::write(w.0.as_mut_ptr().add(i) as *mut u32, load32(p.add(i)));
+            i += 4;
+        }
+        while i < N {
+            w.0[i] = *p.add(i);
+            i += 1;
+        }
+    }
+    Some(w)
 }
 
 /// Reads a `T` at `offset`; None past the end of the frame.
@@ -295,7 +414,7 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
 /// ARP: answer requests for our active VIPs from the VMAC; spot others claiming them.
 #[inline(always)]
 fn arp(ctx: &XdpContext, off: usize) -> u32 {
-    let Some(a) = read::<[u8; ARP_LEN]>(ctx, off) else {
+    let Some(a) = read_wide::<ARP_LEN>(ctx, off) else {
         return XDP_PASS;
     };
     // Ethernet (1) / IPv4 (0x0800), 6-byte hardware and 4-byte protocol addresses.
@@ -447,13 +566,13 @@ impl IpInfo {
         let proto = u16::from_ne_bytes([0, IPPROTO_VRRP]) as u64;
         match self.family {
             Family::Ipv4 => {
-                let addrs = read::<[u8; 8]>(ctx, self.l3 + 12).unwrap_or([0; 8]);
+                let addrs = read_wide::<8>(ctx, self.l3 + 12).map_or([0; 8], |w| w.0);
                 sum_words(&addrs)
                     + proto
                     + u16::from_ne_bytes((self.vrrp_len as u16).to_be_bytes()) as u64
             }
             Family::Ipv6 => {
-                let addrs = read::<[u8; 32]>(ctx, self.l3 + 8).unwrap_or([0; 32]);
+                let addrs = read_wide::<32>(ctx, self.l3 + 8).map_or([0; 32], |w| w.0);
                 sum_words(&addrs)
                     + u16::from_ne_bytes(((self.vrrp_len >> 16) as u16).to_be_bytes()) as u64
                     + u16::from_ne_bytes((self.vrrp_len as u16).to_be_bytes()) as u64
@@ -465,7 +584,7 @@ impl IpInfo {
 
 #[inline(always)]
 fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
-    let Some(ip) = read::<[u8; IPV4_HLEN]>(ctx, off) else {
+    let Some(ip) = read_wide::<IPV4_HLEN>(ctx, off) else {
         return XDP_PASS;
     };
     if ip[9] != IPPROTO_VRRP {
@@ -497,7 +616,7 @@ fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
 
 #[inline(always)]
 fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
-    let Some(ip) = read::<[u8; IPV6_HLEN]>(ctx, off) else {
+    let Some(ip) = read_wide::<IPV6_HLEN>(ctx, off) else {
         return XDP_PASS;
     };
     if ip[6] != IPPROTO_VRRP {
@@ -604,7 +723,7 @@ fn message_sum(ctx: &XdpContext, off: usize, len: u32) -> Option<u64> {
 #[inline(always)]
 fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
     let off = ip.vrrp_off;
-    let Some(h) = read::<[u8; VRRP_HLEN]>(ctx, off) else {
+    let Some(h) = read_wide::<VRRP_HLEN>(ctx, off) else {
         return reject(0, DropReason::Truncated);
     };
     if ip.vrrp_len < VRRP_HLEN as u32 {
@@ -676,7 +795,7 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
             return reject(vrid, DropReason::AuthTypeMismatch);
         }
         if h[4] == AUTH_PASS {
-            let Some(pass) = read::<[u8; 8]>(ctx, off + VRRP_HLEN + 4 * count as usize) else {
+            let Some(pass) = read_wide::<8>(ctx, off + VRRP_HLEN + 4 * count as usize) else {
                 return reject(vrid, DropReason::Truncated);
             };
             // Over all 8 bytes, without an early exit.

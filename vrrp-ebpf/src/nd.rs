@@ -36,8 +36,8 @@ use vrrp_common::{
 };
 
 use crate::{
-    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, coarse_now_ns, count, emit_event, fold,
-    gate_open, now_ns, ptr_at, read,
+    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, Wide, coarse_now_ns, count, emit_event,
+    fold, gate_open, now_ns, ptr_at, read, read_wide, store64, write_macs,
 };
 
 /// Fixed part of a solicitation or advertisement: type, code, checksum, flags, target.
@@ -50,7 +50,7 @@ const NS_MAX: usize = 64;
 
 /// An ICMPv6 message at `off + 40` of the frame (`ip`: its IPv6 header).
 #[inline(always)]
-pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
+pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
     let Some(kind) = read::<u8>(ctx, off + IPV6_HLEN) else {
         return XDP_PASS;
     };
@@ -66,8 +66,15 @@ pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
 /// The VIP entry for `addr`: from its slot, or from `VRRP_VIPS6` when the slot overflowed.
 #[inline(always)]
 fn lookup_vip6(addr: &[u8; 16]) -> Option<Vip6Entry> {
-    let slot = VRRP_VIPSLOTS.get(addr[15] as u32)?;
     let (hi, lo) = split(addr);
+    lookup_vip6_words(hi, lo)
+}
+
+/// [`lookup_vip6`] for an address given as two words in memory order.
+#[inline(always)]
+fn lookup_vip6_words(hi: u64, lo: u64) -> Option<Vip6Entry> {
+    // The last byte: the top of the second word in memory order (little-endian BPF).
+    let slot = VRRP_VIPSLOTS.get(lo.to_ne_bytes()[7] as u32)?;
     for w in 0..SLOT_WAYS6 {
         // SAFETY: `addr6` opens the map value, which is 8-byte aligned.
         let (have_hi, have_lo) = unsafe {
@@ -83,6 +90,9 @@ fn lookup_vip6(addr: &[u8; 16]) -> Option<Vip6Entry> {
     if slot.more6 == 0 {
         return None;
     }
+    let mut addr = [0u8; 16];
+    addr[..8].copy_from_slice(&hi.to_ne_bytes());
+    addr[8..].copy_from_slice(&lo.to_ne_bytes());
     // SAFETY: the value is copied out at once.
     VRRP_VIPS6.get_ptr(addr).map(|p| unsafe { *p })
 }
@@ -112,14 +122,12 @@ fn pseudo_tail(len: usize) -> u64 {
 
 /// A solicitation: answered from the VMAC if it asks for an active VIP.
 #[inline(always)]
-fn solicit(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
+fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
     let icmp = off + IPV6_HLEN;
-    let Some(ns) = read::<[u8; ND_FIXED]>(ctx, icmp) else {
+    let Some(ns) = read_wide::<ND_FIXED>(ctx, icmp) else {
         return XDP_PASS;
     };
-    let mut target = [0u8; 16];
-    target.copy_from_slice(&ns[8..24]);
-    let Some(vip) = lookup_vip6(&target) else {
+    let Some(vip) = lookup_vip6_words(ns.word(8), ns.word(16)) else {
         return XDP_PASS;
     };
     let Some(router) = VRRP_ROUTERS.get(vip.router) else {
@@ -134,7 +142,7 @@ fn solicit(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
         return XDP_DROP;
     }
     // From here on the kernel must not see it: answered from the VMAC, or dropped.
-    match answer(ctx, off, ip, &ns, &target, vip.router, router) {
+    match answer(ctx, off, ip, &ns, vip.router, router) {
         Some(()) => {
             count(Counter::NdReplied);
             XDP_TX
@@ -146,40 +154,6 @@ fn solicit(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
     }
 }
 
-/// The IPv6 header and a solicitation of up to [`NS_MAX`] bytes, copied out of the frame into
-/// 8-byte aligned memory: the frame's fields are only 2-byte aligned, and unaligned reads
-/// cost a load per byte; here every address is two loads and the checksum a few adds.
-/// (128 bytes: a power of two, so that masked offsets are bounded for the verifier.)
-#[repr(C, align(8))]
-struct Packet([u8; PACKET]);
-
-const PACKET: usize = 128;
-const _: () = assert!(IPV6_HLEN + NS_MAX <= PACKET && PACKET.is_power_of_two());
-
-impl Packet {
-    /// The byte at `at`, masked into the buffer.
-    #[inline(always)]
-    fn byte(&self, at: usize) -> u8 {
-        self.0[at & (PACKET - 1)]
-    }
-
-    /// The 8 bytes at `at` (a multiple of 8) as a word in memory order.
-    #[inline(always)]
-    fn word(&self, at: usize) -> u64 {
-        let w = self.0.as_ptr() as *const u64;
-        // SAFETY: `at` is a multiple of 8 inside the buffer (the callers' constants and
-        // bounded loop indices), and the buffer is 8-byte aligned.
-        unsafe { ptr::read(w.add(at / 8)) }
-    }
-
-    #[inline(always)]
-    fn set_word(&mut self, at: usize, v: u64) {
-        let w = self.0.as_mut_ptr() as *mut u64;
-        // SAFETY: as in `word`.
-        unsafe { ptr::write(w.add(at / 8), v) }
-    }
-}
-
 /// One's complement sum (unfolded, memory order) of a word's two 32-bit halves.
 #[inline(always)]
 fn sum64(w: u64) -> u64 {
@@ -187,14 +161,15 @@ fn sum64(w: u64) -> u64 {
 }
 
 /// Checks the solicitation (RFC 4861 §7.1.1) and rewrites the frame into the advertisement.
-/// None: invalid, or the frame could not be resized.
+/// None: invalid, or the frame could not be resized. The header and the fixed part come in
+/// aligned copies (`read_wide`), so every address is two loads and the checksum a few adds;
+/// the advertisement is written in nine 8-byte stores.
 #[inline(always)]
 fn answer(
     ctx: &XdpContext,
     off: usize,
-    ip: &[u8; IPV6_HLEN],
-    ns: &[u8; ND_FIXED],
-    target: &[u8; 16],
+    ip: &Wide<IPV6_HLEN>,
+    ns: &Wide<ND_FIXED>,
     index: u32,
     router: &RouterConfig,
 ) -> Option<()> {
@@ -202,33 +177,27 @@ fn answer(
     if ip[7] != VRRP_TTL || !(ND_FIXED..=NS_MAX).contains(&len) || !len.is_multiple_of(8) {
         return None;
     }
-    // The header and the whole solicitation (the options read in 8-byte pieces).
-    let mut p = Packet([0; PACKET]);
-    p.0[..IPV6_HLEN].copy_from_slice(ip);
-    p.0[IPV6_HLEN..IPV6_HLEN + ND_FIXED].copy_from_slice(ns);
-    for i in 0..(NS_MAX - ND_FIXED) / 8 {
-        let at = IPV6_HLEN + ND_FIXED + i * 8;
-        if at >= IPV6_HLEN + len {
-            break;
-        }
-        let piece = read::<[u8; 8]>(ctx, off + at)?;
-        p.set_word(at, u64::from_ne_bytes(piece));
-    }
-    let icmp = IPV6_HLEN;
-    if p.byte(icmp + 1) != 0 {
+    if ns[1] != 0 {
         return None;
     }
-    // Checksum: the pseudo-header's addresses (bytes 8..40), length and next header, and the
-    // message, all in 8-byte words.
-    let mut sum = pseudo_tail(len);
-    for at in [8, 16, 24, 32] {
-        sum += sum64(p.word(at));
-    }
-    for i in 0..NS_MAX / 8 {
-        if i * 8 >= len {
+    let icmp = off + IPV6_HLEN;
+    // Checksum: the pseudo-header's addresses, length and next header, and the message (the
+    // options loaded a word at a time).
+    let (src_hi, src_lo, dst_hi, dst_lo) = (ip.word(8), ip.word(16), ip.word(24), ip.word(32));
+    let (target_hi, target_lo) = (ns.word(8), ns.word(16));
+    let mut sum = pseudo_tail(len)
+        + sum64(src_hi)
+        + sum64(src_lo)
+        + sum64(dst_hi)
+        + sum64(dst_lo)
+        + sum64(ns.word(0))
+        + sum64(target_hi)
+        + sum64(target_lo);
+    for i in 0..(NS_MAX - ND_FIXED) / 8 {
+        if ND_FIXED + i * 8 >= len {
             break;
         }
-        sum += sum64(p.word(icmp + i * 8));
+        sum += sum64(read_wide::<8>(ctx, icmp + ND_FIXED + i * 8)?.word(0));
     }
     if fold(sum) != 0xffff {
         return None;
@@ -240,30 +209,34 @@ fn answer(
         if o >= len {
             break;
         }
-        let (kind, units) = (p.byte(icmp + o), p.byte(icmp + o + 1) as usize);
-        if units == 0 {
+        let h = read::<[u8; 2]>(ctx, icmp + o)?;
+        if h[1] == 0 {
             return None;
         }
-        source_lladdr |= kind == ND_OPT_SOURCE_LLADDR;
-        o += units * 8;
+        source_lladdr |= h[0] == ND_OPT_SOURCE_LLADDR;
+        o += h[1] as usize * 8;
     }
     if o != len {
         return None;
     }
-    let (src_hi, src_lo) = (p.word(8), p.word(16));
     let unspecified = src_hi == 0 && src_lo == 0;
     // Duplicate address detection: to the solicited-node group, without a source address
     // option; answered to all nodes, not solicited (RFC 4861 §7.2.4).
-    let dst = &p.0[24..40];
-    let solicited_node =
-        dst[..13] == [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff] && dst[13..] == target[13..];
-    if unspecified && (source_lladdr || !solicited_node) {
-        return None;
+    if unspecified {
+        // ff02::1:ffXX:XXXX, the last three bytes the target's.
+        let group_hi = u64::from_ne_bytes([0xff, 0x02, 0, 0, 0, 0, 0, 0]);
+        let group_lo = u64::from_ne_bytes([0, 0, 0, 1, 0xff, 0, 0, 0]);
+        let low3 = u64::from_ne_bytes([0, 0, 0, 0, 0, 0xff, 0xff, 0xff]);
+        let solicited_node =
+            dst_hi == group_hi && dst_lo & !low3 == group_lo && dst_lo & low3 == target_lo & low3;
+        if source_lladdr || !solicited_node {
+            return None;
+        }
     }
 
     let vmac = vmac_of(index);
-    let eth_src = read::<[u8; 6]>(ctx, 6)?;
-    let (eth_dst, dst_hi, dst_lo, mut flags) = if unspecified {
+    let eth_src = *read_wide::<6>(ctx, 6)?;
+    let (eth_dst, to_hi, to_lo, mut flags) = if unspecified {
         (
             [0x33, 0x33, 0, 0, 0, 1],
             u64::from_ne_bytes([0xff, 0x02, 0, 0, 0, 0, 0, 0]),
@@ -277,30 +250,20 @@ fn answer(
         flags |= ND_NA_ROUTER;
     }
 
-    // The advertisement, over the copy: version 6 with traffic class CS6 (network control, as
-    // our adverts), its length, ICMPv6, hop limit 255; from the target to the asker; then
-    // type, flags, the target (where the solicitation had it) and the target link-layer
-    // address option with the VMAC.
-    let (target_hi, target_lo) = (p.word(icmp + 8), p.word(icmp + 16));
+    // The advertisement: version 6 with traffic class CS6 (network control, as our adverts),
+    // its length, ICMPv6, hop limit 255; from the target to the asker; then type, checksum,
+    // flags, the target, and the target link-layer address option with the VMAC.
     let na_len = (NA_LEN as u16).to_be_bytes();
-    p.set_word(
+    let head = u64::from_ne_bytes([
+        0x6c,
         0,
-        u64::from_ne_bytes([
-            0x6c,
-            0,
-            0,
-            0,
-            na_len[0],
-            na_len[1],
-            IPPROTO_ICMPV6,
-            VRRP_TTL,
-        ]),
-    );
-    p.set_word(8, target_hi);
-    p.set_word(16, target_lo);
-    p.set_word(24, dst_hi);
-    p.set_word(32, dst_lo);
-    let head = u64::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0]);
+        0,
+        0,
+        na_len[0],
+        na_len[1],
+        IPPROTO_ICMPV6,
+        VRRP_TTL,
+    ]);
     let option = u64::from_ne_bytes([
         ND_OPT_TARGET_LLADDR,
         1,
@@ -311,21 +274,23 @@ fn answer(
         vmac[4],
         vmac[5],
     ]);
-    p.set_word(icmp + 24, option);
     let sum = pseudo_tail(NA_LEN)
-        + sum64(target_hi)
-        + sum64(target_lo)
-        + sum64(dst_hi)
-        + sum64(dst_lo)
-        + sum64(head)
-        + sum64(target_hi)
-        + sum64(target_lo)
+        + 2 * (sum64(target_hi) + sum64(target_lo))
+        + sum64(to_hi)
+        + sum64(to_lo)
+        + sum64(u64::from_ne_bytes([
+            ND_NEIGHBOR_ADVERT,
+            0,
+            0,
+            0,
+            flags,
+            0,
+            0,
+            0,
+        ]))
         + sum64(option);
     let csum = (!fold(sum)).to_ne_bytes();
-    p.set_word(
-        icmp,
-        u64::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0, csum[0], csum[1], flags, 0, 0, 0]),
-    );
+    let icmp_head = u64::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0, csum[0], csum[1], flags, 0, 0, 0]);
 
     // Resize the frame to exactly the advertisement (a solicitation without options is 8
     // bytes shorter; Ethernet padding goes).
@@ -337,25 +302,23 @@ fn answer(
             return None;
         }
     }
-    let l3 = ptr_at::<[u8; IPV6_HLEN + NA_LEN]>(ctx, off)?;
-    let mut na = [0u8; IPV6_HLEN + NA_LEN];
-    na.copy_from_slice(&p.0[..IPV6_HLEN + NA_LEN]);
-    // SAFETY: bounds-checked by ptr_at after the resize.
-    unsafe { ptr::write_unaligned(l3, na) };
-    let eth = ptr_at::<[u8; 12]>(ctx, 0)?;
-    let mut macs = [0u8; 12];
-    macs[..6].copy_from_slice(&eth_dst);
-    macs[6..].copy_from_slice(&vmac);
-    // SAFETY: bounds-checked by ptr_at.
-    unsafe { ptr::write_unaligned(eth, macs) };
+    let l3 = ptr_at::<[u8; IPV6_HLEN + NA_LEN]>(ctx, off)? as *mut u8;
+    let words = [
+        head, target_hi, target_lo, to_hi, to_lo, icmp_head, target_hi, target_lo, option,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        // SAFETY: inside the bounds-checked IPv6 header and advertisement (9 words, 72 bytes).
+        unsafe { store64(l3.add(i * 8), *w) };
+    }
+    write_macs(ctx, eth_dst, vmac)?;
     Some(())
 }
 
 /// An advertisement: a conflict if it claims one of our active VIPs for another MAC.
 #[inline(always)]
-fn advert(ctx: &XdpContext, off: usize, ip: &[u8; IPV6_HLEN]) -> u32 {
+fn advert(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
     let icmp = off + IPV6_HLEN;
-    let Some(na) = read::<[u8; ND_FIXED]>(ctx, icmp) else {
+    let Some(na) = read_wide::<ND_FIXED>(ctx, icmp) else {
         return XDP_PASS;
     };
     let mut target = [0u8; 16];
