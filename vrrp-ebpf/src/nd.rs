@@ -193,30 +193,28 @@ fn answer(
         + sum64(ns.word(0))
         + sum64(target_hi)
         + sum64(target_lo);
-    for i in 0..(NS_MAX - ND_FIXED) / 8 {
-        if ND_FIXED + i * 8 >= len {
-            break;
-        }
-        sum += sum64(read_wide::<8>(ctx, icmp + ND_FIXED + i * 8)?.word(0));
-    }
-    if fold(sum) != 0xffff {
-        return None;
-    }
-    // Options: each at least 8 bytes, none running past the message (at most 5 fit in 64).
+    // The options, one pass a word at a time: each word joins the checksum, and the words
+    // where an option starts (options are whole multiples of 8 bytes, so each starts on a
+    // word) give its type and length. None may be empty or run past the message (at most 5
+    // words fit in 64 bytes).
     let mut o = ND_FIXED;
     let mut source_lladdr = false;
-    for _ in 0..(NS_MAX - ND_FIXED) / 8 {
-        if o >= len {
+    for i in 0..(NS_MAX - ND_FIXED) / 8 {
+        let at = ND_FIXED + i * 8;
+        if at >= len {
             break;
         }
-        let h = read::<[u8; 2]>(ctx, icmp + o)?;
-        if h[1] == 0 {
-            return None;
+        let w = read_wide::<8>(ctx, icmp + at)?;
+        sum += sum64(w.word(0));
+        if at == o {
+            if w[1] == 0 {
+                return None;
+            }
+            source_lladdr |= w[0] == ND_OPT_SOURCE_LLADDR;
+            o += w[1] as usize * 8;
         }
-        source_lladdr |= h[0] == ND_OPT_SOURCE_LLADDR;
-        o += h[1] as usize * 8;
     }
-    if o != len {
+    if o != len || fold(sum) != 0xffff {
         return None;
     }
     let unspecified = src_hi == 0 && src_lo == 0;
