@@ -111,7 +111,9 @@ impl RouterConfig {
 /// tick gets its exact arrival in `time_ns`; later ones in the same tick (a flood, or two
 /// adverts bunched by the sender) only count in `same_tick`, and arrived at most one tick
 /// after `time_ns`. [`AdvertStamp::arrival_ns`] gives the controller a bound that is never
-/// early.
+/// early. An advert that wakes the controller (priority 0, a superior advert to a master, a
+/// new sender) is always stamped exactly: a master's priority 0 often follows its last advert
+/// within a tick, and Skew_Time must start from it, not a tick later.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvertStamp {

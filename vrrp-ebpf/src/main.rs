@@ -842,9 +842,23 @@ fn record(
     let stamp = unsafe { &mut *stamp };
     // SAFETY: `src` is 8-byte aligned in the map value (asserted in vrrp-common).
     let new_sender = unsafe { words16(&stamp.src) } != ip.src;
-    // The precise clock once per router, CPU and tick (see AdvertStamp).
+    let kind = if priority == 0 {
+        Some(EventKind::PriorityZero)
+    } else if router.flags & ROUTER_MASTER != 0
+        && (priority > router.priority
+            || (priority == router.priority && beyond(ip.src, &router.primary)))
+    {
+        Some(EventKind::Superior)
+    } else if new_sender {
+        Some(EventKind::NewMaster)
+    } else {
+        None
+    };
+    // The precise clock once per router, CPU and tick (see AdvertStamp), and for every advert
+    // the controller must act on at once: a priority 0 right behind the master's last advert
+    // starts Skew_Time from its exact arrival, not from a tick later.
     let t = tick();
-    let now = if stamp.count != 0 && stamp.tick == t {
+    let now = if kind.is_none() && stamp.count != 0 && stamp.tick == t {
         stamp.same_tick += 1;
         stamp.time_ns
     } else {
@@ -861,27 +875,14 @@ fn record(
     unsafe { set_words16(&mut stamp.src, ip.src) };
     stamp.csum_variant = csum_variant;
 
-    let kind = if priority == 0 {
-        Some(EventKind::PriorityZero)
-    } else if router.flags & ROUTER_MASTER != 0
-        && (priority > router.priority
-            || (priority == router.priority && beyond(ip.src, &router.primary)))
-    {
-        Some(EventKind::Superior)
-    } else if new_sender {
-        Some(EventKind::NewMaster)
-    } else {
-        None
-    };
     if let Some(kind) = kind {
         let mac = read::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
-        // The controller acts on it at once: the exact arrival, whatever the tick.
         emit_event(
             kind,
             index,
             priority,
             interval_cs,
-            now_ns(),
+            now,
             bytes16(ip.src),
             mac,
         );

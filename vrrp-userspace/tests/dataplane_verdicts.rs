@@ -631,6 +631,33 @@ fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
         dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap().time_ns,
         next.time_ns
     );
+
+    // A priority 0 right behind an advert, in the same tick (the master's last advert and its
+    // goodbye): stamped exactly all the same, since Skew_Time starts from it.
+    let bye = frame(&v2(50, 0));
+    let mut shared = false;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_nanos(2 * tick));
+        assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
+        let last = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+        let before = monotonic_ns();
+        dp.test_run(&bye).unwrap();
+        let after = monotonic_ns();
+        let zero = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+        if zero.tick != last.tick {
+            continue;
+        }
+        shared = true;
+        assert_eq!((zero.priority, zero.same_tick), (0, 0), "{zero:?}");
+        assert!((before..=after).contains(&zero.time_ns), "{zero:?}");
+        let newest = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+        assert_eq!((newest.time_ns, newest.priority), (zero.time_ns, 0));
+        break;
+    }
+    assert!(
+        shared,
+        "no priority 0 landed in its advert's tick in 50 tries"
+    );
 }
 
 /// xorshift64*: a small deterministic generator, so a failing frame can be replayed.
