@@ -1206,12 +1206,15 @@ impl<F: Frames> Daemon<F> {
             let events = futures_util::future::select_all(
                 self.ifaces.values().map(|i| Box::pin(i.events.readable())),
             );
+            // Signals first: a stop that arrives with a due advert sends priority 0 at once,
+            // not one more advert before it (select! otherwise picks a ready branch at random).
             tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
-                (ready, _, _) = events => { ready?.clear_ready(); event = true; }
+                biased;
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => reload = true,
+                _ = tokio::time::sleep(sleep) => {}
+                (ready, _, _) = events => { ready?.clear_ready(); event = true; }
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
                 conn = control.accept() => {
                     if let Ok(stream) = conn {
