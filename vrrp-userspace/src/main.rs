@@ -84,6 +84,8 @@ fn main() -> ExitCode {
     if !syslog {
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
             .target(env_logger::Target::Stderr)
+            // Milliseconds: a failover at a 10 ms interval is over within one second.
+            .format_timestamp_millis()
             .init();
     }
     let result = match cli.command {
