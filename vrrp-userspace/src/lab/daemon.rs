@@ -263,7 +263,12 @@ impl Keepalived {
         use nix::sys::signal::{Signal, kill};
         let parent = nix::unistd::Pid::from_raw(self.child.child.id() as i32);
         let _ = kill(parent, Signal::SIGSTOP);
-        for pid in super::bench::process_tree(self.child.child.id()) {
+        // Children first: the VRRP child's parent-death signal is SIGTERM, so a parent killed
+        // first would have it leave gracefully (priority 0) before its own SIGKILL lands.
+        for pid in super::bench::process_tree(self.child.child.id())
+            .into_iter()
+            .rev()
+        {
             let _ = kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
         let _ = self.child.wait_timeout(Duration::from_secs(5));
