@@ -3,7 +3,9 @@
 //! of a process tree, and the writer of `BENCHMARKS.md`'s tables.
 //!
 //! Timestamps are CLOCK_MONOTONIC nanoseconds ([`crate::dataplane::monotonic_ns`]) throughout,
-//! so a failure injected by the bench and a frame seen by the capture are on one clock.
+//! so a failure injected by the bench and a frame seen by the capture are on one clock. Frames
+//! and replies are stamped by the kernel when they arrive (SO_TIMESTAMPNS), not when a busy
+//! machine gets round to running the thread that reads them.
 
 use std::{
     net::Ipv4Addr,
@@ -164,10 +166,9 @@ impl Capture {
             };
             let mut buf = [0u8; 2048];
             while !stop.load(Ordering::Relaxed) {
-                let Ok(n) = std::io::Read::read(&mut &socket, &mut buf) else {
+                let Some((n, at)) = recv_stamped(&socket, &mut buf) else {
                     continue;
                 };
-                let at = monotonic_ns();
                 if let Some(frame) = classify(&buf[..n]) {
                     record
                         .lock()
@@ -226,6 +227,15 @@ impl Capture {
             .map(|s| s.at)
     }
 
+    /// The first priority-0 advert (a master leaving) for `vrid` in `[from, to)`, its time.
+    pub fn priority_zero(&self, vrid: u8, from: u64, to: u64) -> Option<u64> {
+        self.since(from)
+            .into_iter()
+            .filter(|s| s.at < to)
+            .find(|s| matches!(s.frame, Frame::Advert { vrid: v, priority: 0 } if v == vrid))
+            .map(|s| s.at)
+    }
+
     /// Adverts with a non-zero priority for `vrid` in `[from, to)`, their times.
     pub fn adverts(&self, vrid: u8, from: u64, to: u64) -> Vec<u64> {
         self.since(from)
@@ -251,6 +261,7 @@ fn open_capture(port: &str) -> Result<Socket> {
     socket
         .set_read_timeout(Some(Duration::from_millis(50)))
         .context("SO_RCVTIMEO")?;
+    stamp_arrivals(&socket).context("SO_TIMESTAMPNS")?;
     let link = nix::ifaddrs::getifaddrs()
         .context("listing interfaces")?
         .filter(|a| a.interface_name == port)
@@ -259,6 +270,41 @@ fn open_capture(port: &str) -> Result<Socket> {
     nix::sys::socket::bind(socket.as_raw_fd(), &link)
         .with_context(|| format!("binding the capture to {port}"))?;
     Ok(socket)
+}
+
+/// Asks the kernel to stamp each arrival on `socket` (read by [`recv_stamped`]).
+fn stamp_arrivals(socket: &Socket) -> std::io::Result<()> {
+    nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+        .map_err(std::io::Error::from)
+}
+
+/// Receives one frame or datagram into `buf`: its length and when the kernel received it, on
+/// CLOCK_MONOTONIC (the kernel stamps on CLOCK_REALTIME; the stamp's age is taken from that
+/// clock and subtracted from the monotonic now). None on timeout or error.
+fn recv_stamped(socket: &Socket, buf: &mut [u8]) -> Option<(usize, u64)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .ok()?;
+    let n = msg.bytes;
+    let stamp = msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(t) => Some(t),
+        _ => None,
+    });
+    let mono = monotonic_ns();
+    let Some(t) = stamp else {
+        return Some((n, mono));
+    };
+    let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).ok()?;
+    let ns = |sec: i64, nsec: i64| sec as i128 * 1_000_000_000 + nsec as i128;
+    let age = (ns(real.tv_sec(), real.tv_nsec()) - ns(t.tv_sec(), t.tv_nsec())).max(0) as u64;
+    Some((n, mono.saturating_sub(age)))
 }
 
 /// ICMP echo requests to one address every `every`, from a host; the replies' arrival times.
@@ -281,6 +327,7 @@ impl Prober {
                 let socket = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
                     .and_then(|s| {
                         s.set_read_timeout(Some(Duration::from_millis(50)))?;
+                        stamp_arrivals(&s)?;
                         Ok(s)
                     }) {
                     Ok(s) => s,
@@ -292,10 +339,9 @@ impl Prober {
                 let _ = sock_tx.send(socket.try_clone().map_err(anyhow::Error::from));
                 let mut buf = [0u8; 1500];
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(n) = std::io::Read::read(&mut &socket, &mut buf) else {
+                    let Some((n, at)) = recv_stamped(&socket, &mut buf) else {
                         continue;
                     };
-                    let at = monotonic_ns();
                     let ihl = usize::from(buf[0] & 0x0f) * 4;
                     let reply = n >= ihl + 8
                         && buf[12..16] == target.octets()
