@@ -311,8 +311,8 @@ impl Dataplane {
         Ok(Attached::New(AttachMode::Native))
     }
 
-    /// Loads the empty program too (for benchmarks) and test-runs it `repeat` times on `frame`.
-    pub fn test_run_noop(&mut self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
+    /// The empty program (for benchmarks), loaded on first use.
+    fn noop(&mut self) -> Result<&mut Xdp> {
         let noop: &mut Xdp = self
             .ebpf
             .program_mut(NOOP_PROGRAM_NAME)
@@ -321,21 +321,19 @@ impl Dataplane {
         if noop.fd().is_err() {
             noop.load().context("loading the empty program")?;
         }
-        run_xdp(noop, frame, repeat)
+        Ok(noop)
+    }
+
+    /// Loads the empty program too (for benchmarks) and test-runs it `repeat` times on `frame`.
+    pub fn test_run_noop(&mut self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
+        run_xdp(self.noop()?, frame, repeat)
     }
 
     /// Attaches the empty program natively to `interface` (for benchmarks: the baseline of a
     /// flood through an attached program); it stays attached while `self` lives.
     pub fn attach_noop(&mut self, interface: &str) -> Result<()> {
-        let noop: &mut Xdp = self
-            .ebpf
-            .program_mut(NOOP_PROGRAM_NAME)
-            .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
-            .try_into()?;
-        if noop.fd().is_err() {
-            noop.load().context("loading the empty program")?;
-        }
-        noop.attach(interface, XdpMode::Driver)
+        self.noop()?
+            .attach(interface, XdpMode::Driver)
             .with_context(|| format!("attaching the empty program natively to {interface}"))?;
         Ok(())
     }
