@@ -31,7 +31,7 @@ use crate::{
     control,
     dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
     fsm::{self, Action, Advert, Input, Nanos, Params, Router, State},
-    netlink::{Link, Netlink},
+    netlink::{Link, LinkEvents, Netlink},
     sync::{Group, Order, Outcome},
     track::{self, ScriptState, Tracked, Verdict},
     tx::{McastMembership, PacketTx, UnicastTx},
@@ -41,9 +41,11 @@ use crate::{
 /// The most a timer may wait for others that fall due just after it ([`Daemon::next_wake`]).
 const COALESCE: Nanos = 1_000_000;
 
-/// How often the carriers of the interfaces are checked, at most (a netlink round trip each):
-/// a wake-up every 10 ms of a master of fast routers need not ask each time.
-const LINK_CHECK: Nanos = 50_000_000;
+/// How often the carriers of the interfaces are read besides the kernel's announcements of
+/// their changes ([`LinkEvents`]): a safety net for an announcement the socket dropped. A read
+/// is a netlink round trip the main loop waits for (up to about 10 ms while another process
+/// holds the kernel's rtnetlink lock), so it is rare.
+const LINK_CHECK: Nanos = 1_000_000_000;
 
 /// How the daemon runs.
 #[derive(Clone, Debug)]
@@ -228,8 +230,10 @@ pub struct Daemon<F: Frames> {
     script_tasks: Vec<tokio::task::JoinHandle<()>>,
     script_results: tokio::sync::mpsc::Receiver<(String, bool)>,
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
-    /// When the carriers were last checked ([`LINK_CHECK`]).
+    /// When the carriers were last read ([`LINK_CHECK`]).
     links_checked: Nanos,
+    /// The kernel's announcements of link changes.
+    link_events: LinkEvents,
     /// While shutting down: the instances whose VIPs wait for a new master ([`Daemon::hand_over`]).
     handover: Option<Vec<usize>>,
     /// Whether each watched interface (the instances' own and the tracked ones) is up with a
@@ -248,6 +252,8 @@ impl<F: Frames> Daemon<F> {
     pub async fn start(config: Config, options: RunOptions) -> Result<Self> {
         let specs = config.instances;
         let netlink = Netlink::new()?;
+        // Listening before the first read of the carriers, so no change falls between.
+        let link_events = LinkEvents::open()?;
         let mut ifaces = BTreeMap::new();
         for spec in &specs {
             if ifaces.contains_key(&spec.interface) {
@@ -260,6 +266,7 @@ impl<F: Frames> Daemon<F> {
         let mut daemon = Daemon {
             ifaces,
             links_checked: 0,
+            link_events,
             handover: None,
             instances: Vec::new(),
             netlink,
@@ -929,9 +936,22 @@ impl<F: Frames> Daemon<F> {
     /// ones); where one changed, logs it and tracks again.
     async fn track_links(&mut self) -> Result<()> {
         let names: Vec<String> = self.links.keys().cloned().collect();
-        let mut changes = Vec::new();
+        let mut states = Vec::new();
         for name in names {
             let up = self.link_up(&name).await;
+            states.push((name, up));
+        }
+        self.links_now(states).await
+    }
+
+    /// Takes the link states given (from a read or the kernel's announcement) for the watched
+    /// interfaces among them; where one changed, logs it and tracks again.
+    async fn links_now(&mut self, states: Vec<(String, bool)>) -> Result<()> {
+        let mut changes = Vec::new();
+        for (name, up) in states {
+            if !self.links.contains_key(&name) {
+                continue;
+            }
             if self.links.insert(name.clone(), up) != Some(up) {
                 let change = format!("{name} {}", if up { "up" } else { "down" });
                 log::info!("interface {change}");
@@ -1203,6 +1223,7 @@ impl<F: Frames> Daemon<F> {
             let mut reload = false;
             let mut script = None;
             let mut event = false;
+            let mut link = None;
             let events = futures_util::future::select_all(
                 self.ifaces.values().map(|i| Box::pin(i.events.readable())),
             );
@@ -1215,6 +1236,7 @@ impl<F: Frames> Daemon<F> {
                 _ = hup.recv() => reload = true,
                 _ = tokio::time::sleep(sleep) => {}
                 (ready, _, _) = events => { ready?.clear_ready(); event = true; }
+                Some(change) = self.link_events.next() => link = Some(change),
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
                 conn = control.accept() => {
                     if let Ok(stream) = conn {
@@ -1228,6 +1250,9 @@ impl<F: Frames> Daemon<F> {
             }
             if let Some((name, ok)) = script {
                 self.script_result(&name, ok).await?;
+            }
+            if let Some(change) = link {
+                self.links_now(vec![change]).await?;
             }
             for iface in self.ifaces.values_mut() {
                 // Events only wake us; the stamps carry the data.

@@ -34,6 +34,68 @@ pub struct Link {
     pub up: bool,
 }
 
+/// The kernel's announcements of link changes (the RTNLGRP_LINK multicast group): carrier and
+/// administrative state as they happen, without a request the daemon must wait for.
+pub struct LinkEvents {
+    messages: futures_util::stream::BoxStream<
+        'static,
+        (
+            rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+            rtnetlink::sys::SocketAddr,
+        ),
+    >,
+}
+
+impl LinkEvents {
+    /// Joins the link group on a connection of its own; its driver runs on the current tokio
+    /// runtime.
+    pub fn open() -> Result<Self> {
+        use rtnetlink::sys::AsyncSocket as _;
+        let (mut connection, _, messages) =
+            rtnetlink::new_connection().context("opening an rtnetlink socket for link events")?;
+        connection
+            .socket_mut()
+            .socket_mut()
+            .bind(&rtnetlink::sys::SocketAddr::new(
+                0,
+                rtnetlink::constants::RTMGRP_LINK,
+            ))
+            .context("joining the rtnetlink link group")?;
+        tokio::spawn(connection);
+        Ok(LinkEvents {
+            messages: futures_util::StreamExt::boxed(messages),
+        })
+    }
+
+    /// The next link change: the interface's name and whether it is now up with a carrier (a
+    /// deleted one is down). None when the connection is gone.
+    pub async fn next(&mut self) -> Option<(String, bool)> {
+        use futures_util::StreamExt as _;
+        use rtnetlink::{packet_core::NetlinkPayload, packet_route::RouteNetlinkMessage};
+        loop {
+            let (message, _) = self.messages.next().await?;
+            let (link, exists) = match message.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => (l, true),
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => (l, false),
+                _ => continue,
+            };
+            let Some(name) = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            }) else {
+                continue;
+            };
+            return Some((name, exists && carrier(&link)));
+        }
+    }
+}
+
+/// Up with a carrier: IFF_UP and IFF_LOWER_UP.
+fn carrier(msg: &LinkMessage) -> bool {
+    let flags = msg.header.flags;
+    flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp)
+}
+
 /// An rtnetlink connection in the current network namespace.
 #[derive(Clone)]
 pub struct Netlink {
@@ -74,13 +136,12 @@ impl Netlink {
                 _ => {}
             }
         }
-        let flags = msg.header.flags;
         Ok(Link {
             index: msg.header.index,
             name: name.to_string(),
             mac,
             is_veth,
-            up: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
+            up: carrier(&msg),
         })
     }
 

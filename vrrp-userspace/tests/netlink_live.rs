@@ -1,11 +1,11 @@
 //! rtnetlink effects in a namespace: the interface's facts, VIPs added with a label and
-//! removed, the VMAC in the unicast filter.
-use std::net::IpAddr;
+//! removed, the VMAC in the unicast filter; the kernel's link announcements.
+use std::{net::IpAddr, time::Duration};
 
 use vrrp_userspace::{
     config::{Scope, Vip},
     lab::{self, VethPair},
-    netlink::Netlink,
+    netlink::{LinkEvents, Netlink},
 };
 
 #[test]
@@ -77,4 +77,40 @@ fn vips_and_vmac_filter_come_and_go() {
     });
     let fdb = pair.b.exec(&["bridge", "fdb", "show", "dev", &pair.b_if]);
     assert!(!fdb.contains("00:00:5e:00:01:32"), "{fdb}");
+}
+
+/// The kernel's link announcements reach `LinkEvents`: the carrier goes when the veth's peer
+/// goes down, and comes back with it.
+#[test]
+fn link_events_report_carrier_loss_and_return() {
+    if !lab::privileged("link_events_report_carrier_loss_and_return") {
+        return;
+    }
+    let pair = VethPair::new();
+    let b_if = pair.b_if.clone();
+    let a = &pair.a;
+    let a_if = pair.a_if.clone();
+    pair.b.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut events = LinkEvents::open().unwrap();
+            // The next state announced for b_if (other links' news is skipped).
+            let mut next_of_b = async || loop {
+                let (name, up) = tokio::time::timeout(Duration::from_secs(10), events.next())
+                    .await
+                    .expect("a link announcement within 10 s")
+                    .expect("the link group's connection is open");
+                if name == b_if {
+                    return up;
+                }
+            };
+            a.exec(&["ip", "link", "set", &a_if, "down"]);
+            while next_of_b().await {}
+            a.exec(&["ip", "link", "set", &a_if, "up"]);
+            while !next_of_b().await {}
+        });
+    });
 }
