@@ -8,6 +8,15 @@ use vrrp_userspace::{
     netlink::{LinkEvents, Netlink},
 };
 
+/// Runs `f` to completion on a current-thread runtime (of the calling thread's namespace).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 #[test]
 fn vips_and_vmac_filter_come_and_go() {
     if !lab::privileged("vips_and_vmac_filter_come_and_go") {
@@ -16,11 +25,7 @@ fn vips_and_vmac_filter_come_and_go() {
     let pair = VethPair::new();
     let b_if = pair.b_if.clone();
     pair.b.run(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let nl = Netlink::new().unwrap();
             let link = nl.link(&b_if).await.unwrap();
             assert!(link.is_veth);
@@ -60,11 +65,7 @@ fn vips_and_vmac_filter_come_and_go() {
         "{fdb}"
     );
     pair.b.run(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let nl = Netlink::new().unwrap();
             let link = nl.link(&b_if).await.unwrap();
             nl.del_unicast_mac(link.index, [0, 0, 0x5e, 0, 1, 50])
@@ -91,11 +92,7 @@ fn link_events_report_carrier_loss_and_return() {
     let a = &pair.a;
     let a_if = pair.a_if.clone();
     pair.b.run(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let mut events = LinkEvents::open().unwrap();
             // The next state announced for b_if (other links' news is skipped).
             let mut next_of_b = async || loop {
