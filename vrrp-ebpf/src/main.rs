@@ -629,12 +629,7 @@ fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
     if ip[0] >> 4 != 6 || ctx.data() + off + IPV6_HLEN + payload_len > ctx.data_end() {
         return reject(0, DropReason::BadIpHeader);
     }
-    let src = [
-        u64::from_ne_bytes([ip[8], ip[9], ip[10], ip[11], ip[12], ip[13], ip[14], ip[15]]),
-        u64::from_ne_bytes([
-            ip[16], ip[17], ip[18], ip[19], ip[20], ip[21], ip[22], ip[23],
-        ]),
-    ];
+    let src = [ip.word(8), ip.word(16)];
     let vrrp_len = payload_len as u32;
     let info = IpInfo {
         family: Family::Ipv6,
@@ -904,7 +899,7 @@ fn record(
 /// # Safety
 /// `p` must be 8-byte aligned (a field the map types assert so).
 #[inline(always)]
-unsafe fn words16(p: &[u8; 16]) -> [u64; 2] {
+pub(crate) unsafe fn words16(p: &[u8; 16]) -> [u64; 2] {
     let w = p.as_ptr() as *const u64;
     // SAFETY: aligned per the contract; 16 bytes are in `p`.
     unsafe { [ptr::read(w), ptr::read(w.add(1))] }
@@ -926,7 +921,7 @@ unsafe fn set_words16(p: &mut [u8; 16], v: [u64; 2]) {
 
 /// Two words in memory order back into bytes.
 #[inline(always)]
-fn bytes16(v: [u64; 2]) -> [u8; 16] {
+pub(crate) fn bytes16(v: [u64; 2]) -> [u8; 16] {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&v[0].to_ne_bytes());
     b[8..].copy_from_slice(&v[1].to_ne_bytes());

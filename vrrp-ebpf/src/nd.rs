@@ -36,8 +36,8 @@ use vrrp_common::{
 };
 
 use crate::{
-    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, Wide, coarse_now_ns, count, emit_event,
-    fold, gate_open, now_ns, ptr_at, read, read_wide, store64, write_macs,
+    IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, Wide, bytes16, coarse_now_ns, count,
+    emit_event, fold, gate_open, now_ns, ptr_at, read, read_wide, store64, words16, write_macs,
 };
 
 /// Fixed part of a solicitation or advertisement: type, code, checksum, flags, target.
@@ -76,12 +76,9 @@ fn lookup_vip6_words(hi: u64, lo: u64) -> Option<Vip6Entry> {
     // The last byte: the top of the second word in memory order (little-endian BPF).
     let slot = VRRP_VIPSLOTS.get(lo.to_ne_bytes()[7] as u32)?;
     for w in 0..SLOT_WAYS6 {
-        // SAFETY: `addr6` opens the map value, which is 8-byte aligned.
-        let (have_hi, have_lo) = unsafe {
-            let p = slot.addr6.as_ptr().add(w) as *const u64;
-            (ptr::read(p), ptr::read(p.add(1)))
-        };
-        if have_hi == hi && have_lo == lo && slot.router6[w] != 0 {
+        // SAFETY: `addr6` opens the map value, which is 8-byte aligned, and each way is 16
+        // bytes.
+        if unsafe { words16(&slot.addr6[w]) } == [hi, lo] && slot.router6[w] != 0 {
             return Some(Vip6Entry {
                 router: slot.router6[w],
             });
@@ -90,11 +87,8 @@ fn lookup_vip6_words(hi: u64, lo: u64) -> Option<Vip6Entry> {
     if slot.more6 == 0 {
         return None;
     }
-    let mut addr = [0u8; 16];
-    addr[..8].copy_from_slice(&hi.to_ne_bytes());
-    addr[8..].copy_from_slice(&lo.to_ne_bytes());
     // SAFETY: the value is copied out at once.
-    VRRP_VIPS6.get_ptr(addr).map(|p| unsafe { *p })
+    VRRP_VIPS6.get_ptr(bytes16([hi, lo])).map(|p| unsafe { *p })
 }
 
 /// An address as two words in memory order.
@@ -319,9 +313,7 @@ fn advert(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
     let Some(na) = read_wide::<ND_FIXED>(ctx, icmp) else {
         return XDP_PASS;
     };
-    let mut target = [0u8; 16];
-    target.copy_from_slice(&na[8..24]);
-    let Some(vip) = lookup_vip6(&target) else {
+    let Some(vip) = lookup_vip6_words(na.word(8), na.word(16)) else {
         return XDP_PASS;
     };
     if ip[7] != VRRP_TTL
@@ -355,7 +347,7 @@ fn advert(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
             0,
             0,
             now_ns(),
-            target,
+            bytes16([na.word(8), na.word(16)]),
             mac,
         );
     }
