@@ -517,22 +517,8 @@ impl Dataplane {
     /// stay the record: the lowest addresses of each family fill the ways, the rest are
     /// counted so that the program looks them up in the hash maps.
     fn rebuild_slot(&mut self, last: u8) -> Result<()> {
-        let vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map(map_names::VIPS)?)?;
-        let mut v4: Vec<([u8; 4], u32)> = vips
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter(|(a, _)| a[3] == last)
-            .map(|(a, e)| (a, e.vrid))
-            .collect();
-        let vips6 = HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map(map_names::VIPS6)?)?;
-        let mut v6: Vec<([u8; 16], u32)> = vips6
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter(|(a, _)| a[15] == last)
-            .map(|(a, e)| (a, e.router))
-            .collect();
-        v4.sort_unstable();
-        v6.sort_unstable();
+        let v4 = vips_ending(self.map(map_names::VIPS)?, last, |e: VipEntry| e.vrid)?;
+        let v6 = vips_ending(self.map(map_names::VIPS6)?, last, |e: Vip6Entry| e.router)?;
         let mut slot = VipSlot::default();
         for (w, (addr, router)) in v4.iter().take(SLOT_WAYS4).enumerate() {
             slot.addr4[w] = *addr;
@@ -611,8 +597,9 @@ impl Dataplane {
     }
 
     /// The newest stamp of every router of `family` over all CPUs, indexed by VRID (`None`:
-    /// never saw an advert; `time_ns` as in [`Self::newest_advert`]), read with one BPF_MAP_LOOKUP_BATCH instead of a system call a
-    /// router: a backup of 200 routers reads them all at each wake-up.
+    /// never saw an advert; `time_ns` as in [`Self::newest_advert`]), read with one
+    /// BPF_MAP_LOOKUP_BATCH instead of a system call a router: a backup of 200 routers reads
+    /// them all at each wake-up.
     pub fn newest_adverts(&self, family: Family) -> Result<Vec<Option<AdvertStamp>>> {
         let aya::maps::Map::PerCpuArray(data) = self.map(map_names::ADVERTS)? else {
             return Err(anyhow!("{} is not a per-CPU array", map_names::ADVERTS));
@@ -844,6 +831,24 @@ pub fn tick_ns() -> u64 {
 fn as_arrival(mut s: AdvertStamp) -> AdvertStamp {
     s.time_ns = s.arrival_ns(tick_ns());
     s
+}
+
+/// The VIPs in a VIP hash map (either family) whose last byte is `last`, lowest first, each
+/// with its router as `router` reads it from the entry.
+fn vips_ending<const N: usize, V: aya::Pod>(
+    map: &aya::maps::Map,
+    last: u8,
+    router: impl Fn(V) -> u32,
+) -> Result<Vec<([u8; N], u32)>> {
+    let vips = HashMap::<_, [u8; N], V>::try_from(map)?;
+    let mut found: Vec<([u8; N], u32)> = vips
+        .iter()
+        .filter_map(|e| e.ok())
+        .filter(|(a, _)| a[N - 1] == last)
+        .map(|(a, e)| (a, router(e)))
+        .collect();
+    found.sort_unstable();
+    Ok(found)
 }
 
 /// BPF_MAP_LOOKUP_BATCH of `count` array keys from `first` into `values` (aya has no batch
