@@ -505,18 +505,8 @@ fn plot(cells: &[Cell], path: &Path) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let quick = quick();
-    let trials = if std::env::args().any(|a| a == "--quick") {
-        4
-    } else {
-        30
-    };
-    // `--only TEXT`: just the intervals whose label contains TEXT (printed, BENCHMARKS.md untouched).
-    let args: Vec<String> = std::env::args().collect();
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1).cloned());
+    let trials = if quick() { 4 } else { 30 };
+    let only = common::only();
     let command = common::command("failover");
     let started = std::time::Instant::now();
     let mut cells = Vec::new();
@@ -570,7 +560,7 @@ fn main() -> Result<()> {
     let svg = plot_path("failover.svg");
     plot(&cells, &svg)?;
     println!("wrote {}", svg.display());
-    if !quick {
+    if common::records() {
         write_section("failover", &table)?;
     }
     Ok(())

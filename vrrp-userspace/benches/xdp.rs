@@ -144,6 +144,35 @@ struct Case {
     iface_mac: Option<[u8; 6]>,
 }
 
+impl Case {
+    /// A path measured by repeating one frame, the interface MAC as configured.
+    fn new(name: &'static str, frame: Vec<u8>, expect: u32) -> Self {
+        Case {
+            name,
+            frame,
+            expect,
+            counter: None,
+            iface_mac: None,
+        }
+    }
+
+    /// A reply path: measured as a flood, `counter` counting every packet that took it.
+    fn replying(self, counter: Counter) -> Self {
+        Case {
+            counter: Some(counter),
+            ..self
+        }
+    }
+
+    /// With the interface MAC set to `mac` while it runs.
+    fn with_iface_mac(self, mac: [u8; 6]) -> Self {
+        Case {
+            iface_mac: Some(mac),
+            ..self
+        }
+    }
+}
+
 /// The program and the empty one, each attached natively to the receiving end of a veth pair
 /// in a namespace of its own (`eth0` sends, `dut` receives): the replies are measured as a
 /// flood of fresh requests through them.
@@ -200,13 +229,9 @@ fn flood_run(
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
+    let quick = common::quick();
     // `--only TEXT`: just the paths whose name contains TEXT (printed, BENCHMARKS.md untouched).
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1).cloned());
+    let only = common::only();
     let (runs, repeat) = if quick {
         (5, 100_000)
     } else {
@@ -267,152 +292,95 @@ fn main() -> Result<()> {
     };
     // Offsets in the v2 frame: Ethernet 14, IPv4 20 (TTL at 22), VRRP at 34.
     let cases = vec![
-        Case {
-            name: "valid advert v2 PASS (stamped, passed; repeated: the precise clock once a tick)",
-            frame: good.clone(),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "valid advert v3 IPv4 (pseudo-header checksum; repeated)",
-            frame: v3,
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: TTL 254",
-            frame: with(&|g| g[22] = 254),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad IP header (fragment)",
-            frame: with(&|g| g[20] = 0x20),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: truncated (IP length < 8 VRRP bytes)",
-            frame: with(&|g| {
+        Case::new(
+            "valid advert v2 PASS (stamped, passed; repeated: the precise clock once a tick)",
+            good.clone(),
+            verdict::PASS,
+        ),
+        Case::new(
+            "valid advert v3 IPv4 (pseudo-header checksum; repeated)",
+            v3,
+            verdict::PASS,
+        ),
+        Case::new("drop: TTL 254", with(&|g| g[22] = 254), verdict::DROP),
+        Case::new(
+            "drop: bad IP header (fragment)",
+            with(&|g| g[20] = 0x20),
+            verdict::DROP,
+        ),
+        Case::new(
+            "drop: truncated (IP length < 8 VRRP bytes)",
+            with(&|g| {
                 g[16] = 0;
                 g[17] = 24
             }),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad version",
-            frame: with(&|g| g[34] = 0x41),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad type",
-            frame: with(&|g| g[34] = 0x22),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad length (count)",
-            frame: with(&|g| g[37] = 2),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad checksum",
-            frame: with(&|g| g[40] ^= 0xff),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: unknown VRID",
-            frame: v2_with_vrid(60),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad password",
-            frame: v2_with_password(b"2222"),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "drop: bad interval (v2 mismatch)",
-            frame: v2_with_interval(2),
-            expect: verdict::DROP,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "ARP request for the VIP: reply from the VMAC (XDP_TX)",
-            frame: arp_request(Ipv4Addr::new(192, 0, 2, 3)),
-            expect: verdict::TX,
-            counter: Some(Counter::ArpReplied),
-            iface_mac: None,
-        },
-        Case {
-            name: "frame to the VMAC: rewritten, passed",
-            frame: udp(VMAC),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
+            verdict::DROP,
+        ),
+        Case::new("drop: bad version", with(&|g| g[34] = 0x41), verdict::DROP),
+        Case::new("drop: bad type", with(&|g| g[34] = 0x22), verdict::DROP),
+        Case::new(
+            "drop: bad length (count)",
+            with(&|g| g[37] = 2),
+            verdict::DROP,
+        ),
+        Case::new(
+            "drop: bad checksum",
+            with(&|g| g[40] ^= 0xff),
+            verdict::DROP,
+        ),
+        Case::new("drop: unknown VRID", v2_with_vrid(60), verdict::DROP),
+        Case::new(
+            "drop: bad password",
+            v2_with_password(b"2222"),
+            verdict::DROP,
+        ),
+        Case::new(
+            "drop: bad interval (v2 mismatch)",
+            v2_with_interval(2),
+            verdict::DROP,
+        ),
+        Case::new(
+            "ARP request for the VIP: reply from the VMAC (XDP_TX)",
+            arp_request(Ipv4Addr::new(192, 0, 2, 3)),
+            verdict::TX,
+        )
+        .replying(Counter::ArpReplied),
+        Case::new(
+            "frame to the VMAC: rewritten, passed",
+            udp(VMAC),
+            verdict::PASS,
+        ),
         // The NS reply turns its frame into an NA: a flood, as the ARP reply. The IPv6 VMAC
         // rewrite is made idempotent as the IPv4 one: the interface MAC is the IPv6 VMAC while
         // it runs.
-        Case {
-            name: "NS for the IPv6 VIP: NA from the VMAC (XDP_TX)",
-            frame: solicitation(vip6()),
-            expect: verdict::TX,
-            counter: Some(Counter::NdReplied),
-            iface_mac: None,
-        },
-        Case {
-            name: "frame to the IPv6 VMAC: rewritten, passed",
-            frame: udp([0, 0, 0x5e, 0, 2, 50]),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: Some([0, 0, 0x5e, 0, 2, 50]),
-        },
-        Case {
-            name: "unrelated NS (another address)",
-            frame: solicitation("2001:db8::4".parse().unwrap()),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "unrelated IPv4 (UDP)",
-            frame: udp([0x02, 0, 0, 0, 0, 0x04]),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "unrelated IPv6 (ICMPv6)",
-            frame: ipv6_icmp(),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
-        Case {
-            name: "unrelated ARP (another address)",
-            frame: arp_request(Ipv4Addr::new(192, 0, 2, 4)),
-            expect: verdict::PASS,
-            counter: None,
-            iface_mac: None,
-        },
+        Case::new(
+            "NS for the IPv6 VIP: NA from the VMAC (XDP_TX)",
+            solicitation(vip6()),
+            verdict::TX,
+        )
+        .replying(Counter::NdReplied),
+        Case::new(
+            "frame to the IPv6 VMAC: rewritten, passed",
+            udp([0, 0, 0x5e, 0, 2, 50]),
+            verdict::PASS,
+        )
+        .with_iface_mac([0, 0, 0x5e, 0, 2, 50]),
+        Case::new(
+            "unrelated NS (another address)",
+            solicitation("2001:db8::4".parse().unwrap()),
+            verdict::PASS,
+        ),
+        Case::new(
+            "unrelated IPv4 (UDP)",
+            udp([0x02, 0, 0, 0, 0, 0x04]),
+            verdict::PASS,
+        ),
+        Case::new("unrelated IPv6 (ICMPv6)", ipv6_icmp(), verdict::PASS),
+        Case::new(
+            "unrelated ARP (another address)",
+            arp_request(Ipv4Addr::new(192, 0, 2, 4)),
+            verdict::PASS,
+        ),
     ];
 
     let instructions = dp.verified_instructions()?;
@@ -469,8 +437,8 @@ fn main() -> Result<()> {
 
     let flooded = if flooded == u64::MAX { 0 } else { flooded };
     let mut table = format!(
-        "Measured by `cargo xtask bench xdp{}` on {}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP and NS replies, which turn their frame into another and cannot be repeated on one: a flood of fresh requests through a veth to the program attached natively, and to the empty one, {runs} runs of {flood_ms} ms, at least {flooded} packets each, timed by the kernel's own run statistics, BPF_ENABLE_STATS, with the reply counter checked to have moved for every packet). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
-        if quick { " --quick" } else { "" },
+        "Measured by `{}` on {}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP and NS replies, which turn their frame into another and cannot be repeated on one: a flood of fresh requests through a veth to the program attached natively, and to the empty one, {runs} runs of {flood_ms} ms, at least {flooded} packets each, timed by the kernel's own run statistics, BPF_ENABLE_STATS, with the reply counter checked to have moved for every packet). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
+        common::command("xdp"),
         machine_line(),
         flood_ms = flood_for.as_millis(),
     );
@@ -483,7 +451,7 @@ fn main() -> Result<()> {
     let svg = common::plot_path("xdp.svg");
     plot(&rows, &svg)?;
     println!("wrote {}", svg.display());
-    if quick || only.is_some() {
+    if !common::records() {
         println!("{table}");
     } else {
         write_section("xdp", &table)?;

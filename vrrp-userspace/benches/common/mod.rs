@@ -362,23 +362,39 @@ pub fn summary(values: &[f64]) -> String {
 /// The command line that runs `suite` as this process was asked to, for a table's heading.
 pub fn command(suite: &str) -> String {
     format!(
-        "cargo xtask bench {suite}{}",
-        if quick() { " --quick" } else { "" }
+        "cargo xtask bench {suite}{}{}",
+        if quick() { " --quick" } else { "" },
+        only().map_or(String::new(), |o| format!(" --only \"{o}\""))
     )
 }
 
-/// Whether `--quick` was given, or `--only` (a partial run, which must not overwrite the record either).
+/// Whether `--quick` was given: a short run.
 pub fn quick() -> bool {
-    std::env::args().any(|a| a == "--quick" || a == "--only")
+    std::env::args().any(|a| a == "--quick")
 }
 
-/// Where a plot goes: `docs/bench/` beside BENCHMARKS.md for a full run, `target/bench/` for a
-/// quick or partial (`--only`) one (which must not overwrite the recorded figures).
+/// `--only TEXT`: the part of a suite to run (xdp: the paths, failover: the cells whose name
+/// contains TEXT).
+pub fn only() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Whether this run is the record: a full run, neither quick nor partial, which rewrites its
+/// section of BENCHMARKS.md and its plot in `docs/bench/`.
+pub fn records() -> bool {
+    !quick() && only().is_none()
+}
+
+/// Where a plot goes: `docs/bench/` beside BENCHMARKS.md for the record, `target/bench/` for a
+/// quick or partial run (which must not overwrite the recorded figures).
 pub fn plot_path(name: &str) -> PathBuf {
-    let under = if quick() {
-        "../target/bench"
-    } else {
+    let under = if records() {
         "../docs/bench"
+    } else {
+        "../target/bench"
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(under);
     std::fs::create_dir_all(&dir).expect("create docs/bench");
