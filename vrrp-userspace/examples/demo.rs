@@ -106,7 +106,7 @@ fn main() -> Result<()> {
     let seed = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tutorial"));
     let bin = std::env::args()
         .nth(2)
         .map(PathBuf::from)

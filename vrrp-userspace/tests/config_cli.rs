@@ -3,7 +3,10 @@
 use std::process::Command;
 
 const VRRPD: &str = env!("CARGO_BIN_EXE_vrrpd");
-const LB01: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/seed/lb01.conf");
+const LB01: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/tutorial/lb01.conf"
+);
 const CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs");
 
 fn run(args: &[&str]) -> (i32, String, String) {

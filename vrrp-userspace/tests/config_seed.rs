@@ -1,4 +1,4 @@
-//! The seed tutorial's configs (in `shared/seed/`, beside the repository) parse unchanged to the
+//! The seed tutorial's configs (in `examples/tutorial/`) parse unchanged to the
 //! expected model, field by field, and their TOML conversions load back to equal models.
 
 use std::net::IpAddr;
@@ -8,7 +8,7 @@ use vrrp_userspace::{
     units::{Centis, Priority, Vrid},
 };
 
-const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/seed/");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tutorial/");
 
 fn load_seed(name: &str) -> config::Loaded {
     let path = format!("{SEED}{name}");

@@ -1,5 +1,5 @@
 //! The seed tutorial, end to end, with `vrrpd` in place of keepalived and the configs in
-//! `../shared/seed/` unchanged: election, the VMAC in the client's ARP cache, failover on link
+//! `examples/tutorial/` unchanged: election, the VMAC in the client's ARP cache, failover on link
 //! loss, preemption, nopreempt, SIGTERM, kill -9, and a client with a pinned neighbour entry.
 //!
 //! Timing is asserted only as "within the RFC window plus 150 ms", and the scenarios run one
@@ -22,7 +22,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn seed(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/seed")
+        .join("../examples/tutorial")
         .join(name)
 }
 

@@ -18,7 +18,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn seed(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/seed")
+        .join("../examples/tutorial")
         .join(name)
 }
 

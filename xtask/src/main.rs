@@ -7,6 +7,7 @@
 
 mod cmd;
 mod setup;
+mod standalone;
 
 use std::path::PathBuf;
 
@@ -112,6 +113,7 @@ fn build(root: &std::path::Path, release: bool) -> Result<PathBuf> {
 }
 
 fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
+    let started = std::time::Instant::now();
     setup::ensure(root, true)?;
     let ci = std::env::var_os("CI").is_some();
     if !setup::is_root() {
@@ -153,16 +155,25 @@ fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
     if !extra.is_empty() {
         c.arg("--").args(extra);
     }
-    run(&mut c)
+    let totals = cmd::run_counting_tests(&mut c)?;
+    say(&format!(
+        "{} tests passed, {} ignored, in {:.1} min (cargo xtask test, from the start)",
+        totals.passed,
+        totals.ignored,
+        started.elapsed().as_secs_f64() / 60.0
+    ));
+    Ok(())
 }
 
 fn demo(root: &std::path::Path) -> Result<()> {
+    // The lab runs ip, ethtool, arping and tcpdump: the Debian packages, not only the toolchain.
+    setup::ensure(root, true)?;
     let bin = build(root, false)?;
     say("building the demo (the lab helpers of vrrp-userspace)");
     run(cargo().args(["build", "--package", "vrrp-userspace", "--example", "demo"]))?;
-    let seed = root.join("../shared/seed");
+    let seed = root.join(TUTORIAL);
     if !seed.is_dir() {
-        bail!("the seed configs are expected at {}", seed.display());
+        bail!("the tutorial's configs are missing from {}", seed.display());
     }
     say("running the tutorial's lab; Ctrl-C tears it down");
     run(
@@ -171,6 +182,10 @@ fn demo(root: &std::path::Path) -> Result<()> {
             .arg(&bin),
     )
 }
+
+/// The tutorial's keepalived.conf files, in the repository (lb01, lb02, their nopreempt
+/// variants, the annotated one).
+const TUTORIAL: &str = "examples/tutorial";
 
 /// The benchmark suites, in the order `bench all` runs them, with what each measures.
 const SUITES: [(&str, &str); 4] = [
@@ -202,7 +217,7 @@ fn bench(root: &std::path::Path, args: &[String]) -> Result<()> {
             None => bail!("unknown suite {name:?}: xdp, failover, flood, scale or all"),
         },
     };
-    setup::ensure(root, false)?;
+    setup::ensure(root, true)?;
     let started = std::time::Instant::now();
     for (name, what) in chosen {
         say(&format!("bench {name}: {what}"));
