@@ -200,6 +200,9 @@ fn main() -> Result<()> {
     drop(lb02);
 
     say("4. Non-preemptive pair (both state BACKUP with nopreempt, priorities 100 and 90)");
+    // Both start as BACKUP, so the first to reach its Master_Down_Interval wins: lb01 starts
+    // first here (started together, a busy machine may start lb02 40 ms sooner, and nopreempt
+    // then rightly keeps lb02).
     let lb01 = Vrrpd::start(
         &bin,
         lab.host("lb01"),
@@ -207,6 +210,10 @@ fn main() -> Result<()> {
         &dir,
         "np1",
     );
+    wait_for(Duration::from_secs(8), || {
+        lb01.state().as_deref() == Some("MASTER")
+    })
+    .context("lb01 alone did not become master")?;
     let lb02 = Vrrpd::start(
         &bin,
         lab.host("lb02"),
@@ -214,10 +221,10 @@ fn main() -> Result<()> {
         &dir,
         "np2",
     );
-    wait_for(Duration::from_secs(8), || {
-        lb01.state().as_deref() == Some("MASTER")
+    wait_for(Duration::from_secs(5), || {
+        lb02.state().as_deref() == Some("BACKUP")
     })
-    .context("no election in the nopreempt pair")?;
+    .context("lb02 did not settle as backup")?;
     show(&format!("elected: the VIP is on {}", holders(&lab)));
     check(&stop)?;
     say("   lb01 stops (SIGTERM: it sends priority 0, so lb02 takes over after Skew_Time)");
