@@ -546,25 +546,32 @@ fn notify_commands(n: &Notify) -> impl Iterator<Item = (&'static str, &NotifyCom
 /// What keepalived says about the scripts of `config` when it loads it, in its words: users
 /// that do not exist, unsafe paths, scripts it disables, and its SECURITY VIOLATION summary.
 pub fn check(config: &Config) -> Vec<String> {
+    if commands(config).is_empty() {
+        return Vec::new();
+    }
     let (policy, mut notes) = Policy::new(&config.global);
-    check_with(config, &policy, &mut notes);
+    check_with(config, &policy, &mut notes, true);
     notes
 }
 
-fn check_with(config: &Config, policy: &Policy, notes: &mut Vec<String>) {
+/// Adds to `notes` what keepalived says about each command of `config`; a `vrrp_script` it
+/// disables is said only with `disabled_scripts` (the daemon's [`crate::track::restart`] says
+/// it when it leaves the script out).
+fn check_with(config: &Config, policy: &Policy, notes: &mut Vec<String>, disabled_scripts: bool) {
     let mut all = Findings::default();
     for (what, line, user, group) in commands(config) {
         let (result, found) = prepare(line, user, group, policy);
         all.script |= found.script;
         all.insecure |= found.insecure;
         notes.extend(found.notes.into_iter().map(|n| format!("{what}: {n}")));
-        if let Err(e) = result {
-            notes.push(format!("{what}: {e}"));
-            notes.push(if what.starts_with("vrrp_script") {
-                format!("Disabling track script {} (not run)", &what[12..])
-            } else {
-                format!("{what} will not run")
-            });
+        match (result, what.strip_prefix("vrrp_script ")) {
+            (Ok(_), _) => {}
+            (Err(e), Some(name)) => {
+                if disabled_scripts {
+                    notes.push(format!("Disabling track script {name}: {e}"));
+                }
+            }
+            (Err(e), None) => notes.push(format!("{what} will not run: {e}")),
         }
     }
     notes.extend(violation(&all, policy.security));
@@ -788,7 +795,10 @@ pub fn policy() -> Policy {
 /// logs when it loads the configuration (on start and on each reload).
 pub fn configure(config: &Config) {
     let (policy, mut notes) = Policy::new(&config.global);
-    check_with(config, &policy, &mut notes);
+    if commands(config).is_empty() {
+        notes.clear();
+    }
+    check_with(config, &policy, &mut notes, false);
     for n in notes {
         log::warn!("{n}");
     }
@@ -1298,7 +1308,7 @@ mod tests {
             source: Default::default(),
         });
         let mut notes = Vec::new();
-        check_with(&config, &lax, &mut notes);
+        check_with(&config, &lax, &mut notes, true);
         assert_eq!(
             notes.last().unwrap(),
             "SECURITY VIOLATION - scripts are being executed but script_security not enabled. \
