@@ -762,13 +762,12 @@ impl<F: Frames> Daemon<F> {
             }
             Action::StateChanged { from, to, reason } => {
                 log::info!("{}: {from} -> {to} ({reason})", spec.name);
-                notify(
-                    &spec.notify,
-                    "INSTANCE",
-                    &spec.name,
-                    to,
-                    self.instances[i].router.priority().get(),
-                );
+                // Leaving FAULT passes through INIT on the way to BACKUP: not a stop (keepalived
+                // runs no notify_stop there).
+                if (to, reason) != (State::Initialize, fsm::Reason::FaultCleared) {
+                    let priority = self.instances[i].router.priority().get();
+                    notify(&spec.notify, "INSTANCE", &spec.name, to, priority);
+                }
                 if let Some(g) = self.group_of(&spec.name) {
                     let out = self.groups[g].1.member_changed(&spec.name, from, to);
                     self.group_outcome(g, out);

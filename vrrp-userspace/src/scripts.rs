@@ -1126,6 +1126,28 @@ mod tests {
         assert_eq!(zombies("hang.sh"), Vec::<i32>::new());
     }
 
+    #[tokio::test]
+    async fn a_script_that_prints_a_lot_is_not_blocked() {
+        if !crate::lab::privileged("a_script_that_prints_a_lot") {
+            return;
+        }
+        let dir = TempDir::new("loud");
+        // 16 MiB to stdout and stderr: far beyond a pipe's buffer, were they pipes.
+        let script = dir.script(
+            "loud.sh",
+            "#!/bin/sh\nhead -c 16777216 /dev/zero\nhead -c 16777216 /dev/zero >&2\n",
+            0o755,
+        );
+        let (cmd, _) = prepare(
+            &script.display().to_string(),
+            None,
+            None,
+            &root_policy(false),
+        );
+        let exit = run(&cmd.unwrap(), &[], Some(Duration::from_secs(60))).await;
+        assert_eq!(exit, Exit::Status(0));
+    }
+
     /// A system user created for a test, removed on drop.
     struct TestUser(String);
 
