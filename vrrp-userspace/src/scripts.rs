@@ -1127,6 +1127,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_dropped_midway_kills_its_group_and_reaps_it() {
+        if !crate::lab::privileged("a_run_dropped_midway") {
+            return;
+        }
+        let dir = TempDir::new("drop");
+        let pids = dir.0.join("pids");
+        let comm = format!("d{}.sh", std::process::id() % 100_000);
+        let script = dir.script(
+            &comm,
+            &format!(
+                "#!/bin/sh\nsleep 1000 &\necho $! $$ > {p}.tmp\nmv {p}.tmp {p}\nwait\n",
+                p = pids.display()
+            ),
+            0o755,
+        );
+        let (cmd, _) = prepare(
+            &script.display().to_string(),
+            None,
+            None,
+            &root_policy(false),
+        );
+        let cmd = cmd.unwrap();
+        // A reload aborts the task of a check that is running.
+        let task = tokio::spawn(async move { run(&cmd, &[], None).await });
+        for _ in 0..500 {
+            if pids.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        let text = std::fs::read_to_string(&pids).expect("the script wrote its pids");
+        let pids: Vec<i32> = text
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        // tokio reaps the leader when the next SIGCHLD comes.
+        for _ in 0..500 {
+            if pids
+                .iter()
+                .all(|&p| std::fs::metadata(format!("/proc/{p}")).is_err())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for p in pids {
+            assert!(
+                std::fs::metadata(format!("/proc/{p}")).is_err(),
+                "process {p} of the dropped run is still there (running or a zombie)"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_script_that_prints_a_lot_is_not_blocked() {
         if !crate::lab::privileged("a_script_that_prints_a_lot") {
             return;

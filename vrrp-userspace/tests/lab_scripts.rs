@@ -179,4 +179,10 @@ fn a_reload_keeps_a_failing_script_failing() {
         log.contains("VRRP_Script(chk) considered unsuccessful on reload"),
         "{log}"
     );
+    // The run the reload cut short was killed with its `sleep` and reaped.
+    let pid = d.child.child.id();
+    wait_for(Duration::from_secs(5), || {
+        children(pid).iter().all(|(_, _, state)| *state != 'Z')
+    })
+    .unwrap_or_else(|| panic!("children of vrrpd: {:?}", children(pid)));
 }
