@@ -696,7 +696,8 @@ pub async fn run(cmd: &Command, extra: &[&str], timeout: Option<Duration>) -> Ex
 /// A notify command to run.
 struct Job {
     label: String,
-    cmd: Command,
+    command: NotifyCommand,
+    policy: Policy,
     extra: Vec<String>,
     timeout: Option<Duration>,
 }
@@ -716,19 +717,21 @@ struct Pending {
 }
 
 impl Notifier {
-    /// Queues `cmd` (with `extra` arguments) behind the earlier commands of `key`. Must be
-    /// called within a tokio runtime.
+    /// Queues `command` (with `extra` arguments) behind the earlier commands of `key`; it is
+    /// [prepared](prepare) under `policy` when its turn comes (off the caller's thread: a user
+    /// lookup may wait on a directory service). Must be called within a tokio runtime.
     pub fn submit(
         &self,
         key: &str,
-        label: String,
-        cmd: Command,
+        command: NotifyCommand,
+        policy: Policy,
         extra: Vec<String>,
         timeout: Option<Duration>,
     ) {
         let mut job = Job {
-            label,
-            cmd,
+            label: format!("{}: notify script {:?}", key, command.command),
+            command,
+            policy,
             extra,
             timeout,
         };
@@ -747,8 +750,19 @@ impl Notifier {
         let pending = self.pending.clone();
         tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
+                let (c, policy) = (job.command.clone(), job.policy.clone());
+                let prepared = tokio::task::spawn_blocking(move || {
+                    prepare(&c.command, c.user.as_deref(), c.group.as_deref(), &policy).0
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
                 let extra: Vec<&str> = job.extra.iter().map(String::as_str).collect();
-                match run(&job.cmd, &extra, job.timeout).await {
+                let exit = match prepared {
+                    Ok(cmd) => run(&cmd, &extra, job.timeout).await,
+                    Err(e) => Exit::NotStarted(e),
+                };
+                match exit {
                     Exit::Status(0) => {}
                     Exit::Status(code) => log::debug!("{}: exited with status {code}", job.label),
                     Exit::Signal(sig) => log::warn!("{}: ended by signal {sig}", job.label),
@@ -757,7 +771,7 @@ impl Notifier {
                         job.label,
                         job.timeout.unwrap_or_default()
                     ),
-                    Exit::NotStarted(e) => log::warn!("{}: could not be started: {e}", job.label),
+                    Exit::NotStarted(e) => log::warn!("{}: not run: {e}", job.label),
                 }
                 if pending.count.fetch_sub(1, Ordering::SeqCst) == 1 {
                     pending.idle.notify_waiters();
@@ -854,16 +868,7 @@ pub fn notify_with(
         .map(|c| (c, Vec::new()))
         .chain(n.any.iter().map(|c| (c, appended.clone())))
     {
-        match prepare(&c.command, c.user.as_deref(), c.group.as_deref(), policy).0 {
-            Ok(cmd) => notifier.submit(
-                &key,
-                format!("{name}: notify script {:?}", c.command),
-                cmd,
-                extra,
-                timeout,
-            ),
-            Err(e) => log::warn!("{name}: notify script {:?} not run: {e}", c.command),
-        }
+        notifier.submit(&key, c.clone(), policy.clone(), extra, timeout);
     }
 }
 
