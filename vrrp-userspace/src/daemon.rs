@@ -250,6 +250,7 @@ impl<F: Frames> Daemon<F> {
     /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
     /// routers configured in the maps, state machines started.
     pub async fn start(config: Config, options: RunOptions) -> Result<Self> {
+        crate::scripts::configure(&config);
         let specs = config.instances;
         let netlink = Netlink::new()?;
         // Listening before the first read of the carriers, so no change falls between.
@@ -487,15 +488,8 @@ impl<F: Frames> Daemon<F> {
         for w in &loaded.warnings {
             log::warn!("{w}");
         }
-        let changed = loaded.config.scripts.len() != self.scripts.len()
-            || loaded
-                .config
-                .scripts
-                .iter()
-                .any(|s| self.scripts.get(&s.name).is_none_or(|(old, _)| old != s));
-        if changed {
-            self.start_scripts(loaded.config.scripts.clone());
-        }
+        crate::scripts::configure(&loaded.config);
+        self.start_scripts(loaded.config.scripts.clone());
         let new = loaded.config.instances;
         // A changed sync group restarts with all its members, old and new.
         let new_groups = loaded.config.sync_groups;
@@ -768,13 +762,12 @@ impl<F: Frames> Daemon<F> {
             }
             Action::StateChanged { from, to, reason } => {
                 log::info!("{}: {from} -> {to} ({reason})", spec.name);
-                notify(
-                    &spec.notify,
-                    "INSTANCE",
-                    &spec.name,
-                    to,
-                    self.instances[i].router.priority().get(),
-                );
+                // Leaving FAULT passes through INIT on the way to BACKUP: not a stop (keepalived
+                // runs no notify_stop there).
+                if (to, reason) != (State::Initialize, fsm::Reason::FaultCleared) {
+                    let priority = self.instances[i].router.priority().get();
+                    notify(&spec.notify, "INSTANCE", &spec.name, to, priority);
+                }
                 if let Some(g) = self.group_of(&spec.name) {
                     let out = self.groups[g].1.member_changed(&spec.name, from, to);
                     self.group_outcome(g, out);
@@ -894,20 +887,11 @@ impl<F: Frames> Daemon<F> {
         Ok(())
     }
 
-    /// Starts one task per `vrrp_script` (stopping those of an earlier configuration).
+    /// Starts one task per `vrrp_script` (stopping those of an earlier configuration, whose
+    /// states carry over by name).
     fn start_scripts(&mut self, scripts: Vec<Script>) {
-        for task in self.script_tasks.drain(..) {
-            task.abort();
-        }
-        self.scripts.clear();
-        for script in scripts {
-            let state = ScriptState::new(&script);
-            self.script_tasks.push(tokio::spawn(track::run(
-                script.clone(),
-                self.script_sender.clone(),
-            )));
-            self.scripts.insert(script.name.clone(), (script, state));
-        }
+        let (running, tasks) = (&mut self.scripts, &mut self.script_tasks);
+        track::restart(running, tasks, scripts, &self.script_sender);
     }
 
     /// A script ran: update its state and, where it changed, the priority (or FAULT) of every
@@ -1291,6 +1275,7 @@ impl<F: Frames> Daemon<F> {
             dataplane::detach_egress_pinned(&self.options.pin_root, name)?;
         }
         let _ = std::fs::remove_file(&self.options.control_socket);
+        crate::scripts::finish().await;
         log::info!("stopped");
         Ok(())
     }
@@ -1308,32 +1293,7 @@ fn group_transition(spec: &SyncGroupSpec, t: &crate::sync::Transition) {
     notify(&spec.notify, "GROUP", &spec.name, t.to, 0);
 }
 
-/// Runs the notify scripts of an instance or a sync group (`kind` INSTANCE or GROUP) entering
-/// `to`: the state's own script, then `notify` with keepalived's four arguments (a group's
-/// priority is 0, as keepalived passes it).
+/// Runs the notify scripts of an instance or a sync group ([`crate::scripts::notify`]).
 fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
-    let specific = match to {
-        State::Master => n.master.as_ref(),
-        State::Backup => n.backup.as_ref(),
-        State::Fault => n.fault.as_ref(),
-        State::Initialize => n.stop.as_ref(),
-    }
-    .map(|c| c.command.clone());
-    let state = match to {
-        State::Initialize => "STOP".to_string(),
-        s => s.to_string(),
-    };
-    let any = n
-        .any
-        .as_ref()
-        .map(|c| format!("{} {kind} {name} {state} {priority}", c.command));
-    for script in specific.into_iter().chain(any) {
-        if let Err(e) = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&script)
-            .spawn()
-        {
-            log::warn!("{name}: notify script {script:?} failed to start: {e}");
-        }
-    }
+    crate::scripts::notify(n, kind, name, to, priority);
 }

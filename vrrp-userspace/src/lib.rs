@@ -12,6 +12,7 @@ pub mod fsm;
 pub mod lab;
 pub mod logging;
 pub mod netlink;
+pub mod scripts;
 pub mod sync;
 pub mod track;
 pub mod tx;

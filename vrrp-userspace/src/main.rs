@@ -149,6 +149,10 @@ fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    // What keepalived says about the scripts when it loads the file (users, unsafe paths).
+    for note in vrrp_userspace::scripts::check(&loaded.config) {
+        eprintln!("{}: scripts: {note}", path.display());
+    }
     let mut out = std::io::stdout().lock();
     write!(out, "{}", summary(&loaded.config))?;
     writeln!(

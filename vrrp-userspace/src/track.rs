@@ -12,12 +12,15 @@
 //! * the effective priority is clamped to 1..=254, and the owner (255) is never adjusted.
 //!
 //! One piece of arithmetic, [`effective`], serves scripts and interfaces alike; [`run`] is the
-//! task that executes one script on its interval.
+//! task that executes one script on its interval (through [`crate::scripts`]), and [`restart`]
+//! replaces the running scripts on a reload, carrying each script's state over by name as
+//! keepalived does (`clear_diff_script`), so a reload does not make a failing check good again.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use crate::{
     config::{Script, TrackInterface, TrackScript},
+    scripts,
     units::Priority,
 };
 
@@ -28,6 +31,8 @@ pub struct ScriptState {
     pub good: bool,
     /// Consecutive results against the current state.
     streak: u32,
+    /// Whether any run has been recorded.
+    ran: bool,
 }
 
 impl ScriptState {
@@ -36,11 +41,30 @@ impl ScriptState {
         ScriptState {
             good: !script.init_fail,
             streak: 0,
+            ran: false,
+        }
+    }
+
+    /// The state of `new`, the reloaded definition of the script `old` that is in this state
+    /// (keepalived's `clear_diff_script`): a script that has not run yet starts afresh; one that
+    /// has keeps whether it is good, and as many contrary results still to go before it changes
+    /// as it had (at least one), so that a failing check stays failing.
+    pub fn carried(&self, old: &Script, new: &Script) -> Self {
+        if !self.ran {
+            return ScriptState::new(new);
+        }
+        let needed = |s: &Script| if self.good { s.fall } else { s.rise }.max(1);
+        let to_go = needed(old).saturating_sub(self.streak).max(1);
+        ScriptState {
+            good: self.good,
+            streak: needed(new).saturating_sub(to_go),
+            ran: true,
         }
     }
 
     /// Records one run's result; returns whether the state changed.
     pub fn record(&mut self, script: &Script, success: bool) -> bool {
+        self.ran = true;
         if success == self.good {
             self.streak = 0;
             return false;
@@ -124,9 +148,14 @@ pub fn interfaces<'a>(
     })
 }
 
-/// Runs `script` every `interval_ms` with its timeout (a run past it counts as a failure),
-/// sending each result to `tx` until the receiver is gone.
-pub async fn run(script: Script, tx: tokio::sync::mpsc::Sender<(String, bool)>) {
+/// Runs `script` (prepared as `cmd`) every `interval_ms` with its timeout (a run past it counts
+/// as a failure and its process group is killed), sending each result to `tx` until the
+/// receiver is gone.
+pub async fn run(
+    script: Script,
+    cmd: scripts::Command,
+    tx: tokio::sync::mpsc::Sender<(String, bool)>,
+) {
     let interval = Duration::from_millis(script.interval_ms.max(10));
     let timeout = Duration::from_millis(if script.timeout_ms == 0 {
         script.interval_ms.max(10)
@@ -134,23 +163,64 @@ pub async fn run(script: Script, tx: tokio::sync::mpsc::Sender<(String, bool)>) 
         script.timeout_ms
     });
     let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let child = tokio::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&script.command)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .status();
-        let success = matches!(
-            tokio::time::timeout(timeout, child).await,
-            Ok(Ok(status)) if status.success()
-        );
-        if tx.send((script.name.clone(), success)).await.is_err() {
+        let exit = scripts::run(&cmd, &[], Some(timeout)).await;
+        if let scripts::Exit::NotStarted(e) = &exit {
+            log::warn!("vrrp_script {}: could not be started: {e}", script.name);
+        }
+        if tx
+            .send((script.name.clone(), exit.success()))
+            .await
+            .is_err()
+        {
             return;
         }
+    }
+}
+
+/// Replaces the running `vrrp_script`s with `new` (on start and on reload): every old task is
+/// stopped (its script's process group killed), each new script is prepared under the
+/// daemon's policy ([`scripts::track_command`]; one keepalived would disable is left out, so
+/// the instances that track it ignore it, as keepalived removes it from them), and a script
+/// of the same name keeps its state ([`ScriptState::carried`]).
+pub fn restart(
+    running: &mut BTreeMap<String, (Script, ScriptState)>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    new: Vec<Script>,
+    tx: &tokio::sync::mpsc::Sender<(String, bool)>,
+) {
+    for task in tasks.drain(..) {
+        task.abort();
+    }
+    let old = std::mem::take(running);
+    for script in new {
+        let cmd = match scripts::track_command(&script) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                log::warn!("Disabling track script {}: {e}", script.name);
+                continue;
+            }
+        };
+        let state = match old.get(&script.name) {
+            Some((was, st)) if st.ran => {
+                let carried = st.carried(was, &script);
+                log::info!(
+                    "VRRP_Script({}) considered {} on reload",
+                    script.name,
+                    if carried.good {
+                        "successful"
+                    } else {
+                        "unsuccessful"
+                    }
+                );
+                carried
+            }
+            _ => ScriptState::new(&script),
+        };
+        tasks.push(tokio::spawn(run(script.clone(), cmd, tx.clone())));
+        running.insert(script.name.clone(), (script, state));
     }
 }
 
@@ -198,6 +268,83 @@ mod tests {
         assert!(!st.record(&s, true));
         assert!(st.record(&s, true));
         assert!(st.good);
+    }
+
+    #[test]
+    fn a_reload_carries_a_script_s_state_by_name() {
+        let old = script(-30, 3, 2);
+        let mut st = ScriptState::new(&old);
+        // Not run yet: the new definition's initial state (init_fail counts).
+        let mut failing_start = script(-30, 3, 2);
+        failing_start.init_fail = true;
+        assert!(!st.carried(&old, &failing_start).good);
+        // Failing: stays failing, with as many successes to go as before.
+        st.record(&old, false);
+        assert!(!st.record(&old, false) || !st.good);
+        assert!(!st.good);
+        st.record(&old, true); // one of three successes
+        let same = st.carried(&old, &old);
+        assert_eq!(same, st);
+        let r5 = script(-30, 5, 2);
+        let mut c = st.carried(&old, &r5);
+        assert!(!c.good);
+        // Two successes were still needed; they still are, though rise is now 5.
+        assert!(!c.record(&r5, true));
+        assert!(c.record(&r5, true));
+        // A new rise below what was still needed: one success is enough.
+        let c = st.carried(&old, &script(-30, 1, 2));
+        assert!(!c.good);
+        let mut c2 = c.clone();
+        assert!(c2.record(&script(-30, 1, 2), true));
+        // Good with one failure seen (fall 2): one more failure makes it fail, also with a
+        // larger fall.
+        let mut g = ScriptState::new(&old);
+        g.record(&old, true);
+        g.record(&old, false);
+        assert!(g.good);
+        let mut c = g.carried(&old, &script(-30, 3, 4));
+        assert!(c.good);
+        assert!(c.record(&script(-30, 3, 4), false));
+    }
+
+    #[tokio::test]
+    async fn restart_keeps_a_failing_script_failing() {
+        let s = Script {
+            command: "/bin/false".into(),
+            ..script(-30, 2, 2)
+        };
+        let mut running = BTreeMap::new();
+        let mut tasks = Vec::new();
+        let (tx, _rx) = tokio::sync::mpsc::channel(8);
+        restart(&mut running, &mut tasks, vec![s.clone()], &tx);
+        let (_, st) = running.get_mut("chk").expect("/bin/false runs");
+        st.record(&s, false);
+        st.record(&s, false);
+        assert!(!st.good);
+        // The reload: the same script, and one with another interval.
+        restart(&mut running, &mut tasks, vec![s.clone()], &tx);
+        assert!(
+            !running["chk"].1.good,
+            "a reload made a failing script good"
+        );
+        let s2 = Script {
+            interval_ms: 2000,
+            ..s.clone()
+        };
+        restart(&mut running, &mut tasks, vec![s2], &tx);
+        assert!(!running["chk"].1.good);
+        // A script the reload removes is gone; a new one starts afresh.
+        let other = Script {
+            name: "other".into(),
+            ..s.clone()
+        };
+        restart(&mut running, &mut tasks, vec![other], &tx);
+        assert!(!running.contains_key("chk"));
+        assert!(running["other"].1.good);
+        assert_eq!(tasks.len(), 1);
+        for t in tasks {
+            t.abort();
+        }
     }
 
     fn tracked(weight: i16, reverse: bool, up: bool) -> Tracked {

@@ -687,3 +687,15 @@ fn parse_str_survives_garbage() {
     let err = config::keepalived::parse_str("deep.conf", &deep).unwrap_err();
     assert!(err.to_string().contains("nested more than"), "{err}");
 }
+
+#[test]
+fn vrrp_script_runs_only_its_first_word_arguments_go_inside_the_quotes() {
+    // keepalived 2.2.7 (vrrp_vscript_script_handler → set_script_params_array) splits only the
+    // first word after `script` into argv: `script /usr/bin/test -e /x` runs `/usr/bin/test`.
+    let l = ok(
+        "vrrp_script chk {\n    script /usr/bin/test -e /x\n}\nvrrp_script q {\n    script \"/usr/bin/test -e '/a b'\"\n}\n",
+    );
+    assert_eq!(l.config.scripts[0].command, "/usr/bin/test");
+    warning(&l, "ignoring '-e' after 'script'", 2);
+    assert_eq!(l.config.scripts[1].command, "/usr/bin/test -e '/a b'");
+}

@@ -1730,19 +1730,12 @@ impl<'a> Interp<'a> {
             let kw = node.words[0].clone();
             match kw.text.as_str() {
                 "script" => {
-                    if self.arg(node, 1, "a command").is_some() {
-                        s.command = node.words[1..]
-                            .iter()
-                            .map(|t| {
-                                if t.text.contains(char::is_whitespace) && node.words.len() > 2 {
-                                    format!("\"{}\"", t.text)
-                                } else {
-                                    t.text.clone()
-                                }
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" ");
+                    // keepalived runs the first word only (split again into the command's
+                    // argv): arguments belong inside the quotes.
+                    if let Some(t) = self.arg(node, 1, "a command (quote it if it has arguments)") {
+                        s.command = t.text.clone();
                     }
+                    self.extra(node, 1);
                 }
                 "interval" => {
                     if let Some(us) = self.seconds_us(node, 1) {
