@@ -30,6 +30,10 @@ enum Command {
         /// Treat unknown or unsupported keywords as errors.
         #[arg(long)]
         strict: bool,
+        /// keepalived's config id: keep lines `@ID …`, drop `@^ID …` (default: the host name
+        /// up to its first dot, as keepalived).
+        #[arg(short = 'i', long)]
+        config_id: Option<String>,
     },
     /// Run the daemon in the foreground (logs to stderr, or syslog with --syslog).
     Run {
@@ -48,6 +52,10 @@ enum Command {
         /// Log to syslog with this facility (keepalived's -S), e.g. local0.
         #[arg(long)]
         syslog: Option<String>,
+        /// keepalived's config id: keep lines `@ID …`, drop `@^ID …` (default: the host name
+        /// up to its first dot, as keepalived); reloads use it too.
+        #[arg(short = 'i', long)]
+        config_id: Option<String>,
     },
     /// Show each instance's state, priority, master, VIPs and XDP counters.
     Status {
@@ -89,7 +97,16 @@ fn main() -> ExitCode {
             .init();
     }
     let result = match cli.command {
-        Command::Check { config, strict } => check(&config, strict),
+        Command::Check {
+            config,
+            strict,
+            config_id,
+        } => {
+            if let Some(id) = config_id {
+                config::set_config_id(id);
+            }
+            check(&config, strict)
+        }
         Command::Convert { config, output } => convert(&config, output.as_deref()),
         Command::Run {
             config,
@@ -97,7 +114,14 @@ fn main() -> ExitCode {
             pid_file,
             pin_root,
             syslog,
-        } => run(&config, control_socket, pid_file, pin_root, syslog),
+            config_id,
+        } => {
+            // Set once for the process, so that a SIGHUP reload reads `@ID` lines alike.
+            if let Some(id) = config_id {
+                config::set_config_id(id);
+            }
+            run(&config, control_socket, pid_file, pin_root, syslog)
+        }
         Command::Status {
             control_socket,
             json,

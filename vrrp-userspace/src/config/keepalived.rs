@@ -7,8 +7,14 @@
 //!    anywhere outside double quotes, even inside a word (`auth_pass pa#ss` is `pa`); `\#` and
 //!    `\!` are a literal `#`/`!`; `"…"` makes one token, quotes stripped, backslash escapes
 //!    inside; a trailing `\` continues the line; `{` and `}` outside quotes are tokens of their
-//!    own wherever they sit; `include PATTERN` (globs, `{a,b}`, relative to the including file)
-//!    splices files in at line level, as keepalived does.
+//!    own wherever they sit; `include PATTERN` (globs, `{a,b}`, relative to the including
+//!    file's directory, also for a bare `keepalived.conf` read from the current directory)
+//!    splices files in at line level, as keepalived does. Before that, keepalived's line
+//!    processing: `@ID`/`@^ID` lines kept or dropped by the config id (`-i`, default the host
+//!    name up to its first dot); `$NAME=value` definitions (a value ending in `\` continues
+//!    on the following lines) and `$NAME`/`${NAME}` substitution, repeated on the result, with
+//!    keepalived's `$_PWD`, `$_INSTANCE`, `$_HASH`, `$_BANG` (not `$_RANDOM`, `~SEQ`, `~LST`:
+//!    reported). An undefined `$NAME` outside quotes stays as it is, with a warning.
 //! 2. **Tree**: keyword lines and `{ … }` blocks, where `{` may open on the next line. An extra
 //!    `}` is an error ("Extra '}' found"), so is a block left open at the end.
 //! 3. **Interpretation** of `global_defs`, `vrrp_instance`, `vrrp_script`, `vrrp_sync_group`.
@@ -64,7 +70,16 @@ const MAX_INCLUDE_FILES: usize = 256;
 /// Parse keepalived.conf text held in memory. `include` lines are reported and ignored (there is
 /// no directory to resolve them against); use [`parse_file`] or [`super::load`] for files.
 pub fn parse_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
-    parse_inner(file_name, text, None)
+    parse_inner(file_name, text, None, &super::LoadOptions::default())
+}
+
+/// [`parse_str`] with options (the config id for `@id` lines).
+pub fn parse_str_with(
+    file_name: &str,
+    text: &str,
+    options: &super::LoadOptions,
+) -> Result<Loaded, ConfigError> {
+    parse_inner(file_name, text, None, options)
 }
 
 /// Parse a keepalived.conf file, following its `include` lines relative to its directory.
@@ -73,17 +88,33 @@ pub fn parse_file(path: &Path) -> Result<Loaded, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_text_at(path, &text)
+    parse_text_at(path, &text, &super::LoadOptions::default())
 }
 
 /// Parse `text` read from `path` (includes resolved relative to it).
-pub(crate) fn parse_text_at(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+pub(crate) fn parse_text_at(
+    path: &Path,
+    text: &str,
+    options: &super::LoadOptions,
+) -> Result<Loaded, ConfigError> {
+    let dir = file_dir(path);
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    parse_inner(&path.display().to_string(), text, Some((dir, canonical)))
+    parse_inner(
+        &path.display().to_string(),
+        text,
+        Some((dir, canonical)),
+        options,
+    )
+}
+
+/// The directory a file's relative `include`s resolve against: keepalived changes into the
+/// directory of each file it opens (when its name has one) and globs relative to that, so a
+/// bare `keepalived.conf` means the current directory, never `/`.
+fn file_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// `at`: the directory includes are relative to, and the file's canonical path (for loops).
@@ -91,6 +122,7 @@ fn parse_inner(
     file_name: &str,
     text: &str,
     at: Option<(PathBuf, PathBuf)>,
+    options: &super::LoadOptions,
 ) -> Result<Loaded, ConfigError> {
     let mut sink = Sink::default();
     let (dir, root) = at.unzip();
@@ -99,6 +131,9 @@ fn parse_inner(
         tokens: Vec::new(),
         include_stack: root.into_iter().collect(),
         resolve_includes: dir.is_some(),
+        defs: Vec::new(),
+        defining: None,
+        config_id: options.config_id.clone(),
     };
     lexer.lex_file(file_name, text, dir.as_deref(), &mut sink, 0);
     let nodes = TreeBuilder {
@@ -150,7 +185,26 @@ struct Lexer {
     tokens: Vec<Token>,
     include_stack: Vec<PathBuf>,
     resolve_includes: bool,
+    /// `$NAME=value` definitions, in definition order (keepalived's `defs` list).
+    defs: Vec<Def>,
+    /// The index in `defs` of a multi-line definition still being read.
+    defining: Option<usize>,
+    /// Lines `@ID …` are kept when ID is this, `@^ID …` when it is not (keepalived's `-i`).
+    config_id: Option<String>,
 }
+
+/// A `$NAME=value` definition. A multi-line one holds its lines separated by `\n`.
+#[derive(Clone, Debug)]
+struct Def {
+    name: String,
+    value: String,
+    multiline: bool,
+}
+
+/// Longest line a substitution may produce (keepalived's line buffer) and most substitutions
+/// on one line: beyond either a definition is taken to refer to itself.
+const MAX_SUBST_LINE: usize = 4096;
+const MAX_SUBSTITUTIONS: usize = 256;
 
 impl Lexer {
     fn lex_file(
@@ -163,27 +217,321 @@ impl Lexer {
     ) {
         let file = self.files.len() as u32;
         self.files.push(name.to_string());
+        // `$_PWD`: the directory of the file being read (keepalived changes into it).
+        let pwd = dir
+            .map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf()))
+            .map(|d| d.display().to_string());
         let mut continued = false;
         for (idx, raw) in text.lines().enumerate() {
             let line = idx as u32 + 1;
-            let chars: Vec<char> = raw.chars().collect();
-            if !continued && let Some(pattern) = include_pattern(&chars) {
-                let loc = Location::new(name, line, 1);
-                self.include(&pattern, dir, loc, sink, depth);
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            if self.defining.is_some() {
+                self.continue_definition(raw);
+                self.push(Kind::Newline, String::new(), file, line, 1);
                 continue;
             }
-            continued = self.lex_line(&chars, file, line, name, sink);
-            if !continued {
-                self.push(
-                    Kind::Newline,
-                    String::new(),
-                    file,
-                    line,
-                    chars.len() as u32 + 1,
-                );
+            // keepalived's line processing (`@id`, `$NAME=`, substitution); a multi-line
+            // definition used on a line gives several lines, all at this line number.
+            let mut queue = std::collections::VecDeque::from([raw.to_string()]);
+            while let Some(text) = queue.pop_front() {
+                let loc = Location::new(name, line, 1);
+                let Some(text) = self.preprocess(text, &loc, pwd.as_deref(), &mut queue, sink)
+                else {
+                    continue;
+                };
+                let chars: Vec<char> = text.chars().collect();
+                if !continued && let Some(pattern) = include_pattern(&chars) {
+                    self.include(&pattern, dir, loc, sink, depth);
+                    continue;
+                }
+                continued = self.lex_line(&chars, file, line, name, sink);
+                if !continued {
+                    self.push(
+                        Kind::Newline,
+                        String::new(),
+                        file,
+                        line,
+                        chars.len() as u32 + 1,
+                    );
+                }
             }
         }
+        self.defining = None;
         self.push(Kind::Newline, String::new(), file, 0, 0);
+    }
+
+    /// keepalived's `read_line` on one line, before it is split into words: a line starting
+    /// `@ID` is dropped unless ID is the config id (`@^ID`: unless it is not), the `@ID` removed;
+    /// `$NAME=value` defines NAME (a value ending in `\` continues on the next lines until one
+    /// that does not, or an empty line); `$NAME` and `${NAME}` are replaced by defined values,
+    /// again and again, the result decommented and checked again. `None`: nothing left to lex.
+    /// Lines keepalived would not change are returned as they are (their columns stay right).
+    fn preprocess(
+        &mut self,
+        text: String,
+        loc: &Location,
+        pwd: Option<&str>,
+        queue: &mut std::collections::VecDeque<String>,
+        sink: &mut Sink,
+    ) -> Option<String> {
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('@') && !trimmed.starts_with('~') && !text.contains('$') {
+            return Some(text);
+        }
+        let mut buf = decomment(&text);
+        let mut substituted = false;
+        let mut blanked: Option<String> = None;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            if let Some(rest) = buf.strip_prefix('@') {
+                let (negate, rest) = match rest.strip_prefix('^') {
+                    Some(r) => (true, r),
+                    None => (false, rest),
+                };
+                // Something must follow the id, or the line is dropped.
+                let Some(end) = rest.find([' ', '\t']) else {
+                    return None;
+                };
+                let matches = self.config_id.as_deref() == Some(&rest[..end]);
+                if matches == negate {
+                    return None;
+                }
+                let kept = rest[end..].trim_start_matches([' ', '\t']).to_string();
+                if !substituted && blanked.is_none() {
+                    // `@ID` blanked out in the original line, so that the columns stay right.
+                    let lead = text.len() - text.trim_start_matches([' ', '\t']).len();
+                    let cut = lead + (buf.len() - kept.len());
+                    blanked = Some(format!("{}{}", " ".repeat(cut), &text[cut..]));
+                }
+                buf = kept;
+            }
+            let body = buf.trim_start();
+            if body.starts_with('$') && self.define(body) {
+                return None;
+            }
+            if body.starts_with("~SEQ") || body.starts_with("~LST") {
+                sink.warn(
+                    Some(loc.clone()),
+                    Category::Unsupported,
+                    "keepalived's ~SEQ/~LST line generators are not supported by vrrpd; line \
+                     skipped"
+                        .to_string(),
+                );
+                return None;
+            }
+            if body.starts_with('~') || !buf.contains('$') {
+                break;
+            }
+            if buf.contains("$_RANDOM") || buf.contains("${_RANDOM") {
+                sink.warn(
+                    Some(loc.clone()),
+                    Category::Unsupported,
+                    "keepalived's $_RANDOM is not supported by vrrpd; left as it is".to_string(),
+                );
+            }
+            match self.substitute(&mut buf, pwd, queue) {
+                Err(msg) => {
+                    sink.error(Some(loc.clone()), msg);
+                    return None;
+                }
+                Ok(false) => break,
+                Ok(true) => {
+                    substituted = true;
+                    buf = decomment(&buf);
+                    if rounds > MAX_SUBSTITUTIONS {
+                        sink.error(
+                            Some(loc.clone()),
+                            "definitions refer to each other without end".to_string(),
+                        );
+                        return None;
+                    }
+                    if !buf.starts_with('@') && !buf.contains('$') {
+                        break;
+                    }
+                }
+            }
+        }
+        if buf.trim().is_empty() {
+            return None;
+        }
+        if let Some(name) = self.undefined_reference(&buf) {
+            sink.warn(
+                Some(loc.clone()),
+                Category::Fixup,
+                format!(
+                    "'${name}' is not defined (no '${name}=' line before it): kept as it is, as \
+                     keepalived does"
+                ),
+            );
+        }
+        Some(match (substituted, blanked) {
+            (true, _) => buf,
+            (false, Some(b)) => b,
+            (false, None) => text,
+        })
+    }
+
+    /// The first `$NAME`/`${NAME}` outside double quotes that names no definition (inside
+    /// quotes it is usually the shell's, in a script).
+    fn undefined_reference<'b>(&self, buf: &'b str) -> Option<&'b str> {
+        let mut quote = false;
+        for (i, c) in buf.char_indices() {
+            match c {
+                '"' => quote = !quote,
+                '$' if !quote => {
+                    if let Some((name, _)) = reference(buf, i)
+                        && !self.defs.iter().any(|d| d.name == name)
+                        && !matches!(name, "_PWD" | "_INSTANCE" | "_HASH" | "_BANG")
+                    {
+                        return Some(name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// keepalived's `check_definition`: `$NAME=value` (no blank before `=`), NAME a letter or
+    /// `_` then letters, digits and `_`. Returns whether the line was a definition.
+    fn define(&mut self, line: &str) -> bool {
+        let Some(rest) = line.strip_prefix('$') else {
+            return false;
+        };
+        let Some((name, value)) = rest.split_once('=') else {
+            return false;
+        };
+        let mut cs = name.chars();
+        if !cs
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            || !cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return false;
+        }
+        let value = value.trim_start_matches([' ', '\t']);
+        let (value, multiline) = match value.strip_suffix('\\') {
+            Some(v) => {
+                let v = v.trim_end_matches([' ', '\t']);
+                (if v.is_empty() { String::new() } else { format!("{v}\n") }, true)
+            }
+            None => (value.to_string(), false),
+        };
+        let def = Def {
+            name: name.to_string(),
+            value,
+            multiline,
+        };
+        let i = match self.defs.iter().position(|d| d.name == name) {
+            Some(i) => {
+                self.defs[i] = def;
+                i
+            }
+            None => {
+                self.defs.push(def);
+                self.defs.len() - 1
+            }
+        };
+        self.defining = multiline.then_some(i);
+        true
+    }
+
+    /// A line of a multi-line definition: appended; one without a trailing `\` (or an empty
+    /// line) ends it. Comment-only lines are skipped, as keepalived does.
+    fn continue_definition(&mut self, raw: &str) {
+        let Some(i) = self.defining else { return };
+        if raw.is_empty() {
+            self.defining = None;
+            let d = &mut self.defs[i];
+            d.multiline = !d.value.is_empty();
+            return;
+        }
+        let line = decomment(raw);
+        if line.is_empty() {
+            return;
+        }
+        let d = &mut self.defs[i];
+        match line.strip_suffix('\\') {
+            Some(l) => {
+                let l = l.trim_end_matches([' ', '\t']);
+                if !l.is_empty() {
+                    d.value.push_str(l);
+                    d.value.push('\n');
+                }
+            }
+            None => {
+                d.value.push_str(&line);
+                self.defining = None;
+                d.multiline = !d.value.is_empty();
+            }
+        }
+    }
+
+    /// keepalived's `replace_param` on `buf`. `Ok(false)`: nothing was replaced. The further
+    /// lines of a multi-line definition go to the front of `queue`.
+    fn substitute(
+        &self,
+        buf: &mut String,
+        pwd: Option<&str>,
+        queue: &mut std::collections::VecDeque<String>,
+    ) -> Result<bool, String> {
+        let mut pos = 0;
+        let mut replaced = 0usize;
+        let mut pending: Vec<String> = Vec::new();
+        while let Some(off) = buf[pos..].find('$') {
+            let at = pos + off;
+            let Some((name, end)) = reference(buf, at) else {
+                pos = at + 1;
+                continue;
+            };
+            let whole_rest = end == buf.len();
+            // A user definition replaces a standard one of the same name; a multi-line one
+            // only stands at the end of a line.
+            let value = match self.defs.iter().find(|d| d.name == name) {
+                Some(d) if whole_rest || !d.multiline => Some((d.value.clone(), d.multiline)),
+                Some(_) => None,
+                None => match name {
+                    "_PWD" => pwd.map(|p| (p.to_string(), false)),
+                    "_INSTANCE" => self.config_id.clone().map(|c| (c, false)),
+                    "_HASH" => Some(("#".to_string(), false)),
+                    "_BANG" => Some(("!".to_string(), false)),
+                    _ => None,
+                },
+            };
+            let Some(value) = value else {
+                pos = at + 1;
+                continue;
+            };
+            let (text, multiline) = value;
+            let first = if multiline {
+                let mut lines = text.split('\n');
+                let first = lines.next().unwrap_or("").to_string();
+                let rest: Vec<String> = lines.map(str::to_string).collect();
+                // An inner expansion's lines come before what is left of an outer one.
+                pending.splice(0..0, rest);
+                first
+            } else {
+                text.clone()
+            };
+            buf.replace_range(at..end, &first);
+            replaced += 1;
+            if buf.len() > MAX_SUBST_LINE || replaced > MAX_SUBSTITUTIONS {
+                return Err(format!(
+                    "substituting definitions makes this line longer than {MAX_SUBST_LINE} \
+                     bytes or needs more than {MAX_SUBSTITUTIONS} steps (does a definition \
+                     refer to itself?)"
+                ));
+            }
+            pos = at;
+            if first.trim_start_matches([' ', '\t']).starts_with('~') {
+                break;
+            }
+        }
+        for l in pending.into_iter().rev() {
+            queue.push_front(l);
+        }
+        Ok(replaced > 0)
     }
 
     fn push(&mut self, kind: Kind, text: String, file: u32, line: u32, col: u32) {
@@ -389,7 +737,7 @@ impl Lexer {
                     continue;
                 }
             };
-            let sub_dir = path.parent().map(Path::to_path_buf);
+            let sub_dir = Some(file_dir(&path));
             self.include_stack.push(canonical);
             self.lex_file(
                 &path.display().to_string(),
@@ -400,6 +748,56 @@ impl Lexer {
             );
             self.include_stack.pop();
         }
+    }
+}
+
+/// keepalived's `decomment`: leading blanks, a comment (`#` or `!` outside quotes, not
+/// escaped) and trailing blanks removed; `\#`/`\!` escapes are kept for the lexer.
+fn decomment(line: &str) -> String {
+    let mut quote = false;
+    let mut cut = line.len();
+    let mut it = line.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        match c {
+            '"' => quote = !quote,
+            '\\' => {
+                it.next();
+            }
+            '#' | '!' if !quote => {
+                cut = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    line[..cut].trim_matches([' ', '\t']).to_string()
+}
+
+/// A `$NAME` or `${NAME}` reference at byte `at` of `buf` (keepalived's `find_definition`):
+/// NAME starts with a letter or `_`; unbraced, it must be followed by a blank, `,`, `)` or the
+/// end of the line. The name and the end of the reference.
+fn reference(buf: &str, at: usize) -> Option<(&str, usize)> {
+    let b = buf.as_bytes();
+    let braced = b.get(at + 1) == Some(&b'{');
+    let start = at + 1 + usize::from(braced);
+    if !b
+        .get(start)
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
+        return None;
+    }
+    let mut end = start + 1;
+    while b
+        .get(end)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        end += 1;
+    }
+    let name = &buf[start..end];
+    if braced {
+        (b.get(end) == Some(&b'}')).then_some((name, end + 1))
+    } else {
+        matches!(b.get(end), None | Some(b' ' | b'\t' | b',' | b')')).then_some((name, end))
     }
 }
 
@@ -2161,6 +2559,34 @@ mod tests {
         assert_eq!(expand_braces("plain*.conf"), vec!["plain*.conf"]);
         assert_eq!(expand_braces("{single}"), vec!["{single}"]);
         assert_eq!(expand_braces("{unclosed,"), vec!["{unclosed,"]);
+    }
+
+    #[test]
+    fn references_follow_keepalived() {
+        assert_eq!(reference("$IF", 0), Some(("IF", 3)));
+        assert_eq!(reference("a ${IF}x", 2), Some(("IF", 7)));
+        assert_eq!(reference("$IF,b", 0), Some(("IF", 3)));
+        assert_eq!(reference("$IF.100", 0), None);
+        assert_eq!(reference("$1", 0), None);
+        assert_eq!(reference("${IF", 0), None);
+        assert_eq!(reference("$", 0), None);
+        assert_eq!(decomment("  a \"b # c\" # d  "), "a \"b # c\"");
+        assert_eq!(decomment("x \\# y ! z"), "x \\# y");
+    }
+
+    #[test]
+    fn multi_line_definition_ends_at_an_empty_line() {
+        let text = "$V=\\\n 192.0.2.1 \\\n# comment only\n 192.0.2.2 \\\n\n\
+                    vrrp_instance VI_1 {\ninterface eth0\nvirtual_router_id 1\n\
+                    virtual_ipaddress {\n$V\n}\n}\n";
+        let l = parse_str("t.conf", text).unwrap_or_else(|e| panic!("{e}"));
+        let vips: Vec<String> = l.config.instances[0]
+            .vips
+            .iter()
+            .map(|v| v.address.to_string())
+            .collect();
+        assert_eq!(vips, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(l.config.instances[0].source.line, 6);
     }
 
     #[test]

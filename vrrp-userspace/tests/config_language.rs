@@ -1,0 +1,179 @@
+//! keepalived 2.2.7's configuration language beyond single keywords (issue 13): relative
+//! `include`s, `$NAME` definitions, `@id` conditional lines, repeated keywords, and the fix-ups
+//! keepalived applies to whole instances. Each case runs `vrrpd check` and, side by side,
+//! `keepalived -t` on the same files in the same directory.
+
+use vrrp_userspace::lab::side_by_side::{Dir, keepalived_t, vrrpd_check};
+
+const VRRPD: &str = env!("CARGO_BIN_EXE_vrrpd");
+
+/// An instance on eth0 (keepalived -t wants an existing, non-loopback interface), VRID 51.
+fn instance(body: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 51\n{body}    \
+         virtual_ipaddress {{\n        192.0.2.3\n    }}\n}}\n"
+    )
+}
+
+#[test]
+fn relative_include_resolves_against_the_including_files_directory() {
+    let d = Dir::new("inc-rel");
+    d.write(
+        "keepalived.conf",
+        "vrrp_instance VI_1 {\n    include instance.d/vi1.conf\n    virtual_ipaddress {\n        \
+         192.0.2.3\n    }\n}\n",
+    )
+    .write(
+        "instance.d/vi1.conf",
+        "state MASTER\ninterface eth0\nvirtual_router_id 51\npriority 101\ninclude prio.conf\n",
+    )
+    // Relative to instance.d/, where vi1.conf is: keepalived changes into each file's directory.
+    .write("instance.d/prio.conf", "advert_int 2\n");
+    // Run in the file's directory with a bare file name: the case that used to glob from `/`.
+    let ours = vrrpd_check(VRRPD, d.path(), "keepalived.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    assert!(
+        ours.text.contains("state MASTER, priority 101"),
+        "{}",
+        ours.text
+    );
+    assert!(ours.text.contains("advert interval 2s"), "{}", ours.text);
+    assert!(!ours.text.contains("matched no file"), "{}", ours.text);
+    // From elsewhere, with a path: the same.
+    let path = d.path().join("keepalived.conf");
+    let ours = vrrpd_check(VRRPD, std::path::Path::new("/"), path.to_str().unwrap(), &[]);
+    assert!(
+        ours.text.contains("state MASTER, priority 101"),
+        "{}",
+        ours.text
+    );
+    if let Some(ka) = keepalived_t(
+        "relative_include_resolves_against_the_including_files_directory",
+        d.path(),
+        "keepalived.conf",
+        &[],
+    ) {
+        assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
+        assert!(!ka.text.contains("No config files matched"), "{}", ka.text);
+    }
+}
+
+/// The `$NAME` test file: `$P` is valid or not, the third VIP of the multi-line `$VIPS` is
+/// valid or not, so that keepalived's complaints show which text it read.
+fn definitions(prio: &str, third_vip: &str) -> String {
+    format!(
+        "$IF=eth0\n\
+         $VIPS=192.0.2.10 \\\n    192.0.2.11/24 \\\n    {third_vip}\n\
+         $P={prio}\n\
+         vrrp_instance VI_1 {{\n\
+         \x20   interface $IF\n\
+         \x20   virtual_router_id 51\n\
+         \x20   priority ${{P}}\n\
+         \x20   virtual_ipaddress {{\n\
+         \x20       $VIPS\n\
+         \x20   }}\n\
+         \x20   notify \"/usr/bin/logger $IF.x\"\n\
+         }}\n"
+    )
+}
+
+#[test]
+fn definitions_are_substituted_like_keepalived() {
+    let d = Dir::new("defs");
+    d.write("good.conf", &definitions("120", "192.0.2.12"))
+        .write("bad.conf", &definitions("300", "192.0.2.999"));
+    let ours = vrrpd_check(VRRPD, d.path(), "good.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    for want in [
+        "interface eth0,",
+        "priority 120,",
+        "VIP 192.0.2.10/32 dev eth0",
+        "VIP 192.0.2.11/24 dev eth0",
+        "VIP 192.0.2.12/32 dev eth0",
+        "OK, 1 instance(s), 0 warning(s)",
+    ] {
+        assert!(ours.text.contains(want), "{want}:\n{}", ours.text);
+    }
+    // The bad values reach the keywords, and both name the line that uses the definition.
+    let ours = vrrpd_check(VRRPD, d.path(), "bad.conf", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(ours.says_at("bad.conf", 9, "'300'"), "{}", ours.text);
+    assert!(ours.says_at("bad.conf", 11, "192.0.2.999"), "{}", ours.text);
+    let test = "definitions_are_substituted_like_keepalived";
+    if let Some(ka) = keepalived_t(test, d.path(), "good.conf", &[]) {
+        assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
+    }
+    if let Some(ka) = keepalived_t(test, d.path(), "bad.conf", &[]) {
+        assert!(ka.says_at("bad.conf", 9, "Priority not valid"), "{}", ka.text);
+        assert!(ka.says_at("bad.conf", 11, "192.0.2.999"), "{}", ka.text);
+    }
+}
+
+#[test]
+fn an_undefined_name_stays_literal_with_a_warning() {
+    let d = Dir::new("undef");
+    d.write(
+        "k.conf",
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    \
+         track_interface {\n        $IFACE\n    }\n    virtual_ipaddress {\n        \
+         192.0.2.3\n    }\n}\n",
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert!(
+        ours.says_at("k.conf", 5, "'$IFACE' is not defined"),
+        "{}",
+        ours.text
+    );
+    if let Some(ka) = keepalived_t("an_undefined_name_stays_literal", d.path(), "k.conf", &[]) {
+        assert!(ka.says_at("k.conf", 5, "$IFACE"), "{}", ka.text);
+    }
+}
+
+#[test]
+fn definitions_that_refer_to_themselves_are_refused_not_looped() {
+    let d = Dir::new("selfref");
+    d.write("k.conf", &format!("$A=x $A\n{}", instance("    priority $A\n")));
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(ours.says_at("k.conf", 5, "refer to itself"), "{}", ours.text);
+}
+
+/// `@ID` lines: the dropped alternative holds a value keepalived complains about, so its
+/// output shows which line it kept.
+#[test]
+fn conditional_lines_follow_the_config_id() {
+    let d = Dir::new("atid");
+    d.write(
+        "k.conf",
+        &instance("    @lb1 priority 150\n    @^lb1 priority 256\n    @lb2 state MASTER\n"),
+    );
+    let test = "conditional_lines_follow_the_config_id";
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &["-i", "lb1"]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    assert!(
+        ours.text.contains("state BACKUP, priority 150"),
+        "{}",
+        ours.text
+    );
+    if let Some(ka) = keepalived_t(test, d.path(), "k.conf", &["-i", "lb1"]) {
+        assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
+    }
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &["--config-id", "lb2"]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(ours.says_at("k.conf", 5, "'256'"), "{}", ours.text);
+    if let Some(ka) = keepalived_t(test, d.path(), "k.conf", &["-i", "lb2"]) {
+        assert!(ka.says_at("k.conf", 5, "Priority not valid"), "{}", ka.text);
+    }
+    // Without -i: the host name up to its first dot, as keepalived.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let short = host.trim().split('.').next().unwrap().to_string();
+    d.write(
+        "host.conf",
+        &instance(&format!("    @{short} priority 170\n    @^{short} priority 256\n")),
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "host.conf", &[]);
+    assert!(ours.text.contains("priority 170"), "{}", ours.text);
+    if let Some(ka) = keepalived_t(test, d.path(), "host.conf", &[]) {
+        assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
+    }
+}
