@@ -137,8 +137,14 @@ fn main() -> ExitCode {
 }
 
 /// Load a configuration, printing warnings; `Err` holds the exit code after printing errors.
-fn load(path: &Path, strict: bool) -> Result<Loaded, ExitCode> {
-    let loaded = config::load(path).and_then(|l| if strict { l.strict() } else { Ok(l) });
+/// `check` accepts a file without instances (with a warning), as keepalived does; `run` not.
+fn load(path: &Path, strict: bool, check: bool) -> Result<Loaded, ExitCode> {
+    let options = config::LoadOptions {
+        allow_no_instance: check,
+        ..Default::default()
+    };
+    let loaded =
+        config::load_with(path, &options).and_then(|l| if strict { l.strict() } else { Ok(l) });
     match loaded {
         Ok(l) => {
             print_diagnostics(&l.warnings);
@@ -169,7 +175,7 @@ fn print_diagnostics(ds: &[Diagnostic]) {
 }
 
 fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
-    let loaded = match load(path, strict) {
+    let loaded = match load(path, strict, true) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -186,7 +192,7 @@ fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn convert(path: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let loaded = match load(path, false) {
+    let loaded = match load(path, false, true) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -288,7 +294,7 @@ fn run(
     if let Some(facility) = syslog {
         vrrp_userspace::logging::init_syslog(&facility)?;
     }
-    let loaded = match load(path, false) {
+    let loaded = match load(path, false, false) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
