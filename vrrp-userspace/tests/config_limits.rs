@@ -39,3 +39,56 @@ fn no_instance_is_a_warning_for_check_and_refused_by_run() {
         assert_eq!(ka.code, 0, "{}", ka.text);
     }
 }
+
+fn many_vips(name: &str, vrid: u8, vips: &[String]) -> String {
+    format!(
+        "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    \
+         virtual_ipaddress {{\n{}\n    }}\n}}\n",
+        vips.iter()
+            .map(|v| format!("        {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// "(max N addresses)" from a checker's output.
+fn max_in(text: &str) -> Option<usize> {
+    let rest = text.split("(max ").nth(1)?;
+    rest.split(' ').next()?.parse().ok()
+}
+
+/// More VIPs than an advert can list: keepalived lists the first ones (255 at most, fewer for
+/// IPv6 where the MTU binds) and moves the rest to the excluded VIPs, with a warning; so does
+/// vrrpd, with the same limit on the same interface.
+#[test]
+fn vips_beyond_what_an_advert_lists_become_excluded_with_keepalived_warning() {
+    let d = Dir::new("manyvips");
+    let v4: Vec<String> = (0..300)
+        .map(|i| format!("198.51.{}.{}", i / 250, i % 250 + 1))
+        .collect();
+    let mut v6 = vec!["fe80::52".to_string()];
+    v6.extend((1..=100).map(|i| format!("2001:db8::{i:x}")));
+    d.write("v4.conf", &many_vips("VI_4", 51, &v4))
+        .write("v6.conf", &many_vips("VI_6", 52, &v6));
+    let test = "vips_beyond_what_an_advert_lists_become_excluded";
+    for (file, n, name) in [("v4.conf", 300, "VI_4"), ("v6.conf", 101, "VI_6")] {
+        let ours = vrrpd_check(VRRPD, d.path(), file, &[]);
+        assert_eq!(ours.code, 0, "{}", ours.text);
+        let warning = format!("({name}) Number of VIPs ({n}) exceeds maximum/space available");
+        assert!(ours.says_at(file, 1, &warning), "{}", ours.text);
+        let max = max_in(&ours.text).expect("a limit");
+        if file == "v4.conf" {
+            assert_eq!(max, 255);
+        } else {
+            // 89 on a 1500-byte link, fewer on a smaller one.
+            assert!((1..=89).contains(&max), "{max}");
+        }
+        let listed = ours.text.matches("\n  VIP ").count();
+        let excluded = ours.text.matches("\n  excluded VIP ").count();
+        assert_eq!((listed, excluded), (max, n - max), "{}", ours.text);
+        if let Some(ka) = keepalived_t(test, d.path(), file, &[]) {
+            assert!(ka.text.contains(&warning), "{}", ka.text);
+            assert_eq!(max_in(&ka.text), Some(max), "{}", ka.text);
+        }
+    }
+}

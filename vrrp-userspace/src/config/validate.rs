@@ -21,6 +21,19 @@ pub const MAX_IFNAME: usize = 15;
 /// Valid weight range for tracked scripts and interfaces.
 pub const WEIGHT_RANGE: std::ops::RangeInclusive<i16> = -253..=253;
 
+/// The MTU of an interface of this host, if it has one by that name (keepalived sizes adverts
+/// by it).
+fn interface_mtu(name: &str) -> Option<usize> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return None;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Run every check, fixing up what keepalived fixes up.
 pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
     let script_names: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
@@ -178,6 +191,27 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
                 );
                 inst.auth = Auth::None;
             }
+        }
+
+        // An advert lists at most 255 addresses, and no more than fit in a frame on the
+        // interface's MTU (at most 1500, 89 IPv6 addresses): keepalived moves the rest to the
+        // excluded VIPs, managed with mastership but not listed; so do we, with its warning.
+        let mtu = interface_mtu(&inst.interface)
+            .unwrap_or(crate::wire::vrrp::ADVERT_MTU)
+            .min(crate::wire::vrrp::ADVERT_MTU);
+        let max = crate::wire::vrrp::max_addresses(inst.version, family == Family::Ipv6, mtu);
+        if inst.vips.len() > max {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) Number of VIPs ({}) exceeds maximum/space available in packet \
+                     (max {max} addresses) - excess moved to eVIPs",
+                    inst.vips.len()
+                ),
+            );
+            let excess = inst.vips.split_off(max);
+            inst.excluded_vips.extend(excess);
         }
 
         // Interval ranges (the keepalived front end has already rounded its decimal input).
