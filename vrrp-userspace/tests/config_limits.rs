@@ -92,3 +92,91 @@ fn vips_beyond_what_an_advert_lists_become_excluded_with_keepalived_warning() {
         }
     }
 }
+
+fn two(first: &str, second: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n    interface eth0\n{first}}}\nvrrp_instance VI_2 {{\n    \
+         interface eth0\n{second}}}\n"
+    )
+}
+
+/// keepalived accepts a VIP in two instances (-t is silent); vrrpd refuses, naming both.
+#[test]
+fn a_vip_in_two_instances_is_refused() {
+    let d = Dir::new("dupvip");
+    let a = "    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.3\n    }\n";
+    let b = "    virtual_router_id 52\n    virtual_ipaddress {\n        192.0.2.4\n    }\n    \
+             virtual_ipaddress_excluded {\n        192.0.2.3/24\n    }\n";
+    d.write("k.conf", &two(a, b));
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(
+        ours.says_at("k.conf", 8, "(VI_2) VIP 192.0.2.3 is also a VIP of VI_1 (k.conf:1)"),
+        "{}",
+        ours.text
+    );
+    if let Some(ka) = keepalived_t("a_vip_in_two_instances", d.path(), "k.conf", &[]) {
+        assert_eq!(ka.code, 0, "keepalived accepts it: {}", ka.text);
+    }
+}
+
+/// Unicast instances with one VRID on one interface: keepalived tells them apart by peer
+/// (-t is silent), vrrpd's maps cannot; refused. Two multicast ones: refused by both.
+#[test]
+fn one_vrid_twice_on_an_interface_is_refused_unicast_too() {
+    let d = Dir::new("dupvrid");
+    let inst = |vip: &str, peer: &str| {
+        format!(
+            "    virtual_router_id 51\n    unicast_peer {{\n        {peer}\n    }}\n    \
+             virtual_ipaddress {{\n        {vip}\n    }}\n"
+        )
+    };
+    d.write(
+        "unicast.conf",
+        &two(&inst("192.0.2.3", "192.0.2.8"), &inst("192.0.2.4", "192.0.2.9")),
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "unicast.conf", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(
+        ours.says_at(
+            "unicast.conf",
+            11,
+            "VI_1 (unicast.conf:1) and VI_2 both use VRID 51 with IPv4 on interface eth0"
+        ),
+        "{}",
+        ours.text
+    );
+    let test = "one_vrid_twice_on_an_interface";
+    if let Some(ka) = keepalived_t(test, d.path(), "unicast.conf", &[]) {
+        assert_eq!(ka.code, 0, "keepalived accepts it: {}", ka.text);
+    }
+    // Unicast and multicast share vrrpd's maps as well.
+    d.write(
+        "mixed.conf",
+        &two(
+            &inst("192.0.2.3", "192.0.2.8"),
+            "    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.4\n    }\n",
+        ),
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "mixed.conf", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(ours.says_at("mixed.conf", 11, "both use VRID 51"), "{}", ours.text);
+}
+
+#[test]
+fn toml_priority_zero_is_refused() {
+    let d = Dir::new("tomlprio");
+    d.write(
+        "v.toml",
+        "[[instance]]\nname = \"VI_1\"\nstate = \"BACKUP\"\ninterface = \"eth0\"\nvrid = 51\n\
+         priority = 0\nadvert_interval_cs = 100\nversion = 2\n\n[[instance.vip]]\n\
+         address = \"192.0.2.3\"\nprefix_len = 32\ndev = \"eth0\"\n",
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "v.toml", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    assert!(
+        ours.says_at("v.toml", 1, "(VI_1) priority 0 is reserved"),
+        "{}",
+        ours.text
+    );
+}

@@ -67,6 +67,18 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             names.insert(name.clone(), l.clone());
         }
 
+        // Priority 0 is what a master sends when it resigns (the keepalived.conf parser only
+        // takes 1..255; this catches TOML).
+        if inst.priority == crate::units::Priority::SHUTDOWN {
+            sink.error(
+                loc.clone(),
+                format!(
+                    "({name}) priority 0 is reserved for a master that resigns: expected \
+                     1..255"
+                ),
+            );
+        }
+
         if inst.interface.is_empty() {
             sink.error(
                 loc.clone(),
@@ -366,23 +378,60 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
         });
     }
 
-    // Duplicate VRIDs on one interface and family (keepalived exits with a config error).
-    let mut seen: HashMap<(String, Family, u8), String> = HashMap::new();
+    // Duplicate VRIDs on one interface and family. keepalived refuses two multicast instances
+    // ("… both use VRID …") but tells unicast instances apart by their peers (and unicast from
+    // multicast); vrrpd keys its advert maps by interface, family and VRID alone, so any two
+    // instances there would read each other's adverts: refused, naming both.
+    let mut seen: HashMap<(String, Family, u8), (String, bool, Location)> = HashMap::new();
     for inst in &config.instances {
         let key = (inst.interface.clone(), inst.family(), inst.vrid.get());
-        if !inst.unicast_peers.is_empty() {
-            continue;
-        }
-        if let Some(first) = seen.get(&key) {
-            sink.error(
-                Some(Location::from(&inst.source)),
+        let unicast = !inst.unicast_peers.is_empty();
+        let here = Location::from(&inst.source);
+        if let Some((first, first_unicast, at)) = seen.get(&key) {
+            let message = if unicast || *first_unicast {
+                format!(
+                    "{first} ({at}) and {} both use VRID {} with {} on interface {}: keepalived \
+                     tells unicast instances apart by their peers, vrrpd does not; give each \
+                     instance on an interface its own VRID",
+                    inst.name, key.2, key.1, key.0
+                )
+            } else {
                 format!(
                     "{first} and {} both use VRID {} with {} on interface {}",
                     inst.name, key.2, key.1, key.0
-                ),
-            );
+                )
+            };
+            sink.error(Some(here), message);
         } else {
-            seen.insert(key, inst.name.clone());
+            seen.insert(key, (inst.name.clone(), unicast, here));
+        }
+    }
+
+    // One VIP, one instance: the XDP responder and the address itself belong to one master.
+    // keepalived 2.2.7 accepts a VIP in two instances silently, and each instance then adds
+    // and removes the address with its own state; refused.
+    let mut owners: HashMap<std::net::IpAddr, (String, Location)> = HashMap::new();
+    for inst in &config.instances {
+        let mut mine: HashSet<std::net::IpAddr> = HashSet::new();
+        for vip in inst.vips.iter().chain(&inst.excluded_vips) {
+            if !mine.insert(vip.address) {
+                continue;
+            }
+            let here = Location::from(&inst.source);
+            match owners.get(&vip.address) {
+                Some((first, at)) => sink.error(
+                    Some(here),
+                    format!(
+                        "({}) VIP {} is also a VIP of {first} ({at}): an address belongs to one \
+                         instance (keepalived accepts this, and the two instances then add and \
+                         remove it against each other)",
+                        inst.name, vip.address
+                    ),
+                ),
+                None => {
+                    owners.insert(vip.address, (inst.name.clone(), here));
+                }
+            }
         }
     }
 
