@@ -177,3 +177,55 @@ fn conditional_lines_follow_the_config_id() {
         assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
     }
 }
+
+/// Keywords given twice: keepalived keeps the first notify script of each kind, the first
+/// `group` list of a sync group, and ignores a repeated tracked interface or script, each with
+/// a warning; the others are last-wins. vrrpd does the same, with the same words at the same
+/// lines.
+#[test]
+fn repeated_keywords_keep_keepalived_winner_and_warning() {
+    let d = Dir::new("repeat");
+    let text = "vrrp_script chk {\n    script /bin/true\n}\n\
+                vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n\
+                \x20   priority 90\n    priority 95\n\
+                \x20   notify /bin/true\n    notify /bin/false\n\
+                \x20   notify_master /bin/true\n    notify_master /bin/false\n\
+                \x20   track_interface {\n        lo weight -10\n        lo\n    }\n\
+                \x20   track_script {\n        chk\n    }\n    track_script {\n        chk\n    }\n\
+                \x20   virtual_ipaddress {\n        192.0.2.3\n    }\n}\n\
+                vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 52\n\
+                \x20   virtual_ipaddress {\n        192.0.2.4\n    }\n}\n\
+                vrrp_sync_group VG {\n    group {\n        VI_1\n        VI_2\n    }\n\
+                \x20   notify_backup /bin/true\n    notify_backup /bin/false\n\
+                \x20   group {\n        VI_2\n    }\n}\n";
+    d.write("k.conf", text);
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    let expected = [
+        (10, "(VI_1) notify script already specified - ignoring /bin/false"),
+        (12, "(VI_1) notify_master script already specified - ignoring /bin/false"),
+        (15, "(VI_1) duplicate track_interface lo - ignoring"),
+        (21, "(VI_1) duplicate track_script chk - ignoring"),
+        (40, "vrrp group VG: notify_backup script already specified - ignoring /bin/false"),
+        // Last in the group: keepalived 2.2.7 loses track of the block after this one.
+        (41, "Group list already specified for sync group VG"),
+    ];
+    for (line, msg) in expected {
+        assert!(ours.says_at("k.conf", line, msg), "{line}: {msg}\n{}", ours.text);
+    }
+    // The winners: the last priority, the first of the rest.
+    assert!(ours.text.contains("priority 95"), "{}", ours.text);
+    assert!(ours.text.contains("sync group VG: VI_1, VI_2"), "{}", ours.text);
+    let loaded = vrrp_userspace::config::load(&d.path().join("k.conf")).unwrap();
+    let vi1 = loaded.config.instance("VI_1").unwrap();
+    assert_eq!(vi1.notify.any.as_ref().unwrap().command, "/bin/true");
+    assert_eq!(vi1.notify.master.as_ref().unwrap().command, "/bin/true");
+    assert_eq!(vi1.track_scripts.len(), 1);
+    let vg = &loaded.config.sync_groups[0];
+    assert_eq!(vg.notify.backup.as_ref().unwrap().command, "/bin/true");
+    if let Some(ka) = keepalived_t("repeated_keywords", d.path(), "k.conf", &[]) {
+        for (line, msg) in expected {
+            assert!(ka.says_at("k.conf", line, msg), "{line}: {msg}\n{}", ka.text);
+        }
+    }
+}

@@ -22,6 +22,14 @@
 //!    are skipped with balanced braces and reported with file:line (`--strict` makes them
 //!    errors), never silently ignored.
 //!
+//! Keywords given twice (audited against keepalived 2.2.7's handlers): the first wins, with
+//! keepalived's warning, for the `notify*` scripts of an instance or a sync group, a sync
+//! group's `group` list, a `track_interface` or `track_script` entry naming one already
+//! tracked, and `state BACKUP` after `MASTER`; blocks (`virtual_ipaddress`, `unicast_peer`,
+//! `track_*`) add up; every other keyword is last-wins, silently, as in keepalived. A
+//! `vrrp_instance` name given twice is refused (keepalived reports it and keeps the first), so
+//! is a `vrrp_script` name (keepalived silently tracks the first).
+//!
 //! Where keepalived warns and fixes a value up, we warn (quoting its message) and fix it up the
 //! same way. Where keepalived logs an invalid number or address and falls back to a default
 //! (`priority 256` → 100, an out-of-range VRID, an unparsable VIP), we refuse the configuration
@@ -1580,7 +1588,18 @@ impl<'a> Interp<'a> {
                     if let Some(b) = self.block(node) {
                         for n in b {
                             if let Some(t) = self.track_interface(n) {
-                                r.track_interfaces.push(t);
+                                if r.track_interfaces.iter().any(|x| x.interface == t.interface) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!(
+                                            "({iname}) duplicate track_interface {} - ignoring",
+                                            t.interface
+                                        ),
+                                    );
+                                } else {
+                                    r.track_interfaces.push(t);
+                                }
                             }
                         }
                     }
@@ -1592,7 +1611,18 @@ impl<'a> Interp<'a> {
                             self.seq += 1;
                             if let Some(t) = self.track_script(n) {
                                 let l = self.loc(&n.words[0]);
-                                r.track_scripts.push((t, self.seq, l));
+                                if r.track_scripts.iter().any(|(x, _, _)| x.script == t.script) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!(
+                                            "({iname}) duplicate track_script {} - ignoring",
+                                            t.script
+                                        ),
+                                    );
+                                } else {
+                                    r.track_scripts.push((t, self.seq, l));
+                                }
                             }
                         }
                     }
@@ -1741,13 +1771,27 @@ impl<'a> Interp<'a> {
                 "unicast_src_ip" => r.unicast_src = self.ip(node, 1),
                 "mcast_src_ip" => r.mcast_src = self.ip(node, 1),
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                    let cmd = self.notify(node);
-                    match k {
-                        "notify_master" => r.notify.master = cmd,
-                        "notify_backup" => r.notify.backup = cmd,
-                        "notify_fault" => r.notify.fault = cmd,
-                        "notify_stop" => r.notify.stop = cmd,
-                        _ => r.notify.any = cmd,
+                    let slot = match k {
+                        "notify_master" => &mut r.notify.master,
+                        "notify_backup" => &mut r.notify.backup,
+                        "notify_fault" => &mut r.notify.fault,
+                        "notify_stop" => &mut r.notify.stop,
+                        _ => &mut r.notify.any,
+                    };
+                    // keepalived keeps the first and warns about the others.
+                    if slot.is_some() {
+                        let what = if k == "notify" { "notify" } else { k };
+                        let t = node.words.get(1).unwrap_or(&kw).clone();
+                        self.warn(
+                            &kw,
+                            Category::Fixup,
+                            format!(
+                                "({iname}) {what} script already specified - ignoring {}",
+                                t.text
+                            ),
+                        );
+                    } else {
+                        *slot = self.notify(node);
                     }
                 }
                 "garp_master_delay" => {
@@ -2218,11 +2262,22 @@ impl<'a> Interp<'a> {
             tracking_weight: false,
             source: self.source(name),
         };
+        let mut group_seen = false;
         for node in nodes {
             let kw = node.words[0].clone();
             match kw.text.as_str() {
                 "group" => {
                     if let Some(b) = self.block(node) {
+                        // keepalived keeps the first list.
+                        if group_seen {
+                            self.warn(
+                                &kw,
+                                Category::Fixup,
+                                format!("Group list already specified for sync group {}", g.name),
+                            );
+                            continue;
+                        }
+                        group_seen = true;
                         for n in b {
                             g.instances.extend(n.words.iter().map(|t| t.text.clone()));
                         }
@@ -2232,13 +2287,24 @@ impl<'a> Interp<'a> {
                     if !self.no_block(node) {
                         continue;
                     }
-                    let cmd = self.notify(node);
-                    match kw.text.as_str() {
-                        "notify_master" => g.notify.master = cmd,
-                        "notify_backup" => g.notify.backup = cmd,
-                        "notify_fault" => g.notify.fault = cmd,
-                        "notify_stop" => g.notify.stop = cmd,
-                        _ => g.notify.any = cmd,
+                    let k = kw.text.as_str();
+                    let slot = match k {
+                        "notify_master" => &mut g.notify.master,
+                        "notify_backup" => &mut g.notify.backup,
+                        "notify_fault" => &mut g.notify.fault,
+                        "notify_stop" => &mut g.notify.stop,
+                        _ => &mut g.notify.any,
+                    };
+                    // keepalived keeps the first and warns about the others.
+                    if slot.is_some() {
+                        let t = node.words.get(1).unwrap_or(&kw).clone();
+                        let msg = format!(
+                            "vrrp group {}: {k} script already specified - ignoring {}",
+                            g.name, t.text
+                        );
+                        self.warn(&kw, Category::Fixup, msg);
+                    } else {
+                        *slot = self.notify(node);
                     }
                 }
                 "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
