@@ -229,3 +229,55 @@ fn repeated_keywords_keep_keepalived_winner_and_warning() {
         }
     }
 }
+
+/// keepalived's whole-instance fix-ups: an AH instance that is not the address owner starts as
+/// BACKUP, and a track_interface entry naming the instance's own interface is dropped (the
+/// interface is tracked anyway), each with keepalived's warning.
+#[test]
+fn ah_clears_initial_master_and_own_interface_is_not_tracked_twice() {
+    let d = Dir::new("ah");
+    d.write(
+        "k.conf",
+        &instance(
+            "    state MASTER\n    priority 100\n    authentication {\n        auth_type AH\n        \
+             auth_pass secret12\n    }\n    track_interface {\n        eth0 weight -20\n        \
+             lo\n    }\n",
+        ),
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    let expected = [
+        "(VI_1) Initial state master is incompatible with AH authentication - clearing",
+        "(VI_1) Ignoring track_interface eth0 since own interface",
+    ];
+    for msg in expected {
+        assert!(ours.says_at("k.conf", 1, msg), "{msg}\n{}", ours.text);
+    }
+    assert!(
+        ours.text.contains("state BACKUP, priority 100"),
+        "{}",
+        ours.text
+    );
+    assert!(ours.text.contains("auth AH"), "{}", ours.text);
+    assert!(ours.text.contains("track interface lo weight 0"), "{}", ours.text);
+    assert!(!ours.text.contains("track interface eth0"), "{}", ours.text);
+    if let Some(ka) = keepalived_t("ah_clears_initial_master", d.path(), "k.conf", &[]) {
+        for msg in expected {
+            assert!(ka.text.contains(msg), "{msg}\n{}", ka.text);
+        }
+    }
+    // The address owner keeps MASTER.
+    d.write(
+        "owner.conf",
+        &instance(
+            "    state MASTER\n    priority 255\n    authentication {\n        auth_type AH\n        \
+             auth_pass secret12\n    }\n",
+        ),
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "owner.conf", &[]);
+    assert!(ours.text.contains("state MASTER, priority 255"), "{}", ours.text);
+    assert!(!ours.text.contains("incompatible with AH"), "{}", ours.text);
+    if let Some(ka) = keepalived_t("ah_clears_initial_master", d.path(), "owner.conf", &[]) {
+        assert!(!ka.text.contains("incompatible with AH"), "{}", ka.text);
+    }
+}

@@ -2457,6 +2457,16 @@ impl<'a> Interp<'a> {
                 let (a, _) = Auth::pass(r.auth_pass.as_deref().unwrap_or_default());
                 a
             }
+            // keepalived keys AH with the auth_pass; without one it drops authentication (in
+            // v2 outside strict mode; otherwise validate drops it with its own reason).
+            Some(_) if !strict && version == Version::V2 && r.auth_pass.is_none_or(|p| p.is_empty()) => {
+                self.sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) Authentication specified but no password given. Ignoring"),
+                );
+                Auth::None
+            }
             Some(_) => Auth::Ah,
             None => Auth::None,
         };

@@ -205,6 +205,21 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             }
         }
 
+        // keepalived: a master must have heard an advert (for AH's sequence number) before it
+        // takes over, so an AH instance that is not the address owner starts as BACKUP.
+        if inst.auth == Auth::Ah && inst.state == InitialState::Master && !inst.priority.is_owner()
+        {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) Initial state master is incompatible with AH authentication - \
+                     clearing"
+                ),
+            );
+            inst.state = InitialState::Backup;
+        }
+
         // An advert lists at most 255 addresses, and no more than fit in a frame on the
         // interface's MTU (at most 1500, 89 IPv6 addresses): keepalived moves the rest to the
         // excluded VIPs, managed with mastership but not listed; so do we, with its warning.
@@ -341,7 +356,22 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             inst.lower_prio_no_advert = true;
         }
 
-        // Tracking.
+        // Tracking. An instance tracks its own interface anyway (weight 0, unless
+        // dont_track_primary): keepalived drops an entry naming it.
+        inst.track_interfaces.retain(|t| {
+            if t.interface != inst.interface {
+                return true;
+            }
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) Ignoring track_interface {} since own interface",
+                    t.interface
+                ),
+            );
+            false
+        });
         for t in &inst.track_interfaces {
             if !WEIGHT_RANGE.contains(&t.weight) {
                 sink.error(
