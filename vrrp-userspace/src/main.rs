@@ -181,6 +181,22 @@ fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     };
     let mut out = std::io::stdout().lock();
     write!(out, "{}", summary(&loaded.config))?;
+    // Every keyword accepted without effect, and why (also among the warnings above).
+    let no_effect: Vec<&Diagnostic> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.category == config::Category::NoEffect)
+        .collect();
+    if !no_effect.is_empty() {
+        writeln!(out, "accepted without effect ({}):", no_effect.len())?;
+        for w in no_effect {
+            let at = w
+                .location
+                .as_ref()
+                .map_or(String::new(), |l| format!("{l}: "));
+            writeln!(out, "  {at}{}", w.message)?;
+        }
+    }
     writeln!(
         out,
         "{}: OK, {} instance(s), {} warning(s)",

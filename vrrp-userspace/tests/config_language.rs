@@ -41,7 +41,12 @@ fn relative_include_resolves_against_the_including_files_directory() {
     assert!(!ours.text.contains("matched no file"), "{}", ours.text);
     // From elsewhere, with a path: the same.
     let path = d.path().join("keepalived.conf");
-    let ours = vrrpd_check(VRRPD, std::path::Path::new("/"), path.to_str().unwrap(), &[]);
+    let ours = vrrpd_check(
+        VRRPD,
+        std::path::Path::new("/"),
+        path.to_str().unwrap(),
+        &[],
+    );
     assert!(
         ours.text.contains("state MASTER, priority 101"),
         "{}",
@@ -104,7 +109,11 @@ fn definitions_are_substituted_like_keepalived() {
         assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
     }
     if let Some(ka) = keepalived_t(test, d.path(), "bad.conf", &[]) {
-        assert!(ka.says_at("bad.conf", 9, "Priority not valid"), "{}", ka.text);
+        assert!(
+            ka.says_at("bad.conf", 9, "Priority not valid"),
+            "{}",
+            ka.text
+        );
         assert!(ka.says_at("bad.conf", 11, "192.0.2.999"), "{}", ka.text);
     }
 }
@@ -132,10 +141,17 @@ fn an_undefined_name_stays_literal_with_a_warning() {
 #[test]
 fn definitions_that_refer_to_themselves_are_refused_not_looped() {
     let d = Dir::new("selfref");
-    d.write("k.conf", &format!("$A=x $A\n{}", instance("    priority $A\n")));
+    d.write(
+        "k.conf",
+        &format!("$A=x $A\n{}", instance("    priority $A\n")),
+    );
     let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
     assert_eq!(ours.code, 2, "{}", ours.text);
-    assert!(ours.says_at("k.conf", 5, "refer to itself"), "{}", ours.text);
+    assert!(
+        ours.says_at("k.conf", 5, "refer to itself"),
+        "{}",
+        ours.text
+    );
 }
 
 /// `@ID` lines: the dropped alternative holds a value keepalived complains about, so its
@@ -169,7 +185,9 @@ fn conditional_lines_follow_the_config_id() {
     let short = host.trim().split('.').next().unwrap().to_string();
     d.write(
         "host.conf",
-        &instance(&format!("    @{short} priority 170\n    @^{short} priority 256\n")),
+        &instance(&format!(
+            "    @{short} priority 170\n    @^{short} priority 256\n"
+        )),
     );
     let ours = vrrpd_check(VRRPD, d.path(), "host.conf", &[]);
     assert!(ours.text.contains("priority 170"), "{}", ours.text);
@@ -202,20 +220,37 @@ fn repeated_keywords_keep_keepalived_winner_and_warning() {
     let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
     assert_eq!(ours.code, 0, "{}", ours.text);
     let expected = [
-        (10, "(VI_1) notify script already specified - ignoring /bin/false"),
-        (12, "(VI_1) notify_master script already specified - ignoring /bin/false"),
+        (
+            10,
+            "(VI_1) notify script already specified - ignoring /bin/false",
+        ),
+        (
+            12,
+            "(VI_1) notify_master script already specified - ignoring /bin/false",
+        ),
         (15, "(VI_1) duplicate track_interface lo - ignoring"),
         (21, "(VI_1) duplicate track_script chk - ignoring"),
-        (40, "vrrp group VG: notify_backup script already specified - ignoring /bin/false"),
+        (
+            40,
+            "vrrp group VG: notify_backup script already specified - ignoring /bin/false",
+        ),
         // Last in the group: keepalived 2.2.7 loses track of the block after this one.
         (41, "Group list already specified for sync group VG"),
     ];
     for (line, msg) in expected {
-        assert!(ours.says_at("k.conf", line, msg), "{line}: {msg}\n{}", ours.text);
+        assert!(
+            ours.says_at("k.conf", line, msg),
+            "{line}: {msg}\n{}",
+            ours.text
+        );
     }
     // The winners: the last priority, the first of the rest.
     assert!(ours.text.contains("priority 95"), "{}", ours.text);
-    assert!(ours.text.contains("sync group VG: VI_1, VI_2"), "{}", ours.text);
+    assert!(
+        ours.text.contains("sync group VG: VI_1, VI_2"),
+        "{}",
+        ours.text
+    );
     let loaded = vrrp_userspace::config::load(&d.path().join("k.conf")).unwrap();
     let vi1 = loaded.config.instance("VI_1").unwrap();
     assert_eq!(vi1.notify.any.as_ref().unwrap().command, "/bin/true");
@@ -225,7 +260,11 @@ fn repeated_keywords_keep_keepalived_winner_and_warning() {
     assert_eq!(vg.notify.backup.as_ref().unwrap().command, "/bin/true");
     if let Some(ka) = keepalived_t("repeated_keywords", d.path(), "k.conf", &[]) {
         for (line, msg) in expected {
-            assert!(ka.says_at("k.conf", line, msg), "{line}: {msg}\n{}", ka.text);
+            assert!(
+                ka.says_at("k.conf", line, msg),
+                "{line}: {msg}\n{}",
+                ka.text
+            );
         }
     }
 }
@@ -259,7 +298,11 @@ fn ah_clears_initial_master_and_own_interface_is_not_tracked_twice() {
         ours.text
     );
     assert!(ours.text.contains("auth AH"), "{}", ours.text);
-    assert!(ours.text.contains("track interface lo weight 0"), "{}", ours.text);
+    assert!(
+        ours.text.contains("track interface lo weight 0"),
+        "{}",
+        ours.text
+    );
     assert!(!ours.text.contains("track interface eth0"), "{}", ours.text);
     if let Some(ka) = keepalived_t("ah_clears_initial_master", d.path(), "k.conf", &[]) {
         for msg in expected {
@@ -275,9 +318,73 @@ fn ah_clears_initial_master_and_own_interface_is_not_tracked_twice() {
         ),
     );
     let ours = vrrpd_check(VRRPD, d.path(), "owner.conf", &[]);
-    assert!(ours.text.contains("state MASTER, priority 255"), "{}", ours.text);
+    assert!(
+        ours.text.contains("state MASTER, priority 255"),
+        "{}",
+        ours.text
+    );
     assert!(!ours.text.contains("incompatible with AH"), "{}", ours.text);
     if let Some(ka) = keepalived_t("ah_clears_initial_master", d.path(), "owner.conf", &[]) {
         assert!(!ka.text.contains("incompatible with AH"), "{}", ka.text);
+    }
+}
+
+/// `vrrpd check` lists every keyword it accepts without acting on, with its line and why; the
+/// TOML form of the same configuration lists the same. keepalived takes them all (-t silent),
+/// including `vrrp_mcast_group6`, which vrrpd records in the model.
+#[test]
+fn check_lists_what_it_accepts_without_effect() {
+    let d = Dir::new("noeffect");
+    d.write(
+        "k.conf",
+        "global_defs {\n    vrrp_mcast_group4 224.0.0.19\n    vrrp_mcast_group6 ff02::13\n    \
+         vrrp_garp_interval 0.01\n    vrrp_startup_delay 2\n    enable_script_security\n}\n\
+         vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    \
+         mcast_src_ip 192.0.2.1\n    use_vmac\n    notify /bin/true root\n    \
+         virtual_ipaddress {\n        192.0.2.3\n    }\n}\n",
+    );
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    assert!(
+        ours.text.contains("accepted without effect (8):"),
+        "{}",
+        ours.text
+    );
+    for (line, kw) in [
+        (2, "'vrrp_mcast_group4'"),
+        (3, "'vrrp_mcast_group6'"),
+        (4, "'vrrp_garp_interval'"),
+        (5, "'vrrp_startup_delay'"),
+        (6, "'enable_script_security'"),
+        (11, "'mcast_src_ip'"),
+        (12, "'use_vmac'"),
+        (13, "(user of 'notify')"),
+    ] {
+        let listed = format!("  k.conf:{line}:");
+        assert!(
+            ours.text
+                .lines()
+                .any(|l| l.starts_with(&listed) && l.contains(kw) && l.contains("no effect: ")),
+            "{line} {kw}\n{}",
+            ours.text
+        );
+    }
+    let loaded = vrrp_userspace::config::load(&d.path().join("k.conf")).unwrap();
+    assert_eq!(
+        loaded.config.global.mcast_group6,
+        "ff02::13".parse::<std::net::Ipv6Addr>().unwrap()
+    );
+    // The TOML of it: the same eight, by field.
+    let toml = vrrp_userspace::config::toml::to_string(&loaded.config);
+    d.write("k.toml", &toml);
+    let ours = vrrpd_check(VRRPD, d.path(), "k.toml", &[]);
+    assert!(
+        ours.text.contains("accepted without effect (8):"),
+        "{}",
+        ours.text
+    );
+    assert!(ours.text.contains("'global.mcast_group6'"), "{}", ours.text);
+    if let Some(ka) = keepalived_t("check_lists_what_it_accepts", d.path(), "k.conf", &[]) {
+        assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
     }
 }

@@ -111,7 +111,11 @@ fn a_vip_in_two_instances_is_refused() {
     let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
     assert_eq!(ours.code, 2, "{}", ours.text);
     assert!(
-        ours.says_at("k.conf", 8, "(VI_2) VIP 192.0.2.3 is also a VIP of VI_1 (k.conf:1)"),
+        ours.says_at(
+            "k.conf",
+            8,
+            "(VI_2) VIP 192.0.2.3 is also a VIP of VI_1 (k.conf:1)"
+        ),
         "{}",
         ours.text
     );
@@ -133,7 +137,10 @@ fn one_vrid_twice_on_an_interface_is_refused_unicast_too() {
     };
     d.write(
         "unicast.conf",
-        &two(&inst("192.0.2.3", "192.0.2.8"), &inst("192.0.2.4", "192.0.2.9")),
+        &two(
+            &inst("192.0.2.3", "192.0.2.8"),
+            &inst("192.0.2.4", "192.0.2.9"),
+        ),
     );
     let ours = vrrpd_check(VRRPD, d.path(), "unicast.conf", &[]);
     assert_eq!(ours.code, 2, "{}", ours.text);
@@ -160,7 +167,11 @@ fn one_vrid_twice_on_an_interface_is_refused_unicast_too() {
     );
     let ours = vrrpd_check(VRRPD, d.path(), "mixed.conf", &[]);
     assert_eq!(ours.code, 2, "{}", ours.text);
-    assert!(ours.says_at("mixed.conf", 11, "both use VRID 51"), "{}", ours.text);
+    assert!(
+        ours.says_at("mixed.conf", 11, "both use VRID 51"),
+        "{}",
+        ours.text
+    );
 }
 
 #[test]

@@ -422,7 +422,14 @@ impl Lexer {
         let (value, multiline) = match value.strip_suffix('\\') {
             Some(v) => {
                 let v = v.trim_end_matches([' ', '\t']);
-                (if v.is_empty() { String::new() } else { format!("{v}\n") }, true)
+                (
+                    if v.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{v}\n")
+                    },
+                    true,
+                )
             }
             None => (value.to_string(), false),
         };
@@ -1356,7 +1363,7 @@ impl<'a> Interp<'a> {
                             self.config.global.notification_email.push(w.text.clone());
                         }
                     }
-                    self.no_effect(&kw, "vrrpd sends no e-mail; use notify scripts");
+                    self.no_effect(&kw, validate::no_effect_why("notification_email"));
                 }
                 continue;
             }
@@ -1372,6 +1379,7 @@ impl<'a> Interp<'a> {
                     | "vrrp_strict"
                     | "vrrp_skip_check_adv_addr"
                     | "vrrp_mcast_group4"
+                    | "vrrp_mcast_group6"
                     | "vrrp_startup_delay"
                     | "enable_script_security"
                     | "script_user"
@@ -1425,19 +1433,25 @@ impl<'a> Interp<'a> {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.garp_interval_us = us;
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_garp_interval"));
                 }
                 "vrrp_gna_interval" => {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.gna_interval_us = us;
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_gna_interval"));
                 }
                 "vrrp_startup_delay" => {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.startup_delay_ms = us / 1000;
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_startup_delay"));
                 }
                 "vrrp_strict" => g.vrrp_strict = true,
-                "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = true,
+                "vrrp_skip_check_adv_addr" => {
+                    g.skip_check_adv_addr = true;
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_skip_check_adv_addr"));
+                }
                 "vrrp_mcast_group4" => {
                     if let Some(a) = self.ip(node, 1) {
                         match a {
@@ -1451,35 +1465,70 @@ impl<'a> Interp<'a> {
                             ),
                         }
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_mcast_group4"));
                 }
-                "enable_script_security" => g.enable_script_security = true,
+                "vrrp_mcast_group6" => {
+                    if let Some(a) = self.ip(node, 1) {
+                        match a {
+                            IpAddr::V6(a) if a.is_multicast() => {
+                                // ff02::/16: link-local scope.
+                                if a.segments()[0] & 0xff0f != 0xff02 {
+                                    let t = node.words[1].clone();
+                                    self.warn(
+                                        &t,
+                                        Category::Fixup,
+                                        format!(
+                                            "vrrp_mcast_group6 [{}] should be link-local \
+                                             multicast.",
+                                            t.text
+                                        ),
+                                    );
+                                }
+                                g.mcast_group6 = a;
+                            }
+                            _ => self.err(
+                                &node.words[1],
+                                format!(
+                                    "expected an IPv6 multicast address after \
+                                     'vrrp_mcast_group6', found '{a}'"
+                                ),
+                            ),
+                        }
+                    }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_mcast_group6"));
+                }
+                "enable_script_security" => {
+                    g.enable_script_security = true;
+                    self.no_effect(&kw, validate::no_effect_why("enable_script_security"));
+                }
                 "script_user" => {
                     if let Some(u) = self.arg(node, 1, "a user name") {
                         g.script_user = Some(u.text.clone());
                     }
                     g.script_group = node.words.get(2).map(|t| t.text.clone());
                     self.extra(node, 2);
+                    self.no_effect(&kw, validate::no_effect_why("script_user"));
                 }
                 "notification_email_from" => {
                     g.notification_email_from = node.words.get(1).map(|t| t.text.clone());
-                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                    self.no_effect(&kw, validate::no_effect_why("notification_email_from"));
                 }
                 "smtp_server" => {
                     g.smtp_server = node.words.get(1).map(|t| t.text.clone());
-                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                    self.no_effect(&kw, validate::no_effect_why("smtp_server"));
                 }
                 "smtp_connect_timeout" => {
                     self.number(node, 1, 0, 1_000_000);
-                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                    self.no_effect(&kw, validate::no_effect_why("smtp_connect_timeout"));
                 }
                 "max_auto_priority" | "vrrp_rt_priority" | "vrrp_priority" => {
                     if node.words.len() > 1 {
                         self.number(node, 1, -20, 99);
                     }
-                    self.no_effect(&kw, "vrrpd does not change its scheduling priority");
+                    self.no_effect(&kw, validate::no_effect_why("max_auto_priority"));
                 }
                 "vrrp_no_swap" => {
-                    self.no_effect(&kw, "vrrpd does not lock its memory");
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_no_swap"));
                 }
                 "v3_checksum_as_v2" => {
                     if let Some(b) = self.flag(node) {
@@ -1588,7 +1637,10 @@ impl<'a> Interp<'a> {
                     if let Some(b) = self.block(node) {
                         for n in b {
                             if let Some(t) = self.track_interface(n) {
-                                if r.track_interfaces.iter().any(|x| x.interface == t.interface) {
+                                if r.track_interfaces
+                                    .iter()
+                                    .any(|x| x.interface == t.interface)
+                                {
                                     self.warn(
                                         &n.words[0],
                                         Category::Fixup,
@@ -1769,7 +1821,10 @@ impl<'a> Interp<'a> {
                     }
                 }
                 "unicast_src_ip" => r.unicast_src = self.ip(node, 1),
-                "mcast_src_ip" => r.mcast_src = self.ip(node, 1),
+                "mcast_src_ip" => {
+                    r.mcast_src = self.ip(node, 1);
+                    self.no_effect(&kw, validate::no_effect_why("mcast_src_ip"));
+                }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     let slot = match k {
                         "notify_master" => &mut r.notify.master,
@@ -1807,6 +1862,7 @@ impl<'a> Interp<'a> {
                 "no_accept" => r.accept = Some(false),
                 "dont_track_primary" => r.dont_track_primary = true,
                 "use_vmac" => {
+                    self.no_effect(&kw, validate::no_effect_why("use_vmac"));
                     r.use_vmac = Some(
                         node.words
                             .get(1)
@@ -1825,10 +1881,7 @@ impl<'a> Interp<'a> {
                         );
                     }
                 }
-                "vmac_xmit_base" => self.no_effect(
-                    &kw,
-                    "vrrpd sends adverts with the VMAC as source from the base interface anyway",
-                ),
+                "vmac_xmit_base" => self.no_effect(&kw, validate::no_effect_why("vmac_xmit_base")),
                 "v3_checksum_as_v2" => {
                     r.v3_checksum = self.flag(node).map(|b| {
                         if b {
@@ -1840,7 +1893,7 @@ impl<'a> Interp<'a> {
                 }
                 "lower_prio_no_advert" => r.lower_prio_no_advert = self.flag(node),
                 "strict_mode" => r.strict = self.flag(node),
-                "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
                 _ => unreachable!("filtered by `known`"),
             }
         }
@@ -2147,6 +2200,18 @@ impl<'a> Interp<'a> {
             user: node.words.get(2).map(|t| t.text.clone()),
             group: node.words.get(3).map(|t| t.text.clone()),
         };
+        if let Some(u) = node.words.get(2) {
+            let u = u.clone();
+            self.warn(
+                &u,
+                Category::NoEffect,
+                format!(
+                    "'{}' (user of '{}') accepted, no effect: vrrpd runs notify scripts as its \
+                     own user (not yet switched)",
+                    u.text, node.words[0].text
+                ),
+            );
+        }
         self.extra(node, 3);
         Some(nc)
     }
@@ -2232,6 +2297,7 @@ impl<'a> Interp<'a> {
                         s.user = Some(u.text.clone());
                     }
                     s.group = node.words.get(2).map(|t| t.text.clone());
+                    self.no_effect(&kw, validate::no_effect_why("user"));
                 }
                 "init_fail" => s.init_fail = true,
                 _ => {
@@ -2307,7 +2373,7 @@ impl<'a> Interp<'a> {
                         *slot = self.notify(node);
                     }
                 }
-                "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
                 "sync_group_tracking_weight" => {
                     if self.no_block(node) {
                         g.tracking_weight = true;
@@ -2459,7 +2525,11 @@ impl<'a> Interp<'a> {
             }
             // keepalived keys AH with the auth_pass; without one it drops authentication (in
             // v2 outside strict mode; otherwise validate drops it with its own reason).
-            Some(_) if !strict && version == Version::V2 && r.auth_pass.is_none_or(|p| p.is_empty()) => {
+            Some(_)
+                if !strict
+                    && version == Version::V2
+                    && r.auth_pass.is_none_or(|p| p.is_empty()) =>
+            {
                 self.sink.warn(
                     loc.clone(),
                     Category::Fixup,

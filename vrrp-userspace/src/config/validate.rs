@@ -34,6 +34,187 @@ fn interface_mtu(name: &str) -> Option<usize> {
         .ok()
 }
 
+/// Keywords vrrpd accepts (and records in the model) without acting on them, and why.
+/// `vrrpd check` lists each one a configuration uses.
+pub const NO_EFFECT: &[(&str, &str)] = &[
+    (
+        "enable_script_security",
+        "vrrpd does not check who may write the scripts it runs (not yet)",
+    ),
+    (
+        "max_auto_priority",
+        "vrrpd does not change its scheduling priority",
+    ),
+    (
+        "mcast_src_ip",
+        "vrrpd sends multicast adverts from the interface's primary address (not yet from this one)",
+    ),
+    (
+        "notification_email",
+        "vrrpd sends no e-mail; use notify scripts",
+    ),
+    ("notification_email_from", "vrrpd sends no e-mail"),
+    (
+        "notify_user",
+        "vrrpd runs notify scripts as its own user (not yet switched)",
+    ),
+    (
+        "script_user",
+        "vrrpd runs scripts as its own user (not yet switched)",
+    ),
+    ("smtp_alert", "vrrpd sends no e-mail"),
+    ("smtp_connect_timeout", "vrrpd sends no e-mail"),
+    ("smtp_server", "vrrpd sends no e-mail"),
+    (
+        "use_vmac",
+        "vrrpd creates no macvlan interface: its XDP program answers for the VIPs from the VMAC on the interface itself, and adverts are sent from the VMAC anyway",
+    ),
+    (
+        "user",
+        "vrrpd runs scripts as its own user (not yet switched)",
+    ),
+    (
+        "vmac_xmit_base",
+        "vrrpd sends adverts with the VMAC as source from the base interface anyway",
+    ),
+    (
+        "vrrp_garp_interval",
+        "vrrpd sends each burst of gratuitous ARPs back to back (not yet paced)",
+    ),
+    (
+        "vrrp_gna_interval",
+        "vrrpd sends each burst of neighbour advertisements back to back (not yet paced)",
+    ),
+    (
+        "vrrp_mcast_group4",
+        "recorded, but vrrpd sends and listens to adverts on 224.0.0.18 (not yet on this group)",
+    ),
+    (
+        "vrrp_mcast_group6",
+        "recorded, but vrrpd sends and listens to adverts on ff02::12 (not yet on this group)",
+    ),
+    ("vrrp_no_swap", "vrrpd does not lock its memory"),
+    (
+        "vrrp_priority",
+        "vrrpd does not change its scheduling priority",
+    ),
+    (
+        "vrrp_rt_priority",
+        "vrrpd does not change its scheduling priority",
+    ),
+    (
+        "vrrp_skip_check_adv_addr",
+        "vrrpd never compares the addresses in an advert with its own, as if this were always set",
+    ),
+    (
+        "vrrp_startup_delay",
+        "vrrpd starts its instances at once (not yet delayed)",
+    ),
+];
+
+/// Why `keyword` has no effect (see [`NO_EFFECT`]).
+pub fn no_effect_why(keyword: &str) -> &'static str {
+    NO_EFFECT
+        .iter()
+        .find(|(k, _)| *k == keyword)
+        .map_or("vrrpd does not act on it", |(_, why)| why)
+}
+
+/// The same list for a TOML file: the model's fields that vrrpd records without acting on,
+/// when set to anything but their default (the keepalived front end reports them at their
+/// lines instead).
+pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
+    let g = &config.global;
+    let d = super::model::Global::default();
+    let global = Location {
+        file: file.to_string(),
+        line: 1,
+        column: None,
+    };
+    let mut say = |loc: &Location, kw: &str, field: &str| {
+        sink.warn(
+            Some(loc.clone()),
+            Category::NoEffect,
+            format!("'{field}' accepted, no effect: {}", no_effect_why(kw)),
+        );
+    };
+    for (set, kw, field) in [
+        (
+            g.garp_interval_us != d.garp_interval_us,
+            "vrrp_garp_interval",
+            "global.garp_interval_us",
+        ),
+        (
+            g.gna_interval_us != d.gna_interval_us,
+            "vrrp_gna_interval",
+            "global.gna_interval_us",
+        ),
+        (
+            g.startup_delay_ms != d.startup_delay_ms,
+            "vrrp_startup_delay",
+            "global.startup_delay_ms",
+        ),
+        (
+            g.skip_check_adv_addr,
+            "vrrp_skip_check_adv_addr",
+            "global.skip_check_adv_addr",
+        ),
+        (
+            g.mcast_group4 != d.mcast_group4,
+            "vrrp_mcast_group4",
+            "global.mcast_group4",
+        ),
+        (
+            g.mcast_group6 != d.mcast_group6,
+            "vrrp_mcast_group6",
+            "global.mcast_group6",
+        ),
+        (
+            g.enable_script_security,
+            "enable_script_security",
+            "global.enable_script_security",
+        ),
+        (g.script_user.is_some(), "script_user", "global.script_user"),
+        (
+            !g.notification_email.is_empty(),
+            "notification_email",
+            "global.notification_email",
+        ),
+        (
+            g.notification_email_from.is_some(),
+            "notification_email_from",
+            "global.notification_email_from",
+        ),
+        (g.smtp_server.is_some(), "smtp_server", "global.smtp_server"),
+    ] {
+        if set {
+            say(&global, kw, field);
+        }
+    }
+    for inst in &config.instances {
+        let loc = Location::from(&inst.source);
+        if inst.mcast_src.is_some() {
+            say(&loc, "mcast_src_ip", "mcast_src");
+        }
+        if inst.use_vmac.is_some() {
+            say(&loc, "use_vmac", "use_vmac");
+        }
+        let n = &inst.notify;
+        if [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+            .into_iter()
+            .flatten()
+            .any(|c| c.user.is_some())
+        {
+            say(&loc, "notify_user", "notify user");
+        }
+    }
+    for s in &config.scripts {
+        if s.user.is_some() {
+            say(&Location::from(&s.source), "user", "script user");
+        }
+    }
+}
+
 /// Run every check, fixing up what keepalived fixes up.
 pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
     let script_names: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
