@@ -298,9 +298,7 @@ impl Lexer {
                     None => (false, rest),
                 };
                 // Something must follow the id, or the line is dropped.
-                let Some(end) = rest.find([' ', '\t']) else {
-                    return None;
-                };
+                let end = rest.find([' ', '\t'])?;
                 let matches = self.config_id.as_deref() == Some(&rest[..end]);
                 if matches == negate {
                     return None;
