@@ -213,6 +213,8 @@ struct Def {
 /// on one line: beyond either a definition is taken to refer to itself.
 const MAX_SUBST_LINE: usize = 4096;
 const MAX_SUBSTITUTIONS: usize = 256;
+/// Most lines one line may become through multi-line definitions.
+const MAX_EXPANDED_LINES: usize = 10_000;
 
 impl Lexer {
     fn lex_file(
@@ -241,8 +243,20 @@ impl Lexer {
             // keepalived's line processing (`@id`, `$NAME=`, substitution); a multi-line
             // definition used on a line gives several lines, all at this line number.
             let mut queue = std::collections::VecDeque::from([raw.to_string()]);
+            let mut lines_made = 0usize;
             while let Some(text) = queue.pop_front() {
                 let loc = Location::new(name, line, 1);
+                lines_made += 1;
+                if lines_made > MAX_EXPANDED_LINES {
+                    sink.error(
+                        Some(loc),
+                        format!(
+                            "multi-line definitions expand this line to more than \
+                             {MAX_EXPANDED_LINES} lines (does one refer to itself?)"
+                        ),
+                    );
+                    break;
+                }
                 let Some(text) = self.preprocess(text, &loc, pwd.as_deref(), &mut queue, sink)
                 else {
                     continue;
@@ -2731,6 +2745,40 @@ mod tests {
             .collect();
         assert_eq!(vips, ["192.0.2.1", "192.0.2.2"]);
         assert_eq!(l.config.instances[0].source.line, 6);
+    }
+
+    #[test]
+    fn a_multi_line_definition_using_itself_is_refused_not_looped() {
+        let text = "$M=x \\\n$M\nvrrp_instance VI_1 {\n$M\n}\n";
+        let e = parse_str("t.conf", text).unwrap_err();
+        assert!(
+            e.errors()
+                .iter()
+                .any(|d| d.line() == Some(4) && d.message.contains("refer to itself")),
+            "{e}"
+        );
+    }
+
+    proptest::proptest! {
+        /// keepalived's line language on any mix of its special characters: a model or
+        /// diagnostics, never a panic or a hang (the fuzz target covers bytes at large).
+        #[test]
+        fn line_language_is_total(parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "$A=", "$B=", "$A", "${A}", "${B}", "$_PWD", "$_HASH", "@vm ", "@^vm ", "@",
+                "\\", "\n", "\n\n", " ", "\t", "{", "}", "\"", "#", "!", "é", "x", "1",
+                "vrrp_instance ", "interface ", "virtual_router_id ", "priority ",
+                "virtual_ipaddress ", "192.0.2.3", "~SEQ", "include ",
+            ]),
+            0..80,
+        )) {
+            let text: String = parts.concat();
+            let options = super::super::LoadOptions {
+                config_id: Some("vm".to_string()),
+                allow_no_instance: true,
+            };
+            let _ = parse_str_with("p.conf", &text, &options);
+        }
     }
 
     #[test]
