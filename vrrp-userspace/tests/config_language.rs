@@ -388,3 +388,38 @@ fn check_lists_what_it_accepts_without_effect() {
         assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
     }
 }
+
+/// Definitions and `@ID` apply before `include` is recognised, as in keepalived: an include
+/// pattern may use a definition, and an `@ID include` line counts only on that host.
+#[test]
+fn include_lines_see_definitions_and_config_ids() {
+    let d = Dir::new("incdef");
+    d.write(
+        "k.conf",
+        "$SITE=east\nvrrp_instance VI_1 {\n    include site-${SITE}.conf\n    @lb1 include lb1.conf\n    \
+         virtual_ipaddress {\n        192.0.2.3\n    }\n}\n",
+    )
+    .write("site-east.conf", "interface eth0\nvirtual_router_id 51\n")
+    .write("lb1.conf", "priority 150\n");
+    let test = "include_lines_see_definitions_and_config_ids";
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &["-i", "lb1"]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    assert!(ours.text.contains("VRID 51"), "{}", ours.text);
+    assert!(ours.text.contains("priority 150"), "{}", ours.text);
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &["-i", "lb2"]);
+    assert!(ours.text.contains("priority 100"), "{}", ours.text);
+    // keepalived: with the include of lb1.conf holding a bad value, only -i lb1 complains.
+    d.write("lb1.conf", "priority 256\n");
+    if let Some(ka) = keepalived_t(test, d.path(), "k.conf", &["-i", "lb1"]) {
+        assert!(
+            ka.says_at("lb1.conf", 1, "Priority not valid"),
+            "{}",
+            ka.text
+        );
+    }
+    if let Some(ka) = keepalived_t(test, d.path(), "k.conf", &["-i", "lb2"]) {
+        assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
+    }
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &["-i", "lb1"]);
+    assert!(ours.says_at("lb1.conf", 1, "'256'"), "{}", ours.text);
+}
