@@ -30,6 +30,10 @@ enum Command {
         /// Treat unknown or unsupported keywords as errors.
         #[arg(long)]
         strict: bool,
+        /// keepalived's config id: keep lines `@ID …`, drop `@^ID …` (default: the host name
+        /// up to its first dot, as keepalived).
+        #[arg(short = 'i', long)]
+        config_id: Option<String>,
     },
     /// Run the daemon in the foreground (logs to stderr, or syslog with --syslog).
     Run {
@@ -48,6 +52,10 @@ enum Command {
         /// Log to syslog with this facility (keepalived's -S), e.g. local0.
         #[arg(long)]
         syslog: Option<String>,
+        /// keepalived's config id: keep lines `@ID …`, drop `@^ID …` (default: the host name
+        /// up to its first dot, as keepalived); reloads use it too.
+        #[arg(short = 'i', long)]
+        config_id: Option<String>,
     },
     /// Show each instance's state, priority, master, VIPs and XDP counters.
     Status {
@@ -89,7 +97,16 @@ fn main() -> ExitCode {
             .init();
     }
     let result = match cli.command {
-        Command::Check { config, strict } => check(&config, strict),
+        Command::Check {
+            config,
+            strict,
+            config_id,
+        } => {
+            if let Some(id) = config_id {
+                config::set_config_id(id);
+            }
+            check(&config, strict)
+        }
         Command::Convert { config, output } => convert(&config, output.as_deref()),
         Command::Run {
             config,
@@ -97,7 +114,14 @@ fn main() -> ExitCode {
             pid_file,
             pin_root,
             syslog,
-        } => run(&config, control_socket, pid_file, pin_root, syslog),
+            config_id,
+        } => {
+            // Set once for the process, so that a SIGHUP reload reads `@ID` lines alike.
+            if let Some(id) = config_id {
+                config::set_config_id(id);
+            }
+            run(&config, control_socket, pid_file, pin_root, syslog)
+        }
         Command::Status {
             control_socket,
             json,
@@ -113,8 +137,14 @@ fn main() -> ExitCode {
 }
 
 /// Load a configuration, printing warnings; `Err` holds the exit code after printing errors.
-fn load(path: &Path, strict: bool) -> Result<Loaded, ExitCode> {
-    let loaded = config::load(path).and_then(|l| if strict { l.strict() } else { Ok(l) });
+/// `check` accepts a file without instances (with a warning), as keepalived does; `run` not.
+fn load(path: &Path, strict: bool, check: bool) -> Result<Loaded, ExitCode> {
+    let options = config::LoadOptions {
+        allow_no_instance: check,
+        ..Default::default()
+    };
+    let loaded =
+        config::load_with(path, &options).and_then(|l| if strict { l.strict() } else { Ok(l) });
     match loaded {
         Ok(l) => {
             print_diagnostics(&l.warnings);
@@ -145,7 +175,7 @@ fn print_diagnostics(ds: &[Diagnostic]) {
 }
 
 fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
-    let loaded = match load(path, strict) {
+    let loaded = match load(path, strict, true) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -155,6 +185,22 @@ fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     write!(out, "{}", summary(&loaded.config))?;
+    // Every keyword accepted without effect, and why (also among the warnings above).
+    let no_effect: Vec<&Diagnostic> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.category == config::Category::NoEffect)
+        .collect();
+    if !no_effect.is_empty() {
+        writeln!(out, "accepted without effect ({}):", no_effect.len())?;
+        for w in no_effect {
+            let at = w
+                .location
+                .as_ref()
+                .map_or(String::new(), |l| format!("{l}: "));
+            writeln!(out, "  {at}{}", w.message)?;
+        }
+    }
     writeln!(
         out,
         "{}: OK, {} instance(s), {} warning(s)",
@@ -166,7 +212,7 @@ fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn convert(path: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let loaded = match load(path, false) {
+    let loaded = match load(path, false, true) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -268,7 +314,7 @@ fn run(
     if let Some(facility) = syslog {
         vrrp_userspace::logging::init_syslog(&facility)?;
     }
-    let loaded = match load(path, false) {
+    let loaded = match load(path, false, false) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

@@ -538,7 +538,13 @@ fn instance_garp_overrides_global_and_other_fields_are_recorded() {
     assert_eq!(i.track_interfaces.len(), 2);
     assert_eq!(i.track_interfaces[0].weight, -20);
     assert_eq!(i.track_interfaces[1].weight, 0);
-    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    // Recorded, and listed as accepted without effect.
+    let no_effect: Vec<(u32, bool)> = l
+        .warnings
+        .iter()
+        .map(|w| (w.line().unwrap(), w.category == Category::NoEffect))
+        .collect();
+    assert_eq!(no_effect, [(13, true), (14, true)], "{:?}", l.warnings);
 }
 
 #[test]

@@ -7,14 +7,28 @@
 //!    anywhere outside double quotes, even inside a word (`auth_pass pa#ss` is `pa`); `\#` and
 //!    `\!` are a literal `#`/`!`; `"…"` makes one token, quotes stripped, backslash escapes
 //!    inside; a trailing `\` continues the line; `{` and `}` outside quotes are tokens of their
-//!    own wherever they sit; `include PATTERN` (globs, `{a,b}`, relative to the including file)
-//!    splices files in at line level, as keepalived does.
+//!    own wherever they sit; `include PATTERN` (globs, `{a,b}`, relative to the including
+//!    file's directory, also for a bare `keepalived.conf` read from the current directory)
+//!    splices files in at line level, as keepalived does. Before that, keepalived's line
+//!    processing: `@ID`/`@^ID` lines kept or dropped by the config id (`-i`, default the host
+//!    name up to its first dot); `$NAME=value` definitions (a value ending in `\` continues
+//!    on the following lines) and `$NAME`/`${NAME}` substitution, repeated on the result, with
+//!    keepalived's `$_PWD`, `$_INSTANCE`, `$_HASH`, `$_BANG` (not `$_RANDOM`, `~SEQ`, `~LST`:
+//!    reported). An undefined `$NAME` outside quotes stays as it is, with a warning.
 //! 2. **Tree**: keyword lines and `{ … }` blocks, where `{` may open on the next line. An extra
 //!    `}` is an error ("Extra '}' found"), so is a block left open at the end.
 //! 3. **Interpretation** of `global_defs`, `vrrp_instance`, `vrrp_script`, `vrrp_sync_group`.
 //!    Keywords are case-sensitive. Unknown keywords and blocks (LVS `virtual_server`, SNMP …)
 //!    are skipped with balanced braces and reported with file:line (`--strict` makes them
 //!    errors), never silently ignored.
+//!
+//! Keywords given twice (audited against keepalived 2.2.7's handlers): the first wins, with
+//! keepalived's warning, for the `notify*` scripts of an instance or a sync group, a sync
+//! group's `group` list, a `track_interface` or `track_script` entry naming one already
+//! tracked, and `state BACKUP` after `MASTER`; blocks (`virtual_ipaddress`, `unicast_peer`,
+//! `track_*`) add up; every other keyword is last-wins, silently, as in keepalived. A
+//! `vrrp_instance` name given twice is refused (keepalived reports it and keeps the first), so
+//! is a `vrrp_script` name (keepalived silently tracks the first).
 //!
 //! Where keepalived warns and fixes a value up, we warn (quoting its message) and fix it up the
 //! same way. Where keepalived logs an invalid number or address and falls back to a default
@@ -64,7 +78,16 @@ const MAX_INCLUDE_FILES: usize = 256;
 /// Parse keepalived.conf text held in memory. `include` lines are reported and ignored (there is
 /// no directory to resolve them against); use [`parse_file`] or [`super::load`] for files.
 pub fn parse_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
-    parse_inner(file_name, text, None)
+    parse_inner(file_name, text, None, &super::LoadOptions::default())
+}
+
+/// [`parse_str`] with options (the config id for `@id` lines).
+pub fn parse_str_with(
+    file_name: &str,
+    text: &str,
+    options: &super::LoadOptions,
+) -> Result<Loaded, ConfigError> {
+    parse_inner(file_name, text, None, options)
 }
 
 /// Parse a keepalived.conf file, following its `include` lines relative to its directory.
@@ -73,17 +96,33 @@ pub fn parse_file(path: &Path) -> Result<Loaded, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_text_at(path, &text)
+    parse_text_at(path, &text, &super::LoadOptions::default())
 }
 
 /// Parse `text` read from `path` (includes resolved relative to it).
-pub(crate) fn parse_text_at(path: &Path, text: &str) -> Result<Loaded, ConfigError> {
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+pub(crate) fn parse_text_at(
+    path: &Path,
+    text: &str,
+    options: &super::LoadOptions,
+) -> Result<Loaded, ConfigError> {
+    let dir = file_dir(path);
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    parse_inner(&path.display().to_string(), text, Some((dir, canonical)))
+    parse_inner(
+        &path.display().to_string(),
+        text,
+        Some((dir, canonical)),
+        options,
+    )
+}
+
+/// The directory a file's relative `include`s resolve against: keepalived changes into the
+/// directory of each file it opens (when its name has one) and globs relative to that, so a
+/// bare `keepalived.conf` means the current directory, never `/`.
+fn file_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// `at`: the directory includes are relative to, and the file's canonical path (for loops).
@@ -91,6 +130,7 @@ fn parse_inner(
     file_name: &str,
     text: &str,
     at: Option<(PathBuf, PathBuf)>,
+    options: &super::LoadOptions,
 ) -> Result<Loaded, ConfigError> {
     let mut sink = Sink::default();
     let (dir, root) = at.unzip();
@@ -99,6 +139,9 @@ fn parse_inner(
         tokens: Vec::new(),
         include_stack: root.into_iter().collect(),
         resolve_includes: dir.is_some(),
+        defs: Vec::new(),
+        defining: None,
+        config_id: options.config_id.clone(),
     };
     lexer.lex_file(file_name, text, dir.as_deref(), &mut sink, 0);
     let nodes = TreeBuilder {
@@ -150,7 +193,28 @@ struct Lexer {
     tokens: Vec<Token>,
     include_stack: Vec<PathBuf>,
     resolve_includes: bool,
+    /// `$NAME=value` definitions, in definition order (keepalived's `defs` list).
+    defs: Vec<Def>,
+    /// The index in `defs` of a multi-line definition still being read.
+    defining: Option<usize>,
+    /// Lines `@ID …` are kept when ID is this, `@^ID …` when it is not (keepalived's `-i`).
+    config_id: Option<String>,
 }
+
+/// A `$NAME=value` definition. A multi-line one holds its lines separated by `\n`.
+#[derive(Clone, Debug)]
+struct Def {
+    name: String,
+    value: String,
+    multiline: bool,
+}
+
+/// Longest line a substitution may produce (keepalived's line buffer) and most substitutions
+/// on one line: beyond either a definition is taken to refer to itself.
+const MAX_SUBST_LINE: usize = 4096;
+const MAX_SUBSTITUTIONS: usize = 256;
+/// Most lines one line may become through multi-line definitions.
+const MAX_EXPANDED_LINES: usize = 10_000;
 
 impl Lexer {
     fn lex_file(
@@ -163,27 +227,338 @@ impl Lexer {
     ) {
         let file = self.files.len() as u32;
         self.files.push(name.to_string());
+        // `$_PWD`: the directory of the file being read (keepalived changes into it).
+        let pwd = dir
+            .map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf()))
+            .map(|d| d.display().to_string());
         let mut continued = false;
         for (idx, raw) in text.lines().enumerate() {
             let line = idx as u32 + 1;
-            let chars: Vec<char> = raw.chars().collect();
-            if !continued && let Some(pattern) = include_pattern(&chars) {
-                let loc = Location::new(name, line, 1);
-                self.include(&pattern, dir, loc, sink, depth);
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            if self.defining.is_some() {
+                self.continue_definition(raw);
+                self.push(Kind::Newline, String::new(), file, line, 1);
                 continue;
             }
-            continued = self.lex_line(&chars, file, line, name, sink);
-            if !continued {
-                self.push(
-                    Kind::Newline,
-                    String::new(),
-                    file,
-                    line,
-                    chars.len() as u32 + 1,
-                );
+            // keepalived's line processing (`@id`, `$NAME=`, substitution); a multi-line
+            // definition used on a line gives several lines, all at this line number.
+            let mut queue = std::collections::VecDeque::from([raw.to_string()]);
+            let mut lines_made = 0usize;
+            while let Some(text) = queue.pop_front() {
+                let loc = Location::new(name, line, 1);
+                lines_made += 1;
+                if lines_made > MAX_EXPANDED_LINES {
+                    sink.error(
+                        Some(loc),
+                        format!(
+                            "multi-line definitions expand this line to more than \
+                             {MAX_EXPANDED_LINES} lines (does one refer to itself?)"
+                        ),
+                    );
+                    break;
+                }
+                let Some(text) = self.preprocess(text, &loc, pwd.as_deref(), &mut queue, sink)
+                else {
+                    continue;
+                };
+                let chars: Vec<char> = text.chars().collect();
+                if !continued && let Some(pattern) = include_pattern(&chars) {
+                    self.include(&pattern, dir, loc, sink, depth);
+                    continue;
+                }
+                continued = self.lex_line(&chars, file, line, name, sink);
+                if !continued {
+                    self.push(
+                        Kind::Newline,
+                        String::new(),
+                        file,
+                        line,
+                        chars.len() as u32 + 1,
+                    );
+                }
             }
         }
+        self.defining = None;
         self.push(Kind::Newline, String::new(), file, 0, 0);
+    }
+
+    /// keepalived's `read_line` on one line, before it is split into words: a line starting
+    /// `@ID` is dropped unless ID is the config id (`@^ID`: unless it is not), the `@ID` removed;
+    /// `$NAME=value` defines NAME (a value ending in `\` continues on the next lines until one
+    /// that does not, or an empty line); `$NAME` and `${NAME}` are replaced by defined values,
+    /// again and again, the result decommented and checked again. `None`: nothing left to lex.
+    /// Lines keepalived would not change are returned as they are (their columns stay right).
+    fn preprocess(
+        &mut self,
+        text: String,
+        loc: &Location,
+        pwd: Option<&str>,
+        queue: &mut std::collections::VecDeque<String>,
+        sink: &mut Sink,
+    ) -> Option<String> {
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('@') && !trimmed.starts_with('~') && !text.contains('$') {
+            return Some(text);
+        }
+        let mut buf = decomment(&text);
+        let mut substituted = false;
+        let mut blanked: Option<String> = None;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            if let Some(rest) = buf.strip_prefix('@') {
+                let (negate, rest) = match rest.strip_prefix('^') {
+                    Some(r) => (true, r),
+                    None => (false, rest),
+                };
+                // Something must follow the id, or the line is dropped.
+                let end = rest.find([' ', '\t'])?;
+                let matches = self.config_id.as_deref() == Some(&rest[..end]);
+                if matches == negate {
+                    return None;
+                }
+                let kept = rest[end..].trim_start_matches([' ', '\t']).to_string();
+                if !substituted && blanked.is_none() {
+                    // `@ID` blanked out in the original line, so that the columns stay right.
+                    let lead = text.len() - text.trim_start_matches([' ', '\t']).len();
+                    let cut = lead + (buf.len() - kept.len());
+                    blanked = Some(format!("{}{}", " ".repeat(cut), &text[cut..]));
+                }
+                buf = kept;
+            }
+            let body = buf.trim_start();
+            if body.starts_with('$') && self.define(body) {
+                return None;
+            }
+            if body.starts_with("~SEQ") || body.starts_with("~LST") {
+                sink.warn(
+                    Some(loc.clone()),
+                    Category::Unsupported,
+                    "keepalived's ~SEQ/~LST line generators are not supported by vrrpd; line \
+                     skipped"
+                        .to_string(),
+                );
+                return None;
+            }
+            if body.starts_with('~') || !buf.contains('$') {
+                break;
+            }
+            if buf.contains("$_RANDOM") || buf.contains("${_RANDOM") {
+                sink.warn(
+                    Some(loc.clone()),
+                    Category::Unsupported,
+                    "keepalived's $_RANDOM is not supported by vrrpd; left as it is".to_string(),
+                );
+            }
+            match self.substitute(&mut buf, pwd, queue) {
+                Err(msg) => {
+                    sink.error(Some(loc.clone()), msg);
+                    return None;
+                }
+                Ok(false) => break,
+                Ok(true) => {
+                    substituted = true;
+                    buf = decomment(&buf);
+                    if rounds > MAX_SUBSTITUTIONS {
+                        sink.error(
+                            Some(loc.clone()),
+                            "definitions refer to each other without end".to_string(),
+                        );
+                        return None;
+                    }
+                    if !buf.starts_with('@') && !buf.contains('$') {
+                        break;
+                    }
+                }
+            }
+        }
+        if buf.trim().is_empty() {
+            return None;
+        }
+        if let Some(name) = self.undefined_reference(&buf) {
+            sink.warn(
+                Some(loc.clone()),
+                Category::Fixup,
+                format!(
+                    "'${name}' is not defined (no '${name}=' line before it): kept as it is, as \
+                     keepalived does"
+                ),
+            );
+        }
+        Some(match (substituted, blanked) {
+            (true, _) => buf,
+            (false, Some(b)) => b,
+            (false, None) => text,
+        })
+    }
+
+    /// The first `$NAME`/`${NAME}` outside double quotes that names no definition (inside
+    /// quotes it is usually the shell's, in a script).
+    fn undefined_reference<'b>(&self, buf: &'b str) -> Option<&'b str> {
+        let mut quote = false;
+        for (i, c) in buf.char_indices() {
+            match c {
+                '"' => quote = !quote,
+                '$' if !quote => {
+                    if let Some((name, _)) = reference(buf, i)
+                        && !self.defs.iter().any(|d| d.name == name)
+                        && !matches!(name, "_PWD" | "_INSTANCE" | "_HASH" | "_BANG")
+                    {
+                        return Some(name);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// keepalived's `check_definition`: `$NAME=value` (no blank before `=`), NAME a letter or
+    /// `_` then letters, digits and `_`. Returns whether the line was a definition.
+    fn define(&mut self, line: &str) -> bool {
+        let Some(rest) = line.strip_prefix('$') else {
+            return false;
+        };
+        let Some((name, value)) = rest.split_once('=') else {
+            return false;
+        };
+        let mut cs = name.chars();
+        if !cs
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            || !cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return false;
+        }
+        let value = value.trim_start_matches([' ', '\t']);
+        let (value, multiline) = match value.strip_suffix('\\') {
+            Some(v) => {
+                let v = v.trim_end_matches([' ', '\t']);
+                (
+                    if v.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{v}\n")
+                    },
+                    true,
+                )
+            }
+            None => (value.to_string(), false),
+        };
+        let def = Def {
+            name: name.to_string(),
+            value,
+            multiline,
+        };
+        let i = match self.defs.iter().position(|d| d.name == name) {
+            Some(i) => {
+                self.defs[i] = def;
+                i
+            }
+            None => {
+                self.defs.push(def);
+                self.defs.len() - 1
+            }
+        };
+        self.defining = multiline.then_some(i);
+        true
+    }
+
+    /// A line of a multi-line definition: appended; one without a trailing `\` (or an empty
+    /// line) ends it. Comment-only lines are skipped, as keepalived does.
+    fn continue_definition(&mut self, raw: &str) {
+        let Some(i) = self.defining else { return };
+        if raw.is_empty() {
+            self.defining = None;
+            let d = &mut self.defs[i];
+            d.multiline = !d.value.is_empty();
+            return;
+        }
+        let line = decomment(raw);
+        if line.is_empty() {
+            return;
+        }
+        let d = &mut self.defs[i];
+        match line.strip_suffix('\\') {
+            Some(l) => {
+                let l = l.trim_end_matches([' ', '\t']);
+                if !l.is_empty() {
+                    d.value.push_str(l);
+                    d.value.push('\n');
+                }
+            }
+            None => {
+                d.value.push_str(&line);
+                self.defining = None;
+                d.multiline = !d.value.is_empty();
+            }
+        }
+    }
+
+    /// keepalived's `replace_param` on `buf`. `Ok(false)`: nothing was replaced. The further
+    /// lines of a multi-line definition go to the front of `queue`.
+    fn substitute(
+        &self,
+        buf: &mut String,
+        pwd: Option<&str>,
+        queue: &mut std::collections::VecDeque<String>,
+    ) -> Result<bool, String> {
+        let mut pos = 0;
+        let mut replaced = 0usize;
+        let mut pending: Vec<String> = Vec::new();
+        while let Some(off) = buf[pos..].find('$') {
+            let at = pos + off;
+            let Some((name, end)) = reference(buf, at) else {
+                pos = at + 1;
+                continue;
+            };
+            let whole_rest = end == buf.len();
+            // A user definition replaces a standard one of the same name; a multi-line one
+            // only stands at the end of a line.
+            let value = match self.defs.iter().find(|d| d.name == name) {
+                Some(d) if whole_rest || !d.multiline => Some((d.value.clone(), d.multiline)),
+                Some(_) => None,
+                None => match name {
+                    "_PWD" => pwd.map(|p| (p.to_string(), false)),
+                    "_INSTANCE" => self.config_id.clone().map(|c| (c, false)),
+                    "_HASH" => Some(("#".to_string(), false)),
+                    "_BANG" => Some(("!".to_string(), false)),
+                    _ => None,
+                },
+            };
+            let Some(value) = value else {
+                pos = at + 1;
+                continue;
+            };
+            let (text, multiline) = value;
+            let first = if multiline {
+                let mut lines = text.split('\n');
+                let first = lines.next().unwrap_or("").to_string();
+                let rest: Vec<String> = lines.map(str::to_string).collect();
+                // An inner expansion's lines come before what is left of an outer one.
+                pending.splice(0..0, rest);
+                first
+            } else {
+                text.clone()
+            };
+            buf.replace_range(at..end, &first);
+            replaced += 1;
+            if buf.len() > MAX_SUBST_LINE || replaced > MAX_SUBSTITUTIONS {
+                return Err(format!(
+                    "substituting definitions makes this line longer than {MAX_SUBST_LINE} \
+                     bytes or needs more than {MAX_SUBSTITUTIONS} steps (does a definition \
+                     refer to itself?)"
+                ));
+            }
+            pos = at;
+            if first.trim_start_matches([' ', '\t']).starts_with('~') {
+                break;
+            }
+        }
+        for l in pending.into_iter().rev() {
+            queue.push_front(l);
+        }
+        Ok(replaced > 0)
     }
 
     fn push(&mut self, kind: Kind, text: String, file: u32, line: u32, col: u32) {
@@ -389,7 +764,7 @@ impl Lexer {
                     continue;
                 }
             };
-            let sub_dir = path.parent().map(Path::to_path_buf);
+            let sub_dir = Some(file_dir(&path));
             self.include_stack.push(canonical);
             self.lex_file(
                 &path.display().to_string(),
@@ -400,6 +775,56 @@ impl Lexer {
             );
             self.include_stack.pop();
         }
+    }
+}
+
+/// keepalived's `decomment`: leading blanks, a comment (`#` or `!` outside quotes, not
+/// escaped) and trailing blanks removed; `\#`/`\!` escapes are kept for the lexer.
+fn decomment(line: &str) -> String {
+    let mut quote = false;
+    let mut cut = line.len();
+    let mut it = line.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        match c {
+            '"' => quote = !quote,
+            '\\' => {
+                it.next();
+            }
+            '#' | '!' if !quote => {
+                cut = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    line[..cut].trim_matches([' ', '\t']).to_string()
+}
+
+/// A `$NAME` or `${NAME}` reference at byte `at` of `buf` (keepalived's `find_definition`):
+/// NAME starts with a letter or `_`; unbraced, it must be followed by a blank, `,`, `)` or the
+/// end of the line. The name and the end of the reference.
+fn reference(buf: &str, at: usize) -> Option<(&str, usize)> {
+    let b = buf.as_bytes();
+    let braced = b.get(at + 1) == Some(&b'{');
+    let start = at + 1 + usize::from(braced);
+    if !b
+        .get(start)
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
+        return None;
+    }
+    let mut end = start + 1;
+    while b
+        .get(end)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        end += 1;
+    }
+    let name = &buf[start..end];
+    if braced {
+        (b.get(end) == Some(&b'}')).then_some((name, end + 1))
+    } else {
+        matches!(b.get(end), None | Some(b' ' | b'\t' | b',' | b')')).then_some((name, end))
     }
 }
 
@@ -950,7 +1375,7 @@ impl<'a> Interp<'a> {
                             self.config.global.notification_email.push(w.text.clone());
                         }
                     }
-                    self.no_effect(&kw, "vrrpd sends no e-mail; use notify scripts");
+                    self.no_effect(&kw, validate::no_effect_why("notification_email"));
                 }
                 continue;
             }
@@ -966,6 +1391,7 @@ impl<'a> Interp<'a> {
                     | "vrrp_strict"
                     | "vrrp_skip_check_adv_addr"
                     | "vrrp_mcast_group4"
+                    | "vrrp_mcast_group6"
                     | "vrrp_startup_delay"
                     | "enable_script_security"
                     | "script_user"
@@ -1019,19 +1445,25 @@ impl<'a> Interp<'a> {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.garp_interval_us = us;
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_garp_interval"));
                 }
                 "vrrp_gna_interval" => {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.gna_interval_us = us;
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_gna_interval"));
                 }
                 "vrrp_startup_delay" => {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.startup_delay_ms = us / 1000;
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_startup_delay"));
                 }
                 "vrrp_strict" => g.vrrp_strict = true,
-                "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = true,
+                "vrrp_skip_check_adv_addr" => {
+                    g.skip_check_adv_addr = true;
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_skip_check_adv_addr"));
+                }
                 "vrrp_mcast_group4" => {
                     if let Some(a) = self.ip(node, 1) {
                         match a {
@@ -1045,35 +1477,70 @@ impl<'a> Interp<'a> {
                             ),
                         }
                     }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_mcast_group4"));
                 }
-                "enable_script_security" => g.enable_script_security = true,
+                "vrrp_mcast_group6" => {
+                    if let Some(a) = self.ip(node, 1) {
+                        match a {
+                            IpAddr::V6(a) if a.is_multicast() => {
+                                // ff02::/16: link-local scope.
+                                if a.segments()[0] & 0xff0f != 0xff02 {
+                                    let t = node.words[1].clone();
+                                    self.warn(
+                                        &t,
+                                        Category::Fixup,
+                                        format!(
+                                            "vrrp_mcast_group6 [{}] should be link-local \
+                                             multicast.",
+                                            t.text
+                                        ),
+                                    );
+                                }
+                                g.mcast_group6 = a;
+                            }
+                            _ => self.err(
+                                &node.words[1],
+                                format!(
+                                    "expected an IPv6 multicast address after \
+                                     'vrrp_mcast_group6', found '{a}'"
+                                ),
+                            ),
+                        }
+                    }
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_mcast_group6"));
+                }
+                "enable_script_security" => {
+                    g.enable_script_security = true;
+                    self.no_effect(&kw, validate::no_effect_why("enable_script_security"));
+                }
                 "script_user" => {
                     if let Some(u) = self.arg(node, 1, "a user name") {
                         g.script_user = Some(u.text.clone());
                     }
                     g.script_group = node.words.get(2).map(|t| t.text.clone());
                     self.extra(node, 2);
+                    self.no_effect(&kw, validate::no_effect_why("script_user"));
                 }
                 "notification_email_from" => {
                     g.notification_email_from = node.words.get(1).map(|t| t.text.clone());
-                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                    self.no_effect(&kw, validate::no_effect_why("notification_email_from"));
                 }
                 "smtp_server" => {
                     g.smtp_server = node.words.get(1).map(|t| t.text.clone());
-                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                    self.no_effect(&kw, validate::no_effect_why("smtp_server"));
                 }
                 "smtp_connect_timeout" => {
                     self.number(node, 1, 0, 1_000_000);
-                    self.no_effect(&kw, "vrrpd sends no e-mail");
+                    self.no_effect(&kw, validate::no_effect_why("smtp_connect_timeout"));
                 }
                 "max_auto_priority" | "vrrp_rt_priority" | "vrrp_priority" => {
                     if node.words.len() > 1 {
                         self.number(node, 1, -20, 99);
                     }
-                    self.no_effect(&kw, "vrrpd does not change its scheduling priority");
+                    self.no_effect(&kw, validate::no_effect_why("max_auto_priority"));
                 }
                 "vrrp_no_swap" => {
-                    self.no_effect(&kw, "vrrpd does not lock its memory");
+                    self.no_effect(&kw, validate::no_effect_why("vrrp_no_swap"));
                 }
                 "v3_checksum_as_v2" => {
                     if let Some(b) = self.flag(node) {
@@ -1182,7 +1649,21 @@ impl<'a> Interp<'a> {
                     if let Some(b) = self.block(node) {
                         for n in b {
                             if let Some(t) = self.track_interface(n) {
-                                r.track_interfaces.push(t);
+                                if r.track_interfaces
+                                    .iter()
+                                    .any(|x| x.interface == t.interface)
+                                {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!(
+                                            "({iname}) duplicate track_interface {} - ignoring",
+                                            t.interface
+                                        ),
+                                    );
+                                } else {
+                                    r.track_interfaces.push(t);
+                                }
                             }
                         }
                     }
@@ -1194,7 +1675,18 @@ impl<'a> Interp<'a> {
                             self.seq += 1;
                             if let Some(t) = self.track_script(n) {
                                 let l = self.loc(&n.words[0]);
-                                r.track_scripts.push((t, self.seq, l));
+                                if r.track_scripts.iter().any(|(x, _, _)| x.script == t.script) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!(
+                                            "({iname}) duplicate track_script {} - ignoring",
+                                            t.script
+                                        ),
+                                    );
+                                } else {
+                                    r.track_scripts.push((t, self.seq, l));
+                                }
                             }
                         }
                     }
@@ -1341,15 +1833,32 @@ impl<'a> Interp<'a> {
                     }
                 }
                 "unicast_src_ip" => r.unicast_src = self.ip(node, 1),
-                "mcast_src_ip" => r.mcast_src = self.ip(node, 1),
+                "mcast_src_ip" => {
+                    r.mcast_src = self.ip(node, 1);
+                    self.no_effect(&kw, validate::no_effect_why("mcast_src_ip"));
+                }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-                    let cmd = self.notify(node);
-                    match k {
-                        "notify_master" => r.notify.master = cmd,
-                        "notify_backup" => r.notify.backup = cmd,
-                        "notify_fault" => r.notify.fault = cmd,
-                        "notify_stop" => r.notify.stop = cmd,
-                        _ => r.notify.any = cmd,
+                    let slot = match k {
+                        "notify_master" => &mut r.notify.master,
+                        "notify_backup" => &mut r.notify.backup,
+                        "notify_fault" => &mut r.notify.fault,
+                        "notify_stop" => &mut r.notify.stop,
+                        _ => &mut r.notify.any,
+                    };
+                    // keepalived keeps the first and warns about the others.
+                    if slot.is_some() {
+                        let what = if k == "notify" { "notify" } else { k };
+                        let t = node.words.get(1).unwrap_or(&kw).clone();
+                        self.warn(
+                            &kw,
+                            Category::Fixup,
+                            format!(
+                                "({iname}) {what} script already specified - ignoring {}",
+                                t.text
+                            ),
+                        );
+                    } else {
+                        *slot = self.notify(node);
                     }
                 }
                 "garp_master_delay" => {
@@ -1365,6 +1874,7 @@ impl<'a> Interp<'a> {
                 "no_accept" => r.accept = Some(false),
                 "dont_track_primary" => r.dont_track_primary = true,
                 "use_vmac" => {
+                    self.no_effect(&kw, validate::no_effect_why("use_vmac"));
                     r.use_vmac = Some(
                         node.words
                             .get(1)
@@ -1383,10 +1893,7 @@ impl<'a> Interp<'a> {
                         );
                     }
                 }
-                "vmac_xmit_base" => self.no_effect(
-                    &kw,
-                    "vrrpd sends adverts with the VMAC as source from the base interface anyway",
-                ),
+                "vmac_xmit_base" => self.no_effect(&kw, validate::no_effect_why("vmac_xmit_base")),
                 "v3_checksum_as_v2" => {
                     r.v3_checksum = self.flag(node).map(|b| {
                         if b {
@@ -1398,7 +1905,7 @@ impl<'a> Interp<'a> {
                 }
                 "lower_prio_no_advert" => r.lower_prio_no_advert = self.flag(node),
                 "strict_mode" => r.strict = self.flag(node),
-                "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
                 _ => unreachable!("filtered by `known`"),
             }
         }
@@ -1705,6 +2212,18 @@ impl<'a> Interp<'a> {
             user: node.words.get(2).map(|t| t.text.clone()),
             group: node.words.get(3).map(|t| t.text.clone()),
         };
+        if let Some(u) = node.words.get(2) {
+            let u = u.clone();
+            self.warn(
+                &u,
+                Category::NoEffect,
+                format!(
+                    "'{}' (user of '{}') accepted, no effect: vrrpd runs notify scripts as its \
+                     own user (not yet switched)",
+                    u.text, node.words[0].text
+                ),
+            );
+        }
         self.extra(node, 3);
         Some(nc)
     }
@@ -1783,6 +2302,7 @@ impl<'a> Interp<'a> {
                         s.user = Some(u.text.clone());
                     }
                     s.group = node.words.get(2).map(|t| t.text.clone());
+                    self.no_effect(&kw, validate::no_effect_why("user"));
                 }
                 "init_fail" => s.init_fail = true,
                 _ => {
@@ -1813,11 +2333,22 @@ impl<'a> Interp<'a> {
             tracking_weight: false,
             source: self.source(name),
         };
+        let mut group_seen = false;
         for node in nodes {
             let kw = node.words[0].clone();
             match kw.text.as_str() {
                 "group" => {
                     if let Some(b) = self.block(node) {
+                        // keepalived keeps the first list.
+                        if group_seen {
+                            self.warn(
+                                &kw,
+                                Category::Fixup,
+                                format!("Group list already specified for sync group {}", g.name),
+                            );
+                            continue;
+                        }
+                        group_seen = true;
                         for n in b {
                             g.instances.extend(n.words.iter().map(|t| t.text.clone()));
                         }
@@ -1827,16 +2358,27 @@ impl<'a> Interp<'a> {
                     if !self.no_block(node) {
                         continue;
                     }
-                    let cmd = self.notify(node);
-                    match kw.text.as_str() {
-                        "notify_master" => g.notify.master = cmd,
-                        "notify_backup" => g.notify.backup = cmd,
-                        "notify_fault" => g.notify.fault = cmd,
-                        "notify_stop" => g.notify.stop = cmd,
-                        _ => g.notify.any = cmd,
+                    let k = kw.text.as_str();
+                    let slot = match k {
+                        "notify_master" => &mut g.notify.master,
+                        "notify_backup" => &mut g.notify.backup,
+                        "notify_fault" => &mut g.notify.fault,
+                        "notify_stop" => &mut g.notify.stop,
+                        _ => &mut g.notify.any,
+                    };
+                    // keepalived keeps the first and warns about the others.
+                    if slot.is_some() {
+                        let t = node.words.get(1).unwrap_or(&kw).clone();
+                        let msg = format!(
+                            "vrrp group {}: {k} script already specified - ignoring {}",
+                            g.name, t.text
+                        );
+                        self.warn(&kw, Category::Fixup, msg);
+                    } else {
+                        *slot = self.notify(node);
                     }
                 }
-                "smtp_alert" => self.no_effect(&kw, "vrrpd sends no e-mail"),
+                "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
                 "sync_group_tracking_weight" => {
                     if self.no_block(node) {
                         g.tracking_weight = true;
@@ -1985,6 +2527,20 @@ impl<'a> Interp<'a> {
             Some("PASS") => {
                 let (a, _) = Auth::pass(r.auth_pass.as_deref().unwrap_or_default());
                 a
+            }
+            // keepalived keys AH with the auth_pass; without one it drops authentication (in
+            // v2 outside strict mode; otherwise validate drops it with its own reason).
+            Some(_)
+                if !strict
+                    && version == Version::V2
+                    && r.auth_pass.is_none_or(|p| p.is_empty()) =>
+            {
+                self.sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!("({name}) Authentication specified but no password given. Ignoring"),
+                );
+                Auth::None
             }
             Some(_) => Auth::Ah,
             None => Auth::None,
@@ -2154,6 +2710,68 @@ mod tests {
         assert_eq!(expand_braces("plain*.conf"), vec!["plain*.conf"]);
         assert_eq!(expand_braces("{single}"), vec!["{single}"]);
         assert_eq!(expand_braces("{unclosed,"), vec!["{unclosed,"]);
+    }
+
+    #[test]
+    fn references_follow_keepalived() {
+        assert_eq!(reference("$IF", 0), Some(("IF", 3)));
+        assert_eq!(reference("a ${IF}x", 2), Some(("IF", 7)));
+        assert_eq!(reference("$IF,b", 0), Some(("IF", 3)));
+        assert_eq!(reference("$IF.100", 0), None);
+        assert_eq!(reference("$1", 0), None);
+        assert_eq!(reference("${IF", 0), None);
+        assert_eq!(reference("$", 0), None);
+        assert_eq!(decomment("  a \"b # c\" # d  "), "a \"b # c\"");
+        assert_eq!(decomment("x \\# y ! z"), "x \\# y");
+    }
+
+    #[test]
+    fn multi_line_definition_ends_at_an_empty_line() {
+        let text = "$V=\\\n 192.0.2.1 \\\n# comment only\n 192.0.2.2 \\\n\n\
+                    vrrp_instance VI_1 {\ninterface eth0\nvirtual_router_id 1\n\
+                    virtual_ipaddress {\n$V\n}\n}\n";
+        let l = parse_str("t.conf", text).unwrap_or_else(|e| panic!("{e}"));
+        let vips: Vec<String> = l.config.instances[0]
+            .vips
+            .iter()
+            .map(|v| v.address.to_string())
+            .collect();
+        assert_eq!(vips, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(l.config.instances[0].source.line, 6);
+    }
+
+    #[test]
+    fn a_multi_line_definition_using_itself_is_refused_not_looped() {
+        let text = "$M=x \\\n$M\nvrrp_instance VI_1 {\n$M\n}\n";
+        let e = parse_str("t.conf", text).unwrap_err();
+        assert!(
+            e.errors()
+                .iter()
+                .any(|d| d.line() == Some(4) && d.message.contains("refer to itself")),
+            "{e}"
+        );
+    }
+
+    proptest::proptest! {
+        /// keepalived's line language on any mix of its special characters: a model or
+        /// diagnostics, never a panic or a hang (the fuzz target covers bytes at large).
+        #[test]
+        fn line_language_is_total(parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "$A=", "$B=", "$A", "${A}", "${B}", "$_PWD", "$_HASH", "@vm ", "@^vm ", "@",
+                "\\", "\n", "\n\n", " ", "\t", "{", "}", "\"", "#", "!", "é", "x", "1",
+                "vrrp_instance ", "interface ", "virtual_router_id ", "priority ",
+                "virtual_ipaddress ", "192.0.2.3", "~SEQ", "include ",
+            ]),
+            0..80,
+        )) {
+            let text: String = parts.concat();
+            let options = super::super::LoadOptions {
+                config_id: Some("vm".to_string()),
+                allow_no_instance: true,
+            };
+            let _ = parse_str_with("p.conf", &text, &options);
+        }
     }
 
     #[test]

@@ -59,17 +59,90 @@ pub fn detect(text: &str) -> Format {
     Format::Keepalived
 }
 
+/// How a configuration is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// keepalived's config id (`-i`/`--config-id`): lines `@ID …` are kept when ID is this,
+    /// `@^ID …` when it is not. Default: [`config_id`].
+    pub config_id: Option<String>,
+    /// Accept a configuration without any `vrrp_instance` with a warning (`vrrpd check`), as
+    /// keepalived 2.2.7 does (it runs no VRRP then). Default false: refused, so that `vrrpd
+    /// run` and a reload never start a daemon with nothing to do.
+    pub allow_no_instance: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            config_id: Some(config_id()),
+            allow_no_instance: false,
+        }
+    }
+}
+
+static CONFIG_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the process's config id once (`vrrpd run -i ID`), so that every later [`load`] (a
+/// SIGHUP reload too) reads `@ID` lines as the first one did. Returns false if already set.
+pub fn set_config_id(id: String) -> bool {
+    CONFIG_ID.set(id).is_ok()
+}
+
+/// The config id: as set by [`set_config_id`], else as keepalived defaults it, the host name up
+/// to its first dot.
+pub fn config_id() -> String {
+    if let Some(id) = CONFIG_ID.get() {
+        return id.clone();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    host.split('.').next().unwrap_or(host).to_string()
+}
+
 /// Load a configuration file in either format (detected from its content), following
-/// keepalived `include`s relative to the file.
+/// keepalived `include`s relative to the file, with the default [`LoadOptions`].
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// [`load`] with options.
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    match detect(&text) {
+    let mut loaded = match detect(&text) {
         Format::Toml => toml::parse_str(&path.display().to_string(), &text),
-        Format::Keepalived => keepalived::parse_text_at(path, &text),
+        Format::Keepalived => keepalived::parse_text_at(path, &text, options),
+    }?;
+    if loaded.config.instances.is_empty() {
+        let location = Some(Location {
+            file: path.display().to_string(),
+            line: 1,
+            column: None,
+        });
+        let message = "no vrrp_instance: there is nothing to run (keepalived 2.2.7 accepts \
+                       this and runs no VRRP; vrrpd run refuses it)"
+            .to_string();
+        if !options.allow_no_instance {
+            return Err(ConfigError::Invalid {
+                errors: vec![Diagnostic {
+                    severity: Severity::Error,
+                    category: Category::Invalid,
+                    location,
+                    message,
+                }],
+                warnings: loaded.warnings,
+            });
+        }
+        loaded.warnings.push(Diagnostic {
+            severity: Severity::Warning,
+            category: Category::Fixup,
+            location,
+            message,
+        });
     }
+    Ok(loaded)
 }
 
 #[cfg(test)]

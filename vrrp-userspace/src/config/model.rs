@@ -622,6 +622,9 @@ pub struct Global {
     /// `vrrp_mcast_group4`.
     #[serde(default = "mcast4")]
     pub mcast_group4: Ipv4Addr,
+    /// `vrrp_mcast_group6` (default ff02::12). Recorded; vrrpd does not honour it yet.
+    #[serde(default = "mcast6")]
+    pub mcast_group6: std::net::Ipv6Addr,
     /// `vrrp_garp_master_delay/repeat/refresh`: defaults of the instances.
     #[serde(default)]
     pub garp: Garp,
@@ -668,6 +671,7 @@ impl Default for Global {
             vrrp_strict: false,
             skip_check_adv_addr: false,
             mcast_group4: mcast4(),
+            mcast_group6: mcast6(),
             garp: Garp::default(),
             garp_interval_us: 0,
             gna_interval_us: 0,
@@ -706,4 +710,8 @@ fn one_second_ms() -> u64 {
 
 fn mcast4() -> Ipv4Addr {
     Ipv4Addr::new(224, 0, 0, 18)
+}
+
+fn mcast6() -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)
 }

@@ -59,6 +59,7 @@ pub fn parse_str(file_name: &str, text: &str) -> Result<Loaded, ConfigError> {
         g.source = at(lines.get(i));
     }
     validate::validate(&mut config, &mut sink);
+    validate::no_effect_in_model(&config, file_name, &mut sink);
     sink.finish(config)
 }
 

@@ -21,6 +21,200 @@ pub const MAX_IFNAME: usize = 15;
 /// Valid weight range for tracked scripts and interfaces.
 pub const WEIGHT_RANGE: std::ops::RangeInclusive<i16> = -253..=253;
 
+/// The MTU of an interface of this host, if it has one by that name (keepalived sizes adverts
+/// by it).
+fn interface_mtu(name: &str) -> Option<usize> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return None;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Keywords vrrpd accepts (and records in the model) without acting on them, and why.
+/// `vrrpd check` lists each one a configuration uses.
+pub const NO_EFFECT: &[(&str, &str)] = &[
+    (
+        "enable_script_security",
+        "vrrpd does not check who may write the scripts it runs (not yet)",
+    ),
+    (
+        "max_auto_priority",
+        "vrrpd does not change its scheduling priority",
+    ),
+    (
+        "mcast_src_ip",
+        "vrrpd sends multicast adverts from the interface's primary address (not yet from this one)",
+    ),
+    (
+        "notification_email",
+        "vrrpd sends no e-mail; use notify scripts",
+    ),
+    ("notification_email_from", "vrrpd sends no e-mail"),
+    (
+        "notify_user",
+        "vrrpd runs notify scripts as its own user (not yet switched)",
+    ),
+    (
+        "script_user",
+        "vrrpd runs scripts as its own user (not yet switched)",
+    ),
+    ("smtp_alert", "vrrpd sends no e-mail"),
+    ("smtp_connect_timeout", "vrrpd sends no e-mail"),
+    ("smtp_server", "vrrpd sends no e-mail"),
+    (
+        "use_vmac",
+        "vrrpd creates no macvlan interface: its XDP program answers for the VIPs from the VMAC on the interface itself, and adverts are sent from the VMAC anyway",
+    ),
+    (
+        "user",
+        "vrrpd runs scripts as its own user (not yet switched)",
+    ),
+    (
+        "vmac_xmit_base",
+        "vrrpd sends adverts with the VMAC as source from the base interface anyway",
+    ),
+    (
+        "vrrp_garp_interval",
+        "vrrpd sends each burst of gratuitous ARPs back to back (not yet paced)",
+    ),
+    (
+        "vrrp_gna_interval",
+        "vrrpd sends each burst of neighbour advertisements back to back (not yet paced)",
+    ),
+    (
+        "vrrp_mcast_group4",
+        "recorded, but vrrpd sends and listens to adverts on 224.0.0.18 (not yet on this group)",
+    ),
+    (
+        "vrrp_mcast_group6",
+        "recorded, but vrrpd sends and listens to adverts on ff02::12 (not yet on this group)",
+    ),
+    ("vrrp_no_swap", "vrrpd does not lock its memory"),
+    (
+        "vrrp_priority",
+        "vrrpd does not change its scheduling priority",
+    ),
+    (
+        "vrrp_rt_priority",
+        "vrrpd does not change its scheduling priority",
+    ),
+    (
+        "vrrp_skip_check_adv_addr",
+        "vrrpd never compares the addresses in an advert with its own, as if this were always set",
+    ),
+    (
+        "vrrp_startup_delay",
+        "vrrpd starts its instances at once (not yet delayed)",
+    ),
+];
+
+/// Why `keyword` has no effect (see [`NO_EFFECT`]).
+pub fn no_effect_why(keyword: &str) -> &'static str {
+    NO_EFFECT
+        .iter()
+        .find(|(k, _)| *k == keyword)
+        .map_or("vrrpd does not act on it", |(_, why)| why)
+}
+
+/// The same list for a TOML file: the model's fields that vrrpd records without acting on,
+/// when set to anything but their default (the keepalived front end reports them at their
+/// lines instead).
+pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
+    let g = &config.global;
+    let d = super::model::Global::default();
+    let global = Location {
+        file: file.to_string(),
+        line: 1,
+        column: None,
+    };
+    let mut say = |loc: &Location, kw: &str, field: &str| {
+        sink.warn(
+            Some(loc.clone()),
+            Category::NoEffect,
+            format!("'{field}' accepted, no effect: {}", no_effect_why(kw)),
+        );
+    };
+    for (set, kw, field) in [
+        (
+            g.garp_interval_us != d.garp_interval_us,
+            "vrrp_garp_interval",
+            "global.garp_interval_us",
+        ),
+        (
+            g.gna_interval_us != d.gna_interval_us,
+            "vrrp_gna_interval",
+            "global.gna_interval_us",
+        ),
+        (
+            g.startup_delay_ms != d.startup_delay_ms,
+            "vrrp_startup_delay",
+            "global.startup_delay_ms",
+        ),
+        (
+            g.skip_check_adv_addr,
+            "vrrp_skip_check_adv_addr",
+            "global.skip_check_adv_addr",
+        ),
+        (
+            g.mcast_group4 != d.mcast_group4,
+            "vrrp_mcast_group4",
+            "global.mcast_group4",
+        ),
+        (
+            g.mcast_group6 != d.mcast_group6,
+            "vrrp_mcast_group6",
+            "global.mcast_group6",
+        ),
+        (
+            g.enable_script_security,
+            "enable_script_security",
+            "global.enable_script_security",
+        ),
+        (g.script_user.is_some(), "script_user", "global.script_user"),
+        (
+            !g.notification_email.is_empty(),
+            "notification_email",
+            "global.notification_email",
+        ),
+        (
+            g.notification_email_from.is_some(),
+            "notification_email_from",
+            "global.notification_email_from",
+        ),
+        (g.smtp_server.is_some(), "smtp_server", "global.smtp_server"),
+    ] {
+        if set {
+            say(&global, kw, field);
+        }
+    }
+    for inst in &config.instances {
+        let loc = Location::from(&inst.source);
+        if inst.mcast_src.is_some() {
+            say(&loc, "mcast_src_ip", "mcast_src");
+        }
+        if inst.use_vmac.is_some() {
+            say(&loc, "use_vmac", "use_vmac");
+        }
+        let n = &inst.notify;
+        if [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+            .into_iter()
+            .flatten()
+            .any(|c| c.user.is_some())
+        {
+            say(&loc, "notify_user", "notify user");
+        }
+    }
+    for s in &config.scripts {
+        if s.user.is_some() {
+            say(&Location::from(&s.source), "user", "script user");
+        }
+    }
+}
+
 /// Run every check, fixing up what keepalived fixes up.
 pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
     let script_names: HashSet<String> = config.scripts.iter().map(|s| s.name.clone()).collect();
@@ -52,6 +246,18 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             );
         } else if let Some(l) = &loc {
             names.insert(name.clone(), l.clone());
+        }
+
+        // Priority 0 is what a master sends when it resigns (the keepalived.conf parser only
+        // takes 1..255; this catches TOML).
+        if inst.priority == crate::units::Priority::SHUTDOWN {
+            sink.error(
+                loc.clone(),
+                format!(
+                    "({name}) priority 0 is reserved for a master that resigns: expected \
+                     1..255"
+                ),
+            );
         }
 
         if inst.interface.is_empty() {
@@ -180,6 +386,42 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             }
         }
 
+        // keepalived: a master must have heard an advert (for AH's sequence number) before it
+        // takes over, so an AH instance that is not the address owner starts as BACKUP.
+        if inst.auth == Auth::Ah && inst.state == InitialState::Master && !inst.priority.is_owner()
+        {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) Initial state master is incompatible with AH authentication - \
+                     clearing"
+                ),
+            );
+            inst.state = InitialState::Backup;
+        }
+
+        // An advert lists at most 255 addresses, and no more than fit in a frame on the
+        // interface's MTU (at most 1500, 89 IPv6 addresses): keepalived moves the rest to the
+        // excluded VIPs, managed with mastership but not listed; so do we, with its warning.
+        let mtu = interface_mtu(&inst.interface)
+            .unwrap_or(crate::wire::vrrp::ADVERT_MTU)
+            .min(crate::wire::vrrp::ADVERT_MTU);
+        let max = crate::wire::vrrp::max_addresses(inst.version, family == Family::Ipv6, mtu);
+        if inst.vips.len() > max {
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) Number of VIPs ({}) exceeds maximum/space available in packet \
+                     (max {max} addresses) - excess moved to eVIPs",
+                    inst.vips.len()
+                ),
+            );
+            let excess = inst.vips.split_off(max);
+            inst.excluded_vips.extend(excess);
+        }
+
         // Interval ranges (the keepalived front end has already rounded its decimal input).
         match inst.version {
             Version::V2 => {
@@ -295,7 +537,22 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             inst.lower_prio_no_advert = true;
         }
 
-        // Tracking.
+        // Tracking. An instance tracks its own interface anyway (weight 0, unless
+        // dont_track_primary): keepalived drops an entry naming it.
+        inst.track_interfaces.retain(|t| {
+            if t.interface != inst.interface {
+                return true;
+            }
+            sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!(
+                    "({name}) Ignoring track_interface {} since own interface",
+                    t.interface
+                ),
+            );
+            false
+        });
         for t in &inst.track_interfaces {
             if !WEIGHT_RANGE.contains(&t.weight) {
                 sink.error(
@@ -332,23 +589,60 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
         });
     }
 
-    // Duplicate VRIDs on one interface and family (keepalived exits with a config error).
-    let mut seen: HashMap<(String, Family, u8), String> = HashMap::new();
+    // Duplicate VRIDs on one interface and family. keepalived refuses two multicast instances
+    // ("… both use VRID …") but tells unicast instances apart by their peers (and unicast from
+    // multicast); vrrpd keys its advert maps by interface, family and VRID alone, so any two
+    // instances there would read each other's adverts: refused, naming both.
+    let mut seen: HashMap<(String, Family, u8), (String, bool, Location)> = HashMap::new();
     for inst in &config.instances {
         let key = (inst.interface.clone(), inst.family(), inst.vrid.get());
-        if !inst.unicast_peers.is_empty() {
-            continue;
-        }
-        if let Some(first) = seen.get(&key) {
-            sink.error(
-                Some(Location::from(&inst.source)),
+        let unicast = !inst.unicast_peers.is_empty();
+        let here = Location::from(&inst.source);
+        if let Some((first, first_unicast, at)) = seen.get(&key) {
+            let message = if unicast || *first_unicast {
+                format!(
+                    "{first} ({at}) and {} both use VRID {} with {} on interface {}: keepalived \
+                     tells unicast instances apart by their peers, vrrpd does not; give each \
+                     instance on an interface its own VRID",
+                    inst.name, key.2, key.1, key.0
+                )
+            } else {
                 format!(
                     "{first} and {} both use VRID {} with {} on interface {}",
                     inst.name, key.2, key.1, key.0
-                ),
-            );
+                )
+            };
+            sink.error(Some(here), message);
         } else {
-            seen.insert(key, inst.name.clone());
+            seen.insert(key, (inst.name.clone(), unicast, here));
+        }
+    }
+
+    // One VIP, one instance: the XDP responder and the address itself belong to one master.
+    // keepalived 2.2.7 accepts a VIP in two instances silently, and each instance then adds
+    // and removes the address with its own state; refused.
+    let mut owners: HashMap<std::net::IpAddr, (String, Location)> = HashMap::new();
+    for inst in &config.instances {
+        let mut mine: HashSet<std::net::IpAddr> = HashSet::new();
+        for vip in inst.vips.iter().chain(&inst.excluded_vips) {
+            if !mine.insert(vip.address) {
+                continue;
+            }
+            let here = Location::from(&inst.source);
+            match owners.get(&vip.address) {
+                Some((first, at)) => sink.error(
+                    Some(here),
+                    format!(
+                        "({}) VIP {} is also a VIP of {first} ({at}): an address belongs to one \
+                         instance (keepalived accepts this, and the two instances then add and \
+                         remove it against each other)",
+                        inst.name, vip.address
+                    ),
+                ),
+                None => {
+                    owners.insert(vip.address, (inst.name.clone(), here));
+                }
+            }
         }
     }
 

@@ -149,6 +149,29 @@ pub struct Repr {
     pub auth: Option<Auth>,
 }
 
+/// Most addresses one advert lists: its count field is 8 bits (keepalived's `VRRP_MAX_ADDR`).
+pub const MAX_ADDRESSES: usize = 255;
+
+/// The largest MTU an advert is sized for: keepalived's `DEFAULT_MTU`. On an interface with a
+/// smaller MTU the configuration lists fewer addresses (see `max_addresses`); the encoder
+/// never builds a message for more than this.
+pub const ADVERT_MTU: usize = 1500;
+
+/// How many addresses an advert of this version and family lists on a link with this MTU, as
+/// keepalived computes it (`vrrp_complete_instance`): what fits after the Ethernet, IP and VRRP
+/// headers (and v2's authentication data), at most [`MAX_ADDRESSES`]. keepalived manages the
+/// VIPs beyond that without listing them; so does vrrpd (`vrrpd check` warns).
+pub fn max_addresses(version: Version, ipv6: bool, mtu: usize) -> usize {
+    const ETHERNET: usize = 14;
+    let fits = if ipv6 {
+        mtu.saturating_sub(ETHERNET + 40 + HEADER_LEN) / 16
+    } else {
+        let auth = if version == Version::V2 { AUTH_LEN } else { 0 };
+        mtu.saturating_sub(ETHERNET + 20 + HEADER_LEN + auth) / 4
+    };
+    fits.min(MAX_ADDRESSES)
+}
+
 /// The message length a version, family and count imply.
 pub fn expected_len(version: u8, ipv6: bool, count: u8) -> usize {
     let addr = if ipv6 { 16 } else { 4 };
@@ -214,23 +237,33 @@ impl Repr {
         matches!(self.addresses.first(), Some(IpAddr::V6(_)))
     }
 
+    /// The addresses the message lists: the first [`max_addresses`] of them at
+    /// [`ADVERT_MTU`].
+    pub fn listed(&self) -> &[IpAddr] {
+        let n = max_addresses(self.version, self.is_ipv6(), ADVERT_MTU);
+        &self.addresses[..self.addresses.len().min(n)]
+    }
+
     /// Bytes the message takes.
     pub fn buffer_len(&self) -> usize {
-        expected_len(
-            u8::from(self.version),
-            self.is_ipv6(),
-            self.addresses.len() as u8,
-        )
+        // `listed` holds at most MAX_ADDRESSES (255), so the count fits in a u8.
+        let count = u8::try_from(self.listed().len()).unwrap_or(u8::MAX);
+        expected_len(u8::from(self.version), self.is_ipv6(), count)
     }
 
     /// Writes the message into `buf[..self.buffer_len()]`, with the checksum over the message
-    /// plus `pseudo` (the pseudo-header's sum, or 0 for none).
+    /// plus `pseudo` (the pseudo-header's sum, or 0 for none). Only [`Self::listed`] addresses
+    /// are written. A shorter `buf` is left as it is (callers size it with `buffer_len`).
     pub fn emit(&self, buf: &mut [u8], pseudo: u32) {
-        let buf = &mut buf[..self.buffer_len()];
+        let len = self.buffer_len();
+        let Some(buf) = buf.get_mut(..len) else {
+            return;
+        };
+        let listed = self.listed();
         buf[field::VER_TYPE] = (u8::from(self.version) << 4) | VRRP_TYPE_ADVERT;
         buf[field::VRID] = self.vrid;
         buf[field::PRIORITY] = self.priority;
-        buf[field::COUNT] = self.addresses.len() as u8;
+        buf[field::COUNT] = u8::try_from(listed.len()).unwrap_or(u8::MAX);
         match self.version {
             Version::V2 => {
                 buf[field::AUTH_TYPE] = self.auth.map_or(0, |a| a.kind);
@@ -243,7 +276,7 @@ impl Repr {
         }
         buf[field::CHECKSUM].copy_from_slice(&[0, 0]);
         let mut off = field::ADDRESSES;
-        for a in &self.addresses {
+        for a in listed {
             match a {
                 IpAddr::V4(v4) => {
                     buf[off..off + 4].copy_from_slice(&v4.octets());
@@ -263,5 +296,90 @@ impl Repr {
             pseudo,
         ]));
         Packet::new_unchecked(&mut *buf).set_checksum(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(n: usize) -> Vec<IpAddr> {
+        (0..n)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(198, 51, (i / 250) as u8, (i % 250) as u8 + 1)))
+            .collect()
+    }
+
+    fn v6(n: usize) -> Vec<IpAddr> {
+        (0..n)
+            .map(|i| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16 + 1)))
+            .collect()
+    }
+
+    fn repr(version: Version, addresses: Vec<IpAddr>) -> Repr {
+        Repr {
+            version,
+            vrid: 51,
+            priority: 100,
+            interval_cs: 100,
+            addresses,
+            auth: (version == Version::V2).then_some(Auth {
+                kind: 1,
+                data: *b"secret12",
+            }),
+        }
+    }
+
+    #[test]
+    fn keepalived_limits() {
+        assert_eq!(max_addresses(Version::V2, false, 1500), 255);
+        assert_eq!(max_addresses(Version::V3, false, 1500), 255);
+        // (1500 - 14 - 40 - 8) / 16, and on a 1400-byte link 83, as keepalived 2.2.7 said.
+        assert_eq!(max_addresses(Version::V3, true, 1500), 89);
+        assert_eq!(max_addresses(Version::V3, true, 1400), 83);
+        // (1000 - 14 - 20 - 8 - 8) / 4
+        assert_eq!(max_addresses(Version::V2, false, 1000), 237);
+        assert_eq!(max_addresses(Version::V3, true, 0), 0);
+    }
+
+    /// 300 IPv4 VIPs: the count field holds 255, the message lists the first 255, and it
+    /// parses back (this panicked with "range end index 196 out of range").
+    #[test]
+    fn more_than_255_addresses_list_the_first_255() {
+        for version in [Version::V2, Version::V3] {
+            let r = repr(version, v4(300));
+            let len = r.buffer_len();
+            assert_eq!(len, expected_len(u8::from(version), false, 255));
+            let mut buf = vec![0u8; len];
+            r.emit(&mut buf, 0);
+            assert_eq!(buf[field::COUNT], 255);
+            let back = Repr::parse(&Packet::new_checked(&buf[..]).unwrap(), false).unwrap();
+            assert_eq!(back.addresses, r.addresses[..255]);
+        }
+    }
+
+    /// IPv6: 100 VIPs would make a 1648-byte packet; the advert lists 89 and stays within
+    /// the 1500-byte MTU, Ethernet header included.
+    #[test]
+    fn ipv6_adverts_fit_the_mtu() {
+        for n in [89, 90, 100, 255, 300] {
+            let r = repr(Version::V3, v6(n));
+            let frame = crate::wire::emit_advert_frame(
+                &r,
+                "fe80::1".parse().unwrap(),
+                crate::config::V3Checksum::PseudoHeader,
+            );
+            assert!(frame.len() <= 14 + ADVERT_MTU, "{n}: {} bytes", frame.len());
+            let adv = crate::wire::parse_advert_frame(&frame).unwrap().unwrap();
+            assert_eq!(adv.vrrp.addresses.len(), n.min(89), "{n}");
+            assert_eq!(adv.vrrp.addresses, r.addresses[..n.min(89)]);
+        }
+    }
+
+    #[test]
+    fn a_short_buffer_is_not_a_panic() {
+        let r = repr(Version::V3, v4(3));
+        let mut buf = vec![0u8; 4];
+        r.emit(&mut buf, 0);
+        assert_eq!(buf, [0; 4]);
     }
 }
