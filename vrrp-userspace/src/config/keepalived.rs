@@ -1511,7 +1511,6 @@ impl<'a> Interp<'a> {
                 }
                 "enable_script_security" => {
                     g.enable_script_security = true;
-                    self.no_effect(&kw, validate::no_effect_why("enable_script_security"));
                 }
                 "script_user" => {
                     if let Some(u) = self.arg(node, 1, "a user name") {
@@ -1519,7 +1518,6 @@ impl<'a> Interp<'a> {
                     }
                     g.script_group = node.words.get(2).map(|t| t.text.clone());
                     self.extra(node, 2);
-                    self.no_effect(&kw, validate::no_effect_why("script_user"));
                 }
                 "notification_email_from" => {
                     g.notification_email_from = node.words.get(1).map(|t| t.text.clone());
@@ -2212,18 +2210,6 @@ impl<'a> Interp<'a> {
             user: node.words.get(2).map(|t| t.text.clone()),
             group: node.words.get(3).map(|t| t.text.clone()),
         };
-        if let Some(u) = node.words.get(2) {
-            let u = u.clone();
-            self.warn(
-                &u,
-                Category::NoEffect,
-                format!(
-                    "'{}' (user of '{}') accepted, no effect: vrrpd runs notify scripts as its \
-                     own user (not yet switched)",
-                    u.text, node.words[0].text
-                ),
-            );
-        }
         self.extra(node, 3);
         Some(nc)
     }
@@ -2302,7 +2288,6 @@ impl<'a> Interp<'a> {
                         s.user = Some(u.text.clone());
                     }
                     s.group = node.words.get(2).map(|t| t.text.clone());
-                    self.no_effect(&kw, validate::no_effect_why("user"));
                 }
                 "init_fail" => s.init_fail = true,
                 _ => {

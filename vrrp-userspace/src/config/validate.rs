@@ -38,10 +38,6 @@ fn interface_mtu(name: &str) -> Option<usize> {
 /// `vrrpd check` lists each one a configuration uses.
 pub const NO_EFFECT: &[(&str, &str)] = &[
     (
-        "enable_script_security",
-        "vrrpd does not check who may write the scripts it runs (not yet)",
-    ),
-    (
         "max_auto_priority",
         "vrrpd does not change its scheduling priority",
     ),
@@ -54,24 +50,12 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrpd sends no e-mail; use notify scripts",
     ),
     ("notification_email_from", "vrrpd sends no e-mail"),
-    (
-        "notify_user",
-        "vrrpd runs notify scripts as its own user (not yet switched)",
-    ),
-    (
-        "script_user",
-        "vrrpd runs scripts as its own user (not yet switched)",
-    ),
     ("smtp_alert", "vrrpd sends no e-mail"),
     ("smtp_connect_timeout", "vrrpd sends no e-mail"),
     ("smtp_server", "vrrpd sends no e-mail"),
     (
         "use_vmac",
         "vrrpd creates no macvlan interface: its XDP program answers for the VIPs from the VMAC on the interface itself, and adverts are sent from the VMAC anyway",
-    ),
-    (
-        "user",
-        "vrrpd runs scripts as its own user (not yet switched)",
     ),
     (
         "vmac_xmit_base",
@@ -170,12 +154,6 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
             "global.mcast_group6",
         ),
         (
-            g.enable_script_security,
-            "enable_script_security",
-            "global.enable_script_security",
-        ),
-        (g.script_user.is_some(), "script_user", "global.script_user"),
-        (
             !g.notification_email.is_empty(),
             "notification_email",
             "global.notification_email",
@@ -198,19 +176,6 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
         }
         if inst.use_vmac.is_some() {
             say(&loc, "use_vmac", "use_vmac");
-        }
-        let n = &inst.notify;
-        if [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
-            .into_iter()
-            .flatten()
-            .any(|c| c.user.is_some())
-        {
-            say(&loc, "notify_user", "notify user");
-        }
-    }
-    for s in &config.scripts {
-        if s.user.is_some() {
-            say(&Location::from(&s.source), "user", "script user");
         }
     }
 }
