@@ -1,5 +1,5 @@
 //! Interop on the wire with FRR's vrrpd (Debian's frr 8.4: zebra and vrrpd, a macvlan per VRID
-//! and family, `arp_ignore=1` on its host): VRRPv3 over IPv4 and over IPv6, vrrpd and FRR in
+//! and family, `arp_ignore=1` and `arp_announce=2` on its host): VRRPv3 over IPv4 and over IPv6, vrrpd and FRR in
 //! both roles. They elect one master (never two in steady state), each accepts the other's
 //! adverts, the master's SIGTERM (priority 0) hands over at once, FRR's crash after the
 //! master down interval, and the higher priority preempts back.
@@ -17,7 +17,10 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Lab,
-    daemon::{Frr, VIP, VIP6, VMAC_50, VMAC6_50, Vrrpd, holds, run_dir, tshark_fields, wait_for},
+    daemon::{
+        Frr, VIP, VIP6, VMAC_50, VMAC6_50, Vrrpd, holds, neighbour_of, ping, run_dir,
+        tshark_fields, wait_for,
+    },
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -87,6 +90,29 @@ impl Holders<'_> {
     fn theirs(&self) -> bool {
         Frr::holds(self.lab.host(self.theirs), VRID, self.family.v6())
     }
+    /// The client reaches the VIP, and its neighbour entry for it is the VMAC: only the
+    /// master answers ARP or neighbour solicitations for the VIP, and FRR's host, its replies
+    /// leaving by eth0, resolves the client from its own address (without `arp_ignore=1` its
+    /// eth0 would answer ARP for a VIP in protodown, and without `arp_announce=2` its ARP
+    /// requests would give the VIP with eth0's MAC).
+    fn client_reaches_vip(&self) {
+        let client = self.lab.host("client");
+        let vip = self.family.vip();
+        // A fresh resolution: an entry left from an earlier master proves nothing.
+        let _ = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", client.name))
+            .args(["--", "ip", "neigh", "flush", "to", vip])
+            .status();
+        wait_for(Duration::from_secs(5), || ping(client, vip))
+            .unwrap_or_else(|| panic!("the client does not reach {vip}"));
+        let entry = neighbour_of(client, vip);
+        assert_eq!(
+            entry.as_ref().map(|(mac, _)| mac.as_str()),
+            Some(self.family.vmac()),
+            "the client's neighbour entry for the VIP: {entry:?}"
+        );
+    }
+
     /// Exactly one side holds the VIP, sampled for `how_long`.
     fn one_master_for(&self, how_long: Duration) -> Result<(), String> {
         let end = std::time::Instant::now() + how_long;
@@ -209,6 +235,7 @@ fn interop(family: Family, vrrpd_is_master: bool) {
             )
         });
         who.one_master_for(Duration::from_secs(4)).unwrap();
+        who.client_reaches_vip();
         assert_eq!(ours.state().as_deref(), Some("MASTER"));
         // FRR accepted vrrpd's adverts (v3 checksum included) and stays backup.
         assert!(
@@ -238,6 +265,7 @@ fn interop(family: Family, vrrpd_is_master: bool) {
         assert_eq!(theirs.state(v6).as_deref(), Some("Master"));
         theirs_addr = theirs.primary(v6).expect("FRR's advert source");
         who.one_master_for(Duration::from_secs(3)).unwrap();
+        who.client_reaches_vip();
         // vrrpd returns with the higher priority and preempts FRR.
         let ours = Vrrpd::start(&vrrpd(), lab.host(ours_role), &conf, &dir, "lb01b");
         wait_for(Duration::from_secs(8), || who.ours() && !who.theirs()).unwrap_or_else(|| {
@@ -248,6 +276,7 @@ fn interop(family: Family, vrrpd_is_master: bool) {
             )
         });
         who.one_master_for(Duration::from_secs(3)).unwrap();
+        who.client_reaches_vip();
         assert_eq!(ours.state().as_deref(), Some("MASTER"));
         assert_eq!(theirs.state(v6).as_deref(), Some("Backup"));
         drop(theirs);
@@ -277,6 +306,7 @@ fn interop(family: Family, vrrpd_is_master: bool) {
             )
         });
         who.one_master_for(Duration::from_secs(4)).unwrap();
+        who.client_reaches_vip();
         assert_eq!(theirs.state(v6).as_deref(), Some("Master"));
         theirs_addr = theirs.primary(v6).expect("FRR's advert source");
         let seen = ours.status().unwrap();
@@ -299,6 +329,7 @@ fn interop(family: Family, vrrpd_is_master: bool) {
             )
         });
         who.one_master_for(Duration::from_secs(3)).unwrap();
+        who.client_reaches_vip();
         assert_eq!(ours.state().as_deref(), Some("MASTER"));
         // FRR returns with the higher priority and preempts vrrpd.
         theirs.start_vrrpd();
@@ -310,6 +341,7 @@ fn interop(family: Family, vrrpd_is_master: bool) {
             )
         });
         who.one_master_for(Duration::from_secs(3)).unwrap();
+        who.client_reaches_vip();
         assert_eq!(ours.state().as_deref(), Some("BACKUP"));
         // FRR crashes: vrrpd takes over after its master down interval (3.65 s at 90). A
         // crashed FRR leaves its macvlan as it was, so only vrrpd's side is checked.

@@ -318,7 +318,9 @@ pub fn logged_states(log: &str) -> std::collections::HashMap<String, String> {
 /// FRR wants the host prepared as its VRRP documentation says ([`Frr::prepare_host`]): one
 /// macvlan per VRID and family, in bridge mode, with the VMAC and the VIPs on it; FRR keeps it
 /// in protodown while backup. `arp_ignore=1` on the parent stops the parent answering ARP for a
-/// backup's VIP with its own MAC.
+/// backup's VIP with its own MAC, and `arp_announce=2` its ARP requests for the master's
+/// replies (which leave by eth0, the VIP's subnet being on both) giving the VIP as their sender
+/// with eth0's MAC, which would take the VIP away from the VMAC in every neighbour cache.
 pub struct Frr {
     /// FRR's vrrpd, while it runs (declared first: dropped, so killed, before zebra).
     vrrpd: Option<Child>,
@@ -343,9 +345,10 @@ impl Frr {
     /// Prepares `ns` for FRR's VRRP on eth0: a macvlan per family that `vips` has (bridge mode,
     /// random IPv6 link-local, the VMAC of `vrid`, the VIPs, up; no duplicate address detection
     /// so that its link-local, FRR's IPv6 advert source, is usable at once), and
-    /// `arp_ignore=1` on eth0.
+    /// `arp_ignore=1` and `arp_announce=2` on eth0.
     pub fn prepare_host(ns: &NetNs, vrid: u8, vips: &[&str]) {
         ns.exec(&["sysctl", "-qw", "net.ipv4.conf.eth0.arp_ignore=1"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=2"]);
         for v6 in [false, true] {
             let mine: Vec<&&str> = vips.iter().filter(|a| a.contains(':') == v6).collect();
             if mine.is_empty() {
