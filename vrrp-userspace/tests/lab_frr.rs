@@ -283,11 +283,12 @@ fn interop(family: Family, vrrpd_is_master: bool) {
     } else {
         // FRR always starts as backup and becomes master after its master down interval
         // (3.61 s at 100); over IPv6 its first advert as master is lost (FRR logs "Failed to
-        // find address to bind on vrrp6-50": it has no link-local for the macvlan yet) and
-        // the next comes an interval later. Started together, vrrpd (3.65 s at 90) would
+        // find address to bind on vrrp6-50": its own list of the macvlan's addresses lacks the
+        // link-local then, though the kernel keeps it through protodown) and the next comes an
+        // interval later. Started together, vrrpd (3.65 s at 90) would
         // become master for that second, so FRR goes first, as the master already in place.
         let mut theirs = Frr::start(lab.host(theirs_role), &dir, theirs_role, &frr_conf);
-        wait_for(Duration::from_secs(8), || {
+        wait_for(Duration::from_secs(12), || {
             who.theirs() && frr_stat(&theirs, family, "adverTx") >= 2
         })
         .unwrap_or_else(|| panic!("FRR not master: {}", theirs.log_text()));
@@ -342,7 +343,9 @@ fn interop(family: Family, vrrpd_is_master: bool) {
         });
         who.one_master_for(Duration::from_secs(3)).unwrap();
         who.client_reaches_vip();
-        assert_eq!(ours.state().as_deref(), Some("BACKUP"));
+        let seen = ours.status().unwrap();
+        assert_eq!(seen.state, "BACKUP");
+        assert_eq!(seen.master, Some(theirs_addr.parse().unwrap()));
         // FRR crashes: vrrpd takes over after its master down interval (3.65 s at 90). A
         // crashed FRR leaves its macvlan as it was, so only vrrpd's side is checked.
         theirs.kill9();
