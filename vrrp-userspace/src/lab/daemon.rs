@@ -309,3 +309,216 @@ pub fn logged_states(log: &str) -> std::collections::HashMap<String, String> {
     }
     states
 }
+
+/// FRR (Debian's 8.4) as a VRRP peer in a lab host: its own zebra and vrrpd, with their
+/// configs, pid files, vty sockets, zebra API socket and logs in a directory of the run, so
+/// that nothing is shared with another FRR on the machine. vrrpd is stopped before zebra on
+/// drop.
+///
+/// FRR wants the host prepared as its VRRP documentation says ([`Frr::prepare_host`]): one
+/// macvlan per VRID and family, in bridge mode, with the VMAC and the VIPs on it; FRR keeps it
+/// in protodown while backup. `arp_ignore=1` on the parent stops the parent answering ARP for a
+/// backup's VIP with its own MAC, and `arp_announce=2` its ARP requests for the master's
+/// replies (which leave by eth0, the VIP's subnet being on both) giving the VIP as their sender
+/// with eth0's MAC, which would take the VIP away from the VMAC in every neighbour cache.
+pub struct Frr {
+    /// FRR's vrrpd, while it runs (declared first: dropped, so killed, before zebra).
+    vrrpd: Option<Child>,
+    /// zebra, which vrrpd asks to set protodown.
+    _zebra: Child,
+    /// This FRR's directory: configs, sockets, pid files, logs.
+    dir: PathBuf,
+    /// vrrpd's log.
+    pub log: PathBuf,
+    /// zebra's log.
+    pub zebra_log: PathBuf,
+    /// The namespace, for restarts.
+    ns: String,
+}
+
+/// The name of the macvlan [`Frr::prepare_host`] makes for `vrid` in a family.
+pub fn frr_macvlan(vrid: u8, v6: bool) -> String {
+    format!("vrrp{}-{vrid}", if v6 { 6 } else { 4 })
+}
+
+impl Frr {
+    /// Prepares `ns` for FRR's VRRP on eth0: a macvlan per family that `vips` has (bridge mode,
+    /// random IPv6 link-local, the VMAC of `vrid`, the VIPs, up; no duplicate address detection
+    /// so that its link-local, FRR's IPv6 advert source, is usable at once), and
+    /// `arp_ignore=1` and `arp_announce=2` on eth0.
+    pub fn prepare_host(ns: &NetNs, vrid: u8, vips: &[&str]) {
+        ns.exec(&["sysctl", "-qw", "net.ipv4.conf.eth0.arp_ignore=1"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=2"]);
+        for v6 in [false, true] {
+            let mine: Vec<&&str> = vips.iter().filter(|a| a.contains(':') == v6).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let dev = frr_macvlan(vrid, v6);
+            // `addrgenmode` in the same `ip link add` is refused here (EAFNOSUPPORT), so it is
+            // set before the link comes up.
+            ns.exec(&[
+                "ip", "link", "add", &dev, "link", "eth0", "type", "macvlan", "mode", "bridge",
+            ]);
+            ns.exec(&["ip", "link", "set", &dev, "addrgenmode", "random"]);
+            let mac = format!("00:00:5e:00:0{}:{vrid:02x}", if v6 { 2 } else { 1 });
+            ns.exec(&["ip", "link", "set", &dev, "address", &mac]);
+            if v6 {
+                ns.exec(&[
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{dev}.accept_dad=0"),
+                ]);
+            }
+            for vip in mine {
+                let with_len = if v6 {
+                    format!("{vip}/64")
+                } else {
+                    format!("{vip}/24")
+                };
+                ns.exec(&["ip", "addr", "add", &with_len, "dev", &dev]);
+            }
+            ns.exec(&["ip", "link", "set", &dev, "up"]);
+        }
+    }
+
+    /// Starts zebra, then FRR's vrrpd with `vrrpd_conf` (the text of its config), in `ns`
+    /// (already prepared by [`Frr::prepare_host`]); its files under `dir/NAME.TAG.frr/`.
+    pub fn start(ns: &NetNs, dir: &Path, name: &str, vrrpd_conf: &str) -> Self {
+        let dir = dir.join(format!("{name}.{}.frr", unique("f")));
+        std::fs::create_dir_all(&dir).expect("create FRR's directory");
+        std::fs::write(dir.join("zebra.conf"), format!("hostname {name}\n")).unwrap();
+        std::fs::write(dir.join("vrrpd.conf"), vrrpd_conf).unwrap();
+        let zebra_log = dir.join("zebra.log");
+        let zserv = dir.join("zserv.api");
+        let zebra_args = Self::args(&dir, "zebra");
+        let zebra_args: Vec<&str> = zebra_args.iter().map(String::as_str).collect();
+        let zebra = Child::spawn_in(ns, &zebra_args, &dir.join("zebra.out")).expect("start zebra");
+        // vrrpd would retry, but a zebra that cannot start should fail here, with its log.
+        wait_for(Duration::from_secs(10), || zserv.exists()).unwrap_or_else(|| {
+            panic!(
+                "zebra did not open {}: {}",
+                zserv.display(),
+                std::fs::read_to_string(&zebra_log).unwrap_or_default()
+            )
+        });
+        let mut frr = Frr {
+            vrrpd: None,
+            _zebra: zebra,
+            log: dir.join("vrrpd.log"),
+            zebra_log,
+            dir,
+            ns: ns.name.clone(),
+        };
+        frr.start_vrrpd();
+        frr
+    }
+
+    /// The command line of FRR daemon `daemon` with its files in `dir`. FRR checks that the
+    /// user is in its vty group (`frrvty`); `-g frrvty` makes it so for root without changing
+    /// the system's groups.
+    fn args(dir: &Path, daemon: &str) -> Vec<String> {
+        let path = |f: &str| dir.join(f).to_str().expect("a UTF-8 path").to_string();
+        [
+            format!("/usr/lib/frr/{daemon}"),
+            "-u".into(),
+            "root".into(),
+            "-g".into(),
+            "frrvty".into(),
+            "-P".into(),
+            "0".into(),
+            "-f".into(),
+            path(&format!("{daemon}.conf")),
+            "-i".into(),
+            path(&format!("{daemon}.pid")),
+            "--vty_socket".into(),
+            path(""),
+            "-z".into(),
+            path("zserv.api"),
+            "--log".into(),
+            format!("file:{}", path(&format!("{daemon}.log"))),
+        ]
+        .into()
+    }
+
+    /// Starts FRR's vrrpd (again, after [`Frr::stop`] or [`Frr::kill9`]).
+    pub fn start_vrrpd(&mut self) {
+        assert!(self.vrrpd.is_none(), "FRR's vrrpd already runs");
+        let out = std::fs::File::create(self.dir.join("vrrpd.out")).expect("FRR's vrrpd.out");
+        let child = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.ns))
+            .arg("--")
+            .args(Self::args(&self.dir, "vrrpd"))
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(out)
+            .spawn()
+            .expect("start FRR's vrrpd");
+        self.vrrpd = Some(Child { child });
+    }
+
+    /// Stops FRR's vrrpd with SIGTERM (a master sends priority 0 and sets protodown); its exit
+    /// status, if it exited within 10 s.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.vrrpd.take()?;
+        child.signal(nix::sys::signal::Signal::SIGTERM);
+        child.wait_timeout(Duration::from_secs(10))
+    }
+
+    /// Crashes FRR's vrrpd (SIGKILL): no priority 0, and its macvlans stay as they were.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.vrrpd.take() {
+            child.signal(nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait_timeout(Duration::from_secs(5));
+        }
+    }
+
+    /// FRR's `show vrrp json` for the first virtual router, if its vrrpd answers.
+    pub fn status(&self) -> Option<serde_json::Value> {
+        self.vrrpd.as_ref()?;
+        let out = std::process::Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir)
+            .args(["-d", "vrrpd", "-c", "show vrrp json"])
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.as_array()?.first().cloned()
+    }
+
+    /// FRR's state (`Master`, `Backup`, `Initialize`) for the family, if its vrrpd answers.
+    pub fn state(&self, v6: bool) -> Option<String> {
+        let s = self.status()?;
+        Some(
+            s[if v6 { "v6" } else { "v4" }]["status"]
+                .as_str()?
+                .to_string(),
+        )
+    }
+
+    /// The address FRR advertises from in the family (IPv4: eth0's primary; IPv6: its
+    /// macvlan's link-local), if its vrrpd answers.
+    pub fn primary(&self, v6: bool) -> Option<String> {
+        let s = self.status()?;
+        Some(
+            s[if v6 { "v6" } else { "v4" }]["primaryAddress"]
+                .as_str()?
+                .to_string(),
+        )
+    }
+
+    /// Whether the macvlan of `vrid` in the family is up without protodown in `ns`: FRR there
+    /// is master and the VIPs on it are live.
+    pub fn holds(ns: &NetNs, vrid: u8, v6: bool) -> bool {
+        let out = ns.exec(&["ip", "-d", "link", "show", "dev", &frr_macvlan(vrid, v6)]);
+        out.contains("LOWER_UP") && !out.contains("protodown on")
+    }
+
+    /// vrrpd's log and zebra's so far.
+    pub fn log_text(&self) -> String {
+        format!(
+            "FRR vrrpd:\n{}\nzebra:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+            std::fs::read_to_string(&self.zebra_log).unwrap_or_default()
+        )
+    }
+}
