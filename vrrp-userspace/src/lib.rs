@@ -13,6 +13,7 @@ pub mod lab;
 pub mod logging;
 pub mod netlink;
 pub mod sync;
+pub mod systemd;
 pub mod track;
 pub mod tx;
 pub mod units;
