@@ -1269,7 +1269,7 @@ impl<F: Frames> Daemon<F> {
             self.poll(event).await?;
             systemd.alive(self.instances.iter().map(|i| i.router.state()));
         }
-        systemd.stopping();
+        systemd.stopping(self.instances.iter().map(|i| i.spec.advert_interval));
         self.shutdown().await
     }
 

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::fsm::State;
+use crate::{fsm::State, units::Centis};
 
 /// The notification socket and the watchdog interval the service manager asked for.
 pub struct Notifier {
@@ -111,9 +111,20 @@ impl Notifier {
         }
     }
 
-    /// The daemon is shutting down (handing over, removing VIPs).
-    pub fn stopping(&mut self) {
-        self.send("STOPPING=1\nSTATUS=stopping: handing over and removing VIPs");
+    /// The daemon is shutting down: it answers for the VIPs until a new master advertises, at
+    /// most a Master_Down_Interval (under four advert intervals) of the slowest instance, which
+    /// may be longer than `TimeoutStopSec=` (intervals go up to 255 s): `EXTEND_TIMEOUT_USEC=`
+    /// asks for that long and 5 s more, so the handover is not cut short by SIGKILL.
+    pub fn stopping(&mut self, advert_intervals: impl IntoIterator<Item = Centis>) {
+        let longest = advert_intervals
+            .into_iter()
+            .map(|c| u64::from(c.get()))
+            .max()
+            .unwrap_or(0);
+        let usec = longest * 4 * 10_000 + 5_000_000;
+        self.send(&format!(
+            "STOPPING=1\nEXTEND_TIMEOUT_USEC={usec}\nSTATUS=stopping: handing over and removing VIPs"
+        ));
     }
 
     fn send(&self, msg: &str) {
@@ -209,13 +220,13 @@ mod tests {
         // Same summary, ping just sent: nothing to say.
         n.alive([State::Backup, State::Backup]);
         n.alive([State::Master, State::Backup]);
-        n.stopping();
+        n.stopping([Centis(100), Centis(4000)]);
         assert_eq!(
             received(&systemd),
             [
                 "READY=1\nSTATUS=2 instances: 2 BACKUP",
                 "STATUS=2 instances: 1 MASTER, 1 BACKUP",
-                "STOPPING=1\nSTATUS=stopping: handing over and removing VIPs",
+                "STOPPING=1\nEXTEND_TIMEOUT_USEC=165000000\nSTATUS=stopping: handing over and removing VIPs",
             ]
         );
         // Once a quarter of the interval has passed, the loop's next turn pings.

@@ -177,7 +177,6 @@ pub fn package(root: &Path, bin: &Path) -> Result<PathBuf> {
              Maintainer: vrrp developers <vrrp@localhost>\n\
              Installed-Size: {size_kib}\n\
              Depends: {depends}\n\
-             Conflicts: keepalived\n\
              Section: net\n\
              Priority: optional\n\
              Description: VRRP high availability, keepalived-compatible, on eBPF/XDP\n \
@@ -363,6 +362,7 @@ pub fn check(root: &Path, deb: &Path) -> Result<()> {
             "{gone} is still there after purge"
         );
     }
+    under_systemd(&scratch.0, deb)?;
     say("package check passed");
     Ok(())
 }
@@ -593,4 +593,283 @@ fn run_in_root(clean: &Path) -> Result<()> {
         let _ = std::io::stderr().write_all(log_text().as_bytes());
     }
     result
+}
+
+/// A network namespace for the container, deleted on drop (with its veth pair), and the pins
+/// a failed run would leave in the host's bpffs (named after the namespace's inode).
+struct ContainerNet {
+    name: String,
+    inode: u64,
+}
+
+impl ContainerNet {
+    fn new() -> Result<Self> {
+        let name = format!("vtpkg{}", std::process::id());
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        run(Command::new("ip").args(["netns", "add", &name]))?;
+        let net = ContainerNet {
+            inode: {
+                use std::os::unix::fs::MetadataExt as _;
+                std::fs::metadata(format!("/run/netns/{name}"))?.ino()
+            },
+            name,
+        };
+        for args in [
+            "link add e0 type veth peer name e1",
+            "addr add 192.0.2.1/24 dev e0",
+            "link set e1 up",
+            "link set e0 up",
+        ] {
+            run(Command::new("ip")
+                .args(["-n", &net.name])
+                .args(args.split(' ')))?;
+        }
+        Ok(net)
+    }
+}
+
+impl Drop for ContainerNet {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let prefix = format!("netns{}-", self.inode);
+        if let Ok(dir) = std::fs::read_dir("/sys/fs/bpf/vrrpd") {
+            for e in dir.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        // The default pin root, made by the container's vrrpd, if nothing else is pinned there.
+        let _ = std::fs::remove_dir("/sys/fs/bpf/vrrpd");
+    }
+}
+
+/// The package under a real systemd: this host's root as a copy-on-write overlay (in a mount
+/// namespace of its own, gone with it), the package installed there with `dpkg --root`, and
+/// systemd booted in it as PID 1 by `systemd-nspawn`, in a network namespace with a veth for one
+/// VRRP instance. Then: the unit started (Type=notify) with its status line, `systemctl reload`
+/// with a good and a bad file, a frozen vrrpd restarted by the watchdog, and `systemctl stop`
+/// removing the VIP.
+fn under_systemd(scratch: &Path, deb: &Path) -> Result<()> {
+    say("under systemd as PID 1: systemd-nspawn --boot on an overlay of this host's root");
+    let boot = scratch.join("boot");
+    let (upper, work, merged) = (boot.join("upper"), boot.join("work"), boot.join("root"));
+    for d in [&upper, &work, &merged] {
+        mkdir(d)?;
+    }
+    let net = ContainerNet::new()?;
+    let conf = |priority: u32| {
+        format!(
+            "vrrp_instance VI_1 {{\n    state MASTER\n    interface e0\n    virtual_router_id 50\n    \
+             priority {priority}\n    advert_int 10\n    virtual_ipaddress {{\n        \
+             192.0.2.3/24\n    }}\n}}\n"
+        )
+    };
+    let staged = boot.join("vrrpd.conf");
+    write(&staged, &conf(100), 0o644)?;
+    let m = merged.display();
+    let script = format!(
+        "set -e\n\
+         mount -t overlay overlay -o lowerdir=/,upperdir={upper},workdir={work} {m}\n\
+         dpkg --root={m} --log=/dev/null -i {deb} >/dev/null\n\
+         cp {staged} {m}/etc/vrrpd/vrrpd.conf\n\
+         for u in keepalived frr postgresql; do ln -sf /dev/null {m}/etc/systemd/system/$u.service; done\n\
+         exec systemd-nspawn --quiet -D {m} --boot --register=no --keep-unit \
+         --network-namespace-path=/run/netns/{ns} \
+         --capability=CAP_NET_ADMIN,CAP_BPF,CAP_PERFMON \
+         --system-call-filter='bpf perf_event_open' --bind=/sys/fs/bpf --console=passive\n",
+        upper = upper.display(),
+        work = work.display(),
+        deb = deb.display(),
+        staged = staged.display(),
+        ns = net.name,
+    );
+    let log = boot.join("nspawn.log");
+    let mut child = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--fork",
+            "--kill-child",
+        ])
+        .args(["sh", "-c", &script])
+        .stdout(std::fs::File::create(&log)?)
+        .stderr(std::fs::File::create(boot.join("nspawn.err"))?)
+        .spawn()
+        .context("unshare … systemd-nspawn (package systemd-container)")?;
+    let result = (|| -> Result<()> {
+        // unshare's child execs systemd-nspawn, whose child is the container's systemd.
+        let started = Instant::now();
+        let leader = loop {
+            // (The shell runs mount and dpkg before it becomes systemd-nspawn.)
+            let nspawn = children(child.id())
+                .into_iter()
+                .find(|&p| comm(p) == "systemd-nspawn");
+            if let Some(l) =
+                nspawn.and_then(|n| children(n).into_iter().find(|&p| comm(p) == "systemd"))
+            {
+                break l;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "systemd-nspawn exited: {status}: {}",
+                    std::fs::read_to_string(boot.join("nspawn.err")).unwrap_or_default()
+                );
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "no container within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let target = leader.to_string();
+        let inside = |args: &[&str]| -> (bool, String) {
+            let out = Command::new("nsenter")
+                .args(["-t", &target, "-a"])
+                .args(args)
+                .output();
+            match out {
+                Ok(o) => (
+                    o.status.success(),
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    ),
+                ),
+                Err(e) => (false, e.to_string()),
+            }
+        };
+        let show = |prop: &str| {
+            inside(&["systemctl", "show", "vrrpd", "-p", prop, "--value"])
+                .1
+                .trim()
+                .to_string()
+        };
+        let journal = || inside(&["journalctl", "-u", "vrrpd", "--no-pager", "-o", "cat"]).1;
+        let wait = |what: &str, secs: u64, f: &dyn Fn() -> bool| -> Result<()> {
+            let until = Instant::now() + Duration::from_secs(secs);
+            while !f() {
+                ensure!(
+                    Instant::now() < until,
+                    "under systemd: {what} not within {secs} s\n{}",
+                    journal()
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Ok(())
+        };
+        inside(&["systemctl", "is-system-running", "--wait"]);
+        wait("vrrpd active and MASTER", 20, &|| {
+            show("ActiveState") == "active" && show("StatusText") == "1 instance: 1 MASTER"
+        })?;
+        let (_, addrs) = inside(&["ip", "-br", "addr", "show", "e0"]);
+        ensure!(addrs.contains("192.0.2.3/24"), "no VIP on e0: {addrs}");
+        say(&format!(
+            "systemctl status vrrpd: active, Status: \"{}\", watchdog {}",
+            show("StatusText"),
+            show("WatchdogUSec")
+        ));
+
+        // The overlay is mounted in the container's mount namespace only: reach it there.
+        let conf_path = PathBuf::from(format!("/proc/{leader}/root/etc/vrrpd/vrrpd.conf"));
+        let pid = show("MainPID");
+        write(&conf_path, &conf(120), 0o644)?;
+        let (ok, said) = inside(&["systemctl", "reload", "vrrpd"]);
+        ensure!(ok, "systemctl reload failed: {said}");
+        wait("priority 120 after reload", 10, &|| {
+            inside(&["vrrpd", "status"]).1.contains("priority 120")
+        })?;
+        write(&conf_path, &conf(300), 0o644)?;
+        let (ok, _) = inside(&["systemctl", "reload", "vrrpd"]);
+        ensure!(!ok, "a reload with priority 300 succeeded");
+        ensure!(
+            journal().contains("/etc/vrrpd/vrrpd.conf:5:"),
+            "the refused reload does not name file:line\n{}",
+            journal()
+        );
+        ensure!(
+            show("ActiveState") == "active" && show("MainPID") == pid,
+            "vrrpd did not keep running after a bad reload"
+        );
+        write(&conf_path, &conf(120), 0o644)?;
+        say("systemctl reload: a good file applied, a bad one refused with file:line, vrrpd kept");
+
+        // advert_int 10 s is longer than WatchdogSec/2: the pings must not wait for adverts.
+        std::thread::sleep(Duration::from_secs(12));
+        ensure!(
+            show("NRestarts") == "0",
+            "restarted without being frozen\n{}",
+            journal()
+        );
+        inside(&["kill", "-STOP", &pid]);
+        wait("a restart by the watchdog", 30, &|| {
+            show("NRestarts") == "1" && show("ActiveState") == "active"
+        })?;
+        ensure!(
+            journal().contains("Watchdog timeout"),
+            "restarted, but not by the watchdog\n{}",
+            journal()
+        );
+        say("watchdog: a frozen vrrpd was killed and restarted, and took its XDP program over");
+
+        // Stop: priority 0, answer until a new master (none here: one Master_Down_Interval,
+        // about 30 s at advert_int 10, as long as TimeoutStopSec=) then remove the VIP.
+        let stopping = Instant::now();
+        let (ok, said) = inside(&["systemctl", "stop", "vrrpd"]);
+        ensure!(ok, "systemctl stop: {said}");
+        let took = stopping.elapsed();
+        ensure!(
+            show("Result") == "success" && show("ActiveState") == "inactive",
+            "stop: {} {}\n{}",
+            show("ActiveState"),
+            show("Result"),
+            journal()
+        );
+        let (_, addrs) = inside(&["ip", "-br", "addr", "show", "e0"]);
+        ensure!(
+            !addrs.contains("192.0.2.3"),
+            "the VIP is still on e0 after stop: {addrs}"
+        );
+        say(&format!(
+            "systemctl stop: exited cleanly after {:.1} s of handover (TimeoutStopSec=30s, \
+             extended by vrrpd), VIP removed",
+            took.as_secs_f64()
+        ));
+        inside(&["systemctl", "poweroff"]);
+        Ok(())
+    })();
+    let until = Instant::now() + Duration::from_secs(30);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    result
+}
+
+/// The children of a process (/proc/PID/task/PID/children).
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// A process's command name (/proc/PID/comm).
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }

@@ -46,6 +46,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "dpkg-shlibdeps computes the .deb's Depends (cargo xtask package)",
     ),
     (
+        "systemd-container",
+        "systemd-nspawn boots systemd to run the packaged unit (cargo xtask package --check)",
+    ),
+    (
         "rsyslog",
         "a real syslog daemon for vrrpd's -S (keepalived's log facility)",
     ),
