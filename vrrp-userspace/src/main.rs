@@ -32,6 +32,7 @@ enum Command {
         strict: bool,
     },
     /// Run the daemon in the foreground (logs to stderr, or syslog with --syslog).
+    #[command(after_long_help = RUN_HELP)]
     Run {
         /// The configuration file (keepalived.conf or vrrpd TOML, detected from the content).
         #[arg(short, long)]
@@ -91,6 +92,21 @@ enum Command {
         out: PathBuf,
     },
 }
+
+/// The signals and files of `vrrpd run`, for `--help` and the man page.
+const RUN_HELP: &str = "\
+Signals:
+  SIGHUP   reload; a bad file is refused, the old one keeps serving
+  SIGTERM  priority 0, hand over, remove the VIPs, exit 0 (or SIGINT)
+
+Under systemd (Type=notify): READY=1 after startup, STATUS= with
+the instances' states, WATCHDOG=1 from the main loop.
+
+Files:
+  /etc/vrrpd/vrrpd.conf         the packaged configuration
+  /etc/default/vrrpd            VRRPD_CONFIG, VRRPD_OPTIONS
+  /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status)
+  /sys/fs/bpf/vrrpd/            the pinned XDP and tc links";
 
 /// Exit status for a configuration that is refused.
 const EXIT_CONFIG: u8 = 2;

@@ -771,6 +771,23 @@ fn under_systemd(scratch: &Path, deb: &Path) -> Result<()> {
         })?;
         let (_, addrs) = inside(&["ip", "-br", "addr", "show", "e0"]);
         ensure!(addrs.contains("192.0.2.3/24"), "no VIP on e0: {addrs}");
+        // The journal read the <N> severity prefixes (JOURNAL_STREAM): none left in the text,
+        // and the state change is stored at info.
+        let (_, info) = inside(&[
+            "journalctl",
+            "-u",
+            "vrrpd",
+            "--no-pager",
+            "-o",
+            "cat",
+            "-p",
+            "info..info",
+        ]);
+        ensure!(
+            info.contains("VI_1: INIT -> MASTER") && !journal().contains("<6>"),
+            "severities not taken by the journal\n{}",
+            journal()
+        );
         say(&format!(
             "systemctl status vrrpd: active, Status: \"{}\", watchdog {}",
             show("StatusText"),
