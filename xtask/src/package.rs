@@ -703,6 +703,10 @@ fn under_systemd(scratch: &Path, deb: &Path) -> Result<()> {
         .stderr(std::fs::File::create(boot.join("nspawn.err"))?)
         .spawn()
         .context("unshare … systemd-nspawn (package systemd-container)")?;
+    // The container's systemd, once found: if the check fails, it is killed (SIGKILL to the
+    // PID 1 of its PID namespace ends every process in it), since killing systemd-nspawn
+    // alone would leave the container running under this host's init.
+    let container = std::cell::Cell::new(None::<u32>);
     let result = (|| -> Result<()> {
         // unshare's child execs systemd-nspawn, whose child is the container's systemd.
         let started = Instant::now();
@@ -714,6 +718,7 @@ fn under_systemd(scratch: &Path, deb: &Path) -> Result<()> {
             if let Some(l) =
                 nspawn.and_then(|n| children(n).into_iter().find(|&p| comm(p) == "systemd"))
             {
+                container.set(Some(l));
                 break l;
             }
             if let Some(status) = child.try_wait()? {
@@ -862,9 +867,20 @@ fn under_systemd(scratch: &Path, deb: &Path) -> Result<()> {
         inside(&["systemctl", "poweroff"]);
         Ok(())
     })();
+    let kill_container = || {
+        if let Some(pid) = container.get() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    };
+    if result.is_err() {
+        kill_container();
+    }
     let until = Instant::now() + Duration::from_secs(30);
     while child.try_wait()?.is_none() {
         if Instant::now() > until {
+            kill_container();
             let _ = child.kill();
             let _ = child.wait();
             break;
