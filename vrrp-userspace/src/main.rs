@@ -384,7 +384,9 @@ fn generate_docs(out: &Path) -> anyhow::Result<ExitCode> {
             &name,
             sub.clone()
                 .display_name(name.clone())
-                .bin_name(name.replace('-', " ")),
+                .bin_name(name.replace('-', " "))
+                // The page's footer: vrrpd's version, not the subcommand's name.
+                .version(env!("CARGO_PKG_VERSION")),
         )?;
     }
     for (shell, file) in [
