@@ -1200,10 +1200,12 @@ impl<F: Frames> Daemon<F> {
         let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
         let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
         let control = control::Server::bind(&self.options.control_socket)?;
+        let mut systemd = crate::systemd::Notifier::from_env();
+        systemd.ready(self.instances.iter().map(|i| i.router.state()));
         loop {
             self.flush();
             let wake = self.next_wake();
-            let sleep = Duration::from_nanos(wake.saturating_sub(monotonic_ns()));
+            let sleep = systemd.cap(Duration::from_nanos(wake.saturating_sub(monotonic_ns())));
             let mut reload = false;
             let mut script = None;
             let mut event = false;
@@ -1249,7 +1251,9 @@ impl<F: Frames> Daemon<F> {
                 self.track_links().await?;
             }
             self.poll(event).await?;
+            systemd.alive(self.instances.iter().map(|i| i.router.state()));
         }
+        systemd.stopping(self.instances.iter().map(|i| i.spec.advert_interval));
         self.shutdown().await
     }
 

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod netlink;
 pub mod scripts;
 pub mod sync;
+pub mod systemd;
 pub mod track;
 pub mod tx;
 pub mod units;

@@ -36,6 +36,7 @@ enum Command {
         config_id: Option<String>,
     },
     /// Run the daemon in the foreground (logs to stderr, or syslog with --syslog).
+    #[command(after_long_help = RUN_HELP)]
     Run {
         /// The configuration file (keepalived.conf or vrrpd TOML, detected from the content).
         #[arg(short, long)]
@@ -49,9 +50,26 @@ enum Command {
         /// Where XDP links are pinned, so the program outlives the daemon.
         #[arg(long, default_value = vrrp_userspace::dataplane::DEFAULT_PIN_ROOT)]
         pin_root: PathBuf,
-        /// Log to syslog with this facility (keepalived's -S), e.g. local0.
-        #[arg(long)]
+        /// Log to syslog with this facility: local0..local7, daemon or user, or keepalived's
+        /// -S number 0..7 for local0..local7.
+        #[arg(
+            short = 'S',
+            long,
+            visible_alias = "log-facility",
+            value_name = "FACILITY"
+        )]
         syslog: Option<String>,
+        /// The syslog socket (with -S).
+        #[arg(long, value_name = "PATH", default_value = vrrp_userspace::logging::DEFAULT_SYSLOG_SOCKET)]
+        syslog_socket: PathBuf,
+        /// Detailed log (keepalived's -D): debug lines, each naming the part of vrrpd that
+        /// speaks.
+        #[arg(short = 'D', long)]
+        log_detail: bool,
+        /// Dump the configuration as read (after keepalived's fix-ups) to the log at start
+        /// (keepalived's -d).
+        #[arg(short = 'd', long)]
+        dump_conf: bool,
         /// keepalived's config id: keep lines `@ID …`, drop `@^ID …` (default: the host name
         /// up to its first dot, as keepalived); reloads use it too.
         #[arg(short = 'i', long)]
@@ -75,26 +93,40 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Write the man pages and shell completions into a directory (for packaging).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory: man8/*.8 and completions/{vrrpd.bash,_vrrpd,vrrpd.fish} go in it.
+        out: PathBuf,
+    },
 }
+
+/// The signals and files of `vrrpd run`, for `--help` and the man page.
+const RUN_HELP: &str = "\
+Signals:
+  SIGHUP   reload; a bad file is refused, the old one keeps serving
+  SIGTERM  priority 0, hand over, remove the VIPs, exit 0 (or SIGINT)
+
+Under systemd (Type=notify): READY=1 after startup, STATUS= with
+the instances' states, WATCHDOG=1 from the main loop.
+
+Files:
+  /etc/vrrpd/vrrpd.conf         the packaged configuration
+  /etc/default/vrrpd            VRRPD_CONFIG, VRRPD_OPTIONS
+  /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status)
+  /sys/fs/bpf/vrrpd/            the pinned XDP and tc links";
 
 /// Exit status for a configuration that is refused.
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let syslog = matches!(
-        &cli.command,
+    match &cli.command {
         Command::Run {
-            syslog: Some(_),
-            ..
-        }
-    );
-    if !syslog {
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-            .target(env_logger::Target::Stderr)
-            // Milliseconds: a failover at a 10 ms interval is over within one second.
-            .format_timestamp_millis()
-            .init();
+            syslog: Some(_), ..
+        } => {}
+        Command::Run { log_detail, .. } => vrrp_userspace::logging::init_stderr(*log_detail),
+        _ => vrrp_userspace::logging::init_stderr(false),
     }
     let result = match cli.command {
         Command::Check {
@@ -115,13 +147,23 @@ fn main() -> ExitCode {
             pin_root,
             syslog,
             config_id,
+            syslog_socket,
+            log_detail,
+            dump_conf,
         } => {
             // Set once for the process, so that a SIGHUP reload reads `@ID` lines alike.
             if let Some(id) = config_id {
                 config::set_config_id(id);
             }
-            run(&config, control_socket, pid_file, pin_root, syslog)
+            let log = LogOptions {
+                syslog,
+                syslog_socket,
+                detail: log_detail,
+                dump_conf,
+            };
+            run(&config, control_socket, pid_file, pin_root, log)
         }
+        Command::GenerateDocs { out } => generate_docs(&out),
         Command::Status {
             control_socket,
             json,
@@ -304,20 +346,31 @@ fn summary(config: &Config) -> String {
     s
 }
 
+/// `vrrpd run`'s logging flags (keepalived's -S, -D, -d).
+struct LogOptions {
+    syslog: Option<String>,
+    syslog_socket: PathBuf,
+    detail: bool,
+    dump_conf: bool,
+}
+
 fn run(
     path: &Path,
     control_socket: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     pin_root: PathBuf,
-    syslog: Option<String>,
+    log: LogOptions,
 ) -> anyhow::Result<ExitCode> {
-    if let Some(facility) = syslog {
-        vrrp_userspace::logging::init_syslog(&facility)?;
+    if let Some(facility) = &log.syslog {
+        vrrp_userspace::logging::init_syslog(facility, &log.syslog_socket, log.detail)?;
     }
     let loaded = match load(path, false, false) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    if log.dump_conf {
+        dump_conf(path, &loaded.config);
+    }
     if let Some(pid_file) = &pid_file {
         std::fs::write(pid_file, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing {}", pid_file.display()))?;
@@ -343,6 +396,58 @@ fn run(
         let _ = std::fs::remove_file(pid_file);
     }
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// keepalived's -d: the configuration as read, one log line per line of its TOML form (every
+/// setting after keepalived's fix-ups, in the form `vrrpd convert` writes).
+fn dump_conf(path: &Path, config: &Config) {
+    log::info!("configuration read from {}:", path.display());
+    for line in config::toml::to_string(config).lines() {
+        if !line.is_empty() {
+            log::info!("  {line}");
+        }
+    }
+}
+
+/// The man pages (vrrpd(8) and one per subcommand) and the bash, zsh and fish completions,
+/// from the command line's own definition.
+fn generate_docs(out: &Path) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory as _;
+    let man = out.join("man8");
+    let completions = out.join("completions");
+    for dir in [&man, &completions] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let cmd = Cli::command().disable_help_subcommand(true);
+    let write_page = |name: &str, cmd: clap::Command| -> anyhow::Result<()> {
+        let path = man.join(format!("{name}.8"));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).section("8").render(&mut buf)?;
+        std::fs::write(&path, buf).with_context(|| format!("writing {}", path.display()))
+    };
+    write_page("vrrpd", cmd.clone())?;
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let name = format!("vrrpd-{}", sub.get_name());
+        write_page(
+            &name,
+            sub.clone()
+                .display_name(name.clone())
+                .bin_name(name.replace('-', " "))
+                // The page's footer: vrrpd's version, not the subcommand's name.
+                .version(env!("CARGO_PKG_VERSION")),
+        )?;
+    }
+    for (shell, file) in [
+        (clap_complete::Shell::Bash, "vrrpd"),
+        (clap_complete::Shell::Zsh, "_vrrpd"),
+        (clap_complete::Shell::Fish, "vrrpd.fish"),
+    ] {
+        let path = completions.join(file);
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut cmd.clone(), "vrrpd", &mut buf);
+        std::fs::write(&path, buf).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {

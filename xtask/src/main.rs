@@ -6,6 +6,7 @@
 //! clone on a fresh machine needs nothing but `cargo xtask test` or `cargo xtask demo`.
 
 mod cmd;
+mod package;
 mod setup;
 mod standalone;
 
@@ -56,6 +57,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The Debian package: vrrpd (release), its systemd unit, default config, man pages and
+    /// shell completions, in target/package/vrrpd_VERSION_ARCH.deb.
+    Package {
+        /// Then prove it: systemd-analyze verify, install into a clean root without Rust,
+        /// vrrpd --version, check and run there, purge.
+        #[arg(long)]
+        check: bool,
+    },
     /// Run every fuzz target for a bounded time (cargo-fuzz, libFuzzer).
     Fuzz {
         /// Seconds per target.
@@ -81,6 +90,15 @@ fn main() -> Result<()> {
         Command::Test { args } => test(&root, &args),
         Command::Demo => demo(&root),
         Command::Bench { args } => bench(&root, &args),
+        Command::Package { check } => {
+            setup::ensure(&root, check)?;
+            let bin = build(&root, true)?;
+            let deb = package::package(&root, &bin)?;
+            if check {
+                package::check(&root, &deb)?;
+            }
+            Ok(())
+        }
         Command::Fuzz { seconds, target } => fuzz(&root, seconds, target.as_deref()),
     }
 }

@@ -36,6 +36,23 @@ const PACKAGES: &[(&str, &str)] = &[
     ("nftables", "drops frames on the bridge for silent failures"),
     ("iputils-ping", "the client's probes"),
     ("procps", "process tools used by the lab"),
+    ("systemd", "systemd-analyze verify checks the packaged unit"),
+    (
+        "man-db",
+        "systemd-analyze verify checks the unit's man pages",
+    ),
+    (
+        "dpkg-dev",
+        "dpkg-shlibdeps computes the .deb's Depends (cargo xtask package)",
+    ),
+    (
+        "systemd-container",
+        "systemd-nspawn boots systemd to run the packaged unit (cargo xtask package --check)",
+    ),
+    (
+        "rsyslog",
+        "a real syslog daemon for vrrpd's -S (keepalived's log facility)",
+    ),
 ];
 
 pub fn is_root() -> bool {
