@@ -31,6 +31,11 @@ use vrrp_common::{
     proto::{vmac_v4, vmac_v6},
 };
 
+#[cfg(test)]
+pub mod sim;
+#[cfg(test)]
+mod tests;
+
 use crate::{
     config::{
         self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Script,
@@ -666,6 +671,29 @@ impl Controller {
         self.stopping.as_ref().is_some_and(|s| s.done)
     }
 
+    /// Each instance's configuration and state machine, read-only.
+    pub fn routers(&self) -> impl Iterator<Item = (&InstanceSpec, &Router)> {
+        self.instances.iter().map(|i| (&*i.spec, &i.router))
+    }
+
+    /// Each instance's configuration, state, whether it holds its VIPs now (MASTER, or
+    /// handing over on SIGTERM) and whether one of its effects fails.
+    pub fn holdings(&self) -> impl Iterator<Item = (&InstanceSpec, State, bool, bool)> {
+        self.instances.iter().enumerate().map(|(i, inst)| {
+            let state = inst.router.state();
+            let handing_over = self
+                .stopping
+                .as_ref()
+                .is_some_and(|s| s.deferred.contains(&i));
+            (
+                &*inst.spec,
+                state,
+                state == State::Master || handing_over,
+                inst.broken.is_some(),
+            )
+        })
+    }
+
     /// Every instance, for status.
     pub fn instances(&self) -> Vec<InstanceView> {
         self.instances
@@ -904,6 +932,10 @@ impl Controller {
     /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it.
     fn remove_instance(&mut self, i: usize, now: Nanos) {
         self.input(i, now, fsm::Input::Shutdown);
+        // One whose effects failed may hold what FAULT should have released: once more.
+        if self.instances[i].broken.is_some() {
+            self.release(i);
+        }
         let inst = self.instances.remove(i);
         let mut cleared = inst.router_config(false);
         cleared.flags = 0;
@@ -1223,6 +1255,13 @@ impl Controller {
                 }
             }
             Action::StateChanged { from, to, reason } => {
+                // A router entering BACKUP starts its Master_Down_Timer now: a stamp XDP
+                // recorded before (while it was in FAULT, say) must not restart the timer
+                // in the past.
+                if to == State::Backup {
+                    let inst = &mut self.instances[i];
+                    inst.fed_ns = inst.fed_ns.max(now);
+                }
                 let inst = &self.instances[i];
                 let name = inst.name();
                 self.out.push(Effect::StateChanged {
@@ -1408,6 +1447,10 @@ impl Controller {
         });
         for i in 0..self.instances.len() {
             self.input(i, now, fsm::Input::Shutdown);
+            // One whose effects failed may hold what FAULT should have released: once more.
+            if self.instances[i].broken.is_some() {
+                self.release(i);
+            }
         }
         self.out.push(Effect::Flush);
         let longest = self

@@ -1,0 +1,1 @@
+//! Unit tests of the controller's own decisions, in virtual time.
