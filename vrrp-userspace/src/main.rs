@@ -331,6 +331,9 @@ fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
                 counted.join(" ")
             }
         };
+        if let Some(fault) = &s.fault {
+            writeln!(out, "    fault: {fault}")?;
+        }
         writeln!(
             out,
             "    adverts seen {}, interval {} cs, drops: {}",

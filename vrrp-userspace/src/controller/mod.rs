@@ -974,34 +974,56 @@ impl Controller {
             self.start_scripts(config.scripts.clone());
         }
         let new = &config.instances;
-        // A changed sync group restarts with all its members, old and new.
+        // A changed instance restarts, and so does its sync group with all its members (a
+        // group kept across a member's restart would keep that member's old state and fault);
+        // a changed sync group restarts with all its members, old and new.
         let new_groups = &config.sync_groups;
         let old_groups: Vec<SyncGroupSpec> = self.groups.iter().map(|(s, _)| s.clone()).collect();
-        let changed_groups: Vec<&SyncGroupSpec> = old_groups
+        let mut restart: BTreeSet<String> = self
+            .instances
+            .iter()
+            .filter(|x| !new.contains(&x.spec))
+            .map(Inst::name)
+            .collect();
+        restart.extend(
+            new.iter()
+                .filter(|s| !self.instances.iter().any(|x| x.spec.name == s.name))
+                .map(|s| s.name.clone()),
+        );
+        let mut regroup: Vec<&SyncGroupSpec> = old_groups
             .iter()
             .filter(|g| !new_groups.contains(g))
             .chain(new_groups.iter().filter(|g| !old_groups.contains(g)))
             .collect();
-        let regrouped = |name: &str| {
-            changed_groups
-                .iter()
-                .any(|g| g.instances.iter().any(|i| i == name))
-        };
+        loop {
+            let before = (restart.len(), regroup.len());
+            for g in &regroup {
+                restart.extend(g.instances.iter().cloned());
+            }
+            for g in old_groups.iter().chain(new_groups) {
+                if !regroup.contains(&g) && g.instances.iter().any(|i| restart.contains(i)) {
+                    regroup.push(g);
+                }
+            }
+            if (restart.len(), regroup.len()) == before {
+                break;
+            }
+        }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let mut i = 0;
         while i < self.instances.len() {
-            let spec = &self.instances[i].spec;
-            if new.contains(spec) && !regrouped(&spec.name) {
-                kept += 1;
-                i += 1;
-            } else {
+            if restart.contains(&self.instances[i].spec.name) {
                 self.remove_instance(i, now);
                 stopped += 1;
+            } else {
+                kept += 1;
+                i += 1;
             }
         }
         let mut g = 0;
         while g < self.groups.len() {
-            if new_groups.contains(&self.groups[g].0) {
+            let spec = &self.groups[g].0;
+            if new_groups.contains(spec) && !regroup.contains(&spec) {
                 g += 1;
             } else {
                 let (spec, mut group) = self.groups.remove(g);

@@ -459,3 +459,42 @@ fn a_stale_stamp_does_not_shorten_a_fresh_master_down_timer() {
     tick(&mut ctl, back + 3_600 * MS, vec![heard(1, 200, 4 * SEC)]);
     assert_eq!(state(&ctl, "VI_1"), State::Master);
 }
+
+#[test]
+fn a_reload_that_changes_a_group_member_restarts_its_group() {
+    // The simulator's seed 23230: a group kept across a member's restart kept that member's
+    // old fault, and a later failing effect of the new member was not taken to FAULT.
+    let c = grouped(vec![
+        instance("VI_1", 1, 150, true),
+        instance("VI_2", 2, 150, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(SEC, Input::Links(vec![("eth0".into(), false)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    let mut new = c.clone();
+    new.instances[0].priority = Priority(140);
+    let mut up = host();
+    up.links.insert("eth0".into(), false);
+    let effects = ctl.handle(
+        2 * SEC,
+        Input::Reload {
+            config: Box::new(new),
+            host: up,
+        },
+    );
+    // Both members stop and start again, with the group.
+    assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
+        if line == "reloaded: 0 instance(s) unchanged, 2 stopped, 2 started")));
+    ctl.handle(3 * SEC, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    // A failing effect of the restarted member takes the group to FAULT.
+    ctl.handle(
+        4 * SEC,
+        Input::Results(vec![Failure {
+            owner: Owner::Instance("VI_1".into()),
+            error: "the VMAC not added".into(),
+        }]),
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(state(&ctl, "VI_2"), State::Fault);
+}
