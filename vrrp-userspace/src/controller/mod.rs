@@ -490,6 +490,9 @@ pub struct Controller {
     /// rule, for the simulator to catch).
     #[cfg(test)]
     early_ns: Nanos,
+    /// Test knob: a master never hears adverts (another deliberately broken rule).
+    #[cfg(test)]
+    deaf_masters: bool,
 }
 
 /// The interfaces a configuration's instances run on.
@@ -576,6 +579,8 @@ impl Controller {
             out: Vec::new(),
             #[cfg(test)]
             early_ns: 0,
+            #[cfg(test)]
+            deaf_masters: false,
         };
         c.set_links(config, host);
         c.start_scripts(config.scripts.clone());
@@ -593,6 +598,22 @@ impl Controller {
     #[cfg(test)]
     pub fn break_master_down(&mut self, early: Nanos) {
         self.early_ns = early;
+    }
+
+    /// Test knob: masters ignore every advert (they never step down for a better one).
+    #[cfg(test)]
+    pub fn deafen_masters(&mut self) {
+        self.deaf_masters = true;
+    }
+
+    #[cfg(test)]
+    fn deaf(&self, inst: &Inst) -> bool {
+        self.deaf_masters && inst.router.state() == State::Master
+    }
+
+    #[cfg(not(test))]
+    fn deaf(&self, _: &Inst) -> bool {
+        false
     }
 
     #[cfg(test)]
@@ -1413,7 +1434,7 @@ impl Controller {
             if let Some(advert) = newest
                 .get(&key)
                 .copied()
-                .filter(|a| a.received_at > inst.fed_ns)
+                .filter(|a| a.received_at > inst.fed_ns && !self.deaf(inst))
             {
                 self.instances[i].fed_ns = advert.received_at;
                 let router = &self.instances[i].router;

@@ -130,6 +130,8 @@ pub struct Stats {
 pub struct Knobs {
     /// Backups take over this much before Master_Down_Interval (a deliberately broken rule).
     pub early_takeover: Nanos,
+    /// Masters never hear adverts (another broken rule).
+    pub deaf_masters: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -279,8 +281,10 @@ impl World {
                 _ => Some(-(rng.range(1, 120) as i16)),
             };
             let preempt = base == 255 || rng.chance(700);
-            let mut config = Config::default();
-            config.scripts = vec![script()];
+            let mut config = Config {
+                scripts: vec![script()],
+                ..Config::default()
+            };
             for &(v, interval) in &vrids {
                 let mut s = InstanceSpec::new(&format!("VI_{v}"), IFACE, Vrid::new(v).unwrap());
                 s.version = Version::V3;
@@ -455,6 +459,9 @@ impl World {
         let (mut ctl, effects) =
             Controller::start(&host.config, &host_info, now).expect("the simulator's configs run");
         ctl.break_master_down(self.knobs.early_takeover);
+        if self.knobs.deaf_masters {
+            ctl.deafen_masters();
+        }
         host.ctl = Some(ctl);
         self.log(|| format!("h{h} starts"));
         let script_ok = self.hosts[h].script_ok;
@@ -1245,11 +1252,27 @@ mod tests {
     fn a_backup_taking_over_one_interval_early_is_caught() {
         let knobs = Knobs {
             early_takeover: SEC,
+            ..Knobs::default()
         };
         let Err((seed, v)) = run_many(0, SEEDS, knobs) else {
             panic!("{SEEDS} seeds and no violation of the broken rule");
         };
         assert_eq!(v.rule, Rule::EarlyTakeover, "{}", report(seed, &v, knobs));
+        println!("caught at seed {seed}: {}", v.detail);
+    }
+
+    /// With masters that never step down for a better advert, it finds two masters that
+    /// hear each other.
+    #[test]
+    fn masters_that_never_step_down_are_caught() {
+        let knobs = Knobs {
+            deaf_masters: true,
+            ..Knobs::default()
+        };
+        let Err((seed, v)) = run_many(0, SEEDS, knobs) else {
+            panic!("{SEEDS} seeds and no violation of the broken rule");
+        };
+        assert_eq!(v.rule, Rule::TwoMasters, "{}", report(seed, &v, knobs));
         println!("caught at seed {seed}: {}", v.detail);
     }
 
