@@ -631,6 +631,7 @@ impl<F: Frames> Daemon<F> {
             dataplane::detach_egress_pinned(&self.options.pin_root, name)?;
         }
         let _ = std::fs::remove_file(&self.options.control_socket);
+        log::info!("stopped");
         Ok(())
     }
 }

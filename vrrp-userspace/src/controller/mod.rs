@@ -1569,7 +1569,7 @@ impl Controller {
                 }
             }
             self.pending.clear();
-            self.log(log::Level::Info, "stopped".into());
+            self.log(log::Level::Info, "every instance stopped".into());
             if let Some(s) = &mut self.stopping {
                 s.done = true;
             }
