@@ -60,6 +60,10 @@ pub const RETRY_MAX: Nanos = 5_000_000_000;
 /// While handing over on SIGTERM, how often the advert stamps are read for the new master.
 pub const HANDOVER_POLL: Nanos = 1_000_000;
 
+/// Stopping, a release that failed is tried again this many times, 10 ms, 20 ms, 40 ms …
+/// apart; then vrrpd stops anyway and says what it left (a restarted vrrpd removes it).
+pub const STOP_RETRIES: u32 = 5;
+
 /// What the driver knows of one interface.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IfaceInfo {
@@ -469,6 +473,11 @@ struct Stopping {
     give_up: Nanos,
     /// Masters that sent priority 0 and hold their VIPs until a new master advertises.
     deferred: Vec<usize>,
+    /// Releases that failed: the instance, the attempts so far, when to try again, and
+    /// whether the last try awaits its result.
+    retry: Vec<(usize, u32, Nanos, bool)>,
+    /// Effects were given out whose results have not come back.
+    awaiting: bool,
     done: bool,
 }
 
@@ -1486,6 +1495,8 @@ impl Controller {
             since: now,
             give_up: now,
             deferred: Vec::new(),
+            retry: Vec::new(),
+            awaiting: true,
             done: false,
         });
         for i in 0..self.instances.len() {
@@ -1522,6 +1533,19 @@ impl Controller {
         }
         let (since, give_up) = (s.since, s.give_up);
         let deferred = std::mem::take(&mut s.deferred);
+        let due: Vec<usize> = s
+            .retry
+            .iter_mut()
+            .filter(|r| !r.3 && r.2 <= now)
+            .map(|r| {
+                r.3 = true;
+                r.0
+            })
+            .collect();
+        let mut released = !due.is_empty();
+        for i in due {
+            self.release(i);
+        }
         let mut still = Vec::new();
         for i in deferred {
             let inst = &self.instances[i];
@@ -1543,6 +1567,7 @@ impl Controller {
                 );
                 self.log(log::Level::Info, line);
                 self.release(i);
+                released = true;
             } else if now >= give_up {
                 let line = format!(
                     "{}: no new master within Master_Down_Interval; releasing the VIPs",
@@ -1550,14 +1575,17 @@ impl Controller {
                 );
                 self.log(log::Level::Info, line);
                 self.release(i);
+                released = true;
             } else {
                 still.push(i);
             }
         }
-        let done = still.is_empty();
-        if let Some(s) = &mut self.stopping {
-            s.deferred = still;
-        }
+        let Some(s) = &mut self.stopping else {
+            return;
+        };
+        s.deferred = still;
+        s.awaiting |= released;
+        let done = s.deferred.is_empty() && s.retry.is_empty() && !s.awaiting;
         if done {
             for g in 0..self.groups.len() {
                 if let Some(t) = self.groups[g].1.stop() {
@@ -1573,6 +1601,63 @@ impl Controller {
             if let Some(s) = &mut self.stopping {
                 s.done = true;
             }
+        }
+    }
+
+    /// Stopping, the results of a batch: a release that failed is tried again (at most
+    /// [`STOP_RETRIES`] times); the masters still handing over keep their VIPs. The failures
+    /// of interfaces (the heartbeat) are nothing to act on any more.
+    fn stop_results(&mut self, now: Nanos, failures: Vec<Failure>) {
+        let Some(s) = &mut self.stopping else {
+            return;
+        };
+        s.awaiting = false;
+        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        for f in failures {
+            if let Owner::Instance(n) = &f.owner
+                && let Some(i) = self.instances.iter().position(|x| x.spec.name == *n)
+                && !s.deferred.contains(&i)
+            {
+                failed.entry(i).or_insert(f.error);
+            }
+        }
+        let mut lines = Vec::new();
+        for (&i, error) in &failed {
+            let name = self.instances[i].name();
+            match s.retry.iter_mut().find(|r| r.0 == i) {
+                Some(r) => {
+                    r.1 += 1;
+                    r.2 = now + 10 * HANDOVER_POLL * (1 << r.1.min(16).saturating_sub(1));
+                    r.3 = false;
+                }
+                None => s.retry.push((i, 1, now + 10 * HANDOVER_POLL, false)),
+            }
+            lines.push((
+                log::Level::Warn,
+                format!("{name}: stopping: {error}; trying again"),
+            ));
+        }
+        let mut given_up = Vec::new();
+        s.retry.retain(|r| {
+            if r.1 > STOP_RETRIES {
+                given_up.push(r.0);
+                return false;
+            }
+            // A try that came back without a failure went through.
+            !(r.3 && !failed.contains_key(&r.0))
+        });
+        for i in given_up {
+            lines.push((
+                log::Level::Error,
+                format!(
+                    "{}: stopping: its VIPs could not be released after {STOP_RETRIES} retries; \
+                     a restarted vrrpd removes them",
+                    self.instances[i].name()
+                ),
+            ));
+        }
+        for (level, line) in lines {
+            self.log(level, line);
         }
     }
 
@@ -1596,7 +1681,7 @@ impl Controller {
     /// whose retry went through leaves FAULT.
     fn results(&mut self, now: Nanos, failures: Vec<Failure>) {
         if self.stopping.is_some() {
-            // Nothing to recover into: the driver has logged them.
+            self.stop_results(now, failures);
             return;
         }
         let probing: Vec<usize> = (0..self.instances.len())

@@ -171,6 +171,8 @@ struct SimHost {
     restart_at: Option<Nanos>,
     stopping: bool,
     failed_while_stopping: bool,
+    /// The controller gave up releasing something while stopping (and said so).
+    gave_up: bool,
     watch: BTreeMap<u8, Watch>,
     script_ok: bool,
 }
@@ -334,6 +336,7 @@ impl World {
                 restart_at: Some(rng.range(0, 2 * SEC)),
                 stopping: false,
                 failed_while_stopping: false,
+                gave_up: false,
                 watch: BTreeMap::new(),
                 script_ok: true,
             });
@@ -455,6 +458,7 @@ impl World {
         host.watch.clear();
         host.stopping = false;
         host.failed_while_stopping = false;
+        host.gave_up = false;
         host.restart_at = None;
         let (mut ctl, effects) =
             Controller::start(&host.config, &host_info, now).expect("the simulator's configs run");
@@ -702,7 +706,12 @@ impl World {
                     _ => w.bound = None,
                 }
             }
-            Effect::Log { line, .. } => self.log(|| format!("h{h} {line}")),
+            Effect::Log { line, .. } => {
+                if line.contains("could not be released") {
+                    self.hosts[h].gave_up = true;
+                }
+                self.log(|| format!("h{h} {line}"))
+            }
             Effect::MapVips { .. }
             | Effect::UnmapVips { .. }
             | Effect::SendGarps { .. }
@@ -771,7 +780,7 @@ impl World {
             self.hosts[h].restart_at = Some(now + gap);
             self.log(|| format!("h{h} stopped"));
             let host = &self.hosts[h];
-            if !host.failed_while_stopping && !host.kernel.vips.is_empty() {
+            if !host.gave_up && !host.kernel.vips.is_empty() {
                 return Err(Violation {
                     rule: Rule::Leftover,
                     at: now,

@@ -96,6 +96,13 @@ fn tick(c: &mut Controller, now: Nanos, adverts: Vec<Heard>) -> Vec<Effect> {
     )
 }
 
+/// The driver reports a clean batch, and the next tick comes.
+fn settle(c: &mut Controller, now: Nanos) {
+    c.handle(now, Input::Results(vec![]));
+    tick(c, now + HANDOVER_POLL, vec![]);
+    c.handle(now + HANDOVER_POLL, Input::Results(vec![]));
+}
+
 fn removes_vips(effects: &[Effect], name: &str) -> bool {
     effects
         .iter()
@@ -188,13 +195,15 @@ fn a_sigterm_handover_ends_when_the_new_master_advertises() {
     assert!(!removes_vips(&effects, "VI_1"));
     let effects = tick(&mut ctl, stop + 2 * MS, vec![heard(1, 0, stop + MS)]);
     assert!(!removes_vips(&effects, "VI_1"));
-    // The new master's first advert ends the handover.
+    // The new master's first advert ends the handover, once the release went through.
     let effects = tick(
         &mut ctl,
         stop + 700 * MS,
         vec![heard(1, 150, stop + 650 * MS)],
     );
     assert!(removes_vips(&effects, "VI_1"));
+    assert!(!ctl.finished());
+    settle(&mut ctl, stop + 700 * MS);
     assert!(ctl.finished());
     assert_eq!(ctl.next_wake(stop + SEC), Nanos::MAX);
 }
@@ -211,12 +220,66 @@ fn a_sigterm_handover_gives_up_after_master_down_interval() {
     assert!(!removes_vips(&effects, "VI_1"));
     let effects = tick(&mut ctl, give_up, vec![]);
     assert!(removes_vips(&effects, "VI_1"));
+    settle(&mut ctl, give_up);
     assert!(ctl.finished());
     // A backup has nothing to hand over: it stops at once.
     let c = config(vec![instance("VI_1", 1, 100, false)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     ctl.handle(SEC, Input::Stop);
+    settle(&mut ctl, SEC);
     assert!(ctl.finished());
+}
+
+#[test]
+fn stopping_a_release_that_fails_is_tried_again_a_few_times() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let stop = 10 * SEC;
+    ctl.handle(stop, Input::Stop);
+    let give_up = stop + 3_210 * MS;
+    assert!(removes_vips(&tick(&mut ctl, give_up, vec![]), "VI_1"));
+    let failed = || {
+        Input::Results(vec![Failure {
+            owner: Owner::Instance("VI_1".into()),
+            error: "removing 192.0.2.101: busy".into(),
+        }])
+    };
+    // The removal fails: tried again after 10 ms, then 20 ms …
+    ctl.handle(give_up, failed());
+    assert!(!ctl.finished());
+    assert!(!removes_vips(
+        &tick(&mut ctl, give_up + 9 * MS, vec![]),
+        "VI_1"
+    ));
+    ctl.handle(give_up + 9 * MS, Input::Results(vec![]));
+    let at = give_up + 10 * MS;
+    assert!(removes_vips(&tick(&mut ctl, at, vec![]), "VI_1"));
+    // This time it goes through: stopped.
+    settle(&mut ctl, at);
+    assert!(ctl.finished());
+    // Failing every time, it gives up after STOP_RETRIES and says so.
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(stop, Input::Stop);
+    let mut at = give_up;
+    let mut tries = 0;
+    let mut said = false;
+    while !ctl.finished() && at < give_up + 10 * SEC {
+        let effects = tick(&mut ctl, at, vec![]);
+        let outcome = if removes_vips(&effects, "VI_1") {
+            tries += 1;
+            ctl.handle(at, failed())
+        } else {
+            ctl.handle(at, Input::Results(vec![]))
+        };
+        said |= outcome.iter().any(|e| {
+            matches!(e, Effect::Log { level: log::Level::Error, line }
+                if line.contains("could not be released"))
+        });
+        at += MS;
+    }
+    assert!(ctl.finished());
+    assert_eq!(tries, 1 + STOP_RETRIES);
+    assert!(said);
 }
 
 #[test]
