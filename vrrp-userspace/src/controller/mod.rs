@@ -1644,7 +1644,7 @@ impl Controller {
                 return false;
             }
             // A try that came back without a failure went through.
-            !(r.3 && !failed.contains_key(&r.0))
+            !r.3 || failed.contains_key(&r.0)
         });
         for i in given_up {
             lines.push((
