@@ -76,7 +76,7 @@ pub struct IfaceInfo {
 }
 
 /// What the driver read of the host for a configuration: the instances' interfaces, and
-/// whether each watched interface ([`Controller::watched`]) is up with a carrier.
+/// whether each watched interface ([`watched`]) is up with a carrier.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Host {
     /// The interfaces the instances run on (the driver has opened them).
