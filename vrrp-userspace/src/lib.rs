@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod control;
+pub mod controller;
 pub mod daemon;
 pub mod dataplane;
 pub mod frames;

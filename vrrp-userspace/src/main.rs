@@ -179,14 +179,8 @@ fn main() -> ExitCode {
 }
 
 /// Load a configuration, printing warnings; `Err` holds the exit code after printing errors.
-/// `check` accepts a file without instances (with a warning), as keepalived does; `run` not.
-fn load(path: &Path, strict: bool, check: bool) -> Result<Loaded, ExitCode> {
-    let options = config::LoadOptions {
-        allow_no_instance: check,
-        ..Default::default()
-    };
-    let loaded =
-        config::load_with(path, &options).and_then(|l| if strict { l.strict() } else { Ok(l) });
+fn load(path: &Path, strict: bool) -> Result<Loaded, ExitCode> {
+    let loaded = config::load(path).and_then(|l| if strict { l.strict() } else { Ok(l) });
     match loaded {
         Ok(l) => {
             print_diagnostics(&l.warnings);
@@ -217,7 +211,7 @@ fn print_diagnostics(ds: &[Diagnostic]) {
 }
 
 fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
-    let loaded = match load(path, strict, true) {
+    let loaded = match load(path, strict) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -254,7 +248,7 @@ fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn convert(path: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let loaded = match load(path, false, true) {
+    let loaded = match load(path, false) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -364,7 +358,7 @@ fn run(
     if let Some(facility) = &log.syslog {
         vrrp_userspace::logging::init_syslog(facility, &log.syslog_socket, log.detail)?;
     }
-    let loaded = match load(path, false, false) {
+    let loaded = match load(path, false) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -486,6 +480,9 @@ fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
                 counted.join(" ")
             }
         };
+        if let Some(fault) = &s.fault {
+            writeln!(out, "    fault: {fault}")?;
+        }
         writeln!(
             out,
             "    adverts seen {}, interval {} cs, drops: {}",

@@ -12,11 +12,11 @@
 //! * the effective priority is clamped to 1..=254, and the owner (255) is never adjusted.
 //!
 //! One piece of arithmetic, [`effective`], serves scripts and interfaces alike; [`run`] is the
-//! task that executes one script on its interval (through [`crate::scripts`]), and [`restart`]
-//! replaces the running scripts on a reload, carrying each script's state over by name as
-//! keepalived does (`clear_diff_script`), so a reload does not make a failing check good again.
+//! task that executes one script on its interval (through [`crate::scripts`]), and
+//! [`ScriptState::carried`], each script's state carried over a reload by name as keepalived
+//! does (`clear_diff_script`), so a reload does not make a failing check good again.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use crate::{
     config::{Script, TrackInterface, TrackScript},
@@ -60,6 +60,11 @@ impl ScriptState {
             streak: needed(new).saturating_sub(to_go),
             ran: true,
         }
+    }
+
+    /// Whether any run has been recorded.
+    pub fn ran(&self) -> bool {
+        self.ran
     }
 
     /// Records one run's result; returns whether the state changed.
@@ -180,50 +185,6 @@ pub async fn run(
     }
 }
 
-/// Replaces the running `vrrp_script`s with `new` (on start and on reload): every old task is
-/// stopped (its script's process group killed), each new script is prepared under the
-/// daemon's policy ([`scripts::track_command`]; one keepalived would disable is left out, so
-/// the instances that track it ignore it, as keepalived removes it from them), and a script
-/// of the same name keeps its state ([`ScriptState::carried`]).
-pub fn restart(
-    running: &mut BTreeMap<String, (Script, ScriptState)>,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-    new: Vec<Script>,
-    tx: &tokio::sync::mpsc::Sender<(String, bool)>,
-) {
-    for task in tasks.drain(..) {
-        task.abort();
-    }
-    let old = std::mem::take(running);
-    for script in new {
-        let cmd = match scripts::track_command(&script) {
-            Ok(cmd) => cmd,
-            Err(e) => {
-                log::warn!("Disabling track script {}: {e}", script.name);
-                continue;
-            }
-        };
-        let state = match old.get(&script.name) {
-            Some((was, st)) if st.ran => {
-                let carried = st.carried(was, &script);
-                log::info!(
-                    "VRRP_Script({}) considered {} on reload",
-                    script.name,
-                    if carried.good {
-                        "successful"
-                    } else {
-                        "unsuccessful"
-                    }
-                );
-                carried
-            }
-            _ => ScriptState::new(&script),
-        };
-        tasks.push(tokio::spawn(run(script.clone(), cmd, tx.clone())));
-        running.insert(script.name.clone(), (script, state));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,46 +266,6 @@ mod tests {
         let mut c = g.carried(&old, &script(-30, 3, 4));
         assert!(c.good);
         assert!(c.record(&script(-30, 3, 4), false));
-    }
-
-    #[tokio::test]
-    async fn restart_keeps_a_failing_script_failing() {
-        let s = Script {
-            command: "/bin/false".into(),
-            ..script(-30, 2, 2)
-        };
-        let mut running = BTreeMap::new();
-        let mut tasks = Vec::new();
-        let (tx, _rx) = tokio::sync::mpsc::channel(8);
-        restart(&mut running, &mut tasks, vec![s.clone()], &tx);
-        let (_, st) = running.get_mut("chk").expect("/bin/false runs");
-        st.record(&s, false);
-        st.record(&s, false);
-        assert!(!st.good);
-        // The reload: the same script, and one with another interval.
-        restart(&mut running, &mut tasks, vec![s.clone()], &tx);
-        assert!(
-            !running["chk"].1.good,
-            "a reload made a failing script good"
-        );
-        let s2 = Script {
-            interval_ms: 2000,
-            ..s.clone()
-        };
-        restart(&mut running, &mut tasks, vec![s2], &tx);
-        assert!(!running["chk"].1.good);
-        // A script the reload removes is gone; a new one starts afresh.
-        let other = Script {
-            name: "other".into(),
-            ..s.clone()
-        };
-        restart(&mut running, &mut tasks, vec![other], &tx);
-        assert!(!running.contains_key("chk"));
-        assert!(running["other"].1.good);
-        assert_eq!(tasks.len(), 1);
-        for t in tasks {
-            t.abort();
-        }
     }
 
     fn tracked(weight: i16, reverse: bool, up: bool) -> Tracked {

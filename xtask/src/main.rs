@@ -65,6 +65,22 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// The controller's deterministic simulator (several hosts on one virtual LAN): replay one
+    /// seed, or run many. `cargo xtask test` runs its 10,000 seeds as a unit test.
+    Sim {
+        /// Replay this seed (and say whether it keeps every invariant).
+        #[arg(long, conflicts_with = "seeds")]
+        seed: Option<u64>,
+        /// With --seed: print the seed's trace (configurations, faults, transitions, logs).
+        #[arg(long, requires = "seed")]
+        trace: bool,
+        /// Run this many seeds (from --first); the first violation prints its trace.
+        #[arg(long, default_value_t = 10_000)]
+        seeds: u64,
+        /// The first seed of --seeds.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+    },
     /// Run every fuzz target for a bounded time (cargo-fuzz, libFuzzer).
     Fuzz {
         /// Seconds per target.
@@ -99,6 +115,12 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Sim {
+            seed,
+            trace,
+            seeds,
+            first,
+        } => sim(&root, seed, trace, seeds, first),
         Command::Fuzz { seconds, target } => fuzz(&root, seconds, target.as_deref()),
     }
 }
@@ -181,6 +203,46 @@ fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
         started.elapsed().as_secs_f64() / 60.0
     ));
     Ok(())
+}
+
+/// The simulator lives in vrrp-userspace's unit tests (`controller::sim`); the seeds and the
+/// trace switch reach it through the environment.
+fn sim(
+    root: &std::path::Path,
+    seed: Option<u64>,
+    trace: bool,
+    seeds: u64,
+    first: u64,
+) -> Result<()> {
+    setup::ensure(root, false)?;
+    let mut c = cargo();
+    c.args(["test", "--package", "vrrp-userspace", "--lib", "--"]);
+    match seed {
+        Some(seed) => {
+            say(&format!("simulator: replaying seed {seed}"));
+            c.args([
+                "controller::sim::tests::replay",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("SIM_SEED", seed.to_string());
+            if trace {
+                c.env("SIM_TRACE", "1");
+            }
+        }
+        None => {
+            say(&format!("simulator: seeds {first}..{}", first + seeds));
+            c.args([
+                "controller::sim::tests::seeds_keep_every_invariant",
+                "--exact",
+                "--nocapture",
+            ])
+            .env("SIM_SEEDS", seeds.to_string())
+            .env("SIM_FIRST", first.to_string());
+        }
+    }
+    run(&mut c)
 }
 
 fn demo(root: &std::path::Path) -> Result<()> {

@@ -2753,7 +2753,6 @@ mod tests {
             let text: String = parts.concat();
             let options = super::super::LoadOptions {
                 config_id: Some("vm".to_string()),
-                allow_no_instance: true,
             };
             let _ = parse_str_with("p.conf", &text, &options);
         }

@@ -65,17 +65,12 @@ pub struct LoadOptions {
     /// keepalived's config id (`-i`/`--config-id`): lines `@ID …` are kept when ID is this,
     /// `@^ID …` when it is not. Default: [`config_id`].
     pub config_id: Option<String>,
-    /// Accept a configuration without any `vrrp_instance` with a warning (`vrrpd check`), as
-    /// keepalived 2.2.7 does (it runs no VRRP then). Default false: refused, so that `vrrpd
-    /// run` and a reload never start a daemon with nothing to do.
-    pub allow_no_instance: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             config_id: Some(config_id()),
-            allow_no_instance: false,
         }
     }
 }
@@ -111,38 +106,10 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Loaded, ConfigErr
         path: path.to_path_buf(),
         source,
     })?;
-    let mut loaded = match detect(&text) {
+    match detect(&text) {
         Format::Toml => toml::parse_str(&path.display().to_string(), &text),
         Format::Keepalived => keepalived::parse_text_at(path, &text, options),
-    }?;
-    if loaded.config.instances.is_empty() {
-        let location = Some(Location {
-            file: path.display().to_string(),
-            line: 1,
-            column: None,
-        });
-        let message = "no vrrp_instance: there is nothing to run (keepalived 2.2.7 accepts \
-                       this and runs no VRRP; vrrpd run refuses it)"
-            .to_string();
-        if !options.allow_no_instance {
-            return Err(ConfigError::Invalid {
-                errors: vec![Diagnostic {
-                    severity: Severity::Error,
-                    category: Category::Invalid,
-                    location,
-                    message,
-                }],
-                warnings: loaded.warnings,
-            });
-        }
-        loaded.warnings.push(Diagnostic {
-            severity: Severity::Warning,
-            category: Category::Fixup,
-            location,
-            message,
-        });
     }
-    Ok(loaded)
 }
 
 #[cfg(test)]

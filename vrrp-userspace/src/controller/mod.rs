@@ -1,0 +1,1774 @@
+//! The coordinator of one host: every instance, sync group and tracked object of one vrrpd, as a
+//! pure function of its inputs (smoltcp's `poll(timestamp)`: time is an argument, nothing reads
+//! a clock).
+//!
+//! The driver (`daemon`) reads the kernel and the clock and feeds a [`Controller`] [`Input`]s:
+//! timer ticks with the advert stamps XDP recorded, link changes, script results, signals, a
+//! new configuration, and the failures of the [`Effect`]s it carried out. The controller
+//! answers with effects as data (maps to write, VIPs to add or remove, adverts and GARPs to
+//! send, notify scripts to run, lines to log) and [`Controller::next_wake`]. It decides
+//! everything: the start state, sync-group policy, tracking and the effective priority, FAULT,
+//! the make-before-break handover on SIGTERM and what a reload keeps. The state machine of one
+//! router is [`fsm`]; the group policy is [`crate::sync`]; the tracking arithmetic [`track`].
+//!
+//! A failed effect is an input, not an error: the instances it concerns go to FAULT with the
+//! reason (logged once, shown in status), the effects that bring the kernel in line with FAULT
+//! are retried with a backoff doubling up to [`RETRY_MAX`], and once a retry succeeds the
+//! instance leaves FAULT by itself.
+//!
+//! The simulator (`sim`, tests only) runs several hosts' controllers on one virtual LAN.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, VecDeque},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+};
+
+use vrrp_common::{
+    maps::{
+        Family, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_ND_ROUTER, ROUTER_OWNER, RouterConfig,
+    },
+    proto::{vmac_v4, vmac_v6},
+};
+
+#[cfg(test)]
+pub mod sim;
+#[cfg(test)]
+mod tests;
+
+use crate::{
+    config::{
+        self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Script,
+        SyncGroup as SyncGroupSpec, Vip,
+    },
+    fsm::{self, Action, Advert, Nanos, Params, Reason, Router, State},
+    sync::{Group, Order, Outcome},
+    track::{self, ScriptState, Tracked, Verdict},
+    units::{Centis, Priority},
+};
+
+/// The most a timer may wait for others that fall due just after it ([`Controller::next_wake`]).
+pub const COALESCE: Nanos = 1_000_000;
+
+/// The first retry of a failed effect comes this long after the failure; each further one
+/// twice as long after the previous, up to [`RETRY_MAX`].
+pub const RETRY_FIRST: Nanos = 100_000_000;
+
+/// The longest wait between two retries of a failed effect.
+pub const RETRY_MAX: Nanos = 5_000_000_000;
+
+/// While handing over on SIGTERM, how often the advert stamps are read for the new master.
+pub const HANDOVER_POLL: Nanos = 1_000_000;
+
+/// Stopping, a release that failed is tried again this many times, 10 ms, 20 ms, 40 ms …
+/// apart; then vrrpd stops anyway and says what it left (a restarted vrrpd removes it).
+pub const STOP_RETRIES: u32 = 5;
+
+/// What the driver knows of one interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfaceInfo {
+    /// The first IPv4 address: IPv4 instances advertise from it.
+    pub primary4: Option<Ipv4Addr>,
+    /// The link-local address: IPv6 instances advertise from it (RFC 5798 §5.1.2.1).
+    pub link_local: Option<Ipv6Addr>,
+    /// It forwards IPv6: its neighbour advertisements carry the Router flag.
+    pub nd_router: bool,
+}
+
+/// What the driver read of the host for a configuration: the instances' interfaces, and
+/// whether each watched interface ([`watched`]) is up with a carrier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Host {
+    /// The interfaces the instances run on (the driver has opened them).
+    pub ifaces: BTreeMap<String, IfaceInfo>,
+    /// Link states of the watched interfaces; one missing is down.
+    pub links: BTreeMap<String, bool>,
+}
+
+/// The newest valid advert XDP recorded for one router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heard {
+    /// The interface.
+    pub iface: String,
+    /// The router's family.
+    pub family: Family,
+    /// Its VRID.
+    pub vrid: u8,
+    /// The advert (its sender, priority, interval and arrival).
+    pub advert: Advert,
+}
+
+/// Whom a failed effect concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// One instance, by name.
+    Instance(String),
+    /// Every instance on an interface.
+    Iface(String),
+}
+
+/// An effect that failed, as the driver reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Whom it concerns.
+    pub owner: Owner,
+    /// What failed and why (for the log and status).
+    pub error: String,
+}
+
+/// What happens to the host.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Time passed (a timer, or XDP raised an event). `adverts` holds the newest advert of
+    /// each router of the interfaces and families in [`Controller::advert_sources`]; the
+    /// driver reads them when [`Controller::needs_adverts`] says so, and passes `None`
+    /// otherwise (then no state machine timer fires).
+    Tick {
+        /// The stamps, if read.
+        adverts: Option<Vec<Heard>>,
+    },
+    /// Link states (from the kernel's announcements or a read); unwatched ones are ignored.
+    Links(Vec<(String, bool)>),
+    /// A `vrrp_script` ran.
+    Script {
+        /// Its name.
+        name: String,
+        /// Whether it succeeded.
+        success: bool,
+    },
+    /// The driver carried out the last batch of effects; these failed. Fed after every
+    /// non-empty batch, even with no failure.
+    Results(Vec<Failure>),
+    /// SIGTERM or SIGINT: hand over and stop ([`Controller::finished`]).
+    Stop,
+    /// SIGHUP with a configuration that parsed: keep what is unchanged, restart the rest.
+    Reload {
+        /// The new configuration.
+        config: Box<Config>,
+        /// The host, read for it.
+        host: Host,
+    },
+}
+
+/// What the driver must do, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Remove the instance's VIPs left by an earlier vrrpd (or keepalived), at its start.
+    RemoveStaleVips {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The addresses.
+        vips: Vec<Vip>,
+    },
+    /// Write the router's entry in XDP's router map.
+    SetRouter {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// Family.
+        family: Family,
+        /// VRID.
+        vrid: u8,
+        /// The entry (flags 0: not configured).
+        config: RouterConfig,
+    },
+    /// Put the VIPs into XDP's VIP maps.
+    MapVips {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The router's family.
+        family: Family,
+        /// VRID.
+        vrid: u8,
+        /// The addresses.
+        vips: Vec<IpAddr>,
+    },
+    /// Take the VIPs out of XDP's VIP maps.
+    UnmapVips {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The router's family.
+        family: Family,
+        /// The addresses.
+        vips: Vec<IpAddr>,
+    },
+    /// Add the VIPs to the interface (an address already there is fine).
+    AddVips {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The addresses.
+        vips: Vec<Vip>,
+    },
+    /// Remove the VIPs from the interface (one not there is fine).
+    RemoveVips {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The addresses.
+        vips: Vec<Vip>,
+    },
+    /// Put the VMAC into the interface's unicast filter.
+    JoinVmac {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The VMAC.
+        vmac: [u8; 6],
+    },
+    /// Take the VMAC out of the interface's unicast filter.
+    LeaveVmac {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// The VMAC.
+        vmac: [u8; 6],
+    },
+    /// Send an advert (queued until [`Effect::Flush`] or the end of the batch; to each
+    /// unicast peer at once).
+    SendAdvert {
+        /// The instance.
+        spec: Arc<InstanceSpec>,
+        /// Its source and tie-break address.
+        primary: IpAddr,
+        /// The source for unicast peers, if it has any.
+        unicast_src: Option<Ipv4Addr>,
+        /// The priority to advertise.
+        priority: Priority,
+    },
+    /// Send the queued adverts now.
+    Flush,
+    /// Gratuitous ARPs (IPv4 VIPs) and unsolicited neighbour advertisements (IPv6) from the
+    /// VMAC, `repeat` times.
+    SendGarps {
+        /// Instance.
+        instance: String,
+        /// Interface.
+        iface: String,
+        /// VRID.
+        vrid: u8,
+        /// The router's family.
+        family: Family,
+        /// The VMAC.
+        vmac: [u8; 6],
+        /// NAs carry the Router flag.
+        nd_router: bool,
+        /// The addresses.
+        vips: Vec<IpAddr>,
+        /// How many of each.
+        repeat: u32,
+    },
+    /// An instance changed state: log it (one line with its reason).
+    StateChanged {
+        /// Instance.
+        instance: String,
+        /// Old state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+    /// Run the notify scripts of an instance or a sync group (`kind` INSTANCE or GROUP).
+    RunNotify {
+        /// The scripts.
+        notify: Box<Notify>,
+        /// INSTANCE or GROUP.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The state entered.
+        state: State,
+        /// The priority passed (a group's is 0).
+        priority: u8,
+    },
+    /// Stamp the interface's heartbeat (XDP's liveness gate closes when it is older than
+    /// `stale_after_ns`).
+    Heartbeat {
+        /// Interface.
+        iface: String,
+        /// Now.
+        at: Nanos,
+        /// The longest Master_Down_Interval of its routers.
+        stale_after_ns: u64,
+    },
+    /// (Re)start one runner per script, stopping earlier ones.
+    RunScripts(Vec<Script>),
+    /// A line for the log.
+    Log {
+        /// Its level.
+        level: log::Level,
+        /// The line.
+        line: String,
+    },
+}
+
+impl Effect {
+    /// Whom the effect concerns, when it fails.
+    pub fn owner(&self) -> Option<Owner> {
+        match self {
+            Effect::RemoveStaleVips { instance, .. }
+            | Effect::SetRouter { instance, .. }
+            | Effect::MapVips { instance, .. }
+            | Effect::UnmapVips { instance, .. }
+            | Effect::AddVips { instance, .. }
+            | Effect::RemoveVips { instance, .. }
+            | Effect::JoinVmac { instance, .. }
+            | Effect::LeaveVmac { instance, .. }
+            | Effect::SendGarps { instance, .. } => Some(Owner::Instance(instance.clone())),
+            Effect::SendAdvert { spec, .. } => Some(Owner::Instance(spec.name.clone())),
+            Effect::Heartbeat { iface, .. } => Some(Owner::Iface(iface.clone())),
+            Effect::Flush
+            | Effect::StateChanged { .. }
+            | Effect::RunNotify { .. }
+            | Effect::RunScripts(_)
+            | Effect::Log { .. } => None,
+        }
+    }
+}
+
+/// An instance's view for `vrrpd status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceView {
+    /// Name.
+    pub name: String,
+    /// Interface.
+    pub interface: String,
+    /// The router's family in the maps.
+    pub family: Family,
+    /// VRID.
+    pub vrid: u8,
+    /// State.
+    pub state: State,
+    /// Effective priority.
+    pub priority: Priority,
+    /// The current master, if known.
+    pub master: Option<IpAddr>,
+    /// The advertised VIPs.
+    pub vips: Vec<Vip>,
+    /// The VIPs held while master: the advertised and the excluded ones.
+    pub all_vips: Vec<Vip>,
+    /// Master_Adver_Interval.
+    pub master_adver_interval: Centis,
+    /// Why it is in FAULT, if it is.
+    pub fault: Option<String>,
+    /// Whether it waits, stopping, for a new master before it lets its VIPs go.
+    pub handing_over: bool,
+}
+
+/// A failing effect of an instance.
+#[derive(Clone, Debug)]
+struct Broken {
+    reason: String,
+    attempts: u32,
+    retry_at: Nanos,
+    /// The retry is in the batch just carried out.
+    probing: bool,
+}
+
+/// One running instance.
+#[derive(Clone, Debug)]
+struct Inst {
+    spec: Arc<InstanceSpec>,
+    router: Router,
+    /// The router's family in the maps: that of its VIPs.
+    family: Family,
+    /// The address it advertises from and breaks priority ties with.
+    primary: IpAddr,
+    nd_router: bool,
+    /// The source for unicast peers.
+    unicast_src: Option<Ipv4Addr>,
+    /// The newest advert stamp already fed to the state machine.
+    fed_ns: Nanos,
+    /// Pending gratuitous ARP bursts.
+    garp_at: Vec<Nanos>,
+    /// Its own tracking says FAULT.
+    track_fault: bool,
+    /// FAULT as fed to the state machine (or its group): tracking or a failing effect.
+    fault: bool,
+    broken: Option<Broken>,
+}
+
+impl Inst {
+    fn vmac(&self) -> [u8; 6] {
+        match self.family {
+            Family::Ipv4 => vmac_v4(self.spec.vrid.get()),
+            Family::Ipv6 => vmac_v6(self.spec.vrid.get()),
+        }
+    }
+
+    fn all_vips(&self) -> Vec<Vip> {
+        self.spec
+            .vips
+            .iter()
+            .chain(&self.spec.excluded_vips)
+            .cloned()
+            .collect()
+    }
+
+    fn name(&self) -> String {
+        self.spec.name.clone()
+    }
+
+    fn router_config(&self, master: bool) -> RouterConfig {
+        let spec = &self.spec;
+        let mut flags = ROUTER_CONFIGURED;
+        if master {
+            flags |= ROUTER_MASTER;
+        }
+        if spec.priority.is_owner() {
+            flags |= ROUTER_OWNER;
+        }
+        if self.nd_router {
+            flags |= ROUTER_ND_ROUTER;
+        }
+        let mut primary16 = [0u8; 16];
+        match self.primary {
+            IpAddr::V4(a) => primary16[..4].copy_from_slice(&a.octets()),
+            IpAddr::V6(a) => primary16 = a.octets(),
+        }
+        RouterConfig {
+            flags,
+            version: u8::from(spec.version).into(),
+            auth_type: match spec.auth {
+                Auth::None => 0,
+                Auth::Pass { .. } => 1,
+                Auth::Ah => 2,
+            },
+            interval_cs: spec.advert_interval.get(),
+            priority: self.router.priority().get().into(),
+            _pad: 0,
+            auth_data: match spec.auth {
+                Auth::Pass { password } => password,
+                Auth::None | Auth::Ah => [0; 8],
+            },
+            primary: primary16,
+        }
+    }
+}
+
+/// The maps' family of an instance.
+pub fn map_family(spec: &InstanceSpec) -> Family {
+    match spec.family() {
+        config::Family::Ipv4 => Family::Ipv4,
+        config::Family::Ipv6 => Family::Ipv6,
+    }
+}
+
+/// SIGTERM's handover.
+#[derive(Clone, Debug)]
+struct Stopping {
+    since: Nanos,
+    give_up: Nanos,
+    /// Masters that sent priority 0 and hold their VIPs until a new master advertises.
+    deferred: Vec<usize>,
+    /// Releases that failed: the instance, the attempts so far, when to try again, and
+    /// whether the last try awaits its result.
+    retry: Vec<(usize, u32, Nanos, bool)>,
+    /// Effects were given out whose results have not come back.
+    awaiting: bool,
+    done: bool,
+}
+
+/// The coordinator of one host.
+#[derive(Clone, Debug)]
+pub struct Controller {
+    instances: Vec<Inst>,
+    /// The `vrrp_sync_group`s, and their configuration (to tell on reload which changed).
+    groups: Vec<(SyncGroupSpec, Group)>,
+    /// The `vrrp_script`s and their states, by name.
+    scripts: BTreeMap<String, (Script, ScriptState)>,
+    /// Whether each watched interface is up with a carrier.
+    links: BTreeMap<String, bool>,
+    /// Inputs a sync group ordered for its members, fed after the input that caused them.
+    pending: VecDeque<Order>,
+    stopping: Option<Stopping>,
+    out: Vec<Effect>,
+    /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
+    /// rule, for the simulator to catch).
+    #[cfg(test)]
+    early_ns: Nanos,
+    /// Test knob: a master never hears adverts (another deliberately broken rule).
+    #[cfg(test)]
+    deaf_masters: bool,
+}
+
+/// The interfaces a configuration's instances run on.
+pub fn interfaces(config: &Config) -> BTreeSet<String> {
+    config
+        .instances
+        .iter()
+        .map(|i| i.interface.clone())
+        .collect()
+}
+
+/// The interfaces whose link state a configuration's instances track: their own and the
+/// `track_interface`s.
+pub fn watched(config: &Config) -> BTreeSet<String> {
+    config
+        .instances
+        .iter()
+        .flat_map(|s| {
+            std::iter::once(s.interface.clone())
+                .chain(s.track_interfaces.iter().map(|t| t.interface.clone()))
+        })
+        .collect()
+}
+
+/// Whether every instance of `config` can run on `host`; the first reason why not.
+pub fn check(config: &Config, host: &Host) -> Result<(), String> {
+    for spec in &config.instances {
+        addresses(spec, host)?;
+    }
+    Ok(())
+}
+
+/// An instance's advert source and unicast source on `host`.
+fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<Ipv4Addr>), String> {
+    let info = host
+        .ifaces
+        .get(&spec.interface)
+        .ok_or_else(|| format!("{}: no interface {}", spec.name, spec.interface))?;
+    let primary = match map_family(spec) {
+        Family::Ipv4 => IpAddr::V4(info.primary4.ok_or_else(|| {
+            format!(
+                "{}: {} has no IPv4 address to advertise from",
+                spec.name, spec.interface
+            )
+        })?),
+        Family::Ipv6 => IpAddr::V6(info.link_local.ok_or_else(|| {
+            format!(
+                "{}: {} has no IPv6 link-local address to advertise from",
+                spec.name, spec.interface
+            )
+        })?),
+    };
+    if spec.unicast_peers.is_empty() {
+        return Ok((primary, None));
+    }
+    if primary.is_ipv6() {
+        return Err(format!(
+            "{}: unicast peers over IPv6 are not supported yet; use multicast",
+            spec.name
+        ));
+    }
+    match (spec.unicast_src, primary) {
+        (Some(IpAddr::V4(a)), _) | (None, IpAddr::V4(a)) => Ok((primary, Some(a))),
+        _ => Err(format!("{}: unicast_src_ip must be IPv4", spec.name)),
+    }
+}
+
+fn ns(c: Centis) -> Nanos {
+    u64::from(c.get()) * fsm::NANOS_PER_CENTI
+}
+
+impl Controller {
+    /// Starts every instance of `config` on `host` at `now`: the effects to carry out first.
+    /// Refused (with the reason) if an instance cannot run there.
+    pub fn start(config: &Config, host: &Host, now: Nanos) -> Result<(Self, Vec<Effect>), String> {
+        check(config, host)?;
+        let mut c = Controller {
+            instances: Vec::new(),
+            groups: Vec::new(),
+            scripts: BTreeMap::new(),
+            links: BTreeMap::new(),
+            pending: VecDeque::new(),
+            stopping: None,
+            out: Vec::new(),
+            #[cfg(test)]
+            early_ns: 0,
+            #[cfg(test)]
+            deaf_masters: false,
+        };
+        c.set_links(config, host);
+        c.start_scripts(config.scripts.clone());
+        for spec in &config.sync_groups {
+            c.add_group(spec.clone(), &config.instances);
+        }
+        for spec in &config.instances {
+            c.add_instance(spec.clone(), host, now);
+        }
+        let out = std::mem::take(&mut c.out);
+        Ok((c, out))
+    }
+
+    /// Test knob: backups take over `early` before their Master_Down_Interval ends.
+    #[cfg(test)]
+    pub fn break_master_down(&mut self, early: Nanos) {
+        self.early_ns = early;
+    }
+
+    /// Test knob: masters ignore every advert (they never step down for a better one).
+    #[cfg(test)]
+    pub fn deafen_masters(&mut self) {
+        self.deaf_masters = true;
+    }
+
+    #[cfg(test)]
+    fn deaf(&self, inst: &Inst) -> bool {
+        self.deaf_masters && inst.router.state() == State::Master
+    }
+
+    #[cfg(not(test))]
+    fn deaf(&self, _: &Inst) -> bool {
+        false
+    }
+
+    #[cfg(test)]
+    fn early(&self) -> Nanos {
+        self.early_ns
+    }
+
+    #[cfg(not(test))]
+    fn early(&self) -> Nanos {
+        0
+    }
+
+    /// Feeds one input at `now`; returns the effects to carry out, in order. After carrying
+    /// out a non-empty batch, the driver feeds [`Input::Results`].
+    pub fn handle(&mut self, now: Nanos, input: Input) -> Vec<Effect> {
+        match input {
+            Input::Tick { adverts } => self.tick(now, adverts),
+            Input::Links(states) => {
+                if self.stopping.is_none() {
+                    self.links_now(now, states);
+                }
+            }
+            Input::Script { name, success } => {
+                if self.stopping.is_none() {
+                    self.script_result(now, &name, success);
+                }
+            }
+            Input::Results(failures) => self.results(now, failures),
+            Input::Stop => self.stop(now),
+            Input::Reload { config, host } => {
+                if self.stopping.is_none() {
+                    self.reload(now, &config, &host);
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the next [`Input::Tick`] needs the advert stamps: a timer is due, XDP raised an
+    /// `event`, or a stopping master waits for a new one.
+    pub fn needs_adverts(&self, now: Nanos, event: bool) -> bool {
+        event
+            || self
+                .stopping
+                .as_ref()
+                .is_some_and(|s| !s.deferred.is_empty())
+            || self.instances.iter().any(|i| self.due(i, now))
+    }
+
+    fn due(&self, inst: &Inst, now: Nanos) -> bool {
+        let early = if inst.router.state() == State::Backup {
+            self.early()
+        } else {
+            0
+        };
+        inst.router
+            .next_deadline()
+            .is_some_and(|t| t <= now + early)
+    }
+
+    /// The interfaces and families whose advert stamps [`Input::Tick`] needs.
+    pub fn advert_sources(&self) -> BTreeSet<(String, Family)> {
+        self.instances
+            .iter()
+            .map(|i| (i.spec.interface.clone(), i.family))
+            .collect()
+    }
+
+    /// The interfaces whose link state is tracked.
+    pub fn watched_links(&self) -> Vec<String> {
+        self.links.keys().cloned().collect()
+    }
+
+    /// Whether the handover after [`Input::Stop`] is over: the driver detaches and exits.
+    pub fn finished(&self) -> bool {
+        self.stopping.as_ref().is_some_and(|s| s.done)
+    }
+
+    /// Each instance's configuration and state machine, read-only.
+    pub fn routers(&self) -> impl Iterator<Item = (&InstanceSpec, &Router)> {
+        self.instances.iter().map(|i| (&*i.spec, &i.router))
+    }
+
+    /// Each instance's configuration, state, whether it holds its VIPs now (MASTER, or
+    /// handing over on SIGTERM) and whether one of its effects fails.
+    pub fn holdings(&self) -> impl Iterator<Item = (&InstanceSpec, State, bool, bool)> {
+        self.instances.iter().enumerate().map(|(i, inst)| {
+            let state = inst.router.state();
+            let handing_over = self
+                .stopping
+                .as_ref()
+                .is_some_and(|s| s.deferred.contains(&i));
+            (
+                &*inst.spec,
+                state,
+                state == State::Master || handing_over,
+                inst.broken.is_some(),
+            )
+        })
+    }
+
+    /// Every instance, for status.
+    pub fn instances(&self) -> Vec<InstanceView> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| InstanceView {
+                name: inst.name(),
+                interface: inst.spec.interface.clone(),
+                family: inst.family,
+                vrid: inst.spec.vrid.get(),
+                state: inst.router.state(),
+                priority: inst.router.priority(),
+                master: inst.router.master(),
+                vips: inst.spec.vips.clone(),
+                all_vips: inst.all_vips(),
+                master_adver_interval: inst.router.master_adver_interval(),
+                fault: match (&inst.broken, inst.track_fault) {
+                    (Some(b), _) => Some(b.reason.clone()),
+                    (None, true) => Some("a tracked interface or script is down".into()),
+                    (None, false) => None,
+                },
+                handing_over: self
+                    .stopping
+                    .as_ref()
+                    .is_some_and(|s| s.deferred.contains(&i)),
+            })
+            .collect()
+    }
+
+    /// When to call next with [`Input::Tick`]. A master's advert (and a GARP, and the
+    /// heartbeat) may wait up to [`COALESCE`] (at most a tenth of the shortest advert
+    /// interval) for others that fall due just after it, so that routers whose timers fall
+    /// together are served by one wake-up and their adverts leave in one batch. A backup's
+    /// Master_Down timer never waits: a late one would lengthen every failover.
+    pub fn next_wake(&self, now: Nanos) -> Nanos {
+        if let Some(s) = &self.stopping {
+            return if s.done {
+                Nanos::MAX
+            } else {
+                now + HANDOVER_POLL
+            };
+        }
+        let shortest = self
+            .instances
+            .iter()
+            .map(|i| ns(i.spec.advert_interval))
+            .min()
+            .unwrap_or(1_000_000_000);
+        let mut firm = Nanos::MAX;
+        let mut soft = vec![now + shortest];
+        for i in &self.instances {
+            if let Some(t) = i.router.next_deadline() {
+                if i.router.state() == State::Master {
+                    soft.push(t);
+                } else {
+                    firm = firm.min(t.saturating_sub(self.early()));
+                }
+            }
+            soft.extend(i.garp_at.first().copied());
+            if let Some(b) = &i.broken {
+                firm = firm.min(b.retry_at);
+            }
+        }
+        let first = soft.iter().copied().min().unwrap_or(Nanos::MAX);
+        let window = first + (shortest / 10).min(COALESCE);
+        let gathered = soft
+            .into_iter()
+            .filter(|&d| d <= window)
+            .max()
+            .unwrap_or(first);
+        gathered.min(firm)
+    }
+
+    fn log(&mut self, level: log::Level, line: String) {
+        self.out.push(Effect::Log { level, line });
+    }
+
+    fn set_links(&mut self, config: &Config, host: &Host) {
+        for name in watched(config) {
+            let up = host.links.get(&name).copied().unwrap_or(false);
+            self.links.insert(name, up);
+        }
+    }
+
+    /// Starts the `vrrp_script`s (on start and on reload): a script of the same name keeps its
+    /// state ([`ScriptState::carried`], keepalived's rule), so a failing check stays failing.
+    fn start_scripts(&mut self, scripts: Vec<Script>) {
+        let old = std::mem::take(&mut self.scripts);
+        for script in &scripts {
+            let state = match old.get(&script.name) {
+                Some((was, st)) if st.ran() => {
+                    let carried = st.carried(was, script);
+                    self.log(
+                        log::Level::Info,
+                        format!(
+                            "VRRP_Script({}) considered {} on reload",
+                            script.name,
+                            if carried.good {
+                                "successful"
+                            } else {
+                                "unsuccessful"
+                            }
+                        ),
+                    );
+                    carried
+                }
+                _ => ScriptState::new(script),
+            };
+            self.scripts
+                .insert(script.name.clone(), (script.clone(), state));
+        }
+        self.out.push(Effect::RunScripts(scripts));
+    }
+
+    /// Sets up one sync group of `specs`' instances and starts it (BACKUP).
+    fn add_group(&mut self, spec: SyncGroupSpec, specs: &[InstanceSpec]) {
+        let members = spec.instances.iter().map(|name| {
+            let master = specs
+                .iter()
+                .any(|i| &i.name == name && i.state == InitialState::Master);
+            (name.clone(), master)
+        });
+        let mut group = Group::new(&spec.name, members);
+        let out = Outcome {
+            orders: Vec::new(),
+            transition: group.start(),
+        };
+        self.groups.push((spec, group));
+        self.group_outcome(self.groups.len() - 1, out);
+    }
+
+    fn group_of(&self, instance: &str) -> Option<usize> {
+        self.groups.iter().position(|(_, g)| g.has(instance))
+    }
+
+    /// Logs and notifies a sync group's transition, and queues its orders for the members.
+    fn group_outcome(&mut self, g: usize, out: Outcome) {
+        if let Some(t) = out.transition {
+            let spec = &self.groups[g].0;
+            let line = format!(
+                "sync group {}: {} -> {} ({})",
+                spec.name, t.from, t.to, t.reason
+            );
+            let notify = (!spec.notify.is_empty()).then(|| Effect::RunNotify {
+                notify: Box::new(spec.notify.clone()),
+                kind: "GROUP",
+                name: spec.name.clone(),
+                state: t.to,
+                priority: 0,
+            });
+            self.log(log::Level::Info, line);
+            self.out.extend(notify);
+        }
+        self.pending.extend(out.orders);
+    }
+
+    /// Starts one instance (after [`check`]): stale VIPs removed, the router and its VIPs in
+    /// the maps, the state machine started in the state its sync group and tracking allow.
+    fn add_instance(&mut self, spec: InstanceSpec, host: &Host, now: Nanos) {
+        let Ok((primary, unicast_src)) = addresses(&spec, host) else {
+            return;
+        };
+        let family = map_family(&spec);
+        self.out.push(Effect::RemoveStaleVips {
+            instance: spec.name.clone(),
+            iface: spec.interface.clone(),
+            vips: spec
+                .vips
+                .iter()
+                .chain(&spec.excluded_vips)
+                .cloned()
+                .collect(),
+        });
+        for vip in &spec.excluded_vips {
+            if family == Family::Ipv6 && vip.address.is_ipv4() {
+                self.log(
+                    log::Level::Warn,
+                    format!(
+                        "{}: {} is IPv4, excluded from an IPv6 instance: it is added and removed \
+                         with the instance, but XDP does not answer ARP for it (the kernel does, \
+                         from the interface's MAC)",
+                        spec.name, vip.address
+                    ),
+                );
+            }
+        }
+        let verdict = self.verdict(&spec);
+        // A member of a sync group starts as master only if the group lets it (keepalived
+        // starts it in the group's state); nobody starts as master with a fault.
+        let wants_master = spec.state == InitialState::Master;
+        let start_as_master = verdict != Verdict::Fault
+            && match self.group_of(&spec.name) {
+                Some(g) => {
+                    let group = &mut self.groups[g].1;
+                    (wants_master || group.state() == State::Master)
+                        && group.may_become_master(&spec.name)
+                }
+                None => wants_master,
+            };
+        let mut router = Router::new(Params {
+            version: spec.version,
+            priority: spec.priority,
+            advert_interval: spec.advert_interval,
+            preempt: spec.preempt,
+            preempt_delay: spec.preempt_delay,
+            start_as_master,
+            primary,
+            lower_prio_no_advert: spec.lower_prio_no_advert,
+        });
+        if let Verdict::Priority(p) = verdict
+            && p != spec.priority
+        {
+            self.log(
+                log::Level::Info,
+                format!(
+                    "{}: priority {} -> {p} (tracking)",
+                    spec.name, spec.priority
+                ),
+            );
+            router.handle(now, fsm::Input::SetPriority(p));
+        }
+        let nd_router = host
+            .ifaces
+            .get(&spec.interface)
+            .is_some_and(|i| i.nd_router);
+        self.instances.push(Inst {
+            spec: Arc::new(spec),
+            router,
+            family,
+            primary,
+            nd_router,
+            unicast_src,
+            fed_ns: now,
+            garp_at: Vec::new(),
+            track_fault: false,
+            fault: false,
+            broken: None,
+        });
+        let i = self.instances.len() - 1;
+        let iface = self.instances[i].spec.interface.clone();
+        self.heartbeat(&iface, now);
+        self.set_router(i, false);
+        let inst = &self.instances[i];
+        self.out.push(Effect::MapVips {
+            instance: inst.name(),
+            iface,
+            family,
+            vrid: inst.spec.vrid.get(),
+            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+        });
+        self.input(i, now, fsm::Input::Startup);
+        if verdict == Verdict::Fault {
+            self.instances[i].track_fault = true;
+            self.apply_fault(i, now);
+        }
+    }
+
+    /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it.
+    fn remove_instance(&mut self, i: usize, now: Nanos) {
+        self.input(i, now, fsm::Input::Shutdown);
+        // One whose effects failed may hold what FAULT should have released: once more.
+        if self.instances[i].broken.is_some() {
+            self.release(i);
+        }
+        let inst = self.instances.remove(i);
+        let mut cleared = inst.router_config(false);
+        cleared.flags = 0;
+        self.out.push(Effect::SetRouter {
+            instance: inst.name(),
+            iface: inst.spec.interface.clone(),
+            family: inst.family,
+            vrid: inst.spec.vrid.get(),
+            config: cleared,
+        });
+        self.out.push(Effect::UnmapVips {
+            instance: inst.name(),
+            iface: inst.spec.interface.clone(),
+            family: inst.family,
+            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+        });
+    }
+
+    /// A new configuration: a bad one is refused and the running one stays; otherwise
+    /// unchanged instances keep their state (a master stays master), changed ones restart,
+    /// removed ones stop, new ones start.
+    fn reload(&mut self, now: Nanos, config: &Config, host: &Host) {
+        if let Err(e) = check(config, host) {
+            self.log(
+                log::Level::Error,
+                format!("reload refused ({e}); the running configuration stays"),
+            );
+            return;
+        }
+        let changed = config.scripts.len() != self.scripts.len()
+            || config
+                .scripts
+                .iter()
+                .any(|s| self.scripts.get(&s.name).is_none_or(|(old, _)| old != s));
+        if changed {
+            self.start_scripts(config.scripts.clone());
+        }
+        let new = &config.instances;
+        // A changed instance restarts, and so does its sync group with all its members (a
+        // group kept across a member's restart would keep that member's old state and fault);
+        // a changed sync group restarts with all its members, old and new.
+        let new_groups = &config.sync_groups;
+        let old_groups: Vec<SyncGroupSpec> = self.groups.iter().map(|(s, _)| s.clone()).collect();
+        let mut restart: BTreeSet<String> = self
+            .instances
+            .iter()
+            .filter(|x| !new.contains(&x.spec))
+            .map(Inst::name)
+            .collect();
+        restart.extend(
+            new.iter()
+                .filter(|s| !self.instances.iter().any(|x| x.spec.name == s.name))
+                .map(|s| s.name.clone()),
+        );
+        let mut regroup: Vec<&SyncGroupSpec> = old_groups
+            .iter()
+            .filter(|g| !new_groups.contains(g))
+            .chain(new_groups.iter().filter(|g| !old_groups.contains(g)))
+            .collect();
+        loop {
+            let before = (restart.len(), regroup.len());
+            for g in &regroup {
+                restart.extend(g.instances.iter().cloned());
+            }
+            for g in old_groups.iter().chain(new_groups) {
+                if !regroup.contains(&g) && g.instances.iter().any(|i| restart.contains(i)) {
+                    regroup.push(g);
+                }
+            }
+            if (restart.len(), regroup.len()) == before {
+                break;
+            }
+        }
+        let (mut kept, mut stopped, mut started) = (0, 0, 0);
+        let mut i = 0;
+        while i < self.instances.len() {
+            if restart.contains(&self.instances[i].spec.name) {
+                self.remove_instance(i, now);
+                stopped += 1;
+            } else {
+                kept += 1;
+                i += 1;
+            }
+        }
+        let mut g = 0;
+        while g < self.groups.len() {
+            let spec = &self.groups[g].0;
+            if new_groups.contains(spec) && !regroup.contains(&spec) {
+                g += 1;
+            } else {
+                let (spec, mut group) = self.groups.remove(g);
+                if let Some(t) = group.stop() {
+                    self.log(
+                        log::Level::Info,
+                        format!(
+                            "sync group {}: {} -> {} ({})",
+                            spec.name, t.from, t.to, t.reason
+                        ),
+                    );
+                    if !spec.notify.is_empty() {
+                        self.out.push(Effect::RunNotify {
+                            notify: Box::new(spec.notify.clone()),
+                            kind: "GROUP",
+                            name: spec.name.clone(),
+                            state: t.to,
+                            priority: 0,
+                        });
+                    }
+                }
+            }
+        }
+        for spec in new_groups {
+            if !self.groups.iter().any(|(s, _)| s == spec) {
+                self.add_group(spec.clone(), new);
+            }
+        }
+        self.drain(now);
+        // Link states for the new configuration's interfaces; the kept ones' stay as known.
+        for name in watched(config) {
+            let up = host.links.get(&name).copied().unwrap_or(false);
+            self.links.entry(name).or_insert(up);
+        }
+        for spec in new {
+            if !self.instances.iter().any(|x| *x.spec == *spec) {
+                self.add_instance(spec.clone(), host, now);
+                started += 1;
+            }
+        }
+        self.retrack(now, "reload");
+        self.log(
+            log::Level::Info,
+            format!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started"),
+        );
+    }
+
+    fn heartbeat(&mut self, iface: &str, now: Nanos) {
+        let down = self
+            .instances
+            .iter()
+            .filter(|i| i.spec.interface == iface)
+            .map(|i| i.router.master_down_interval())
+            .max()
+            .unwrap_or(Centis(300));
+        self.out.push(Effect::Heartbeat {
+            iface: iface.to_string(),
+            at: now,
+            stale_after_ns: ns(down),
+        });
+    }
+
+    fn set_router(&mut self, i: usize, master: bool) {
+        let inst = &self.instances[i];
+        self.out.push(Effect::SetRouter {
+            instance: inst.name(),
+            iface: inst.spec.interface.clone(),
+            family: inst.family,
+            vrid: inst.spec.vrid.get(),
+            config: inst.router_config(master),
+        });
+    }
+
+    /// What an instance's tracking makes of it: its own interface (weight 0, as keepalived
+    /// tracks it unless `dont_track_primary`), its tracked interfaces and its scripts, in
+    /// keepalived's one sum.
+    fn verdict(&self, spec: &InstanceSpec) -> Verdict {
+        let up = |n: &str| self.links.get(n).copied().unwrap_or(false);
+        let own = (!spec.dont_track_primary).then(|| Tracked {
+            weight: 0,
+            reverse: false,
+            up: up(&spec.interface),
+        });
+        let scripts = track::scripts(&spec.track_scripts, |n| {
+            self.scripts.get(n).map(|(s, st)| (s, st))
+        });
+        track::effective(
+            spec.priority,
+            own.into_iter()
+                .chain(track::interfaces(&spec.track_interfaces, up))
+                .chain(scripts),
+        )
+    }
+
+    /// Applies every instance's tracking verdict after `why` changed something: a new
+    /// effective priority (which the next advert carries, and XDP's map at once), or FAULT.
+    fn retrack(&mut self, now: Nanos, why: &str) {
+        for i in 0..self.instances.len() {
+            match self.verdict(&self.instances[i].spec) {
+                Verdict::Fault => self.instances[i].track_fault = true,
+                Verdict::Priority(p) => {
+                    let old = self.instances[i].router.priority();
+                    if p != old {
+                        let line = format!(
+                            "{}: priority {old} -> {p} ({why})",
+                            self.instances[i].name()
+                        );
+                        self.log(log::Level::Info, line);
+                        self.input(i, now, fsm::Input::SetPriority(p));
+                        let master = self.instances[i].router.state() == State::Master;
+                        self.set_router(i, master);
+                    }
+                    self.instances[i].track_fault = false;
+                }
+            }
+            self.apply_fault(i, now);
+        }
+    }
+
+    /// Instance `i` is in FAULT by its tracking or a failing effect, or no longer: FAULT (a
+    /// master sends priority 0 and releases its VIPs, as keepalived does) or back to BACKUP;
+    /// in a sync group, the group decides for all its members.
+    fn apply_fault(&mut self, i: usize, now: Nanos) {
+        let inst = &self.instances[i];
+        let faulty = inst.track_fault || inst.broken.is_some();
+        if inst.fault == faulty {
+            return;
+        }
+        self.instances[i].fault = faulty;
+        let name = self.instances[i].name();
+        match self.group_of(&name) {
+            Some(g) => {
+                let out = self.groups[g].1.set_fault(&name, faulty);
+                self.group_outcome(g, out);
+                self.drain(now);
+            }
+            None => {
+                let input = if faulty {
+                    fsm::Input::Fault
+                } else {
+                    fsm::Input::FaultCleared
+                };
+                self.input(i, now, input);
+            }
+        }
+    }
+
+    fn links_now(&mut self, now: Nanos, states: Vec<(String, bool)>) {
+        let mut changes = Vec::new();
+        for (name, up) in states {
+            if !self.links.contains_key(&name) {
+                continue;
+            }
+            if self.links.insert(name.clone(), up) != Some(up) {
+                let change = format!("{name} {}", if up { "up" } else { "down" });
+                self.log(log::Level::Info, format!("interface {change}"));
+                changes.push(change);
+            }
+        }
+        if !changes.is_empty() {
+            self.retrack(now, &changes.join(", "));
+        }
+    }
+
+    fn script_result(&mut self, now: Nanos, name: &str, success: bool) {
+        let Some((script, state)) = self.scripts.get_mut(name) else {
+            return;
+        };
+        if !state.record(script, success) {
+            return;
+        }
+        let why = format!(
+            "script {name} {}",
+            if state.good { "succeeding" } else { "failing" }
+        );
+        self.log(log::Level::Info, why.clone());
+        self.retrack(now, &why);
+    }
+
+    /// Feeds one input to instance `i` and carries out its actions, then what its sync group
+    /// orders for the other members.
+    fn input(&mut self, i: usize, now: Nanos, input: fsm::Input) {
+        self.feed(i, now, input);
+        self.drain(now);
+    }
+
+    fn feed(&mut self, i: usize, now: Nanos, input: fsm::Input) {
+        let actions = self.instances[i].router.handle(now, input);
+        for action in actions {
+            self.act(i, now, action);
+        }
+    }
+
+    /// Feeds the sync groups' orders until there are no more.
+    fn drain(&mut self, now: Nanos) {
+        while let Some(order) = self.pending.pop_front() {
+            if let Some(j) = self
+                .instances
+                .iter()
+                .position(|x| x.spec.name == order.member)
+            {
+                self.feed(j, now, order.input);
+            }
+        }
+    }
+
+    fn act(&mut self, i: usize, now: Nanos, action: Action) {
+        match action {
+            Action::SendAdvert { priority } => {
+                let inst = &self.instances[i];
+                self.out.push(Effect::SendAdvert {
+                    spec: inst.spec.clone(),
+                    primary: inst.primary,
+                    unicast_src: inst.unicast_src,
+                    priority,
+                });
+            }
+            Action::TakeOver => {
+                // XDP answers ARP from the VMAC first, then the kernel gets the addresses,
+                // then the advert announcing us leaves (and moves the switch's entry for the
+                // VMAC to us): by then we answer for the VIPs.
+                self.set_router(i, true);
+                let inst = &mut self.instances[i];
+                let (instance, iface) = (inst.name(), inst.spec.interface.clone());
+                let vmac = inst.vmac();
+                inst.garp_at = vec![now];
+                if inst.spec.garp.master_delay_s > 0 {
+                    inst.garp_at
+                        .push(now + u64::from(inst.spec.garp.master_delay_s) * 1_000_000_000);
+                }
+                let vips = inst.all_vips();
+                self.out.push(Effect::AddVips {
+                    instance: instance.clone(),
+                    iface: iface.clone(),
+                    vips,
+                });
+                self.out.push(Effect::Flush);
+                self.out.push(Effect::JoinVmac {
+                    instance,
+                    iface,
+                    vmac,
+                });
+                self.send_garps(i, now);
+            }
+            Action::Release => {
+                // Priority 0 leaves first: the backup's Skew_Time runs while we let go.
+                self.out.push(Effect::Flush);
+                match &mut self.stopping {
+                    Some(s) => s.deferred.push(i),
+                    None => self.release(i),
+                }
+            }
+            Action::StateChanged { from, to, reason } => {
+                // A router entering BACKUP starts its Master_Down_Timer now: a stamp XDP
+                // recorded before (while it was in FAULT, say) must not restart the timer
+                // in the past.
+                if to == State::Backup {
+                    let inst = &mut self.instances[i];
+                    inst.fed_ns = inst.fed_ns.max(now);
+                }
+                let inst = &self.instances[i];
+                let name = inst.name();
+                self.out.push(Effect::StateChanged {
+                    instance: name.clone(),
+                    from,
+                    to,
+                    reason,
+                });
+                // Leaving FAULT passes through INIT on the way to BACKUP: not a stop (keepalived
+                // runs no notify_stop there).
+                let leaving_fault = (to, reason) == (State::Initialize, fsm::Reason::FaultCleared);
+                if !inst.spec.notify.is_empty() && !leaving_fault {
+                    self.out.push(Effect::RunNotify {
+                        notify: Box::new(inst.spec.notify.clone()),
+                        kind: "INSTANCE",
+                        name: name.clone(),
+                        state: to,
+                        priority: inst.router.priority().get(),
+                    });
+                }
+                if let Some(g) = self.group_of(&name) {
+                    let out = self.groups[g].1.member_changed(&name, from, to);
+                    self.group_outcome(g, out);
+                }
+            }
+        }
+    }
+
+    /// Gives up the VIPs of instance `i`: XDP stops answering first, so there is no moment with
+    /// two answers from different MACs.
+    fn release(&mut self, i: usize) {
+        self.set_router(i, false);
+        let inst = &mut self.instances[i];
+        inst.garp_at.clear();
+        let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
+        let vips = inst.all_vips();
+        self.out.push(Effect::RemoveVips {
+            instance: instance.clone(),
+            iface: iface.clone(),
+            vips,
+        });
+        self.out.push(Effect::LeaveVmac {
+            instance,
+            iface,
+            vmac,
+        });
+    }
+
+    fn send_garps(&mut self, i: usize, now: Nanos) {
+        let inst = &mut self.instances[i];
+        if inst.garp_at.first().is_none_or(|t| *t > now) {
+            return;
+        }
+        inst.garp_at.remove(0);
+        // garp_master_refresh: while master, another burst every so many seconds.
+        let refresh = u64::from(inst.spec.garp.master_refresh_s) * 1_000_000_000;
+        if refresh > 0 && inst.router.state() == State::Master && inst.garp_at.is_empty() {
+            inst.garp_at.push(now + refresh);
+        }
+        let inst = &self.instances[i];
+        self.out.push(Effect::SendGarps {
+            instance: inst.name(),
+            iface: inst.spec.interface.clone(),
+            vrid: inst.spec.vrid.get(),
+            family: inst.family,
+            vmac: inst.vmac(),
+            nd_router: inst.nd_router,
+            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            repeat: inst.spec.garp.master_repeat.max(1),
+        });
+    }
+
+    /// Where a master's advert is due, brings forward the adverts of the other masters of its
+    /// interface and interval that fall due within half an interval, so that they leave in the
+    /// same batch (and stay together from then on).
+    fn gather_adverts(&mut self, now: Nanos) {
+        let due: Vec<(String, Centis, Nanos)> = self
+            .instances
+            .iter()
+            .filter(|i| i.router.state() == State::Master)
+            .filter_map(|i| {
+                let t = i.router.next_deadline().filter(|&t| t <= now)?;
+                Some((i.spec.interface.clone(), i.spec.advert_interval, t))
+            })
+            .collect();
+        for (iface, interval, t) in due {
+            let within = ns(interval) / 2;
+            for inst in &mut self.instances {
+                if inst.spec.interface == iface && inst.spec.advert_interval == interval {
+                    inst.router.advance_advert(t, within);
+                }
+            }
+        }
+    }
+
+    /// Time passed: the heartbeat, retries of failed effects, then (with the stamps) every
+    /// router fed the advert XDP stamped since the last look and its due timer, and GARPs.
+    fn tick(&mut self, now: Nanos, adverts: Option<Vec<Heard>>) {
+        let ifaces: BTreeSet<String> = self
+            .instances
+            .iter()
+            .map(|i| i.spec.interface.clone())
+            .collect();
+        for iface in ifaces {
+            self.heartbeat(&iface, now);
+        }
+        if self.stopping.is_some() {
+            self.hand_over(now, adverts);
+            return;
+        }
+        self.retry(now);
+        let Some(heard) = adverts else {
+            for i in 0..self.instances.len() {
+                self.send_garps(i, now);
+            }
+            return;
+        };
+        self.gather_adverts(now);
+        let newest: BTreeMap<(&str, Family, u8), Advert> = heard
+            .iter()
+            .map(|h| ((h.iface.as_str(), h.family, h.vrid), h.advert))
+            .collect();
+        for i in 0..self.instances.len() {
+            let inst = &self.instances[i];
+            let key = (
+                inst.spec.interface.as_str(),
+                inst.family,
+                inst.spec.vrid.get(),
+            );
+            if let Some(advert) = newest
+                .get(&key)
+                .copied()
+                .filter(|a| a.received_at > inst.fed_ns && !self.deaf(inst))
+            {
+                self.instances[i].fed_ns = advert.received_at;
+                let router = &self.instances[i].router;
+                let (was_backup, before) =
+                    (router.state() == State::Backup, router.next_deadline());
+                self.input(i, now, fsm::Input::Advert(advert));
+                // A backup that took the advert (its timer restarted) no longer wants to be
+                // master, as far as its sync group is concerned.
+                let router = &self.instances[i].router;
+                if was_backup
+                    && advert.priority != Priority::SHUTDOWN
+                    && router.state() == State::Backup
+                    && router.next_deadline() != before
+                    && let Some(g) = self.group_of(&self.instances[i].spec.name)
+                {
+                    let name = self.instances[i].name();
+                    self.groups[g].1.heard_master(&name);
+                }
+            }
+            if self.due(&self.instances[i], now) {
+                // A backup in a sync group becomes master only when every member wants to.
+                let name = self.instances[i].name();
+                let backup = self.instances[i].router.state() == State::Backup;
+                let held = backup
+                    && self
+                        .group_of(&name)
+                        .is_some_and(|g| !self.groups[g].1.may_become_master(&name));
+                let input = if held {
+                    fsm::Input::HoldBackup
+                } else {
+                    fsm::Input::Timer
+                };
+                let at = if backup { now + self.early() } else { now };
+                self.input(i, at, input);
+            }
+            self.send_garps(i, now);
+        }
+    }
+
+    /// SIGTERM or SIGINT: every router stops (a master sends priority 0); a master keeps its
+    /// VIPs until a new master advertises (make before break: the client's frames reach one
+    /// of us at every moment, and both answer from the same VMAC), or for one
+    /// Master_Down_Interval if none does.
+    fn stop(&mut self, now: Nanos) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(Stopping {
+            since: now,
+            give_up: now,
+            deferred: Vec::new(),
+            retry: Vec::new(),
+            awaiting: true,
+            done: false,
+        });
+        for i in 0..self.instances.len() {
+            self.input(i, now, fsm::Input::Shutdown);
+            // One whose effects failed may hold what FAULT should have released: once more.
+            if self.instances[i].broken.is_some() {
+                self.release(i);
+            }
+        }
+        self.out.push(Effect::Flush);
+        let longest = self
+            .stopping
+            .as_ref()
+            .map(|s| {
+                s.deferred
+                    .iter()
+                    .map(|&i| ns(self.instances[i].router.master_down_interval()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        if let Some(s) = &mut self.stopping {
+            s.give_up = now + longest;
+        }
+        self.hand_over(now, None);
+    }
+
+    fn hand_over(&mut self, now: Nanos, adverts: Option<Vec<Heard>>) {
+        let Some(s) = &mut self.stopping else {
+            return;
+        };
+        if s.done {
+            return;
+        }
+        let (since, give_up) = (s.since, s.give_up);
+        let deferred = std::mem::take(&mut s.deferred);
+        let due: Vec<usize> = s
+            .retry
+            .iter_mut()
+            .filter(|r| !r.3 && r.2 <= now)
+            .map(|r| {
+                r.3 = true;
+                r.0
+            })
+            .collect();
+        let mut released = !due.is_empty();
+        for i in due {
+            self.release(i);
+        }
+        let mut still = Vec::new();
+        for i in deferred {
+            let inst = &self.instances[i];
+            let new_master = adverts.as_ref().and_then(|heard| {
+                heard.iter().find(|h| {
+                    h.iface == inst.spec.interface
+                        && h.family == inst.family
+                        && h.vrid == inst.spec.vrid.get()
+                        && h.advert.received_at > since
+                        && h.advert.priority != Priority::SHUTDOWN
+                })
+            });
+            if let Some(h) = new_master {
+                let line = format!(
+                    "{}: {} advertises after {} ms; releasing the VIPs",
+                    inst.name(),
+                    h.advert.src,
+                    (h.advert.received_at - since) / 1_000_000
+                );
+                self.log(log::Level::Info, line);
+                self.release(i);
+                released = true;
+            } else if now >= give_up {
+                let line = format!(
+                    "{}: no new master within Master_Down_Interval; releasing the VIPs",
+                    inst.name()
+                );
+                self.log(log::Level::Info, line);
+                self.release(i);
+                released = true;
+            } else {
+                still.push(i);
+            }
+        }
+        let Some(s) = &mut self.stopping else {
+            return;
+        };
+        s.deferred = still;
+        s.awaiting |= released;
+        let done = s.deferred.is_empty() && s.retry.is_empty() && !s.awaiting;
+        if done {
+            for g in 0..self.groups.len() {
+                if let Some(t) = self.groups[g].1.stop() {
+                    let out = Outcome {
+                        orders: Vec::new(),
+                        transition: Some(t),
+                    };
+                    self.group_outcome(g, out);
+                }
+            }
+            self.pending.clear();
+            self.log(log::Level::Info, "every instance stopped".into());
+            if let Some(s) = &mut self.stopping {
+                s.done = true;
+            }
+        }
+    }
+
+    /// Stopping, the results of a batch: a release that failed is tried again (at most
+    /// [`STOP_RETRIES`] times); the masters still handing over keep their VIPs. The failures
+    /// of interfaces (the heartbeat) are nothing to act on any more.
+    fn stop_results(&mut self, now: Nanos, failures: Vec<Failure>) {
+        let Some(s) = &mut self.stopping else {
+            return;
+        };
+        s.awaiting = false;
+        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        for f in failures {
+            if let Owner::Instance(n) = &f.owner
+                && let Some(i) = self.instances.iter().position(|x| x.spec.name == *n)
+                && !s.deferred.contains(&i)
+            {
+                failed.entry(i).or_insert(f.error);
+            }
+        }
+        let mut lines = Vec::new();
+        for (&i, error) in &failed {
+            let name = self.instances[i].name();
+            match s.retry.iter_mut().find(|r| r.0 == i) {
+                Some(r) => {
+                    r.1 += 1;
+                    r.2 = now + 10 * HANDOVER_POLL * (1 << r.1.min(16).saturating_sub(1));
+                    r.3 = false;
+                }
+                None => s.retry.push((i, 1, now + 10 * HANDOVER_POLL, false)),
+            }
+            lines.push((
+                log::Level::Warn,
+                format!("{name}: stopping: {error}; trying again"),
+            ));
+        }
+        let mut given_up = Vec::new();
+        s.retry.retain(|r| {
+            if r.1 > STOP_RETRIES {
+                given_up.push(r.0);
+                return false;
+            }
+            // A try that came back without a failure went through.
+            !r.3 || failed.contains_key(&r.0)
+        });
+        for i in given_up {
+            lines.push((
+                log::Level::Error,
+                format!(
+                    "{}: stopping: its VIPs could not be released after {STOP_RETRIES} retries; \
+                     a restarted vrrpd removes them",
+                    self.instances[i].name()
+                ),
+            ));
+        }
+        for (level, line) in lines {
+            self.log(level, line);
+        }
+    }
+
+    /// Retries the effects of broken instances whose time has come: those that bring the
+    /// kernel in line with FAULT (not master: XDP silent, no VIPs, no VMAC).
+    fn retry(&mut self, now: Nanos) {
+        for i in 0..self.instances.len() {
+            let Some(b) = &mut self.instances[i].broken else {
+                continue;
+            };
+            if b.probing || b.retry_at > now {
+                continue;
+            }
+            b.probing = true;
+            self.release(i);
+        }
+    }
+
+    /// The driver carried out a batch; `failures` failed. The instances they concern go to
+    /// FAULT (logged once, with the reason) and are retried with a backoff; a broken instance
+    /// whose retry went through leaves FAULT.
+    fn results(&mut self, now: Nanos, failures: Vec<Failure>) {
+        if self.stopping.is_some() {
+            self.stop_results(now, failures);
+            return;
+        }
+        let probing: Vec<usize> = (0..self.instances.len())
+            .filter(|&i| self.instances[i].broken.as_ref().is_some_and(|b| b.probing))
+            .collect();
+        let mut failed = BTreeSet::new();
+        for f in failures {
+            let targets: Vec<usize> = (0..self.instances.len())
+                .filter(|&i| match &f.owner {
+                    Owner::Instance(n) => self.instances[i].spec.name == *n,
+                    Owner::Iface(n) => self.instances[i].spec.interface == *n,
+                })
+                .collect();
+            for i in targets {
+                if !failed.insert(i) {
+                    continue;
+                }
+                let inst = &mut self.instances[i];
+                match &mut inst.broken {
+                    None => {
+                        inst.broken = Some(Broken {
+                            reason: f.error.clone(),
+                            attempts: 1,
+                            retry_at: now + RETRY_FIRST,
+                            probing: false,
+                        });
+                        let line = format!(
+                            "{}: FAULT ({}); retrying in {} ms",
+                            inst.name(),
+                            f.error,
+                            RETRY_FIRST / 1_000_000
+                        );
+                        self.log(log::Level::Warn, line);
+                        self.apply_fault(i, now);
+                    }
+                    Some(b) if b.probing => {
+                        b.attempts += 1;
+                        b.probing = false;
+                        let wait = RETRY_FIRST
+                            .saturating_mul(1 << b.attempts.min(16).saturating_sub(1))
+                            .min(RETRY_MAX);
+                        b.retry_at = now + wait;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for i in probing {
+            if failed.contains(&i) {
+                continue;
+            }
+            let Some(b) = self.instances[i].broken.take() else {
+                continue;
+            };
+            let line = format!(
+                "{}: effects succeed again after {} attempt(s) ({} is over)",
+                self.instances[i].name(),
+                b.attempts,
+                b.reason
+            );
+            self.log(log::Level::Info, line);
+            self.apply_fault(i, now);
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! Unit tests of the controller's own decisions, in virtual time: who starts as master in a
+//! sync group, when a SIGTERM handover ends, what a reload keeps, how a failing effect becomes
+//! FAULT and recovers, what tracking does to the priority.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+use crate::{
+    config::{TrackScript, Version},
+    units::Vrid,
+};
+
+const MS: Nanos = 1_000_000;
+const SEC: Nanos = 1_000_000_000;
+const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5));
+
+fn instance(name: &str, vrid: u8, priority: u8, master: bool) -> InstanceSpec {
+    let mut s = InstanceSpec::new(name, "eth0", Vrid::new(vrid).unwrap());
+    s.version = Version::V3;
+    s.priority = Priority(priority);
+    s.state = if master {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    };
+    s.vips = vec![Vip {
+        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + vrid)),
+        prefix_len: 24,
+        dev: "eth0".into(),
+        label: None,
+        scope: Default::default(),
+        broadcast: None,
+    }];
+    s
+}
+
+fn config(instances: Vec<InstanceSpec>) -> Config {
+    Config {
+        instances,
+        ..Config::default()
+    }
+}
+
+fn grouped(instances: Vec<InstanceSpec>) -> Config {
+    let mut c = config(instances);
+    c.sync_groups = vec![SyncGroupSpec {
+        name: "VG_1".into(),
+        instances: c.instances.iter().map(|i| i.name.clone()).collect(),
+        notify: Default::default(),
+        tracking_weight: false,
+        source: Default::default(),
+    }];
+    c
+}
+
+fn host() -> Host {
+    Host {
+        ifaces: [(
+            "eth0".to_string(),
+            IfaceInfo {
+                primary4: Some(ME),
+                link_local: None,
+                nd_router: false,
+            },
+        )]
+        .into(),
+        links: [("eth0".to_string(), true)].into(),
+    }
+}
+
+fn state(c: &Controller, name: &str) -> State {
+    c.routers().find(|(s, _)| s.name == name).unwrap().1.state()
+}
+
+fn heard(vrid: u8, priority: u8, at: Nanos) -> Heard {
+    Heard {
+        iface: "eth0".into(),
+        family: Family::Ipv4,
+        vrid,
+        advert: Advert {
+            src: PEER,
+            priority: Priority(priority),
+            interval: Centis(100),
+            received_at: at,
+        },
+    }
+}
+
+fn tick(c: &mut Controller, now: Nanos, adverts: Vec<Heard>) -> Vec<Effect> {
+    c.handle(
+        now,
+        Input::Tick {
+            adverts: Some(adverts),
+        },
+    )
+}
+
+/// The driver reports a clean batch, and the next tick comes.
+fn settle(c: &mut Controller, now: Nanos) {
+    c.handle(now, Input::Results(vec![]));
+    tick(c, now + HANDOVER_POLL, vec![]);
+    c.handle(now + HANDOVER_POLL, Input::Results(vec![]));
+}
+
+fn removes_vips(effects: &[Effect], name: &str) -> bool {
+    effects
+        .iter()
+        .any(|e| matches!(e, Effect::RemoveVips { instance, .. } if instance == name))
+}
+
+fn transitions(effects: &[Effect]) -> Vec<(String, State)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::StateChanged { instance, to, .. } => Some((instance.clone(), *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_sync_group_starts_as_master_only_if_every_member_wants_to() {
+    // One member configured MASTER, the other BACKUP: the group holds both in BACKUP.
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    // Both MASTER: both start as master, the group with them.
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
+        if line == "sync group VG_1: BACKUP -> MASTER (VI_1 became MASTER)")));
+    // Alone, `state MASTER` starts as master; nobody starts as master without a carrier.
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let mut down = host();
+    down.links.insert("eth0".into(), false);
+    let (ctl, _) = Controller::start(&c, &down, 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+}
+
+#[test]
+fn a_group_backup_waits_for_every_member_then_takes_all_along() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, false),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // VI_2 keeps hearing a master; VI_1 hears nothing. At VI_1's Master_Down_Interval
+    // (3.6 s at priority 100) it is held, as VI_2 does not want MASTER.
+    let mdi = 3_600 * MS;
+    let mut at = 0;
+    while at + SEC < mdi {
+        at += SEC;
+        tick(&mut ctl, at, vec![heard(2, 150, at)]);
+    }
+    tick(&mut ctl, mdi, vec![heard(2, 150, at)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Backup, "held by its group");
+    // VI_2's master goes silent: when VI_2's timer runs out, both become master at once.
+    let effects = tick(&mut ctl, at + mdi, vec![heard(2, 150, at)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
+    assert_eq!(transitions(&effects).len(), 2);
+}
+
+#[test]
+fn a_sigterm_handover_ends_when_the_new_master_advertises() {
+    let c = config(vec![
+        instance("VI_1", 1, 200, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let stop = 10 * SEC;
+    let effects = ctl.handle(stop, Input::Stop);
+    // Priority 0 leaves, the VIPs stay: XDP keeps answering until the new master advertises.
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::SendAdvert { priority, .. } if *priority == Priority::SHUTDOWN)));
+    assert!(!removes_vips(&effects, "VI_1"));
+    assert!(!ctl.finished());
+    assert!(ctl.needs_adverts(stop + MS, false));
+    assert_eq!(ctl.next_wake(stop), stop + HANDOVER_POLL);
+    // An advert from before the stop, or a priority 0, is not a new master.
+    let effects = tick(&mut ctl, stop + MS, vec![heard(1, 150, stop - MS)]);
+    assert!(!removes_vips(&effects, "VI_1"));
+    let effects = tick(&mut ctl, stop + 2 * MS, vec![heard(1, 0, stop + MS)]);
+    assert!(!removes_vips(&effects, "VI_1"));
+    // The new master's first advert ends the handover, once the release went through.
+    let effects = tick(
+        &mut ctl,
+        stop + 700 * MS,
+        vec![heard(1, 150, stop + 650 * MS)],
+    );
+    assert!(removes_vips(&effects, "VI_1"));
+    assert!(!ctl.finished());
+    settle(&mut ctl, stop + 700 * MS);
+    assert!(ctl.finished());
+    assert_eq!(ctl.next_wake(stop + SEC), Nanos::MAX);
+}
+
+#[test]
+fn a_sigterm_handover_gives_up_after_master_down_interval() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let stop = 10 * SEC;
+    ctl.handle(stop, Input::Stop);
+    // Priority 200 at 1 s: 3 s + (56 × 100 / 256 = 21 cs).
+    let give_up = stop + 3_210 * MS;
+    let effects = tick(&mut ctl, give_up - MS, vec![]);
+    assert!(!removes_vips(&effects, "VI_1"));
+    let effects = tick(&mut ctl, give_up, vec![]);
+    assert!(removes_vips(&effects, "VI_1"));
+    settle(&mut ctl, give_up);
+    assert!(ctl.finished());
+    // A backup has nothing to hand over: it stops at once.
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(SEC, Input::Stop);
+    settle(&mut ctl, SEC);
+    assert!(ctl.finished());
+}
+
+#[test]
+fn stopping_a_release_that_fails_is_tried_again_a_few_times() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let stop = 10 * SEC;
+    ctl.handle(stop, Input::Stop);
+    let give_up = stop + 3_210 * MS;
+    assert!(removes_vips(&tick(&mut ctl, give_up, vec![]), "VI_1"));
+    let failed = || {
+        Input::Results(vec![Failure {
+            owner: Owner::Instance("VI_1".into()),
+            error: "removing 192.0.2.101: busy".into(),
+        }])
+    };
+    // The removal fails: tried again after 10 ms, then 20 ms …
+    ctl.handle(give_up, failed());
+    assert!(!ctl.finished());
+    assert!(!removes_vips(
+        &tick(&mut ctl, give_up + 9 * MS, vec![]),
+        "VI_1"
+    ));
+    ctl.handle(give_up + 9 * MS, Input::Results(vec![]));
+    let at = give_up + 10 * MS;
+    assert!(removes_vips(&tick(&mut ctl, at, vec![]), "VI_1"));
+    // This time it goes through: stopped.
+    settle(&mut ctl, at);
+    assert!(ctl.finished());
+    // Failing every time, it gives up after STOP_RETRIES and says so.
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(stop, Input::Stop);
+    let mut at = give_up;
+    let mut tries = 0;
+    let mut said = false;
+    while !ctl.finished() && at < give_up + 10 * SEC {
+        let effects = tick(&mut ctl, at, vec![]);
+        let outcome = if removes_vips(&effects, "VI_1") {
+            tries += 1;
+            ctl.handle(at, failed())
+        } else {
+            ctl.handle(at, Input::Results(vec![]))
+        };
+        said |= outcome.iter().any(|e| {
+            matches!(e, Effect::Log { level: log::Level::Error, line }
+                if line.contains("could not be released"))
+        });
+        at += MS;
+    }
+    assert!(ctl.finished());
+    assert_eq!(tries, 1 + STOP_RETRIES);
+    assert!(said);
+}
+
+#[test]
+fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
+    let c = config(vec![
+        instance("VI_1", 1, 200, true),
+        instance("VI_2", 2, 200, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // VI_2's priority changes, VI_3 is new; VI_1 is the same.
+    let mut new = c.clone();
+    new.instances[1].priority = Priority(150);
+    new.instances.push(instance("VI_3", 3, 100, false));
+    let effects = ctl.handle(
+        SEC,
+        Input::Reload {
+            config: Box::new(new.clone()),
+            host: host(),
+        },
+    );
+    // VI_1 keeps its mastership and its VIPs; VI_2 stops (priority 0, VIPs released) and
+    // starts again; VI_3 starts.
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert!(!removes_vips(&effects, "VI_1"));
+    assert!(!transitions(&effects).iter().any(|(n, _)| n == "VI_1"));
+    assert!(removes_vips(&effects, "VI_2"));
+    assert_eq!(
+        transitions(&effects),
+        vec![
+            ("VI_2".to_string(), State::Initialize),
+            ("VI_2".to_string(), State::Master),
+            ("VI_3".to_string(), State::Backup),
+        ]
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
+        if line == "reloaded: 1 instance(s) unchanged, 1 stopped, 2 started")));
+    // A configuration this host cannot run (an interface it does not have) is refused, and
+    // nothing changes.
+    let mut bad = new.clone();
+    bad.instances[0].interface = "eth9".into();
+    let before: Vec<_> = ctl.instances();
+    let effects = ctl.handle(
+        2 * SEC,
+        Input::Reload {
+            config: Box::new(bad),
+            host: host(),
+        },
+    );
+    assert_eq!(ctl.instances(), before);
+    assert!(
+        matches!(&effects[..], [Effect::Log { level: log::Level::Error, line }]
+        if line.starts_with("reload refused (VI_1: no interface eth9)"))
+    );
+    // Removing an instance stops it.
+    let mut fewer = new.clone();
+    fewer.instances.remove(0);
+    let effects = ctl.handle(
+        3 * SEC,
+        Input::Reload {
+            config: Box::new(fewer),
+            host: host(),
+        },
+    );
+    assert!(removes_vips(&effects, "VI_1"));
+    assert!(ctl.routers().all(|(s, _)| s.name != "VI_1"));
+}
+
+#[test]
+fn a_failing_effect_is_fault_with_its_reason_retried_with_backoff_until_it_recovers() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let fail = |ctl: &mut Controller, at| {
+        ctl.handle(
+            at,
+            Input::Results(vec![Failure {
+                owner: Owner::Instance("VI_1".into()),
+                error: "adding 192.0.2.101/24: permission denied".into(),
+            }]),
+        )
+    };
+    let effects = fail(&mut ctl, SEC);
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(
+        ctl.instances()[0].fault.as_deref(),
+        Some("adding 192.0.2.101/24: permission denied")
+    );
+    // Logged once; a master in FAULT sends priority 0 and releases.
+    let warnings = |e: &[Effect]| {
+        e.iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::Log {
+                        level: log::Level::Warn,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(warnings(&effects), 1);
+    assert!(removes_vips(&effects, "VI_1"));
+    // Retries at 100 ms, then 200 ms, 400 ms … after each failure, capped at RETRY_MAX.
+    let mut at = SEC;
+    let mut wait = RETRY_FIRST;
+    for _ in 0..8 {
+        assert!(ctl.next_wake(at) <= at + wait);
+        assert!(
+            tick(&mut ctl, at + wait - 1, vec![])
+                .iter()
+                .all(|e| !matches!(e, Effect::RemoveVips { .. }))
+        );
+        at += wait;
+        let retry = tick(&mut ctl, at, vec![]);
+        assert!(removes_vips(&retry, "VI_1"), "the retry releases again");
+        assert_eq!(warnings(&fail(&mut ctl, at)), 0, "logged once");
+        wait = (wait * 2).min(RETRY_MAX);
+    }
+    assert_eq!(wait, RETRY_MAX);
+    // A retry that goes through: FAULT is over, BACKUP, and master again when no one else is.
+    at += wait;
+    tick(&mut ctl, at, vec![]);
+    let effects = ctl.handle(at, Input::Results(vec![]));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(ctl.instances()[0].fault, None);
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Log { level: log::Level::Info, line }
+        if line.starts_with("VI_1: effects succeed again after 9 attempt(s)"))
+    ));
+    tick(&mut ctl, at + 4 * SEC, vec![]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+}
+
+#[test]
+fn a_heartbeat_failure_faults_every_instance_of_the_interface() {
+    let c = config(vec![
+        instance("VI_1", 1, 200, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(
+        SEC,
+        Input::Results(vec![Failure {
+            owner: Owner::Iface("eth0".into()),
+            error: "eth0: heartbeat not written".into(),
+        }]),
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(state(&ctl, "VI_2"), State::Fault);
+}
+
+#[test]
+fn tracking_moves_the_priority_or_faults() {
+    let mut a = instance("VI_1", 1, 150, false);
+    a.track_scripts = vec![TrackScript {
+        script: "chk".into(),
+        weight: Some(-60),
+        reverse: None,
+    }];
+    let mut b = instance("VI_2", 2, 150, false);
+    b.track_scripts = vec![TrackScript {
+        script: "chk".into(),
+        weight: Some(0),
+        reverse: None,
+    }];
+    let mut c = config(vec![a, b]);
+    c.scripts = vec![Script {
+        name: "chk".into(),
+        command: "true".into(),
+        interval_ms: 1000,
+        timeout_ms: 0,
+        weight: 0,
+        reverse: false,
+        rise: 1,
+        fall: 2,
+        user: None,
+        group: None,
+        init_fail: false,
+        source: Default::default(),
+    }];
+    let (mut ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
+    assert!(matches!(&effects[0], Effect::RunScripts(s) if s.len() == 1));
+    let fails = |ctl: &mut Controller, at| {
+        ctl.handle(
+            at,
+            Input::Script {
+                name: "chk".into(),
+                success: false,
+            },
+        )
+    };
+    // fall 2: one failure changes nothing.
+    assert!(fails(&mut ctl, SEC).is_empty());
+    let effects = fails(&mut ctl, 2 * SEC);
+    let prio = |ctl: &Controller, n: &str| {
+        ctl.routers()
+            .find(|(s, _)| s.name == n)
+            .unwrap()
+            .1
+            .priority()
+    };
+    assert_eq!(prio(&ctl, "VI_1"), Priority(90));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(state(&ctl, "VI_2"), State::Fault);
+    // The new priority goes into XDP's map at once.
+    assert!(
+        effects.iter().any(|e| matches!(e,
+        Effect::SetRouter { instance, config, .. } if instance == "VI_1" && config.priority == 90))
+    );
+    // The interface going down faults both; up again, both are back in BACKUP.
+    ctl.handle(3 * SEC, Input::Links(vec![("eth0".into(), false)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    ctl.handle(4 * SEC, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    ctl.handle(
+        5 * SEC,
+        Input::Script {
+            name: "chk".into(),
+            success: true,
+        },
+    );
+    assert_eq!(prio(&ctl, "VI_1"), Priority(150));
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+}
+
+#[test]
+fn a_stale_stamp_does_not_shorten_a_fresh_master_down_timer() {
+    // The simulator's seed 85: an instance back from FAULT was fed the stamp XDP recorded
+    // before its fault, and took over after half its Master_Down_Interval.
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(SEC, Input::Links(vec![("eth0".into(), false)]));
+    let back = 5 * SEC;
+    ctl.handle(back, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    // A master's advert stamped while in FAULT, read after: the timer still runs from `back`.
+    tick(&mut ctl, back + 100 * MS, vec![heard(1, 200, 4 * SEC)]);
+    tick(&mut ctl, back + 3_590 * MS, vec![heard(1, 200, 4 * SEC)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    tick(&mut ctl, back + 3_600 * MS, vec![heard(1, 200, 4 * SEC)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+}
+
+#[test]
+fn a_reload_that_changes_a_group_member_restarts_its_group() {
+    // The simulator's seed 23230: a group kept across a member's restart kept that member's
+    // old fault, and a later failing effect of the new member was not taken to FAULT.
+    let c = grouped(vec![
+        instance("VI_1", 1, 150, true),
+        instance("VI_2", 2, 150, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(SEC, Input::Links(vec![("eth0".into(), false)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    let mut new = c.clone();
+    new.instances[0].priority = Priority(140);
+    let mut up = host();
+    up.links.insert("eth0".into(), false);
+    let effects = ctl.handle(
+        2 * SEC,
+        Input::Reload {
+            config: Box::new(new),
+            host: up,
+        },
+    );
+    // Both members stop and start again, with the group.
+    assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
+        if line == "reloaded: 0 instance(s) unchanged, 2 stopped, 2 started")));
+    ctl.handle(3 * SEC, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    // A failing effect of the restarted member takes the group to FAULT.
+    ctl.handle(
+        4 * SEC,
+        Input::Results(vec![Failure {
+            owner: Owner::Instance("VI_1".into()),
+            error: "the VMAC not added".into(),
+        }]),
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(state(&ctl, "VI_2"), State::Fault);
+}
