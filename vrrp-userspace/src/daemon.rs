@@ -17,8 +17,8 @@ use anyhow::{Result, anyhow, bail};
 use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
 use vrrp_common::{
     maps::{
-        AdvertStamp, Family, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_ND_ROUTER,
-        ROUTER_OWNER, RouterConfig,
+        AdvertStamp, Family, IFACE_EXCLUSIVE, IfaceConfig, ROUTER_CONFIGURED, ROUTER_MASTER,
+        ROUTER_ND_ROUTER, ROUTER_OWNER, RouterConfig,
     },
     proto::{vmac_v4, vmac_v6},
 };
@@ -56,6 +56,9 @@ pub struct RunOptions {
     pub control_socket: PathBuf,
     /// Where the XDP links are pinned.
     pub pin_root: PathBuf,
+    /// global_defs `vrrpd_exclusive`: vrrpd is the host's only VRRP speaker, so XDP drops
+    /// adverts for VRIDs it does not run instead of passing them on (to keepalived).
+    pub exclusive: bool,
 }
 
 /// Frame builders the daemon needs from `wire`.
@@ -582,7 +585,12 @@ impl<F: Frames> Daemon<F> {
             stale_after_ns: 3 * 1_000_000_000,
             pass_gap_ns: 10_000_000,
             mac: link.mac,
-            _pad: [0; 2],
+            flags: if options.exclusive {
+                IFACE_EXCLUSIVE
+            } else {
+                0
+            },
+            ..IfaceConfig::default()
         })?;
         // The kernel's own neighbour discovery from an active IPv6 VIP must carry the VMAC.
         match dp.attach_egress_pinned(name, &options.pin_root) {

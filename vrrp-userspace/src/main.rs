@@ -185,6 +185,15 @@ fn summary(config: &Config) -> String {
     if let Some(id) = &config.global.router_id {
         let _ = writeln!(s, "router_id {id}");
     }
+    let _ = writeln!(
+        s,
+        "{}",
+        if config.global.vrrpd_exclusive {
+            "vrrpd_exclusive: adverts for VRIDs not configured here are dropped (unknown_vrid)"
+        } else {
+            "adverts for VRIDs not configured here are passed on for other VRRP speakers              (keepalived); say vrrpd_exclusive in global_defs if vrrpd is the only one"
+        }
+    );
     for i in &config.instances {
         let _ = writeln!(
             s,
@@ -276,6 +285,7 @@ fn run(
         config: path.to_path_buf(),
         control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
         pin_root,
+        exclusive: loaded.config.global.vrrpd_exclusive,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

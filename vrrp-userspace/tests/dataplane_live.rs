@@ -49,7 +49,7 @@ fn become_master(dp: &mut Dataplane, mac: [u8; 6], stale: Duration) {
         stale_after_ns: stale.as_nanos() as u64,
         pass_gap_ns: 10_000_000,
         mac,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     })
     .unwrap();
 }

@@ -978,6 +978,7 @@ impl<'a> Interp<'a> {
                     | "vrrp_priority"
                     | "v3_checksum_as_v2"
                     | "vrrp_lower_prio_no_advert"
+                    | "vrrpd_exclusive"
             );
             if !known {
                 self.unsupported(node, "global_defs");
@@ -1031,6 +1032,7 @@ impl<'a> Interp<'a> {
                     }
                 }
                 "vrrp_strict" => g.vrrp_strict = true,
+                "vrrpd_exclusive" => g.vrrpd_exclusive = true,
                 "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = true,
                 "vrrp_mcast_group4" => {
                     if let Some(a) = self.ip(node, 1) {
