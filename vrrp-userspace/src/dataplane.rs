@@ -194,6 +194,108 @@ fn pinned_link(path: &Path) -> Result<Option<FdLink>> {
     Ok(Some(FdLink::from(pinned)))
 }
 
+/// `BPF_LINK_TYPE_XDP`.
+const LINK_TYPE_XDP: u32 = 6;
+/// `BPF_LINK_TYPE_TCX`.
+const LINK_TYPE_TCX: u32 = 11;
+
+/// What the kernel says the link pinned at `path` is attached to: its type and the interface
+/// (0 once the interface it was attached to is gone: a severed link). XDP and TCX links both
+/// report the ifindex first in their part of `struct bpf_link_info`.
+#[expect(
+    unsafe_code,
+    reason = "the bpf(2) system call with pointers into buffers that outlive it, and the fd it returns"
+)]
+fn link_target(path: &Path) -> Result<(u32, u32)> {
+    use std::os::{
+        fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+        unix::ffi::OsStrExt as _,
+    };
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    let bpf = |cmd: libc::c_long, attr: *mut u8, size: usize| {
+        // SAFETY: `attr` points at a live `size`-byte bpf_attr member whose pointers are
+        // alive and unaliased for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr, size) };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    };
+    // union bpf_attr, the `pathname` member (BPF_OBJ_GET).
+    #[repr(C)]
+    struct GetAttr {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut get = GetAttr {
+        pathname: name.as_ptr() as u64,
+        bpf_fd: 0,
+        file_flags: 0,
+    };
+    let fd = bpf(
+        BPF_OBJ_GET,
+        &mut get as *mut GetAttr as *mut u8,
+        core::mem::size_of::<GetAttr>(),
+    )
+    .context("BPF_OBJ_GET")?;
+    // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // union bpf_attr, the `info` member.
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    // struct bpf_link_info: type, id, prog_id, then the 8-byte aligned union.
+    let mut info = [0u64; 12];
+    let mut attr = InfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: core::mem::size_of_val(&info) as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    bpf(
+        BPF_OBJ_GET_INFO_BY_FD,
+        &mut attr as *mut InfoAttr as *mut u8,
+        core::mem::size_of::<InfoAttr>(),
+    )
+    .context("BPF_OBJ_GET_INFO_BY_FD")?;
+    Ok((info[0] as u32, info[2] as u32))
+}
+
+/// Whether the link at `path` (of kind `want`, XDP or TCX) can be taken over for
+/// `interface`: it must be attached to that very interface. A link whose interface was
+/// deleted (a crash, then the interface re-created under the same name) is severed, and one
+/// attached elsewhere (an interface renamed, or a dead namespace's pin under a reused inode
+/// number) is not ours to update: both are unpinned, with a log line, so that a new link is
+/// made. None: nothing usable is pinned there.
+fn usable_pin(path: &Path, interface: &str, want: u32) -> Result<Option<FdLink>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let ifindex = nix::net::if_::if_nametoindex(interface)
+        .with_context(|| format!("no interface {interface}"))?;
+    let why = match link_target(path) {
+        Ok((kind, _)) if kind != want => format!("is not a link of the expected kind ({kind})"),
+        Ok((_, 0)) => "is severed (its interface was deleted)".to_string(),
+        Ok((_, at)) if at != ifindex => {
+            format!("is attached to another interface (index {at}, not {ifindex})")
+        }
+        Ok(_) => return pinned_link(path),
+        Err(e) => format!("cannot be read as a link ({e:#})"),
+    };
+    log::warn!(
+        "{interface}: the pinned link {} {why}; unpinning it and attaching anew",
+        path.display()
+    );
+    std::fs::remove_file(path).with_context(|| format!("unpinning {}", path.display()))?;
+    Ok(None)
+}
+
 /// Removes the pin at `path`; the link goes (its program detached) with the last reference.
 fn unpin(path: &Path) -> Result<bool> {
     if !path.exists() {
@@ -292,7 +394,7 @@ impl Dataplane {
             .program_mut(EGRESS_PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {EGRESS_PROGRAM_NAME}"))?
             .try_into()?;
-        if let Some(pinned) = pinned_link(&path)? {
+        if let Some(pinned) = usable_pin(&path, interface, LINK_TYPE_TCX)? {
             let link = SchedClassifierLink::try_from(pinned)
                 .context("the pinned link is not a tc link")?;
             let id = program
@@ -419,7 +521,7 @@ impl Dataplane {
             .program_mut(PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {PROGRAM_NAME}"))?
             .try_into()?;
-        if let Some(pinned) = pinned_link(&path)? {
+        if let Some(pinned) = usable_pin(&path, interface, LINK_TYPE_XDP)? {
             let link = XdpLink::try_from(pinned).context("the pinned link is not an XDP link")?;
             let id = program
                 .attach_to_link(link)
