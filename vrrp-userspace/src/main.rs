@@ -277,10 +277,12 @@ fn run(
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    if let Some(pid_file) = &pid_file {
-        std::fs::write(pid_file, format!("{}\n", std::process::id()))
-            .with_context(|| format!("writing {}", pid_file.display()))?;
-    }
+    // One vrrpd per network namespace: before anything of the running one's is touched.
+    let _lock = vrrp_userspace::control::NamespaceLock::acquire()?;
+    let _pid_file = pid_file
+        .as_deref()
+        .map(vrrp_userspace::control::PidFile::create)
+        .transpose()?;
     let options = vrrp_userspace::daemon::RunOptions {
         config: path.to_path_buf(),
         control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
@@ -299,9 +301,6 @@ fn run(
         .await?;
         daemon.run().await
     });
-    if let Some(pid_file) = &pid_file {
-        let _ = std::fs::remove_file(pid_file);
-    }
     result.map(|()| ExitCode::SUCCESS)
 }
 
