@@ -122,25 +122,112 @@ pub enum Attached {
 }
 
 /// The pin of `interface`'s link: one per network namespace and interface, so several vrrpd in
-/// different namespaces of one host never collide.
+/// different namespaces of one host never collide. Under the host's bpffs even when this
+/// process runs in a private mount namespace (see [`resolve_pin_root`]).
 pub fn pin_path(pin_root: &Path, interface: &str) -> Result<PathBuf> {
     let netns = std::fs::metadata("/proc/self/ns/net")
         .context("reading /proc/self/ns/net")?
         .ino();
-    Ok(pin_root.join(format!("netns{netns}-{interface}")))
+    Ok(resolve_pin_root(pin_root).join(format!("netns{netns}-{interface}")))
 }
 
-/// Makes sure `pin_root` is a directory on a bpffs, mounting one at `/sys/fs/bpf` when that
-/// is where it should be and nothing is mounted there (as after `ip netns exec`).
-fn ensure_bpffs(pin_root: &Path) -> Result<()> {
-    let on_bpffs =
-        |p: &Path| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC);
+/// Whether `p` is on a bpffs.
+fn on_bpffs(p: &Path) -> bool {
+    nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC)
+}
+
+/// Where the pins under `pin_root` really go. `ip netns exec` runs vrrpd in a private mount
+/// namespace whose /sys is remounted, without the host's bpffs: pins made in a bpffs mounted
+/// there would vanish with the process (after kill -9, XDP detached and the kernel answering
+/// ARP for the VIPs beside the new master). When /sys/fs/bpf here is no bpffs, pins under it
+/// go to the bpffs of the mount namespace vrrpd was started from (see [`outer_bpffs`]), where
+/// they outlive this process as under `nsenter --net=`.
+pub fn resolve_pin_root(pin_root: &Path) -> PathBuf {
     let bpffs = Path::new("/sys/fs/bpf");
-    if pin_root.starts_with(bpffs) && !on_bpffs(bpffs) {
-        log::warn!(
-            "no bpffs at /sys/fs/bpf in this mount namespace; mounting one (pins made here vanish \
-             with the namespace: start vrrpd with `nsenter --net=` rather than `ip netns exec` \
-             for the XDP program to outlive it)"
+    let Ok(rel) = pin_root.strip_prefix(bpffs) else {
+        return pin_root.to_path_buf();
+    };
+    if on_bpffs(bpffs) {
+        return pin_root.to_path_buf();
+    }
+    match outer_bpffs() {
+        Some(outer) => outer.path.join(rel),
+        None => pin_root.to_path_buf(),
+    }
+}
+
+/// The /sys/fs/bpf of another mount namespace, held open for the life of the process.
+struct OuterBpffs {
+    /// The open directory: `path` walks through it whatever becomes of `pid`.
+    _dir: std::fs::File,
+    /// `/proc/self/fd/N`, N the directory's descriptor.
+    path: PathBuf,
+    /// The process whose mount namespace it was found in.
+    pid: u32,
+}
+
+/// The bpffs at /sys/fs/bpf of the nearest ancestor process in another mount namespace (the
+/// shell that ran `ip netns exec`, say), or of init: found through `/proc/PID/root`, which
+/// walks into that process's mount namespace, and kept open so that later paths go through
+/// `/proc/self/fd/N` even after that process is gone. None when no ancestor's can be reached.
+fn outer_bpffs() -> Option<&'static OuterBpffs> {
+    static OUTER: std::sync::OnceLock<Option<OuterBpffs>> = std::sync::OnceLock::new();
+    OUTER
+        .get_or_init(|| {
+            let ours = std::fs::read_link("/proc/self/ns/mnt").ok()?;
+            let mut pid = std::os::unix::process::parent_id();
+            for _ in 0..64 {
+                let root = PathBuf::from(format!("/proc/{pid}/root/sys/fs/bpf"));
+                if std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|m| m != ours)
+                    && on_bpffs(&root)
+                    && let Ok(dir) = std::fs::File::open(&root)
+                {
+                    use std::os::fd::AsRawFd as _;
+                    let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+                    return Some(OuterBpffs {
+                        _dir: dir,
+                        path,
+                        pid,
+                    });
+                }
+                if pid <= 1 {
+                    break;
+                }
+                pid = parent_of(pid)?;
+            }
+            None
+        })
+        .as_ref()
+}
+
+/// The parent of process `pid` (field 4 of /proc/PID/stat).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Makes sure `pin_root` is a directory on a bpffs that outlives this process: the host's,
+/// through `/proc/1/root` from a private mount namespace (see [`resolve_pin_root`]). Only when
+/// none can be reached is a bpffs mounted at `/sys/fs/bpf` here, said loudly: its pins vanish
+/// with the process.
+fn ensure_bpffs(pin_root: &Path) -> Result<()> {
+    let bpffs = Path::new("/sys/fs/bpf");
+    let resolved = resolve_pin_root(pin_root);
+    if resolved != pin_root {
+        log::info!(
+            "no bpffs at /sys/fs/bpf in this mount namespace (as under `ip netns exec`); pinning \
+             in the host's, that of the mount namespace of pid {} (the process that started \
+             vrrpd or an ancestor), so that the XDP program outlives vrrpd",
+            outer_bpffs().map_or(0, |o| o.pid)
+        );
+    } else if pin_root.starts_with(bpffs) && !on_bpffs(bpffs) {
+        log::error!(
+            "no bpffs at /sys/fs/bpf in this mount namespace, and none of another one can be \
+             reached (through /proc/PID/root of an ancestor); mounting a private one. Its pins vanish with this process: \
+             after a crash (kill -9) the XDP program detaches and the kernel answers ARP for the \
+             VIPs with the interface's MAC beside the new master. Start vrrpd with `nsenter \
+             --net=` rather than `ip netns exec`, or give it a bpffs"
         );
         nix::mount::mount(
             Some("bpf"),
@@ -151,10 +238,10 @@ fn ensure_bpffs(pin_root: &Path) -> Result<()> {
         )
         .context("mounting bpffs at /sys/fs/bpf")?;
     }
-    std::fs::create_dir_all(pin_root)
-        .with_context(|| format!("creating the pin directory {}", pin_root.display()))?;
-    if !on_bpffs(pin_root) {
-        anyhow::bail!("{} is not on a bpffs", pin_root.display());
+    std::fs::create_dir_all(&resolved)
+        .with_context(|| format!("creating the pin directory {}", resolved.display()))?;
+    if !on_bpffs(&resolved) {
+        anyhow::bail!("{} is not on a bpffs", resolved.display());
     }
     Ok(())
 }

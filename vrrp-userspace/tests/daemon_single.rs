@@ -246,3 +246,83 @@ fn the_pid_file_is_never_written_through_a_symlink() {
     );
     drop(d);
 }
+
+/// Issue 11, item 5: under `ip netns exec` (a private mount namespace whose /sys hides the
+/// host's bpffs) the pins must still land in the host's bpffs, so that after kill -9 the XDP
+/// program stays attached (its liveness gate then stops it claiming the VIP) and a restarted
+/// vrrpd takes it over.
+#[test]
+fn kill9_under_ip_netns_exec_leaves_the_program_pinned_on_the_host() {
+    if !lab::privileged("kill9_under_ip_netns_exec_leaves_the_program_pinned_on_the_host") {
+        return;
+    }
+    let ns = host();
+    let dir = run_dir();
+    let conf = config(&dir);
+    let pins = PinDir::new();
+    let socket = dir.join("x.sock");
+    let spawn = |log: &Path| {
+        let log = std::fs::File::create(log).unwrap();
+        Child {
+            child: Command::new("ip")
+                .args(["netns", "exec", &ns.name, vrrpd(), "run", "--config"])
+                .arg(&conf)
+                .arg("--control-socket")
+                .arg(&socket)
+                .arg("--pin-root")
+                .arg(&pins.path)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("ip netns exec vrrpd"),
+        }
+    };
+    let log1 = dir.join("x1.log");
+    let mut first = spawn(&log1);
+    wait_for(Duration::from_secs(5), || status(&socket, None).0)
+        .unwrap_or_else(|| panic!("{}", std::fs::read_to_string(&log1).unwrap_or_default()));
+    let text = std::fs::read_to_string(&log1).unwrap();
+    assert!(text.contains("pinning in the host's"), "{text}");
+    // The pins are in the host's bpffs, seen from here (the test runs in the host's mount
+    // namespace).
+    let pinned = || {
+        std::fs::read_dir(&pins.path)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(pinned(), 2, "XDP and tc egress pins on the host");
+    let attached = || {
+        ns.exec(&["ip", "-details", "link", "show", "eth0"])
+            .contains("prog/xdp")
+    };
+    assert!(attached());
+
+    // kill -9: the program stays attached through the host's pins.
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    assert!(first.wait_timeout(Duration::from_secs(5)).is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(pinned(), 2, "the pins outlived the process");
+    assert!(attached(), "XDP still attached after kill -9");
+
+    // A restarted vrrpd (under ip netns exec again) takes the program over, and its SIGTERM
+    // detaches it and removes the pins.
+    let log2 = dir.join("x2.log");
+    let mut second = spawn(&log2);
+    wait_for(Duration::from_secs(5), || status(&socket, None).0)
+        .unwrap_or_else(|| panic!("{}", std::fs::read_to_string(&log2).unwrap_or_default()));
+    let text = std::fs::read_to_string(&log2).unwrap();
+    assert!(
+        text.contains("took over the XDP program left by an earlier vrrpd"),
+        "{text}"
+    );
+    second.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        second
+            .wait_timeout(Duration::from_secs(10))
+            .is_some_and(|s| s.success()),
+        "{}",
+        std::fs::read_to_string(&log2).unwrap_or_default()
+    );
+    assert_eq!(pinned(), 0, "SIGTERM removed the pins");
+    assert!(!attached(), "and detached XDP");
+}
