@@ -25,8 +25,11 @@ pub fn default_path() -> PathBuf {
     let ns = std::fs::metadata("/proc/self/ns/net")
         .map(|m| m.ino())
         .unwrap_or(0);
-    PathBuf::from(format!("/run/vrrpd/netns{ns}.sock"))
+    PathBuf::from(format!("{RUNTIME_DIR}/netns{ns}.sock"))
 }
+
+/// vrrpd's runtime directory, which holds the default control sockets (0700).
+pub const RUNTIME_DIR: &str = "/run/vrrpd";
 
 /// The listening end.
 pub struct Server {
@@ -47,6 +50,13 @@ impl Server {
                 .mode(0o700)
                 .create(dir)
                 .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        // vrrpd's own runtime directory is 0700 even when an older vrrpd made it otherwise.
+        if let Some(dir) = path.parent()
+            && dir == Path::new(RUNTIME_DIR)
+        {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("making {} 0700", dir.display()))?;
         }
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path)

@@ -326,3 +326,53 @@ fn kill9_under_ip_netns_exec_leaves_the_program_pinned_on_the_host() {
     assert_eq!(pinned(), 0, "SIGTERM removed the pins");
     assert!(!attached(), "and detached XDP");
 }
+
+/// The default control socket: /run/vrrpd/netns<inode>.sock, 0600, in /run/vrrpd made 0700
+/// even if it was left otherwise.
+#[test]
+fn the_default_control_socket_is_0600_in_a_0700_runtime_directory() {
+    if !lab::privileged("the_default_control_socket_is_0600_in_a_0700_runtime_directory") {
+        return;
+    }
+    let ns = host();
+    let dir = run_dir();
+    let conf = config(&dir);
+    let pins = PinDir::new();
+    let run = Path::new(vrrp_userspace::control::RUNTIME_DIR);
+    std::fs::create_dir_all(run).unwrap();
+    std::fs::set_permissions(run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.join("d.log");
+    let d = Child::spawn_in(
+        &ns,
+        &[
+            vrrpd(),
+            "run",
+            "--config",
+            conf.to_str().unwrap(),
+            "--pin-root",
+            pins.path.to_str().unwrap(),
+        ],
+        &log,
+    )
+    .unwrap();
+    // The namespace's inode names the socket (its file under /run/netns is that inode).
+    let inode = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(format!("/run/netns/{}", ns.name)).unwrap(),
+    );
+    let socket = run.join(format!("netns{inode}.sock"));
+    wait_for(Duration::from_secs(5), || status(&socket, None).0)
+        .unwrap_or_else(|| panic!("{}", std::fs::read_to_string(&log).unwrap_or_default()));
+    assert_eq!(
+        std::fs::metadata(run).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // `vrrpd status` in the namespace finds it without being told.
+    let out = ns.exec(&[vrrpd(), "status"]);
+    assert!(out.contains("VI_1: MASTER"), "{out}");
+    drop(d);
+    let _ = std::fs::remove_file(&socket);
+}
