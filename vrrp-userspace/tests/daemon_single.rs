@@ -376,3 +376,86 @@ fn the_default_control_socket_is_0600_in_a_0700_runtime_directory() {
     drop(d);
     let _ = std::fs::remove_file(&socket);
 }
+
+/// Item 5, where no bpffs outlives vrrpd: run in its own mount namespace with /sys/fs/bpf
+/// unmounted, as pid 1 of its own pid namespace (so no ancestor's bpffs can be reached). XDP
+/// is then attached through netlink, which needs no pin: after kill -9 it stays attached, a
+/// restarted vrrpd replaces it, and SIGTERM detaches it.
+#[test]
+fn kill9_without_any_bpffs_leaves_xdp_attached_through_netlink() {
+    if !lab::privileged("kill9_without_any_bpffs_leaves_xdp_attached_through_netlink") {
+        return;
+    }
+    let ns = host();
+    let dir = run_dir();
+    let conf = config(&dir);
+    let socket = dir.join("n.sock");
+    let script = format!(
+        "umount -l /sys/fs/bpf 2>/dev/null; exec {} run --config {} --control-socket {}",
+        vrrpd(),
+        conf.display(),
+        socket.display()
+    );
+    let spawn = |log: &Path| {
+        Child::spawn_in(
+            &ns,
+            &[
+                "unshare",
+                "--mount",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "sh",
+                "-c",
+                &script,
+            ],
+            log,
+        )
+        .unwrap()
+    };
+    // The vrrpd process (the deepest of the tree), in our pid namespace.
+    let vrrpd_pid = |c: &Child| {
+        *lab::bench::process_tree(c.child.id())
+            .last()
+            .expect("a process")
+    };
+    let attached = || {
+        ns.exec(&["ip", "-details", "link", "show", "eth0"])
+            .contains("prog/xdp")
+    };
+    let log1 = dir.join("n1.log");
+    let first = spawn(&log1);
+    wait_for(Duration::from_secs(5), || status(&socket, None).0)
+        .unwrap_or_else(|| panic!("{}", std::fs::read_to_string(&log1).unwrap_or_default()));
+    let text = std::fs::read_to_string(&log1).unwrap();
+    assert!(text.contains("XDP attached through netlink"), "{text}");
+    assert!(attached());
+
+    let pid = nix::unistd::Pid::from_raw(vrrpd_pid(&first) as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let mut first = first;
+    assert!(first.wait_timeout(Duration::from_secs(5)).is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(attached(), "XDP still attached after kill -9");
+
+    let log2 = dir.join("n2.log");
+    let second = spawn(&log2);
+    wait_for(Duration::from_secs(5), || status(&socket, None).0)
+        .unwrap_or_else(|| panic!("{}", std::fs::read_to_string(&log2).unwrap_or_default()));
+    let text = std::fs::read_to_string(&log2).unwrap();
+    assert!(
+        text.contains("took over the XDP program left by an earlier vrrpd"),
+        "{text}"
+    );
+    let pid = nix::unistd::Pid::from_raw(vrrpd_pid(&second) as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut second = second;
+    assert!(
+        second
+            .wait_timeout(Duration::from_secs(10))
+            .is_some_and(|s| s.success()),
+        "{}",
+        std::fs::read_to_string(&log2).unwrap_or_default()
+    );
+    assert!(!attached(), "SIGTERM detached XDP");
+}
