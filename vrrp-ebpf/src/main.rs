@@ -9,7 +9,11 @@
 //! * VRRP adverts (IPv4 protocol 112, IPv6 next header 112): checked in the order of RFC 5798
 //!   §7.1 (`vrrp_common::DropReason` names every rejection, counted per VRID and dropped); a valid
 //!   advert is stamped into the per-CPU `VRRP_ADVERTS`, reported through `VRRP_EVENTS` only when
-//!   the controller must act at once, and passed to the stack at a bounded rate.
+//!   the controller must act at once, and passed to the stack at a bounded rate. An advert for
+//!   a VRID not configured here is another speaker's (keepalived's): passed and counted, or
+//!   dropped as unknown VRID when vrrpd is the host's only speaker (`IFACE_EXCLUSIVE`).
+//! * VLANs: a frame whose tags (up to two) are not those of this program's routers
+//!   (`IfaceConfig::vlan`, 0: untagged) is passed untouched before any of the above.
 //! * ICMPv6 neighbour discovery: a solicitation for an IPv6 VIP of a router we are master of is
 //!   turned, in place, into the solicited advertisement from the VMAC and sent back with
 //!   `XDP_TX` (an invalid one is dropped: the kernel never answers for an active VIP); an
@@ -839,9 +843,10 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
 }
 
 /// An advert for a VRID this interface does not run: another VRRP speaker's on the host (say
-/// keepalived, running the VRIDs not yet moved to vrrpd), passed to the stack unjudged and
-/// counted; dropped as `unknown_vrid` when the operator said vrrpd is the only speaker
-/// (`IFACE_EXCLUSIVE`).
+/// keepalived, running the VRIDs not yet moved to vrrpd). It passed the checks every
+/// conforming speaker makes (TTL, version, type, length, checksum); the rest is that speaker's
+/// business: passed to the stack, counted, never stamped. Dropped as `unknown_vrid` when the
+/// operator said vrrpd is the only speaker (`IFACE_EXCLUSIVE`).
 #[inline(always)]
 fn not_ours(vrid: u8) -> u32 {
     if VRRP_IFACE
