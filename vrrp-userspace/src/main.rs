@@ -191,7 +191,8 @@ fn summary(config: &Config) -> String {
         if config.global.vrrpd_exclusive {
             "vrrpd_exclusive: adverts for VRIDs not configured here are dropped (unknown_vrid)"
         } else {
-            "adverts for VRIDs not configured here are passed on for other VRRP speakers              (keepalived); say vrrpd_exclusive in global_defs if vrrpd is the only one"
+            "adverts for VRIDs not configured here are passed on for other VRRP speakers \
+             (keepalived); say vrrpd_exclusive in global_defs if vrrpd is the only one"
         }
     );
     for i in &config.instances {

@@ -118,7 +118,7 @@ fn check_says_whether_vrrpd_is_the_only_vrrp_speaker() {
     let (code, out, err) = run(&["check", "--config", shared.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("adverts for VRIDs not configured here are passed on"),
+        out.contains("passed on for other VRRP speakers (keepalived); say vrrpd_exclusive"),
         "{out}"
     );
     let (code, out, err) = run(&["check", "--config", exclusive.to_str().unwrap()]);
