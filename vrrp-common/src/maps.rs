@@ -218,6 +218,33 @@ pub struct IfaceConfig {
     pub mac: [u8; 6],
     /// Explicit padding; zero.
     pub _pad: [u8; 2],
+    /// `IFACE_*` bits.
+    pub flags: u32,
+    /// The VLAN tags of the frames this program's routers are on, as [`vlan_key`] encodes them
+    /// (0: untagged). Frames with other tags are not ours: passed untouched, never judged or
+    /// answered.
+    pub vlan: u32,
+}
+
+/// [`IfaceConfig::flags`]: vrrpd is the host's only VRRP speaker on this interface (global_defs
+/// `vrrpd_exclusive`): adverts for VRIDs it does not run are dropped (`unknown_vrid`) instead
+/// of passed to the stack for another speaker (keepalived) to see.
+pub const IFACE_EXCLUSIVE: u32 = 1 << 0;
+
+/// The key of a frame's VLAN tags (outer first, at most two), as the program compares it with
+/// [`IfaceConfig::vlan`]: each tag is its VLAN id with bit 12 set (so that a priority tag, VLAN
+/// id 0, differs from no tag), the outer one in the upper 16 bits. Untagged: 0.
+pub const fn vlan_key(outer: Option<u16>, inner: Option<u16>) -> u32 {
+    match (outer, inner) {
+        (Some(o), Some(i)) => (vlan_tag(o) << 16) | vlan_tag(i),
+        (Some(o), None) => vlan_tag(o),
+        (None, _) => 0,
+    }
+}
+
+/// One tag of a [`vlan_key`]: the VLAN id (the TCI's low 12 bits) with bit 12 set.
+pub const fn vlan_tag(tci: u16) -> u32 {
+    (tci as u32 & 0x0fff) | 0x1000
 }
 
 /// Drops by reason for one VRID (`VRRP_DROPS`), per CPU.
@@ -271,11 +298,15 @@ pub enum Counter {
     /// Neighbour discovery the kernel sends from an IPv6 VIP while we are not master or the
     /// controller's heartbeat is stale: dropped on egress.
     NdEgressDropped = 16,
+    /// Adverts for a VRID this interface does not run, passed to the stack unjudged for
+    /// another VRRP speaker on the host (unless `vrrpd_exclusive`: then dropped as
+    /// `unknown_vrid`).
+    AdvertNotOurs = 17,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::AdvertValid,
@@ -295,6 +326,7 @@ impl Counter {
         Counter::NdDropped,
         Counter::NdEgressRewritten,
         Counter::NdEgressDropped,
+        Counter::AdvertNotOurs,
     ];
 
     /// A short snake_case name.
@@ -317,6 +349,7 @@ impl Counter {
             Counter::NdDropped => "nd_dropped",
             Counter::NdEgressRewritten => "nd_egress_rewritten",
             Counter::NdEgressDropped => "nd_egress_dropped",
+            Counter::AdvertNotOurs => "advert_not_ours",
         }
     }
 }
@@ -401,7 +434,7 @@ const _: () = assert!(core::mem::size_of::<VipEntry>() == 4);
 const _: () = assert!(core::mem::size_of::<Vip6Entry>() == 4);
 const _: () = assert!(core::mem::size_of::<VipSlot>() == 80);
 const _: () = assert!(core::mem::offset_of!(VipSlot, addr4) % 4 == 0);
-const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 32);
+const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 40);
 const _: () = assert!(core::mem::size_of::<DropCounts>() == 8 * DropReason::COUNT);
 const _: () = assert!(core::mem::size_of::<Event>() == 48);
 
@@ -420,4 +453,21 @@ mod pod {
     unsafe impl aya::Pod for super::DropCounts {}
     unsafe impl aya::Pod for super::Event {}
     unsafe impl aya::Pod for super::TxTemplate {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{vlan_key, vlan_tag};
+
+    #[test]
+    fn vlan_keys_tell_every_stack_apart() {
+        assert_eq!(vlan_key(None, None), 0);
+        // A priority tag (VLAN id 0) is a tag.
+        assert_eq!(vlan_key(Some(0), None), 0x1000);
+        assert_eq!(vlan_key(Some(10), None), 0x100a);
+        assert_eq!(vlan_key(Some(100), Some(10)), 0x1064_100a);
+        assert_ne!(vlan_key(Some(10), Some(100)), vlan_key(Some(100), Some(10)));
+        // The priority bits of a TCI are not part of the VLAN id.
+        assert_eq!(vlan_tag(0xa00a), vlan_tag(10));
+    }
 }

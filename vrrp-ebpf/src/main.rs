@@ -9,7 +9,11 @@
 //! * VRRP adverts (IPv4 protocol 112, IPv6 next header 112): checked in the order of RFC 5798
 //!   §7.1 (`vrrp_common::DropReason` names every rejection, counted per VRID and dropped); a valid
 //!   advert is stamped into the per-CPU `VRRP_ADVERTS`, reported through `VRRP_EVENTS` only when
-//!   the controller must act at once, and passed to the stack at a bounded rate.
+//!   the controller must act at once, and passed to the stack at a bounded rate. An advert for
+//!   a VRID not configured here is another speaker's (keepalived's): passed and counted, or
+//!   dropped as unknown VRID when vrrpd is the host's only speaker (`IFACE_EXCLUSIVE`).
+//! * VLANs: a frame whose tags (up to two) are not those of this program's routers
+//!   (`IfaceConfig::vlan`, 0: untagged) is passed untouched before any of the above.
 //! * ICMPv6 neighbour discovery: a solicitation for an IPv6 VIP of a router we are master of is
 //!   turned, in place, into the solicited advertisement from the VMAC and sent back with
 //!   `XDP_TX` (an invalid one is dropped: the kernel never answers for an active VIP); an
@@ -44,9 +48,10 @@ use aya_ebpf::{
 use vrrp_common::{
     DropReason,
     maps::{
-        AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IfaceConfig,
-        MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig, SLOT_WAYS4,
-        TX_TEMPLATE_MAX, TickClock, TxTemplate, Vip6Entry, VipEntry, VipSlot, router_index,
+        AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IFACE_EXCLUSIVE,
+        IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig,
+        SLOT_WAYS4, TX_TEMPLATE_MAX, TickClock, TxTemplate, Vip6Entry, VipEntry, VipSlot,
+        router_index, vlan_tag,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -349,31 +354,48 @@ fn handle(ctx: &XdpContext) -> u32 {
         Some(t) => u16::from_be_bytes(t),
         None => return XDP_PASS,
     };
-    // Up to two VLAN tags (802.1ad outer, 802.1Q inner).
+    // Up to two VLAN tags (802.1ad outer, 802.1Q inner), read into their key (see
+    // `vlan_key`): only this program's VLAN is judged.
+    let mut vlan = 0u32;
     for _ in 0..2 {
         if ethertype != ETH_P_8021Q && ethertype != ETH_P_8021AD {
             break;
         }
-        l3 += 4;
-        ethertype = match read::<[u8; 2]>(ctx, l3) {
-            Some(t) => u16::from_be_bytes(t),
-            None => return XDP_PASS,
+        let Some([tci, next]) = read::<[[u8; 2]; 2]>(ctx, l3 + 2) else {
+            return XDP_PASS;
         };
+        vlan = (vlan << 16) | vlan_tag(u16::from_be_bytes(tci));
+        ethertype = u16::from_be_bytes(next);
+        l3 += 4;
     }
     l3 += 2;
 
     if ethertype == ETH_P_ARP {
+        if !our_vlan(vlan) {
+            return XDP_PASS;
+        }
         return arp(ctx, l3);
     }
     // A VMAC destination: 00-00-5E-00-01-{VRID} (IPv4) or 00-00-5E-00-02-{VRID} (IPv6).
     if dst[0] == 0 && dst[1] == 0 && dst[2] == 0x5e && dst[3] == 0 && (dst[4] == 1 || dst[4] == 2) {
+        if !our_vlan(vlan) {
+            return XDP_PASS;
+        }
         return vmac(ctx, dst[4], dst[5]);
     }
     match ethertype {
-        ETH_P_IPV4 => ipv4(ctx, l3),
-        ETH_P_IPV6 => ipv6(ctx, l3),
+        ETH_P_IPV4 => ipv4(ctx, l3, vlan),
+        ETH_P_IPV6 => ipv6(ctx, l3, vlan),
         _ => XDP_PASS,
     }
+}
+
+/// Whether frames with VLAN tags `vlan` (their `vlan_key`) are on the VLAN of this program's
+/// routers: those of another VLAN belong to the routers of that VLAN's interface, if any, and
+/// are passed untouched.
+#[inline(always)]
+fn our_vlan(vlan: u32) -> bool {
+    VRRP_IFACE.get(0).map_or(vlan == 0, |i| i.vlan == vlan)
 }
 
 /// A frame addressed to a VMAC.
@@ -583,11 +605,11 @@ impl IpInfo {
 }
 
 #[inline(always)]
-fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
+fn ipv4(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
     let Some(ip) = read_wide::<IPV4_HLEN>(ctx, off) else {
         return XDP_PASS;
     };
-    if ip[9] != IPPROTO_VRRP {
+    if ip[9] != IPPROTO_VRRP || !our_vlan(vlan) {
         return XDP_PASS;
     }
     let ihl = ((ip[0] & 0x0f) as usize) * 4;
@@ -615,14 +637,17 @@ fn ipv4(ctx: &XdpContext, off: usize) -> u32 {
 }
 
 #[inline(always)]
-fn ipv6(ctx: &XdpContext, off: usize) -> u32 {
+fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
     let Some(ip) = read_wide::<IPV6_HLEN>(ctx, off) else {
         return XDP_PASS;
     };
     if ip[6] != IPPROTO_VRRP {
-        if ip[6] == IPPROTO_ICMPV6 {
+        if ip[6] == IPPROTO_ICMPV6 && our_vlan(vlan) {
             return nd::icmpv6(ctx, off, &ip);
         }
+        return XDP_PASS;
+    }
+    if !our_vlan(vlan) {
         return XDP_PASS;
     }
     let payload_len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
@@ -776,12 +801,12 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
 
     // Policy: what the controller configured for this router.
     let index = router_index(ip.family, vrid);
-    let Some(router) = VRRP_ROUTERS.get(index) else {
-        return reject(vrid, DropReason::UnknownVrid);
+    let Some(router) = VRRP_ROUTERS
+        .get(index)
+        .filter(|r| r.flags & ROUTER_CONFIGURED != 0)
+    else {
+        return not_ours(vrid);
     };
-    if router.flags & ROUTER_CONFIGURED == 0 {
-        return reject(vrid, DropReason::UnknownVrid);
-    }
     if version as u32 != router.version {
         return reject(vrid, DropReason::BadVersion);
     }
@@ -815,6 +840,23 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
         interval_cs,
         csum_variant,
     )
+}
+
+/// An advert for a VRID this interface does not run: another VRRP speaker's on the host (say
+/// keepalived, running the VRIDs not yet moved to vrrpd). It passed the checks every
+/// conforming speaker makes (TTL, version, type, length, checksum); the rest is that speaker's
+/// business: passed to the stack, counted, never stamped. Dropped as `unknown_vrid` when the
+/// operator said vrrpd is the only speaker (`IFACE_EXCLUSIVE`).
+#[inline(always)]
+fn not_ours(vrid: u8) -> u32 {
+    if VRRP_IFACE
+        .get(0)
+        .is_some_and(|i| i.flags & IFACE_EXCLUSIVE != 0)
+    {
+        return reject(vrid, DropReason::UnknownVrid);
+    }
+    count(Counter::AdvertNotOurs);
+    XDP_PASS
 }
 
 /// Stamps a valid advert, wakes the controller if it must act now, and passes the advert to

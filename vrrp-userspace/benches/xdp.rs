@@ -275,7 +275,7 @@ fn main() -> Result<()> {
         stale_after_ns: 3_600 * 1_000_000_000,
         pass_gap_ns: 0,
         mac: VMAC,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     };
     dp.set_iface(&iface)?;
     let receivers = Receivers::new(&mut dp)?;
@@ -328,7 +328,11 @@ fn main() -> Result<()> {
             with(&|g| g[40] ^= 0xff),
             verdict::DROP,
         ),
-        Case::new("drop: unknown VRID", v2_with_vrid(60), verdict::DROP),
+        Case::new(
+            "VRID not ours: passed for another speaker (counted)",
+            v2_with_vrid(60),
+            verdict::PASS,
+        ),
         Case::new(
             "drop: bad password",
             v2_with_password(b"2222"),
@@ -376,6 +380,11 @@ fn main() -> Result<()> {
             verdict::PASS,
         ),
         Case::new("unrelated IPv6 (ICMPv6)", ipv6_icmp(), verdict::PASS),
+        Case::new(
+            "advert tagged VLAN 10 (another VLAN's: passed untouched)",
+            tagged(&good, 10),
+            verdict::PASS,
+        ),
         Case::new(
             "unrelated ARP (another address)",
             arp_request(Ipv4Addr::new(192, 0, 2, 4)),
@@ -530,4 +539,13 @@ fn v2_with_interval(seconds: u32) -> Vec<u8> {
 
 fn ns_of(d: Duration) -> f64 {
     d.as_nanos() as f64
+}
+
+/// `frame` with an 802.1Q tag for VLAN `vid` after the MACs.
+fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    f.extend_from_slice(&[0x81, 0x00]);
+    f.extend_from_slice(&vid.to_be_bytes());
+    f.extend_from_slice(&frame[12..]);
+    f
 }

@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
-use vrrp_common::maps::{Family, IfaceConfig};
+use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IfaceConfig};
 
 use crate::{
     config::{Config, Instance as InstanceSpec, Notify},
@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub control_socket: PathBuf,
     /// Where the XDP links are pinned.
     pub pin_root: PathBuf,
+    /// global_defs `vrrpd_exclusive`: vrrpd is the host's only VRRP speaker, so XDP drops
+    /// adverts for VRIDs it does not run instead of passing them on (to keepalived).
+    pub exclusive: bool,
 }
 
 /// Frame builders the daemon needs from `wire`.
@@ -727,7 +730,12 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         stale_after_ns: 3 * 1_000_000_000,
         pass_gap_ns: 10_000_000,
         mac: link.mac,
-        _pad: [0; 2],
+        flags: if options.exclusive {
+            IFACE_EXCLUSIVE
+        } else {
+            0
+        },
+        ..IfaceConfig::default()
     })?;
     // The kernel's own neighbour discovery from an active IPv6 VIP must carry the VMAC.
     match dp.attach_egress_pinned(name, &options.pin_root) {

@@ -122,46 +122,143 @@ pub enum Attached {
 }
 
 /// The pin of `interface`'s link: one per network namespace and interface, so several vrrpd in
-/// different namespaces of one host never collide.
+/// different namespaces of one host never collide. Under the host's bpffs even when this
+/// process runs in a private mount namespace (see [`resolve_pin_root`]).
 pub fn pin_path(pin_root: &Path, interface: &str) -> Result<PathBuf> {
     let netns = std::fs::metadata("/proc/self/ns/net")
         .context("reading /proc/self/ns/net")?
         .ino();
-    Ok(pin_root.join(format!("netns{netns}-{interface}")))
+    Ok(resolve_pin_root(pin_root).join(format!("netns{netns}-{interface}")))
 }
 
-/// Makes sure `pin_root` is a directory on a bpffs, mounting one at `/sys/fs/bpf` when that
-/// is where it should be and nothing is mounted there (as after `ip netns exec`).
-fn ensure_bpffs(pin_root: &Path) -> Result<()> {
-    let on_bpffs =
-        |p: &Path| nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC);
+/// Whether `p` is on a bpffs.
+fn on_bpffs(p: &Path) -> bool {
+    nix::sys::statfs::statfs(p).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC)
+}
+
+/// Where the pins under `pin_root` really go. `ip netns exec` runs vrrpd in a private mount
+/// namespace whose /sys is remounted, without the host's bpffs: pins made in a bpffs mounted
+/// there would vanish with the process (after kill -9, XDP detached and the kernel answering
+/// ARP for the VIPs beside the new master). When /sys/fs/bpf here is no bpffs, pins under it
+/// go to the bpffs of the mount namespace vrrpd was started from (see [`outer_bpffs`]), where
+/// they outlive this process as under `nsenter --net=`.
+pub fn resolve_pin_root(pin_root: &Path) -> PathBuf {
     let bpffs = Path::new("/sys/fs/bpf");
-    if pin_root.starts_with(bpffs) && !on_bpffs(bpffs) {
-        log::warn!(
-            "no bpffs at /sys/fs/bpf in this mount namespace; mounting one (pins made here vanish \
-             with the namespace: start vrrpd with `nsenter --net=` rather than `ip netns exec` \
-             for the XDP program to outlive it)"
-        );
-        nix::mount::mount(
-            Some("bpf"),
-            bpffs,
-            Some("bpf"),
-            nix::mount::MsFlags::empty(),
-            None::<&str>,
-        )
-        .context("mounting bpffs at /sys/fs/bpf")?;
+    let Ok(rel) = pin_root.strip_prefix(bpffs) else {
+        return pin_root.to_path_buf();
+    };
+    if on_bpffs(bpffs) {
+        return pin_root.to_path_buf();
     }
-    std::fs::create_dir_all(pin_root)
-        .with_context(|| format!("creating the pin directory {}", pin_root.display()))?;
-    if !on_bpffs(pin_root) {
-        anyhow::bail!("{} is not on a bpffs", pin_root.display());
+    match outer_bpffs() {
+        Some(outer) => outer.path.join(rel),
+        None => pin_root.to_path_buf(),
+    }
+}
+
+/// The /sys/fs/bpf of another mount namespace, held open for the life of the process.
+struct OuterBpffs {
+    /// The open directory: `path` walks through it whatever becomes of `pid`.
+    _dir: std::fs::File,
+    /// `/proc/self/fd/N`, N the directory's descriptor.
+    path: PathBuf,
+    /// The process whose mount namespace it was found in.
+    pid: u32,
+}
+
+/// The bpffs at /sys/fs/bpf of the nearest ancestor process in another mount namespace (the
+/// shell that ran `ip netns exec`, say), or of init: found through `/proc/PID/root`, which
+/// walks into that process's mount namespace, and kept open so that later paths go through
+/// `/proc/self/fd/N` even after that process is gone. None when no ancestor's can be reached.
+fn outer_bpffs() -> Option<&'static OuterBpffs> {
+    static OUTER: std::sync::OnceLock<Option<OuterBpffs>> = std::sync::OnceLock::new();
+    OUTER
+        .get_or_init(|| {
+            let ours = std::fs::read_link("/proc/self/ns/mnt").ok()?;
+            let mut pid = std::os::unix::process::parent_id();
+            for _ in 0..64 {
+                let root = PathBuf::from(format!("/proc/{pid}/root/sys/fs/bpf"));
+                if std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|m| m != ours)
+                    && on_bpffs(&root)
+                    && let Ok(dir) = std::fs::File::open(&root)
+                {
+                    use std::os::fd::AsRawFd as _;
+                    let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+                    return Some(OuterBpffs {
+                        _dir: dir,
+                        path,
+                        pid,
+                    });
+                }
+                if pid <= 1 {
+                    break;
+                }
+                pid = parent_of(pid)?;
+            }
+            None
+        })
+        .as_ref()
+}
+
+/// The parent of process `pid` (field 4 of /proc/PID/stat).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether pins under `pin_root` outlive this process: false only where /sys/fs/bpf here is
+/// no bpffs and none of another mount namespace can be reached (see [`resolve_pin_root`]).
+/// There XDP is attached through netlink instead ([`xdp_netlink`]), which needs no pin.
+fn pins_outlive_us(pin_root: &Path) -> bool {
+    let bpffs = Path::new("/sys/fs/bpf");
+    !(pin_root.starts_with(bpffs) && !on_bpffs(bpffs) && outer_bpffs().is_none())
+}
+
+/// Makes sure `pin_root` is a directory on a bpffs that outlives this process: the host's,
+/// through `/proc/PID/root` from a private mount namespace (see [`resolve_pin_root`]).
+fn ensure_bpffs(pin_root: &Path) -> Result<()> {
+    let resolved = resolve_pin_root(pin_root);
+    if resolved != pin_root {
+        log::info!(
+            "no bpffs at /sys/fs/bpf in this mount namespace (as under `ip netns exec`); pinning \
+             in the host's, that of the mount namespace of pid {} (the process that started \
+             vrrpd or an ancestor), so that the XDP program outlives vrrpd",
+            outer_bpffs().map_or(0, |o| o.pid)
+        );
+    }
+    std::fs::create_dir_all(&resolved)
+        .with_context(|| format!("creating the pin directory {}", resolved.display()))?;
+    if !on_bpffs(&resolved) {
+        anyhow::bail!("{} is not on a bpffs", resolved.display());
     }
     Ok(())
 }
 
-/// Detaches the program that an earlier vrrpd pinned on `interface`, if any.
+/// The name of the XDP program with id `id`, if it is loaded.
+fn program_name(id: u32) -> Option<String> {
+    aya::programs::loaded_programs()
+        .filter_map(|p| p.ok())
+        .find(|p| p.id() == id)
+        .map(|p| p.name_as_str().unwrap_or("").to_string())
+}
+
+/// Detaches the program that an earlier vrrpd pinned on `interface` (or, where no pin can
+/// outlive vrrpd, attached through netlink), if any.
 pub fn detach_pinned(pin_root: &Path, interface: &str) -> Result<bool> {
-    unpin(&pin_path(pin_root, interface)?)
+    if pins_outlive_us(pin_root) {
+        return unpin(&pin_path(pin_root, interface)?);
+    }
+    let ifindex = nix::net::if_::if_nametoindex(interface)
+        .with_context(|| format!("no interface {interface}"))?;
+    match xdp_netlink::current(ifindex)? {
+        Some(cur) if program_name(cur.prog_id).as_deref() == Some(PROGRAM_NAME) => {
+            xdp_netlink::set(ifindex, -1, cur.mode)
+                .with_context(|| format!("detaching XDP from {interface}"))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
@@ -192,6 +289,108 @@ fn pinned_link(path: &Path) -> Result<Option<FdLink>> {
     let pinned = PinnedLink::from_pin(path)
         .with_context(|| format!("opening the pinned link {}", path.display()))?;
     Ok(Some(FdLink::from(pinned)))
+}
+
+/// `BPF_LINK_TYPE_XDP`.
+const LINK_TYPE_XDP: u32 = 6;
+/// `BPF_LINK_TYPE_TCX`.
+const LINK_TYPE_TCX: u32 = 11;
+
+/// What the kernel says the link pinned at `path` is attached to: its type and the interface
+/// (0 once the interface it was attached to is gone: a severed link). XDP and TCX links both
+/// report the ifindex first in their part of `struct bpf_link_info`.
+#[expect(
+    unsafe_code,
+    reason = "the bpf(2) system call with pointers into buffers that outlive it, and the fd it returns"
+)]
+fn link_target(path: &Path) -> Result<(u32, u32)> {
+    use std::os::{
+        fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+        unix::ffi::OsStrExt as _,
+    };
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    let bpf = |cmd: libc::c_long, attr: *mut u8, size: usize| {
+        // SAFETY: `attr` points at a live `size`-byte bpf_attr member whose pointers are
+        // alive and unaliased for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr, size) };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    };
+    // union bpf_attr, the `pathname` member (BPF_OBJ_GET).
+    #[repr(C)]
+    struct GetAttr {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut get = GetAttr {
+        pathname: name.as_ptr() as u64,
+        bpf_fd: 0,
+        file_flags: 0,
+    };
+    let fd = bpf(
+        BPF_OBJ_GET,
+        &mut get as *mut GetAttr as *mut u8,
+        core::mem::size_of::<GetAttr>(),
+    )
+    .context("BPF_OBJ_GET")?;
+    // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // union bpf_attr, the `info` member.
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    // struct bpf_link_info: type, id, prog_id, then the 8-byte aligned union.
+    let mut info = [0u64; 12];
+    let mut attr = InfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: core::mem::size_of_val(&info) as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    bpf(
+        BPF_OBJ_GET_INFO_BY_FD,
+        &mut attr as *mut InfoAttr as *mut u8,
+        core::mem::size_of::<InfoAttr>(),
+    )
+    .context("BPF_OBJ_GET_INFO_BY_FD")?;
+    Ok((info[0] as u32, info[2] as u32))
+}
+
+/// Whether the link at `path` (of kind `want`, XDP or TCX) can be taken over for
+/// `interface`: it must be attached to that very interface. A link whose interface was
+/// deleted (a crash, then the interface re-created under the same name) is severed, and one
+/// attached elsewhere (an interface renamed, or a dead namespace's pin under a reused inode
+/// number) is not ours to update: both are unpinned, with a log line, so that a new link is
+/// made. None: nothing usable is pinned there.
+fn usable_pin(path: &Path, interface: &str, want: u32) -> Result<Option<FdLink>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let ifindex = nix::net::if_::if_nametoindex(interface)
+        .with_context(|| format!("no interface {interface}"))?;
+    let why = match link_target(path) {
+        Ok((kind, _)) if kind != want => format!("is not a link of the expected kind ({kind})"),
+        Ok((_, 0)) => "is severed (its interface was deleted)".to_string(),
+        Ok((_, at)) if at != ifindex => {
+            format!("is attached to another interface (index {at}, not {ifindex})")
+        }
+        Ok(_) => return pinned_link(path),
+        Err(e) => format!("cannot be read as a link ({e:#})"),
+    };
+    log::warn!(
+        "{interface}: the pinned link {} {why}; unpinning it and attaching anew",
+        path.display()
+    );
+    std::fs::remove_file(path).with_context(|| format!("unpinning {}", path.display()))?;
+    Ok(None)
 }
 
 /// Removes the pin at `path`; the link goes (its program detached) with the last reference.
@@ -292,7 +491,14 @@ impl Dataplane {
             .program_mut(EGRESS_PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {EGRESS_PROGRAM_NAME}"))?
             .try_into()?;
-        if let Some(pinned) = pinned_link(&path)? {
+        if !pins_outlive_us(pin_root) {
+            // No pin would outlive us: the link stays with the program, for our life only.
+            program
+                .attach(interface, TcAttachType::Egress)
+                .with_context(|| format!("attaching the tc egress program to {interface}"))?;
+            return Ok(Attached::New(AttachMode::Native));
+        }
+        if let Some(pinned) = usable_pin(&path, interface, LINK_TYPE_TCX)? {
             let link = SchedClassifierLink::try_from(pinned)
                 .context("the pinned link is not a tc link")?;
             let id = program
@@ -412,6 +618,9 @@ impl Dataplane {
         pin_root: &Path,
         want: ModeChoice,
     ) -> Result<Attached> {
+        if !pins_outlive_us(pin_root) {
+            return self.attach_by_netlink(interface, want);
+        }
         ensure_bpffs(pin_root)?;
         let path = pin_path(pin_root, interface)?;
         let program: &mut Xdp = self
@@ -419,7 +628,7 @@ impl Dataplane {
             .program_mut(PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {PROGRAM_NAME}"))?
             .try_into()?;
-        if let Some(pinned) = pinned_link(&path)? {
+        if let Some(pinned) = usable_pin(&path, interface, LINK_TYPE_XDP)? {
             let link = XdpLink::try_from(pinned).context("the pinned link is not an XDP link")?;
             let id = program
                 .attach_to_link(link)
@@ -459,6 +668,61 @@ impl Dataplane {
         link.pin(&path)
             .with_context(|| format!("pinning the link at {}", path.display()))?;
         Ok(Attached::New(mode))
+    }
+
+    /// Where no pin outlives this process (no bpffs here, none reachable elsewhere): XDP
+    /// attached through netlink, which keeps it attached after the process dies, as a pinned
+    /// link would; a program an earlier vrrpd attached so is replaced atomically.
+    fn attach_by_netlink(&mut self, interface: &str, want: ModeChoice) -> Result<Attached> {
+        use std::os::fd::AsRawFd as _;
+        log::warn!(
+            "{interface}: no bpffs here and none reachable in another mount namespace: XDP \
+             attached through netlink instead of a pinned link, so that it outlives vrrpd (the \
+             tc egress program will not)"
+        );
+        let ifindex = nix::net::if_::if_nametoindex(interface)
+            .with_context(|| format!("no interface {interface}"))?;
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM_NAME)
+            .ok_or_else(|| anyhow!("no program {PROGRAM_NAME}"))?
+            .try_into()?;
+        let fd = program.fd()?.as_fd().as_raw_fd();
+        let existing = xdp_netlink::current(ifindex)?;
+        if let Some(cur) = &existing {
+            let name = program_name(cur.prog_id).unwrap_or_default();
+            if name != PROGRAM_NAME {
+                anyhow::bail!(
+                    "{interface} runs another XDP program (id {}, {name:?}); not replacing it",
+                    cur.prog_id
+                );
+            }
+        }
+        let modes: &[(u32, AttachMode)] = match want {
+            ModeChoice::Generic => &[(xdp_netlink::SKB_MODE, AttachMode::Generic)],
+            ModeChoice::Native => &[(xdp_netlink::DRV_MODE, AttachMode::Native)],
+            ModeChoice::Auto => &[
+                (xdp_netlink::DRV_MODE, AttachMode::Native),
+                (xdp_netlink::SKB_MODE, AttachMode::Generic),
+            ],
+        };
+        let mut last = None;
+        for &(flags, mode) in modes {
+            if let Some(cur) = &existing
+                && cur.mode != flags
+            {
+                // Another mode: the old program must go first (not atomic).
+                xdp_netlink::set(ifindex, -1, cur.mode)?;
+            }
+            match xdp_netlink::set(ifindex, fd, flags) {
+                Ok(()) if existing.is_some() => return Ok(Attached::TakenOver),
+                Ok(()) => return Ok(Attached::New(mode)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| anyhow!("no mode to attach in"))
+            .context(format!("attaching XDP to {interface} through netlink")))
     }
 
     fn map(&self, name: &str) -> Result<&aya::maps::Map> {
@@ -919,4 +1183,169 @@ fn lookup_batch(
         return Err(anyhow!("BPF_MAP_LOOKUP_BATCH returned keys out of order"));
     }
     Ok(attr.count as usize)
+}
+
+/// XDP attached through rtnetlink (`IFLA_XDP`), without a bpf_link: such a program stays
+/// attached when the process that attached it dies, with no pin. vrrpd uses it only where no
+/// bpffs outlives it (see [`ensure_bpffs`]), so that a crash there still leaves the program
+/// and its liveness gate in place.
+mod xdp_netlink {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
+
+    use anyhow::{Result, anyhow};
+
+    const RTM_GETLINK: u16 = 18;
+    const RTM_SETLINK: u16 = 19;
+    const NLMSG_ERROR: u16 = 2;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_ACK: u16 = 4;
+    const IFLA_XDP: u16 = 43;
+    const NLA_F_NESTED: u16 = 0x8000;
+    const IFLA_XDP_FD: u16 = 1;
+    const IFLA_XDP_ATTACHED: u16 = 2;
+    const IFLA_XDP_FLAGS: u16 = 3;
+    const IFLA_XDP_PROG_ID: u16 = 4;
+    /// `XDP_FLAGS_SKB_MODE`.
+    pub const SKB_MODE: u32 = 1 << 1;
+    /// `XDP_FLAGS_DRV_MODE`.
+    pub const DRV_MODE: u32 = 1 << 2;
+    /// `XDP_ATTACHED_SKB`.
+    const ATTACHED_SKB: u8 = 2;
+
+    /// What is attached to an interface: its program's id and the mode flags to address it,
+    /// if anything.
+    pub struct Current {
+        pub prog_id: u32,
+        pub mode: u32,
+    }
+
+    fn attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+        let len = 4 + payload.len();
+        buf.extend_from_slice(&(len as u16).to_ne_bytes());
+        buf.extend_from_slice(&kind.to_ne_bytes());
+        buf.extend_from_slice(payload);
+        buf.resize(buf.len().next_multiple_of(4), 0);
+    }
+
+    /// One request and its answer (the first message).
+    #[expect(unsafe_code, reason = "netlink over libc sockets")]
+    fn request(kind: u16, flags: u16, ifindex: u32, attrs: &[u8]) -> Result<Vec<u8>> {
+        // SAFETY: a plain socket(2) call; the fd is owned at once.
+        let raw: RawFd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if raw < 0 {
+            return Err(anyhow!(
+                "netlink socket: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        // SAFETY: just returned to us, owned by nobody else.
+        let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut msg = vec![0u8; 16];
+        // struct ifinfomsg: family, pad, type, index, flags, change.
+        let mut ifi = [0u8; 16];
+        ifi[4..8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+        msg.extend_from_slice(&ifi);
+        msg.extend_from_slice(attrs);
+        let len = msg.len() as u32;
+        msg[0..4].copy_from_slice(&len.to_ne_bytes());
+        msg[4..6].copy_from_slice(&kind.to_ne_bytes());
+        msg[6..8].copy_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
+        msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        // SAFETY: sends `msg`'s bytes on our socket to the kernel (the default destination of
+        // an unbound netlink socket's send is the kernel).
+        let sent = unsafe {
+            libc::send(
+                sock.as_raw_fd(),
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+                0,
+            )
+        };
+        if sent < 0 {
+            return Err(anyhow!("netlink send: {}", std::io::Error::last_os_error()));
+        }
+        let mut answer = vec![0u8; 65536];
+        // SAFETY: receives into `answer`, which outlives the call.
+        let got = unsafe {
+            libc::recv(
+                sock.as_raw_fd(),
+                answer.as_mut_ptr() as *mut libc::c_void,
+                answer.len(),
+                0,
+            )
+        };
+        if got < 16 {
+            return Err(anyhow!("netlink recv: {}", std::io::Error::last_os_error()));
+        }
+        answer.truncate(got as usize);
+        let kind = u16::from_ne_bytes([answer[4], answer[5]]);
+        if kind == NLMSG_ERROR {
+            let code = i32::from_ne_bytes(answer[16..20].try_into()?);
+            if code != 0 {
+                return Err(anyhow!(std::io::Error::from_raw_os_error(-code)));
+            }
+        }
+        Ok(answer)
+    }
+
+    /// The XDP program attached to interface `ifindex`, if any.
+    pub fn current(ifindex: u32) -> Result<Option<Current>> {
+        let answer = request(RTM_GETLINK, 0, ifindex, &[])?;
+        let len = (u32::from_ne_bytes(answer[0..4].try_into()?) as usize).min(answer.len());
+        let mut at = 32;
+        while at + 4 <= len {
+            let alen = u16::from_ne_bytes([answer[at], answer[at + 1]]) as usize;
+            let kind = u16::from_ne_bytes([answer[at + 2], answer[at + 3]]) & !NLA_F_NESTED;
+            if alen < 4 || at + alen > len {
+                break;
+            }
+            if kind == IFLA_XDP {
+                let (mut attached, mut prog_id) = (0u8, 0u32);
+                let mut n = at + 4;
+                while n + 4 <= at + alen {
+                    let nlen = u16::from_ne_bytes([answer[n], answer[n + 1]]) as usize;
+                    let nkind = u16::from_ne_bytes([answer[n + 2], answer[n + 3]]);
+                    if nlen < 4 || n + nlen > at + alen {
+                        break;
+                    }
+                    match nkind {
+                        IFLA_XDP_ATTACHED if nlen >= 5 => attached = answer[n + 4],
+                        IFLA_XDP_PROG_ID if nlen >= 8 => {
+                            prog_id = u32::from_ne_bytes(answer[n + 4..n + 8].try_into()?)
+                        }
+                        _ => {}
+                    }
+                    n += nlen.next_multiple_of(4);
+                }
+                if attached == 0 || prog_id == 0 {
+                    return Ok(None);
+                }
+                let mode = if attached == ATTACHED_SKB {
+                    SKB_MODE
+                } else {
+                    DRV_MODE
+                };
+                return Ok(Some(Current { prog_id, mode }));
+            }
+            at += alen.next_multiple_of(4);
+        }
+        Ok(None)
+    }
+
+    /// Attaches program `fd` (or detaches, with -1) in `mode` on interface `ifindex`; an
+    /// attached program in the same mode is replaced atomically.
+    pub fn set(ifindex: u32, fd: i32, mode: u32) -> Result<()> {
+        let mut nested = Vec::new();
+        attr(&mut nested, IFLA_XDP_FD, &fd.to_ne_bytes());
+        attr(&mut nested, IFLA_XDP_FLAGS, &mode.to_ne_bytes());
+        let mut attrs = Vec::new();
+        attr(&mut attrs, IFLA_XDP | NLA_F_NESTED, &nested);
+        request(RTM_SETLINK, NLM_F_ACK, ifindex, &attrs).map(|_| ())
+    }
 }

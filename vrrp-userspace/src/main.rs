@@ -271,6 +271,16 @@ fn summary(config: &Config) -> String {
     if let Some(id) = &config.global.router_id {
         let _ = writeln!(s, "router_id {id}");
     }
+    let _ = writeln!(
+        s,
+        "{}",
+        if config.global.vrrpd_exclusive {
+            "vrrpd_exclusive: adverts for VRIDs not configured here are dropped (unknown_vrid)"
+        } else {
+            "adverts for VRIDs not configured here are passed on for other VRRP speakers \
+             (keepalived); say vrrpd_exclusive in global_defs if vrrpd is the only one"
+        }
+    );
     for i in &config.instances {
         let _ = writeln!(
             s,
@@ -362,17 +372,20 @@ fn run(
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    // One vrrpd per network namespace: before anything of the running one's is touched.
+    let _lock = vrrp_userspace::control::NamespaceLock::acquire()?;
+    let _pid_file = pid_file
+        .as_deref()
+        .map(vrrp_userspace::control::PidFile::create)
+        .transpose()?;
     if log.dump_conf {
         dump_conf(path, &loaded.config);
-    }
-    if let Some(pid_file) = &pid_file {
-        std::fs::write(pid_file, format!("{}\n", std::process::id()))
-            .with_context(|| format!("writing {}", pid_file.display()))?;
     }
     let options = vrrp_userspace::daemon::RunOptions {
         config: path.to_path_buf(),
         control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
         pin_root,
+        exclusive: loaded.config.global.vrrpd_exclusive,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -386,9 +399,6 @@ fn run(
         .await?;
         daemon.run().await
     });
-    if let Some(pid_file) = &pid_file {
-        let _ = std::fs::remove_file(pid_file);
-    }
     result.map(|()| ExitCode::SUCCESS)
 }
 

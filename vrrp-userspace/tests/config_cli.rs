@@ -103,3 +103,42 @@ fn convert_then_check_the_toml() {
         "{out}"
     );
 }
+
+#[test]
+fn check_says_whether_vrrpd_is_the_only_vrrp_speaker() {
+    let dir = std::env::temp_dir().join(format!("vrrpd-cli-excl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let instance = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 50\n    \
+                    priority 100\n    virtual_ipaddress {\n        192.0.2.3\n    }\n}\n";
+    let shared = dir.join("shared.conf");
+    std::fs::write(&shared, instance).unwrap();
+    let exclusive = dir.join("exclusive.conf");
+    std::fs::write(
+        &exclusive,
+        format!("global_defs {{\n    vrrpd_exclusive\n}}\n{instance}"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check", "--config", shared.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("passed on for other VRRP speakers (keepalived); say vrrpd_exclusive"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["check", "--config", exclusive.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("vrrpd_exclusive: adverts for VRIDs not configured here are dropped"),
+        "{out}"
+    );
+    assert!(out.contains("0 warning(s)"), "{out}");
+    // The TOML form keeps it.
+    let (code, toml, err) = run(&["convert", "--config", exclusive.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(toml.contains("vrrpd_exclusive = true"), "{toml}");
+    let converted = dir.join("exclusive.toml");
+    std::fs::write(&converted, toml).unwrap();
+    let (code, out, err) = run(&["check", "--config", converted.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("vrrpd_exclusive: adverts"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,7 +58,13 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         (map_names::VIPS6, &["\"router\": 306", "32,1,13,184"]),
         (
             map_names::IFACE,
-            &["\"heartbeat_ns\"", "\"stale_after_ns\"", "\"mac\""],
+            &[
+                "\"heartbeat_ns\"",
+                "\"stale_after_ns\"",
+                "\"mac\"",
+                "\"flags\"",
+                "\"vlan\"",
+            ],
         ),
         (map_names::DROPS, &["\"by_reason\""]),
         (map_names::COUNTERS, &["\"values\""]),

@@ -110,7 +110,15 @@ fn kernel_valid_v2_pass_advert_is_stamped_and_passed_bad_password_dropped() {
     }
     let mut dp = Dataplane::load().unwrap();
     let good = ipv4_vrrp(&V2_PASS_ADVERT, 255);
-    // Not configured yet: unknown VRID.
+    // Not configured yet: another speaker's VRID, passed on; with vrrpd_exclusive, an unknown
+    // VRID.
+    assert_eq!(dp.test_run(&good).unwrap().verdict, verdict::PASS);
+    assert_eq!(dp.counter(Counter::AdvertNotOurs).unwrap(), 1);
+    dp.set_iface(&vrrp_common::maps::IfaceConfig {
+        flags: vrrp_common::maps::IFACE_EXCLUSIVE,
+        ..Default::default()
+    })
+    .unwrap();
     assert_eq!(dp.test_run(&good).unwrap().verdict, verdict::DROP);
     assert_eq!(
         dp.drops(51).unwrap().by_reason[DropReason::UnknownVrid as usize],

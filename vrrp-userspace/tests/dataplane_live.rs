@@ -7,7 +7,10 @@ use std::{net::Ipv4Addr, time::Duration};
 
 use common::VethPair;
 use vrrp_common::maps::{Counter, Family, IfaceConfig, RouterConfig};
-use vrrp_userspace::dataplane::{Attached, Dataplane, ModeChoice, detach_pinned, monotonic_ns};
+use vrrp_userspace::dataplane::{
+    AttachMode, Attached, Dataplane, ModeChoice, detach_egress_pinned, detach_pinned,
+    egress_pin_path, monotonic_ns, pin_path,
+};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
 const VRID: u8 = 50;
@@ -49,7 +52,7 @@ fn become_master(dp: &mut Dataplane, mac: [u8; 6], stale: Duration) {
         stale_after_ns: stale.as_nanos() as u64,
         pass_gap_ns: 10_000_000,
         mac,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     })
     .unwrap();
 }
@@ -202,5 +205,118 @@ fn live_arp_reply_from_vmac_vmac_frames_reach_the_vip_and_the_gate_outlives_the_
     assert!(
         !shown.contains("prog/xdp"),
         "still attached after detach: {shown}"
+    );
+}
+
+/// Issue 11, item 4: a crash, then the interface deleted and re-created under the same name,
+/// left pins to severed links, and every later start failed (`bpf_link_update failed: Link has
+/// been severed`). A pin to a link on another interface (the old one renamed) must not be
+/// taken over either. Both are unpinned and replaced by new links on the interface.
+#[test]
+fn live_severed_and_foreign_pins_are_replaced() {
+    if !common::privileged("live_severed_and_foreign_pins_are_replaced") {
+        return;
+    }
+    let lab = VethPair::new();
+    let pins = common::PinDir::new();
+    let pin_root = pins.path.clone();
+    let b_if = lab.b_if.clone();
+    let attach = || {
+        lab.b.run(|| {
+            let mut dp = Dataplane::load().unwrap();
+            let xdp = dp
+                .attach_pinned(&b_if, &pin_root, ModeChoice::Generic)
+                .expect("XDP attached");
+            let egress = dp
+                .attach_egress_pinned(&b_if, &pin_root)
+                .expect("tc egress attached");
+            (dp, xdp, egress)
+        })
+    };
+    let (xdp_pin, egress_pin) = lab.b.run(|| {
+        (
+            pin_path(&pin_root, &b_if).unwrap(),
+            egress_pin_path(&pin_root, &b_if).unwrap(),
+        )
+    });
+    let (dp, xdp, egress) = attach();
+    assert!(matches!(
+        (xdp, egress),
+        (Attached::New(_), Attached::New(_))
+    ));
+    // The crash: the process goes, the pins stay.
+    drop(dp);
+
+    // The interface is deleted and re-created under the same name: the links are severed.
+    lab.b.exec(&["ip", "link", "del", &b_if]);
+    common::sh(&[
+        "ip",
+        "link",
+        "add",
+        &lab.a_if,
+        "netns",
+        &lab.a.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &b_if,
+        "netns",
+        &lab.b.name,
+    ]);
+    lab.a
+        .exec(&["ip", "addr", "add", "192.0.2.1/24", "dev", &lab.a_if]);
+    lab.b
+        .exec(&["ip", "addr", "add", "192.0.2.2/24", "dev", &b_if]);
+    lab.a.exec(&["ip", "link", "set", &lab.a_if, "up"]);
+    lab.b.exec(&["ip", "link", "set", &b_if, "up"]);
+    assert!(
+        xdp_pin.exists() && egress_pin.exists(),
+        "the pins outlived the interface"
+    );
+
+    // The restart replaces them with new links on the new interface, which work.
+    let (mut dp, xdp, egress) = attach();
+    assert_eq!(xdp, Attached::New(AttachMode::Generic));
+    assert!(matches!(egress, Attached::New(_)), "{egress:?}");
+    let shown = lab.b.exec(&["ip", "-details", "link", "show", &b_if]);
+    assert!(shown.contains("prog/xdp"), "{shown}");
+    lab.a.exec(&["ethtool", "-K", &lab.a_if, "gro", "on"]);
+    become_master(&mut dp, mac_of(&lab), Duration::from_secs(3));
+    let answers = arping(&lab);
+    assert!(
+        !answers.is_empty() && answers.iter().all(|m| m == VMAC),
+        "the new link's program answers: {answers:?}"
+    );
+    drop(dp);
+    // A sound pin is still taken over, as before.
+    let (dp, xdp, egress) = attach();
+    assert_eq!((xdp, egress), (Attached::TakenOver, Attached::TakenOver));
+    drop(dp);
+
+    // The interface is renamed and another takes its name: the pin now leads to a live link on
+    // another interface, which is not ours to update. It is unpinned (the renamed interface
+    // loses the program) and the new interface gets its own.
+    let old = common::unique("o");
+    let peer = common::unique("q");
+    lab.b.exec(&["ip", "link", "set", &b_if, "down"]);
+    lab.b.exec(&["ip", "link", "set", &b_if, "name", &old]);
+    lab.b.exec(&[
+        "ip", "link", "add", &b_if, "type", "veth", "peer", "name", &peer,
+    ]);
+    lab.b.exec(&["ip", "link", "set", &b_if, "up"]);
+    let (dp, xdp, egress) = attach();
+    assert_eq!(xdp, Attached::New(AttachMode::Generic));
+    assert!(matches!(egress, Attached::New(_)), "{egress:?}");
+    let renamed = lab.b.exec(&["ip", "-details", "link", "show", &old]);
+    assert!(!renamed.contains("prog/xdp"), "{renamed}");
+    let shown = lab.b.exec(&["ip", "-details", "link", "show", &b_if]);
+    assert!(shown.contains("prog/xdp"), "{shown}");
+    drop(dp);
+
+    assert!(lab.b.run(|| detach_pinned(&pin_root, &b_if).unwrap()));
+    assert!(
+        lab.b
+            .run(|| detach_egress_pinned(&pin_root, &b_if).unwrap())
     );
 }

@@ -48,7 +48,7 @@ fn fresh(dp: &mut Dataplane) {
         stale_after_ns: 600 * 1_000_000_000,
         pass_gap_ns: 0,
         mac: IFACE_MAC,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     })
     .unwrap();
 }
@@ -60,7 +60,7 @@ fn stale(dp: &mut Dataplane) {
         stale_after_ns: 3_640_000_000,
         pass_gap_ns: 0,
         mac: IFACE_MAC,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     })
     .unwrap();
 }
@@ -206,13 +206,21 @@ fn kernel_ns_for_an_active_ipv6_vip_becomes_the_na_from_the_vmac() {
     decode_na(&out.frame, CLIENT_MAC, VMAC6, client(), vip(), true, true);
     assert_eq!(dp.counter(Counter::NdReplied).unwrap(), 1);
 
-    // Behind a VLAN tag: the tag stays.
+    // Behind a VLAN tag: another VLAN's solicitation, passed untouched while the routers are
+    // untagged; answered, the tag kept, by routers on VLAN 7.
     let plain = ns(vip());
     let mut tagged = plain[..12].to_vec();
     tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
     tagged.extend_from_slice(&plain[12..]);
     let out = dp.test_run(&tagged).unwrap();
+    assert_eq!((out.verdict, &out.frame), (verdict::PASS, &tagged));
+    let mut iface = dp.iface().unwrap();
+    iface.vlan = vrrp_common::maps::vlan_key(Some(7), None);
+    dp.set_iface(&iface).unwrap();
+    let out = dp.test_run(&tagged).unwrap();
     assert_eq!(out.verdict, verdict::TX);
+    iface.vlan = 0;
+    dp.set_iface(&iface).unwrap();
     let expected = icmpv6::Repr::Advert {
         router: true,
         solicited: true,

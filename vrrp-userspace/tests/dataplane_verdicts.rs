@@ -6,7 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrrp_common::{
     DropReason,
-    maps::{Counter, EventKind, Family, IfaceConfig, RouterConfig, router_index},
+    maps::{
+        Counter, EventKind, Family, IFACE_EXCLUSIVE, IfaceConfig, RouterConfig, router_index,
+        vlan_key,
+    },
 };
 use vrrp_userspace::{
     config::{V3Checksum, Version},
@@ -74,9 +77,35 @@ fn fresh(dp: &mut Dataplane, pass_gap_ns: u64) {
         stale_after_ns: 600 * 1_000_000_000,
         pass_gap_ns,
         mac: IFACE_MAC,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     })
     .unwrap();
+}
+
+/// Sets `VRRP_IFACE`'s flags, keeping the rest.
+fn set_flags(dp: &mut Dataplane, flags: u32) {
+    let mut iface = dp.iface().unwrap();
+    iface.flags = flags;
+    dp.set_iface(&iface).unwrap();
+}
+
+/// Sets the VLAN tags (`vlan_key`) of the program's routers, keeping the rest.
+fn set_vlan(dp: &mut Dataplane, vlan: u32) {
+    let mut iface = dp.iface().unwrap();
+    iface.vlan = vlan;
+    dp.set_iface(&iface).unwrap();
+}
+
+/// `f` with VLAN tags inserted after the MACs: (TPID, VLAN id), outer first.
+fn tagged(f: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut out = f[..12].to_vec();
+    for (tpid, vid) in tags {
+        out.extend_from_slice(&tpid.to_be_bytes());
+        // Priority 5 in the TCI's top bits: only the low 12 bits are the VLAN id.
+        out.extend_from_slice(&((5 << 13) | vid).to_be_bytes());
+    }
+    out.extend_from_slice(&f[12..]);
+    out
 }
 
 fn policy(family: Family, vrid: u8) -> Option<wire::RouterPolicy> {
@@ -195,7 +224,7 @@ fn kernel_verdicts_one_per_path_and_reason() {
     if !lab::privileged("kernel_verdicts_one_per_path_and_reason") {
         return;
     }
-    let dp = loaded();
+    let mut dp = loaded();
 
     // Valid adverts, stamped.
     let good = frame(&v2(50, 90));
@@ -244,14 +273,18 @@ fn kernel_verdicts_one_per_path_and_reason() {
     );
     // Padded to 60 bytes: lengths come from the IP header.
     assert_eq!(frame(&v3(51, vec![IpAddr::V4(VIP)])).len(), 60);
-    let mut tagged = good[..12].to_vec();
-    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
-    tagged.extend_from_slice(&good[12..]);
-    expect_valid(&dp, "one VLAN tag", &tagged);
+    // Tagged, for routers on that VLAN (see kernel_vlan_tags_judged_only_on_their_vlan).
+    let mut one_tag = good[..12].to_vec();
+    one_tag.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+    one_tag.extend_from_slice(&good[12..]);
+    set_vlan(&mut dp, vlan_key(Some(7), None));
+    expect_valid(&dp, "one VLAN tag", &one_tag);
     let mut qinq = good[..12].to_vec();
     qinq.extend_from_slice(&[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x07]);
     qinq.extend_from_slice(&good[12..]);
+    set_vlan(&mut dp, vlan_key(Some(100), Some(7)));
     expect_valid(&dp, "QinQ", &qinq);
+    set_vlan(&mut dp, 0);
     // IPv4 options (IHL 6): the VRRP message starts after them.
     let mut opts = good[..34].to_vec();
     opts.extend_from_slice(&[1, 1, 1, 0]);
@@ -364,13 +397,15 @@ fn kernel_verdicts_one_per_path_and_reason() {
         DropReason::BadInterval,
         50,
     );
+    set_flags(&mut dp, IFACE_EXCLUSIVE);
     expect_drop(
         &dp,
-        "unknown VRID",
+        "unknown VRID (vrrpd_exclusive)",
         &frame(&v2(60, 90)),
         DropReason::UnknownVrid,
         60,
     );
+    set_flags(&mut dp, 0);
     let mut v2_for_v3_router = v2(51, 90);
     v2_for_v3_router.auth = Some(vrrp::Auth {
         kind: 0,
@@ -534,7 +569,7 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
         stale_after_ns: 3_640_000_000,
         pass_gap_ns: 0,
         mac: IFACE_MAC,
-        _pad: [0; 2],
+        ..IfaceConfig::default()
     })
     .unwrap();
     let replied = dp.counter(Counter::ArpReplied).unwrap();
@@ -552,6 +587,226 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
     // A fresh heartbeat opens it again.
     fresh(&mut dp, 0);
     assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::TX);
+}
+
+#[test]
+fn kernel_adverts_for_vrids_not_ours_pass_unless_exclusive() {
+    if !lab::privileged("kernel_adverts_for_vrids_not_ours_pass_unless_exclusive") {
+        return;
+    }
+    let mut dp = loaded();
+    // VRID 60 is another speaker's (keepalived's): passed untouched, counted, never stamped,
+    // never a drop, in both families and versions.
+    let foreign = [
+        frame(&v2(60, 90)),
+        frame(&v3(60, vec![IpAddr::V4(VIP)])),
+        frame(&v3(60, vec![IpAddr::V6(vip6())])),
+    ];
+    for (i, f) in foreign.iter().enumerate() {
+        let drops = dp.drops_total().unwrap();
+        let out = dp.test_run(f).unwrap();
+        assert_eq!(
+            (out.verdict, &out.frame),
+            (verdict::PASS, f),
+            "frame {i}: another speaker's advert passes untouched"
+        );
+        assert_eq!(dp.counter(Counter::AdvertNotOurs).unwrap(), i as u64 + 1);
+        assert_eq!(
+            dp.drops_total().unwrap(),
+            drops,
+            "frame {i}: no drop counted"
+        );
+    }
+    assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), 0);
+    assert_eq!(dp.newest_advert(Family::Ipv4, 60).unwrap(), None);
+    assert_eq!(dp.newest_advert(Family::Ipv6, 60).unwrap(), None);
+    // Our own routers are judged as before.
+    expect_valid(&dp, "our VRID 50", &frame(&v2(50, 90)));
+    let mut wrong = v2(50, 90);
+    wrong.auth = Some(vrrp::Auth {
+        kind: 1,
+        data: *b"2222\0\0\0\0",
+    });
+    expect_drop(
+        &dp,
+        "our VRID 50, wrong password",
+        &frame(&wrong),
+        DropReason::BadPassword,
+        50,
+    );
+
+    // vrrpd_exclusive: vrrpd is the host's only speaker; the same adverts are dropped.
+    set_flags(&mut dp, IFACE_EXCLUSIVE);
+    expect_drop(&dp, "v2 VRID 60", &foreign[0], DropReason::UnknownVrid, 60);
+    expect_drop(&dp, "v3 VRID 60", &foreign[1], DropReason::UnknownVrid, 60);
+    expect_drop(
+        &dp,
+        "v3/IPv6 VRID 60",
+        &foreign[2],
+        DropReason::UnknownVrid,
+        60,
+    );
+    assert_eq!(dp.counter(Counter::AdvertNotOurs).unwrap(), 3);
+    expect_valid(&dp, "our VRID 50, exclusive", &frame(&v2(50, 90)));
+    // The flag is read per frame: cleared, they pass again.
+    set_flags(&mut dp, 0);
+    assert_eq!(dp.test_run(&foreign[0]).unwrap().verdict, verdict::PASS);
+    assert_eq!(dp.counter(Counter::AdvertNotOurs).unwrap(), 4);
+}
+
+#[test]
+fn kernel_vlan_tags_judged_only_on_their_vlan() {
+    if !lab::privileged("kernel_vlan_tags_judged_only_on_their_vlan") {
+        return;
+    }
+    const Q: u16 = 0x8100;
+    const AD: u16 = 0x88a8;
+    let mut dp = loaded();
+    set_flags(&mut dp, IFACE_EXCLUSIVE);
+    let good = frame(&v2(50, 90));
+    let mut bad_sum = good.clone();
+    bad_sum[42] ^= 0x55;
+    let unknown = frame(&v2(60, 90));
+    let arp = arp_request(VIP).1;
+    let ns = dataplane_ns(vip6());
+    let to_vmac = udp_to(VMAC);
+    let all = [&good, &bad_sum, &unknown, &arp, &ns, &to_vmac];
+    let stacks: [&[(u16, u16)]; 3] = [&[(Q, 10)], &[(AD, 100), (Q, 10)], &[(Q, 0)]];
+
+    // The program's routers are untagged (eth0's): a tagged frame belongs to the routers of
+    // its VLAN's interface (eth0.10), not to these. Passed untouched, nothing counted: not
+    // judged as an advert (valid, bad checksum, unknown VRID, even exclusive), no ARP or NA
+    // answered for eth0's VIPs, no VMAC rewrite.
+    let counters = dp.counters().unwrap();
+    let drops = dp.drops_total().unwrap();
+    for tags in stacks {
+        for f in all {
+            let t = tagged(f, tags);
+            let out = dp.test_run(&t).unwrap();
+            assert_eq!(
+                (out.verdict, &out.frame),
+                (verdict::PASS, &t),
+                "tags {tags:x?}"
+            );
+        }
+    }
+    assert_eq!(dp.counters().unwrap(), counters);
+    assert_eq!(dp.drops_total().unwrap(), drops);
+
+    // Routers on VLAN 10 (the program of an interface whose frames arrive tagged 10): frames
+    // tagged 10 are judged; untagged ones and those of other VLANs are passed untouched.
+    set_vlan(&mut dp, vlan_key(Some(10), None));
+    let t = tagged(&good, &[(Q, 10)]);
+    expect_valid(&dp, "tagged 10, valid", &t);
+    expect_drop(
+        &dp,
+        "tagged 10, bad checksum",
+        &tagged(&bad_sum, &[(Q, 10)]),
+        DropReason::BadChecksum,
+        50,
+    );
+    expect_drop(
+        &dp,
+        "tagged 10, unknown VRID",
+        &tagged(&unknown, &[(Q, 10)]),
+        DropReason::UnknownVrid,
+        60,
+    );
+    let out = dp.test_run(&tagged(&arp, &[(Q, 10)])).unwrap();
+    assert_eq!(out.verdict, verdict::TX, "ARP tagged 10 answered");
+    let reply = arp::Repr::parse(&out.frame[18..]).unwrap();
+    assert_eq!(
+        (reply.op, reply.sha, reply.spa),
+        (arp::Operation::Reply, VMAC, VIP)
+    );
+    assert_eq!(
+        &out.frame[12..16],
+        &[0x81, 0x00, 0xa0, 10],
+        "the tag is kept"
+    );
+    assert_eq!(
+        (&out.frame[..6], &out.frame[6..12]),
+        (&CLIENT_MAC[..], &VMAC[..])
+    );
+    let out = dp.test_run(&tagged(&ns, &[(Q, 10)])).unwrap();
+    assert_eq!(out.verdict, verdict::TX, "NS tagged 10 answered");
+    assert_eq!(&out.frame[12..16], &[0x81, 0x00, 0xa0, 10]);
+    let out = dp.test_run(&tagged(&to_vmac, &[(Q, 10)])).unwrap();
+    assert_eq!(
+        (out.verdict, &out.frame[..6]),
+        (verdict::PASS, &IFACE_MAC[..])
+    );
+    let counters = dp.counters().unwrap();
+    let drops = dp.drops_total().unwrap();
+    for tags in [
+        &[][..],
+        &[(Q, 11)],
+        &[(AD, 100), (Q, 10)],
+        &[(Q, 10), (Q, 10)],
+    ] {
+        for f in all {
+            let t = tagged(f, tags);
+            let out = dp.test_run(&t).unwrap();
+            assert_eq!(
+                (out.verdict, &out.frame),
+                (verdict::PASS, &t),
+                "tags {tags:x?}"
+            );
+        }
+    }
+    assert_eq!(dp.counters().unwrap(), counters);
+    assert_eq!(dp.drops_total().unwrap(), drops);
+
+    // QinQ: routers on outer 100, inner 10.
+    set_vlan(&mut dp, vlan_key(Some(100), Some(10)));
+    let qinq = [(AD, 100), (Q, 10)];
+    expect_valid(&dp, "QinQ 100/10, valid", &tagged(&good, &qinq));
+    expect_drop(
+        &dp,
+        "QinQ 100/10, bad checksum",
+        &tagged(&bad_sum, &qinq),
+        DropReason::BadChecksum,
+        50,
+    );
+    let out = dp.test_run(&tagged(&arp, &qinq)).unwrap();
+    assert_eq!(out.verdict, verdict::TX, "ARP QinQ 100/10 answered");
+    let reply = arp::Repr::parse(&out.frame[22..]).unwrap();
+    assert_eq!(
+        (reply.op, reply.sha, reply.spa),
+        (arp::Operation::Reply, VMAC, VIP)
+    );
+    for tags in [
+        &[][..],
+        &[(Q, 10)],
+        &[(AD, 101), (Q, 10)],
+        &[(AD, 100), (Q, 11)],
+    ] {
+        let t = tagged(&arp, tags);
+        let out = dp.test_run(&t).unwrap();
+        assert_eq!(
+            (out.verdict, &out.frame),
+            (verdict::PASS, &t),
+            "ARP tags {tags:x?}"
+        );
+        let t = tagged(&good, tags);
+        let out = dp.test_run(&t).unwrap();
+        assert_eq!(
+            (out.verdict, &out.frame),
+            (verdict::PASS, &t),
+            "advert tags {tags:x?}"
+        );
+    }
+}
+
+/// A neighbour solicitation for `target` from a client, to its solicited-node group.
+fn dataplane_ns(target: Ipv6Addr) -> Vec<u8> {
+    let client: Ipv6Addr = "2001:db8::10".parse().unwrap();
+    let group = icmpv6::solicited_node(target);
+    icmpv6::Repr::Solicit {
+        target,
+        source_mac: Some(CLIENT_MAC),
+    }
+    .frame(icmpv6::multicast_mac(group), CLIENT_MAC, &[], client, group)
 }
 
 #[test]
@@ -749,7 +1004,12 @@ fn random_frame(rng: &mut Rng) -> Vec<u8> {
         )),
         _ => (0..rng.below(120)).map(|_| rng.next() as u8).collect(),
     };
-    let mut f = base;
+    // Now and then one or two VLAN tags (the routers are untagged: passed untouched).
+    let mut f = match rng.below(16) {
+        0 if base.len() >= 14 => tagged(&base, &[(0x8100, rng.below(4096) as u16)]),
+        1 if base.len() >= 14 => tagged(&base, &[(0x88a8, 100), (0x8100, rng.below(4096) as u16)]),
+        _ => base,
+    };
     for _ in 0..rng.below(4) {
         if f.is_empty() {
             break;
@@ -780,15 +1040,23 @@ fn kernel_differential_100k_frames_agree_with_wire() {
     if !lab::privileged("kernel_differential_100k_frames_agree_with_wire") {
         return;
     }
-    let dp = loaded();
+    let mut dp = loaded();
     let mut rng = Rng(0x5eed_0000_0000_0001);
     let mut expected = [0u64; DropReason::COUNT];
     let mut expected_valid = 0u64;
+    let mut expected_not_ours = 0u64;
+    let mut tagged_passed = 0u32;
+    let mut exclusive = false;
     let mut compared = 0;
     let mut kinds = [0u32; 3];
     let mut nd = [0u32; 2];
     let active = |t: Ipv6Addr| (t == vip6()).then_some(([0, 0, 0x5e, 0, 2, 53], false));
     while compared < 100_000 {
+        // vrrpd_exclusive in turns of 1000 frames: the unknown-VRID verdict follows it.
+        if exclusive != ((compared / 1000) % 2 == 1) {
+            exclusive = !exclusive;
+            set_flags(&mut dp, if exclusive { IFACE_EXCLUSIVE } else { 0 });
+        }
         let f = random_frame(&mut rng);
         // The XDP program needs 14 bytes to run at all; frames whose destination is a VMAC or
         // whose EtherType is ARP take other paths (tested above).
@@ -796,6 +1064,18 @@ fn kernel_differential_100k_frames_agree_with_wire() {
             || (f[..4] == [0, 0, 0x5e, 0] && (f[4] == 1 || f[4] == 2))
             || f[12..14] == [0x08, 0x06]
         {
+            continue;
+        }
+        // The routers are untagged: a frame with VLAN tags is another VLAN's, passed untouched.
+        if wire::ethernet::Repr::parse(&f).is_some_and(|(e, _)| !e.vlans.is_empty()) {
+            let got = dp.test_run(&f).unwrap();
+            assert_eq!(
+                (got.verdict, &got.frame),
+                (verdict::PASS, &f),
+                "tagged, yet judged: {f:02x?}"
+            );
+            tagged_passed += 1;
+            compared += 1;
             continue;
         }
         // Neighbour solicitations for the active VIP: answered or dropped, as wire's twin of
@@ -829,9 +1109,16 @@ fn kernel_differential_100k_frames_agree_with_wire() {
                 } else {
                     Family::Ipv6
                 };
-                wire::check_policy(&a, policy(family, a.vrrp.vrid).as_ref()).map(|()| Some(a))
+                match policy(family, a.vrrp.vrid) {
+                    // Another speaker's VRID: passed, counted (not ours to judge).
+                    None if !exclusive => Ok(None),
+                    p => wire::check_policy(&a, p.as_ref()).map(|()| Some(a)),
+                }
             }
         });
+        if matches!(&ours, Ok(None)) && wire::parse_advert_frame(&f).is_ok_and(|a| a.is_some()) {
+            expected_not_ours += 1;
+        }
         let got = dp.test_run(&f).unwrap();
         match &ours {
             Ok(None) => {
@@ -872,6 +1159,14 @@ fn kernel_differential_100k_frames_agree_with_wire() {
     }
     assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), expected_valid);
     assert_eq!(
+        dp.counter(Counter::AdvertNotOurs).unwrap(),
+        expected_not_ours
+    );
+    assert!(
+        expected_not_ours > 1000 && tagged_passed > 100,
+        "not ours {expected_not_ours}, tagged {tagged_passed}"
+    );
+    assert_eq!(
         (
             dp.counter(Counter::NdReplied).unwrap(),
             dp.counter(Counter::NdDropped).unwrap()
@@ -888,6 +1183,6 @@ fn kernel_differential_100k_frames_agree_with_wire() {
     );
     eprintln!(
         "differential: {kinds:?} (not VRRP, valid, dropped); drops by reason {expected:?}; \
-         NS answered, dropped: {nd:?}"
+         NS answered, dropped: {nd:?}; another speaker's {expected_not_ours}, tagged {tagged_passed}"
     );
 }

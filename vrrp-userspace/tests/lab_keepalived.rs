@@ -302,3 +302,112 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     assert!(!dsts.trim().is_empty(), "no advert from vrrpd captured");
     assert!(dsts.lines().all(|d| d == "192.0.2.5"), "{dsts}");
 }
+
+/// A keepalived.conf of one v2 instance: VRID `vrid`, VIP `vip`, and `global` lines in
+/// global_defs.
+fn instance_config(
+    dir: &Path,
+    file: &str,
+    global: &str,
+    (state, priority): (&str, u8),
+    vrid: u8,
+    vip: &str,
+) -> PathBuf {
+    let text = format!(
+        "global_defs {{\n{global}}}\nvrrp_instance VI_{vrid} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Issue 11: a host migrated instance by instance runs keepalived for VRID 60 and vrrpd for
+/// VRID 50. vrrpd's XDP program must pass keepalived's adverts on (they are for a VRID it does
+/// not run), so that both groups elect one master each; only `vrrpd_exclusive` makes it drop
+/// them, and then keepalived's backup hears nothing and becomes a second master.
+#[test]
+fn lab_keepalived_and_vrrpd_share_hosts_for_different_vrids() {
+    if !lab::privileged("lab_keepalived_and_vrrpd_share_hosts_for_different_vrids") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    const VIP60: &str = "192.0.2.60";
+    // keepalived, VRID 60: lb02 master, lb01 backup.
+    let k1 = instance_config(&dir, "k1.conf", "", ("BACKUP", 90), 60, VIP60);
+    let k2 = instance_config(&dir, "k2.conf", "", ("MASTER", 100), 60, VIP60);
+    // vrrpd, VRID 50: lb01 master, lb02 backup.
+    let v1 = instance_config(&dir, "v1.conf", "", ("MASTER", 100), 50, VIP);
+    let v2 = instance_config(&dir, "v2.conf", "", ("BACKUP", 90), 50, VIP);
+    let _k2 = Keepalived::start(lab.host("lb02"), &k2, &dir, "k-lb02");
+    let k1 = Keepalived::start(lab.host("lb01"), &k1, &dir, "k-lb01");
+    wait_for(Duration::from_secs(6), || holds(lab.host("lb02"), VIP60))
+        .expect("keepalived lb02 master of VRID 60");
+    let ours1 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &v1, &dir, "v-lb01");
+    let ours2 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &v2, &dir, "v-lb02");
+    wait_for(Duration::from_secs(6), || {
+        holds(lab.host("lb01"), VIP) && ours2.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("vrrpd VRID 50: {}\n{}", ours1.log_text(), ours2.log_text()));
+    // Both groups, sampled over several advert intervals (keepalived's backup gives up after
+    // 3 s without adverts): one master each, the VIPs where they belong.
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        let held = |role: &str, vip: &str| holds(lab.host(role), vip);
+        assert_eq!(
+            (
+                held("lb01", VIP),
+                held("lb02", VIP),
+                held("lb01", VIP60),
+                held("lb02", VIP60)
+            ),
+            (true, false, false, true),
+            "VIP on lb01, lb02; VIP60 on lb01, lb02\n{}",
+            k1.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for ours in [&ours1, &ours2] {
+        let s = ours.status().expect("vrrpd answers");
+        assert_eq!(
+            s.interface_drops.get("unknown_vrid").copied().unwrap_or(0),
+            0,
+            "{s:?}"
+        );
+    }
+    assert!(
+        ours2.status().unwrap().adverts_seen >= 2,
+        "the backup hears its master"
+    );
+    assert_eq!(
+        lab::daemon::last_logged_state(&k1.log_text(), "VI_60").as_deref(),
+        Some("BACKUP"),
+        "{}",
+        k1.log_text()
+    );
+
+    // vrrpd_exclusive on lb01 (the operator says vrrpd is the only speaker, wrongly here):
+    // keepalived's adverts die in XDP, and lb01's keepalived takes VRID 60 as well.
+    drop(ours1);
+    let v1x = instance_config(
+        &dir,
+        "v1x.conf",
+        "    vrrpd_exclusive\n",
+        ("MASTER", 100),
+        50,
+        VIP,
+    );
+    let ours1 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &v1x, &dir, "v-lb01x");
+    wait_for(Duration::from_secs(8), || holds(lab.host("lb01"), VIP60)).unwrap_or_else(|| {
+        panic!(
+            "exclusive: keepalived lb01 still hears lb02: {}",
+            ours1.log_text()
+        )
+    });
+    let s = ours1.status().expect("vrrpd answers");
+    assert!(
+        s.interface_drops.get("unknown_vrid").copied().unwrap_or(0) > 0,
+        "{s:?}"
+    );
+}

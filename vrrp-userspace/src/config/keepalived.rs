@@ -1404,6 +1404,7 @@ impl<'a> Interp<'a> {
                     | "vrrp_priority"
                     | "v3_checksum_as_v2"
                     | "vrrp_lower_prio_no_advert"
+                    | "vrrpd_exclusive"
             );
             if !known {
                 self.unsupported(node, "global_defs");
@@ -1460,6 +1461,7 @@ impl<'a> Interp<'a> {
                     self.no_effect(&kw, validate::no_effect_why("vrrp_startup_delay"));
                 }
                 "vrrp_strict" => g.vrrp_strict = true,
+                "vrrpd_exclusive" => g.vrrpd_exclusive = true,
                 "vrrp_skip_check_adv_addr" => {
                     g.skip_check_adv_addr = true;
                     self.no_effect(&kw, validate::no_effect_why("vrrp_skip_check_adv_addr"));

@@ -661,6 +661,11 @@ pub struct Global {
     /// `vrrp_lower_prio_no_advert`: the instances' default.
     #[serde(default, skip_serializing_if = "is_default")]
     pub lower_prio_no_advert: bool,
+    /// `vrrpd_exclusive` (ours, not keepalived's): vrrpd is the host's only VRRP speaker, so
+    /// XDP drops adverts for VRIDs it does not run (`unknown_vrid`). Without it they are passed
+    /// to the stack, for keepalived still running other VRIDs on the host.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub vrrpd_exclusive: bool,
 }
 
 impl Default for Global {
@@ -684,6 +689,7 @@ impl Default for Global {
             smtp_server: None,
             v3_checksum: V3Checksum::PseudoHeader,
             lower_prio_no_advert: false,
+            vrrpd_exclusive: false,
         }
     }
 }
