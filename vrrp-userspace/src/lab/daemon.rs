@@ -309,3 +309,11 @@ pub fn logged_states(log: &str) -> std::collections::HashMap<String, String> {
     }
     states
 }
+
+impl Vrrpd {
+    /// The directory of its bpffs pins (`--pin-root`), to check that a stopped daemon left
+    /// nothing pinned.
+    pub fn pin_dir(&self) -> &Path {
+        &self.pins.path
+    }
+}
