@@ -419,8 +419,6 @@ fn exec(ns: &NetNs, args: &[&str]) -> Option<String> {
 
 fn script_files(dir: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
-    let mode = |role: &str| format!("{}/mode.{role}", dir.display());
-    let _ = mode;
     // One script for the check and the notify: its first argument is the host; it behaves as
     // the host's mode file says (absent: succeed).
     let body = format!(
@@ -599,7 +597,7 @@ impl Chaos {
 
     /// Checks that every daemon still runs; restarts (and reports) one that exited by itself.
     fn poll_exits(&mut self) {
-        for i in 0..3 {
+        for (i, role) in ROLES.iter().enumerate() {
             let exited = self.hosts[i]
                 .proc
                 .as_mut()
@@ -614,8 +612,7 @@ impl Chaos {
                 self.violation(
                     "no unexpected exit",
                     format!(
-                        "{} exited by itself ({status}), last log line `{last}`; log:\n{tail}",
-                        ROLES[i]
+                        "{role} exited by itself ({status}), last log line `{last}`; log:\n{tail}"
                     ),
                 );
                 // Drop it (its pins with it); it is started afresh once the fault is reverted.
@@ -626,9 +623,9 @@ impl Chaos {
 
     /// Starts the daemons that exited by themselves, with the good config.
     fn restart_dead(&mut self) {
-        for i in 0..3 {
+        for (i, role) in ROLES.iter().enumerate() {
             if self.hosts[i].proc.is_none() {
-                println!("  restarting {}", ROLES[i]);
+                println!("  restarting {role}");
                 self.write_config(i, None);
                 self.start_daemon(i, None);
             }
@@ -807,7 +804,6 @@ impl Chaos {
         let i = s.host;
         let hold = Duration::from_millis(s.hold_ms);
         let role = ROLES[i];
-        let ns_name = self.host_ns(i).name.clone();
         match s.kind {
             Kind::Kill => {
                 let pins = match self.hosts[i].proc.take() {
@@ -971,7 +967,6 @@ impl Chaos {
                 self.set_mode(i, None);
             }
         }
-        let _ = ns_name;
     }
 
     /// The checks after a fault settled; `since`: when the fault was injected (realtime).
@@ -1043,7 +1038,7 @@ impl Chaos {
                 p.signal(Signal::SIGTERM);
             }
         }
-        for i in 0..3 {
+        for (i, role) in ROLES.iter().enumerate() {
             let Some(mut p) = self.hosts[i].proc.take() else {
                 continue;
             };
@@ -1055,13 +1050,13 @@ impl Chaos {
                     "nothing left after SIGTERM",
                     format!(
                         "{} exited with {s} after SIGTERM; log:\n{}",
-                        ROLES[i],
+                        role,
                         p.log_tail(6)
                     ),
                 ),
                 None => self.violation(
                     "nothing left after SIGTERM",
-                    format!("{} still runs 15 s after SIGTERM", ROLES[i]),
+                    format!("{} still runs 15 s after SIGTERM", role),
                 ),
             }
             let ns = self.host_ns(i);
@@ -1098,7 +1093,7 @@ impl Chaos {
             if !left.is_empty() {
                 self.violation(
                     "nothing left after SIGTERM",
-                    format!("{}: {}", ROLES[i], left.join(", ")),
+                    format!("{}: {}", role, left.join(", ")),
                 );
             }
             drop(p);
@@ -1399,8 +1394,8 @@ fn main() -> ExitCode {
         out += &format!("| {inv} | {n} | {v} |\n");
     }
     if !c.tally.violations.is_empty() {
-        out += "\nViolations (step: fault):\n\n";
-        for v in &c.tally.violations {
+        out += "\nViolations (the first 40), each with the step it followed:\n\n";
+        for v in c.tally.violations.iter().take(40) {
             let fault = c
                 .schedule_so_far
                 .get(v.step.wrapping_sub(1))
@@ -1411,6 +1406,9 @@ fn main() -> ExitCode {
                 "- +{:.1}s [{}] {first} — after {fault}\n",
                 v.at, v.invariant
             );
+        }
+        if c.tally.violations.len() > 40 {
+            out += &format!("- … and {} more\n", c.tally.violations.len() - 40);
         }
     }
     out += "\nRSS per daemon process (median of first third → last third):\n\n";
