@@ -1121,7 +1121,7 @@ impl Chaos {
     /// RSS of each daemon process that lived through at least 6 checks: the median of its
     /// last third of samples against the median of its first third (skipping the first sample).
     fn check_rss(&mut self) -> Vec<String> {
-        let mut lines = Vec::new();
+        let mut lines: Vec<(usize, usize, String, u64)> = Vec::new();
         let mut bad = Vec::new();
         for (i, h) in self.hosts.iter().enumerate() {
             for (pid, s) in &h.rss {
@@ -1136,10 +1136,15 @@ impl Chaos {
                     v[v.len() / 2]
                 };
                 let (a, b) = (med(&s[..third]), med(&s[s.len() - third..]));
-                lines.push(format!(
-                    "{} pid {pid}: {a} KiB → {b} KiB over {} samples",
-                    ROLES[i],
-                    s.len()
+                lines.push((
+                    i,
+                    s.len(),
+                    format!(
+                        "{} pid {pid}: {a} KiB → {b} KiB over {} checks",
+                        ROLES[i],
+                        s.len()
+                    ),
+                    b.saturating_sub(a),
                 ));
                 if b > a + a / 5 && b > a + 2048 {
                     bad.push(format!(
@@ -1153,7 +1158,26 @@ impl Chaos {
         for b in bad {
             self.violation("RSS flat", b);
         }
-        lines
+        // Per host: how many processes were checked, the longest-lived one and the one that
+        // grew most.
+        let mut out = Vec::new();
+        for i in 0..3 {
+            let mine: Vec<&(usize, usize, String, u64)> =
+                lines.iter().filter(|l| l.0 == i).collect();
+            let (Some(longest), Some(most)) = (
+                mine.iter().max_by_key(|l| l.1),
+                mine.iter().max_by_key(|l| l.3),
+            ) else {
+                continue;
+            };
+            out.push(format!(
+                "{} processes checked; longest-lived: {}; grew most: {}",
+                mine.len(),
+                longest.2,
+                most.2
+            ));
+        }
+        out
     }
 }
 
@@ -1329,7 +1353,19 @@ fn main() -> ExitCode {
 
     let deadline = Duration::from_secs_f64(o.minutes * 60.0);
     let mut schedule = Schedule(fastrand::Rng::with_seed(o.seed));
+    // Ctrl-C (or SIGTERM) ends the schedule early: the run still tears down, checks and
+    // reports.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&interrupted)) {
+            eprintln!("cannot catch signal {sig}: {e}");
+        }
+    }
     while c.start.elapsed() < deadline {
+        if interrupted.load(Ordering::Relaxed) {
+            println!("interrupted: ending the schedule here");
+            break;
+        }
         let s = schedule.next().expect("an endless schedule");
         c.step_no += 1;
         let line = format!("#{} +{:.1}s {s}", c.step_no, c.t());
@@ -1411,7 +1447,7 @@ fn main() -> ExitCode {
             out += &format!("- … and {} more\n", c.tally.violations.len() - 40);
         }
     }
-    out += "\nRSS per daemon process (median of first third → last third):\n\n";
+    out += "\nResident memory per host (median of a process's first third of checks → last third):\n\n";
     for l in &rss {
         out += &format!("- {l}\n");
     }
