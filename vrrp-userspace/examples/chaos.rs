@@ -304,6 +304,9 @@ struct Chaos {
     step_no: usize,
     current: Option<Step>,
     schedule_so_far: Vec<String>,
+    /// Set by Ctrl-C (SIGINT) or SIGTERM. A terminal's Ctrl-C reaches the daemons too (they
+    /// are in this process group) and ends them, so what is seen after it is not counted.
+    interrupted: Arc<AtomicBool>,
 }
 
 /// A `ping -D` from the client to one VIP every 5 ms, its output in a file; reply times
@@ -553,6 +556,11 @@ impl Chaos {
     fn violation(&mut self, invariant: &'static str, what: String) {
         let step = self.step_no;
         let at = self.t();
+        if self.interrupted.load(Ordering::Relaxed) {
+            let first = what.lines().next().unwrap_or_default();
+            println!("  (after the interrupt, not counted) [{invariant}] {first}");
+            return;
+        }
         println!("  VIOLATION [{invariant}] at +{at:.1}s (step {step}): {what}");
         if let Some(s) = self.current {
             *self.tally.by_kind.entry(s.kind).or_default() += 1;
@@ -1324,6 +1332,7 @@ fn main() -> ExitCode {
         step_no: 0,
         current: None,
         schedule_so_far: Vec::new(),
+        interrupted: Arc::new(AtomicBool::new(false)),
     };
     for i in 0..3 {
         debug_assert_eq!(c.hosts[i].idx, i);
@@ -1355,7 +1364,7 @@ fn main() -> ExitCode {
     let mut schedule = Schedule(fastrand::Rng::with_seed(o.seed));
     // Ctrl-C (or SIGTERM) ends the schedule early: the run still tears down, checks and
     // reports.
-    let interrupted = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::clone(&c.interrupted);
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&interrupted)) {
             eprintln!("cannot catch signal {sig}: {e}");
