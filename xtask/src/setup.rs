@@ -32,6 +32,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("tcpdump", "captures on the lab's bridge"),
     ("bpftool", "inspects our maps and programs"),
     ("arping", "ARP requests from the lab's client"),
+    (
+        "ndisc6",
+        "neighbour solicitations from the lab's client (chaos)",
+    ),
     ("ethtool", "GRO on veth so XDP_TX frames arrive"),
     ("nftables", "drops frames on the bridge for silent failures"),
     ("iputils-ping", "the client's probes"),

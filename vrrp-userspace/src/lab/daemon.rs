@@ -522,3 +522,11 @@ impl Frr {
         )
     }
 }
+
+impl Vrrpd {
+    /// The directory of its bpffs pins (`--pin-root`), to check that a stopped daemon left
+    /// nothing pinned.
+    pub fn pin_dir(&self) -> &Path {
+        &self.pins.path
+    }
+}
