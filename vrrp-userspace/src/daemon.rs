@@ -144,6 +144,9 @@ pub struct Daemon<F: Frames> {
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
     unicast: BTreeMap<String, (UnicastTx, Ipv4Addr)>,
+    /// The configuration the controller runs (the last one its check let through), for an
+    /// interface that is created again.
+    config: Config,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -183,6 +186,7 @@ impl<F: Frames> Daemon<F> {
             links_checked: 0,
             link_events,
             unicast: BTreeMap::new(),
+            config,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -512,6 +516,10 @@ impl<F: Frames> Daemon<F> {
             }
         }
         let host = host(&self.netlink, &self.ifaces, &config).await;
+        if controller::check(&config, &host).is_ok() {
+            // What the controller will run (it refuses only what fails this check).
+            self.config = config.clone();
+        }
         self.feed(Input::Reload {
             config: Box::new(config),
             host,
@@ -519,8 +527,47 @@ impl<F: Frames> Daemon<F> {
         .await;
     }
 
+    /// An interface deleted and created again under its name has a new index: the sockets,
+    /// the XDP program and the maps of the old one are gone with it. It is opened anew (a
+    /// severed pin replaced) and the controller restarts its instances; until it can be
+    /// opened, its instances stay in FAULT and this is tried again at the next read.
+    async fn reopen_recreated(&mut self) {
+        let mut recreated = Vec::new();
+        for (name, iface) in &self.ifaces {
+            if let Ok(link) = self.netlink.link(name).await
+                && link.index != iface.link.index
+            {
+                recreated.push((name.clone(), iface.link.index, link.index));
+            }
+        }
+        for (name, old, new) in recreated {
+            match open_iface(&self.netlink, &name, &self.options).await {
+                Ok(iface) => {
+                    log::warn!("{name}: created again (index {old} -> {new}), opened anew");
+                    self.ifaces.insert(name.clone(), iface);
+                    let config = &self.config;
+                    self.unicast.retain(|instance, _| {
+                        !config
+                            .instances
+                            .iter()
+                            .any(|i| i.name == *instance && i.interface == name)
+                    });
+                    let host = host(&self.netlink, &self.ifaces, &self.config).await;
+                    self.feed(Input::Recreated {
+                        iface: name,
+                        config: Box::new(self.config.clone()),
+                        host,
+                    })
+                    .await;
+                }
+                Err(e) => log::warn!("{name}: created again, but not opened yet ({e:#})"),
+            }
+        }
+    }
+
     /// Reads the link state of every watched interface; the controller acts on the changes.
     async fn track_links(&mut self) {
+        self.reopen_recreated().await;
         let mut states = Vec::new();
         for name in self.ctl.watched_links() {
             let up = link_up(&self.netlink, &name).await;

@@ -148,6 +148,17 @@ pub enum Input {
         /// The host, read for it.
         host: Host,
     },
+    /// An interface of the running configuration was deleted and created again (a new index:
+    /// a bond rebuilt, a NIC replugged); the driver opened it anew. Its instances restart as
+    /// at start, the others keep their state.
+    Recreated {
+        /// The interface.
+        iface: String,
+        /// The running configuration.
+        config: Box<Config>,
+        /// The host, read again.
+        host: Host,
+    },
 }
 
 /// What the driver must do, in order.
@@ -654,7 +665,20 @@ impl Controller {
             Input::Stop => self.stop(now),
             Input::Reload { config, host } => {
                 if self.stopping.is_none() {
-                    self.reload(now, &config, &host);
+                    self.reload(now, &config, &host, None);
+                }
+            }
+            Input::Recreated {
+                iface,
+                config,
+                host,
+            } => {
+                if self.stopping.is_none() {
+                    self.log(
+                        log::Level::Warn,
+                        format!("{iface} was deleted and created again: its instances restart"),
+                    );
+                    self.reload(now, &config, &host, Some(&iface));
                 }
             }
         }
@@ -1009,7 +1033,9 @@ impl Controller {
     /// A new configuration: a bad one is refused and the running one stays; otherwise
     /// unchanged instances keep their state (a master stays master), changed ones restart,
     /// removed ones stop, new ones start.
-    fn reload(&mut self, now: Nanos, config: &Config, host: &Host) {
+    /// Applies `config` in place of the running one; with `recreated`, the instances on that
+    /// interface restart too, unchanged as they are (their interface, maps and sockets are new).
+    fn reload(&mut self, now: Nanos, config: &Config, host: &Host, recreated: Option<&str>) {
         if let Err(e) = check(config, host) {
             self.log(
                 log::Level::Error,
@@ -1034,7 +1060,7 @@ impl Controller {
         let mut restart: BTreeSet<String> = self
             .instances
             .iter()
-            .filter(|x| !new.contains(&x.spec))
+            .filter(|x| !new.contains(&x.spec) || Some(x.spec.interface.as_str()) == recreated)
             .map(Inst::name)
             .collect();
         restart.extend(

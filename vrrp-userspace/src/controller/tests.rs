@@ -561,3 +561,40 @@ fn a_reload_that_changes_a_group_member_restarts_its_group() {
     assert_eq!(state(&ctl, "VI_1"), State::Fault);
     assert_eq!(state(&ctl, "VI_2"), State::Fault);
 }
+
+#[test]
+fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_the_others() {
+    // VI_1 on eth0, VI_2 on eth1, both masters; eth0 is deleted (FAULT by its failing effects,
+    // here left out) and created again with a new index: the driver opened it anew and says so.
+    let mut other = instance("VI_2", 2, 200, true);
+    other.interface = "eth1".into();
+    let c = config(vec![instance("VI_1", 1, 200, true), other]);
+    let mut h = host();
+    h.ifaces.insert("eth1".into(), h.ifaces["eth0"].clone());
+    h.links.insert("eth1".into(), true);
+    let (mut ctl, _) = Controller::start(&c, &h, 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let effects = ctl.handle(
+        SEC,
+        Input::Recreated {
+            iface: "eth0".into(),
+            config: Box::new(c.clone()),
+            host: h.clone(),
+        },
+    );
+    // VI_1 starts again: its router and VIPs written into the new interface's maps, and it
+    // is master again; VI_2, on the interface that stayed, is not touched.
+    assert_eq!(
+        transitions(&effects),
+        vec![
+            ("VI_1".to_string(), State::Initialize),
+            ("VI_1".to_string(), State::Master),
+        ]
+    );
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::MapVips { instance, iface, .. } if instance == "VI_1" && iface == "eth0")
+    ));
+    assert!(!effects.iter().any(|e| e.owner() == Some(Owner::Instance("VI_2".into()))));
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
+}
