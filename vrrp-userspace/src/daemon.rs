@@ -745,7 +745,16 @@ impl<F: Frames> Daemon<F> {
                 self.reload().await;
             }
             if let Some(reply) = reload_reply {
-                let answer = self.reload().await;
+                let answer = if stopping {
+                    ReloadAnswer {
+                        applied: false,
+                        lines: vec!["vrrpd is stopping; the reload is not applied".into()],
+                    }
+                } else {
+                    self.reload().await
+                };
+                // A status asked after the answer shows what the reload did.
+                snapshot_tx.send_replace(self.snapshot());
                 // The client may have gone; the reload stands.
                 let _ = reply.send(answer);
             }
