@@ -2,11 +2,14 @@
 //! effects and feeds their failures back.
 //!
 //! One tokio task. It sleeps until the controller's next wake-up, an event from the ring
-//! buffer, a signal, a link change, a script result or a control-socket client. At a wake-up it
-//! reads each router's newest advert stamp (per-CPU, written by XDP) when the controller needs
-//! them, and hands them over with the time. Every decision is the controller's; an effect that
-//! fails is reported back to it (the instance goes to FAULT and recovers by itself), so after
-//! startup only SIGTERM or SIGINT end the loop.
+//! buffer, a signal, a link change, a script result or a reload asked over the control socket.
+//! At a wake-up it reads each router's newest advert stamp (per-CPU, written by XDP) when the
+//! controller needs them, and hands them over with the time. Every decision is the
+//! controller's; an effect that fails is reported back to it (the instance goes to FAULT and
+//! recovers by itself), so after startup only SIGTERM or SIGINT end the loop.
+//!
+//! The control socket is another task ([`control::serve_all`]): it answers `vrrpd status`
+//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop.
 
 use std::{
     collections::BTreeMap,

@@ -84,9 +84,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Make the running daemon read its configuration again (as SIGHUP does) and print what
-    /// changed, or why it refused the file (each error with file:line; exit status 2, and the
-    /// running configuration keeps serving).
+    /// Make the running daemon read its configuration again and print what changed.
+    ///
+    /// As SIGHUP, but answered once the daemon has applied the file (what changed) or refused
+    /// it (each error with file:line, exit status 2; the running configuration keeps serving).
     Reload {
         /// The control socket of the daemon to ask.
         #[arg(long)]
