@@ -1,5 +1,12 @@
-//! The control socket: `vrrpd status` connects, the daemon answers with the status of every
-//! instance as JSON and closes. Only root and the daemon's own user are answered.
+//! The control socket: `vrrpd status` and `vrrpd reload` connect, send their request and read
+//! the daemon's answer as JSON until it closes. The request is one line (`reload`, or
+//! `status`); nothing at all (an end of file, or silence for half a second, as clients from
+//! before `reload` send) asks for the status. Only root and the daemon's own user are answered.
+//!
+//! The socket is served by a task of its own ([`serve_all`]): the status comes from the
+//! snapshot the main loop publishes ([`StatusSnapshot`]), with the XDP counters read off the
+//! loop, so that a status never delays an advert; a reload is handed to the main loop, which
+//! answers once the controller has applied or refused it.
 //!
 //! Also what keeps one vrrpd per network namespace ([`NamespaceLock`]) and its pid file
 //! ([`PidFile`]).
@@ -8,6 +15,7 @@ use std::{
     io::Write as _,
     os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _},
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use anyhow::{Context as _, Result};
@@ -16,7 +24,23 @@ use tokio::{
     net::{UnixListener, UnixStream},
 };
 
-use crate::daemon::InstanceStatus;
+use crate::daemon::{InstanceStatus, StatusSnapshot};
+
+/// The answer to `reload`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadAnswer {
+    /// Whether the new configuration runs now; if not, the old one keeps serving.
+    pub applied: bool,
+    /// What changed, or why it was refused (each diagnostic with its file:line), and the
+    /// file's warnings.
+    pub lines: Vec<String>,
+}
+
+/// A reload asked over the socket: the main loop answers on the channel when done.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<ReloadAnswer>;
+
+/// How long a client has to send its request; one that sends nothing gets the status.
+const REQUEST_WAIT: Duration = Duration::from_millis(500);
 
 /// The default control socket: one per network namespace, so that several vrrpd on one host
 /// (one per namespace) never collide.
@@ -211,20 +235,171 @@ fn is_vrrpd(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "vrrpd")
 }
 
-/// Answers one client with `status`.
-pub async fn serve(mut stream: UnixStream, status: Vec<InstanceStatus>) {
-    if let Ok(json) = serde_json::to_vec(&status) {
-        let _ = stream.write_all(&json).await;
+/// A status to write: the snapshot, and where the JSON goes.
+type StatusJob = (StatusSnapshot, tokio::sync::oneshot::Sender<Vec<u8>>);
+
+/// The thread that reads the counters and writes the status JSON, at the lowest CPU priority
+/// (nice 19): on a busy host the main loop's adverts come first and a status waits.
+fn status_worker() -> Result<std::sync::mpsc::Sender<StatusJob>> {
+    let (tx, rx) = std::sync::mpsc::channel::<StatusJob>();
+    std::thread::Builder::new()
+        .name("status".into())
+        .spawn(move || {
+            if let Err(e) = lower_priority() {
+                log::debug!("status thread: priority not lowered ({e})");
+            }
+            // Ends when the socket's task ends (the sender is dropped).
+            for (snapshot, reply) in rx {
+                if let Ok(json) = serde_json::to_vec(&snapshot.statuses()) {
+                    let _ = reply.send(json);
+                }
+            }
+        })
+        .context("starting the status thread")?;
+    Ok(tx)
+}
+
+/// Makes the calling thread nice 19 (setpriority on a thread id is per-thread on Linux).
+#[expect(
+    unsafe_code,
+    reason = "gettid(2) and setpriority(2): plain integers, no memory-safety preconditions"
+)]
+fn lower_priority() -> nix::Result<()> {
+    // SAFETY: neither call takes a pointer; the kernel checks the values.
+    let rc = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
+    };
+    nix::errno::Errno::result(rc).map(drop)
+}
+
+/// Serves the control socket until aborted: every client in a task of its own.
+pub async fn serve_all(
+    server: Server,
+    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+    reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+) {
+    let worker = match status_worker() {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("control socket not served: {e:#}");
+            return;
+        }
+    };
+    loop {
+        match server.accept().await {
+            Ok(stream) => {
+                tokio::spawn(serve(
+                    stream,
+                    snapshot.clone(),
+                    reloads.clone(),
+                    worker.clone(),
+                ));
+            }
+            Err(e) => {
+                log::warn!("control socket: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
+}
+
+/// Reads the client's request: its first line, or nothing if it sends none in time.
+async fn request(stream: &mut UnixStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64];
+    let read = async {
+        while !buf.contains(&b'\n') && buf.len() < 256 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(REQUEST_WAIT, read).await;
+    let line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(line).trim().to_string()
+}
+
+/// Answers one client.
+async fn serve(
+    mut stream: UnixStream,
+    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+    reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+    worker: std::sync::mpsc::Sender<StatusJob>,
+) {
+    let json = match request(&mut stream).await.as_str() {
+        "" | "status" => {
+            let snapshot = snapshot.borrow().clone();
+            // The counters are read with bpf() calls and the JSON written on the status
+            // thread, not the runtime's only one.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if worker.send((snapshot, tx)).is_err() {
+                return;
+            }
+            match rx.await {
+                Ok(json) => json,
+                Err(_) => return,
+            }
+        }
+        "reload" => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let answer = if reloads.send(tx).await.is_ok() {
+                rx.await.ok()
+            } else {
+                None
+            };
+            let answer = answer.unwrap_or_else(|| ReloadAnswer {
+                applied: false,
+                lines: vec!["vrrpd is stopping".into()],
+            });
+            match serde_json::to_vec(&answer) {
+                Ok(json) => json,
+                Err(_) => return,
+            }
+        }
+        other => {
+            log::warn!("control socket: unknown request {other:?}");
+            return;
+        }
+    };
+    let _ = stream.write_all(&json).await;
     let _ = stream.shutdown().await;
+}
+
+/// Sends `request` to the daemon at `path` and reads its whole answer. The status is asked
+/// by sending nothing (an end of file at once): a vrrpd from before `reload` never reads the
+/// socket, and a request left unread there would reset the connection.
+async fn ask(path: &Path, request: Option<&str>) -> Result<Vec<u8>> {
+    let mut stream = UnixStream::connect(path)
+        .await
+        .with_context(|| format!("connecting to {} (is vrrpd running?)", path.display()))?;
+    if let Some(r) = request {
+        stream.write_all(format!("{r}\n").as_bytes()).await?;
+    }
+    stream.shutdown().await?;
+    let mut buf = Vec::new();
+    stream
+        .read_to_end(&mut buf)
+        .await
+        .with_context(|| format!("reading the answer from {}", path.display()))?;
+    if buf.is_empty() {
+        anyhow::bail!("the daemon closed {} without an answer", path.display());
+    }
+    Ok(buf)
 }
 
 /// Asks the daemon at `path` for its status.
 pub async fn query(path: &Path) -> Result<Vec<InstanceStatus>> {
-    let mut stream = UnixStream::connect(path)
-        .await
-        .with_context(|| format!("connecting to {} (is vrrpd running?)", path.display()))?;
-    let mut buf = Vec::new();
-    stream.read_to_end(&mut buf).await?;
+    let buf = ask(path, None).await?;
     serde_json::from_slice(&buf).context("reading the daemon's answer")
+}
+
+/// Asks the daemon at `path` to read its configuration again; its answer once done.
+pub async fn reload(path: &Path) -> Result<ReloadAnswer> {
+    let buf = ask(path, Some("reload")).await?;
+    serde_json::from_slice(&buf).context(
+        "reading the daemon's answer (a vrrpd older than `vrrpd reload` answers only with its \
+         status: send it SIGHUP, or restart it)",
+    )
 }

@@ -2,16 +2,20 @@
 //! effects and feeds their failures back.
 //!
 //! One tokio task. It sleeps until the controller's next wake-up, an event from the ring
-//! buffer, a signal, a link change, a script result or a control-socket client. At a wake-up it
-//! reads each router's newest advert stamp (per-CPU, written by XDP) when the controller needs
-//! them, and hands them over with the time. Every decision is the controller's; an effect that
-//! fails is reported back to it (the instance goes to FAULT and recovers by itself), so after
-//! startup only SIGTERM or SIGINT end the loop.
+//! buffer, a signal, a link change, a script result or a reload asked over the control socket.
+//! At a wake-up it reads each router's newest advert stamp (per-CPU, written by XDP) when the
+//! controller needs them, and hands them over with the time. Every decision is the
+//! controller's; an effect that fails is reported back to it (the instance goes to FAULT and
+//! recovers by itself), so after startup only SIGTERM or SIGINT end the loop.
+//!
+//! The control socket is another task ([`control::serve_all`]): it answers `vrrpd status`
+//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop.
 
 use std::{
     collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
+    sync::Arc,
     time::Duration,
 };
 
@@ -22,8 +26,11 @@ use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IfaceConfig};
 use crate::{
     config::{Config, Instance as InstanceSpec, Notify},
     control,
-    controller::{self, Controller, Effect, Failure, Heard, Host, IfaceInfo, Input, Owner},
-    dataplane::{self, Attached, Dataplane, Events, ModeChoice, monotonic_ns},
+    control::ReloadAnswer,
+    controller::{
+        self, Controller, Effect, Failure, Heard, Host, IfaceInfo, Input, InstanceView, Owner,
+    },
+    dataplane::{self, Attached, CounterReader, Dataplane, Events, ModeChoice, monotonic_ns},
     fsm::{Advert, Nanos, State},
     netlink::{Link, LinkEvents, Netlink},
     track,
@@ -36,6 +43,11 @@ use crate::{
 /// is a netlink round trip the main loop waits for (up to about 10 ms while another process
 /// holds the kernel's rtnetlink lock), so it is rare.
 const LINK_CHECK: Nanos = 1_000_000_000;
+
+/// How stale the status snapshot ([`StatusSnapshot`]) may get: the main loop publishes the
+/// instances' views at once when a state changes or an input other than time arrives, and
+/// otherwise at most this often.
+const STATUS_REFRESH: Nanos = 100_000_000;
 
 /// How the daemon runs.
 #[derive(Clone, Debug)]
@@ -101,10 +113,75 @@ pub struct InstanceStatus {
     pub fault: Option<String>,
 }
 
+/// What `vrrpd status` is answered from: the instances' views as the main loop last published
+/// them, and a reader of each interface's XDP counters with descriptors of its own. The
+/// control socket's task answers from it without waiting for the main loop; the counters are
+/// read then, off the loop, with a few batched system calls an interface.
+#[derive(Clone, Default)]
+pub struct StatusSnapshot {
+    /// Every instance, in the controller's order.
+    pub views: Arc<Vec<InstanceView>>,
+    /// The counters of each interface.
+    pub counters: Arc<BTreeMap<String, Arc<CounterReader>>>,
+}
+
+impl StatusSnapshot {
+    /// The status of every instance, with the XDP counters read now (blocking: a few bpf()
+    /// calls an interface).
+    pub fn statuses(&self) -> Vec<InstanceStatus> {
+        let counts: BTreeMap<&str, dataplane::Counts> = self
+            .counters
+            .iter()
+            .filter_map(|(name, r)| match r.read() {
+                Ok(c) => Some((name.as_str(), c)),
+                Err(e) => {
+                    log::debug!("{name}: counters not read for status: {e:#}");
+                    None
+                }
+            })
+            .collect();
+        let by_reason = |d: &vrrp_common::maps::DropCounts| -> BTreeMap<String, u64> {
+            vrrp_common::DropReason::ALL
+                .iter()
+                .map(|r| (r.name().to_string(), d.by_reason[*r as usize]))
+                .collect()
+        };
+        self.views
+            .iter()
+            .map(|inst| {
+                let c = counts.get(inst.interface.as_str());
+                InstanceStatus {
+                    name: inst.name.clone(),
+                    interface: inst.interface.clone(),
+                    vrid: inst.vrid,
+                    state: inst.state.to_string(),
+                    priority: inst.priority.get(),
+                    master: inst.master,
+                    vips: inst
+                        .vips
+                        .iter()
+                        .map(|v| format!("{}/{}", v.address, v.prefix_len))
+                        .collect(),
+                    master_adver_interval_cs: inst.master_adver_interval.get(),
+                    drops: c
+                        .and_then(|c| c.drops.get(usize::from(inst.vrid)))
+                        .map(by_reason)
+                        .unwrap_or_default(),
+                    adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
+                    interface_drops: c.map(|c| by_reason(&c.drops_total)).unwrap_or_default(),
+                    fault: inst.fault.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// One interface: its XDP program, its events, its transmit socket.
 struct Iface {
     link: Link,
     dp: Dataplane,
+    /// Its counters for `vrrpd status`.
+    counters: Arc<CounterReader>,
     events: AsyncFd<Events>,
     tx: PacketTx,
     /// Adverts due on this interface, sent together at the end of a batch or at
@@ -138,6 +215,11 @@ pub struct Daemon<F: Frames> {
     script_tasks: Vec<tokio::task::JoinHandle<()>>,
     script_results: tokio::sync::mpsc::Receiver<(String, bool)>,
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
+    /// Something that status shows may have changed since the snapshot was published.
+    status_dirty: bool,
+    /// The loop ran since the snapshot was published (views may differ in what is not marked
+    /// dirty: a backup's master, a fault's reason).
+    snapshot_behind: bool,
     /// When the carriers were last read ([`LINK_CHECK`]).
     links_checked: Nanos,
     /// The kernel's announcements of link changes.
@@ -184,6 +266,8 @@ impl<F: Frames> Daemon<F> {
             script_results: rx,
             script_sender: tx,
             links_checked: 0,
+            status_dirty: true,
+            snapshot_behind: false,
             link_events,
             unicast: BTreeMap::new(),
             config,
@@ -195,6 +279,9 @@ impl<F: Frames> Daemon<F> {
 
     /// Feeds the controller one input at the present time and carries out what it answers.
     async fn feed(&mut self, input: Input) {
+        if !matches!(input, Input::Tick { .. }) {
+            self.status_dirty = true;
+        }
         let effects = self.ctl.handle(monotonic_ns(), input);
         self.carry_out(effects).await;
     }
@@ -385,7 +472,10 @@ impl<F: Frames> Daemon<F> {
                 from,
                 to,
                 reason,
-            } => log::info!("{instance}: {from} -> {to} ({reason})"),
+            } => {
+                self.status_dirty = true;
+                log::info!("{instance}: {from} -> {to} ({reason})")
+            }
             Effect::RunNotify {
                 notify: n,
                 kind,
@@ -476,24 +566,37 @@ impl<F: Frames> Daemon<F> {
         self.feed(Input::Tick { adverts }).await;
     }
 
-    /// SIGHUP: reads the configuration again. A bad file, or one whose instances cannot run
-    /// here, is refused with its diagnostics and the running configuration keeps serving.
-    async fn reload(&mut self) {
-        let loaded = match crate::config::load(&self.options.config) {
-            Ok(l) => l,
-            Err(e) => {
-                for d in e.errors() {
-                    log::error!("{d}");
-                }
-                log::error!(
-                    "reload of {} refused; the running configuration stays",
-                    self.options.config.display()
-                );
-                return;
+    /// SIGHUP or `vrrpd reload`: reads the configuration again. A bad file, or one whose
+    /// instances cannot run here, is refused with its diagnostics (logged, and in the answer)
+    /// and the running configuration keeps serving.
+    async fn reload(&mut self) -> ReloadAnswer {
+        let path = self.options.config.display().to_string();
+        let refused = |mut lines: Vec<String>| {
+            lines.push(format!(
+                "reload of {path} refused; the running configuration stays"
+            ));
+            for l in &lines {
+                log::error!("{l}");
+            }
+            ReloadAnswer {
+                applied: false,
+                lines,
             }
         };
+        let loaded = match crate::config::load(&self.options.config) {
+            Ok(l) => l,
+            Err(e @ crate::config::ConfigError::Io { .. }) => return refused(vec![e.to_string()]),
+            Err(e) => {
+                for w in e.warnings() {
+                    log::warn!("{w}");
+                }
+                return refused(e.errors().iter().map(|d| d.to_string()).collect());
+            }
+        };
+        let mut lines: Vec<String> = Vec::new();
         for w in &loaded.warnings {
             log::warn!("{w}");
+            lines.push(w.to_string());
         }
         let mut config = loaded.config;
         crate::scripts::configure(&config);
@@ -505,13 +608,17 @@ impl<F: Frames> Daemon<F> {
             match open_iface(&self.netlink, &name, &self.options).await {
                 Ok(iface) => {
                     self.ifaces.insert(name, iface);
+                    self.status_dirty = true;
                 }
                 Err(e) => {
-                    log::error!(
-                        "reload of {} refused ({name}: {e:#}); the running configuration stays",
-                        self.options.config.display()
-                    );
-                    return;
+                    // The first instance on it, where the file names it.
+                    let at = config
+                        .instances
+                        .iter()
+                        .find(|i| i.interface == name)
+                        .map_or(path.clone(), |i| i.source.to_string());
+                    lines.push(format!("{at}: interface {name}: {e:#}"));
+                    return refused(lines);
                 }
             }
         }
@@ -525,6 +632,27 @@ impl<F: Frames> Daemon<F> {
             host,
         })
         .await;
+        match self.ctl.take_reload_outcome() {
+            Some(Ok(done)) => {
+                lines.push(done);
+                ReloadAnswer {
+                    applied: true,
+                    lines,
+                }
+            }
+            // The controller logged it already.
+            Some(Err(e)) => {
+                lines.push(e);
+                lines.push(format!(
+                    "reload of {path} refused; the running configuration stays"
+                ));
+                ReloadAnswer {
+                    applied: false,
+                    lines,
+                }
+            }
+            None => refused(lines),
+        }
     }
 
     /// An interface deleted and created again under its name has a new index: the sockets,
@@ -576,51 +704,22 @@ impl<F: Frames> Daemon<F> {
         self.feed(Input::Links(states)).await;
     }
 
-    /// Status of every instance.
+    /// What `vrrpd status` answers from now.
+    fn snapshot(&self) -> StatusSnapshot {
+        StatusSnapshot {
+            views: Arc::new(self.ctl.instances()),
+            counters: Arc::new(
+                self.ifaces
+                    .iter()
+                    .map(|(name, i)| (name.clone(), i.counters.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Status of every instance (reads the XDP counters).
     pub fn status(&self) -> Vec<InstanceStatus> {
-        self.ctl
-            .instances()
-            .into_iter()
-            .map(|inst| {
-                let dp = self.ifaces.get(&inst.interface).map(|i| &i.dp);
-                let by_reason = |d: vrrp_common::maps::DropCounts| {
-                    vrrp_common::DropReason::ALL
-                        .iter()
-                        .map(|r| (r.name().to_string(), d.by_reason[*r as usize]))
-                        .collect()
-                };
-                let drops = dp
-                    .and_then(|dp| dp.drops(inst.vrid).ok())
-                    .map(by_reason)
-                    .unwrap_or_default();
-                let interface_drops = dp
-                    .and_then(|dp| dp.drops_total().ok())
-                    .map(by_reason)
-                    .unwrap_or_default();
-                let adverts_seen = dp
-                    .and_then(|dp| dp.advert_stamps(inst.family, inst.vrid).ok())
-                    .map(|s| s.iter().map(|s| s.count).sum())
-                    .unwrap_or(0);
-                InstanceStatus {
-                    name: inst.name,
-                    interface: inst.interface,
-                    vrid: inst.vrid,
-                    state: inst.state.to_string(),
-                    priority: inst.priority.get(),
-                    master: inst.master,
-                    vips: inst
-                        .vips
-                        .iter()
-                        .map(|v| format!("{}/{}", v.address, v.prefix_len))
-                        .collect(),
-                    master_adver_interval_cs: inst.master_adver_interval.get(),
-                    drops,
-                    adverts_seen,
-                    interface_drops,
-                    fault: inst.fault,
-                }
-            })
-            .collect()
+        self.snapshot().statuses()
     }
 
     /// Runs until SIGTERM or SIGINT; then hands over (priority 0 where master, the VIPs kept
@@ -630,16 +729,30 @@ impl<F: Frames> Daemon<F> {
         let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
         let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
         let control = control::Server::bind(&self.options.control_socket)?;
+        // The control socket is served by its own task from the snapshot the loop publishes;
+        // only a reload comes back to the loop, which answers it once the controller decided.
+        let (snapshot_tx, snapshot_rx) = tokio::sync::watch::channel(self.snapshot());
+        let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
+        let control_task = tokio::spawn(control::serve_all(control, snapshot_rx, reload_tx));
+        let mut published = monotonic_ns();
+        self.status_dirty = false;
         let mut systemd = crate::systemd::Notifier::from_env();
         systemd.ready(self.ctl.instances().iter().map(|i| i.state));
         let mut stopping = false;
         while !self.ctl.finished() {
             let now = monotonic_ns();
             let wake = self.ctl.next_wake(now);
+            // A snapshot older than what happened since is published within STATUS_REFRESH.
+            let wake = if self.snapshot_behind {
+                wake.min(published + STATUS_REFRESH)
+            } else {
+                wake
+            };
             let sleep = systemd.cap(Duration::from_nanos(
                 wake.saturating_sub(now).min(3_600_000_000_000),
             ));
             let (mut stop, mut reload, mut event) = (false, false, false);
+            let mut reload_reply = None;
             let mut script = None;
             let mut link = None;
             // Without instances (a configuration that has none yet, as keepalived allows)
@@ -669,12 +782,7 @@ impl<F: Frames> Daemon<F> {
                 }
                 Some(change) = self.link_events.next() => link = Some(change),
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
-                conn = control.accept() => {
-                    if let Ok(stream) = conn {
-                        let status = self.status();
-                        tokio::spawn(control::serve(stream, status));
-                    }
-                }
+                Some(reply) = reload_rx.recv() => reload_reply = Some(reply),
             }
             if stop {
                 if !stopping {
@@ -685,6 +793,20 @@ impl<F: Frames> Daemon<F> {
             }
             if reload {
                 self.reload().await;
+            }
+            if let Some(reply) = reload_reply {
+                let answer = if stopping {
+                    ReloadAnswer {
+                        applied: false,
+                        lines: vec!["vrrpd is stopping; the reload is not applied".into()],
+                    }
+                } else {
+                    self.reload().await
+                };
+                // A status asked after the answer shows what the reload did.
+                snapshot_tx.send_replace(self.snapshot());
+                // The client may have gone; the reload stands.
+                let _ = reply.send(answer);
             }
             if let Some((name, success)) = script {
                 self.feed(Input::Script { name, success }).await;
@@ -705,7 +827,17 @@ impl<F: Frames> Daemon<F> {
             if !stopping {
                 systemd.alive(self.ctl.instances().iter().map(|i| i.state));
             }
+            let now = monotonic_ns();
+            if self.status_dirty || now >= published + STATUS_REFRESH {
+                snapshot_tx.send_replace(self.snapshot());
+                published = now;
+                self.status_dirty = false;
+                self.snapshot_behind = false;
+            } else {
+                self.snapshot_behind = true;
+            }
         }
+        control_task.abort();
         self.shutdown().await
     }
 
@@ -810,6 +942,7 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         memberships.push(McastMembership::join_v6(link.index)?);
     }
     Ok(Iface {
+        counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
         _memberships: memberships,

@@ -887,6 +887,22 @@ impl Dataplane {
         Ok(newest)
     }
 
+    /// A reader of the drop counters and advert stamps with its own descriptors of the maps,
+    /// for a thread other than the one that owns this [`Dataplane`] (`vrrpd status`).
+    pub fn counter_reader(&self) -> Result<CounterReader> {
+        let fd = |name: &str| -> Result<std::os::fd::OwnedFd> {
+            let data = match self.map(name)? {
+                aya::maps::Map::PerCpuArray(data) => data,
+                _ => return Err(anyhow!("{name} is not a per-CPU array")),
+            };
+            Ok(data.fd().as_fd().try_clone_to_owned()?)
+        };
+        Ok(CounterReader {
+            drops: fd(map_names::DROPS)?,
+            adverts: fd(map_names::ADVERTS)?,
+        })
+    }
+
     /// Drops by reason for `vrid` (0: drops before the VRID was known), summed over CPUs.
     pub fn drops(&self, vrid: u8) -> Result<DropCounts> {
         let drops = PerCpuArray::<_, DropCounts>::try_from(self.map(map_names::DROPS)?)?;
@@ -1095,6 +1111,89 @@ pub fn tick_ns() -> u64 {
 fn as_arrival(mut s: AdvertStamp) -> AdvertStamp {
     s.time_ns = s.arrival_ns(tick_ns());
     s
+}
+
+/// Reads XDP's drop counters and advert counts with one BPF_MAP_LOOKUP_BATCH a map, through
+/// descriptors of its own ([`Dataplane::counter_reader`]), so that `vrrpd status` reads them
+/// off the main loop and in a few system calls, not one a VRID.
+pub struct CounterReader {
+    drops: std::os::fd::OwnedFd,
+    adverts: std::os::fd::OwnedFd,
+}
+
+/// What a [`CounterReader`] read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Drops by reason for each VRID (index 0: before the VRID was known), summed over CPUs.
+    pub drops: Vec<DropCounts>,
+    /// The sum of `drops`: every VRID's and the frames without one.
+    pub drops_total: DropCounts,
+    /// Valid adverts recorded for each router of IPv4, indexed by VRID, summed over CPUs.
+    pub adverts4: Vec<u64>,
+    /// The same for IPv6.
+    pub adverts6: Vec<u64>,
+}
+
+impl Counts {
+    /// Valid adverts recorded for router (`family`, `vrid`).
+    pub fn adverts_seen(&self, family: Family, vrid: u8) -> u64 {
+        let of = match family {
+            Family::Ipv4 => &self.adverts4,
+            Family::Ipv6 => &self.adverts6,
+        };
+        of.get(usize::from(vrid)).copied().unwrap_or(0)
+    }
+}
+
+impl CounterReader {
+    /// Every VRID's drops and every router's advert count: three system calls.
+    pub fn read(&self) -> Result<Counts> {
+        use std::os::fd::AsFd as _;
+        let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
+        let stride = core::mem::size_of::<DropCounts>().next_multiple_of(8);
+        let mut values = vec![0u8; 256 * cpus * stride];
+        let read = lookup_batch(self.drops.as_fd(), 0, 256, &mut values)?;
+        let mut counts = Counts {
+            drops: vec![DropCounts::default(); 256],
+            ..Counts::default()
+        };
+        for (vrid, total) in counts.drops.iter_mut().enumerate().take(read) {
+            let per_cpu = &values[vrid * cpus * stride..(vrid + 1) * cpus * stride];
+            for cpu in per_cpu.chunks_exact(stride) {
+                for (r, t) in total.by_reason.iter_mut().enumerate() {
+                    *t += u64::from_ne_bytes(cpu[r * 8..r * 8 + 8].try_into().expect("8 bytes"));
+                }
+            }
+            for (s, t) in counts
+                .drops_total
+                .by_reason
+                .iter_mut()
+                .zip(total.by_reason.iter())
+            {
+                *s += t;
+            }
+        }
+        let stride = core::mem::size_of::<AdvertStamp>().next_multiple_of(8);
+        let routers = vrrp_common::maps::ROUTERS_PER_FAMILY as usize;
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let mut values = vec![0u8; routers * cpus * stride];
+            let first = router_index(family, 0);
+            let read = lookup_batch(self.adverts.as_fd(), first, routers as u32, &mut values)?;
+            let seen: Vec<u64> = (0..read)
+                .map(|vrid| {
+                    values[vrid * cpus * stride..(vrid + 1) * cpus * stride]
+                        .chunks_exact(stride)
+                        .map(|b| stamp_from_bytes(b).count)
+                        .sum()
+                })
+                .collect();
+            match family {
+                Family::Ipv4 => counts.adverts4 = seen,
+                Family::Ipv6 => counts.adverts6 = seen,
+            }
+        }
+        Ok(counts)
+    }
 }
 
 /// The VIPs in a VIP hash map (either family) whose last byte is `last`, lowest first, each

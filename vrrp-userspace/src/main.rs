@@ -84,6 +84,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make the running daemon read its configuration again and print what changed.
+    ///
+    /// As SIGHUP, but answered once the daemon has applied the file (what changed) or refused
+    /// it (each error with file:line, exit status 2; the running configuration keeps serving).
+    Reload {
+        /// The control socket of the daemon to ask.
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+    },
     /// Convert a configuration (usually a keepalived.conf) to vrrpd's TOML.
     Convert {
         /// The configuration file.
@@ -104,7 +113,8 @@ enum Command {
 /// The signals and files of `vrrpd run`, for `--help` and the man page.
 const RUN_HELP: &str = "\
 Signals:
-  SIGHUP   reload; a bad file is refused, the old one keeps serving
+  SIGHUP   reload (as `vrrpd reload`, which also prints the outcome);
+           a bad file is refused, the old one keeps serving
   SIGTERM  priority 0, hand over, remove the VIPs, exit 0 (or SIGINT)
 
 Under systemd (Type=notify): READY=1 after startup, STATUS= with
@@ -113,7 +123,7 @@ the instances' states, WATCHDOG=1 from the main loop.
 Files:
   /etc/vrrpd/vrrpd.conf         the packaged configuration
   /etc/default/vrrpd            VRRPD_CONFIG, VRRPD_OPTIONS
-  /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status)
+  /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status, reload)
   /sys/fs/bpf/vrrpd/            the pinned XDP and tc links";
 
 /// Exit status for a configuration that is refused.
@@ -168,6 +178,7 @@ fn main() -> ExitCode {
             control_socket,
             json,
         } => status(control_socket, json),
+        Command::Reload { control_socket } => reload(control_socket),
     };
     match result {
         Ok(code) => code,
@@ -508,4 +519,24 @@ fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn reload(control_socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let path = control_socket.unwrap_or_else(vrrp_userspace::control::default_path);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let answer = runtime.block_on(vrrp_userspace::control::reload(&path))?;
+    if answer.applied {
+        let mut out = std::io::stdout().lock();
+        for line in &answer.lines {
+            writeln!(out, "{line}")?;
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for line in &answer.lines {
+            eprintln!("{line}");
+        }
+        Ok(ExitCode::from(EXIT_CONFIG))
+    }
 }

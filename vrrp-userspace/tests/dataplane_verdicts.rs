@@ -477,6 +477,39 @@ fn kernel_verdicts_one_per_path_and_reason() {
     }
     assert_eq!(dp.counters().unwrap(), counters);
     assert_eq!(dp.drops_total().unwrap(), drops);
+    reader_agrees(&dp);
+}
+
+/// `vrrpd status`'s batched reader (its own descriptors, one BPF_MAP_LOOKUP_BATCH a map)
+/// reads what the per-key lookups read, for every VRID and router.
+fn reader_agrees(dp: &Dataplane) {
+    let counts = dp.counter_reader().unwrap().read().unwrap();
+    assert_eq!(counts.drops.len(), 256);
+    assert!(
+        counts.drops_total.by_reason.iter().sum::<u64>() > 0,
+        "the cases counted drops"
+    );
+    for vrid in 0..=255u8 {
+        assert_eq!(
+            counts.drops[usize::from(vrid)],
+            dp.drops(vrid).unwrap(),
+            "VRID {vrid}"
+        );
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let seen: u64 = dp
+                .advert_stamps(family, vrid)
+                .unwrap()
+                .iter()
+                .map(|s| s.count)
+                .sum();
+            assert_eq!(counts.adverts_seen(family, vrid), seen, "{family:?} {vrid}");
+        }
+    }
+    assert_eq!(counts.drops_total, dp.drops_total().unwrap());
+    assert!(
+        counts.adverts_seen(Family::Ipv4, 50) > 0,
+        "the cases stamped VRID 50"
+    );
 }
 
 fn v6_icmp() -> Vec<u8> {

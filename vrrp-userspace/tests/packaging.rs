@@ -38,6 +38,7 @@ fn generate_docs_writes_man_pages_and_completions() {
         "vrrpd-run",
         "vrrpd-check",
         "vrrpd-status",
+        "vrrpd-reload",
         "vrrpd-convert",
     ] {
         let text = std::fs::read_to_string(dir.join(format!("man8/{page}.8"))).unwrap();

@@ -506,6 +506,8 @@ pub struct Controller {
     pending: VecDeque<Order>,
     stopping: Option<Stopping>,
     out: Vec<Effect>,
+    /// What the last [`Input::Reload`] did, until [`Controller::take_reload_outcome`].
+    reload_outcome: Option<Result<String, String>>,
     /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
     /// rule, for the simulator to catch).
     #[cfg(test)]
@@ -597,6 +599,7 @@ impl Controller {
             pending: VecDeque::new(),
             stopping: None,
             out: Vec::new(),
+            reload_outcome: None,
             #[cfg(test)]
             early_ns: 0,
             #[cfg(test)]
@@ -666,6 +669,8 @@ impl Controller {
             Input::Reload { config, host } => {
                 if self.stopping.is_none() {
                     self.reload(now, &config, &host, None);
+                } else {
+                    self.reload_outcome = Some(Err("vrrpd is stopping".into()));
                 }
             }
             Input::Recreated {
@@ -679,6 +684,8 @@ impl Controller {
                         format!("{iface} was deleted and created again: its instances restart"),
                     );
                     self.reload(now, &config, &host, Some(&iface));
+                    // Not an operator's reload: nobody waits for its outcome.
+                    self.reload_outcome = None;
                 }
             }
         }
@@ -718,6 +725,12 @@ impl Controller {
     /// The interfaces whose link state is tracked.
     pub fn watched_links(&self) -> Vec<String> {
         self.links.keys().cloned().collect()
+    }
+
+    /// What the last [`Input::Reload`] did, once: `Ok` with what changed, or `Err` with why it
+    /// was refused (the running configuration stays).
+    pub fn take_reload_outcome(&mut self) -> Option<Result<String, String>> {
+        self.reload_outcome.take()
     }
 
     /// Whether the handover after [`Input::Stop`] is over: the driver detaches and exits.
@@ -1041,6 +1054,7 @@ impl Controller {
                 log::Level::Error,
                 format!("reload refused ({e}); the running configuration stays"),
             );
+            self.reload_outcome = Some(Err(e));
             return;
         }
         let changed = config.scripts.len() != self.scripts.len()
@@ -1088,9 +1102,11 @@ impl Controller {
             }
         }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
+        let (mut stopped_names, mut started_names) = (Vec::new(), Vec::new());
         let mut i = 0;
         while i < self.instances.len() {
             if restart.contains(&self.instances[i].spec.name) {
+                stopped_names.push(self.instances[i].name());
                 self.remove_instance(i, now);
                 stopped += 1;
             } else {
@@ -1140,13 +1156,23 @@ impl Controller {
             if !self.instances.iter().any(|x| *x.spec == *spec) {
                 self.add_instance(spec.clone(), host, now);
                 started += 1;
+                started_names.push(spec.name.clone());
             }
         }
         self.retrack(now, "reload");
-        self.log(
-            log::Level::Info,
-            format!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started"),
-        );
+        let summary =
+            format!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started");
+        let mut outcome = summary.clone();
+        for (what, names) in [("stopped", &stopped_names), ("started", &started_names)] {
+            if !names.is_empty() {
+                outcome.push_str(&format!("; {what}: {}", names.join(", ")));
+            }
+        }
+        if changed {
+            outcome.push_str("; scripts restarted");
+        }
+        self.reload_outcome = Some(Ok(outcome));
+        self.log(log::Level::Info, summary);
     }
 
     fn heartbeat(&mut self, iface: &str, now: Nanos) {

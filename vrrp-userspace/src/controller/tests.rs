@@ -316,6 +316,16 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     );
     assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
         if line == "reloaded: 1 instance(s) unchanged, 1 stopped, 2 started")));
+    // What `vrrpd reload` prints: the same, naming the instances; once.
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 1 instance(s) unchanged, 1 stopped, 2 started; stopped: VI_2; \
+                 started: VI_2, VI_3"
+                .to_string()
+        ))
+    );
+    assert_eq!(ctl.take_reload_outcome(), None);
     // A configuration this host cannot run (an interface it does not have) is refused, and
     // nothing changes.
     let mut bad = new.clone();
@@ -332,6 +342,10 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     assert!(
         matches!(&effects[..], [Effect::Log { level: log::Level::Error, line }]
         if line.starts_with("reload refused (VI_1: no interface eth9)"))
+    );
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Err("VI_1: no interface eth9".to_string()))
     );
     // Removing an instance stops it.
     let mut fewer = new.clone();
@@ -594,7 +608,11 @@ fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_t
     assert!(effects.iter().any(
         |e| matches!(e, Effect::MapVips { instance, iface, .. } if instance == "VI_1" && iface == "eth0")
     ));
-    assert!(!effects.iter().any(|e| e.owner() == Some(Owner::Instance("VI_2".into()))));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| e.owner() == Some(Owner::Instance("VI_2".into())))
+    );
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert_eq!(state(&ctl, "VI_2"), State::Master);
 }
