@@ -281,7 +281,8 @@ struct Tally {
     violations: Vec<Violation>,
 }
 
-const INVARIANTS: [&str; 8] = [
+const INVARIANTS: [&str; 9] = [
+    "recovers by itself within 8 s",
     "one MAC answers ARP/ND",
     "one host holds each VIP",
     "outage within window + 10 ms",
@@ -1397,6 +1398,13 @@ fn main() -> ExitCode {
             if settled { "settled" } else { "NOT settled" },
             t.elapsed().as_secs_f64()
         );
+        c.check("recovers by itself within 8 s");
+        if !settled {
+            c.violation(
+                "recovers by itself within 8 s",
+                "some VIP is not back on its top-priority host alone".into(),
+            );
+        }
         c.check_invariants(since);
         c.current = None;
     }
