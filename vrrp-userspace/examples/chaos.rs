@@ -1421,7 +1421,7 @@ fn main() -> ExitCode {
         if daemon == Daemon::Keepalived {
             keepalived_version()
         } else {
-            "vrrpd from this tree (debug build)".into()
+            "vrrpd from this tree (release build)".into()
         }
     );
     out += "| fault | injected | violations after it |\n|---|---:|---:|\n";
