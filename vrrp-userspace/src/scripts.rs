@@ -1377,18 +1377,8 @@ mod tests {
         let mut config = Config::default();
         config.global.enable_script_security = false;
         config.scripts.push(Script {
-            name: "chk".into(),
-            command: line(&open),
-            interval_ms: 1000,
-            timeout_ms: 0,
-            weight: 0,
-            reverse: false,
-            rise: 1,
-            fall: 1,
-            user: None,
             group: Some("root".into()),
-            init_fail: false,
-            source: Default::default(),
+            ..Script::new("chk", line(&open))
         });
         let mut notes = Vec::new();
         check_with(&config, &lax, &mut notes, true);

@@ -2220,18 +2220,8 @@ impl<'a> Interp<'a> {
 
     fn script(&mut self, name: &Token, nodes: &[Node]) {
         let mut s = Script {
-            name: name.text.clone(),
-            command: String::new(),
-            interval_ms: 1000,
-            timeout_ms: 0,
-            weight: 0,
-            reverse: false,
-            rise: 1,
-            fall: 1,
-            user: None,
-            group: None,
-            init_fail: false,
             source: self.source(name),
+            ..Script::new(name.text.clone(), String::new())
         };
         for node in nodes {
             let kw = node.words[0].clone();

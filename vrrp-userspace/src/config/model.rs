@@ -583,6 +583,27 @@ pub struct Script {
     pub source: SourceLoc,
 }
 
+impl Script {
+    /// `vrrp_script NAME` running `command`, with keepalived's defaults for everything else
+    /// (interval 1 s, timeout its interval, weight 0, rise 1, fall 1).
+    pub fn new(name: impl Into<String>, command: impl Into<String>) -> Self {
+        Script {
+            name: name.into(),
+            command: command.into(),
+            interval_ms: 1000,
+            timeout_ms: 0,
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            group: None,
+            init_fail: false,
+            source: Default::default(),
+        }
+    }
+}
+
 /// One `vrrp_sync_group`: its instances change state together.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -228,20 +228,7 @@ fn vip(vrid: u8) -> Vip {
 }
 
 fn script() -> Script {
-    Script {
-        name: "chk".into(),
-        command: "true".into(),
-        interval_ms: 1000,
-        timeout_ms: 0,
-        weight: 0,
-        reverse: false,
-        rise: 1,
-        fall: 1,
-        user: None,
-        group: None,
-        init_fail: false,
-        source: Default::default(),
-    }
+    Script::new("chk", "true")
 }
 
 fn mdi(p: Priority, interval: Centis) -> Nanos {

@@ -461,18 +461,8 @@ fn tracking_moves_the_priority_or_faults() {
     }];
     let mut c = config(vec![a, b]);
     c.scripts = vec![Script {
-        name: "chk".into(),
-        command: "true".into(),
-        interval_ms: 1000,
-        timeout_ms: 0,
-        weight: 0,
-        reverse: false,
-        rise: 1,
         fall: 2,
-        user: None,
-        group: None,
-        init_fail: false,
-        source: Default::default(),
+        ..Script::new("chk", "true")
     }];
     let (mut ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
     assert!(matches!(&effects[0], Effect::RunScripts(s) if s.len() == 1));
