@@ -26,7 +26,9 @@
 //! from an active IPv6 VIP carry the VMAC (IPv6 has no `arp_announce`), and drops it while we
 //! are not master or the controller is gone.
 //!
-//! No per-packet logging: counters only.
+//! No per-packet logging: counters only. The benchmarks' programs (the empty baseline and the
+//! flood generator) are another object, `vrrp-bench` (`src/bench.rs`), which `vrrpd` never
+//! carries.
 #![no_std]
 #![no_main]
 #![feature(asm_experimental_arch)] // BPF inline assembly: wide unaligned frame access
@@ -39,8 +41,7 @@ use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
     helpers::{
-        bpf_csum_diff, bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns,
-        bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+        bpf_csum_diff, bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes,
     },
     macros::{btf_map, classifier, xdp},
     programs::{TcContext, XdpContext},
@@ -50,8 +51,7 @@ use vrrp_common::{
     maps::{
         AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IFACE_EXCLUSIVE,
         IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig,
-        SLOT_WAYS4, TX_TEMPLATE_MAX, TickClock, TxTemplate, Vip6Entry, VipEntry, VipSlot,
-        router_index, vlan_tag,
+        SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot, router_index, vlan_tag,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -83,9 +83,6 @@ static VRRP_VIPSLOTS: Array<VipSlot, 256> = Array::new();
 /// The coarse clock, read once per tick and CPU (see [`coarse_now_ns`]).
 #[btf_map]
 static VRRP_CLOCK: PerCpuArray<TickClock, 1> = PerCpuArray::new();
-/// The benchmarks' flood generator's frame (see [`vrrp_tx`]).
-#[btf_map]
-static VRRP_TX_FRAME: Array<TxTemplate, 1> = Array::new();
 /// Per-CPU room to copy a VRRP message into for the checksum helper.
 #[btf_map]
 static VRRP_SCRATCH: PerCpuArray<[u8; CHUNK as usize], 1> = PerCpuArray::new();
@@ -110,35 +107,6 @@ pub fn vrrp(ctx: XdpContext) -> u32 {
 #[classifier]
 pub fn vrrp_egress(ctx: TcContext) -> i32 {
     nd::egress(&ctx)
-}
-
-/// The empty program: what the benchmarks subtract to get the cost of `vrrp` alone.
-#[xdp]
-pub fn vrrp_noop(_ctx: XdpContext) -> u32 {
-    XDP_PASS
-}
-
-/// The flood generator of the benchmarks: with BPF_PROG_TEST_RUN in live-frames mode it sends
-/// the test frame out of the interface the run names as ingress. Never attached. The kernel
-/// recycles the frames' pages without restoring their bytes, so the frame is first written
-/// from `VRRP_TX_FRAME`: a receiver that rewrote a page in place (a reply) gets a fresh
-/// frame next time.
-#[xdp]
-pub fn vrrp_tx(ctx: XdpContext) -> u32 {
-    if let Some(t) = VRRP_TX_FRAME.get_ptr_mut(0) {
-        // SAFETY: the map's only value, valid for its whole size.
-        let len = unsafe { (*t).len };
-        if len != 0 && len as usize <= TX_TEMPLATE_MAX {
-            // The same value, in a form the verifier can bound (1..=TX_TEMPLATE_MAX).
-            let len = ((len - 1) & (TX_TEMPLATE_MAX as u32 - 1)) + 1;
-            // SAFETY: copies `len` ≤ TX_TEMPLATE_MAX bytes of the value's frame into the
-            // packet; the helper fails, writing nothing, if the packet is shorter.
-            unsafe {
-                bpf_xdp_store_bytes(ctx.ctx, 0, (*t).frame.as_mut_ptr() as *mut c_void, len);
-            }
-        }
-    }
-    XDP_TX
 }
 
 /// A bounds-checked pointer to a `T` at `offset` bytes into the frame.

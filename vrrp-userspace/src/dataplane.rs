@@ -26,7 +26,7 @@ use vrrp_common::{
     DropReason,
     maps::{
         AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, SLOT_WAYS4,
-        SLOT_WAYS6, TX_TEMPLATE_MAX, TxTemplate, Vip6Entry, VipEntry, VipSlot, router_index,
+        SLOT_WAYS6, Vip6Entry, VipEntry, VipSlot, router_index,
     },
 };
 
@@ -40,7 +40,14 @@ pub const PROGRAM_NAME: &str = "vrrp";
 /// active IPv6 VIP leaves with the VMAC.
 pub const EGRESS_PROGRAM_NAME: &str = "vrrp_egress";
 
-/// An empty XDP program in the same object, loaded by the benchmarks as their baseline.
+/// The benchmarks' object (`vrrp-ebpf/src/bench.rs`): the empty program and the flood
+/// generator. Only with the `lab` feature: a release `vrrpd` neither carries nor loads it.
+#[cfg(feature = "lab")]
+pub static BENCH_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-bench"));
+
+/// An empty XDP program in [`BENCH_OBJECT`], loaded by the benchmarks as their baseline.
+#[cfg(feature = "lab")]
 pub const NOOP_PROGRAM_NAME: &str = "vrrp_noop";
 
 /// The maps of the program, by the names `bpftool map dump name …` finds them under.
@@ -55,13 +62,13 @@ pub mod map_names {
     pub const SCRATCH: &str = "VRRP_SCRATCH";
     pub const VIPSLOTS: &str = "VRRP_VIPSLOTS";
     pub const VIPS6: &str = "VRRP_VIPS6";
-    /// The benchmarks' flood generator's frame (used by `vrrp_tx` only).
+    /// The benchmarks' flood generator's frame (in the benchmarks' object, used by `vrrp_tx`).
+    #[cfg(feature = "lab")]
     pub const TX_FRAME: &str = "VRRP_TX_FRAME";
     pub const CLOCK: &str = "VRRP_CLOCK";
     /// Every map the program declares.
-    pub const ALL: [&str; 12] = [
-        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPSLOTS, VIPS6, TX_FRAME,
-        CLOCK,
+    pub const ALL: [&str; 11] = [
+        ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPSLOTS, VIPS6, CLOCK,
     ];
 }
 
@@ -432,6 +439,9 @@ pub fn enable_run_stats() -> Result<std::os::fd::OwnedFd> {
 /// The loaded program and its maps.
 pub struct Dataplane {
     ebpf: Ebpf,
+    /// The benchmarks' object, loaded on first use of the empty program.
+    #[cfg(feature = "lab")]
+    bench: Option<Ebpf>,
 }
 
 impl Dataplane {
@@ -454,7 +464,11 @@ impl Dataplane {
         egress
             .load()
             .context("the kernel refused the tc egress program")?;
-        Ok(Self { ebpf })
+        Ok(Self {
+            ebpf,
+            #[cfg(feature = "lab")]
+            bench: None,
+        })
     }
 
     /// Runs the tc egress program once on `frame` (BPF_PROG_TEST_RUN); the verdict is the tc
@@ -518,9 +532,17 @@ impl Dataplane {
     }
 
     /// The empty program (for benchmarks), loaded on first use.
+    #[cfg(feature = "lab")]
     fn noop(&mut self) -> Result<&mut Xdp> {
-        let noop: &mut Xdp = self
-            .ebpf
+        if self.bench.is_none() {
+            self.bench =
+                Some(Ebpf::load(BENCH_OBJECT).context("loading the benchmarks' BPF object")?);
+        }
+        let bench = self
+            .bench
+            .as_mut()
+            .ok_or_else(|| anyhow!("no benchmarks' object"))?;
+        let noop: &mut Xdp = bench
             .program_mut(NOOP_PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
             .try_into()?;
@@ -530,11 +552,13 @@ impl Dataplane {
         Ok(noop)
     }
 
+    #[cfg(feature = "lab")]
     /// Loads the empty program too (for benchmarks) and test-runs it `repeat` times on `frame`.
     pub fn test_run_noop(&mut self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome> {
         run_xdp(self.noop()?, frame, repeat)
     }
 
+    #[cfg(feature = "lab")]
     /// Attaches the empty program natively to `interface` (for benchmarks: the baseline of a
     /// flood through an attached program); it stays attached while `self` lives.
     pub fn attach_noop(&mut self, interface: &str) -> Result<()> {
@@ -547,9 +571,13 @@ impl Dataplane {
     /// The kernel's accumulated run time and run count of the program and of the empty one,
     /// kept while a guard from [`enable_run_stats`] lives: the cost of the program alone, per
     /// run, whatever the caller's overhead around each run.
+    #[cfg(feature = "lab")]
     pub fn run_stats(&self) -> Result<[(std::time::Duration, u64); 2]> {
-        let noop: &Xdp = self
-            .ebpf
+        let bench = self
+            .bench
+            .as_ref()
+            .ok_or_else(|| anyhow!("the empty program was never loaded"))?;
+        let noop: &Xdp = bench
             .program(NOOP_PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
             .try_into()?;
@@ -1009,21 +1037,27 @@ impl Events {
 }
 
 /// The program the benchmarks' flood generator runs (see [`Generator`]).
+#[cfg(feature = "lab")]
 pub const TX_PROGRAM_NAME: &str = "vrrp_tx";
 
 /// A packet generator for the benchmarks: BPF_PROG_TEST_RUN in live-frames mode, with a program
 /// that returns `XDP_TX`, sends a frame out of an interface in batches straight from the kernel
 /// (no socket, no copy per frame), at several million frames a second over veth.
+#[cfg(feature = "lab")]
 pub struct Generator {
     ebpf: Ebpf,
     ifindex: u32,
 }
 
+#[cfg(feature = "lab")]
+use vrrp_common::maps::{TX_TEMPLATE_MAX, TxTemplate};
+
+#[cfg(feature = "lab")]
 impl Generator {
     /// Loads the generator's program for the interface with index `ifindex` (in the calling
     /// thread's network namespace).
     pub fn new(ifindex: u32) -> Result<Self> {
-        let mut ebpf = Ebpf::load(BPF_OBJECT).context("loading the embedded BPF object")?;
+        let mut ebpf = Ebpf::load(BENCH_OBJECT).context("loading the benchmarks' BPF object")?;
         let program: &mut Xdp = ebpf
             .program_mut(TX_PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {TX_PROGRAM_NAME}"))?

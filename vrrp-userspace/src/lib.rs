@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod dataplane;
 pub mod frames;
 pub mod fsm;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod logging;
 pub mod netlink;

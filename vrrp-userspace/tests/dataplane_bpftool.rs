@@ -44,7 +44,7 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         .unwrap();
     dp.set_iface(&IfaceConfig::default()).unwrap();
 
-    let expect: [(&str, &[&str]); 10] = [
+    let expect: [(&str, &[&str]); 9] = [
         (
             map_names::ROUTERS,
             &["\"flags\"", "\"auth_data\"", "\"primary\""],
@@ -78,7 +78,6 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
                 "\"more6\"",
             ],
         ),
-        (map_names::TX_FRAME, &["\"len\"", "\"frame\""]),
         (map_names::CLOCK, &["\"tick\"", "\"coarse_ns\""]),
     ];
     for (name, fields) in expect {

@@ -22,3 +22,31 @@ fn embedded_object_has_the_xdp_program_and_named_maps_with_btf() {
     assert!(obj.btf.is_some(), "the object carries no BTF");
     assert_eq!(&BPF_OBJECT[..4], b"\x7fELF");
 }
+
+/// The product carries only the product: the object `vrrpd` embeds holds its two programs and
+/// its maps, nothing of the benchmarks (their empty baseline and flood generator are the other
+/// object, embedded only with the `lab` feature).
+#[test]
+fn the_production_object_holds_only_the_production_programs_and_maps() {
+    use vrrp_userspace::dataplane::{BENCH_OBJECT, EGRESS_PROGRAM_NAME, NOOP_PROGRAM_NAME};
+    let obj = Object::parse(BPF_OBJECT).expect("the embedded object parses as BPF ELF");
+    let mut programs: Vec<&str> = obj.programs.keys().map(String::as_str).collect();
+    programs.sort_unstable();
+    assert_eq!(programs, [PROGRAM_NAME, EGRESS_PROGRAM_NAME]);
+    let mut maps: Vec<&str> = obj
+        .maps
+        .keys()
+        .map(String::as_str)
+        .filter(|m| !m.starts_with('.'))
+        .collect();
+    maps.sort_unstable();
+    let mut expected = map_names::ALL.to_vec();
+    expected.sort_unstable();
+    assert_eq!(maps, expected);
+
+    let bench = Object::parse(BENCH_OBJECT).expect("the benchmarks' object parses");
+    let mut programs: Vec<&str> = bench.programs.keys().map(String::as_str).collect();
+    programs.sort_unstable();
+    assert_eq!(programs, [NOOP_PROGRAM_NAME, "vrrp_tx"]);
+    assert!(bench.maps.contains_key(map_names::TX_FRAME));
+}

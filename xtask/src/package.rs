@@ -287,6 +287,36 @@ impl Drop for TempRoot {
 }
 
 /// `cargo xtask package --check`.
+/// The shipped binary carries the product alone: the production BPF object's names are in it
+/// (which shows the search finds what is there), the benchmarks' programs and map and the
+/// namespace lab's strings are not (they exist only with the `lab` feature).
+fn product_only(binary: &Path) -> Result<()> {
+    say(&format!("{}: no lab or benchmark code", binary.display()));
+    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for present in ["vrrp_egress", "VRRP_ROUTERS", "VRRP_VIPSLOTS"] {
+        ensure!(
+            has(present),
+            "{present} is missing from {}",
+            binary.display()
+        );
+    }
+    for absent in [
+        "vrrp_tx",
+        "VRRP_TX_FRAME",
+        "vrrp_noop",
+        "vrrp-lab-",
+        "vrrp-bench",
+    ] {
+        ensure!(
+            !has(absent),
+            "{} carries {absent}: lab or benchmark code in the product",
+            binary.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn check(root: &Path, deb: &Path) -> Result<()> {
     if !crate::setup::is_root() {
         bail!("`package --check` needs root (dpkg --root, chroot, namespaces)");
@@ -299,6 +329,7 @@ pub fn check(root: &Path, deb: &Path) -> Result<()> {
     let extracted = scratch.0.join("extracted");
     run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&extracted))?;
     verify_unit(&extracted)?;
+    product_only(&extracted.join("usr/sbin/vrrpd"))?;
 
     say("a clean root without Rust: libc6, libgcc-s1 (the package's Depends) and dash");
     let clean = scratch.0.join("root");
