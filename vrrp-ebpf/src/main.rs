@@ -55,7 +55,7 @@ use vrrp_common::{
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
-        IPPROTO_VRRP, VRRP_TTL, VRRP_TYPE_ADVERT,
+        IPPROTO_VRRP, VRRP_TTL, VRRP_TYPE_ADVERT, vmac_v4,
     },
 };
 
@@ -500,11 +500,6 @@ fn is_master(vrid: u8) -> bool {
     VRRP_ROUTERS
         .get(router_index(Family::Ipv4, vrid))
         .is_some_and(|r| r.flags & ROUTER_MASTER != 0)
-}
-
-#[inline(always)]
-const fn vmac_v4(vrid: u8) -> [u8; 6] {
-    [0x00, 0x00, 0x5e, 0x00, 0x01, vrid]
 }
 
 #[inline(always)]

@@ -22,12 +22,9 @@ use aya::{
         xdp::XdpLink,
     },
 };
-use vrrp_common::{
-    DropReason,
-    maps::{
-        AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, SLOT_WAYS4,
-        SLOT_WAYS6, Vip6Entry, VipEntry, VipSlot, router_index,
-    },
+use vrrp_common::maps::{
+    AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, SLOT_WAYS4,
+    SLOT_WAYS6, Vip6Entry, VipEntry, VipSlot, router_index,
 };
 
 /// The BPF object built from `vrrp-ebpf` (ELF, little-endian BPF, with BTF).
@@ -772,12 +769,6 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Reads one router's settings.
-    pub fn router(&self, family: Family, vrid: u8) -> Result<RouterConfig> {
-        let routers = Array::<_, RouterConfig>::try_from(self.map(map_names::ROUTERS)?)?;
-        Ok(routers.get(&router_index(family, vrid), 0)?)
-    }
-
     /// Adds a VIP of router `vrid` (`VRRP_VIPS`): ARP for it is answered while master.
     pub fn add_vip(&mut self, vip: Ipv4Addr, vrid: u8) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
@@ -953,11 +944,6 @@ impl Dataplane {
             }
         }
         Ok(total)
-    }
-
-    /// Drops of one reason over every VRID.
-    pub fn drops_of(&self, reason: DropReason) -> Result<u64> {
-        Ok(self.drops_total()?.by_reason[reason as usize])
     }
 
     /// The event counters (`VRRP_COUNTERS`), summed over CPUs, indexed by [`Counter`].

@@ -2452,51 +2452,11 @@ impl<'a> Interp<'a> {
         let advert_interval = match r.advert_us {
             None => Centis::SECOND,
             Some(us) => {
-                let l = r.advert_loc.clone();
-                match version {
-                    Version::V2 if us % 1_000_000 != 0 => {
-                        let secs = (us + 500_000) / 1_000_000;
-                        let secs = secs.max(1);
-                        self.sink.warn(
-                            l,
-                            Category::Fixup,
-                            format!(
-                                "({name}) VRRPv2 advertisement interval {}s must be an integer. \
-                                 rounding to {secs}s",
-                                fmt_us(us)
-                            ),
-                        );
-                        Centis::from_secs(secs as u32)
-                    }
-                    Version::V2 => Centis::from_secs((us / 1_000_000) as u32),
-                    Version::V3 if us >= 40_960_000 => {
-                        self.sink.warn(
-                            l,
-                            Category::Fixup,
-                            format!(
-                                "({name}) VRRPv3 advertisement interval {}s is out of range. \
-                                 Must be less than 40.96s. Setting to 40.95s",
-                                fmt_us(us)
-                            ),
-                        );
-                        Centis(4095)
-                    }
-                    Version::V3 if us % 10_000 != 0 => {
-                        let cs = ((us + 5_000) / 10_000).max(1);
-                        self.sink.warn(
-                            l,
-                            Category::Fixup,
-                            format!(
-                                "({name}) VRRPv3 advertisement interval {}s must be in units of \
-                                 10ms - rounding to {}",
-                                fmt_us(us),
-                                Centis(cs as u32)
-                            ),
-                        );
-                        Centis(cs as u32)
-                    }
-                    Version::V3 => Centis((us / 10_000) as u32),
+                let (interval, warning) = validate::advert_interval_of(version, us, &name);
+                if let Some(w) = warning {
+                    self.sink.warn(r.advert_loc.clone(), Category::Fixup, w);
                 }
+                interval
             }
         };
 
@@ -2654,11 +2614,6 @@ fn parse_decimal_us(s: &str) -> Option<u64> {
     Some(us)
 }
 
-fn fmt_us(us: u64) -> String {
-    let s = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2673,8 +2628,8 @@ mod tests {
         assert_eq!(parse_decimal_us("1e3"), None);
         assert_eq!(parse_decimal_us("."), None);
         assert_eq!(parse_decimal_us(""), None);
-        assert_eq!(fmt_us(400_000), "0.4");
-        assert_eq!(fmt_us(2_000_000), "2");
+        assert_eq!(validate::fmt_us(400_000), "0.4");
+        assert_eq!(validate::fmt_us(2_000_000), "2");
     }
 
     #[test]

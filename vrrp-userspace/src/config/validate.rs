@@ -387,51 +387,13 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             inst.excluded_vips.extend(excess);
         }
 
-        // Interval ranges (the keepalived front end has already rounded its decimal input).
-        match inst.version {
-            Version::V2 => {
-                let cs = inst.advert_interval.get();
-                if cs >= 256 * 100 {
-                    sink.warn(
-                        loc.clone(),
-                        Category::Fixup,
-                        format!(
-                            "({name}) VRRPv2 advertisement interval {} is out of range. \
-                             Must be less than 256s. Setting to 255s",
-                            inst.advert_interval
-                        ),
-                    );
-                    inst.advert_interval = Centis::from_secs(255);
-                } else if cs % 100 != 0 || cs == 0 {
-                    let rounded = ((cs + 50) / 100).max(1);
-                    sink.warn(
-                        loc.clone(),
-                        Category::Fixup,
-                        format!(
-                            "({name}) VRRPv2 advertisement interval {} must be an integer. rounding",
-                            inst.advert_interval
-                        ),
-                    );
-                    inst.advert_interval = Centis::from_secs(rounded);
-                }
-            }
-            Version::V3 => {
-                if inst.advert_interval.get() >= 4096 {
-                    sink.warn(
-                        loc.clone(),
-                        Category::Fixup,
-                        format!(
-                            "({name}) VRRPv3 advertisement interval {} is out of range. \
-                             Must be less than 40.96s. Setting to 40.95s",
-                            inst.advert_interval
-                        ),
-                    );
-                    inst.advert_interval = Centis(4095);
-                } else if inst.advert_interval.get() == 0 {
-                    inst.advert_interval = Centis(1);
-                }
-            }
+        // Interval ranges and units (a no-op on what the keepalived front end already fixed).
+        let us = u64::from(inst.advert_interval.get()) * 10_000;
+        let (interval, warning) = advert_interval_of(inst.version, us, &name);
+        if let Some(w) = warning {
+            sink.warn(loc.clone(), Category::Fixup, w);
         }
+        inst.advert_interval = interval;
 
         // Preemption (keepalived's vrrp_complete_instance, same order).
         if inst.priority.is_owner() && !inst.preempt {
@@ -708,4 +670,61 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             false
         });
     }
+}
+
+/// keepalived's rules for `advert_int` (given in microseconds), the one place they live: VRRPv2
+/// takes whole seconds below 256 s, VRRPv3 centiseconds below 40.96 s; what breaks a rule is
+/// fixed up with keepalived's warning, returned beside the interval.
+pub fn advert_interval_of(version: Version, us: u64, name: &str) -> (Centis, Option<String>) {
+    let shown = fmt_us;
+    match version {
+        Version::V2 if us >= 256_000_000 => (
+            Centis::from_secs(255),
+            Some(format!(
+                "({name}) VRRPv2 advertisement interval {}s is out of range. Must be less than \
+                 256s. Setting to 255s",
+                shown(us)
+            )),
+        ),
+        Version::V2 if us % 1_000_000 != 0 || us == 0 => {
+            let secs = (us + 500_000) / 1_000_000;
+            let secs = secs.max(1);
+            (
+                Centis::from_secs(secs as u32),
+                Some(format!(
+                    "({name}) VRRPv2 advertisement interval {}s must be an integer. rounding to \
+                     {secs}s",
+                    shown(us)
+                )),
+            )
+        }
+        Version::V2 => (Centis::from_secs((us / 1_000_000) as u32), None),
+        Version::V3 if us >= 40_960_000 => (
+            Centis(4095),
+            Some(format!(
+                "({name}) VRRPv3 advertisement interval {}s is out of range. Must be less than \
+                 40.96s. Setting to 40.95s",
+                shown(us)
+            )),
+        ),
+        Version::V3 if us % 10_000 != 0 => {
+            let cs = ((us + 5_000) / 10_000).max(1);
+            (
+                Centis(cs as u32),
+                Some(format!(
+                    "({name}) VRRPv3 advertisement interval {}s must be in units of 10ms - \
+                     rounding to {}",
+                    shown(us),
+                    Centis(cs as u32)
+                )),
+            )
+        }
+        Version::V3 => (Centis(((us / 10_000) as u32).max(1)), None),
+    }
+}
+
+/// Microseconds as keepalived prints decimal seconds: "0.4", "2".
+pub(super) fn fmt_us(us: u64) -> String {
+    let s = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -71,11 +71,6 @@ impl Repr {
             fragment: u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0,
         })
     }
-
-    /// Whether the header checksum of `buf` (the header itself) verifies.
-    pub fn checksum_ok(header: &[u8]) -> bool {
-        checksum::verifies(checksum::sum(header))
-    }
 }
 
 #[cfg(test)]
@@ -97,6 +92,6 @@ mod tests {
         let mut buf = [0xa5u8; 20];
         r.emit(&mut buf);
         assert_eq!(Repr::read(&buf), Some(r));
-        assert!(Repr::checksum_ok(&buf));
+        assert!(checksum::verifies(checksum::sum(&buf)));
     }
 }
