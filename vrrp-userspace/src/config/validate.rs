@@ -50,6 +50,12 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrpd sends no e-mail; use notify scripts",
     ),
     ("notification_email_from", "vrrpd sends no e-mail"),
+    (
+        "route and rule tracking",
+        "vrrpd adds and removes virtual and static routes and rules, but does not watch them: \
+         one deleted by someone else stays deleted (keepalived makes its instance BACKUP, or \
+         adds a static one again), as if every one were no_track",
+    ),
     ("smtp_alert", "vrrpd sends no e-mail"),
     ("smtp_connect_timeout", "vrrpd sends no e-mail"),
     ("smtp_server", "vrrpd sends no e-mail"),
