@@ -90,6 +90,19 @@ fn route_and_rule_warnings_match_keepalived() {
         "{}",
         ours.text
     );
+    // What it would run, listed.
+    for line in [
+        "  virtual route default via 192.0.2.1 dev eth0 table 100",
+        "  virtual route blackhole 198.51.100.128/26 table 100",
+        "  virtual rule IPv4 pref 16384 from 192.0.2.3/32 table 100",
+        "static route 198.51.100.192/26 via 192.0.2.1 dev eth0 table 200",
+    ] {
+        assert!(
+            ours.text.lines().any(|l| l == line),
+            "{line}\n{}",
+            ours.text
+        );
+    }
     let loaded = vrrp_userspace::config::load(&d.path().join("k.conf")).unwrap();
     let i = &loaded.config.instances[0];
     assert_eq!((i.routes.len(), i.rules.len()), (3, 2));

@@ -927,7 +927,7 @@ impl Route {
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.kind != RouteType::Unicast {
-            write!(f, "{:?} ", self.kind)?;
+            write!(f, "{} ", format!("{:?}", self.kind).to_lowercase())?;
         }
         write!(f, "{}", self.dst)?;
         if let Some(a) = self.from {
