@@ -216,4 +216,31 @@ fn virtual_routes_and_rules_follow_mastership_and_statics_stay() {
     expect(h2, &b, "lb02's statics kept", has_static);
     let log = b.log_text();
     assert!(!log.contains("FAULT"), "{log}");
+
+    // A reload that changes only the routes: the master keeps its VIP and state, the blackhole
+    // goes and a throw route comes.
+    let text = std::fs::read_to_string(&conf1).unwrap().replace(
+        "blackhole 198.51.100.128/26 table 100",
+        "throw 198.51.100.128/26 table 100",
+    );
+    std::fs::write(&conf1, text).unwrap();
+    a.child.signal(Signal::SIGHUP);
+    expect(h1, &a, "the reloaded routes", |s| {
+        s.table100
+            .contains("throw 198.51.100.128/26 proto keepalived")
+            && !s.table100.contains("blackhole")
+            && s.table100
+                .contains("default via 192.0.2.1 dev eth0 proto keepalived")
+    });
+    assert!(holds(h1, "192.0.2.3"));
+    assert_eq!(a.state().as_deref(), Some("MASTER"));
+    let log = a.log_text();
+    assert!(
+        log.contains("reloaded: 1 instance(s) unchanged, 0 stopped"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("MASTER -> "),
+        "the master stepped down:\n{log}"
+    );
 }
