@@ -619,6 +619,9 @@ pub struct Controller {
     instances: Vec<Inst>,
     /// The static addresses, routes and rules added at start (removed at exit).
     statics: Statics,
+    /// Adding them failed: attempts so far, when to add them again, and whether the last
+    /// try awaits its result.
+    statics_broken: Option<(u32, Nanos, bool)>,
     /// The `vrrp_sync_group`s, and their configuration (to tell on reload which changed).
     groups: Vec<(SyncGroupSpec, Group)>,
     /// The `vrrp_script`s and their states, by name.
@@ -717,6 +720,7 @@ impl Controller {
         let mut c = Controller {
             instances: Vec::new(),
             statics: Statics::of(config),
+            statics_broken: None,
             groups: Vec::new(),
             scripts: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -948,6 +952,9 @@ impl Controller {
             if let Some(b) = &i.broken {
                 firm = firm.min(b.retry_at);
             }
+        }
+        if let Some((_, at, false)) = self.statics_broken {
+            firm = firm.min(at);
         }
         let first = soft.iter().copied().min().unwrap_or(Nanos::MAX);
         let window = first + (shortest / 10).min(COALESCE);
@@ -1699,6 +1706,7 @@ impl Controller {
             return;
         }
         self.retry(now);
+        self.retry_statics(now);
         let Some(heard) = adverts else {
             for i in 0..self.instances.len() {
                 self.send_garps(i, now);
@@ -1948,6 +1956,39 @@ impl Controller {
         }
     }
 
+    /// Adding the static entries failed (at start, on reload or on a retry): logged, and
+    /// they are added again (all of them: adding is idempotent) 100 ms later, then 200 ms …
+    /// up to [`RETRY_MAX`] apart, until it goes through.
+    fn static_failed(&mut self, now: Nanos, error: String) {
+        let attempts = match self.statics_broken {
+            Some((n, _, true)) => n + 1,
+            Some((n, _, false)) => n,
+            None => {
+                self.log(
+                    log::Level::Error,
+                    format!(
+                        "static: {error}; retrying in {} ms",
+                        RETRY_FIRST / 1_000_000
+                    ),
+                );
+                1
+            }
+        };
+        let wait = RETRY_FIRST
+            .saturating_mul(1 << attempts.min(16).saturating_sub(1))
+            .min(RETRY_MAX);
+        self.statics_broken = Some((attempts, now + wait, false));
+    }
+
+    fn retry_statics(&mut self, now: Nanos) {
+        if let Some((n, at, false)) = self.statics_broken
+            && at <= now
+        {
+            self.statics_broken = Some((n, at, true));
+            self.out.extend(self.statics.clone().add());
+        }
+    }
+
     /// Retries the effects of broken instances whose time has come: those that bring the
     /// kernel in line with FAULT (not master: XDP silent, no VIPs, no VMAC).
     fn retry(&mut self, now: Nanos) {
@@ -1975,9 +2016,11 @@ impl Controller {
             .filter(|&i| self.instances[i].broken.as_ref().is_some_and(|b| b.probing))
             .collect();
         let mut failed = BTreeSet::new();
+        let mut static_failed = false;
         for f in failures {
             if f.owner == Owner::Static {
-                self.log(log::Level::Error, format!("static: {}", f.error));
+                static_failed = true;
+                self.static_failed(now, f.error);
                 continue;
             }
             let targets: Vec<usize> = (0..self.instances.len())
@@ -2020,6 +2063,13 @@ impl Controller {
                     Some(_) => {}
                 }
             }
+        }
+        if !static_failed && let Some((attempts, _, true)) = self.statics_broken {
+            self.statics_broken = None;
+            self.log(
+                log::Level::Info,
+                format!("static: added after {attempts} attempt(s)"),
+            );
         }
         for i in probing {
             if failed.contains(&i) {

@@ -797,6 +797,20 @@ fn statics_are_added_at_start_diffed_on_reload_and_removed_at_exit() {
             .any(|e| matches!(e, Effect::Log { line, .. } if line.contains("adding rule")))
     );
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    // … and tried again until it goes through.
+    assert!(ctl.next_wake(0) <= RETRY_FIRST);
+    let again = tick(&mut ctl, RETRY_FIRST, vec![]);
+    assert!(at(&again, "AddStatic").is_some(), "{again:?}");
+    let out = ctl.handle(RETRY_FIRST, Input::Results(vec![]));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::Log { line, .. } if line.contains("added after 1"))),
+        "{out:?}"
+    );
+    assert_eq!(
+        at(&tick(&mut ctl, 3 * RETRY_FIRST, vec![]), "AddStatic"),
+        None
+    );
     // Reload: the rule goes, a route comes; the instance is untouched.
     let mut d = c.clone();
     d.static_rules.clear();
