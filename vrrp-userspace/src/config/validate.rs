@@ -183,6 +183,18 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
         if inst.use_vmac.is_some() {
             say(&loc, "use_vmac", "use_vmac");
         }
+        if inst.routes.iter().any(|r| !r.no_track) || inst.rules.iter().any(|r| !r.no_track) {
+            say(&loc, "route and rule tracking", "route/rule (tracked)");
+        }
+    }
+    if config.static_routes.iter().any(|r| !r.no_track)
+        || config.static_rules.iter().any(|r| !r.no_track)
+    {
+        say(
+            &global,
+            "route and rule tracking",
+            "static_route/static_rule (tracked)",
+        );
     }
 }
 

@@ -1163,5 +1163,19 @@ mod tests {
         let back: crate::config::Config =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, l.config);
+        // Read as a TOML file, it says the same about tracking.
+        let t = crate::config::toml::parse_str("r.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.config, l.config);
+        let said: Vec<&str> = (t.warnings.iter())
+            .filter(|w| w.category == Category::NoEffect)
+            .map(|w| w.message.as_str())
+            .collect();
+        assert!(
+            said.iter().any(|m| m.starts_with("'route/rule (tracked)'"))
+                && said
+                    .iter()
+                    .any(|m| m.starts_with("'static_route/static_rule (tracked)'")),
+            "{said:?}"
+        );
     }
 }
