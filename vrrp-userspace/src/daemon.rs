@@ -24,7 +24,7 @@ use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
 use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IfaceConfig};
 
 use crate::{
-    config::{Config, Instance as InstanceSpec, Notify},
+    config::{Config, Instance as InstanceSpec, Notify, Route, Rule},
     control,
     control::ReloadAnswer,
     controller::{
@@ -337,6 +337,32 @@ impl<F: Frames> Daemon<F> {
             .ok_or_else(|| anyhow!("no interface {name}"))
     }
 
+    /// The index of a route's `dev`, looked up now (it need not be an instance's interface).
+    async fn dev_index(&self, dev: Option<&str>) -> Result<Option<u32>> {
+        match dev {
+            Some(name) => Ok(Some(self.netlink.link(name).await?.index)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes rules, then routes; with the interface of a route gone, so is the route.
+    async fn remove_routes(&self, routes: &[Route], rules: &[Rule]) -> Result<()> {
+        for rule in rules {
+            self.netlink.del_rule(rule).await?;
+        }
+        for route in routes {
+            let oif = match route.dev.as_deref() {
+                Some(name) => match self.netlink.link(name).await {
+                    Ok(l) => Some(l.index),
+                    Err(_) => continue,
+                },
+                None => None,
+            };
+            self.netlink.del_route(route, oif).await?;
+        }
+        Ok(())
+    }
+
     async fn effect(&mut self, effect: Effect) -> Result<()> {
         match effect {
             Effect::RemoveStaleVips {
@@ -403,6 +429,48 @@ impl<F: Frames> Daemon<F> {
                 let index = self.index(&iface)?;
                 for vip in vips {
                     self.netlink.del_vip(index, vip.address).await?;
+                }
+            }
+            Effect::AddRoutes { routes, rules, .. } => {
+                for route in &routes {
+                    let oif = self.dev_index(route.dev.as_deref()).await?;
+                    self.netlink.add_route(route, oif).await?;
+                }
+                for rule in &rules {
+                    self.netlink.add_rule(rule).await?;
+                }
+            }
+            Effect::RemoveRoutes { routes, rules, .. } => {
+                self.remove_routes(&routes, &rules).await?
+            }
+            Effect::AddStatic {
+                addresses,
+                routes,
+                rules,
+            } => {
+                for vip in &addresses {
+                    let index = self.netlink.link(&vip.dev).await?.index;
+                    self.netlink.add_vip(index, vip).await?;
+                }
+                for route in &routes {
+                    let oif = self.dev_index(route.dev.as_deref()).await?;
+                    self.netlink.add_route(route, oif).await?;
+                }
+                for rule in &rules {
+                    self.netlink.add_rule(rule).await?;
+                }
+            }
+            Effect::RemoveStatic {
+                addresses,
+                routes,
+                rules,
+            } => {
+                self.remove_routes(&routes, &rules).await?;
+                for vip in &addresses {
+                    // An interface gone took its addresses with it.
+                    if let Ok(link) = self.netlink.link(&vip.dev).await {
+                        self.netlink.del_vip(link.index, vip.address).await?;
+                    }
                 }
             }
             Effect::JoinVmac { iface, vmac, .. } => {

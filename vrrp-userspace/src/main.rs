@@ -337,6 +337,12 @@ fn summary(config: &Config) -> String {
         for v in &i.excluded_vips {
             let _ = writeln!(s, "  excluded VIP {v}");
         }
+        for r in &i.routes {
+            let _ = writeln!(s, "  virtual route {r}");
+        }
+        for r in &i.rules {
+            let _ = writeln!(s, "  virtual rule {r}");
+        }
         if !i.unicast_peers.is_empty() {
             let peers: Vec<String> = i.unicast_peers.iter().map(|p| p.to_string()).collect();
             let _ = writeln!(s, "  unicast peers {}", peers.join(", "));
@@ -357,6 +363,15 @@ fn summary(config: &Config) -> String {
     }
     for g in &config.sync_groups {
         let _ = writeln!(s, "sync group {}: {}", g.name, g.instances.join(", "));
+    }
+    for v in &config.static_addresses {
+        let _ = writeln!(s, "static address {v}");
+    }
+    for r in &config.static_routes {
+        let _ = writeln!(s, "static route {r}");
+    }
+    for r in &config.static_rules {
+        let _ = writeln!(s, "static rule {r}");
     }
     s
 }

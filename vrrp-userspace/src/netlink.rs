@@ -1,5 +1,6 @@
 //! Effects on the kernel's network configuration, by rtnetlink: the interface's index, MAC and
-//! kind; VIPs added and removed; the VMAC in the interface's unicast filter.
+//! kind; VIPs added and removed; the VMAC in the interface's unicast filter; routes and rules
+//! (`virtual_routes`, `virtual_rules`, the static ones) added and removed.
 //!
 //! The only module that imports `rtnetlink`.
 
@@ -7,7 +8,7 @@ use std::net::IpAddr;
 
 use anyhow::{Context as _, Result, anyhow};
 
-use crate::config::Vip;
+use crate::config::{Family, Route, RouteType, Rule, RuleAction, Scope, Vip};
 use futures_util::TryStreamExt as _;
 use rtnetlink::{
     Handle,
@@ -16,6 +17,11 @@ use rtnetlink::{
         address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
         link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
         neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState},
+        route::{
+            RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
+            RouteType as Rtn,
+        },
+        rule::{RuleAction as FrAction, RuleAttribute, RuleFlags, RuleMessage},
     },
 };
 
@@ -243,6 +249,191 @@ impl Netlink {
             Err(e) => Err(e).context("removing the VMAC from the unicast filter"),
         }
     }
+}
+
+impl Netlink {
+    /// Adds a route (`ip route replace …`: one with the same destination, table, TOS and
+    /// metric is replaced, so adding twice is fine). `oif` is the index of its `dev`.
+    pub async fn add_route(&self, route: &Route, oif: Option<u32>) -> Result<()> {
+        self.handle
+            .route()
+            .add(route_message(route, oif, false))
+            .replace()
+            .execute()
+            .await
+            .with_context(|| format!("adding route {route}"))
+    }
+
+    /// Removes a route; one not there is fine.
+    pub async fn del_route(&self, route: &Route, oif: Option<u32>) -> Result<()> {
+        match self
+            .handle
+            .route()
+            .del(route_message(route, oif, true))
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if matches!(-e.raw_code(), libc::ESRCH | libc::ENOENT) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e).with_context(|| format!("removing route {route}")),
+        }
+    }
+
+    /// Adds a rule (`ip rule add …`); the same rule already there is fine.
+    pub async fn add_rule(&self, rule: &Rule) -> Result<()> {
+        let mut req = self.handle.rule().add();
+        *req.message_mut() = rule_message(rule);
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if -e.raw_code() == libc::EEXIST => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("adding rule {rule}")),
+        }
+    }
+
+    /// Removes a rule; one not there is fine.
+    pub async fn del_rule(&self, rule: &Rule) -> Result<()> {
+        match self.handle.rule().del(rule_message(rule)).execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if matches!(-e.raw_code(), libc::ENOENT | libc::ESRCH) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e).with_context(|| format!("removing rule {rule}")),
+        }
+    }
+}
+
+fn address_family(f: Family) -> AddressFamily {
+    match f {
+        Family::Ipv4 => AddressFamily::Inet,
+        Family::Ipv6 => AddressFamily::Inet6,
+    }
+}
+
+/// The RTM_NEWROUTE/RTM_DELROUTE message keepalived's `netlink_route` sends for a route: scope
+/// universe unless given (a delete: nowhere, the wildcard, and the type only if not unicast),
+/// its protocol, the table in the header below 256 and as RTA_TABLE above.
+fn route_message(route: &Route, oif: Option<u32>, delete: bool) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    let h = &mut msg.header;
+    h.address_family = address_family(route.family());
+    h.destination_prefix_length = route.dst.len;
+    h.protocol = RouteProtocol::from(route.protocol);
+    h.kind = match route.kind {
+        RouteType::Unicast if delete => Rtn::Unspec,
+        RouteType::Unicast => Rtn::Unicast,
+        RouteType::Local => Rtn::Local,
+        RouteType::Broadcast => Rtn::Broadcast,
+        RouteType::Anycast => Rtn::Anycast,
+        RouteType::Multicast => Rtn::Multicast,
+        RouteType::Blackhole => Rtn::BlackHole,
+        RouteType::Unreachable => Rtn::Unreachable,
+        RouteType::Prohibit => Rtn::Prohibit,
+        RouteType::Throw => Rtn::Throw,
+    };
+    h.scope = match (route.scope, delete) {
+        (Some(s), _) => RouteScope::from(scope_number(s)),
+        (None, true) => RouteScope::NoWhere,
+        (None, false) => RouteScope::Universe,
+    };
+    if route.onlink {
+        h.flags |= RouteFlags::Onlink;
+    }
+    if route.table < 256 {
+        h.table = route.table as u8;
+    } else {
+        h.table = RouteHeader::RT_TABLE_UNSPEC;
+        msg.attributes.push(RouteAttribute::Table(route.table));
+    }
+    let a = &mut msg.attributes;
+    if route.dst.len > 0 || !route.dst.address.is_unspecified() {
+        a.push(RouteAttribute::Destination(route.dst.address.into()));
+    }
+    if let Some(from) = route.from {
+        msg.header.source_prefix_length = from.len;
+        a.push(RouteAttribute::Source(from.address.into()));
+    }
+    if let Some(src) = route.src {
+        a.push(RouteAttribute::PrefSource(src.into()));
+    }
+    if let Some(via) = route.via {
+        a.push(RouteAttribute::Gateway(via.into()));
+    }
+    if let Some(oif) = oif {
+        a.push(RouteAttribute::Oif(oif));
+    }
+    if let Some(m) = route.metric {
+        a.push(RouteAttribute::Priority(m));
+    }
+    msg
+}
+
+/// The kernel's number of a scope.
+pub fn scope_number(s: Scope) -> u8 {
+    match s {
+        Scope::Global => 0,
+        Scope::Site => 200,
+        Scope::Link => 253,
+        Scope::Host => 254,
+        Scope::Nowhere => 255,
+    }
+}
+
+/// The RTM_NEWRULE/RTM_DELRULE message for a rule (keepalived's `netlink_rule`).
+fn rule_message(rule: &Rule) -> RuleMessage {
+    let mut msg = RuleMessage::default();
+    let h = &mut msg.header;
+    h.family = address_family(rule.family);
+    if rule.not {
+        h.flags |= RuleFlags::Invert;
+    }
+    let a = &mut msg.attributes;
+    h.action = match rule.action {
+        RuleAction::Table(t) => {
+            if t < 256 {
+                h.table = t as u8;
+            } else {
+                a.push(RuleAttribute::Table(t));
+            }
+            FrAction::ToTable
+        }
+        RuleAction::Goto(n) => {
+            a.push(RuleAttribute::Goto(n));
+            FrAction::Goto
+        }
+        RuleAction::Nop => FrAction::Nop,
+        RuleAction::Blackhole => FrAction::Blackhole,
+        RuleAction::Unreachable => FrAction::Unreachable,
+        RuleAction::Prohibit => FrAction::Prohibit,
+    };
+    a.push(RuleAttribute::Priority(rule.priority));
+    if let Some(p) = rule.from {
+        h.src_len = p.len;
+        a.push(RuleAttribute::Source(p.address));
+    }
+    if let Some(p) = rule.to {
+        h.dst_len = p.len;
+        a.push(RuleAttribute::Destination(p.address));
+    }
+    if let Some(m) = rule.fwmark {
+        a.push(RuleAttribute::FwMark(m));
+    }
+    if let Some(m) = rule.fwmask {
+        a.push(RuleAttribute::FwMask(m));
+    }
+    if let Some(i) = &rule.iif {
+        a.push(RuleAttribute::Iifname(i.clone()));
+    }
+    if let Some(i) = &rule.oif {
+        a.push(RuleAttribute::Oifname(i.clone()));
+    }
+    a.push(RuleAttribute::Protocol(RouteProtocol::from(rule.protocol)));
+    msg
 }
 
 fn local_address(msg: &AddressMessage) -> Option<IpAddr> {

@@ -68,6 +68,8 @@ use super::{
 };
 use crate::units::{Centis, Priority, Vrid};
 
+mod routes;
+
 /// How deep `include` may nest.
 const MAX_INCLUDE_DEPTH: usize = 8;
 /// How deep blocks may nest (keepalived's grammar needs 3).
@@ -156,6 +158,7 @@ fn parse_inner(
         seq: 0,
         raw_instances: Vec::new(),
         script_seq: HashMap::new(),
+        rule_priority: [routes::RULE_START_PRIORITY; 2],
     };
     interp.top(&nodes);
     let Interp {
@@ -1046,9 +1049,6 @@ const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("virtual_server", "LVS, keepalived's checker"),
     ("virtual_server_group", "LVS, keepalived's checker"),
     ("real_server", "LVS, keepalived's checker"),
-    ("static_ipaddress", "static addresses"),
-    ("static_routes", "static routes"),
-    ("static_rules", "static rules"),
     ("vrrp_track_process", "process tracking"),
     ("vrrp_track_file", "file tracking"),
     ("track_file", "file tracking"),
@@ -1114,6 +1114,8 @@ struct RawInstance {
     v3_checksum: Option<V3Checksum>,
     lower_prio_no_advert: Option<bool>,
     strict: Option<bool>,
+    routes: Vec<super::model::Route>,
+    rules: Vec<super::model::Rule>,
 }
 
 struct Interp<'a> {
@@ -1124,6 +1126,8 @@ struct Interp<'a> {
     seq: u64,
     raw_instances: Vec<RawInstance>,
     script_seq: HashMap<String, u64>,
+    /// The next preference keepalived gives a rule without one: IPv4, IPv6.
+    rule_priority: [u32; 2],
 }
 
 impl<'a> Interp<'a> {
@@ -1349,6 +1353,23 @@ impl<'a> Interp<'a> {
                     };
                     if let Some(b) = self.block(node) {
                         self.script(&name, b);
+                    }
+                }
+                "static_ipaddress" => {
+                    if let Some(b) = self.block(node) {
+                        self.static_addresses(b);
+                    }
+                }
+                "static_routes" => {
+                    if let Some(b) = self.block(node) {
+                        let routes = self.route_block(&kw, b);
+                        self.config.static_routes.extend(routes);
+                    }
+                }
+                "static_rules" => {
+                    if let Some(b) = self.block(node) {
+                        let rules = self.rule_block(&kw, b);
+                        self.config.static_rules.extend(rules);
                     }
                 }
                 "vrrp_sync_group" => {
@@ -1597,6 +1618,8 @@ impl<'a> Interp<'a> {
             v3_checksum: None,
             lower_prio_no_advert: None,
             strict: None,
+            routes: Vec::new(),
+            rules: Vec::new(),
         };
         let iname = r.name.clone();
         for node in nodes {
@@ -1621,6 +1644,20 @@ impl<'a> Interp<'a> {
                                 r.evips.push(v);
                             }
                         }
+                    }
+                    continue;
+                }
+                "virtual_routes" => {
+                    if let Some(b) = self.block(node) {
+                        let routes = self.route_block(&kw, b);
+                        r.routes.extend(routes);
+                    }
+                    continue;
+                }
+                "virtual_rules" => {
+                    if let Some(b) = self.block(node) {
+                        let rules = self.rule_block(&kw, b);
+                        r.rules.extend(rules);
                     }
                     continue;
                 }
@@ -2578,6 +2615,8 @@ impl<'a> Interp<'a> {
             v3_checksum: r.v3_checksum.unwrap_or(global.v3_checksum),
             lower_prio_no_advert,
             strict,
+            routes: r.routes,
+            rules: r.rules,
             source,
         })
     }

@@ -19,8 +19,9 @@ use std::path::Path;
 
 pub use diagnostics::{Category, ConfigError, Diagnostic, Loaded, Location, Severity};
 pub use model::{
-    Auth, Config, Family, Garp, Global, InitialState, Instance, Notify, NotifyCommand, Scope,
-    Script, SourceLoc, SyncGroup, TrackInterface, TrackScript, V3Checksum, Version, Vip,
+    Auth, Config, Family, Garp, Global, InitialState, Instance, Notify, NotifyCommand, Prefix,
+    Route, RouteType, Rule, RuleAction, Scope, Script, SourceLoc, SyncGroup, TrackInterface,
+    TrackScript, V3Checksum, Version, Vip,
 };
 
 /// The two configuration formats.

@@ -30,6 +30,23 @@ pub struct Config {
     /// `vrrp_sync_group` blocks, in file order.
     #[serde(default, rename = "sync_group", skip_serializing_if = "Vec::is_empty")]
     pub sync_groups: Vec<SyncGroup>,
+    /// `static_ipaddress`: added at start, kept whatever the instances do, removed at exit.
+    #[serde(
+        default,
+        rename = "static_address",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub static_addresses: Vec<Vip>,
+    /// `static_routes`: added at start (after the static addresses), removed at exit.
+    #[serde(
+        default,
+        rename = "static_route",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub static_routes: Vec<Route>,
+    /// `static_rules`: added at start (after the static routes), removed at exit.
+    #[serde(default, rename = "static_rule", skip_serializing_if = "Vec::is_empty")]
+    pub static_rules: Vec<Rule>,
 }
 
 impl Config {
@@ -106,8 +123,9 @@ impl fmt::Display for Version {
     }
 }
 
-/// Address family of an instance (all its VIPs share one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Address family of an instance (all its VIPs share one), or of a route or rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Family {
     /// IPv4.
     Ipv4,
@@ -493,6 +511,12 @@ pub struct Instance {
     /// `vrrp_strict` / `strict_mode` was in force for this instance.
     #[serde(default, skip_serializing_if = "is_default")]
     pub strict: bool,
+    /// `virtual_routes`: added after the VIPs on becoming master, removed before them.
+    #[serde(default, rename = "route", skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// `virtual_rules`: added after the routes on becoming master, removed before them.
+    #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
     /// Where the `vrrp_instance` block starts.
     #[serde(skip)]
     pub source: SourceLoc,
@@ -537,8 +561,21 @@ impl Instance {
             v3_checksum: V3Checksum::PseudoHeader,
             lower_prio_no_advert: false,
             strict: false,
+            routes: Vec::new(),
+            rules: Vec::new(),
             source: SourceLoc::default(),
         }
+    }
+
+    /// Whether `other` is this instance but for its `virtual_routes` and `virtual_rules` (a
+    /// reload then updates those and keeps the instance, VIPs and state).
+    pub fn same_but_routes(&self, other: &Instance) -> bool {
+        let strip = |i: &Instance| Instance {
+            routes: Vec::new(),
+            rules: Vec::new(),
+            ..i.clone()
+        };
+        strip(self) == strip(other)
     }
 }
 
@@ -741,4 +778,276 @@ fn mcast4() -> Ipv4Addr {
 
 fn mcast6() -> std::net::Ipv6Addr {
     std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)
+}
+
+/// The kernel's protocol number for keepalived (`RTPROT_KEEPALIVED`): keepalived marks the
+/// routes and rules it tracks with it, and so do we (`ip route` shows `proto keepalived`).
+pub const RTPROT_KEEPALIVED: u8 = 18;
+
+/// The main routing table.
+pub const RT_TABLE_MAIN: u32 = 254;
+
+/// An address prefix; `default` is the family's /0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prefix {
+    /// The address.
+    pub address: IpAddr,
+    /// Its length.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// The family's default prefix (`0.0.0.0/0`, `::/0`).
+    pub fn default_of(family: Family) -> Self {
+        let address = match family {
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::Ipv6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        Prefix { address, len: 0 }
+    }
+
+    /// Its family.
+    pub fn family(&self) -> Family {
+        Family::of(&self.address)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.len == 0 && self.address.is_unspecified() {
+            f.write_str("default")
+        } else {
+            write!(f, "{}/{}", self.address, self.len)
+        }
+    }
+}
+
+/// A route's type (`ip route`'s TYPE, keepalived's route keywords).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteType {
+    /// A route to a gateway or a link (the default).
+    #[default]
+    Unicast,
+    /// A local address.
+    Local,
+    /// A broadcast destination.
+    Broadcast,
+    /// An anycast destination.
+    Anycast,
+    /// A multicast destination.
+    Multicast,
+    /// Packets are dropped silently.
+    Blackhole,
+    /// Packets are dropped with ICMP unreachable.
+    Unreachable,
+    /// Packets are dropped with ICMP prohibited.
+    Prohibit,
+    /// The lookup goes on in the next rule's table.
+    Throw,
+}
+
+impl RouteType {
+    /// From its `ip route` name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "unicast" => Self::Unicast,
+            "local" => Self::Local,
+            "broadcast" | "brd" => Self::Broadcast,
+            "anycast" => Self::Anycast,
+            "multicast" => Self::Multicast,
+            "blackhole" => Self::Blackhole,
+            "unreachable" => Self::Unreachable,
+            "prohibit" => Self::Prohibit,
+            "throw" => Self::Throw,
+            _ => return None,
+        })
+    }
+
+    /// Whether packets matching it go somewhere (it may have a gateway or a device).
+    pub fn forwards(&self) -> bool {
+        matches!(
+            self,
+            Self::Unicast | Self::Local | Self::Broadcast | Self::Anycast | Self::Multicast
+        )
+    }
+}
+
+/// One route of `virtual_routes` or `static_routes`: keepalived's
+/// `[TYPE] DEST [src A] [via|gw A] [from P] [dev IF] [scope S] [table T] [metric N]
+/// [protocol P] [onlink] [no_track]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// The destination (`default` is /0).
+    pub dst: Prefix,
+    /// Its type.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kind: RouteType,
+    /// `src`: the preferred source address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
+    /// `via` (or `gw`): the gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<IpAddr>,
+    /// `from`: a source prefix (IPv6 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Prefix>,
+    /// `dev` (or `oif`): the output interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    /// `scope` (global unless given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// `table` (main unless given).
+    #[serde(default = "main_table")]
+    pub table: u32,
+    /// `metric` (`priority`, `preference`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+    /// `protocol`: keepalived's (18) unless `no_track` and another is given.
+    #[serde(default = "keepalived_proto")]
+    pub protocol: u8,
+    /// `onlink`: the gateway is on the link even if no prefix says so.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub onlink: bool,
+    /// `no_track` (keepalived then does not watch for the route's deletion; vrrpd never does).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub no_track: bool,
+}
+
+impl Route {
+    /// Its family.
+    pub fn family(&self) -> Family {
+        self.dst.family()
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind != RouteType::Unicast {
+            write!(f, "{} ", format!("{:?}", self.kind).to_lowercase())?;
+        }
+        write!(f, "{}", self.dst)?;
+        if let Some(a) = self.from {
+            write!(f, " from {a}")?;
+        }
+        if let Some(a) = self.via {
+            write!(f, " via {a}")?;
+        }
+        if let Some(d) = &self.dev {
+            write!(f, " dev {d}")?;
+        }
+        if let Some(a) = self.src {
+            write!(f, " src {a}")?;
+        }
+        if self.table != RT_TABLE_MAIN {
+            write!(f, " table {}", self.table)?;
+        }
+        if let Some(m) = self.metric {
+            write!(f, " metric {m}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a rule does with the packets it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    /// `table T` (`lookup T`).
+    Table(u32),
+    /// `goto N`: go on at the rule of preference N.
+    Goto(u32),
+    /// `nop`.
+    Nop,
+    /// `blackhole`.
+    Blackhole,
+    /// `unreachable`.
+    Unreachable,
+    /// `prohibit`.
+    Prohibit,
+}
+
+/// One rule of `virtual_rules` or `static_rules`: keepalived's `[from P] [to P] [not]
+/// [table T|goto N|nop|blackhole|unreachable|prohibit] [priority N] [fwmark M[/MASK]]
+/// [iif IF] [oif IF] [protocol P] [no_track]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Its family (IPv4 unless an address or `inet6` says otherwise).
+    pub family: Family,
+    /// `from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Prefix>,
+    /// `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Prefix>,
+    /// `not`: the selector is inverted.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub not: bool,
+    /// The action.
+    pub action: RuleAction,
+    /// `priority` (`preference`, `order`); keepalived numbers rules without one from 16384
+    /// down, per family.
+    pub priority: u32,
+    /// `fwmark`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmark: Option<u32>,
+    /// `fwmark M/MASK`'s mask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmask: Option<u32>,
+    /// `iif` (`dev`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iif: Option<String>,
+    /// `oif`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oif: Option<String>,
+    /// `protocol`: keepalived's (18) unless `no_track` and another is given.
+    #[serde(default = "keepalived_proto")]
+    pub protocol: u8,
+    /// `no_track`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub no_track: bool,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} pref {}", self.family, self.priority)?;
+        if self.not {
+            f.write_str(" not")?;
+        }
+        if let Some(p) = self.from {
+            write!(f, " from {p}")?;
+        }
+        if let Some(p) = self.to {
+            write!(f, " to {p}")?;
+        }
+        if let Some(m) = self.fwmark {
+            write!(f, " fwmark {m:#x}")?;
+            if let Some(k) = self.fwmask {
+                write!(f, "/{k:#x}")?;
+            }
+        }
+        if let Some(i) = &self.iif {
+            write!(f, " iif {i}")?;
+        }
+        if let Some(i) = &self.oif {
+            write!(f, " oif {i}")?;
+        }
+        match self.action {
+            RuleAction::Table(t) => write!(f, " table {t}"),
+            RuleAction::Goto(n) => write!(f, " goto {n}"),
+            a => write!(f, " {}", format!("{a:?}").to_lowercase()),
+        }
+    }
+}
+
+fn main_table() -> u32 {
+    RT_TABLE_MAIN
+}
+
+fn keepalived_proto() -> u8 {
+    RTPROT_KEEPALIVED
 }

@@ -50,6 +50,12 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrpd sends no e-mail; use notify scripts",
     ),
     ("notification_email_from", "vrrpd sends no e-mail"),
+    (
+        "route and rule tracking",
+        "vrrpd adds and removes virtual and static routes and rules, but does not watch them: \
+         one deleted by someone else stays deleted (keepalived makes its instance BACKUP, or \
+         adds a static one again), as if every one were no_track",
+    ),
     ("smtp_alert", "vrrpd sends no e-mail"),
     ("smtp_connect_timeout", "vrrpd sends no e-mail"),
     ("smtp_server", "vrrpd sends no e-mail"),
@@ -177,6 +183,18 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
         if inst.use_vmac.is_some() {
             say(&loc, "use_vmac", "use_vmac");
         }
+        if inst.routes.iter().any(|r| !r.no_track) || inst.rules.iter().any(|r| !r.no_track) {
+            say(&loc, "route and rule tracking", "route/rule (tracked)");
+        }
+    }
+    if config.static_routes.iter().any(|r| !r.no_track)
+        || config.static_rules.iter().any(|r| !r.no_track)
+    {
+        say(
+            &global,
+            "route and rule tracking",
+            "static_route/static_rule (tracked)",
+        );
     }
 }
 

@@ -38,7 +38,7 @@ mod tests;
 
 use crate::{
     config::{
-        self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Script,
+        self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Route, Rule, Script,
         SyncGroup as SyncGroupSpec, Vip,
     },
     fsm::{self, Action, Advert, Nanos, Params, Reason, Router, State},
@@ -105,6 +105,8 @@ pub enum Owner {
     Instance(String),
     /// Every instance on an interface.
     Iface(String),
+    /// The static addresses, routes and rules (no instance: a failure is logged).
+    Static,
 }
 
 /// An effect that failed, as the driver reports it.
@@ -228,6 +230,46 @@ pub enum Effect {
         /// The addresses.
         vips: Vec<Vip>,
     },
+    /// Add the instance's `virtual_routes`, then its `virtual_rules` (after its VIPs: a
+    /// route's source or gateway may be one of them). One already there is fine.
+    AddRoutes {
+        /// Instance.
+        instance: String,
+        /// The routes.
+        routes: Vec<Route>,
+        /// The rules.
+        rules: Vec<Rule>,
+    },
+    /// Remove the instance's rules, then its routes (before its VIPs, so that no route is
+    /// left without its address). One not there is fine.
+    RemoveRoutes {
+        /// Instance.
+        instance: String,
+        /// The routes.
+        routes: Vec<Route>,
+        /// The rules.
+        rules: Vec<Rule>,
+    },
+    /// Add the `static_ipaddress`es, then the `static_routes`, then the `static_rules` (at
+    /// start and for those a reload adds). One already there is fine.
+    AddStatic {
+        /// The addresses (each with its `dev`).
+        addresses: Vec<Vip>,
+        /// The routes.
+        routes: Vec<Route>,
+        /// The rules.
+        rules: Vec<Rule>,
+    },
+    /// Remove static rules, then routes, then addresses (at exit, as keepalived does, and
+    /// those a reload drops). One not there is fine.
+    RemoveStatic {
+        /// The addresses.
+        addresses: Vec<Vip>,
+        /// The routes.
+        routes: Vec<Route>,
+        /// The rules.
+        rules: Vec<Rule>,
+    },
     /// Put the VMAC into the interface's unicast filter.
     JoinVmac {
         /// Instance.
@@ -335,9 +377,12 @@ impl Effect {
             | Effect::UnmapVips { instance, .. }
             | Effect::AddVips { instance, .. }
             | Effect::RemoveVips { instance, .. }
+            | Effect::AddRoutes { instance, .. }
+            | Effect::RemoveRoutes { instance, .. }
             | Effect::JoinVmac { instance, .. }
             | Effect::LeaveVmac { instance, .. }
             | Effect::SendGarps { instance, .. } => Some(Owner::Instance(instance.clone())),
+            Effect::AddStatic { .. } | Effect::RemoveStatic { .. } => Some(Owner::Static),
             Effect::SendAdvert { spec, .. } => Some(Owner::Instance(spec.name.clone())),
             Effect::Heartbeat { iface, .. } => Some(Owner::Iface(iface.clone())),
             Effect::Flush
@@ -432,6 +477,26 @@ impl Inst {
         self.spec.name.clone()
     }
 
+    /// Its routes and rules added (after its VIPs), if it has any.
+    fn add_routes(&self) -> Option<Effect> {
+        let spec = &self.spec;
+        (!spec.routes.is_empty() || !spec.rules.is_empty()).then(|| Effect::AddRoutes {
+            instance: self.name(),
+            routes: spec.routes.clone(),
+            rules: spec.rules.clone(),
+        })
+    }
+
+    /// Its routes and rules removed (before its VIPs), if it has any.
+    fn remove_routes(&self) -> Option<Effect> {
+        let spec = &self.spec;
+        (!spec.routes.is_empty() || !spec.rules.is_empty()).then(|| Effect::RemoveRoutes {
+            instance: self.name(),
+            routes: spec.routes.clone(),
+            rules: spec.rules.clone(),
+        })
+    }
+
     fn router_config(&self, master: bool) -> RouterConfig {
         let spec = &self.spec;
         let mut flags = ROUTER_CONFIGURED;
@@ -492,10 +557,71 @@ struct Stopping {
     done: bool,
 }
 
+/// The static addresses, routes and rules in force.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Statics {
+    addresses: Vec<Vip>,
+    routes: Vec<Route>,
+    rules: Vec<Rule>,
+}
+
+impl Statics {
+    fn of(config: &Config) -> Self {
+        Statics {
+            addresses: config.static_addresses.clone(),
+            routes: config.static_routes.clone(),
+            rules: config.static_rules.clone(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.addresses.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+    }
+
+    /// What `self` has and `other` has not.
+    fn minus(&self, other: &Statics) -> Statics {
+        Statics {
+            addresses: (self.addresses.iter())
+                .filter(|a| !other.addresses.contains(a))
+                .cloned()
+                .collect(),
+            routes: (self.routes.iter())
+                .filter(|r| !other.routes.contains(r))
+                .cloned()
+                .collect(),
+            rules: (self.rules.iter())
+                .filter(|r| !other.rules.contains(r))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn add(self) -> Option<Effect> {
+        (!self.is_empty()).then_some(Effect::AddStatic {
+            addresses: self.addresses,
+            routes: self.routes,
+            rules: self.rules,
+        })
+    }
+
+    fn remove(self) -> Option<Effect> {
+        (!self.is_empty()).then_some(Effect::RemoveStatic {
+            addresses: self.addresses,
+            routes: self.routes,
+            rules: self.rules,
+        })
+    }
+}
+
 /// The coordinator of one host.
 #[derive(Clone, Debug)]
 pub struct Controller {
     instances: Vec<Inst>,
+    /// The static addresses, routes and rules added at start (removed at exit).
+    statics: Statics,
+    /// Adding them failed: attempts so far, when to add them again, and whether the last
+    /// try awaits its result.
+    statics_broken: Option<(u32, Nanos, bool)>,
     /// The `vrrp_sync_group`s, and their configuration (to tell on reload which changed).
     groups: Vec<(SyncGroupSpec, Group)>,
     /// The `vrrp_script`s and their states, by name.
@@ -593,6 +719,8 @@ impl Controller {
         check(config, host)?;
         let mut c = Controller {
             instances: Vec::new(),
+            statics: Statics::of(config),
+            statics_broken: None,
             groups: Vec::new(),
             scripts: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -605,6 +733,7 @@ impl Controller {
             #[cfg(test)]
             deaf_masters: false,
         };
+        c.out.extend(c.statics.clone().add());
         c.set_links(config, host);
         c.start_scripts(config.scripts.clone());
         for spec in &config.sync_groups {
@@ -824,6 +953,9 @@ impl Controller {
                 firm = firm.min(b.retry_at);
             }
         }
+        if let Some((_, at, false)) = self.statics_broken {
+            firm = firm.min(at);
+        }
         let first = soft.iter().copied().min().unwrap_or(Nanos::MAX);
         let window = first + (shortest / 10).min(COALESCE);
         let gathered = soft
@@ -924,6 +1056,14 @@ impl Controller {
             return;
         };
         let family = map_family(&spec);
+        // Routes and rules an earlier vrrpd (or keepalived) left go before their addresses.
+        if !spec.routes.is_empty() || !spec.rules.is_empty() {
+            self.out.push(Effect::RemoveRoutes {
+                instance: spec.name.clone(),
+                routes: spec.routes.clone(),
+                rules: spec.rules.clone(),
+            });
+        }
         self.out.push(Effect::RemoveStaleVips {
             instance: spec.name.clone(),
             iface: spec.interface.clone(),
@@ -1074,7 +1214,10 @@ impl Controller {
         let mut restart: BTreeSet<String> = self
             .instances
             .iter()
-            .filter(|x| !new.contains(&x.spec) || Some(x.spec.interface.as_str()) == recreated)
+            .filter(|x| {
+                !new.iter().any(|n| n.same_but_routes(&x.spec))
+                    || Some(x.spec.interface.as_str()) == recreated
+            })
             .map(Inst::name)
             .collect();
         restart.extend(
@@ -1147,6 +1290,21 @@ impl Controller {
             }
         }
         self.drain(now);
+        let mut rerouted = Vec::new();
+        for i in 0..self.instances.len() {
+            if let Some(spec) = new.iter().find(|s| s.name == self.instances[i].spec.name)
+                && *spec != *self.instances[i].spec
+            {
+                rerouted.push(spec.name.clone());
+                self.reroute(i, spec.clone());
+            }
+        }
+        let statics = Statics::of(config);
+        if statics != self.statics {
+            self.out.extend(self.statics.minus(&statics).remove());
+            self.out.extend(statics.minus(&self.statics).add());
+            self.statics = statics;
+        }
         // Link states for the new configuration's interfaces; the kept ones' stay as known.
         for name in watched(config) {
             let up = host.links.get(&name).copied().unwrap_or(false);
@@ -1168,11 +1326,56 @@ impl Controller {
                 outcome.push_str(&format!("; {what}: {}", names.join(", ")));
             }
         }
+        if !rerouted.is_empty() {
+            outcome.push_str(&format!("; routes updated: {}", rerouted.join(", ")));
+        }
         if changed {
             outcome.push_str("; scripts restarted");
         }
         self.reload_outcome = Some(Ok(outcome));
         self.log(log::Level::Info, summary);
+    }
+
+    /// A kept instance whose `virtual_routes` or `virtual_rules` changed: while it holds its
+    /// VIPs, the routes and rules it no longer has are removed and the new ones added, the
+    /// VIPs untouched.
+    fn reroute(&mut self, i: usize, spec: InstanceSpec) {
+        let holds =
+            self.instances[i].router.state() == State::Master && self.instances[i].broken.is_none();
+        let old = std::mem::replace(&mut self.instances[i].spec, Arc::new(spec));
+        if !holds {
+            return;
+        }
+        let new = &self.instances[i].spec;
+        let gone = |a: &[Route], b: &[Route]| -> Vec<Route> {
+            a.iter().filter(|r| !b.contains(r)).cloned().collect()
+        };
+        let gone_rules = |a: &[Rule], b: &[Rule]| -> Vec<Rule> {
+            a.iter().filter(|r| !b.contains(r)).cloned().collect()
+        };
+        let (routes, rules) = (
+            gone(&old.routes, &new.routes),
+            gone_rules(&old.rules, &new.rules),
+        );
+        let (add_routes, add_rules) = (
+            gone(&new.routes, &old.routes),
+            gone_rules(&new.rules, &old.rules),
+        );
+        let instance = new.name.clone();
+        if !routes.is_empty() || !rules.is_empty() {
+            self.out.push(Effect::RemoveRoutes {
+                instance: instance.clone(),
+                routes,
+                rules,
+            });
+        }
+        if !add_routes.is_empty() || !add_rules.is_empty() {
+            self.out.push(Effect::AddRoutes {
+                instance,
+                routes: add_routes,
+                rules: add_rules,
+            });
+        }
     }
 
     fn heartbeat(&mut self, iface: &str, now: Nanos) {
@@ -1359,11 +1562,13 @@ impl Controller {
                         .push(now + u64::from(inst.spec.garp.master_delay_s) * 1_000_000_000);
                 }
                 let vips = inst.all_vips();
+                let routes = inst.add_routes();
                 self.out.push(Effect::AddVips {
                     instance: instance.clone(),
                     iface: iface.clone(),
                     vips,
                 });
+                self.out.extend(routes);
                 self.out.push(Effect::Flush);
                 self.out.push(Effect::JoinVmac {
                     instance,
@@ -1424,6 +1629,8 @@ impl Controller {
         inst.garp_at.clear();
         let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
         let vips = inst.all_vips();
+        let routes = inst.remove_routes();
+        self.out.extend(routes);
         self.out.push(Effect::RemoveVips {
             instance: instance.clone(),
             iface: iface.clone(),
@@ -1499,6 +1706,7 @@ impl Controller {
             return;
         }
         self.retry(now);
+        self.retry_statics(now);
         let Some(heard) = adverts else {
             for i in 0..self.instances.len() {
                 self.send_garps(i, now);
@@ -1674,6 +1882,8 @@ impl Controller {
                 }
             }
             self.pending.clear();
+            let statics = std::mem::take(&mut self.statics);
+            self.out.extend(statics.remove());
             self.log(log::Level::Info, "every instance stopped".into());
             if let Some(s) = &mut self.stopping {
                 s.done = true;
@@ -1690,7 +1900,12 @@ impl Controller {
         };
         s.awaiting = false;
         let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        let mut static_errors = Vec::new();
         for f in failures {
+            if f.owner == Owner::Static {
+                static_errors.push(f.error);
+                continue;
+            }
             if let Owner::Instance(n) = &f.owner
                 && let Some(i) = self.instances.iter().position(|x| x.spec.name == *n)
                 && !s.deferred.contains(&i)
@@ -1733,8 +1948,44 @@ impl Controller {
                 ),
             ));
         }
+        for error in static_errors {
+            lines.push((log::Level::Error, format!("stopping: static: {error}")));
+        }
         for (level, line) in lines {
             self.log(level, line);
+        }
+    }
+
+    /// Adding the static entries failed (at start, on reload or on a retry): logged, and
+    /// they are added again (all of them: adding is idempotent) 100 ms later, then 200 ms …
+    /// up to [`RETRY_MAX`] apart, until it goes through.
+    fn static_failed(&mut self, now: Nanos, error: String) {
+        let attempts = match self.statics_broken {
+            Some((n, _, true)) => n + 1,
+            Some((n, _, false)) => n,
+            None => {
+                self.log(
+                    log::Level::Error,
+                    format!(
+                        "static: {error}; retrying in {} ms",
+                        RETRY_FIRST / 1_000_000
+                    ),
+                );
+                1
+            }
+        };
+        let wait = RETRY_FIRST
+            .saturating_mul(1 << attempts.min(16).saturating_sub(1))
+            .min(RETRY_MAX);
+        self.statics_broken = Some((attempts, now + wait, false));
+    }
+
+    fn retry_statics(&mut self, now: Nanos) {
+        if let Some((n, at, false)) = self.statics_broken
+            && at <= now
+        {
+            self.statics_broken = Some((n, at, true));
+            self.out.extend(self.statics.clone().add());
         }
     }
 
@@ -1765,11 +2016,18 @@ impl Controller {
             .filter(|&i| self.instances[i].broken.as_ref().is_some_and(|b| b.probing))
             .collect();
         let mut failed = BTreeSet::new();
+        let mut static_failed = false;
         for f in failures {
+            if f.owner == Owner::Static {
+                static_failed = true;
+                self.static_failed(now, f.error);
+                continue;
+            }
             let targets: Vec<usize> = (0..self.instances.len())
                 .filter(|&i| match &f.owner {
                     Owner::Instance(n) => self.instances[i].spec.name == *n,
                     Owner::Iface(n) => self.instances[i].spec.interface == *n,
+                    Owner::Static => false,
                 })
                 .collect();
             for i in targets {
@@ -1805,6 +2063,13 @@ impl Controller {
                     Some(_) => {}
                 }
             }
+        }
+        if !static_failed && let Some((attempts, _, true)) = self.statics_broken {
+            self.statics_broken = None;
+            self.log(
+                log::Level::Info,
+                format!("static: added after {attempts} attempt(s)"),
+            );
         }
         for i in probing {
             if failed.contains(&i) {

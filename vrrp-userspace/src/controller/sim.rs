@@ -610,6 +610,12 @@ impl World {
                     k.master.insert(vrid, config.flags & ROUTER_MASTER != 0);
                 }
             }
+            // The simulated instances have no routes, rules or static addresses; their order
+            // with the VIPs is held by the controller's unit tests.
+            Effect::AddRoutes { .. }
+            | Effect::RemoveRoutes { .. }
+            | Effect::AddStatic { .. }
+            | Effect::RemoveStatic { .. } => {}
             Effect::JoinVmac { instance, .. } => {
                 self.hosts[h].kernel.vmac.insert(vrid_of(&instance), ());
             }
@@ -1128,6 +1134,10 @@ fn kind(e: &Effect) -> &'static str {
         Effect::UnmapVips { .. } => "UnmapVips",
         Effect::AddVips { .. } => "AddVips",
         Effect::RemoveVips { .. } => "RemoveVips",
+        Effect::AddRoutes { .. } => "AddRoutes",
+        Effect::RemoveRoutes { .. } => "RemoveRoutes",
+        Effect::AddStatic { .. } => "AddStatic",
+        Effect::RemoveStatic { .. } => "RemoveStatic",
         Effect::JoinVmac { .. } => "JoinVmac",
         Effect::LeaveVmac { .. } => "LeaveVmac",
         Effect::SendAdvert { .. } => "SendAdvert",

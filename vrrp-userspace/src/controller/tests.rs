@@ -606,3 +606,248 @@ fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_t
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert_eq!(state(&ctl, "VI_2"), State::Master);
 }
+
+fn route(dst: &str, table: u32) -> Route {
+    let (a, l) = dst.split_once('/').unwrap();
+    Route {
+        dst: config::Prefix {
+            address: a.parse().unwrap(),
+            len: l.parse().unwrap(),
+        },
+        kind: Default::default(),
+        src: None,
+        via: Some("192.0.2.1".parse().unwrap()),
+        from: None,
+        dev: Some("eth0".into()),
+        scope: None,
+        table,
+        metric: None,
+        protocol: config::model::RTPROT_KEEPALIVED,
+        onlink: false,
+        no_track: false,
+    }
+}
+
+fn rule(table: u32, priority: u32) -> Rule {
+    Rule {
+        family: config::Family::Ipv4,
+        from: Some(config::Prefix {
+            address: "192.0.2.101".parse().unwrap(),
+            len: 32,
+        }),
+        to: None,
+        not: false,
+        action: config::RuleAction::Table(table),
+        priority,
+        fwmark: None,
+        fwmask: None,
+        iif: None,
+        oif: None,
+        protocol: config::model::RTPROT_KEEPALIVED,
+        no_track: false,
+    }
+}
+
+fn routed(master: bool) -> InstanceSpec {
+    let mut s = instance("VI_1", 1, 200, master);
+    s.routes = vec![route("0.0.0.0/0", 100)];
+    s.rules = vec![rule(100, 100)];
+    s
+}
+
+/// The position of the first effect of `kind` (the simulator's names) in `effects`.
+fn at(effects: &[Effect], kind: &str) -> Option<usize> {
+    effects
+        .iter()
+        .position(|e| format!("{e:?}").starts_with(kind))
+}
+
+/// Ticks until instance VI_1 is master; the effects of the takeover.
+fn until_master(ctl: &mut Controller, mut effects: Vec<Effect>) -> (Vec<Effect>, Nanos) {
+    let mut now = 0;
+    while state(ctl, "VI_1") != State::Master {
+        ctl.handle(now, Input::Results(vec![]));
+        now += 100 * MS;
+        assert!(now < 10 * SEC, "never master");
+        effects.extend(tick(ctl, now, vec![]));
+    }
+    (effects, now)
+}
+
+#[test]
+fn routes_and_rules_come_after_the_vips_and_go_before_them() {
+    let c = config(vec![routed(true)]);
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    // At start, what an earlier vrrpd left goes, routes before addresses.
+    let (stale_routes, stale_vips) = (at(&start, "RemoveRoutes"), at(&start, "RemoveStaleVips"));
+    assert!(stale_routes.unwrap() < stale_vips.unwrap(), "{start:?}");
+    let (up, now) = until_master(&mut ctl, start);
+    let add_vips = at(&up, "AddVips").expect("VIPs added");
+    let add_routes = at(&up, "AddRoutes").expect("routes added");
+    assert!(add_vips < add_routes, "{up:?}");
+    let Effect::AddRoutes { routes, rules, .. } = &up[add_routes] else {
+        unreachable!()
+    };
+    assert_eq!((routes.len(), rules.len()), (1, 1));
+    // A better master: the routes and rules go first, then the VIPs.
+    ctl.handle(now, Input::Results(vec![]));
+    let down = tick(&mut ctl, now + 10 * MS, vec![heard(1, 250, now + 5 * MS)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    let (rm_routes, rm_vips) = (at(&down, "RemoveRoutes"), at(&down, "RemoveVips"));
+    assert!(rm_routes.unwrap() < rm_vips.unwrap(), "{down:?}");
+}
+
+#[test]
+fn an_instance_without_routes_emits_no_route_effects() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    let (up, _) = until_master(&mut ctl, start);
+    assert_eq!(at(&up, "AddRoutes"), None);
+    assert_eq!(at(&up, "RemoveRoutes"), None);
+    assert_eq!(at(&up, "AddStatic"), None);
+}
+
+#[test]
+fn a_route_that_cannot_be_added_is_a_fault_like_a_vip() {
+    let c = config(vec![routed(true)]);
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    let (_, now) = until_master(&mut ctl, start);
+    let out = ctl.handle(
+        now,
+        Input::Results(vec![Failure {
+            owner: Owner::Instance("VI_1".into()),
+            error: "adding route default via 192.0.2.1 dev eth0 table 100: unreachable".into(),
+        }]),
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    let (rm_routes, rm_vips) = (at(&out, "RemoveRoutes"), at(&out, "RemoveVips"));
+    assert!(rm_routes.unwrap() < rm_vips.unwrap(), "{out:?}");
+    let view = ctl.instances();
+    assert!(view[0].fault.as_deref().unwrap().contains("adding route"));
+}
+
+#[test]
+fn a_reload_that_changes_only_routes_keeps_the_master_and_its_vips() {
+    let c = config(vec![routed(true)]);
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    let (_, now) = until_master(&mut ctl, start);
+    ctl.handle(now, Input::Results(vec![]));
+    let mut new = routed(true);
+    new.routes.push(route("198.51.100.0/24", 100));
+    new.rules = vec![rule(100, 101)];
+    let out = ctl.handle(
+        now + MS,
+        Input::Reload {
+            config: Box::new(config(vec![new])),
+            host: host(),
+        },
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert!(!removes_vips(&out, "VI_1"), "{out:?}");
+    let removed = out.iter().find_map(|e| match e {
+        Effect::RemoveRoutes { routes, rules, .. } => Some((routes.clone(), rules.clone())),
+        _ => None,
+    });
+    assert_eq!(removed, Some((vec![], vec![rule(100, 100)])));
+    let added = out.iter().find_map(|e| match e {
+        Effect::AddRoutes { routes, rules, .. } => Some((routes.clone(), rules.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        added,
+        Some((vec![route("198.51.100.0/24", 100)], vec![rule(100, 101)]))
+    );
+    assert!(at(&out, "RemoveRoutes") < at(&out, "AddRoutes"));
+    let outcome = ctl.take_reload_outcome().unwrap().unwrap();
+    assert!(outcome.contains("routes updated: VI_1"), "{outcome}");
+    // A backup's new routes wait for it to become master.
+    let c = config(vec![routed(false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let mut new = routed(false);
+    new.routes.clear();
+    let out = ctl.handle(
+        MS,
+        Input::Reload {
+            config: Box::new(config(vec![new])),
+            host: host(),
+        },
+    );
+    assert_eq!(at(&out, "AddRoutes"), None);
+    assert_eq!(at(&out, "RemoveRoutes"), None);
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+}
+
+#[test]
+fn statics_are_added_at_start_diffed_on_reload_and_removed_at_exit() {
+    let mut c = config(vec![instance("VI_1", 1, 100, false)]);
+    c.static_routes = vec![route("198.51.100.0/24", 254)];
+    c.static_rules = vec![rule(10, 10)];
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    assert!(matches!(start[0], Effect::AddStatic { .. }), "{start:?}");
+    // A static failure is logged; no instance goes to FAULT for it.
+    let out = ctl.handle(
+        0,
+        Input::Results(vec![Failure {
+            owner: Owner::Static,
+            error: "adding rule: busy".into(),
+        }]),
+    );
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::Log { line, .. } if line.contains("adding rule")))
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    // … and tried again until it goes through.
+    assert!(ctl.next_wake(0) <= RETRY_FIRST);
+    let again = tick(&mut ctl, RETRY_FIRST, vec![]);
+    assert!(at(&again, "AddStatic").is_some(), "{again:?}");
+    let out = ctl.handle(RETRY_FIRST, Input::Results(vec![]));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::Log { line, .. } if line.contains("added after 1"))),
+        "{out:?}"
+    );
+    assert_eq!(
+        at(&tick(&mut ctl, 3 * RETRY_FIRST, vec![]), "AddStatic"),
+        None
+    );
+    // Reload: the rule goes, a route comes; the instance is untouched.
+    let mut d = c.clone();
+    d.static_rules.clear();
+    d.static_routes.push(route("198.51.100.128/25", 254));
+    let out = ctl.handle(
+        SEC,
+        Input::Reload {
+            config: Box::new(d),
+            host: host(),
+        },
+    );
+    assert!(out.contains(&Effect::RemoveStatic {
+        addresses: vec![],
+        routes: vec![],
+        rules: vec![rule(10, 10)],
+    }));
+    assert!(out.contains(&Effect::AddStatic {
+        addresses: vec![],
+        routes: vec![route("198.51.100.128/25", 254)],
+        rules: vec![],
+    }));
+    ctl.handle(SEC, Input::Results(vec![]));
+    // At exit, keepalived removes its static entries: so do we, once every instance stopped.
+    let mut out = ctl.handle(2 * SEC, Input::Stop);
+    out.extend(ctl.handle(2 * SEC, Input::Results(vec![])));
+    out.extend(tick(&mut ctl, 2 * SEC + HANDOVER_POLL, vec![]));
+    out.extend(ctl.handle(2 * SEC + HANDOVER_POLL, Input::Results(vec![])));
+    assert!(ctl.finished());
+    assert!(
+        out.contains(&Effect::RemoveStatic {
+            addresses: vec![],
+            routes: vec![
+                route("198.51.100.0/24", 254),
+                route("198.51.100.128/25", 254)
+            ],
+            rules: vec![],
+        }),
+        "{out:?}"
+    );
+}
