@@ -12,6 +12,7 @@ pub mod frames;
 pub mod fsm;
 pub mod lab;
 pub mod logging;
+pub mod metrics;
 pub mod netlink;
 pub mod scripts;
 pub mod sync;
