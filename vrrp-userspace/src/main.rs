@@ -128,7 +128,6 @@ Files:
   /etc/vrrpd/vrrpd.conf         the packaged configuration
   /etc/default/vrrpd            VRRPD_CONFIG, VRRPD_OPTIONS
   /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status, reload)
-  --metrics-listen ADDR:PORT    Prometheus metrics at http://ADDR:PORT/metrics
   /sys/fs/bpf/vrrpd/            the pinned XDP and tc links";
 
 /// Exit status for a configuration that is refused.

@@ -369,12 +369,14 @@ pub fn render(s: &Scrape<'_>) -> String {
         Value::U(1),
     );
 
-    // Per instance: instance, vrid, interface, family.
+    // Per instance: vrrp_instance, vrid, interface, family. Not `instance`: Prometheus gives
+    // every series of a target its own `instance` label (the target's address), and would
+    // rename ours to `exported_instance`.
     let vrids: Vec<String> = s.views.iter().map(|v| v.vrid.to_string()).collect();
     let labels = |i: usize| -> Vec<(&str, &str)> {
         let v = &s.views[i];
         vec![
-            ("instance", v.name.as_str()),
+            ("vrrp_instance", v.name.as_str()),
             ("vrid", vrids[i].as_str()),
             ("interface", v.interface.as_str()),
             ("family", family_label(v.family)),
@@ -1125,8 +1127,8 @@ mod tests {
         })
     }
 
-    const I1: &str = r#"instance="VI_1",vrid="50",interface="eth0",family="ipv4""#;
-    const I6: &str = r#"instance="VI_6",vrid="51",interface="eth0",family="ipv6""#;
+    const I1: &str = r#"vrrp_instance="VI_1",vrid="50",interface="eth0",family="ipv4""#;
+    const I6: &str = r#"vrrp_instance="VI_6",vrid="51",interface="eth0",family="ipv6""#;
 
     #[test]
     fn the_exposition_holds_each_instance_interface_script_and_the_loop() {
@@ -1335,7 +1337,7 @@ mod tests {
         });
         assert!(
             text.contains(
-                r#"vrrpd_instance_state{instance="V\"I\\1\nx",vrid="1",interface="eth0",family="ipv4",state="fault"} 1"#
+                r#"vrrpd_instance_state{vrrp_instance="V\"I\\1\nx",vrid="1",interface="eth0",family="ipv4",state="fault"} 1"#
             ),
             "{text}"
         );
