@@ -527,3 +527,100 @@ fn an_address_that_cannot_be_bound_stops_vrrpd_at_startup() {
     assert!(!links.contains("xdp"), "{links}");
     assert!(!vrrp_userspace::lab::daemon::has_vip(lab.host("lb01")));
 }
+
+/// Scrapers that hold every connection slot, send their request a byte at a time, or scrape
+/// as fast as they can never delay the master's adverts: its backup never takes over, and
+/// once they stop a scrape is answered at once.
+#[test]
+fn a_scrape_flood_never_delays_the_adverts() {
+    if !lab::privileged("a_scrape_flood_never_delays_the_adverts") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let lb01 = start(&lab, &dir, "lb01", &config(&dir, "lb01", "MASTER", 100));
+    let lb02 = start(&lab, &dir, "lb02", &config(&dir, "lb02", "BACKUP", 90));
+    states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(5));
+    let before = scrape(lab.host("lb01"));
+    let ns = lab.host("lb01");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let scrapes = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        // Every slot held by clients that never finish their request (one byte every 100 ms).
+        for _ in 0..20 {
+            s.spawn(|| {
+                ns.run(|| {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let Ok(mut c) = TcpStream::connect(METRICS) else {
+                            continue;
+                        };
+                        for b in b"GET /metrics HTTP/1.1\r\nX-Slow: ".iter().cycle() {
+                            if stop.load(std::sync::atomic::Ordering::Relaxed)
+                                || c.write_all(&[*b]).is_err()
+                            {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                })
+            });
+        }
+        // And one scraping as fast as it is let in.
+        s.spawn(|| {
+            ns.run(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(mut c) = TcpStream::connect(METRICS) {
+                        let _ = c.write_all(b"GET /metrics HTTP/1.1\r\n\r\n");
+                        let mut reply = Vec::new();
+                        let _ = c.read_to_end(&mut reply);
+                        if reply.starts_with(b"HTTP/1.1 200") {
+                            scrapes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        });
+        std::thread::sleep(Duration::from_secs(6));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(
+        lb02.state().as_deref(),
+        Some("BACKUP"),
+        "{}",
+        lb02.log_text()
+    );
+    assert_eq!(
+        lb01.state().as_deref(),
+        Some("MASTER"),
+        "{}",
+        lb01.log_text()
+    );
+    // The slow clients ran into the 5 s request timeout or were refused; a scrape now is
+    // answered, and the adverts went on meanwhile.
+    let after = wait_for(Duration::from_secs(8), || {
+        http_get(ns, METRICS, "/metrics").is_ok_and(|(code, _)| code == 200)
+    });
+    assert!(after.is_some(), "no scrape answered after the flood");
+    let after = scrape(ns);
+    let (x, y) = (
+        must(&before, "vrrpd_instance_adverts_sent_total", &[I]),
+        must(&after, "vrrpd_instance_adverts_sent_total", &[I]),
+    );
+    assert!(y >= x + 5.0, "adverts sent {x} -> {y} over 6 s");
+    let b = scrape(lab.host("lb02"));
+    assert!(
+        value(
+            &b,
+            "vrrpd_instance_transitions_total",
+            &[I, ("to", "master")]
+        )
+        .is_none(),
+        "lb02 took over during the flood\n{b}"
+    );
+    eprintln!(
+        "{} scrapes answered during the flood",
+        scrapes.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
