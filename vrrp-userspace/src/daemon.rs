@@ -488,9 +488,13 @@ impl<F: Frames> Daemon<F> {
                 nd_router,
                 vips,
                 repeat,
-                ..
+                instance,
             } => {
-                let tx = &self.iface_mut(&iface)?.tx;
+                let tx = &self
+                    .ifaces
+                    .get(&iface)
+                    .ok_or_else(|| anyhow!("no interface {iface}"))?
+                    .tx;
                 // Gratuitous ARPs for IPv4 VIPs, unsolicited neighbour advertisements for
                 // IPv6 ones (RFC 5798 §6.4.1), from the VMAC.
                 for _ in 0..repeat {
@@ -501,6 +505,7 @@ impl<F: Frames> Daemon<F> {
                             (IpAddr::V4(_), Family::Ipv6) => continue,
                         };
                         tx.send(&frame)?;
+                        self.metrics.announcement_sent(&instance);
                     }
                 }
             }

@@ -119,6 +119,8 @@ pub struct Recorded {
     pub adverts_sent: BTreeMap<String, u64>,
     /// When each instance last sent one (CLOCK_MONOTONIC).
     pub last_advert_sent: BTreeMap<String, Nanos>,
+    /// Gratuitous ARPs and unsolicited neighbour advertisements each instance sent.
+    pub announcements_sent: BTreeMap<String, u64>,
     /// Each `vrrp_script`'s results.
     pub scripts: BTreeMap<String, ScriptStats>,
     /// How late the main loop woke for its timer.
@@ -133,6 +135,7 @@ impl Default for Recorded {
             transitions: BTreeMap::new(),
             adverts_sent: BTreeMap::new(),
             last_advert_sent: BTreeMap::new(),
+            announcements_sent: BTreeMap::new(),
             scripts: BTreeMap::new(),
             loop_lag: Histogram::new(LOOP_BUCKETS),
             loop_busy: Histogram::new(LOOP_BUCKETS),
@@ -178,6 +181,16 @@ impl Metrics {
                 None => {
                     r.last_advert_sent.insert(instance.to_string(), at);
                 }
+            }
+        });
+    }
+
+    /// `instance` sent a gratuitous ARP or an unsolicited neighbour advertisement.
+    pub fn announcement_sent(&self, instance: &str) {
+        self.with(|r| match r.announcements_sent.get_mut(instance) {
+            Some(n) => *n += 1,
+            None => {
+                r.announcements_sent.insert(instance.to_string(), 1);
             }
         });
     }
@@ -478,6 +491,22 @@ pub fn render(s: &Scrape<'_>) -> String {
         let sent = s.recorded.adverts_sent.get(&s.views[i].name).copied();
         out.sample(
             "vrrpd_instance_adverts_sent_total",
+            &labels(i),
+            Value::U(sent.unwrap_or(0)),
+        );
+    }
+
+    out.family(
+        "vrrpd_instance_announcements_sent_total",
+        "counter",
+        "Gratuitous ARPs (ipv4) or unsolicited neighbour advertisements (ipv6) the instance \
+         sent from its VMAC for its VIPs on becoming master and as garp_master_repeat and \
+         garp_master_refresh say.",
+    );
+    for i in 0..n {
+        let sent = s.recorded.announcements_sent.get(&s.views[i].name).copied();
+        out.sample(
+            "vrrpd_instance_announcements_sent_total",
             &labels(i),
             Value::U(sent.unwrap_or(0)),
         );
@@ -1112,6 +1141,8 @@ mod tests {
         for at in [NOW - SEC * 2, NOW - SEC, NOW - SEC / 4] {
             metrics.advert_sent("VI_6", at);
         }
+        metrics.announcement_sent("VI_6");
+        metrics.announcement_sent("VI_6");
         metrics.script_result("chk", true, Duration::from_millis(250));
         metrics.script_result("chk", false, Duration::from_millis(500));
         metrics.loop_lag(Duration::from_micros(300));
@@ -1156,6 +1187,8 @@ mod tests {
             ),
             format!("vrrpd_instance_adverts_sent_total{{{I1}}} 0"),
             format!("vrrpd_instance_adverts_sent_total{{{I6}}} 3"),
+            format!("vrrpd_instance_announcements_sent_total{{{I6}}} 2"),
+            format!("vrrpd_instance_announcements_sent_total{{{I1}}} 0"),
             format!("vrrpd_instance_adverts_received_total{{{I1}}} 7"),
             format!("vrrpd_instance_adverts_received_total{{{I6}}} 0"),
             // The backup: its master's newest advert; the master: its own last one.

@@ -260,6 +260,12 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
         must(&a1, "vrrpd_liveness_gate_open", &[("interface", "eth0")]),
         1.0
     );
+    // The new master announced the VIP (garp_master_repeat, 5 by default).
+    assert!(must(&a1, "vrrpd_instance_announcements_sent_total", &[I]) >= 1.0);
+    assert_eq!(
+        must(&b1, "vrrpd_instance_announcements_sent_total", &[I]),
+        0.0
+    );
 
     // The client asks for the VIP: lb01's XDP answers, and the counter says so.
     let arp_before = must(
