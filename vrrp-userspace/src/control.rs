@@ -259,12 +259,13 @@ fn status_worker() -> Result<std::sync::mpsc::Sender<StatusJob>> {
     Ok(tx)
 }
 
-/// Makes the calling thread nice 19 (setpriority on a thread id is per-thread on Linux).
+/// Makes the calling thread nice 19 (setpriority on a thread id is per-thread on Linux); the
+/// metrics thread uses it too.
 #[expect(
     unsafe_code,
     reason = "gettid(2) and setpriority(2): plain integers, no memory-safety preconditions"
 )]
-fn lower_priority() -> nix::Result<()> {
+pub(crate) fn lower_priority() -> nix::Result<()> {
     // SAFETY: neither call takes a pointer; the kernel checks the values.
     let rc = unsafe {
         let tid = libc::gettid();

@@ -9,11 +9,13 @@
 //! recovers by itself), so after startup only SIGTERM or SIGINT end the loop.
 //!
 //! The control socket is another task ([`control::serve_all`]): it answers `vrrpd status`
-//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop.
+//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop. The metrics
+//! (`--metrics-listen`) are served from the same snapshot by a thread of their own
+//! ([`metrics::serve`]); the loop only records what it alone knows into [`Metrics`].
 
 use std::{
     collections::BTreeMap,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
     sync::Arc,
     time::Duration,
@@ -28,10 +30,12 @@ use crate::{
     control,
     control::ReloadAnswer,
     controller::{
-        self, Controller, Effect, Failure, Heard, Host, IfaceInfo, Input, InstanceView, Owner,
+        self, Controller, Effect, Failure, Heard, Host, IfaceInfo, Input, InstanceTiming,
+        InstanceView, Owner,
     },
     dataplane::{self, Attached, CounterReader, Dataplane, Events, ModeChoice, monotonic_ns},
     fsm::{Advert, Nanos, State},
+    metrics::{self, Metrics},
     netlink::{Link, LinkEvents, Netlink},
     track,
     tx::{McastMembership, PacketTx, UnicastTx},
@@ -61,6 +65,8 @@ pub struct RunOptions {
     /// global_defs `vrrpd_exclusive`: vrrpd is the host's only VRRP speaker, so XDP drops
     /// adverts for VRIDs it does not run instead of passing them on (to keepalived).
     pub exclusive: bool,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Frame builders the daemon needs from `wire`.
@@ -123,6 +129,8 @@ pub struct StatusSnapshot {
     pub views: Arc<Vec<InstanceView>>,
     /// The counters of each interface.
     pub counters: Arc<BTreeMap<String, Arc<CounterReader>>>,
+    /// Every instance's timers and configured priority, in the order of `views` (metrics).
+    pub timings: Arc<Vec<InstanceTiming>>,
 }
 
 impl StatusSnapshot {
@@ -187,6 +195,8 @@ struct Iface {
     /// Adverts due on this interface, sent together at the end of a batch or at
     /// [`Effect::Flush`].
     outbox: Vec<Vec<u8>>,
+    /// The instance of each advert in `outbox` (counted in the metrics once sent).
+    outbox_from: Vec<Arc<InstanceSpec>>,
     info: IfaceInfo,
     _memberships: Vec<McastMembership>,
 }
@@ -229,6 +239,10 @@ pub struct Daemon<F: Frames> {
     /// The configuration the controller runs (the last one its check let through), for an
     /// interface that is created again.
     config: Config,
+    /// What the loop and the script tasks record for the metrics.
+    metrics: Arc<Metrics>,
+    /// `--metrics-listen`, bound at start and served once the loop runs.
+    metrics_listener: Option<metrics::Listener>,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -236,6 +250,17 @@ impl<F: Frames> Daemon<F> {
     /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
     /// routers configured in the maps, state machines started.
     pub async fn start(mut config: Config, options: RunOptions) -> Result<Self> {
+        // Before anything is touched: an address that cannot be bound is a startup error.
+        let metrics_listener = options
+            .metrics_listen
+            .map(metrics::Listener::bind)
+            .transpose()?;
+        if let Some(l) = &metrics_listener {
+            match l.local_addr() {
+                Ok(a) => log::info!("metrics on http://{a}/metrics"),
+                Err(e) => log::info!("metrics listener bound ({e})"),
+            }
+        }
         crate::scripts::configure(&config);
         usable_scripts(&mut config);
         if config.instances.is_empty() {
@@ -271,6 +296,8 @@ impl<F: Frames> Daemon<F> {
             link_events,
             unicast: BTreeMap::new(),
             config,
+            metrics: Arc::new(Metrics::default()),
+            metrics_listener,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -311,14 +338,21 @@ impl<F: Frames> Daemon<F> {
         let mut failures = Vec::new();
         for (name, iface) in &mut self.ifaces {
             let frames = std::mem::take(&mut iface.outbox);
+            let from = std::mem::take(&mut iface.outbox_from);
             if frames.is_empty() {
                 continue;
             }
-            if let Err(e) = iface.tx.send_batch(&frames) {
-                failures.push(Failure {
+            match iface.tx.send_batch(&frames) {
+                Ok(()) => {
+                    let now = monotonic_ns();
+                    for spec in &from {
+                        self.metrics.advert_sent(&spec.name, now);
+                    }
+                }
+                Err(e) => failures.push(Failure {
                     owner: Owner::Iface(name.clone()),
                     error: format!("{name}: {} advert(s) not sent: {e:#}", frames.len()),
-                });
+                }),
             }
         }
         failures
@@ -498,12 +532,15 @@ impl<F: Frames> Daemon<F> {
                             let msg = F::advert_message(&spec, src, peer, priority);
                             tx.send_to(&msg, peer)
                                 .with_context(|| format!("advert to {peer} not sent"))?;
+                            self.metrics.advert_sent(&spec.name, monotonic_ns());
                         }
                     }
                 }
                 None => {
                     let frame = F::advert(&spec, primary, priority);
-                    self.iface_mut(&spec.interface)?.outbox.push(frame);
+                    let iface = self.iface_mut(&spec.interface)?;
+                    iface.outbox.push(frame);
+                    iface.outbox_from.push(spec);
                 }
             },
             Effect::Flush => {
@@ -519,9 +556,13 @@ impl<F: Frames> Daemon<F> {
                 nd_router,
                 vips,
                 repeat,
-                ..
+                instance,
             } => {
-                let tx = &self.iface_mut(&iface)?.tx;
+                let tx = &self
+                    .ifaces
+                    .get(&iface)
+                    .ok_or_else(|| anyhow!("no interface {iface}"))?
+                    .tx;
                 // Gratuitous ARPs for IPv4 VIPs, unsolicited neighbour advertisements for
                 // IPv6 ones (RFC 5798 §6.4.1), from the VMAC.
                 for _ in 0..repeat {
@@ -532,6 +573,7 @@ impl<F: Frames> Daemon<F> {
                             (IpAddr::V4(_), Family::Ipv6) => continue,
                         };
                         tx.send(&frame)?;
+                        self.metrics.announcement_sent(&instance);
                     }
                 }
             }
@@ -542,6 +584,7 @@ impl<F: Frames> Daemon<F> {
                 reason,
             } => {
                 self.status_dirty = true;
+                self.metrics.transition(&instance, from, to, &reason);
                 log::info!("{instance}: {from} -> {to} ({reason})")
             }
             Effect::RunNotify {
@@ -575,6 +618,7 @@ impl<F: Frames> Daemon<F> {
                             script,
                             cmd,
                             self.script_sender.clone(),
+                            self.metrics.clone(),
                         ))),
                         Err(e) => log::warn!("Disabling track script {}: {e}", script.name),
                     }
@@ -782,6 +826,7 @@ impl<F: Frames> Daemon<F> {
                     .map(|(name, i)| (name.clone(), i.counters.clone()))
                     .collect(),
             ),
+            timings: Arc::new(self.ctl.timings()),
         }
     }
 
@@ -801,6 +846,10 @@ impl<F: Frames> Daemon<F> {
         // only a reload comes back to the loop, which answers it once the controller decided.
         let (snapshot_tx, snapshot_rx) = tokio::sync::watch::channel(self.snapshot());
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
+        if let Some(listener) = self.metrics_listener.take() {
+            // Its own thread, ended when `snapshot_tx` is dropped with this function.
+            let _ = metrics::serve(listener, snapshot_rx.clone(), self.metrics.clone());
+        }
         let control_task = tokio::spawn(control::serve_all(control, snapshot_rx, reload_tx));
         let mut published = monotonic_ns();
         self.status_dirty = false;
@@ -819,6 +868,9 @@ impl<F: Frames> Daemon<F> {
             let sleep = systemd.cap(Duration::from_nanos(
                 wake.saturating_sub(now).min(3_600_000_000_000),
             ));
+            // The metrics' loop lag: how late the timer's wake-up comes.
+            let planned = now + sleep.as_nanos() as Nanos;
+            let mut timer = false;
             let (mut stop, mut reload, mut event) = (false, false, false);
             let mut reload_reply = None;
             let mut script = None;
@@ -841,7 +893,7 @@ impl<F: Frames> Daemon<F> {
                 _ = term.recv() => stop = true,
                 _ = int.recv() => stop = true,
                 _ = hup.recv() => reload = true,
-                _ = tokio::time::sleep(sleep) => {}
+                _ = tokio::time::sleep(sleep) => timer = true,
                 (ready, _, _) = events, if waiting => {
                     if let Ok(mut guard) = ready {
                         guard.clear_ready();
@@ -851,6 +903,11 @@ impl<F: Frames> Daemon<F> {
                 Some(change) = self.link_events.next() => link = Some(change),
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
                 Some(reply) = reload_rx.recv() => reload_reply = Some(reply),
+            }
+            let woke = monotonic_ns();
+            if timer {
+                self.metrics
+                    .loop_lag(Duration::from_nanos(woke.saturating_sub(planned)));
             }
             if stop {
                 if !stopping {
@@ -904,6 +961,8 @@ impl<F: Frames> Daemon<F> {
             } else {
                 self.snapshot_behind = true;
             }
+            self.metrics
+                .loop_busy(Duration::from_nanos(monotonic_ns().saturating_sub(woke)));
         }
         control_task.abort();
         self.shutdown().await
@@ -1013,6 +1072,7 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
+        outbox_from: Vec::new(),
         _memberships: memberships,
         info: IfaceInfo {
             primary4,

@@ -906,19 +906,22 @@ impl Dataplane {
         Ok(newest)
     }
 
-    /// A reader of the drop counters and advert stamps with its own descriptors of the maps,
-    /// for a thread other than the one that owns this [`Dataplane`] (`vrrpd status`).
+    /// A reader of the drop and event counters, advert stamps and the interface's heartbeat
+    /// with its own descriptors of the maps, for a thread other than the one that owns this
+    /// [`Dataplane`] (`vrrpd status`, the metrics).
     pub fn counter_reader(&self) -> Result<CounterReader> {
         let fd = |name: &str| -> Result<std::os::fd::OwnedFd> {
             let data = match self.map(name)? {
-                aya::maps::Map::PerCpuArray(data) => data,
-                _ => return Err(anyhow!("{name} is not a per-CPU array")),
+                aya::maps::Map::PerCpuArray(data) | aya::maps::Map::Array(data) => data,
+                _ => return Err(anyhow!("{name} is not an array")),
             };
             Ok(data.fd().as_fd().try_clone_to_owned()?)
         };
         Ok(CounterReader {
             drops: fd(map_names::DROPS)?,
             adverts: fd(map_names::ADVERTS)?,
+            counters: fd(map_names::COUNTERS)?,
+            iface: fd(map_names::IFACE)?,
         })
     }
 
@@ -1115,6 +1118,25 @@ fn stamp_from_bytes(b: &[u8]) -> AdvertStamp {
 
 const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 64);
 
+/// An [`IfaceConfig`] from the bytes the kernel copied out (the layout of the `repr(C)` struct).
+fn iface_from_bytes(b: &[u8; 40]) -> IfaceConfig {
+    let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+    let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&b[24..30]);
+    IfaceConfig {
+        heartbeat_ns: u64_at(0),
+        stale_after_ns: u64_at(8),
+        pass_gap_ns: u64_at(16),
+        mac,
+        _pad: [0; 2],
+        flags: u32_at(32),
+        vlan: u32_at(36),
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 40);
+
 /// The kernel's tick length (the resolution of CLOCK_MONOTONIC_COARSE), nanoseconds: how much
 /// later than its stamp an advert that shared a tick with an earlier one may have arrived.
 pub fn tick_ns() -> u64 {
@@ -1139,6 +1161,8 @@ fn as_arrival(mut s: AdvertStamp) -> AdvertStamp {
 pub struct CounterReader {
     drops: std::os::fd::OwnedFd,
     adverts: std::os::fd::OwnedFd,
+    counters: std::os::fd::OwnedFd,
+    iface: std::os::fd::OwnedFd,
 }
 
 /// What a [`CounterReader`] read.
@@ -1152,6 +1176,15 @@ pub struct Counts {
     pub adverts4: Vec<u64>,
     /// The same for IPv6.
     pub adverts6: Vec<u64>,
+    /// The newest valid advert of each router of IPv4 over all CPUs, indexed by VRID, its
+    /// `time_ns` the arrival as the controller takes it (never early); `None`: none seen.
+    pub newest4: Vec<Option<AdvertStamp>>,
+    /// The same for IPv6.
+    pub newest6: Vec<Option<AdvertStamp>>,
+    /// The event counters (`VRRP_COUNTERS`), summed over CPUs, indexed by [`Counter`].
+    pub events: [u64; Counter::COUNT],
+    /// The interface's settings and the controller's heartbeat (`VRRP_IFACE`).
+    pub iface: IfaceConfig,
 }
 
 impl Counts {
@@ -1163,10 +1196,28 @@ impl Counts {
         };
         of.get(usize::from(vrid)).copied().unwrap_or(0)
     }
+
+    /// The newest valid advert of router (`family`, `vrid`), if XDP recorded one.
+    pub fn newest(&self, family: Family, vrid: u8) -> Option<AdvertStamp> {
+        let of = match family {
+            Family::Ipv4 => &self.newest4,
+            Family::Ipv6 => &self.newest6,
+        };
+        of.get(usize::from(vrid)).copied().flatten()
+    }
+}
+
+/// Whether XDP's liveness gate is open at CLOCK_MONOTONIC `now_ns` for an interface with
+/// `iface` (the program's own test: a heartbeat was written and is at most `stale_after_ns`
+/// old; the program compares with the coarse clock, within a kernel tick of this).
+pub fn gate_open(iface: &IfaceConfig, now_ns: u64) -> bool {
+    iface.heartbeat_ns != 0
+        && (now_ns <= iface.heartbeat_ns || now_ns - iface.heartbeat_ns <= iface.stale_after_ns)
 }
 
 impl CounterReader {
-    /// Every VRID's drops and every router's advert count: three system calls.
+    /// Every VRID's drops, every router's advert count and newest stamp, the event counters
+    /// and the interface's heartbeat: five system calls.
     pub fn read(&self) -> Result<Counts> {
         use std::os::fd::AsFd as _;
         let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
@@ -1199,18 +1250,38 @@ impl CounterReader {
             let mut values = vec![0u8; routers * cpus * stride];
             let first = router_index(family, 0);
             let read = lookup_batch(self.adverts.as_fd(), first, routers as u32, &mut values)?;
+            let stamps = |vrid: usize| {
+                values[vrid * cpus * stride..(vrid + 1) * cpus * stride]
+                    .chunks_exact(stride)
+                    .map(stamp_from_bytes)
+            };
             let seen: Vec<u64> = (0..read)
-                .map(|vrid| {
-                    values[vrid * cpus * stride..(vrid + 1) * cpus * stride]
-                        .chunks_exact(stride)
-                        .map(|b| stamp_from_bytes(b).count)
-                        .sum()
+                .map(|v| stamps(v).map(|s| s.count).sum())
+                .collect();
+            let newest: Vec<Option<AdvertStamp>> = (0..read)
+                .map(|v| {
+                    stamps(v)
+                        .filter(|s| s.count > 0)
+                        .map(as_arrival)
+                        .max_by_key(|s| s.time_ns)
                 })
                 .collect();
             match family {
-                Family::Ipv4 => counts.adverts4 = seen,
-                Family::Ipv6 => counts.adverts6 = seen,
+                Family::Ipv4 => (counts.adverts4, counts.newest4) = (seen, newest),
+                Family::Ipv6 => (counts.adverts6, counts.newest6) = (seen, newest),
             }
+        }
+        let mut values = vec![0u8; Counter::COUNT * cpus * 8];
+        let read = lookup_batch(self.counters.as_fd(), 0, Counter::COUNT as u32, &mut values)?;
+        for (i, total) in counts.events.iter_mut().enumerate().take(read) {
+            *total = values[i * cpus * 8..(i + 1) * cpus * 8]
+                .chunks_exact(8)
+                .map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+                .sum();
+        }
+        let mut value = [0u8; core::mem::size_of::<IfaceConfig>()];
+        if lookup_batch(self.iface.as_fd(), 0, 1, &mut value)? == 1 {
+            counts.iface = iface_from_bytes(&value);
         }
         Ok(counts)
     }

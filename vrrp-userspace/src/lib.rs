@@ -13,6 +13,7 @@ pub mod fsm;
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod logging;
+pub mod metrics;
 pub mod netlink;
 pub mod scripts;
 pub mod sync;

@@ -74,6 +74,10 @@ enum Command {
         /// up to its first dot, as keepalived); reloads use it too.
         #[arg(short = 'i', long)]
         config_id: Option<String>,
+        /// Serve Prometheus metrics (GET /metrics) on this address, e.g. 127.0.0.1:9650 or
+        /// [::]:9650 (off by default).
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Show each instance's state, priority, master, VIPs and XDP counters.
     Status {
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
             syslog_socket,
             log_detail,
             dump_conf,
+            metrics_listen,
         } => {
             // Set once for the process, so that a SIGHUP reload reads `@ID` lines alike.
             if let Some(id) = config_id {
@@ -171,7 +176,14 @@ fn main() -> ExitCode {
                 detail: log_detail,
                 dump_conf,
             };
-            run(&config, control_socket, pid_file, pin_root, log)
+            run(
+                &config,
+                control_socket,
+                pid_file,
+                pin_root,
+                metrics_listen,
+                log,
+            )
         }
         Command::GenerateDocs { out } => generate_docs(&out),
         Command::Status {
@@ -389,6 +401,7 @@ fn run(
     control_socket: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     pin_root: PathBuf,
+    metrics_listen: Option<std::net::SocketAddr>,
     log: LogOptions,
 ) -> anyhow::Result<ExitCode> {
     if let Some(facility) = &log.syslog {
@@ -412,6 +425,7 @@ fn run(
         control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
         pin_root,
         exclusive: loaded.config.global.vrrpd_exclusive,
+        metrics_listen,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -155,11 +155,12 @@ pub fn interfaces<'a>(
 
 /// Runs `script` (prepared as `cmd`) every `interval_ms` with its timeout (a run past it counts
 /// as a failure and its process group is killed), sending each result to `tx` until the
-/// receiver is gone.
+/// receiver is gone; each result and how long the run took go into `metrics` too.
 pub async fn run(
     script: Script,
     cmd: scripts::Command,
     tx: tokio::sync::mpsc::Sender<(String, bool)>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) {
     let interval = Duration::from_millis(script.interval_ms.max(10));
     let timeout = Duration::from_millis(if script.timeout_ms == 0 {
@@ -171,7 +172,9 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        let started = std::time::Instant::now();
         let exit = scripts::run(&cmd, &[], Some(timeout)).await;
+        metrics.script_result(&script.name, exit.success(), started.elapsed());
         if let scripts::Exit::NotStarted(e) = &exit {
             log::warn!("vrrp_script {}: could not be started: {e}", script.name);
         }

@@ -503,9 +503,21 @@ fn reader_agrees(dp: &Dataplane) {
                 .map(|s| s.count)
                 .sum();
             assert_eq!(counts.adverts_seen(family, vrid), seen, "{family:?} {vrid}");
+            assert_eq!(
+                counts.newest(family, vrid),
+                dp.newest_advert(family, vrid).unwrap(),
+                "{family:?} {vrid}"
+            );
         }
     }
     assert_eq!(counts.drops_total, dp.drops_total().unwrap());
+    // The event counters and the interface's settings, which the metrics read.
+    assert_eq!(counts.events, dp.counters().unwrap());
+    assert!(
+        counts.events[Counter::AdvertValid as usize] > 0,
+        "the cases counted valid adverts"
+    );
+    assert_eq!(counts.iface, dp.iface().unwrap());
     assert!(
         counts.adverts_seen(Family::Ipv4, 50) > 0,
         "the cases stamped VRID 50"

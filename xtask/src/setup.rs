@@ -57,6 +57,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "rsyslog",
         "a real syslog daemon for vrrpd's -S (keepalived's log facility)",
     ),
+    (
+        "prometheus",
+        "promtool checks vrrpd's metrics, and a real Prometheus scrapes them",
+    ),
 ];
 
 pub fn is_root() -> bool {

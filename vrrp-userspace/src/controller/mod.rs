@@ -423,6 +423,22 @@ pub struct InstanceView {
     pub handing_over: bool,
 }
 
+/// An instance's timers and configured priority ([`Controller::timings`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceTiming {
+    /// Name.
+    pub name: String,
+    /// The configured priority (the effective one is in [`InstanceView`]).
+    pub configured_priority: Priority,
+    /// A backup's Master_Down_Timer deadline as the state machine holds it (re-armed from the
+    /// newest advert stamp when it falls due, so the newest stamp may put it later).
+    pub master_down_at: Option<Nanos>,
+    /// Master_Down_Interval for its priority and the current Master_Adver_Interval.
+    pub master_down_interval: Centis,
+    /// Skew_Time: the deadline after a priority-0 advert.
+    pub skew_time: Centis,
+}
+
 /// A failing effect of an instance.
 #[derive(Clone, Debug)]
 struct Broken {
@@ -915,6 +931,24 @@ impl Controller {
                     .stopping
                     .as_ref()
                     .is_some_and(|s| s.deferred.contains(&i)),
+            })
+            .collect()
+    }
+
+    /// Each instance's timers and configured priority, for the metrics, in the order of
+    /// [`Controller::instances`].
+    pub fn timings(&self) -> Vec<InstanceTiming> {
+        self.instances
+            .iter()
+            .map(|inst| InstanceTiming {
+                name: inst.name(),
+                configured_priority: inst.spec.priority,
+                master_down_at: match inst.router.state() {
+                    State::Backup => inst.router.next_deadline(),
+                    _ => None,
+                },
+                master_down_interval: inst.router.master_down_interval(),
+                skew_time: inst.router.skew_time(),
             })
             .collect()
     }

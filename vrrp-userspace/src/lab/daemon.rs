@@ -52,23 +52,44 @@ impl Vrrpd {
         name: &str,
         pins: PinDir,
     ) -> Self {
+        Self::spawn(bin, ns, config, dir, name, pins, &[])
+    }
+
+    /// As [`Vrrpd::start`], with more arguments for `vrrpd run` (`--metrics-listen …`).
+    pub fn start_with_args(
+        bin: &Path,
+        ns: &NetNs,
+        config: &Path,
+        dir: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> Self {
+        Self::spawn(bin, ns, config, dir, name, PinDir::new(), extra)
+    }
+
+    fn spawn(
+        bin: &Path,
+        ns: &NetNs,
+        config: &Path,
+        dir: &Path,
+        name: &str,
+        pins: PinDir,
+        extra: &[&str],
+    ) -> Self {
         let socket = dir.join(format!("{name}.sock"));
         let log = dir.join(format!("{name}.{}.log", unique("l")));
-        let child = Child::spawn_in(
-            ns,
-            &[
-                bin.to_str().unwrap(),
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--control-socket",
-                socket.to_str().unwrap(),
-                "--pin-root",
-                pins.path.to_str().unwrap(),
-            ],
-            &log,
-        )
-        .expect("start vrrpd");
+        let mut args = vec![
+            bin.to_str().unwrap(),
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--control-socket",
+            socket.to_str().unwrap(),
+            "--pin-root",
+            pins.path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let child = Child::spawn_in(ns, &args, &log).expect("start vrrpd");
         Vrrpd {
             child,
             socket,
