@@ -1,7 +1,12 @@
 //! The control socket: `vrrpd status` and `vrrpd reload` connect, send their request and read
-//! the daemon's answer as JSON until it closes. The request is one line (`reload`, or
-//! `status`); nothing at all (an end of file, or silence for half a second, as clients from
+//! the daemon's answer as JSON until it closes. The request is one line (`reload`, `events`,
+//! or `status`); nothing at all (an end of file, or silence for half a second, as clients from
 //! before `reload` send) asks for the status. Only root and the daemon's own user are answered.
+//!
+//! `events` is answered with a stream, one JSON object a line ([`EventRecord`]), until the
+//! client closes: every subscriber has its own place in a bounded backlog
+//! ([`crate::daemon::EVENTS_BACKLOG`]), so a reader that falls behind loses the oldest events
+//! and is told how many (`{"kind":"dropped","count":N,…}`), and the daemon never waits for it.
 //!
 //! The socket is served by a task of its own ([`serve_all`]): the status comes from the
 //! snapshot the main loop publishes ([`StatusSnapshot`]), with the XDP counters read off the
@@ -24,7 +29,7 @@ use tokio::{
     net::{UnixListener, UnixStream},
 };
 
-use crate::daemon::{InstanceStatus, StatusSnapshot};
+use crate::daemon::{EventRecord, InstanceStatus, StatusSnapshot};
 
 /// The answer to `reload`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -278,6 +283,7 @@ pub async fn serve_all(
     server: Server,
     snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
     reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+    events: tokio::sync::broadcast::Sender<EventRecord>,
 ) {
     let worker = match status_worker() {
         Ok(w) => w,
@@ -294,6 +300,7 @@ pub async fn serve_all(
                     snapshot.clone(),
                     reloads.clone(),
                     worker.clone(),
+                    events.clone(),
                 ));
             }
             Err(e) => {
@@ -327,8 +334,14 @@ async fn serve(
     snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
     reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
     worker: std::sync::mpsc::Sender<StatusJob>,
+    events: tokio::sync::broadcast::Sender<EventRecord>,
 ) {
     let json = match request(&mut stream).await.as_str() {
+        "events" => {
+            // Subscribed before anything is written, so nothing falls between.
+            stream_events(stream, events.subscribe()).await;
+            return;
+        }
         "" | "status" => {
             let snapshot = snapshot.borrow().clone();
             // The counters are read with bpf() calls and the JSON written on the status
@@ -365,6 +378,73 @@ async fn serve(
     };
     let _ = stream.write_all(&json).await;
     let _ = stream.shutdown().await;
+}
+
+/// Writes every event to the subscriber until it closes (or the daemon stops). A subscriber
+/// that falls more than the backlog behind loses the oldest events and gets a line saying how
+/// many.
+async fn stream_events(
+    stream: UnixStream,
+    mut events: tokio::sync::broadcast::Receiver<EventRecord>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let (mut reader, mut writer) = stream.into_split();
+    // The client closing its end (or sending anything more) ends the stream.
+    let closed = async move {
+        let mut buf = [0u8; 64];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let write = async move {
+        loop {
+            let line = match events.recv().await {
+                Ok(record) => serde_json::to_vec(&record).ok(),
+                Err(RecvError::Lagged(n)) => serde_json::to_vec(&serde_json::json!({
+                    "time": crate::daemon::rfc3339(std::time::SystemTime::now()),
+                    "kind": "dropped",
+                    "count": n,
+                    "message": format!("dropped {n} events (this reader fell behind)"),
+                }))
+                .ok(),
+                Err(RecvError::Closed) => break,
+            };
+            let Some(mut line) = line else { continue };
+            line.push(b'\n');
+            if writer.write_all(&line).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = closed => {}
+        _ = write => {}
+    }
+}
+
+/// Follows the daemon's events at `path`: calls `each` with every line (one JSON object) as
+/// it comes, until the daemon closes the stream or `each` says stop.
+pub async fn follow_events(path: &Path, mut each: impl FnMut(&str) -> Result<bool>) -> Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut stream = UnixStream::connect(path)
+        .await
+        .with_context(|| format!("connecting to {} (is vrrpd running?)", path.display()))?;
+    // Not shut down after the request: closing our end is how the daemon learns we left.
+    stream.write_all(b"events\n").await?;
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .with_context(|| format!("reading events from {}", path.display()))?
+    {
+        if !each(&line)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Sends `request` to the daemon at `path` and reads its whole answer. The status is asked

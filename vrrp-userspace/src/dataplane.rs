@@ -900,6 +900,7 @@ impl Dataplane {
         Ok(CounterReader {
             drops: fd(map_names::DROPS)?,
             adverts: fd(map_names::ADVERTS)?,
+            counters: fd(map_names::COUNTERS)?,
         })
     }
 
@@ -1119,6 +1120,7 @@ fn as_arrival(mut s: AdvertStamp) -> AdvertStamp {
 pub struct CounterReader {
     drops: std::os::fd::OwnedFd,
     adverts: std::os::fd::OwnedFd,
+    counters: std::os::fd::OwnedFd,
 }
 
 /// What a [`CounterReader`] read.
@@ -1132,6 +1134,8 @@ pub struct Counts {
     pub adverts4: Vec<u64>,
     /// The same for IPv6.
     pub adverts6: Vec<u64>,
+    /// The event counters (`VRRP_COUNTERS`), summed over CPUs, indexed by [`Counter`].
+    pub counters: [u64; Counter::COUNT],
 }
 
 impl Counts {
@@ -1146,7 +1150,8 @@ impl Counts {
 }
 
 impl CounterReader {
-    /// Every VRID's drops and every router's advert count: three system calls.
+    /// Every VRID's drops, every router's advert count and the event counters: four system
+    /// calls.
     pub fn read(&self) -> Result<Counts> {
         use std::os::fd::AsFd as _;
         let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
@@ -1191,6 +1196,14 @@ impl CounterReader {
                 Family::Ipv4 => counts.adverts4 = seen,
                 Family::Ipv6 => counts.adverts6 = seen,
             }
+        }
+        let mut values = vec![0u8; Counter::COUNT * cpus * 8];
+        let read = lookup_batch(self.counters.as_fd(), 0, Counter::COUNT as u32, &mut values)?;
+        for (i, c) in counts.counters.iter_mut().enumerate().take(read) {
+            *c = values[i * cpus * 8..(i + 1) * cpus * 8]
+                .chunks_exact(8)
+                .map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+                .sum();
         }
         Ok(counts)
     }

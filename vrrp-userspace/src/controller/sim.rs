@@ -636,6 +636,7 @@ impl World {
                 from,
                 to,
                 reason,
+                ..
             } => {
                 self.log(|| format!("h{h} {instance}: {from} -> {to} ({reason})"));
                 let vrid = vrid_of(&instance);
@@ -704,7 +705,8 @@ impl World {
             | Effect::SendGarps { .. }
             | Effect::RunNotify { .. }
             | Effect::Heartbeat { .. }
-            | Effect::RunScripts(_) => {}
+            | Effect::RunScripts(_)
+            | Effect::Event { .. } => {}
         }
         Ok(())
     }
@@ -1138,6 +1140,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::RunScripts(_) => "RunScripts",
         Effect::Log { .. } => "Log",
+        Effect::Event { .. } => "Event",
     }
 }
 
