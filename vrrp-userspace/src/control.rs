@@ -483,3 +483,87 @@ pub async fn reload(path: &Path) -> Result<ReloadAnswer> {
          status: send it SIGHUP, or restart it)",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::Event;
+
+    fn record(n: usize) -> EventRecord {
+        let event = Event::Script {
+            script: format!("chk{n}"),
+            success: true,
+            verdict: "succeeding".into(),
+            changed: false,
+        };
+        EventRecord {
+            time: "2026-11-30T00:00:00.000Z".into(),
+            message: event.message(),
+            event,
+        }
+    }
+
+    /// Reads `stream` until `lines` lines came or it ends.
+    async fn lines(stream: UnixStream, lines: usize) -> Vec<serde_json::Value> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut reader = tokio::io::BufReader::new(stream).lines();
+        let mut out = Vec::new();
+        while out.len() < lines {
+            match reader.next_line().await {
+                Ok(Some(l)) => out.push(serde_json::from_str(&l).unwrap()),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_slow_subscriber_loses_the_oldest_events_with_a_count_and_others_get_all() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, _) = tokio::sync::broadcast::channel(crate::daemon::EVENTS_BACKLOG);
+            // Two subscribers over real socket pairs: one reads as events come, the other
+            // not at all until the daemon sent more than the backlog.
+            let (fast_daemon, fast_client) = UnixStream::pair().unwrap();
+            let (slow_daemon, slow_client) = UnixStream::pair().unwrap();
+            tokio::spawn(stream_events(fast_daemon, tx.subscribe()));
+            let slow_rx = tx.subscribe();
+            let fast = tokio::spawn(lines(fast_client, 100));
+            for n in 0..100 {
+                // Sending never waits, whoever reads.
+                tx.send(record(n)).unwrap();
+                tokio::task::yield_now().await;
+            }
+            let fast = fast.await.unwrap();
+            assert_eq!(fast.len(), 100);
+            assert_eq!(fast[99]["script"], "chk99");
+            assert_eq!(fast[0]["kind"], "script");
+            let total = crate::daemon::EVENTS_BACKLOG + 500;
+            for n in 100..total {
+                tx.send(record(n)).unwrap();
+            }
+            tokio::spawn(stream_events(slow_daemon, slow_rx));
+            let slow = lines(slow_client, crate::daemon::EVENTS_BACKLOG + 1).await;
+            // It lost the oldest: counted in one line, then the newest backlog's worth.
+            assert_eq!(slow[0]["kind"], "dropped");
+            assert_eq!(
+                slow[0]["count"],
+                (total - crate::daemon::EVENTS_BACKLOG) as u64
+            );
+            assert!(
+                slow[0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("dropped 500 events")
+            );
+            assert_eq!(slow[1]["script"], "chk500");
+            assert_eq!(
+                slow.last().unwrap()["script"],
+                format!("chk{}", total - 1).as_str()
+            );
+        });
+    }
+}
