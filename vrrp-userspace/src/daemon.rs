@@ -9,7 +9,9 @@
 //! recovers by itself), so after startup only SIGTERM or SIGINT end the loop.
 //!
 //! The control socket is another task ([`control::serve_all`]): it answers `vrrpd status`
-//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop.
+//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop, and streams
+//! the controller's events ([`EventRecord`]) to `vrrpd events` from a broadcast channel this
+//! loop sends into without waiting.
 
 use std::{
     collections::BTreeMap,
@@ -1067,7 +1069,8 @@ impl<F: Frames> Daemon<F> {
             }
             self.tick(event).await;
             if !stopping {
-                systemd.alive(self.ctl.instances().iter().map(|i| i.state));
+                // Every turn of the loop: the states alone, not the whole status views.
+                systemd.alive(self.ctl.routers().map(|(_, r)| r.state()));
             }
             let now = monotonic_ns();
             if self.status_dirty || now >= published + STATUS_REFRESH {

@@ -271,7 +271,13 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     assert_eq!(s["split_brain"]["reported"], true);
     assert!(s["split_brain"]["adverts"].as_u64().unwrap() >= 3, "{s}");
     assert_eq!(s["split_brains"], 1);
-    assert!(status_text(&lb01).contains("SPLIT BRAIN: 192.0.2.5 priority 90"));
+    let text = status_text(&lb01);
+    assert!(
+        text.contains("SPLIT BRAIN: 192.0.2.5 priority 90"),
+        "{text}"
+    );
+    // For a person running it with --nocapture.
+    println!("lb01's vrrpd status during the split brain:\n{text}");
     let reported = |log: &str| {
         log.lines()
             .filter(|l| l.contains("split brain: 192.0.2.5"))
@@ -295,6 +301,10 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     assert_eq!(over["peer"], "192.0.2.5");
     assert!(over["adverts"].as_u64().unwrap() >= 3, "{over}");
     assert_eq!(status_json(&lb01)["split_brain"], serde_json::Value::Null);
+    println!("lb01's vrrpd events --json:");
+    for l in events01.lines() {
+        println!("{l}");
+    }
     assert_eq!(reported(&lb01.log_text()), 1);
     // lb02's side: it says why it took over and why it stepped down.
     let t = events02.events("transition");

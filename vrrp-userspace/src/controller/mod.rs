@@ -889,11 +889,7 @@ impl Controller {
                 vips: inst.spec.vips.clone(),
                 all_vips: inst.all_vips(),
                 master_adver_interval: inst.router.master_adver_interval(),
-                fault: match (&inst.broken, inst.track_fault) {
-                    (Some(b), _) => Some(b.reason.clone()),
-                    (None, true) => Some("a tracked interface or script is down".into()),
-                    (None, false) => None,
-                },
+                fault: (inst.broken.is_some() || inst.track_fault).then(|| self.fault_cause(i)),
                 handing_over: self
                     .stopping
                     .as_ref()

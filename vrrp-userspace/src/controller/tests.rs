@@ -893,6 +893,7 @@ fn a_fault_names_the_tracked_object_and_its_clearing_what_came_back() {
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Fault);
     assert_eq!(v.reason, "fault: interface eth1 down");
+    assert_eq!(v.fault.as_deref(), Some("interface eth1 down"));
     assert_eq!(v.tracked[1].verdict, "down");
     ctl.handle(2 * SEC, Input::Links(vec![("eth1".into(), true)]));
     let v = view(&ctl, "VI_1");
