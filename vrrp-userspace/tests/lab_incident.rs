@@ -5,7 +5,8 @@
 //!   since when and why ("no advert from 192.0.2.4 for 3.6x s", "fault: interface eth0
 //!   down"), the transitions of the last hour and the master's priority; `vrrpd events --json`
 //!   (two subscribers at once, one in JSON, one as lines) delivered the transitions as they
-//!   happened.
+//!   happened; a forged gratuitous ARP for the VIP from the client is reported with the MAC
+//!   it claims from.
 //! - A split brain: lb01's adverts dropped on the switch (nftables), so lb02 takes over while
 //!   lb01 stays master and hears it: lb01 reports the split brain once (not per advert), in
 //!   its log, its status and its events, and its end once the switch lets lb01's adverts
@@ -216,6 +217,56 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
         transition(&json02.events("transition"), "MASTER", "BACKUP").unwrap()["reason"],
         "advert from 192.0.2.4 with priority 100, ours 90"
     );
+    // A forged gratuitous ARP for the VIP from the client: reported with the client's MAC,
+    // once however many frames.
+    let client = lab.host("client");
+    // The claimant's MAC, forged (arping writes it into the frame and the ARP sender).
+    let client_mac = "02:00:00:00:00:66";
+    // Gratuitous ARP replies from 192.0.2.3 (arping sends them raw: no address needed; it
+    // exits 1 since nobody answers them).
+    let sent = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", client.name))
+        .args(["--", "arping", "-U", "-P", "-c", "3", "-i", "eth0", "-p"])
+        .args(["-s", client_mac])
+        .args(["-S", "192.0.2.3", "192.0.2.3"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&sent.stdout).contains("ARPING 192.0.2.3"),
+        "{sent:?}"
+    );
+    wait_for(Duration::from_secs(2), || {
+        !json01.events("address_conflict").is_empty()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{:?}\n{}\n{}",
+            json01.lines(),
+            status_json(&lb01),
+            lb01.log_text()
+        )
+    });
+    let e = json01.events("address_conflict");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["address"], "192.0.2.3");
+    assert_eq!(e[0]["mac"], client_mac);
+    let s = status_json(&lb01);
+    assert_eq!(s["address_conflict"]["mac"], client_mac, "{s}");
+    assert!(
+        s["address_conflict"]["frames"].as_u64().unwrap() >= 1,
+        "{s}"
+    );
+    assert!(
+        s["interface_counters"]["arp_conflict"].as_u64().unwrap() >= 3,
+        "{s}"
+    );
+    let claims = lb01
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(&format!("{client_mac} claims 192.0.2.3")))
+        .count();
+    assert_eq!(claims, 1, "{}", lb01.log_text());
+
     let s = status_json(&lb01);
     let to: Vec<&str> = s["transitions"]
         .as_array()

@@ -993,6 +993,19 @@ impl Controller {
                     a.address,
                     seconds(now.saturating_sub(a.at_ns))
                 ),
+                // A lower priority's adverts do not hold a preempting backup back.
+                Some(a)
+                    if a.at_ns >= inst.since
+                        && inst.spec.preempt
+                        && a.priority < inst.router.priority().get() =>
+                {
+                    format!(
+                        "preempting {} (priority {}, ours {})",
+                        a.address,
+                        a.priority,
+                        inst.router.priority()
+                    )
+                }
                 Some(a) if a.at_ns >= inst.since => format!(
                     "no advert from {} for {}",
                     a.address,

@@ -1028,3 +1028,17 @@ fn an_address_conflict_is_reported_once_per_claimant_and_episode() {
     assert_eq!(events(&claim(&mut ctl, 14 * SEC, attacker)).len(), 1);
     assert_eq!(view(&ctl, "VI_1").address_conflicts, 2);
 }
+
+#[test]
+fn a_preempting_backup_names_the_lower_master_it_displaces() {
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // A lower-priority master advertises on; preempting, we let the timer run out.
+    for s in 1..=3 {
+        tick(&mut ctl, s * SEC, vec![heard(1, 90, s * SEC)]);
+    }
+    tick(&mut ctl, 3_600 * MS, vec![heard(1, 90, 3 * SEC)]);
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.state, State::Master);
+    assert_eq!(v.reason, "preempting 192.0.2.5 (priority 90, ours 100)");
+}
