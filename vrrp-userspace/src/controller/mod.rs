@@ -1037,6 +1037,7 @@ impl Controller {
                 }
                 None => reason.to_string(),
             },
+            Reason::Shutdown if !self.cause.is_empty() => format!("{reason}: {}", self.cause),
             Reason::FaultCleared if self.cause.is_empty() => reason.to_string(),
             Reason::FaultCleared => format!("{reason}: {}", self.cause),
             Reason::SyncGroup => match self.group_of(&inst.spec.name) {
@@ -1476,8 +1477,9 @@ impl Controller {
         }
     }
 
-    /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it.
-    fn remove_instance(&mut self, i: usize, now: Nanos) {
+    /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it;
+    /// what it was, for its history.
+    fn remove_instance(&mut self, i: usize, now: Nanos) -> Inst {
         self.input(i, now, fsm::Input::Shutdown);
         // One whose effects failed may hold what FAULT should have released: once more.
         if self.instances[i].broken.is_some() {
@@ -1499,6 +1501,7 @@ impl Controller {
             family: inst.family,
             vips: inst.all_vips().iter().map(|v| v.address).collect(),
         });
+        inst
     }
 
     /// A new configuration: a bad one is refused and the running one stays; otherwise
@@ -1561,11 +1564,18 @@ impl Controller {
         }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let (mut stopped_names, mut started_names) = (Vec::new(), Vec::new());
+        // A restarted instance keeps its history and its reports' counts (by name).
+        let mut carried: BTreeMap<String, Inst> = BTreeMap::new();
+        self.cause = match recreated {
+            Some(iface) => format!("{iface} was created again"),
+            None => "configuration reloaded".into(),
+        };
         let mut i = 0;
         while i < self.instances.len() {
             if restart.contains(&self.instances[i].spec.name) {
                 stopped_names.push(self.instances[i].name());
-                self.remove_instance(i, now);
+                let old = self.remove_instance(i, now);
+                carried.insert(old.name(), old);
                 stopped += 1;
             } else {
                 kept += 1;
@@ -1614,6 +1624,17 @@ impl Controller {
         for spec in new {
             if !self.instances.iter().any(|x| *x.spec == *spec) {
                 self.add_instance(spec.clone(), host, now);
+                if let Some(old) = carried.remove(&spec.name)
+                    && let Some(new) = self.instances.iter_mut().find(|x| x.spec.name == spec.name)
+                {
+                    let fresh = std::mem::replace(&mut new.history, old.history);
+                    for t in fresh {
+                        incident::record(&mut new.history, t);
+                    }
+                    new.split_brains += old.split_brains;
+                    new.address_conflicts += old.address_conflicts;
+                    new.adverts_sent += old.adverts_sent;
+                }
                 started += 1;
                 started_names.push(spec.name.clone());
             }

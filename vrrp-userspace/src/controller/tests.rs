@@ -1042,3 +1042,35 @@ fn a_preempting_backup_names_the_lower_master_it_displaces() {
     assert_eq!(v.state, State::Master);
     assert_eq!(v.reason, "preempting 192.0.2.5 (priority 90, ours 100)");
 }
+
+#[test]
+fn an_instance_restarted_by_a_reload_keeps_its_history() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let mut changed = instance("VI_1", 1, 100, true);
+    changed.priority = Priority(110);
+    ctl.handle(
+        SEC,
+        Input::Reload {
+            config: Box::new(config(vec![changed])),
+            host: host(),
+        },
+    );
+    let v = view(&ctl, "VI_1");
+    let history: Vec<(Nanos, &str, &str)> = v
+        .transitions
+        .iter()
+        .map(|t| (t.at_ns, t.to.as_str(), t.reason.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (0, "MASTER", "initial state MASTER"),
+            (SEC, "INIT", "shutdown: configuration reloaded"),
+            (SEC, "MASTER", "initial state MASTER"),
+        ]
+    );
+    assert_eq!(v.priority, Priority(110));
+    // Both runs' adverts: the first on start, priority 0 on the restart, one on the new start.
+    assert_eq!(v.adverts_sent, 3);
+}
