@@ -701,7 +701,7 @@ fn events(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(vrrp_userspace::control::follow_events(&path, |line| {
+    let followed = runtime.block_on(vrrp_userspace::control::follow_events(&path, |line| {
         let mut out = std::io::stdout().lock();
         if json {
             writeln!(out, "{line}")?;
@@ -713,7 +713,18 @@ fn events(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
         }
         out.flush()?;
         Ok(true)
-    }))?;
+    }));
+    match followed {
+        Ok(()) => {}
+        // `vrrpd events | head`: the reader left, which is fine.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e),
+    }
     eprintln!("the daemon closed the event stream (stopped?)");
     Ok(ExitCode::SUCCESS)
 }
