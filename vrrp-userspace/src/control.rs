@@ -1,7 +1,12 @@
 //! The control socket: `vrrpd status` and `vrrpd reload` connect, send their request and read
-//! the daemon's answer as JSON until it closes. The request is one line (`reload`, or
-//! `status`); nothing at all (an end of file, or silence for half a second, as clients from
+//! the daemon's answer as JSON until it closes. The request is one line (`reload`, `events`,
+//! or `status`); nothing at all (an end of file, or silence for half a second, as clients from
 //! before `reload` send) asks for the status. Only root and the daemon's own user are answered.
+//!
+//! `events` is answered with a stream, one JSON object a line ([`EventRecord`]), until the
+//! client closes: every subscriber has its own place in a bounded backlog
+//! ([`crate::daemon::EVENTS_BACKLOG`]), so a reader that falls behind loses the oldest events
+//! and is told how many (`{"kind":"dropped","count":N,…}`), and the daemon never waits for it.
 //!
 //! The socket is served by a task of its own ([`serve_all`]): the status comes from the
 //! snapshot the main loop publishes ([`StatusSnapshot`]), with the XDP counters read off the
@@ -24,7 +29,7 @@ use tokio::{
     net::{UnixListener, UnixStream},
 };
 
-use crate::daemon::{InstanceStatus, StatusSnapshot};
+use crate::daemon::{EventRecord, InstanceStatus, StatusSnapshot};
 
 /// The answer to `reload`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -279,6 +284,7 @@ pub async fn serve_all(
     server: Server,
     snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
     reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+    events: tokio::sync::broadcast::Sender<EventRecord>,
 ) {
     let worker = match status_worker() {
         Ok(w) => w,
@@ -295,6 +301,7 @@ pub async fn serve_all(
                     snapshot.clone(),
                     reloads.clone(),
                     worker.clone(),
+                    events.clone(),
                 ));
             }
             Err(e) => {
@@ -328,8 +335,14 @@ async fn serve(
     snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
     reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
     worker: std::sync::mpsc::Sender<StatusJob>,
+    events: tokio::sync::broadcast::Sender<EventRecord>,
 ) {
     let json = match request(&mut stream).await.as_str() {
+        "events" => {
+            // Subscribed before anything is written, so nothing falls between.
+            stream_events(stream, events.subscribe()).await;
+            return;
+        }
         "" | "status" => {
             let snapshot = snapshot.borrow().clone();
             // The counters are read with bpf() calls and the JSON written on the status
@@ -368,6 +381,73 @@ async fn serve(
     let _ = stream.shutdown().await;
 }
 
+/// Writes every event to the subscriber until it closes (or the daemon stops). A subscriber
+/// that falls more than the backlog behind loses the oldest events and gets a line saying how
+/// many.
+async fn stream_events(
+    stream: UnixStream,
+    mut events: tokio::sync::broadcast::Receiver<EventRecord>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let (mut reader, mut writer) = stream.into_split();
+    // The client closing its end (or sending anything more) ends the stream.
+    let closed = async move {
+        let mut buf = [0u8; 64];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let write = async move {
+        loop {
+            let line = match events.recv().await {
+                Ok(record) => serde_json::to_vec(&record).ok(),
+                Err(RecvError::Lagged(n)) => serde_json::to_vec(&serde_json::json!({
+                    "time": crate::daemon::rfc3339(std::time::SystemTime::now()),
+                    "kind": "dropped",
+                    "count": n,
+                    "message": format!("dropped {n} events (this reader fell behind)"),
+                }))
+                .ok(),
+                Err(RecvError::Closed) => break,
+            };
+            let Some(mut line) = line else { continue };
+            line.push(b'\n');
+            if writer.write_all(&line).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = closed => {}
+        _ = write => {}
+    }
+}
+
+/// Follows the daemon's events at `path`: calls `each` with every line (one JSON object) as
+/// it comes, until the daemon closes the stream or `each` says stop.
+pub async fn follow_events(path: &Path, mut each: impl FnMut(&str) -> Result<bool>) -> Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut stream = UnixStream::connect(path)
+        .await
+        .with_context(|| format!("connecting to {} (is vrrpd running?)", path.display()))?;
+    // Not shut down after the request: closing our end is how the daemon learns we left.
+    stream.write_all(b"events\n").await?;
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .with_context(|| format!("reading events from {}", path.display()))?
+    {
+        if !each(&line)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Sends `request` to the daemon at `path` and reads its whole answer. The status is asked
 /// by sending nothing (an end of file at once): a vrrpd from before `reload` never reads the
 /// socket, and a request left unread there would reset the connection.
@@ -403,4 +483,88 @@ pub async fn reload(path: &Path) -> Result<ReloadAnswer> {
         "reading the daemon's answer (a vrrpd older than `vrrpd reload` answers only with its \
          status: send it SIGHUP, or restart it)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::Event;
+
+    fn record(n: usize) -> EventRecord {
+        let event = Event::Script {
+            script: format!("chk{n}"),
+            success: true,
+            verdict: "succeeding".into(),
+            changed: false,
+        };
+        EventRecord {
+            time: "2026-11-30T00:00:00.000Z".into(),
+            message: event.message(),
+            event,
+        }
+    }
+
+    /// Reads `stream` until `lines` lines came or it ends.
+    async fn lines(stream: UnixStream, lines: usize) -> Vec<serde_json::Value> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut reader = tokio::io::BufReader::new(stream).lines();
+        let mut out = Vec::new();
+        while out.len() < lines {
+            match reader.next_line().await {
+                Ok(Some(l)) => out.push(serde_json::from_str(&l).unwrap()),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_slow_subscriber_loses_the_oldest_events_with_a_count_and_others_get_all() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, _) = tokio::sync::broadcast::channel(crate::daemon::EVENTS_BACKLOG);
+            // Two subscribers over real socket pairs: one reads as events come, the other
+            // not at all until the daemon sent more than the backlog.
+            let (fast_daemon, fast_client) = UnixStream::pair().unwrap();
+            let (slow_daemon, slow_client) = UnixStream::pair().unwrap();
+            tokio::spawn(stream_events(fast_daemon, tx.subscribe()));
+            let slow_rx = tx.subscribe();
+            let fast = tokio::spawn(lines(fast_client, 100));
+            for n in 0..100 {
+                // Sending never waits, whoever reads.
+                tx.send(record(n)).unwrap();
+                tokio::task::yield_now().await;
+            }
+            let fast = fast.await.unwrap();
+            assert_eq!(fast.len(), 100);
+            assert_eq!(fast[99]["script"], "chk99");
+            assert_eq!(fast[0]["kind"], "script");
+            let total = crate::daemon::EVENTS_BACKLOG + 500;
+            for n in 100..total {
+                tx.send(record(n)).unwrap();
+            }
+            tokio::spawn(stream_events(slow_daemon, slow_rx));
+            let slow = lines(slow_client, crate::daemon::EVENTS_BACKLOG + 1).await;
+            // It lost the oldest: counted in one line, then the newest backlog's worth.
+            assert_eq!(slow[0]["kind"], "dropped");
+            assert_eq!(
+                slow[0]["count"],
+                (total - crate::daemon::EVENTS_BACKLOG) as u64
+            );
+            assert!(
+                slow[0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("dropped 500 events")
+            );
+            assert_eq!(slow[1]["script"], "chk500");
+            assert_eq!(
+                slow.last().unwrap()["script"],
+                format!("chk{}", total - 1).as_str()
+            );
+        });
+    }
 }

@@ -9,9 +9,11 @@
 //! recovers by itself), so after startup only SIGTERM or SIGINT end the loop.
 //!
 //! The control socket is another task ([`control::serve_all`]): it answers `vrrpd status`
-//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop. The metrics
-//! (`--metrics-listen`) are served from the same snapshot by a thread of their own
-//! ([`metrics::serve`]); the loop only records what it alone knows into [`Metrics`].
+//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop, and streams
+//! the controller's events ([`EventRecord`]) to `vrrpd events` from a broadcast channel this
+//! loop sends into without waiting. The metrics (`--metrics-listen`) are served from the same
+//! snapshot by a thread of their own ([`metrics::serve`]); the loop only records what it alone
+//! knows into [`Metrics`].
 
 use std::{
     collections::BTreeMap,
@@ -117,6 +119,166 @@ pub struct InstanceStatus {
     /// Why it is in FAULT (a tracked object down, or an effect that fails), if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// Since when it is in its state (UTC, RFC 3339).
+    #[serde(default)]
+    pub since: String,
+    /// Seconds in its state.
+    #[serde(default)]
+    pub in_state_s: f64,
+    /// Why it is in its state: the last transition's reason.
+    #[serde(default)]
+    pub reason: String,
+    /// Its transitions in the last hour, oldest first.
+    #[serde(default)]
+    pub transitions: Vec<TransitionStatus>,
+    /// The master's priority, if known (ours while master).
+    #[serde(default)]
+    pub master_priority: Option<u8>,
+    /// The newest advert of another router it heard.
+    #[serde(default)]
+    pub last_advert: Option<AdvertStatus>,
+    /// Adverts it sent (priority 0 included).
+    #[serde(default)]
+    pub adverts_sent: u64,
+    /// XDP's counters on the instance's interface other than drops (ARP and NA replies,
+    /// conflicts, …), by name.
+    #[serde(default)]
+    pub interface_counters: BTreeMap<String, u64>,
+    /// The split brain going on: another master of our VRID that does not yield.
+    #[serde(default)]
+    pub split_brain: Option<SplitBrainStatus>,
+    /// Split brains reported since start.
+    #[serde(default)]
+    pub split_brains: u64,
+    /// Adverts of other masters it did not yield to while master (at the controller's reads).
+    #[serde(default)]
+    pub conflicting_adverts: u64,
+    /// The address conflict going on: another MAC claiming a VIP while we are master.
+    #[serde(default)]
+    pub address_conflict: Option<ConflictStatus>,
+    /// Address conflicts reported since start.
+    #[serde(default)]
+    pub address_conflicts: u64,
+    /// Its sync group and the group's state.
+    #[serde(default)]
+    pub sync_group: Option<GroupStatus>,
+    /// Its tracked interfaces and scripts with their verdicts.
+    #[serde(default)]
+    pub tracked: Vec<controller::TrackedView>,
+}
+
+/// One transition, for status.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct TransitionStatus {
+    /// When (UTC, RFC 3339).
+    pub time: String,
+    /// Seconds ago.
+    pub ago_s: f64,
+    /// The state left.
+    pub from: String,
+    /// The state entered.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The newest advert of another router, for status.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct AdvertStatus {
+    /// Its sender.
+    pub address: IpAddr,
+    /// Its priority.
+    pub priority: u8,
+    /// Its interval, centiseconds.
+    pub interval_cs: u32,
+    /// Seconds since it arrived.
+    pub age_s: f64,
+}
+
+/// A split brain, for status.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct SplitBrainStatus {
+    /// The other master.
+    pub peer: IpAddr,
+    /// Its priority.
+    pub peer_priority: u8,
+    /// Its first advert of the episode (UTC, RFC 3339).
+    pub since: String,
+    /// Seconds since its newest advert.
+    pub last_advert_age_s: f64,
+    /// Its adverts seen in the episode.
+    pub adverts: u64,
+    /// Whether it was reported (logged and sent to `vrrpd events`); not yet: one advert
+    /// crossing ours after a takeover, which is only a split brain if more follow.
+    pub reported: bool,
+}
+
+/// An address conflict, for status.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ConflictStatus {
+    /// The VIP claimed.
+    pub address: IpAddr,
+    /// The claimant's MAC.
+    pub mac: String,
+    /// Its first frame of the episode (UTC, RFC 3339).
+    pub since: String,
+    /// Its frames heard of in the episode.
+    pub frames: u64,
+}
+
+/// An instance's sync group, for status.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct GroupStatus {
+    /// The group.
+    pub name: String,
+    /// Its state.
+    pub state: String,
+}
+
+/// What `vrrpd events` streams: one JSON object a line.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct EventRecord {
+    /// When (UTC, RFC 3339).
+    pub time: String,
+    /// What (`kind` and its fields).
+    #[serde(flatten)]
+    pub event: controller::Event,
+    /// The event as a line for a person.
+    pub message: String,
+}
+
+/// How many events a `vrrpd events` subscriber may fall behind before it loses the oldest
+/// (it is then told how many it lost): the daemon never waits for a slow reader.
+pub const EVENTS_BACKLOG: usize = 1024;
+
+/// A time on the monotonic clock (`at`, given `now` on it) as UTC wall-clock time.
+pub fn wall_time(at: Nanos, now: Nanos) -> String {
+    let wall = std::time::SystemTime::now() - Duration::from_nanos(now.saturating_sub(at));
+    rfc3339(wall)
+}
+
+/// `t` as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
 }
 
 /// What `vrrpd status` is answered from: the instances' views as the main loop last published
@@ -137,6 +299,8 @@ impl StatusSnapshot {
     /// The status of every instance, with the XDP counters read now (blocking: a few bpf()
     /// calls an interface).
     pub fn statuses(&self) -> Vec<InstanceStatus> {
+        let now = monotonic_ns();
+        let secs = |at: Nanos| now.saturating_sub(at) as f64 / 1e9;
         let counts: BTreeMap<&str, dataplane::Counts> = self
             .counters
             .iter()
@@ -178,6 +342,59 @@ impl StatusSnapshot {
                     adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
                     interface_drops: c.map(|c| by_reason(&c.drops_total)).unwrap_or_default(),
                     fault: inst.fault.clone(),
+                    since: wall_time(inst.since, now),
+                    in_state_s: secs(inst.since),
+                    reason: inst.reason.clone(),
+                    transitions: inst
+                        .transitions
+                        .iter()
+                        .filter(|t| t.at_ns + controller::HISTORY_KEEP >= now)
+                        .map(|t| TransitionStatus {
+                            time: wall_time(t.at_ns, now),
+                            ago_s: secs(t.at_ns),
+                            from: t.from.clone(),
+                            to: t.to.clone(),
+                            reason: t.reason.clone(),
+                        })
+                        .collect(),
+                    master_priority: inst.master_priority.map(Priority::get),
+                    last_advert: inst.last_advert.as_ref().map(|a| AdvertStatus {
+                        address: a.address,
+                        priority: a.priority,
+                        interval_cs: a.interval_cs,
+                        age_s: secs(a.at_ns),
+                    }),
+                    adverts_sent: inst.adverts_sent,
+                    interface_counters: c
+                        .map(|c| {
+                            vrrp_common::maps::Counter::ALL
+                                .iter()
+                                .map(|k| (k.name().to_string(), c.events[*k as usize]))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    split_brain: inst.split_brain.as_ref().map(|s| SplitBrainStatus {
+                        peer: s.peer,
+                        peer_priority: s.peer_priority,
+                        since: wall_time(s.since_ns, now),
+                        last_advert_age_s: secs(s.last_ns),
+                        adverts: s.adverts,
+                        reported: s.reported,
+                    }),
+                    split_brains: inst.split_brains,
+                    conflicting_adverts: inst.conflicting_adverts,
+                    address_conflict: inst.address_conflict.as_ref().map(|a| ConflictStatus {
+                        address: a.address,
+                        mac: a.mac.clone(),
+                        since: wall_time(a.since_ns, now),
+                        frames: a.frames,
+                    }),
+                    address_conflicts: inst.address_conflicts,
+                    sync_group: inst.sync_group.as_ref().map(|(name, state)| GroupStatus {
+                        name: name.clone(),
+                        state: state.to_string(),
+                    }),
+                    tracked: inst.tracked.clone(),
                 }
             })
             .collect()
@@ -243,6 +460,8 @@ pub struct Daemon<F: Frames> {
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.
     metrics_listener: Option<metrics::Listener>,
+    /// `vrrpd events`: every subscriber's receiver; sending never waits.
+    events: tokio::sync::broadcast::Sender<EventRecord>,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -298,6 +517,7 @@ impl<F: Frames> Daemon<F> {
             config,
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
+            events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -582,10 +802,21 @@ impl<F: Frames> Daemon<F> {
                 from,
                 to,
                 reason,
+                detail,
+                ..
             } => {
                 self.status_dirty = true;
                 self.metrics.transition(&instance, from, to, &reason);
-                log::info!("{instance}: {from} -> {to} ({reason})")
+                log::info!("{instance}: {from} -> {to} ({detail})")
+            }
+            Effect::Event { at, event } => {
+                self.status_dirty = true;
+                // Nobody listening is fine.
+                let _ = self.events.send(EventRecord {
+                    time: wall_time(at, monotonic_ns()),
+                    message: event.message(),
+                    event,
+                });
             }
             Effect::RunNotify {
                 notify: n,
@@ -850,7 +1081,12 @@ impl<F: Frames> Daemon<F> {
             // Its own thread, ended when `snapshot_tx` is dropped with this function.
             let _ = metrics::serve(listener, snapshot_rx.clone(), self.metrics.clone());
         }
-        let control_task = tokio::spawn(control::serve_all(control, snapshot_rx, reload_tx));
+        let control_task = tokio::spawn(control::serve_all(
+            control,
+            snapshot_rx,
+            reload_tx,
+            self.events.clone(),
+        ));
         let mut published = monotonic_ns();
         self.status_dirty = false;
         let mut systemd = crate::systemd::Notifier::from_env();
@@ -939,9 +1175,18 @@ impl<F: Frames> Daemon<F> {
             if let Some(change) = link {
                 self.feed(Input::Links(vec![change])).await;
             }
-            for iface in self.ifaces.values_mut() {
-                // Events only wake us; the stamps carry the data.
-                let _ = iface.events.get_mut().drain();
+            let mut conflicts = Vec::new();
+            for (name, iface) in &mut self.ifaces {
+                // Events wake us; the stamps carry the adverts' data. Address conflicts are
+                // the controller's to report.
+                for e in iface.events.get_mut().drain() {
+                    if let Some(c) = address_conflict(name, &e) {
+                        conflicts.push(c);
+                    }
+                }
+            }
+            for c in conflicts {
+                self.feed(c).await;
             }
             let now = monotonic_ns();
             if now >= self.links_checked + LINK_CHECK {
@@ -950,7 +1195,8 @@ impl<F: Frames> Daemon<F> {
             }
             self.tick(event).await;
             if !stopping {
-                systemd.alive(self.ctl.instances().iter().map(|i| i.state));
+                // Every turn of the loop: the states alone, not the whole status views.
+                systemd.alive(self.ctl.routers().map(|(_, r)| r.state()));
             }
             let now = monotonic_ns();
             if self.status_dirty || now >= published + STATUS_REFRESH {
@@ -983,6 +1229,34 @@ impl<F: Frames> Daemon<F> {
         log::info!("stopped");
         Ok(())
     }
+}
+
+/// An XDP event on interface `iface` as the controller's input, if it reports another MAC
+/// claiming one of our VIPs.
+fn address_conflict(iface: &str, e: &vrrp_common::maps::Event) -> Option<Input> {
+    use vrrp_common::maps::{EventKind, ROUTERS_PER_FAMILY};
+    if EventKind::from_u32(e.kind) != Some(EventKind::AddressConflict) {
+        return None;
+    }
+    let family = if e.router >= ROUTERS_PER_FAMILY {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    };
+    let vrid = (e.router % ROUTERS_PER_FAMILY) as u8;
+    // The VIP claimed: IPv4 in the first four bytes (also an IPv4 VIP of an IPv6 router).
+    let address = if e.src[4..].iter().all(|b| *b == 0) {
+        IpAddr::V4(Ipv4Addr::new(e.src[0], e.src[1], e.src[2], e.src[3]))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(e.src))
+    };
+    Some(Input::AddressConflict {
+        iface: iface.to_string(),
+        family,
+        vrid,
+        address,
+        mac: e.mac,
+    })
 }
 
 /// Whether interface `name` is up with a carrier (one that does not exist is down).

@@ -79,12 +79,33 @@ enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
     },
-    /// Show each instance's state, priority, master, VIPs and XDP counters.
+    /// Show each instance: its state since when and why, its transitions of the last hour, the
+    /// master, adverts, XDP counters, split brains and conflicts, sync group and tracking.
     Status {
         /// The control socket of the daemon to ask.
         #[arg(long)]
         control_socket: Option<PathBuf>,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Ask again and redraw the screen every --interval seconds, until Ctrl-C.
+        #[arg(short, long)]
+        watch: bool,
+        /// Seconds between two redraws with --watch.
+        #[arg(long, default_value_t = 1.0, value_name = "S", requires = "watch")]
+        interval: f64,
+    },
+    /// Follow the daemon's events as they happen, one a line, until Ctrl-C: transitions with
+    /// their reasons, sync groups, split brains, interval mismatches, address conflicts and
+    /// script results.
+    ///
+    /// A reader that falls far behind loses the oldest events and is told how many ("dropped N
+    /// events"); the daemon never waits for it.
+    Events {
+        /// The control socket of the daemon to ask.
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+        /// Print each event as one JSON object a line.
         #[arg(long)]
         json: bool,
     },
@@ -127,7 +148,7 @@ the instances' states, WATCHDOG=1 from the main loop.
 Files:
   /etc/vrrpd/vrrpd.conf         the packaged configuration
   /etc/default/vrrpd            VRRPD_CONFIG, VRRPD_OPTIONS
-  /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status, reload)
+  /run/vrrpd/netns<inode>.sock  the control socket (vrrpd status, events, reload)
   /sys/fs/bpf/vrrpd/            the pinned XDP and tc links";
 
 /// Exit status for a configuration that is refused.
@@ -189,7 +210,13 @@ fn main() -> ExitCode {
         Command::Status {
             control_socket,
             json,
-        } => status(control_socket, json),
+            watch,
+            interval,
+        } => status(control_socket, json, watch.then_some(interval)),
+        Command::Events {
+            control_socket,
+            json,
+        } => events(control_socket, json),
         Command::Reload { control_socket } => reload(control_socket),
     };
     match result {
@@ -494,52 +521,200 @@ fn generate_docs(out: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
-    let path = control_socket.unwrap_or_else(vrrp_userspace::control::default_path);
+fn status(
+    control_socket: Option<PathBuf>,
+    json: bool,
+    watch: Option<f64>,
+) -> anyhow::Result<ExitCode> {
+    use vrrp_userspace::control;
+    let path = control_socket.unwrap_or_else(control::default_path);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let status = runtime.block_on(vrrp_userspace::control::query(&path))?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, &status)?;
-        writeln!(out)?;
+    let Some(interval) = watch else {
+        let status = runtime.block_on(control::query(&path))?;
+        let mut out = std::io::stdout().lock();
+        print_status(&mut out, &status, json)?;
         return Ok(ExitCode::SUCCESS);
+    };
+    if !interval.is_finite() || interval < 0.1 {
+        anyhow::bail!("--interval must be at least 0.1 s");
     }
-    for s in &status {
+    loop {
+        // Written whole, then shown: the screen never shows half a status.
+        let mut buf = Vec::new();
+        write!(
+            buf,
+            "\x1b[H\x1b[2Jvrrpd status every {interval} s ({}), Ctrl-C to stop\n\n",
+            vrrp_userspace::daemon::rfc3339(std::time::SystemTime::now())
+        )?;
+        match runtime.block_on(control::query(&path)) {
+            Ok(status) => print_status(&mut buf, &status, json)?,
+            Err(e) => writeln!(buf, "{e:#}; asking again")?,
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(&buf)?;
+        out.flush()?;
+        drop(out);
+        std::thread::sleep(std::time::Duration::from_secs_f64(interval));
+    }
+}
+
+/// Seconds as a person reads a duration: 42 s, 3m12s, 2h05m, 3d04h.
+fn ago(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+fn print_status(
+    out: &mut impl Write,
+    status: &[vrrp_userspace::daemon::InstanceStatus],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &status)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let counted = |drops: &std::collections::BTreeMap<String, u64>| {
+        let counted: Vec<String> = drops
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        if counted.is_empty() {
+            "none".to_string()
+        } else {
+            counted.join(" ")
+        }
+    };
+    let secs = |cs: u32| format!("{:.2} s", f64::from(cs) / 100.0);
+    for s in status {
         writeln!(
             out,
-            "{}: {} on {} vrid {} priority {} master {} vips {}",
+            "{}: {} on {} vrid {} priority {}, since {} ({})",
             s.name,
             s.state,
             s.interface,
             s.vrid,
             s.priority,
-            s.master.map_or("-".to_string(), |m| m.to_string()),
-            s.vips.join(",")
+            s.since,
+            ago(s.in_state_s)
         )?;
-        let counted = |drops: &std::collections::BTreeMap<String, u64>| {
-            let counted: Vec<String> = drops
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(r, n)| format!("{r}={n}"))
-                .collect();
-            if counted.is_empty() {
-                "none".to_string()
-            } else {
-                counted.join(" ")
-            }
-        };
+        writeln!(out, "    why: {}", s.reason)?;
         if let Some(fault) = &s.fault {
             writeln!(out, "    fault: {fault}")?;
         }
+        let master = match (s.master, s.master_priority) {
+            (None, _) => "none heard".to_string(),
+            (Some(m), p) if s.state == "MASTER" => format!(
+                "{m} (this router) priority {}, interval {}",
+                p.unwrap_or(s.priority),
+                secs(s.master_adver_interval_cs)
+            ),
+            (Some(m), Some(p)) => {
+                format!(
+                    "{m} priority {p}, interval {}",
+                    secs(s.master_adver_interval_cs)
+                )
+            }
+            (Some(m), None) => format!("{m}, interval {}", secs(s.master_adver_interval_cs)),
+        };
+        writeln!(out, "    master: {master}")?;
+        if let Some(a) = &s.last_advert {
+            writeln!(
+                out,
+                "    last advert from another router: {} priority {}, interval {}, {:.2} s ago",
+                a.address,
+                a.priority,
+                secs(a.interval_cs),
+                a.age_s
+            )?;
+        }
+        writeln!(out, "    vips: {}", s.vips.join(", "))?;
         writeln!(
             out,
-            "    adverts seen {}, interval {} cs, drops: {}",
-            s.adverts_seen,
-            s.master_adver_interval_cs,
-            counted(&s.drops)
+            "    transitions in the last hour: {}",
+            s.transitions.len()
         )?;
+        for t in s.transitions.iter().rev().take(5) {
+            writeln!(
+                out,
+                "      {} ({} ago) {} -> {}: {}",
+                t.time,
+                ago(t.ago_s),
+                t.from,
+                t.to,
+                t.reason
+            )?;
+        }
+        let c = |n: &str| s.interface_counters.get(n).copied().unwrap_or(0);
+        writeln!(
+            out,
+            "    adverts sent {}, seen {}; XDP on {}: ARP replies {}, NA replies {}, ARP \
+             conflicts {}, ND conflicts {}",
+            s.adverts_sent,
+            s.adverts_seen,
+            s.interface,
+            c("arp_replied"),
+            c("nd_replied"),
+            c("arp_conflict"),
+            c("nd_conflict")
+        )?;
+        writeln!(
+            out,
+            "    split brains {} (adverts of another master not yielded to: {}), address \
+             conflicts {}",
+            s.split_brains, s.conflicting_adverts, s.address_conflicts
+        )?;
+        if let Some(b) = &s.split_brain {
+            writeln!(
+                out,
+                "    SPLIT BRAIN{}: {} priority {} advertises as master since {}, {} advert(s), \
+                 the last {:.2} s ago",
+                if b.reported {
+                    ""
+                } else {
+                    " (not yet reported)"
+                },
+                b.peer,
+                b.peer_priority,
+                b.since,
+                b.adverts,
+                b.last_advert_age_s
+            )?;
+        }
+        if let Some(a) = &s.address_conflict {
+            writeln!(
+                out,
+                "    ADDRESS CONFLICT: {} claims {} since {} ({} frame(s))",
+                a.mac, a.address, a.since, a.frames
+            )?;
+        }
+        if let Some(g) = &s.sync_group {
+            writeln!(out, "    sync group {}: {}", g.name, g.state)?;
+        }
+        if !s.tracked.is_empty() {
+            let tracked: Vec<String> = s
+                .tracked
+                .iter()
+                .map(|t| {
+                    let weight = match t.weight {
+                        0 => String::new(),
+                        w => format!(" weight {w:+}"),
+                    };
+                    let reverse = if t.reverse { " reverse" } else { "" };
+                    format!("{} {}{weight}{reverse} {}", t.kind, t.name, t.verdict)
+                })
+                .collect();
+            writeln!(out, "    tracked: {}", tracked.join(", "))?;
+        }
+        writeln!(out, "    drops: {}", counted(&s.drops))?;
         writeln!(
             out,
             "    drops on {} (every VRID): {}",
@@ -547,6 +722,39 @@ fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
             counted(&s.interface_drops)
         )?;
     }
+    Ok(())
+}
+
+fn events(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let path = control_socket.unwrap_or_else(vrrp_userspace::control::default_path);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let followed = runtime.block_on(vrrp_userspace::control::follow_events(&path, |line| {
+        let mut out = std::io::stdout().lock();
+        if json {
+            writeln!(out, "{line}")?;
+        } else {
+            let v: serde_json::Value =
+                serde_json::from_str(line).context("reading an event from the daemon")?;
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_string();
+            writeln!(out, "{} {}", field("time"), field("message"))?;
+        }
+        out.flush()?;
+        Ok(true)
+    }));
+    match followed {
+        Ok(()) => {}
+        // `vrrpd events | head`: the reader left, which is fine.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e),
+    }
+    eprintln!("the daemon closed the event stream (stopped?)");
     Ok(ExitCode::SUCCESS)
 }
 

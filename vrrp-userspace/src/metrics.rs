@@ -1083,6 +1083,19 @@ mod tests {
             master_adver_interval: Centis(100),
             fault: None,
             handing_over: false,
+            since: 0,
+            reason: String::new(),
+            transitions: Vec::new(),
+            last_advert: None,
+            master_priority: None,
+            adverts_sent: 0,
+            split_brain: None,
+            split_brains: 0,
+            conflicting_adverts: 0,
+            address_conflict: None,
+            address_conflicts: 0,
+            sync_group: None,
+            tracked: Vec::new(),
         }
     }
 

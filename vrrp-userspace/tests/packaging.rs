@@ -38,6 +38,7 @@ fn generate_docs_writes_man_pages_and_completions() {
         "vrrpd-run",
         "vrrpd-check",
         "vrrpd-status",
+        "vrrpd-events",
         "vrrpd-reload",
         "vrrpd-convert",
     ] {
@@ -47,6 +48,11 @@ fn generate_docs_writes_man_pages_and_completions() {
             "{page}: {text}"
         );
     }
+    let status = std::fs::read_to_string(dir.join("man8/vrrpd-status.8")).unwrap();
+    assert!(
+        status.contains("\\-\\-watch"),
+        "vrrpd-status.8 lacks --watch"
+    );
     let run = std::fs::read_to_string(dir.join("man8/vrrpd-run.8")).unwrap();
     for flag in ["log\\-detail", "dump\\-conf", "syslog"] {
         assert!(run.contains(flag), "vrrpd-run.8 lacks {flag}");

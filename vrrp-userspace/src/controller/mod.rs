@@ -31,10 +31,15 @@ use vrrp_common::{
     proto::{vmac_v4, vmac_v6},
 };
 
+mod incident;
 #[cfg(test)]
 pub mod sim;
 #[cfg(test)]
 mod tests;
+
+pub use incident::{
+    AddressConflict, Event, HISTORY_KEEP, PeerAdvert, SplitBrain, Transition, last_hour, seconds,
+};
 
 use crate::{
     config::{
@@ -149,6 +154,20 @@ pub enum Input {
         config: Box<Config>,
         /// The host, read for it.
         host: Host,
+    },
+    /// XDP saw ARP or neighbour discovery from another MAC claim a VIP of a router it answers
+    /// for (we are master).
+    AddressConflict {
+        /// The interface.
+        iface: String,
+        /// The router's family.
+        family: Family,
+        /// Its VRID.
+        vrid: u8,
+        /// The VIP claimed.
+        address: IpAddr,
+        /// The claimant's MAC.
+        mac: [u8; 6],
     },
     /// An interface of the running configuration was deleted and created again (a new index:
     /// a bond rebuilt, a NIC replugged); the driver opened it anew. Its instances restart as
@@ -332,6 +351,18 @@ pub enum Effect {
         to: State,
         /// Why.
         reason: Reason,
+        /// Why, for a person: the reason with what the controller knows of it ("no advert
+        /// from 192.0.2.4 for 3.61 s", the tracked object that failed).
+        detail: String,
+    },
+    /// Something for `vrrpd events` (transitions, conflicts, script results), at `at`.
+    /// Transitions are logged through [`Effect::StateChanged`] and the rest through
+    /// [`Effect::Log`]; this one is only passed on.
+    Event {
+        /// When.
+        at: Nanos,
+        /// What.
+        event: Event,
     },
     /// Run the notify scripts of an instance or a sync group (`kind` INSTANCE or GROUP).
     RunNotify {
@@ -389,6 +420,7 @@ impl Effect {
             | Effect::StateChanged { .. }
             | Effect::RunNotify { .. }
             | Effect::RunScripts(_)
+            | Effect::Event { .. }
             | Effect::Log { .. } => None,
         }
     }
@@ -421,6 +453,50 @@ pub struct InstanceView {
     pub fault: Option<String>,
     /// Whether it waits, stopping, for a new master before it lets its VIPs go.
     pub handing_over: bool,
+    /// Since when it is in its state (or since it started).
+    pub since: Nanos,
+    /// Why it is in its state: the last transition's reason.
+    pub reason: String,
+    /// Its transitions, oldest first: those of the last hour as of the newest (at most
+    /// [`incident::HISTORY_MAX`]).
+    pub transitions: Vec<Transition>,
+    /// The newest advert of another router it heard.
+    pub last_advert: Option<PeerAdvert>,
+    /// The master's priority (ours while master; else that of its newest advert, if heard).
+    pub master_priority: Option<Priority>,
+    /// Adverts it sent (priority 0 included).
+    pub adverts_sent: u64,
+    /// The split brain going on, if any (reported or not yet).
+    pub split_brain: Option<SplitBrain>,
+    /// Split brains reported since start.
+    pub split_brains: u64,
+    /// Adverts of other masters it did not yield to, while master (at the controller's reads).
+    pub conflicting_adverts: u64,
+    /// The address conflict going on, if any.
+    pub address_conflict: Option<AddressConflict>,
+    /// Address conflicts reported since start (episodes).
+    pub address_conflicts: u64,
+    /// Its sync group and the group's state.
+    pub sync_group: Option<(String, State)>,
+    /// Its tracked interfaces and scripts with their current verdicts.
+    pub tracked: Vec<TrackedView>,
+}
+
+/// A tracked interface or script of an instance, for status.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrackedView {
+    /// "interface" or "script".
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its weight (0: FAULT while down).
+    pub weight: i16,
+    /// `reverse`.
+    #[serde(default)]
+    pub reverse: bool,
+    /// up/down for an interface, succeeding/failing for a script (not run yet: its initial
+    /// verdict).
+    pub verdict: String,
 }
 
 /// An instance's timers and configured priority ([`Controller::timings`]).
@@ -470,6 +546,20 @@ struct Inst {
     /// FAULT as fed to the state machine (or its group): tracking or a failing effect.
     fault: bool,
     broken: Option<Broken>,
+    /// When it entered its state, and why (for a person).
+    since: Nanos,
+    reason: String,
+    history: VecDeque<Transition>,
+    /// The newest advert of another router fed to it.
+    last_advert: Option<PeerAdvert>,
+    adverts_sent: u64,
+    split: Option<SplitBrain>,
+    split_brains: u64,
+    conflicting_adverts: u64,
+    /// The peer and interval of the last interval mismatch reported (once per pair).
+    mismatch: Option<(IpAddr, Centis)>,
+    conflict: Option<AddressConflict>,
+    address_conflicts: u64,
 }
 
 impl Inst {
@@ -650,6 +740,15 @@ pub struct Controller {
     out: Vec<Effect>,
     /// What the last [`Input::Reload`] did, until [`Controller::take_reload_outcome`].
     reload_outcome: Option<Result<String, String>>,
+    /// Why the input being handled changes tracking (a link, a script, a failing effect): the
+    /// reason of the FAULT transitions it causes.
+    cause: String,
+    /// Each sync group's last transition's reason, for its members' transitions.
+    group_reason: BTreeMap<String, String>,
+    /// Each `vrrp_script`'s last result, to report the runs that differ.
+    script_last: BTreeMap<String, bool>,
+    /// The time of the input being handled.
+    now: Nanos,
     /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
     /// rule, for the simulator to catch).
     #[cfg(test)]
@@ -744,6 +843,10 @@ impl Controller {
             stopping: None,
             out: Vec::new(),
             reload_outcome: None,
+            cause: String::new(),
+            group_reason: BTreeMap::new(),
+            script_last: BTreeMap::new(),
+            now,
             #[cfg(test)]
             early_ns: 0,
             #[cfg(test)]
@@ -797,6 +900,8 @@ impl Controller {
     /// Feeds one input at `now`; returns the effects to carry out, in order. After carrying
     /// out a non-empty batch, the driver feeds [`Input::Results`].
     pub fn handle(&mut self, now: Nanos, input: Input) -> Vec<Effect> {
+        self.now = now;
+        self.cause.clear();
         match input {
             Input::Tick { adverts } => self.tick(now, adverts),
             Input::Links(states) => {
@@ -810,6 +915,13 @@ impl Controller {
                 }
             }
             Input::Results(failures) => self.results(now, failures),
+            Input::AddressConflict {
+                iface,
+                family,
+                vrid,
+                address,
+                mac,
+            } => self.address_conflict(now, &iface, family, vrid, address, mac),
             Input::Stop => self.stop(now),
             Input::Reload { config, host } => {
                 if self.stopping.is_none() {
@@ -922,15 +1034,37 @@ impl Controller {
                 vips: inst.spec.vips.clone(),
                 all_vips: inst.all_vips(),
                 master_adver_interval: inst.router.master_adver_interval(),
-                fault: match (&inst.broken, inst.track_fault) {
-                    (Some(b), _) => Some(b.reason.clone()),
-                    (None, true) => Some("a tracked interface or script is down".into()),
-                    (None, false) => None,
-                },
+                fault: (inst.broken.is_some() || inst.track_fault).then(|| self.fault_cause(i)),
                 handing_over: self
                     .stopping
                     .as_ref()
                     .is_some_and(|s| s.deferred.contains(&i)),
+                since: inst.since,
+                reason: inst.reason.clone(),
+                transitions: inst.history.iter().cloned().collect(),
+                last_advert: inst.last_advert.clone(),
+                master_priority: match inst.router.state() {
+                    State::Master => Some(inst.router.priority()),
+                    _ => inst
+                        .last_advert
+                        .as_ref()
+                        .filter(|a| Some(a.address) == inst.router.master())
+                        .map(|a| Priority(a.priority)),
+                },
+                adverts_sent: inst.adverts_sent,
+                split_brain: inst.split.clone(),
+                split_brains: inst.split_brains,
+                conflicting_adverts: inst.conflicting_adverts,
+                address_conflict: inst.conflict.clone(),
+                address_conflicts: inst.address_conflicts,
+                sync_group: self
+                    .group_of(&inst.spec.name)
+                    .map(|g| (self.groups[g].0.name.clone(), self.groups[g].1.state())),
+                tracked: self
+                    .tracked(&inst.spec)
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .collect(),
             })
             .collect()
     }
@@ -951,6 +1085,311 @@ impl Controller {
                 skew_time: inst.router.skew_time(),
             })
             .collect()
+    }
+
+    /// An instance's tracked objects (its own interface first, unless `dont_track_primary`),
+    /// each with whether it is up (an interface with a carrier, a succeeding script).
+    fn tracked(&self, spec: &InstanceSpec) -> Vec<(TrackedView, bool)> {
+        let up = |n: &str| self.links.get(n).copied().unwrap_or(false);
+        let iface = |name: &str, weight: i16, reverse: bool| {
+            let up = up(name);
+            let view = TrackedView {
+                kind: "interface".into(),
+                name: name.to_string(),
+                weight,
+                reverse,
+                verdict: if up { "up" } else { "down" }.into(),
+            };
+            (view, up)
+        };
+        let mut out = Vec::new();
+        if !spec.dont_track_primary {
+            out.push(iface(&spec.interface, 0, false));
+        }
+        for t in &spec.track_interfaces {
+            out.push(iface(&t.interface, t.weight, t.reverse));
+        }
+        for t in &spec.track_scripts {
+            // Unknown (or disabled) scripts are ignored, as keepalived does.
+            let Some((script, state)) = self.scripts.get(&t.script) else {
+                continue;
+            };
+            let view = TrackedView {
+                kind: "script".into(),
+                name: t.script.clone(),
+                weight: t.weight.unwrap_or(script.weight),
+                reverse: t.reverse.unwrap_or(script.reverse),
+                verdict: if state.good { "succeeding" } else { "failing" }.into(),
+            };
+            out.push((view, state.good));
+        }
+        out
+    }
+
+    /// Why instance `i` is in FAULT: its failing effect, or the weight-0 objects it tracks
+    /// that are down.
+    fn fault_cause(&self, i: usize) -> String {
+        let inst = &self.instances[i];
+        if let Some(b) = &inst.broken {
+            return b.reason.clone();
+        }
+        let down: Vec<String> = self
+            .tracked(&inst.spec)
+            .into_iter()
+            .filter(|(t, up)| t.weight == 0 && *up == t.reverse)
+            .map(|(t, _)| format!("{} {} {}", t.kind, t.name, t.verdict))
+            .collect();
+        if down.is_empty() {
+            "a tracked interface or script is down".into()
+        } else {
+            down.join(", ")
+        }
+    }
+
+    /// The reason of a transition of instance `i` at `now`, for a person.
+    fn detail(&self, i: usize, now: Nanos, reason: Reason) -> String {
+        let inst = &self.instances[i];
+        match reason {
+            Reason::MasterDown => match &inst.last_advert {
+                Some(a) if a.at_ns >= inst.since && a.priority == 0 => format!(
+                    "{} sent priority 0 (leaving) {} ago; Skew_Time over",
+                    a.address,
+                    seconds(now.saturating_sub(a.at_ns))
+                ),
+                // A lower priority's adverts do not hold a preempting backup back.
+                Some(a)
+                    if a.at_ns >= inst.since
+                        && inst.spec.preempt
+                        && a.priority < inst.router.priority().get() =>
+                {
+                    format!(
+                        "preempting {} (priority {}, ours {})",
+                        a.address,
+                        a.priority,
+                        inst.router.priority()
+                    )
+                }
+                Some(a) if a.at_ns >= inst.since => format!(
+                    "no advert from {} for {}",
+                    a.address,
+                    seconds(now.saturating_sub(a.at_ns))
+                ),
+                _ => format!(
+                    "no advert for {} since entering BACKUP",
+                    seconds(now.saturating_sub(inst.since))
+                ),
+            },
+            Reason::HigherPriority { src, priority } => {
+                let ours = inst.router.priority();
+                if priority == ours {
+                    format!(
+                        "advert from {src} with priority {priority}, equal to ours, from a higher address"
+                    )
+                } else {
+                    format!("advert from {src} with priority {priority}, ours {ours}")
+                }
+            }
+            Reason::Fault if inst.fault => format!("fault: {}", self.fault_cause(i)),
+            Reason::Fault => match self.group_of(&inst.spec.name) {
+                Some(g) => {
+                    let group = &self.groups[g].0.name;
+                    match self.group_reason.get(group) {
+                        Some(why) => format!("fault of sync group {group} ({why})"),
+                        None => format!("fault of sync group {group}"),
+                    }
+                }
+                None => reason.to_string(),
+            },
+            Reason::Shutdown if !self.cause.is_empty() => format!("{reason}: {}", self.cause),
+            Reason::FaultCleared if self.cause.is_empty() => reason.to_string(),
+            Reason::FaultCleared => format!("{reason}: {}", self.cause),
+            Reason::SyncGroup => match self.group_of(&inst.spec.name) {
+                Some(g) => {
+                    let group = &self.groups[g].0.name;
+                    match self.group_reason.get(group) {
+                        Some(why) => format!("sync group {group}: {why}"),
+                        None => format!("sync group {group}"),
+                    }
+                }
+                None => reason.to_string(),
+            },
+            _ => reason.to_string(),
+        }
+    }
+
+    fn event(&mut self, at: Nanos, event: Event) {
+        self.out.push(Effect::Event { at, event });
+    }
+
+    /// An advert of another router fed to instance `i` (`was_master`: it was master before):
+    /// the peer it last heard, an interval mismatch, a split brain.
+    fn heard_peer(&mut self, i: usize, now: Nanos, a: Advert, was_master: bool) {
+        let inst = &mut self.instances[i];
+        inst.last_advert = Some(PeerAdvert {
+            address: a.src,
+            priority: a.priority.get(),
+            interval_cs: a.interval.get(),
+            at_ns: a.received_at,
+        });
+        let ours = inst.spec.advert_interval;
+        if a.priority != Priority::SHUTDOWN && a.interval != ours {
+            if inst.mismatch != Some((a.src, a.interval)) {
+                inst.mismatch = Some((a.src, a.interval));
+                let event = Event::IntervalMismatch {
+                    instance: inst.name(),
+                    vrid: inst.spec.vrid.get(),
+                    peer: a.src,
+                    peer_interval_cs: a.interval.get(),
+                    interval_cs: ours.get(),
+                };
+                self.log(log::Level::Warn, event.message());
+                self.event(now, event);
+            }
+        } else if a.priority != Priority::SHUTDOWN {
+            inst.mismatch = None;
+        }
+        let inst = &mut self.instances[i];
+        if !was_master || a.priority == Priority::SHUTDOWN || inst.router.state() != State::Master {
+            return;
+        }
+        // Another master we do not yield to.
+        inst.conflicting_adverts += 1;
+        let interval = ns(ours.max(a.interval));
+        match &mut inst.split {
+            Some(s) if s.peer == a.src => {
+                s.last_ns = s.last_ns.max(a.received_at);
+                s.adverts += 1;
+                s.peer_priority = a.priority.get();
+            }
+            _ => {
+                self.end_split(i, now, format!("{} advertises instead", a.src));
+                let inst = &mut self.instances[i];
+                inst.split = Some(SplitBrain {
+                    peer: a.src,
+                    peer_priority: a.priority.get(),
+                    since_ns: a.received_at,
+                    last_ns: a.received_at,
+                    adverts: 1,
+                    reported: false,
+                });
+            }
+        }
+        let inst = &mut self.instances[i];
+        let Some(s) = &mut inst.split else { return };
+        // The router we have just displaced may send one advert that crosses ours: that is
+        // a split brain only if it keeps advertising after ours should have silenced it.
+        // Otherwise (two masters joined after a partition, a peer that does not hear us) the
+        // first advert is one.
+        let grace = if inst.spec.lower_prio_no_advert {
+            interval + interval / 2
+        } else {
+            interval / 2
+        };
+        let crossing = s.since_ns < inst.since + interval;
+        if s.reported || (crossing && s.last_ns < s.since_ns + grace) {
+            return;
+        }
+        s.reported = true;
+        let (peer, peer_priority) = (s.peer, s.peer_priority);
+        inst.split_brains += 1;
+        let event = Event::SplitBrain {
+            instance: inst.name(),
+            vrid: inst.spec.vrid.get(),
+            interface: inst.spec.interface.clone(),
+            peer,
+            peer_priority,
+            priority: inst.router.priority().get(),
+        };
+        self.log(log::Level::Warn, event.message());
+        self.event(now, event);
+    }
+
+    /// Ends instance `i`'s split brain, if one is going on; one that was reported is logged
+    /// as over.
+    fn end_split(&mut self, i: usize, now: Nanos, reason: String) {
+        let inst = &mut self.instances[i];
+        let Some(s) = inst.split.take() else { return };
+        if !s.reported {
+            return;
+        }
+        let event = Event::SplitBrainOver {
+            instance: inst.name(),
+            vrid: inst.spec.vrid.get(),
+            peer: s.peer,
+            adverts: s.adverts,
+            lasted_ms: s.last_ns.saturating_sub(s.since_ns) / 1_000_000,
+            reason,
+        };
+        self.log(log::Level::Warn, event.message());
+        self.event(now, event);
+    }
+
+    /// Ends the split brains and address conflicts that went quiet.
+    fn expire_conflicts(&mut self, now: Nanos) {
+        for i in 0..self.instances.len() {
+            let inst = &mut self.instances[i];
+            if inst
+                .conflict
+                .as_ref()
+                .is_some_and(|c| now > c.last_ns + incident::CONFLICT_QUIET)
+            {
+                inst.conflict = None;
+            }
+            let quiet = ns(inst.router.master_down_interval());
+            let Some(s) = &inst.split else { continue };
+            if now > s.last_ns + quiet {
+                let line = format!(
+                    "no advert from it for {}",
+                    seconds(now.saturating_sub(s.last_ns))
+                );
+                self.end_split(i, now, line);
+            }
+        }
+    }
+
+    /// XDP saw another MAC claim a VIP of router (`iface`, `family`, `vrid`): reported once per
+    /// episode (claimant and address), counted otherwise.
+    fn address_conflict(
+        &mut self,
+        now: Nanos,
+        iface: &str,
+        family: Family,
+        vrid: u8,
+        address: IpAddr,
+        mac: [u8; 6],
+    ) {
+        let Some(inst) = self
+            .instances
+            .iter_mut()
+            .find(|x| x.spec.interface == iface && x.family == family && x.spec.vrid.get() == vrid)
+        else {
+            return;
+        };
+        let mac = incident::mac(mac);
+        if let Some(c) = &mut inst.conflict
+            && c.address == address
+            && c.mac == mac
+        {
+            c.frames += 1;
+            c.last_ns = now;
+            return;
+        }
+        inst.address_conflicts += 1;
+        inst.conflict = Some(AddressConflict {
+            address,
+            mac: mac.clone(),
+            since_ns: now,
+            last_ns: now,
+            frames: 1,
+        });
+        let event = Event::AddressConflict {
+            instance: inst.name(),
+            vrid,
+            address,
+            mac,
+        };
+        self.log(log::Level::Warn, event.message());
+        self.event(now, event);
     }
 
     /// When to call next with [`Input::Tick`]. A master's advert (and a GARP, and the
@@ -1066,10 +1505,15 @@ impl Controller {
     fn group_outcome(&mut self, g: usize, out: Outcome) {
         if let Some(t) = out.transition {
             let spec = &self.groups[g].0;
-            let line = format!(
-                "sync group {}: {} -> {} ({})",
-                spec.name, t.from, t.to, t.reason
-            );
+            let event = Event::SyncGroup {
+                group: spec.name.clone(),
+                from: t.from.to_string(),
+                to: t.to.to_string(),
+                reason: t.reason.clone(),
+            };
+            let line = event.message();
+            self.group_reason
+                .insert(spec.name.clone(), t.reason.clone());
             let notify = (!spec.notify.is_empty()).then(|| Effect::RunNotify {
                 notify: Box::new(spec.notify.clone()),
                 kind: "GROUP",
@@ -1079,6 +1523,10 @@ impl Controller {
             });
             self.log(log::Level::Info, line);
             self.out.extend(notify);
+            self.out.push(Effect::Event {
+                at: self.now,
+                event,
+            });
         }
         self.pending.extend(out.orders);
     }
@@ -1172,6 +1620,17 @@ impl Controller {
             track_fault: false,
             fault: false,
             broken: None,
+            since: now,
+            reason: "starting".into(),
+            history: VecDeque::new(),
+            last_advert: None,
+            adverts_sent: 0,
+            split: None,
+            split_brains: 0,
+            conflicting_adverts: 0,
+            mismatch: None,
+            conflict: None,
+            address_conflicts: 0,
         });
         let i = self.instances.len() - 1;
         let iface = self.instances[i].spec.interface.clone();
@@ -1192,8 +1651,9 @@ impl Controller {
         }
     }
 
-    /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it.
-    fn remove_instance(&mut self, i: usize, now: Nanos) {
+    /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it;
+    /// what it was, for its history.
+    fn remove_instance(&mut self, i: usize, now: Nanos) -> Inst {
         self.input(i, now, fsm::Input::Shutdown);
         // One whose effects failed may hold what FAULT should have released: once more.
         if self.instances[i].broken.is_some() {
@@ -1215,6 +1675,7 @@ impl Controller {
             family: inst.family,
             vips: inst.all_vips().iter().map(|v| v.address).collect(),
         });
+        inst
     }
 
     /// A new configuration: a bad one is refused and the running one stays; otherwise
@@ -1280,11 +1741,18 @@ impl Controller {
         }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let (mut stopped_names, mut started_names) = (Vec::new(), Vec::new());
+        // A restarted instance keeps its history and its reports' counts (by name).
+        let mut carried: BTreeMap<String, Inst> = BTreeMap::new();
+        self.cause = match recreated {
+            Some(iface) => format!("{iface} was created again"),
+            None => "configuration reloaded".into(),
+        };
         let mut i = 0;
         while i < self.instances.len() {
             if restart.contains(&self.instances[i].spec.name) {
                 stopped_names.push(self.instances[i].name());
-                self.remove_instance(i, now);
+                let old = self.remove_instance(i, now);
+                carried.insert(old.name(), old);
                 stopped += 1;
             } else {
                 kept += 1;
@@ -1299,13 +1767,14 @@ impl Controller {
             } else {
                 let (spec, mut group) = self.groups.remove(g);
                 if let Some(t) = group.stop() {
-                    self.log(
-                        log::Level::Info,
-                        format!(
-                            "sync group {}: {} -> {} ({})",
-                            spec.name, t.from, t.to, t.reason
-                        ),
-                    );
+                    let event = Event::SyncGroup {
+                        group: spec.name.clone(),
+                        from: t.from.to_string(),
+                        to: t.to.to_string(),
+                        reason: t.reason.clone(),
+                    };
+                    self.log(log::Level::Info, event.message());
+                    self.event(now, event);
                     if !spec.notify.is_empty() {
                         self.out.push(Effect::RunNotify {
                             notify: Box::new(spec.notify.clone()),
@@ -1347,6 +1816,17 @@ impl Controller {
         for spec in new {
             if !self.instances.iter().any(|x| *x.spec == *spec) {
                 self.add_instance(spec.clone(), host, now);
+                if let Some(old) = carried.remove(&spec.name)
+                    && let Some(new) = self.instances.iter_mut().find(|x| x.spec.name == spec.name)
+                {
+                    let fresh = std::mem::replace(&mut new.history, old.history);
+                    for t in fresh {
+                        incident::record(&mut new.history, t);
+                    }
+                    new.split_brains += old.split_brains;
+                    new.address_conflicts += old.address_conflicts;
+                    new.adverts_sent += old.adverts_sent;
+                }
                 started += 1;
                 started_names.push(spec.name.clone());
             }
@@ -1462,6 +1942,7 @@ impl Controller {
     /// Applies every instance's tracking verdict after `why` changed something: a new
     /// effective priority (which the next advert carries, and XDP's map at once), or FAULT.
     fn retrack(&mut self, now: Nanos, why: &str) {
+        self.cause = why.to_string();
         for i in 0..self.instances.len() {
             match self.verdict(&self.instances[i].spec) {
                 Verdict::Fault => self.instances[i].track_fault = true,
@@ -1533,9 +2014,24 @@ impl Controller {
         let Some((script, state)) = self.scripts.get_mut(name) else {
             return;
         };
-        if !state.record(script, success) {
+        let changed = state.record(script, success);
+        let verdict = if state.good { "succeeding" } else { "failing" };
+        let before = self.script_last.insert(name.to_string(), success);
+        if changed || before != Some(success) {
+            let event = Event::Script {
+                script: name.to_string(),
+                success,
+                verdict: verdict.into(),
+                changed,
+            };
+            self.event(now, event);
+        }
+        if !changed {
             return;
         }
+        let Some((_, state)) = self.scripts.get(name) else {
+            return;
+        };
         let why = format!(
             "script {name} {}",
             if state.good { "succeeding" } else { "failing" }
@@ -1574,6 +2070,7 @@ impl Controller {
     fn act(&mut self, i: usize, now: Nanos, action: Action) {
         match action {
             Action::SendAdvert { priority } => {
+                self.instances[i].adverts_sent += 1;
                 let inst = &self.instances[i];
                 self.out.push(Effect::SendAdvert {
                     spec: inst.spec.clone(),
@@ -1627,14 +2124,41 @@ impl Controller {
                     let inst = &mut self.instances[i];
                     inst.fed_ns = inst.fed_ns.max(now);
                 }
-                let inst = &self.instances[i];
-                let name = inst.name();
+                let detail = self.detail(i, now, reason);
+                if from == State::Master {
+                    self.end_split(i, now, format!("we are {to} now"));
+                    self.instances[i].conflict = None;
+                }
+                let inst = &mut self.instances[i];
+                inst.since = now;
+                inst.reason = detail.clone();
+                incident::record(
+                    &mut inst.history,
+                    Transition {
+                        at_ns: now,
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        reason: detail.clone(),
+                    },
+                );
+                let event = Event::Transition {
+                    instance: inst.name(),
+                    vrid: inst.spec.vrid.get(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    reason: detail.clone(),
+                    priority: inst.router.priority().get(),
+                };
                 self.out.push(Effect::StateChanged {
-                    instance: name.clone(),
+                    instance: self.instances[i].name(),
                     from,
                     to,
                     reason,
+                    detail,
                 });
+                self.event(now, event);
+                let inst = &self.instances[i];
+                let name = inst.name();
                 // Leaving FAULT passes through INIT on the way to BACKUP: not a stop (keepalived
                 // runs no notify_stop there).
                 let leaving_fault = (to, reason) == (State::Initialize, fsm::Reason::FaultCleared);
@@ -1741,6 +2265,7 @@ impl Controller {
         }
         self.retry(now);
         self.retry_statics(now);
+        self.expire_conflicts(now);
         let Some(heard) = adverts else {
             for i in 0..self.instances.len() {
                 self.send_garps(i, now);
@@ -1768,7 +2293,9 @@ impl Controller {
                 let router = &self.instances[i].router;
                 let (was_backup, before) =
                     (router.state() == State::Backup, router.next_deadline());
+                let was_master = router.state() == State::Master;
                 self.input(i, now, fsm::Input::Advert(advert));
+                self.heard_peer(i, now, advert, was_master);
                 // A backup that took the advert (its timer restarted) no longer wants to be
                 // master, as far as its sync group is concerned.
                 let router = &self.instances[i].router;
@@ -2118,6 +2645,7 @@ impl Controller {
                 b.attempts,
                 b.reason
             );
+            self.cause = format!("effects succeed again ({} is over)", b.reason);
             self.log(log::Level::Info, line);
             self.apply_fault(i, now);
         }

@@ -642,6 +642,7 @@ impl World {
                 from,
                 to,
                 reason,
+                ..
             } => {
                 self.log(|| format!("h{h} {instance}: {from} -> {to} ({reason})"));
                 let vrid = vrid_of(&instance);
@@ -710,7 +711,8 @@ impl World {
             | Effect::SendGarps { .. }
             | Effect::RunNotify { .. }
             | Effect::Heartbeat { .. }
-            | Effect::RunScripts(_) => {}
+            | Effect::RunScripts(_)
+            | Effect::Event { .. } => {}
         }
         Ok(())
     }
@@ -1148,6 +1150,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::RunScripts(_) => "RunScripts",
         Effect::Log { .. } => "Log",
+        Effect::Event { .. } => "Event",
     }
 }
 

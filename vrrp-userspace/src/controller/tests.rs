@@ -475,8 +475,12 @@ fn tracking_moves_the_priority_or_faults() {
             },
         )
     };
-    // fall 2: one failure changes nothing.
-    assert!(fails(&mut ctl, SEC).is_empty());
+    // fall 2: one failure changes nothing (it is only an event for `vrrpd events`).
+    assert!(
+        fails(&mut ctl, SEC)
+            .iter()
+            .all(|e| matches!(e, Effect::Event { .. }))
+    );
     let effects = fails(&mut ctl, 2 * SEC);
     let prio = |ctl: &Controller, n: &str| {
         ctl.routers()
@@ -850,4 +854,468 @@ fn statics_are_added_at_start_diffed_on_reload_and_removed_at_exit() {
         }),
         "{out:?}"
     );
+}
+
+fn events(effects: &[Effect]) -> Vec<Event> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn view(c: &Controller, name: &str) -> InstanceView {
+    c.instances().into_iter().find(|v| v.name == name).unwrap()
+}
+
+fn warns(effects: &[Effect], needle: &str) -> usize {
+    effects
+        .iter()
+        .filter(
+            |e| matches!(e, Effect::Log { level: log::Level::Warn, line } if line.contains(needle)),
+        )
+        .count()
+}
+
+#[test]
+fn a_takeover_says_whose_adverts_stopped_and_for_how_long() {
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(view(&ctl, "VI_1").reason, "startup");
+    // The master (priority 200) advertises once at 1 s, then falls silent.
+    tick(&mut ctl, SEC, vec![heard(1, 200, SEC)]);
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.master, Some(PEER));
+    assert_eq!(v.master_priority, Some(Priority(200)));
+    assert_eq!(v.last_advert.as_ref().map(|a| a.at_ns), Some(SEC));
+    // Master_Down_Interval for priority 100 at 1 s: 3 s + Skew_Time 0.60 s.
+    let down = SEC + 3_600 * MS;
+    let effects = tick(&mut ctl, down, vec![heard(1, 200, SEC)]);
+    assert_eq!(transitions(&effects), vec![("VI_1".into(), State::Master)]);
+    let why = "no advert from 192.0.2.5 for 3.60 s";
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::StateChanged { detail, .. } if detail == why))
+    );
+    assert_eq!(
+        events(&effects),
+        vec![Event::Transition {
+            instance: "VI_1".into(),
+            vrid: 1,
+            from: "BACKUP".into(),
+            to: "MASTER".into(),
+            reason: why.into(),
+            priority: 100,
+        }]
+    );
+    let v = view(&ctl, "VI_1");
+    assert_eq!((v.since, v.reason.as_str()), (down, why));
+    assert_eq!(v.master, Some(IpAddr::V4(ME)));
+    assert_eq!(v.master_priority, Some(Priority(100)));
+    let history: Vec<(Nanos, &str, &str)> = v
+        .transitions
+        .iter()
+        .map(|t| (t.at_ns, t.to.as_str(), t.reason.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        vec![(0, "BACKUP", "startup"), (down, "MASTER", why)]
+    );
+    // It advertised on taking over, and counts it.
+    assert_eq!(v.adverts_sent, 1);
+}
+
+#[test]
+fn a_takeover_after_priority_zero_and_without_any_master_say_so() {
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    tick(&mut ctl, SEC, vec![heard(1, 200, SEC)]);
+    // The master leaves: priority 0; we take over after Skew_Time (0.60 s).
+    tick(&mut ctl, 2 * SEC, vec![heard(1, 0, 2 * SEC)]);
+    tick(&mut ctl, 2 * SEC + 600 * MS, vec![heard(1, 0, 2 * SEC)]);
+    assert_eq!(
+        view(&ctl, "VI_1").reason,
+        "192.0.2.5 sent priority 0 (leaving) 0.60 s ago; Skew_Time over"
+    );
+    // Nobody ever advertised: said as such.
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    tick(&mut ctl, 3_600 * MS, vec![]);
+    assert_eq!(
+        view(&ctl, "VI_1").reason,
+        "no advert for 3.60 s since entering BACKUP"
+    );
+}
+
+#[test]
+fn a_master_stepping_down_names_the_better_advert() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(view(&ctl, "VI_1").reason, "initial state MASTER");
+    tick(&mut ctl, SEC, vec![heard(1, 150, SEC)]);
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.state, State::Backup);
+    assert_eq!(
+        v.reason,
+        "advert from 192.0.2.5 with priority 150, ours 100"
+    );
+    assert_eq!(v.master_priority, Some(Priority(150)));
+    assert_eq!(v.split_brains, 0, "yielding is no split brain");
+}
+
+#[test]
+fn the_history_keeps_the_last_hour_and_at_most_a_hundred() {
+    let t = |at_ns: Nanos| Transition {
+        at_ns,
+        from: "BACKUP".into(),
+        to: "MASTER".into(),
+        reason: "x".into(),
+    };
+    let mut h = VecDeque::new();
+    incident::record(&mut h, t(0));
+    incident::record(&mut h, t(10 * 60 * SEC));
+    incident::record(&mut h, t(HISTORY_KEEP + 5 * 60 * SEC));
+    // The one from time 0 is older than an hour before the newest.
+    assert_eq!(
+        h.iter().map(|t| t.at_ns).collect::<Vec<_>>(),
+        vec![10 * 60 * SEC, HISTORY_KEEP + 5 * 60 * SEC]
+    );
+    let v: Vec<Transition> = h.iter().cloned().collect();
+    assert_eq!(last_hour(&v, HISTORY_KEEP + 5 * 60 * SEC), 2);
+    assert_eq!(last_hour(&v, HISTORY_KEEP + 30 * 60 * SEC), 1);
+    for i in 0..250 {
+        incident::record(&mut h, t(2 * HISTORY_KEEP + i * SEC));
+    }
+    assert_eq!(h.len(), incident::HISTORY_MAX);
+    assert_eq!(h.back().unwrap().at_ns, 2 * HISTORY_KEEP + 249 * SEC);
+}
+
+#[test]
+fn a_split_brain_is_reported_once_per_episode_and_ends_when_the_peer_goes_quiet() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // Long a master, it hears another master of its VRID with a lower priority (a partition
+    // healed, or a peer that does not hear us): reported at the first advert.
+    let effects = tick(&mut ctl, 10 * SEC, vec![heard(1, 90, 10 * SEC)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(
+        events(&effects),
+        vec![Event::SplitBrain {
+            instance: "VI_1".into(),
+            vrid: 1,
+            interface: "eth0".into(),
+            peer: PEER,
+            peer_priority: 90,
+            priority: 100,
+        }]
+    );
+    assert_eq!(warns(&effects, "split brain"), 1);
+    // It keeps advertising: counted, not reported again.
+    let mut more = Vec::new();
+    for s in 11..=14 {
+        more.extend(tick(&mut ctl, s * SEC, vec![heard(1, 90, s * SEC)]));
+    }
+    assert!(events(&more).is_empty(), "{more:?}");
+    assert_eq!(warns(&more, "split brain"), 0);
+    let v = view(&ctl, "VI_1");
+    let s = v.split_brain.unwrap();
+    assert_eq!((s.peer, s.adverts, s.reported), (PEER, 5, true));
+    assert_eq!((v.split_brains, v.conflicting_adverts), (1, 5));
+    // Quiet for Master_Down_Interval: over, with how long it lasted.
+    let effects = tick(&mut ctl, 18 * SEC, vec![heard(1, 90, 14 * SEC)]);
+    assert_eq!(
+        events(&effects),
+        vec![Event::SplitBrainOver {
+            instance: "VI_1".into(),
+            vrid: 1,
+            peer: PEER,
+            adverts: 5,
+            lasted_ms: 4_000,
+            reason: "no advert from it for 4.00 s".into(),
+        }]
+    );
+    assert_eq!(view(&ctl, "VI_1").split_brain, None);
+    // A new episode is a new report.
+    let effects = tick(&mut ctl, 30 * SEC, vec![heard(1, 90, 30 * SEC)]);
+    assert_eq!(events(&effects).len(), 1);
+    assert_eq!(view(&ctl, "VI_1").split_brains, 2);
+}
+
+#[test]
+fn an_advert_crossing_a_takeover_is_not_a_split_brain_unless_more_follow() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    // Master since 0; the router it displaced sends one advert that crosses ours.
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let effects = tick(&mut ctl, 250 * MS, vec![heard(1, 90, 200 * MS)]);
+    assert!(events(&effects).is_empty(), "{effects:?}");
+    assert!(view(&ctl, "VI_1").split_brain.is_some());
+    // Nothing more: it was no split brain, and it ends without a word.
+    let effects = tick(&mut ctl, 10 * SEC, vec![heard(1, 90, 200 * MS)]);
+    assert!(events(&effects).is_empty(), "{effects:?}");
+    assert_eq!(view(&ctl, "VI_1").split_brains, 0);
+    // The same, but it keeps advertising a second after: a split brain.
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    tick(&mut ctl, 250 * MS, vec![heard(1, 90, 200 * MS)]);
+    let effects = tick(&mut ctl, 1_250 * MS, vec![heard(1, 90, 1_200 * MS)]);
+    assert!(matches!(
+        &events(&effects)[..],
+        [Event::SplitBrain {
+            peer_priority: 90,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn an_equal_priority_master_with_a_lower_address_is_a_split_brain() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let mut lower = heard(1, 100, 10 * SEC);
+    lower.advert.src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3));
+    let effects = tick(&mut ctl, 10 * SEC, vec![lower]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert!(matches!(
+        &events(&effects)[..],
+        [Event::SplitBrain {
+            peer_priority: 100,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn an_interval_mismatch_is_reported_once_per_peer_and_interval() {
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let slow = |at| {
+        let mut h = heard(1, 200, at);
+        h.advert.interval = Centis(200);
+        h
+    };
+    let effects = tick(&mut ctl, SEC, vec![slow(SEC)]);
+    assert_eq!(
+        events(&effects),
+        vec![Event::IntervalMismatch {
+            instance: "VI_1".into(),
+            vrid: 1,
+            peer: PEER,
+            peer_interval_cs: 200,
+            interval_cs: 100,
+        }]
+    );
+    assert_eq!(warns(&effects, "interval mismatch"), 1);
+    let effects = tick(&mut ctl, 3 * SEC, vec![slow(3 * SEC)]);
+    assert!(events(&effects).is_empty());
+    // Back to ours, then off again: a new report.
+    tick(&mut ctl, 4 * SEC, vec![heard(1, 200, 4 * SEC)]);
+    let effects = tick(&mut ctl, 5 * SEC, vec![slow(5 * SEC)]);
+    assert_eq!(events(&effects).len(), 1);
+}
+
+#[test]
+fn a_fault_names_the_tracked_object_and_its_clearing_what_came_back() {
+    let mut a = instance("VI_1", 1, 100, true);
+    a.track_interfaces = vec![config::TrackInterface {
+        interface: "eth1".into(),
+        weight: 0,
+        reverse: false,
+    }];
+    let mut h = host();
+    h.links.insert("eth1".into(), true);
+    let (mut ctl, _) = Controller::start(&config(vec![a]), &h, 0).unwrap();
+    let tracked: Vec<(String, String)> = view(&ctl, "VI_1")
+        .tracked
+        .iter()
+        .map(|t| (t.name.clone(), t.verdict.clone()))
+        .collect();
+    assert_eq!(
+        tracked,
+        vec![("eth0".into(), "up".into()), ("eth1".into(), "up".into())]
+    );
+    ctl.handle(SEC, Input::Links(vec![("eth1".into(), false)]));
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.state, State::Fault);
+    assert_eq!(v.reason, "fault: interface eth1 down");
+    assert_eq!(v.fault.as_deref(), Some("interface eth1 down"));
+    assert_eq!(v.tracked[1].verdict, "down");
+    ctl.handle(2 * SEC, Input::Links(vec![("eth1".into(), true)]));
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.state, State::Backup);
+    assert_eq!(v.reason, "fault cleared: eth1 up");
+    let last: Vec<&str> = v.transitions.iter().map(|t| t.to.as_str()).collect();
+    assert_eq!(last, vec!["MASTER", "FAULT", "INIT", "BACKUP"]);
+}
+
+#[test]
+fn a_failing_effect_is_the_reason_of_its_fault() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(
+        SEC,
+        Input::Results(vec![Failure {
+            owner: Owner::Instance("VI_1".into()),
+            error: "VIP 192.0.2.101 not added: EPERM".into(),
+        }]),
+    );
+    assert_eq!(
+        view(&ctl, "VI_1").reason,
+        "fault: VIP 192.0.2.101 not added: EPERM"
+    );
+}
+
+#[test]
+fn a_sync_group_member_says_which_group_took_it_along() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // VI_1 hears a better master and steps down; VI_2 follows its group.
+    let effects = tick(&mut ctl, SEC, vec![heard(1, 200, SEC)]);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    assert!(
+        view(&ctl, "VI_2").reason.starts_with("sync group VG_1: "),
+        "{}",
+        view(&ctl, "VI_2").reason
+    );
+    assert!(events(&effects).iter().any(
+        |e| matches!(e, Event::SyncGroup { group, to, .. } if group == "VG_1" && to == "BACKUP")
+    ));
+    assert_eq!(
+        view(&ctl, "VI_2").sync_group,
+        Some(("VG_1".into(), State::Backup))
+    );
+}
+
+#[test]
+fn script_results_are_events_when_they_differ_and_when_the_verdict_changes() {
+    let mut a = instance("VI_1", 1, 100, false);
+    a.track_scripts = vec![TrackScript {
+        script: "chk".into(),
+        weight: Some(-10),
+        reverse: None,
+    }];
+    let mut c = config(vec![a]);
+    c.scripts = vec![Script {
+        fall: 2,
+        ..Script::new("chk", "true")
+    }];
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let run = |ctl: &mut Controller, at, success| {
+        events(&ctl.handle(
+            at,
+            Input::Script {
+                name: "chk".into(),
+                success,
+            },
+        ))
+    };
+    let script = |success, verdict: &str, changed| Event::Script {
+        script: "chk".into(),
+        success,
+        verdict: verdict.into(),
+        changed,
+    };
+    assert_eq!(
+        run(&mut ctl, SEC, true),
+        vec![script(true, "succeeding", false)]
+    );
+    assert_eq!(run(&mut ctl, 2 * SEC, true), vec![]);
+    assert_eq!(
+        run(&mut ctl, 3 * SEC, false),
+        vec![script(false, "succeeding", false)]
+    );
+    assert_eq!(
+        run(&mut ctl, 4 * SEC, false),
+        vec![script(false, "failing", true)]
+    );
+    assert_eq!(run(&mut ctl, 5 * SEC, false), vec![]);
+    assert_eq!(view(&ctl, "VI_1").tracked[1].verdict, "failing");
+    assert_eq!(view(&ctl, "VI_1").priority, Priority(90));
+}
+
+#[test]
+fn an_address_conflict_is_reported_once_per_claimant_and_episode() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let vip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101));
+    let claim = |ctl: &mut Controller, at, mac| {
+        ctl.handle(
+            at,
+            Input::AddressConflict {
+                iface: "eth0".into(),
+                family: Family::Ipv4,
+                vrid: 1,
+                address: vip,
+                mac,
+            },
+        )
+    };
+    let attacker = [2, 0, 0, 0, 0, 0x66];
+    let effects = claim(&mut ctl, SEC, attacker);
+    assert_eq!(
+        events(&effects),
+        vec![Event::AddressConflict {
+            instance: "VI_1".into(),
+            vrid: 1,
+            address: vip,
+            mac: "02:00:00:00:00:66".into(),
+        }]
+    );
+    assert_eq!(warns(&effects, "02:00:00:00:00:66 claims 192.0.2.101"), 1);
+    assert!(events(&claim(&mut ctl, 2 * SEC, attacker)).is_empty());
+    assert_eq!(view(&ctl, "VI_1").address_conflict.unwrap().frames, 2);
+    // Quiet long enough: over; the next claim is a new episode.
+    tick(&mut ctl, 13 * SEC, vec![]);
+    assert_eq!(view(&ctl, "VI_1").address_conflict, None);
+    assert_eq!(events(&claim(&mut ctl, 14 * SEC, attacker)).len(), 1);
+    assert_eq!(view(&ctl, "VI_1").address_conflicts, 2);
+}
+
+#[test]
+fn a_preempting_backup_names_the_lower_master_it_displaces() {
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // A lower-priority master advertises on; preempting, we let the timer run out.
+    for s in 1..=3 {
+        tick(&mut ctl, s * SEC, vec![heard(1, 90, s * SEC)]);
+    }
+    tick(&mut ctl, 3_600 * MS, vec![heard(1, 90, 3 * SEC)]);
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.state, State::Master);
+    assert_eq!(v.reason, "preempting 192.0.2.5 (priority 90, ours 100)");
+}
+
+#[test]
+fn an_instance_restarted_by_a_reload_keeps_its_history() {
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let mut changed = instance("VI_1", 1, 100, true);
+    changed.priority = Priority(110);
+    ctl.handle(
+        SEC,
+        Input::Reload {
+            config: Box::new(config(vec![changed])),
+            host: host(),
+        },
+    );
+    let v = view(&ctl, "VI_1");
+    let history: Vec<(Nanos, &str, &str)> = v
+        .transitions
+        .iter()
+        .map(|t| (t.at_ns, t.to.as_str(), t.reason.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (0, "MASTER", "initial state MASTER"),
+            (SEC, "INIT", "shutdown: configuration reloaded"),
+            (SEC, "MASTER", "initial state MASTER"),
+        ]
+    );
+    assert_eq!(v.priority, Priority(110));
+    // Both runs' adverts: the first on start, priority 0 on the restart, one on the new start.
+    assert_eq!(v.adverts_sent, 3);
 }

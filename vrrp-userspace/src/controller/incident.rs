@@ -1,0 +1,283 @@
+//! What an operator reads during an incident: each instance's transitions with their reasons,
+//! the peer it last heard, split brains and address conflicts, and the events `vrrpd events`
+//! streams. All of it is data the controller keeps as it decides (time is still an input), so
+//! it is tested in virtual time like the rest; the driver publishes it with the status
+//! snapshot and forwards the events.
+
+use std::{collections::VecDeque, net::IpAddr};
+
+use crate::fsm::Nanos;
+
+/// How long a transition stays in an instance's history.
+pub const HISTORY_KEEP: Nanos = 3_600_000_000_000;
+
+/// The most transitions an instance's history holds (a flapping instance keeps its newest).
+pub const HISTORY_MAX: usize = 100;
+
+/// How long after its last conflicting frame an address conflict is over (ARP and neighbour
+/// discovery come when a host asks or announces, not on a timer).
+pub const CONFLICT_QUIET: Nanos = 10_000_000_000;
+
+/// One state change of an instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Transition {
+    /// When, on the controller's clock (the daemon's: CLOCK_MONOTONIC).
+    pub at_ns: Nanos,
+    /// The state left.
+    pub from: String,
+    /// The state entered.
+    pub to: String,
+    /// Why, for a person ("no advert from 192.0.2.4 for 3.61 s").
+    pub reason: String,
+}
+
+/// The newest advert of another router fed to an instance.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PeerAdvert {
+    /// Its sender.
+    pub address: IpAddr,
+    /// Its priority.
+    pub priority: u8,
+    /// Its advert interval in centiseconds.
+    pub interval_cs: u32,
+    /// When it arrived.
+    pub at_ns: Nanos,
+}
+
+/// Another master advertising our VRID while we are master, and not yielding.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitBrain {
+    /// The other master.
+    pub peer: IpAddr,
+    /// Its priority.
+    pub peer_priority: u8,
+    /// Its first advert of this episode.
+    pub since_ns: Nanos,
+    /// Its newest advert.
+    pub last_ns: Nanos,
+    /// Its adverts the controller saw in this episode (at its reads of the stamps; XDP counts
+    /// every one in `adverts_seen`).
+    pub adverts: u64,
+    /// Whether the episode was reported (it is once the peer keeps advertising after ours
+    /// should have silenced it; a single advert crossing ours in a preemption is not one).
+    pub reported: bool,
+}
+
+/// A frame from another MAC claiming one of an instance's VIPs while it is master.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AddressConflict {
+    /// The VIP claimed.
+    pub address: IpAddr,
+    /// The claimant's MAC.
+    pub mac: String,
+    /// Its first frame of this episode.
+    pub since_ns: Nanos,
+    /// Its newest.
+    pub last_ns: Nanos,
+    /// Its frames the controller heard of in this episode (XDP counts every one).
+    pub frames: u64,
+}
+
+/// What `vrrpd events` streams: every transition, conflict and script result that matters.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// An instance changed state.
+    Transition {
+        /// The instance.
+        instance: String,
+        /// Its VRID.
+        vrid: u8,
+        /// The state left.
+        from: String,
+        /// The state entered.
+        to: String,
+        /// Why.
+        reason: String,
+        /// Its effective priority now.
+        priority: u8,
+    },
+    /// A sync group changed state.
+    SyncGroup {
+        /// The group.
+        group: String,
+        /// The state left.
+        from: String,
+        /// The state entered.
+        to: String,
+        /// Why.
+        reason: String,
+    },
+    /// Split brain: another master of our VRID keeps advertising while we are master.
+    SplitBrain {
+        /// The instance.
+        instance: String,
+        /// Its VRID.
+        vrid: u8,
+        /// Its interface.
+        interface: String,
+        /// The other master.
+        peer: IpAddr,
+        /// The other master's priority.
+        peer_priority: u8,
+        /// Ours.
+        priority: u8,
+    },
+    /// A split brain is over: the other master went quiet, or we stopped being master.
+    SplitBrainOver {
+        /// The instance.
+        instance: String,
+        /// Its VRID.
+        vrid: u8,
+        /// The other master.
+        peer: IpAddr,
+        /// Its adverts seen in the episode.
+        adverts: u64,
+        /// How long it lasted, in milliseconds (first to last advert).
+        lasted_ms: u64,
+        /// Why it ended.
+        reason: String,
+    },
+    /// A peer advertises another interval than ours (keepalived logs it too).
+    IntervalMismatch {
+        /// The instance.
+        instance: String,
+        /// Its VRID.
+        vrid: u8,
+        /// The peer.
+        peer: IpAddr,
+        /// The peer's interval, centiseconds.
+        peer_interval_cs: u32,
+        /// Ours.
+        interval_cs: u32,
+    },
+    /// ARP or neighbour discovery from another MAC claims a VIP of ours while we are master.
+    AddressConflict {
+        /// The instance.
+        instance: String,
+        /// Its VRID.
+        vrid: u8,
+        /// The VIP.
+        address: IpAddr,
+        /// The claimant's MAC.
+        mac: String,
+    },
+    /// A `vrrp_script` result: every run whose result differs from the one before, and every
+    /// change of its verdict.
+    Script {
+        /// The script.
+        script: String,
+        /// This run succeeded.
+        success: bool,
+        /// Its verdict after this run: succeeding or failing (rise/fall applied).
+        verdict: String,
+        /// The verdict changed with this run.
+        changed: bool,
+    },
+}
+
+impl Event {
+    /// The event as a line for a person (also what is logged).
+    pub fn message(&self) -> String {
+        match self {
+            Event::Transition {
+                instance,
+                from,
+                to,
+                reason,
+                ..
+            } => format!("{instance}: {from} -> {to} ({reason})"),
+            Event::SyncGroup {
+                group,
+                from,
+                to,
+                reason,
+            } => format!("sync group {group}: {from} -> {to} ({reason})"),
+            Event::SplitBrain {
+                instance,
+                vrid,
+                interface,
+                peer,
+                peer_priority,
+                priority,
+            } => format!(
+                "{instance}: split brain: {peer} (priority {peer_priority}) keeps advertising as \
+                 master of VRID {vrid} on {interface} while we are master (priority {priority})"
+            ),
+            Event::SplitBrainOver {
+                instance,
+                peer,
+                adverts,
+                lasted_ms,
+                reason,
+                ..
+            } => format!(
+                "{instance}: split brain with {peer} over ({reason}); {adverts} advert(s) seen \
+                 over {}",
+                seconds(lasted_ms * 1_000_000)
+            ),
+            Event::IntervalMismatch {
+                instance,
+                peer,
+                peer_interval_cs,
+                interval_cs,
+                ..
+            } => format!(
+                "{instance}: advert interval mismatch: {peer} advertises every {}, ours is {}",
+                seconds(u64::from(*peer_interval_cs) * 10_000_000),
+                seconds(u64::from(*interval_cs) * 10_000_000)
+            ),
+            Event::AddressConflict {
+                instance,
+                address,
+                mac,
+                ..
+            } => {
+                format!("{instance}: address conflict: {mac} claims {address} while we are master")
+            }
+            Event::Script {
+                script,
+                success,
+                verdict,
+                changed,
+            } => {
+                let run = if *success { "succeeded" } else { "failed" };
+                if *changed {
+                    format!("script {script} {run}: now {verdict}")
+                } else {
+                    format!("script {script} {run} (still {verdict})")
+                }
+            }
+        }
+    }
+}
+
+/// `ns` as seconds for a person: "3.61 s".
+pub fn seconds(ns: Nanos) -> String {
+    format!("{:.2} s", ns as f64 / 1e9)
+}
+
+/// Appends `t` to `history`, dropping what is older than [`HISTORY_KEEP`] before it (the
+/// newest entry always stays) and the oldest beyond [`HISTORY_MAX`].
+pub fn record(history: &mut VecDeque<Transition>, t: Transition) {
+    let horizon = t.at_ns.saturating_sub(HISTORY_KEEP);
+    history.retain(|old| old.at_ns >= horizon);
+    history.push_back(t);
+    while history.len() > HISTORY_MAX {
+        history.pop_front();
+    }
+}
+
+/// How many transitions of `history` fall within the hour before `now`.
+pub fn last_hour(history: &[Transition], now: Nanos) -> usize {
+    let horizon = now.saturating_sub(HISTORY_KEEP);
+    history.iter().filter(|t| t.at_ns >= horizon).count()
+}
+
+/// A MAC address as text.
+pub fn mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

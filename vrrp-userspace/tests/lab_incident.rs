@@ -1,0 +1,405 @@
+//! Issue 14's incident view, on the seed tutorial's pair: what an operator runs during an
+//! incident says what happened and why.
+//!
+//! - A failover (lb01's cable pulled, then back): `vrrpd status` of each side gives its state,
+//!   since when and why ("no advert from 192.0.2.4 for 3.6x s", "fault: interface eth0
+//!   down"), the transitions of the last hour and the master's priority; `vrrpd events --json`
+//!   (two subscribers at once, one in JSON, one as lines) delivered the transitions as they
+//!   happened; a forged gratuitous ARP for the VIP from the client is reported with the MAC
+//!   it claims from.
+//! - A split brain: lb01's adverts dropped on the switch (nftables), so lb02 takes over while
+//!   lb01 stays master and hears it: lb01 reports the split brain once (not per advert), in
+//!   its log, its status and its events, and its end once the switch lets lb01's adverts
+//!   through again and lb02 yields.
+//!
+//! One scenario at a time, so that two of them never share the machine's two cores.
+use std::{
+    io::BufRead as _,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use vrrp_userspace::lab::{
+    self, Lab,
+    daemon::{Vrrpd, has_vip, run_dir, start_pair, wait_for},
+};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn seed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/tutorial")
+        .join(name)
+}
+
+fn vrrpd() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
+}
+
+/// A `vrrpd events` run, its lines collected as they come; killed and reaped on drop.
+struct Follower {
+    child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Follower {
+    fn start(d: &Vrrpd, json: bool) -> Self {
+        let mut cmd = Command::new(vrrpd());
+        cmd.arg("events").arg("--control-socket").arg(&d.socket);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vrrpd events");
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Follower { child, lines }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The JSON events of the given kind.
+    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON object a line"))
+            .filter(|v| v["kind"] == kind)
+            .collect()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `vrrpd status --json` as an operator runs it.
+fn status_json(d: &Vrrpd) -> serde_json::Value {
+    let out = Command::new(vrrpd())
+        .args(["status", "--json", "--control-socket"])
+        .arg(&d.socket)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0].clone()
+}
+
+/// `vrrpd status` as an operator reads it.
+fn status_text(d: &Vrrpd) -> String {
+    let out = Command::new(vrrpd())
+        .args(["status", "--control-socket"])
+        .arg(&d.socket)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn transition<'a>(
+    events: &'a [serde_json::Value],
+    from: &str,
+    to: &str,
+) -> Option<&'a serde_json::Value> {
+    events.iter().find(|e| e["from"] == from && e["to"] == to)
+}
+
+#[test]
+fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
+    if !lab::privileged("a_failover_is_explained_by_status_and_streamed_by_vrrpd_events") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let (lb01, lb02) = start_pair(&vrrpd(), &lab, &seed("lb01.conf"), &seed("lb02.conf"), &dir);
+    let s = status_json(&lb01);
+    assert_eq!(s["reason"], "initial state MASTER");
+    assert_eq!(s["master_priority"], 100);
+    // Two subscribers on lb02 at once, one of them on lb01.
+    let json02 = Follower::start(&lb02, true);
+    let text02 = Follower::start(&lb02, false);
+    let json01 = Follower::start(&lb01, true);
+    std::thread::sleep(Duration::from_millis(500));
+    // lb02 hears lb01 and knows its priority.
+    wait_for(Duration::from_secs(3), || {
+        status_json(&lb02)["master_priority"] == 100
+    })
+    .unwrap_or_else(|| panic!("{}", status_json(&lb02)));
+
+    lab.link_down("lb01");
+    wait_for(Duration::from_secs(6), || {
+        lb02.state().as_deref() == Some("MASTER") && lb01.state().as_deref() == Some("FAULT")
+    })
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.log_text(), lb02.log_text()));
+    // Why lb02 is master: lb01's adverts stopped Master_Down_Interval (3.64 s) ago.
+    let s = status_json(&lb02);
+    let reason = s["reason"].as_str().unwrap().to_string();
+    let waited: f64 = reason
+        .strip_prefix("no advert from 192.0.2.4 for ")
+        .and_then(|r| r.strip_suffix(" s"))
+        .unwrap_or_else(|| panic!("{reason}"))
+        .parse()
+        .unwrap();
+    assert!((3.64..3.64 + 0.3).contains(&waited), "{reason}");
+    assert_eq!(s["master_priority"], 90);
+    assert!(s["in_state_s"].as_f64().unwrap() < 5.0, "{s}");
+    let t = s["transitions"].as_array().unwrap();
+    assert_eq!(t.last().unwrap()["to"], "MASTER");
+    assert_eq!(t.last().unwrap()["reason"], reason.as_str());
+    assert_eq!(s["last_advert"]["address"], "192.0.2.4");
+    assert_eq!(s["last_advert"]["priority"], 100);
+    assert!(s["adverts_sent"].as_u64().unwrap() >= 1);
+    // lb01: FAULT because of its own interface, and its tracked interface says so.
+    let s = status_json(&lb01);
+    assert_eq!(s["reason"], "fault: interface eth0 down");
+    assert_eq!(s["tracked"][0]["name"], "eth0");
+    assert_eq!(s["tracked"][0]["verdict"], "down");
+    // The person's view says the same.
+    let text = status_text(&lb02);
+    assert!(text.contains(&format!("why: {reason}")), "{text}");
+    assert!(text.contains("transitions in the last hour: 2"), "{text}");
+    // The events came as they happened, to every subscriber.
+    wait_for(Duration::from_secs(2), || {
+        transition(&json02.events("transition"), "BACKUP", "MASTER").is_some()
+    })
+    .unwrap_or_else(|| panic!("{:?}", json02.lines()));
+    let e = json02.events("transition");
+    let e = transition(&e, "BACKUP", "MASTER").unwrap();
+    assert_eq!(e["instance"], "VI_1");
+    assert_eq!(e["vrid"], 50);
+    assert_eq!(e["reason"], reason.as_str());
+    assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    wait_for(Duration::from_secs(2), || {
+        text02
+            .lines()
+            .iter()
+            .any(|l| l.ends_with(&format!("VI_1: BACKUP -> MASTER ({reason})")))
+    })
+    .unwrap_or_else(|| panic!("{:?}", text02.lines()));
+    wait_for(Duration::from_secs(2), || {
+        transition(&json01.events("transition"), "MASTER", "FAULT").is_some()
+    })
+    .unwrap_or_else(|| panic!("{:?}", json01.lines()));
+    assert_eq!(
+        transition(&json01.events("transition"), "MASTER", "FAULT").unwrap()["reason"],
+        "fault: interface eth0 down"
+    );
+
+    // lb01 comes back and preempts: lb02 steps down for its better advert.
+    lab.link_up("lb01");
+    wait_for(Duration::from_secs(8), || {
+        lb01.state().as_deref() == Some("MASTER")
+            && lb02.state().as_deref() == Some("BACKUP")
+            && has_vip(lab.host("lb01"))
+    })
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.log_text(), lb02.log_text()));
+    wait_for(Duration::from_secs(2), || {
+        transition(&json02.events("transition"), "MASTER", "BACKUP").is_some()
+    })
+    .unwrap_or_else(|| panic!("{:?}", json02.lines()));
+    assert_eq!(
+        transition(&json02.events("transition"), "MASTER", "BACKUP").unwrap()["reason"],
+        "advert from 192.0.2.4 with priority 100, ours 90"
+    );
+    // A forged gratuitous ARP for the VIP from the client: reported with the client's MAC,
+    // once however many frames.
+    let client = lab.host("client");
+    // The claimant's MAC, forged (arping writes it into the frame and the ARP sender).
+    let client_mac = "02:00:00:00:00:66";
+    // Gratuitous ARP replies from 192.0.2.3 (arping sends them raw: no address needed; it
+    // exits 1 since nobody answers them).
+    let sent = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", client.name))
+        .args(["--", "arping", "-U", "-P", "-c", "3", "-i", "eth0", "-p"])
+        .args(["-s", client_mac])
+        .args(["-S", "192.0.2.3", "192.0.2.3"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&sent.stdout).contains("ARPING 192.0.2.3"),
+        "{sent:?}"
+    );
+    wait_for(Duration::from_secs(2), || {
+        !json01.events("address_conflict").is_empty()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{:?}\n{}\n{}",
+            json01.lines(),
+            status_json(&lb01),
+            lb01.log_text()
+        )
+    });
+    let e = json01.events("address_conflict");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["address"], "192.0.2.3");
+    assert_eq!(e[0]["mac"], client_mac);
+    let s = status_json(&lb01);
+    assert_eq!(s["address_conflict"]["mac"], client_mac, "{s}");
+    assert!(
+        s["address_conflict"]["frames"].as_u64().unwrap() >= 1,
+        "{s}"
+    );
+    assert!(
+        s["interface_counters"]["arp_conflict"].as_u64().unwrap() >= 3,
+        "{s}"
+    );
+    let claims = lb01
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(&format!("{client_mac} claims 192.0.2.3")))
+        .count();
+    assert_eq!(claims, 1, "{}", lb01.log_text());
+
+    let s = status_json(&lb01);
+    let to: Vec<&str> = s["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, ["MASTER", "FAULT", "INIT", "BACKUP", "MASTER"], "{s}");
+    assert!(
+        s["transitions"][2]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("fault cleared: eth0 up"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
+    if !lab::privileged("a_split_brain_is_reported_once_in_the_log_status_and_events") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let (lb01, lb02) = start_pair(&vrrpd(), &lab, &seed("lb01.conf"), &seed("lb02.conf"), &dir);
+    let events01 = Follower::start(&lb01, true);
+    let events02 = Follower::start(&lb02, true);
+    std::thread::sleep(Duration::from_millis(500));
+    // The switch drops lb01's adverts (one direction only): lb02 no longer hears a master
+    // and takes over, while lb01 stays master and hears lb02's adverts of priority 90. Its
+    // answers are dropped too, so lb02 never yields: two masters.
+    let table = Table::new(&lab, lab.port("lb01"));
+    wait_for(Duration::from_secs(6), || {
+        lb02.state().as_deref() == Some("MASTER")
+    })
+    .unwrap_or_else(|| panic!("{}", lb02.log_text()));
+    // Reported within two advert intervals of lb02's first advert.
+    wait_for(Duration::from_secs(2), || {
+        !events01.events("split_brain").is_empty()
+    })
+    .unwrap_or_else(|| panic!("{:?}\n{}", events01.lines(), lb01.log_text()));
+    let e = &events01.events("split_brain")[0];
+    assert_eq!(e["instance"], "VI_1");
+    assert_eq!(e["peer"], "192.0.2.5");
+    assert_eq!(e["peer_priority"], 90);
+    assert_eq!(e["priority"], 100);
+    assert_eq!(lb01.state().as_deref(), Some("MASTER"));
+    // It goes on for a few adverts: one report, counted adverts, shown in status.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = status_json(&lb01);
+    assert_eq!(s["split_brain"]["peer"], "192.0.2.5", "{s}");
+    assert_eq!(s["split_brain"]["reported"], true);
+    assert!(s["split_brain"]["adverts"].as_u64().unwrap() >= 3, "{s}");
+    assert_eq!(s["split_brains"], 1);
+    let text = status_text(&lb01);
+    assert!(
+        text.contains("SPLIT BRAIN: 192.0.2.5 priority 90"),
+        "{text}"
+    );
+    // For a person running it with --nocapture.
+    println!("lb01's vrrpd status during the split brain:\n{text}");
+    let reported = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("split brain: 192.0.2.5"))
+            .count()
+    };
+    assert_eq!(reported(&lb01.log_text()), 1, "{}", lb01.log_text());
+    assert_eq!(events01.events("split_brain").len(), 1);
+
+    // The switch lets lb01's adverts through again: lb02 yields, and once lb02 has been quiet
+    // for Master_Down_Interval the split brain is over.
+    drop(table);
+    wait_for(Duration::from_secs(3), || {
+        lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("{}", lb02.log_text()));
+    wait_for(Duration::from_secs(6), || {
+        !events01.events("split_brain_over").is_empty()
+    })
+    .unwrap_or_else(|| panic!("{:?}\n{}", events01.lines(), lb01.log_text()));
+    let over = &events01.events("split_brain_over")[0];
+    assert_eq!(over["peer"], "192.0.2.5");
+    assert!(over["adverts"].as_u64().unwrap() >= 3, "{over}");
+    assert_eq!(status_json(&lb01)["split_brain"], serde_json::Value::Null);
+    println!("lb01's vrrpd events --json:");
+    for l in events01.lines() {
+        println!("{l}");
+    }
+    assert_eq!(reported(&lb01.log_text()), 1);
+    // lb02's side: it says why it took over and why it stepped down.
+    let t = events02.events("transition");
+    assert!(
+        transition(&t, "BACKUP", "MASTER").unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no advert from 192.0.2.4 for "),
+        "{t:?}"
+    );
+    assert_eq!(
+        transition(&t, "MASTER", "BACKUP").unwrap()["reason"],
+        "advert from 192.0.2.4 with priority 100, ours 90"
+    );
+}
+
+/// An nftables table on the lab's switch dropping the VRRP frames that come in from `port`,
+/// deleted on drop.
+struct Table<'a> {
+    lab: &'a Lab,
+}
+
+impl<'a> Table<'a> {
+    fn new(lab: &'a Lab, port: &str) -> Self {
+        lab.sw.exec(&["nft", "add table bridge incident"]);
+        lab.sw.exec(&[
+            "nft",
+            "add chain bridge incident drop_vrrp { type filter hook forward priority 0; policy \
+             accept; }",
+        ]);
+        lab.sw.exec(&[
+            "nft",
+            &format!("add rule bridge incident drop_vrrp iifname \"{port}\" ip protocol 112 drop"),
+        ]);
+        Table { lab }
+    }
+}
+
+impl Drop for Table<'_> {
+    fn drop(&mut self) {
+        // Not `exec`, which panics: a failing test must still get here quietly.
+        let _ = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.lab.sw.name))
+            .args(["--", "nft", "delete table bridge incident"])
+            .status();
+    }
+}
