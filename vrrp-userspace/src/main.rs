@@ -376,6 +376,7 @@ fn run(
     pin_root: PathBuf,
     log: LogOptions,
 ) -> anyhow::Result<ExitCode> {
+    vrrp_userspace::daemon::bound_heap();
     if let Some(facility) = &log.syslog {
         vrrp_userspace::logging::init_syslog(facility, &log.syslog_socket, log.detail)?;
     }
