@@ -431,6 +431,7 @@ fn run(
     metrics_listen: Option<std::net::SocketAddr>,
     log: LogOptions,
 ) -> anyhow::Result<ExitCode> {
+    vrrp_userspace::daemon::bound_heap();
     if let Some(facility) = &log.syslog {
         vrrp_userspace::logging::init_syslog(facility, &log.syslog_socket, log.detail)?;
     }

@@ -705,3 +705,69 @@ fn vrrp_script_runs_only_its_first_word_arguments_go_inside_the_quotes() {
     warning(&l, "ignoring '-e' after 'script'", 2);
     assert_eq!(l.config.scripts[1].command, "/usr/bin/test -e '/a b'");
 }
+
+/// keepalived 2.2.7's GARP pacing keywords: the lower priority burst defaults to the global
+/// GARP delay and repeat (not the instance's), `strict_mode` resets it with keepalived's
+/// warning, a refresh repeat of 0 becomes 1 with its warning, and the intervals are recorded.
+#[test]
+fn garp_refresh_repeat_lower_prio_and_intervals_like_keepalived() {
+    let text = format!(
+        "global_defs {{\n    vrrp_garp_master_delay 3\n    vrrp_garp_master_repeat 4\n    \
+         vrrp_garp_interval 0.05\n    vrrp_gna_interval 0.002\n}}\n{}",
+        inst(
+            "    garp_master_repeat 2\n    garp_master_refresh 10\n    garp_master_refresh_repeat 0"
+        )
+    );
+    let l = ok(&text);
+    let i = vi1(&l);
+    assert_eq!(
+        (
+            i.garp.master_delay_s,
+            i.garp.master_repeat,
+            i.garp.master_refresh_s,
+            i.garp.master_refresh_repeat,
+            i.garp.lower_prio_delay_s,
+            i.garp.lower_prio_repeat
+        ),
+        (3, 2, 10, 1, 3, 4)
+    );
+    warning(&l, "garp_master_refresh_repeat must be greater than 0", 12);
+    assert_eq!(l.config.global.garp_interval_us, 50_000);
+    assert_eq!(l.config.global.gna_interval_us, 2_000);
+    // Global lower priority defaults, and an instance's own.
+    let text = format!(
+        "global_defs {{\n    vrrp_garp_lower_prio_delay 7\n    vrrp_garp_lower_prio_repeat 1\n    \
+         vrrp_garp_master_refresh_repeat 3\n}}\n{}",
+        inst("    garp_lower_prio_repeat 0")
+    );
+    let l = ok(&text);
+    let i = vi1(&l);
+    assert_eq!(
+        (
+            i.garp.lower_prio_delay_s,
+            i.garp.lower_prio_repeat,
+            i.garp.master_refresh_repeat
+        ),
+        (7, 0, 3)
+    );
+    // strict_mode: no lower priority bursts; a set repeat is reset with a warning.
+    let l = ok(&inst("    strict_mode\n    garp_lower_prio_repeat 2"));
+    assert_eq!(vi1(&l).garp.lower_prio_repeat, 0);
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.message.contains("Strict mode requires no repeat garps")),
+        "{:?}",
+        l.warnings
+    );
+    // Defaults: keepalived's.
+    let i = &ok(&inst("")).config.instances[0];
+    assert_eq!(
+        (
+            i.garp.master_refresh_repeat,
+            i.garp.lower_prio_delay_s,
+            i.garp.lower_prio_repeat
+        ),
+        (1, 5, 5)
+    );
+}

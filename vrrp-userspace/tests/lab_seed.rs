@@ -479,7 +479,7 @@ fn garp_master_refresh_repeats_the_bursts_while_master() {
         &conf,
         original.replace(
             "    advert_int 1",
-            "    advert_int 1\n    garp_master_delay 0\n    garp_master_repeat 2\n    garp_master_refresh 1",
+            "    advert_int 1\n    garp_master_delay 0\n    garp_master_repeat 2\n    garp_master_refresh 1\n    garp_master_refresh_repeat 2",
         ),
     )
     .unwrap();
@@ -505,7 +505,8 @@ fn garp_master_refresh_repeats_the_bursts_while_master() {
         .output()
         .unwrap();
     let garps = String::from_utf8_lossy(&out.stdout).lines().count();
-    // The first burst at takeover, then one a second: 4 bursts of 2 in 3.5 s. Without the
-    // refresh there would be one burst; allow one burst lost at the capture's edges.
+    // The first burst at takeover, then one a second: 4 bursts of 2 in 3.5 s (a refresh burst
+    // has garp_master_refresh_repeat GARPs, keepalived's default 1). Without the refresh there
+    // would be one burst; allow one burst lost at the capture's edges.
     assert!(garps >= 6, "{garps} GARPs from the VMAC");
 }

@@ -1109,6 +1109,9 @@ struct RawInstance {
     garp_delay: Option<u32>,
     garp_repeat: Option<u32>,
     garp_refresh: Option<u32>,
+    garp_refresh_repeat: Option<u32>,
+    garp_lower_prio_delay: Option<u32>,
+    garp_lower_prio_repeat: Option<u32>,
     accept: Option<bool>,
     use_vmac: Option<String>,
     v3_checksum: Option<V3Checksum>,
@@ -1407,6 +1410,9 @@ impl<'a> Interp<'a> {
                     | "vrrp_garp_master_delay"
                     | "vrrp_garp_master_repeat"
                     | "vrrp_garp_master_refresh"
+                    | "vrrp_garp_master_refresh_repeat"
+                    | "vrrp_garp_lower_prio_delay"
+                    | "vrrp_garp_lower_prio_repeat"
                     | "vrrp_garp_interval"
                     | "vrrp_gna_interval"
                     | "vrrp_strict"
@@ -1463,17 +1469,31 @@ impl<'a> Interp<'a> {
                         g.garp.master_refresh_s = n as u32;
                     }
                 }
+                "vrrp_garp_master_refresh_repeat" => {
+                    // keepalived raises 0 to 1.
+                    if let Some(n) = self.number(node, 1, 0, i64::from(i32::MAX)) {
+                        g.garp.master_refresh_repeat = (n as u32).max(1);
+                    }
+                }
+                "vrrp_garp_lower_prio_delay" => {
+                    if let Some(n) = self.number(node, 1, 0, 86400) {
+                        g.garp_lower_prio_delay_s = Some(n as u32);
+                    }
+                }
+                "vrrp_garp_lower_prio_repeat" => {
+                    if let Some(n) = self.number(node, 1, 0, i64::from(i32::MAX)) {
+                        g.garp_lower_prio_repeat = Some(n as u32);
+                    }
+                }
                 "vrrp_garp_interval" => {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.garp_interval_us = us;
                     }
-                    self.no_effect(&kw, validate::no_effect_why("vrrp_garp_interval"));
                 }
                 "vrrp_gna_interval" => {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.gna_interval_us = us;
                     }
-                    self.no_effect(&kw, validate::no_effect_why("vrrp_gna_interval"));
                 }
                 "vrrp_startup_delay" => {
                     if let Some(us) = self.seconds_us(node, 1) {
@@ -1613,6 +1633,9 @@ impl<'a> Interp<'a> {
             garp_delay: None,
             garp_repeat: None,
             garp_refresh: None,
+            garp_refresh_repeat: None,
+            garp_lower_prio_delay: None,
+            garp_lower_prio_repeat: None,
             accept: None,
             use_vmac: None,
             v3_checksum: None,
@@ -1752,6 +1775,9 @@ impl<'a> Interp<'a> {
                     | "garp_master_delay"
                     | "garp_master_repeat"
                     | "garp_master_refresh"
+                    | "garp_master_refresh_repeat"
+                    | "garp_lower_prio_delay"
+                    | "garp_lower_prio_repeat"
                     | "accept"
                     | "no_accept"
                     | "dont_track_primary"
@@ -1906,6 +1932,30 @@ impl<'a> Interp<'a> {
                 }
                 "garp_master_refresh" => {
                     r.garp_refresh = self.number(node, 1, 0, 86400).map(|n| n as u32)
+                }
+                "garp_master_refresh_repeat" => {
+                    if let Some(n) = self.number(node, 1, 0, i64::from(i32::MAX)) {
+                        if n == 0 {
+                            self.warn(
+                                &kw,
+                                Category::Fixup,
+                                format!(
+                                    "({}): garp_master_refresh_repeat must be greater than 0, \
+                                     setting to 1",
+                                    r.name
+                                ),
+                            );
+                        }
+                        r.garp_refresh_repeat = Some((n as u32).max(1));
+                    }
+                }
+                "garp_lower_prio_delay" => {
+                    r.garp_lower_prio_delay = self.number(node, 1, 0, 86400).map(|n| n as u32)
+                }
+                "garp_lower_prio_repeat" => {
+                    r.garp_lower_prio_repeat = self
+                        .number(node, 1, 0, i64::from(i32::MAX))
+                        .map(|n| n as u32)
                 }
                 "accept" => r.accept = Some(true),
                 "no_accept" => r.accept = Some(false),
@@ -2583,6 +2633,13 @@ impl<'a> Interp<'a> {
                 format!("({name}) Strict mode requires no lower priority advert. resetting"),
             );
         }
+        if strict && r.garp_lower_prio_repeat.is_some_and(|n| n > 0) {
+            self.sink.warn(
+                loc.clone(),
+                Category::Fixup,
+                format!("({name}) Strict mode requires no repeat garps - resetting"),
+            );
+        }
         let preempt_delay = Centis(((r.preempt_delay_us + 5_000) / 10_000) as u32);
 
         Some(Instance {
@@ -2609,6 +2666,27 @@ impl<'a> Interp<'a> {
                 master_delay_s: r.garp_delay.unwrap_or(global.garp.master_delay_s),
                 master_repeat: r.garp_repeat.unwrap_or(global.garp.master_repeat),
                 master_refresh_s: r.garp_refresh.unwrap_or(global.garp.master_refresh_s),
+                master_refresh_repeat: r
+                    .garp_refresh_repeat
+                    .unwrap_or(global.garp.master_refresh_repeat),
+                // keepalived: unset, the global default, itself unset the global GARP delay
+                // and repeat; with strict_mode none (and a set repeat is reset, with its
+                // warning, below).
+                lower_prio_delay_s: r.garp_lower_prio_delay.unwrap_or(if strict {
+                    0
+                } else {
+                    global
+                        .garp_lower_prio_delay_s
+                        .unwrap_or(global.garp.master_delay_s)
+                }),
+                lower_prio_repeat: match r.garp_lower_prio_repeat {
+                    Some(n) if strict && n > 0 => 0,
+                    Some(n) => n,
+                    None if strict => 0,
+                    None => global
+                        .garp_lower_prio_repeat
+                        .unwrap_or(global.garp.master_repeat),
+                },
             },
             accept,
             use_vmac: r.use_vmac,

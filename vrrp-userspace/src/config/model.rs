@@ -413,6 +413,22 @@ pub struct Garp {
     pub master_repeat: u32,
     /// Seconds between periodic refresh bursts while master (0: none).
     pub master_refresh_s: u32,
+    /// GARPs per refresh burst (`garp_master_refresh_repeat`). keepalived default 1.
+    #[serde(default = "one")]
+    pub master_refresh_repeat: u32,
+    /// A master that hears a lower priority advert sends a burst at once and another this many
+    /// seconds later (`garp_lower_prio_delay`, 0: none); keepalived's default is the global
+    /// `vrrp_garp_master_delay`.
+    #[serde(default = "five")]
+    pub lower_prio_delay_s: u32,
+    /// GARPs per burst after a lower priority advert (`garp_lower_prio_repeat`, 0: none);
+    /// keepalived's default is the global `vrrp_garp_master_repeat` (0 with `strict_mode`).
+    #[serde(default = "five")]
+    pub lower_prio_repeat: u32,
+}
+
+fn five() -> u32 {
+    5
 }
 
 impl Default for Garp {
@@ -421,6 +437,9 @@ impl Default for Garp {
             master_delay_s: 5,
             master_repeat: 5,
             master_refresh_s: 0,
+            master_refresh_repeat: 1,
+            lower_prio_delay_s: 5,
+            lower_prio_repeat: 5,
         }
     }
 }
@@ -686,10 +705,17 @@ pub struct Global {
     /// `vrrp_garp_master_delay/repeat/refresh`: defaults of the instances.
     #[serde(default)]
     pub garp: Garp,
-    /// `vrrp_garp_interval` in microseconds between GARPs of a burst.
+    /// `vrrp_garp_lower_prio_delay`: the instances' default (unset: `vrrp_garp_master_delay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub garp_lower_prio_delay_s: Option<u32>,
+    /// `vrrp_garp_lower_prio_repeat`: the instances' default (unset: `vrrp_garp_master_repeat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub garp_lower_prio_repeat: Option<u32>,
+    /// `vrrp_garp_interval`: microseconds between two gratuitous ARPs on an interface (0: back
+    /// to back).
     #[serde(default, skip_serializing_if = "is_default")]
     pub garp_interval_us: u64,
-    /// `vrrp_gna_interval` in microseconds between unsolicited NAs of a burst.
+    /// `vrrp_gna_interval`: microseconds between two unsolicited NAs on an interface.
     #[serde(default, skip_serializing_if = "is_default")]
     pub gna_interval_us: u64,
     /// `vrrp_startup_delay` in milliseconds.
@@ -736,6 +762,8 @@ impl Default for Global {
             mcast_group4: mcast4(),
             mcast_group6: mcast6(),
             garp: Garp::default(),
+            garp_lower_prio_delay_s: None,
+            garp_lower_prio_repeat: None,
             garp_interval_us: 0,
             gna_interval_us: 0,
             startup_delay_ms: 0,

@@ -68,14 +68,6 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrpd sends adverts with the VMAC as source from the base interface anyway",
     ),
     (
-        "vrrp_garp_interval",
-        "vrrpd sends each burst of gratuitous ARPs back to back (not yet paced)",
-    ),
-    (
-        "vrrp_gna_interval",
-        "vrrpd sends each burst of neighbour advertisements back to back (not yet paced)",
-    ),
-    (
         "vrrp_mcast_group4",
         "recorded, but vrrpd sends and listens to adverts on 224.0.0.18 (not yet on this group)",
     ),
@@ -129,16 +121,6 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
         );
     };
     for (set, kw, field) in [
-        (
-            g.garp_interval_us != d.garp_interval_us,
-            "vrrp_garp_interval",
-            "global.garp_interval_us",
-        ),
-        (
-            g.gna_interval_us != d.gna_interval_us,
-            "vrrp_gna_interval",
-            "global.gna_interval_us",
-        ),
         (
             g.startup_delay_ms != d.startup_delay_ms,
             "vrrp_startup_delay",

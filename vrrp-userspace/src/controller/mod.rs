@@ -62,6 +62,14 @@ pub const RETRY_FIRST: Nanos = 100_000_000;
 /// The longest wait between two retries of a failed effect.
 pub const RETRY_MAX: Nanos = 5_000_000_000;
 
+/// An instance whose adverts (or GARPs) the kernel refuses for now (ENOBUFS, EAGAIN) goes to
+/// FAULT only at the third consecutive refused send: by then its backups, which heard nothing
+/// for Master_Down_Interval (three advert intervals and the skew), take over anyway, so FAULT
+/// changes nothing they see, while one or two lost adverts (a full queue for a moment) cost no
+/// failover. keepalived logs a failed send and carries on, never FAULT; a send that succeeds
+/// resets the count.
+pub const SEND_FAILURES_TOLERATED: u32 = 3;
+
 /// While handing over on SIGTERM, how often the advert stamps are read for the new master.
 pub const HANDOVER_POLL: Nanos = 1_000_000;
 
@@ -121,6 +129,29 @@ pub struct Failure {
     pub owner: Owner,
     /// What failed and why (for the log and status).
     pub error: String,
+    /// A send that the kernel refused for now (ENOBUFS, EAGAIN: a queue full): tolerated for
+    /// [`SEND_FAILURES_TOLERATED`] consecutive sends before FAULT.
+    pub transient: bool,
+}
+
+impl Failure {
+    /// A failure that puts its owner in FAULT at once.
+    pub fn new(owner: Owner, error: impl Into<String>) -> Self {
+        Failure {
+            owner,
+            error: error.into(),
+            transient: false,
+        }
+    }
+
+    /// A send refused for now ([`Failure::transient`]).
+    pub fn transient(owner: Owner, error: impl Into<String>) -> Self {
+        Failure {
+            owner,
+            error: error.into(),
+            transient: true,
+        }
+    }
 }
 
 /// What happens to the host.
@@ -539,8 +570,12 @@ struct Inst {
     unicast_src: Option<Ipv4Addr>,
     /// The newest advert stamp already fed to the state machine.
     fed_ns: Nanos,
-    /// Pending gratuitous ARP bursts.
-    garp_at: Vec<Nanos>,
+    /// Pending bursts of gratuitous ARPs / NAs: when, and how many of each.
+    garp_at: Vec<(Nanos, u32)>,
+    /// While master with `garp_master_refresh`: the next refresh burst.
+    refresh_at: Option<Nanos>,
+    /// The delayed burst after a lower priority advert (`garp_lower_prio_delay`).
+    lower_at: Option<Nanos>,
     /// Its own tracking says FAULT.
     track_fault: bool,
     /// FAULT as fed to the state machine (or its group): tracking or a failing effect.
@@ -560,6 +595,8 @@ struct Inst {
     mismatch: Option<(IpAddr, Centis)>,
     conflict: Option<AddressConflict>,
     address_conflicts: u64,
+    /// Consecutive sends refused for now ([`SEND_FAILURES_TOLERATED`]).
+    send_failures: u32,
 }
 
 impl Inst {
@@ -749,6 +786,17 @@ pub struct Controller {
     script_last: BTreeMap<String, bool>,
     /// The time of the input being handled.
     now: Nanos,
+    /// The instances with an advert in the batch last given out: their [`Input::Results`]
+    /// tell whether it went. (Adverts are what the peers judge us by: a GARP refused for a
+    /// moment is not counted, and one that goes does not reset the count.)
+    sent: BTreeSet<String>,
+    /// `vrrp_garp_interval` and `vrrp_gna_interval`: the least time between two gratuitous
+    /// ARPs (two unsolicited NAs) on one interface; 0 sends a burst back to back.
+    garp_interval: Nanos,
+    gna_interval: Nanos,
+    /// Paced sends (an interval set): by interface and kind (NA or not), the frames waiting,
+    /// each a [`Effect::SendGarps`] of one address, and when the next may leave.
+    garp_queues: BTreeMap<(String, bool), (VecDeque<Effect>, Nanos)>,
     /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
     /// rule, for the simulator to catch).
     #[cfg(test)]
@@ -847,6 +895,10 @@ impl Controller {
             group_reason: BTreeMap::new(),
             script_last: BTreeMap::new(),
             now,
+            sent: BTreeSet::new(),
+            garp_interval: config.global.garp_interval_us * 1_000,
+            gna_interval: config.global.gna_interval_us * 1_000,
+            garp_queues: BTreeMap::new(),
             #[cfg(test)]
             early_ns: 0,
             #[cfg(test)]
@@ -861,7 +913,7 @@ impl Controller {
         for spec in &config.instances {
             c.add_instance(spec.clone(), host, now);
         }
-        let out = std::mem::take(&mut c.out);
+        let out = c.give_out();
         Ok((c, out))
     }
 
@@ -946,6 +998,19 @@ impl Controller {
                 }
             }
         }
+        self.give_out()
+    }
+
+    /// The effects to carry out, noting which instances advertise in them.
+    fn give_out(&mut self) -> Vec<Effect> {
+        self.sent = self
+            .out
+            .iter()
+            .filter_map(|e| match e {
+                Effect::SendAdvert { spec, .. } => Some(spec.name.clone()),
+                _ => None,
+            })
+            .collect();
         std::mem::take(&mut self.out)
     }
 
@@ -1421,13 +1486,20 @@ impl Controller {
                     firm = firm.min(t.saturating_sub(self.early()));
                 }
             }
-            soft.extend(i.garp_at.first().copied());
+            soft.extend(i.garp_at.iter().map(|b| b.0).min());
+            soft.extend(i.refresh_at);
+            soft.extend(i.lower_at);
             if let Some(b) = &i.broken {
                 firm = firm.min(b.retry_at);
             }
         }
         if let Some((_, at, false)) = self.statics_broken {
             firm = firm.min(at);
+        }
+        for (queue, next) in self.garp_queues.values() {
+            if !queue.is_empty() {
+                soft.push(*next);
+            }
         }
         let first = soft.iter().copied().min().unwrap_or(Nanos::MAX);
         let window = first + (shortest / 10).min(COALESCE);
@@ -1617,6 +1689,8 @@ impl Controller {
             unicast_src,
             fed_ns: now,
             garp_at: Vec::new(),
+            refresh_at: None,
+            lower_at: None,
             track_fault: false,
             fault: false,
             broken: None,
@@ -1631,6 +1705,7 @@ impl Controller {
             mismatch: None,
             conflict: None,
             address_conflicts: 0,
+            send_failures: 0,
         });
         let i = self.instances.len() - 1;
         let iface = self.instances[i].spec.interface.clone();
@@ -1692,6 +1767,8 @@ impl Controller {
             self.reload_outcome = Some(Err(e));
             return;
         }
+        self.garp_interval = config.global.garp_interval_us * 1_000;
+        self.gna_interval = config.global.gna_interval_us * 1_000;
         let changed = config.scripts.len() != self.scripts.len()
             || config
                 .scripts
@@ -2087,11 +2164,18 @@ impl Controller {
                 let inst = &mut self.instances[i];
                 let (instance, iface) = (inst.name(), inst.spec.interface.clone());
                 let vmac = inst.vmac();
-                inst.garp_at = vec![now];
-                if inst.spec.garp.master_delay_s > 0 {
-                    inst.garp_at
-                        .push(now + u64::from(inst.spec.garp.master_delay_s) * 1_000_000_000);
+                // keepalived: a burst now, another after garp_master_delay, and one every
+                // garp_master_refresh (of garp_master_refresh_repeat) while master.
+                let garp = inst.spec.garp;
+                inst.garp_at = vec![(now, garp.master_repeat.max(1))];
+                if garp.master_delay_s > 0 {
+                    inst.garp_at.push((
+                        now + u64::from(garp.master_delay_s) * 1_000_000_000,
+                        garp.master_repeat.max(1),
+                    ));
                 }
+                inst.refresh_at = (garp.master_refresh_s > 0)
+                    .then(|| now + u64::from(garp.master_refresh_s) * 1_000_000_000);
                 let vips = inst.all_vips();
                 let routes = inst.add_routes();
                 self.out.push(Effect::AddVips {
@@ -2185,7 +2269,12 @@ impl Controller {
         self.set_router(i, false);
         let inst = &mut self.instances[i];
         inst.garp_at.clear();
+        inst.refresh_at = None;
+        inst.lower_at = None;
         let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
+        for (queue, _) in self.garp_queues.values_mut() {
+            queue.retain(|e| !matches!(e, Effect::SendGarps { instance: n, .. } if *n == instance));
+        }
         let vips = inst.all_vips();
         let routes = inst.remove_routes();
         self.out.extend(routes);
@@ -2201,19 +2290,54 @@ impl Controller {
         });
     }
 
-    fn send_garps(&mut self, i: usize, now: Nanos) {
+    /// A master heard a lower priority advert (keepalived's `garp_lower_prio_repeat`): a burst
+    /// now and, with `garp_lower_prio_delay`, another one later, so that a router that took
+    /// over by mistake (it did not hear us) gives the switch and the hosts back to us. A
+    /// unicast master would otherwise leave the switch pointing the VMAC at the other router
+    /// until a client's ARP entry expires: its adverts do not come from the VMAC.
+    fn lower_prio_garps(&mut self, i: usize, now: Nanos) {
         let inst = &mut self.instances[i];
-        if inst.garp_at.first().is_none_or(|t| *t > now) {
+        let garp = inst.spec.garp;
+        if garp.lower_prio_repeat == 0 {
             return;
         }
-        inst.garp_at.remove(0);
-        // garp_master_refresh: while master, another burst every so many seconds.
-        let refresh = u64::from(inst.spec.garp.master_refresh_s) * 1_000_000_000;
-        if refresh > 0 && inst.router.state() == State::Master && inst.garp_at.is_empty() {
-            inst.garp_at.push(now + refresh);
+        inst.garp_at.push((now, garp.lower_prio_repeat));
+        if garp.lower_prio_delay_s > 0 {
+            // One delayed burst pending at most, after the last such advert.
+            inst.lower_at = Some(now + u64::from(garp.lower_prio_delay_s) * 1_000_000_000);
+        }
+        self.send_garps(i, now);
+    }
+
+    /// The bursts of instance `i` that are due, as one [`Effect::SendGarps`], or queued one
+    /// address at a time where an interval paces them.
+    fn send_garps(&mut self, i: usize, now: Nanos) {
+        let inst = &mut self.instances[i];
+        let mut repeat = 0u32;
+        inst.garp_at.retain(|&(t, n)| {
+            if t <= now {
+                repeat = repeat.saturating_add(n);
+            }
+            t > now
+        });
+        if let Some(t) = inst.refresh_at
+            && t <= now
+        {
+            repeat = repeat.saturating_add(inst.spec.garp.master_refresh_repeat.max(1));
+            inst.refresh_at =
+                Some(now + u64::from(inst.spec.garp.master_refresh_s) * 1_000_000_000);
+        }
+        if let Some(t) = inst.lower_at
+            && t <= now
+        {
+            repeat = repeat.saturating_add(inst.spec.garp.lower_prio_repeat);
+            inst.lower_at = None;
+        }
+        if repeat == 0 {
+            return;
         }
         let inst = &self.instances[i];
-        self.out.push(Effect::SendGarps {
+        let burst = Effect::SendGarps {
             instance: inst.name(),
             iface: inst.spec.interface.clone(),
             vrid: inst.spec.vrid.get(),
@@ -2221,8 +2345,63 @@ impl Controller {
             vmac: inst.vmac(),
             nd_router: inst.nd_router,
             vips: inst.all_vips().iter().map(|v| v.address).collect(),
-            repeat: inst.spec.garp.master_repeat.max(1),
-        });
+            repeat,
+        };
+        let Effect::SendGarps { iface, vips, .. } = &burst else {
+            unreachable!()
+        };
+        let paced = |v: &IpAddr| match v {
+            IpAddr::V4(_) => self.garp_interval > 0,
+            IpAddr::V6(_) => self.gna_interval > 0,
+        };
+        if !vips.iter().any(paced) {
+            self.out.push(burst);
+            return;
+        }
+        // keepalived's order: the whole list of addresses, `repeat` times, each address a
+        // frame at least the interval after the previous one of its kind.
+        let (unpaced, paced_vips): (Vec<IpAddr>, Vec<IpAddr>) =
+            vips.iter().partition(|v| !paced(v));
+        let iface = iface.clone();
+        if !unpaced.is_empty() {
+            let mut e = burst.clone();
+            if let Effect::SendGarps { vips, .. } = &mut e {
+                *vips = unpaced;
+            }
+            self.out.push(e);
+        }
+        for _ in 0..repeat {
+            for vip in &paced_vips {
+                let mut one = burst.clone();
+                if let Effect::SendGarps { vips, repeat, .. } = &mut one {
+                    *vips = vec![*vip];
+                    *repeat = 1;
+                }
+                let key = (iface.clone(), vip.is_ipv6());
+                self.garp_queues
+                    .entry(key)
+                    .or_insert((VecDeque::new(), now))
+                    .0
+                    .push_back(one);
+            }
+        }
+        self.pace(now);
+    }
+
+    /// Sends the paced frames whose time has come: one per interface and kind per interval.
+    fn pace(&mut self, now: Nanos) {
+        let (garp, gna) = (self.garp_interval, self.gna_interval);
+        for ((_, na), (queue, next)) in &mut self.garp_queues {
+            if *next > now {
+                continue;
+            }
+            if let Some(e) = queue.pop_front() {
+                self.out.push(e);
+                *next = now + if *na { gna } else { garp };
+            }
+        }
+        self.garp_queues
+            .retain(|_, (q, next)| !q.is_empty() || *next > now);
     }
 
     /// Where a master's advert is due, brings forward the adverts of the other masters of its
@@ -2270,6 +2449,7 @@ impl Controller {
             for i in 0..self.instances.len() {
                 self.send_garps(i, now);
             }
+            self.pace(now);
             return;
         };
         self.gather_adverts(now);
@@ -2296,6 +2476,14 @@ impl Controller {
                 let was_master = router.state() == State::Master;
                 self.input(i, now, fsm::Input::Advert(advert));
                 self.heard_peer(i, now, advert, was_master);
+                // A master that stays master hears a router it beats (priority 0 is one
+                // leaving, not one that took over).
+                if was_master
+                    && self.instances[i].router.state() == State::Master
+                    && advert.priority != Priority::SHUTDOWN
+                {
+                    self.lower_prio_garps(i, now);
+                }
                 // A backup that took the advert (its timer restarted) no longer wants to be
                 // master, as far as its sync group is concerned.
                 let router = &self.instances[i].router;
@@ -2327,6 +2515,7 @@ impl Controller {
             }
             self.send_garps(i, now);
         }
+        self.pace(now);
     }
 
     /// SIGTERM or SIGINT: every router stops (a master sends priority 0); a master keeps its
@@ -2578,6 +2767,7 @@ impl Controller {
             .collect();
         let mut failed = BTreeSet::new();
         let mut static_failed = false;
+        let mut refused = BTreeSet::new();
         for f in failures {
             if f.owner == Owner::Static {
                 static_failed = true;
@@ -2592,14 +2782,42 @@ impl Controller {
                 })
                 .collect();
             for i in targets {
-                if !failed.insert(i) {
+                if failed.contains(&i) {
                     continue;
                 }
                 let inst = &mut self.instances[i];
+                let mut reason = f.error.clone();
+                if f.transient && inst.broken.is_none() {
+                    // Only those that sent (a batch of an interface fails for all of them),
+                    // and one count a batch, however many of their sends failed.
+                    if !self.sent.contains(&inst.spec.name) || !refused.insert(i) {
+                        continue;
+                    }
+                    inst.send_failures += 1;
+                    if inst.send_failures < SEND_FAILURES_TOLERATED {
+                        if inst.send_failures == 1 {
+                            let line = format!(
+                                "{}: {}; tolerated for {} consecutive sends",
+                                inst.name(),
+                                f.error,
+                                SEND_FAILURES_TOLERATED
+                            );
+                            self.log(log::Level::Warn, line);
+                        }
+                        continue;
+                    }
+                    reason = format!(
+                        "{} consecutive sends failed: {}",
+                        inst.send_failures, f.error
+                    );
+                }
+                failed.insert(i);
+                let inst = &mut self.instances[i];
+                inst.send_failures = 0;
                 match &mut inst.broken {
                     None => {
                         inst.broken = Some(Broken {
-                            reason: f.error.clone(),
+                            reason: reason.clone(),
                             attempts: 1,
                             retry_at: now + RETRY_FIRST,
                             probing: false,
@@ -2607,7 +2825,7 @@ impl Controller {
                         let line = format!(
                             "{}: FAULT ({}); retrying in {} ms",
                             inst.name(),
-                            f.error,
+                            reason,
                             RETRY_FIRST / 1_000_000
                         );
                         self.log(log::Level::Warn, line);
@@ -2631,6 +2849,22 @@ impl Controller {
                 log::Level::Info,
                 format!("static: added after {attempts} attempt(s)"),
             );
+        }
+        // A send that went resets the count of refused ones.
+        for i in 0..self.instances.len() {
+            let inst = &mut self.instances[i];
+            if inst.send_failures > 0
+                && !refused.contains(&i)
+                && self.sent.contains(&inst.spec.name)
+            {
+                let line = format!(
+                    "{}: sends go again after {} refused",
+                    inst.name(),
+                    inst.send_failures
+                );
+                inst.send_failures = 0;
+                self.log(log::Level::Info, line);
+            }
         }
         for i in probing {
             if failed.contains(&i) {

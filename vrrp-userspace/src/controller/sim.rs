@@ -7,7 +7,7 @@
 //! intervals, tracked scripts with weights or FAULT, sync groups), the wire (delay, jitter and
 //! so reordering, loss, partitions, one-way loss) and a schedule of faults (crashes and
 //! restarts, link loss, script results that move priorities, reloads good and bad, SIGTERM,
-//! effects that fail). After the chaos the network goes quiet (every fault healed, every host
+//! effects that fail, adverts the kernel refuses for a moment). After the chaos the network goes quiet (every fault healed, every host
 //! running) and the end state is checked.
 //!
 //! Checked at every step:
@@ -167,6 +167,8 @@ struct SimHost {
     event: bool,
     outbox: Vec<(u8, Advert)>,
     fail_permille: u64,
+    /// Adverts the kernel refuses for now (ENOBUFS): a transient failure, not sent.
+    refuse_permille: u64,
     /// When a crashed or stopped host starts again.
     restart_at: Option<Nanos>,
     stopping: bool,
@@ -188,6 +190,7 @@ enum Fault {
     Loss(u64),
     Jitter(Nanos),
     Failures(usize, u64),
+    Refused(usize, u64),
     Script(usize, bool),
     Reload(usize, bool),
     Stop(usize),
@@ -320,6 +323,7 @@ impl World {
                 event: false,
                 outbox: Vec::new(),
                 fail_permille: 0,
+                refuse_permille: 0,
                 restart_at: Some(rng.range(0, 2 * SEC)),
                 stopping: false,
                 failed_while_stopping: false,
@@ -367,7 +371,7 @@ impl World {
             let at = r.range(2 * SEC, CHAOS);
             let end = at + r.range(SEC / 2, 8 * SEC);
             let h = r.range(0, n as u64) as usize;
-            match r.range(0, 11) {
+            match r.range(0, 12) {
                 0 => {
                     s.push((at, Fault::Crash(h)));
                     s.push((end, Fault::Restart(h)));
@@ -405,6 +409,11 @@ impl World {
                 }
                 8 => s.push((at, Fault::Reload(h, r.chance(500)))),
                 9 => s.push((at, Fault::Stop(h))),
+                10 => {
+                    let p = [100, 400, 1000][r.range(0, 3) as usize];
+                    s.push((at, Fault::Refused(h, p)));
+                    s.push((end, Fault::Refused(h, 0)));
+                }
                 _ => {
                     // Two things at once on one host.
                     s.push((at, Fault::Script(h, false)));
@@ -560,7 +569,17 @@ impl World {
                     if self.hosts[h].stopping {
                         self.hosts[h].failed_while_stopping = true;
                     }
-                    failures.push(Failure { owner, error });
+                    failures.push(Failure::new(owner, error));
+                    continue;
+                }
+                if let (Effect::SendAdvert { spec, .. }, true) =
+                    (&e, self.hosts[h].refuse_permille > 0)
+                    && self.rng.chance(self.hosts[h].refuse_permille)
+                {
+                    self.stats.failed_effects += 1;
+                    let error = format!("{}: advert refused (ENOBUFS)", spec.name);
+                    self.log(|| format!("h{h} {error}"));
+                    failures.push(Failure::transient(super::Owner::Iface(IFACE.into()), error));
                     continue;
                 }
                 self.apply(h, e, if first { feeds } else { &[] })?;
@@ -820,6 +839,7 @@ impl World {
             Fault::Loss(p) => self.loss = p,
             Fault::Jitter(j) => self.jitter = j,
             Fault::Failures(h, p) => self.hosts[h].fail_permille = p,
+            Fault::Refused(h, p) => self.hosts[h].refuse_permille = p,
             Fault::Script(h, ok) => {
                 self.hosts[h].script_ok = ok;
                 self.input(
@@ -1064,6 +1084,7 @@ impl World {
         self.jitter = 0;
         for h in 0..self.hosts.len() {
             self.hosts[h].fail_permille = 0;
+            self.hosts[h].refuse_permille = 0;
             if !self.hosts[h].link_up {
                 self.fault(Fault::Link(h, true))?;
             }

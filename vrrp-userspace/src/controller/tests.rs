@@ -239,10 +239,10 @@ fn stopping_a_release_that_fails_is_tried_again_a_few_times() {
     let give_up = stop + 3_210 * MS;
     assert!(removes_vips(&tick(&mut ctl, give_up, vec![]), "VI_1"));
     let failed = || {
-        Input::Results(vec![Failure {
-            owner: Owner::Instance("VI_1".into()),
-            error: "removing 192.0.2.101: busy".into(),
-        }])
+        Input::Results(vec![Failure::new(
+            Owner::Instance("VI_1".into()),
+            "removing 192.0.2.101: busy",
+        )])
     };
     // The removal fails: tried again after 10 ms, then 20 ms …
     ctl.handle(give_up, failed());
@@ -368,10 +368,10 @@ fn a_failing_effect_is_fault_with_its_reason_retried_with_backoff_until_it_recov
     let fail = |ctl: &mut Controller, at| {
         ctl.handle(
             at,
-            Input::Results(vec![Failure {
-                owner: Owner::Instance("VI_1".into()),
-                error: "adding 192.0.2.101/24: permission denied".into(),
-            }]),
+            Input::Results(vec![Failure::new(
+                Owner::Instance("VI_1".into()),
+                "adding 192.0.2.101/24: permission denied",
+            )]),
         )
     };
     let effects = fail(&mut ctl, SEC);
@@ -436,10 +436,10 @@ fn a_heartbeat_failure_faults_every_instance_of_the_interface() {
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     ctl.handle(
         SEC,
-        Input::Results(vec![Failure {
-            owner: Owner::Iface("eth0".into()),
-            error: "eth0: heartbeat not written".into(),
-        }]),
+        Input::Results(vec![Failure::new(
+            Owner::Iface("eth0".into()),
+            "eth0: heartbeat not written",
+        )]),
     );
     assert_eq!(state(&ctl, "VI_1"), State::Fault);
     assert_eq!(state(&ctl, "VI_2"), State::Fault);
@@ -561,10 +561,10 @@ fn a_reload_that_changes_a_group_member_restarts_its_group() {
     // A failing effect of the restarted member takes the group to FAULT.
     ctl.handle(
         4 * SEC,
-        Input::Results(vec![Failure {
-            owner: Owner::Instance("VI_1".into()),
-            error: "the VMAC not added".into(),
-        }]),
+        Input::Results(vec![Failure::new(
+            Owner::Instance("VI_1".into()),
+            "the VMAC not added",
+        )]),
     );
     assert_eq!(state(&ctl, "VI_1"), State::Fault);
     assert_eq!(state(&ctl, "VI_2"), State::Fault);
@@ -718,10 +718,10 @@ fn a_route_that_cannot_be_added_is_a_fault_like_a_vip() {
     let (_, now) = until_master(&mut ctl, start);
     let out = ctl.handle(
         now,
-        Input::Results(vec![Failure {
-            owner: Owner::Instance("VI_1".into()),
-            error: "adding route default via 192.0.2.1 dev eth0 table 100: unreachable".into(),
-        }]),
+        Input::Results(vec![Failure::new(
+            Owner::Instance("VI_1".into()),
+            "adding route default via 192.0.2.1 dev eth0 table 100: unreachable",
+        )]),
     );
     assert_eq!(state(&ctl, "VI_1"), State::Fault);
     let (rm_routes, rm_vips) = (at(&out, "RemoveRoutes"), at(&out, "RemoveVips"));
@@ -791,10 +791,7 @@ fn statics_are_added_at_start_diffed_on_reload_and_removed_at_exit() {
     // A static failure is logged; no instance goes to FAULT for it.
     let out = ctl.handle(
         0,
-        Input::Results(vec![Failure {
-            owner: Owner::Static,
-            error: "adding rule: busy".into(),
-        }]),
+        Input::Results(vec![Failure::new(Owner::Static, "adding rule: busy")]),
     );
     assert!(
         out.iter()
@@ -1154,10 +1151,10 @@ fn a_failing_effect_is_the_reason_of_its_fault() {
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     ctl.handle(
         SEC,
-        Input::Results(vec![Failure {
-            owner: Owner::Instance("VI_1".into()),
-            error: "VIP 192.0.2.101 not added: EPERM".into(),
-        }]),
+        Input::Results(vec![Failure::new(
+            Owner::Instance("VI_1".into()),
+            "VIP 192.0.2.101 not added: EPERM",
+        )]),
     );
     assert_eq!(
         view(&ctl, "VI_1").reason,
@@ -1318,4 +1315,236 @@ fn an_instance_restarted_by_a_reload_keeps_its_history() {
     assert_eq!(v.priority, Priority(110));
     // Both runs' adverts: the first on start, priority 0 on the restart, one on the new start.
     assert_eq!(v.adverts_sent, 3);
+}
+
+/// Ticks every 10 ms from `at` until the controller sends an advert of `name` (at most 5 s);
+/// `at` is left at that tick.
+fn until_advert(c: &mut Controller, at: &mut Nanos, name: &str) {
+    let limit = *at + 5 * SEC;
+    while *at < limit {
+        *at += 10 * MS;
+        let effects = tick(c, *at, vec![]);
+        if effects
+            .iter()
+            .any(|e| matches!(e, Effect::SendAdvert { spec, .. } if spec.name == name))
+        {
+            return;
+        }
+        if !effects.is_empty() {
+            c.handle(*at, Input::Results(vec![]));
+        }
+    }
+    panic!("no advert of {name} within 5 s");
+}
+
+fn refused() -> Input {
+    Input::Results(vec![Failure::transient(
+        Owner::Iface("eth0".into()),
+        "eth0: 1 advert(s) not sent: No buffer space available (os error 105)",
+    )])
+}
+
+#[test]
+fn refused_sends_become_fault_only_at_the_third_in_a_row() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    settle(&mut ctl, 0);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let mut at = HANDOVER_POLL;
+    // Two refused, one through, two refused: still master, never FAULT.
+    for ok in [false, false, true, false, false] {
+        until_advert(&mut ctl, &mut at, "VI_1");
+        let out = ctl.handle(
+            at,
+            if ok {
+                Input::Results(vec![])
+            } else {
+                refused()
+            },
+        );
+        assert!(transitions(&out).is_empty(), "{out:?}");
+        assert_eq!(state(&ctl, "VI_1"), State::Master);
+    }
+    // The third in a row: FAULT, with the reason.
+    until_advert(&mut ctl, &mut at, "VI_1");
+    let out = ctl.handle(at, refused());
+    assert_eq!(transitions(&out), vec![("VI_1".to_string(), State::Fault)]);
+    let view = ctl.instances().remove(0);
+    assert!(
+        view.fault
+            .as_deref()
+            .is_some_and(|f| f.contains("3 consecutive sends failed")),
+        "{view:?}"
+    );
+    // Sends that go again: it recovers by itself (the retry of FAULT's effects goes through).
+    let mut recovered = false;
+    for _ in 0..1000 {
+        at += 10 * MS;
+        let effects = tick(&mut ctl, at, vec![]);
+        if !effects.is_empty() {
+            ctl.handle(at, Input::Results(vec![]));
+        }
+        if state(&ctl, "VI_1") != State::Fault {
+            recovered = true;
+            break;
+        }
+    }
+    assert!(recovered);
+}
+
+#[test]
+fn a_refused_send_of_a_batch_counts_only_for_the_instances_that_sent() {
+    // VI_1 master, VI_2 backup on the same interface: the interface's batch is refused three
+    // times; only VI_1 (which sent) goes to FAULT.
+    let c = config(vec![
+        instance("VI_1", 1, 200, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    settle(&mut ctl, 0);
+    let mut at = HANDOVER_POLL;
+    for _ in 0..3 {
+        until_advert(&mut ctl, &mut at, "VI_1");
+        ctl.handle(at, refused());
+    }
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+}
+
+#[test]
+fn a_failure_that_is_not_a_refused_send_is_fault_at_once() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    settle(&mut ctl, 0);
+    let mut at = HANDOVER_POLL;
+    until_advert(&mut ctl, &mut at, "VI_1");
+    ctl.handle(
+        at,
+        Input::Results(vec![Failure::new(
+            Owner::Instance("VI_1".into()),
+            "advert to 192.0.2.5 not sent: Network is unreachable (os error 101)",
+        )]),
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+}
+
+/// The GARP frames given out in `effects`: (repeat × addresses) per [`Effect::SendGarps`].
+fn garps(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::SendGarps { vips, repeat, .. } => vips.len() * *repeat as usize,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Runs `ctl` from `from` to `to` in 1 ms ticks (every result clean), feeding `heard` at the
+/// tick where it arrives; the GARP frames sent at each tick.
+fn garp_times(
+    ctl: &mut Controller,
+    from: Nanos,
+    to: Nanos,
+    heard: &[Heard],
+) -> Vec<(Nanos, usize)> {
+    let mut out = Vec::new();
+    let mut at = from;
+    while at < to {
+        let adverts: Vec<Heard> = heard
+            .iter()
+            .filter(|h| h.advert.received_at <= at)
+            .cloned()
+            .collect();
+        let effects = tick(ctl, at, adverts);
+        let n = garps(&effects);
+        if n > 0 {
+            out.push((at, n));
+        }
+        if !effects.is_empty() {
+            ctl.handle(at, Input::Results(vec![]));
+        }
+        at += MS;
+    }
+    out
+}
+
+#[test]
+fn garp_bursts_at_takeover_after_the_delay_and_on_refresh() {
+    let mut spec = instance("VI_1", 1, 200, true);
+    spec.garp.master_delay_s = 2;
+    spec.garp.master_repeat = 3;
+    spec.garp.master_refresh_s = 4;
+    spec.garp.master_refresh_repeat = 2;
+    let (mut ctl, start) = Controller::start(&config(vec![spec]), &host(), 0).unwrap();
+    // Initial MASTER: the first burst comes with the takeover.
+    assert_eq!(garps(&start), 3);
+    ctl.handle(0, Input::Results(vec![]));
+    let times = garp_times(&mut ctl, MS, 9 * SEC, &[]);
+    // The second burst after garp_master_delay, refresh bursts every 4 s from the takeover.
+    assert_eq!(times, vec![(2 * SEC, 3), (4 * SEC, 2), (8 * SEC, 2)]);
+}
+
+#[test]
+fn a_master_answers_a_lower_priority_advert_with_garps_now_and_after_the_delay() {
+    let mut spec = instance("VI_1", 1, 200, true);
+    spec.garp.master_delay_s = 0;
+    spec.garp.lower_prio_repeat = 4;
+    spec.garp.lower_prio_delay_s = 1;
+    let (mut ctl, _) = Controller::start(&config(vec![spec.clone()]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    // A router that took over by mistake advertises priority 100 at 3 s.
+    let lower = heard(1, 100, 3 * SEC);
+    let times = garp_times(&mut ctl, MS, 6 * SEC, &[lower]);
+    assert_eq!(times, vec![(3 * SEC, 4), (4 * SEC, 4)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    // garp_lower_prio_repeat 0 (keepalived's strict_mode): nothing.
+    spec.garp.lower_prio_repeat = 0;
+    let (mut ctl, _) = Controller::start(&config(vec![spec]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    assert!(garp_times(&mut ctl, MS, 6 * SEC, &[heard(1, 100, 3 * SEC)]).is_empty());
+    // Priority 0 is a master leaving, not one to correct: no burst either.
+    let mut spec = instance("VI_1", 1, 200, true);
+    spec.garp.master_delay_s = 0;
+    let (mut ctl, _) = Controller::start(&config(vec![spec]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    assert!(garp_times(&mut ctl, MS, 3 * SEC, &[heard(1, 0, 2 * SEC)]).is_empty());
+}
+
+#[test]
+fn garp_interval_paces_the_frames_of_an_interface() {
+    let mut one = instance("VI_1", 1, 200, true);
+    one.garp.master_delay_s = 0;
+    one.garp.master_repeat = 2;
+    let mut two = instance("VI_2", 2, 200, true);
+    two.garp.master_delay_s = 0;
+    two.garp.master_repeat = 2;
+    let mut c = config(vec![one, two]);
+    c.global.garp_interval_us = 100_000;
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    // One frame at takeover; the other three (two instances × two) 100 ms apart, in order,
+    // on the timer: the loop never waits for them.
+    assert_eq!(garps(&start), 1);
+    ctl.handle(0, Input::Results(vec![]));
+    let times = garp_times(&mut ctl, MS, SEC, &[]);
+    assert_eq!(
+        times,
+        vec![(100 * MS, 1), (200 * MS, 1), (300 * MS, 1)],
+        "{times:?}"
+    );
+    // A wake-up is asked for each.
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    assert!(ctl.next_wake(MS) <= 100 * MS + COALESCE);
+    // Released, the frames not sent yet are dropped.
+    let mut spec = instance("VI_1", 1, 200, true);
+    spec.garp.master_delay_s = 0;
+    let mut c = config(vec![spec]);
+    c.global.garp_interval_us = 100_000;
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    // A higher priority master appears at 150 ms: VI_1 steps down.
+    let higher = heard(1, 250, 150 * MS);
+    let times = garp_times(&mut ctl, MS, SEC, &[higher]);
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(times, vec![(100 * MS, 1)], "{times:?}");
 }
