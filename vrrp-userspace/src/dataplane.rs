@@ -58,10 +58,12 @@ pub mod map_names {
     /// The benchmarks' flood generator's frame (used by `vrrp_tx` only).
     pub const TX_FRAME: &str = "VRRP_TX_FRAME";
     pub const CLOCK: &str = "VRRP_CLOCK";
+    /// The liveness gate's record of another router's advert after the last heartbeat.
+    pub const TAKEOVER: &str = "VRRP_TAKEOVER";
     /// Every map the program declares.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 13] = [
         ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPSLOTS, VIPS6, TX_FRAME,
-        CLOCK,
+        CLOCK, TAKEOVER,
     ];
 }
 
