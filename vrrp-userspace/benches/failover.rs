@@ -89,6 +89,10 @@ impl Failure {
 struct Sample {
     takeover: Option<f64>,
     outage: f64,
+    /// The longest gap between echo replies in as long a span just before the failure (from
+    /// when both pairs were seen steady at the latest): what the probe itself reads on this
+    /// machine at that moment, without a failover.
+    before: f64,
     /// The client's ARP requests for the VIP from the failure to the trial's end.
     arp: ArpTally,
 }
@@ -264,6 +268,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
             }
             m
         });
+        let steady = monotonic_ns();
         std::thread::sleep(Duration::from_nanos(fastrand::u64(0..a)));
         let t0 = monotonic_ns();
         let mut pins: [Option<PinDir>; 2] = [None, None];
@@ -333,6 +338,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
             cell.samples[k].push(Sample {
                 takeover: claim(k, m).map(|t| ms(t - t0)),
                 outage: ms(probers[k].longest_gap(t0, t_end)),
+                before: ms(probers[k].longest_gap(steady.max(t0 - (t_end - t0).min(t0)), t0)),
                 arp: arp_probers[k].tally(t0, t_end),
             });
         }
@@ -410,7 +416,10 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
          Figures are p50 / p99 / max in ms. Takeover: failure to the new master's first advert or \
          gratuitous ARP on the wire. Outage: the client's longest gap between echo replies \
          (5 ms probe). ARP: the client's requests for the VIP (every 5 ms, from the failure to the \
-         trial's end) answered by more than one MAC / answered / sent. Window: the RFC's, for \
+         trial's end) answered by more than one MAC / answered / sent. Gap before: the longest gap \
+         between echo replies in as long a span just before the failure, from when the pairs \
+         were steady at the latest (the probe's own reading of the machine then, without a \
+         failover). Window: the RFC's, for \
          priority 100. Target (vrrpd): outage p99 within the window's end + 10 ms, and no takeover \
          before the window opens; after SIGKILL (issue 15), outage p99 at most {KILL_TARGET_MS:.0} ms \
          (two probe periods) and no ARP request answered by two MACs.\n\n",
@@ -418,7 +427,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
         keepalived_version()
     );
     out.push_str(
-        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | vrrpd ARP, 2 MACs / answered / sent | keepalived ARP | target |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | vrrpd gap before | vrrpd ARP, 2 MACs / answered / sent | keepalived ARP | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for c in cells {
         let (lo, hi) = c.failure.window(c.interval);
@@ -461,7 +470,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
             }
         }
         out.push_str(&format!(
-            "| {} | {} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {} | {} | {verdict} |\n",
+            "| {} | {} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {} | {} | {} | {verdict} |\n",
             c.interval.label(),
             c.failure.label(),
             ms(lo),
@@ -470,6 +479,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
             summary(&takeovers(theirs)),
             summary(&outages(ours)),
             summary(&outages(theirs)),
+            summary(&ours.iter().map(|s| s.before).collect::<Vec<_>>()),
             arp_cell(ours),
             arp_cell(theirs),
         ));

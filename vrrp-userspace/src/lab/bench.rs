@@ -408,9 +408,11 @@ impl Prober {
             .copied()
             .unwrap_or(from);
         let mut longest = 0;
+        // Stamps are taken from the kernel's CLOCK_REALTIME onto CLOCK_MONOTONIC, so two close
+        // replies may come out a few µs out of order: never a negative gap.
         for &t in replies.iter().filter(|&&t| t > from && t <= to) {
-            longest = longest.max(t - last);
-            last = t;
+            longest = longest.max(t.saturating_sub(last));
+            last = last.max(t);
         }
         longest.max(to.saturating_sub(last))
     }
