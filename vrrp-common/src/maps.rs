@@ -13,6 +13,7 @@
 //! | `VRRP_VIPSLOTS` | array, 256 | last byte of a VIP (either family) | [`VipSlot`] |
 //! | `VRRP_IFACE` | array, 1 | 0 | [`IfaceConfig`] |
 //! | `VRRP_CLOCK` | per-CPU array, 1 | 0 | [`TickClock`] |
+//! | `VRRP_TAKEOVER` | array, 512 | [`router_index`] | `u64`: see [`IfaceConfig::hold_ns`] |
 //! | `VRRP_DROPS` | per-CPU array, 256 | VRID (0: before the VRID is known) | [`DropCounts`] |
 //! | `VRRP_COUNTERS` | per-CPU array, [`Counter::COUNT`] | [`Counter`] | `u64` |
 //! | `VRRP_EVENTS` | ring buffer | | [`Event`] |
@@ -210,8 +211,16 @@ pub struct Vip6Entry {
 pub struct IfaceConfig {
     /// The controller's last heartbeat, CLOCK_MONOTONIC nanoseconds.
     pub heartbeat_ns: u64,
-    /// How old the heartbeat may get before the liveness gate closes (Master_Down_Interval).
+    /// How old the heartbeat may get before it is stale (the largest Master_Down_Interval of
+    /// the interface's routers). While it is fresh the gate is open.
     pub stale_after_ns: u64,
+    /// While the heartbeat is stale (the controller died, its program lives on), the gate stays
+    /// open for one router until the first valid advert of another router for it (priority
+    /// above 0) arrives after the last heartbeat (the new master: `VRRP_TAKEOVER` holds its
+    /// arrival), and at most until the heartbeat is `hold_ns` old, so that a dead node whose
+    /// backup never takes over stops answering too. 0 (or anything up to `stale_after_ns`):
+    /// the gate closes as soon as the heartbeat is stale.
+    pub hold_ns: u64,
     /// Minimum gap between valid adverts of one router passed to the stack, per CPU.
     pub pass_gap_ns: u64,
     /// The interface's own MAC: frames to an active VMAC are rewritten to it.
@@ -276,7 +285,8 @@ pub enum Counter {
     /// Frames to a VMAC of a router we are not master of, dropped (RFC 5798 §6.4.2).
     VmacDropped = 7,
     /// ARP requests, neighbour solicitations or VMAC frames dropped because the controller's
-    /// heartbeat is stale.
+    /// heartbeat is stale and another router took over (or the stale heartbeat is older than
+    /// [`IfaceConfig::hold_ns`]).
     GateClosed = 8,
     /// Events written to `VRRP_EVENTS`.
     EventSent = 9,
@@ -302,11 +312,15 @@ pub enum Counter {
     /// another VRRP speaker on the host (unless `vrrpd_exclusive`: then dropped as
     /// `unknown_vrid`).
     AdvertNotOurs = 17,
+    /// ARP requests and neighbour solicitations answered, frames to a VMAC and the kernel's
+    /// neighbour discovery passed while the controller's heartbeat is stale, because no other
+    /// router has taken over yet (see [`IfaceConfig::hold_ns`]).
+    GateHeld = 18,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::AdvertValid,
@@ -327,6 +341,7 @@ impl Counter {
         Counter::NdEgressRewritten,
         Counter::NdEgressDropped,
         Counter::AdvertNotOurs,
+        Counter::GateHeld,
     ];
 
     /// A short snake_case name.
@@ -350,6 +365,7 @@ impl Counter {
             Counter::NdEgressRewritten => "nd_egress_rewritten",
             Counter::NdEgressDropped => "nd_egress_dropped",
             Counter::AdvertNotOurs => "advert_not_ours",
+            Counter::GateHeld => "gate_held",
         }
     }
 }
@@ -434,7 +450,7 @@ const _: () = assert!(core::mem::size_of::<VipEntry>() == 4);
 const _: () = assert!(core::mem::size_of::<Vip6Entry>() == 4);
 const _: () = assert!(core::mem::size_of::<VipSlot>() == 80);
 const _: () = assert!(core::mem::offset_of!(VipSlot, addr4) % 4 == 0);
-const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 40);
+const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 48);
 const _: () = assert!(core::mem::size_of::<DropCounts>() == 8 * DropReason::COUNT);
 const _: () = assert!(core::mem::size_of::<Event>() == 48);
 

@@ -18,9 +18,12 @@
 //!   turned, in place, into the solicited advertisement from the VMAC and sent back with
 //!   `XDP_TX` (an invalid one is dropped: the kernel never answers for an active VIP); an
 //!   advertisement from another MAC claiming one of our active IPv6 VIPs is a conflict.
-//! * The liveness gate: when the controller's heartbeat is older than it said it may get, ARP
-//!   and neighbour solicitations for our VIPs and frames to our VMACs are dropped, so a node
-//!   whose daemon died stops claiming the VIP.
+//! * The liveness gate: when the controller's heartbeat is older than it said it may get (the
+//!   daemon died; this program lives on, pinned), a router's VIPs and VMAC are still served
+//!   until the first valid advert of another router for that VRID (the new master, so the
+//!   clients never wait for it), and then ARP and neighbour solicitations for its VIPs and
+//!   frames to its VMAC are dropped; past a bound (`IfaceConfig::hold_ns`) they are dropped
+//!   even when no one took over, so a node whose daemon died stops claiming the VIP.
 //!
 //! A second program, `vrrp_egress` (tc egress), makes the kernel's own neighbour discovery sent
 //! from an active IPv6 VIP carry the VMAC (IPv6 has no `arp_announce`), and drops it while we
@@ -80,6 +83,11 @@ static VRRP_VIPS6: HashMap<[u8; 16], Vip6Entry, { MAX_VIPS as usize }> = HashMap
 /// whether an address is a VIP; the hash maps are consulted only for VIPs beyond a slot's ways.
 #[btf_map]
 static VRRP_VIPSLOTS: Array<VipSlot, 256> = Array::new();
+/// Per router: the arrival (CLOCK_MONOTONIC) of the first valid advert of another router after
+/// the controller's last heartbeat, for the liveness gate (see [`gate_open`]). Written at most
+/// once per router and heartbeat, so that a flood of adverts does not bounce its cache line.
+#[btf_map]
+static VRRP_TAKEOVER: Array<u64, { ROUTER_SLOTS as usize }> = Array::new();
 /// The coarse clock, read once per tick and CPU (see [`coarse_now_ns`]).
 #[btf_map]
 static VRRP_CLOCK: PerCpuArray<TickClock, 1> = PerCpuArray::new();
@@ -298,18 +306,33 @@ fn coarse_now_ns() -> u64 {
     }
 }
 
-/// Whether the controller's heartbeat is fresh enough to keep claiming our VIPs and VMACs.
+/// Whether we may keep claiming the VIPs and VMAC of router `router` (a [`router_index`]):
+/// while the controller's heartbeat is fresh; once it is stale, until another router's valid
+/// advert for it arrived after the last heartbeat (`VRRP_TAKEOVER`: the new master), and never
+/// once the heartbeat is older than `hold_ns`. Counts `GateHeld` when it is open only because
+/// no one took over yet.
 #[inline(always)]
-fn gate_open(now: u64) -> bool {
-    match VRRP_IFACE.get(0) {
-        // The coarse clock may lag the controller's fine one by a tick or two: a heartbeat
-        // "from the future" is fresh.
-        Some(i) => {
-            i.heartbeat_ns != 0
-                && (now <= i.heartbeat_ns || now - i.heartbeat_ns <= i.stale_after_ns)
-        }
-        None => false,
+fn gate_open(now: u64, router: u32) -> bool {
+    let Some(i) = VRRP_IFACE.get(0) else {
+        return false;
+    };
+    let hb = i.heartbeat_ns;
+    if hb == 0 {
+        return false;
     }
+    // The coarse clock may lag the controller's fine one by a tick or two: a heartbeat "from
+    // the future" is fresh.
+    if now <= hb || now - hb <= i.stale_after_ns {
+        return true;
+    }
+    if now - hb > i.hold_ns {
+        return false;
+    }
+    let taken_over = VRRP_TAKEOVER.get(router).is_some_and(|&t| t > hb);
+    if !taken_over {
+        count(Counter::GateHeld);
+    }
+    !taken_over
 }
 
 #[inline(always)]
@@ -385,7 +408,7 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
         count(Counter::VmacDropped);
         return XDP_DROP;
     }
-    if !gate_open(coarse_now_ns()) {
+    if !gate_open(coarse_now_ns(), router_index(family, vrid)) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
@@ -447,7 +470,7 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
         count(Counter::ArpNotMaster);
         return XDP_PASS;
     }
-    if !gate_open(coarse_now_ns()) {
+    if !gate_open(coarse_now_ns(), router_index(Family::Ipv4, vrid)) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
@@ -888,7 +911,23 @@ fn record(
         );
     }
 
-    let gap = VRRP_IFACE.get(0).map_or(0, |i| i.pass_gap_ns);
+    let (gap, heartbeat) = VRRP_IFACE
+        .get(0)
+        .map_or((0, 0), |i| (i.pass_gap_ns, i.heartbeat_ns));
+    // Another router's advert after the controller's last heartbeat: the first one is the
+    // liveness gate's news that someone else is master now (see `gate_open`). A priority 0 is
+    // a router leaving, not taking over.
+    if priority != 0
+        && let Some(t) = VRRP_TAKEOVER.get_ptr_mut(index)
+    {
+        // SAFETY: a value of an array map; a racing writer on another CPU writes a time after
+        // the same heartbeat too.
+        unsafe {
+            if *t <= heartbeat {
+                *t = now;
+            }
+        }
+    }
     if stamp.passed_ns == 0 || now.wrapping_sub(stamp.passed_ns) >= gap {
         stamp.passed_ns = now;
         count(Counter::AdvertPassed);

@@ -12,7 +12,7 @@
 //! Egress (tc): the kernel's own solicitations and advertisements sent from an active IPv6 VIP
 //! (resolving a client it answers from the VIP) carry the interface's MAC in the Ethernet
 //! source and in the link-layer address option; both are rewritten to the VMAC, checksum
-//! updated. While we are not master, or the controller's heartbeat is stale, they are dropped.
+//! updated. While we are not master, or the liveness gate is closed, they are dropped.
 
 use core::ptr;
 
@@ -131,7 +131,7 @@ fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
         count(Counter::NdNotMaster);
         return XDP_PASS;
     }
-    if !gate_open(coarse_now_ns()) {
+    if !gate_open(coarse_now_ns(), vip.router) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
@@ -391,7 +391,7 @@ pub fn egress(ctx: &TcContext) -> i32 {
     let master = VRRP_ROUTERS
         .get(vip.router)
         .is_some_and(|r| r.flags & ROUTER_MASTER != 0);
-    if !master || !gate_open(coarse_now_ns()) {
+    if !master || !gate_open(coarse_now_ns(), vip.router) {
         count(Counter::NdEgressDropped);
         return TC_ACT_SHOT;
     }

@@ -881,6 +881,7 @@ impl<F: Frames> Daemon<F> {
             Effect::Heartbeat {
                 iface,
                 stale_after_ns,
+                hold_ns,
                 ..
             } => {
                 // The XDP program compares with its own clock, so the stamp is read here.
@@ -888,6 +889,7 @@ impl<F: Frames> Daemon<F> {
                 let mut cfg = dp.iface()?;
                 cfg.heartbeat_ns = monotonic_ns();
                 cfg.stale_after_ns = stale_after_ns;
+                cfg.hold_ns = hold_ns;
                 dp.set_iface(&cfg)?;
             }
             Effect::RunScripts(scripts) => {

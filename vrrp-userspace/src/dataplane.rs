@@ -63,9 +63,12 @@ pub mod map_names {
     #[cfg(feature = "lab")]
     pub const TX_FRAME: &str = "VRRP_TX_FRAME";
     pub const CLOCK: &str = "VRRP_CLOCK";
+    /// The liveness gate's record of another router's advert after the last heartbeat.
+    pub const TAKEOVER: &str = "VRRP_TAKEOVER";
     /// Every map the program declares.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         ROUTERS, ADVERTS, VIPS, IFACE, DROPS, COUNTERS, EVENTS, SCRATCH, VIPSLOTS, VIPS6, CLOCK,
+        TAKEOVER,
     ];
 }
 
@@ -1119,23 +1122,24 @@ fn stamp_from_bytes(b: &[u8]) -> AdvertStamp {
 const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 64);
 
 /// An [`IfaceConfig`] from the bytes the kernel copied out (the layout of the `repr(C)` struct).
-fn iface_from_bytes(b: &[u8; 40]) -> IfaceConfig {
+fn iface_from_bytes(b: &[u8; 48]) -> IfaceConfig {
     let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().expect("8 bytes"));
     let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4 bytes"));
     let mut mac = [0u8; 6];
-    mac.copy_from_slice(&b[24..30]);
+    mac.copy_from_slice(&b[32..38]);
     IfaceConfig {
         heartbeat_ns: u64_at(0),
         stale_after_ns: u64_at(8),
-        pass_gap_ns: u64_at(16),
+        hold_ns: u64_at(16),
+        pass_gap_ns: u64_at(24),
         mac,
         _pad: [0; 2],
-        flags: u32_at(32),
-        vlan: u32_at(36),
+        flags: u32_at(40),
+        vlan: u32_at(44),
     }
 }
 
-const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 40);
+const _: () = assert!(core::mem::size_of::<IfaceConfig>() == 48);
 
 /// The kernel's tick length (the resolution of CLOCK_MONOTONIC_COARSE), nanoseconds: how much
 /// later than its stamp an advert that shared a tick with an earlier one may have arrived.

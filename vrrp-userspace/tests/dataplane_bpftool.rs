@@ -44,7 +44,7 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
         .unwrap();
     dp.set_iface(&IfaceConfig::default()).unwrap();
 
-    let expect: [(&str, &[&str]); 9] = [
+    let expect: [(&str, &[&str]); 10] = [
         (
             map_names::ROUTERS,
             &["\"flags\"", "\"auth_data\"", "\"primary\""],
@@ -61,6 +61,7 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
             &[
                 "\"heartbeat_ns\"",
                 "\"stale_after_ns\"",
+                "\"hold_ns\"",
                 "\"mac\"",
                 "\"flags\"",
                 "\"vlan\"",
@@ -79,6 +80,7 @@ fn bpftool_finds_every_map_by_name_and_prints_field_names() {
             ],
         ),
         (map_names::CLOCK, &["\"tick\"", "\"coarse_ns\""]),
+        (map_names::TAKEOVER, &["\"key\"", "\"value\""]),
     ];
     for (name, fields) in expect {
         let dump = bpftool_dump(name);

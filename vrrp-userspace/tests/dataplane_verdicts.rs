@@ -634,6 +634,144 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
     assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::TX);
 }
 
+const SECOND: u64 = 1_000_000_000;
+
+/// A heartbeat stamped `at`, stale after `stale` ns and held for at most `hold` ns.
+fn heartbeat(dp: &mut Dataplane, at: u64, stale: u64, hold: u64) {
+    dp.set_iface(&IfaceConfig {
+        heartbeat_ns: at,
+        stale_after_ns: stale,
+        hold_ns: hold,
+        pass_gap_ns: 0,
+        mac: IFACE_MAC,
+        ..IfaceConfig::default()
+    })
+    .unwrap();
+}
+
+/// What the program does with an ARP request for the VIP of router IPv4 50, a frame to its
+/// VMAC and a solicitation for the VIP of router IPv6 53 (both master).
+fn served(dp: &Dataplane) -> [u32; 3] {
+    [
+        dp.test_run(&arp_request(VIP).1).unwrap().verdict,
+        dp.test_run(&udp_to(VMAC)).unwrap().verdict,
+        dp.test_run(&dataplane_ns(vip6())).unwrap().verdict,
+    ]
+}
+
+const ALL_SERVED: [u32; 3] = [verdict::TX, verdict::PASS, verdict::TX];
+
+/// Issue 15: the daemon died (its heartbeat is stale), its pinned program lives on. It keeps
+/// answering for a router's VIPs until the first valid advert of another router for that VRID
+/// (the new master), then stops at once for that router only; an advert for another VRID, or a
+/// priority 0, is no takeover.
+#[test]
+fn kernel_stale_gate_holds_until_another_router_takes_over() {
+    if !lab::privileged("kernel_stale_gate_holds_until_another_router_takes_over") {
+        return;
+    }
+    let mut dp = loaded();
+    // Last heartbeat 5 s ago, stale after 3.64 s, held at most 7.28 s: stale, within the bound,
+    // and no advert of anyone since.
+    heartbeat(
+        &mut dp,
+        monotonic_ns() - 5 * SECOND,
+        3_640_000_000,
+        7_280_000_000,
+    );
+    assert_eq!(served(&dp), ALL_SERVED, "stale, no one took over: served");
+    assert_eq!(dp.counter(Counter::GateHeld).unwrap(), 3);
+    assert_eq!(dp.counter(Counter::GateClosed).unwrap(), 0);
+
+    // A valid advert for another VRID (IPv4 51), and a priority 0 for VRID 50 (a router
+    // leaving): neither takes router 50 over.
+    expect_valid(&dp, "VRID 51", &frame(&v3(51, vec![IpAddr::V4(VIP)])));
+    expect_valid(&dp, "VRID 50, priority 0", &frame(&v2(50, 0)));
+    assert_eq!(served(&dp), ALL_SERVED, "no takeover of router 50 yet");
+
+    // The new master's first advert for VRID 50: router 50's ARP and VMAC frames are dropped
+    // from now on (neither answered nor passed to the kernel); router IPv6 53 is still served.
+    expect_valid(&dp, "VRID 50 from the new master", &frame(&v2(50, 90)));
+    let closed = dp.counter(Counter::GateClosed).unwrap();
+    let (_, f) = arp_request(VIP);
+    let out = dp.test_run(&f).unwrap();
+    assert_eq!((out.verdict, &out.frame), (verdict::DROP, &f), "taken over");
+    assert_eq!(served(&dp), [verdict::DROP, verdict::DROP, verdict::TX]);
+    assert_eq!(dp.counter(Counter::GateClosed).unwrap(), closed + 3);
+
+    // The same for IPv6: an advert for VRID 53 closes router IPv6 53's gate.
+    expect_valid(
+        &dp,
+        "IPv6 VRID 53",
+        &frame(&v3(53, vec![IpAddr::V6(vip6())])),
+    );
+    assert_eq!(served(&dp), [verdict::DROP; 3]);
+
+    // The daemon is back (a fresh heartbeat): served again whatever was heard before.
+    fresh(&mut dp, 0);
+    assert_eq!(served(&dp), ALL_SERVED, "fresh heartbeat");
+}
+
+/// With a fresh heartbeat another router's adverts change nothing (the controller judges
+/// them); only adverts that arrive after the last heartbeat are a takeover.
+#[test]
+fn kernel_gate_counts_only_adverts_after_the_last_heartbeat() {
+    if !lab::privileged("kernel_gate_counts_only_adverts_after_the_last_heartbeat") {
+        return;
+    }
+    let mut dp = loaded();
+    expect_valid(&dp, "VRID 50, fresh heartbeat", &frame(&v2(50, 90)));
+    assert_eq!(
+        served(&dp),
+        ALL_SERVED,
+        "fresh heartbeat: served regardless"
+    );
+    assert_eq!(dp.counter(Counter::GateHeld).unwrap(), 0);
+
+    // A heartbeat after that advert, stale after 1 ms: once the program's coarse clock (which
+    // may lag by a couple of kernel ticks) is past it, the heartbeat is stale, and the earlier
+    // advert is no takeover.
+    heartbeat(&mut dp, monotonic_ns(), 1_000_000, 600 * SECOND);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(served(&dp), ALL_SERVED, "an advert before the heartbeat");
+    assert_eq!(dp.counter(Counter::GateHeld).unwrap(), 3, "held, not fresh");
+    expect_valid(&dp, "VRID 50 after the heartbeat", &frame(&v2(50, 90)));
+    assert_eq!(served(&dp), [verdict::DROP, verdict::DROP, verdict::TX]);
+}
+
+/// A dead daemon's program stops answering when the heartbeat is older than the bound
+/// (`hold_ns`), even if no one ever takes over; a bound no longer than the staleness closes
+/// the gate as soon as the heartbeat is stale.
+#[test]
+fn kernel_stale_gate_closes_past_its_bound_without_a_takeover() {
+    if !lab::privileged("kernel_stale_gate_closes_past_its_bound_without_a_takeover") {
+        return;
+    }
+    let mut dp = loaded();
+    heartbeat(
+        &mut dp,
+        monotonic_ns() - 8 * SECOND,
+        3_640_000_000,
+        7_280_000_000,
+    );
+    assert_eq!(served(&dp), [verdict::DROP; 3], "past the bound");
+    assert_eq!(dp.counter(Counter::GateClosed).unwrap(), 3);
+    assert_eq!(dp.counter(Counter::GateHeld).unwrap(), 0);
+    heartbeat(&mut dp, monotonic_ns() - 5 * SECOND, 3_640_000_000, 0);
+    assert_eq!(
+        served(&dp),
+        [verdict::DROP; 3],
+        "no bound: closed once stale"
+    );
+    heartbeat(
+        &mut dp,
+        monotonic_ns() - 5 * SECOND,
+        3_640_000_000,
+        7_280_000_000,
+    );
+    assert_eq!(served(&dp), ALL_SERVED, "within the bound");
+}
+
 #[test]
 fn kernel_adverts_for_vrids_not_ours_pass_unless_exclusive() {
     if !lab::privileged("kernel_adverts_for_vrids_not_ours_pass_unless_exclusive") {

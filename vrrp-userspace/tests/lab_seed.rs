@@ -261,8 +261,8 @@ fn seed_kill9_master_backup_takes_over_and_only_it_answers_arp() {
     assert!(took <= LB02_MASTER_DOWN + SLACK, "takeover after {took:?}");
     // keepalived would leave the VIP on both hosts; so do we (the kernel keeps it) ...
     assert!(has_vip(lab.host("lb01")));
-    // ... but once lb01's heartbeat is stale, its orphaned XDP program drops ARP for the VIP:
-    // from then on only lb02 answers.
+    // ... but lb01's heartbeat is stale and lb02's adverts reach it, so its orphaned XDP
+    // program drops ARP for the VIP: from then on only lb02 answers.
     std::thread::sleep(Duration::from_secs(4));
     let client = lab.host("client");
     let arping = || {

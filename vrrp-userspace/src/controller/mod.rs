@@ -408,8 +408,9 @@ pub enum Effect {
         /// The priority passed (a group's is 0).
         priority: u8,
     },
-    /// Stamp the interface's heartbeat (XDP's liveness gate closes when it is older than
-    /// `stale_after_ns`).
+    /// Stamp the interface's heartbeat (once it is older than `stale_after_ns`, XDP's liveness
+    /// gate closes for a router at the first advert of another router for it, and for every
+    /// router once it is older than `hold_ns`).
     Heartbeat {
         /// Interface.
         iface: String,
@@ -417,6 +418,9 @@ pub enum Effect {
         at: Nanos,
         /// The longest Master_Down_Interval of its routers.
         stale_after_ns: u64,
+        /// Twice that: how long a crashed daemon's program keeps answering when no backup
+        /// takes over.
+        hold_ns: u64,
     },
     /// (Re)start one runner per script, stopping earlier ones.
     RunScripts(Vec<Script>),
@@ -1981,6 +1985,7 @@ impl Controller {
             iface: iface.to_string(),
             at: now,
             stale_after_ns: ns(down),
+            hold_ns: 2 * ns(down),
         });
     }
 

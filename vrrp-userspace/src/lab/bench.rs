@@ -1,5 +1,6 @@
 //! Instruments of the benchmark suites (`cargo xtask bench failover|flood|scale`): a capture of
-//! what each host puts on the switch, a 5 ms ICMP prober, a flood generator, the CPU and memory
+//! what each host puts on the switch, a 5 ms ICMP prober, an ARP prober counting the MACs that
+//! answer for an address, a flood generator, the CPU and memory
 //! of a process tree, and the writer of `BENCHMARKS.md`'s tables.
 //!
 //! Timestamps are CLOCK_MONOTONIC nanoseconds ([`crate::dataplane::monotonic_ns`]) throughout,
@@ -407,12 +408,208 @@ impl Prober {
             .copied()
             .unwrap_or(from);
         let mut longest = 0;
+        // Stamps are taken from the kernel's CLOCK_REALTIME onto CLOCK_MONOTONIC, so two close
+        // replies may come out a few µs out of order: never a negative gap.
         for &t in replies.iter().filter(|&&t| t > from && t <= to) {
-            longest = longest.max(t - last);
-            last = t;
+            longest = longest.max(t.saturating_sub(last));
+            last = last.max(t);
         }
         longest.max(to.saturating_sub(last))
     }
+}
+
+/// One ARP reply the [`ArpProber`] received.
+#[derive(Clone, Copy, Debug)]
+pub struct ArpAnswer {
+    /// The request it answers (its sequence number).
+    pub seq: u32,
+    /// The sender hardware address: the MAC the client would send to.
+    pub mac: [u8; 6],
+    /// Arrival, monotonic ns.
+    pub at: u64,
+}
+
+/// ARP requests for one address every `every`, broadcast from a host's `eth0`, and every reply:
+/// whether, at any moment, more than one MAC answers for the address. Each request comes from
+/// its own locally administered MAC (`02:5e:ID:SEQ`), so a reply names the request it answers
+/// (its target hardware address), and from `sender`, an address no host uses: a kernel that
+/// learns the requester from the request learns nothing the client's own traffic depends on.
+pub struct ArpProber {
+    sent: Arc<Mutex<Vec<u64>>>,
+    answers: Arc<Mutex<Vec<ArpAnswer>>>,
+    _sender: Worker,
+    _receiver: Worker,
+}
+
+/// Requests and answers of an [`ArpProber`] over a span of time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArpTally {
+    /// Requests sent.
+    pub requests: usize,
+    /// Requests answered at all.
+    pub answered: usize,
+    /// Requests answered by more than one MAC.
+    pub two_macs: usize,
+    /// Requests answered more than once (from the same MAC: two hosts answering from a VMAC).
+    pub duplicates: usize,
+    /// Distinct MACs that answered over the span.
+    pub macs: usize,
+}
+
+impl ArpProber {
+    /// Starts asking for `target` from `host` (as `sender`) every `every`; `id` tells this
+    /// prober's requests apart from another's on the same host.
+    pub fn start(
+        host: &NetNs,
+        target: Ipv4Addr,
+        sender: Ipv4Addr,
+        every: Duration,
+        id: u8,
+    ) -> Result<Self> {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let (sock_tx, sock_rx) = std::sync::mpsc::channel();
+        let receiver = {
+            let answers = answers.clone();
+            Worker::spawn(host, move |stop| {
+                let socket = match open_arp("eth0") {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = sock_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = sock_tx.send(socket.try_clone().map_err(anyhow::Error::from));
+                let mut buf = [0u8; 2048];
+                while !stop.load(Ordering::Relaxed) {
+                    let Some((n, at)) = recv_stamped(&socket, &mut buf) else {
+                        continue;
+                    };
+                    let Some(arp) = buf[..n].get(14..42) else {
+                        continue;
+                    };
+                    // A reply (op 2) from `target` to one of our requesters.
+                    if buf[12..14] != [0x08, 0x06]
+                        || arp[6..8] != [0, 2]
+                        || arp[14..18] != target.octets()
+                        || arp[18..21] != [0x02, 0x5e, id]
+                    {
+                        continue;
+                    }
+                    let seq = u32::from_be_bytes([0, arp[21], arp[22], arp[23]]);
+                    let mut mac = [0u8; 6];
+                    mac.copy_from_slice(&arp[8..14]);
+                    answers
+                        .lock()
+                        .expect("arp prober lock")
+                        .push(ArpAnswer { seq, mac, at });
+                }
+            })?
+        };
+        let socket: Socket = sock_rx
+            .recv()
+            .map_err(|_| anyhow!("the ARP prober thread died"))??;
+        let sender_worker = {
+            let sent = sent.clone();
+            Worker::spawn(host, move |stop| {
+                let start = monotonic_ns();
+                let step = every.as_nanos() as u64;
+                let mut seq: u32 = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let [_, a, b, c] = (seq & 0x00ff_ffff).to_be_bytes();
+                    let mac = [0x02, 0x5e, id, a, b, c];
+                    let request = crate::wire::arp::Repr {
+                        op: crate::wire::arp::Operation::Request,
+                        sha: mac,
+                        spa: sender,
+                        tha: [0; 6],
+                        tpa: target,
+                    }
+                    .frame([0xff; 6], mac);
+                    let at = monotonic_ns();
+                    if socket.send(&request).is_ok() {
+                        sent.lock().expect("arp prober lock").push(at);
+                    } else {
+                        // Keep sequence numbers and send times in step.
+                        sent.lock().expect("arp prober lock").push(u64::MAX);
+                    }
+                    seq += 1;
+                    let next = start + step * u64::from(seq);
+                    let now = monotonic_ns();
+                    if next > now {
+                        std::thread::sleep(Duration::from_nanos(next - now));
+                    }
+                }
+            })?
+        };
+        Ok(ArpProber {
+            sent,
+            answers,
+            _sender: sender_worker,
+            _receiver: receiver,
+        })
+    }
+
+    /// The requests sent in `[from, to]` and how they were answered (answers that came in
+    /// until now count, whenever they arrived).
+    pub fn tally(&self, from: u64, to: u64) -> ArpTally {
+        let sent = self.sent.lock().expect("arp prober lock");
+        let answers = self.answers.lock().expect("arp prober lock");
+        let in_span: Vec<u32> = sent
+            .iter()
+            .enumerate()
+            .filter(|&(_, &t)| t >= from && t <= to)
+            .map(|(i, _)| (i as u32) & 0x00ff_ffff)
+            .collect();
+        let mut tally = ArpTally {
+            requests: in_span.len(),
+            ..ArpTally::default()
+        };
+        let mut by_seq: std::collections::HashMap<u32, Vec<[u8; 6]>> =
+            in_span.iter().map(|&seq| (seq, Vec::new())).collect();
+        for a in answers.iter() {
+            if let Some(macs) = by_seq.get_mut(&a.seq) {
+                macs.push(a.mac);
+            }
+        }
+        let mut all_macs: Vec<[u8; 6]> = Vec::new();
+        for mut macs in by_seq.into_values() {
+            let replies = macs.len();
+            macs.sort();
+            macs.dedup();
+            tally.answered += usize::from(replies > 0);
+            tally.two_macs += usize::from(macs.len() > 1);
+            tally.duplicates += usize::from(replies > macs.len());
+            all_macs.extend(macs);
+        }
+        all_macs.sort();
+        all_macs.dedup();
+        tally.macs = all_macs.len();
+        tally
+    }
+}
+
+/// A packet socket for ARP on `iface` of the calling thread's namespace.
+fn open_arp(iface: &str) -> Result<Socket> {
+    const ETH_P_ARP: u16 = 0x0806;
+    let socket = Socket::new(
+        Domain::PACKET,
+        Type::RAW,
+        Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
+    )
+    .context("opening an ARP socket")?;
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .context("SO_RCVTIMEO")?;
+    stamp_arrivals(&socket).context("SO_TIMESTAMPNS")?;
+    let link = nix::ifaddrs::getifaddrs()
+        .context("listing interfaces")?
+        .filter(|a| a.interface_name == iface)
+        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+        .ok_or_else(|| anyhow!("no link-layer address for {iface}"))?;
+    nix::sys::socket::bind(socket.as_raw_fd(), &link)
+        .with_context(|| format!("binding the ARP socket to {iface}"))?;
+    Ok(socket)
 }
 
 /// An ICMP echo request with identifier `id` and sequence `seq`.
