@@ -12,7 +12,7 @@
 //! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
     sync::Arc,
@@ -184,11 +184,23 @@ struct Iface {
     counters: Arc<CounterReader>,
     events: AsyncFd<Events>,
     tx: PacketTx,
-    /// Adverts due on this interface, sent together at the end of a batch or at
-    /// [`Effect::Flush`].
-    outbox: Vec<Vec<u8>>,
+    /// Adverts due on this interface, sent together (one `sendmmsg`) at the end of a batch
+    /// or at [`Effect::Flush`]; the frames are `adverts`' own.
+    outbox: Vec<Arc<[u8]>>,
+    /// Each instance's advert frame as last built, by instance name: an advert changes only
+    /// with the priority, the primary address or the instance's configuration (a reload brings
+    /// a new spec), so a master builds each of its adverts once, not once an interval.
+    adverts: HashMap<String, BuiltAdvert>,
     info: IfaceInfo,
     _memberships: Vec<McastMembership>,
+}
+
+/// An advert frame and what it was built from.
+struct BuiltAdvert {
+    spec: Arc<InstanceSpec>,
+    primary: IpAddr,
+    priority: Priority,
+    frame: Arc<[u8]>,
 }
 
 /// Whether `interface` forwards IPv6: its neighbour advertisements then carry the Router flag,
@@ -292,6 +304,22 @@ impl<F: Frames> Daemon<F> {
         while !effects.is_empty() {
             let mut failures = Vec::new();
             for effect in effects {
+                // The path of every advert a master sends: no allocation unless it fails.
+                if let Effect::SendAdvert {
+                    spec,
+                    primary,
+                    unicast_src: None,
+                    priority,
+                } = &effect
+                {
+                    if let Err(e) = self.queue_advert(spec, *primary, *priority) {
+                        failures.push(Failure {
+                            owner: Owner::Instance(spec.name.clone()),
+                            error: format!("{e:#}"),
+                        });
+                    }
+                    continue;
+                }
                 let owner = effect.owner();
                 if let Err(e) = self.effect(effect).await {
                     let error = format!("{e:#}");
@@ -310,18 +338,60 @@ impl<F: Frames> Daemon<F> {
     fn flush(&mut self) -> Vec<Failure> {
         let mut failures = Vec::new();
         for (name, iface) in &mut self.ifaces {
-            let frames = std::mem::take(&mut iface.outbox);
-            if frames.is_empty() {
+            if iface.outbox.is_empty() {
                 continue;
             }
-            if let Err(e) = iface.tx.send_batch(&frames) {
+            let sent = iface.tx.send_batch(&iface.outbox);
+            let count = iface.outbox.len();
+            iface.outbox.clear();
+            if let Err(e) = sent {
                 failures.push(Failure {
                     owner: Owner::Iface(name.clone()),
-                    error: format!("{name}: {} advert(s) not sent: {e:#}", frames.len()),
+                    error: format!("{name}: {count} advert(s) not sent: {e:#}"),
                 });
             }
         }
         failures
+    }
+
+    /// Queues an instance's multicast advert on its interface, built only if what it is
+    /// built from changed since the last one.
+    fn queue_advert(
+        &mut self,
+        spec: &Arc<InstanceSpec>,
+        primary: IpAddr,
+        priority: Priority,
+    ) -> Result<()> {
+        let iface = self.iface_mut(&spec.interface)?;
+        let frame = match iface.adverts.get(spec.name.as_str()) {
+            Some(b)
+                if Arc::ptr_eq(&b.spec, spec) && b.primary == primary && b.priority == priority =>
+            {
+                b.frame.clone()
+            }
+            _ => {
+                let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
+                iface.adverts.insert(
+                    spec.name.clone(),
+                    BuiltAdvert {
+                        spec: spec.clone(),
+                        primary,
+                        priority,
+                        frame: frame.clone(),
+                    },
+                );
+                frame
+            }
+        };
+        iface.outbox.push(frame);
+        Ok(())
+    }
+
+    /// Forgets the adverts of instances the controller no longer runs (after a reload).
+    fn prune_adverts(&mut self) {
+        for iface in self.ifaces.values_mut() {
+            iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
+        }
     }
 
     fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
@@ -433,10 +503,7 @@ impl<F: Frames> Daemon<F> {
                         }
                     }
                 }
-                None => {
-                    let frame = F::advert(&spec, primary, priority);
-                    self.iface_mut(&spec.interface)?.outbox.push(frame);
-                }
+                None => self.queue_advert(&spec, primary, priority)?,
             },
             Effect::Flush => {
                 if let Some(f) = self.flush().into_iter().next() {
@@ -632,6 +699,7 @@ impl<F: Frames> Daemon<F> {
             host,
         })
         .await;
+        self.prune_adverts();
         match self.ctl.take_reload_outcome() {
             Some(Ok(done)) => {
                 lines.push(done);
@@ -825,7 +893,7 @@ impl<F: Frames> Daemon<F> {
             }
             self.tick(event).await;
             if !stopping {
-                systemd.alive(self.ctl.instances().iter().map(|i| i.state));
+                systemd.alive(self.ctl.states());
             }
             let now = monotonic_ns();
             if self.status_dirty || now >= published + STATUS_REFRESH {
@@ -945,6 +1013,7 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
+        adverts: HashMap::new(),
         _memberships: memberships,
         info: IfaceInfo {
             primary4,

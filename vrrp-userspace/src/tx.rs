@@ -67,12 +67,14 @@ impl PacketTx {
 
     /// Sends complete Ethernet frames with as few system calls as the kernel allows
     /// (`sendmmsg`): a master of many routers sends all its due adverts at once.
-    pub fn send_batch(&self, frames: &[Vec<u8>]) -> Result<()> {
+    pub fn send_batch(&self, frames: &[impl AsRef<[u8]>]) -> Result<()> {
         use nix::sys::socket::{ControlMessage, LinkAddr, MultiHeaders, sendmmsg};
         // The kernel takes at most UIO_MAXIOV messages a call.
         for chunk in frames.chunks(1024) {
-            let iovs: Vec<[std::io::IoSlice<'_>; 1]> =
-                chunk.iter().map(|f| [std::io::IoSlice::new(f)]).collect();
+            let iovs: Vec<[std::io::IoSlice<'_>; 1]> = chunk
+                .iter()
+                .map(|f| [std::io::IoSlice::new(f.as_ref())])
+                .collect();
             let addrs: Vec<Option<LinkAddr>> = vec![None; chunk.len()];
             let mut headers = MultiHeaders::<LinkAddr>::preallocate(chunk.len(), None);
             let cmsgs: [ControlMessage<'_>; 0] = [];
@@ -88,7 +90,7 @@ impl PacketTx {
             .count();
             // A short batch (the socket's buffer filled): the rest one by one.
             for frame in &chunk[sent..] {
-                self.send(frame)?;
+                self.send(frame.as_ref())?;
             }
         }
         Ok(())
