@@ -198,9 +198,14 @@ fn link_stats(ns: &NetNs) -> HashMap<String, (u64, u64, u64)> {
         .collect()
 }
 
-/// The switch's drops (every port and bridge, both directions) in `sw`.
-fn switch_drops(sw: &NetNs) -> u64 {
-    link_stats(sw).values().map(|(_, rx, tx)| rx + tx).sum()
+/// The lab's drops: every interface of the switch (ports and bridges) and of `hosts`, both
+/// directions (a veth counts a frame its peer's full queue refused as its own tx drop).
+fn lab_drops(lab: &Lab, hosts: &[&str]) -> u64 {
+    std::iter::once(&lab.sw)
+        .chain(hosts.iter().map(|h| lab.host(h)))
+        .flat_map(|ns| link_stats(ns).into_values())
+        .map(|(_, rx, tx)| rx + tx)
+        .sum()
 }
 
 /// Packets received by `host`'s interfaces `eth0`.. of the layout.
@@ -340,7 +345,8 @@ struct Big {
     rss_mib: [f64; 2],
     /// Frames a second the backup's interfaces received, against the adverts sent.
     received_per_s: f64,
-    /// Drops of the switch over the window, every port and bridge.
+    /// Drops in the lab over the window: every port and bridge of the switch, and the hosts'
+    /// interfaces.
     switch_drops: u64,
     window_s: f64,
 }
@@ -382,17 +388,12 @@ fn run_big(
             break;
         }
         if monotonic_ns() > deadline {
-            bail!(
-                "vrrpd: {} routers did not converge in 30 s ({now:?})\n{}",
-                layout.routers(),
-                nodes[1]
-                    .log_text()
-                    .lines()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+            // Recorded as a miss (the window shows what holds), not the end of the suite.
+            eprintln!(
+                "vrrpd: {} routers did not converge in 30 s ({now:?})",
+                layout.routers()
             );
+            break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -407,7 +408,7 @@ fn run_big(
     ];
     let cpu0 = pids.clone().map(|p| cpu_seconds(&p));
     let wake0 = pids.clone().map(|p| wakeups(&p));
-    let drops0 = switch_drops(&lab.sw);
+    let drops0 = lab_drops(lab, &hosts);
     let rx0 = received(lab.host(hosts[1]), layout.ifaces);
     let t0 = monotonic_ns();
     std::thread::sleep(window);
@@ -418,7 +419,7 @@ fn run_big(
         big.rss_mib[i] = rss_kib(&pids[i]) as f64 / 1024.0;
     }
     big.received_per_s = (received(lab.host(hosts[1]), layout.ifaces) - rx0) as f64 / secs;
-    big.switch_drops = switch_drops(&lab.sw) - drops0;
+    big.switch_drops = lab_drops(lab, &hosts) - drops0;
     big.window_s = secs;
     big.changes = (0..2)
         .map(|i| state_changes(&nodes[i].log_text(), logs0[i]))
@@ -477,13 +478,13 @@ fn run_floor(lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) -> Resul
         enter(&ns)?;
         let tx = PacketTx::open("eth0")?;
         let mut next = monotonic_ns();
-        let mut start: Option<(f64, u64, u64)> = None;
-        let mut batches = 0u64;
+        let mut start: Option<(f64, u64, u64, u64)> = None;
+        let (mut batches, mut dropped) = (0u64, 0u64);
         while !st.load(Ordering::Relaxed) {
             if start.is_none() && m.load(Ordering::Relaxed) {
-                start = Some((thread_cpu(), monotonic_ns(), batches));
+                start = Some((thread_cpu(), monotonic_ns(), batches, dropped));
             }
-            tx.send_batch(&frames)?;
+            dropped += tx.send_batch(&frames)? as u64;
             batches += 1;
             next += 10_000_000;
             let now = monotonic_ns();
@@ -493,11 +494,11 @@ fn run_floor(lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) -> Resul
                 next = now;
             }
         }
-        let (cpu0, t0, b0) = start.ok_or_else(|| anyhow::anyhow!("never measured"))?;
+        let (cpu0, t0, b0, d0) = start.ok_or_else(|| anyhow::anyhow!("never measured"))?;
         let secs = (monotonic_ns() - t0) as f64 / 1e9;
         Ok((
             100.0 * (thread_cpu() - cpu0) / secs,
-            (batches - b0) as f64 * frames.len() as f64 / secs,
+            ((batches - b0) as f64 * frames.len() as f64 - (dropped - d0) as f64) / secs,
         ))
     });
     // The adverts flow before the backup starts, so it never takes over.
@@ -614,7 +615,8 @@ fn report(
     ));
     out.push_str(&format!(
         "| the floor: the same 200 frames prebuilt, one `sendmmsg` each 10 ms, CPU % \
-         ({:.0} frames/s; the listening vrrpd backup: {:.2} % CPU, {} state changes) | {:.2} | | |\n",
+         ({:.0} frames/s taken by the kernel; the listening vrrpd backup: {:.2} % CPU, {} state \
+         changes) | {:.2} | | |\n",
         floor.frames_per_s, floor.backup_cpu_pct, floor.backup_changes, floor.cpu_pct
     ));
     let mark = |ok: bool| if ok { "met" } else { "missed" };
@@ -680,9 +682,10 @@ fn report(
         "frames/s the backup received (adverts sent: 100 a router)",
         &|b| format!("{:.0} ({})", b.received_per_s, b.routers * 100),
     );
-    row("the switch's drops over the window", &|b| {
-        b.switch_drops.to_string()
-    });
+    row(
+        "the lab's drops over the window (switch and hosts' interfaces)",
+        &|b| b.switch_drops.to_string(),
+    );
     out.push('\n');
     for b in bigs {
         let one_master = b.start == [b.routers; 2] && b.end == [b.routers; 2] && b.changes == 0;

@@ -191,6 +191,9 @@ struct Iface {
     /// with the priority, the primary address or the instance's configuration (a reload brings
     /// a new spec), so a master builds each of its adverts once, not once an interval.
     adverts: HashMap<String, BuiltAdvert>,
+    /// Adverts the kernel dropped (a full queue), and when that was last logged.
+    adverts_dropped: u64,
+    drops_said_at: Nanos,
     info: IfaceInfo,
     _memberships: Vec<McastMembership>,
 }
@@ -202,6 +205,23 @@ struct BuiltAdvert {
     priority: Priority,
     frame: Arc<[u8]>,
 }
+
+/// Gives the heap that startup used and freed (the BPF object parsed, the configuration read)
+/// back to the kernel: glibc keeps freed memory mapped, and it would stay resident.
+#[cfg(target_env = "gnu")]
+#[expect(
+    unsafe_code,
+    reason = "malloc_trim(3) takes and returns plain integers"
+)]
+fn release_startup_memory() {
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn release_startup_memory() {}
 
 /// Whether `interface` forwards IPv6: its neighbour advertisements then carry the Router flag,
 /// as the kernel's and keepalived's do.
@@ -286,6 +306,7 @@ impl<F: Frames> Daemon<F> {
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
+        release_startup_memory();
         Ok(daemon)
     }
 
@@ -344,11 +365,25 @@ impl<F: Frames> Daemon<F> {
             let sent = iface.tx.send_batch(&iface.outbox);
             let count = iface.outbox.len();
             iface.outbox.clear();
-            if let Err(e) = sent {
-                failures.push(Failure {
+            match sent {
+                Ok(0) => {}
+                Ok(dropped) => {
+                    // A full queue dropped some: lost as on a busy wire, counted, and said
+                    // at most every 10 s.
+                    iface.adverts_dropped += dropped as u64;
+                    let now = monotonic_ns();
+                    if now >= iface.drops_said_at + 10_000_000_000 {
+                        log::warn!(
+                            "{name}: the kernel dropped {} advert(s) since vrrpd started                              (a queue on the way was full: ENOBUFS)",
+                            iface.adverts_dropped
+                        );
+                        iface.drops_said_at = now;
+                    }
+                }
+                Err(e) => failures.push(Failure {
                     owner: Owner::Iface(name.clone()),
                     error: format!("{name}: {count} advert(s) not sent: {e:#}"),
-                });
+                }),
             }
         }
         failures
@@ -1014,6 +1049,8 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
         adverts: HashMap::new(),
+        adverts_dropped: 0,
+        drops_said_at: 0,
         _memberships: memberships,
         info: IfaceInfo {
             primary4,
