@@ -16,7 +16,7 @@
 //! knows into [`Metrics`].
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
     sync::Arc,
@@ -409,14 +409,46 @@ struct Iface {
     counters: Arc<CounterReader>,
     events: AsyncFd<Events>,
     tx: PacketTx,
-    /// Adverts due on this interface, sent together at the end of a batch or at
-    /// [`Effect::Flush`].
-    outbox: Vec<Vec<u8>>,
+    /// Adverts due on this interface, sent together (one `sendmmsg`) at the end of a batch
+    /// or at [`Effect::Flush`]; the frames are `adverts`' own.
+    outbox: Vec<Arc<[u8]>>,
+    /// Each instance's advert frame as last built, by instance name: an advert changes only
+    /// with the priority, the primary address or the instance's configuration (a reload brings
+    /// a new spec), so a master builds each of its adverts once, not once an interval.
+    adverts: HashMap<String, BuiltAdvert>,
+    /// Adverts the kernel dropped (a full queue), and when that was last logged.
+    adverts_dropped: u64,
+    drops_said_at: Nanos,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
     outbox_from: Vec<Arc<InstanceSpec>>,
     info: IfaceInfo,
     _memberships: Vec<McastMembership>,
 }
+
+/// An advert frame and what it was built from.
+struct BuiltAdvert {
+    spec: Arc<InstanceSpec>,
+    primary: IpAddr,
+    priority: Priority,
+    frame: Arc<[u8]>,
+}
+
+/// Gives the heap that startup used and freed (the BPF object parsed, the configuration read)
+/// back to the kernel: glibc keeps freed memory mapped, and it would stay resident.
+#[cfg(target_env = "gnu")]
+#[expect(
+    unsafe_code,
+    reason = "malloc_trim(3) takes and returns plain integers"
+)]
+fn release_startup_memory() {
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn release_startup_memory() {}
 
 /// Whether `interface` forwards IPv6: its neighbour advertisements then carry the Router flag,
 /// as the kernel's and keepalived's do.
@@ -564,6 +596,7 @@ impl<F: Frames> Daemon<F> {
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
+        release_startup_memory();
         Ok(daemon)
     }
 
@@ -584,6 +617,22 @@ impl<F: Frames> Daemon<F> {
             for effect in effects {
                 if matches!(effect, Effect::Flush) {
                     failures.extend(self.flush());
+                    continue;
+                }
+                // The path of every advert a master sends: no allocation unless it fails.
+                if let Effect::SendAdvert {
+                    spec,
+                    primary,
+                    unicast_src: None,
+                    priority,
+                } = &effect
+                {
+                    if let Err(e) = self.queue_advert(spec, *primary, *priority) {
+                        failures.push(Failure::new(
+                            Owner::Instance(spec.name.clone()),
+                            format!("{e:#}"),
+                        ));
+                    }
                     continue;
                 }
                 let owner = effect.owner();
@@ -608,21 +657,36 @@ impl<F: Frames> Daemon<F> {
     fn flush(&mut self) -> Vec<Failure> {
         let mut failures = Vec::new();
         for (name, iface) in &mut self.ifaces {
-            let frames = std::mem::take(&mut iface.outbox);
-            let from = std::mem::take(&mut iface.outbox_from);
-            if frames.is_empty() {
+            if iface.outbox.is_empty() {
                 continue;
             }
-            match iface.tx.send_batch(&frames) {
-                Ok(()) => {
+            let sent = iface.tx.send_batch(&iface.outbox);
+            let count = iface.outbox.len();
+            iface.outbox.clear();
+            let from = std::mem::take(&mut iface.outbox_from);
+            match sent {
+                Ok(dropped) => {
                     let now = monotonic_ns();
                     for spec in &from {
                         self.metrics.advert_sent(&spec.name, now);
                     }
+                    if dropped > 0 {
+                        // A full queue dropped some: lost as on a busy wire, counted, and said
+                        // at most every 10 s.
+                        iface.adverts_dropped += dropped as u64;
+                        if now >= iface.drops_said_at + 10_000_000_000 {
+                            log::warn!(
+                                "{name}: the kernel dropped {} advert(s) since vrrpd started \
+                                 (a queue on the way was full: ENOBUFS)",
+                                iface.adverts_dropped
+                            );
+                            iface.drops_said_at = now;
+                        }
+                    }
                 }
                 Err(e) => {
                     let owner = Owner::Iface(name.clone());
-                    let error = format!("{name}: {} advert(s) not sent: {e:#}", frames.len());
+                    let error = format!("{name}: {count} advert(s) not sent: {e:#}");
                     failures.push(if refused_for_now(&e) {
                         Failure::transient(owner, error)
                     } else {
@@ -632,6 +696,47 @@ impl<F: Frames> Daemon<F> {
             }
         }
         failures
+    }
+
+    /// Queues an instance's multicast advert on its interface, built only if what it is
+    /// built from changed since the last one.
+    fn queue_advert(
+        &mut self,
+        spec: &Arc<InstanceSpec>,
+        primary: IpAddr,
+        priority: Priority,
+    ) -> Result<()> {
+        let iface = self.iface_mut(&spec.interface)?;
+        let frame = match iface.adverts.get(spec.name.as_str()) {
+            Some(b)
+                if Arc::ptr_eq(&b.spec, spec) && b.primary == primary && b.priority == priority =>
+            {
+                b.frame.clone()
+            }
+            _ => {
+                let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
+                iface.adverts.insert(
+                    spec.name.clone(),
+                    BuiltAdvert {
+                        spec: spec.clone(),
+                        primary,
+                        priority,
+                        frame: frame.clone(),
+                    },
+                );
+                frame
+            }
+        };
+        iface.outbox.push(frame);
+        iface.outbox_from.push(spec.clone());
+        Ok(())
+    }
+
+    /// Forgets the adverts of instances the controller no longer runs (after a reload).
+    fn prune_adverts(&mut self) {
+        for iface in self.ifaces.values_mut() {
+            iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
+        }
     }
 
     fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
@@ -812,12 +917,7 @@ impl<F: Frames> Daemon<F> {
                         }
                     }
                 }
-                None => {
-                    let frame = F::advert(&spec, primary, priority);
-                    let iface = self.iface_mut(&spec.interface)?;
-                    iface.outbox.push(frame);
-                    iface.outbox_from.push(spec);
-                }
+                None => self.queue_advert(&spec, primary, priority)?,
             },
             // Carried out by `carry_out`, which reports its failures by interface.
             Effect::Flush => {}
@@ -1030,6 +1130,7 @@ impl<F: Frames> Daemon<F> {
             host,
         })
         .await;
+        self.prune_adverts();
         match self.ctl.take_reload_outcome() {
             Some(Ok(done)) => {
                 lines.push(done);
@@ -1286,8 +1387,7 @@ impl<F: Frames> Daemon<F> {
             }
             self.tick(event).await;
             if !stopping {
-                // Every turn of the loop: the states alone, not the whole status views.
-                systemd.alive(self.ctl.routers().map(|(_, r)| r.state()));
+                systemd.alive(self.ctl.states());
             }
             let now = monotonic_ns();
             if self.status_dirty || now >= published + STATUS_REFRESH {
@@ -1437,6 +1537,9 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
+        adverts: HashMap::new(),
+        adverts_dropped: 0,
+        drops_said_at: 0,
         outbox_from: Vec::new(),
         _memberships: memberships,
         info: IfaceInfo {

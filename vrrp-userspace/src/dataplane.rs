@@ -5,6 +5,7 @@
 //! `docs/maps.md` describes them for operators.
 
 use std::{
+    collections::BTreeMap,
     net::{Ipv4Addr, Ipv6Addr},
     os::fd::AsFd as _,
     os::unix::fs::MetadataExt as _,
@@ -442,6 +443,18 @@ pub struct Dataplane {
     /// The benchmarks' object, loaded on first use of the empty program.
     #[cfg(feature = "lab")]
     bench: Option<Ebpf>,
+    /// The VIPs of `VRRP_VIPS` and `VRRP_VIPS6` by last byte, as they stand in the maps: read
+    /// from the maps once, at the first change, then kept in step by the add and remove
+    /// methods, so that rebuilding a slot costs its own VIPs, not a walk over every VIP (which
+    /// made adding N VIPs O(N²) system calls).
+    vip_index: Option<VipIndex>,
+}
+
+/// The VIPs of each family in the hash maps, by last byte, each with its router.
+#[derive(Default)]
+struct VipIndex {
+    v4: BTreeMap<u8, BTreeMap<[u8; 4], u32>>,
+    v6: BTreeMap<u8, BTreeMap<[u8; 16], u32>>,
 }
 
 impl Dataplane {
@@ -468,6 +481,7 @@ impl Dataplane {
             ebpf,
             #[cfg(feature = "lab")]
             bench: None,
+            vip_index: None,
         })
     }
 
@@ -776,7 +790,13 @@ impl Dataplane {
     pub fn add_vip(&mut self, vip: Ipv4Addr, vrid: u8) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
         vips.insert(vip.octets(), VipEntry { vrid: vrid.into() }, 0)?;
-        self.rebuild_slot(vip.octets()[3])
+        let [.., last] = vip.octets();
+        self.vip_index()?
+            .v4
+            .entry(last)
+            .or_default()
+            .insert(vip.octets(), vrid.into());
+        self.rebuild_slot(last)
     }
 
     /// Adds an IPv6 VIP (`VRRP_VIPS6`) of the router (`family`, `vrid`): neighbour
@@ -788,7 +808,13 @@ impl Dataplane {
             router: router_index(family, vrid),
         };
         vips.insert(vip.octets(), entry, 0)?;
-        self.rebuild_slot(vip.octets()[15])
+        let last = vip.octets()[15];
+        self.vip_index()?
+            .v6
+            .entry(last)
+            .or_default()
+            .insert(vip.octets(), entry.router);
+        self.rebuild_slot(last)
     }
 
     /// Removes an IPv6 VIP.
@@ -796,27 +822,46 @@ impl Dataplane {
         let mut vips =
             HashMap::<_, [u8; 16], Vip6Entry>::try_from(self.map_mut(map_names::VIPS6)?)?;
         vips.remove(&vip.octets())?;
-        self.rebuild_slot(vip.octets()[15])
+        let last = vip.octets()[15];
+        if let Some(set) = self.vip_index()?.v6.get_mut(&last) {
+            set.remove(&vip.octets());
+        }
+        self.rebuild_slot(last)
     }
 
     /// Rebuilds the `VRRP_VIPSLOTS` entry for VIPs ending in `last` from the hash maps, which
     /// stay the record: the lowest addresses of each family fill the ways, the rest are
     /// counted so that the program looks them up in the hash maps.
     fn rebuild_slot(&mut self, last: u8) -> Result<()> {
-        let v4 = vips_ending(self.map(map_names::VIPS)?, last, |e: VipEntry| e.vrid)?;
-        let v6 = vips_ending(self.map(map_names::VIPS6)?, last, |e: Vip6Entry| e.router)?;
+        let index = self.vip_index()?;
+        let (v4, v6) = (index.v4.get(&last), index.v6.get(&last));
         let mut slot = VipSlot::default();
-        for (w, (addr, router)) in v4.iter().take(SLOT_WAYS4).enumerate() {
+        for (w, (addr, router)) in v4.into_iter().flatten().take(SLOT_WAYS4).enumerate() {
             slot.addr4[w] = *addr;
             slot.router4[w] = *router;
         }
-        for (w, (addr, router)) in v6.iter().take(SLOT_WAYS6).enumerate() {
+        for (w, (addr, router)) in v6.into_iter().flatten().take(SLOT_WAYS6).enumerate() {
             slot.addr6[w] = *addr;
             slot.router6[w] = *router;
         }
-        slot.more4 = v4.len().saturating_sub(SLOT_WAYS4) as u32;
-        slot.more6 = v6.len().saturating_sub(SLOT_WAYS6) as u32;
+        slot.more4 = v4.map_or(0, |s| s.len().saturating_sub(SLOT_WAYS4)) as u32;
+        slot.more6 = v6.map_or(0, |s| s.len().saturating_sub(SLOT_WAYS6)) as u32;
         self.set_vip_slot(last, &slot)
+    }
+
+    /// The index of the VIPs in the hash maps, read from them the first time.
+    fn vip_index(&mut self) -> Result<&mut VipIndex> {
+        if self.vip_index.is_none() {
+            let mut index = VipIndex::default();
+            for (addr, router) in all_vips(self.map(map_names::VIPS)?, |e: VipEntry| e.vrid)? {
+                index.v4.entry(addr[3]).or_default().insert(addr, router);
+            }
+            for (addr, router) in all_vips(self.map(map_names::VIPS6)?, |e: Vip6Entry| e.router)? {
+                index.v6.entry(addr[15]).or_default().insert(addr, router);
+            }
+            self.vip_index = Some(index);
+        }
+        Ok(self.vip_index.get_or_insert_default())
     }
 
     /// The `VRRP_VIPSLOTS` entry for VIPs ending in `last`.
@@ -838,7 +883,11 @@ impl Dataplane {
     pub fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<()> {
         let mut vips = HashMap::<_, [u8; 4], VipEntry>::try_from(self.map_mut(map_names::VIPS)?)?;
         vips.remove(&vip.octets())?;
-        self.rebuild_slot(vip.octets()[3])
+        let [.., last] = vip.octets();
+        if let Some(set) = self.vip_index()?.v4.get_mut(&last) {
+            set.remove(&vip.octets());
+        }
+        self.rebuild_slot(last)
     }
 
     /// Writes the interface settings and heartbeat (`VRRP_IFACE`).
@@ -1293,20 +1342,16 @@ impl CounterReader {
 
 /// The VIPs in a VIP hash map (either family) whose last byte is `last`, lowest first, each
 /// with its router as `router` reads it from the entry.
-fn vips_ending<const N: usize, V: aya::Pod>(
+fn all_vips<const N: usize, V: aya::Pod>(
     map: &aya::maps::Map,
-    last: u8,
     router: impl Fn(V) -> u32,
 ) -> Result<Vec<([u8; N], u32)>> {
     let vips = HashMap::<_, [u8; N], V>::try_from(map)?;
-    let mut found: Vec<([u8; N], u32)> = vips
+    Ok(vips
         .iter()
         .filter_map(|e| e.ok())
-        .filter(|(a, _)| a[N - 1] == last)
         .map(|(a, e)| (a, router(e)))
-        .collect();
-    found.sort_unstable();
-    Ok(found)
+        .collect())
 }
 
 /// BPF_MAP_LOOKUP_BATCH of `count` array keys from `first` into `values` (aya has no batch

@@ -19,6 +19,7 @@ use nix::sys::socket::{
 pub struct PacketTx {
     fd: OwnedFd,
     interface: String,
+    dropped: std::cell::Cell<u64>,
 }
 
 impl PacketTx {
@@ -44,17 +45,25 @@ impl PacketTx {
         Ok(PacketTx {
             fd,
             interface: interface.to_string(),
+            dropped: std::cell::Cell::new(0),
         })
     }
 
-    /// Sends one complete Ethernet frame as it is.
+    /// Sends one complete Ethernet frame as it is. A frame the kernel dropped because a queue
+    /// on the way was full (`ENOBUFS`) is counted ([`PacketTx::dropped`]), not an error: it is
+    /// lost as on a busy wire (a GARP is repeated, an advert is sent again next interval).
     pub fn send(&self, frame: &[u8]) -> Result<()> {
-        let n = send(
+        let n = match send(
             std::os::fd::AsRawFd::as_raw_fd(&self.fd),
             frame,
             MsgFlags::empty(),
-        )
-        .with_context(|| format!("sending on {}", self.interface))?;
+        ) {
+            Err(nix::errno::Errno::ENOBUFS) => {
+                self.dropped.set(self.dropped.get() + 1);
+                return Ok(());
+            }
+            sent => sent.with_context(|| format!("sending on {}", self.interface))?,
+        };
         if n != frame.len() {
             return Err(anyhow!(
                 "short send on {}: {n} of {}",
@@ -66,29 +75,58 @@ impl PacketTx {
     }
 
     /// Sends complete Ethernet frames with as few system calls as the kernel allows
-    /// (`sendmmsg`): a master of many routers sends all its due adverts at once.
-    pub fn send_batch(&self, frames: &[Vec<u8>]) -> Result<()> {
+    /// (`sendmmsg`): a master of many routers sends all its due adverts at once. Returns how
+    /// many frames the kernel dropped because a queue on the way was full (`ENOBUFS`: the
+    /// interface's, or a veth's peer's): lost like a frame on a busy wire, which VRRP bears
+    /// (a backup waits three intervals), so not an error; any other failure is.
+    pub fn send_batch(&self, frames: &[impl AsRef<[u8]>]) -> Result<usize> {
+        let before = self.dropped.get();
+        self.send_frames(frames)?;
+        Ok((self.dropped.get() - before) as usize)
+    }
+
+    /// Frames the kernel dropped so far (a full queue: `ENOBUFS`).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    fn send_frames(&self, frames: &[impl AsRef<[u8]>]) -> Result<()> {
         use nix::sys::socket::{ControlMessage, LinkAddr, MultiHeaders, sendmmsg};
         // The kernel takes at most UIO_MAXIOV messages a call.
         for chunk in frames.chunks(1024) {
-            let iovs: Vec<[std::io::IoSlice<'_>; 1]> =
-                chunk.iter().map(|f| [std::io::IoSlice::new(f)]).collect();
-            let addrs: Vec<Option<LinkAddr>> = vec![None; chunk.len()];
-            let mut headers = MultiHeaders::<LinkAddr>::preallocate(chunk.len(), None);
-            let cmsgs: [ControlMessage<'_>; 0] = [];
-            let sent = sendmmsg(
-                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
-                &mut headers,
-                &iovs,
-                &addrs,
-                cmsgs,
-                MsgFlags::empty(),
-            )
-            .with_context(|| format!("sending {} frames on {}", chunk.len(), self.interface))?
-            .count();
-            // A short batch (the socket's buffer filled): the rest one by one.
-            for frame in &chunk[sent..] {
-                self.send(frame)?;
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let iovs: Vec<[std::io::IoSlice<'_>; 1]> = rest
+                    .iter()
+                    .map(|f| [std::io::IoSlice::new(f.as_ref())])
+                    .collect();
+                let addrs: Vec<Option<LinkAddr>> = vec![None; rest.len()];
+                let mut headers = MultiHeaders::<LinkAddr>::preallocate(rest.len(), None);
+                let cmsgs: [ControlMessage<'_>; 0] = [];
+                match sendmmsg(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                    &mut headers,
+                    &iovs,
+                    &addrs,
+                    cmsgs,
+                    MsgFlags::empty(),
+                ) {
+                    // sendmmsg stops at the first frame that fails and reports those before
+                    // it; the next call reports that frame's error.
+                    Ok(sent) => match sent.count() {
+                        0 => return Err(anyhow!("sendmmsg sent nothing on {}", self.interface)),
+                        sent => rest = &rest[sent.min(rest.len())..],
+                    },
+                    Err(nix::errno::Errno::ENOBUFS) => {
+                        self.dropped.set(self.dropped.get() + 1);
+                        rest = &rest[1..];
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::from(e)).with_context(|| {
+                            format!("sending {} frames on {}", rest.len(), self.interface)
+                        });
+                    }
+                }
             }
         }
         Ok(())

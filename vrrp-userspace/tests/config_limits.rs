@@ -229,3 +229,62 @@ fn toml_priority_zero_is_refused() {
         ours.text
     );
 }
+
+/// The whole VRID space of both families on each of two interfaces (1,020 instances, issue
+/// 15): accepted by vrrpd's check.
+#[test]
+fn the_whole_vrid_space_of_both_families_on_two_interfaces_is_accepted() {
+    let d = Dir::new("vridspace");
+    let mut text = String::new();
+    for (i, iface) in ["eth0", "eth1"].into_iter().enumerate() {
+        for vrid in 1..=255u16 {
+            let v4 = match i {
+                0 => format!("198.51.100.{vrid}"),
+                _ => format!("203.0.113.{vrid}"),
+            };
+            let v6 = format!("2001:db8:0:{}::{vrid:x}", i + 1);
+            for (family, vip) in [("4", v4), ("6", v6)] {
+                text.push_str(&format!(
+                    "vrrp_instance V{i}_{family}_{vrid} {{\n    interface {iface}\n    \
+                     virtual_router_id {vrid}\n    version 3\n    advert_int 0.01\n    \
+                     virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+                ));
+            }
+        }
+    }
+    d.write("k.conf", &text);
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    assert!(ours.text.contains("OK, 1020 instance(s)"), "{}", ours.text);
+    // keepalived -t is not asked: it fails on an interface the test host lacks (eth1).
+}
+
+/// More VIPs of one family on an interface than its XDP program holds (1,024, listed and
+/// excluded alike) would fail at run time: refused by the check, at the instance that goes
+/// beyond, never a panic.
+#[test]
+fn more_vips_on_an_interface_than_xdp_holds_are_refused() {
+    let d = Dir::new("xdpvips");
+    let mut text = String::new();
+    for n in 0..4u16 {
+        let vips: Vec<String> = (0..300u16)
+            .map(|i| format!("2001:db8:{n:x}::{:x}", i + 1))
+            .collect();
+        text.push_str(&many_vips(&format!("VI_{n}"), 51 + n as u8, &vips));
+    }
+    d.write("k.conf", &text);
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 2, "{}", ours.text);
+    // Each instance is 306 lines long: the fourth starts at line 919.
+    assert!(
+        ours.says_at(
+            "k.conf",
+            919,
+            "(VI_3) interface eth0 would have 1200 IPv6 VIPs with this instance's: vrrpd \
+             answers for at most 1024 of each family on an interface"
+        ),
+        "{}",
+        ours.text
+    );
+    assert!(!ours.text.contains("panicked"), "{}", ours.text);
+}

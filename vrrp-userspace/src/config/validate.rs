@@ -573,6 +573,41 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
         }
     }
 
+    // The XDP program of an interface holds at most MAX_VIPS VIPs of each family (its hash
+    // maps' size; listed and excluded VIPs alike): more would fail at run time, so refused
+    // here, at the instance that goes beyond.
+    let mut per_iface: HashMap<(String, bool), usize> = HashMap::new();
+    let max_vips = vrrp_common::maps::MAX_VIPS as usize;
+    for inst in &config.instances {
+        for v6 in [false, true] {
+            let count = inst
+                .vips
+                .iter()
+                .chain(&inst.excluded_vips)
+                .filter(|v| v.address.is_ipv6() == v6)
+                .count();
+            if count == 0 {
+                continue;
+            }
+            let total = per_iface.entry((inst.interface.clone(), v6)).or_default();
+            let before = *total;
+            *total += count;
+            if before <= max_vips && *total > max_vips {
+                sink.error(
+                    Some(Location::from(&inst.source)),
+                    format!(
+                        "({}) interface {} would have {} {} VIPs with this instance's: vrrpd \
+                         answers for at most {max_vips} of each family on an interface",
+                        inst.name,
+                        inst.interface,
+                        *total,
+                        if v6 { "IPv6" } else { "IPv4" }
+                    ),
+                );
+            }
+        }
+    }
+
     // Sync groups name existing instances, each in at most one group.
     let instance_names: HashSet<String> = config.instances.iter().map(|i| i.name.clone()).collect();
     let mut member_of: HashMap<String, String> = HashMap::new();

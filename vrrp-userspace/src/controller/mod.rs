@@ -1044,7 +1044,10 @@ impl Controller {
     pub fn advert_sources(&self) -> BTreeSet<(String, Family)> {
         self.instances
             .iter()
-            .map(|i| (i.spec.interface.clone(), i.family))
+            .map(|i| (i.spec.interface.as_str(), i.family))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|(iface, family)| (iface.to_string(), family))
             .collect()
     }
 
@@ -1085,6 +1088,12 @@ impl Controller {
                 inst.broken.is_some(),
             )
         })
+    }
+
+    /// Each instance's state, in order: what the loop reports to systemd at every turn,
+    /// without building the views of [`Controller::instances`].
+    pub fn states(&self) -> impl Iterator<Item = State> + '_ {
+        self.instances.iter().map(|i| i.router.state())
     }
 
     /// Every instance, for status.
@@ -1973,6 +1982,18 @@ impl Controller {
         }
     }
 
+    /// The interfaces of the instances, each once (an allocation per interface, not per
+    /// instance: this runs at every tick).
+    fn interface_names(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .map(|i| i.spec.interface.as_str())
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn heartbeat(&mut self, iface: &str, now: Nanos) {
         let down = self
             .instances
@@ -2413,21 +2434,47 @@ impl Controller {
     /// interface and interval that fall due within half an interval, so that they leave in the
     /// same batch (and stay together from then on).
     fn gather_adverts(&mut self, now: Nanos) {
-        let due: Vec<(String, Centis, Nanos)> = self
-            .instances
-            .iter()
-            .filter(|i| i.router.state() == State::Master)
-            .filter_map(|i| {
-                let t = i.router.next_deadline().filter(|&t| t <= now)?;
-                Some((i.spec.interface.clone(), i.spec.advert_interval, t))
+        // The due times of each (interface, interval), earliest first: a master's next advert
+        // joins the earliest batch it may (a few groups, a few distinct times each, so this
+        // is linear in the routers; it was one pass over all of them per due master).
+        let mut groups: Vec<(&str, Centis, Vec<Nanos>)> = Vec::new();
+        for i in &self.instances {
+            if i.router.state() != State::Master {
+                continue;
+            }
+            let Some(t) = i.router.next_deadline().filter(|&t| t <= now) else {
+                continue;
+            };
+            let (iface, interval) = (i.spec.interface.as_str(), i.spec.advert_interval);
+            match groups
+                .iter_mut()
+                .find(|(f, v, _)| *f == iface && *v == interval)
+            {
+                Some((_, _, times)) => times.push(t),
+                None => groups.push((iface, interval, vec![t])),
+            }
+        }
+        if groups.is_empty() {
+            return;
+        }
+        let groups: Vec<(String, Centis, Vec<Nanos>)> = groups
+            .into_iter()
+            .map(|(iface, interval, mut times)| {
+                times.sort_unstable();
+                times.dedup();
+                (iface.to_string(), interval, times)
             })
             .collect();
-        for (iface, interval, t) in due {
-            let within = ns(interval) / 2;
-            for inst in &mut self.instances {
-                if inst.spec.interface == iface && inst.spec.advert_interval == interval {
-                    inst.router.advance_advert(t, within);
-                }
+        for inst in &mut self.instances {
+            let Some((_, interval, times)) = groups
+                .iter()
+                .find(|(f, v, _)| *f == inst.spec.interface && *v == inst.spec.advert_interval)
+            else {
+                continue;
+            };
+            let within = ns(*interval) / 2;
+            for &t in times {
+                inst.router.advance_advert(t, within);
             }
         }
     }
@@ -2435,12 +2482,7 @@ impl Controller {
     /// Time passed: the heartbeat, retries of failed effects, then (with the stamps) every
     /// router fed the advert XDP stamped since the last look and its due timer, and GARPs.
     fn tick(&mut self, now: Nanos, adverts: Option<Vec<Heard>>) {
-        let ifaces: BTreeSet<String> = self
-            .instances
-            .iter()
-            .map(|i| i.spec.interface.clone())
-            .collect();
-        for iface in ifaces {
+        for iface in self.interface_names() {
             self.heartbeat(&iface, now);
         }
         if self.stopping.is_some() {
@@ -2504,12 +2546,12 @@ impl Controller {
             }
             if self.due(&self.instances[i], now) {
                 // A backup in a sync group becomes master only when every member wants to.
-                let name = self.instances[i].name();
                 let backup = self.instances[i].router.state() == State::Backup;
-                let held = backup
-                    && self
-                        .group_of(&name)
-                        .is_some_and(|g| !self.groups[g].1.may_become_master(&name));
+                let held = backup && {
+                    let name = &self.instances[i].spec.name;
+                    self.group_of(name)
+                        .is_some_and(|g| !self.groups[g].1.may_become_master(name))
+                };
                 let input = if held {
                     fsm::Input::HoldBackup
                 } else {

@@ -238,6 +238,57 @@ impl Lab {
         lab
     }
 
+    /// A second segment: a bridge `br1` in the switch and an `eth1` on each host of
+    /// `hosts` (`(role, address/prefix)`), plugged into it; the switch ports, in that order.
+    /// Duplicate address detection is off on `eth1`, so its link-local address is usable at
+    /// once.
+    pub fn add_segment(&self, hosts: &[(&str, &str)]) -> Vec<String> {
+        self.sw
+            .exec(&["ip", "link", "add", "br1", "type", "bridge"]);
+        self.sw.exec(&[
+            "ip",
+            "link",
+            "set",
+            "br1",
+            "type",
+            "bridge",
+            "forward_delay",
+            "0",
+            "stp_state",
+            "0",
+        ]);
+        self.sw.exec(&["ip", "link", "set", "br1", "up"]);
+        let mut ports = Vec::new();
+        for (role, addr) in hosts {
+            let ns = self.host(role);
+            let port = unique("q");
+            sh(&[
+                "ip",
+                "link",
+                "add",
+                "eth1",
+                "netns",
+                &ns.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &port,
+                "netns",
+                &self.sw.name,
+            ]);
+            self.sw.exec(&["ip", "link", "set", &port, "master", "br1"]);
+            self.sw.exec(&["ethtool", "-K", &port, "gro", "on"]);
+            self.sw.exec(&["ip", "link", "set", &port, "up"]);
+            ns.exec(&["sysctl", "-qw", "net.ipv6.conf.eth1.accept_dad=0"]);
+            ns.exec(&["ip", "addr", "add", addr, "dev", "eth1"]);
+            ns.exec(&["ethtool", "-K", "eth1", "gro", "on"]);
+            ns.exec(&["ip", "link", "set", "eth1", "up"]);
+            ports.push(port);
+        }
+        ports
+    }
+
     /// The tutorial's hosts: lb01 192.0.2.4, lb02 192.0.2.5 and a client 192.0.2.10.
     pub fn seed() -> Self {
         Lab::new(&[
