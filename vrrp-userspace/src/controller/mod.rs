@@ -1070,15 +1070,16 @@ impl Controller {
                 "sync group {}: {} -> {} ({})",
                 spec.name, t.from, t.to, t.reason
             );
-            let notify = (!spec.notify.is_empty()).then(|| Effect::RunNotify {
+            // Always: the driver also writes the notify FIFO's line.
+            let notify = Effect::RunNotify {
                 notify: Box::new(spec.notify.clone()),
                 kind: "GROUP",
                 name: spec.name.clone(),
                 state: t.to,
                 priority: 0,
-            });
+            };
             self.log(log::Level::Info, line);
-            self.out.extend(notify);
+            self.out.push(notify);
         }
         self.pending.extend(out.orders);
     }
@@ -1306,15 +1307,13 @@ impl Controller {
                             spec.name, t.from, t.to, t.reason
                         ),
                     );
-                    if !spec.notify.is_empty() {
-                        self.out.push(Effect::RunNotify {
-                            notify: Box::new(spec.notify.clone()),
-                            kind: "GROUP",
-                            name: spec.name.clone(),
-                            state: t.to,
-                            priority: 0,
-                        });
-                    }
+                    self.out.push(Effect::RunNotify {
+                        notify: Box::new(spec.notify.clone()),
+                        kind: "GROUP",
+                        name: spec.name.clone(),
+                        state: t.to,
+                        priority: 0,
+                    });
                 }
             }
         }
@@ -1638,7 +1637,8 @@ impl Controller {
                 // Leaving FAULT passes through INIT on the way to BACKUP: not a stop (keepalived
                 // runs no notify_stop there).
                 let leaving_fault = (to, reason) == (State::Initialize, fsm::Reason::FaultCleared);
-                if !inst.spec.notify.is_empty() && !leaving_fault {
+                // Also without scripts: the driver writes the notify FIFO's line.
+                if !leaving_fault {
                     self.out.push(Effect::RunNotify {
                         notify: Box::new(inst.spec.notify.clone()),
                         kind: "INSTANCE",
