@@ -914,6 +914,7 @@ impl<F: Frames> Daemon<F> {
             if stop {
                 if !stopping {
                     stopping = true;
+                    crate::fifo::end_readers();
                     systemd.stopping(self.ctl.instances().iter().map(|i| i.master_adver_interval));
                 }
                 self.feed(Input::Stop).await;

@@ -42,6 +42,8 @@ struct Open {
     tx: Option<mpsc::SyncSender<String>>,
     writer: Option<std::thread::JoinHandle<()>>,
     reader: Option<tokio::task::JoinHandle<()>>,
+    /// The reader's process group, once started.
+    reader_pgid: std::sync::Arc<std::sync::atomic::AtomicI32>,
 }
 
 impl Open {
@@ -69,6 +71,8 @@ impl Open {
                     return None;
                 }
             };
+        let reader_pgid = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let pgid = reader_pgid.clone();
         let reader = config.script.as_ref().and_then(|s| {
             let policy = crate::scripts::policy();
             match crate::scripts::prepare(
@@ -85,8 +89,12 @@ impl Open {
                         config.path.clone(),
                     );
                     Some(tokio::spawn(async move {
-                        let exit = crate::scripts::run(&cmd, &[fifo.as_str()], None).await;
-                        log::warn!("{label} ended: {exit:?}");
+                        let exit = crate::scripts::run_started(&cmd, &[fifo.as_str()], None, |p| {
+                            pgid.store(p as i32, std::sync::atomic::Ordering::SeqCst)
+                        })
+                        .await;
+                        pgid.store(0, std::sync::atomic::Ordering::SeqCst);
+                        log::info!("{label} ended: {exit:?}");
                     }))
                 }
                 Err(e) => {
@@ -133,7 +141,21 @@ impl Open {
             tx: Some(tx),
             writer: Some(writer),
             reader,
+            reader_pgid,
         })
+    }
+
+    /// SIGTERM to the reader's process group (keepalived ends its scripts first when it
+    /// stops, so the reader it started does not see the STOP lines; one started otherwise
+    /// does).
+    fn end_reader(&self) {
+        let pgid = self.reader_pgid.load(std::sync::atomic::Ordering::SeqCst);
+        if pgid > 0 {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
     }
 
     fn send(&self, line: &str) {
@@ -206,6 +228,14 @@ pub fn write(kind: &str, name: &str, to: State, priority: u8) {
     let line = line(kind, name, to, priority);
     for f in fifos.iter() {
         f.send(&line);
+    }
+}
+
+/// Ends the readers the FIFOs' scripts started (when the daemon begins to stop, before the
+/// STOP lines, as keepalived does).
+pub fn end_readers() {
+    for f in FIFOS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        f.end_reader();
     }
 }
 

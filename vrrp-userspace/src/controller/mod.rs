@@ -648,6 +648,11 @@ pub struct Controller {
     pending: VecDeque<Order>,
     stopping: Option<Stopping>,
     out: Vec<Effect>,
+    /// The sync groups' notify effects, held until their members' have been emitted (at the
+    /// end of [`Controller::drain`]): keepalived notifies a group after its members.
+    group_notifies: Vec<Effect>,
+    /// While instances start: [`Self::group_notifies`] wait for every member's first state.
+    hold_group_notifies: bool,
     /// What the last [`Input::Reload`] did, until [`Controller::take_reload_outcome`].
     reload_outcome: Option<Result<String, String>>,
     /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
@@ -743,6 +748,8 @@ impl Controller {
             pending: VecDeque::new(),
             stopping: None,
             out: Vec::new(),
+            group_notifies: Vec::new(),
+            hold_group_notifies: true,
             reload_outcome: None,
             #[cfg(test)]
             early_ns: 0,
@@ -758,6 +765,8 @@ impl Controller {
         for spec in &config.instances {
             c.add_instance(spec.clone(), host, now);
         }
+        c.hold_group_notifies = false;
+        c.out.append(&mut c.group_notifies);
         let out = std::mem::take(&mut c.out);
         Ok((c, out))
     }
@@ -834,6 +843,7 @@ impl Controller {
                 }
             }
         }
+        self.out.append(&mut self.group_notifies);
         std::mem::take(&mut self.out)
     }
 
@@ -1079,7 +1089,7 @@ impl Controller {
                 priority: 0,
             };
             self.log(log::Level::Info, line);
-            self.out.push(notify);
+            self.group_notifies.push(notify);
         }
         self.pending.extend(out.orders);
     }
@@ -1567,6 +1577,9 @@ impl Controller {
             {
                 self.feed(j, now, order.input);
             }
+        }
+        if !self.hold_group_notifies {
+            self.out.append(&mut self.group_notifies);
         }
     }
 
