@@ -2205,8 +2205,12 @@ impl<'a> Interp<'a> {
                         ),
                     );
                 }
-                "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" | "no_track"
-                | "use_vmac" => {
+                "no_track" => {
+                    self.no_effect(&opt, validate::no_effect_why("no_track"));
+                    i += 1;
+                    continue;
+                }
+                "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" | "use_vmac" => {
                     self.warn(
                         &opt,
                         Category::Unsupported,

@@ -46,6 +46,12 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrpd sends multicast adverts from the interface's primary address (not yet from this one)",
     ),
     (
+        "no_track",
+        "vrrpd does not watch its VIPs: one deleted by someone else stays deleted and the \
+         master stays master (keepalived makes a master BACKUP when one of its VIPs without \
+         no_track is deleted), as if every VIP were no_track",
+    ),
+    (
         "notification_email",
         "vrrpd sends no e-mail; use notify scripts",
     ),
@@ -704,7 +710,7 @@ pub fn advert_interval_of(version: Version, us: u64, name: &str) -> (Centis, Opt
                 shown(us)
             )),
         ),
-        Version::V2 if us % 1_000_000 != 0 || us == 0 => {
+        Version::V2 if !us.is_multiple_of(1_000_000) || us == 0 => {
             let secs = (us + 500_000) / 1_000_000;
             let secs = secs.max(1);
             (
@@ -725,7 +731,7 @@ pub fn advert_interval_of(version: Version, us: u64, name: &str) -> (Centis, Opt
                 shown(us)
             )),
         ),
-        Version::V3 if us % 10_000 != 0 => {
+        Version::V3 if !us.is_multiple_of(10_000) => {
             let cs = ((us + 5_000) / 10_000).max(1);
             (
                 Centis(cs as u32),
