@@ -528,6 +528,20 @@ fn commands(config: &Config) -> Vec<(String, &str, Option<&str>, Option<&str>)> 
             ));
         }
     }
+    let fifos = [
+        ("notify_fifo_script", &config.global.notify_fifo),
+        ("vrrp_notify_fifo_script", &config.global.vrrp_notify_fifo),
+    ];
+    for (kind, fifo) in fifos {
+        if let Some(c) = fifo.as_ref().and_then(|f| f.script.as_ref()) {
+            out.push((
+                kind.to_string(),
+                c.command.as_str(),
+                c.user.as_deref(),
+                c.group.as_deref(),
+            ));
+        }
+    }
     out
 }
 
