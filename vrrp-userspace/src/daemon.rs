@@ -555,6 +555,7 @@ impl<F: Frames> Daemon<F> {
             }
         }
         crate::scripts::configure(&config);
+        crate::fifo::configure(&config.global).await;
         usable_scripts(&mut config);
         if config.instances.is_empty() {
             // keepalived runs such a file too, doing nothing until a reload brings instances.
@@ -1098,6 +1099,7 @@ impl<F: Frames> Daemon<F> {
         }
         let mut config = loaded.config;
         crate::scripts::configure(&config);
+        crate::fifo::configure(&config.global).await;
         usable_scripts(&mut config);
         for name in controller::interfaces(&config) {
             if self.ifaces.contains_key(&name) {
@@ -1334,6 +1336,7 @@ impl<F: Frames> Daemon<F> {
             if stop {
                 if !stopping {
                     stopping = true;
+                    crate::fifo::end_readers();
                     systemd.stopping(self.ctl.instances().iter().map(|i| i.master_adver_interval));
                 }
                 self.feed(Input::Stop).await;
@@ -1416,6 +1419,7 @@ impl<F: Frames> Daemon<F> {
             dataplane::detach_egress_pinned(&self.options.pin_root, name)?;
         }
         let _ = std::fs::remove_file(&self.options.control_socket);
+        crate::fifo::close().await;
         crate::scripts::finish().await;
         log::info!("stopped");
         Ok(())
@@ -1553,9 +1557,11 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
     })
 }
 
-/// Runs the notify scripts of an instance or a sync group ([`crate::scripts::notify`]).
+/// Runs the notify scripts of an instance or a sync group ([`crate::scripts::notify`]), then
+/// writes its line to the notify FIFOs (keepalived's order).
 fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
     crate::scripts::notify(n, kind, name, to, priority);
+    crate::fifo::write(kind, name, to, priority);
 }
 
 /// Drops the `vrrp_script`s that keepalived would disable (a user that does not exist, an

@@ -8,6 +8,7 @@ pub mod control;
 pub mod controller;
 pub mod daemon;
 pub mod dataplane;
+pub mod fifo;
 pub mod frames;
 pub mod fsm;
 #[cfg(feature = "lab")]

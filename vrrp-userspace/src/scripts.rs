@@ -528,6 +528,20 @@ fn commands(config: &Config) -> Vec<(String, &str, Option<&str>, Option<&str>)> 
             ));
         }
     }
+    let fifos = [
+        ("notify_fifo_script", &config.global.notify_fifo),
+        ("vrrp_notify_fifo_script", &config.global.vrrp_notify_fifo),
+    ];
+    for (kind, fifo) in fifos {
+        if let Some(c) = fifo.as_ref().and_then(|f| f.script.as_ref()) {
+            out.push((
+                kind.to_string(),
+                c.command.as_str(),
+                c.user.as_deref(),
+                c.group.as_deref(),
+            ));
+        }
+    }
     out
 }
 
@@ -625,11 +639,21 @@ impl Drop for Group {
 /// Runs `cmd` with `extra` arguments appended; past `timeout` its whole process group is
 /// killed. The child is always reaped (if this future is dropped early, the group is killed and
 /// tokio reaps the leader).
+pub async fn run(cmd: &Command, extra: &[&str], timeout: Option<Duration>) -> Exit {
+    run_started(cmd, extra, timeout, |_| {}).await
+}
+
+/// [`run`], telling `started` the process (and process group) id once it runs.
 #[expect(
     unsafe_code,
     reason = "pre_exec: the user, groups and parent-death signal are set between fork and exec"
 )]
-pub async fn run(cmd: &Command, extra: &[&str], timeout: Option<Duration>) -> Exit {
+pub async fn run_started(
+    cmd: &Command,
+    extra: &[&str],
+    timeout: Option<Duration>,
+    started: impl FnOnce(u32),
+) -> Exit {
     let mut c = tokio::process::Command::new(&cmd.path);
     c.arg0(&cmd.argv[0])
         .args(&cmd.argv[1..])
@@ -667,6 +691,9 @@ pub async fn run(cmd: &Command, extra: &[&str], timeout: Option<Duration>) -> Ex
     let mut group = Group {
         pgid: child.id().map(|p| p as i32),
     };
+    if let Some(pid) = child.id() {
+        started(pid);
+    }
     let waited = match timeout {
         Some(t) => tokio::time::timeout(t, child.wait()).await.ok(),
         None => Some(child.wait().await),

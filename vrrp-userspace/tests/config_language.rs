@@ -422,3 +422,72 @@ fn include_lines_see_definitions_and_config_ids() {
     let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &["-i", "lb1"]);
     assert!(ours.says_at("lb1.conf", 1, "'256'"), "{}", ours.text);
 }
+
+/// `notify_fifo` and `notify_fifo_script` given twice: keepalived keeps the first of each, with
+/// its warning at the line of the other; `vrrp_notify_fifo` too.
+#[test]
+fn repeated_notify_fifos_keep_the_first() {
+    let d = Dir::new("fifo");
+    d.write(
+        "k.conf",
+        &format!(
+            "global_defs {{\n    notify_fifo /tmp/vrrp-test-a.fifo\n    notify_fifo /tmp/vrrp-test-b.fifo\n    \
+             notify_fifo_script /bin/true\n    notify_fifo_script /bin/false\n    \
+             vrrp_notify_fifo /tmp/vrrp-test-c.fifo\n    vrrp_notify_fifo /tmp/vrrp-test-d.fifo\n}}\n{}",
+            instance("")
+        ),
+    );
+    let expected = [
+        (
+            3,
+            "notify_fifo already specified - ignoring /tmp/vrrp-test-b.fifo",
+        ),
+        (
+            5,
+            "notify_fifo_script already specified - ignoring /bin/false",
+        ),
+        (
+            7,
+            "vrrp_notify_fifo already specified - ignoring /tmp/vrrp-test-d.fifo",
+        ),
+    ];
+    let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    for (line, msg) in expected {
+        assert!(
+            ours.says_at("k.conf", line, msg),
+            "{line}: {msg}\n{}",
+            ours.text
+        );
+    }
+    let loaded = vrrp_userspace::config::load(&d.path().join("k.conf")).unwrap();
+    let g = &loaded.config.global;
+    assert_eq!(
+        g.notify_fifo.as_ref().unwrap().path,
+        "/tmp/vrrp-test-a.fifo"
+    );
+    assert_eq!(
+        g.notify_fifo
+            .as_ref()
+            .unwrap()
+            .script
+            .as_ref()
+            .unwrap()
+            .command,
+        "/bin/true"
+    );
+    assert_eq!(
+        g.vrrp_notify_fifo.as_ref().unwrap().path,
+        "/tmp/vrrp-test-c.fifo"
+    );
+    if let Some(ka) = keepalived_t("repeated_notify_fifos", d.path(), "k.conf", &[]) {
+        for (line, msg) in expected {
+            // keepalived names no file for these.
+            assert!(
+                ka.text.contains(&format!("(Line {line}) {msg}")),
+                "{line}: {msg}\n{}",
+                ka.text
+            );
+        }
+    }
+}

@@ -771,3 +771,33 @@ fn garp_refresh_repeat_lower_prio_and_intervals_like_keepalived() {
         (1, 5, 5)
     );
 }
+
+#[test]
+fn no_track_on_a_vip_is_accepted_without_effect_and_said_so() {
+    // keepalived: a VIP with no_track is not watched; vrrpd watches none.
+    let l = ok(
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 50\n    virtual_ipaddress {\n        192.0.2.3 no_track\n        192.0.2.5/24 dev eth0 no_track label eth0:5\n    }\n}\n",
+    );
+    let i = vi1(&l);
+    assert_eq!(i.vips.len(), 2);
+    assert_eq!(
+        i.vips[1].label.as_deref(),
+        Some("eth0:5"),
+        "options after it still read"
+    );
+    let w = warning(
+        &l,
+        "'no_track' accepted, no effect: vrrpd does not watch its VIPs",
+        5,
+    );
+    assert_eq!(w.category, Category::NoEffect);
+    assert_eq!(
+        l.warnings
+            .iter()
+            .filter(|w| w.category == Category::Unsupported)
+            .count(),
+        0,
+        "{:?}",
+        l.warnings
+    );
+}

@@ -1432,6 +1432,10 @@ impl<'a> Interp<'a> {
                     | "v3_checksum_as_v2"
                     | "vrrp_lower_prio_no_advert"
                     | "vrrpd_exclusive"
+                    | "notify_fifo"
+                    | "notify_fifo_script"
+                    | "vrrp_notify_fifo"
+                    | "vrrp_notify_fifo_script"
             );
             if !known {
                 self.unsupported(node, "global_defs");
@@ -1597,9 +1601,86 @@ impl<'a> Interp<'a> {
                         g.lower_prio_no_advert = b;
                     }
                 }
+                "notify_fifo"
+                | "vrrp_notify_fifo"
+                | "notify_fifo_script"
+                | "vrrp_notify_fifo_script" => self.notify_fifo(node, g),
                 _ => unreachable!("filtered by `known`"),
             }
             std::mem::swap(g, &mut self.config.global);
+        }
+        self.notify_fifos_checked();
+    }
+
+    /// `[vrrp_]notify_fifo PATH [USER [GROUP]]` and `[vrrp_]notify_fifo_script CMD [USER
+    /// [GROUP]]`: keepalived keeps the first of each, with its warning.
+    fn notify_fifo(&mut self, node: &Node, g: &mut Global) {
+        let kw = &node.words[0];
+        let k = kw.text.as_str();
+        let prefix = if k.starts_with("vrrp_") { "vrrp_" } else { "" };
+        let slot = if prefix.is_empty() {
+            &mut g.notify_fifo
+        } else {
+            &mut g.vrrp_notify_fifo
+        };
+        let fifo = slot.get_or_insert_with(Default::default);
+        let Some(first) = node.words.get(1) else {
+            let what = if k.ends_with("_script") {
+                "notify_fifo_script"
+            } else {
+                "notify_fifo name"
+            };
+            self.warn(kw, Category::Fixup, format!("No {prefix}{what} specified"));
+            return;
+        };
+        if k.ends_with("_script") {
+            if fifo.script.is_some() {
+                self.warn(
+                    kw,
+                    Category::Fixup,
+                    format!(
+                        "{prefix}notify_fifo_script already specified - ignoring {}",
+                        first.text
+                    ),
+                );
+            } else {
+                fifo.script = self.notify(node);
+            }
+        } else if !fifo.path.is_empty() {
+            self.warn(
+                kw,
+                Category::Fixup,
+                format!(
+                    "{prefix}notify_fifo already specified - ignoring {}",
+                    first.text
+                ),
+            );
+        } else {
+            fifo.path = first.text.clone();
+            fifo.user = node.words.get(2).map(|t| t.text.clone());
+            fifo.group = node.words.get(3).map(|t| t.text.clone());
+            self.extra(node, 3);
+        }
+    }
+
+    /// keepalived opens no FIFO without a name, and only the global one when both name the
+    /// same file.
+    fn notify_fifos_checked(&mut self) {
+        let g = &mut self.config.global;
+        for fifo in [&mut g.notify_fifo, &mut g.vrrp_notify_fifo] {
+            if fifo.as_ref().is_some_and(|f| f.path.is_empty()) {
+                *fifo = None;
+            }
+        }
+        if let (Some(a), Some(b)) = (&g.notify_fifo, &g.vrrp_notify_fifo)
+            && a.path == b.path
+        {
+            let line = format!(
+                "notify FIFO {} has been specified for global and vrrp FIFO - ignoring vrrp FIFO",
+                b.path
+            );
+            g.vrrp_notify_fifo = None;
+            self.sink.warn(None, Category::Fixup, line);
         }
     }
 
@@ -2174,8 +2255,12 @@ impl<'a> Interp<'a> {
                         ),
                     );
                 }
-                "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" | "no_track"
-                | "use_vmac" => {
+                "no_track" => {
+                    self.no_effect(&opt, validate::no_effect_why("no_track"));
+                    i += 1;
+                    continue;
+                }
+                "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" | "use_vmac" => {
                     self.warn(
                         &opt,
                         Category::Unsupported,
@@ -2830,5 +2915,61 @@ mod tests {
         assert_eq!(p("includer x"), Some("x".into()));
         assert_eq!(p("include_me x"), None);
         assert_eq!(p("include"), None);
+    }
+
+    #[test]
+    fn notify_fifos_follow_keepalived() {
+        let text = "global_defs {\n\
+                    notify_fifo_script \"/bin/reader a\" nobody\n\
+                    notify_fifo /run/n.fifo root root\n\
+                    notify_fifo /run/other.fifo\n\
+                    notify_fifo_script /bin/second\n\
+                    vrrp_notify_fifo /run/n.fifo\n\
+                    vrrp_notify_fifo_script /bin/vr\n\
+                    }\n\
+                    vrrp_instance VI_1 {\ninterface eth0\nvirtual_router_id 1\n\
+                    virtual_ipaddress {\n192.0.2.1\n}\n}\n";
+        let l = parse_str("t.conf", text).unwrap_or_else(|e| panic!("{e}"));
+        let g = &l.config.global;
+        let f = g.notify_fifo.as_ref().expect("notify_fifo");
+        assert_eq!(f.path, "/run/n.fifo");
+        assert_eq!(
+            (f.user.as_deref(), f.group.as_deref()),
+            (Some("root"), Some("root"))
+        );
+        let s = f.script.as_ref().expect("its script, even given first");
+        assert_eq!(
+            (s.command.as_str(), s.user.as_deref()),
+            ("/bin/reader a", Some("nobody"))
+        );
+        // The same file twice: keepalived keeps the global one only.
+        assert_eq!(g.vrrp_notify_fifo, None);
+        let messages: Vec<(Option<u32>, &str)> = l
+            .warnings
+            .iter()
+            .map(|w| (w.line(), w.message.as_str()))
+            .collect();
+        assert!(
+            messages.contains(&(
+                Some(4),
+                "notify_fifo already specified - ignoring /run/other.fifo"
+            )),
+            "{messages:?}"
+        );
+        assert!(
+            messages.contains(&(
+                Some(5),
+                "notify_fifo_script already specified - ignoring /bin/second"
+            )),
+            "{messages:?}"
+        );
+        assert!(messages.contains(&(
+            None,
+            "notify FIFO /run/n.fifo has been specified for global and vrrp FIFO - ignoring vrrp FIFO"
+        )));
+        // A script without its FIFO opens nothing.
+        let text = "global_defs {\nvrrp_notify_fifo_script /bin/vr\n}\n";
+        let l = parse_str("t.conf", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(l.config.global.vrrp_notify_fifo, None);
     }
 }

@@ -750,6 +750,31 @@ pub struct Global {
     /// to the stack, for keepalived still running other VRIDs on the host.
     #[serde(default, skip_serializing_if = "is_default")]
     pub vrrpd_exclusive: bool,
+    /// `notify_fifo PATH [USER [GROUP]]` with its `notify_fifo_script`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo PATH [USER [GROUP]]` with its `vrrp_notify_fifo_script` (keepalived
+    /// ignores it when it names the same file as `notify_fifo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+}
+
+/// A FIFO that receives a line per state change (`INSTANCE "VI_1" MASTER 100`), created if
+/// missing, with a reader started on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyFifo {
+    /// The FIFO's path.
+    pub path: String,
+    /// Owner given to a FIFO vrrpd creates (default: the script user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// And its group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The reader started before the FIFO is opened, with its path as last argument.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<NotifyCommand>,
 }
 
 impl Default for Global {
@@ -776,6 +801,8 @@ impl Default for Global {
             v3_checksum: V3Checksum::PseudoHeader,
             lower_prio_no_advert: false,
             vrrpd_exclusive: false,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 }

@@ -46,6 +46,12 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrpd sends multicast adverts from the interface's primary address (not yet from this one)",
     ),
     (
+        "no_track",
+        "vrrpd does not watch its VIPs: one deleted by someone else stays deleted and the \
+         master stays master (keepalived makes a master BACKUP when one of its VIPs without \
+         no_track is deleted), as if every VIP were no_track",
+    ),
+    (
         "notification_email",
         "vrrpd sends no e-mail; use notify scripts",
     ),

@@ -779,6 +779,11 @@ pub struct Controller {
     pending: VecDeque<Order>,
     stopping: Option<Stopping>,
     out: Vec<Effect>,
+    /// The sync groups' notify effects, held until their members' have been emitted (at the
+    /// end of [`Controller::drain`]): keepalived notifies a group after its members.
+    group_notifies: Vec<Effect>,
+    /// While instances start: [`Self::group_notifies`] wait for every member's first state.
+    hold_group_notifies: bool,
     /// What the last [`Input::Reload`] did, until [`Controller::take_reload_outcome`].
     reload_outcome: Option<Result<String, String>>,
     /// Why the input being handled changes tracking (a link, a script, a failing effect): the
@@ -894,6 +899,8 @@ impl Controller {
             pending: VecDeque::new(),
             stopping: None,
             out: Vec::new(),
+            group_notifies: Vec::new(),
+            hold_group_notifies: true,
             reload_outcome: None,
             cause: String::new(),
             group_reason: BTreeMap::new(),
@@ -917,6 +924,8 @@ impl Controller {
         for spec in &config.instances {
             c.add_instance(spec.clone(), host, now);
         }
+        c.hold_group_notifies = false;
+        c.out.append(&mut c.group_notifies);
         let out = c.give_out();
         Ok((c, out))
     }
@@ -1002,6 +1011,7 @@ impl Controller {
                 }
             }
         }
+        self.out.append(&mut self.group_notifies);
         self.give_out()
     }
 
@@ -1599,15 +1609,16 @@ impl Controller {
             let line = event.message();
             self.group_reason
                 .insert(spec.name.clone(), t.reason.clone());
-            let notify = (!spec.notify.is_empty()).then(|| Effect::RunNotify {
+            // Always: the driver also writes the notify FIFO's line.
+            let notify = Effect::RunNotify {
                 notify: Box::new(spec.notify.clone()),
                 kind: "GROUP",
                 name: spec.name.clone(),
                 state: t.to,
                 priority: 0,
-            });
+            };
             self.log(log::Level::Info, line);
-            self.out.extend(notify);
+            self.group_notifies.push(notify);
             self.out.push(Effect::Event {
                 at: self.now,
                 event,
@@ -1865,15 +1876,13 @@ impl Controller {
                     };
                     self.log(log::Level::Info, event.message());
                     self.event(now, event);
-                    if !spec.notify.is_empty() {
-                        self.out.push(Effect::RunNotify {
-                            notify: Box::new(spec.notify.clone()),
-                            kind: "GROUP",
-                            name: spec.name.clone(),
-                            state: t.to,
-                            priority: 0,
-                        });
-                    }
+                    self.out.push(Effect::RunNotify {
+                        notify: Box::new(spec.notify.clone()),
+                        kind: "GROUP",
+                        name: spec.name.clone(),
+                        state: t.to,
+                        priority: 0,
+                    });
                 }
             }
         }
@@ -2168,6 +2177,9 @@ impl Controller {
                 self.feed(j, now, order.input);
             }
         }
+        if !self.hold_group_notifies {
+            self.out.append(&mut self.group_notifies);
+        }
     }
 
     fn act(&mut self, i: usize, now: Nanos, action: Action) {
@@ -2272,7 +2284,8 @@ impl Controller {
                 // Leaving FAULT passes through INIT on the way to BACKUP: not a stop (keepalived
                 // runs no notify_stop there).
                 let leaving_fault = (to, reason) == (State::Initialize, fsm::Reason::FaultCleared);
-                if !inst.spec.notify.is_empty() && !leaving_fault {
+                // Also without scripts: the driver writes the notify FIFO's line.
+                if !leaving_fault {
                     self.out.push(Effect::RunNotify {
                         notify: Box::new(inst.spec.notify.clone()),
                         kind: "INSTANCE",
