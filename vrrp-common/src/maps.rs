@@ -51,6 +51,11 @@ pub const ROUTER_OWNER: u32 = 1 << 2;
 /// [`RouterConfig::flags`]: neighbour advertisements for this router's IPv6 VIPs carry the
 /// Router flag (the interface forwards IPv6, as keepalived and the kernel decide it).
 pub const ROUTER_ND_ROUTER: u32 = 1 << 3;
+/// [`RouterConfig::flags`]: v3 over IPv4, this router's adverts are checksummed over the
+/// message only (`v3_checksum_as_v2`); clear: with the pseudo-header. A valid advert checksummed
+/// the other way counts as [`Counter::AdvertOtherChecksum`] and wakes the controller
+/// ([`EventKind::ChecksumMismatch`]).
+pub const ROUTER_CSUM_MSG_ONLY: u32 = 1 << 4;
 
 /// What the controller tells the program about one virtual router (`VRRP_ROUTERS`).
 #[repr(C)]
@@ -302,11 +307,15 @@ pub enum Counter {
     /// another VRRP speaker on the host (unless `vrrpd_exclusive`: then dropped as
     /// `unknown_vrid`).
     AdvertNotOurs = 17,
+    /// Valid v3/IPv4 adverts for one of our routers checksummed the other way than the
+    /// router's own (`v3_checksum_as_v2`, [`ROUTER_CSUM_MSG_ONLY`]): accepted, but the peer
+    /// most likely drops ours.
+    AdvertOtherChecksum = 18,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::AdvertValid,
@@ -327,6 +336,7 @@ impl Counter {
         Counter::NdEgressRewritten,
         Counter::NdEgressDropped,
         Counter::AdvertNotOurs,
+        Counter::AdvertOtherChecksum,
     ];
 
     /// A short snake_case name.
@@ -350,6 +360,7 @@ impl Counter {
             Counter::NdEgressRewritten => "nd_egress_rewritten",
             Counter::NdEgressDropped => "nd_egress_dropped",
             Counter::AdvertNotOurs => "advert_not_ours",
+            Counter::AdvertOtherChecksum => "advert_other_csum",
         }
     }
 }
@@ -367,6 +378,10 @@ pub enum EventKind {
     NewMaster = 3,
     /// ARP or neighbour discovery from another MAC claims one of our active VIPs.
     AddressConflict = 4,
+    /// A v3/IPv4 advert checksummed the other way than ours ([`ROUTER_CSUM_MSG_ONLY`]) from a
+    /// new sender, after a change of variant, or after a silence of three of its intervals
+    /// (once per episode and CPU, not per advert).
+    ChecksumMismatch = 5,
 }
 
 impl EventKind {
@@ -377,6 +392,7 @@ impl EventKind {
             2 => Some(EventKind::Superior),
             3 => Some(EventKind::NewMaster),
             4 => Some(EventKind::AddressConflict),
+            5 => Some(EventKind::ChecksumMismatch),
             _ => None,
         }
     }

@@ -26,7 +26,7 @@ use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
 use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IfaceConfig};
 
 use crate::{
-    config::{Config, Instance as InstanceSpec, Notify, Route, Rule},
+    config::{Config, Instance as InstanceSpec, Notify, Route, Rule, V3Checksum},
     control,
     control::ReloadAnswer,
     controller::{
@@ -117,6 +117,9 @@ pub struct InstanceStatus {
     /// Why it is in FAULT (a tracked object down, or an effect that fails), if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// A peer whose VRRPv3/IPv4 adverts use the other checksum variant, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_mismatch: Option<crate::controller::ChecksumMismatch>,
 }
 
 /// What `vrrpd status` is answered from: the instances' views as the main loop last published
@@ -178,6 +181,7 @@ impl StatusSnapshot {
                     adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
                     interface_drops: c.map(|c| by_reason(&c.drops_total)).unwrap_or_default(),
                     fault: inst.fault.clone(),
+                    checksum_mismatch: inst.checksum_mismatch.clone(),
                 }
             })
             .collect()
@@ -650,6 +654,11 @@ impl<F: Frames> Daemon<F> {
                                 priority: Priority(s.priority as u8),
                                 interval: Centis(s.interval_cs),
                                 received_at: s.time_ns,
+                            },
+                            checksum: if s.csum_variant == 0 {
+                                V3Checksum::PseudoHeader
+                            } else {
+                                V3Checksum::MessageOnly
                             },
                         });
                     }

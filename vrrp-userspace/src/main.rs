@@ -533,6 +533,15 @@ fn status(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
         if let Some(fault) = &s.fault {
             writeln!(out, "    fault: {fault}")?;
         }
+        if let Some(m) = &s.checksum_mismatch {
+            writeln!(
+                out,
+                "    checksum mismatch: peer {} checksums its VRRPv3 adverts {}; {}",
+                m.peer,
+                vrrp_userspace::controller::ChecksumMismatch::variant_text(m.peer_checksum),
+                m.fix
+            )?;
+        }
         writeln!(
             out,
             "    adverts seen {}, interval {} cs, drops: {}",

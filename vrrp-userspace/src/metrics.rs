@@ -529,6 +529,28 @@ pub fn render(s: &Scrape<'_>) -> String {
     }
 
     out.family(
+        "vrrpd_instance_checksum_mismatch",
+        "gauge",
+        "1 while a peer's VRRPv3/IPv4 adverts use the other checksum variant than the instance's \
+         (v3_checksum_as_v2): the peer most likely drops ours. Absent otherwise.",
+    );
+    for i in 0..n {
+        if let Some(m) = &s.views[i].checksum_mismatch {
+            let peer = m.peer.to_string();
+            let mut l = labels(i);
+            l.push(("peer", peer.as_str()));
+            l.push((
+                "peer_checksum",
+                match m.peer_checksum {
+                    crate::config::V3Checksum::PseudoHeader => "pseudo_header",
+                    crate::config::V3Checksum::MessageOnly => "message_only",
+                },
+            ));
+            out.sample("vrrpd_instance_checksum_mismatch", &l, Value::U(1));
+        }
+    }
+
+    out.family(
         "vrrpd_instance_master_advert_age_seconds",
         "gauge",
         "Seconds since the master's last advert: the newest one XDP recorded (backup), or the \
@@ -1082,6 +1104,7 @@ mod tests {
             all_vips: Vec::new(),
             master_adver_interval: Centis(100),
             fault: None,
+            checksum_mismatch: None,
             handing_over: false,
         }
     }
