@@ -795,11 +795,6 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
             return reject(vrid, DropReason::BadInterval);
         }
     }
-    // v3/IPv4 checksummed the other way than ours: accepted (the RFC left it ambiguous), but
-    // a peer that checks only its own variant drops our adverts.
-    let other_csum = version == 3
-        && matches!(ip.family, Family::Ipv4)
-        && csum_variant != ((router.flags & ROUTER_CSUM_MSG_ONLY) >> 4);
     record(
         ctx,
         ip,
@@ -808,7 +803,6 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
         h[2] as u32,
         interval_cs,
         csum_variant,
-        other_csum,
     )
 }
 
@@ -840,9 +834,14 @@ fn record(
     priority: u32,
     interval_cs: u32,
     csum_variant: u32,
-    other_csum: bool,
 ) -> u32 {
     count(Counter::AdvertValid);
+    // v3/IPv4 checksummed the other way than ours: accepted (the RFC left it ambiguous), but
+    // a peer that checks only its own variant drops our adverts. (The advert's version is the
+    // router's, checked before.)
+    let other_csum = router.version == 3
+        && matches!(ip.family, Family::Ipv4)
+        && csum_variant != ((router.flags & ROUTER_CSUM_MSG_ONLY) >> 4);
     if other_csum {
         count(Counter::AdvertOtherChecksum);
     }

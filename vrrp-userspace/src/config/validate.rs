@@ -704,7 +704,7 @@ pub fn advert_interval_of(version: Version, us: u64, name: &str) -> (Centis, Opt
                 shown(us)
             )),
         ),
-        Version::V2 if us % 1_000_000 != 0 || us == 0 => {
+        Version::V2 if !us.is_multiple_of(1_000_000) || us == 0 => {
             let secs = (us + 500_000) / 1_000_000;
             let secs = secs.max(1);
             (
@@ -725,7 +725,7 @@ pub fn advert_interval_of(version: Version, us: u64, name: &str) -> (Centis, Opt
                 shown(us)
             )),
         ),
-        Version::V3 if us % 10_000 != 0 => {
+        Version::V3 if !us.is_multiple_of(10_000) => {
             let cs = ((us + 5_000) / 10_000).max(1);
             (
                 Centis(cs as u32),
