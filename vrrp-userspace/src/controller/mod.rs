@@ -121,7 +121,7 @@ impl ChecksumMismatch {
                 "set v3_checksum_as_v2 (global_defs or the vrrp_instance) here, or remove it on the peer"
             }
             V3Checksum::PseudoHeader => {
-                "remove v3_checksum_as_v2 (global_defs or the vrrp_instance) here, or set it on the peer"
+                "remove v3_checksum_as_v2 (global_defs or the vrrp_instance) here, or set it on the peer if it is keepalived (FRR checks the pseudo-header only)"
             }
         };
         ChecksumMismatch {
