@@ -52,6 +52,11 @@ pub const ROUTER_OWNER: u32 = 1 << 2;
 /// [`RouterConfig::flags`]: neighbour advertisements for this router's IPv6 VIPs carry the
 /// Router flag (the interface forwards IPv6, as keepalived and the kernel decide it).
 pub const ROUTER_ND_ROUTER: u32 = 1 << 3;
+/// [`RouterConfig::flags`]: v3 over IPv4, this router's adverts are checksummed over the
+/// message only (`v3_checksum_as_v2`); clear: with the pseudo-header. A valid advert checksummed
+/// the other way counts as [`Counter::AdvertOtherChecksum`] and wakes the controller
+/// ([`EventKind::ChecksumMismatch`]).
+pub const ROUTER_CSUM_MSG_ONLY: u32 = 1 << 4;
 
 /// What the controller tells the program about one virtual router (`VRRP_ROUTERS`).
 #[repr(C)]
@@ -316,11 +321,15 @@ pub enum Counter {
     /// neighbour discovery passed while the controller's heartbeat is stale, because no other
     /// router has taken over yet (see [`IfaceConfig::hold_ns`]).
     GateHeld = 18,
+    /// Valid v3/IPv4 adverts for one of our routers checksummed the other way than the
+    /// router's own (`v3_checksum_as_v2`, [`ROUTER_CSUM_MSG_ONLY`]): accepted, but the peer
+    /// most likely drops ours.
+    AdvertOtherChecksum = 19,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::AdvertValid,
@@ -342,6 +351,7 @@ impl Counter {
         Counter::NdEgressDropped,
         Counter::AdvertNotOurs,
         Counter::GateHeld,
+        Counter::AdvertOtherChecksum,
     ];
 
     /// A short snake_case name.
@@ -366,6 +376,7 @@ impl Counter {
             Counter::NdEgressDropped => "nd_egress_dropped",
             Counter::AdvertNotOurs => "advert_not_ours",
             Counter::GateHeld => "gate_held",
+            Counter::AdvertOtherChecksum => "advert_other_csum",
         }
     }
 }
@@ -383,6 +394,10 @@ pub enum EventKind {
     NewMaster = 3,
     /// ARP or neighbour discovery from another MAC claims one of our active VIPs.
     AddressConflict = 4,
+    /// A v3/IPv4 advert checksummed the other way than ours ([`ROUTER_CSUM_MSG_ONLY`]) from a
+    /// new sender, after a change of variant, or after a silence of three of its intervals
+    /// (once per episode and CPU, not per advert).
+    ChecksumMismatch = 5,
 }
 
 impl EventKind {
@@ -393,6 +408,7 @@ impl EventKind {
             2 => Some(EventKind::Superior),
             3 => Some(EventKind::NewMaster),
             4 => Some(EventKind::AddressConflict),
+            5 => Some(EventKind::ChecksumMismatch),
             _ => None,
         }
     }

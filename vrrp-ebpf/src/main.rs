@@ -53,8 +53,9 @@ use vrrp_common::{
     DropReason,
     maps::{
         AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IFACE_EXCLUSIVE,
-        IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_SLOTS, RouterConfig,
-        SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot, router_index, vlan_tag,
+        IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER,
+        ROUTER_SLOTS, RouterConfig, SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot,
+        router_index, vlan_tag,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -858,6 +859,15 @@ fn record(
     csum_variant: u32,
 ) -> u32 {
     count(Counter::AdvertValid);
+    // v3/IPv4 checksummed the other way than ours: accepted (the RFC left it ambiguous), but
+    // a peer that checks only its own variant drops our adverts. (The advert's version is the
+    // router's, checked before.)
+    let other_csum = router.version == 3
+        && matches!(ip.family, Family::Ipv4)
+        && csum_variant != ((router.flags & ROUTER_CSUM_MSG_ONLY) >> 4);
+    if other_csum {
+        count(Counter::AdvertOtherChecksum);
+    }
     let Some(stamp) = VRRP_ADVERTS.get_ptr_mut(index) else {
         return XDP_PASS;
     };
@@ -874,6 +884,14 @@ fn record(
         Some(EventKind::Superior)
     } else if new_sender {
         Some(EventKind::NewMaster)
+    } else if other_csum
+        && (stamp.count == 0
+            || stamp.csum_variant != csum_variant
+            || now_ns().wrapping_sub(stamp.time_ns) > interval_cs as u64 * 30_000_000)
+    {
+        // Once per episode (a change of variant, or the first advert after three intervals
+        // of silence), not per advert: the controller says it once.
+        Some(EventKind::ChecksumMismatch)
     } else {
         None
     };

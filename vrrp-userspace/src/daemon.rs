@@ -28,7 +28,7 @@ use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
 use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IfaceConfig};
 
 use crate::{
-    config::{Config, Instance as InstanceSpec, Notify, Route, Rule},
+    config::{Config, Instance as InstanceSpec, Notify, Route, Rule, V3Checksum},
     control,
     control::ReloadAnswer,
     controller::{
@@ -119,6 +119,9 @@ pub struct InstanceStatus {
     /// Why it is in FAULT (a tracked object down, or an effect that fails), if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// A peer whose VRRPv3/IPv4 adverts use the other checksum variant, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_mismatch: Option<crate::controller::ChecksumMismatch>,
     /// Since when it is in its state (UTC, RFC 3339).
     #[serde(default)]
     pub since: String,
@@ -395,6 +398,7 @@ impl StatusSnapshot {
                         state: state.to_string(),
                     }),
                     tracked: inst.tracked.clone(),
+                    checksum_mismatch: inst.checksum_mismatch.clone(),
                 }
             })
             .collect()
@@ -1037,6 +1041,11 @@ impl<F: Frames> Daemon<F> {
                                 priority: Priority(s.priority as u8),
                                 interval: Centis(s.interval_cs),
                                 received_at: s.time_ns,
+                            },
+                            checksum: if s.csum_variant == 0 {
+                                V3Checksum::PseudoHeader
+                            } else {
+                                V3Checksum::MessageOnly
                             },
                         });
                     }

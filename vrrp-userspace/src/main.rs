@@ -638,6 +638,15 @@ fn print_status(
             )?;
         }
         writeln!(out, "    vips: {}", s.vips.join(", "))?;
+        if let Some(m) = &s.checksum_mismatch {
+            writeln!(
+                out,
+                "    checksum mismatch: peer {} checksums its VRRPv3 adverts {}; {}",
+                m.peer,
+                vrrp_userspace::controller::ChecksumMismatch::variant_text(m.peer_checksum),
+                m.fix
+            )?;
+        }
         writeln!(
             out,
             "    transitions in the last hour: {}",

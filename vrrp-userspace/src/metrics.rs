@@ -529,6 +529,28 @@ pub fn render(s: &Scrape<'_>) -> String {
     }
 
     out.family(
+        "vrrpd_instance_checksum_mismatch",
+        "gauge",
+        "1 while a peer's VRRPv3/IPv4 adverts use the other checksum variant than the instance's \
+         (v3_checksum_as_v2): the peer most likely drops ours. Absent otherwise.",
+    );
+    for i in 0..n {
+        if let Some(m) = &s.views[i].checksum_mismatch {
+            let peer = m.peer.to_string();
+            let mut l = labels(i);
+            l.push(("peer", peer.as_str()));
+            l.push((
+                "peer_checksum",
+                match m.peer_checksum {
+                    crate::config::V3Checksum::PseudoHeader => "pseudo_header",
+                    crate::config::V3Checksum::MessageOnly => "message_only",
+                },
+            ));
+            out.sample("vrrpd_instance_checksum_mismatch", &l, Value::U(1));
+        }
+    }
+
+    out.family(
         "vrrpd_instance_master_advert_age_seconds",
         "gauge",
         "Seconds since the master's last advert: the newest one XDP recorded (backup), or the \
@@ -1082,6 +1104,7 @@ mod tests {
             all_vips: Vec::new(),
             master_adver_interval: Centis(100),
             fault: None,
+            checksum_mismatch: None,
             handing_over: false,
             since: 0,
             reason: String::new(),
@@ -1112,10 +1135,15 @@ mod tests {
     /// A backup (VRID 50, IPv4) whose master last advertised half a second ago, and a master
     /// (VRID 51, IPv6) that sent three adverts, the last 0.25 s ago.
     fn scrape_text() -> String {
-        let views = vec![
+        let mut views = vec![
             view("VI_1", 50, Family::Ipv4, State::Backup, 80),
             view("VI_6", 51, Family::Ipv6, State::Master, 100),
         ];
+        views[0].checksum_mismatch = Some(crate::controller::ChecksumMismatch {
+            peer: "192.0.2.5".parse().unwrap(),
+            peer_checksum: crate::config::V3Checksum::MessageOnly,
+            fix: "set v3_checksum_as_v2".into(),
+        });
         let timings = vec![
             timing("VI_1", 90, Some(NOW + SEC)),
             timing("VI_6", 100, None),
@@ -1142,6 +1170,7 @@ mod tests {
         c.events[Counter::ArpReplied as usize] = 3;
         c.events[Counter::NdReplied as usize] = 4;
         c.events[Counter::ArpConflict as usize] = 1;
+        c.events[Counter::AdvertOtherChecksum as usize] = 2;
         c.iface = IfaceConfig {
             heartbeat_ns: NOW - SEC,
             stale_after_ns: 3 * SEC,
@@ -1203,6 +1232,10 @@ mod tests {
             format!("vrrpd_instance_announcements_sent_total{{{I6}}} 2"),
             format!("vrrpd_instance_announcements_sent_total{{{I1}}} 0"),
             format!("vrrpd_instance_adverts_received_total{{{I1}}} 7"),
+            format!(
+                "vrrpd_instance_checksum_mismatch{{{I1},peer=\"192.0.2.5\",\
+                 peer_checksum=\"message_only\"}} 1"
+            ),
             format!("vrrpd_instance_adverts_received_total{{{I6}}} 0"),
             // The backup: its master's newest advert; the master: its own last one.
             format!("vrrpd_instance_master_advert_age_seconds{{{I1}}} 0.5"),
@@ -1215,6 +1248,7 @@ mod tests {
             r#"vrrpd_xdp_drops_total{interface="eth0",reason="unknown_vrid"} 5"#.into(),
             r#"vrrpd_xdp_packets_total{interface="eth0",reason="arp_replied"} 3"#.into(),
             r#"vrrpd_xdp_packets_total{interface="eth0",reason="advert_not_ours"} 0"#.into(),
+            r#"vrrpd_xdp_packets_total{interface="eth0",reason="advert_other_csum"} 2"#.into(),
             r#"vrrpd_arp_replies_sent_total{interface="eth0"} 3"#.into(),
             r#"vrrpd_na_replies_sent_total{interface="eth0"} 4"#.into(),
             r#"vrrpd_address_conflicts_total{interface="eth0",family="ipv4"} 1"#.into(),
@@ -1241,6 +1275,8 @@ mod tests {
         for e in &expected {
             assert!(lines.contains(&e.as_str()), "missing {e:?} in\n{text}");
         }
+        // Only an instance with a checksum mismatch has the series.
+        assert_eq!(text.matches("vrrpd_instance_checksum_mismatch{").count(), 1);
         // Only a backup has a Master_Down deadline; every drop reason and XDP counter is
         // there, each interface once.
         assert_eq!(

@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vrrp_common::{
     DropReason,
     maps::{
-        Counter, EventKind, Family, IFACE_EXCLUSIVE, IfaceConfig, RouterConfig, router_index,
-        vlan_key,
+        Counter, EventKind, Family, IFACE_EXCLUSIVE, IfaceConfig, ROUTER_CSUM_MSG_ONLY,
+        RouterConfig, router_index, vlan_key,
     },
 };
 use vrrp_userspace::{
@@ -1017,6 +1017,91 @@ fn kernel_valid_adverts_reach_the_stack_at_a_bounded_rate() {
 /// The precise clock is read once per router, CPU and tick: the first advert of a tick gets
 /// its exact arrival; later ones in the same tick count in `same_tick`, and the controller
 /// reads their arrival as one tick later (never early).
+/// A v3/IPv4 advert checksummed the other way than the router's own (`v3_checksum_as_v2`) is
+/// accepted, counted as `advert_other_csum` and wakes the controller once per episode (a change
+/// of variant, or the first advert after three intervals of silence), not per advert; the router's own variant counts nothing. v2
+/// and v3/IPv6 have one variant and never count.
+#[test]
+fn kernel_other_checksum_variant_counted_and_reported_once() {
+    if !lab::privileged("kernel_other_checksum_variant_counted_and_reported_once") {
+        return;
+    }
+    // One CPU, so that every run lands in the same per-CPU stamp.
+    let mut cpu0 = nix::sched::CpuSet::new();
+    cpu0.set(0).unwrap();
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &cpu0).unwrap();
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let other = |dp: &Dataplane| dp.counter(Counter::AdvertOtherChecksum).unwrap();
+    let msg_only = |vrid| {
+        wire::emit_advert_frame(
+            &v3(vrid, vec![IpAddr::V4(VIP)]),
+            IpAddr::V4(SRC4),
+            V3Checksum::MessageOnly,
+        )
+    };
+    let pseudo = |vrid| frame(&v3(vrid, vec![IpAddr::V4(VIP)]));
+    let mismatch_events = |ev: &[vrrp_common::maps::Event]| {
+        ev.iter()
+            .filter(|e| e.kind == EventKind::ChecksumMismatch as u32)
+            .count()
+    };
+
+    // Router 51 checksums with the pseudo-header (the default): its own variant is quiet.
+    for _ in 0..3 {
+        expect_valid(&dp, "v3 IPv4, our variant", &pseudo(51));
+    }
+    assert_eq!(other(&dp), 0);
+    let ev = events.drain();
+    assert_eq!(mismatch_events(&ev), 0, "{ev:?}");
+
+    // The peer switches to message-only: every advert counts, one event for the episode.
+    for _ in 0..5 {
+        expect_valid(&dp, "v3 IPv4, the other variant", &msg_only(51));
+    }
+    assert_eq!(other(&dp), 5);
+    let ev = events.drain();
+    assert_eq!(mismatch_events(&ev), 1, "{ev:?}");
+    let e = ev
+        .iter()
+        .find(|e| e.kind == EventKind::ChecksumMismatch as u32)
+        .unwrap();
+    assert_eq!(
+        (e.router, &e.src[..4]),
+        (router_index(Family::Ipv4, 51), &SRC4.octets()[..])
+    );
+
+    // Router 51 set to v3_checksum_as_v2: now message-only is ours, the pseudo-header the other.
+    let mut as_v2 = router(3, 0, false);
+    as_v2.flags |= ROUTER_CSUM_MSG_ONLY;
+    dp.set_router(Family::Ipv4, 51, &as_v2).unwrap();
+    for _ in 0..3 {
+        expect_valid(&dp, "v3 IPv4, as v2, our variant", &msg_only(51));
+    }
+    assert_eq!(other(&dp), 5);
+    assert_eq!(mismatch_events(&events.drain()), 0);
+    for _ in 0..4 {
+        expect_valid(&dp, "v3 IPv4, as v2, the other variant", &pseudo(51));
+    }
+    assert_eq!(other(&dp), 9);
+    assert_eq!(mismatch_events(&events.drain()), 1);
+    // After three intervals (3 s) of silence, the same peer and variant: a new episode.
+    std::thread::sleep(std::time::Duration::from_millis(3_100));
+    expect_valid(&dp, "v3 IPv4, as v2, the other variant again", &pseudo(51));
+    assert_eq!(other(&dp), 10);
+    assert_eq!(mismatch_events(&events.drain()), 1);
+
+    // One variant only: v2 and v3 over IPv6 never count.
+    expect_valid(&dp, "v2", &frame(&v2(50, 90)));
+    expect_valid(
+        &dp,
+        "v3 IPv6",
+        &frame(&v3(52, vec![IpAddr::V6(backup_vip6())])),
+    );
+    assert_eq!(other(&dp), 10);
+    assert_eq!(mismatch_events(&events.drain()), 0);
+}
+
 #[test]
 fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
     if !lab::privileged("kernel_adverts_sharing_a_tick_are_stamped_never_early") {

@@ -316,6 +316,9 @@ fn interop(family: Family, vrrpd_is_master: bool) {
             "XDP accepted no FRR advert: {seen:?}"
         );
         assert_eq!(seen.master, Some(theirs_addr.parse().unwrap()));
+        // Both use the RFC's checksum (with the pseudo-header): no mismatch to report.
+        assert_eq!(seen.checksum_mismatch, None);
+        assert!(!ours.log_text().contains("checksum"), "{}", ours.log_text());
         // FRR stops (SIGTERM: priority 0, protodown): vrrpd takes over after its skew time.
         let status = theirs.stop();
         assert!(
@@ -387,4 +390,79 @@ fn frr_v3_ipv6_frr_master_vrrpd_backup() {
     if lab::privileged("frr_v3_ipv6_frr_master") {
         interop(Family::V6, false);
     }
+}
+
+/// vrrpd set to `v3_checksum_as_v2` (global_defs) beside FRR, which checks the pseudo-header
+/// variant only and drops vrrpd's adverts (`Bad VRRP checksum`): FRR becomes master as well,
+/// and vrrpd, which accepts both variants, says so within a few of FRR's adverts: one log line
+/// naming FRR's address, its variant and the option, the mismatch in `vrrpd status`, and the
+/// XDP counter `advert_other_csum`.
+#[test]
+fn frr_v3_checksum_mismatch_is_reported() {
+    if !lab::privileged("frr_v3_checksum_mismatch_is_reported") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = dir.join("lb01.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n    router_id lb01\n    v3_checksum_as_v2\n}}\nvrrp_instance VI_1 {{\n    state MASTER\n    interface eth0\n    virtual_router_id {VRID}\n    priority 100\n    advert_int 1\n    version 3\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    Frr::prepare_host(lab.host("lb02"), VRID, &[VIP]);
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
+    let theirs = Frr::start(lab.host("lb02"), &dir, "lb02", &frr_config(90, Family::V4));
+    // FRR drops every advert of ours and becomes master after its master down interval
+    // (3.64 s at 90); vrrpd reports FRR's first adverts.
+    let reported = wait_for(Duration::from_secs(10), || {
+        ours.status().is_some_and(|s| s.checksum_mismatch.is_some())
+    });
+    let status = ours.status().unwrap();
+    let log = ours.log_text();
+    assert!(
+        reported.is_some(),
+        "no mismatch reported: {status:?}\n{log}\n{}",
+        theirs.log_text()
+    );
+    assert_eq!(theirs.state(false).as_deref(), Some("Master"));
+    let frr_addr = theirs.primary(false).expect("FRR's advert source");
+    let m = status.checksum_mismatch.clone().unwrap();
+    assert_eq!(m.peer.to_string(), frr_addr);
+    assert_eq!(
+        m.peer_checksum,
+        vrrp_userspace::config::V3Checksum::PseudoHeader
+    );
+    assert!(m.fix.contains("v3_checksum_as_v2"), "{}", m.fix);
+    // One line for the episode, however many adverts follow.
+    std::thread::sleep(Duration::from_secs(3));
+    let log = ours.log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("checksums its VRRPv3 adverts"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains(&frr_addr) && lines[0].contains("v3_checksum_as_v2"),
+        "{}",
+        lines[0]
+    );
+    assert!(ours.status().unwrap().checksum_mismatch.is_some());
+    // `vrrpd status` in text says it on one line.
+    let text = std::process::Command::new(vrrpd())
+        .arg("status")
+        .arg("--control-socket")
+        .arg(&ours.socket)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("checksum mismatch") && l.contains(&frr_addr)),
+        "{text}"
+    );
+    drop(theirs);
 }

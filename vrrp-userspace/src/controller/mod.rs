@@ -26,7 +26,8 @@ use std::{
 
 use vrrp_common::{
     maps::{
-        Family, ROUTER_CONFIGURED, ROUTER_MASTER, ROUTER_ND_ROUTER, ROUTER_OWNER, RouterConfig,
+        Family, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_ND_ROUTER,
+        ROUTER_OWNER, RouterConfig,
     },
     proto::{vmac_v4, vmac_v6},
 };
@@ -44,7 +45,7 @@ pub use incident::{
 use crate::{
     config::{
         self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Route, Rule, Script,
-        SyncGroup as SyncGroupSpec, Vip,
+        SyncGroup as SyncGroupSpec, V3Checksum, Version, Vip,
     },
     fsm::{self, Action, Advert, Nanos, Params, Reason, Router, State},
     sync::{Group, Order, Outcome},
@@ -109,6 +110,49 @@ pub struct Heard {
     pub vrid: u8,
     /// The advert (its sender, priority, interval and arrival).
     pub advert: Advert,
+    /// v3 over IPv4: the checksum variant it verified with (XDP accepts both).
+    pub checksum: V3Checksum,
+}
+
+/// A peer whose VRRPv3/IPv4 adverts are checksummed the other way than ours
+/// (`v3_checksum_as_v2`): we accept its adverts, it most likely drops ours, and both become
+/// master. Shown in `vrrpd status` and the metrics until its adverts stop or agree.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChecksumMismatch {
+    /// The peer's address.
+    pub peer: IpAddr,
+    /// The variant its adverts use.
+    pub peer_checksum: V3Checksum,
+    /// What fixes it, in keepalived's words.
+    pub fix: String,
+}
+
+impl ChecksumMismatch {
+    fn new(peer: IpAddr, peer_checksum: V3Checksum) -> Self {
+        let fix = match peer_checksum {
+            V3Checksum::MessageOnly => {
+                "set v3_checksum_as_v2 (global_defs or the vrrp_instance) here, or remove it on the peer"
+            }
+            V3Checksum::PseudoHeader => {
+                "remove v3_checksum_as_v2 (global_defs or the vrrp_instance) here, or set it on the peer if it is keepalived (FRR checks the pseudo-header only)"
+            }
+        };
+        ChecksumMismatch {
+            peer,
+            peer_checksum,
+            fix: fix.into(),
+        }
+    }
+
+    /// The variant's description, for people.
+    pub fn variant_text(v: V3Checksum) -> &'static str {
+        match v {
+            V3Checksum::PseudoHeader => {
+                "with the IPv4 pseudo-header (RFC 5798, keepalived's default, FRR)"
+            }
+            V3Checksum::MessageOnly => "over the message only (v3_checksum_as_v2)",
+        }
+    }
 }
 
 /// Whom a failed effect concerns.
@@ -486,6 +530,8 @@ pub struct InstanceView {
     pub master_adver_interval: Centis,
     /// Why it is in FAULT, if it is.
     pub fault: Option<String>,
+    /// A peer whose adverts use the other v3/IPv4 checksum variant, if one does.
+    pub checksum_mismatch: Option<ChecksumMismatch>,
     /// Whether it waits, stopping, for a new master before it lets its VIPs go.
     pub handing_over: bool,
     /// Since when it is in its state (or since it started).
@@ -601,9 +647,16 @@ struct Inst {
     address_conflicts: u64,
     /// Consecutive sends refused for now ([`SEND_FAILURES_TOLERATED`]).
     send_failures: u32,
+    /// A peer heard with the other v3/IPv4 checksum variant (this episode).
+    csum_mismatch: Option<ChecksumMismatch>,
 }
 
 impl Inst {
+    /// v3 over IPv4: the only routers with two checksum variants.
+    fn two_checksums(&self) -> bool {
+        self.family == Family::Ipv4 && self.spec.version == Version::V3
+    }
+
     fn vmac(&self) -> [u8; 6] {
         match self.family {
             Family::Ipv4 => vmac_v4(self.spec.vrid.get()),
@@ -655,6 +708,9 @@ impl Inst {
         }
         if self.nd_router {
             flags |= ROUTER_ND_ROUTER;
+        }
+        if spec.v3_checksum == V3Checksum::MessageOnly {
+            flags |= ROUTER_CSUM_MSG_ONLY;
         }
         let mut primary16 = [0u8; 16];
         match self.primary {
@@ -1123,6 +1179,7 @@ impl Controller {
                 all_vips: inst.all_vips(),
                 master_adver_interval: inst.router.master_adver_interval(),
                 fault: (inst.broken.is_some() || inst.track_fault).then(|| self.fault_cause(i)),
+                checksum_mismatch: inst.csum_mismatch.clone(),
                 handing_over: self
                     .stopping
                     .as_ref()
@@ -1730,6 +1787,7 @@ impl Controller {
             conflict: None,
             address_conflicts: 0,
             send_failures: 0,
+            csum_mismatch: None,
         });
         let i = self.instances.len() - 1;
         let iface = self.instances[i].spec.interface.clone();
@@ -2517,7 +2575,19 @@ impl Controller {
             .iter()
             .map(|h| ((h.iface.as_str(), h.family, h.vrid), h.advert))
             .collect();
+        let checksums: BTreeMap<(&str, Family, u8), V3Checksum> = heard
+            .iter()
+            .map(|h| ((h.iface.as_str(), h.family, h.vrid), h.checksum))
+            .collect();
         for i in 0..self.instances.len() {
+            let inst = &self.instances[i];
+            let key = (
+                inst.spec.interface.as_str(),
+                inst.family,
+                inst.spec.vrid.get(),
+            );
+            let heard_checksum = newest.get(&key).copied().zip(checksums.get(&key).copied());
+            self.check_checksum(i, now, heard_checksum);
             let inst = &self.instances[i];
             let key = (
                 inst.spec.interface.as_str(),
@@ -2576,6 +2646,56 @@ impl Controller {
             self.send_garps(i, now);
         }
         self.pace(now);
+    }
+
+    /// Compares the newest advert's v3/IPv4 checksum variant with ours. An episode starts with
+    /// a fresh advert (within Master_Down_Interval) from a peer using the other variant: one
+    /// warning naming the peer, its variant and the fix; it ends, with one line, when that
+    /// peer's adverts agree or stop (the newest stamp grows stale).
+    fn check_checksum(&mut self, i: usize, now: Nanos, heard: Option<(Advert, V3Checksum)>) {
+        let inst = &self.instances[i];
+        if !inst.two_checksums() {
+            return;
+        }
+        let ours = inst.spec.v3_checksum;
+        let fresh_within = inst.router.master_down_interval().as_millis() * 1_000_000;
+        let fresh = heard.filter(|(a, _)| now.saturating_sub(a.received_at) <= fresh_within);
+        let name = inst.name();
+        match (fresh, &inst.csum_mismatch) {
+            (Some((a, theirs)), current) if theirs != ours => {
+                if current
+                    .as_ref()
+                    .is_some_and(|m| m.peer == a.src && m.peer_checksum == theirs)
+                {
+                    return;
+                }
+                let m = ChecksumMismatch::new(a.src, theirs);
+                self.log(
+                    log::Level::Warn,
+                    format!(
+                        "{name}: peer {} checksums its VRRPv3 adverts {}, ours {}: it most likely drops ours (two masters); {}",
+                        a.src,
+                        ChecksumMismatch::variant_text(theirs),
+                        ChecksumMismatch::variant_text(ours),
+                        m.fix
+                    ),
+                );
+                self.instances[i].csum_mismatch = Some(m);
+            }
+            (fresh, Some(m)) if fresh.is_none_or(|(a, _)| a.src == m.peer) => {
+                let why = if fresh.is_some() {
+                    "now checksums its adverts as we do"
+                } else {
+                    "is no longer heard"
+                };
+                self.log(
+                    log::Level::Info,
+                    format!("{name}: peer {} {why}: checksum mismatch over", m.peer),
+                );
+                self.instances[i].csum_mismatch = None;
+            }
+            _ => {}
+        }
     }
 
     /// SIGTERM or SIGINT: every router stops (a master sends priority 0); a master keeps its

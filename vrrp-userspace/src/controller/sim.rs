@@ -505,6 +505,7 @@ impl World {
                     family: vrrp_common::maps::Family::Ipv4,
                     vrid,
                     advert: *a,
+                    checksum: crate::config::V3Checksum::PseudoHeader,
                 });
                 // What the controller will feed its state machine, and in which state.
                 if let Some(w) = host.watch.get_mut(&vrid)

@@ -84,6 +84,7 @@ fn heard(vrid: u8, priority: u8, at: Nanos) -> Heard {
             interval: Centis(100),
             received_at: at,
         },
+        checksum: V3Checksum::PseudoHeader,
     }
 }
 
@@ -1547,4 +1548,109 @@ fn garp_interval_paces_the_frames_of_an_interface() {
     let times = garp_times(&mut ctl, MS, SEC, &[higher]);
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
     assert_eq!(times, vec![(100 * MS, 1)], "{times:?}");
+}
+
+#[test]
+fn a_peer_with_the_other_v3_checksum_is_reported_once_per_episode() {
+    let mut spec = instance("VI_1", 1, 200, true);
+    spec.v3_checksum = V3Checksum::MessageOnly;
+    let c = config(vec![spec, instance("VI_2", 2, 100, false)]);
+    let (mut ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
+    // The XDP program learns each router's own variant.
+    let flags = |effects: &[Effect], name: &str| {
+        effects.iter().find_map(|e| match e {
+            Effect::SetRouter {
+                instance, config, ..
+            } if instance == name => Some(config.flags),
+            _ => None,
+        })
+    };
+    assert_ne!(flags(&effects, "VI_1").unwrap() & ROUTER_CSUM_MSG_ONLY, 0);
+    assert_eq!(flags(&effects, "VI_2").unwrap() & ROUTER_CSUM_MSG_ONLY, 0);
+    let warnings = |effects: &[Effect]| -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Log { line, .. } if line.contains("checksum") => Some(line.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mismatch = |ctl: &Controller, name: &str| {
+        ctl.instances()
+            .into_iter()
+            .find(|v| v.name == name)
+            .unwrap()
+            .checksum_mismatch
+    };
+    let with = |vrid, at, checksum| Heard {
+        checksum,
+        ..heard(vrid, 100, at)
+    };
+    // The master VI_1 hears a peer checksumming with the pseudo-header (FRR, keepalived's
+    // default): one warning naming the peer, its variant and the option, kept in the view.
+    let lines = warnings(&tick(
+        &mut ctl,
+        SEC,
+        vec![with(1, SEC, V3Checksum::PseudoHeader)],
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("VI_1")
+            && lines[0].contains("192.0.2.5")
+            && lines[0].contains("pseudo-header")
+            && lines[0].contains("v3_checksum_as_v2"),
+        "{}",
+        lines[0]
+    );
+    let m = mismatch(&ctl, "VI_1").unwrap();
+    assert_eq!((m.peer, m.peer_checksum), (PEER, V3Checksum::PseudoHeader));
+    assert!(m.fix.contains("v3_checksum_as_v2"), "{}", m.fix);
+    // Its next adverts: no new line (one per episode, not per advert).
+    for s in 2..5 {
+        let effects = tick(
+            &mut ctl,
+            s * SEC,
+            vec![with(1, s * SEC, V3Checksum::PseudoHeader)],
+        );
+        assert!(warnings(&effects).is_empty());
+        assert!(mismatch(&ctl, "VI_1").is_some());
+    }
+    // The peer agrees: the episode is over, with one line.
+    let lines = warnings(&tick(
+        &mut ctl,
+        5 * SEC,
+        vec![with(1, 5 * SEC, V3Checksum::MessageOnly)],
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(mismatch(&ctl, "VI_1").is_none());
+    // A new episode, ended by the peer's silence: the newest stamp is stale.
+    assert_eq!(
+        warnings(&tick(
+            &mut ctl,
+            6 * SEC,
+            vec![with(1, 6 * SEC, V3Checksum::PseudoHeader)]
+        ))
+        .len(),
+        1
+    );
+    assert!(mismatch(&ctl, "VI_1").is_some());
+    let lines = warnings(&tick(
+        &mut ctl,
+        20 * SEC,
+        vec![with(1, 6 * SEC, V3Checksum::PseudoHeader)],
+    ));
+    assert!(
+        lines.len() == 1 && lines[0].contains("no longer heard"),
+        "{lines:?}"
+    );
+    assert!(mismatch(&ctl, "VI_1").is_none());
+    // VI_2 uses the RFC's variant, as its peer does: nothing to say.
+    let effects = tick(
+        &mut ctl,
+        21 * SEC,
+        vec![with(2, 21 * SEC, V3Checksum::PseudoHeader)],
+    );
+    assert!(warnings(&effects).is_empty());
+    assert!(mismatch(&ctl, "VI_2").is_none());
 }
