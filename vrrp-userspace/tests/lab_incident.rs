@@ -295,7 +295,12 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     let (lb01, lb02) = start_pair(&vrrpd(), &lab, &seed("lb01.conf"), &seed("lb02.conf"), &dir);
     let events01 = Follower::start(&lb01, true);
     let events02 = Follower::start(&lb02, true);
-    std::thread::sleep(Duration::from_millis(500));
+    // lb02 has heard lb01 as master before the switch cuts it off (on a loaded machine its
+    // first advert may come after any fixed sleep): lb02's takeover then names lb01.
+    wait_for(Duration::from_secs(5), || {
+        status_json(&lb02)["adverts_seen"].as_u64().unwrap_or(0) >= 1
+    })
+    .unwrap_or_else(|| panic!("lb02 heard no advert of lb01\n{}", lb02.log_text()));
     // The switch drops lb01's adverts (one direction only): lb02 no longer hears a master
     // and takes over, while lb01 stays master and hears lb02's adverts of priority 90. Its
     // answers are dropped too, so lb02 never yields: two masters.
