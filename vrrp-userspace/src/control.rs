@@ -5,7 +5,7 @@
 //!
 //! `events` is answered with a stream, one JSON object a line ([`EventRecord`]), until the
 //! client closes: every subscriber has its own place in a bounded backlog
-//! ([`crate::daemon::EVENTS_BACKLOG`]), so a reader that falls behind loses the oldest events
+//! ([`crate::status::EVENTS_BACKLOG`]), so a reader that falls behind loses the oldest events
 //! and is told how many (`{"kind":"dropped","count":N,…}`), and the daemon never waits for it.
 //!
 //! The socket is served by a task of its own ([`serve_all`]): the status comes from the
@@ -29,7 +29,7 @@ use tokio::{
     net::{UnixListener, UnixStream},
 };
 
-use crate::daemon::{EventRecord, InstanceStatus, StatusSnapshot};
+use crate::status::{EventRecord, InstanceStatus, StatusSnapshot};
 
 /// The answer to `reload`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -405,7 +405,7 @@ async fn stream_events(
             let line = match events.recv().await {
                 Ok(record) => serde_json::to_vec(&record).ok(),
                 Err(RecvError::Lagged(n)) => serde_json::to_vec(&serde_json::json!({
-                    "time": crate::daemon::rfc3339(std::time::SystemTime::now()),
+                    "time": crate::status::rfc3339(std::time::SystemTime::now()),
                     "kind": "dropped",
                     "count": n,
                     "message": format!("dropped {n} events (this reader fell behind)"),
@@ -525,7 +525,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let (tx, _) = tokio::sync::broadcast::channel(crate::daemon::EVENTS_BACKLOG);
+            let (tx, _) = tokio::sync::broadcast::channel(crate::status::EVENTS_BACKLOG);
             // Two subscribers over real socket pairs: one reads as events come, the other
             // not at all until the daemon sent more than the backlog.
             let (fast_daemon, fast_client) = UnixStream::pair().unwrap();
@@ -542,17 +542,17 @@ mod tests {
             assert_eq!(fast.len(), 100);
             assert_eq!(fast[99]["script"], "chk99");
             assert_eq!(fast[0]["kind"], "script");
-            let total = crate::daemon::EVENTS_BACKLOG + 500;
+            let total = crate::status::EVENTS_BACKLOG + 500;
             for n in 100..total {
                 tx.send(record(n)).unwrap();
             }
             tokio::spawn(stream_events(slow_daemon, slow_rx));
-            let slow = lines(slow_client, crate::daemon::EVENTS_BACKLOG + 1).await;
+            let slow = lines(slow_client, crate::status::EVENTS_BACKLOG + 1).await;
             // It lost the oldest: counted in one line, then the newest backlog's worth.
             assert_eq!(slow[0]["kind"], "dropped");
             assert_eq!(
                 slow[0]["count"],
-                (total - crate::daemon::EVENTS_BACKLOG) as u64
+                (total - crate::status::EVENTS_BACKLOG) as u64
             );
             assert!(
                 slow[0]["message"]

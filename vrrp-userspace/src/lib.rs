@@ -17,6 +17,7 @@ pub mod logging;
 pub mod metrics;
 pub mod netlink;
 pub mod scripts;
+pub mod status;
 pub mod sync;
 pub mod systemd;
 pub mod track;

@@ -547,7 +547,7 @@ fn status(
         write!(
             buf,
             "\x1b[H\x1b[2Jvrrpd status every {interval} s ({}), Ctrl-C to stop\n\n",
-            vrrp_userspace::daemon::rfc3339(std::time::SystemTime::now())
+            vrrp_userspace::status::rfc3339(std::time::SystemTime::now())
         )?;
         match runtime.block_on(control::query(&path)) {
             Ok(status) => print_status(&mut buf, &status, json)?,
@@ -574,7 +574,7 @@ fn ago(s: f64) -> String {
 
 fn print_status(
     out: &mut impl Write,
-    status: &[vrrp_userspace::daemon::InstanceStatus],
+    status: &[vrrp_userspace::status::InstanceStatus],
     json: bool,
 ) -> anyhow::Result<()> {
     if json {

@@ -36,9 +36,9 @@ use vrrp_common::{
 
 use crate::{
     controller::{InstanceTiming, InstanceView},
-    daemon::StatusSnapshot,
     dataplane::{self, Counts},
     fsm::{Nanos, Reason, State},
+    status::StatusSnapshot,
 };
 
 /// Connections served at once; more are answered 503 and closed at once.

@@ -127,7 +127,7 @@ fn round(lb01: &Vrrpd, lb02: &Vrrpd, socket: &str) -> (usize, usize, usize) {
     let during = takeovers(&lb02.log_text()) - settled - quiet;
     let calls = answers.len();
     for answer in answers {
-        let status: Vec<vrrp_userspace::daemon::InstanceStatus> =
+        let status: Vec<vrrp_userspace::status::InstanceStatus> =
             serde_json::from_slice(&answer).expect("the status is JSON");
         assert_eq!(status.len(), usize::from(ROUTERS));
         assert!(

@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{Child, Lab, NetNs, PinDir, unique};
-use crate::daemon::InstanceStatus;
+use crate::status::InstanceStatus;
 
 /// The VIP of the seed configs in the lab.
 pub const VIP: &str = "192.0.2.3";
