@@ -540,3 +540,55 @@ fn lab_mcast_group4_two_vrrpd_and_keepalived_form_one_group() {
         "tshark finds errors from:\n{malformed}"
     );
 }
+
+/// The IPv4 multicast groups `ns` has joined on eth0 (`ip maddr`).
+fn joined(ns: &lab::NetNs) -> Vec<String> {
+    ns.exec(&["ip", "-4", "maddr", "show", "dev", "eth0"])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("inet "))
+        .map(|g| g.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// vrrpd joins the configured group on the interface, and a reload that changes
+/// `vrrp_mcast_group4` leaves it for the new one, to which the adverts then go.
+#[test]
+fn lab_mcast_group4_joined_and_changed_by_a_reload() {
+    if !lab::privileged("lab_mcast_group4_joined_and_changed_by_a_reload") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = group19_config(&dir, "lb01.conf", "MASTER", 100);
+    let lb01 = lab.host("lb01");
+    let ours = Vrrpd::start(&vrrpd(), lb01, &conf, &dir, "lb01");
+    wait_for(Duration::from_secs(6), || holds(lb01, VIP))
+        .unwrap_or_else(|| panic!("vrrpd not master: {}", ours.log_text()));
+    let groups = joined(lb01);
+    assert!(groups.iter().any(|g| g == "224.0.0.19"), "{groups:?}");
+    assert!(!groups.iter().any(|g| g == "224.0.0.18"), "{groups:?}");
+    // The same file on 224.0.0.20, reloaded.
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("224.0.0.19", "224.0.0.20");
+    std::fs::write(&conf, text).unwrap();
+    ours.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || {
+        let g = joined(lb01);
+        g.iter().any(|g| g == "224.0.0.20") && !g.iter().any(|g| g == "224.0.0.19")
+    })
+    .unwrap_or_else(|| panic!("groups {:?}: {}", joined(lb01), ours.log_text()));
+    // The adverts follow: captured after the reload, all to 224.0.0.20.
+    wait_for(Duration::from_secs(6), || holds(lb01, VIP))
+        .unwrap_or_else(|| panic!("vrrpd not master after the reload: {}", ours.log_text()));
+    let pcap = dir.join("after-reload.pcap");
+    let cap = lab.capture(&pcap);
+    std::thread::sleep(Duration::from_millis(3500));
+    drop(cap);
+    let dsts = tshark_fields(&pcap, "vrrp && ip.src == 192.0.2.4", "ip.dst");
+    assert!(!dsts.trim().is_empty(), "no advert after the reload");
+    assert!(dsts.lines().all(|d| d == "224.0.0.20"), "{dsts}");
+    let macs = tshark_fields(&pcap, "vrrp && ip.src == 192.0.2.4", "eth.dst");
+    assert!(macs.lines().all(|m| m == "01:00:5e:00:00:14"), "{macs}");
+}
