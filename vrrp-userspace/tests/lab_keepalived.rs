@@ -592,3 +592,69 @@ fn lab_mcast_group4_joined_and_changed_by_a_reload() {
     let macs = tshark_fields(&pcap, "vrrp && ip.src == 192.0.2.4", "eth.dst");
     assert!(macs.lines().all(|m| m == "01:00:5e:00:00:14"), "{macs}");
 }
+
+/// `vrrp_mcast_group6 ff02::13` on vrrpd (master) and keepalived (backup), VRRPv3 over IPv6:
+/// keepalived hears vrrpd and stays backup, and vrrpd's adverts go to ff02::13 from
+/// 33:33:00:00:00:13 (none to ff02::12); when vrrpd leaves, keepalived takes over.
+#[test]
+fn lab_mcast_group6_vrrpd_and_keepalived_form_one_group() {
+    if !lab::privileged("lab_mcast_group6_vrrpd_and_keepalived_form_one_group") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed6();
+    let dir = run_dir();
+    let pcap = dir.join("switch.pcap");
+    let cap = lab.capture(&pcap);
+    let conf = |file: &str, state: &str, priority: u8| {
+        let text = format!(
+            "global_defs {{\n    vrrp_mcast_group6 ff02::13\n}}\nvrrp_instance VI_50 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP6}\n    }}\n}}\n"
+        );
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (c1, c2) = (
+        conf("lb01.conf", "MASTER", 100),
+        conf("lb02.conf", "BACKUP", 90),
+    );
+    let ka = Keepalived::start(lab.host("lb02"), &c2, &dir, "lb02");
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &c1, &dir, "lb01");
+    let held = |role: &str| holds(lab.host(role), VIP6);
+    let ka_state = || lab::daemon::last_logged_state(&ka.log_text(), "VI_50");
+    wait_for(Duration::from_secs(8), || {
+        held("lb01") && !held("lb02") && ka_state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("no single group:\n{}\n{}", ours.log_text(), ka.log_text()));
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        assert_eq!(
+            (held("lb01"), held("lb02")),
+            (true, false),
+            "{}",
+            ka.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut ours = ours;
+    ours.child.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = ours.child.wait_timeout(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "{}", ours.log_text());
+    wait_for(Duration::from_secs(6), || held("lb02"))
+        .unwrap_or_else(|| panic!("keepalived did not take over: {}", ka.log_text()));
+    std::thread::sleep(Duration::from_millis(2500));
+    drop(ka);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(cap);
+    for role in ["lb01", "lb02"] {
+        let src = link_local(lab.host(role));
+        let dsts = tshark_fields(&pcap, &format!("vrrp && ipv6.src == {src}"), "ipv6.dst");
+        assert!(!dsts.trim().is_empty(), "no advert from {role}");
+        assert!(dsts.lines().all(|d| d == "ff02::13"), "{role}: {dsts}");
+    }
+    let macs = tshark_fields(&pcap, "vrrp", "eth.dst");
+    assert!(
+        macs.lines().all(|m| m == "33:33:00:00:00:13"),
+        "advert MACs:\n{macs}"
+    );
+}
