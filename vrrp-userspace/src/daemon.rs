@@ -108,7 +108,36 @@ struct Iface {
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
     outbox_from: Vec<Arc<InstanceSpec>>,
     info: IfaceInfo,
-    _memberships: Vec<McastMembership>,
+    /// The multicast groups joined on it, each with its membership.
+    memberships: Vec<(IpAddr, McastMembership)>,
+}
+
+impl Iface {
+    /// Joins the adverts' groups `global` names (IPv4 if the interface has an IPv4 address,
+    /// IPv6 if it has a link-local one) and leaves groups no longer named, as a reload changes
+    /// `vrrp_mcast_group4/6`.
+    fn join_groups(&mut self, global: &crate::config::Global) -> Result<()> {
+        let mut wanted = Vec::new();
+        if self.info.primary4.is_some() {
+            wanted.push(IpAddr::V4(global.mcast_group4));
+        }
+        if self.info.link_local.is_some() {
+            wanted.push(IpAddr::V6(global.mcast_group6));
+        }
+        self.memberships.retain(|(g, _)| wanted.contains(g));
+        for group in wanted {
+            if self.memberships.iter().any(|(g, _)| *g == group) {
+                continue;
+            }
+            let membership = match (group, self.info.primary4) {
+                (IpAddr::V4(g), Some(local)) => McastMembership::join_v4(local, g)?,
+                (IpAddr::V6(g), _) => McastMembership::join_v6(self.link.index, g)?,
+                (IpAddr::V4(_), None) => continue,
+            };
+            self.memberships.push((group, membership));
+        }
+        Ok(())
+    }
 }
 
 /// An advert frame and what it was built from.
@@ -255,7 +284,7 @@ impl<F: Frames> Daemon<F> {
         let link_events = LinkEvents::open()?;
         let mut ifaces = BTreeMap::new();
         for name in controller::interfaces(&config) {
-            let iface = open_iface(&netlink, &name, &options).await?;
+            let iface = open_iface(&netlink, &name, &options, &config.global).await?;
             ifaces.insert(name, iface);
         }
         let host = host(&netlink, &ifaces, &config).await;
@@ -796,7 +825,7 @@ impl<F: Frames> Daemon<F> {
             if self.ifaces.contains_key(&name) {
                 continue;
             }
-            match open_iface(&self.netlink, &name, &self.options).await {
+            match open_iface(&self.netlink, &name, &self.options, &config.global).await {
                 Ok(iface) => {
                     self.ifaces.insert(name, iface);
                     self.status_dirty = true;
@@ -817,6 +846,11 @@ impl<F: Frames> Daemon<F> {
         if controller::check(&config, &host).is_ok() {
             // What the controller will run (it refuses only what fails this check).
             self.config = config.clone();
+            for (name, iface) in &mut self.ifaces {
+                if let Err(e) = iface.join_groups(&config.global) {
+                    log::warn!("{name}: {e:#}: adverts to that group may not reach vrrpd");
+                }
+            }
         }
         self.feed(Input::Reload {
             config: Box::new(config),
@@ -865,15 +899,16 @@ impl<F: Frames> Daemon<F> {
             }
         }
         for (name, old, new) in recreated {
-            let iface = match open_iface(&self.netlink, &name, &self.options).await {
-                Ok(iface) => iface,
-                Err(e) => {
-                    if self.recreating.insert(name.clone()) {
-                        log::warn!("{name}: created again, but not opened yet ({e:#})");
+            let iface =
+                match open_iface(&self.netlink, &name, &self.options, &self.config.global).await {
+                    Ok(iface) => iface,
+                    Err(e) => {
+                        if self.recreating.insert(name.clone()) {
+                            log::warn!("{name}: created again, but not opened yet ({e:#})");
+                        }
+                        continue;
                     }
-                    continue;
-                }
-            };
+                };
             let previous = self.ifaces.insert(name.clone(), iface);
             let host = host(&self.netlink, &self.ifaces, &self.config).await;
             if let Err(e) = controller::check(&self.config, &host) {
@@ -1167,7 +1202,12 @@ async fn host(netlink: &Netlink, ifaces: &BTreeMap<String, Iface>, config: &Conf
     }
 }
 
-async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Result<Iface> {
+async fn open_iface(
+    netlink: &Netlink,
+    name: &str,
+    options: &RunOptions,
+    global: &crate::config::Global,
+) -> Result<Iface> {
     let link = netlink.link(name).await?;
     let addresses = netlink.addresses(link.index).await?;
     let primary4 = addresses.iter().find_map(|(a, _)| match a {
@@ -1221,14 +1261,7 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
     if let Err(e) = std::fs::write(&sysctl, "2") {
         log::warn!("{name}: could not set arp_announce=2 ({e})");
     }
-    let mut memberships = Vec::new();
-    if let Some(a) = primary4 {
-        memberships.push(McastMembership::join_v4(a)?);
-    }
-    if link_local.is_some() {
-        memberships.push(McastMembership::join_v6(link.index)?);
-    }
-    Ok(Iface {
+    let mut iface = Iface {
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
@@ -1236,7 +1269,7 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         adverts_dropped: 0,
         drops_said_at: 0,
         outbox_from: Vec::new(),
-        _memberships: memberships,
+        memberships: Vec::new(),
         info: IfaceInfo {
             primary4,
             link_local,
@@ -1245,7 +1278,9 @@ async fn open_iface(netlink: &Netlink, name: &str, options: &RunOptions) -> Resu
         link,
         dp,
         events,
-    })
+    };
+    iface.join_groups(global)?;
+    Ok(iface)
 }
 
 /// Runs the notify scripts of an instance or a sync group ([`crate::scripts::notify`]), then

@@ -36,9 +36,11 @@ pub fn advert_repr(inst: &Instance, priority: Priority) -> vrrp::Repr {
 
 impl Frames for WireFrames {
     fn advert(inst: &Instance, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8> {
-        wire::emit_advert_frame(
+        let primary = primary.into();
+        wire::emit_advert_frame_to(
             &advert_repr(inst, priority),
-            primary.into(),
+            primary,
+            inst.mcast_group(primary),
             inst.v3_checksum,
         )
     }

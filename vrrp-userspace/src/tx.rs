@@ -133,29 +133,30 @@ impl PacketTx {
     }
 }
 
-/// Membership of 224.0.0.18 or ff02::12 on one interface, held while this lives: a real NIC
-/// filters multicast before XDP runs.
+/// Membership of the adverts' multicast group (`vrrp_mcast_group4/6`, by default 224.0.0.18
+/// or ff02::12) on one interface, held while this lives: a real NIC filters multicast before
+/// XDP runs.
 pub struct McastMembership {
     _socket: UdpSocket,
 }
 
 impl McastMembership {
-    /// Joins 224.0.0.18 on the interface with address `local`.
-    pub fn join_v4(local: Ipv4Addr) -> Result<Self> {
+    /// Joins `group` on the interface with address `local`.
+    pub fn join_v4(local: Ipv4Addr, group: Ipv4Addr) -> Result<Self> {
         let socket = UdpSocket::bind((local, 0)).context("opening a socket for the membership")?;
         socket
-            .join_multicast_v4(&Ipv4Addr::new(224, 0, 0, 18), &local)
-            .context("joining 224.0.0.18")?;
+            .join_multicast_v4(&group, &local)
+            .with_context(|| format!("joining {group}"))?;
         Ok(McastMembership { _socket: socket })
     }
 
-    /// Joins ff02::12 on the interface with index `ifindex`.
-    pub fn join_v6(ifindex: u32) -> Result<Self> {
+    /// Joins `group` on the interface with index `ifindex`.
+    pub fn join_v6(ifindex: u32, group: Ipv6Addr) -> Result<Self> {
         let socket = UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0))
             .context("opening a socket for the membership")?;
         socket
-            .join_multicast_v6(&Ipv6Addr::from(vrrp_common::proto::VRRP_MCAST_V6), ifindex)
-            .context("joining ff02::12")?;
+            .join_multicast_v6(&group, ifindex)
+            .with_context(|| format!("joining {group}"))?;
         Ok(McastMembership { _socket: socket })
     }
 }

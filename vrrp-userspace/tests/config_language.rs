@@ -331,8 +331,9 @@ fn ah_clears_initial_master_and_own_interface_is_not_tracked_twice() {
 
 /// `vrrpd check` lists every keyword it accepts without acting on, with its line and why (and
 /// not those it acts on, like `enable_script_security` or a notify's user); the
-/// TOML form of the same configuration lists the same. keepalived takes them all (-t silent),
-/// including `vrrp_mcast_group6`, which vrrpd records in the model.
+/// TOML form of the same configuration lists the same. keepalived takes them all (-t silent).
+/// `vrrp_mcast_group4/6` are acted on (the adverts go to those groups): not listed, and every
+/// instance carries them, in either form.
 #[test]
 fn check_lists_what_it_accepts_without_effect() {
     let d = Dir::new("noeffect");
@@ -347,13 +348,12 @@ fn check_lists_what_it_accepts_without_effect() {
     let ours = vrrpd_check(VRRPD, d.path(), "k.conf", &[]);
     assert_eq!(ours.code, 0, "{}", ours.text);
     assert!(
-        ours.text.contains("accepted without effect (5):"),
+        ours.text.contains("accepted without effect (3):"),
         "{}",
         ours.text
     );
+    assert!(!ours.text.contains("vrrp_mcast_group"), "{}", ours.text);
     for (line, kw) in [
-        (2, "'vrrp_mcast_group4'"),
-        (3, "'vrrp_mcast_group6'"),
         (5, "'vrrp_startup_delay'"),
         (11, "'mcast_src_ip'"),
         (12, "'use_vmac'"),
@@ -372,17 +372,27 @@ fn check_lists_what_it_accepts_without_effect() {
         loaded.config.global.mcast_group6,
         "ff02::13".parse::<std::net::Ipv6Addr>().unwrap()
     );
+    let groups = |c: &vrrp_userspace::config::Config| {
+        (
+            c.instances[0].mcast_group4.to_string(),
+            c.instances[0].mcast_group6.to_string(),
+        )
+    };
+    let want = ("224.0.0.19".to_string(), "ff02::13".to_string());
+    assert_eq!(groups(&loaded.config), want);
     // The TOML of it: the same, by field. (enable_script_security and a notify's user are
     // acted on: scripts.rs; so is vrrp_garp_interval, the controller paces the GARPs.)
     let toml = vrrp_userspace::config::toml::to_string(&loaded.config);
     d.write("k.toml", &toml);
     let ours = vrrpd_check(VRRPD, d.path(), "k.toml", &[]);
     assert!(
-        ours.text.contains("accepted without effect (5):"),
+        ours.text.contains("accepted without effect (3):"),
         "{}",
         ours.text
     );
-    assert!(ours.text.contains("'global.mcast_group6'"), "{}", ours.text);
+    assert!(!ours.text.contains("mcast_group"), "{}", ours.text);
+    let reloaded = vrrp_userspace::config::load(&d.path().join("k.toml")).unwrap();
+    assert_eq!(groups(&reloaded.config), want);
     if let Some(ka) = keepalived_t("check_lists_what_it_accepts", d.path(), "k.conf", &[]) {
         assert!(ka.lines_with("Line").is_empty(), "{}", ka.text);
     }

@@ -411,3 +411,250 @@ fn lab_keepalived_and_vrrpd_share_hosts_for_different_vrids() {
         "{s:?}"
     );
 }
+
+/// A VRRPv3 keepalived.conf of VRID 50 (VIP [`VIP`]) whose adverts go to `vrrp_mcast_group4
+/// 224.0.0.19`.
+fn group19_config(dir: &Path, file: &str, state: &str, priority: u8) -> PathBuf {
+    let text = format!(
+        "global_defs {{\n    vrrp_version 3\n    vrrp_mcast_group4 224.0.0.19\n}}\nvrrp_instance VI_50 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n"
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `vrrp_mcast_group4 224.0.0.19` on two vrrpd and a keepalived: one group (one master, the
+/// others backup; after the master leaves the next vrrpd takes over while keepalived stays
+/// backup, and after that one leaves keepalived takes over), every advert on the wire to 224.0.0.19 from 01:00:5e:00:00:13 and none to
+/// 224.0.0.18. VRRPv3, so the checksum keepalived verifies covers the group.
+#[test]
+fn lab_mcast_group4_two_vrrpd_and_keepalived_form_one_group() {
+    if !lab::privileged("lab_mcast_group4_two_vrrpd_and_keepalived_form_one_group") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new(&[
+        ("lb01", "192.0.2.4/24"),
+        ("lb02", "192.0.2.5/24"),
+        ("lb03", "192.0.2.6/24"),
+    ]);
+    let dir = run_dir();
+    let pcap = dir.join("switch.pcap");
+    let cap = lab.capture(&pcap);
+    let c1 = group19_config(&dir, "lb01.conf", "MASTER", 100);
+    let c2 = group19_config(&dir, "lb02.conf", "BACKUP", 90);
+    let c3 = group19_config(&dir, "lb03.conf", "BACKUP", 80);
+    let ka = Keepalived::start(lab.host("lb03"), &c3, &dir, "lb03");
+    let ours1 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &c1, &dir, "lb01");
+    let ours2 = Vrrpd::start(&vrrpd(), lab.host("lb02"), &c2, &dir, "lb02");
+    let held = |role: &str| holds(lab.host(role), VIP);
+    let ka_state = || lab::daemon::last_logged_state(&ka.log_text(), "VI_50");
+    wait_for(Duration::from_secs(8), || {
+        held("lb01")
+            && ours2.state().as_deref() == Some("BACKUP")
+            && ka_state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no single group:\nlb01 {}\nlb02 {}\nkeepalived {}",
+            ours1.log_text(),
+            ours2.log_text(),
+            ka.log_text()
+        )
+    });
+    // Over several advert intervals (a backup that heard nothing gives up after 3 s).
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        assert_eq!(
+            (held("lb01"), held("lb02"), held("lb03")),
+            (true, false, false),
+            "VIP on lb01, lb02, lb03\n{}",
+            ka.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ours1.state().as_deref(), Some("MASTER"));
+    assert_eq!(ka_state().as_deref(), Some("BACKUP"), "{}", ka.log_text());
+    let seen = ours2.status().expect("vrrpd lb02 answers");
+    assert!(seen.adverts_seen >= 2, "lb02 hears no advert: {seen:?}");
+    assert_eq!(seen.master, Some("192.0.2.4".parse().unwrap()), "{seen:?}");
+    // lb01 leaves (SIGTERM: priority 0): lb02, the next vrrpd, takes over, and keepalived
+    // hears it.
+    let mut ours1 = ours1;
+    ours1.child.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = ours1.child.wait_timeout(Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "vrrpd lb01 did not exit: {}",
+        ours1.log_text()
+    );
+    wait_for(Duration::from_secs(6), || held("lb02") && !held("lb01"))
+        .unwrap_or_else(|| panic!("lb02 did not take over: {}", ours2.log_text()));
+    let end = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < end {
+        assert_eq!(
+            (held("lb01"), held("lb02"), held("lb03")),
+            (false, true, false),
+            "after lb01 left: VIP on lb01, lb02, lb03\n{}",
+            ka.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ka_state().as_deref(), Some("BACKUP"), "{}", ka.log_text());
+    // lb02 leaves too: keepalived hears its priority 0 and takes over, advertising.
+    let mut ours2 = ours2;
+    ours2.child.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = ours2.child.wait_timeout(Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "vrrpd lb02 did not exit: {}",
+        ours2.log_text()
+    );
+    wait_for(Duration::from_secs(6), || held("lb03") && !held("lb02"))
+        .unwrap_or_else(|| panic!("keepalived did not take over: {}", ka.log_text()));
+    std::thread::sleep(Duration::from_millis(2500));
+    drop(ka);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(cap);
+    // On the wire: adverts from all three, all to 224.0.0.19 and its MAC, none to 224.0.0.18.
+    let to19 = tshark_fields(&pcap, "vrrp && ip.dst == 224.0.0.19", "ip.src");
+    for src in ["192.0.2.4", "192.0.2.5", "192.0.2.6"] {
+        assert!(
+            to19.lines().any(|l| l == src),
+            "no advert from {src} to 224.0.0.19:\n{to19}"
+        );
+    }
+    let to18 = tshark_fields(&pcap, "vrrp && ip.dst == 224.0.0.18", "ip.src");
+    assert!(
+        to18.trim().is_empty(),
+        "adverts to 224.0.0.18 from:\n{to18}"
+    );
+    let macs = tshark_fields(&pcap, "vrrp", "eth.dst");
+    assert!(
+        macs.lines().all(|m| m == "01:00:5e:00:00:13"),
+        "advert MACs:\n{macs}"
+    );
+    let malformed = tshark_fields(&pcap, "vrrp && _ws.expert.severity == error", "ip.src");
+    assert!(
+        malformed.trim().is_empty(),
+        "tshark finds errors from:\n{malformed}"
+    );
+}
+
+/// The IPv4 multicast groups `ns` has joined on eth0 (`ip maddr`).
+fn joined(ns: &lab::NetNs) -> Vec<String> {
+    ns.exec(&["ip", "-4", "maddr", "show", "dev", "eth0"])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("inet "))
+        .map(|g| g.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// vrrpd joins the configured group on the interface, and a reload that changes
+/// `vrrp_mcast_group4` leaves it for the new one, to which the adverts then go.
+#[test]
+fn lab_mcast_group4_joined_and_changed_by_a_reload() {
+    if !lab::privileged("lab_mcast_group4_joined_and_changed_by_a_reload") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = group19_config(&dir, "lb01.conf", "MASTER", 100);
+    let lb01 = lab.host("lb01");
+    let ours = Vrrpd::start(&vrrpd(), lb01, &conf, &dir, "lb01");
+    wait_for(Duration::from_secs(6), || holds(lb01, VIP))
+        .unwrap_or_else(|| panic!("vrrpd not master: {}", ours.log_text()));
+    let groups = joined(lb01);
+    assert!(groups.iter().any(|g| g == "224.0.0.19"), "{groups:?}");
+    assert!(!groups.iter().any(|g| g == "224.0.0.18"), "{groups:?}");
+    // The same file on 224.0.0.20, reloaded.
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("224.0.0.19", "224.0.0.20");
+    std::fs::write(&conf, text).unwrap();
+    ours.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || {
+        let g = joined(lb01);
+        g.iter().any(|g| g == "224.0.0.20") && !g.iter().any(|g| g == "224.0.0.19")
+    })
+    .unwrap_or_else(|| panic!("groups {:?}: {}", joined(lb01), ours.log_text()));
+    // The adverts follow: captured after the reload, all to 224.0.0.20.
+    wait_for(Duration::from_secs(6), || holds(lb01, VIP))
+        .unwrap_or_else(|| panic!("vrrpd not master after the reload: {}", ours.log_text()));
+    let pcap = dir.join("after-reload.pcap");
+    let cap = lab.capture(&pcap);
+    std::thread::sleep(Duration::from_millis(3500));
+    drop(cap);
+    let dsts = tshark_fields(&pcap, "vrrp && ip.src == 192.0.2.4", "ip.dst");
+    assert!(!dsts.trim().is_empty(), "no advert after the reload");
+    assert!(dsts.lines().all(|d| d == "224.0.0.20"), "{dsts}");
+    let macs = tshark_fields(&pcap, "vrrp && ip.src == 192.0.2.4", "eth.dst");
+    assert!(macs.lines().all(|m| m == "01:00:5e:00:00:14"), "{macs}");
+}
+
+/// `vrrp_mcast_group6 ff02::13` on vrrpd (master) and keepalived (backup), VRRPv3 over IPv6:
+/// keepalived hears vrrpd and stays backup, and vrrpd's adverts go to ff02::13 from
+/// 33:33:00:00:00:13 (none to ff02::12); when vrrpd leaves, keepalived takes over.
+#[test]
+fn lab_mcast_group6_vrrpd_and_keepalived_form_one_group() {
+    if !lab::privileged("lab_mcast_group6_vrrpd_and_keepalived_form_one_group") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed6();
+    let dir = run_dir();
+    let pcap = dir.join("switch.pcap");
+    let cap = lab.capture(&pcap);
+    let conf = |file: &str, state: &str, priority: u8| {
+        let text = format!(
+            "global_defs {{\n    vrrp_mcast_group6 ff02::13\n}}\nvrrp_instance VI_50 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP6}\n    }}\n}}\n"
+        );
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (c1, c2) = (
+        conf("lb01.conf", "MASTER", 100),
+        conf("lb02.conf", "BACKUP", 90),
+    );
+    let ka = Keepalived::start(lab.host("lb02"), &c2, &dir, "lb02");
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &c1, &dir, "lb01");
+    let held = |role: &str| holds(lab.host(role), VIP6);
+    let ka_state = || lab::daemon::last_logged_state(&ka.log_text(), "VI_50");
+    wait_for(Duration::from_secs(8), || {
+        held("lb01") && !held("lb02") && ka_state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("no single group:\n{}\n{}", ours.log_text(), ka.log_text()));
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        assert_eq!(
+            (held("lb01"), held("lb02")),
+            (true, false),
+            "{}",
+            ka.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut ours = ours;
+    ours.child.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = ours.child.wait_timeout(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "{}", ours.log_text());
+    wait_for(Duration::from_secs(6), || held("lb02"))
+        .unwrap_or_else(|| panic!("keepalived did not take over: {}", ka.log_text()));
+    std::thread::sleep(Duration::from_millis(2500));
+    drop(ka);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(cap);
+    for role in ["lb01", "lb02"] {
+        let src = link_local(lab.host(role));
+        let dsts = tshark_fields(&pcap, &format!("vrrp && ipv6.src == {src}"), "ipv6.dst");
+        assert!(!dsts.trim().is_empty(), "no advert from {role}");
+        assert!(dsts.lines().all(|d| d == "ff02::13"), "{role}: {dsts}");
+    }
+    let macs = tshark_fields(&pcap, "vrrp", "eth.dst");
+    assert!(
+        macs.lines().all(|m| m == "33:33:00:00:00:13"),
+        "advert MACs:\n{macs}"
+    );
+}

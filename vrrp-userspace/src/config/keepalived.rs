@@ -1524,7 +1524,6 @@ impl<'a> Interp<'a> {
                             ),
                         }
                     }
-                    self.no_effect(&kw, validate::no_effect_why("vrrp_mcast_group4"));
                 }
                 "vrrp_mcast_group6" => {
                     if let Some(a) = self.ip(node, 1) {
@@ -1554,7 +1553,6 @@ impl<'a> Interp<'a> {
                             ),
                         }
                     }
-                    self.no_effect(&kw, validate::no_effect_why("vrrp_mcast_group6"));
                 }
                 "enable_script_security" => {
                     g.enable_script_security = true;
@@ -2780,6 +2778,9 @@ impl<'a> Interp<'a> {
             strict,
             routes: r.routes,
             rules: r.rules,
+            // Validation sets the final groups (global_defs may follow the instance).
+            mcast_group4: global.mcast_group4,
+            mcast_group6: global.mcast_group6,
             source,
         })
     }

@@ -536,6 +536,13 @@ pub struct Instance {
     /// `virtual_rules`: added after the routes on becoming master, removed before them.
     #[serde(default, rename = "rule", skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
+    /// The multicast groups its adverts go to: `global_defs`' `vrrp_mcast_group4/6`, copied
+    /// here when the file is validated (so an advert built from the instance has them).
+    #[serde(skip, default = "mcast4")]
+    pub mcast_group4: Ipv4Addr,
+    /// See [`Instance::mcast_group4`].
+    #[serde(skip, default = "mcast6")]
+    pub mcast_group6: std::net::Ipv6Addr,
     /// Where the `vrrp_instance` block starts.
     #[serde(skip)]
     pub source: SourceLoc,
@@ -582,7 +589,17 @@ impl Instance {
             strict: false,
             routes: Vec::new(),
             rules: Vec::new(),
+            mcast_group4: mcast4(),
+            mcast_group6: mcast6(),
             source: SourceLoc::default(),
+        }
+    }
+
+    /// The multicast group of its adverts sent from `src`'s family.
+    pub fn mcast_group(&self, src: IpAddr) -> IpAddr {
+        match src {
+            IpAddr::V4(_) => IpAddr::V4(self.mcast_group4),
+            IpAddr::V6(_) => IpAddr::V6(self.mcast_group6),
         }
     }
 
@@ -699,7 +716,7 @@ pub struct Global {
     /// `vrrp_mcast_group4`.
     #[serde(default = "mcast4")]
     pub mcast_group4: Ipv4Addr,
-    /// `vrrp_mcast_group6` (default ff02::12). Recorded; vrrpd does not honour it yet.
+    /// `vrrp_mcast_group6` (default ff02::12).
     #[serde(default = "mcast6")]
     pub mcast_group6: std::net::Ipv6Addr,
     /// `vrrp_garp_master_delay/repeat/refresh`: defaults of the instances.

@@ -73,14 +73,6 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vmac_xmit_base",
         "vrrpd sends adverts with the VMAC as source from the base interface anyway",
     ),
-    (
-        "vrrp_mcast_group4",
-        "recorded, but vrrpd sends and listens to adverts on 224.0.0.18 (not yet on this group)",
-    ),
-    (
-        "vrrp_mcast_group6",
-        "recorded, but vrrpd sends and listens to adverts on ff02::12 (not yet on this group)",
-    ),
     ("vrrp_no_swap", "vrrpd does not lock its memory"),
     (
         "vrrp_priority",
@@ -136,16 +128,6 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
             g.skip_check_adv_addr,
             "vrrp_skip_check_adv_addr",
             "global.skip_check_adv_addr",
-        ),
-        (
-            g.mcast_group4 != d.mcast_group4,
-            "vrrp_mcast_group4",
-            "global.mcast_group4",
-        ),
-        (
-            g.mcast_group6 != d.mcast_group6,
-            "vrrp_mcast_group6",
-            "global.mcast_group6",
         ),
         (
             !g.notification_email.is_empty(),
@@ -207,7 +189,11 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
         }
     }
 
+    let (group4, group6) = (config.global.mcast_group4, config.global.mcast_group6);
     for inst in &mut config.instances {
+        // keepalived sends every instance's multicast adverts to the global groups.
+        inst.mcast_group4 = group4;
+        inst.mcast_group6 = group6;
         let loc = Some(Location::from(&inst.source));
         let name = inst.name.clone();
         if let Some(first) = names.get(&name) {

@@ -190,15 +190,55 @@ pub fn check_policy(advert: &Advert, policy: Option<&RouterPolicy>) -> Result<()
     Ok(())
 }
 
-/// A complete advert frame as vrrpd sends it: from the VMAC to 01:00:5e:00:00:12 (IPv4) or
-/// 33:33:00:00:00:12 (IPv6), TTL/hop limit 255, IPv4 ToS 0xc0 (CS6) with DF clear, padded to
-/// 60 bytes. `src` is the sender's primary address; `v3_checksum` picks the v3/IPv4 variant.
+/// A complete advert frame as vrrpd sends it to the default groups, 224.0.0.18 or ff02::12:
+/// see [`emit_advert_frame_to`].
 pub fn emit_advert_frame(repr: &vrrp::Repr, src: IpAddr, v3_checksum: V3Checksum) -> Vec<u8> {
+    let group = match src {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(vrrp_common::proto::VRRP_MCAST_V4)),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(vrrp_common::proto::VRRP_MCAST_V6)),
+    };
+    emit_advert_frame_to(repr, src, group, v3_checksum)
+}
+
+/// The Ethernet address of a multicast group: 01:00:5e and the low 23 bits of an IPv4 group
+/// (RFC 1112), 33:33 and the low 32 bits of an IPv6 group (RFC 2464).
+pub fn multicast_mac(group: IpAddr) -> [u8; 6] {
+    match group {
+        IpAddr::V4(g) => {
+            let o = g.octets();
+            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+        }
+        IpAddr::V6(g) => {
+            let o = g.octets();
+            [0x33, 0x33, o[12], o[13], o[14], o[15]]
+        }
+    }
+}
+
+/// A complete advert frame as vrrpd sends it: from the VMAC to the multicast `group`
+/// (`vrrp_mcast_group4/6`, of `src`'s family) and its Ethernet address, TTL/hop limit 255, IPv4
+/// ToS 0xc0 (CS6) with DF clear, padded to 60 bytes. `src` is the sender's primary address;
+/// `v3_checksum` picks the v3/IPv4 variant (the pseudo-header holds `group`). A `group` of the
+/// other family than `src` is replaced by that family's default group.
+pub fn emit_advert_frame_to(
+    repr: &vrrp::Repr,
+    src: IpAddr,
+    group: IpAddr,
+    v3_checksum: V3Checksum,
+) -> Vec<u8> {
     let len = repr.buffer_len();
+    let group4 = match group {
+        IpAddr::V4(g) => g,
+        IpAddr::V6(_) => Ipv4Addr::from(vrrp_common::proto::VRRP_MCAST_V4),
+    };
+    let group6 = match group {
+        IpAddr::V6(g) => g,
+        IpAddr::V4(_) => Ipv6Addr::from(vrrp_common::proto::VRRP_MCAST_V6),
+    };
     let (eth, ip_len) = match src {
         IpAddr::V4(_) => (
             ethernet::Repr {
-                dst: [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12],
+                dst: multicast_mac(IpAddr::V4(group4)),
                 src: vmac_v4(repr.vrid),
                 vlans: Vec::new(),
                 ethertype: ETH_P_IPV4,
@@ -207,7 +247,7 @@ pub fn emit_advert_frame(repr: &vrrp::Repr, src: IpAddr, v3_checksum: V3Checksum
         ),
         IpAddr::V6(_) => (
             ethernet::Repr {
-                dst: [0x33, 0x33, 0x00, 0x00, 0x00, 0x12],
+                dst: multicast_mac(IpAddr::V6(group6)),
                 src: vmac_v6(repr.vrid),
                 vlans: Vec::new(),
                 ethertype: ETH_P_IPV6,
@@ -220,7 +260,7 @@ pub fn emit_advert_frame(repr: &vrrp::Repr, src: IpAddr, v3_checksum: V3Checksum
     let l3 = eth.buffer_len();
     let pseudo = match src {
         IpAddr::V4(s) => {
-            let dst = Ipv4Addr::new(224, 0, 0, 18);
+            let dst = group4;
             ipv4::Repr {
                 src: s,
                 dst,
@@ -240,7 +280,7 @@ pub fn emit_advert_frame(repr: &vrrp::Repr, src: IpAddr, v3_checksum: V3Checksum
             }
         }
         IpAddr::V6(s) => {
-            let dst: Ipv6Addr = "ff02::12".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+            let dst = group6;
             ipv6::Repr {
                 src: s,
                 dst,
@@ -255,4 +295,113 @@ pub fn emit_advert_frame(repr: &vrrp::Repr, src: IpAddr, v3_checksum: V3Checksum
     repr.emit(&mut frame[l3 + ip_len..], pseudo);
     ethernet::pad(&mut frame);
     frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repr(version: Version, addresses: Vec<IpAddr>) -> vrrp::Repr {
+        vrrp::Repr {
+            version,
+            vrid: 51,
+            priority: 100,
+            interval_cs: 100,
+            addresses,
+            auth: None,
+        }
+    }
+
+    /// The checksum of the VRRP message of `frame` (after `ip_len` bytes of IP header) with
+    /// the pseudo-header `pseudo` verifies.
+    fn verifies_with(frame: &[u8], ip_len: usize, pseudo: u32) -> bool {
+        let l3 = 14;
+        let msg = &frame[l3 + ip_len..];
+        let len = match frame[l3] >> 4 {
+            4 => usize::from(u16::from_be_bytes([frame[l3 + 2], frame[l3 + 3]])) - ip_len,
+            _ => usize::from(u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]])),
+        };
+        checksum::verifies(checksum::combine(&[pseudo, checksum::sum(&msg[..len])]))
+    }
+
+    #[test]
+    fn an_ipv4_advert_goes_to_the_configured_group() {
+        let src = Ipv4Addr::new(192, 0, 2, 1);
+        let group = Ipv4Addr::new(224, 0, 0, 19);
+        let r = repr(Version::V3, vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))]);
+        let frame = emit_advert_frame_to(
+            &r,
+            IpAddr::V4(src),
+            IpAddr::V4(group),
+            V3Checksum::PseudoHeader,
+        );
+        assert_eq!(frame[..6], [0x01, 0x00, 0x5e, 0x00, 0x00, 0x13]);
+        assert_eq!(frame[14 + 16..14 + 20], group.octets());
+        let len = r.buffer_len() as u16;
+        assert!(verifies_with(
+            &frame,
+            ipv4::HEADER_LEN,
+            checksum::pseudo_v4(src, group, IPPROTO_VRRP, len)
+        ));
+        // Not with the default group in the pseudo-header.
+        assert!(!verifies_with(
+            &frame,
+            ipv4::HEADER_LEN,
+            checksum::pseudo_v4(src, Ipv4Addr::new(224, 0, 0, 18), IPPROTO_VRRP, len)
+        ));
+        let adv = parse_advert_frame(&frame).unwrap().unwrap();
+        assert_eq!(adv.dst, IpAddr::V4(group));
+        assert_eq!(adv.checksum_variant, Some(V3Checksum::PseudoHeader));
+        // The high bit of the second octet is not in the MAC (RFC 1112: low 23 bits).
+        assert_eq!(
+            multicast_mac("239.129.2.3".parse().unwrap()),
+            [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03]
+        );
+    }
+
+    #[test]
+    fn an_ipv6_advert_goes_to_the_configured_group() {
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let group: Ipv6Addr = "ff02::1:2:3:4".parse().unwrap();
+        let r = repr(Version::V3, vec!["2001:db8::100".parse().unwrap()]);
+        let frame = emit_advert_frame_to(
+            &r,
+            IpAddr::V6(src),
+            IpAddr::V6(group),
+            V3Checksum::PseudoHeader,
+        );
+        assert_eq!(frame[..6], [0x33, 0x33, 0x00, 0x03, 0x00, 0x04]);
+        assert_eq!(frame[14 + 24..14 + 40], group.octets());
+        let len = r.buffer_len() as u32;
+        assert!(verifies_with(
+            &frame,
+            ipv6::HEADER_LEN,
+            checksum::pseudo_v6(src, group, IPPROTO_VRRP, len)
+        ));
+        assert!(!verifies_with(
+            &frame,
+            ipv6::HEADER_LEN,
+            checksum::pseudo_v6(
+                src,
+                Ipv6Addr::from(vrrp_common::proto::VRRP_MCAST_V6),
+                IPPROTO_VRRP,
+                len
+            )
+        ));
+        assert_eq!(
+            parse_advert_frame(&frame).unwrap().unwrap().dst,
+            IpAddr::V6(group)
+        );
+    }
+
+    #[test]
+    fn the_default_groups_are_unchanged() {
+        let r = repr(Version::V3, vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))]);
+        let frame = emit_advert_frame(&r, "192.0.2.1".parse().unwrap(), V3Checksum::PseudoHeader);
+        assert_eq!(frame[..6], [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12]);
+        assert_eq!(frame[14 + 16..14 + 20], [224, 0, 0, 18]);
+        let r = repr(Version::V3, vec!["2001:db8::100".parse().unwrap()]);
+        let frame = emit_advert_frame(&r, "fe80::1".parse().unwrap(), V3Checksum::PseudoHeader);
+        assert_eq!(frame[..6], [0x33, 0x33, 0x00, 0x00, 0x00, 0x12]);
+    }
 }

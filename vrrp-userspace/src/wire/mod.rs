@@ -15,4 +15,7 @@ pub mod ipv6;
 pub mod pcap;
 pub mod vrrp;
 
-pub use advert::{Advert, RouterPolicy, check_policy, emit_advert_frame, parse_advert_frame};
+pub use advert::{
+    Advert, RouterPolicy, check_policy, emit_advert_frame, emit_advert_frame_to, multicast_mac,
+    parse_advert_frame,
+};
