@@ -48,6 +48,10 @@ use crate::{
 /// holds the kernel's rtnetlink lock), so it is rare.
 const LINK_CHECK: Nanos = 1_000_000_000;
 
+/// How often the heap's free memory is given back to the kernel ([`release_free_memory`]): what
+/// an interface opened again or a reload allocated and freed would otherwise stay resident.
+const MEMORY_TRIM: Nanos = 30_000_000_000;
+
 /// How stale the status snapshot ([`StatusSnapshot`]) may get: the main loop publishes the
 /// instances' views at once when a state changes or an input other than time arrives, and
 /// otherwise at most this often.
@@ -148,14 +152,16 @@ struct BuiltAdvert {
     frame: Arc<[u8]>,
 }
 
-/// Gives the heap that startup used and freed (the BPF object parsed, the configuration read)
-/// back to the kernel: glibc keeps freed memory mapped, and it would stay resident.
+/// Gives the heap's free memory back to the kernel: glibc keeps freed memory mapped, and what
+/// startup used (the BPF object parsed, the configuration read), or an interface opened again,
+/// would stay resident. Called after startup and every [`MEMORY_TRIM`] (a walk of glibc's
+/// arenas, well under a millisecond at vrrpd's heap size).
 #[cfg(target_env = "gnu")]
 #[expect(
     unsafe_code,
     reason = "malloc_trim(3) takes and returns plain integers"
 )]
-fn release_startup_memory() {
+fn release_free_memory() {
     // SAFETY: malloc_trim only walks glibc's own arenas.
     unsafe {
         libc::malloc_trim(0);
@@ -163,10 +169,8 @@ fn release_startup_memory() {
 }
 
 #[cfg(not(target_env = "gnu"))]
-fn release_startup_memory() {}
+fn release_free_memory() {}
 
-/// Whether `interface` forwards IPv6: its neighbour advertisements then carry the Router flag,
-/// as the kernel's and keepalived's do.
 /// The heap threshold above which glibc serves an allocation by mmap (its initial default).
 pub const MMAP_THRESHOLD: i32 = 128 * 1024;
 
@@ -206,6 +210,8 @@ fn refused_for_now(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether `interface` forwards IPv6: its neighbour advertisements then carry the Router flag,
+/// as the kernel's and keepalived's do.
 fn forwards_ipv6(interface: &str) -> bool {
     std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
         .is_ok_and(|v| v.trim() == "1")
@@ -235,6 +241,8 @@ pub struct Daemon<F: Frames> {
     snapshot_behind: bool,
     /// When the carriers were last read ([`LINK_CHECK`]).
     links_checked: Nanos,
+    /// When the heap was last trimmed ([`MEMORY_TRIM`]).
+    trimmed: Nanos,
     /// Interfaces created again that cannot run their instances yet (no address): they count
     /// as down, and are opened again at the next link event or read.
     recreating: BTreeSet<String>,
@@ -300,6 +308,7 @@ impl<F: Frames> Daemon<F> {
             script_results: rx,
             script_sender: tx,
             links_checked: 0,
+            trimmed: 0,
             recreating: BTreeSet::new(),
             status_dirty: true,
             snapshot_behind: false,
@@ -312,7 +321,8 @@ impl<F: Frames> Daemon<F> {
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
-        release_startup_memory();
+        release_free_memory();
+        daemon.trimmed = monotonic_ns();
         Ok(daemon)
     }
 
@@ -1113,6 +1123,10 @@ impl<F: Frames> Daemon<F> {
             if now >= self.links_checked + LINK_CHECK {
                 self.links_checked = now;
                 self.track_links().await;
+            }
+            if now >= self.trimmed + MEMORY_TRIM {
+                self.trimmed = now;
+                release_free_memory();
             }
             self.tick(event).await;
             if !stopping {
