@@ -85,11 +85,16 @@ const INSTANCES: [Inst; 4] = [
     },
 ];
 
+/// The client's ping period, ms: a gap between two replies overstates the outage by up to one
+/// period (the last reply before the failure came up to a period before it).
+const PROBE_MS: f64 = 5.0;
+
 /// The client's allowed outage: Master_Down_Interval of the backup that takes over (priority
-/// 100: 3 × 200 ms + (256 − 100) × 200 ms / 256) plus 10 ms.
+/// 100: 3 × 200 ms + (256 − 100) × 200 ms / 256) plus 10 ms, as measured by a prober that
+/// samples every [`PROBE_MS`] (a gap between replies is the outage plus up to one period).
 fn allowed_outage_ms() -> f64 {
     let adv = ADVERT_CS as f64 * 10.0;
-    3.0 * adv + (256.0 - 100.0) * adv / 256.0 + 10.0
+    3.0 * adv + (256.0 - 100.0) * adv / 256.0 + 10.0 + PROBE_MS
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
