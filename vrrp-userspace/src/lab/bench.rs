@@ -263,14 +263,19 @@ fn open_capture(port: &str) -> Result<Socket> {
         .set_read_timeout(Some(Duration::from_millis(50)))
         .context("SO_RCVTIMEO")?;
     stamp_arrivals(&socket).context("SO_TIMESTAMPNS")?;
+    bind_to(&socket, port).context("binding the capture")?;
+    Ok(socket)
+}
+
+/// Binds a packet socket to interface `iface` (of the calling thread's namespace).
+fn bind_to(socket: &Socket, iface: &str) -> Result<()> {
     let link = nix::ifaddrs::getifaddrs()
         .context("listing interfaces")?
-        .filter(|a| a.interface_name == port)
+        .filter(|a| a.interface_name == iface)
         .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
-        .ok_or_else(|| anyhow!("no link-layer address for {port}"))?;
-    nix::sys::socket::bind(socket.as_raw_fd(), &link)
-        .with_context(|| format!("binding the capture to {port}"))?;
-    Ok(socket)
+        .ok_or_else(|| anyhow!("no link-layer address for {iface}"))?;
+    nix::sys::socket::bind(socket.as_raw_fd(), &link).with_context(|| format!("to {iface}"))?;
+    Ok(())
 }
 
 /// Asks the kernel to stamp each arrival on `socket` (read by [`recv_stamped`]).
@@ -602,13 +607,7 @@ fn open_arp(iface: &str) -> Result<Socket> {
         .set_read_timeout(Some(Duration::from_millis(50)))
         .context("SO_RCVTIMEO")?;
     stamp_arrivals(&socket).context("SO_TIMESTAMPNS")?;
-    let link = nix::ifaddrs::getifaddrs()
-        .context("listing interfaces")?
-        .filter(|a| a.interface_name == iface)
-        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
-        .ok_or_else(|| anyhow!("no link-layer address for {iface}"))?;
-    nix::sys::socket::bind(socket.as_raw_fd(), &link)
-        .with_context(|| format!("binding the ARP socket to {iface}"))?;
+    bind_to(&socket, iface).context("binding the ARP socket")?;
     Ok(socket)
 }
 

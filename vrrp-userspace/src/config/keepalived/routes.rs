@@ -189,6 +189,22 @@ impl Interp<'_> {
         }
     }
 
+    /// An `inet`/`inet6` word of a route or rule (`what`): the family it names, which must
+    /// agree with the family seen so far, with keepalived's message.
+    fn family_word(&mut self, family: &mut Option<Family>, t: &Token, what: &str) -> bool {
+        let f = if t.text == "inet" {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        };
+        let msg = format!(
+            "{} specified for {} {what}",
+            t.text,
+            if f == Family::Ipv4 { "IPv6" } else { "IPv4" }
+        );
+        self.family_is(family, f, t, &msg)
+    }
+
     /// One line of `virtual_routes` or `static_routes`.
     pub(super) fn route(&mut self, node: &Node) -> Option<Route> {
         const MIX: &str = "Cannot mix IPv4 and IPv6 addresses for route";
@@ -212,17 +228,7 @@ impl Interp<'_> {
             let t = w[i].clone();
             match t.text.as_str() {
                 "inet" | "inet6" => {
-                    let f = if t.text == "inet" {
-                        Family::Ipv4
-                    } else {
-                        Family::Ipv6
-                    };
-                    let msg = format!(
-                        "{} specified for {} route",
-                        t.text,
-                        if f == Family::Ipv4 { "IPv6" } else { "IPv4" }
-                    );
-                    if !self.family_is(&mut family, f, &t, &msg) {
+                    if !self.family_word(&mut family, &t, "route") {
                         return None;
                     }
                 }
@@ -505,17 +511,7 @@ impl Interp<'_> {
             let t = w[i].clone();
             match t.text.as_str() {
                 "inet" | "inet6" => {
-                    let f = if t.text == "inet" {
-                        Family::Ipv4
-                    } else {
-                        Family::Ipv6
-                    };
-                    let msg = format!(
-                        "{} specified for {} rule",
-                        t.text,
-                        if f == Family::Ipv4 { "IPv6" } else { "IPv4" }
-                    );
-                    if !self.family_is(&mut family, f, &t, &msg) {
+                    if !self.family_word(&mut family, &t, "rule") {
                         return None;
                     }
                 }
