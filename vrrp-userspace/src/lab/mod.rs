@@ -211,25 +211,7 @@ impl Lab {
         };
         for (role, addr) in hosts {
             let ns = NetNs::new("h");
-            let port = unique("p");
-            sh(&[
-                "ip",
-                "link",
-                "add",
-                "eth0",
-                "netns",
-                &ns.name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &port,
-                "netns",
-                &lab.sw.name,
-            ]);
-            lab.sw.exec(&["ip", "link", "set", &port, "master", "br0"]);
-            lab.sw.exec(&["ethtool", "-K", &port, "gro", "on"]);
-            lab.sw.exec(&["ip", "link", "set", &port, "up"]);
+            let port = plug(&lab.sw, &ns, "eth0", "br0", "p");
             ns.exec(&["ip", "addr", "add", addr, "dev", "eth0"]);
             ns.exec(&["ethtool", "-K", "eth0", "gro", "on"]);
             ns.exec(&["ip", "link", "set", "eth0", "up"]);
@@ -261,25 +243,7 @@ impl Lab {
         let mut ports = Vec::new();
         for (role, addr) in hosts {
             let ns = self.host(role);
-            let port = unique("q");
-            sh(&[
-                "ip",
-                "link",
-                "add",
-                "eth1",
-                "netns",
-                &ns.name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &port,
-                "netns",
-                &self.sw.name,
-            ]);
-            self.sw.exec(&["ip", "link", "set", &port, "master", "br1"]);
-            self.sw.exec(&["ethtool", "-K", &port, "gro", "on"]);
-            self.sw.exec(&["ip", "link", "set", &port, "up"]);
+            let port = plug(&self.sw, ns, "eth1", "br1", "q");
             ns.exec(&["sysctl", "-qw", "net.ipv6.conf.eth1.accept_dad=0"]);
             ns.exec(&["ip", "addr", "add", addr, "dev", "eth1"]);
             ns.exec(&["ethtool", "-K", "eth1", "gro", "on"]);
@@ -411,4 +375,20 @@ impl Drop for Child {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A veth from interface `iface` of host `ns` to a new port of bridge `bridge` in the switch
+/// `sw` (GRO on, up; XDP_TX on a veth reaches the peer only with GRO or XDP there): the
+/// port's name, unique to the run and starting with `tag`. The host's side is left to the
+/// caller.
+fn plug(sw: &NetNs, ns: &NetNs, iface: &str, bridge: &str, tag: &str) -> String {
+    let port = unique(tag);
+    sh(&[
+        "ip", "link", "add", iface, "netns", &ns.name, "type", "veth", "peer", "name", &port,
+        "netns", &sw.name,
+    ]);
+    sw.exec(&["ip", "link", "set", &port, "master", bridge]);
+    sw.exec(&["ethtool", "-K", &port, "gro", "on"]);
+    sw.exec(&["ip", "link", "set", &port, "up"]);
+    port
 }
