@@ -23,19 +23,27 @@
 //! takeover falls outside the window is explained on the output (how long injecting the
 //! failure took, when the old master's last advert was seen). `--only TEXT` runs the cells
 //! whose "interval / failure" label contains TEXT and only prints them.
+//!
+//! Failover under attack (issue 15): at 100 and 10 ms, link down and silent run a second time
+//! while an attacker floods both routers' VRID with invalid priority 255 adverts (bad checksum,
+//! TTL 254) at the kernel generator's maximum, one sender per CPU, for the whole cell; the
+//! target is the same as without the flood, and the row gives the flood's rate.
 
 mod common;
 
 use std::{net::Ipv4Addr, path::Path, time::Duration};
 
 use anyhow::Result;
-use common::{Conf, Interval, Kind, Pair, ms, plot_path, quick, summary};
+use common::{
+    Conf, Interval, Kind, Pair, fix_ip_checksum, forged_advert, ms, plot_path, quick, summary,
+};
 use vrrp_userspace::{
     dataplane::monotonic_ns,
     lab::{
         Lab, PinDir,
         bench::{
-            ArpProber, ArpTally, Prober, keepalived_version, machine_line, quantile, write_section,
+            ArpProber, ArpTally, Flood, Prober, keepalived_version, machine_line, quantile,
+            write_section,
         },
         daemon::run_dir,
     },
@@ -53,14 +61,20 @@ enum Failure {
     Kill,
     LinkDown,
     Silent,
+    /// Link down while the attacker floods invalid adverts at the generator's maximum.
+    LinkDownFlooded,
+    /// Silent likewise.
+    SilentFlooded,
 }
 
 impl Failure {
-    const ALL: [Failure; 4] = [
+    const ALL: [Failure; 6] = [
         Failure::Term,
         Failure::Kill,
         Failure::LinkDown,
         Failure::Silent,
+        Failure::LinkDownFlooded,
+        Failure::SilentFlooded,
     ];
 
     fn label(self) -> &'static str {
@@ -69,12 +83,33 @@ impl Failure {
             Failure::Kill => "SIGKILL",
             Failure::LinkDown => "link down",
             Failure::Silent => "silent (dropped on the bridge)",
+            Failure::LinkDownFlooded => "link down, under flood",
+            Failure::SilentFlooded => "silent, under flood",
         }
+    }
+
+    /// The failure injected, without the flood beside it.
+    fn base(self) -> Failure {
+        match self {
+            Failure::LinkDownFlooded => Failure::LinkDown,
+            Failure::SilentFlooded => Failure::Silent,
+            f => f,
+        }
+    }
+
+    fn flooded(self) -> bool {
+        self != self.base()
+    }
+
+    /// Whether the cell runs at `interval`: the flooded cells at 100 and 10 ms, where a flood
+    /// that delays the daemon by a few ms shows (issue 15's "failover under attack").
+    fn runs_at(self, interval: Interval) -> bool {
+        !self.flooded() || interval != Interval::V2Second
     }
 
     /// The RFC's window for the takeover, in ns after the failure.
     fn window(self, interval: Interval) -> (u64, u64) {
-        match self {
+        match self.base() {
             Failure::Term => (0, interval.skew_ns(PRIORITY)),
             _ => {
                 let down = interval.master_down_ns(PRIORITY);
@@ -171,6 +206,8 @@ struct Cell {
     samples: [Vec<Sample>; 2],
     /// Trials a daemon could not take part in (its pair never settled).
     unsettled: [usize; 2],
+    /// The flood's rate over the cell, frames a second (flooded cells).
+    flood_pps: Option<f64>,
 }
 
 fn conf(kind: Kind, host: usize, interval: Interval) -> Conf {
@@ -199,15 +236,38 @@ fn sw_batch(lab: &Lab, program: &str, script: &str) {
     let _ = std::fs::remove_file(&file);
 }
 
+/// The flood beside the flooded cells: priority 255 adverts for both routers, one with a bad
+/// checksum and one with TTL 254 each (the two invalid classes a filter must check for itself).
+fn flood_frames(interval: Interval) -> Vec<Vec<u8>> {
+    [Kind::Vrrpd, Kind::Keepalived]
+        .into_iter()
+        .flat_map(|kind| {
+            let c = conf(kind, 0, interval);
+            let good = forged_advert(c.vrid, c.vip, interval, b"1111");
+            let mut bad_sum = good.clone();
+            // The VRRP checksum's high byte (IPv4 header 20 bytes, checksum at VRRP offset 6).
+            bad_sum[14 + 20 + 6] ^= 0x5a;
+            let mut ttl = good;
+            ttl[22] = 254;
+            fix_ip_checksum(&mut ttl);
+            [bad_sum, ttl]
+        })
+        .collect()
+}
+
 fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
-    let lab = Lab::new(&[
+    let mut hosts = vec![
         ("a1", "192.0.2.4/24"),
         ("a2", "192.0.2.5/24"),
         ("b1", "192.0.2.6/24"),
         ("b2", "192.0.2.7/24"),
         ("client", "192.0.2.10/24"),
-    ]);
-    if failure == Failure::Silent {
+    ];
+    if failure.flooded() {
+        hosts.push(("attacker", "192.0.2.66/24"));
+    }
+    let lab = Lab::new(&hosts);
+    if failure.base() == Failure::Silent {
         sw_batch(
             &lab,
             "nft",
@@ -244,6 +304,10 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         )
         .expect("ARP prober")
     });
+    // At the generator's maximum (one kernel sender per CPU) for the whole cell.
+    let flood = failure
+        .flooded()
+        .then(|| Flood::start(lab.host("attacker"), flood_frames(interval), 0).expect("the flood"));
     let a = interval.nanos();
     let down = interval.master_down_ns(PRIORITY);
     // The first election takes a Master_Down_Interval and a daemon start.
@@ -253,6 +317,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         failure,
         samples: [Vec::new(), Vec::new()],
         unsettled: [0, 0],
+        flood_pps: None,
     };
     for trial in 0..trials {
         let masters: [Option<usize>; 2] = [0, 1].map(|k| {
@@ -287,14 +352,14 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
                     }
                 }
             }
-            Failure::LinkDown => {
+            Failure::LinkDown | Failure::LinkDownFlooded => {
                 let script: String = (0..2)
                     .filter_map(|k| masters[k].map(|m| (k, m)))
                     .map(|(k, m)| format!("link set {} down\n", lab.port(&pairs[k].roles[m])))
                     .collect();
                 sw_batch(&lab, "ip", &script);
             }
-            Failure::Silent => {
+            Failure::Silent | Failure::SilentFlooded => {
                 let script: String = (0..2)
                     .filter_map(|k| masters[k].map(|m| (k, m)))
                     .map(|(k, m)| {
@@ -359,19 +424,22 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
                     }
                 }
             }
-            Failure::LinkDown => {
+            Failure::LinkDown | Failure::LinkDownFlooded => {
                 let script: String = (0..2)
                     .filter_map(|k| masters[k].map(|m| (k, m)))
                     .map(|(k, m)| format!("link set {} up\n", lab.port(&pairs[k].roles[m])))
                     .collect();
                 sw_batch(&lab, "ip", &script);
             }
-            Failure::Silent => sw_batch(&lab, "nft", "flush chain bridge bench drops\n"),
+            Failure::Silent | Failure::SilentFlooded => {
+                sw_batch(&lab, "nft", "flush chain bridge bench drops\n")
+            }
         }
         for p in &pairs {
             p.captures.iter().for_each(|c| c.forget(t0));
         }
     }
+    cell.flood_pps = flood.map(|f| f.sent().1);
     for p in &mut pairs {
         for n in p.nodes.iter_mut() {
             if let Some(n) = n.take() {
@@ -440,7 +508,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
         let missing = ours.iter().filter(|s| s.takeover.is_none()).count();
         let early = takeovers(ours).iter().filter(|&&t| t < ms(lo)).count();
         let two_macs = arp_total(ours).two_macs;
-        let bound = if c.failure == Failure::Kill {
+        let bound = if c.failure.base() == Failure::Kill {
             KILL_TARGET_MS
         } else {
             ms(hi) + 10.0
@@ -469,10 +537,13 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
                 verdict += &format!(" ({n} trials {} unsettled)", Kind::BOTH[k].name());
             }
         }
+        let failure = match c.flood_pps {
+            Some(pps) => format!("{} ({:.0} kframes/s)", c.failure.label(), pps / 1e3),
+            None => c.failure.label().to_string(),
+        };
         out.push_str(&format!(
-            "| {} | {} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {} | {} | {} | {verdict} |\n",
+            "| {} | {failure} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {} | {} | {} | {verdict} |\n",
             c.interval.label(),
-            c.failure.label(),
             ms(lo),
             ms(hi),
             summary(&takeovers(ours)),
@@ -527,7 +598,7 @@ fn plot(cells: &[Cell], path: &Path) -> Result<()> {
             let colour = if k == 0 {
                 Palette99::pick(f).mix(1.0)
             } else {
-                Palette99::pick(f + 4).mix(1.0)
+                Palette99::pick(f + Failure::ALL.len()).mix(1.0)
             };
             let points: Vec<(f64, f64)> = Interval::ALL
                 .iter()
@@ -578,7 +649,7 @@ fn main() -> Result<()> {
     for interval in Interval::ALL {
         let failures: Vec<Failure> = Failure::ALL
             .into_iter()
-            .filter(|&f| wanted(interval, f))
+            .filter(|&f| f.runs_at(interval) && wanted(interval, f))
             .collect();
         if failures.is_empty() {
             continue;

@@ -17,23 +17,19 @@ mod common;
 use std::{net::Ipv4Addr, time::Duration};
 
 use anyhow::Result;
-use common::{Conf, Interval, Kind, Node, Pair, plot_path};
+use common::{
+    ATTACKER, ATTACKER_MAC, Conf, Interval, Kind, Node, Pair, fix_ip_checksum, forged_advert,
+    plot_path,
+};
 use vrrp_userspace::{
-    config::{Auth, Instance, Version, Vip},
-    daemon::Frames as _,
     dataplane::monotonic_ns,
-    frames::WireFrames,
     lab::{
         Lab,
         bench::{Flood, Prober, cpu_seconds, keepalived_version, machine_line, write_section},
         daemon::run_dir,
     },
-    units::{Centis, Priority, Vrid},
-    wire::checksum,
 };
 
-const ATTACKER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x66];
-const ATTACKER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 66);
 /// The routers under attack (vrrpd's, keepalived's) and their VIPs.
 const VRIDS: [u8; 2] = [50, 51];
 const VIPS: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 2, 3), Ipv4Addr::new(192, 0, 2, 13)];
@@ -80,7 +76,7 @@ impl Class {
 
     fn frames(self) -> Vec<Vec<u8>> {
         match self {
-            Class::WrongVrid => vec![advert(60, b"1111", VIPS[0])],
+            Class::WrongVrid => vec![forged_advert(60, VIPS[0], Interval::V2Second, b"1111")],
             Class::UnrelatedUdp => vec![udp_broadcast()],
             _ => VRIDS
                 .iter()
@@ -91,7 +87,7 @@ impl Class {
                     } else {
                         b"1111"
                     };
-                    let mut f = advert(vrid, password, vip);
+                    let mut f = forged_advert(vrid, vip, Interval::V2Second, password);
                     match self {
                         Class::BadChecksum => f[40] ^= 0x5a,
                         Class::Ttl254 => {
@@ -110,33 +106,6 @@ impl Class {
                 .collect(),
         }
     }
-}
-
-/// A v2 PASS advert for `vrid` and `vip` at priority 255 from the attacker.
-fn advert(vrid: u8, password: &[u8; 4], vip: Ipv4Addr) -> Vec<u8> {
-    let mut i = Instance::new("VI_1", "eth0", Vrid::new(vrid).expect("a VRID"));
-    i.version = Version::V2;
-    let mut pw = [0u8; 8];
-    pw[..4].copy_from_slice(password);
-    i.auth = Auth::Pass { password: pw };
-    i.advert_interval = Centis(100);
-    i.vips = vec![Vip {
-        address: vip.into(),
-        prefix_len: 32,
-        dev: "eth0".into(),
-        label: None,
-        scope: Default::default(),
-        broadcast: None,
-    }];
-    let mut f = WireFrames::advert(&i, ATTACKER, Priority(255));
-    f[6..12].copy_from_slice(&ATTACKER_MAC);
-    f
-}
-
-fn fix_ip_checksum(f: &mut [u8]) {
-    f[24..26].fill(0);
-    let sum = checksum::finish(checksum::sum(&f[14..34]));
-    f[24..26].copy_from_slice(&sum.to_be_bytes());
 }
 
 /// A UDP datagram to the subnet's broadcast address, port 9 (discard).

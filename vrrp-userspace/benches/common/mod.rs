@@ -10,12 +10,17 @@ use std::{
 };
 
 use vrrp_userspace::{
+    config::{Auth, Instance, Version, Vip},
+    daemon::Frames as _,
     dataplane::monotonic_ns,
+    frames::WireFrames,
     lab::{
         Lab, NetNs, PinDir,
         bench::{Capture, process_tree},
         daemon::{Keepalived, Vrrpd, last_logged_state},
     },
+    units::{Centis, Priority, Vrid},
+    wire::checksum,
 };
 
 /// Which daemon.
@@ -399,4 +404,41 @@ pub fn plot_path(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(under);
     std::fs::create_dir_all(&dir).expect("create docs/bench");
     dir.join(name)
+}
+
+/// The attacker of the flood suites: a host on the lab's switch that is no router.
+pub const ATTACKER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x66];
+pub const ATTACKER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 66);
+
+/// An advert for `vrid` and `vip` at priority 255 from the attacker, as `interval`'s routers
+/// send them (v2 with PASS `password` at 1 s, v3 otherwise, `password` then unused).
+pub fn forged_advert(vrid: u8, vip: Ipv4Addr, interval: Interval, password: &[u8; 4]) -> Vec<u8> {
+    let mut i = Instance::new("VI_1", "eth0", Vrid::new(vrid).expect("a VRID"));
+    if interval == Interval::V2Second {
+        i.version = Version::V2;
+        let mut pw = [0u8; 8];
+        pw[..4].copy_from_slice(password);
+        i.auth = Auth::Pass { password: pw };
+    } else {
+        i.version = Version::V3;
+    }
+    i.advert_interval = Centis(interval.centis() as u32);
+    i.vips = vec![Vip {
+        address: vip.into(),
+        prefix_len: 32,
+        dev: "eth0".into(),
+        label: None,
+        scope: Default::default(),
+        broadcast: None,
+    }];
+    let mut f = WireFrames::advert(&i, ATTACKER, Priority(255));
+    f[6..12].copy_from_slice(&ATTACKER_MAC);
+    f
+}
+
+/// Recomputes the IPv4 header checksum of an Ethernet frame.
+pub fn fix_ip_checksum(f: &mut [u8]) {
+    f[24..26].fill(0);
+    let sum = checksum::finish(checksum::sum(&f[14..34]));
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
 }
