@@ -29,6 +29,17 @@ fn refused_for_now(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A failed effect as the controller's input: a send (`sends`) the kernel refused for now is
+/// [`Failure::transient`] (the controller tolerates a few in a row), anything else puts its
+/// owner in FAULT.
+fn failure(owner: Owner, sends: bool, e: &anyhow::Error, error: String) -> Failure {
+    if sends && refused_for_now(e) {
+        Failure::transient(owner, error)
+    } else {
+        Failure::new(owner, error)
+    }
+}
+
 impl<F: Frames> Daemon<F> {
     /// Carries out a batch of effects, sends the adverts queued, and reports the failures to
     /// the controller; again with what it answers, until it has nothing more to do.
@@ -59,13 +70,9 @@ impl<F: Frames> Daemon<F> {
                 let owner = effect.owner();
                 let sends = matches!(effect, Effect::SendAdvert { .. } | Effect::SendGarps { .. });
                 if let Err(e) = self.effect(effect).await {
-                    let error = format!("{e:#}");
                     match owner {
-                        Some(owner) if sends && refused_for_now(&e) => {
-                            failures.push(Failure::transient(owner, error))
-                        }
-                        Some(owner) => failures.push(Failure::new(owner, error)),
-                        None => log::warn!("{error}"),
+                        Some(owner) => failures.push(failure(owner, sends, &e, format!("{e:#}"))),
+                        None => log::warn!("{e:#}"),
                     }
                 }
             }
@@ -108,11 +115,7 @@ impl<F: Frames> Daemon<F> {
                 Err(e) => {
                     let owner = Owner::Iface(name.clone());
                     let error = format!("{name}: {count} advert(s) not sent: {e:#}");
-                    failures.push(if refused_for_now(&e) {
-                        Failure::transient(owner, error)
-                    } else {
-                        Failure::new(owner, error)
-                    });
+                    failures.push(failure(owner, true, &e, error));
                 }
             }
         }
@@ -434,5 +437,43 @@ impl<F: Frames> Daemon<F> {
             Effect::Log { level, line } => log::log!(level, "{line}"),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner::Instance("VI_1".into())
+    }
+
+    #[test]
+    fn a_full_queue_is_transient_for_sends_only() {
+        let eagain = anyhow::Error::new(nix::errno::Errno::EAGAIN).context("advert not sent");
+        let enobufs = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOBUFS))
+            .context("eth0: 2 advert(s) not sent");
+        for e in [&eagain, &enobufs] {
+            let f = failure(owner(), true, e, format!("{e:#}"));
+            assert!(f.transient, "{e:#}");
+            assert_eq!(f.owner, owner());
+            assert_eq!(f.error, format!("{e:#}"));
+            // A VIP or a map write refused is never "for now".
+            assert!(!failure(owner(), false, e, String::new()).transient);
+        }
+    }
+
+    #[test]
+    fn other_send_errors_are_faults() {
+        for e in [
+            anyhow::Error::new(nix::errno::Errno::ENETDOWN),
+            anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EPERM)),
+            anyhow::anyhow!("no interface eth9"),
+        ] {
+            assert!(
+                !failure(owner(), true, &e, String::new()).transient,
+                "{e:#}"
+            );
+        }
     }
 }
