@@ -158,9 +158,6 @@ pub struct Daemon<F: Frames> {
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
     unicast: BTreeMap<String, (UnicastTx, Ipv4Addr)>,
-    /// The configuration the controller runs (the last one its check let through), for an
-    /// interface that is created again.
-    config: Config,
     /// What the loop and the script tasks record for the metrics.
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.
@@ -222,7 +219,6 @@ impl<F: Frames> Daemon<F> {
             snapshot_behind: false,
             link_events,
             unicast: BTreeMap::new(),
-            config,
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,

@@ -65,15 +65,6 @@ impl<F: Frames> Daemon<F> {
             }
         }
         let host = host(&self.netlink, &self.ifaces, &config).await;
-        if controller::check(&config, &host).is_ok() {
-            // What the controller will run (it refuses only what fails this check).
-            self.config = config.clone();
-            for (name, iface) in &mut self.ifaces {
-                if let Err(e) = iface.join_groups(&config.global) {
-                    log::warn!("{name}: {e:#}: adverts to that group may not reach vrrpd");
-                }
-            }
-        }
         self.feed(Input::Reload {
             config: Box::new(config),
             host,
@@ -82,6 +73,13 @@ impl<F: Frames> Daemon<F> {
         self.prune_adverts();
         match self.ctl.take_reload_outcome() {
             Some(Ok(done)) => {
+                // The controller runs it now: the interfaces join its adverts' groups.
+                let global = &self.ctl.config().global;
+                for (name, iface) in &mut self.ifaces {
+                    if let Err(e) = iface.join_groups(global) {
+                        log::warn!("{name}: {e:#}: adverts to that group may not reach vrrpd");
+                    }
+                }
                 lines.push(done);
                 ReloadAnswer {
                     applied: true,
@@ -121,19 +119,25 @@ impl<F: Frames> Daemon<F> {
             }
         }
         for (name, old, new) in recreated {
-            let iface =
-                match open_iface(&self.netlink, &name, &self.options, &self.config.global).await {
-                    Ok(iface) => iface,
-                    Err(e) => {
-                        if self.recreating.insert(name.clone()) {
-                            log::warn!("{name}: created again, but not opened yet ({e:#})");
-                        }
-                        continue;
+            let iface = match open_iface(
+                &self.netlink,
+                &name,
+                &self.options,
+                &self.ctl.config().global,
+            )
+            .await
+            {
+                Ok(iface) => iface,
+                Err(e) => {
+                    if self.recreating.insert(name.clone()) {
+                        log::warn!("{name}: created again, but not opened yet ({e:#})");
                     }
-                };
+                    continue;
+                }
+            };
             let previous = self.ifaces.insert(name.clone(), iface);
-            let host = host(&self.netlink, &self.ifaces, &self.config).await;
-            if let Err(e) = controller::check(&self.config, &host) {
+            let host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
+            if let Err(e) = self.ctl.can_run_on(&host) {
                 if let Some(previous) = previous {
                     self.ifaces.insert(name.clone(), previous);
                 }
@@ -144,7 +148,7 @@ impl<F: Frames> Daemon<F> {
             }
             self.recreating.remove(&name);
             log::warn!("{name}: created again (index {old} -> {new}), opened anew");
-            let config = &self.config;
+            let config = self.ctl.config();
             self.unicast.retain(|instance, _| {
                 !config
                     .instances
@@ -153,7 +157,7 @@ impl<F: Frames> Daemon<F> {
             });
             self.feed(Input::Recreated {
                 iface: name,
-                config: Box::new(self.config.clone()),
+                config: Box::new(self.ctl.config().clone()),
                 host,
             })
             .await;
