@@ -11,6 +11,7 @@ use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
     controller::{Effect, Failure, Input, Owner},
     dataplane::monotonic_ns,
+    fsm::Nanos,
     status::{EventRecord, wall_time},
     track,
     tx::UnicastTx,
@@ -27,6 +28,33 @@ fn refused_for_now(e: &anyhow::Error) -> bool {
             .or_else(|| c.downcast_ref::<std::io::Error>()?.raw_os_error());
         matches!(errno, Some(libc::ENOBUFS | libc::EAGAIN))
     })
+}
+
+/// How often the adverts the kernel dropped are said ([`Drops`]).
+const DROPS_SAID_EVERY: Nanos = 10_000_000_000;
+
+/// Adverts the kernel dropped on an interface for a full queue (ENOBUFS, a `sendmmsg` that
+/// sent fewer): lost as on a busy wire, not a failure; counted, and said at most every
+/// [`DROPS_SAID_EVERY`].
+#[derive(Debug, Default)]
+pub(super) struct Drops {
+    total: u64,
+    said_at: Nanos,
+}
+
+impl Drops {
+    /// Counts `dropped` more at `now`: the total since start, when it is time to say it.
+    fn count(&mut self, dropped: usize, now: Nanos) -> Option<u64> {
+        if dropped == 0 {
+            return None;
+        }
+        self.total += dropped as u64;
+        if now < self.said_at + DROPS_SAID_EVERY {
+            return None;
+        }
+        self.said_at = now;
+        Some(self.total)
+    }
 }
 
 /// A failed effect as the controller's input: a send (`sends`) the kernel refused for now is
@@ -98,18 +126,11 @@ impl<F: Frames> Daemon<F> {
                     for spec in &from {
                         self.metrics.advert_sent(&spec.name, now);
                     }
-                    if dropped > 0 {
-                        // A full queue dropped some: lost as on a busy wire, counted, and said
-                        // at most every 10 s.
-                        iface.adverts_dropped += dropped as u64;
-                        if now >= iface.drops_said_at + 10_000_000_000 {
-                            log::warn!(
-                                "{name}: the kernel dropped {} advert(s) since vrrpd started \
-                                 (a queue on the way was full: ENOBUFS)",
-                                iface.adverts_dropped
-                            );
-                            iface.drops_said_at = now;
-                        }
+                    if let Some(total) = iface.drops.count(dropped, now) {
+                        log::warn!(
+                            "{name}: the kernel dropped {total} advert(s) since vrrpd started \
+                             (a queue on the way was full: ENOBUFS)"
+                        );
                     }
                 }
                 Err(e) => {
@@ -446,6 +467,20 @@ mod tests {
 
     fn owner() -> Owner {
         Owner::Instance("VI_1".into())
+    }
+
+    #[test]
+    fn dropped_adverts_are_counted_and_said_at_most_every_10_s() {
+        const S: Nanos = 1_000_000_000;
+        let mut d = Drops::default();
+        assert_eq!(d.count(0, 20 * S), None);
+        assert_eq!(d.count(2, 20 * S), Some(2));
+        assert_eq!(d.count(3, 21 * S), None);
+        assert_eq!(d.count(0, 31 * S), None);
+        assert_eq!(d.count(1, 29 * S), None);
+        // The total since start, once the 10 s are up.
+        assert_eq!(d.count(1, 30 * S), Some(7));
+        assert_eq!(d.count(1, 35 * S), None);
     }
 
     #[test]

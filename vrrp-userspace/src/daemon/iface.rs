@@ -144,8 +144,7 @@ pub(super) async fn open_iface(
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
         adverts: HashMap::new(),
-        adverts_dropped: 0,
-        drops_said_at: 0,
+        drops: Default::default(),
         outbox_from: Vec::new(),
         memberships: Vec::new(),
         info: IfaceInfo {

@@ -116,8 +116,7 @@ struct Iface {
     /// a new spec), so a master builds each of its adverts once, not once an interval.
     adverts: HashMap<String, BuiltAdvert>,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
-    adverts_dropped: u64,
-    drops_said_at: Nanos,
+    drops: effects::Drops,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
     outbox_from: Vec<Arc<InstanceSpec>>,
     info: IfaceInfo,
