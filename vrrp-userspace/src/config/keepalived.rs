@@ -1218,6 +1218,17 @@ impl<'a> Interp<'a> {
         }
     }
 
+    /// After a block's keyword `match`, whose arms are the list of its keywords: an unknown
+    /// keyword is skipped with a warning ([`Self::unsupported`]), a known one must not have a
+    /// block ([`Self::no_block`]; the configuration is then refused).
+    fn known_or_not(&mut self, node: &Node, context: &str, known: bool) {
+        if !known {
+            self.unsupported(node, context);
+        } else {
+            self.no_block(node);
+        }
+    }
+
     /// Error if a plain keyword has a block; returns whether it is fine.
     fn no_block(&mut self, node: &Node) -> bool {
         if node.block.is_some() {
@@ -1403,49 +1414,10 @@ impl<'a> Interp<'a> {
                 }
                 continue;
             }
-            let known = matches!(
-                k,
-                "router_id"
-                    | "vrrp_version"
-                    | "vrrp_garp_master_delay"
-                    | "vrrp_garp_master_repeat"
-                    | "vrrp_garp_master_refresh"
-                    | "vrrp_garp_master_refresh_repeat"
-                    | "vrrp_garp_lower_prio_delay"
-                    | "vrrp_garp_lower_prio_repeat"
-                    | "vrrp_garp_interval"
-                    | "vrrp_gna_interval"
-                    | "vrrp_strict"
-                    | "vrrp_skip_check_adv_addr"
-                    | "vrrp_mcast_group4"
-                    | "vrrp_mcast_group6"
-                    | "vrrp_startup_delay"
-                    | "enable_script_security"
-                    | "script_user"
-                    | "notification_email_from"
-                    | "smtp_server"
-                    | "smtp_connect_timeout"
-                    | "max_auto_priority"
-                    | "vrrp_no_swap"
-                    | "vrrp_rt_priority"
-                    | "vrrp_priority"
-                    | "v3_checksum_as_v2"
-                    | "vrrp_lower_prio_no_advert"
-                    | "vrrpd_exclusive"
-                    | "notify_fifo"
-                    | "notify_fifo_script"
-                    | "vrrp_notify_fifo"
-                    | "vrrp_notify_fifo_script"
-            );
-            if !known {
-                self.unsupported(node, "global_defs");
-                continue;
-            }
-            if !self.no_block(node) {
-                continue;
-            }
             let g = &mut Global::default();
             std::mem::swap(g, &mut self.config.global);
+            // The arms are the list of keywords: one without an arm is unknown.
+            let mut known = true;
             match k {
                 "router_id" => {
                     if let Some(t) = self.arg(node, 1, "a router id") {
@@ -1603,9 +1575,10 @@ impl<'a> Interp<'a> {
                 | "vrrp_notify_fifo"
                 | "notify_fifo_script"
                 | "vrrp_notify_fifo_script" => self.notify_fifo(node, g),
-                _ => unreachable!("filtered by `known`"),
+                _ => known = false,
             }
             std::mem::swap(g, &mut self.config.global);
+            self.known_or_not(node, "global_defs", known);
         }
         self.notify_fifos_checked();
     }
@@ -1833,47 +1806,8 @@ impl<'a> Interp<'a> {
                 }
                 _ => {}
             }
-            let known = matches!(
-                k,
-                "state"
-                    | "interface"
-                    | "virtual_router_id"
-                    | "priority"
-                    | "advert_int"
-                    | "version"
-                    | "nopreempt"
-                    | "preempt"
-                    | "preempt_delay"
-                    | "unicast_src_ip"
-                    | "mcast_src_ip"
-                    | "notify_master"
-                    | "notify_backup"
-                    | "notify_fault"
-                    | "notify_stop"
-                    | "notify"
-                    | "garp_master_delay"
-                    | "garp_master_repeat"
-                    | "garp_master_refresh"
-                    | "garp_master_refresh_repeat"
-                    | "garp_lower_prio_delay"
-                    | "garp_lower_prio_repeat"
-                    | "accept"
-                    | "no_accept"
-                    | "dont_track_primary"
-                    | "use_vmac"
-                    | "vmac_xmit_base"
-                    | "v3_checksum_as_v2"
-                    | "lower_prio_no_advert"
-                    | "strict_mode"
-                    | "smtp_alert"
-            );
-            if !known {
-                self.unsupported(node, &format!("vrrp_instance {iname}"));
-                continue;
-            }
-            if !self.no_block(node) {
-                continue;
-            }
+            // The arms are the list of keywords: one without an arm is unknown.
+            let mut known = true;
             match k {
                 "state" => {
                     let Some(t) = self.arg(node, 1, "MASTER or BACKUP").cloned() else {
@@ -2072,8 +2006,9 @@ impl<'a> Interp<'a> {
                 "lower_prio_no_advert" => r.lower_prio_no_advert = self.flag(node),
                 "strict_mode" => r.strict = self.flag(node),
                 "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
-                _ => unreachable!("filtered by `known`"),
+                _ => known = false,
             }
+            self.known_or_not(node, &format!("vrrp_instance {iname}"), known);
         }
         self.raw_instances.push(r);
     }

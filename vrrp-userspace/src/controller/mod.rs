@@ -819,6 +819,8 @@ impl Statics {
 /// The coordinator of one host.
 #[derive(Clone, Debug)]
 pub struct Controller {
+    /// The configuration it runs: the one it started with, or the last reload it applied.
+    config: Config,
     instances: Vec<Inst>,
     /// The static addresses, routes and rules added at start (removed at exit).
     statics: Statics,
@@ -946,6 +948,7 @@ impl Controller {
     pub fn start(config: &Config, host: &Host, now: Nanos) -> Result<(Self, Vec<Effect>), String> {
         check(config, host)?;
         let mut c = Controller {
+            config: config.clone(),
             instances: Vec::new(),
             statics: Statics::of(config),
             statics_broken: None,
@@ -1126,6 +1129,18 @@ impl Controller {
     /// was refused (the running configuration stays).
     pub fn take_reload_outcome(&mut self) -> Option<Result<String, String>> {
         self.reload_outcome.take()
+    }
+
+    /// The configuration it runs: the one it started with, or the last reload it applied (a
+    /// refused one leaves it as it was).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether every instance of the running configuration can run on `host` ([`check`]): an
+    /// interface created again is handed over ([`Input::Recreated`]) only once it can.
+    pub fn can_run_on(&self, host: &Host) -> Result<(), String> {
+        check(&self.config, host)
     }
 
     /// Whether the handover after [`Input::Stop`] is over: the driver detaches and exits.
@@ -1849,6 +1864,7 @@ impl Controller {
             self.reload_outcome = Some(Err(e));
             return;
         }
+        self.config = config.clone();
         self.garp_interval = config.global.garp_interval_us * 1_000;
         self.gna_interval = config.global.gna_interval_us * 1_000;
         let changed = config.scripts.len() != self.scripts.len()

@@ -363,6 +363,62 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
 }
 
 #[test]
+fn the_running_configuration_is_the_last_one_applied() {
+    // The driver opens an interface created again, and joins the adverts' groups, for the
+    // configuration the controller runs: a refused reload must not become it.
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(ctl.config(), &c);
+    assert_eq!(ctl.can_run_on(&host()), Ok(()));
+    let mut bad = c.clone();
+    bad.instances[0].interface = "eth9".into();
+    bad.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
+    ctl.handle(
+        SEC,
+        Input::Reload {
+            config: Box::new(bad),
+            host: host(),
+        },
+    );
+    assert!(matches!(ctl.take_reload_outcome(), Some(Err(_))));
+    assert_eq!(ctl.config(), &c);
+    let mut good = c.clone();
+    good.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
+    good.instances.push(instance("VI_2", 2, 100, false));
+    ctl.handle(
+        2 * SEC,
+        Input::Reload {
+            config: Box::new(good.clone()),
+            host: host(),
+        },
+    );
+    assert!(matches!(ctl.take_reload_outcome(), Some(Ok(_))));
+    assert_eq!(ctl.config(), &good);
+    // Its interface without the address to advertise from (created again, not addressed
+    // yet): the instances cannot run there yet.
+    let mut bare = host();
+    bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
+    assert_eq!(
+        ctl.can_run_on(&bare),
+        Err("VI_1: eth0 has no IPv4 address to advertise from".to_string())
+    );
+    // Stopping, a reload is refused and the configuration stays.
+    ctl.handle(3 * SEC, Input::Stop);
+    ctl.handle(
+        3 * SEC,
+        Input::Reload {
+            config: Box::new(c.clone()),
+            host: host(),
+        },
+    );
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Err("vrrpd is stopping".to_string()))
+    );
+    assert_eq!(ctl.config(), &good);
+}
+
+#[test]
 fn a_failing_effect_is_fault_with_its_reason_retried_with_backoff_until_it_recovers() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();

@@ -1,0 +1,514 @@
+//! Carrying out the controller's effects against the kernel (netlink, the XDP maps, the
+//! sockets), and reporting the failures back to it.
+
+use std::{net::IpAddr, sync::Arc};
+
+use anyhow::{Context as _, Result, anyhow};
+use vrrp_common::maps::Family;
+
+use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
+use crate::{
+    config::{Instance as InstanceSpec, Route, Rule},
+    controller::{Effect, Failure, Input, Owner},
+    dataplane::monotonic_ns,
+    fsm::Nanos,
+    status::{EventRecord, wall_time},
+    track,
+    tx::UnicastTx,
+    units::Priority,
+};
+
+/// A send the kernel refused for now: its queue is full (ENOBUFS, EAGAIN), not the socket or
+/// the interface broken.
+fn refused_for_now(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let errno = c
+            .downcast_ref::<nix::errno::Errno>()
+            .map(|e| *e as i32)
+            .or_else(|| c.downcast_ref::<std::io::Error>()?.raw_os_error());
+        matches!(errno, Some(libc::ENOBUFS | libc::EAGAIN))
+    })
+}
+
+/// How often the adverts the kernel dropped are said ([`Drops`]).
+const DROPS_SAID_EVERY: Nanos = 10_000_000_000;
+
+/// Adverts the kernel dropped on an interface for a full queue (ENOBUFS, a `sendmmsg` that
+/// sent fewer): lost as on a busy wire, not a failure; counted, and said at most every
+/// [`DROPS_SAID_EVERY`].
+#[derive(Debug, Default)]
+pub(super) struct Drops {
+    total: u64,
+    said_at: Nanos,
+}
+
+impl Drops {
+    /// Counts `dropped` more at `now`: the total since start, when it is time to say it.
+    fn count(&mut self, dropped: usize, now: Nanos) -> Option<u64> {
+        if dropped == 0 {
+            return None;
+        }
+        self.total += dropped as u64;
+        if now < self.said_at + DROPS_SAID_EVERY {
+            return None;
+        }
+        self.said_at = now;
+        Some(self.total)
+    }
+}
+
+/// A failed effect as the controller's input: a send (`sends`) the kernel refused for now is
+/// [`Failure::transient`] (the controller tolerates a few in a row), anything else puts its
+/// owner in FAULT.
+fn failure(owner: Owner, sends: bool, e: &anyhow::Error, error: String) -> Failure {
+    if sends && refused_for_now(e) {
+        Failure::transient(owner, error)
+    } else {
+        Failure::new(owner, error)
+    }
+}
+
+impl<F: Frames> Daemon<F> {
+    /// Carries out a batch of effects, sends the adverts queued, and reports the failures to
+    /// the controller; again with what it answers, until it has nothing more to do.
+    pub(super) async fn carry_out(&mut self, mut effects: Vec<Effect>) {
+        while !effects.is_empty() {
+            let mut failures = Vec::new();
+            for effect in effects {
+                if matches!(effect, Effect::Flush) {
+                    failures.extend(self.flush());
+                    continue;
+                }
+                // The path of every advert a master sends: no allocation unless it fails.
+                if let Effect::SendAdvert {
+                    spec,
+                    primary,
+                    unicast_src: None,
+                    priority,
+                } = &effect
+                {
+                    if let Err(e) = self.queue_advert(spec, *primary, *priority) {
+                        failures.push(Failure::new(
+                            Owner::Instance(spec.name.clone()),
+                            format!("{e:#}"),
+                        ));
+                    }
+                    continue;
+                }
+                let owner = effect.owner();
+                let sends = matches!(effect, Effect::SendAdvert { .. } | Effect::SendGarps { .. });
+                if let Err(e) = self.effect(effect).await {
+                    match owner {
+                        Some(owner) => failures.push(failure(owner, sends, &e, format!("{e:#}"))),
+                        None => log::warn!("{e:#}"),
+                    }
+                }
+            }
+            failures.extend(self.flush());
+            effects = self.ctl.handle(monotonic_ns(), Input::Results(failures));
+        }
+    }
+
+    /// Sends the adverts queued, one `sendmmsg` an interface.
+    fn flush(&mut self) -> Vec<Failure> {
+        let mut failures = Vec::new();
+        for (name, iface) in &mut self.ifaces {
+            if iface.outbox.is_empty() {
+                continue;
+            }
+            let sent = iface.tx.send_batch(&iface.outbox);
+            let count = iface.outbox.len();
+            iface.outbox.clear();
+            let from = std::mem::take(&mut iface.outbox_from);
+            match sent {
+                Ok(dropped) => {
+                    let now = monotonic_ns();
+                    for spec in &from {
+                        self.metrics.advert_sent(&spec.name, now);
+                    }
+                    if let Some(total) = iface.drops.count(dropped, now) {
+                        log::warn!(
+                            "{name}: the kernel dropped {total} advert(s) since vrrpd started \
+                             (a queue on the way was full: ENOBUFS)"
+                        );
+                    }
+                }
+                Err(e) => {
+                    let owner = Owner::Iface(name.clone());
+                    let error = format!("{name}: {count} advert(s) not sent: {e:#}");
+                    failures.push(failure(owner, true, &e, error));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Queues an instance's multicast advert on its interface, built only if what it is
+    /// built from changed since the last one.
+    fn queue_advert(
+        &mut self,
+        spec: &Arc<InstanceSpec>,
+        primary: IpAddr,
+        priority: Priority,
+    ) -> Result<()> {
+        let iface = self.iface_mut(&spec.interface)?;
+        let frame = match iface.adverts.get(spec.name.as_str()) {
+            Some(b)
+                if Arc::ptr_eq(&b.spec, spec) && b.primary == primary && b.priority == priority =>
+            {
+                b.frame.clone()
+            }
+            _ => {
+                let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
+                iface.adverts.insert(
+                    spec.name.clone(),
+                    BuiltAdvert {
+                        spec: spec.clone(),
+                        primary,
+                        priority,
+                        frame: frame.clone(),
+                    },
+                );
+                frame
+            }
+        };
+        iface.outbox.push(frame);
+        iface.outbox_from.push(spec.clone());
+        Ok(())
+    }
+
+    /// Forgets the adverts of instances the controller no longer runs (after a reload).
+    pub(super) fn prune_adverts(&mut self) {
+        for iface in self.ifaces.values_mut() {
+            iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
+        }
+    }
+
+    fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
+        self.ifaces
+            .get_mut(name)
+            .ok_or_else(|| anyhow!("no interface {name}"))
+    }
+
+    fn index(&self, name: &str) -> Result<u32> {
+        self.ifaces
+            .get(name)
+            .map(|i| i.link.index)
+            .ok_or_else(|| anyhow!("no interface {name}"))
+    }
+
+    /// The index of a route's `dev`, looked up now (it need not be an instance's interface).
+    async fn dev_index(&self, dev: Option<&str>) -> Result<Option<u32>> {
+        match dev {
+            Some(name) => Ok(Some(self.netlink.link(name).await?.index)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes rules, then routes; with the interface of a route gone, so is the route.
+    async fn remove_routes(&self, routes: &[Route], rules: &[Rule]) -> Result<()> {
+        for rule in rules {
+            self.netlink.del_rule(rule).await?;
+        }
+        for route in routes {
+            let oif = match route.dev.as_deref() {
+                Some(name) => match self.netlink.link(name).await {
+                    Ok(l) => Some(l.index),
+                    Err(_) => continue,
+                },
+                None => None,
+            };
+            self.netlink.del_route(route, oif).await?;
+        }
+        Ok(())
+    }
+
+    async fn effect(&mut self, effect: Effect) -> Result<()> {
+        match effect {
+            Effect::RemoveStaleVips {
+                instance,
+                iface,
+                vips,
+            } => {
+                let index = self.index(&iface)?;
+                for vip in vips {
+                    if self.netlink.del_vip(index, vip.address).await? {
+                        log::info!("{instance}: removed stale VIP {} from {iface}", vip.address);
+                    }
+                }
+            }
+            Effect::SetRouter {
+                iface,
+                family,
+                vrid,
+                config,
+                ..
+            } => self
+                .iface_mut(&iface)?
+                .dp
+                .set_router(family, vrid, &config)?,
+            Effect::MapVips {
+                iface,
+                family,
+                vrid,
+                vips,
+                ..
+            } => {
+                let dp = &mut self.iface_mut(&iface)?.dp;
+                for address in vips {
+                    match (address, family) {
+                        (IpAddr::V4(a), Family::Ipv4) => dp.add_vip(a, vrid)?,
+                        (IpAddr::V6(a), _) => dp.add_vip6(a, family, vrid)?,
+                        // IPv4 excluded from an IPv6 instance: XDP does not answer for it.
+                        (IpAddr::V4(_), Family::Ipv6) => {}
+                    }
+                }
+            }
+            Effect::UnmapVips {
+                iface,
+                family,
+                vips,
+                ..
+            } => {
+                let dp = &mut self.iface_mut(&iface)?.dp;
+                for address in vips {
+                    match (address, family) {
+                        (IpAddr::V4(a), Family::Ipv4) => dp.remove_vip(a)?,
+                        (IpAddr::V6(a), _) => dp.remove_vip6(a)?,
+                        (IpAddr::V4(_), Family::Ipv6) => {}
+                    }
+                }
+            }
+            Effect::AddVips { iface, vips, .. } => {
+                let index = self.index(&iface)?;
+                for vip in &vips {
+                    self.netlink.add_vip(index, vip).await?;
+                }
+            }
+            Effect::RemoveVips { iface, vips, .. } => {
+                let index = self.index(&iface)?;
+                for vip in vips {
+                    self.netlink.del_vip(index, vip.address).await?;
+                }
+            }
+            Effect::AddRoutes { routes, rules, .. } => {
+                for route in &routes {
+                    let oif = self.dev_index(route.dev.as_deref()).await?;
+                    self.netlink.add_route(route, oif).await?;
+                }
+                for rule in &rules {
+                    self.netlink.add_rule(rule).await?;
+                }
+            }
+            Effect::RemoveRoutes { routes, rules, .. } => {
+                self.remove_routes(&routes, &rules).await?
+            }
+            Effect::AddStatic {
+                addresses,
+                routes,
+                rules,
+            } => {
+                for vip in &addresses {
+                    let index = self.netlink.link(&vip.dev).await?.index;
+                    self.netlink.add_vip(index, vip).await?;
+                }
+                for route in &routes {
+                    let oif = self.dev_index(route.dev.as_deref()).await?;
+                    self.netlink.add_route(route, oif).await?;
+                }
+                for rule in &rules {
+                    self.netlink.add_rule(rule).await?;
+                }
+            }
+            Effect::RemoveStatic {
+                addresses,
+                routes,
+                rules,
+            } => {
+                self.remove_routes(&routes, &rules).await?;
+                for vip in &addresses {
+                    // An interface gone took its addresses with it.
+                    if let Ok(link) = self.netlink.link(&vip.dev).await {
+                        self.netlink.del_vip(link.index, vip.address).await?;
+                    }
+                }
+            }
+            Effect::JoinVmac { iface, vmac, .. } => {
+                let index = self.index(&iface)?;
+                self.netlink.add_unicast_mac(index, vmac).await?;
+            }
+            Effect::LeaveVmac { iface, vmac, .. } => {
+                let index = self.index(&iface)?;
+                self.netlink.del_unicast_mac(index, vmac).await?;
+            }
+            Effect::SendAdvert {
+                spec,
+                primary,
+                unicast_src,
+                priority,
+            } => match unicast_src {
+                Some(src) => {
+                    if self.unicast.get(&spec.name).is_none_or(|(_, s)| *s != src) {
+                        let tx = UnicastTx::open(src)?;
+                        self.unicast.insert(spec.name.clone(), (tx, src));
+                    }
+                    let (tx, _) = &self.unicast[&spec.name];
+                    for peer in &spec.unicast_peers {
+                        if let IpAddr::V4(peer) = *peer {
+                            let msg = F::advert_message(&spec, src, peer, priority);
+                            tx.send_to(&msg, peer)
+                                .with_context(|| format!("advert to {peer} not sent"))?;
+                            self.metrics.advert_sent(&spec.name, monotonic_ns());
+                        }
+                    }
+                }
+                None => self.queue_advert(&spec, primary, priority)?,
+            },
+            // Carried out by `carry_out`, which reports its failures by interface.
+            Effect::Flush => {}
+            Effect::SendGarps {
+                iface,
+                vrid,
+                family,
+                vmac,
+                nd_router,
+                vips,
+                repeat,
+                instance,
+            } => {
+                let tx = &self
+                    .ifaces
+                    .get(&iface)
+                    .ok_or_else(|| anyhow!("no interface {iface}"))?
+                    .tx;
+                // Gratuitous ARPs for IPv4 VIPs, unsolicited neighbour advertisements for
+                // IPv6 ones (RFC 5798 §6.4.1), from the VMAC.
+                for _ in 0..repeat {
+                    for vip in &vips {
+                        let frame = match (*vip, family) {
+                            (IpAddr::V4(v4), Family::Ipv4) => F::garp(vrid, v4),
+                            (IpAddr::V6(v6), _) => F::unsolicited_na(vmac, v6, nd_router),
+                            (IpAddr::V4(_), Family::Ipv6) => continue,
+                        };
+                        tx.send(&frame)?;
+                        self.metrics.announcement_sent(&instance);
+                    }
+                }
+            }
+            Effect::StateChanged {
+                instance,
+                from,
+                to,
+                reason,
+                detail,
+                ..
+            } => {
+                self.status_dirty = true;
+                self.metrics.transition(&instance, from, to, &reason);
+                log::info!("{instance}: {from} -> {to} ({detail})")
+            }
+            Effect::Event { at, event } => {
+                self.status_dirty = true;
+                // Nobody listening is fine.
+                let _ = self.events.send(EventRecord {
+                    time: wall_time(at, monotonic_ns()),
+                    message: event.message(),
+                    event,
+                });
+            }
+            Effect::RunNotify {
+                notify: n,
+                kind,
+                name,
+                state,
+                priority,
+            } => notify(&n, kind, &name, state, priority),
+            Effect::Heartbeat {
+                iface,
+                stale_after_ns,
+                hold_ns,
+                ..
+            } => {
+                // The XDP program compares with its own clock, so the stamp is read here.
+                let dp = &mut self.iface_mut(&iface)?.dp;
+                let mut cfg = dp.iface()?;
+                cfg.heartbeat_ns = monotonic_ns();
+                cfg.stale_after_ns = stale_after_ns;
+                cfg.hold_ns = hold_ns;
+                dp.set_iface(&cfg)?;
+            }
+            Effect::RunScripts(scripts) => {
+                for task in self.script_tasks.drain(..) {
+                    task.abort();
+                }
+                for script in scripts {
+                    // Prepared under the policy of `scripts::configure`; the controller only
+                    // has the scripts `usable_scripts` kept.
+                    match crate::scripts::track_command(&script) {
+                        Ok(cmd) => self.script_tasks.push(tokio::spawn(track::run(
+                            script,
+                            cmd,
+                            self.script_sender.clone(),
+                            self.metrics.clone(),
+                        ))),
+                        Err(e) => log::warn!("Disabling track script {}: {e}", script.name),
+                    }
+                }
+            }
+            Effect::Log { level, line } => log::log!(level, "{line}"),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner::Instance("VI_1".into())
+    }
+
+    #[test]
+    fn dropped_adverts_are_counted_and_said_at_most_every_10_s() {
+        const S: Nanos = 1_000_000_000;
+        let mut d = Drops::default();
+        assert_eq!(d.count(0, 20 * S), None);
+        assert_eq!(d.count(2, 20 * S), Some(2));
+        assert_eq!(d.count(3, 21 * S), None);
+        assert_eq!(d.count(0, 31 * S), None);
+        assert_eq!(d.count(1, 29 * S), None);
+        // The total since start, once the 10 s are up.
+        assert_eq!(d.count(1, 30 * S), Some(7));
+        assert_eq!(d.count(1, 35 * S), None);
+    }
+
+    #[test]
+    fn a_full_queue_is_transient_for_sends_only() {
+        let eagain = anyhow::Error::new(nix::errno::Errno::EAGAIN).context("advert not sent");
+        let enobufs = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOBUFS))
+            .context("eth0: 2 advert(s) not sent");
+        for e in [&eagain, &enobufs] {
+            let f = failure(owner(), true, e, format!("{e:#}"));
+            assert!(f.transient, "{e:#}");
+            assert_eq!(f.owner, owner());
+            assert_eq!(f.error, format!("{e:#}"));
+            // A VIP or a map write refused is never "for now".
+            assert!(!failure(owner(), false, e, String::new()).transient);
+        }
+    }
+
+    #[test]
+    fn other_send_errors_are_faults() {
+        for e in [
+            anyhow::Error::new(nix::errno::Errno::ENETDOWN),
+            anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EPERM)),
+            anyhow::anyhow!("no interface eth9"),
+        ] {
+            assert!(
+                !failure(owner(), true, &e, String::new()).transient,
+                "{e:#}"
+            );
+        }
+    }
+}

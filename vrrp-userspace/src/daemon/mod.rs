@@ -1,0 +1,494 @@
+//! The driver: reads the kernel and the clock, feeds the [`Controller`], carries out its
+//! effects and feeds their failures back.
+//!
+//! One tokio task. It sleeps until the controller's next wake-up, an event from the ring
+//! buffer, a signal, a link change, a script result or a reload asked over the control socket.
+//! At a wake-up it reads each router's newest advert stamp (per-CPU, written by XDP) when the
+//! controller needs them, and hands them over with the time. Every decision is the
+//! controller's; an effect that fails is reported back to it (the instance goes to FAULT and
+//! recovers by itself), so after startup only SIGTERM or SIGINT end the loop.
+//!
+//! The control socket is another task ([`control::serve_all`]): it answers `vrrpd status`
+//! from the [`StatusSnapshot`] this loop publishes, never waiting for the loop, and streams
+//! the controller's events ([`EventRecord`]) to `vrrpd events` from a broadcast channel this
+//! loop sends into without waiting. The metrics (`--metrics-listen`) are served from the same
+//! snapshot by a thread of their own ([`metrics::serve`]); the loop only records what it alone
+//! knows into [`Metrics`].
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{Result, anyhow, bail};
+use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
+
+use crate::{
+    config::{Config, Instance as InstanceSpec, Notify},
+    control,
+    control::ReloadAnswer,
+    controller::{self, Controller, IfaceInfo, Input},
+    dataplane::{self, CounterReader, Dataplane, Events, monotonic_ns},
+    fsm::{Nanos, State},
+    metrics::{self, Metrics},
+    netlink::{Link, LinkEvents, Netlink},
+    status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusSnapshot},
+    tx::{McastMembership, PacketTx, UnicastTx},
+    units::Priority,
+};
+
+mod effects;
+mod events;
+mod iface;
+mod memory;
+mod reload;
+
+use events::address_conflict;
+use iface::{host, link_up, open_iface};
+use memory::release_free_memory;
+pub use memory::{MMAP_THRESHOLD, bound_heap};
+
+/// How often the carriers of the interfaces are read besides the kernel's announcements of
+/// their changes ([`LinkEvents`]): a safety net for an announcement the socket dropped. A read
+/// is a netlink round trip the main loop waits for (up to about 10 ms while another process
+/// holds the kernel's rtnetlink lock), so it is rare.
+const LINK_CHECK: Nanos = 1_000_000_000;
+
+/// How often the heap's free memory is given back to the kernel ([`release_free_memory`]): what
+/// an interface opened again or a reload allocated and freed would otherwise stay resident.
+const MEMORY_TRIM: Nanos = 30_000_000_000;
+
+/// How stale the status snapshot ([`StatusSnapshot`]) may get: the main loop publishes the
+/// instances' views at once when a state changes or an input other than time arrives, and
+/// otherwise at most this often.
+const STATUS_REFRESH: Nanos = 100_000_000;
+
+/// How the daemon runs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The configuration file, read again on SIGHUP.
+    pub config: PathBuf,
+    /// The control socket.
+    pub control_socket: PathBuf,
+    /// Where the XDP links are pinned.
+    pub pin_root: PathBuf,
+    /// global_defs `vrrpd_exclusive`: vrrpd is the host's only VRRP speaker, so XDP drops
+    /// adverts for VRIDs it does not run instead of passing them on (to keepalived).
+    pub exclusive: bool,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Frame builders the daemon needs from `wire`.
+pub trait Frames {
+    /// A complete advert frame from the VMAC, from `primary` (IPv4, or the IPv6 link-local).
+    fn advert(spec: &InstanceSpec, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8>;
+    /// A gratuitous ARP for `vip` from the VMAC.
+    fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
+    /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
+    /// `router`.
+    fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
+    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`.
+    fn advert_message(
+        spec: &InstanceSpec,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        priority: Priority,
+    ) -> Vec<u8>;
+}
+
+/// One interface: its XDP program, its events, its transmit socket.
+struct Iface {
+    link: Link,
+    dp: Dataplane,
+    /// Its counters for `vrrpd status`.
+    counters: Arc<CounterReader>,
+    events: AsyncFd<Events>,
+    tx: PacketTx,
+    /// Adverts due on this interface, sent together (one `sendmmsg`) at the end of a batch
+    /// or at [`controller::Effect::Flush`]; the frames are `adverts`' own.
+    outbox: Vec<Arc<[u8]>>,
+    /// Each instance's advert frame as last built, by instance name: an advert changes only
+    /// with the priority, the primary address or the instance's configuration (a reload brings
+    /// a new spec), so a master builds each of its adverts once, not once an interval.
+    adverts: HashMap<String, BuiltAdvert>,
+    /// Adverts the kernel dropped (a full queue), and when that was last logged.
+    drops: effects::Drops,
+    /// The instance of each advert in `outbox` (counted in the metrics once sent).
+    outbox_from: Vec<Arc<InstanceSpec>>,
+    info: IfaceInfo,
+    /// The multicast groups joined on it, each with its membership.
+    memberships: Vec<(IpAddr, McastMembership)>,
+}
+
+/// An advert frame and what it was built from.
+struct BuiltAdvert {
+    spec: Arc<InstanceSpec>,
+    primary: IpAddr,
+    priority: Priority,
+    frame: Arc<[u8]>,
+}
+
+/// The daemon: the controller and what carries out its effects.
+pub struct Daemon<F: Frames> {
+    ctl: Controller,
+    ifaces: BTreeMap<String, Iface>,
+    netlink: Netlink,
+    options: RunOptions,
+    script_tasks: Vec<tokio::task::JoinHandle<()>>,
+    script_results: tokio::sync::mpsc::Receiver<(String, bool)>,
+    script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
+    /// Something that status shows may have changed since the snapshot was published.
+    status_dirty: bool,
+    /// The loop ran since the snapshot was published (views may differ in what is not marked
+    /// dirty: a backup's master, a fault's reason).
+    snapshot_behind: bool,
+    /// When the carriers were last read ([`LINK_CHECK`]).
+    links_checked: Nanos,
+    /// When the heap was last trimmed ([`MEMORY_TRIM`]).
+    trimmed: Nanos,
+    /// Interfaces created again that cannot run their instances yet (no address): they count
+    /// as down, and are opened again at the next link event or read.
+    recreating: BTreeSet<String>,
+    /// The kernel's announcements of link changes.
+    link_events: LinkEvents,
+    /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
+    unicast: BTreeMap<String, (UnicastTx, Ipv4Addr)>,
+    /// What the loop and the script tasks record for the metrics.
+    metrics: Arc<Metrics>,
+    /// `--metrics-listen`, bound at start and served once the loop runs.
+    metrics_listener: Option<metrics::Listener>,
+    /// `vrrpd events`: every subscriber's receiver; sending never waits.
+    events: tokio::sync::broadcast::Sender<EventRecord>,
+    _frames: std::marker::PhantomData<F>,
+}
+
+impl<F: Frames> Daemon<F> {
+    /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
+    /// routers configured in the maps, state machines started.
+    pub async fn start(mut config: Config, options: RunOptions) -> Result<Self> {
+        // Before anything is touched: an address that cannot be bound is a startup error.
+        let metrics_listener = options
+            .metrics_listen
+            .map(metrics::Listener::bind)
+            .transpose()?;
+        if let Some(l) = &metrics_listener {
+            match l.local_addr() {
+                Ok(a) => log::info!("metrics on http://{a}/metrics"),
+                Err(e) => log::info!("metrics listener bound ({e})"),
+            }
+        }
+        crate::scripts::configure(&config);
+        crate::fifo::configure(&config.global).await;
+        usable_scripts(&mut config);
+        if config.instances.is_empty() {
+            // keepalived runs such a file too, doing nothing until a reload brings instances.
+            log::warn!(
+                "{}: no vrrp_instance; waiting for a reload (SIGHUP) that brings one",
+                options.config.display()
+            );
+        }
+        let netlink = Netlink::new()?;
+        // Listening before the first read of the carriers, so no change falls between.
+        let link_events = LinkEvents::open()?;
+        let mut ifaces = BTreeMap::new();
+        for name in controller::interfaces(&config) {
+            let iface = open_iface(&netlink, &name, &options, &config.global).await?;
+            ifaces.insert(name, iface);
+        }
+        let host = host(&netlink, &ifaces, &config).await;
+        let (ctl, effects) =
+            Controller::start(&config, &host, monotonic_ns()).map_err(|e| anyhow!(e))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let mut daemon = Daemon {
+            ctl,
+            ifaces,
+            netlink,
+            options,
+            script_tasks: Vec::new(),
+            script_results: rx,
+            script_sender: tx,
+            links_checked: 0,
+            trimmed: 0,
+            recreating: BTreeSet::new(),
+            status_dirty: true,
+            snapshot_behind: false,
+            link_events,
+            unicast: BTreeMap::new(),
+            metrics: Arc::new(Metrics::default()),
+            metrics_listener,
+            events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
+            _frames: std::marker::PhantomData,
+        };
+        daemon.carry_out(effects).await;
+        release_free_memory();
+        daemon.trimmed = monotonic_ns();
+        Ok(daemon)
+    }
+
+    /// Feeds the controller one input at the present time and carries out what it answers.
+    async fn feed(&mut self, input: Input) {
+        if !matches!(input, Input::Tick { .. }) {
+            self.status_dirty = true;
+        }
+        let effects = self.ctl.handle(monotonic_ns(), input);
+        self.carry_out(effects).await;
+    }
+
+    /// Time passed (or XDP raised an `event`): the stamps when the controller needs them.
+    async fn tick(&mut self, event: bool) {
+        let now = monotonic_ns();
+        let (adverts, failures) = if self.ctl.needs_adverts(now, event) {
+            let (heard, failures) = self.adverts();
+            (Some(heard), failures)
+        } else {
+            (None, Vec::new())
+        };
+        if !failures.is_empty() {
+            self.feed(Input::Results(failures)).await;
+        }
+        self.feed(Input::Tick { adverts }).await;
+    }
+
+    /// Link states as the controller should see them: an interface created again but not
+    /// reopened yet is down.
+    fn as_seen(&self, mut states: Vec<(String, bool)>) -> Vec<(String, bool)> {
+        for (name, up) in &mut states {
+            if self.recreating.contains(name) {
+                *up = false;
+            }
+        }
+        states
+    }
+
+    /// Reads the link state of every watched interface; the controller acts on the changes.
+    async fn track_links(&mut self) {
+        self.reopen_recreated().await;
+        let mut states = Vec::new();
+        for name in self.ctl.watched_links() {
+            let up = link_up(&self.netlink, &name).await;
+            states.push((name, up));
+        }
+        let states = self.as_seen(states);
+        self.feed(Input::Links(states)).await;
+    }
+
+    /// What `vrrpd status` answers from now.
+    fn snapshot(&self) -> StatusSnapshot {
+        StatusSnapshot {
+            views: Arc::new(self.ctl.instances()),
+            counters: Arc::new(
+                self.ifaces
+                    .iter()
+                    .map(|(name, i)| (name.clone(), i.counters.clone()))
+                    .collect(),
+            ),
+            timings: Arc::new(self.ctl.timings()),
+        }
+    }
+
+    /// Status of every instance (reads the XDP counters).
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.snapshot().statuses()
+    }
+
+    /// Runs until SIGTERM or SIGINT; then hands over (priority 0 where master, the VIPs kept
+    /// until a new master advertises), removes the VIPs and detaches XDP.
+    pub async fn run(mut self) -> Result<()> {
+        let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
+        let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
+        let control = control::Server::bind(&self.options.control_socket)?;
+        // The control socket is served by its own task from the snapshot the loop publishes;
+        // only a reload comes back to the loop, which answers it once the controller decided.
+        let (snapshot_tx, snapshot_rx) = tokio::sync::watch::channel(self.snapshot());
+        let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
+        if let Some(listener) = self.metrics_listener.take() {
+            // Its own thread, ended when `snapshot_tx` is dropped with this function.
+            let _ = metrics::serve(listener, snapshot_rx.clone(), self.metrics.clone());
+        }
+        let control_task = tokio::spawn(control::serve_all(
+            control,
+            snapshot_rx,
+            reload_tx,
+            self.events.clone(),
+        ));
+        let mut published = monotonic_ns();
+        self.status_dirty = false;
+        let mut systemd = crate::systemd::Notifier::from_env();
+        systemd.ready(self.ctl.instances().iter().map(|i| i.state));
+        let mut stopping = false;
+        while !self.ctl.finished() {
+            let now = monotonic_ns();
+            let wake = self.ctl.next_wake(now);
+            // A snapshot older than what happened since is published within STATUS_REFRESH.
+            let wake = if self.snapshot_behind {
+                wake.min(published + STATUS_REFRESH)
+            } else {
+                wake
+            };
+            let sleep = systemd.cap(Duration::from_nanos(
+                wake.saturating_sub(now).min(3_600_000_000_000),
+            ));
+            // The metrics' loop lag: how late the timer's wake-up comes.
+            let planned = now + sleep.as_nanos() as Nanos;
+            let mut timer = false;
+            let (mut stop, mut reload, mut event) = (false, false, false);
+            let mut reload_reply = None;
+            let mut script = None;
+            let mut link = None;
+            // Without instances (a configuration that has none yet, as keepalived allows)
+            // there is no interface to wait on: only signals, links, scripts and the socket.
+            // (select_all refuses an empty list when it is made, so it is made when polled.)
+            let waiting = !self.ifaces.is_empty();
+            let ifaces = &self.ifaces;
+            let events = async move {
+                futures_util::future::select_all(
+                    ifaces.values().map(|i| Box::pin(i.events.readable())),
+                )
+                .await
+            };
+            // Signals first: a stop that arrives with a due advert sends priority 0 at once,
+            // not one more advert before it (select! otherwise picks a ready branch at random).
+            tokio::select! {
+                biased;
+                _ = term.recv() => stop = true,
+                _ = int.recv() => stop = true,
+                _ = hup.recv() => reload = true,
+                _ = tokio::time::sleep(sleep) => timer = true,
+                (ready, _, _) = events, if waiting => {
+                    if let Ok(mut guard) = ready {
+                        guard.clear_ready();
+                    }
+                    event = true;
+                }
+                Some(change) = self.link_events.next() => link = Some(change),
+                Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
+                Some(reply) = reload_rx.recv() => reload_reply = Some(reply),
+            }
+            let woke = monotonic_ns();
+            if timer {
+                self.metrics
+                    .loop_lag(Duration::from_nanos(woke.saturating_sub(planned)));
+            }
+            if stop {
+                if !stopping {
+                    stopping = true;
+                    crate::fifo::end_readers();
+                    systemd.stopping(self.ctl.instances().iter().map(|i| i.master_adver_interval));
+                }
+                self.feed(Input::Stop).await;
+            }
+            if reload {
+                self.reload().await;
+            }
+            if let Some(reply) = reload_reply {
+                let answer = if stopping {
+                    ReloadAnswer {
+                        applied: false,
+                        lines: vec!["vrrpd is stopping; the reload is not applied".into()],
+                    }
+                } else {
+                    self.reload().await
+                };
+                // A status asked after the answer shows what the reload did.
+                snapshot_tx.send_replace(self.snapshot());
+                // The client may have gone; the reload stands.
+                let _ = reply.send(answer);
+            }
+            if let Some((name, success)) = script {
+                self.feed(Input::Script { name, success }).await;
+            }
+            if let Some(change) = link {
+                // An interface that comes back may be a new one under the old name: its
+                // instances restart on it before they see it up.
+                if self.ifaces.contains_key(&change.0) {
+                    self.reopen_recreated().await;
+                }
+                let states = self.as_seen(vec![change]);
+                self.feed(Input::Links(states)).await;
+            }
+            let mut conflicts = Vec::new();
+            for (name, iface) in &mut self.ifaces {
+                // Events wake us; the stamps carry the adverts' data. Address conflicts are
+                // the controller's to report.
+                for e in iface.events.get_mut().drain() {
+                    if let Some(c) = address_conflict(name, &e) {
+                        conflicts.push(c);
+                    }
+                }
+            }
+            for c in conflicts {
+                self.feed(c).await;
+            }
+            let now = monotonic_ns();
+            if now >= self.links_checked + LINK_CHECK {
+                self.links_checked = now;
+                self.track_links().await;
+            }
+            if now >= self.trimmed + MEMORY_TRIM {
+                self.trimmed = now;
+                release_free_memory();
+            }
+            self.tick(event).await;
+            if !stopping {
+                systemd.alive(self.ctl.states());
+            }
+            let now = monotonic_ns();
+            if self.status_dirty || now >= published + STATUS_REFRESH {
+                snapshot_tx.send_replace(self.snapshot());
+                published = now;
+                self.status_dirty = false;
+                self.snapshot_behind = false;
+            } else {
+                self.snapshot_behind = true;
+            }
+            self.metrics
+                .loop_busy(Duration::from_nanos(monotonic_ns().saturating_sub(woke)));
+        }
+        control_task.abort();
+        self.shutdown().await
+    }
+
+    async fn shutdown(self) -> Result<()> {
+        for task in &self.script_tasks {
+            task.abort();
+        }
+        for name in self.ifaces.keys() {
+            if !dataplane::detach_pinned(&self.options.pin_root, name)? {
+                bail!("{name}: no pinned XDP link to detach");
+            }
+            dataplane::detach_egress_pinned(&self.options.pin_root, name)?;
+        }
+        let _ = std::fs::remove_file(&self.options.control_socket);
+        crate::fifo::close().await;
+        crate::scripts::finish().await;
+        log::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Runs the notify scripts of an instance or a sync group ([`crate::scripts::notify`]), then
+/// writes its line to the notify FIFOs (keepalived's order).
+fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
+    crate::scripts::notify(n, kind, name, to, priority);
+    crate::fifo::write(kind, name, to, priority);
+}
+
+/// Drops the `vrrp_script`s that keepalived would disable (a user that does not exist, an
+/// insecure path under `enable_script_security`, …) with its message: the instances that
+/// track one then ignore it, as keepalived removes it from them.
+fn usable_scripts(config: &mut Config) {
+    config
+        .scripts
+        .retain(|script| match crate::scripts::track_command(script) {
+            Ok(_) => true,
+            Err(e) => {
+                log::warn!("Disabling track script {}: {e}", script.name);
+                false
+            }
+        });
+}
