@@ -2406,6 +2406,23 @@ impl Controller {
         self.send_garps(i, now);
     }
 
+    /// A master yielded to a better advert. A unicast one sends one more advert of its own
+    /// priority to its peers: the master it yields to may never have heard it (after a
+    /// partition healed, this side heard the other's advert first), and that advert is what
+    /// makes that master send its GARPs ([`Self::lower_prio_garps`]). Without them the
+    /// switch keeps the VMAC on our port, where our GARPs put it when we took over, since a
+    /// unicast master's adverts leave from the NIC's MAC: the VIP is silent until the
+    /// clients' ARP entries are probed again (the chaos run's 1040 ms after advert loss both
+    /// ways). Multicast adverts come from the VMAC and move the switch back by themselves.
+    fn yielded(&mut self, i: usize, now: Nanos) {
+        let inst = &self.instances[i];
+        if inst.unicast_src.is_none() {
+            return;
+        }
+        let priority = inst.router.priority();
+        self.act(i, now, Action::SendAdvert { priority });
+    }
+
     /// The bursts of instance `i` that are due, as one [`Effect::SendGarps`], or queued one
     /// address at a time where an interval paces them.
     fn send_garps(&mut self, i: usize, now: Nanos) {
@@ -2613,6 +2630,12 @@ impl Controller {
                     && advert.priority != Priority::SHUTDOWN
                 {
                     self.lower_prio_garps(i, now);
+                }
+                if was_master
+                    && self.instances[i].router.state() == State::Backup
+                    && advert.priority != Priority::SHUTDOWN
+                {
+                    self.yielded(i, now);
                 }
                 // A backup that took the advert (its timer restarted) no longer wants to be
                 // master, as far as its sync group is concerned.
