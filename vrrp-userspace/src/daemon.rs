@@ -647,6 +647,16 @@ impl<F: Frames> Daemon<F> {
             },
             // Carried out by `carry_out`, which reports its failures by interface.
             Effect::Flush => {}
+            // A failure is the FAULT of the interface's instances (the controller retries it).
+            Effect::JoinGroups { iface } => {
+                let global = &self.config.global;
+                let i = self.ifaces.get_mut(&iface).context("no such interface")?;
+                i.join_groups(global).with_context(|| {
+                    format!(
+                        "{iface}: multicast group not joined (the peers' adverts would not arrive)"
+                    )
+                })?;
+            }
             Effect::SendGarps {
                 iface,
                 vrid,
@@ -856,11 +866,6 @@ impl<F: Frames> Daemon<F> {
         if controller::check(&config, &host).is_ok() {
             // What the controller will run (it refuses only what fails this check).
             self.config = config.clone();
-            for (name, iface) in &mut self.ifaces {
-                if let Err(e) = iface.join_groups(&config.global) {
-                    log::warn!("{name}: {e:#}: adverts to that group may not reach vrrpd");
-                }
-            }
         }
         self.feed(Input::Reload {
             config: Box::new(config),

@@ -466,6 +466,15 @@ pub enum Effect {
         /// takes over.
         hold_ns: u64,
     },
+    /// Join the adverts' multicast groups (`vrrp_mcast_group4/6`) on the interface and leave
+    /// those no longer named; one already joined is fine. After a reload, and with every retry
+    /// of a broken instance of the interface: a group not joined is FAULT of the interface's
+    /// instances (a real NIC filters multicast before XDP runs: the peers' adverts would not
+    /// arrive), retried and recovering by itself like a VIP that could not be added.
+    JoinGroups {
+        /// Interface.
+        iface: String,
+    },
     /// (Re)start one runner per script, stopping earlier ones.
     RunScripts(Vec<Script>),
     /// A line for the log.
@@ -494,7 +503,9 @@ impl Effect {
             | Effect::SendGarps { instance, .. } => Some(Owner::Instance(instance.clone())),
             Effect::AddStatic { .. } | Effect::RemoveStatic { .. } => Some(Owner::Static),
             Effect::SendAdvert { spec, .. } => Some(Owner::Instance(spec.name.clone())),
-            Effect::Heartbeat { iface, .. } => Some(Owner::Iface(iface.clone())),
+            Effect::Heartbeat { iface, .. } | Effect::JoinGroups { iface } => {
+                Some(Owner::Iface(iface.clone()))
+            }
             Effect::Flush
             | Effect::StateChanged { .. }
             | Effect::RunNotify { .. }
@@ -2005,6 +2016,20 @@ impl Controller {
         }
         self.reload_outcome = Some(Ok(outcome));
         self.log(log::Level::Info, summary);
+        // A reload may name other groups: joined now, and a failure is the FAULT of the
+        // interface's instances.
+        for iface in self.multicast_interfaces() {
+            self.out.push(Effect::JoinGroups { iface });
+        }
+    }
+
+    /// The interfaces with a multicast instance: those whose adverts need the group joined.
+    fn multicast_interfaces(&self) -> BTreeSet<String> {
+        self.instances
+            .iter()
+            .filter(|i| i.unicast_src.is_none())
+            .map(|i| i.spec.interface.clone())
+            .collect()
     }
 
     /// A kept instance whose `virtual_routes` or `virtual_rules` changed: while it holds its
@@ -2944,7 +2969,11 @@ impl Controller {
 
     /// Retries the effects of broken instances whose time has come: those that bring the
     /// kernel in line with FAULT (not master: XDP silent, no VIPs, no VMAC).
+    /// A multicast interface's groups are joined again with them (a no-op once joined), so
+    /// that a group that could not be joined keeps them in FAULT until it is.
     fn retry(&mut self, now: Nanos) {
+        let multicast = self.multicast_interfaces();
+        let mut joining = BTreeSet::new();
         for i in 0..self.instances.len() {
             let Some(b) = &mut self.instances[i].broken else {
                 continue;
@@ -2954,6 +2983,12 @@ impl Controller {
             }
             b.probing = true;
             self.release(i);
+            let iface = &self.instances[i].spec.interface;
+            if multicast.contains(iface) && joining.insert(iface.clone()) {
+                self.out.push(Effect::JoinGroups {
+                    iface: iface.clone(),
+                });
+            }
         }
     }
 
