@@ -466,6 +466,15 @@ pub enum Effect {
         /// takes over.
         hold_ns: u64,
     },
+    /// Join the adverts' multicast groups (`vrrp_mcast_group4/6`) on the interface and leave
+    /// those no longer named; one already joined is fine. After a reload, and with every retry
+    /// of a broken instance of the interface: a group not joined is FAULT of the interface's
+    /// instances (a real NIC filters multicast before XDP runs: the peers' adverts would not
+    /// arrive), retried and recovering by itself like a VIP that could not be added.
+    JoinGroups {
+        /// Interface.
+        iface: String,
+    },
     /// (Re)start one runner per script, stopping earlier ones.
     RunScripts(Vec<Script>),
     /// A line for the log.
@@ -494,7 +503,9 @@ impl Effect {
             | Effect::SendGarps { instance, .. } => Some(Owner::Instance(instance.clone())),
             Effect::AddStatic { .. } | Effect::RemoveStatic { .. } => Some(Owner::Static),
             Effect::SendAdvert { spec, .. } => Some(Owner::Instance(spec.name.clone())),
-            Effect::Heartbeat { iface, .. } => Some(Owner::Iface(iface.clone())),
+            Effect::Heartbeat { iface, .. } | Effect::JoinGroups { iface } => {
+                Some(Owner::Iface(iface.clone()))
+            }
             Effect::Flush
             | Effect::StateChanged { .. }
             | Effect::RunNotify { .. }
@@ -2021,6 +2032,20 @@ impl Controller {
         }
         self.reload_outcome = Some(Ok(outcome));
         self.log(log::Level::Info, summary);
+        // A reload may name other groups: joined now, and a failure is the FAULT of the
+        // interface's instances.
+        for iface in self.multicast_interfaces() {
+            self.out.push(Effect::JoinGroups { iface });
+        }
+    }
+
+    /// The interfaces with a multicast instance: those whose adverts need the group joined.
+    fn multicast_interfaces(&self) -> BTreeSet<String> {
+        self.instances
+            .iter()
+            .filter(|i| i.unicast_src.is_none())
+            .map(|i| i.spec.interface.clone())
+            .collect()
     }
 
     /// A kept instance whose `virtual_routes` or `virtual_rules` changed: while it holds its
@@ -2422,6 +2447,23 @@ impl Controller {
         self.send_garps(i, now);
     }
 
+    /// A master yielded to a better advert. A unicast one sends one more advert of its own
+    /// priority to its peers: the master it yields to may never have heard it (after a
+    /// partition healed, this side heard the other's advert first), and that advert is what
+    /// makes that master send its GARPs ([`Self::lower_prio_garps`]). Without them the
+    /// switch keeps the VMAC on our port, where our GARPs put it when we took over, since a
+    /// unicast master's adverts leave from the NIC's MAC: the VIP is silent until the
+    /// clients' ARP entries are probed again (the chaos run's 1040 ms after advert loss both
+    /// ways). Multicast adverts come from the VMAC and move the switch back by themselves.
+    fn yielded(&mut self, i: usize, now: Nanos) {
+        let inst = &self.instances[i];
+        if inst.unicast_src.is_none() {
+            return;
+        }
+        let priority = inst.router.priority();
+        self.act(i, now, Action::SendAdvert { priority });
+    }
+
     /// The bursts of instance `i` that are due, as one [`Effect::SendGarps`], or queued one
     /// address at a time where an interval paces them.
     fn send_garps(&mut self, i: usize, now: Nanos) {
@@ -2629,6 +2671,12 @@ impl Controller {
                     && advert.priority != Priority::SHUTDOWN
                 {
                     self.lower_prio_garps(i, now);
+                }
+                if was_master
+                    && self.instances[i].router.state() == State::Backup
+                    && advert.priority != Priority::SHUTDOWN
+                {
+                    self.yielded(i, now);
                 }
                 // A backup that took the advert (its timer restarted) no longer wants to be
                 // master, as far as its sync group is concerned.
@@ -2937,7 +2985,11 @@ impl Controller {
 
     /// Retries the effects of broken instances whose time has come: those that bring the
     /// kernel in line with FAULT (not master: XDP silent, no VIPs, no VMAC).
+    /// A multicast interface's groups are joined again with them (a no-op once joined), so
+    /// that a group that could not be joined keeps them in FAULT until it is.
     fn retry(&mut self, now: Nanos) {
+        let multicast = self.multicast_interfaces();
+        let mut joining = BTreeSet::new();
         for i in 0..self.instances.len() {
             let Some(b) = &mut self.instances[i].broken else {
                 continue;
@@ -2947,6 +2999,12 @@ impl Controller {
             }
             b.probing = true;
             self.release(i);
+            let iface = &self.instances[i].spec.interface;
+            if multicast.contains(iface) && joining.insert(iface.clone()) {
+                self.out.push(Effect::JoinGroups {
+                    iface: iface.clone(),
+                });
+            }
         }
     }
 

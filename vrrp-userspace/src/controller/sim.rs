@@ -731,6 +731,7 @@ impl World {
             | Effect::SendGarps { .. }
             | Effect::RunNotify { .. }
             | Effect::Heartbeat { .. }
+            | Effect::JoinGroups { .. }
             | Effect::RunScripts(_)
             | Effect::Event { .. } => {}
         }
@@ -1170,6 +1171,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::StateChanged { .. } => "StateChanged",
         Effect::RunNotify { .. } => "RunNotify",
         Effect::Heartbeat { .. } => "Heartbeat",
+        Effect::JoinGroups { .. } => "JoinGroups",
         Effect::RunScripts(_) => "RunScripts",
         Effect::Log { .. } => "Log",
         Effect::Event { .. } => "Event",

@@ -1710,3 +1710,128 @@ fn a_peer_with_the_other_v3_checksum_is_reported_once_per_episode() {
     assert!(warnings(&effects).is_empty());
     assert!(mismatch(&ctl, "VI_2").is_none());
 }
+
+/// The priorities of the adverts given out in `effects`.
+fn adverts_sent(effects: &[Effect]) -> Vec<u8> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SendAdvert { priority, .. } => Some(priority.get()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_unicast_master_that_yields_sends_one_advert_so_the_better_master_sends_its_garps() {
+    // The chaos run's advert loss both ways on the lowest host (VI_U, unicast): it took over
+    // and its GARPs moved the switch's entry for the VMAC to its port; when the loss ended it
+    // heard the better master first and stepped down. Its last advert is what tells that
+    // master to send GARPs; its adverts alone (from the NIC's MAC) would not move the switch.
+    let mut low = instance("VI_U", 53, 50, true);
+    low.unicast_peers = vec![PEER];
+    low.garp.master_delay_s = 0;
+    let (mut ctl, _) = Controller::start(&config(vec![low.clone()]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    assert_eq!(state(&ctl, "VI_U"), State::Master);
+    let effects = tick(&mut ctl, SEC, vec![heard(53, 150, SEC)]);
+    assert_eq!(state(&ctl, "VI_U"), State::Backup);
+    assert!(removes_vips(&effects, "VI_U"));
+    assert_eq!(adverts_sent(&effects), vec![50], "one advert, our priority");
+    // It stays silent as a backup afterwards.
+    ctl.handle(SEC, Input::Results(vec![]));
+    let later = tick(
+        &mut ctl,
+        SEC + 100 * MS,
+        vec![heard(53, 150, SEC + 100 * MS)],
+    );
+    assert!(adverts_sent(&later).is_empty());
+
+    // The better master, hearing that advert, sends its GARPs at once.
+    let mut high = instance("VI_U", 53, 150, true);
+    high.unicast_peers = vec![PEER];
+    high.garp.master_delay_s = 0;
+    high.garp.lower_prio_repeat = 1;
+    let (mut better, _) = Controller::start(&config(vec![high]), &host(), 0).unwrap();
+    better.handle(0, Input::Results(vec![]));
+    let times = garp_times(&mut better, MS, 2 * SEC, &[heard(53, 50, SEC)]);
+    assert_eq!(times, vec![(SEC, 1)]);
+    assert_eq!(state(&better, "VI_U"), State::Master);
+
+    // A multicast master's adverts come from the VMAC: it yields without one.
+    let mut multicast = low;
+    multicast.unicast_peers.clear();
+    let (mut ctl, _) = Controller::start(&config(vec![multicast]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let effects = tick(&mut ctl, SEC, vec![heard(53, 150, SEC)]);
+    assert_eq!(state(&ctl, "VI_U"), State::Backup);
+    assert!(adverts_sent(&effects).is_empty());
+}
+
+fn joins(effects: &[Effect]) -> Vec<&str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::JoinGroups { iface } => Some(iface.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_group_not_joined_on_a_reload_faults_the_interface_until_a_retry_joins_it() {
+    let c = config(vec![
+        instance("VI_1", 1, 200, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    // A reload (here one naming another group) joins the groups of the interface.
+    let mut new = c.clone();
+    new.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
+    let reload = Input::Reload {
+        config: Box::new(new),
+        host: host(),
+    };
+    assert_eq!(joins(&ctl.handle(SEC, reload)), vec!["eth0"]);
+    let not_joined = "eth0: multicast group not joined: joining 224.0.0.19: no buffer space";
+    let fail = |ctl: &mut Controller, at| {
+        ctl.handle(
+            at,
+            Input::Results(vec![Failure::new(Owner::Iface("eth0".into()), not_joined)]),
+        )
+    };
+    let effects = fail(&mut ctl, SEC);
+    // Both instances FAULT with the reason; the master lets go of its VIPs.
+    for name in ["VI_1", "VI_2"] {
+        assert_eq!(state(&ctl, name), State::Fault);
+        assert_eq!(view(&ctl, name).reason, format!("fault: {not_joined}"));
+    }
+    assert!(removes_vips(&effects, "VI_1"));
+    // The retry joins again (once for the interface); failing, they stay in FAULT.
+    let mut at = SEC + RETRY_FIRST;
+    assert_eq!(joins(&tick(&mut ctl, at, vec![])), vec!["eth0"]);
+    fail(&mut ctl, at);
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    // The next retry goes through: FAULT is over, and VI_1 master again in time.
+    at += 2 * RETRY_FIRST;
+    assert_eq!(joins(&tick(&mut ctl, at, vec![])), vec!["eth0"]);
+    ctl.handle(at, Input::Results(vec![]));
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    assert_eq!(ctl.instances()[0].fault, None);
+    at += 5 * SEC;
+    tick(&mut ctl, at, vec![]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+
+    // Unicast instances need no group: no join, so no FAULT from one.
+    let mut unicast = instance("VI_U", 53, 100, false);
+    unicast.unicast_peers = vec![PEER];
+    let c = config(vec![unicast]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let reload = Input::Reload {
+        config: Box::new(c),
+        host: host(),
+    };
+    assert!(joins(&ctl.handle(SEC, reload)).is_empty());
+}

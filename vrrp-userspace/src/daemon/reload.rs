@@ -72,14 +72,8 @@ impl<F: Frames> Daemon<F> {
         .await;
         self.prune_adverts();
         match self.ctl.take_reload_outcome() {
+            // The interfaces joined its adverts' groups (`Effect::JoinGroups`).
             Some(Ok(done)) => {
-                // The controller runs it now: the interfaces join its adverts' groups.
-                let global = &self.ctl.config().global;
-                for (name, iface) in &mut self.ifaces {
-                    if let Err(e) = iface.join_groups(global) {
-                        log::warn!("{name}: {e:#}: adverts to that group may not reach vrrpd");
-                    }
-                }
                 lines.push(done);
                 ReloadAnswer {
                     applied: true,
