@@ -25,7 +25,7 @@ use std::{
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
-use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IfaceConfig};
+use vrrp_common::maps::{Family, IFACE_EXCLUSIVE, IFACE_NO_ACCEPT, IfaceConfig};
 
 use crate::{
     config::{Config, Instance as InstanceSpec, Notify, Route, Rule, V3Checksum},
@@ -708,6 +708,7 @@ impl<F: Frames> Daemon<F> {
                 iface,
                 stale_after_ns,
                 hold_ns,
+                no_accept,
                 ..
             } => {
                 // The XDP program compares with its own clock, so the stamp is read here.
@@ -716,6 +717,7 @@ impl<F: Frames> Daemon<F> {
                 cfg.heartbeat_ns = monotonic_ns();
                 cfg.stale_after_ns = stale_after_ns;
                 cfg.hold_ns = hold_ns;
+                cfg.flags = (cfg.flags & !IFACE_NO_ACCEPT) | (no_accept as u32 * IFACE_NO_ACCEPT);
                 dp.set_iface(&cfg)?;
             }
             Effect::RunScripts(scripts) => {

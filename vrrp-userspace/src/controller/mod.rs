@@ -27,7 +27,7 @@ use std::{
 use vrrp_common::{
     maps::{
         Family, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_ND_ROUTER,
-        ROUTER_OWNER, RouterConfig,
+        ROUTER_NO_ACCEPT, ROUTER_OWNER, RouterConfig,
     },
     proto::{vmac_v4, vmac_v6},
 };
@@ -465,6 +465,9 @@ pub enum Effect {
         /// Twice that: how long a crashed daemon's program keeps answering when no backup
         /// takes over.
         hold_ns: u64,
+        /// One of its routers lacks Accept_Mode (`IFACE_NO_ACCEPT`: XDP looks up the
+        /// destination of IP frames among the VIPs).
+        no_accept: bool,
     },
     /// (Re)start one runner per script, stopping earlier ones.
     RunScripts(Vec<Script>),
@@ -697,6 +700,12 @@ impl Inst {
         })
     }
 
+    /// Accept_Mode off and not the address owner: while master, XDP drops IP packets to its
+    /// VIPs (keepalived's firewall rule for `no_accept`).
+    fn refuses_vip_traffic(&self) -> bool {
+        !self.spec.accept && !self.spec.priority.is_owner()
+    }
+
     fn router_config(&self, master: bool) -> RouterConfig {
         let spec = &self.spec;
         let mut flags = ROUTER_CONFIGURED;
@@ -711,6 +720,9 @@ impl Inst {
         }
         if spec.v3_checksum == V3Checksum::MessageOnly {
             flags |= ROUTER_CSUM_MSG_ONLY;
+        }
+        if self.refuses_vip_traffic() {
+            flags |= ROUTER_NO_ACCEPT;
         }
         let mut primary16 = [0u8; 16];
         match self.primary {
@@ -2069,11 +2081,16 @@ impl Controller {
             .map(|i| i.router.master_down_interval())
             .max()
             .unwrap_or(Centis(300));
+        let no_accept = self
+            .instances
+            .iter()
+            .any(|i| i.spec.interface == iface && i.refuses_vip_traffic());
         self.out.push(Effect::Heartbeat {
             iface: iface.to_string(),
             at: now,
             stale_after_ns: ns(down),
             hold_ns: 2 * ns(down),
+            no_accept,
         });
     }
 
