@@ -689,6 +689,7 @@ fn ipv4(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         0,
     ];
     let vrrp_len = (tot_len - ihl) as u32;
+    let ttl = hop_limit_checked(ip[8], ip[16] & 0xf0 == 0xe0);
     let info = IpInfo {
         family: Family::Ipv4,
         vrrp_off: off + ihl,
@@ -696,7 +697,7 @@ fn ipv4(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         src,
         l3: off,
     };
-    advert(ctx, &info, ip[8])
+    advert(ctx, &info, ttl)
 }
 
 #[inline(always)]
@@ -723,6 +724,7 @@ fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
     }
     let src = [ip.word(8), ip.word(16)];
     let vrrp_len = payload_len as u32;
+    let hop_limit = hop_limit_checked(ip[7], ip[24] == 0xff);
     let info = IpInfo {
         family: Family::Ipv6,
         vrrp_off: off + IPV6_HLEN,
@@ -730,7 +732,15 @@ fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         src,
         l3: off,
     };
-    advert(ctx, &info, ip[7])
+    advert(ctx, &info, hop_limit)
+}
+
+/// The TTL/hop limit the checks see: the packet's, for an advert to a multicast group; 255 for
+/// one sent to a unicast address (`unicast_peer`), whose hop limit keepalived does not check
+/// (it sends IPv6 unicast adverts with the kernel's default hop limit).
+#[inline(always)]
+fn hop_limit_checked(ttl: u8, multicast: bool) -> u8 {
+    if multicast { ttl } else { VRRP_TTL }
 }
 
 /// Sum of 16-bit words in memory order (the order `bpf_csum_diff` sums in).

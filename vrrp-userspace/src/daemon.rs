@@ -82,13 +82,10 @@ pub trait Frames {
     /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
     /// `router`.
     fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
-    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`.
-    fn advert_message(
-        spec: &InstanceSpec,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        priority: Priority,
-    ) -> Vec<u8>;
+    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`
+    /// (one family).
+    fn advert_message(spec: &InstanceSpec, src: IpAddr, dst: IpAddr, priority: Priority)
+    -> Vec<u8>;
 }
 
 /// One interface: its XDP program, its events, its transmit socket.
@@ -249,7 +246,7 @@ pub struct Daemon<F: Frames> {
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
-    unicast: BTreeMap<String, (UnicastTx, Ipv4Addr)>,
+    unicast: BTreeMap<String, (UnicastTx, IpAddr)>,
     /// The configuration the controller runs (the last one its check let through), for an
     /// interface that is created again.
     config: Config,
@@ -630,17 +627,15 @@ impl<F: Frames> Daemon<F> {
             } => match unicast_src {
                 Some(src) => {
                     if self.unicast.get(&spec.name).is_none_or(|(_, s)| *s != src) {
-                        let tx = UnicastTx::open(src)?;
+                        let tx = UnicastTx::open(src, self.index(&spec.interface)?)?;
                         self.unicast.insert(spec.name.clone(), (tx, src));
                     }
                     let (tx, _) = &self.unicast[&spec.name];
-                    for peer in &spec.unicast_peers {
-                        if let IpAddr::V4(peer) = *peer {
-                            let msg = F::advert_message(&spec, src, peer, priority);
-                            tx.send_to(&msg, peer)
-                                .with_context(|| format!("advert to {peer} not sent"))?;
-                            self.metrics.advert_sent(&spec.name, monotonic_ns());
-                        }
+                    for &peer in &spec.unicast_peers {
+                        let msg = F::advert_message(&spec, src, peer, priority);
+                        tx.send_to(&msg, peer)
+                            .with_context(|| format!("advert to {peer} not sent"))?;
+                        self.metrics.advert_sent(&spec.name, monotonic_ns());
                     }
                 }
                 None => self.queue_advert(&spec, primary, priority)?,

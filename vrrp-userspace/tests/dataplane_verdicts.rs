@@ -309,6 +309,29 @@ fn kernel_verdicts_one_per_path_and_reason() {
     let mut v6_hop = v6.clone();
     v6_hop[21] = 1;
     expect_drop(&dp, "hop limit 1", &v6_hop, DropReason::BadTtl, 52);
+    // An advert to a unicast address (`unicast_peer`) is not held to hop limit 255: keepalived
+    // checks only multicast adverts', and sends IPv6 unicast ones with the kernel's default.
+    let unicast6 = |hop_limit: u8, dst: Ipv6Addr| {
+        let mut f = v6.clone();
+        f[21] = hop_limit;
+        f[38..54].copy_from_slice(&dst.octets());
+        let len = u16::from_be_bytes([f[18], f[19]]) as usize;
+        let msg = &mut f[54..54 + len];
+        msg[6..8].copy_from_slice(&[0, 0]);
+        let pseudo = checksum::pseudo_v6(src6(), dst, 112, len as u32);
+        let c = checksum::finish(checksum::combine(&[pseudo, checksum::sum(msg)]));
+        msg[6..8].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    let peer: Ipv6Addr = "2001:db8::4".parse().unwrap();
+    expect_valid(&dp, "unicast IPv6, hop limit 64", &unicast6(64, peer));
+    expect_drop(
+        &dp,
+        "multicast IPv6, hop limit 64",
+        &unicast6(64, "ff02::12".parse().unwrap()),
+        DropReason::BadTtl,
+        52,
+    );
     expect_drop(
         &dp,
         "fragment",

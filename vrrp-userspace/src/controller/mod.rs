@@ -390,7 +390,7 @@ pub enum Effect {
         /// Its source and tie-break address.
         primary: IpAddr,
         /// The source for unicast peers, if it has any.
-        unicast_src: Option<Ipv4Addr>,
+        unicast_src: Option<IpAddr>,
         /// The priority to advertise.
         priority: Priority,
     },
@@ -620,7 +620,7 @@ struct Inst {
     primary: IpAddr,
     nd_router: bool,
     /// The source for unicast peers.
-    unicast_src: Option<Ipv4Addr>,
+    unicast_src: Option<IpAddr>,
     /// The newest advert stamp already fed to the state machine.
     fed_ns: Nanos,
     /// Pending bursts of gratuitous ARPs / NAs: when, and how many of each.
@@ -914,7 +914,7 @@ pub fn check(config: &Config, host: &Host) -> Result<(), String> {
 }
 
 /// An instance's advert source and unicast source on `host`.
-fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<Ipv4Addr>), String> {
+fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<IpAddr>), String> {
     let info = host
         .ifaces
         .get(&spec.interface)
@@ -936,16 +936,9 @@ fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<Ipv4Add
     if spec.unicast_peers.is_empty() {
         return Ok((primary, None));
     }
-    if primary.is_ipv6() {
-        return Err(format!(
-            "{}: unicast peers over IPv6 are not supported yet; use multicast",
-            spec.name
-        ));
-    }
-    match (spec.unicast_src, primary) {
-        (Some(IpAddr::V4(a)), _) | (None, IpAddr::V4(a)) => Ok((primary, Some(a))),
-        _ => Err(format!("{}: unicast_src_ip must be IPv4", spec.name)),
-    }
+    // keepalived's `unicast_src_ip`, else the address multicast adverts come from (IPv6: the
+    // link-local one); validation made it the instance's family.
+    Ok((primary, Some(spec.unicast_src.unwrap_or(primary))))
 }
 
 fn ns(c: Centis) -> Nanos {
