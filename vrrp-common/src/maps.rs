@@ -57,6 +57,13 @@ pub const ROUTER_ND_ROUTER: u32 = 1 << 3;
 /// the other way counts as [`Counter::AdvertOtherChecksum`] and wakes the controller
 /// ([`EventKind::ChecksumMismatch`]).
 pub const ROUTER_CSUM_MSG_ONLY: u32 = 1 << 4;
+/// [`RouterConfig::flags`]: Accept_Mode off (keepalived's `no_accept`, or `vrrp_strict`'s
+/// default) and not the address owner: while master, IPv4 and IPv6 packets to this router's
+/// VIPs are dropped ([`Counter::NoAcceptDropped`]), except VRRP and ICMPv6 neighbour
+/// solicitations and advertisements (ARP is not IP); keepalived installs the same drop in
+/// nftables/iptables while it holds the VIPs. Looked for only on an interface with
+/// [`IFACE_NO_ACCEPT`].
+pub const ROUTER_NO_ACCEPT: u32 = 1 << 5;
 
 /// What the controller tells the program about one virtual router (`VRRP_ROUTERS`).
 #[repr(C)]
@@ -244,6 +251,10 @@ pub struct IfaceConfig {
 /// `vrrpd_exclusive`): adverts for VRIDs it does not run are dropped (`unknown_vrid`) instead
 /// of passed to the stack for another speaker (keepalived) to see.
 pub const IFACE_EXCLUSIVE: u32 = 1 << 0;
+/// [`IfaceConfig::flags`]: a router of this interface has [`ROUTER_NO_ACCEPT`]: the program
+/// looks up the destination of every IP frame of the routers' VLAN among the VIPs (without this
+/// flag an IP frame other than VRRP costs no lookup).
+pub const IFACE_NO_ACCEPT: u32 = 1 << 1;
 
 /// The key of a frame's VLAN tags (outer first, at most two), as the program compares it with
 /// [`IfaceConfig::vlan`]: each tag is its VLAN id with bit 12 set (so that a priority tag, VLAN
@@ -325,11 +336,14 @@ pub enum Counter {
     /// router's own (`v3_checksum_as_v2`, [`ROUTER_CSUM_MSG_ONLY`]): accepted, but the peer
     /// most likely drops ours.
     AdvertOtherChecksum = 19,
+    /// IP packets to a VIP of a router we are master of without Accept_Mode
+    /// ([`ROUTER_NO_ACCEPT`]), dropped.
+    NoAcceptDropped = 20,
 }
 
 impl Counter {
     /// Number of counters.
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
     /// Every counter, in index order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::AdvertValid,
@@ -352,6 +366,7 @@ impl Counter {
         Counter::AdvertNotOurs,
         Counter::GateHeld,
         Counter::AdvertOtherChecksum,
+        Counter::NoAcceptDropped,
     ];
 
     /// A short snake_case name.
@@ -377,6 +392,7 @@ impl Counter {
             Counter::AdvertNotOurs => "advert_not_ours",
             Counter::GateHeld => "gate_held",
             Counter::AdvertOtherChecksum => "advert_other_csum",
+            Counter::NoAcceptDropped => "no_accept_dropped",
         }
     }
 }

@@ -18,6 +18,9 @@
 //!   turned, in place, into the solicited advertisement from the VMAC and sent back with
 //!   `XDP_TX` (an invalid one is dropped: the kernel never answers for an active VIP); an
 //!   advertisement from another MAC claiming one of our active IPv6 VIPs is a conflict.
+//! * Accept_Mode off (`no_accept`, `ROUTER_NO_ACCEPT`, on an interface with `IFACE_NO_ACCEPT`):
+//!   an IPv4 or IPv6 packet to a VIP of a router we are master of is dropped unless it is VRRP
+//!   or a neighbour solicitation/advertisement, as keepalived's nftables rules drop it.
 //! * The liveness gate: when the controller's heartbeat is older than it said it may get (the
 //!   daemon died; this program lives on, pinned), a router's VIPs and VMAC are still served
 //!   until the first valid advert of another router for that VRID (the new master, so the
@@ -53,13 +56,13 @@ use vrrp_common::{
     DropReason,
     maps::{
         AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IFACE_EXCLUSIVE,
-        IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER,
-        ROUTER_SLOTS, RouterConfig, SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot,
-        router_index, vlan_tag,
+        IFACE_NO_ACCEPT, IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY,
+        ROUTER_MASTER, ROUTER_NO_ACCEPT, ROUTER_SLOTS, RouterConfig, SLOT_WAYS4, TickClock,
+        Vip6Entry, VipEntry, VipSlot, router_index, vlan_tag,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
-        IPPROTO_VRRP, VRRP_TTL, VRRP_TYPE_ADVERT, vmac_v4,
+        IPPROTO_VRRP, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, VRRP_TTL, VRRP_TYPE_ADVERT, vmac_v4,
     },
 };
 
@@ -373,7 +376,7 @@ fn handle(ctx: &XdpContext) -> u32 {
         if !our_vlan(vlan) {
             return XDP_PASS;
         }
-        return vmac(ctx, dst[4], dst[5]);
+        return vmac(ctx, dst[4], dst[5], l3, ethertype);
     }
     match ethertype {
         ETH_P_IPV4 => ipv4(ctx, l3, vlan),
@@ -392,7 +395,7 @@ fn our_vlan(vlan: u32) -> bool {
 
 /// A frame addressed to a VMAC.
 #[inline(always)]
-fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
+fn vmac(ctx: &XdpContext, kind: u8, vrid: u8, l3: usize, ethertype: u16) -> u32 {
     let family = if kind == 1 {
         Family::Ipv4
     } else {
@@ -416,6 +419,10 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8) -> u32 {
     let Some(iface) = VRRP_IFACE.get(0) else {
         return XDP_PASS;
     };
+    if iface.flags & IFACE_NO_ACCEPT != 0 && refused(ctx, l3, ethertype) {
+        count(Counter::NoAcceptDropped);
+        return XDP_DROP;
+    }
     let Some(d) = ptr_at::<[u8; 6]>(ctx, 0) else {
         return XDP_PASS;
     };
@@ -519,6 +526,68 @@ fn lookup_vip(addr: &[u8; 4]) -> Option<VipEntry> {
     VRRP_VIPS.get_ptr(addr).map(|p| unsafe { *p })
 }
 
+/// Whether frames of `vlan` are this interface's routers' and one of them lacks Accept_Mode
+/// ([`IFACE_NO_ACCEPT`]): only then is an IP frame's destination looked up.
+#[inline(always)]
+fn no_accept_here(vlan: u32) -> bool {
+    VRRP_IFACE
+        .get(0)
+        .is_some_and(|i| i.flags & IFACE_NO_ACCEPT != 0 && i.vlan == vlan)
+}
+
+/// Whether this interface has a router without Accept_Mode ([`IFACE_NO_ACCEPT`]), for a frame
+/// already known to be on the routers' VLAN.
+#[inline(always)]
+pub(crate) fn no_accept_on() -> bool {
+    VRRP_IFACE
+        .get(0)
+        .is_some_and(|i| i.flags & IFACE_NO_ACCEPT != 0)
+}
+
+/// Whether router flags `flags` say: master without Accept_Mode ([`ROUTER_NO_ACCEPT`]).
+#[inline(always)]
+pub(crate) fn refuses(flags: u32) -> bool {
+    flags & (ROUTER_MASTER | ROUTER_NO_ACCEPT) == ROUTER_MASTER | ROUTER_NO_ACCEPT
+}
+
+/// Accept_Mode off (RFC 5798 §6.1, keepalived's `no_accept`): whether the IP packet at `l3`
+/// goes to a VIP of a router we are master of without Accept_Mode, and is neither VRRP nor
+/// neighbour discovery.
+#[inline(always)]
+fn refused(ctx: &XdpContext, l3: usize, ethertype: u16) -> bool {
+    if ethertype == ETH_P_IPV4 {
+        read_wide::<IPV4_HLEN>(ctx, l3).is_some_and(|ip| ip[9] != IPPROTO_VRRP && refused4(&ip))
+    } else if ethertype == ETH_P_IPV6 {
+        let Some(ip) = read_wide::<IPV6_HLEN>(ctx, l3) else {
+            return false;
+        };
+        if ip[6] == IPPROTO_VRRP {
+            return false;
+        }
+        if ip[6] == IPPROTO_ICMPV6 {
+            let kind = read::<u8>(ctx, l3 + IPV6_HLEN).unwrap_or(0);
+            if kind == ND_NEIGHBOR_SOLICIT || kind == ND_NEIGHBOR_ADVERT {
+                return false;
+            }
+        }
+        nd::refused6(&ip)
+    } else {
+        false
+    }
+}
+
+/// Whether the IPv4 header `ip` (not VRRP) goes to a VIP of a router we are master of without
+/// Accept_Mode.
+#[inline(always)]
+fn refused4(ip: &Wide<IPV4_HLEN>) -> bool {
+    let Some(vip) = lookup_vip(&[ip[16], ip[17], ip[18], ip[19]]) else {
+        return false;
+    };
+    VRRP_ROUTERS
+        .get(router_index(Family::Ipv4, vip.vrid as u8))
+        .is_some_and(|r| refuses(r.flags))
+}
+
 #[inline(always)]
 fn is_master(vrid: u8) -> bool {
     VRRP_ROUTERS
@@ -596,7 +665,14 @@ fn ipv4(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
     let Some(ip) = read_wide::<IPV4_HLEN>(ctx, off) else {
         return XDP_PASS;
     };
-    if ip[9] != IPPROTO_VRRP || !our_vlan(vlan) {
+    if ip[9] != IPPROTO_VRRP {
+        if no_accept_here(vlan) && refused4(&ip) {
+            count(Counter::NoAcceptDropped);
+            return XDP_DROP;
+        }
+        return XDP_PASS;
+    }
+    if !our_vlan(vlan) {
         return XDP_PASS;
     }
     let ihl = ((ip[0] & 0x0f) as usize) * 4;
@@ -613,6 +689,7 @@ fn ipv4(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         0,
     ];
     let vrrp_len = (tot_len - ihl) as u32;
+    let ttl = hop_limit_checked(ip[8], ip[16] & 0xf0 == 0xe0);
     let info = IpInfo {
         family: Family::Ipv4,
         vrrp_off: off + ihl,
@@ -620,7 +697,7 @@ fn ipv4(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         src,
         l3: off,
     };
-    advert(ctx, &info, ip[8])
+    advert(ctx, &info, ttl)
 }
 
 #[inline(always)]
@@ -631,6 +708,10 @@ fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
     if ip[6] != IPPROTO_VRRP {
         if ip[6] == IPPROTO_ICMPV6 && our_vlan(vlan) {
             return nd::icmpv6(ctx, off, &ip);
+        }
+        if no_accept_here(vlan) && nd::refused6(&ip) {
+            count(Counter::NoAcceptDropped);
+            return XDP_DROP;
         }
         return XDP_PASS;
     }
@@ -643,6 +724,7 @@ fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
     }
     let src = [ip.word(8), ip.word(16)];
     let vrrp_len = payload_len as u32;
+    let hop_limit = hop_limit_checked(ip[7], ip[24] == 0xff);
     let info = IpInfo {
         family: Family::Ipv6,
         vrrp_off: off + IPV6_HLEN,
@@ -650,7 +732,15 @@ fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         src,
         l3: off,
     };
-    advert(ctx, &info, ip[7])
+    advert(ctx, &info, hop_limit)
+}
+
+/// The TTL/hop limit the checks see: the packet's, for an advert to a multicast group; 255 for
+/// one sent to a unicast address (`unicast_peer`), whose hop limit keepalived does not check
+/// (it sends IPv6 unicast adverts with the kernel's default hop limit).
+#[inline(always)]
+fn hop_limit_checked(ttl: u8, multicast: bool) -> u8 {
+    if multicast { ttl } else { VRRP_TTL }
 }
 
 /// Sum of 16-bit words in memory order (the order `bpf_csum_diff` sums in).

@@ -58,9 +58,24 @@ pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
         solicit(ctx, off, ip)
     } else if kind == ND_NEIGHBOR_ADVERT {
         advert(ctx, off, ip)
+    } else if crate::no_accept_on() && refused6(ip) {
+        count(Counter::NoAcceptDropped);
+        XDP_DROP
     } else {
         XDP_PASS
     }
+}
+
+/// Whether the IPv6 header `ip` goes to a VIP of a router we are master of without
+/// Accept_Mode (the caller ruled out VRRP and neighbour discovery).
+#[inline(always)]
+pub fn refused6(ip: &Wide<IPV6_HLEN>) -> bool {
+    let Some(vip) = lookup_vip6_words(ip.word(24), ip.word(32)) else {
+        return false;
+    };
+    VRRP_ROUTERS
+        .get(vip.router)
+        .is_some_and(|r| crate::refuses(r.flags))
 }
 
 /// The VIP entry for `addr`: from its slot, or from `VRRP_VIPS6` when the slot overflowed.

@@ -45,23 +45,19 @@ impl Frames for WireFrames {
         )
     }
 
-    fn advert_message(
-        inst: &Instance,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        priority: Priority,
-    ) -> Vec<u8> {
+    fn advert_message(inst: &Instance, src: IpAddr, dst: IpAddr, priority: Priority) -> Vec<u8> {
         let repr = advert_repr(inst, priority);
-        let pseudo = match (inst.version, inst.v3_checksum) {
-            (Version::V3, V3Checksum::PseudoHeader) => wire::checksum::pseudo_v4(
-                src,
-                dst,
-                vrrp_common::proto::IPPROTO_VRRP,
-                repr.buffer_len() as u16,
-            ),
+        let len = repr.buffer_len();
+        let pseudo = match (src, dst, inst.version, inst.v3_checksum) {
+            (IpAddr::V6(src), IpAddr::V6(dst), ..) => {
+                wire::checksum::pseudo_v6(src, dst, vrrp_common::proto::IPPROTO_VRRP, len as u32)
+            }
+            (IpAddr::V4(src), IpAddr::V4(dst), Version::V3, V3Checksum::PseudoHeader) => {
+                wire::checksum::pseudo_v4(src, dst, vrrp_common::proto::IPPROTO_VRRP, len as u16)
+            }
             _ => 0,
         };
-        let mut msg = vec![0u8; repr.buffer_len()];
+        let mut msg = vec![0u8; len];
         repr.emit(&mut msg, pseudo);
         msg
     }

@@ -6,7 +6,7 @@
 //! every received frame, as a listening packet socket would cost a load balancer.
 
 use std::{
-    net::{Ipv4Addr, Ipv6Addr, UdpSocket},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket},
     os::fd::OwnedFd,
 };
 
@@ -161,36 +161,72 @@ impl McastMembership {
     }
 }
 
-/// A raw IPv4 socket for protocol 112, for keepalived's `unicast_peer`: the kernel builds the IP
-/// header (TTL 255, ToS CS6) and routes to each peer; the Ethernet source is the NIC's, as in
-/// keepalived's unicast mode. (socket2, because nix has no constructor for protocol 112.)
+/// A raw IP socket for protocol 112, for keepalived's `unicast_peer`: the kernel builds the IP
+/// header (TTL or hop limit 255; IPv4 ToS CS6) and routes to each peer; the Ethernet source is
+/// the NIC's, as in keepalived's unicast mode. An IPv6 socket is bound to the instance's
+/// interface, so that link-local sources and peers are its. (socket2, because nix has no
+/// constructor for protocol 112.)
 pub struct UnicastTx {
     socket: socket2::Socket,
+    /// The interface, the scope of link-local peers.
+    ifindex: u32,
 }
 
 impl UnicastTx {
-    /// Opens the socket, bound to `src` so that the adverts carry it.
-    pub fn open(src: Ipv4Addr) -> Result<Self> {
+    /// Opens the socket, bound to `src` (on interface `ifindex`) so that the adverts carry it.
+    pub fn open(src: IpAddr, ifindex: u32) -> Result<Self> {
         use socket2::{Domain, Protocol, Socket, Type};
+        let domain = if src.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
         let socket = Socket::new(
-            Domain::IPV4,
+            domain,
             Type::RAW,
             Some(Protocol::from(i32::from(vrrp_common::proto::IPPROTO_VRRP))),
         )
         .context("opening a raw socket for protocol 112 (needs CAP_NET_RAW)")?;
-        socket.set_ttl_v4(255).context("setting TTL 255")?;
-        socket.set_tos_v4(0xc0).context("setting ToS CS6")?;
+        let bound = match src {
+            IpAddr::V4(a) => {
+                socket.set_ttl_v4(255).context("setting TTL 255")?;
+                socket.set_tos_v4(0xc0).context("setting ToS CS6")?;
+                std::net::SocketAddr::from((a, 0))
+            }
+            IpAddr::V6(a) => {
+                socket
+                    .set_unicast_hops_v6(255)
+                    .context("setting hop limit 255")?;
+                socket
+                    .bind_device_by_index_v6(std::num::NonZeroU32::new(ifindex))
+                    .context("binding to the interface")?;
+                std::net::SocketAddrV6::new(a, 0, 0, scope(a, ifindex)).into()
+            }
+        };
         socket
-            .bind(&std::net::SocketAddr::from((src, 0)).into())
+            .bind(&bound.into())
             .with_context(|| format!("binding to {src}"))?;
-        Ok(UnicastTx { socket })
+        Ok(UnicastTx { socket, ifindex })
     }
 
     /// Sends one VRRP message to `peer`.
-    pub fn send_to(&self, message: &[u8], peer: Ipv4Addr) -> Result<()> {
+    pub fn send_to(&self, message: &[u8], peer: IpAddr) -> Result<()> {
+        let to = match peer {
+            IpAddr::V4(a) => std::net::SocketAddr::from((a, 0)),
+            IpAddr::V6(a) => std::net::SocketAddrV6::new(a, 0, 0, scope(a, self.ifindex)).into(),
+        };
         self.socket
-            .send_to(message, &std::net::SocketAddr::from((peer, 0)).into())
+            .send_to(message, &to.into())
             .with_context(|| format!("sending to {peer}"))?;
         Ok(())
+    }
+}
+
+/// The scope id of an IPv6 address on interface `ifindex`: the interface for a link-local one.
+fn scope(a: Ipv6Addr, ifindex: u32) -> u32 {
+    if a.is_unicast_link_local() {
+        ifindex
+    } else {
+        0
     }
 }

@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vrrp_common::{
     DropReason,
     maps::{
-        Counter, EventKind, Family, IFACE_EXCLUSIVE, IfaceConfig, ROUTER_CSUM_MSG_ONLY,
-        RouterConfig, router_index, vlan_key,
+        Counter, EventKind, Family, IFACE_EXCLUSIVE, IFACE_NO_ACCEPT, IfaceConfig,
+        ROUTER_CSUM_MSG_ONLY, ROUTER_NO_ACCEPT, RouterConfig, router_index, vlan_key,
     },
 };
 use vrrp_userspace::{
@@ -309,6 +309,29 @@ fn kernel_verdicts_one_per_path_and_reason() {
     let mut v6_hop = v6.clone();
     v6_hop[21] = 1;
     expect_drop(&dp, "hop limit 1", &v6_hop, DropReason::BadTtl, 52);
+    // An advert to a unicast address (`unicast_peer`) is not held to hop limit 255: keepalived
+    // checks only multicast adverts', and sends IPv6 unicast ones with the kernel's default.
+    let unicast6 = |hop_limit: u8, dst: Ipv6Addr| {
+        let mut f = v6.clone();
+        f[21] = hop_limit;
+        f[38..54].copy_from_slice(&dst.octets());
+        let len = u16::from_be_bytes([f[18], f[19]]) as usize;
+        let msg = &mut f[54..54 + len];
+        msg[6..8].copy_from_slice(&[0, 0]);
+        let pseudo = checksum::pseudo_v6(src6(), dst, 112, len as u32);
+        let c = checksum::finish(checksum::combine(&[pseudo, checksum::sum(msg)]));
+        msg[6..8].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    let peer: Ipv6Addr = "2001:db8::4".parse().unwrap();
+    expect_valid(&dp, "unicast IPv6, hop limit 64", &unicast6(64, peer));
+    expect_drop(
+        &dp,
+        "multicast IPv6, hop limit 64",
+        &unicast6(64, "ff02::12".parse().unwrap()),
+        DropReason::BadTtl,
+        52,
+    );
     expect_drop(
         &dp,
         "fragment",
@@ -979,6 +1002,117 @@ fn kernel_vlan_tags_judged_only_on_their_vlan() {
             "advert tags {tags:x?}"
         );
     }
+}
+
+/// An IPv6 packet from a client to `dst` (MAC `dst_mac`): next header `next`, 8 bytes of
+/// payload starting with `first` (an ICMPv6 type, or a port's high byte).
+fn v6_to(dst_mac: [u8; 6], dst: Ipv6Addr, next: u8, first: u8) -> Vec<u8> {
+    let mut f = dst_mac.to_vec();
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, next, 64]);
+    f.extend_from_slice(&"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&[first, 0, 0, 0, 0, 1, 0, 1]);
+    f
+}
+
+#[test]
+fn kernel_no_accept_drops_ip_to_a_masters_vips_but_not_vrrp_arp_nd_or_routed_traffic() {
+    if !lab::privileged(
+        "kernel_no_accept_drops_ip_to_a_masters_vips_but_not_vrrp_arp_nd_or_routed_traffic",
+    ) {
+        return;
+    }
+    let mut dp = loaded();
+    let vmac6 = [0, 0, 0x5e, 0, 2, 53];
+    let no_accept = |dp: &mut Dataplane, family, vrid, master: bool| {
+        let mut r = router(
+            if family == Family::Ipv4 { 2 } else { 3 },
+            (family == Family::Ipv4) as u32,
+            master,
+        );
+        r.flags |= ROUTER_NO_ACCEPT;
+        dp.set_router(family, vrid, &r).unwrap();
+    };
+    no_accept(&mut dp, Family::Ipv4, 50, true);
+    no_accept(&mut dp, Family::Ipv6, 53, true);
+    let dropped = |dp: &Dataplane| dp.counter(Counter::NoAcceptDropped).unwrap();
+    let to_vip_vmac = udp_to(VMAC);
+    let to_vip_nic = udp_to(IFACE_MAC);
+    let mut routed = udp_to(VMAC);
+    routed[30..34].copy_from_slice(&[198, 51, 100, 7]);
+    let echo6 = v6_to(vmac6, vip6(), 58, 128);
+    let udp6 = v6_to(IFACE_MAC, vip6(), 17, 0);
+    let client: Ipv6Addr = "2001:db8::10".parse().unwrap();
+    let unicast_ns = icmpv6::Repr::Solicit {
+        target: vip6(),
+        source_mac: Some(CLIENT_MAC),
+    }
+    .frame(vmac6, CLIENT_MAC, &[], client, vip6());
+
+    // Without the interface's flag the program never looks: everything passes as before.
+    for f in [&to_vip_vmac, &to_vip_nic, &echo6, &udp6] {
+        assert_eq!(dp.test_run(f).unwrap().verdict, verdict::PASS);
+    }
+    assert_eq!(dropped(&dp), 0);
+
+    set_flags(&mut dp, IFACE_NO_ACCEPT);
+    // IP to the VIPs, through the VMAC or the NIC's own MAC, either family: dropped.
+    for (name, f) in [
+        ("IPv4 to the VIP via the VMAC", &to_vip_vmac),
+        ("IPv4 to the VIP via the NIC's MAC", &to_vip_nic),
+        ("ICMPv6 echo to the IPv6 VIP", &echo6),
+        ("UDP to the IPv6 VIP", &udp6),
+    ] {
+        let before = dropped(&dp);
+        let out = dp.test_run(f).unwrap();
+        assert_eq!((out.verdict, &out.frame), (verdict::DROP, f), "{name}");
+        assert_eq!(dropped(&dp), before + 1, "{name}: counted");
+    }
+    let drops = dropped(&dp);
+    // Traffic routed through the master (to another address) is rewritten and passed.
+    let out = dp.test_run(&routed).unwrap();
+    assert_eq!(
+        (out.verdict, &out.frame[..6]),
+        (verdict::PASS, &IFACE_MAC[..])
+    );
+    // ARP for the VIP is still answered from the VMAC, neighbour discovery for the IPv6 VIP
+    // too (multicast: answered here; unicast to the VIP: passed to the kernel), and adverts
+    // are still judged and stamped.
+    assert_eq!(
+        dp.test_run(&arp_request(VIP).1).unwrap().verdict,
+        verdict::TX
+    );
+    assert_eq!(
+        dp.test_run(&dataplane_ns(vip6())).unwrap().verdict,
+        verdict::TX
+    );
+    let out = dp.test_run(&unicast_ns).unwrap();
+    assert_eq!(
+        (out.verdict, &out.frame[..6]),
+        (verdict::PASS, &IFACE_MAC[..])
+    );
+    expect_valid(&dp, "advert", &frame(&v2(50, 90)));
+    // Another VLAN's frames are not this interface's routers'.
+    let other = tagged(&to_vip_nic, &[(0x8100, 7)]);
+    assert_eq!(dp.test_run(&other).unwrap().verdict, verdict::PASS);
+    assert_eq!(dropped(&dp), drops);
+
+    // A backup does not hold the VIPs: nothing to refuse (its VMAC frames are dropped as
+    // before, counted as such).
+    no_accept(&mut dp, Family::Ipv4, 50, false);
+    assert_eq!(dp.test_run(&to_vip_nic).unwrap().verdict, verdict::PASS);
+    assert_eq!(dp.test_run(&to_vip_vmac).unwrap().verdict, verdict::DROP);
+    assert_eq!(dp.counter(Counter::VmacDropped).unwrap(), 1);
+    // Accept_Mode on (keepalived's default), master: passed.
+    dp.set_router(Family::Ipv4, 50, &router(2, 1, true))
+        .unwrap();
+    dp.set_router(Family::Ipv6, 53, &router(3, 0, true))
+        .unwrap();
+    for f in [&to_vip_vmac, &to_vip_nic, &echo6, &udp6] {
+        assert_eq!(dp.test_run(f).unwrap().verdict, verdict::PASS);
+    }
+    assert_eq!(dropped(&dp), drops);
 }
 
 /// A neighbour solicitation for `target` from a client, to its solicited-node group.

@@ -303,6 +303,79 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     assert!(dsts.lines().all(|d| d == "192.0.2.5"), "{dsts}");
 }
 
+/// keepalived.conf of an IPv6 instance (v3) with `unicast_src_ip` / `unicast_peer`.
+fn unicast6_config(
+    dir: &Path,
+    name: &str,
+    state: &str,
+    priority: u8,
+    src: &str,
+    peer: &str,
+) -> PathBuf {
+    let plain = config(dir, name, state, priority, Mode::V3Ipv6);
+    let text = std::fs::read_to_string(&plain).unwrap().replace(
+        "    virtual_ipaddress {",
+        &format!("    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{"),
+    );
+    let path = dir.join(format!("{name}-unicast6.conf"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Unicast peers over IPv6: vrrpd and keepalived elect one master with adverts sent to each
+/// other's address (not ff02::12), keepalived takes over at vrrpd's priority 0, and vrrpd as
+/// the backup hears keepalived's unicast adverts.
+#[test]
+fn interop_unicast_peers_over_ipv6_vrrpd_and_keepalived() {
+    if !lab::privileged("interop_unicast6") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed6();
+    let dir = run_dir();
+    let pcap = dir.join("switch6.pcap");
+    let cap = lab.capture(&pcap);
+    let mode = Mode::V3Ipv6;
+    let ours_conf = unicast6_config(&dir, "lb01", "MASTER", 100, "2001:db8::4", "2001:db8::5");
+    let theirs_conf = unicast6_config(&dir, "lb02", "BACKUP", 90, "2001:db8::5", "2001:db8::4");
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");
+    let theirs = Keepalived::start(lab.host("lb02"), &theirs_conf, &dir, "lb02");
+    wait_for(Duration::from_secs(8), || has(&lab, "lb01", mode))
+        .unwrap_or_else(|| panic!("vrrpd lb01 not master: {}", ours.log_text()));
+    one_master_for(&lab, mode, Duration::from_secs(4))
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", ours.log_text(), theirs.log_text()));
+    // vrrpd stops: keepalived hears priority 0 by unicast and takes over.
+    ours.child.signal(nix::sys::signal::Signal::SIGTERM);
+    wait_for(Duration::from_secs(3), || has(&lab, "lb02", mode))
+        .unwrap_or_else(|| panic!("keepalived did not take over: {}", theirs.log_text()));
+    drop(ours);
+    // vrrpd as the backup now: it accepts keepalived's unicast adverts and stays backup.
+    let backup_conf = unicast6_config(&dir, "lb01b", "BACKUP", 80, "2001:db8::4", "2001:db8::5");
+    let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &backup_conf, &dir, "lb01b");
+    wait_for(Duration::from_secs(4), || {
+        ours.status()
+            .is_some_and(|s| s.state == "BACKUP" && s.adverts_seen >= 2)
+    })
+    .unwrap_or_else(|| panic!("{:?}\n{}", ours.status(), ours.log_text()));
+    one_master_for(&lab, mode, Duration::from_secs(3)).unwrap();
+    drop(theirs);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(cap);
+    // Unicast adverts went to the peer's address, not the multicast group, with hop limit 255
+    // (ICMPv6 errors quoting keepalived's adverts, sent while no vrrpd ran, are not adverts).
+    let dsts = tshark_fields(&pcap, "vrrp && ipv6.src == 2001:db8::4 && !icmpv6", "ipv6.dst");
+    assert!(!dsts.trim().is_empty(), "no advert from vrrpd captured");
+    assert!(dsts.lines().all(|d| d == "2001:db8::5"), "{dsts}");
+    let hops = tshark_fields(&pcap, "vrrp && ipv6.src == 2001:db8::4 && !icmpv6", "ipv6.hlim");
+    assert!(hops.lines().all(|h| h == "255"), "{hops}");
+    let bad = tshark_fields(
+        &pcap,
+        "vrrp && _ws.expert.severity == error",
+        "frame.number",
+    );
+    assert!(bad.trim().is_empty(), "tshark finds errors in frames {bad}");
+}
+
 /// A keepalived.conf of one v2 instance: VRID `vrid`, VIP `vip`, and `global` lines in
 /// global_defs.
 fn instance_config(

@@ -27,7 +27,7 @@ use std::{
 use vrrp_common::{
     maps::{
         Family, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_ND_ROUTER,
-        ROUTER_OWNER, RouterConfig,
+        ROUTER_NO_ACCEPT, ROUTER_OWNER, RouterConfig,
     },
     proto::{vmac_v4, vmac_v6},
 };
@@ -390,7 +390,7 @@ pub enum Effect {
         /// Its source and tie-break address.
         primary: IpAddr,
         /// The source for unicast peers, if it has any.
-        unicast_src: Option<Ipv4Addr>,
+        unicast_src: Option<IpAddr>,
         /// The priority to advertise.
         priority: Priority,
     },
@@ -465,6 +465,9 @@ pub enum Effect {
         /// Twice that: how long a crashed daemon's program keeps answering when no backup
         /// takes over.
         hold_ns: u64,
+        /// One of its routers lacks Accept_Mode (`IFACE_NO_ACCEPT`: XDP looks up the
+        /// destination of IP frames among the VIPs).
+        no_accept: bool,
     },
     /// Join the adverts' multicast groups (`vrrp_mcast_group4/6`) on the interface and leave
     /// those no longer named; one already joined is fine. After a reload, and with every retry
@@ -628,7 +631,7 @@ struct Inst {
     primary: IpAddr,
     nd_router: bool,
     /// The source for unicast peers.
-    unicast_src: Option<Ipv4Addr>,
+    unicast_src: Option<IpAddr>,
     /// The newest advert stamp already fed to the state machine.
     fed_ns: Nanos,
     /// Pending bursts of gratuitous ARPs / NAs: when, and how many of each.
@@ -708,6 +711,12 @@ impl Inst {
         })
     }
 
+    /// Accept_Mode off and not the address owner: while master, XDP drops IP packets to its
+    /// VIPs (keepalived's firewall rule for `no_accept`).
+    fn refuses_vip_traffic(&self) -> bool {
+        !self.spec.accept && !self.spec.priority.is_owner()
+    }
+
     fn router_config(&self, master: bool) -> RouterConfig {
         let spec = &self.spec;
         let mut flags = ROUTER_CONFIGURED;
@@ -722,6 +731,9 @@ impl Inst {
         }
         if spec.v3_checksum == V3Checksum::MessageOnly {
             flags |= ROUTER_CSUM_MSG_ONLY;
+        }
+        if self.refuses_vip_traffic() {
+            flags |= ROUTER_NO_ACCEPT;
         }
         let mut primary16 = [0u8; 16];
         match self.primary {
@@ -915,7 +927,7 @@ pub fn check(config: &Config, host: &Host) -> Result<(), String> {
 }
 
 /// An instance's advert source and unicast source on `host`.
-fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<Ipv4Addr>), String> {
+fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<IpAddr>), String> {
     let info = host
         .ifaces
         .get(&spec.interface)
@@ -937,16 +949,9 @@ fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<Ipv4Add
     if spec.unicast_peers.is_empty() {
         return Ok((primary, None));
     }
-    if primary.is_ipv6() {
-        return Err(format!(
-            "{}: unicast peers over IPv6 are not supported yet; use multicast",
-            spec.name
-        ));
-    }
-    match (spec.unicast_src, primary) {
-        (Some(IpAddr::V4(a)), _) | (None, IpAddr::V4(a)) => Ok((primary, Some(a))),
-        _ => Err(format!("{}: unicast_src_ip must be IPv4", spec.name)),
-    }
+    // keepalived's `unicast_src_ip`, else the address multicast adverts come from (IPv6: the
+    // link-local one); validation made it the instance's family.
+    Ok((primary, Some(spec.unicast_src.unwrap_or(primary))))
 }
 
 fn ns(c: Centis) -> Nanos {
@@ -2110,11 +2115,16 @@ impl Controller {
             .map(|i| i.router.master_down_interval())
             .max()
             .unwrap_or(Centis(300));
+        let no_accept = self
+            .instances
+            .iter()
+            .any(|i| i.spec.interface == iface && i.refuses_vip_traffic());
         self.out.push(Effect::Heartbeat {
             iface: iface.to_string(),
             at: now,
             stale_after_ns: ns(down),
             hold_ns: 2 * ns(down),
+            no_accept,
         });
     }
 

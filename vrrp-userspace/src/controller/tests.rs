@@ -1834,4 +1834,99 @@ fn a_group_not_joined_on_a_reload_faults_the_interface_until_a_retry_joins_it() 
         host: host(),
     };
     assert!(joins(&ctl.handle(SEC, reload)).is_empty());
+/// The router entries and interface heartbeats of `effects`: (instance, master, no_accept) and
+/// (interface, no_accept).
+fn accept_modes(effects: &[Effect]) -> (Vec<(String, bool, bool)>, Vec<(String, bool)>) {
+    let routers = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetRouter {
+                instance, config, ..
+            } if config.flags != 0 => Some((
+                instance.clone(),
+                config.flags & ROUTER_MASTER != 0,
+                config.flags & ROUTER_NO_ACCEPT != 0,
+            )),
+            _ => None,
+        })
+        .collect();
+    let ifaces = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Heartbeat {
+                iface, no_accept, ..
+            } => Some((iface.clone(), *no_accept)),
+            _ => None,
+        })
+        .collect();
+    (routers, ifaces)
+}
+
+#[test]
+fn without_accept_mode_a_non_owner_router_tells_xdp_to_refuse_its_vips_traffic() {
+    // VI_1 accepts (keepalived's default); VI_2 has no_accept; VI_3 has no_accept but owns
+    // its addresses (priority 255), which keepalived never firewalls.
+    let mut no_accept = instance("VI_2", 2, 200, true);
+    no_accept.accept = false;
+    let mut owner = instance("VI_3", 3, 255, true);
+    owner.accept = false;
+    let c = config(vec![instance("VI_1", 1, 200, true), no_accept]);
+    let (mut ctl, mut effects) = Controller::start(&c, &host(), 0).unwrap();
+    effects.extend(ctl.handle(0, Input::Results(vec![])));
+    effects.extend(tick(&mut ctl, 4 * SEC, vec![]));
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
+    let (routers, ifaces) = accept_modes(&effects);
+    // Configured, then master: the flag goes with the router entry that makes XDP answer
+    // ARP, whatever the state (XDP drops only while master).
+    assert!(
+        routers.contains(&("VI_1".into(), true, false)),
+        "{routers:?}"
+    );
+    assert!(
+        routers.contains(&("VI_2".into(), false, true)),
+        "{routers:?}"
+    );
+    assert!(
+        routers.contains(&("VI_2".into(), true, true)),
+        "{routers:?}"
+    );
+    assert!(
+        routers
+            .iter()
+            .all(|(n, _, refuse)| *refuse == (n == "VI_2"))
+    );
+    // The interface's flag is on from the heartbeat written before VI_2's router entry.
+    let vi2 = effects
+        .iter()
+        .position(|e| matches!(e, Effect::SetRouter { instance, .. } if instance == "VI_2"))
+        .unwrap();
+    let (_, after) = accept_modes(&effects[vi2 - 1..]);
+    assert!(matches!(effects[vi2 - 1], Effect::Heartbeat { .. }));
+    assert!(after.iter().all(|(i, on)| i == "eth0" && *on), "{ifaces:?}");
+    // A reload that turns accept on for VI_2 restarts it with the flag off, and the interface
+    // no longer looks up destinations; the owner with no_accept is not refused either.
+    let mut new = c.clone();
+    new.instances[1].accept = true;
+    new.instances.push(owner);
+    let effects = ctl.handle(
+        5 * SEC,
+        Input::Reload {
+            config: Box::new(new),
+            host: host(),
+        },
+    );
+    let (routers, ifaces) = accept_modes(&effects);
+    // (The old VI_2 is released first, with its old entry as backup.)
+    let last = |name: &str| routers.iter().rev().find(|(n, _, _)| n == name).cloned();
+    assert_eq!(
+        last("VI_2"),
+        Some(("VI_2".into(), true, false)),
+        "{routers:?}"
+    );
+    assert_eq!(
+        last("VI_3"),
+        Some(("VI_3".into(), true, false)),
+        "{routers:?}"
+    );
+    assert_eq!(ifaces.last(), Some(&("eth0".to_string(), false)));
 }

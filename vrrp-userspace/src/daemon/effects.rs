@@ -4,7 +4,7 @@
 use std::{net::IpAddr, sync::Arc};
 
 use anyhow::{Context as _, Result, anyhow};
-use vrrp_common::maps::Family;
+use vrrp_common::maps::{Family, IFACE_NO_ACCEPT};
 
 use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
 use crate::{
@@ -349,17 +349,15 @@ impl<F: Frames> Daemon<F> {
             } => match unicast_src {
                 Some(src) => {
                     if self.unicast.get(&spec.name).is_none_or(|(_, s)| *s != src) {
-                        let tx = UnicastTx::open(src)?;
+                        let tx = UnicastTx::open(src, self.index(&spec.interface)?)?;
                         self.unicast.insert(spec.name.clone(), (tx, src));
                     }
                     let (tx, _) = &self.unicast[&spec.name];
-                    for peer in &spec.unicast_peers {
-                        if let IpAddr::V4(peer) = *peer {
-                            let msg = F::advert_message(&spec, src, peer, priority);
-                            tx.send_to(&msg, peer)
-                                .with_context(|| format!("advert to {peer} not sent"))?;
-                            self.metrics.advert_sent(&spec.name, monotonic_ns());
-                        }
+                    for &peer in &spec.unicast_peers {
+                        let msg = F::advert_message(&spec, src, peer, priority);
+                        tx.send_to(&msg, peer)
+                            .with_context(|| format!("advert to {peer} not sent"))?;
+                        self.metrics.advert_sent(&spec.name, monotonic_ns());
                     }
                 }
                 None => self.queue_advert(&spec, primary, priority)?,
@@ -437,6 +435,7 @@ impl<F: Frames> Daemon<F> {
                 iface,
                 stale_after_ns,
                 hold_ns,
+                no_accept,
                 ..
             } => {
                 // The XDP program compares with its own clock, so the stamp is read here.
@@ -445,6 +444,7 @@ impl<F: Frames> Daemon<F> {
                 cfg.heartbeat_ns = monotonic_ns();
                 cfg.stale_after_ns = stale_after_ns;
                 cfg.hold_ns = hold_ns;
+                cfg.flags = (cfg.flags & !IFACE_NO_ACCEPT) | (no_accept as u32 * IFACE_NO_ACCEPT);
                 dp.set_iface(&cfg)?;
             }
             Effect::RunScripts(scripts) => {

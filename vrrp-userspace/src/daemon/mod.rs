@@ -91,13 +91,10 @@ pub trait Frames {
     /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
     /// `router`.
     fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
-    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`.
-    fn advert_message(
-        spec: &InstanceSpec,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        priority: Priority,
-    ) -> Vec<u8>;
+    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`
+    /// (one family).
+    fn advert_message(spec: &InstanceSpec, src: IpAddr, dst: IpAddr, priority: Priority)
+    -> Vec<u8>;
 }
 
 /// One interface: its XDP program, its events, its transmit socket.
@@ -156,7 +153,7 @@ pub struct Daemon<F: Frames> {
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
-    unicast: BTreeMap<String, (UnicastTx, Ipv4Addr)>,
+    unicast: BTreeMap<String, (UnicastTx, IpAddr)>,
     /// What the loop and the script tasks record for the metrics.
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.

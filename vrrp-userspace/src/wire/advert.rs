@@ -69,7 +69,12 @@ fn parse_v4(frame: &[u8], eth: &ethernet::Repr, l3: usize) -> Result<Option<Adve
     }
     let msg = &frame[l3 + ip.header_len..l3 + total];
     let pseudo = checksum::pseudo_v4(ip.src, ip.dst, IPPROTO_VRRP, msg.len() as u16);
-    let (repr, variant) = parse_vrrp(msg, ip.ttl, false, pseudo)?;
+    let (repr, variant) = parse_vrrp(
+        msg,
+        checked_ttl(ip.ttl, ip.dst.is_multicast()),
+        false,
+        pseudo,
+    )?;
     Ok(Some(Advert {
         vrrp: repr,
         src: IpAddr::V4(ip.src),
@@ -93,7 +98,12 @@ fn parse_v6(frame: &[u8], eth: &ethernet::Repr, l3: usize) -> Result<Option<Adve
     let start = l3 + ipv6::HEADER_LEN;
     let msg = &frame[start..start + ip.payload_len];
     let pseudo = checksum::pseudo_v6(ip.src, ip.dst, IPPROTO_VRRP, msg.len() as u32);
-    let (repr, _) = parse_vrrp(msg, ip.hop_limit, true, pseudo)?;
+    let (repr, _) = parse_vrrp(
+        msg,
+        checked_ttl(ip.hop_limit, ip.dst.is_multicast()),
+        true,
+        pseudo,
+    )?;
     Ok(Some(Advert {
         vrrp: repr,
         src: IpAddr::V6(ip.src),
@@ -102,6 +112,13 @@ fn parse_v6(frame: &[u8], eth: &ethernet::Repr, l3: usize) -> Result<Option<Adve
         vlans: eth.vlans.clone(),
         checksum_variant: None,
     }))
+}
+
+/// The TTL/hop limit the checks see: the packet's for an advert to a multicast group, 255 for
+/// one to a unicast address (`unicast_peer`: keepalived checks the TTL only of multicast
+/// adverts, and sends IPv6 unicast ones with the kernel's default hop limit).
+fn checked_ttl(ttl: u8, multicast: bool) -> u8 {
+    if multicast { ttl } else { VRRP_TTL }
 }
 
 /// The VRRP checks, in the kernel program's order: length of the fixed part, TTL, version,
