@@ -730,6 +730,7 @@ impl World {
             | Effect::UnmapVips { .. }
             | Effect::SendGarps { .. }
             | Effect::RunNotify { .. }
+            | Effect::NotifySplitBrain { .. }
             | Effect::Heartbeat { .. }
             | Effect::RunScripts(_)
             | Effect::Event { .. } => {}
@@ -1169,6 +1170,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::SendGarps { .. } => "SendGarps",
         Effect::StateChanged { .. } => "StateChanged",
         Effect::RunNotify { .. } => "RunNotify",
+        Effect::NotifySplitBrain { .. } => "NotifySplitBrain",
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::RunScripts(_) => "RunScripts",
         Effect::Log { .. } => "Log",
