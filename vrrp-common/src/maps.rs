@@ -294,7 +294,8 @@ pub enum Counter {
     ArpReplied = 3,
     /// ARP requests for a VIP of a router we are backup of (passed; nobody answers).
     ArpNotMaster = 4,
-    /// ARP or GARP claiming one of our active VIPs from another MAC.
+    /// ARP or GARP claiming one of our active VIPs from another host: another MAC, or our
+    /// VMAC (another master of the VRID).
     ArpConflict = 5,
     /// Frames to an active VMAC rewritten to the interface MAC.
     VmacRewritten = 6,
@@ -312,8 +313,8 @@ pub enum Counter {
     NdReplied = 11,
     /// Neighbour solicitations for an IPv6 VIP of a router we are backup of (passed).
     NdNotMaster = 12,
-    /// Neighbour advertisements (or solicitations) from another MAC claiming an active IPv6
-    /// VIP.
+    /// Neighbour advertisements claiming an active IPv6 VIP from another host: another MAC,
+    /// or our VMAC (another master of the VRID).
     NdConflict = 13,
     /// Neighbour solicitations for an active IPv6 VIP that are not valid (RFC 4861 §7.1.1) or
     /// could not be answered: dropped, so that the kernel never answers with its own MAC.
@@ -408,7 +409,8 @@ pub enum EventKind {
     Superior = 2,
     /// The advert's sender differs from the previous one recorded on this CPU.
     NewMaster = 3,
-    /// ARP or neighbour discovery from another MAC claims one of our active VIPs.
+    /// ARP or neighbour discovery from another host (another MAC, or our VMAC: another
+    /// master) claims one of our active VIPs.
     AddressConflict = 4,
     /// A v3/IPv4 advert checksummed the other way than ours ([`ROUTER_CSUM_MSG_ONLY`]) from a
     /// new sender, after a change of variant, or after a silence of three of its intervals

@@ -3,7 +3,8 @@
 //! Per frame, after as few comparisons as the frame allows:
 //! * ARP: a request for a VIP of a router we are master of is turned, in place, into the reply
 //!   from the VMAC and sent back with `XDP_TX`; ARP from another MAC claiming one of our active
-//!   VIPs is counted and reported as a conflict.
+//!   VIPs is counted and reported as a conflict, and so is ARP from our own VMAC (another
+//!   master of the VRID: split brain).
 //! * Frames to a VMAC: rewritten to the interface's MAC and passed while we are master of that
 //!   router, dropped while we are backup (RFC 5798 §6.4.2).
 //! * VRRP adverts (IPv4 protocol 112, IPv6 next header 112): checked in the order of RFC 5798
@@ -17,7 +18,8 @@
 //! * ICMPv6 neighbour discovery: a solicitation for an IPv6 VIP of a router we are master of is
 //!   turned, in place, into the solicited advertisement from the VMAC and sent back with
 //!   `XDP_TX` (an invalid one is dropped: the kernel never answers for an active VIP); an
-//!   advertisement from another MAC claiming one of our active IPv6 VIPs is a conflict.
+//!   advertisement claiming one of our active IPv6 VIPs (another MAC, or our VMAC) is a
+//!   conflict.
 //! * Accept_Mode off (`no_accept`, `ROUTER_NO_ACCEPT`, on an interface with `IFACE_NO_ACCEPT`):
 //!   an IPv4 or IPv6 packet to a VIP of a router we are master of is dropped unless it is VRRP
 //!   or a neighbour solicitation/advertisement, as keepalived's nftables rules drop it.
@@ -447,10 +449,12 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
     let spa = [a[14], a[15], a[16], a[17]];
     let tpa = [a[24], a[25], a[26], a[27]];
 
-    // Someone else announcing (GARP, reply, or request) one of our active VIPs.
+    // Someone else announcing (GARP, reply, or request) one of our active VIPs: another MAC,
+    // or our own VMAC, which only another master of the VRID sends from (ours leave by this
+    // interface, they never come in on it): the controller tells the two apart.
     if let Some(vip) = lookup_vip(&spa) {
         let vrid = vip.vrid as u8;
-        if is_master(vrid) && sha != vmac_v4(vrid) {
+        if is_master(vrid) {
             count(Counter::ArpConflict);
             let mut src = [0u8; 16];
             src[..4].copy_from_slice(&spa);

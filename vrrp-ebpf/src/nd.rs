@@ -7,7 +7,8 @@
 //!   interface forwards, the VMAC as target link-layer address) and goes back with `XDP_TX`. A
 //!   solicitation for an active VIP that fails RFC 4861 §7.1.1 is dropped rather than passed,
 //!   so the kernel never answers for an active VIP with its own MAC;
-//! * an advertisement from another MAC for one of our active IPv6 VIPs is a conflict.
+//! * an advertisement for one of our active IPv6 VIPs from another MAC, or from our own VMAC
+//!   (another master of the VRID), is a conflict.
 //!
 //! Egress (tc): the kernel's own solicitations and advertisements sent from an active IPv6 VIP
 //! (resolving a client it answers from the VIP) carry the interface's MAC in the Ethernet
@@ -321,7 +322,8 @@ fn answer(
     Some(())
 }
 
-/// An advertisement: a conflict if it claims one of our active VIPs for another MAC.
+/// An advertisement: a conflict if it claims one of our active VIPs (for another MAC, or for
+/// our VMAC: another master).
 #[inline(always)]
 fn advert(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
     let icmp = off + IPV6_HLEN;
@@ -354,18 +356,18 @@ fn advert(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
             None => return XDP_PASS,
         },
     };
-    if mac != vmac_of(vip.router) {
-        count(Counter::NdConflict);
-        emit_event(
-            EventKind::AddressConflict,
-            vip.router,
-            0,
-            0,
-            now_ns(),
-            bytes16([na.word(8), na.word(16)]),
-            mac,
-        );
-    }
+    // Another MAC, or our own VMAC: only another master of the VRID sends from it (ours
+    // leave by this interface, they never come in on it); the controller tells them apart.
+    count(Counter::NdConflict);
+    emit_event(
+        EventKind::AddressConflict,
+        vip.router,
+        0,
+        0,
+        now_ns(),
+        bytes16([na.word(8), na.word(16)]),
+        mac,
+    );
     XDP_PASS
 }
 

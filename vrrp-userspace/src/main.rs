@@ -389,6 +389,15 @@ fn summary(config: &Config) -> String {
         for t in &i.track_interfaces {
             let _ = writeln!(s, "  track interface {} weight {}", t.interface, t.weight);
         }
+        if let Some(c) = &i.notify.split_brain {
+            let _ = writeln!(
+                s,
+                "  notify_split_brain {:?} (ours, not keepalived's, which logs \"Unknown \
+                 keyword\" and ignores it): run once per split brain with <instance> <peer \
+                 address> <peer MAC>",
+                c.command
+            );
+        }
         for t in &i.track_scripts {
             let script = config.script(&t.script);
             let weight = t.weight.or(script.map(|s| s.weight)).unwrap_or(0);
@@ -683,17 +692,23 @@ fn print_status(
             s.split_brains, s.conflicting_adverts, s.address_conflicts
         )?;
         if let Some(b) = &s.split_brain {
+            let who = match (b.peer, b.peer_priority) {
+                (Some(p), Some(pp)) => format!("{p} priority {pp} advertises as master"),
+                _ => "another master (its adverts do not reach us)".to_string(),
+            };
+            let claims = match (&b.claimed, &b.mac) {
+                (Some(a), Some(m)) => format!(", claims {a} from {m} ({} frame(s))", b.claims),
+                _ => String::new(),
+            };
             writeln!(
                 out,
-                "    SPLIT BRAIN{}: {} priority {} advertises as master since {}, {} advert(s), \
-                 the last {:.2} s ago",
+                "    SPLIT BRAIN{}: {who}{claims} since {}, {} advert(s), the last advert or \
+                 claim {:.2} s ago",
                 if b.reported {
                     ""
                 } else {
                     " (not yet reported)"
                 },
-                b.peer,
-                b.peer_priority,
                 b.since,
                 b.adverts,
                 b.last_advert_age_s

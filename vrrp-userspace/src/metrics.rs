@@ -464,6 +464,34 @@ pub fn render(s: &Scrape<'_>) -> String {
     }
 
     out.family(
+        "vrrpd_instance_split_brain",
+        "gauge",
+        "1 while a split brain is reported for the instance (another master of its VRID \
+         advertising, or claiming its VIPs from its VMAC, while it is master), else 0.",
+    );
+    for i in 0..n {
+        let on = s.views[i].split_brain.as_ref().is_some_and(|b| b.reported);
+        out.sample(
+            "vrrpd_instance_split_brain",
+            &labels(i),
+            Value::U(u64::from(on)),
+        );
+    }
+
+    out.family(
+        "vrrpd_instance_split_brains_total",
+        "counter",
+        "Split brains reported for the instance since vrrpd started (episodes).",
+    );
+    for i in 0..n {
+        out.sample(
+            "vrrpd_instance_split_brains_total",
+            &labels(i),
+            Value::U(s.views[i].split_brains),
+        );
+    }
+
+    out.family(
         "vrrpd_instance_transitions_total",
         "counter",
         "State changes since vrrpd started, by the states left and entered and the reason.",
@@ -1144,6 +1172,20 @@ mod tests {
             peer_checksum: crate::config::V3Checksum::MessageOnly,
             fix: "set v3_checksum_as_v2".into(),
         });
+        // The master has another master of its VRID claiming its VIPs from its VMAC.
+        views[1].split_brain = Some(crate::controller::SplitBrain {
+            peer: None,
+            peer_priority: None,
+            mac: Some("00:00:5e:00:02:33".into()),
+            claimed: Some("2001:db8::51".parse().unwrap()),
+            since_ns: NOW - 2 * SEC,
+            last_ns: NOW - SEC,
+            first_claim_ns: Some(NOW - 2 * SEC),
+            adverts: 0,
+            claims: 10,
+            reported: true,
+        });
+        views[1].split_brains = 1;
         let timings = vec![
             timing("VI_1", 90, Some(NOW + SEC)),
             timing("VI_6", 100, None),
@@ -1227,6 +1269,12 @@ mod tests {
                 "vrrpd_instance_transitions_total{{{I6},from=\"backup\",to=\"master\",\
                  reason=\"master_down\"}} 1"
             ),
+            format!("vrrpd_instance_split_brain{{{I1}}} 0"),
+            format!("vrrpd_instance_split_brain{{{I6}}} 1"),
+            format!("vrrpd_instance_split_brains_total{{{I1}}} 0"),
+            format!("vrrpd_instance_split_brains_total{{{I6}}} 1"),
+            "# TYPE vrrpd_instance_split_brain gauge".into(),
+            "# TYPE vrrpd_instance_split_brains_total counter".into(),
             format!("vrrpd_instance_adverts_sent_total{{{I1}}} 0"),
             format!("vrrpd_instance_adverts_sent_total{{{I6}}} 3"),
             format!("vrrpd_instance_announcements_sent_total{{{I6}}} 2"),

@@ -552,6 +552,7 @@ fn notify_commands(n: &Notify) -> impl Iterator<Item = (&'static str, &NotifyCom
         ("notify_fault", &n.fault),
         ("notify_stop", &n.stop),
         ("notify", &n.any),
+        ("notify_split_brain", &n.split_brain),
     ]
     .into_iter()
     .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
@@ -864,6 +865,19 @@ pub fn track_command(script: &Script) -> Result<Command, String> {
 /// group. Returns at once.
 pub fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
     notify_with(&NOTIFIER, &policy(), n, kind, name, to, priority);
+}
+
+/// Runs instance `instance`'s `notify_split_brain` command with `args` appended (the instance,
+/// the other master's address and MAC), behind the instance's earlier notify commands. Returns
+/// at once.
+pub fn notify_split_brain(command: &NotifyCommand, instance: &str, args: Vec<String>) {
+    NOTIFIER.submit(
+        &format!("INSTANCE {instance}"),
+        command.clone(),
+        policy(),
+        args,
+        None,
+    );
 }
 
 /// [`notify`] on a given notifier and policy.

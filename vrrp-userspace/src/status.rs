@@ -123,18 +123,28 @@ pub struct AdvertStatus {
 /// A split brain, for status.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct SplitBrainStatus {
-    /// The other master.
-    pub peer: IpAddr,
-    /// Its priority.
-    pub peer_priority: u8,
-    /// Its first advert of the episode (UTC, RFC 3339).
+    /// The other master, once its adverts were heard.
+    pub peer: Option<IpAddr>,
+    /// Its priority, once its adverts were heard.
+    pub peer_priority: Option<u8>,
+    /// The MAC it claims our VIPs from (our VRID's VMAC), once it claimed one.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// The VIP its newest claim was for.
+    #[serde(default)]
+    pub claimed: Option<IpAddr>,
+    /// Its first advert or claim of the episode (UTC, RFC 3339).
     pub since: String,
-    /// Seconds since its newest advert.
+    /// Seconds since its newest advert or claim.
     pub last_advert_age_s: f64,
     /// Its adverts seen in the episode.
     pub adverts: u64,
-    /// Whether it was reported (logged and sent to `vrrpd events`); not yet: one advert
-    /// crossing ours after a takeover, which is only a split brain if more follow.
+    /// Its claims (ARP / neighbour advertisements from our VMAC) heard of in the episode.
+    #[serde(default)]
+    pub claims: u64,
+    /// Whether it was reported (logged, sent to `vrrpd events`, `notify_split_brain` run);
+    /// not yet: one advert or burst crossing ours after a takeover, which is only a split
+    /// brain if more follow.
     pub reported: bool,
 }
 
@@ -301,6 +311,9 @@ impl StatusSnapshot {
                     split_brain: inst.split_brain.as_ref().map(|s| SplitBrainStatus {
                         peer: s.peer,
                         peer_priority: s.peer_priority,
+                        mac: s.mac.clone(),
+                        claimed: s.claimed,
+                        claims: s.claims,
                         since: wall_time(s.since_ns, now),
                         last_advert_age_s: secs(s.last_ns),
                         adverts: s.adverts,

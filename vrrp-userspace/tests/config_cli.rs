@@ -142,3 +142,51 @@ fn check_says_whether_vrrpd_is_the_only_vrrp_speaker() {
     assert!(out.contains("vrrpd_exclusive: adverts"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_lists_notify_split_brain_as_ours_and_keeps_it_in_toml() {
+    let dir = std::env::temp_dir().join(format!("vrrpd-cli-split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("split.conf");
+    // keepalived 2.2.7 logs "Unknown keyword 'notify_split_brain'" and goes on; vrrpd runs it.
+    std::fs::write(
+        &conf,
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 50\n    priority 100\n    \
+         notify_split_brain \"/bin/echo split\"\n    notify_split_brain \"/bin/true\"\n    \
+         virtual_ipaddress {\n        192.0.2.3\n    }\n}\n\
+         vrrp_sync_group VG_1 {\n    group {\n        VI_1\n    }\n    \
+         notify_split_brain \"/bin/true\"\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check", "--config", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "notify_split_brain \"/bin/echo split\" (ours, not keepalived's, which logs \
+             \"Unknown keyword\" and ignores it): run once per split brain with <instance> \
+             <peer address> <peer MAC>"
+        ),
+        "{out}"
+    );
+    // The first one counts, as for keepalived's notify commands; a sync group has none.
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("(VI_1) notify_split_brain script already specified - ignoring /bin/true"),
+        "{said}"
+    );
+    assert!(
+        said.contains("unknown keyword 'notify_split_brain'"),
+        "{said}"
+    );
+    let (code, toml, err) = run(&["convert", "--config", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let converted = dir.join("split.toml");
+    std::fs::write(&converted, &toml).unwrap();
+    let (code, out, err) = run(&["check", "--config", converted.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}\n{toml}");
+    assert!(
+        out.contains("notify_split_brain \"/bin/echo split\" (ours"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -599,6 +599,20 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
                 && e.src[..4] == VIP.octets()),
         "{ev:?}"
     );
+    // A GARP from our own VMAC coming in: only another master of VRID 50 sends from it (split
+    // brain); reported with the VMAC, for the controller to tell from another MAC.
+    let out = dp.test_run(&arp::garp(VMAC, VIP)).unwrap();
+    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(dp.counter(Counter::ArpConflict).unwrap(), 2);
+    let ev = events.drain();
+    assert!(
+        ev.iter()
+            .any(|e| e.kind == EventKind::AddressConflict as u32
+                && e.router == router_index(Family::Ipv4, 50)
+                && e.mac == VMAC
+                && e.src[..4] == VIP.octets()),
+        "{ev:?}"
+    );
 
     // Adverts that need the controller now: priority 0, and a superior one while master.
     dp.test_run(&frame(&v2(50, 0))).unwrap();

@@ -8,9 +8,11 @@
 //!   happened; a forged gratuitous ARP for the VIP from the client is reported with the MAC
 //!   it claims from.
 //! - A split brain: lb01's adverts dropped on the switch (nftables), so lb02 takes over while
-//!   lb01 stays master and hears it: lb01 reports the split brain once (not per advert), in
-//!   its log, its status and its events, and its end once the switch lets lb01's adverts
-//!   through again and lb02 yields.
+//!   lb01 stays master and hears it. Both report it within two advert intervals, once (not
+//!   per advert), in their logs, status, events and metrics (promtool-checked), and by
+//!   running their `notify_split_brain` hooks: lb01 by lb02's adverts, lb02, which hears no
+//!   other master, by lb01's gratuitous ARPs from the VMAC (the answers to its adverts). Then
+//!   its end once the switch lets lb01's adverts through again and lb02 yields.
 //!
 //! One scenario at a time, so that two of them never share the machine's two cores.
 use std::{
@@ -23,7 +25,9 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Lab,
-    daemon::{Vrrpd, has_vip, run_dir, start_pair, wait_for},
+    daemon::{
+        VMAC_50, Vrrpd, has_vip, http_get, installed, promtool, run_dir, start_pair, wait_for,
+    },
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -284,15 +288,87 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     );
 }
 
+/// Where each vrrpd serves its metrics, inside its own namespace.
+const METRICS: &str = "127.0.0.1:9650";
+
+/// The seed config `name` with `notify_split_brain` running `hook` with `out` as its first
+/// argument.
+fn with_hook(dir: &Path, name: &str, hook: &Path, out: &Path) -> PathBuf {
+    let seed = std::fs::read_to_string(seed(name)).unwrap();
+    let line = format!(
+        "    advert_int 1\n    notify_split_brain \"{} {}\"\n",
+        hook.display(),
+        out.display()
+    );
+    assert!(seed.contains("    advert_int 1\n"), "{seed}");
+    let path = dir.join(name);
+    std::fs::write(&path, seed.replacen("    advert_int 1\n", &line, 1)).unwrap();
+    path
+}
+
+/// A scrape of the metrics of the vrrpd in `host`, checked by promtool.
+fn scrape(lab: &Lab, host: &str) -> String {
+    let (code, body) = http_get(lab.host(host), METRICS, "/metrics").expect("metrics");
+    assert_eq!(code, 200, "{body}");
+    promtool(&body);
+    body
+}
+
+/// The value of `vrrpd_instance_split_brain` for VI_1 in a scrape.
+fn split_brain_gauge(text: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with("vrrpd_instance_split_brain{vrrp_instance=\"VI_1\""))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// The lines a `notify_split_brain` hook wrote: its arguments joined by `|`.
+fn hook_lines(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
-    if !lab::privileged("a_split_brain_is_reported_once_in_the_log_status_and_events") {
+    if !lab::privileged("a_split_brain_is_reported_once_in_the_log_status_and_events")
+        || !installed(
+            "a_split_brain_is_reported_once_in_the_log_status_and_events",
+            "promtool",
+        )
+    {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::seed();
     let dir = run_dir();
-    let (lb01, lb02) = start_pair(&vrrpd(), &lab, &seed("lb01.conf"), &seed("lb02.conf"), &dir);
+    let hook = dir.join("split.sh");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nout=$1\nshift\nprintf '%s|' \"$@\" >> \"$out\"\necho >> \"$out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (out01, out02) = (dir.join("split.lb01"), dir.join("split.lb02"));
+    let start = |host: &str, out: &Path| {
+        let conf = with_hook(&dir, &format!("{host}.conf"), &hook, out);
+        Vrrpd::start_with_args(
+            &vrrpd(),
+            lab.host(host),
+            &conf,
+            &dir,
+            host,
+            &["--metrics-listen", METRICS],
+        )
+    };
+    let lb01 = start("lb01", &out01);
+    let lb02 = start("lb02", &out02);
+    wait_for(Duration::from_secs(5), || {
+        lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
+    })
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.log_text(), lb02.log_text()));
     let events01 = Follower::start(&lb01, true);
     let events02 = Follower::start(&lb02, true);
     // lb02 has heard lb01 as master before the switch cuts it off (on a loaded machine its
@@ -301,26 +377,55 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
         status_json(&lb02)["adverts_seen"].as_u64().unwrap_or(0) >= 1
     })
     .unwrap_or_else(|| panic!("lb02 heard no advert of lb01\n{}", lb02.log_text()));
+    assert_eq!(split_brain_gauge(&scrape(&lab, "lb01")), Some(0));
     // The switch drops lb01's adverts (one direction only): lb02 no longer hears a master
     // and takes over, while lb01 stays master and hears lb02's adverts of priority 90. Its
-    // answers are dropped too, so lb02 never yields: two masters.
+    // answers are dropped too, so lb02 never yields: two masters. lb02 hears no other
+    // master, but lb01 answers each of its adverts with gratuitous ARPs from the VMAC.
     let table = Table::new(&lab, lab.port("lb01"));
     wait_for(Duration::from_secs(6), || {
         lb02.state().as_deref() == Some("MASTER")
     })
     .unwrap_or_else(|| panic!("{}", lb02.log_text()));
-    // Reported within two advert intervals of lb02's first advert.
-    wait_for(Duration::from_secs(2), || {
+    // Both sides report it within two advert intervals of lb02's takeover: in their events,
+    // their metrics, and by running their hooks.
+    let both = wait_for(Duration::from_secs(2), || {
         !events01.events("split_brain").is_empty()
-    })
-    .unwrap_or_else(|| panic!("{:?}\n{}", events01.lines(), lb01.log_text()));
+            && !events02.events("split_brain").is_empty()
+            && split_brain_gauge(&scrape(&lab, "lb01")) == Some(1)
+            && split_brain_gauge(&scrape(&lab, "lb02")) == Some(1)
+            && hook_lines(&out01).len() == 1
+            && hook_lines(&out02).len() == 1
+    });
+    both.unwrap_or_else(|| {
+        panic!(
+            "{:?}\n{:?}\n{:?} {:?}\n{}\n{}",
+            events01.lines(),
+            events02.lines(),
+            hook_lines(&out01),
+            hook_lines(&out02),
+            lb01.log_text(),
+            lb02.log_text()
+        )
+    });
     let e = &events01.events("split_brain")[0];
     assert_eq!(e["instance"], "VI_1");
     assert_eq!(e["peer"], "192.0.2.5");
     assert_eq!(e["peer_priority"], 90);
     assert_eq!(e["priority"], 100);
     assert_eq!(lb01.state().as_deref(), Some("MASTER"));
-    // It goes on for a few adverts: one report, counted adverts, shown in status.
+    // lb02 knows the other master by what it claims and from which MAC (lb01's adverts do
+    // not reach it).
+    let e = &events02.events("split_brain")[0];
+    assert_eq!(e["instance"], "VI_1");
+    assert_eq!(e["peer"], serde_json::Value::Null);
+    assert_eq!(e["mac"], VMAC_50);
+    assert_eq!(e["claimed"], "192.0.2.3");
+    assert_eq!(e["priority"], 90);
+    assert_eq!(hook_lines(&out02), [format!("VI_1|unknown|{VMAC_50}|")]);
+    let h01 = hook_lines(&out01);
+    assert!(h01[0].starts_with("VI_1|192.0.2.5|"), "{h01:?}");
+    // It goes on for a few adverts: one report each, counted adverts, shown in status.
     std::thread::sleep(Duration::from_secs(3));
     let s = status_json(&lb01);
     assert_eq!(s["split_brain"]["peer"], "192.0.2.5", "{s}");
@@ -332,18 +437,49 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
         text.contains("SPLIT BRAIN: 192.0.2.5 priority 90"),
         "{text}"
     );
+    let s = status_json(&lb02);
+    assert_eq!(s["split_brain"]["mac"], VMAC_50, "{s}");
+    assert_eq!(s["split_brain"]["reported"], true);
+    assert!(s["split_brain"]["claims"].as_u64().unwrap() >= 3, "{s}");
+    assert_eq!(s["split_brains"], 1);
+    assert_eq!(s["address_conflict"], serde_json::Value::Null, "{s}");
+    let text02 = status_text(&lb02);
+    assert!(
+        text02.contains(&format!(
+            "SPLIT BRAIN: another master (its adverts do not reach us), claims 192.0.2.3 \
+             from {VMAC_50}"
+        )),
+        "{text02}"
+    );
     // For a person running it with --nocapture.
     println!("lb01's vrrpd status during the split brain:\n{text}");
+    println!("lb02's:\n{text02}");
     let reported = |log: &str| {
         log.lines()
             .filter(|l| l.contains("split brain: 192.0.2.5"))
             .count()
     };
     assert_eq!(reported(&lb01.log_text()), 1, "{}", lb01.log_text());
+    let reported02 = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("split brain: another master of VRID 50"))
+            .count()
+    };
+    assert_eq!(reported02(&lb02.log_text()), 1, "{}", lb02.log_text());
     assert_eq!(events01.events("split_brain").len(), 1);
+    assert_eq!(events02.events("split_brain").len(), 1);
+    assert_eq!((hook_lines(&out01).len(), hook_lines(&out02).len()), (1, 1));
+    let m = scrape(&lab, "lb02");
+    assert!(
+        m.contains(
+            "vrrpd_instance_split_brains_total{vrrp_instance=\"VI_1\",vrid=\"50\",\
+             interface=\"eth0\",family=\"ipv4\"} 1"
+        ),
+        "{m}"
+    );
 
-    // The switch lets lb01's adverts through again: lb02 yields, and once lb02 has been quiet
-    // for Master_Down_Interval the split brain is over.
+    // The switch lets lb01's adverts through again: lb02 yields (its split brain is over
+    // with it), and once lb02 has been quiet for Master_Down_Interval lb01's is over too.
     drop(table);
     wait_for(Duration::from_secs(3), || {
         lb02.state().as_deref() == Some("BACKUP")
@@ -351,14 +487,31 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     .unwrap_or_else(|| panic!("{}", lb02.log_text()));
     wait_for(Duration::from_secs(6), || {
         !events01.events("split_brain_over").is_empty()
+            && !events02.events("split_brain_over").is_empty()
     })
-    .unwrap_or_else(|| panic!("{:?}\n{}", events01.lines(), lb01.log_text()));
+    .unwrap_or_else(|| {
+        panic!(
+            "{:?}\n{:?}\n{}",
+            events01.lines(),
+            events02.lines(),
+            lb01.log_text()
+        )
+    });
     let over = &events01.events("split_brain_over")[0];
     assert_eq!(over["peer"], "192.0.2.5");
     assert!(over["adverts"].as_u64().unwrap() >= 3, "{over}");
     assert_eq!(status_json(&lb01)["split_brain"], serde_json::Value::Null);
+    assert_eq!(split_brain_gauge(&scrape(&lab, "lb01")), Some(0));
+    assert_eq!(
+        events02.events("split_brain_over")[0]["reason"],
+        "we are BACKUP now"
+    );
     println!("lb01's vrrpd events --json:");
     for l in events01.lines() {
+        println!("{l}");
+    }
+    println!("lb02's:");
+    for l in events02.lines() {
         println!("{l}");
     }
     assert_eq!(reported(&lb01.log_text()), 1);

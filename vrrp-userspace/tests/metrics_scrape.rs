@@ -18,7 +18,7 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Child, Lab, NetNs,
-    daemon::{Vrrpd, run_dir, wait_for},
+    daemon::{Vrrpd, http_get, installed, promtool, run_dir, wait_for},
 };
 
 /// One scenario at a time: they share the machine's cores with the daemons they run.
@@ -29,19 +29,6 @@ const METRICS: &str = "127.0.0.1:9650";
 
 fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
-}
-
-/// Whether `tool` (from Debian's `prometheus`) is installed; with `CI` set its absence fails.
-fn installed(test: &str, tool: &str) -> bool {
-    if Command::new(tool).arg("--version").output().is_ok() {
-        return true;
-    }
-    let why = format!("{tool} is not installed (Debian's prometheus; cargo xtask setup)");
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: CI is set but {why}");
-    }
-    eprintln!("SKIPPED {test}: {why}");
-    false
 }
 
 /// An instance with a `vrrp_script` that always succeeds, so that script metrics move.
@@ -60,27 +47,6 @@ fn config(dir: &Path, name: &str, state: &str, priority: u8) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-/// An HTTP/1.0 GET of `path` from `addr` inside `ns`: the status code and the body.
-fn http_get(ns: &NetNs, addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let addr = addr.to_string();
-    let path = path.to_string();
-    ns.run(move || {
-        let mut s = TcpStream::connect(&addr)?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
-        let mut reply = Vec::new();
-        s.read_to_end(&mut reply)?;
-        let reply = String::from_utf8_lossy(&reply).into_owned();
-        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-        let code = head
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        Ok((code, body.to_string()))
-    })
 }
 
 /// A scrape of vrrpd's metrics in `ns` (panics unless answered 200).
@@ -111,30 +77,6 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 fn must(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     value(text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
-}
-
-/// `promtool check metrics` on a scrape: it must find nothing to say.
-fn promtool(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `vrrpd status --json` of `d`.

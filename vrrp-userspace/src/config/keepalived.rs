@@ -1913,12 +1913,16 @@ impl<'a> Interp<'a> {
                     r.mcast_src = self.ip(node, 1);
                     self.no_effect(&kw, validate::no_effect_why("mcast_src_ip"));
                 }
-                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify"
+                | "notify_split_brain" => {
+                    // notify_split_brain is ours: keepalived 2.2.7 logs "Unknown keyword" and
+                    // goes on, as with vrrpd_exclusive; `vrrpd check` says so.
                     let slot = match k {
                         "notify_master" => &mut r.notify.master,
                         "notify_backup" => &mut r.notify.backup,
                         "notify_fault" => &mut r.notify.fault,
                         "notify_stop" => &mut r.notify.stop,
+                        "notify_split_brain" => &mut r.notify.split_brain,
                         _ => &mut r.notify.any,
                     };
                     // keepalived keeps the first and warns about the others.

@@ -394,6 +394,11 @@ pub struct Notify {
     /// `notify`: run on every change with `INSTANCE|GROUP <name> <STATE> <priority>` appended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub any: Option<NotifyCommand>,
+    /// `notify_split_brain` (ours, not keepalived's; instances only): run once per split brain
+    /// episode with `<instance> <peer address> <peer MAC>` appended ("unknown" for what was
+    /// not heard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_brain: Option<NotifyCommand>,
 }
 
 impl Notify {

@@ -44,23 +44,46 @@ pub struct PeerAdvert {
     pub at_ns: Nanos,
 }
 
-/// Another master advertising our VRID while we are master, and not yielding.
+/// Another master of our VRID while we are master, not yielding: heard by its adverts, or by
+/// its ARP / neighbour advertisements for our VIPs from our VRID's VMAC (which only a master
+/// sends from: the side whose adverts do not reach the other one hears no advert, but the
+/// other master's answers to ours, its gratuitous ARPs, still come).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SplitBrain {
-    /// The other master.
-    pub peer: IpAddr,
-    /// Its priority.
-    pub peer_priority: u8,
-    /// Its first advert of this episode.
+    /// The other master's address, once its adverts were heard.
+    pub peer: Option<IpAddr>,
+    /// Its priority, once its adverts were heard.
+    pub peer_priority: Option<u8>,
+    /// The MAC it claims our VIPs from, once it claimed one (our VRID's VMAC).
+    pub mac: Option<String>,
+    /// The VIP its newest claim was for.
+    pub claimed: Option<IpAddr>,
+    /// Its first advert or claim of this episode.
     pub since_ns: Nanos,
-    /// Its newest advert.
+    /// Its newest advert or claim.
     pub last_ns: Nanos,
+    /// Its first claim of this episode.
+    pub first_claim_ns: Option<Nanos>,
     /// Its adverts the controller saw in this episode (at its reads of the stamps; XDP counts
     /// every one in `adverts_seen`).
     pub adverts: u64,
+    /// Its ARP / neighbour advertisements from the VMAC the controller heard of.
+    pub claims: u64,
     /// Whether the episode was reported (it is once the peer keeps advertising after ours
-    /// should have silenced it; a single advert crossing ours in a preemption is not one).
+    /// should have silenced it, or keeps claiming our VIPs for half an advert interval: a
+    /// single advert or burst crossing ours in a preemption is not one).
     pub reported: bool,
+}
+
+impl SplitBrain {
+    /// The other master for a person: its address, else what it claims from which MAC.
+    pub fn who(&self) -> String {
+        match (self.peer, &self.claimed, &self.mac) {
+            (Some(p), _, _) => p.to_string(),
+            (None, Some(a), Some(m)) => format!("the master claiming {a} from {m}"),
+            _ => "another master".into(),
+        }
+    }
 }
 
 /// A frame from another MAC claiming one of an instance's VIPs while it is master.
@@ -108,7 +131,8 @@ pub enum Event {
         /// Why.
         reason: String,
     },
-    /// Split brain: another master of our VRID keeps advertising while we are master.
+    /// Split brain: another master of our VRID keeps advertising, or claims our VIPs from our
+    /// VMAC, while we are master.
     SplitBrain {
         /// The instance.
         instance: String,
@@ -116,10 +140,14 @@ pub enum Event {
         vrid: u8,
         /// Its interface.
         interface: String,
-        /// The other master.
-        peer: IpAddr,
-        /// The other master's priority.
-        peer_priority: u8,
+        /// The other master, if its adverts were heard.
+        peer: Option<IpAddr>,
+        /// The other master's priority, if its adverts were heard.
+        peer_priority: Option<u8>,
+        /// The MAC it claims our VIPs from, if it claimed one.
+        mac: Option<String>,
+        /// The VIP it claimed.
+        claimed: Option<IpAddr>,
         /// Ours.
         priority: u8,
     },
@@ -129,10 +157,14 @@ pub enum Event {
         instance: String,
         /// Its VRID.
         vrid: u8,
-        /// The other master.
-        peer: IpAddr,
+        /// The other master, if its adverts were heard.
+        peer: Option<IpAddr>,
+        /// The MAC it claimed our VIPs from, if it did.
+        mac: Option<String>,
         /// Its adverts seen in the episode.
         adverts: u64,
+        /// Its claims (ARP / neighbour advertisements from our VMAC) heard of in the episode.
+        claims: u64,
         /// How long it lasted, in milliseconds (first to last advert).
         lasted_ms: u64,
         /// Why it ended.
@@ -199,23 +231,53 @@ impl Event {
                 interface,
                 peer,
                 peer_priority,
+                mac,
+                claimed,
                 priority,
-            } => format!(
-                "{instance}: split brain: {peer} (priority {peer_priority}) keeps advertising as \
-                 master of VRID {vrid} on {interface} while we are master (priority {priority})"
-            ),
+            } => {
+                let claims = match (claimed, mac) {
+                    (Some(a), Some(m)) => format!("claims {a} from {m}"),
+                    _ => String::new(),
+                };
+                match (peer, peer_priority) {
+                    (Some(p), Some(pp)) => format!(
+                        "{instance}: split brain: {p} (priority {pp}) keeps advertising as \
+                         master of VRID {vrid} on {interface} while we are master (priority \
+                         {priority}){}",
+                        if claims.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", and {claims}")
+                        }
+                    ),
+                    _ => format!(
+                        "{instance}: split brain: another master of VRID {vrid} on {interface} \
+                         {claims} while we are master (priority {priority}); its adverts do \
+                         not reach us"
+                    ),
+                }
+            }
             Event::SplitBrainOver {
                 instance,
                 peer,
+                mac,
                 adverts,
+                claims,
                 lasted_ms,
                 reason,
                 ..
-            } => format!(
-                "{instance}: split brain with {peer} over ({reason}); {adverts} advert(s) seen \
-                 over {}",
-                seconds(lasted_ms * 1_000_000)
-            ),
+            } => {
+                let who = match (peer, mac) {
+                    (Some(p), _) => p.to_string(),
+                    (None, Some(m)) => format!("the master claiming from {m}"),
+                    _ => "another master".into(),
+                };
+                format!(
+                    "{instance}: split brain with {who} over ({reason}); {adverts} advert(s) \
+                     and {claims} claim(s) seen over {}",
+                    seconds(lasted_ms * 1_000_000)
+                )
+            }
             Event::IntervalMismatch {
                 instance,
                 peer,

@@ -44,8 +44,8 @@ pub use incident::{
 
 use crate::{
     config::{
-        self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, Route, Rule, Script,
-        SyncGroup as SyncGroupSpec, V3Checksum, Version, Vip,
+        self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, NotifyCommand, Route,
+        Rule, Script, SyncGroup as SyncGroupSpec, V3Checksum, Version, Vip,
     },
     fsm::{self, Action, Advert, Nanos, Params, Reason, Router, State},
     sync::{Group, Order, Outcome},
@@ -439,6 +439,15 @@ pub enum Effect {
         /// What.
         event: Event,
     },
+    /// Run an instance's `notify_split_brain` script (ours) with `args` appended.
+    NotifySplitBrain {
+        /// The script.
+        command: NotifyCommand,
+        /// The instance (its scripts run in order).
+        instance: String,
+        /// The instance, the other master's address and its MAC ("unknown" when not heard).
+        args: Vec<String>,
+    },
     /// Run the notify scripts of an instance or a sync group (`kind` INSTANCE or GROUP).
     RunNotify {
         /// The scripts.
@@ -512,6 +521,7 @@ impl Effect {
             Effect::Flush
             | Effect::StateChanged { .. }
             | Effect::RunNotify { .. }
+            | Effect::NotifySplitBrain { .. }
             | Effect::RunScripts(_)
             | Effect::Event { .. }
             | Effect::Log { .. } => None,
@@ -1432,20 +1442,26 @@ impl Controller {
         inst.conflicting_adverts += 1;
         let interval = ns(ours.max(a.interval));
         match &mut inst.split {
-            Some(s) if s.peer == a.src => {
+            // Its adverts, or the first ones of a master known so far by its claims.
+            Some(s) if s.peer.is_none_or(|p| p == a.src) => {
+                s.peer = Some(a.src);
                 s.last_ns = s.last_ns.max(a.received_at);
                 s.adverts += 1;
-                s.peer_priority = a.priority.get();
+                s.peer_priority = Some(a.priority.get());
             }
             _ => {
                 self.end_split(i, now, format!("{} advertises instead", a.src));
                 let inst = &mut self.instances[i];
                 inst.split = Some(SplitBrain {
-                    peer: a.src,
-                    peer_priority: a.priority.get(),
+                    peer: Some(a.src),
+                    peer_priority: Some(a.priority.get()),
+                    mac: None,
+                    claimed: None,
                     since_ns: a.received_at,
                     last_ns: a.received_at,
+                    first_claim_ns: None,
                     adverts: 1,
+                    claims: 0,
                     reported: false,
                 });
             }
@@ -1465,19 +1481,80 @@ impl Controller {
         if s.reported || (crossing && s.last_ns < s.since_ns + grace) {
             return;
         }
+        self.report_split(i, now);
+    }
+
+    /// Reports instance `i`'s split brain (once per episode): the log, `vrrpd events`, and
+    /// its `notify_split_brain` script with the instance, the other master's address and the
+    /// MAC it claims our VIPs from ("unknown" for what was not heard).
+    fn report_split(&mut self, i: usize, now: Nanos) {
+        let inst = &mut self.instances[i];
+        let Some(s) = &mut inst.split else { return };
+        if s.reported {
+            return;
+        }
         s.reported = true;
-        let (peer, peer_priority) = (s.peer, s.peer_priority);
+        let s = s.clone();
         inst.split_brains += 1;
         let event = Event::SplitBrain {
             instance: inst.name(),
             vrid: inst.spec.vrid.get(),
             interface: inst.spec.interface.clone(),
-            peer,
-            peer_priority,
+            peer: s.peer,
+            peer_priority: s.peer_priority,
+            mac: s.mac.clone(),
+            claimed: s.claimed,
             priority: inst.router.priority().get(),
         };
+        if let Some(command) = &inst.spec.notify.split_brain {
+            let unknown = || "unknown".to_string();
+            self.out.push(Effect::NotifySplitBrain {
+                command: command.clone(),
+                instance: inst.name(),
+                args: vec![
+                    inst.name(),
+                    s.peer.map_or_else(unknown, |p| p.to_string()),
+                    s.mac.unwrap_or_else(unknown),
+                ],
+            });
+        }
         self.log(log::Level::Warn, event.message());
         self.event(now, event);
+    }
+
+    /// XDP saw ARP or a neighbour advertisement for VIP `address` of instance `i` come in from
+    /// our VRID's VMAC `mac`: another master (ours leave by the interface, they never come in
+    /// on it). A split brain once such claims span half an advert interval: the side whose
+    /// adverts are lost hears no other master, but the other one answers our adverts with
+    /// gratuitous ARPs (keepalived's `garp_lower_prio_repeat`), a burst per advert; a single
+    /// burst crossing ours in a preemption is not one. Reported with the other master's
+    /// address if its adverts come too (they follow its takeover's burst closely).
+    fn vmac_claim(&mut self, i: usize, now: Nanos, address: IpAddr, mac: String) {
+        let inst = &mut self.instances[i];
+        if inst.router.state() != State::Master {
+            return;
+        }
+        let half = ns(inst.spec.advert_interval) / 2;
+        let s = inst.split.get_or_insert(SplitBrain {
+            peer: None,
+            peer_priority: None,
+            mac: None,
+            claimed: None,
+            since_ns: now,
+            last_ns: now,
+            first_claim_ns: None,
+            adverts: 0,
+            claims: 0,
+            reported: false,
+        });
+        s.mac = Some(mac);
+        s.claimed = Some(address);
+        s.claims += 1;
+        s.last_ns = s.last_ns.max(now);
+        let first = *s.first_claim_ns.get_or_insert(now);
+        if !s.reported && now >= first + half {
+            self.report_split(i, now);
+        }
     }
 
     /// Ends instance `i`'s split brain, if one is going on; one that was reported is logged
@@ -1492,7 +1569,9 @@ impl Controller {
             instance: inst.name(),
             vrid: inst.spec.vrid.get(),
             peer: s.peer,
+            mac: s.mac,
             adverts: s.adverts,
+            claims: s.claims,
             lasted_ms: s.last_ns.saturating_sub(s.since_ns) / 1_000_000,
             reason,
         };
@@ -1514,8 +1593,13 @@ impl Controller {
             let quiet = ns(inst.router.master_down_interval());
             let Some(s) = &inst.split else { continue };
             if now > s.last_ns + quiet {
+                let what = if s.claims > 0 {
+                    "no advert or claim"
+                } else {
+                    "no advert"
+                };
                 let line = format!(
-                    "no advert from it for {}",
+                    "{what} from it for {}",
                     seconds(now.saturating_sub(s.last_ns))
                 );
                 self.end_split(i, now, line);
@@ -1534,13 +1618,17 @@ impl Controller {
         address: IpAddr,
         mac: [u8; 6],
     ) {
-        let Some(inst) = self
-            .instances
-            .iter_mut()
-            .find(|x| x.spec.interface == iface && x.family == family && x.spec.vrid.get() == vrid)
-        else {
+        let Some(i) = self.instances.iter().position(|x| {
+            x.spec.interface == iface && x.family == family && x.spec.vrid.get() == vrid
+        }) else {
             return;
         };
+        // Our VRID's VMAC: another master, not another host.
+        if mac == self.instances[i].vmac() {
+            self.vmac_claim(i, now, address, incident::mac(mac));
+            return;
+        }
+        let inst = &mut self.instances[i];
         let mac = incident::mac(mac);
         if let Some(c) = &mut inst.conflict
             && c.address == address

@@ -730,6 +730,7 @@ impl World {
             | Effect::UnmapVips { .. }
             | Effect::SendGarps { .. }
             | Effect::RunNotify { .. }
+            | Effect::NotifySplitBrain { .. }
             | Effect::Heartbeat { .. }
             | Effect::JoinGroups { .. }
             | Effect::RunScripts(_)
@@ -1170,6 +1171,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::SendGarps { .. } => "SendGarps",
         Effect::StateChanged { .. } => "StateChanged",
         Effect::RunNotify { .. } => "RunNotify",
+        Effect::NotifySplitBrain { .. } => "NotifySplitBrain",
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::JoinGroups { .. } => "JoinGroups",
         Effect::RunScripts(_) => "RunScripts",

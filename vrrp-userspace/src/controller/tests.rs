@@ -1060,8 +1060,10 @@ fn a_split_brain_is_reported_once_per_episode_and_ends_when_the_peer_goes_quiet(
             instance: "VI_1".into(),
             vrid: 1,
             interface: "eth0".into(),
-            peer: PEER,
-            peer_priority: 90,
+            peer: Some(PEER),
+            peer_priority: Some(90),
+            mac: None,
+            claimed: None,
             priority: 100,
         }]
     );
@@ -1075,7 +1077,7 @@ fn a_split_brain_is_reported_once_per_episode_and_ends_when_the_peer_goes_quiet(
     assert_eq!(warns(&more, "split brain"), 0);
     let v = view(&ctl, "VI_1");
     let s = v.split_brain.unwrap();
-    assert_eq!((s.peer, s.adverts, s.reported), (PEER, 5, true));
+    assert_eq!((s.peer, s.adverts, s.reported), (Some(PEER), 5, true));
     assert_eq!((v.split_brains, v.conflicting_adverts), (1, 5));
     // Quiet for Master_Down_Interval: over, with how long it lasted.
     let effects = tick(&mut ctl, 18 * SEC, vec![heard(1, 90, 14 * SEC)]);
@@ -1084,8 +1086,10 @@ fn a_split_brain_is_reported_once_per_episode_and_ends_when_the_peer_goes_quiet(
         vec![Event::SplitBrainOver {
             instance: "VI_1".into(),
             vrid: 1,
-            peer: PEER,
+            peer: Some(PEER),
+            mac: None,
             adverts: 5,
+            claims: 0,
             lasted_ms: 4_000,
             reason: "no advert from it for 4.00 s".into(),
         }]
@@ -1116,7 +1120,7 @@ fn an_advert_crossing_a_takeover_is_not_a_split_brain_unless_more_follow() {
     assert!(matches!(
         &events(&effects)[..],
         [Event::SplitBrain {
-            peer_priority: 90,
+            peer_priority: Some(90),
             ..
         }]
     ));
@@ -1133,7 +1137,7 @@ fn an_equal_priority_master_with_a_lower_address_is_a_split_brain() {
     assert!(matches!(
         &events(&effects)[..],
         [Event::SplitBrain {
-            peer_priority: 100,
+            peer_priority: Some(100),
             ..
         }]
     ));
@@ -1326,6 +1330,192 @@ fn an_address_conflict_is_reported_once_per_claimant_and_episode() {
     assert_eq!(view(&ctl, "VI_1").address_conflict, None);
     assert_eq!(events(&claim(&mut ctl, 14 * SEC, attacker)).len(), 1);
     assert_eq!(view(&ctl, "VI_1").address_conflicts, 2);
+}
+
+/// ARP for VIP 192.0.2.101 from our VRID 1's VMAC, fed as XDP reports it.
+fn vmac_claim(ctl: &mut Controller, at: Nanos) -> Vec<Effect> {
+    ctl.handle(
+        at,
+        Input::AddressConflict {
+            iface: "eth0".into(),
+            family: Family::Ipv4,
+            vrid: 1,
+            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101)),
+            mac: vrrp_common::proto::vmac_v4(1),
+        },
+    )
+}
+
+/// The `notify_split_brain` runs among `effects`: their arguments.
+fn split_brain_hooks(effects: &[Effect]) -> Vec<Vec<String>> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::NotifySplitBrain { args, .. } => Some(args.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn with_hook(mut spec: InstanceSpec) -> InstanceSpec {
+    spec.notify.split_brain = Some(crate::config::NotifyCommand {
+        command: "/usr/local/bin/split".into(),
+        user: None,
+        group: None,
+    });
+    spec
+}
+
+#[test]
+fn a_master_claiming_our_vips_from_our_vmac_is_a_split_brain_though_its_adverts_are_lost() {
+    let c = config(vec![with_hook(instance("VI_1", 1, 90, true))]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // Long a master, it hears no advert, but the other master answers each of ours with a
+    // burst of gratuitous ARPs from the VMAC: the first burst is not yet a split brain (it
+    // may cross our takeover), the next one an interval later is, reported once.
+    let mut first = Vec::new();
+    for _ in 0..5 {
+        first.extend(vmac_claim(&mut ctl, 10 * SEC));
+    }
+    assert!(events(&first).is_empty(), "{first:?}");
+    assert!(split_brain_hooks(&first).is_empty());
+    let effects = vmac_claim(&mut ctl, 11 * SEC);
+    let vmac = "00:00:5e:00:01:01".to_string();
+    assert_eq!(
+        events(&effects),
+        vec![Event::SplitBrain {
+            instance: "VI_1".into(),
+            vrid: 1,
+            interface: "eth0".into(),
+            peer: None,
+            peer_priority: None,
+            mac: Some(vmac.clone()),
+            claimed: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101))),
+            priority: 90,
+        }]
+    );
+    assert_eq!(
+        warns(
+            &effects,
+            "split brain: another master of VRID 1 on eth0 claims 192.0.2.101 from \
+             00:00:5e:00:01:01"
+        ),
+        1
+    );
+    assert_eq!(
+        split_brain_hooks(&effects),
+        vec![vec!["VI_1".to_string(), "unknown".into(), vmac.clone()]]
+    );
+    let mut more = Vec::new();
+    for s in 12..=14 {
+        more.extend(vmac_claim(&mut ctl, s * SEC));
+        more.extend(tick(&mut ctl, s * SEC, vec![]));
+    }
+    assert!(events(&more).is_empty(), "{more:?}");
+    assert!(split_brain_hooks(&more).is_empty());
+    let v = view(&ctl, "VI_1");
+    assert_eq!(
+        (v.split_brains, v.address_conflicts),
+        (1, 0),
+        "not an address conflict"
+    );
+    assert_eq!(v.address_conflict, None);
+    let s = v.split_brain.unwrap();
+    assert_eq!((s.claims, s.adverts, s.reported), (9, 0, true));
+    // Quiet for Master_Down_Interval: over.
+    let effects = tick(&mut ctl, 20 * SEC, vec![]);
+    assert!(matches!(
+        &events(&effects)[..],
+        [Event::SplitBrainOver { peer: None, claims: 9, reason, .. }]
+            if reason.starts_with("no advert or claim from it for ")
+    ));
+    assert_eq!(view(&ctl, "VI_1").split_brain, None);
+}
+
+#[test]
+fn one_burst_from_our_vmac_and_claims_on_a_backup_are_no_split_brain() {
+    let c = config(vec![
+        instance("VI_1", 1, 100, true),
+        with_hook(instance("VI_2", 2, 100, false)),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // The burst of the router we displaced, crossing our takeover: nothing follows.
+    let mut effects = Vec::new();
+    for _ in 0..5 {
+        effects.extend(vmac_claim(&mut ctl, 200 * MS));
+    }
+    // A backup's VMAC is the master's to send from (VI_2 is backup until its Master_Down
+    // timer runs out at 3.6 s).
+    let claim = |ctl: &mut Controller, at| {
+        ctl.handle(
+            at,
+            Input::AddressConflict {
+                iface: "eth0".into(),
+                family: Family::Ipv4,
+                vrid: 2,
+                address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 102)),
+                mac: vrrp_common::proto::vmac_v4(2),
+            },
+        )
+    };
+    effects.extend(claim(&mut ctl, 300 * MS));
+    effects.extend(claim(&mut ctl, 1_300 * MS));
+    assert_eq!(view(&ctl, "VI_2").state, State::Backup);
+    assert_eq!(view(&ctl, "VI_2").split_brain, None);
+    effects.extend(tick(&mut ctl, 10 * SEC, vec![]));
+    let split: Vec<Event> = events(&effects)
+        .into_iter()
+        .filter(|e| matches!(e, Event::SplitBrain { .. } | Event::SplitBrainOver { .. }))
+        .collect();
+    assert!(split.is_empty(), "{split:?}");
+    assert!(split_brain_hooks(&effects).is_empty());
+    assert_eq!(view(&ctl, "VI_1").split_brains, 0);
+    assert_eq!(view(&ctl, "VI_1").split_brain, None);
+    assert_eq!(view(&ctl, "VI_1").address_conflict, None);
+}
+
+#[test]
+fn the_claims_and_adverts_of_one_other_master_are_one_episode_named_by_its_adverts() {
+    let c = config(vec![with_hook(instance("VI_1", 1, 100, true))]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // The other master's takeover: its burst comes in before its first advert is read.
+    let mut effects = Vec::new();
+    for _ in 0..5 {
+        effects.extend(vmac_claim(&mut ctl, 10 * SEC));
+    }
+    effects.extend(tick(
+        &mut ctl,
+        10 * SEC + 5 * MS,
+        vec![heard(1, 90, 10 * SEC + 2 * MS)],
+    ));
+    let vmac = "00:00:5e:00:01:01".to_string();
+    assert_eq!(
+        events(&effects),
+        vec![Event::SplitBrain {
+            instance: "VI_1".into(),
+            vrid: 1,
+            interface: "eth0".into(),
+            peer: Some(PEER),
+            peer_priority: Some(90),
+            mac: Some(vmac.clone()),
+            claimed: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101))),
+            priority: 100,
+        }]
+    );
+    assert_eq!(
+        split_brain_hooks(&effects),
+        vec![vec!["VI_1".to_string(), "192.0.2.5".into(), vmac]]
+    );
+    let mut more = Vec::new();
+    for s in 11..=13 {
+        more.extend(vmac_claim(&mut ctl, s * SEC));
+        more.extend(tick(&mut ctl, s * SEC, vec![heard(1, 90, s * SEC)]));
+    }
+    assert!(events(&more).is_empty(), "{more:?}");
+    assert!(split_brain_hooks(&more).is_empty());
+    let s = view(&ctl, "VI_1").split_brain.unwrap();
+    assert_eq!((s.peer, s.adverts, s.claims), (Some(PEER), 4, 8));
+    assert_eq!(view(&ctl, "VI_1").split_brains, 1);
 }
 
 #[test]

@@ -431,6 +431,11 @@ impl<F: Frames> Daemon<F> {
                 state,
                 priority,
             } => notify(&n, kind, &name, state, priority),
+            Effect::NotifySplitBrain {
+                command,
+                instance,
+                args,
+            } => crate::scripts::notify_split_brain(&command, &instance, args),
             Effect::Heartbeat {
                 iface,
                 stale_after_ns,

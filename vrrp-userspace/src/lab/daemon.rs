@@ -2,7 +2,10 @@
 //! demo make of them.
 
 use std::{
+    io::{Read as _, Write as _},
+    net::TcpStream,
     path::{Path, PathBuf},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -550,4 +553,62 @@ impl Vrrpd {
     pub fn pin_dir(&self) -> &Path {
         &self.pins.path
     }
+}
+
+/// Whether `tool` (from Debian's `prometheus`) is installed; with `CI` set its absence fails.
+pub fn installed(test: &str, tool: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
+        return true;
+    }
+    let why = format!("{tool} is not installed (Debian's prometheus; cargo xtask setup)");
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: CI is set but {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
+/// An HTTP/1.0 GET of `path` from `addr` inside `ns`: the status code and the body.
+pub fn http_get(ns: &NetNs, addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let addr = addr.to_string();
+    let path = path.to_string();
+    ns.run(move || {
+        let mut s = TcpStream::connect(&addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply)?;
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+        let code = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Ok((code, body.to_string()))
+    })
+}
+
+/// `promtool check metrics` on a scrape: it must find nothing to say.
+pub fn promtool(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
