@@ -2024,6 +2024,8 @@ fn a_group_not_joined_on_a_reload_faults_the_interface_until_a_retry_joins_it() 
         host: host(),
     };
     assert!(joins(&ctl.handle(SEC, reload)).is_empty());
+}
+
 /// The router entries and interface heartbeats of `effects`: (instance, master, no_accept) and
 /// (interface, no_accept).
 fn accept_modes(effects: &[Effect]) -> (Vec<(String, bool, bool)>, Vec<(String, bool)>) {
