@@ -244,6 +244,16 @@ pub enum Input {
         /// The claimant's MAC.
         mac: [u8; 6],
     },
+    /// An interface of the running configuration was deleted and created again, but the driver
+    /// cannot open it for its instances yet (created by hand or by a script, it exists for a
+    /// moment unaddressed and down): it counts as down, whatever its link says, until
+    /// [`Input::Recreated`]. `why` is said once.
+    NotReopened {
+        /// The interface.
+        iface: String,
+        /// What the driver found.
+        why: String,
+    },
     /// An interface of the running configuration was deleted and created again (a new index:
     /// a bond rebuilt, a NIC replugged); the driver opened it anew. Its instances restart as
     /// at start, the others keep their state.
@@ -866,6 +876,9 @@ pub struct Controller {
     scripts: BTreeMap<String, (Script, ScriptState)>,
     /// Whether each watched interface is up with a carrier.
     links: BTreeMap<String, bool>,
+    /// Interfaces created again that the driver could not open yet ([`Input::NotReopened`]):
+    /// down until [`Input::Recreated`].
+    reopening: BTreeSet<String>,
     /// Inputs a sync group ordered for its members, fed after the input that caused them.
     pending: VecDeque<Order>,
     stopping: Option<Stopping>,
@@ -981,6 +994,7 @@ impl Controller {
             groups: Vec::new(),
             scripts: BTreeMap::new(),
             links: BTreeMap::new(),
+            reopening: BTreeSet::new(),
             pending: VecDeque::new(),
             stopping: None,
             out: Vec::new(),
@@ -1080,12 +1094,21 @@ impl Controller {
                     self.reload_outcome = Some(Err("vrrpd is stopping".into()));
                 }
             }
+            Input::NotReopened { iface, why } => {
+                if self.stopping.is_none() {
+                    if self.reopening.insert(iface.clone()) {
+                        self.log(log::Level::Warn, why);
+                    }
+                    self.links_now(now, vec![(iface, false)]);
+                }
+            }
             Input::Recreated {
                 iface,
                 config,
                 host,
             } => {
                 if self.stopping.is_none() {
+                    self.reopening.remove(&iface);
                     self.log(
                         log::Level::Warn,
                         format!("{iface} was deleted and created again: its instances restart"),
@@ -2308,6 +2331,8 @@ impl Controller {
             if !self.links.contains_key(&name) {
                 continue;
             }
+            // Created again but not opened yet: down, whatever its link says.
+            let up = up && !self.reopening.contains(&name);
             if self.links.insert(name.clone(), up) != Some(up) {
                 let change = format!("{name} {}", if up { "up" } else { "down" });
                 self.log(log::Level::Info, format!("interface {change}"));

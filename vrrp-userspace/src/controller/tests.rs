@@ -628,6 +628,38 @@ fn a_reload_that_changes_a_group_member_restarts_its_group() {
 }
 
 #[test]
+fn an_interface_created_again_but_not_reopened_yet_is_down_until_it_is() {
+    // eth0 was created again without its address yet: the driver cannot open it for VI_1.
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let not_yet = || Input::NotReopened {
+        iface: "eth0".into(),
+        why: "eth0: created again (index 2 -> 7); waiting: no address".into(),
+    };
+    let effects = ctl.handle(SEC, not_yet());
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(warns(&effects, "waiting: no address"), 1);
+    // Said once; its link up (the kernel's announcement) does not end the FAULT.
+    let effects = ctl.handle(SEC + 100 * MS, not_yet());
+    assert_eq!(warns(&effects, "waiting"), 0);
+    ctl.handle(SEC + 200 * MS, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    // Opened anew once addressed: its instances restart.
+    ctl.handle(
+        2 * SEC,
+        Input::Recreated {
+            iface: "eth0".into(),
+            config: Box::new(c.clone()),
+            host: host(),
+        },
+    );
+    // The driver reads the links next: up now, the FAULT ends.
+    ctl.handle(2 * SEC, Input::Links(vec![("eth0".into(), true)]));
+    assert_ne!(state(&ctl, "VI_1"), State::Fault);
+}
+
+#[test]
 fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_the_others() {
     // VI_1 on eth0, VI_2 on eth1, both masters; eth0 is deleted (FAULT by its failing effects,
     // here left out) and created again with a new index: the driver opened it anew and says so.

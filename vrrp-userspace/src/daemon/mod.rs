@@ -16,7 +16,7 @@
 //! knows into [`Metrics`].
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
     sync::Arc,
@@ -147,9 +147,6 @@ pub struct Daemon<F: Frames> {
     links_checked: Nanos,
     /// When the heap was last trimmed ([`MEMORY_TRIM`]).
     trimmed: Nanos,
-    /// Interfaces created again that cannot run their instances yet (no address): they count
-    /// as down, and are opened again at the next link event or read.
-    recreating: BTreeSet<String>,
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
@@ -210,7 +207,6 @@ impl<F: Frames> Daemon<F> {
             script_sender: tx,
             links_checked: 0,
             trimmed: 0,
-            recreating: BTreeSet::new(),
             status_dirty: true,
             snapshot_behind: false,
             link_events,
@@ -250,17 +246,6 @@ impl<F: Frames> Daemon<F> {
         self.feed(Input::Tick { adverts }).await;
     }
 
-    /// Link states as the controller should see them: an interface created again but not
-    /// reopened yet is down.
-    fn as_seen(&self, mut states: Vec<(String, bool)>) -> Vec<(String, bool)> {
-        for (name, up) in &mut states {
-            if self.recreating.contains(name) {
-                *up = false;
-            }
-        }
-        states
-    }
-
     /// Reads the link state of every watched interface; the controller acts on the changes.
     async fn track_links(&mut self) {
         self.reopen_recreated().await;
@@ -269,7 +254,6 @@ impl<F: Frames> Daemon<F> {
             let up = link_up(&self.netlink, &name).await;
             states.push((name, up));
         }
-        let states = self.as_seen(states);
         self.feed(Input::Links(states)).await;
     }
 
@@ -405,8 +389,7 @@ impl<F: Frames> Daemon<F> {
                 if self.ifaces.contains_key(&change.0) {
                     self.reopen_recreated().await;
                 }
-                let states = self.as_seen(vec![change]);
-                self.feed(Input::Links(states)).await;
+                self.feed(Input::Links(vec![change])).await;
             }
             let mut conflicts = Vec::new();
             for (name, iface) in &mut self.ifaces {

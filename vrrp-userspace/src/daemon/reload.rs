@@ -123,9 +123,8 @@ impl<F: Frames> Daemon<F> {
             {
                 Ok(iface) => iface,
                 Err(e) => {
-                    if self.recreating.insert(name.clone()) {
-                        log::warn!("{name}: created again, but not opened yet ({e:#})");
-                    }
+                    let why = format!("{name}: created again, but not opened yet ({e:#})");
+                    self.feed(Input::NotReopened { iface: name, why }).await;
                     continue;
                 }
             };
@@ -135,12 +134,10 @@ impl<F: Frames> Daemon<F> {
                 if let Some(previous) = previous {
                     self.ifaces.insert(name.clone(), previous);
                 }
-                if self.recreating.insert(name.clone()) {
-                    log::warn!("{name}: created again (index {old} -> {new}); waiting: {e}");
-                }
+                let why = format!("{name}: created again (index {old} -> {new}); waiting: {e}");
+                self.feed(Input::NotReopened { iface: name, why }).await;
                 continue;
             }
-            self.recreating.remove(&name);
             log::warn!("{name}: created again (index {old} -> {new}), opened anew");
             let config = self.ctl.config();
             self.unicast.retain(|instance, _| {
