@@ -181,8 +181,10 @@ fn garp_bursts_follow_keepalived_pacing_on_the_wire() {
         lb01.state().as_deref() == Some("MASTER")
     })
     .unwrap_or_else(|| panic!("{}", lb01.log_text()));
-    // Takeover at t; bursts at t (3), t+1 (3), t+2 (2), t+4 (2): 10 GARPs by t+4.5.
-    std::thread::sleep(Duration::from_millis(4500));
+    // Takeover at t; bursts at t (3), t+1 (3), t+2 (2), t+4 (2): 10 GARPs by t+4.5, the next
+    // burst at t+6. The log is read some time after t on a busy machine, so the capture runs
+    // on to about t+5.5 and what came 5 s after the first GARP or later is not counted.
+    std::thread::sleep(Duration::from_millis(5500));
     drop(lb01);
     std::thread::sleep(Duration::from_millis(500));
     drop(capture);
@@ -194,10 +196,17 @@ fn garp_bursts_follow_keepalived_pacing_on_the_wire() {
     .lines()
     .filter_map(|l| l.trim().parse().ok())
     .collect();
+    let times: Vec<f64> = times
+        .iter()
+        .copied()
+        .filter(|t| t - times.first().copied().unwrap_or_default() < 5.0)
+        .collect();
     assert_eq!(times.len(), 10, "GARPs at {times:?}");
-    // Paced: no two GARPs closer than the interval (less the capture's stamping jitter).
+    // Paced: no two GARPs closer than the interval, less what the wire adds: a frame the
+    // kernel sends late on a busy machine comes closer to the next, sent on time (seen: 42.8
+    // ms with a load average of 10). Unpaced, a burst's frames are microseconds apart.
     for w in times.windows(2) {
-        assert!(w[1] - w[0] >= 0.045, "GARPs at {times:?}");
+        assert!(w[1] - w[0] >= 0.035, "GARPs at {times:?}");
     }
     // The bursts: 3, 3 one second later, 2 a second after that, 2 two seconds later.
     let t0 = times[0];
