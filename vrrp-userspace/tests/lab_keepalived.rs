@@ -363,10 +363,18 @@ fn interop_unicast_peers_over_ipv6_vrrpd_and_keepalived() {
     drop(cap);
     // Unicast adverts went to the peer's address, not the multicast group, with hop limit 255
     // (ICMPv6 errors quoting keepalived's adverts, sent while no vrrpd ran, are not adverts).
-    let dsts = tshark_fields(&pcap, "vrrp && ipv6.src == 2001:db8::4 && !icmpv6", "ipv6.dst");
+    let dsts = tshark_fields(
+        &pcap,
+        "vrrp && ipv6.src == 2001:db8::4 && !icmpv6",
+        "ipv6.dst",
+    );
     assert!(!dsts.trim().is_empty(), "no advert from vrrpd captured");
     assert!(dsts.lines().all(|d| d == "2001:db8::5"), "{dsts}");
-    let hops = tshark_fields(&pcap, "vrrp && ipv6.src == 2001:db8::4 && !icmpv6", "ipv6.hlim");
+    let hops = tshark_fields(
+        &pcap,
+        "vrrp && ipv6.src == 2001:db8::4 && !icmpv6",
+        "ipv6.hlim",
+    );
     assert!(hops.lines().all(|h| h == "255"), "{hops}");
     let bad = tshark_fields(
         &pcap,
