@@ -1655,9 +1655,12 @@ fn a_peer_with_the_other_v3_checksum_is_reported_once_per_episode() {
     assert!(mismatch(&ctl, "VI_2").is_none());
 }
 
+/// A router entry written: instance, master, no_accept.
+type RouterEntry = (String, bool, bool);
+
 /// The router entries and interface heartbeats of `effects`: (instance, master, no_accept) and
 /// (interface, no_accept).
-fn accept_modes(effects: &[Effect]) -> (Vec<(String, bool, bool)>, Vec<(String, bool)>) {
+fn accept_modes(effects: &[Effect]) -> (Vec<RouterEntry>, Vec<(String, bool)>) {
     let routers = effects
         .iter()
         .filter_map(|e| match e {
