@@ -190,3 +190,31 @@ fn check_lists_notify_split_brain_as_ours_and_keeps_it_in_toml() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// README's compatibility section lists every keyword accepted without effect with the reason
+/// `vrrpd check` gives (the table is written from `NO_EFFECT`: change both together).
+#[test]
+fn readme_lists_every_keyword_accepted_without_effect_with_its_reason() {
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+    let section = readme
+        .split("## keepalived.conf compatibility")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a keepalived.conf compatibility section");
+    for (keyword, why) in vrrp_userspace::config::validate::NO_EFFECT {
+        let name = if keyword.contains(' ') {
+            keyword.to_string()
+        } else {
+            format!("`{keyword}`")
+        };
+        let row = format!("| {name} | {why} |");
+        assert!(section.contains(&row), "README lacks the row\n{row}");
+    }
+    let rows = section.lines().filter(|l| l.starts_with("| ")).count();
+    // The header and one row per keyword: nothing listed that vrrpd no longer ignores.
+    assert_eq!(
+        rows,
+        vrrp_userspace::config::validate::NO_EFFECT.len() + 1,
+        "README lists a keyword accepted without effect that NO_EFFECT does not"
+    );
+}

@@ -801,3 +801,73 @@ fn no_track_on_a_vip_is_accepted_without_effect_and_said_so() {
         l.warnings
     );
 }
+
+/// `native_ipv6` as keepalived 2.2.7 reads it (`keepalived -t`): after an IPv4 VIP it is
+/// ignored with "Cannot specify native_ipv6 with IPv4 addresses"; before the VIPs it makes the
+/// instance IPv6 (version 3), and an IPv4 VIP after it is skipped with "address family must
+/// match VRRP instance [ADDR] - ignoring" at the VIP's line.
+#[test]
+fn native_ipv6_makes_the_instance_ipv6_as_keepalived_does() {
+    let text = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 50\n    native_ipv6\n    virtual_ipaddress {\n        192.0.2.3\n        2001:db8::3\n    }\n}\n";
+    let l = ok(text);
+    warning(
+        &l,
+        "(VI_1): address family must match VRRP instance [192.0.2.3] - ignoring",
+        6,
+    );
+    let vips: Vec<IpAddr> = vi1(&l).vips.iter().map(|v| v.address).collect();
+    assert_eq!(vips, vec!["2001:db8::3".parse::<IpAddr>().unwrap()]);
+    // With only that IPv4 VIP, none is left: keepalived's v3 error.
+    let e = config::keepalived::parse_str("q.conf", &inst("    native_ipv6")).unwrap_err();
+    assert!(e.to_string().contains("(VI_1) No VIP specified"), "{e}");
+    let text = "vrrp_instance VI_2 {\n    interface eth0\n    virtual_router_id 51\n    native_ipv6\n    virtual_ipaddress {\n        2001:db8::3\n    }\n}\n";
+    let l = ok(text);
+    let vi2 = l.config.instance("VI_2").unwrap();
+    assert_eq!(vi2.version, Version::V3);
+    assert_eq!(
+        vi2.vips[0].address,
+        "2001:db8::3".parse::<IpAddr>().unwrap()
+    );
+    // No fix-up warning about version 2 with IPv6: native_ipv6 set version 3 itself.
+    assert!(
+        !l.warnings
+            .iter()
+            .any(|w| w.message.contains("setting version 3")),
+        "{:#?}",
+        l.warnings
+    );
+    let text = "vrrp_instance VI_3 {\n    interface eth0\n    virtual_router_id 52\n    virtual_ipaddress {\n        192.0.2.7\n    }\n    native_ipv6\n}\n";
+    let l = ok(text);
+    warning(
+        &l,
+        "(VI_3) Cannot specify native_ipv6 with IPv4 addresses",
+        7,
+    );
+    let vi3 = l.config.instance("VI_3").unwrap();
+    assert_eq!(vi3.vips[0].address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+}
+
+/// `check_unicast_src`, `vrrp_check_unicast_src` and `dynamic_interfaces` are accepted and
+/// `vrrpd check` says why they have no effect; an unknown `dynamic_interfaces` option gets
+/// keepalived's "Unknown dynamic_interfaces option 'foo'".
+#[test]
+fn check_unicast_src_and_dynamic_interfaces_are_accepted_without_effect() {
+    let text = format!(
+        "global_defs {{\n    vrrp_check_unicast_src\n    dynamic_interfaces foo\n}}\n{}",
+        inst("    check_unicast_src\n    unicast_peer {\n        192.0.2.9\n    }")
+    );
+    let l = ok(&text);
+    let w = warning(&l, "'vrrp_check_unicast_src' accepted, no effect", 2);
+    assert_eq!(w.category, Category::NoEffect);
+    assert!(w.message.contains("unicast_peer"), "{w}");
+    warning(&l, "'dynamic_interfaces' accepted, no effect", 3);
+    warning(&l, "Unknown dynamic_interfaces option 'foo'", 3);
+    // `inst` puts its body from line 4 on, after the 4 global_defs lines.
+    warning(&l, "'check_unicast_src' accepted, no effect", 8);
+    assert_eq!(vi1(&l).unicast_peers.len(), 1);
+    let plain = ok(&format!(
+        "global_defs {{\n    dynamic_interfaces allow_if_changes\n}}\n{}",
+        inst("")
+    ));
+    assert!(!plain.warnings.iter().any(|w| w.message.contains("Unknown")));
+}

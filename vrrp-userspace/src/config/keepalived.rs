@@ -1113,6 +1113,8 @@ struct RawInstance {
     garp_lower_prio_delay: Option<u32>,
     garp_lower_prio_repeat: Option<u32>,
     accept: Option<bool>,
+    /// `native_ipv6`: the instance is IPv6 before (or without) its VIPs say so.
+    native_ipv6: bool,
     use_vmac: Option<String>,
     v3_checksum: Option<V3Checksum>,
     lower_prio_no_advert: Option<bool>,
@@ -1557,6 +1559,19 @@ impl<'a> Interp<'a> {
                 "vrrp_no_swap" => {
                     self.no_effect(&kw, validate::no_effect_why("vrrp_no_swap"));
                 }
+                "vrrp_check_unicast_src" => {
+                    self.no_effect(&kw, validate::no_effect_why("check_unicast_src"));
+                }
+                "dynamic_interfaces" => {
+                    if let Some(opt) = node.words.get(1)
+                        && opt.text != "allow_if_changes"
+                    {
+                        let opt = opt.clone();
+                        let msg = format!("Unknown dynamic_interfaces option '{}'", opt.text);
+                        self.warn(&opt, Category::Fixup, msg);
+                    }
+                    self.no_effect(&kw, validate::no_effect_why("dynamic_interfaces"));
+                }
                 "v3_checksum_as_v2" => {
                     if let Some(b) = self.flag(node) {
                         g.v3_checksum = if b {
@@ -1689,6 +1704,7 @@ impl<'a> Interp<'a> {
             garp_lower_prio_delay: None,
             garp_lower_prio_repeat: None,
             accept: None,
+            native_ipv6: false,
             use_vmac: None,
             v3_checksum: None,
             lower_prio_no_advert: None,
@@ -1714,6 +1730,20 @@ impl<'a> Interp<'a> {
                         for n in b {
                             let v = self.vip(n);
                             if k == "virtual_ipaddress" {
+                                // keepalived: an instance made IPv6 by `native_ipv6` skips an
+                                // IPv4 VIP.
+                                if r.native_ipv6
+                                    && let Some(vip) =
+                                        v.vip.as_ref().filter(|v| v.address.is_ipv4())
+                                {
+                                    let msg = format!(
+                                        "({}): address family must match VRRP instance [{}] - \
+                                         ignoring",
+                                        r.name, vip.address
+                                    );
+                                    self.warn(&n.words[0], Category::Fixup, msg);
+                                    continue;
+                                }
                                 r.vips.push(v);
                             } else {
                                 r.evips.push(v);
@@ -1976,6 +2006,25 @@ impl<'a> Interp<'a> {
                 }
                 "accept" => r.accept = Some(true),
                 "no_accept" => r.accept = Some(false),
+                "native_ipv6" => {
+                    if r.vips
+                        .iter()
+                        .filter_map(|v| v.vip.as_ref())
+                        .any(|v| v.address.is_ipv4())
+                    {
+                        let msg = format!(
+                            "({}) Cannot specify native_ipv6 with IPv4 addresses",
+                            r.name
+                        );
+                        self.warn(&kw, Category::Fixup, msg);
+                    } else {
+                        r.native_ipv6 = true;
+                        r.version = Some(Version::V3);
+                    }
+                }
+                "check_unicast_src" => {
+                    self.no_effect(&kw, validate::no_effect_why("check_unicast_src"))
+                }
                 "dont_track_primary" => r.dont_track_primary = true,
                 "use_vmac" => {
                     self.no_effect(&kw, validate::no_effect_why("use_vmac"));

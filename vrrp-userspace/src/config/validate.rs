@@ -38,6 +38,17 @@ fn interface_mtu(name: &str) -> Option<usize> {
 /// `vrrpd check` lists each one a configuration uses.
 pub const NO_EFFECT: &[(&str, &str)] = &[
     (
+        "check_unicast_src",
+        "vrrpd takes a unicast instance's adverts from any source, as keepalived without it \
+         (it does not yet drop those from an address not in unicast_peer)",
+    ),
+    (
+        "dynamic_interfaces",
+        "vrrpd needs each instance's interface when it starts or reloads (a configuration with \
+         an instance on a missing interface is refused); an interface deleted and created \
+         again while vrrpd runs is taken up again anyway",
+    ),
+    (
         "max_auto_priority",
         "vrrpd does not change its scheduling priority",
     ),

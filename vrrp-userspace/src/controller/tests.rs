@@ -2057,10 +2057,12 @@ fn a_group_not_joined_on_a_reload_faults_the_interface_until_a_retry_joins_it() 
     };
     assert!(joins(&ctl.handle(SEC, reload)).is_empty());
 }
+/// A router entry written: instance, master, no_accept.
+type RouterEntry = (String, bool, bool);
 
 /// The router entries and interface heartbeats of `effects`: (instance, master, no_accept) and
 /// (interface, no_accept).
-fn accept_modes(effects: &[Effect]) -> (Vec<(String, bool, bool)>, Vec<(String, bool)>) {
+fn accept_modes(effects: &[Effect]) -> (Vec<RouterEntry>, Vec<(String, bool)>) {
     let routers = effects
         .iter()
         .filter_map(|e| match e {
