@@ -310,6 +310,8 @@ impl World {
                     instances: vrids.iter().map(|(v, _)| format!("VI_{v}")).collect(),
                     notify: Default::default(),
                     tracking_weight: true,
+                    track_files: Vec::new(),
+                    track_processes: Vec::new(),
                     source: Default::default(),
                 }];
             }
@@ -440,6 +442,7 @@ impl World {
             )]
             .into(),
             links: [(IFACE.to_string(), host.link_up)].into(),
+            ..Host::default()
         }
     }
 
@@ -732,6 +735,7 @@ impl World {
             | Effect::RunNotify { .. }
             | Effect::Heartbeat { .. }
             | Effect::RunScripts(_)
+            | Effect::WatchTracked { .. }
             | Effect::Event { .. } => {}
         }
         Ok(())
@@ -1171,6 +1175,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::RunNotify { .. } => "RunNotify",
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::RunScripts(_) => "RunScripts",
+        Effect::WatchTracked { .. } => "WatchTracked",
         Effect::Log { .. } => "Log",
         Effect::Event { .. } => "Event",
     }
