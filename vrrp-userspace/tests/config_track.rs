@@ -97,3 +97,72 @@ fn an_unknown_track_file_is_ignored() {
         ours.text
     );
 }
+
+/// A sync group's `track_file` and `track_process` apply to each member (keepalived's
+/// vrrp_complete_init): with the group's weight, 0 when a member is an address owner; a member
+/// without `sync_group_tracking_weight` keeps its own entry only unweighted.
+#[test]
+fn a_sync_group_s_tracking_goes_to_its_members() {
+    let d = Dir::new("track-group");
+    let instance = |name: &str, vrid: u8, prio: u8, track: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    \
+             priority {prio}\n{track}    virtual_ipaddress {{\n        192.0.2.{vrid}\n    }}\n}}\n"
+        )
+    };
+    let text = format!(
+        "track_file f {{\n    file /nonexistent-vrrpd-test/f\n    weight 3\n}}\n\
+         vrrp_track_process p {{\n    process sleep\n}}\n{}{}\
+         vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    \
+         track_file {{\n        f weight 4\n    }}\n    track_process {{\n        p weight 7\n    }}\n}}\n",
+        instance("VI_1", 1, 100, "    track_file {\n        f\n    }\n"),
+        instance("VI_2", 2, 100, ""),
+    );
+    d.write("keepalived.conf", &text);
+    let ours = vrrpd_check(VRRPD, d.path(), "keepalived.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    // VI_1's own entry, weighted (3, the track_file's), goes: a member without
+    // sync_group_tracking_weight tracks unweighted (only weight 1, the default, would be made
+    // 0); the group's entry then comes with the group's weight.
+    let msg = "(VI_1) ignoring tracked file f with weight 3 due to SYNC group";
+    assert!(!ours.lines_with(msg).is_empty(), "{msg}\n{}", ours.text);
+    let lines: Vec<&str> = ours.text.lines().collect();
+    let of = |inst: &str| -> Vec<&str> {
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("instance {inst} ")));
+        start.map_or(Vec::new(), |s| {
+            lines[s + 1..]
+                .iter()
+                .take_while(|l| l.starts_with("  "))
+                .copied()
+                .collect()
+        })
+    };
+    let vi1 = of("VI_1");
+    let vi2 = of("VI_2");
+    assert!(
+        vi1.iter().any(|l| l.contains("track file f weight 4 ")),
+        "{vi1:?}"
+    );
+    assert!(
+        vi1.iter().any(|l| l.contains("track process p weight 7 ")),
+        "{vi1:?}"
+    );
+    assert!(
+        vi2.iter().any(|l| l.contains("track file f weight 4 ")),
+        "{vi2:?}"
+    );
+    assert!(
+        vi2.iter().any(|l| l.contains("track process p weight 7 ")),
+        "{vi2:?}"
+    );
+    if let Some(ka) = keepalived_t(
+        "a_sync_group_s_tracking_goes_to_its_members",
+        d.path(),
+        "keepalived.conf",
+        &[],
+    ) {
+        assert!(!ka.lines_with(msg).is_empty(), "{}", ka.text);
+    }
+}
