@@ -196,19 +196,19 @@ mod tests {
         assert!(!matches(&p, "haproxy", b"haproxy\0-f\0x.cfg\0"));
         // Exact parameters, and exactly none.
         let p = proc_("sleep", &["100"], ParamMatch::Exact, true);
-        assert!(matches(&p, "sleep", b"sleep\0100\0"));
-        assert!(!matches(&p, "sleep", b"sleep\0100\0x\0"));
-        assert!(!matches(&p, "sleep", b"sleep\01000\0"));
+        assert!(matches(&p, "sleep", b"sleep\x00100\0"));
+        assert!(!matches(&p, "sleep", b"sleep\x00100\0x\0"));
+        assert!(!matches(&p, "sleep", b"sleep\x001000\0"));
         let none = proc_("sleep", &[], ParamMatch::Exact, true);
         assert!(matches(&none, "sleep", b"sleep\0"));
-        assert!(!matches(&none, "sleep", b"sleep\0100\0"));
+        assert!(!matches(&none, "sleep", b"sleep\x00100\0"));
         // Partial: the first parameters, whole.
         let p = proc_("sleep", &["100"], ParamMatch::Partial, true);
-        assert!(matches(&p, "sleep", b"sleep\0100\0x\0"));
-        assert!(!matches(&p, "sleep", b"sleep\01000\0"));
+        assert!(matches(&p, "sleep", b"sleep\x00100\0x\0"));
+        assert!(!matches(&p, "sleep", b"sleep\x001000\0"));
         // Initial: the last may be the start of the process's.
         let p = proc_("sleep", &["10"], ParamMatch::Initial, true);
-        assert!(matches(&p, "sleep", b"sleep\01000\0"));
-        assert!(!matches(&p, "sleep", b"sleep\0200\0"));
+        assert!(matches(&p, "sleep", b"sleep\x001000\0"));
+        assert!(!matches(&p, "sleep", b"sleep\x00200\0"));
     }
 }

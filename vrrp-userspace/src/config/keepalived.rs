@@ -2630,7 +2630,7 @@ impl<'a> Interp<'a> {
                         value: 0,
                         overwrite: false,
                     };
-                    for t in node.words[1..].to_vec() {
+                    for t in node.words[1..].iter().cloned() {
                         let w = t.text.trim_start();
                         if w.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
                             match w.parse::<i32>() {

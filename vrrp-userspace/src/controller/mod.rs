@@ -1770,20 +1770,6 @@ impl Controller {
         self.retrack(now, &why);
     }
 
-    /// The tracked files' values and the tracked processes' quorums, for `vrrpd status`.
-    pub fn tracked_objects(&self) -> (Vec<(String, i64)>, Vec<(String, bool)>) {
-        (
-            self.files
-                .iter()
-                .map(|(n, (_, v))| (n.clone(), *v))
-                .collect(),
-            self.processes
-                .iter()
-                .map(|(n, (_, q))| (n.clone(), *q))
-                .collect(),
-        )
-    }
-
     /// Sets up one sync group of `specs`' instances and starts it (BACKUP).
     fn add_group(&mut self, spec: SyncGroupSpec, specs: &[InstanceSpec]) {
         let members = spec.instances.iter().map(|name| {
