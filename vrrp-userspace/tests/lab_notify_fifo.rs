@@ -151,22 +151,10 @@ fn a_notify_fifo_reader_sees_keepalived_s_lines_in_order() {
     );
     // The STOP lines reach keepalived's reader only when it loses the race described below.
     let before_stop = |lines: &[String]| -> Vec<String> {
-        lines
-            .iter()
-            .filter(|l| !l.contains(" STOP "))
-            .cloned()
-            .collect()
+        lines.iter().filter(|l| !l.contains(" STOP ")).cloned().collect()
     };
-    assert_eq!(
-        before_stop(&ours),
-        ours,
-        "our reader ended before the STOP lines"
-    );
-    assert_eq!(
-        ours,
-        before_stop(&theirs),
-        "vrrpd's lines, then keepalived's"
-    );
+    assert_eq!(before_stop(&ours), ours, "our reader ended before the STOP lines");
+    assert_eq!(ours, before_stop(&theirs), "vrrpd's lines, then keepalived's");
     // Our reader came after the first lines; it saw the rest, the STOP lines included (the
     // instances', then the group's), byte for byte as keepalived's.
     assert!(
