@@ -21,6 +21,8 @@ pub mod status;
 pub mod sync;
 pub mod systemd;
 pub mod track;
+pub mod track_file;
+pub mod track_process;
 pub mod tx;
 pub mod units;
 pub mod wire;

@@ -408,6 +408,38 @@ fn summary(config: &Config) -> String {
                 script.map_or(String::new(), |s| format!(" ({})", s.command))
             );
         }
+        for t in &i.track_files {
+            let file = config.track_file(&t.file);
+            let weight = t.weight.or(file.map(|f| f.weight)).unwrap_or(1);
+            let reverse = t.reverse.or(file.map(|f| f.reverse)).unwrap_or(false);
+            let _ = writeln!(
+                s,
+                "  track file {} weight {weight}{}{}",
+                t.file,
+                if reverse { " reverse" } else { "" },
+                file.map_or(String::new(), |f| format!(" ({})", f.path))
+            );
+        }
+        for t in &i.track_processes {
+            let p = config.track_process(&t.process);
+            let weight = t.weight.or(p.map(|p| p.weight)).unwrap_or(0);
+            let reverse = t.reverse.or(p.map(|p| p.reverse)).unwrap_or(false);
+            let _ = writeln!(
+                s,
+                "  track process {} weight {weight}{}{}",
+                t.process,
+                if reverse { " reverse" } else { "" },
+                p.map_or(String::new(), |p| format!(
+                    " ({}, quorum {}..{})",
+                    std::iter::once(p.process.as_str())
+                        .chain(p.params.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    p.quorum,
+                    p.quorum_max
+                ))
+            );
+        }
     }
     for g in &config.sync_groups {
         let _ = writeln!(s, "sync group {}: {}", g.name, g.instances.join(", "));

@@ -105,17 +105,64 @@ pub enum Verdict {
     Fault,
 }
 
-/// The effective priority of an instance with base priority `base` tracking `tracked`.
-pub fn effective(base: Priority, tracked: impl IntoIterator<Item = Tracked>) -> Verdict {
-    let mut delta: i32 = 0;
-    for t in tracked {
+/// What one tracked object does to the sum: nothing or an amount, or FAULT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adjust {
+    /// Add this to the base priority (0: nothing).
+    Delta(i32),
+    /// The instance goes to FAULT.
+    Fault,
+}
+
+impl From<Tracked> for Adjust {
+    fn from(t: Tracked) -> Adjust {
         let weight = i32::from(t.weight);
         if weight == 0 {
             if t.up == t.reverse {
-                return Verdict::Fault;
+                Adjust::Fault
+            } else {
+                Adjust::Delta(0)
             }
         } else if (weight > 0) == t.up {
-            delta += if t.reverse { -weight } else { weight };
+            Adjust::Delta(if t.reverse { -weight } else { weight })
+        } else {
+            Adjust::Delta(0)
+        }
+    }
+}
+
+/// What a `track_file` whose file holds `value` does to an instance tracking it with `weight`
+/// (and `reverse`), as keepalived computes it (track_file.c, `update_track_file_status` and
+/// `initialise_vrrp_file_tracking_priorities`):
+///
+/// * weight 0: a non-zero value is FAULT, 0 is fine; with `reverse`, 0 is FAULT;
+/// * otherwise value × weight (× −1 with `reverse`): −254 or less is FAULT, more than 253
+///   counts as 253, anything between is added to the priority.
+pub fn file(value: i64, weight: i32, reverse: bool) -> Adjust {
+    if weight == 0 {
+        return if (value != 0) != reverse {
+            Adjust::Fault
+        } else {
+            Adjust::Delta(0)
+        };
+    }
+    let status = value
+        .saturating_mul(i64::from(weight))
+        .saturating_mul(if reverse { -1 } else { 1 });
+    if status <= -254 {
+        Adjust::Fault
+    } else {
+        Adjust::Delta(status.min(253) as i32)
+    }
+}
+
+/// The effective priority of an instance with base priority `base` tracking `tracked`.
+pub fn effective<A: Into<Adjust>>(base: Priority, tracked: impl IntoIterator<Item = A>) -> Verdict {
+    let mut delta: i32 = 0;
+    for t in tracked {
+        match t.into() {
+            Adjust::Fault => return Verdict::Fault,
+            Adjust::Delta(d) => delta = delta.saturating_add(d),
         }
     }
     if base.is_owner() {
@@ -151,6 +198,111 @@ pub fn interfaces<'a>(
         reverse: t.reverse,
         up: up(&t.interface),
     })
+}
+
+/// The value of a tracked file from its first 127 bytes (`None`: a missing file), as keepalived
+/// reads it (`process_track_file`: C's `strtol(buf, NULL, 0)`): leading white space, a sign,
+/// then decimal, `0x` hexadecimal or `0` octal digits, anything after them ignored; no digits
+/// read as 0, and so does an empty or missing file. `Err` carries a number out of
+/// −2147483648..=2147483648, which keepalived logs ("Invalid number") and ignores, keeping
+/// the last value.
+pub fn file_value(contents: Option<&[u8]>) -> Result<i64, i128> {
+    let Some(bytes) = contents else { return Ok(0) };
+    let bytes = &bytes[..bytes.len().min(127)];
+    // strtol stops at a NUL, like the C string it reads.
+    let bytes = bytes.split(|&b| b == 0).next().unwrap_or(&[]);
+    let mut i = 0;
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let mut negative = false;
+    if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
+        negative = bytes[i] == b'-';
+        i += 1;
+    }
+    let mut radix = 10;
+    if bytes.get(i) == Some(&b'0') {
+        if matches!(bytes.get(i + 1), Some(b'x' | b'X'))
+            && bytes.get(i + 2).is_some_and(|b| b.is_ascii_hexdigit())
+        {
+            radix = 16;
+            i += 2;
+        } else {
+            radix = 8;
+        }
+    }
+    let mut n: i128 = 0;
+    let mut any = false;
+    while let Some(d) = bytes.get(i).and_then(|&b| (b as char).to_digit(radix)) {
+        any = true;
+        // Past i64 (C's long) strtol says ERANGE; keepalived then ignores the value.
+        n = (n * i128::from(radix) + i128::from(d)).min(i128::from(u64::MAX));
+        i += 1;
+    }
+    if !any {
+        return Ok(0);
+    }
+    let n = if negative { -n } else { n };
+    if n < i128::from(i32::MIN) || n > i128::from(i32::MAX) + 1 {
+        return Err(n);
+    }
+    Ok(n as i64)
+}
+
+/// A `vrrp_track_process`'s quorum as keepalived reports it: `quorum..=quorum_max` matching
+/// processes are running, gained after `fork_delay` and lost after `terminate_delay` (each
+/// cancelled if the count comes back before it runs out), in nanoseconds of any clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quorum {
+    /// Whether the process has its quorum (what the instances see).
+    pub up: bool,
+    /// Since when the count has said otherwise.
+    pending: Option<u64>,
+}
+
+impl Quorum {
+    /// The state at start: the count as first read, without delay (keepalived's
+    /// `initialise_process_tracking_priorities`).
+    pub fn new(in_quorum: bool) -> Self {
+        Quorum {
+            up: in_quorum,
+            pending: None,
+        }
+    }
+
+    /// Whether `count` processes make the quorum of `quorum..=quorum_max`.
+    pub fn in_quorum(count: usize, quorum: u32, quorum_max: u32) -> bool {
+        (quorum as usize..=quorum_max as usize).contains(&count)
+    }
+
+    /// One reading at `now`: returns the new state when it changes. `delay_ns` is the
+    /// fork delay when the quorum is being gained, the terminate delay when lost.
+    pub fn observe(
+        &mut self,
+        now: u64,
+        in_quorum: bool,
+        fork_ns: u64,
+        terminate_ns: u64,
+    ) -> Option<bool> {
+        if in_quorum == self.up {
+            self.pending = None;
+            return None;
+        }
+        let delay = if in_quorum { fork_ns } else { terminate_ns };
+        let since = *self.pending.get_or_insert(now);
+        if now.saturating_sub(since) >= delay {
+            self.up = in_quorum;
+            self.pending = None;
+            return Some(in_quorum);
+        }
+        None
+    }
+
+    /// When the pending change is due (to read again then), if one is pending.
+    pub fn due(&self, fork_ns: u64, terminate_ns: u64) -> Option<u64> {
+        let delay = if self.up { terminate_ns } else { fork_ns };
+        self.pending.map(|s| s.saturating_add(delay))
+    }
 }
 
 /// Runs `script` (prepared as `cmd`) every `interval_ms` with its timeout (a run past it counts
@@ -420,5 +572,87 @@ mod tests {
         let t = track(None);
         let both = scripts(&t, |_| Some((&s, &bad))).chain(interfaces(&tracked, |n| n != "eth1"));
         assert_eq!(prio(effective(base, both)), 100 - 30 - 20 + 10 - 5);
+    }
+
+    #[test]
+    fn track_file_arithmetic_as_keepalived() {
+        let base = Priority(100);
+        let with = |value, weight, reverse| effective(base, [file(value, weight, reverse)]);
+        // value × weight is added (default weight 1).
+        assert_eq!(prio(with(5, 1, false)), 105);
+        assert_eq!(prio(with(-20, 1, false)), 80);
+        assert_eq!(prio(with(3, -10, false)), 70);
+        // reverse multiplies by −1.
+        assert_eq!(prio(with(5, 2, true)), 90);
+        // −254 or less is FAULT; more than 253 counts as 253 (then clamped to 254).
+        assert_eq!(with(-254, 1, false), Verdict::Fault);
+        assert_eq!(with(30, -10, false), Verdict::Fault);
+        assert_eq!(prio(with(-253, 1, false)), 1);
+        assert_eq!(file(1000, 1, false), Adjust::Delta(253));
+        assert_eq!(prio(with(1000, 1, false)), 254);
+        // Weight 0: a non-zero value is FAULT, 0 is fine; reverse turns it round.
+        assert_eq!(with(1, 0, false), Verdict::Fault);
+        assert_eq!(with(-7, 0, false), Verdict::Fault);
+        assert_eq!(prio(with(0, 0, false)), 100);
+        assert_eq!(with(0, 0, true), Verdict::Fault);
+        assert_eq!(prio(with(3, 0, true)), 100);
+        // The owner is never adjusted, but FAULT is FAULT.
+        assert_eq!(prio(effective(Priority::OWNER, [file(-10, 1, false)])), 255);
+        assert_eq!(
+            effective(Priority::OWNER, [file(-300, 1, false)]),
+            Verdict::Fault
+        );
+        // Files and other tracked objects in one sum.
+        let sum = [Adjust::from(tracked(-30, false, false)), file(10, 2, false)];
+        assert_eq!(prio(effective(base, sum)), 90);
+    }
+
+    #[test]
+    fn file_values_read_as_strtol_does() {
+        let v = |s: &str| file_value(Some(s.as_bytes()));
+        assert_eq!(v("42\n"), Ok(42));
+        assert_eq!(v("  -17 trailing"), Ok(-17));
+        assert_eq!(v("+8"), Ok(8));
+        assert_eq!(v("0x1f"), Ok(31));
+        assert_eq!(v("010"), Ok(8));
+        assert_eq!(v("09"), Ok(0));
+        assert_eq!(v("abc"), Ok(0));
+        assert_eq!(v(""), Ok(0));
+        assert_eq!(file_value(None), Ok(0));
+        assert_eq!(v("2147483648"), Ok(2_147_483_648));
+        assert!(v("2147483649").is_err());
+        assert!(v("-2147483649").is_err());
+        assert!(v("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn process_quorum_and_its_delays() {
+        assert!(Quorum::in_quorum(1, 1, u32::MAX));
+        assert!(!Quorum::in_quorum(0, 1, u32::MAX));
+        assert!(
+            !Quorum::in_quorum(3, 1, 2),
+            "quorum_max 2: three is too many"
+        );
+        assert!(
+            Quorum::in_quorum(0, 0, 0),
+            "quorum_max 0: none running is the quorum"
+        );
+        // No delays: each reading counts at once.
+        let mut q = Quorum::new(false);
+        assert_eq!(q.observe(0, true, 0, 0), Some(true));
+        assert_eq!(q.observe(1, false, 0, 0), Some(false));
+        // terminate_delay 100: lost only after 100 without the quorum; a return cancels it.
+        let mut q = Quorum::new(true);
+        assert_eq!(q.observe(10, false, 0, 100), None);
+        assert_eq!(q.due(0, 100), Some(110));
+        assert_eq!(q.observe(50, true, 0, 100), None);
+        assert_eq!(q.observe(60, false, 0, 100), None);
+        assert_eq!(q.observe(150, false, 0, 100), None);
+        assert_eq!(q.observe(160, false, 0, 100), Some(false));
+        // fork_delay 30: gained after 30 with the quorum.
+        assert_eq!(q.observe(200, true, 30, 100), None);
+        assert_eq!(q.observe(229, true, 30, 100), None);
+        assert_eq!(q.observe(230, true, 30, 100), Some(true));
+        assert!(q.up);
     }
 }

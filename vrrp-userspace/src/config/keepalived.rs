@@ -61,8 +61,9 @@ use std::{
 use super::{
     diagnostics::{Category, ConfigError, Loaded, Location, Sink},
     model::{
-        Auth, Config, Family, Garp, Global, InitialState, Instance, NotifyCommand, Scope, Script,
-        SourceLoc, SyncGroup, TrackInterface, TrackScript, V3Checksum, Version, Vip,
+        Auth, Config, Family, FileInit, Garp, Global, InitialState, Instance, NotifyCommand,
+        ParamMatch, Scope, Script, SourceLoc, SyncGroup, TrackFile, TrackInterface, TrackProcess,
+        TrackScript, TrackedFile, TrackedProcess, V3Checksum, Version, Vip,
     },
     validate,
 };
@@ -1049,9 +1050,6 @@ const UNSUPPORTED_TOP: &[(&str, &str)] = &[
     ("virtual_server", "LVS, keepalived's checker"),
     ("virtual_server_group", "LVS, keepalived's checker"),
     ("real_server", "LVS, keepalived's checker"),
-    ("vrrp_track_process", "process tracking"),
-    ("vrrp_track_file", "file tracking"),
-    ("track_file", "file tracking"),
     ("track_group", "track groups"),
     ("garp_group", "GARP groups"),
     ("linkbeat_interfaces", "linkbeat"),
@@ -1104,6 +1102,8 @@ struct RawInstance {
     track_interfaces: Vec<TrackInterface>,
     /// Track scripts with the sequence number and location of their line.
     track_scripts: Vec<(TrackScript, u64, Location)>,
+    track_files: Vec<TrackedFile>,
+    track_processes: Vec<TrackedProcess>,
     dont_track_primary: bool,
     notify: super::model::Notify,
     garp_delay: Option<u32>,
@@ -1121,6 +1121,13 @@ struct RawInstance {
     strict: Option<bool>,
     routes: Vec<super::model::Route>,
     rules: Vec<super::model::Rule>,
+}
+
+/// What an instance's or sync group's tracking line names.
+#[derive(Clone, Copy)]
+enum Tracker {
+    File,
+    Process,
 }
 
 struct Interp<'a> {
@@ -1369,6 +1376,29 @@ impl<'a> Interp<'a> {
                     };
                     if let Some(b) = self.block(node) {
                         self.script(&name, b);
+                    }
+                }
+                "track_file" | "vrrp_track_file" => {
+                    let Some(name) = self.arg(node, 1, "a track file name").cloned() else {
+                        continue;
+                    };
+                    if kw.text == "vrrp_track_file" {
+                        self.warn(
+                            &kw,
+                            Category::Fixup,
+                            "\"vrrp_track_file\" is deprecated, please use \"track_file\"".into(),
+                        );
+                    }
+                    if let Some(b) = self.block(node) {
+                        self.track_file(&name, b);
+                    }
+                }
+                "vrrp_track_process" => {
+                    let Some(name) = self.arg(node, 1, "a track process name").cloned() else {
+                        continue;
+                    };
+                    if let Some(b) = self.block(node) {
+                        self.track_process(&name, b);
                     }
                 }
                 "static_ipaddress" => {
@@ -1695,6 +1725,8 @@ impl<'a> Interp<'a> {
             mcast_src: None,
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
             dont_track_primary: false,
             notify: Default::default(),
             garp_delay: None,
@@ -1806,6 +1838,56 @@ impl<'a> Interp<'a> {
                                 } else {
                                     r.track_interfaces.push(t);
                                 }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                "track_file" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            if let Some((file, weight, reverse)) =
+                                self.tracked(n, &iname, Tracker::File)
+                            {
+                                if r.track_files.iter().any(|x| x.file == file) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!("({iname}) duplicate track_file {file} - ignoring"),
+                                    );
+                                    continue;
+                                }
+                                r.track_files.push(TrackedFile {
+                                    file,
+                                    weight,
+                                    reverse,
+                                });
+                            }
+                        }
+                    }
+                    continue;
+                }
+                "track_process" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            if let Some((process, weight, reverse)) =
+                                self.tracked(n, &iname, Tracker::Process)
+                            {
+                                if r.track_processes.iter().any(|x| x.process == process) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!(
+                                            "({iname}) duplicate track_process {process} - ignoring"
+                                        ),
+                                    );
+                                    continue;
+                                }
+                                r.track_processes.push(TrackedProcess {
+                                    process,
+                                    weight,
+                                    reverse,
+                                });
                             }
                         }
                     }
@@ -2458,6 +2540,425 @@ impl<'a> Interp<'a> {
         self.config.scripts.push(s);
     }
 
+    // --- track_file, vrrp_track_process (keepalived's track_file.c, vrrp_parser.c) ----------
+
+    /// `weight N [reverse]` inside a `track_file` or `vrrp_track_process` block: the weight,
+    /// whether `reverse` was given, `None` after an error.
+    fn def_weight(&mut self, node: &Node, what: &str, name: &str) -> Option<(i16, bool)> {
+        let weight = self.number(node, 1, -254, 254)? as i16;
+        let mut reverse = false;
+        match node.words.get(2).map(|t| t.text.as_str()) {
+            None => {}
+            Some("reverse") => reverse = true,
+            Some(other) => {
+                let t = node.words[2].clone();
+                self.warn(
+                    &t,
+                    Category::Fixup,
+                    format!("{what} {name} unknown weight option {other}"),
+                );
+            }
+        }
+        self.extra(node, 2);
+        Some((weight, reverse))
+    }
+
+    fn track_file(&mut self, name: &Token, nodes: &[Node]) {
+        let mut f = TrackFile {
+            name: name.text.clone(),
+            path: String::new(),
+            weight: 1,
+            reverse: false,
+            init: None,
+            source: self.source(name),
+        };
+        for node in nodes {
+            let kw = node.words[0].clone();
+            match kw.text.as_str() {
+                "file" => {
+                    let Some(t) = self.arg(node, 1, "a file name").cloned() else {
+                        continue;
+                    };
+                    if f.path.is_empty() {
+                        f.path = t.text.clone();
+                        self.extra(node, 1);
+                    } else {
+                        self.warn(
+                            &t,
+                            Category::Fixup,
+                            format!(
+                                "File already set for track file {} - ignoring {}",
+                                f.name, t.text
+                            ),
+                        );
+                    }
+                }
+                "weight" => {
+                    // keepalived takes the first weight other than 1 (its default).
+                    if f.weight != 1 {
+                        let t = node.words.get(1).unwrap_or(&kw).clone();
+                        self.warn(
+                            &t,
+                            Category::Fixup,
+                            format!(
+                                "Weight already set for track file {} - ignoring {}",
+                                f.name, t.text
+                            ),
+                        );
+                        continue;
+                    }
+                    let name = f.name.clone();
+                    if let Some((w, r)) = self.def_weight(node, "track_file", &name) {
+                        f.weight = w;
+                        f.reverse |= r;
+                    }
+                }
+                "init_file" => {
+                    let mut init = FileInit {
+                        value: 0,
+                        overwrite: false,
+                    };
+                    for t in node.words[1..].iter().cloned() {
+                        let w = t.text.trim_start();
+                        if w.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                            match w.parse::<i32>() {
+                                Ok(v) => {
+                                    if !(-254..=254).contains(&v) {
+                                        self.warn(
+                                            &t,
+                                            Category::Fixup,
+                                            format!(
+                                                "Track file {} init value {v} is outside \
+                                                 sensible range [-254, 254]",
+                                                f.name
+                                            ),
+                                        );
+                                    }
+                                    init.value = i64::from(v);
+                                }
+                                Err(_) => self.err(
+                                    &t,
+                                    format!(
+                                        "Track file {} init value {} is invalid",
+                                        f.name, t.text
+                                    ),
+                                ),
+                            }
+                        } else if w == "overwrite" {
+                            init.overwrite = true;
+                        } else {
+                            self.warn(
+                                &t,
+                                Category::Fixup,
+                                format!("Unknown track file init option {}", t.text),
+                            );
+                        }
+                    }
+                    f.init = Some(init);
+                }
+                _ => {
+                    self.unsupported(node, &format!("track_file {}", f.name));
+                    continue;
+                }
+            }
+            self.no_block(node);
+        }
+        if f.path.is_empty() {
+            self.warn(
+                name,
+                Category::Fixup,
+                format!("No file set for track_file {} - ignoring", f.name),
+            );
+            return;
+        }
+        if self.config.track_file(&f.name).is_some() {
+            self.warn(
+                name,
+                Category::Fixup,
+                format!(
+                    "track_file {} is defined again: keepalived tracks the first; ignoring this one",
+                    f.name
+                ),
+            );
+            return;
+        }
+        self.config.track_files.push(f);
+    }
+
+    fn track_process(&mut self, name: &Token, nodes: &[Node]) {
+        let mut p = TrackProcess {
+            name: name.text.clone(),
+            process: String::new(),
+            params: Vec::new(),
+            param_match: ParamMatch::None,
+            full_command: false,
+            weight: 0,
+            reverse: false,
+            quorum: 1,
+            quorum_max: u32::MAX,
+            fork_delay_us: 0,
+            terminate_delay_us: 0,
+            source: self.source(name),
+        };
+        for node in nodes {
+            let kw = node.words[0].clone();
+            match kw.text.as_str() {
+                "process" => {
+                    let Some(t) = self.arg(node, 1, "a process name").cloned() else {
+                        continue;
+                    };
+                    if !p.process.is_empty() {
+                        self.warn(
+                            &t,
+                            Category::Fixup,
+                            format!(
+                                "Process already set for track process {} - ignoring {}",
+                                p.name, t.text
+                            ),
+                        );
+                        continue;
+                    }
+                    p.process = t.text.clone();
+                    p.params = node.words[2..].iter().map(|t| t.text.clone()).collect();
+                    if !p.params.is_empty() {
+                        if p.param_match == ParamMatch::None {
+                            p.param_match = ParamMatch::Exact;
+                        }
+                        p.full_command = true;
+                    }
+                }
+                "param_match" => match node.words.get(1).map(|t| t.text.as_str()) {
+                    None => {
+                        p.param_match = ParamMatch::Exact;
+                        p.full_command = true;
+                    }
+                    Some("initial") => {
+                        p.param_match = ParamMatch::Initial;
+                        p.full_command = true;
+                    }
+                    Some("partial") => {
+                        p.param_match = ParamMatch::Partial;
+                        p.full_command = true;
+                    }
+                    Some(other) => {
+                        let t = node.words[1].clone();
+                        self.warn(
+                            &t,
+                            Category::Fixup,
+                            format!("Invalid param_match type {other} - ignoring"),
+                        );
+                    }
+                },
+                "weight" => {
+                    // keepalived takes the first weight other than 0 (its default).
+                    if p.weight != 0 {
+                        let t = node.words.get(1).unwrap_or(&kw).clone();
+                        self.warn(
+                            &t,
+                            Category::Fixup,
+                            format!(
+                                "Weight already set for track process {} - ignoring {}",
+                                p.name, t.text
+                            ),
+                        );
+                        continue;
+                    }
+                    let name = p.name.clone();
+                    if let Some((w, r)) = self.def_weight(node, "vrrp_track_process", &name) {
+                        p.weight = w;
+                        p.reverse |= r;
+                    }
+                }
+                "quorum" => {
+                    if let Some(q) = self.number(node, 1, 1, 65535) {
+                        if q as u32 > p.quorum_max {
+                            self.warn(
+                                &kw,
+                                Category::Fixup,
+                                "Quorum is greater than quorum_max - ignoring".into(),
+                            );
+                        } else {
+                            p.quorum = q as u32;
+                        }
+                    }
+                }
+                "quorum_max" => {
+                    if let Some(q) = self.number(node, 1, 0, 65535) {
+                        let q = q as u32;
+                        if (q != 0 || p.quorum > 1) && q < p.quorum {
+                            self.warn(
+                                &kw,
+                                Category::Fixup,
+                                "quorum_max is less than quorum - ignoring".into(),
+                            );
+                        } else {
+                            p.quorum_max = q;
+                            if q == 0 {
+                                p.quorum = 0;
+                            } else if p.quorum == 0 {
+                                p.quorum = 1;
+                            }
+                        }
+                    }
+                }
+                "delay" | "terminate_delay" | "fork_delay" => {
+                    if let Some(us) = self.seconds_us(node, 1) {
+                        if !(1..=3_600_000_000).contains(&us) {
+                            let t = node.words[1].clone();
+                            self.err(
+                                &t,
+                                format!(
+                                    "{} ({}) for vrrp_track_process {} must be between \
+                                     [0.000001..3600] inclusive",
+                                    kw.text, t.text, p.name
+                                ),
+                            );
+                            continue;
+                        }
+                        if kw.text != "fork_delay" {
+                            p.terminate_delay_us = us;
+                        }
+                        if kw.text != "terminate_delay" {
+                            p.fork_delay_us = us;
+                        }
+                    }
+                }
+                "full_command" => p.full_command = true,
+                _ => {
+                    self.unsupported(node, &format!("vrrp_track_process {}", p.name));
+                    continue;
+                }
+            }
+            self.no_block(node);
+        }
+        if p.process.is_empty() {
+            self.warn(
+                name,
+                Category::Fixup,
+                format!("track process '{}' process name not specified", p.name),
+            );
+            return;
+        }
+        if self.config.track_process(&p.name).is_some() {
+            self.warn(
+                name,
+                Category::Fixup,
+                format!(
+                    "vrrp_track_process {} is defined again: keepalived tracks the first; \
+                     ignoring this one",
+                    p.name
+                ),
+            );
+            return;
+        }
+        self.config.track_processes.push(p);
+    }
+
+    /// One line of an instance's or sync group's `track_file { … }` or `track_process { … }`:
+    /// `NAME [weight N [reverse|noreverse]]`, naming a block defined above it (keepalived
+    /// looks names up as it parses). `None`, with keepalived's warning, for what it ignores.
+    fn tracked(
+        &mut self,
+        n: &Node,
+        owner: &str,
+        kind: Tracker,
+    ) -> Option<(String, Option<i16>, Option<bool>)> {
+        let what = match kind {
+            Tracker::File => "file",
+            Tracker::Process => "process",
+        };
+        let t = n.words[0].clone();
+        let name = t.text.clone();
+        let defined = match kind {
+            Tracker::File => self.config.track_file(&name).is_some(),
+            Tracker::Process => self.config.track_process(&name).is_some(),
+        };
+        if !defined {
+            self.warn(
+                &t,
+                Category::Fixup,
+                format!("({owner}) track {what} {name} not found, ignoring..."),
+            );
+            return None;
+        }
+        if n.block.is_some() {
+            self.no_block(n);
+            return None;
+        }
+        let Some(opt) = n.words.get(1).cloned() else {
+            return Some((name, None, None));
+        };
+        if opt.text != "weight" {
+            self.warn(
+                &opt,
+                Category::Fixup,
+                format!(
+                    "({owner}) unknown track {what} option {} - ignoring",
+                    opt.text
+                ),
+            );
+            return None;
+        }
+        let Some(wt) = n.words.get(2).cloned() else {
+            self.warn(
+                &opt,
+                Category::Fixup,
+                format!(
+                    "({owner}) weight without value specified for track {what} {name} - ignoring"
+                ),
+            );
+            return None;
+        };
+        let weight = match wt.text.parse::<i32>() {
+            Ok(w) if (-254..=254).contains(&w) => w as i16,
+            _ => {
+                self.err(
+                    &wt,
+                    format!(
+                        "({owner}) weight for track {what} {name} must be in [-254..254] \
+                         inclusive, found '{}'",
+                        wt.text
+                    ),
+                );
+                return None;
+            }
+        };
+        let reverse = match n.words.get(3).map(|t| t.text.as_str()) {
+            None => None,
+            Some("reverse") => Some(true),
+            Some("noreverse") => Some(false),
+            Some(other) => {
+                let o = n.words[3].clone();
+                match kind {
+                    Tracker::File => {
+                        self.warn(
+                            &o,
+                            Category::Fixup,
+                            format!(
+                                "({owner}) unknown track file {name} weight option {other} - \
+                                 ignoring"
+                            ),
+                        );
+                        return None;
+                    }
+                    Tracker::Process => {
+                        self.warn(
+                            &o,
+                            Category::Fixup,
+                            format!(
+                                "({owner}) unknown track_process {name} weight option {other} \
+                                 - ignoring"
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        self.extra(n, 3);
+        Some((name, Some(weight), reverse))
+    }
+
     // --- vrrp_sync_group -----------------------------------------------------------------------
 
     fn sync_group(&mut self, name: &Token, nodes: &[Node]) {
@@ -2466,6 +2967,8 @@ impl<'a> Interp<'a> {
             instances: Vec::new(),
             notify: Default::default(),
             tracking_weight: false,
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
             source: self.source(name),
         };
         let mut group_seen = false;
@@ -2517,6 +3020,56 @@ impl<'a> Interp<'a> {
                 "sync_group_tracking_weight" => {
                     if self.no_block(node) {
                         g.tracking_weight = true;
+                    }
+                }
+                "track_file" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            let gname = g.name.clone();
+                            if let Some((file, weight, reverse)) =
+                                self.tracked(n, &gname, Tracker::File)
+                            {
+                                if g.track_files.iter().any(|x| x.file == file) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!("({gname}) duplicate track_file {file} - ignoring"),
+                                    );
+                                    continue;
+                                }
+                                g.track_files.push(TrackedFile {
+                                    file,
+                                    weight,
+                                    reverse,
+                                });
+                            }
+                        }
+                    }
+                }
+                "track_process" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            let gname = g.name.clone();
+                            if let Some((process, weight, reverse)) =
+                                self.tracked(n, &gname, Tracker::Process)
+                            {
+                                if g.track_processes.iter().any(|x| x.process == process) {
+                                    self.warn(
+                                        &n.words[0],
+                                        Category::Fixup,
+                                        format!(
+                                            "({gname}) duplicate track_process {process} - ignoring"
+                                        ),
+                                    );
+                                    continue;
+                                }
+                                g.track_processes.push(TrackedProcess {
+                                    process,
+                                    weight,
+                                    reverse,
+                                });
+                            }
+                        }
                     }
                 }
                 _ => self.unsupported(node, &format!("vrrp_sync_group {}", g.name)),
@@ -2731,6 +3284,8 @@ impl<'a> Interp<'a> {
             mcast_src: r.mcast_src,
             track_interfaces: r.track_interfaces,
             track_scripts,
+            track_files: r.track_files,
+            track_processes: r.track_processes,
             dont_track_primary: r.dont_track_primary,
             notify: r.notify,
             garp: Garp {

@@ -19,9 +19,10 @@ use std::path::Path;
 
 pub use diagnostics::{Category, ConfigError, Diagnostic, Loaded, Location, Severity};
 pub use model::{
-    Auth, Config, Family, Garp, Global, InitialState, Instance, Notify, NotifyCommand, Prefix,
-    Route, RouteType, Rule, RuleAction, Scope, Script, SourceLoc, SyncGroup, TrackInterface,
-    TrackScript, V3Checksum, Version, Vip,
+    Auth, Config, Family, FileInit, Garp, Global, InitialState, Instance, Notify, NotifyCommand,
+    ParamMatch, Prefix, Route, RouteType, Rule, RuleAction, Scope, Script, SourceLoc, SyncGroup,
+    TrackFile, TrackInterface, TrackProcess, TrackScript, TrackedFile, TrackedProcess, V3Checksum,
+    Version, Vip,
 };
 
 /// The two configuration formats.

@@ -47,6 +47,16 @@ pub struct Config {
     /// `static_rules`: added at start (after the static routes), removed at exit.
     #[serde(default, rename = "static_rule", skip_serializing_if = "Vec::is_empty")]
     pub static_rules: Vec<Rule>,
+    /// `track_file` (`vrrp_track_file`) blocks, in file order.
+    #[serde(default, rename = "track_file", skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackFile>,
+    /// `vrrp_track_process` blocks, in file order.
+    #[serde(
+        default,
+        rename = "track_process",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub track_processes: Vec<TrackProcess>,
 }
 
 impl Config {
@@ -58,6 +68,16 @@ impl Config {
     /// The script called `name`.
     pub fn script(&self, name: &str) -> Option<&Script> {
         self.scripts.iter().find(|s| s.name == name)
+    }
+
+    /// The `track_file` called `name`.
+    pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|s| s.name == name)
+    }
+
+    /// The `vrrp_track_process` called `name`.
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcess> {
+        self.track_processes.iter().find(|s| s.name == name)
     }
 }
 
@@ -361,6 +381,125 @@ pub struct TrackScript {
     pub reverse: Option<bool>,
 }
 
+/// An instance's `track_file` entry (a sync group's are given to each member).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedFile {
+    /// Name of a `track_file`.
+    pub file: String,
+    /// Weight override (else the `track_file`'s own), −254..=254.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i16>,
+    /// `reverse`/`noreverse` override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<bool>,
+}
+
+/// An instance's `track_process` entry (a sync group's are given to each member).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedProcess {
+    /// Name of a `vrrp_track_process`.
+    pub process: String,
+    /// Weight override (else the `vrrp_track_process`'s own), −254..=254.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i16>,
+    /// `reverse`/`noreverse` override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<bool>,
+}
+
+/// One `track_file` block: a file holding a number, read whenever it is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFile {
+    /// Name used by `track_file { … }` in instances and sync groups.
+    pub name: String,
+    /// `file`: the path.
+    pub path: String,
+    /// `weight`: the value read is multiplied by it; 0 means non-zero ⇒ FAULT (default 1).
+    #[serde(default = "one_i16")]
+    pub weight: i16,
+    /// `weight N reverse`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: write VALUE at start if the file does not exist (or
+    /// always, with `overwrite`; never over an existing file on reload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<FileInit>,
+    /// Where the block starts.
+    #[serde(skip)]
+    pub source: SourceLoc,
+}
+
+/// `init_file`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInit {
+    /// The value written (default 0).
+    #[serde(default)]
+    pub value: i64,
+    /// `overwrite`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub overwrite: bool,
+}
+
+/// `param_match` of a `vrrp_track_process`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// No parameters compared.
+    #[default]
+    None,
+    /// The parameters are exactly those given (none, if none were given).
+    Exact,
+    /// The process's first parameters are those given.
+    Partial,
+    /// As partial, and the last given may be the start of the process's parameter.
+    Initial,
+}
+
+/// One `vrrp_track_process` block: how many processes of a name run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackProcess {
+    /// Name used by `track_process { … }`.
+    pub name: String,
+    /// `process`: matched exactly against /proc/PID/comm, or against the command line's first
+    /// word with `full_command` or parameters.
+    pub process: String,
+    /// `process NAME PARAM…`: the parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
+    /// `param_match`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub param_match: ParamMatch,
+    /// `full_command` (implied by parameters or `param_match`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub full_command: bool,
+    /// `weight`, −254..=254: keepalived's default is 0 (quorum lost ⇒ FAULT).
+    #[serde(default)]
+    pub weight: i16,
+    /// `weight N reverse`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reverse: bool,
+    /// `quorum` (default 1).
+    #[serde(default = "one")]
+    pub quorum: u32,
+    /// `quorum_max` (default unbounded).
+    #[serde(default = "u32_max")]
+    pub quorum_max: u32,
+    /// `fork_delay` (or `delay`), microseconds.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub fork_delay_us: u64,
+    /// `terminate_delay` (or `delay`), microseconds.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub terminate_delay_us: u64,
+    /// Where the block starts.
+    #[serde(skip)]
+    pub source: SourceLoc,
+}
+
 /// A notify command: `notify_master "/path/script arg" [user [group]]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -509,6 +648,12 @@ pub struct Instance {
     /// `track_script { … }`, each naming a defined `vrrp_script`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_scripts: Vec<TrackScript>,
+    /// `track_file { … }`, each naming a `track_file`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackedFile>,
+    /// `track_process { … }`, each naming a `vrrp_track_process`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackedProcess>,
     /// `dont_track_primary`: ignore the link state of `interface` itself.
     #[serde(default, skip_serializing_if = "is_default")]
     pub dont_track_primary: bool,
@@ -584,6 +729,8 @@ impl Instance {
             mcast_src: None,
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
             dont_track_primary: false,
             notify: Notify::default(),
             garp: Garp::default(),
@@ -697,6 +844,13 @@ pub struct SyncGroup {
     /// scripts (without it keepalived sets them to 0, so that all members fail together).
     #[serde(default, skip_serializing_if = "is_default")]
     pub tracking_weight: bool,
+    /// `track_file { … }`: tracked by every member (vrrpd's validation moves them onto the
+    /// members, as keepalived does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackedFile>,
+    /// `track_process { … }`: likewise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackedProcess>,
     /// Where the block starts.
     #[serde(skip)]
     pub source: SourceLoc,
@@ -835,6 +989,14 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 
 fn yes() -> bool {
     true
+}
+
+fn one_i16() -> i16 {
+    1
+}
+
+fn u32_max() -> u32 {
+    u32::MAX
 }
 
 fn one() -> u32 {

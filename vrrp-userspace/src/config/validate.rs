@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{
     diagnostics::{Category, Location, Sink},
-    model::{Auth, Config, Family, InitialState, Version},
+    model::{Auth, Config, Family, InitialState, TrackedFile, TrackedProcess, Version},
 };
 use crate::units::Centis;
 
@@ -707,6 +707,162 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
             );
             false
         });
+        // track_file: the default weight (1) becomes 0, another weight drops the entry.
+        let file_default: HashMap<&str, (i16, bool)> = config
+            .track_files
+            .iter()
+            .map(|f| (f.name.as_str(), (f.weight, f.reverse)))
+            .collect();
+        inst.track_files.retain_mut(|t| {
+            let weight = t
+                .weight
+                .or_else(|| file_default.get(t.file.as_str()).map(|d| d.0))
+                .unwrap_or(1);
+            let why = if sync { "SYNC group" } else { "address_owner" };
+            match weight {
+                0 => true,
+                1 => {
+                    sink.warn(
+                        loc.clone(),
+                        Category::Fixup,
+                        format!(
+                            "({name}) ignoring weight from tracked file {} due to {why}. \
+                             specify weight 0",
+                            t.file
+                        ),
+                    );
+                    t.weight = Some(0);
+                    true
+                }
+                w => {
+                    sink.warn(
+                        loc.clone(),
+                        Category::Fixup,
+                        format!(
+                            "({name}) ignoring tracked file {} with weight {w} due to {why}",
+                            t.file
+                        ),
+                    );
+                    false
+                }
+            }
+        });
+    }
+
+    // keepalived (vrrp_complete_init): a sync group's track_file and track_process apply to
+    // each member, with the group's weight (0 if a member is an address owner); one the member
+    // tracks itself keeps the member's entry, with the group's weight unless the member's is 0.
+    for g in 0..config.sync_groups.len() {
+        let files = std::mem::take(&mut config.sync_groups[g].track_files);
+        let procs = std::mem::take(&mut config.sync_groups[g].track_processes);
+        if files.is_empty() && procs.is_empty() {
+            continue;
+        }
+        let group = config.sync_groups[g].clone();
+        let loc = Some(Location::from(&group.source));
+        let members: Vec<usize> = config
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| group.instances.contains(&i.name))
+            .map(|(n, _)| n)
+            .collect();
+        let has_owner = members
+            .iter()
+            .any(|&n| config.instances[n].priority.is_owner());
+        let file_weight = |c: &Config, t: &TrackedFile| {
+            t.weight
+                .or_else(|| c.track_file(&t.file).map(|f| f.weight))
+                .unwrap_or(1)
+        };
+        let proc_weight = |c: &Config, t: &TrackedProcess| {
+            t.weight
+                .or_else(|| c.track_process(&t.process).map(|p| p.weight))
+                .unwrap_or(0)
+        };
+        for mut t in files {
+            if has_owner && file_weight(config, &t) != 0 {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({}) Cannot have weighted track file '{}' with member having priority \
+                         255 - setting weight 0",
+                        group.name, t.file
+                    ),
+                );
+                t.weight = Some(0);
+            }
+            for &m in &members {
+                let own = config.instances[m]
+                    .track_files
+                    .iter()
+                    .position(|x| x.file == t.file);
+                match own {
+                    Some(k) => {
+                        sink.warn(
+                            loc.clone(),
+                            Category::Fixup,
+                            format!(
+                                "({}) track_file {} is configured on VRRP instance and sync \
+                                 group. Remove vrrp instance config",
+                                config.instances[m].name, t.file
+                            ),
+                        );
+                        let w = file_weight(config, &config.instances[m].track_files[k]);
+                        if w != 0 {
+                            let reverse = t.reverse.unwrap_or_else(|| {
+                                config.track_file(&t.file).is_some_and(|f| f.reverse)
+                            });
+                            let gw = file_weight(config, &t);
+                            let entry = &mut config.instances[m].track_files[k];
+                            entry.weight = Some(gw);
+                            entry.reverse = Some(reverse);
+                        }
+                    }
+                    None => config.instances[m].track_files.push(t.clone()),
+                }
+            }
+        }
+        for mut t in procs {
+            if has_owner && proc_weight(config, &t) != 0 {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({}) Cannot have weighted track process '{}' with member having \
+                         priority 255 - setting weight 0",
+                        group.name, t.process
+                    ),
+                );
+                t.weight = Some(0);
+            }
+            for &m in &members {
+                let own = config.instances[m]
+                    .track_processes
+                    .iter()
+                    .position(|x| x.process == t.process);
+                match own {
+                    Some(k) => {
+                        sink.warn(
+                            loc.clone(),
+                            Category::Fixup,
+                            format!(
+                                "({}) track_process {} is configured on VRRP instance and sync \
+                                 group. Remove vrrp instance config",
+                                config.instances[m].name, t.process
+                            ),
+                        );
+                        // keepalived takes the group's weight, not its reverse, here.
+                        if proc_weight(config, &config.instances[m].track_processes[k]) != 0 {
+                            let w = proc_weight(config, &t);
+                            config.instances[m].track_processes[k].weight = Some(w);
+                        }
+                    }
+                    None => config.instances[m].track_processes.push(t.clone()),
+                }
+            }
+        }
     }
 }
 

@@ -45,7 +45,8 @@ pub use incident::{
 use crate::{
     config::{
         self, Auth, Config, InitialState, Instance as InstanceSpec, Notify, NotifyCommand, Route,
-        Rule, Script, SyncGroup as SyncGroupSpec, V3Checksum, Version, Vip,
+        Rule, Script, SyncGroup as SyncGroupSpec, TrackFile, TrackProcess, V3Checksum, Version,
+        Vip,
     },
     fsm::{self, Action, Advert, Nanos, Params, Reason, Router, State},
     sync::{Group, Order, Outcome},
@@ -97,6 +98,10 @@ pub struct Host {
     pub ifaces: BTreeMap<String, IfaceInfo>,
     /// Link states of the watched interfaces; one missing is down.
     pub links: BTreeMap<String, bool>,
+    /// The value of each `track_file` ([`track::file_value`]); one missing is 0.
+    pub files: BTreeMap<String, i64>,
+    /// Whether each `vrrp_track_process` has its quorum; one missing has not.
+    pub processes: BTreeMap<String, bool>,
 }
 
 /// The newest valid advert XDP recorded for one router.
@@ -217,6 +222,20 @@ pub enum Input {
         name: String,
         /// Whether it succeeded.
         success: bool,
+    },
+    /// A `track_file`'s file was written, moved or removed: its value now (0 when removed).
+    File {
+        /// The `track_file`'s name.
+        name: String,
+        /// The value read.
+        value: i64,
+    },
+    /// A `vrrp_track_process` gained or lost its quorum (after its delays).
+    Process {
+        /// Its name.
+        name: String,
+        /// Whether it has its quorum now.
+        up: bool,
     },
     /// The driver carried out the last batch of effects; these failed. Fed after every
     /// non-empty batch, even with no failure.
@@ -499,6 +518,14 @@ pub enum Effect {
     },
     /// (Re)start one runner per script, stopping earlier ones.
     RunScripts(Vec<Script>),
+    /// (Re)start watching these files and processes (stopping the earlier watches): each
+    /// change becomes an [`Input::File`] or [`Input::Process`].
+    WatchTracked {
+        /// The `track_file`s.
+        files: Vec<TrackFile>,
+        /// The `vrrp_track_process`es.
+        processes: Vec<TrackProcess>,
+    },
     /// A line for the log.
     Log {
         /// Its level.
@@ -533,6 +560,7 @@ impl Effect {
             | Effect::RunNotify { .. }
             | Effect::NotifySplitBrain { .. }
             | Effect::RunScripts(_)
+            | Effect::WatchTracked { .. }
             | Effect::Event { .. }
             | Effect::Log { .. } => None,
         }
@@ -879,6 +907,10 @@ pub struct Controller {
     /// Interfaces created again that the driver could not open yet ([`Input::NotReopened`]):
     /// down until [`Input::Recreated`].
     reopening: BTreeSet<String>,
+    /// The `track_file`s and their values, by name.
+    files: BTreeMap<String, (TrackFile, i64)>,
+    /// The `vrrp_track_process`es and whether each has its quorum, by name.
+    processes: BTreeMap<String, (TrackProcess, bool)>,
     /// Inputs a sync group ordered for its members, fed after the input that caused them.
     pending: VecDeque<Order>,
     stopping: Option<Stopping>,
@@ -1004,6 +1036,8 @@ impl Controller {
             cause: String::new(),
             group_reason: BTreeMap::new(),
             script_last: BTreeMap::new(),
+            files: BTreeMap::new(),
+            processes: BTreeMap::new(),
             now,
             sent: BTreeSet::new(),
             garp_interval: config.global.garp_interval_us * 1_000,
@@ -1017,6 +1051,7 @@ impl Controller {
         c.out.extend(c.statics.clone().add());
         c.set_links(config, host);
         c.start_scripts(config.scripts.clone());
+        c.watch_tracked(config, host);
         for spec in &config.sync_groups {
             c.add_group(spec.clone(), &config.instances);
         }
@@ -1076,6 +1111,16 @@ impl Controller {
             Input::Script { name, success } => {
                 if self.stopping.is_none() {
                     self.script_result(now, &name, success);
+                }
+            }
+            Input::File { name, value } => {
+                if self.stopping.is_none() {
+                    self.file_value(now, &name, value);
+                }
+            }
+            Input::Process { name, up } => {
+                if self.stopping.is_none() {
+                    self.process_quorum(now, &name, up);
                 }
             }
             Input::Results(failures) => self.results(now, failures),
@@ -1297,8 +1342,9 @@ impl Controller {
     }
 
     /// An instance's tracked objects (its own interface first, unless `dont_track_primary`),
-    /// each with whether it is up (an interface with a carrier, a succeeding script).
+    /// each with whether it puts the instance in FAULT.
     fn tracked(&self, spec: &InstanceSpec) -> Vec<(TrackedView, bool)> {
+        let faulting = |weight: i16, reverse: bool, up: bool| weight == 0 && up == reverse;
         let up = |n: &str| self.links.get(n).copied().unwrap_or(false);
         let iface = |name: &str, weight: i16, reverse: bool| {
             let up = up(name);
@@ -1309,7 +1355,7 @@ impl Controller {
                 reverse,
                 verdict: if up { "up" } else { "down" }.into(),
             };
-            (view, up)
+            (view, faulting(weight, reverse, up))
         };
         let mut out = Vec::new();
         if !spec.dont_track_primary {
@@ -1330,7 +1376,38 @@ impl Controller {
                 reverse: t.reverse.unwrap_or(script.reverse),
                 verdict: if state.good { "succeeding" } else { "failing" }.into(),
             };
-            out.push((view, state.good));
+            let f = faulting(view.weight, view.reverse, state.good);
+            out.push((view, f));
+        }
+        for t in &spec.track_files {
+            let Some((file, value)) = self.files.get(&t.file) else {
+                continue;
+            };
+            let weight = t.weight.unwrap_or(file.weight);
+            let reverse = t.reverse.unwrap_or(file.reverse);
+            let f = track::file(*value, i32::from(weight), reverse) == track::Adjust::Fault;
+            let view = TrackedView {
+                kind: "file".into(),
+                name: t.file.clone(),
+                weight,
+                reverse,
+                verdict: format!("value {value}"),
+            };
+            out.push((view, f));
+        }
+        for t in &spec.track_processes {
+            let Some((process, up)) = self.processes.get(&t.process) else {
+                continue;
+            };
+            let view = TrackedView {
+                kind: "process".into(),
+                name: t.process.clone(),
+                weight: t.weight.unwrap_or(process.weight),
+                reverse: t.reverse.unwrap_or(process.reverse),
+                verdict: if *up { "quorum" } else { "no quorum" }.into(),
+            };
+            let f = faulting(view.weight, view.reverse, *up);
+            out.push((view, f));
         }
         out
     }
@@ -1345,7 +1422,7 @@ impl Controller {
         let down: Vec<String> = self
             .tracked(&inst.spec)
             .into_iter()
-            .filter(|(t, up)| t.weight == 0 && *up == t.reverse)
+            .filter(|(_, faulting)| *faulting)
             .map(|(t, _)| format!("{} {} {}", t.kind, t.name, t.verdict))
             .collect();
         if down.is_empty() {
@@ -1774,6 +1851,68 @@ impl Controller {
         self.out.push(Effect::RunScripts(scripts));
     }
 
+    /// Watches the `track_file`s and `vrrp_track_process`es (on start, and on a reload that
+    /// changes them), starting from the values the driver read in `host`. A reloaded process
+    /// of the same definition keeps its quorum (its delays are not run again).
+    fn watch_tracked(&mut self, config: &Config, host: &Host) {
+        let old = std::mem::take(&mut self.processes);
+        self.files = config
+            .track_files
+            .iter()
+            .map(|f| {
+                let v = host.files.get(&f.name).copied().unwrap_or(0);
+                (f.name.clone(), (f.clone(), v))
+            })
+            .collect();
+        self.processes = config
+            .track_processes
+            .iter()
+            .map(|p| {
+                let up = match old.get(&p.name) {
+                    Some((was, up)) if was == p => *up,
+                    _ => host.processes.get(&p.name).copied().unwrap_or(false),
+                };
+                (p.name.clone(), (p.clone(), up))
+            })
+            .collect();
+        self.out.push(Effect::WatchTracked {
+            files: config.track_files.clone(),
+            processes: config.track_processes.clone(),
+        });
+    }
+
+    /// A tracked file's new value.
+    fn file_value(&mut self, now: Nanos, name: &str, value: i64) {
+        let Some((_, v)) = self.files.get_mut(name) else {
+            return;
+        };
+        if *v == value {
+            return;
+        }
+        *v = value;
+        let why = format!("track_file {name} now {value}");
+        self.log(log::Level::Info, why.clone());
+        self.retrack(now, &why);
+    }
+
+    /// A tracked process's quorum gained or lost.
+    fn process_quorum(&mut self, now: Nanos, name: &str, up: bool) {
+        let Some((_, q)) = self.processes.get_mut(name) else {
+            return;
+        };
+        if *q == up {
+            return;
+        }
+        *q = up;
+        // keepalived's line (vrrp_track.c, process_update_track_process_status).
+        let why = format!(
+            "Quorum {} for tracked process {name}",
+            if up { "gained" } else { "lost" }
+        );
+        self.log(log::Level::Info, why.clone());
+        self.retrack(now, &why);
+    }
+
     /// Sets up one sync group of `specs`' instances and starts it (BACKUP).
     fn add_group(&mut self, spec: SyncGroupSpec, specs: &[InstanceSpec]) {
         let members = spec.instances.iter().map(|name| {
@@ -2001,6 +2140,19 @@ impl Controller {
                 .any(|s| self.scripts.get(&s.name).is_none_or(|(old, _)| old != s));
         if changed {
             self.start_scripts(config.scripts.clone());
+        }
+        let tracked_changed = config.track_files.len() != self.files.len()
+            || config.track_processes.len() != self.processes.len()
+            || config
+                .track_files
+                .iter()
+                .any(|f| self.files.get(&f.name).is_none_or(|(old, _)| old != f))
+            || config
+                .track_processes
+                .iter()
+                .any(|p| self.processes.get(&p.name).is_none_or(|(old, _)| old != p));
+        if tracked_changed {
+            self.watch_tracked(config, host);
         }
         let new = &config.instances;
         // A changed instance restarts, and so does its sync group with all its members (a
@@ -2263,11 +2415,30 @@ impl Controller {
         let scripts = track::scripts(&spec.track_scripts, |n| {
             self.scripts.get(n).map(|(s, st)| (s, st))
         });
+        let files = spec.track_files.iter().filter_map(|t| {
+            let (f, value) = self.files.get(&t.file)?;
+            Some(track::file(
+                *value,
+                i32::from(t.weight.unwrap_or(f.weight)),
+                t.reverse.unwrap_or(f.reverse),
+            ))
+        });
+        let processes = spec.track_processes.iter().filter_map(|t| {
+            let (p, q) = self.processes.get(&t.process)?;
+            Some(Tracked {
+                weight: t.weight.unwrap_or(p.weight),
+                reverse: t.reverse.unwrap_or(p.reverse),
+                up: *q,
+            })
+        });
         track::effective(
             spec.priority,
             own.into_iter()
                 .chain(track::interfaces(&spec.track_interfaces, up))
-                .chain(scripts),
+                .chain(scripts)
+                .chain(processes)
+                .map(track::Adjust::from)
+                .chain(files),
         )
     }
 

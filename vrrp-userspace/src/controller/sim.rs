@@ -310,6 +310,8 @@ impl World {
                     instances: vrids.iter().map(|(v, _)| format!("VI_{v}")).collect(),
                     notify: Default::default(),
                     tracking_weight: true,
+                    track_files: Vec::new(),
+                    track_processes: Vec::new(),
                     source: Default::default(),
                 }];
             }
@@ -440,6 +442,7 @@ impl World {
             )]
             .into(),
             links: [(IFACE.to_string(), host.link_up)].into(),
+            ..Host::default()
         }
     }
 
@@ -734,6 +737,7 @@ impl World {
             | Effect::Heartbeat { .. }
             | Effect::JoinGroups { .. }
             | Effect::RunScripts(_)
+            | Effect::WatchTracked { .. }
             | Effect::Event { .. } => {}
         }
         Ok(())
@@ -1175,6 +1179,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::JoinGroups { .. } => "JoinGroups",
         Effect::RunScripts(_) => "RunScripts",
+        Effect::WatchTracked { .. } => "WatchTracked",
         Effect::Log { .. } => "Log",
         Effect::Event { .. } => "Event",
     }

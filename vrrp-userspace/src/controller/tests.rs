@@ -49,6 +49,8 @@ fn grouped(instances: Vec<InstanceSpec>) -> Config {
         instances: c.instances.iter().map(|i| i.name.clone()).collect(),
         notify: Default::default(),
         tracking_weight: false,
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
         source: Default::default(),
     }];
     c
@@ -66,6 +68,7 @@ fn host() -> Host {
         )]
         .into(),
         links: [("eth0".to_string(), true)].into(),
+        ..Host::default()
     }
 }
 
@@ -2155,4 +2158,120 @@ fn without_accept_mode_a_non_owner_router_tells_xdp_to_refuse_its_vips_traffic()
         "{routers:?}"
     );
     assert_eq!(ifaces.last(), Some(&("eth0".to_string(), false)));
+}
+
+#[test]
+fn a_track_file_and_a_track_process_move_the_priority_and_fault() {
+    let mut a = instance("VI_1", 1, 100, true);
+    a.track_files = vec![
+        config::TrackedFile {
+            file: "level".into(),
+            weight: None,
+            reverse: None,
+        },
+        config::TrackedFile {
+            file: "stop".into(),
+            weight: Some(0),
+            reverse: None,
+        },
+    ];
+    a.track_processes = vec![config::TrackedProcess {
+        process: "daemon".into(),
+        weight: Some(-20),
+        reverse: None,
+    }];
+    let mut c = config(vec![a]);
+    let file = |name: &str, weight| config::TrackFile {
+        name: name.into(),
+        path: format!("/run/{name}"),
+        weight,
+        reverse: false,
+        init: None,
+        source: Default::default(),
+    };
+    c.track_files = vec![file("level", 5), file("stop", 1)];
+    c.track_processes = vec![config::TrackProcess {
+        name: "daemon".into(),
+        process: "daemond".into(),
+        params: Vec::new(),
+        param_match: config::ParamMatch::None,
+        full_command: false,
+        weight: 0,
+        reverse: false,
+        quorum: 1,
+        quorum_max: u32::MAX,
+        fork_delay_us: 0,
+        terminate_delay_us: 0,
+        source: Default::default(),
+    }];
+    let mut h = host();
+    h.files.insert("level".into(), 2);
+    h.processes.insert("daemon".into(), true);
+    let (mut ctl, effects) = Controller::start(&c, &h, 0).unwrap();
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::WatchTracked { files, processes }
+        if files.len() == 2 && processes.len() == 1))
+    );
+    // 100 + 2 × 5, the process running.
+    assert_eq!(view(&ctl, "VI_1").priority, Priority(110));
+    ctl.handle(
+        SEC,
+        Input::File {
+            name: "level".into(),
+            value: -3,
+        },
+    );
+    assert_eq!(view(&ctl, "VI_1").priority, Priority(85));
+    ctl.handle(
+        2 * SEC,
+        Input::Process {
+            name: "daemon".into(),
+            up: false,
+        },
+    );
+    assert_eq!(view(&ctl, "VI_1").priority, Priority(65));
+    let v = view(&ctl, "VI_1");
+    let verdicts: Vec<(&str, &str, &str)> = v
+        .tracked
+        .iter()
+        .map(|t| (t.kind.as_str(), t.name.as_str(), t.verdict.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts[1..],
+        [
+            ("file", "level", "value -3"),
+            ("file", "stop", "value 0"),
+            ("process", "daemon", "no quorum"),
+        ]
+    );
+    // The weight-0 file non-zero: FAULT, and back.
+    ctl.handle(
+        3 * SEC,
+        Input::File {
+            name: "stop".into(),
+            value: 1,
+        },
+    );
+    let v = view(&ctl, "VI_1");
+    assert_eq!(v.state, State::Fault);
+    assert_eq!(v.fault.as_deref(), Some("file stop value 1"));
+    ctl.handle(
+        4 * SEC,
+        Input::File {
+            name: "stop".into(),
+            value: 0,
+        },
+    );
+    assert_eq!(view(&ctl, "VI_1").state, State::Backup);
+    // value × weight of −254 or less: FAULT too.
+    ctl.handle(
+        5 * SEC,
+        Input::File {
+            name: "level".into(),
+            value: -51,
+        },
+    );
+    assert_eq!(view(&ctl, "VI_1").state, State::Fault);
 }

@@ -470,6 +470,7 @@ impl<F: Frames> Daemon<F> {
                     }
                 }
             }
+            Effect::WatchTracked { files, processes } => self.tracked.restart(files, processes),
             Effect::Log { level, line } => log::log!(level, "{line}"),
         }
         Ok(())

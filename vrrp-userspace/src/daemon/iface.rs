@@ -77,6 +77,10 @@ pub(super) async fn host(
             .map(|(name, i)| (name.clone(), i.info.clone()))
             .collect(),
         links,
+        files: crate::track_file::initial(config),
+        processes: crate::track_process::initial(&config.track_processes)
+            .into_iter()
+            .collect(),
     }
 }
 

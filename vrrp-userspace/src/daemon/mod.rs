@@ -138,6 +138,8 @@ pub struct Daemon<F: Frames> {
     script_tasks: Vec<tokio::task::JoinHandle<()>>,
     script_results: tokio::sync::mpsc::Receiver<(String, bool)>,
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
+    /// The watches of the `track_file`s and `vrrp_track_process`es.
+    tracked: crate::track_file::Watch,
     /// Something that status shows may have changed since the snapshot was published.
     status_dirty: bool,
     /// The loop ran since the snapshot was published (views may differ in what is not marked
@@ -178,6 +180,7 @@ impl<F: Frames> Daemon<F> {
         crate::scripts::configure(&config);
         crate::fifo::configure(&config.global).await;
         usable_scripts(&mut config);
+        crate::track_file::init_files(&config, false);
         if config.instances.is_empty() {
             // keepalived runs such a file too, doing nothing until a reload brings instances.
             log::warn!(
@@ -205,6 +208,7 @@ impl<F: Frames> Daemon<F> {
             script_tasks: Vec::new(),
             script_results: rx,
             script_sender: tx,
+            tracked: Default::default(),
             links_checked: 0,
             trimmed: 0,
             status_dirty: true,
@@ -320,6 +324,7 @@ impl<F: Frames> Daemon<F> {
             let (mut stop, mut reload, mut event) = (false, false, false);
             let mut reload_reply = None;
             let mut script = None;
+            let mut tracked = None;
             let mut link = None;
             // Without instances (a configuration that has none yet, as keepalived allows)
             // there is no interface to wait on: only signals, links, scripts and the socket.
@@ -348,6 +353,7 @@ impl<F: Frames> Daemon<F> {
                 }
                 Some(change) = self.link_events.next() => link = Some(change),
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
+                Some(input) = self.tracked.recv() => tracked = Some(input),
                 Some(reply) = reload_rx.recv() => reload_reply = Some(reply),
             }
             let woke = monotonic_ns();
@@ -382,6 +388,9 @@ impl<F: Frames> Daemon<F> {
             }
             if let Some((name, success)) = script {
                 self.feed(Input::Script { name, success }).await;
+            }
+            if let Some(input) = tracked {
+                self.feed(input).await;
             }
             if let Some(change) = link {
                 // An interface that comes back may be a new one under the old name: its
@@ -433,10 +442,11 @@ impl<F: Frames> Daemon<F> {
         self.shutdown().await
     }
 
-    async fn shutdown(self) -> Result<()> {
+    async fn shutdown(mut self) -> Result<()> {
         for task in &self.script_tasks {
             task.abort();
         }
+        self.tracked.stop();
         for name in self.ifaces.keys() {
             if !dataplane::detach_pinned(&self.options.pin_root, name)? {
                 bail!("{name}: no pinned XDP link to detach");

@@ -43,6 +43,7 @@ impl<F: Frames> Daemon<F> {
         crate::scripts::configure(&config);
         crate::fifo::configure(&config.global).await;
         usable_scripts(&mut config);
+        crate::track_file::init_files(&config, true);
         for name in controller::interfaces(&config) {
             if self.ifaces.contains_key(&name) {
                 continue;
