@@ -244,21 +244,22 @@ fn interop_v3_keepalived_master_vrrpd_backup() {
     }
 }
 
-/// keepalived.conf with `unicast_src_ip` / `unicast_peer` (v2 PASS).
+/// keepalived.conf of `mode` with `unicast_src_ip` / `unicast_peer`.
 fn unicast_config(
     dir: &Path,
     name: &str,
     state: &str,
     priority: u8,
-    src: &str,
-    peer: &str,
+    (src, peer): (&str, &str),
+    mode: Mode,
 ) -> PathBuf {
-    let plain = config(dir, name, state, priority, Mode::V2Pass);
+    let plain = config(dir, name, state, priority, mode);
     let text = std::fs::read_to_string(&plain).unwrap().replace(
         "    virtual_ipaddress {",
         &format!("    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{"),
     );
-    let path = dir.join(format!("{name}-unicast.conf"));
+    let six = if mode == Mode::V3Ipv6 { "6" } else { "" };
+    let path = dir.join(format!("{name}-unicast{six}.conf"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -273,8 +274,22 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     let dir = run_dir();
     let pcap = dir.join("switch.pcap");
     let cap = lab.capture(&pcap);
-    let ours_conf = unicast_config(&dir, "lb01", "MASTER", 100, "192.0.2.4", "192.0.2.5");
-    let theirs_conf = unicast_config(&dir, "lb02", "BACKUP", 90, "192.0.2.5", "192.0.2.4");
+    let ours_conf = unicast_config(
+        &dir,
+        "lb01",
+        "MASTER",
+        100,
+        ("192.0.2.4", "192.0.2.5"),
+        Mode::V2Pass,
+    );
+    let theirs_conf = unicast_config(
+        &dir,
+        "lb02",
+        "BACKUP",
+        90,
+        ("192.0.2.5", "192.0.2.4"),
+        Mode::V2Pass,
+    );
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");
     let theirs = Keepalived::start(lab.host("lb02"), &theirs_conf, &dir, "lb02");
     wait_for(Duration::from_secs(6), || has(&lab, "lb01", Mode::V2Pass))
@@ -286,7 +301,14 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
         .expect("keepalived took over from vrrpd over unicast");
     drop(ours);
     // vrrpd as the backup now: it accepts keepalived's unicast adverts and stays backup.
-    let backup_conf = unicast_config(&dir, "lb01b", "BACKUP", 80, "192.0.2.4", "192.0.2.5");
+    let backup_conf = unicast_config(
+        &dir,
+        "lb01b",
+        "BACKUP",
+        80,
+        ("192.0.2.4", "192.0.2.5"),
+        Mode::V2Pass,
+    );
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &backup_conf, &dir, "lb01b");
     wait_for(Duration::from_secs(3), || {
         ours.status()
@@ -303,25 +325,6 @@ fn interop_unicast_peers_vrrpd_and_keepalived() {
     assert!(dsts.lines().all(|d| d == "192.0.2.5"), "{dsts}");
 }
 
-/// keepalived.conf of an IPv6 instance (v3) with `unicast_src_ip` / `unicast_peer`.
-fn unicast6_config(
-    dir: &Path,
-    name: &str,
-    state: &str,
-    priority: u8,
-    src: &str,
-    peer: &str,
-) -> PathBuf {
-    let plain = config(dir, name, state, priority, Mode::V3Ipv6);
-    let text = std::fs::read_to_string(&plain).unwrap().replace(
-        "    virtual_ipaddress {",
-        &format!("    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{"),
-    );
-    let path = dir.join(format!("{name}-unicast6.conf"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// Unicast peers over IPv6: vrrpd and keepalived elect one master with adverts sent to each
 /// other's address (not ff02::12), keepalived takes over at vrrpd's priority 0, and vrrpd as
 /// the backup hears keepalived's unicast adverts.
@@ -336,8 +339,22 @@ fn interop_unicast_peers_over_ipv6_vrrpd_and_keepalived() {
     let pcap = dir.join("switch6.pcap");
     let cap = lab.capture(&pcap);
     let mode = Mode::V3Ipv6;
-    let ours_conf = unicast6_config(&dir, "lb01", "MASTER", 100, "2001:db8::4", "2001:db8::5");
-    let theirs_conf = unicast6_config(&dir, "lb02", "BACKUP", 90, "2001:db8::5", "2001:db8::4");
+    let ours_conf = unicast_config(
+        &dir,
+        "lb01",
+        "MASTER",
+        100,
+        ("2001:db8::4", "2001:db8::5"),
+        mode,
+    );
+    let theirs_conf = unicast_config(
+        &dir,
+        "lb02",
+        "BACKUP",
+        90,
+        ("2001:db8::5", "2001:db8::4"),
+        mode,
+    );
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours_conf, &dir, "lb01");
     let theirs = Keepalived::start(lab.host("lb02"), &theirs_conf, &dir, "lb02");
     wait_for(Duration::from_secs(8), || has(&lab, "lb01", mode))
@@ -350,7 +367,14 @@ fn interop_unicast_peers_over_ipv6_vrrpd_and_keepalived() {
         .unwrap_or_else(|| panic!("keepalived did not take over: {}", theirs.log_text()));
     drop(ours);
     // vrrpd as the backup now: it accepts keepalived's unicast adverts and stays backup.
-    let backup_conf = unicast6_config(&dir, "lb01b", "BACKUP", 80, "2001:db8::4", "2001:db8::5");
+    let backup_conf = unicast_config(
+        &dir,
+        "lb01b",
+        "BACKUP",
+        80,
+        ("2001:db8::4", "2001:db8::5"),
+        mode,
+    );
     let ours = Vrrpd::start(&vrrpd(), lab.host("lb01"), &backup_conf, &dir, "lb01b");
     wait_for(Duration::from_secs(4), || {
         ours.status()
