@@ -93,17 +93,6 @@ impl Drop for Follower {
     }
 }
 
-/// `vrrpd status --json` as an operator runs it.
-fn status_json(d: &Vrrpd) -> serde_json::Value {
-    let out = Command::new(vrrpd())
-        .args(["status", "--json", "--control-socket"])
-        .arg(&d.socket)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0].clone()
-}
-
 /// `vrrpd status` as an operator reads it.
 fn status_text(d: &Vrrpd) -> String {
     let out = Command::new(vrrpd())
@@ -132,7 +121,7 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     let lab = Lab::seed();
     let dir = run_dir();
     let (lb01, lb02) = start_pair(&vrrpd(), &lab, &seed("lb01.conf"), &seed("lb02.conf"), &dir);
-    let s = status_json(&lb01);
+    let s = lb01.status_json()[0].clone();
     assert_eq!(s["reason"], "initial state MASTER");
     assert_eq!(s["master_priority"], 100);
     // Two subscribers on lb02 at once, one of them on lb01.
@@ -142,9 +131,9 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     std::thread::sleep(Duration::from_millis(500));
     // lb02 hears lb01 and knows its priority.
     wait_for(Duration::from_secs(3), || {
-        status_json(&lb02)["master_priority"] == 100
+        lb02.status_json()[0].clone()["master_priority"] == 100
     })
-    .unwrap_or_else(|| panic!("{}", status_json(&lb02)));
+    .unwrap_or_else(|| panic!("{}", lb02.status_json()[0].clone()));
 
     lab.link_down("lb01");
     wait_for(Duration::from_secs(6), || {
@@ -152,7 +141,7 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     })
     .unwrap_or_else(|| panic!("{}\n{}", lb01.log_text(), lb02.log_text()));
     // Why lb02 is master: lb01's adverts stopped Master_Down_Interval (3.64 s) ago.
-    let s = status_json(&lb02);
+    let s = lb02.status_json()[0].clone();
     let reason = s["reason"].as_str().unwrap().to_string();
     let waited: f64 = reason
         .strip_prefix("no advert from 192.0.2.4 for ")
@@ -170,7 +159,7 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     assert_eq!(s["last_advert"]["priority"], 100);
     assert!(s["adverts_sent"].as_u64().unwrap() >= 1);
     // lb01: FAULT because of its own interface, and its tracked interface says so.
-    let s = status_json(&lb01);
+    let s = lb01.status_json()[0].clone();
     assert_eq!(s["reason"], "fault: interface eth0 down");
     assert_eq!(s["tracked"][0]["name"], "eth0");
     assert_eq!(s["tracked"][0]["verdict"], "down");
@@ -246,7 +235,7 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
         panic!(
             "{:?}\n{}\n{}",
             json01.lines(),
-            status_json(&lb01),
+            lb01.status_json()[0].clone(),
             lb01.log_text()
         )
     });
@@ -254,7 +243,7 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0]["address"], "192.0.2.3");
     assert_eq!(e[0]["mac"], client_mac);
-    let s = status_json(&lb01);
+    let s = lb01.status_json()[0].clone();
     assert_eq!(s["address_conflict"]["mac"], client_mac, "{s}");
     assert!(
         s["address_conflict"]["frames"].as_u64().unwrap() >= 1,
@@ -271,7 +260,7 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
         .count();
     assert_eq!(claims, 1, "{}", lb01.log_text());
 
-    let s = status_json(&lb01);
+    let s = lb01.status_json()[0].clone();
     let to: Vec<&str> = s["transitions"]
         .as_array()
         .unwrap()
@@ -374,7 +363,10 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     // lb02 has heard lb01 as master before the switch cuts it off (on a loaded machine its
     // first advert may come after any fixed sleep): lb02's takeover then names lb01.
     wait_for(Duration::from_secs(5), || {
-        status_json(&lb02)["adverts_seen"].as_u64().unwrap_or(0) >= 1
+        lb02.status_json()[0].clone()["adverts_seen"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
     })
     .unwrap_or_else(|| panic!("lb02 heard no advert of lb01\n{}", lb02.log_text()));
     assert_eq!(split_brain_gauge(&scrape(&lab, "lb01")), Some(0));
@@ -427,7 +419,7 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     assert!(h01[0].starts_with("VI_1|192.0.2.5|"), "{h01:?}");
     // It goes on for a few adverts: one report each, counted adverts, shown in status.
     std::thread::sleep(Duration::from_secs(3));
-    let s = status_json(&lb01);
+    let s = lb01.status_json()[0].clone();
     assert_eq!(s["split_brain"]["peer"], "192.0.2.5", "{s}");
     assert_eq!(s["split_brain"]["reported"], true);
     assert!(s["split_brain"]["adverts"].as_u64().unwrap() >= 3, "{s}");
@@ -437,7 +429,7 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
         text.contains("SPLIT BRAIN: 192.0.2.5 priority 90"),
         "{text}"
     );
-    let s = status_json(&lb02);
+    let s = lb02.status_json()[0].clone();
     assert_eq!(s["split_brain"]["mac"], VMAC_50, "{s}");
     assert_eq!(s["split_brain"]["reported"], true);
     assert!(s["split_brain"]["claims"].as_u64().unwrap() >= 3, "{s}");
@@ -500,7 +492,10 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
     let over = &events01.events("split_brain_over")[0];
     assert_eq!(over["peer"], "192.0.2.5");
     assert!(over["adverts"].as_u64().unwrap() >= 3, "{over}");
-    assert_eq!(status_json(&lb01)["split_brain"], serde_json::Value::Null);
+    assert_eq!(
+        lb01.status_json()[0].clone()["split_brain"],
+        serde_json::Value::Null
+    );
     assert_eq!(split_brain_gauge(&scrape(&lab, "lb01")), Some(0));
     assert_eq!(
         events02.events("split_brain_over")[0]["reason"],

@@ -44,21 +44,6 @@ fn set_eth1(ns: &NetNs, up: bool) {
     ns.exec(&["ip", "link", "set", "eth1p", if up { "up" } else { "down" }]);
 }
 
-/// `vrrpd status --json` against `d`'s socket.
-fn status_json(d: &Vrrpd) -> serde_json::Value {
-    let out = std::process::Command::new(vrrpd())
-        .args(["status", "--json", "--control-socket"])
-        .arg(&d.socket)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn report(d: &Vrrpd) -> String {
-    format!("{:?}\n{}", d.statuses(), d.log_text())
-}
-
 #[test]
 fn track_interface_weight_lowers_priority_so_that_lb02_preempts() {
     if !lab::privileged("track_interface_weight") {
@@ -82,22 +67,22 @@ fn track_interface_weight_lowers_priority_so_that_lb02_preempts() {
     )
     .unwrap();
     let (lb01, lb02) = start_pair(&vrrpd(), &lab, &conf, &seed("lb02.conf"), &dir);
-    assert_eq!(status_json(&lb01)[0]["priority"], 100);
+    assert_eq!(lb01.status_json()[0]["priority"], 100);
 
     // eth1 goes down: lb01 runs at 80 (not FAULT), advertises it, and lb02 preempts.
     set_eth1(lab.host("lb01"), false);
     wait_for(Duration::from_secs(3), || {
         lb01.status().is_some_and(|s| s.priority == 80)
     })
-    .unwrap_or_else(|| panic!("{}", report(&lb01)));
+    .unwrap_or_else(|| panic!("{}", lb01.report()));
     wait_for(Duration::from_secs(8), || {
         has_vip(lab.host("lb02"))
             && !has_vip(lab.host("lb01"))
             && lb01.state().as_deref() == Some("BACKUP")
             && lb02.state().as_deref() == Some("MASTER")
     })
-    .unwrap_or_else(|| panic!("{}\n{}", report(&lb01), report(&lb02)));
-    let json = status_json(&lb01);
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.report(), lb02.report()));
+    let json = lb01.status_json();
     assert_eq!(json[0]["state"], "BACKUP");
     assert_eq!(json[0]["priority"], 80);
     let log = lb01.log_text();
@@ -118,8 +103,8 @@ fn track_interface_weight_lowers_priority_so_that_lb02_preempts() {
             && lb01.state().as_deref() == Some("MASTER")
             && lb02.state().as_deref() == Some("BACKUP")
     })
-    .unwrap_or_else(|| panic!("{}\n{}", report(&lb01), report(&lb02)));
-    assert_eq!(status_json(&lb01)[0]["priority"], 100);
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.report(), lb02.report()));
+    assert_eq!(lb01.status_json()[0]["priority"], 100);
 
     // On the wire: lb01's adverts carried 100, then 80 while eth1 was down, then 100 again (read
     // while tcpdump runs: it hands packets over in blocks, so the newest come late).
@@ -217,7 +202,7 @@ fn sync_group_moves_both_instances_when_one_member_fails() {
     wait_for(Duration::from_secs(6), || {
         lb01.states() == ["MASTER", "MASTER"] && lb02.states() == ["BACKUP", "BACKUP"]
     })
-    .unwrap_or_else(|| panic!("{}\n{}", report(&lb01), report(&lb02)));
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.report(), lb02.report()));
     assert!(holds_both(lab.host("lb01")) && holds_none(lab.host("lb02")));
     wait_for(Duration::from_secs(3), || {
         lines(&ev1).contains(&"GROUP VG_1 MASTER 0".to_string())
@@ -234,7 +219,7 @@ fn sync_group_moves_both_instances_when_one_member_fails() {
             && holds_both(lab.host("lb02"))
             && holds_none(lab.host("lb01"))
     })
-    .unwrap_or_else(|| panic!("{}\n{}", report(&lb01), report(&lb02)));
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.report(), lb02.report()));
     let log = lb01.log_text();
     assert!(
         log.contains("sync group VG_1: MASTER -> FAULT (VI_1 has a fault)"),
@@ -263,7 +248,7 @@ fn sync_group_moves_both_instances_when_one_member_fails() {
             && holds_both(lab.host("lb01"))
             && holds_none(lab.host("lb02"))
     })
-    .unwrap_or_else(|| panic!("{}\n{}", report(&lb01), report(&lb02)));
+    .unwrap_or_else(|| panic!("{}\n{}", lb01.report(), lb02.report()));
     let log = lb01.log_text();
     assert!(
         log.contains("sync group VG_1: FAULT -> BACKUP (VI_1's fault cleared)"),

@@ -15,28 +15,14 @@ fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
 
-fn status_json(d: &Vrrpd) -> serde_json::Value {
-    let out = Command::new(vrrpd())
-        .args(["status", "--json", "--control-socket"])
-        .arg(&d.socket)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The verdict `vrrpd status` gives the tracked object `name`.
 fn verdict(d: &Vrrpd, name: &str) -> Option<String> {
-    let j = status_json(d);
+    let j = d.status_json();
     j[0]["tracked"]
         .as_array()?
         .iter()
         .find(|t| t["name"] == name)
         .and_then(|t| t["verdict"].as_str().map(str::to_string))
-}
-
-fn report(d: &Vrrpd) -> String {
-    format!("{:?}\n{}", d.statuses(), d.log_text())
 }
 
 #[test]
@@ -74,44 +60,44 @@ fn a_written_number_and_a_running_process_move_the_priority() {
     let r = Vrrpd::start(&vrrpd(), lab.host("r"), &conf, &dir, "r");
     let prio = |p: u8| r.status().is_some_and(|s| s.priority == p);
     // init_file wrote 2: 100 + 2 × 5; no sleeper: its +20 is not there.
-    wait_for(Duration::from_secs(5), || prio(110)).unwrap_or_else(|| panic!("{}", report(&r)));
+    wait_for(Duration::from_secs(5), || prio(110)).unwrap_or_else(|| panic!("{}", r.report()));
     assert_eq!(std::fs::read_to_string(&level).unwrap(), "2\n");
     assert_eq!(verdict(&r, "level").as_deref(), Some("value 2"));
     assert_eq!(verdict(&r, "sleeper").as_deref(), Some("no quorum"));
 
     // A number written: 100 − 4 × 5.
     std::fs::write(&level, "-4\n").unwrap();
-    wait_for(Duration::from_secs(3), || prio(80)).unwrap_or_else(|| panic!("{}", report(&r)));
+    wait_for(Duration::from_secs(3), || prio(80)).unwrap_or_else(|| panic!("{}", r.report()));
     // Replaced by a rename: seen too.
     let tmp = dir.join("level.tmp");
     std::fs::write(&tmp, "1").unwrap();
     std::fs::rename(&tmp, &level).unwrap();
-    wait_for(Duration::from_secs(3), || prio(105)).unwrap_or_else(|| panic!("{}", report(&r)));
+    wait_for(Duration::from_secs(3), || prio(105)).unwrap_or_else(|| panic!("{}", r.report()));
     // Removed: 0.
     std::fs::remove_file(&level).unwrap();
-    wait_for(Duration::from_secs(3), || prio(100)).unwrap_or_else(|| panic!("{}", report(&r)));
+    wait_for(Duration::from_secs(3), || prio(100)).unwrap_or_else(|| panic!("{}", r.report()));
 
     // The weight-0 file non-zero: FAULT, named in status; back to 0: out of FAULT.
     std::fs::write(&stop, "1\n").unwrap();
     wait_for(Duration::from_secs(3), || {
         r.state().as_deref() == Some("FAULT")
     })
-    .unwrap_or_else(|| panic!("{}", report(&r)));
+    .unwrap_or_else(|| panic!("{}", r.report()));
     let fault = r.status().and_then(|s| s.fault).unwrap_or_default();
     assert!(fault.contains("file stop value 1"), "{fault}");
     std::fs::write(&stop, "0\n").unwrap();
     wait_for(Duration::from_secs(5), || {
         matches!(r.state().as_deref(), Some("BACKUP" | "MASTER"))
     })
-    .unwrap_or_else(|| panic!("{}", report(&r)));
+    .unwrap_or_else(|| panic!("{}", r.report()));
 
     // The process started: +20; stopped: back.
     let mut child = Command::new("sleep").arg(&arg).spawn().unwrap();
-    wait_for(Duration::from_secs(3), || prio(120)).unwrap_or_else(|| panic!("{}", report(&r)));
+    wait_for(Duration::from_secs(3), || prio(120)).unwrap_or_else(|| panic!("{}", r.report()));
     assert_eq!(verdict(&r, "sleeper").as_deref(), Some("quorum"));
     child.kill().unwrap();
     child.wait().unwrap();
-    wait_for(Duration::from_secs(3), || prio(100)).unwrap_or_else(|| panic!("{}", report(&r)));
+    wait_for(Duration::from_secs(3), || prio(100)).unwrap_or_else(|| panic!("{}", r.report()));
     let log = r.log_text();
     assert!(
         log.contains("Quorum gained for tracked process sleeper"),

@@ -11,7 +11,6 @@ use std::{
     io::{Read as _, Write as _},
     net::TcpStream,
     path::{Path, PathBuf},
-    process::Command,
     sync::Mutex,
     time::Duration,
 };
@@ -77,17 +76,6 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 fn must(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     value(text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
-}
-
-/// `vrrpd status --json` of `d`.
-fn status_json(d: &Vrrpd) -> serde_json::Value {
-    let out = Command::new(vrrpd())
-        .args(["status", "--json", "--control-socket"])
-        .arg(&d.socket)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", d.log_text());
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Every instance of `status` has exactly its state's series at 1, and its priority.
@@ -175,8 +163,8 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
     let (a1, b1) = (scrape(lab.host("lb01")), scrape(lab.host("lb02")));
     promtool(&a1);
     promtool(&b1);
-    agrees_with_status(&a1, &status_json(&lb01));
-    agrees_with_status(&b1, &status_json(&lb02));
+    agrees_with_status(&a1, &lb01.status_json());
+    agrees_with_status(&b1, &lb02.status_json());
     assert_eq!(must(&a1, "vrrpd_instance_configured_priority", &[I]), 100.0);
     assert_eq!(must(&b1, "vrrpd_instance_configured_priority", &[I]), 90.0);
     assert_eq!(
@@ -271,8 +259,8 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
     std::thread::sleep(Duration::from_millis(1500));
     let (a3, b3) = (scrape(lab.host("lb01")), scrape(lab.host("lb02")));
     promtool(&b3);
-    agrees_with_status(&a3, &status_json(&lb01));
-    agrees_with_status(&b3, &status_json(&lb02));
+    agrees_with_status(&a3, &lb01.status_json());
+    agrees_with_status(&b3, &lb02.status_json());
     assert_eq!(
         must(
             &a3,
@@ -318,7 +306,7 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
         1.0,
         "{b4}"
     );
-    agrees_with_status(&b4, &status_json(&lb02));
+    agrees_with_status(&b4, &lb02.status_json());
 }
 
 /// `q` percent-encoded for a URL's query.

@@ -37,6 +37,8 @@ pub struct Vrrpd {
     /// Its log (stderr).
     pub log: PathBuf,
     pins: PinDir,
+    /// The binary it runs, for `vrrpd status` as an operator runs it.
+    bin: PathBuf,
 }
 
 impl Vrrpd {
@@ -98,6 +100,7 @@ impl Vrrpd {
             socket,
             log,
             pins,
+            bin: bin.to_path_buf(),
         }
     }
 
@@ -113,6 +116,22 @@ impl Vrrpd {
             .build()
             .ok()?;
         rt.block_on(crate::control::query(&self.socket)).ok()
+    }
+
+    /// `vrrpd status --json` as an operator runs it (every instance).
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = std::process::Command::new(&self.bin)
+            .args(["status", "--json", "--control-socket"])
+            .arg(&self.socket)
+            .output()
+            .expect("vrrpd status runs");
+        assert!(out.status.success(), "{out:?}\n{}", self.log_text());
+        serde_json::from_slice(&out.stdout).expect("vrrpd status --json prints JSON")
+    }
+
+    /// The statuses and the log, for a failed assertion's message.
+    pub fn report(&self) -> String {
+        format!("{:?}\n{}", self.statuses(), self.log_text())
     }
 
     /// Each instance's state, in configuration order (empty if the daemon does not answer).
