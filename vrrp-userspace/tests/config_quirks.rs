@@ -871,3 +871,35 @@ fn check_unicast_src_and_dynamic_interfaces_are_accepted_without_effect() {
     ));
     assert!(!plain.warnings.iter().any(|w| w.message.contains("Unknown")));
 }
+
+/// keepalived 2.2.7 as Debian builds it (nftables, no iptables) warns that `vrrp_iptables` is
+/// replaced by nftables, knows the `nftables*` keywords and not `vrrp_nftables`/`vrrp_ipsets`
+/// (checked with `keepalived -t`); vrrpd says the same and that its XDP program does the work.
+#[test]
+fn firewall_keywords_are_keepalived_s_and_have_no_effect() {
+    let text = format!(
+        "global_defs {{\n    vrrp_iptables\n    nftables keepalived\n    nftables_priority -1\n    \
+         nftables_counters\n    vrrp_ipsets\n}}\n{}",
+        inst("    no_accept")
+    );
+    let l = ok(&text);
+    warning(
+        &l,
+        "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and \
+         'vrrp_ipsets' with 'nftables' config option",
+        2,
+    );
+    let w = warning(&l, "'vrrp_iptables' accepted, no effect", 2);
+    assert!(w.message.contains("XDP"), "{w}");
+    for (k, line) in [
+        ("nftables", 3),
+        ("nftables_priority", 4),
+        ("nftables_counters", 5),
+    ] {
+        assert_eq!(
+            warning(&l, &format!("'{k}' accepted, no effect"), line).category,
+            Category::NoEffect
+        );
+    }
+    warning(&l, "keyword 'vrrp_ipsets'", 6);
+}

@@ -1589,6 +1589,21 @@ impl<'a> Interp<'a> {
                 "vrrp_no_swap" => {
                     self.no_effect(&kw, validate::no_effect_why("vrrp_no_swap"));
                 }
+                // keepalived 2.2.7 (Debian's, built with nftables only) warns about
+                // vrrp_iptables and uses nftables; vrrpd's XDP program does their work.
+                "vrrp_iptables" => {
+                    self.warn(
+                        &kw,
+                        Category::Fixup,
+                        "iptables not supported, using nftables instead. Please replace \
+                         'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option"
+                            .to_string(),
+                    );
+                    self.no_effect(&kw, validate::no_effect_why("nftables"));
+                }
+                "nftables" | "nftables_priority" | "nftables_ifindex" | "nftables_counters" => {
+                    self.no_effect(&kw, validate::no_effect_why("nftables"));
+                }
                 "vrrp_check_unicast_src" => {
                     self.no_effect(&kw, validate::no_effect_why("check_unicast_src"));
                 }

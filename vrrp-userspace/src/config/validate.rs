@@ -68,6 +68,11 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
     ),
     ("notification_email_from", "vrrpd sends no e-mail"),
     (
+        "nftables",
+        "vrrpd adds no firewall rules: its XDP program drops what keepalived's nftables rules \
+         drop for a master without accept (no_accept), whichever firewall keywords are set",
+    ),
+    (
         "route and rule tracking",
         "vrrpd adds and removes virtual and static routes and rules, but does not watch them: \
          one deleted by someone else stays deleted (keepalived makes its instance BACKUP, or \
