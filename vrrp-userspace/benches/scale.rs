@@ -16,6 +16,11 @@
 //!    each of two interfaces (two bridges, 1,020), vrrpd only: one master per router and no
 //!    state change over the window, CPU, memory, start to all converged, and the switch's own
 //!    drop counters with the adverts the backup received.
+//! 4. The status loop: the 200 routers of 1 with vrrpd on both hosts, and `vrrpd status` run
+//!    back to back against the master's control socket for the window (60 s): each call's
+//!    time (the whole command: start, query, print), and the state changes either daemon
+//!    logged meanwhile (each a false takeover or a lost mastership). `--only status` runs it
+//!    alone.
 
 mod common;
 
@@ -349,6 +354,144 @@ struct Big {
     /// interfaces.
     switch_drops: u64,
     window_s: f64,
+}
+
+/// What the status loop measured.
+#[derive(Debug, Default, Clone)]
+struct StatusLoop {
+    /// Calls that answered (exit status 0, a line per router), and those that did not.
+    answered: usize,
+    failed: usize,
+    /// ms each call took, whole command.
+    call_ms: Vec<f64>,
+    /// State changes either daemon logged over the window.
+    changes: usize,
+    /// The same over an equal window just before, without the loop (what the machine's load
+    /// alone causes).
+    changes_before: usize,
+    /// ms of the query alone (this process asking the socket, no command started), over a
+    /// tenth of the window after the loop.
+    query_ms: Vec<f64>,
+    /// Routers in MASTER / BACKUP on the master / the backup at the window's end.
+    end: [usize; 2],
+    master_cpu_pct: f64,
+    window_s: f64,
+}
+
+/// The status loop cell: vrrpd master of the 200 routers on `hosts[0]`, backup on `hosts[1]`,
+/// `vrrpd status` in a tight loop against the master for `window`.
+fn run_status(lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) -> Result<StatusLoop> {
+    let mut out = StatusLoop::default();
+    let mut nodes = Vec::new();
+    for (i, (state, prio)) in [("MASTER", 150), ("BACKUP", 100)].into_iter().enumerate() {
+        let name = format!("status-{}", hosts[i]);
+        let path = dir.join(format!("{name}.conf"));
+        std::fs::write(&path, config(&name, state, prio))?;
+        nodes.push(Node::start(
+            Kind::Vrrpd,
+            lab.host(hosts[i]),
+            &path,
+            dir,
+            &name,
+            None,
+        ));
+    }
+    let deadline = monotonic_ns() + 60_000_000_000;
+    while !(converged(&nodes[0], "MASTER") && converged(&nodes[1], "BACKUP")) {
+        if monotonic_ns() > deadline {
+            bail!("status loop: 200 routers did not converge in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let Node::Vrrpd(master) = &nodes[0] else {
+        bail!("the master is vrrpd")
+    };
+    let socket = master.socket.clone();
+    let logged = [nodes[0].log_text().len(), nodes[1].log_text().len()];
+    std::thread::sleep(window);
+    out.changes_before = state_changes(&nodes[0].log_text(), logged[0])
+        + state_changes(&nodes[1].log_text(), logged[1]);
+    let logged = [nodes[0].log_text().len(), nodes[1].log_text().len()];
+    let pids = nodes[0].pids();
+    let cpu0 = cpu_seconds(&pids);
+    let t0 = monotonic_ns();
+    let end = t0 + window.as_nanos() as u64;
+    while monotonic_ns() < end {
+        let t = monotonic_ns();
+        let answer = std::process::Command::new(common::vrrpd_bin())
+            .arg("status")
+            .arg("--control-socket")
+            .arg(&socket)
+            .stderr(std::process::Stdio::null())
+            .output();
+        out.call_ms.push(ms(monotonic_ns() - t));
+        let routers = answer.as_ref().map_or(0, |o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.contains(": MASTER on "))
+                .count()
+        });
+        if answer.is_ok_and(|o| o.status.success()) && routers >= usize::from(ROUTERS) {
+            out.answered += 1;
+        } else {
+            out.failed += 1;
+        }
+    }
+    out.window_s = (monotonic_ns() - t0) as f64 / 1e9;
+    out.master_cpu_pct = 100.0 * (cpu_seconds(&pids) - cpu0) / out.window_s;
+    out.changes = state_changes(&nodes[0].log_text(), logged[0])
+        + state_changes(&nodes[1].log_text(), logged[1]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let end = monotonic_ns() + window.as_nanos() as u64 / 10;
+    while monotonic_ns() < end {
+        let t = monotonic_ns();
+        let answer = rt.block_on(vrrp_userspace::control::query(&socket));
+        out.query_ms.push(ms(monotonic_ns() - t));
+        if answer.map_or(true, |a| a.len() != usize::from(ROUTERS)) {
+            out.failed += 1;
+        }
+    }
+    out.end = [
+        converged_in(&nodes[0], Layout::SIDE, "MASTER"),
+        converged_in(&nodes[1], Layout::SIDE, "BACKUP"),
+    ];
+    for n in nodes {
+        n.term();
+        n.wait_exit();
+    }
+    Ok(out)
+}
+
+/// The status loop's paragraph of the report.
+fn status_report(s: &StatusLoop) -> String {
+    let q = |v: &[f64], p: f64| quantile(v, p).unwrap_or(f64::NAN);
+    let calls = |v: &[f64]| format!("{:.1} / {:.1} / {:.1}", q(v, 0.5), q(v, 0.99), q(v, 1.0));
+    let mark = |ok: bool| if ok { "met" } else { "missed" };
+    format!(
+        "The status loop: the {ROUTERS} routers above with vrrpd on both hosts, `vrrpd status` \
+         run back to back against the master's control socket for {:.0} s.\n\n\
+         | | |\n|---|---|\n\
+         | calls answered (not answered) | {} ({}) |\n\
+         | one call, the whole command (start, query of {ROUTERS} routers, print), p50 / p99 / max ms | {} |\n\
+         | the query alone (the bench asking the socket, {} queries), p50 / p99 / max ms | {} |\n\
+         | the master's CPU % during the loop | {:.1} |\n\
+         | state changes on either host during the loop (the same window just before, no loop) | {} ({}) |\n\n\
+         Targets: no takeover during the loop: **{}**; one call under 5 ms (p50): **{}**.\n",
+        s.window_s,
+        s.answered,
+        s.failed,
+        calls(&s.call_ms),
+        s.query_ms.len(),
+        calls(&s.query_ms),
+        s.master_cpu_pct,
+        s.changes,
+        s.changes_before,
+        mark(s.changes == 0 && s.end == [usize::from(ROUTERS); 2]),
+        mark(q(&s.call_ms, 0.5) < 5.0),
+    )
 }
 
 /// A whole-VRID-space cell: vrrpd master on `hosts[0]`, backup on `hosts[1]`.
@@ -787,6 +930,26 @@ fn main() -> Result<()> {
     // meet eth0's (same VRIDs).
     lab.add_segment(&[("n1", "192.0.2.132/25"), ("n2", "192.0.2.133/25")]);
     let dir = run_dir();
+    let status_window = Duration::from_secs(if common::quick() { 5 } else { 60 });
+    if common::only().is_some_and(|o| o.contains("status")) {
+        println!("scale: `vrrpd status` in a tight loop on the master of {ROUTERS} routers");
+        let s = run_status(&lab, &dir, ["n1", "n2"], status_window)?;
+        println!(
+            "  {:?}",
+            StatusLoop {
+                call_ms: vec![],
+                query_ms: vec![],
+                ..s.clone()
+            }
+        );
+        println!(
+            "Measured by `{command}` on {}. {load}\n\n{}",
+            machine_line(),
+            status_report(&s)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
     let mut figures: [Figures; 2] = Default::default();
     let mut floor = Floor::default();
     for (i, kind) in Kind::BOTH.iter().enumerate() {
@@ -812,7 +975,10 @@ fn main() -> Result<()> {
         println!("  {big:?}");
         bigs.push(big);
     }
-    let table = report(&figures, &floor, &bigs, window, &command, &load);
+    println!("scale: `vrrpd status` in a tight loop on the master of {ROUTERS} routers");
+    let status = run_status(&lab, &dir, ["n1", "n2"], status_window)?;
+    let mut table = report(&figures, &floor, &bigs, window, &command, &load);
+    table.push_str(&status_report(&status));
     println!("{table}");
     let svg = plot_path("scale.svg");
     plot(&figures, &svg)?;
