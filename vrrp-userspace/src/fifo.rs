@@ -32,7 +32,12 @@ pub fn line(kind: &str, name: &str, to: State, priority: u8) -> String {
         State::Fault => "FAULT",
         State::Initialize => "STOP",
     };
-    format!("{kind} \"{name}\" {state} {priority}\n")
+    event_line(kind, name, state, priority)
+}
+
+/// keepalived's line for an event (`MASTER_RX_LOWER_PRI`, `MASTER_PRIORITY`, …) or state.
+pub fn event_line(kind: &str, name: &str, event: &str, priority: u8) -> String {
+    format!("{kind} \"{name}\" {event} {priority}\n")
 }
 
 /// An open FIFO.
@@ -226,6 +231,19 @@ pub fn write(kind: &str, name: &str, to: State, priority: u8) {
         return;
     }
     let line = line(kind, name, to, priority);
+    for f in fifos.iter() {
+        f.send(&line);
+    }
+}
+
+/// Queues keepalived's line for an event of an instance (`kind` INSTANCE) on every FIFO;
+/// returns at once.
+pub fn write_event(kind: &str, name: &str, event: &str, priority: u8) {
+    let fifos = FIFOS.lock().unwrap_or_else(|e| e.into_inner());
+    if fifos.is_empty() {
+        return;
+    }
+    let line = event_line(kind, name, event, priority);
     for f in fifos.iter() {
         f.send(&line);
     }

@@ -553,6 +553,7 @@ fn notify_commands(n: &Notify) -> impl Iterator<Item = (&'static str, &NotifyCom
         ("notify_stop", &n.stop),
         ("notify", &n.any),
         ("notify_split_brain", &n.split_brain),
+        ("notify_master_rx_lower_pri", &n.master_rx_lower_pri),
     ]
     .into_iter()
     .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
@@ -876,6 +877,18 @@ pub fn notify_split_brain(command: &NotifyCommand, instance: &str, args: Vec<Str
         command.clone(),
         policy(),
         args,
+        None,
+    );
+}
+
+/// Runs instance `instance`'s `notify_master_rx_lower_pri` command (no arguments, as
+/// keepalived runs it), behind the instance's earlier notify commands. Returns at once.
+pub fn notify_event(command: &NotifyCommand, instance: &str) {
+    NOTIFIER.submit(
+        &format!("INSTANCE {instance}"),
+        command.clone(),
+        policy(),
+        Vec::new(),
         None,
     );
 }

@@ -903,3 +903,89 @@ fn firewall_keywords_are_keepalived_s_and_have_no_effect() {
     }
     warning(&l, "keyword 'vrrp_ipsets'", 6);
 }
+
+#[test]
+fn notify_master_rx_lower_pri_keeps_the_first_like_keepalived() {
+    let l = ok(&inst(
+        "    notify_master_rx_lower_pri \"/bin/true one\" nobody\n    notify_master_rx_lower_pri \"/bin/true two\"",
+    ));
+    let c = vi1(&l).notify.master_rx_lower_pri.as_ref().expect("kept");
+    assert_eq!(c.command, "/bin/true one");
+    assert_eq!(c.user.as_deref(), Some("nobody"));
+    // keepalived 2.2.7: "(VI_1) notify_master_rx_lower_pri script already specified - ignoring
+    // /bin/true two" at line 5.
+    let w = warning(
+        &l,
+        "(VI_1) notify_master_rx_lower_pri script already specified - ignoring /bin/true two",
+        5,
+    );
+    assert_eq!(w.category, Category::Fixup);
+    assert!(
+        !l.warnings.iter().any(|w| w.message.contains("nknown")),
+        "{:?}",
+        l.warnings
+    );
+}
+
+/// `global_defs { vrrp_notify_priority_changes G }`, `vrrp_sync_group VG_1 { group { VI_1 }
+/// S }` and VI_1 with `I` (each line left out when empty).
+fn priority_changes(g: &str, s: &str, i: &str) -> Loaded {
+    let global = if g.is_empty() {
+        String::new()
+    } else {
+        format!("global_defs {{\n    {g}\n}}\n")
+    };
+    let group = format!("vrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n    }}\n    {s}\n}}\n");
+    ok(&format!("{global}{group}{}", inst(&format!("    {i}"))))
+}
+
+#[test]
+fn notify_priority_changes_defaults_to_the_sync_group_then_the_global_one() {
+    let on = |l: &Loaded| vi1(l).notify.priority_changes == Some(true);
+    assert!(!on(&priority_changes("", "", "")));
+    assert!(on(&priority_changes("vrrp_notify_priority_changes", "", "")));
+    assert!(on(&priority_changes("", "", "notify_priority_changes")));
+    assert!(on(&priority_changes("", "notify_priority_changes on", "")));
+    assert!(!on(&priority_changes(
+        "vrrp_notify_priority_changes yes",
+        "notify_priority_changes off",
+        ""
+    )));
+    assert!(on(&priority_changes(
+        "vrrp_notify_priority_changes no",
+        "notify_priority_changes false",
+        "notify_priority_changes true"
+    )));
+    assert!(!on(&priority_changes(
+        "vrrp_notify_priority_changes",
+        "notify_priority_changes",
+        "notify_priority_changes no"
+    )));
+}
+
+#[test]
+fn notify_priority_changes_bad_values_are_keepalived_s_warnings() {
+    // keepalived 2.2.7 (`keepalived -t -l -D`) says these three and keeps the defaults.
+    let l = priority_changes(
+        "vrrp_notify_priority_changes maybe",
+        "notify_priority_changes sometimes",
+        "notify_priority_changes perhaps",
+    );
+    warning(
+        &l,
+        "Invalid value 'maybe' for global vrrp_notify_priority_changes specified",
+        2,
+    );
+    warning(
+        &l,
+        "(VG_1) Invalid value 'sometimes' for sync group notify_priority_changes specified",
+        8,
+    );
+    warning(
+        &l,
+        "(VI_1) Invalid value 'perhaps' for notify_priority_changes specified",
+        13,
+    );
+    assert_eq!(vi1(&l).notify.priority_changes, None);
+    assert!(!l.config.global.vrrp_notify_priority_changes);
+}

@@ -1350,6 +1350,24 @@ impl<'a> Interp<'a> {
         }
     }
 
+    /// keepalived's `check_true_false` after a keyword: absent is true; a word other than
+    /// `true|on|yes|false|off|no` is keepalived's warning `msg(word)` and leaves the setting
+    /// as it was (keepalived reports it and goes on).
+    fn true_false(&mut self, node: &Node, msg: impl FnOnce(&str) -> String) -> Option<bool> {
+        match node.words.get(1) {
+            None => Some(true),
+            Some(t) => match t.text.as_str() {
+                "true" | "on" | "yes" => Some(true),
+                "false" | "off" | "no" => Some(false),
+                v => {
+                    let (t, m) = (t.clone(), msg(v));
+                    self.warn(&t, Category::Fixup, m);
+                    None
+                }
+            },
+        }
+    }
+
     // --- top level ---------------------------------------------------------------------------
 
     fn top(&mut self, nodes: &[Node]) {
@@ -1624,6 +1642,15 @@ impl<'a> Interp<'a> {
                         } else {
                             V3Checksum::PseudoHeader
                         };
+                    }
+                }
+                "vrrp_notify_priority_changes" => {
+                    if let Some(b) = self.true_false(node, |v| {
+                        format!(
+                            "Invalid value '{v}' for global vrrp_notify_priority_changes specified"
+                        )
+                    }) {
+                        g.vrrp_notify_priority_changes = b;
                     }
                 }
                 "vrrp_lower_prio_no_advert" => {
@@ -2041,7 +2068,7 @@ impl<'a> Interp<'a> {
                     self.no_effect(&kw, validate::no_effect_why("mcast_src_ip"));
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify"
-                | "notify_split_brain" => {
+                | "notify_split_brain" | "notify_master_rx_lower_pri" => {
                     // notify_split_brain is ours: keepalived 2.2.7 logs "Unknown keyword" and
                     // goes on, as with vrrpd_exclusive; `vrrpd check` says so.
                     let slot = match k {
@@ -2050,6 +2077,7 @@ impl<'a> Interp<'a> {
                         "notify_fault" => &mut r.notify.fault,
                         "notify_stop" => &mut r.notify.stop,
                         "notify_split_brain" => &mut r.notify.split_brain,
+                        "notify_master_rx_lower_pri" => &mut r.notify.master_rx_lower_pri,
                         _ => &mut r.notify.any,
                     };
                     // keepalived keeps the first and warns about the others.
@@ -2156,6 +2184,13 @@ impl<'a> Interp<'a> {
                 "lower_prio_no_advert" => r.lower_prio_no_advert = self.flag(node),
                 "strict_mode" => r.strict = self.flag(node),
                 "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
+                "notify_priority_changes" => {
+                    if let Some(b) = self.true_false(node, |v| {
+                        format!("({iname}) Invalid value '{v}' for notify_priority_changes specified")
+                    }) {
+                        r.notify.priority_changes = Some(b);
+                    }
+                }
                 _ => known = false,
             }
             self.known_or_not(node, &format!("vrrp_instance {iname}"), known);
@@ -3032,6 +3067,17 @@ impl<'a> Interp<'a> {
                     }
                 }
                 "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
+                "notify_priority_changes" => {
+                    let gname = g.name.clone();
+                    if let Some(b) = self.true_false(node, |v| {
+                        format!(
+                            "({gname}) Invalid value '{v}' for sync group notify_priority_changes \
+                             specified"
+                        )
+                    }) {
+                        g.notify.priority_changes = Some(b);
+                    }
+                }
                 "sync_group_tracking_weight" => {
                     if self.no_block(node) {
                         g.tracking_weight = true;

@@ -538,6 +538,16 @@ pub struct Notify {
     /// not heard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_brain: Option<NotifyCommand>,
+    /// `notify_master_rx_lower_pri` (instances only): run, without arguments, each time the
+    /// instance as master hears a lower priority advert (keepalived's FIFO line
+    /// `INSTANCE "NAME" MASTER_RX_LOWER_PRI <priority>` goes out then with or without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_rx_lower_pri: Option<NotifyCommand>,
+    /// `notify_priority_changes [BOOL]`: the FIFOs get `INSTANCE "NAME" MASTER_PRIORITY <new>`
+    /// (or `BACKUP_PRIORITY`) when the effective priority changes. Unset in an instance: its
+    /// sync group's, else `global_defs`' `vrrp_notify_priority_changes` (validation copies it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_changes: Option<bool>,
 }
 
 impl Notify {
@@ -933,6 +943,10 @@ pub struct Global {
     /// ignores it when it names the same file as `notify_fifo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_priority_changes [BOOL]`: the instances' default of
+    /// `notify_priority_changes` (after their sync group's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub vrrp_notify_priority_changes: bool,
 }
 
 /// A FIFO that receives a line per state change (`INSTANCE "VI_1" MASTER 100`), created if
@@ -979,6 +993,7 @@ impl Default for Global {
             vrrpd_exclusive: false,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            vrrp_notify_priority_changes: false,
         }
     }
 }

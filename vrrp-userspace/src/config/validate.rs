@@ -206,7 +206,27 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
     }
 
     let (group4, group6) = (config.global.mcast_group4, config.global.mcast_group6);
-    for inst in &mut config.instances {
+    // keepalived: an instance's notify_priority_changes defaults to its sync group's, else to
+    // global_defs' vrrp_notify_priority_changes.
+    let priority_changes: Vec<bool> = config
+        .instances
+        .iter()
+        .map(|inst| {
+            inst.notify.priority_changes.unwrap_or_else(|| {
+                config
+                    .sync_groups
+                    .iter()
+                    .find(|g| g.instances.contains(&inst.name))
+                    .and_then(|g| g.notify.priority_changes)
+                    .unwrap_or(config.global.vrrp_notify_priority_changes)
+            })
+        })
+        .collect();
+    for (inst, priority_changes) in config.instances.iter_mut().zip(priority_changes) {
+        // Resolved here (as keepalived does at startup); an unset false stays unset.
+        if priority_changes {
+            inst.notify.priority_changes = Some(true);
+        }
         // keepalived sends every instance's multicast adverts to the global groups.
         inst.mcast_group4 = group4;
         inst.mcast_group6 = group6;

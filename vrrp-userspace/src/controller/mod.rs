@@ -477,6 +477,21 @@ pub enum Effect {
         /// The instance, the other master's address and its MAC ("unknown" when not heard).
         args: Vec<String>,
     },
+    /// keepalived's events of an instance besides its state changes: `MASTER_RX_LOWER_PRI`
+    /// (as master it heard a lower priority advert: its `notify_master_rx_lower_pri` command
+    /// runs, without arguments) and, with `notify_priority_changes`, `MASTER_PRIORITY` or
+    /// `BACKUP_PRIORITY` (its effective priority changed). The driver then writes the notify
+    /// FIFOs' line `INSTANCE "NAME" EVENT PRIORITY`.
+    NotifyEvent {
+        /// The command to run, if any.
+        command: Option<NotifyCommand>,
+        /// The instance (its commands run in order).
+        instance: String,
+        /// `MASTER_RX_LOWER_PRI`, `MASTER_PRIORITY` or `BACKUP_PRIORITY`.
+        event: &'static str,
+        /// The instance's effective priority.
+        priority: u8,
+    },
     /// Run the notify scripts of an instance or a sync group (`kind` INSTANCE or GROUP).
     RunNotify {
         /// The scripts.
@@ -558,6 +573,7 @@ impl Effect {
             Effect::Flush
             | Effect::StateChanged { .. }
             | Effect::RunNotify { .. }
+            | Effect::NotifyEvent { .. }
             | Effect::NotifySplitBrain { .. }
             | Effect::RunScripts(_)
             | Effect::WatchTracked { .. }
@@ -2457,6 +2473,21 @@ impl Controller {
                             self.instances[i].name()
                         );
                         self.log(log::Level::Info, line);
+                        // keepalived writes the line as the priority changes, in the state
+                        // the instance is in then (the address owner's never changes).
+                        if self.instances[i].spec.notify.priority_changes == Some(true) {
+                            let master = self.instances[i].router.state() == State::Master;
+                            self.out.push(Effect::NotifyEvent {
+                                command: None,
+                                instance: self.instances[i].name(),
+                                event: if master {
+                                    "MASTER_PRIORITY"
+                                } else {
+                                    "BACKUP_PRIORITY"
+                                },
+                                priority: p.get(),
+                            });
+                        }
                         self.input(i, now, fsm::Input::SetPriority(p));
                         let master = self.instances[i].router.state() == State::Master;
                         self.set_router(i, master);
@@ -2965,6 +2996,14 @@ impl Controller {
                     && advert.priority != Priority::SHUTDOWN
                 {
                     self.lower_prio_garps(i, now);
+                    // keepalived's notify_master_rx_lower_pri, after the GARPs.
+                    let inst = &self.instances[i];
+                    self.out.push(Effect::NotifyEvent {
+                        command: inst.spec.notify.master_rx_lower_pri.clone(),
+                        instance: inst.name(),
+                        event: "MASTER_RX_LOWER_PRI",
+                        priority: inst.router.priority().get(),
+                    });
                 }
                 if was_master
                     && self.instances[i].router.state() == State::Backup

@@ -733,6 +733,7 @@ impl World {
             | Effect::UnmapVips { .. }
             | Effect::SendGarps { .. }
             | Effect::RunNotify { .. }
+            | Effect::NotifyEvent { .. }
             | Effect::NotifySplitBrain { .. }
             | Effect::Heartbeat { .. }
             | Effect::JoinGroups { .. }
@@ -1175,6 +1176,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::SendGarps { .. } => "SendGarps",
         Effect::StateChanged { .. } => "StateChanged",
         Effect::RunNotify { .. } => "RunNotify",
+        Effect::NotifyEvent { .. } => "NotifyEvent",
         Effect::NotifySplitBrain { .. } => "NotifySplitBrain",
         Effect::Heartbeat { .. } => "Heartbeat",
         Effect::JoinGroups { .. } => "JoinGroups",

@@ -431,6 +431,17 @@ impl<F: Frames> Daemon<F> {
                 state,
                 priority,
             } => notify(&n, kind, &name, state, priority),
+            Effect::NotifyEvent {
+                command,
+                instance,
+                event,
+                priority,
+            } => {
+                if let Some(c) = &command {
+                    crate::scripts::notify_event(c, &instance);
+                }
+                crate::fifo::write_event("INSTANCE", &instance, event, priority);
+            }
             Effect::NotifySplitBrain {
                 command,
                 instance,
