@@ -2275,3 +2275,131 @@ fn a_track_file_and_a_track_process_move_the_priority_and_fault() {
     );
     assert_eq!(view(&ctl, "VI_1").state, State::Fault);
 }
+
+/// The [`Effect::NotifyEvent`]s of `effects`: instance, event, priority, command.
+fn notify_events(effects: &[Effect]) -> Vec<(String, &'static str, u8, Option<String>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::NotifyEvent {
+                command,
+                instance,
+                event,
+                priority,
+            } => Some((
+                instance.clone(),
+                *event,
+                *priority,
+                command.as_ref().map(|c| c.command.clone()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_master_hearing_a_lower_priority_notifies_master_rx_lower_pri() {
+    let mut spec = instance("VI_1", 1, 200, true);
+    spec.notify.master_rx_lower_pri = Some(NotifyCommand {
+        command: "/usr/local/bin/reclaim".into(),
+        user: None,
+        group: None,
+    });
+    let (mut ctl, _) = Controller::start(&config(vec![spec.clone()]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let effects = tick(&mut ctl, SEC, vec![heard(1, 100, SEC)]);
+    assert_eq!(
+        notify_events(&effects),
+        vec![(
+            "VI_1".into(),
+            "MASTER_RX_LOWER_PRI",
+            200,
+            Some("/usr/local/bin/reclaim".into())
+        )]
+    );
+    // After the GARPs, as keepalived sends them first.
+    let pos = |f: &dyn Fn(&Effect) -> bool| effects.iter().position(f).unwrap();
+    assert!(
+        pos(&|e| matches!(e, Effect::SendGarps { .. }))
+            < pos(&|e| matches!(e, Effect::NotifyEvent { .. }))
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    // Priority 0 is a master leaving: no event.
+    ctl.handle(SEC, Input::Results(vec![]));
+    assert!(notify_events(&tick(&mut ctl, 2 * SEC, vec![heard(1, 0, 2 * SEC)])).is_empty());
+    // Without the command the FIFO line still goes out (keepalived's send_event_notify).
+    spec.notify.master_rx_lower_pri = None;
+    let (mut ctl, _) = Controller::start(&config(vec![spec]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let effects = tick(&mut ctl, SEC, vec![heard(1, 100, SEC)]);
+    assert_eq!(
+        notify_events(&effects),
+        vec![("VI_1".into(), "MASTER_RX_LOWER_PRI", 200, None)]
+    );
+    // A master that yields to a higher priority, or a backup, says nothing of the kind.
+    let (mut ctl, _) =
+        Controller::start(&config(vec![instance("VI_1", 1, 100, true)]), &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    assert!(notify_events(&tick(&mut ctl, SEC, vec![heard(1, 200, SEC)])).is_empty());
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert!(notify_events(&tick(&mut ctl, 2 * SEC, vec![heard(1, 50, 2 * SEC)])).is_empty());
+}
+
+#[test]
+fn notify_priority_changes_notifies_the_new_effective_priority() {
+    let tracked = |name: &str, vrid, priority, master| {
+        let mut s = instance(name, vrid, priority, master);
+        s.track_scripts = vec![TrackScript {
+            script: "chk".into(),
+            weight: Some(-60),
+            reverse: None,
+        }];
+        s.notify.priority_changes = Some(true);
+        s
+    };
+    let mut quiet = tracked("VI_3", 3, 150, false);
+    quiet.notify.priority_changes = None;
+    let mut c = config(vec![
+        tracked("VI_1", 1, 150, true),
+        tracked("VI_2", 2, 150, false),
+        quiet,
+        // The address owner's priority never changes.
+        tracked("VI_4", 4, 255, true),
+    ]);
+    c.scripts = vec![Script {
+        fall: 1,
+        rise: 1,
+        ..Script::new("chk", "true")
+    }];
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    let script = |ctl: &mut Controller, at, success| {
+        ctl.handle(
+            at,
+            Input::Script {
+                name: "chk".into(),
+                success,
+            },
+        )
+    };
+    let effects = script(&mut ctl, SEC, false);
+    assert_eq!(
+        notify_events(&effects),
+        vec![
+            ("VI_1".into(), "MASTER_PRIORITY", 90, None),
+            ("VI_2".into(), "BACKUP_PRIORITY", 90, None),
+        ]
+    );
+    ctl.handle(SEC, Input::Results(vec![]));
+    // Unchanged priority: nothing; back up: the base priority.
+    assert!(notify_events(&script(&mut ctl, 2 * SEC, false)).is_empty());
+    assert_eq!(
+        notify_events(&script(&mut ctl, 3 * SEC, true)),
+        vec![
+            ("VI_1".into(), "MASTER_PRIORITY", 150, None),
+            ("VI_2".into(), "BACKUP_PRIORITY", 150, None),
+        ]
+    );
+}
