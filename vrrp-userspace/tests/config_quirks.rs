@@ -935,7 +935,8 @@ fn priority_changes(g: &str, s: &str, i: &str) -> Loaded {
     } else {
         format!("global_defs {{\n    {g}\n}}\n")
     };
-    let group = format!("vrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n    }}\n    {s}\n}}\n");
+    let group =
+        format!("vrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n    }}\n    {s}\n}}\n");
     ok(&format!("{global}{group}{}", inst(&format!("    {i}"))))
 }
 
@@ -943,7 +944,11 @@ fn priority_changes(g: &str, s: &str, i: &str) -> Loaded {
 fn notify_priority_changes_defaults_to_the_sync_group_then_the_global_one() {
     let on = |l: &Loaded| vi1(l).notify.priority_changes == Some(true);
     assert!(!on(&priority_changes("", "", "")));
-    assert!(on(&priority_changes("vrrp_notify_priority_changes", "", "")));
+    assert!(on(&priority_changes(
+        "vrrp_notify_priority_changes",
+        "",
+        ""
+    )));
     assert!(on(&priority_changes("", "", "notify_priority_changes")));
     assert!(on(&priority_changes("", "notify_priority_changes on", "")));
     assert!(!on(&priority_changes(

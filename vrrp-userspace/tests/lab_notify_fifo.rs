@@ -34,7 +34,8 @@ fn lines(file: &Path) -> Vec<String> {
 }
 
 /// The configuration: a FIFO that does not exist yet, its reader, and two instances in a sync
-/// group, the first tracking a flag file.
+/// group, both tracking a flag file (the first with weight 0: FAULT; the second with weight -10
+/// and `notify_priority_changes`: its priority changes are FIFO lines too).
 fn config(dir: &Path, flag: &Path, reader: &Path) -> String {
     let instance = |name: &str, vrid: u32, vip: &str, track: &str| {
         format!(
@@ -44,7 +45,8 @@ fn config(dir: &Path, flag: &Path, reader: &Path) -> String {
     format!(
         "global_defs {{\n    vrrp_notify_fifo {}\n    vrrp_notify_fifo_script {}\n}}\n\
          vrrp_script chk {{\n    script \"/usr/bin/test -e {}\"\n    interval 1\n}}\n\
-         vrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{}",
+         vrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    \
+         sync_group_tracking_weight\n}}\n{}{}",
         dir.join("notify.fifo").display(),
         reader.display(),
         flag.display(),
@@ -54,7 +56,12 @@ fn config(dir: &Path, flag: &Path, reader: &Path) -> String {
             "192.0.2.3",
             "    track_script {\n        chk\n    }\n"
         ),
-        instance("VI_2", 51, "192.0.2.5", ""),
+        instance(
+            "VI_2",
+            51,
+            "192.0.2.5",
+            "    notify_priority_changes\n    track_script {\n        chk weight -10\n    }\n"
+        ),
     )
 }
 
@@ -137,6 +144,13 @@ fn a_notify_fifo_reader_sees_keepalived_s_lines_in_order() {
             ours.contains(&format!("GROUP \"VG_1\" {state} 0")),
             "{state}: {ours:#?}"
         );
+    }
+    // VI_2's notify_priority_changes: its tracked script's weight moves its priority.
+    for line in [
+        "INSTANCE \"VI_2\" BACKUP_PRIORITY 90",
+        "INSTANCE \"VI_2\" BACKUP_PRIORITY 100",
+    ] {
+        assert!(ours.iter().any(|l| l == line), "{line}: {ours:#?}");
     }
     let (theirs, theirs_all) = scenario(
         lab.host("lb01"),

@@ -2067,8 +2067,13 @@ impl<'a> Interp<'a> {
                     r.mcast_src = self.ip(node, 1);
                     self.no_effect(&kw, validate::no_effect_why("mcast_src_ip"));
                 }
-                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify"
-                | "notify_split_brain" | "notify_master_rx_lower_pri" => {
+                "notify_master"
+                | "notify_backup"
+                | "notify_fault"
+                | "notify_stop"
+                | "notify"
+                | "notify_split_brain"
+                | "notify_master_rx_lower_pri" => {
                     // notify_split_brain is ours: keepalived 2.2.7 logs "Unknown keyword" and
                     // goes on, as with vrrpd_exclusive; `vrrpd check` says so.
                     let slot = match k {
@@ -2186,7 +2191,9 @@ impl<'a> Interp<'a> {
                 "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),
                 "notify_priority_changes" => {
                     if let Some(b) = self.true_false(node, |v| {
-                        format!("({iname}) Invalid value '{v}' for notify_priority_changes specified")
+                        format!(
+                            "({iname}) Invalid value '{v}' for notify_priority_changes specified"
+                        )
                     }) {
                         r.notify.priority_changes = Some(b);
                     }
