@@ -158,10 +158,11 @@ fn dash_d_dash_capital_d_dash_s_0_log_to_local0_of_a_real_rsyslogd() {
         "the dump names the instance\n{}",
         report()
     );
-    // -D: each line names the part of vrrpd that speaks (the state change comes from daemon),
+    // -D: each line names the part of vrrpd that speaks (the state change comes from the
+    // driver's effects, `daemon::effects`),
     // and the debug lines are vrrpd's own, not its libraries'.
     assert!(
-        lines[master].contains("vrrpd: daemon: VI_LOG"),
+        lines[master].contains("vrrpd: daemon::effects: VI_LOG"),
         "{}",
         report()
     );
