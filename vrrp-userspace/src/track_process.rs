@@ -164,18 +164,10 @@ mod tests {
 
     fn proc_(process: &str, params: &[&str], m: ParamMatch, full: bool) -> TrackProcess {
         TrackProcess {
-            name: "p".into(),
-            process: process.into(),
             params: params.iter().map(|s| s.to_string()).collect(),
             param_match: m,
             full_command: full,
-            weight: 0,
-            reverse: false,
-            quorum: 1,
-            quorum_max: u32::MAX,
-            fork_delay_us: 0,
-            terminate_delay_us: 0,
-            source: Default::default(),
+            ..TrackProcess::new("p", process)
         }
     }
 

@@ -2744,18 +2744,8 @@ impl<'a> Interp<'a> {
 
     fn track_process(&mut self, name: &Token, nodes: &[Node]) {
         let mut p = TrackProcess {
-            name: name.text.clone(),
-            process: String::new(),
-            params: Vec::new(),
-            param_match: ParamMatch::None,
-            full_command: false,
-            weight: 0,
-            reverse: false,
-            quorum: 1,
-            quorum_max: u32::MAX,
-            fork_delay_us: 0,
-            terminate_delay_us: 0,
             source: self.source(name),
+            ..TrackProcess::new(name.text.clone(), String::new())
         };
         for node in nodes {
             let kw = node.words[0].clone();

@@ -500,6 +500,27 @@ pub struct TrackProcess {
     pub source: SourceLoc,
 }
 
+impl TrackProcess {
+    /// `vrrp_track_process NAME` counting processes called `process`, with keepalived's
+    /// defaults: no parameters, weight 0, quorum 1 and no maximum, no delays.
+    pub fn new(name: impl Into<String>, process: impl Into<String>) -> Self {
+        TrackProcess {
+            name: name.into(),
+            process: process.into(),
+            params: Vec::new(),
+            param_match: ParamMatch::None,
+            full_command: false,
+            weight: 0,
+            reverse: false,
+            quorum: 1,
+            quorum_max: u32::MAX,
+            fork_delay_us: 0,
+            terminate_delay_us: 0,
+            source: SourceLoc::default(),
+        }
+    }
+}
+
 /// A notify command: `notify_master "/path/script arg" [user [group]]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

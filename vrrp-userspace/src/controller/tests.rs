@@ -2190,20 +2190,7 @@ fn a_track_file_and_a_track_process_move_the_priority_and_fault() {
         source: Default::default(),
     };
     c.track_files = vec![file("level", 5), file("stop", 1)];
-    c.track_processes = vec![config::TrackProcess {
-        name: "daemon".into(),
-        process: "daemond".into(),
-        params: Vec::new(),
-        param_match: config::ParamMatch::None,
-        full_command: false,
-        weight: 0,
-        reverse: false,
-        quorum: 1,
-        quorum_max: u32::MAX,
-        fork_delay_us: 0,
-        terminate_delay_us: 0,
-        source: Default::default(),
-    }];
+    c.track_processes = vec![config::TrackProcess::new("daemon", "daemond")];
     let mut h = host();
     h.files.insert("level".into(), 2);
     h.processes.insert("daemon".into(), true);
