@@ -408,7 +408,8 @@ fn interop_unicast_peers_over_ipv6_vrrpd_and_keepalived() {
     assert!(bad.trim().is_empty(), "tshark finds errors in frames {bad}");
 }
 
-/// A keepalived.conf of one v2 instance: VRID `vrid`, VIP `vip`, and `global` lines in
+/// A keepalived.conf of one instance (v2 unless `global` sets `vrrp_version`): VRID `vrid`,
+/// VIP `vip`, and `global` lines in
 /// global_defs.
 fn instance_config(
     dir: &Path,
@@ -520,12 +521,14 @@ fn lab_keepalived_and_vrrpd_share_hosts_for_different_vrids() {
 /// A VRRPv3 keepalived.conf of VRID 50 (VIP [`VIP`]) whose adverts go to `vrrp_mcast_group4
 /// 224.0.0.19`.
 fn group19_config(dir: &Path, file: &str, state: &str, priority: u8) -> PathBuf {
-    let text = format!(
-        "global_defs {{\n    vrrp_version 3\n    vrrp_mcast_group4 224.0.0.19\n}}\nvrrp_instance VI_50 {{\n    state {state}\n    interface eth0\n    virtual_router_id 50\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n"
-    );
-    let path = dir.join(file);
-    std::fs::write(&path, text).unwrap();
-    path
+    instance_config(
+        dir,
+        file,
+        "    vrrp_version 3\n    vrrp_mcast_group4 224.0.0.19\n",
+        (state, priority),
+        50,
+        VIP,
+    )
 }
 
 /// `vrrp_mcast_group4 224.0.0.19` on two vrrpd and a keepalived: one group (one master, the
