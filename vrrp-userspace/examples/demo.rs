@@ -8,7 +8,7 @@
 
 use std::{
     io::{BufRead as _, BufReader},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, Stdio},
     sync::{
         Arc,
@@ -106,7 +106,7 @@ fn main() -> Result<()> {
     let seed = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tutorial"));
+        .unwrap_or_else(|| lab::tutorial(""));
     let bin = std::env::args()
         .nth(2)
         .map(PathBuf::from)

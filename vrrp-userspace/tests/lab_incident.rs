@@ -32,12 +32,6 @@ use vrrp_userspace::lab::{
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn seed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/tutorial")
-        .join(name)
-}
-
 fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
@@ -137,7 +131,13 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::seed();
     let dir = run_dir();
-    let (lb01, lb02) = start_pair(&vrrpd(), &lab, &seed("lb01.conf"), &seed("lb02.conf"), &dir);
+    let (lb01, lb02) = start_pair(
+        &vrrpd(),
+        &lab,
+        &lab::tutorial("lb01.conf"),
+        &lab::tutorial("lb02.conf"),
+        &dir,
+    );
     let s = lb01.status_json()[0].clone();
     assert_eq!(s["reason"], "initial state MASTER");
     assert_eq!(s["master_priority"], 100);
@@ -300,7 +300,7 @@ const METRICS: &str = "127.0.0.1:9650";
 /// The seed config `name` with `notify_split_brain` running `hook` with `out` as its first
 /// argument.
 fn with_hook(dir: &Path, name: &str, hook: &Path, out: &Path) -> PathBuf {
-    let seed = std::fs::read_to_string(seed(name)).unwrap();
+    let seed = std::fs::read_to_string(lab::tutorial(name)).unwrap();
     let line = format!(
         "    advert_int 1\n    notify_split_brain \"{} {}\"\n",
         hook.display(),

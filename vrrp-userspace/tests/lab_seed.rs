@@ -20,19 +20,19 @@ use vrrp_userspace::lab::{
 /// One scenario at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn seed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/tutorial")
-        .join(name)
-}
-
 fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
 
 /// Starts vrrpd with the seed's lb01.conf and lb02.conf and waits for lb01 MASTER, lb02 BACKUP.
 fn seed_pair(lab: &Lab, dir: &Path) -> (Vrrpd, Vrrpd) {
-    start_pair(&vrrpd(), lab, &seed("lb01.conf"), &seed("lb02.conf"), dir)
+    start_pair(
+        &vrrpd(),
+        lab,
+        &lab::tutorial("lb01.conf"),
+        &lab::tutorial("lb02.conf"),
+        dir,
+    )
 }
 
 /// Master_Down_Interval of lb02 (priority 90, advert_int 1, v2): 3 s + (256 − 90)/256 s,
@@ -177,7 +177,7 @@ fn seed_nopreempt_pair_stays_on_lb02_when_lb01_returns() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::seed();
     let dir = run_dir();
-    let conf1 = seed("lb01-nopreempt.conf");
+    let conf1 = lab::tutorial("lb01-nopreempt.conf");
     // Both are state BACKUP: whoever's Master_Down_Interval runs out first becomes master
     // (lb01's is 3.60 s, lb02's 3.64 s, too close to race). As in the tutorial, lb01 starts
     // first; lb02 then finds a master and, with nopreempt or not, a higher priority.
@@ -189,7 +189,7 @@ fn seed_nopreempt_pair_stays_on_lb02_when_lb01_returns() {
     let lb02 = Vrrpd::start(
         &vrrpd(),
         lab.host("lb02"),
-        &seed("lb02-nopreempt.conf"),
+        &lab::tutorial("lb02-nopreempt.conf"),
         &dir,
         "lb02",
     );
@@ -290,7 +290,7 @@ fn seed_kill9_master_backup_takes_over_and_only_it_answers_arp() {
     let lb01 = Vrrpd::start_with_pins(
         &vrrpd(),
         lab.host("lb01"),
-        &seed("lb01.conf"),
+        &lab::tutorial("lb01.conf"),
         &dir,
         "lb01b",
         pins,
@@ -364,7 +364,7 @@ fn sighup_refuses_a_bad_config_keeps_serving_and_applies_a_good_one() {
     let lab = Lab::seed();
     let dir = run_dir();
     let conf = dir.join("keepalived.conf");
-    let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
+    let original = std::fs::read_to_string(lab::tutorial("lb01.conf")).unwrap();
     std::fs::write(&conf, &original).unwrap();
     let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
     wait_for(Duration::from_secs(5), || {
@@ -423,7 +423,7 @@ fn track_script_failure_lowers_priority_and_hands_the_vip_over() {
     // The REFERENCE tutorial's health check, with the test of a file for `killall -0 haproxy`.
     let healthy = dir.join("haproxy-up");
     std::fs::write(&healthy, "").unwrap();
-    let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
+    let original = std::fs::read_to_string(lab::tutorial("lb01.conf")).unwrap();
     let conf = dir.join("lb01-tracked.conf");
     std::fs::write(
         &conf,
@@ -441,7 +441,7 @@ fn track_script_failure_lowers_priority_and_hands_the_vip_over() {
             ),
     )
     .unwrap();
-    let (lb01, _lb02) = start_pair(&vrrpd(), &lab, &conf, &seed("lb02.conf"), &dir);
+    let (lb01, _lb02) = start_pair(&vrrpd(), &lab, &conf, &lab::tutorial("lb02.conf"), &dir);
 
     // haproxy "dies": after fall 2, lb01 runs at 100 - 30 = 70 < 90, and lb02 preempts it.
     std::fs::remove_file(&healthy).unwrap();
@@ -473,7 +473,7 @@ fn garp_master_refresh_repeats_the_bursts_while_master() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::seed();
     let dir = run_dir();
-    let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
+    let original = std::fs::read_to_string(lab::tutorial("lb01.conf")).unwrap();
     let conf = dir.join("lb01-refresh.conf");
     std::fs::write(
         &conf,

@@ -16,12 +16,6 @@ use vrrp_userspace::lab::{
 /// One scenario at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn seed(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/tutorial")
-        .join(name)
-}
-
 fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
@@ -56,7 +50,7 @@ fn track_interface_weight_lowers_priority_so_that_lb02_preempts() {
     let capture = lab.capture(&pcap);
     std::thread::sleep(Duration::from_millis(300));
     // The seed's lb01 (priority 100) tracking eth1 with weight -20: 80 < lb02's 90 while down.
-    let original = std::fs::read_to_string(seed("lb01.conf")).unwrap();
+    let original = std::fs::read_to_string(lab::tutorial("lb01.conf")).unwrap();
     let conf = dir.join("lb01-track-if.conf");
     std::fs::write(
         &conf,
@@ -66,7 +60,7 @@ fn track_interface_weight_lowers_priority_so_that_lb02_preempts() {
         ),
     )
     .unwrap();
-    let (lb01, lb02) = start_pair(&vrrpd(), &lab, &conf, &seed("lb02.conf"), &dir);
+    let (lb01, lb02) = start_pair(&vrrpd(), &lab, &conf, &lab::tutorial("lb02.conf"), &dir);
     assert_eq!(lb01.status_json()[0]["priority"], 100);
 
     // eth1 goes down: lb01 runs at 80 (not FAULT), advertises it, and lb02 preempts.

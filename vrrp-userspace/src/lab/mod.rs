@@ -39,6 +39,14 @@ pub fn privileged(test: &str) -> bool {
     false
 }
 
+/// The tutorial's configuration `name` (`examples/tutorial/` in the repository), as the lab
+/// tests run it unchanged.
+pub fn tutorial(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/tutorial")
+        .join(name)
+}
+
 /// A name unique to this test run: `vt<pid>-<n><suffix>`, short enough for an interface name.
 pub fn unique(suffix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
