@@ -699,30 +699,27 @@ pub fn render(s: &Scrape<'_>) -> String {
         }
     }
 
-    out.family(
-        "vrrpd_arp_replies_sent_total",
-        "counter",
-        "ARP requests for an active VIP that XDP answered from the VMAC.",
-    );
-    for (iface, c) in s.counts {
-        out.sample(
+    // One XDP counter per interface, as a family of its own.
+    for (name, help, counter) in [
+        (
             "vrrpd_arp_replies_sent_total",
-            &[("interface", iface)],
-            Value::U(c.events[Counter::ArpReplied as usize]),
-        );
-    }
-
-    out.family(
-        "vrrpd_na_replies_sent_total",
-        "counter",
-        "Neighbour solicitations for an active IPv6 VIP that XDP answered from the VMAC.",
-    );
-    for (iface, c) in s.counts {
-        out.sample(
+            "ARP requests for an active VIP that XDP answered from the VMAC.",
+            Counter::ArpReplied,
+        ),
+        (
             "vrrpd_na_replies_sent_total",
-            &[("interface", iface)],
-            Value::U(c.events[Counter::NdReplied as usize]),
-        );
+            "Neighbour solicitations for an active IPv6 VIP that XDP answered from the VMAC.",
+            Counter::NdReplied,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        for (iface, c) in s.counts {
+            out.sample(
+                name,
+                &[("interface", iface)],
+                Value::U(c.events[counter as usize]),
+            );
+        }
     }
 
     out.family(
