@@ -156,6 +156,19 @@ fn parse_prefix(s: &str) -> Option<Prefix> {
 }
 
 impl Interp<'_> {
+    /// A route's or rule's option `option value` that vrrpd does not carry out: warned, the
+    /// entry added without it.
+    fn added_without(&mut self, option: &Token, value: &Token, what: &str) {
+        self.warn(
+            option,
+            Category::Unsupported,
+            format!(
+                "{what} option '{} {}' is not supported by vrrpd; the {what} is added without it",
+                option.text, value.text
+            ),
+        );
+    }
+
     /// The word after `words[i]`, or an error naming what was expected.
     fn value_after(&mut self, words: &[Token], i: usize, what: &str) -> Option<Token> {
         match words.get(i + 1) {
@@ -383,15 +396,7 @@ impl Interp<'_> {
                         v = self.value_after(w, i, "a value")?;
                         i += 1;
                     }
-                    self.warn(
-                        &t,
-                        Category::Unsupported,
-                        format!(
-                            "route option '{} {}' is not supported by vrrpd; the route is added \
-                             without it",
-                            t.text, v.text
-                        ),
-                    );
+                    self.added_without(&t, &v, "route");
                 }
                 _ => {
                     let mut d = t.clone();
@@ -627,15 +632,7 @@ impl Interp<'_> {
                 o if RULE_OPTIONS.contains(&o) => {
                     let v = self.value_after(w, i, "a value")?;
                     i += 1;
-                    self.warn(
-                        &t,
-                        Category::Unsupported,
-                        format!(
-                            "rule option '{} {}' is not supported by vrrpd; the rule is added \
-                             without it",
-                            t.text, v.text
-                        ),
-                    );
+                    self.added_without(&t, &v, "rule");
                 }
                 _ => {
                     let mut a = t.clone();
