@@ -636,15 +636,31 @@ impl Flood {
     /// fast as the machine can with `rate` 0: then one sender per CPU, since the kernel does
     /// the receivers' work (bridge, veth, XDP) on the sending CPU.
     pub fn start(host: &NetNs, frames: Vec<Vec<u8>>, rate: u64) -> Result<Self> {
-        if frames.is_empty() {
-            bail!("a flood needs at least one frame");
-        }
-        let sent = Arc::new(AtomicU64::new(0));
         let senders = if rate == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             1
         };
+        Self::spawn(host, frames, rate, senders, None)
+    }
+
+    /// Starts sending `frames` as fast as one sender pinned to CPU `cpu` can: a flood that owns
+    /// that CPU (the receivers' work runs there too) and leaves the others to the daemons.
+    pub fn start_pinned(host: &NetNs, frames: Vec<Vec<u8>>, cpu: usize) -> Result<Self> {
+        Self::spawn(host, frames, 0, 1, Some(cpu))
+    }
+
+    fn spawn(
+        host: &NetNs,
+        frames: Vec<Vec<u8>>,
+        rate: u64,
+        senders: usize,
+        cpu: Option<usize>,
+    ) -> Result<Self> {
+        if frames.is_empty() {
+            bail!("a flood needs at least one frame");
+        }
+        let sent = Arc::new(AtomicU64::new(0));
         let started = monotonic_ns();
         let mut workers = Vec::new();
         for _ in 0..senders {
@@ -652,9 +668,19 @@ impl Flood {
             let count = sent.clone();
             let frames = frames.clone();
             workers.push(Worker::spawn(host, move |stop| {
-                let generator = nix::net::if_::if_nametoindex("eth0")
-                    .map_err(anyhow::Error::from)
-                    .and_then(Generator::new);
+                let pinned = cpu.map_or(Ok(()), |cpu| {
+                    let mut set = nix::sched::CpuSet::new();
+                    set.set(cpu)
+                        .and_then(|()| {
+                            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                        })
+                        .with_context(|| format!("pinning the flood's sender to CPU {cpu}"))
+                });
+                let generator = pinned.and_then(|()| {
+                    nix::net::if_::if_nametoindex("eth0")
+                        .map_err(anyhow::Error::from)
+                        .and_then(Generator::new)
+                });
                 let mut generator = match generator {
                     Ok(g) => {
                         let _ = ready_tx.send(Ok(()));
