@@ -100,6 +100,11 @@ enum Command {
         /// Write the tables into RELIABILITY.md.
         #[arg(long)]
         record: bool,
+        /// Run the harness, and so everything it starts (the daemons, their scripts, the
+        /// client's probes), at this SCHED_RR priority: on a machine shared with other work,
+        /// so that its load does not delay either daemon.
+        #[arg(long)]
+        rt_priority: Option<u32>,
     },
     /// Run every fuzz target for a bounded time (cargo-fuzz, libFuzzer).
     Fuzz {
@@ -131,7 +136,7 @@ fn main() -> Result<()> {
                 say(&format!(
                     "chaos: a 2-minute run of vrrpd, seed {CI_CHAOS_SEED} (skip: --no-chaos)"
                 ));
-                chaos(&root, 2.0, Some(CI_CHAOS_SEED), false, false)?;
+                chaos(&root, 2.0, Some(CI_CHAOS_SEED), false, false, None)?;
             }
             Ok(())
         }
@@ -158,7 +163,8 @@ fn main() -> Result<()> {
             seed,
             keepalived,
             record,
-        } => chaos(&root, minutes, seed, keepalived, record),
+            rt_priority,
+        } => chaos(&root, minutes, seed, keepalived, record, rt_priority),
     }
 }
 
@@ -373,6 +379,7 @@ fn chaos(
     seed: Option<u64>,
     keepalived: bool,
     record: bool,
+    rt_priority: Option<u32>,
 ) -> Result<()> {
     // The lab runs ip, ethtool, arping, ndisc6, nft and keepalived: the Debian packages too.
     setup::ensure(root, true)?;
@@ -391,6 +398,9 @@ fn chaos(
     }
     if record {
         c.arg("--record");
+    }
+    if let Some(p) = rt_priority {
+        c.args(["--rt-priority", &p.to_string()]);
     }
     say(&format!(
         "chaos: {} for {minutes} min",
