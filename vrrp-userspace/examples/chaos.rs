@@ -979,6 +979,12 @@ impl Chaos {
                 self.set_mode(i, Some(mode));
                 self.wait(hold);
                 self.set_mode(i, None);
+                if s.kind == Kind::ScriptHang {
+                    // A check that started before the revert still hangs, and fails at its
+                    // timeout (1 s after it started): the fault lasts until then, and the lab
+                    // settles only after it (the host's instances go to FAULT and come back).
+                    self.wait(Duration::from_millis(1200));
+                }
             }
         }
     }
