@@ -33,6 +33,7 @@ use vrrp_common::{
 };
 
 mod incident;
+pub mod kernel;
 #[cfg(test)]
 pub mod sim;
 #[cfg(test)]

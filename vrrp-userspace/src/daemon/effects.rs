@@ -9,64 +9,13 @@ use vrrp_common::maps::{Family, IFACE_NO_ACCEPT};
 use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
-    controller::{Effect, Failure, Input, Owner},
+    controller::{Effect, Failure, Input, Owner, kernel::failure},
     dataplane::monotonic_ns,
-    fsm::Nanos,
     status::{EventRecord, wall_time},
     track,
     tx::UnicastTx,
     units::Priority,
 };
-
-/// A send the kernel refused for now: its queue is full (ENOBUFS, EAGAIN), not the socket or
-/// the interface broken.
-fn refused_for_now(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        let errno = c
-            .downcast_ref::<nix::errno::Errno>()
-            .map(|e| *e as i32)
-            .or_else(|| c.downcast_ref::<std::io::Error>()?.raw_os_error());
-        matches!(errno, Some(libc::ENOBUFS | libc::EAGAIN))
-    })
-}
-
-/// How often the adverts the kernel dropped are said ([`Drops`]).
-const DROPS_SAID_EVERY: Nanos = 10_000_000_000;
-
-/// Adverts the kernel dropped on an interface for a full queue (ENOBUFS, a `sendmmsg` that
-/// sent fewer): lost as on a busy wire, not a failure; counted, and said at most every
-/// [`DROPS_SAID_EVERY`].
-#[derive(Debug, Default)]
-pub(super) struct Drops {
-    total: u64,
-    said_at: Nanos,
-}
-
-impl Drops {
-    /// Counts `dropped` more at `now`: the total since start, when it is time to say it.
-    fn count(&mut self, dropped: usize, now: Nanos) -> Option<u64> {
-        if dropped == 0 {
-            return None;
-        }
-        self.total += dropped as u64;
-        if now < self.said_at + DROPS_SAID_EVERY {
-            return None;
-        }
-        self.said_at = now;
-        Some(self.total)
-    }
-}
-
-/// A failed effect as the controller's input: a send (`sends`) the kernel refused for now is
-/// [`Failure::transient`] (the controller tolerates a few in a row), anything else puts its
-/// owner in FAULT.
-fn failure(owner: Owner, sends: bool, e: &anyhow::Error, error: String) -> Failure {
-    if sends && refused_for_now(e) {
-        Failure::transient(owner, error)
-    } else {
-        Failure::new(owner, error)
-    }
-}
 
 impl<F: Frames> Daemon<F> {
     /// Carries out a batch of effects, sends the adverts queued, and reports the failures to
@@ -485,57 +434,5 @@ impl<F: Frames> Daemon<F> {
             Effect::Log { level, line } => log::log!(level, "{line}"),
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn owner() -> Owner {
-        Owner::Instance("VI_1".into())
-    }
-
-    #[test]
-    fn dropped_adverts_are_counted_and_said_at_most_every_10_s() {
-        const S: Nanos = 1_000_000_000;
-        let mut d = Drops::default();
-        assert_eq!(d.count(0, 20 * S), None);
-        assert_eq!(d.count(2, 20 * S), Some(2));
-        assert_eq!(d.count(3, 21 * S), None);
-        assert_eq!(d.count(0, 31 * S), None);
-        assert_eq!(d.count(1, 29 * S), None);
-        // The total since start, once the 10 s are up.
-        assert_eq!(d.count(1, 30 * S), Some(7));
-        assert_eq!(d.count(1, 35 * S), None);
-    }
-
-    #[test]
-    fn a_full_queue_is_transient_for_sends_only() {
-        let eagain = anyhow::Error::new(nix::errno::Errno::EAGAIN).context("advert not sent");
-        let enobufs = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOBUFS))
-            .context("eth0: 2 advert(s) not sent");
-        for e in [&eagain, &enobufs] {
-            let f = failure(owner(), true, e, format!("{e:#}"));
-            assert!(f.transient, "{e:#}");
-            assert_eq!(f.owner, owner());
-            assert_eq!(f.error, format!("{e:#}"));
-            // A VIP or a map write refused is never "for now".
-            assert!(!failure(owner(), false, e, String::new()).transient);
-        }
-    }
-
-    #[test]
-    fn other_send_errors_are_faults() {
-        for e in [
-            anyhow::Error::new(nix::errno::Errno::ENETDOWN),
-            anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EPERM)),
-            anyhow::anyhow!("no interface eth9"),
-        ] {
-            assert!(
-                !failure(owner(), true, &e, String::new()).transient,
-                "{e:#}"
-            );
-        }
     }
 }

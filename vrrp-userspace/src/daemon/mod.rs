@@ -46,7 +46,6 @@ mod iface;
 mod memory;
 mod reload;
 
-use events::address_conflict;
 use iface::{host, link_up, open_iface};
 use memory::release_free_memory;
 pub use memory::{MMAP_THRESHOLD, bound_heap};
@@ -113,7 +112,7 @@ struct Iface {
     /// a new spec), so a master builds each of its adverts once, not once an interval.
     adverts: HashMap<String, BuiltAdvert>,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
-    drops: effects::Drops,
+    drops: controller::kernel::Drops,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
     outbox_from: Vec<Arc<InstanceSpec>>,
     info: IfaceInfo,
@@ -405,7 +404,7 @@ impl<F: Frames> Daemon<F> {
                 // Events wake us; the stamps carry the adverts' data. Address conflicts are
                 // the controller's to report.
                 for e in iface.events.get_mut().drain() {
-                    if let Some(c) = address_conflict(name, &e) {
+                    if let Some(c) = controller::kernel::address_conflict(name, &e) {
                         conflicts.push(c);
                     }
                 }
