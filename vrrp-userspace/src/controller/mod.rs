@@ -312,7 +312,8 @@ pub enum Effect {
         /// The entry (flags 0: not configured).
         config: RouterConfig,
     },
-    /// Put the VIPs into XDP's VIP maps.
+    /// Put the VIPs into XDP's VIP maps (each by its own family: an IPv4 one in the IPv4 map,
+    /// for the router of `vrid` and the IPv4 family; only addresses the router's maps take).
     MapVips {
         /// Instance.
         instance: String,
@@ -427,7 +428,8 @@ pub enum Effect {
     /// Send the queued adverts now.
     Flush,
     /// Gratuitous ARPs (IPv4 VIPs) and unsolicited neighbour advertisements (IPv6) from the
-    /// VMAC, `repeat` times.
+    /// VMAC, `repeat` times (only addresses the router announces: never an IPv4 VIP of an
+    /// IPv6 router).
     SendGarps {
         /// Instance.
         instance: String,
@@ -749,6 +751,18 @@ impl Inst {
             .iter()
             .chain(&self.spec.excluded_vips)
             .cloned()
+            .collect()
+    }
+
+    /// The addresses its router's maps and announcements take: every VIP but an IPv4 one
+    /// excluded from an IPv6 instance, which is added and removed with the instance but has no
+    /// entry for an IPv6 router in XDP's maps and no gratuitous ARP (the kernel answers ARP
+    /// for it, from the interface's MAC).
+    fn mapped_vips(&self) -> Vec<IpAddr> {
+        self.all_vips()
+            .iter()
+            .map(|v| v.address)
+            .filter(|a| self.family == Family::Ipv4 || a.is_ipv6())
             .collect()
     }
 
@@ -2097,7 +2111,7 @@ impl Controller {
             iface,
             family,
             vrid: inst.spec.vrid.get(),
-            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            vips: inst.mapped_vips(),
         });
         self.input(i, now, fsm::Input::Startup);
         if verdict == Verdict::Fault {
@@ -2128,7 +2142,7 @@ impl Controller {
             instance: inst.name(),
             iface: inst.spec.interface.clone(),
             family: inst.family,
-            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            vips: inst.mapped_vips(),
         });
         inst
     }
@@ -2825,7 +2839,7 @@ impl Controller {
             family: inst.family,
             vmac: inst.vmac(),
             nd_router: inst.nd_router,
-            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            vips: inst.mapped_vips(),
             repeat,
         };
         let Effect::SendGarps { iface, vips, .. } = &burst else {

@@ -2390,3 +2390,73 @@ fn notify_priority_changes_notifies_the_new_effective_priority() {
         ]
     );
 }
+
+fn vip(address: &str) -> Vip {
+    Vip {
+        address: address.parse().unwrap(),
+        prefix_len: 64,
+        dev: "eth0".into(),
+        label: None,
+        scope: Default::default(),
+        broadcast: None,
+    }
+}
+
+#[test]
+fn an_ipv4_vip_excluded_from_an_ipv6_instance_is_added_but_never_mapped_or_announced() {
+    let mut spec = instance("VI_6", 6, 150, true);
+    spec.vips = vec![vip("2001:db8::6")];
+    spec.excluded_vips = vec![vip("192.0.2.66"), vip("2001:db8::66")];
+    let mut h = host();
+    h.ifaces.get_mut("eth0").unwrap().link_local = Some("fe80::4".parse().unwrap());
+    let (mut c, effects) = Controller::start(&config(vec![spec]), &h, 0).unwrap();
+    let v6 = |a: &str| -> IpAddr { a.parse().unwrap() };
+    let mapped = effects.iter().find_map(|e| match e {
+        Effect::MapVips { vips, family, .. } => Some((vips.clone(), *family)),
+        _ => None,
+    });
+    assert_eq!(
+        mapped,
+        Some((vec![v6("2001:db8::6"), v6("2001:db8::66")], Family::Ipv6))
+    );
+    // Said once, at its start.
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Log { line, .. } if line.contains("192.0.2.66 is IPv4, excluded"))
+    ));
+    c.handle(0, Input::Results(vec![]));
+    // As master: the kernel gets all three addresses, the announcements only the IPv6 ones.
+    let mut all = effects;
+    for t in 1..=20 {
+        all.extend(tick(&mut c, t * 100 * MS, vec![]));
+        c.handle(t * 100 * MS, Input::Results(vec![]));
+    }
+    assert_eq!(state(&c, "VI_6"), State::Master);
+    let added = all.iter().find_map(|e| match e {
+        Effect::AddVips { vips, .. } => Some(vips.len()),
+        _ => None,
+    });
+    assert_eq!(added, Some(3));
+    let announced: Vec<IpAddr> = all
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SendGarps { vips, .. } => Some(vips.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!announced.is_empty());
+    assert!(announced.iter().all(IpAddr::is_ipv6), "{announced:?}");
+    // Stopped by a reload that drops it: unmapped as it was mapped.
+    let out = c.handle(
+        3 * SEC,
+        Input::Reload {
+            config: Box::new(config(vec![])),
+            host: h,
+        },
+    );
+    let unmapped = out.iter().find_map(|e| match e {
+        Effect::UnmapVips { vips, .. } => Some(vips.clone()),
+        _ => None,
+    });
+    assert_eq!(unmapped, Some(vec![v6("2001:db8::6"), v6("2001:db8::66")]));
+}

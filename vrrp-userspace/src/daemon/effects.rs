@@ -4,7 +4,7 @@
 use std::{net::IpAddr, sync::Arc};
 
 use anyhow::{Context as _, Result, anyhow};
-use vrrp_common::maps::{Family, IFACE_NO_ACCEPT};
+use vrrp_common::maps::IFACE_NO_ACCEPT;
 
 use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
 use crate::{
@@ -205,26 +205,18 @@ impl<F: Frames> Daemon<F> {
             } => {
                 let dp = &mut self.iface_mut(&iface)?.dp;
                 for address in vips {
-                    match (address, family) {
-                        (IpAddr::V4(a), Family::Ipv4) => dp.add_vip(a, vrid)?,
-                        (IpAddr::V6(a), _) => dp.add_vip6(a, family, vrid)?,
-                        // IPv4 excluded from an IPv6 instance: XDP does not answer for it.
-                        (IpAddr::V4(_), Family::Ipv6) => {}
+                    match address {
+                        IpAddr::V4(a) => dp.add_vip(a, vrid)?,
+                        IpAddr::V6(a) => dp.add_vip6(a, family, vrid)?,
                     }
                 }
             }
-            Effect::UnmapVips {
-                iface,
-                family,
-                vips,
-                ..
-            } => {
+            Effect::UnmapVips { iface, vips, .. } => {
                 let dp = &mut self.iface_mut(&iface)?.dp;
                 for address in vips {
-                    match (address, family) {
-                        (IpAddr::V4(a), Family::Ipv4) => dp.remove_vip(a)?,
-                        (IpAddr::V6(a), _) => dp.remove_vip6(a)?,
-                        (IpAddr::V4(_), Family::Ipv6) => {}
+                    match address {
+                        IpAddr::V4(a) => dp.remove_vip(a)?,
+                        IpAddr::V6(a) => dp.remove_vip6(a)?,
                     }
                 }
             }
@@ -326,12 +318,12 @@ impl<F: Frames> Daemon<F> {
             Effect::SendGarps {
                 iface,
                 vrid,
-                family,
                 vmac,
                 nd_router,
                 vips,
                 repeat,
                 instance,
+                ..
             } => {
                 let tx = &self
                     .ifaces
@@ -342,10 +334,9 @@ impl<F: Frames> Daemon<F> {
                 // IPv6 ones (RFC 5798 §6.4.1), from the VMAC.
                 for _ in 0..repeat {
                     for vip in &vips {
-                        let frame = match (*vip, family) {
-                            (IpAddr::V4(v4), Family::Ipv4) => F::garp(vrid, v4),
-                            (IpAddr::V6(v6), _) => F::unsolicited_na(vmac, v6, nd_router),
-                            (IpAddr::V4(_), Family::Ipv6) => continue,
+                        let frame = match *vip {
+                            IpAddr::V4(v4) => F::garp(vrid, v4),
+                            IpAddr::V6(v6) => F::unsolicited_na(vmac, v6, nd_router),
                         };
                         tx.send(&frame)?;
                         self.metrics.announcement_sent(&instance);
