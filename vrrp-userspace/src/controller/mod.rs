@@ -103,6 +103,28 @@ pub struct Host {
     pub files: BTreeMap<String, i64>,
     /// Whether each `vrrp_track_process` has its quorum; one missing has not.
     pub processes: BTreeMap<String, bool>,
+    /// The `vrrp_script`s that cannot run here, each with why (a user that does not exist, an
+    /// insecure path under `enable_script_security`, …): keepalived disables them.
+    pub refused_scripts: BTreeMap<String, String>,
+}
+
+/// `config` without the `vrrp_script`s `host` refuses, each said as keepalived says it: the
+/// instances that track one then ignore it, as keepalived removes it from them.
+fn usable_scripts(config: &Config, host: &Host, out: &mut Vec<Effect>) -> Config {
+    let mut config = config.clone();
+    config
+        .scripts
+        .retain(|script| match host.refused_scripts.get(&script.name) {
+            None => true,
+            Some(why) => {
+                out.push(Effect::Log {
+                    level: log::Level::Warn,
+                    line: format!("Disabling track script {}: {why}", script.name),
+                });
+                false
+            }
+        });
+    config
 }
 
 /// The newest valid advert XDP recorded for one router.
@@ -1049,6 +1071,8 @@ impl Controller {
     /// Refused (with the reason) if an instance cannot run there.
     pub fn start(config: &Config, host: &Host, now: Nanos) -> Result<(Self, Vec<Effect>), String> {
         check(config, host)?;
+        let mut said = Vec::new();
+        let config = &usable_scripts(config, host, &mut said);
         let mut c = Controller {
             config: config.clone(),
             instances: Vec::new(),
@@ -1079,6 +1103,7 @@ impl Controller {
             #[cfg(test)]
             deaf_masters: false,
         };
+        c.out.append(&mut said);
         c.out.extend(c.statics.clone().add());
         c.set_links(config, host);
         c.start_scripts(config.scripts.clone());
@@ -2161,6 +2186,7 @@ impl Controller {
             self.reload_outcome = Some(Err(e));
             return;
         }
+        let config = &usable_scripts(config, host, &mut self.out);
         self.config = config.clone();
         self.garp_interval = config.global.garp_interval_us * 1_000;
         self.gna_interval = config.global.gna_interval_us * 1_000;

@@ -2460,3 +2460,55 @@ fn an_ipv4_vip_excluded_from_an_ipv6_instance_is_added_but_never_mapped_or_annou
     });
     assert_eq!(unmapped, Some(vec![v6("2001:db8::6"), v6("2001:db8::66")]));
 }
+
+#[test]
+fn a_script_the_host_refuses_is_disabled_and_ignored_by_its_trackers() {
+    let mut a = instance("VI_1", 1, 100, false);
+    a.track_scripts = ["bad", "chk"]
+        .iter()
+        .map(|s| TrackScript {
+            script: s.to_string(),
+            weight: Some(-10),
+            reverse: None,
+        })
+        .collect();
+    let mut c = config(vec![a]);
+    c.scripts = vec![Script::new("bad", "/tmp/x"), Script::new("chk", "true")];
+    let mut h = host();
+    h.refused_scripts = [("bad".to_string(), "user nobody9 does not exist".to_string())].into();
+    let (mut ctl, effects) = Controller::start(&c, &h, 0).unwrap();
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Log { level: log::Level::Warn, line }
+        if line == "Disabling track script bad: user nobody9 does not exist")
+    ));
+    let run = effects.iter().find_map(|e| match e {
+        Effect::RunScripts(s) => Some(s.iter().map(|s| s.name.clone()).collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(run, Some(vec!["chk".to_string()]));
+    assert!(ctl.config().scripts.iter().all(|s| s.name != "bad"));
+    ctl.handle(0, Input::Results(vec![]));
+    // Its result, should one come, changes nothing; the other script still counts.
+    ctl.handle(
+        SEC,
+        Input::Script {
+            name: "bad".into(),
+            success: false,
+        },
+    );
+    assert_eq!(ctl.instances()[0].priority, Priority(100));
+    // A reload on a host that now accepts it runs it.
+    h.refused_scripts.clear();
+    let out = ctl.handle(
+        2 * SEC,
+        Input::Reload {
+            config: Box::new(c.clone()),
+            host: h.clone(),
+        },
+    );
+    let run = out.iter().find_map(|e| match e {
+        Effect::RunScripts(s) => Some(s.len()),
+        _ => None,
+    });
+    assert_eq!(run, Some(2));
+}

@@ -409,7 +409,7 @@ impl<F: Frames> Daemon<F> {
                 }
                 for script in scripts {
                     // Prepared under the policy of `scripts::configure`; the controller only
-                    // has the scripts `usable_scripts` kept.
+                    // has the scripts the host did not refuse (`Host::refused_scripts`).
                     match crate::scripts::track_command(&script) {
                         Ok(cmd) => self.script_tasks.push(tokio::spawn(track::run(
                             script,

@@ -164,7 +164,7 @@ pub struct Daemon<F: Frames> {
 impl<F: Frames> Daemon<F> {
     /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
     /// routers configured in the maps, state machines started.
-    pub async fn start(mut config: Config, options: RunOptions) -> Result<Self> {
+    pub async fn start(config: Config, options: RunOptions) -> Result<Self> {
         // Before anything is touched: an address that cannot be bound is a startup error.
         let metrics_listener = options
             .metrics_listen
@@ -178,7 +178,6 @@ impl<F: Frames> Daemon<F> {
         }
         crate::scripts::configure(&config);
         crate::fifo::configure(&config.global).await;
-        usable_scripts(&mut config);
         crate::track_file::init_files(&config, false);
         if config.instances.is_empty() {
             // keepalived runs such a file too, doing nothing until a reload brings instances.
@@ -465,19 +464,4 @@ impl<F: Frames> Daemon<F> {
 fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
     crate::scripts::notify(n, kind, name, to, priority);
     crate::fifo::write(kind, name, to, priority);
-}
-
-/// Drops the `vrrp_script`s that keepalived would disable (a user that does not exist, an
-/// insecure path under `enable_script_security`, …) with its message: the instances that
-/// track one then ignore it, as keepalived removes it from them.
-fn usable_scripts(config: &mut Config) {
-    config
-        .scripts
-        .retain(|script| match crate::scripts::track_command(script) {
-            Ok(_) => true,
-            Err(e) => {
-                log::warn!("Disabling track script {}: {e}", script.name);
-                false
-            }
-        });
 }

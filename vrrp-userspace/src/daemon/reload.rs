@@ -1,6 +1,6 @@
 //! Configuration changes: a reload (SIGHUP, `vrrpd reload`) and an interface created again.
 
-use super::{Daemon, Frames, host, open_iface, usable_scripts};
+use super::{Daemon, Frames, host, open_iface};
 use crate::{
     control::ReloadAnswer,
     controller::{self, Input},
@@ -39,10 +39,9 @@ impl<F: Frames> Daemon<F> {
             log::warn!("{w}");
             lines.push(w.to_string());
         }
-        let mut config = loaded.config;
+        let config = loaded.config;
         crate::scripts::configure(&config);
         crate::fifo::configure(&config.global).await;
-        usable_scripts(&mut config);
         crate::track_file::init_files(&config, true);
         for name in controller::interfaces(&config) {
             if self.ifaces.contains_key(&name) {
