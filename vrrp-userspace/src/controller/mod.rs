@@ -106,6 +106,8 @@ pub struct Host {
     /// The `vrrp_script`s that cannot run here, each with why (a user that does not exist, an
     /// insecure path under `enable_script_security`, …): keepalived disables them.
     pub refused_scripts: BTreeMap<String, String>,
+    /// Interfaces the configuration names that the driver could not open, each with why.
+    pub unopened: BTreeMap<String, String>,
 }
 
 /// `config` without the `vrrp_script`s `host` refuses, each said as keepalived says it: the
@@ -265,7 +267,21 @@ pub enum Input {
     Results(Vec<Failure>),
     /// SIGTERM or SIGINT: hand over and stop ([`Controller::finished`]).
     Stop,
-    /// SIGHUP with a configuration that parsed: keep what is unchanged, restart the rest.
+    /// SIGHUP or `vrrpd reload`: the controller asks the driver to read the file
+    /// ([`Effect::LoadConfig`]), or answers at once ([`Effect::AnswerReload`]) while stopping.
+    ReloadAsked,
+    /// The file of a reload asked, as the driver read it ([`Effect::LoadConfig`]): applied or
+    /// refused, and answered either way ([`Effect::AnswerReload`]).
+    Loaded {
+        /// The file, as the answer names it.
+        path: String,
+        /// Its warnings, each with its file:line.
+        warnings: Vec<String>,
+        /// The configuration and the host read for it (the interfaces it names opened, or
+        /// [`Host::unopened`]), or the errors, each with its file:line, why it did not load.
+        loaded: Result<Box<(Config, Host)>, Vec<String>>,
+    },
+    /// A configuration that parsed: keep what is unchanged, restart the rest.
     Reload {
         /// The new configuration.
         config: Box<Config>,
@@ -566,6 +582,17 @@ pub enum Effect {
         /// The `vrrp_track_process`es.
         processes: Vec<TrackProcess>,
     },
+    /// Read the configuration file again and open the interfaces it names that are not open
+    /// yet; feed what was found as [`Input::Loaded`].
+    LoadConfig,
+    /// Answer the reload asked (`vrrpd reload`; nobody waits for a SIGHUP's).
+    AnswerReload {
+        /// Whether the new configuration runs now; if not, the old one keeps serving.
+        applied: bool,
+        /// What changed, or why it was refused (each diagnostic with its file:line), and the
+        /// file's warnings.
+        lines: Vec<String>,
+    },
     /// A line for the log.
     Log {
         /// Its level.
@@ -603,6 +630,8 @@ impl Effect {
             | Effect::RunScripts(_)
             | Effect::WatchTracked { .. }
             | Effect::Event { .. }
+            | Effect::LoadConfig
+            | Effect::AnswerReload { .. }
             | Effect::Log { .. } => None,
         }
     }
@@ -940,6 +969,9 @@ impl Statics {
     }
 }
 
+/// The answer to a reload asked while stopping.
+const STOPPING: &str = "vrrpd is stopping; the reload is not applied";
+
 /// The coordinator of one host.
 #[derive(Clone, Debug)]
 pub struct Controller {
@@ -1188,6 +1220,18 @@ impl Controller {
                 mac,
             } => self.address_conflict(now, &iface, family, vrid, address, mac),
             Input::Stop => self.stop(now),
+            Input::ReloadAsked => match self.stopping {
+                Some(_) => self.out.push(Effect::AnswerReload {
+                    applied: false,
+                    lines: vec![STOPPING.into()],
+                }),
+                None => self.out.push(Effect::LoadConfig),
+            },
+            Input::Loaded {
+                path,
+                warnings,
+                loaded,
+            } => self.loaded(now, &path, warnings, loaded),
             Input::Reload { config, host } => {
                 if self.stopping.is_none() {
                     self.reload(now, &config, &host, None);
@@ -1277,6 +1321,7 @@ impl Controller {
 
     /// What the last [`Input::Reload`] did, once: `Ok` with what changed, or `Err` with why it
     /// was refused (the running configuration stays).
+    #[cfg(test)]
     pub fn take_reload_outcome(&mut self) -> Option<Result<String, String>> {
         self.reload_outcome.take()
     }
@@ -2362,6 +2407,65 @@ impl Controller {
         for iface in self.multicast_interfaces() {
             self.out.push(Effect::JoinGroups { iface });
         }
+    }
+
+    /// A reload's file as the driver read it: applied, or refused with why (a file that did not
+    /// load, an interface that could not be opened, an instance that cannot run here); the
+    /// running configuration stays when refused. Answered either way.
+    fn loaded(
+        &mut self,
+        now: Nanos,
+        path: &str,
+        warnings: Vec<String>,
+        loaded: Result<Box<(Config, Host)>, Vec<String>>,
+    ) {
+        let refused = format!("reload of {path} refused; the running configuration stays");
+        for w in &warnings {
+            self.log(log::Level::Warn, w.clone());
+        }
+        let said = |c: &mut Self, mut lines: Vec<String>| {
+            lines.push(refused.clone());
+            for l in &lines {
+                c.log(log::Level::Error, l.clone());
+            }
+            lines
+        };
+        let (applied, lines) = match loaded {
+            // The warnings of a file that did not load are said, not answered.
+            Err(errors) => (false, said(self, errors)),
+            Ok(loaded) => {
+                let (config, host) = *loaded;
+                let mut lines = warnings;
+                if let Some((name, why)) = host.unopened.iter().next() {
+                    // Where the file names it: its first instance on it.
+                    let at = config
+                        .instances
+                        .iter()
+                        .find(|i| i.interface == *name)
+                        .map_or(String::new(), |i| format!("{}: ", i.source));
+                    lines.extend(said(self, vec![format!("{at}interface {name}: {why}")]));
+                    (false, lines)
+                } else if self.stopping.is_some() {
+                    lines.push(STOPPING.into());
+                    (false, lines)
+                } else {
+                    self.reload(now, &config, &host, None);
+                    match self.reload_outcome.take() {
+                        Some(Ok(done)) => {
+                            lines.push(done);
+                            (true, lines)
+                        }
+                        // Said already, by `reload`.
+                        outcome => {
+                            lines.extend(outcome.and_then(Result::err));
+                            lines.push(refused.clone());
+                            (false, lines)
+                        }
+                    }
+                }
+            }
+        };
+        self.out.push(Effect::AnswerReload { applied, lines });
     }
 
     /// The interfaces with a multicast instance: those whose adverts need the group joined.

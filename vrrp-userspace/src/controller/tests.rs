@@ -2512,3 +2512,103 @@ fn a_script_the_host_refuses_is_disabled_and_ignored_by_its_trackers() {
     });
     assert_eq!(run, Some(2));
 }
+
+fn answer(effects: &[Effect]) -> Option<(bool, Vec<String>)> {
+    effects.iter().find_map(|e| match e {
+        Effect::AnswerReload { applied, lines } => Some((*applied, lines.clone())),
+        _ => None,
+    })
+}
+
+fn loaded(config: Config, host: Host) -> Input {
+    Input::Loaded {
+        path: "/etc/vrrpd.conf".into(),
+        warnings: vec!["/etc/vrrpd.conf:9: warning: x".into()],
+        loaded: Ok(Box::new((config, host))),
+    }
+}
+
+#[test]
+fn a_reload_asked_reads_the_file_unless_stopping_and_is_answered() {
+    let one = config(vec![instance("VI_1", 1, 150, true)]);
+    let (mut ctl, _) = Controller::start(&one, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let asked = ctl.handle(SEC, Input::ReloadAsked);
+    assert_eq!(asked, vec![Effect::LoadConfig]);
+    // Applied: what changed, after the file's warnings.
+    let two = config(vec![
+        instance("VI_1", 1, 150, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (applied, lines) = answer(&ctl.handle(SEC, loaded(two.clone(), host()))).unwrap();
+    assert!(applied);
+    assert_eq!(lines[0], "/etc/vrrpd.conf:9: warning: x");
+    assert!(
+        lines[1].contains("1 instance(s) unchanged, 0 stopped, 1 started"),
+        "{lines:?}"
+    );
+    assert_eq!(ctl.instances().len(), 2);
+    // A file that did not load: its errors and the refusal, nothing changed.
+    let out = ctl.handle(
+        2 * SEC,
+        Input::Loaded {
+            path: "/etc/vrrpd.conf".into(),
+            warnings: vec!["/etc/vrrpd.conf:9: warning: x".into()],
+            loaded: Err(vec!["/etc/vrrpd.conf:3: error: unknown keyword".into()]),
+        },
+    );
+    assert_eq!(
+        answer(&out),
+        Some((
+            false,
+            vec![
+                "/etc/vrrpd.conf:3: error: unknown keyword".into(),
+                "reload of /etc/vrrpd.conf refused; the running configuration stays".into(),
+            ]
+        ))
+    );
+    assert!(out.iter().any(
+        |e| matches!(e, Effect::Log { level: log::Level::Warn, line }
+        if line.ends_with("warning: x"))
+    ));
+    assert_eq!(ctl.instances().len(), 2);
+    // An interface the driver could not open: refused where the file names it.
+    let mut three = two.clone();
+    let mut vi3 = instance("VI_3", 3, 100, false);
+    vi3.interface = "nosuch0".into();
+    vi3.source = config::SourceLoc {
+        file: "/etc/vrrpd.conf".into(),
+        line: 21,
+    };
+    three.instances.push(vi3);
+    let mut h = host();
+    h.unopened = [("nosuch0".to_string(), "No such device".to_string())].into();
+    let (applied, lines) = answer(&ctl.handle(3 * SEC, loaded(three, h))).unwrap();
+    assert!(!applied);
+    assert_eq!(
+        lines[1..],
+        [
+            "/etc/vrrpd.conf:21: interface nosuch0: No such device".to_string(),
+            "reload of /etc/vrrpd.conf refused; the running configuration stays".to_string(),
+        ]
+    );
+    assert_eq!(ctl.instances().len(), 2);
+    // An instance that cannot run here (no address to advertise from): refused by the check.
+    let mut h = host();
+    h.ifaces.get_mut("eth0").unwrap().primary4 = None;
+    let (applied, lines) = answer(&ctl.handle(4 * SEC, loaded(one.clone(), h))).unwrap();
+    assert!(!applied);
+    assert!(lines[1].contains("has no IPv4 address"), "{lines:?}");
+    assert_eq!(ctl.instances().len(), 2);
+    // Stopping: answered at once, the file not read.
+    ctl.handle(5 * SEC, Input::Stop);
+    let out = ctl.handle(5 * SEC, Input::ReloadAsked);
+    assert!(!out.contains(&Effect::LoadConfig));
+    assert_eq!(
+        answer(&out),
+        Some((
+            false,
+            vec!["vrrpd is stopping; the reload is not applied".into()]
+        ))
+    );
+}

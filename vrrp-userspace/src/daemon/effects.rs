@@ -9,6 +9,7 @@ use vrrp_common::maps::IFACE_NO_ACCEPT;
 use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
+    control::ReloadAnswer,
     controller::{Effect, Failure, Input, Owner, kernel::failure},
     dataplane::monotonic_ns,
     status::{EventRecord, wall_time},
@@ -108,6 +109,9 @@ impl<F: Frames> Daemon<F> {
                 b.frame.clone()
             }
             _ => {
+                // Built anew: forget those of instances no longer run (a reload's; their spec
+                // is held by nothing else).
+                iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
                 let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
                 iface.adverts.insert(
                     spec.name.clone(),
@@ -124,13 +128,6 @@ impl<F: Frames> Daemon<F> {
         iface.outbox.push(frame);
         iface.outbox_from.push(spec.clone());
         Ok(())
-    }
-
-    /// Forgets the adverts of instances the controller no longer runs (after a reload).
-    pub(super) fn prune_adverts(&mut self) {
-        for iface in self.ifaces.values_mut() {
-            iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
-        }
     }
 
     fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
@@ -422,6 +419,13 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             Effect::WatchTracked { files, processes } => self.tracked.restart(files, processes),
+            Effect::LoadConfig => {
+                let loaded = self.load().await;
+                self.inputs.push_back(loaded);
+            }
+            Effect::AnswerReload { applied, lines } => {
+                self.answer = Some(ReloadAnswer { applied, lines })
+            }
             Effect::Log { level, line } => log::log!(level, "{line}"),
         }
         Ok(())

@@ -87,6 +87,7 @@ pub(super) async fn host(
             .iter()
             .filter_map(|s| Some((s.name.clone(), crate::scripts::track_command(s).err()?)))
             .collect(),
+        unopened: BTreeMap::new(),
     }
 }
 

@@ -16,7 +16,7 @@
 //! knows into [`Metrics`].
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
     sync::Arc,
@@ -158,6 +158,10 @@ pub struct Daemon<F: Frames> {
     metrics_listener: Option<metrics::Listener>,
     /// `vrrpd events`: every subscriber's receiver; sending never waits.
     events: tokio::sync::broadcast::Sender<EventRecord>,
+    /// Inputs an effect produced (a reload's file read), fed after its batch.
+    inputs: VecDeque<Input>,
+    /// The controller's answer to the reload asked ([`controller::Effect::AnswerReload`]).
+    answer: Option<ReloadAnswer>,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -216,6 +220,8 @@ impl<F: Frames> Daemon<F> {
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
+            inputs: VecDeque::new(),
+            answer: None,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -224,13 +230,17 @@ impl<F: Frames> Daemon<F> {
         Ok(daemon)
     }
 
-    /// Feeds the controller one input at the present time and carries out what it answers.
+    /// Feeds the controller one input at the present time and carries out what it answers,
+    /// then the inputs its effects produced.
     async fn feed(&mut self, input: Input) {
-        if !matches!(input, Input::Tick { .. }) {
-            self.status_dirty = true;
+        self.inputs.push_back(input);
+        while let Some(input) = self.inputs.pop_front() {
+            if !matches!(input, Input::Tick { .. }) {
+                self.status_dirty = true;
+            }
+            let effects = self.ctl.handle(monotonic_ns(), input);
+            self.carry_out(effects).await;
         }
-        let effects = self.ctl.handle(monotonic_ns(), input);
-        self.carry_out(effects).await;
     }
 
     /// Time passed (or XDP raised an `event`): the stamps when the controller needs them.
@@ -367,23 +377,17 @@ impl<F: Frames> Daemon<F> {
                 }
                 self.feed(Input::Stop).await;
             }
-            if reload {
-                self.reload().await;
+            if reload || reload_reply.is_some() {
+                self.feed(Input::ReloadAsked).await;
             }
-            if let Some(reply) = reload_reply {
-                let answer = if stopping {
-                    ReloadAnswer {
-                        applied: false,
-                        lines: vec!["vrrpd is stopping; the reload is not applied".into()],
-                    }
-                } else {
-                    self.reload().await
-                };
+            // Nobody waits for a SIGHUP's answer.
+            if let (Some(reply), Some(answer)) = (reload_reply, self.answer.take()) {
                 // A status asked after the answer shows what the reload did.
                 snapshot_tx.send_replace(self.snapshot());
                 // The client may have gone; the reload stands.
                 let _ = reply.send(answer);
             }
+            self.answer = None;
             if let Some((name, success)) = script {
                 self.feed(Input::Script { name, success }).await;
             }
