@@ -313,14 +313,14 @@ pub enum Input {
         why: String,
     },
     /// An interface of the running configuration was deleted and created again (a new index:
-    /// a bond rebuilt, a NIC replugged); the driver opened it anew. Its instances restart as
-    /// at start, the others keep their state.
+    /// a bond rebuilt, a NIC replugged); the driver opened it anew. Once its instances can run
+    /// on it (it has their addresses) the driver adopts it ([`Effect::AdoptIface`]) and they
+    /// restart as at start, the others keep their state; until then it counts as down, as
+    /// with [`Input::NotReopened`], and the driver keeps the old one and tries again.
     Recreated {
         /// The interface.
         iface: String,
-        /// The running configuration.
-        config: Box<Config>,
-        /// The host, read again.
+        /// The host, read again, with the interface as the driver opened it anew.
         host: Host,
     },
 }
@@ -582,6 +582,12 @@ pub enum Effect {
         /// The `vrrp_track_process`es.
         processes: Vec<TrackProcess>,
     },
+    /// Use the interface opened anew ([`Input::Recreated`]) in place of the old one (gone with
+    /// its index); the driver drops one not adopted.
+    AdoptIface {
+        /// The interface.
+        iface: String,
+    },
     /// Read the configuration file again and open the interfaces it names that are not open
     /// yet; feed what was found as [`Input::Loaded`].
     LoadConfig,
@@ -631,6 +637,7 @@ impl Effect {
             | Effect::WatchTracked { .. }
             | Effect::Event { .. }
             | Effect::LoadConfig
+            | Effect::AdoptIface { .. }
             | Effect::AnswerReload { .. }
             | Effect::Log { .. } => None,
         }
@@ -1241,28 +1248,10 @@ impl Controller {
             }
             Input::NotReopened { iface, why } => {
                 if self.stopping.is_none() {
-                    if self.reopening.insert(iface.clone()) {
-                        self.log(log::Level::Warn, why);
-                    }
-                    self.links_now(now, vec![(iface, false)]);
+                    self.hold_down(now, iface, why);
                 }
             }
-            Input::Recreated {
-                iface,
-                config,
-                host,
-            } => {
-                if self.stopping.is_none() {
-                    self.reopening.remove(&iface);
-                    self.log(
-                        log::Level::Warn,
-                        format!("{iface} was deleted and created again: its instances restart"),
-                    );
-                    self.reload(now, &config, &host, Some(&iface));
-                    // Not an operator's reload: nobody waits for its outcome.
-                    self.reload_outcome = None;
-                }
-            }
+            Input::Recreated { iface, host } => self.recreated(now, iface, &host),
         }
         self.out.append(&mut self.group_notifies);
         self.give_out()
@@ -1332,10 +1321,39 @@ impl Controller {
         &self.config
     }
 
-    /// Whether every instance of the running configuration can run on `host` ([`check`]): an
-    /// interface created again is handed over ([`Input::Recreated`]) only once it can.
-    pub fn can_run_on(&self, host: &Host) -> Result<(), String> {
-        check(&self.config, host)
+    /// An interface created again that cannot serve its instances yet: down (whatever its
+    /// link says) until it can; `why` said once.
+    fn hold_down(&mut self, now: Nanos, iface: String, why: String) {
+        if self.reopening.insert(iface.clone()) {
+            self.log(log::Level::Warn, why);
+        }
+        self.links_now(now, vec![(iface, false)]);
+    }
+
+    /// An interface created again and opened anew: adopted once the running configuration can
+    /// run on it, and its instances restart; held down until then. Stopping, it is adopted
+    /// (what is released goes to the new one) and nothing restarts.
+    fn recreated(&mut self, now: Nanos, iface: String, host: &Host) {
+        if self.stopping.is_some() {
+            self.out.push(Effect::AdoptIface { iface });
+            return;
+        }
+        if let Err(e) = check(&self.config, host) {
+            let why = format!("{iface}: created again; waiting: {e}");
+            return self.hold_down(now, iface, why);
+        }
+        self.reopening.remove(&iface);
+        self.out.push(Effect::AdoptIface {
+            iface: iface.clone(),
+        });
+        self.log(
+            log::Level::Warn,
+            format!("{iface} was deleted and created again: its instances restart"),
+        );
+        let config = self.config.clone();
+        self.reload(now, &config, host, Some(&iface));
+        // Not an operator's reload: nobody waits for its outcome.
+        self.reload_outcome = None;
     }
 
     /// Whether the handover after [`Input::Stop`] is over: the driver detaches and exits.

@@ -730,6 +730,8 @@ impl World {
                 }
             }
             Effect::LoadConfig => self.hosts[h].load_asked = true,
+            // The simulated hosts' interface is never created again.
+            Effect::AdoptIface { .. } => {}
             Effect::AnswerReload { applied, .. } => self.hosts[h].answer = Some(applied),
             Effect::Log { line, .. } => {
                 if line.contains("could not be released") {
@@ -1228,6 +1230,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::WatchTracked { .. } => "WatchTracked",
         Effect::Log { .. } => "Log",
         Effect::LoadConfig => "LoadConfig",
+        Effect::AdoptIface { .. } => "AdoptIface",
         Effect::AnswerReload { .. } => "AnswerReload",
         Effect::Event { .. } => "Event",
     }

@@ -372,7 +372,7 @@ fn the_running_configuration_is_the_last_one_applied() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(ctl.config(), &c);
-    assert_eq!(ctl.can_run_on(&host()), Ok(()));
+    assert_eq!(check(ctl.config(), &host()), Ok(()));
     let mut bad = c.clone();
     bad.instances[0].interface = "eth9".into();
     bad.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
@@ -402,7 +402,7 @@ fn the_running_configuration_is_the_last_one_applied() {
     let mut bare = host();
     bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
     assert_eq!(
-        ctl.can_run_on(&bare),
+        check(ctl.config(), &bare),
         Err("VI_1: eth0 has no IPv4 address to advertise from".to_string())
     );
     // Stopping, a reload is refused and the configuration stays.
@@ -653,7 +653,6 @@ fn an_interface_created_again_but_not_reopened_yet_is_down_until_it_is() {
         2 * SEC,
         Input::Recreated {
             iface: "eth0".into(),
-            config: Box::new(c.clone()),
             host: host(),
         },
     );
@@ -678,7 +677,6 @@ fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_t
         SEC,
         Input::Recreated {
             iface: "eth0".into(),
-            config: Box::new(c.clone()),
             host: h.clone(),
         },
     );
@@ -2611,4 +2609,43 @@ fn a_reload_asked_reads_the_file_unless_stopping_and_is_answered() {
             vec!["vrrpd is stopping; the reload is not applied".into()]
         ))
     );
+}
+
+#[test]
+fn an_interface_created_again_without_its_address_is_held_down_not_adopted() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let mut bare = host();
+    bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
+    let recreated = |h: &Host| Input::Recreated {
+        iface: "eth0".into(),
+        host: h.clone(),
+    };
+    let adopts = |e: &[Effect]| e.iter().any(|e| matches!(e, Effect::AdoptIface { .. }));
+    let effects = ctl.handle(SEC, recreated(&bare));
+    assert!(!adopts(&effects));
+    assert_eq!(
+        warns(
+            &effects,
+            "eth0: created again; waiting: VI_1: eth0 has no IPv4"
+        ),
+        1
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    // Tried again (a link event, a read): said once, still down whatever its link says.
+    let effects = ctl.handle(SEC + 100 * MS, recreated(&bare));
+    assert!(!adopts(&effects));
+    assert_eq!(warns(&effects, "waiting"), 0);
+    ctl.handle(SEC + 200 * MS, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    // Addressed: adopted before anything is written into its maps, and VI_1 restarts.
+    let effects = ctl.handle(2 * SEC, recreated(&host()));
+    assert!(matches!(effects.first(), Some(Effect::AdoptIface { iface }) if iface == "eth0"));
+    ctl.handle(2 * SEC, Input::Links(vec![("eth0".into(), true)]));
+    assert_ne!(state(&ctl, "VI_1"), State::Fault);
+    // Stopping: adopted (the releases go to the new one), nothing restarts.
+    ctl.handle(3 * SEC, Input::Stop);
+    let effects = ctl.handle(3 * SEC, recreated(&host()));
+    assert!(adopts(&effects));
+    assert!(transitions(&effects).is_empty());
 }

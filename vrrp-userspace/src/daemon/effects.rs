@@ -286,11 +286,17 @@ impl<F: Frames> Daemon<F> {
                 priority,
             } => match unicast_src {
                 Some(src) => {
-                    if self.unicast.get(&spec.name).is_none_or(|(_, s)| *s != src) {
-                        let tx = UnicastTx::open(src, self.index(&spec.interface)?)?;
-                        self.unicast.insert(spec.name.clone(), (tx, src));
+                    // Opened again for a new source or interface (one created again).
+                    let index = self.index(&spec.interface)?;
+                    if self
+                        .unicast
+                        .get(&spec.name)
+                        .is_none_or(|u| (u.1, u.2) != (src, index))
+                    {
+                        let tx = UnicastTx::open(src, index)?;
+                        self.unicast.insert(spec.name.clone(), (tx, src, index));
                     }
-                    let (tx, _) = &self.unicast[&spec.name];
+                    let (tx, ..) = &self.unicast[&spec.name];
                     for &peer in &spec.unicast_peers {
                         let msg = F::advert_message(&spec, src, peer, priority);
                         tx.send_to(&msg, peer)
@@ -419,6 +425,10 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             Effect::WatchTracked { files, processes } => self.tracked.restart(files, processes),
+            Effect::AdoptIface { iface } => {
+                let opened = self.reopened.take().context("no interface opened anew")?;
+                self.ifaces.insert(iface, opened);
+            }
             Effect::LoadConfig => {
                 let loaded = self.load().await;
                 self.inputs.push_back(loaded);

@@ -150,8 +150,11 @@ pub struct Daemon<F: Frames> {
     trimmed: Nanos,
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
-    /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
-    unicast: BTreeMap<String, (UnicastTx, IpAddr)>,
+    /// keepalived's `unicast_peer`: a socket per instance, and the source and interface index
+    /// it was opened with.
+    unicast: BTreeMap<String, (UnicastTx, IpAddr, u32)>,
+    /// An interface opened anew, until the controller adopts it ([`controller::Effect::AdoptIface`]).
+    reopened: Option<Iface>,
     /// What the loop and the script tasks record for the metrics.
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.
@@ -217,6 +220,7 @@ impl<F: Frames> Daemon<F> {
             snapshot_behind: false,
             link_events,
             unicast: BTreeMap::new(),
+            reopened: None,
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,

@@ -68,9 +68,9 @@ impl<F: Frames> Daemon<F> {
     /// An interface deleted and created again under its name has a new index: the sockets,
     /// the XDP program and the maps of the old one are gone with it. It is opened anew (a
     /// severed pin replaced) and the controller restarts its instances, but only once it has
-    /// the addresses they need: created by hand or by a script, an interface exists, unaddressed
-    /// and down, for a moment. Until then its instances stay in FAULT (it counts as down) and
-    /// this is tried again at the next link event or read. (Restarted on an interface without
+    /// the addresses they need (the controller's decision): created by hand or by a script, an
+    /// interface exists, unaddressed and down, for a moment. Until then its instances stay in
+    /// FAULT (it counts as down) and this is tried again at the next link event or read. (Restarted on an interface without
     /// its address, they were refused and ran on against the new program's empty maps: the
     /// backups heard nothing and took over.)
     pub(super) async fn reopen_recreated(&mut self) {
@@ -93,35 +93,20 @@ impl<F: Frames> Daemon<F> {
             {
                 Ok(iface) => iface,
                 Err(e) => {
-                    let why = format!("{name}: created again, but not opened yet ({e:#})");
+                    let why = format!(
+                        "{name}: created again (index {old} -> {new}), but not opened yet ({e:#})"
+                    );
                     self.feed(Input::NotReopened { iface: name, why }).await;
                     continue;
                 }
             };
-            let previous = self.ifaces.insert(name.clone(), iface);
-            let host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
-            if let Err(e) = self.ctl.can_run_on(&host) {
-                if let Some(previous) = previous {
-                    self.ifaces.insert(name.clone(), previous);
-                }
-                let why = format!("{name}: created again (index {old} -> {new}); waiting: {e}");
-                self.feed(Input::NotReopened { iface: name, why }).await;
-                continue;
-            }
-            log::warn!("{name}: created again (index {old} -> {new}), opened anew");
-            let config = self.ctl.config();
-            self.unicast.retain(|instance, _| {
-                !config
-                    .instances
-                    .iter()
-                    .any(|i| i.name == *instance && i.interface == name)
-            });
-            self.feed(Input::Recreated {
-                iface: name,
-                config: Box::new(self.ctl.config().clone()),
-                host,
-            })
-            .await;
+            let mut host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
+            host.ifaces.insert(name.clone(), iface.info.clone());
+            // Adopted if the controller says so (`Effect::AdoptIface`); dropped otherwise, the
+            // old one kept, so that the next link event or read tries again.
+            self.reopened = Some(iface);
+            self.feed(Input::Recreated { iface: name, host }).await;
+            self.reopened = None;
         }
     }
 }
