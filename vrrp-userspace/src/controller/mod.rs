@@ -33,6 +33,7 @@ use vrrp_common::{
 };
 
 mod incident;
+pub mod kernel;
 #[cfg(test)]
 pub mod sim;
 #[cfg(test)]
@@ -102,6 +103,30 @@ pub struct Host {
     pub files: BTreeMap<String, i64>,
     /// Whether each `vrrp_track_process` has its quorum; one missing has not.
     pub processes: BTreeMap<String, bool>,
+    /// The `vrrp_script`s that cannot run here, each with why (a user that does not exist, an
+    /// insecure path under `enable_script_security`, …): keepalived disables them.
+    pub refused_scripts: BTreeMap<String, String>,
+    /// Interfaces the configuration names that the driver could not open, each with why.
+    pub unopened: BTreeMap<String, String>,
+}
+
+/// `config` without the `vrrp_script`s `host` refuses, each said as keepalived says it: the
+/// instances that track one then ignore it, as keepalived removes it from them.
+fn usable_scripts(config: &Config, host: &Host, out: &mut Vec<Effect>) -> Config {
+    let mut config = config.clone();
+    config
+        .scripts
+        .retain(|script| match host.refused_scripts.get(&script.name) {
+            None => true,
+            Some(why) => {
+                out.push(Effect::Log {
+                    level: log::Level::Warn,
+                    line: format!("Disabling track script {}: {why}", script.name),
+                });
+                false
+            }
+        });
+    config
 }
 
 /// The newest valid advert XDP recorded for one router.
@@ -242,7 +267,21 @@ pub enum Input {
     Results(Vec<Failure>),
     /// SIGTERM or SIGINT: hand over and stop ([`Controller::finished`]).
     Stop,
-    /// SIGHUP with a configuration that parsed: keep what is unchanged, restart the rest.
+    /// SIGHUP or `vrrpd reload`: the controller asks the driver to read the file
+    /// ([`Effect::LoadConfig`]), or answers at once ([`Effect::AnswerReload`]) while stopping.
+    ReloadAsked,
+    /// The file of a reload asked, as the driver read it ([`Effect::LoadConfig`]): applied or
+    /// refused, and answered either way ([`Effect::AnswerReload`]).
+    Loaded {
+        /// The file, as the answer names it.
+        path: String,
+        /// Its warnings, each with its file:line.
+        warnings: Vec<String>,
+        /// The configuration and the host read for it (the interfaces it names opened, or
+        /// [`Host::unopened`]), or the errors, each with its file:line, why it did not load.
+        loaded: Result<Box<(Config, Host)>, Vec<String>>,
+    },
+    /// A configuration that parsed: keep what is unchanged, restart the rest.
     Reload {
         /// The new configuration.
         config: Box<Config>,
@@ -274,14 +313,14 @@ pub enum Input {
         why: String,
     },
     /// An interface of the running configuration was deleted and created again (a new index:
-    /// a bond rebuilt, a NIC replugged); the driver opened it anew. Its instances restart as
-    /// at start, the others keep their state.
+    /// a bond rebuilt, a NIC replugged); the driver opened it anew. Once its instances can run
+    /// on it (it has their addresses) the driver adopts it ([`Effect::AdoptIface`]) and they
+    /// restart as at start, the others keep their state; until then it counts as down, as
+    /// with [`Input::NotReopened`], and the driver keeps the old one and tries again.
     Recreated {
         /// The interface.
         iface: String,
-        /// The running configuration.
-        config: Box<Config>,
-        /// The host, read again.
+        /// The host, read again, with the interface as the driver opened it anew.
         host: Host,
     },
 }
@@ -311,7 +350,8 @@ pub enum Effect {
         /// The entry (flags 0: not configured).
         config: RouterConfig,
     },
-    /// Put the VIPs into XDP's VIP maps.
+    /// Put the VIPs into XDP's VIP maps (each by its own family: an IPv4 one in the IPv4 map,
+    /// for the router of `vrid` and the IPv4 family; only addresses the router's maps take).
     MapVips {
         /// Instance.
         instance: String,
@@ -426,7 +466,8 @@ pub enum Effect {
     /// Send the queued adverts now.
     Flush,
     /// Gratuitous ARPs (IPv4 VIPs) and unsolicited neighbour advertisements (IPv6) from the
-    /// VMAC, `repeat` times.
+    /// VMAC, `repeat` times (only addresses the router announces: never an IPv4 VIP of an
+    /// IPv6 router).
     SendGarps {
         /// Instance.
         instance: String,
@@ -541,6 +582,23 @@ pub enum Effect {
         /// The `vrrp_track_process`es.
         processes: Vec<TrackProcess>,
     },
+    /// Use the interface opened anew ([`Input::Recreated`]) in place of the old one (gone with
+    /// its index); the driver drops one not adopted.
+    AdoptIface {
+        /// The interface.
+        iface: String,
+    },
+    /// Read the configuration file again and open the interfaces it names that are not open
+    /// yet; feed what was found as [`Input::Loaded`].
+    LoadConfig,
+    /// Answer the reload asked (`vrrpd reload`; nobody waits for a SIGHUP's).
+    AnswerReload {
+        /// Whether the new configuration runs now; if not, the old one keeps serving.
+        applied: bool,
+        /// What changed, or why it was refused (each diagnostic with its file:line), and the
+        /// file's warnings.
+        lines: Vec<String>,
+    },
     /// A line for the log.
     Log {
         /// Its level.
@@ -578,6 +636,9 @@ impl Effect {
             | Effect::RunScripts(_)
             | Effect::WatchTracked { .. }
             | Effect::Event { .. }
+            | Effect::LoadConfig
+            | Effect::AdoptIface { .. }
+            | Effect::AnswerReload { .. }
             | Effect::Log { .. } => None,
         }
     }
@@ -751,6 +812,18 @@ impl Inst {
             .collect()
     }
 
+    /// The addresses its router's maps and announcements take: every VIP but an IPv4 one
+    /// excluded from an IPv6 instance, which is added and removed with the instance but has no
+    /// entry for an IPv6 router in XDP's maps and no gratuitous ARP (the kernel answers ARP
+    /// for it, from the interface's MAC).
+    fn mapped_vips(&self) -> Vec<IpAddr> {
+        self.all_vips()
+            .iter()
+            .map(|v| v.address)
+            .filter(|a| self.family == Family::Ipv4 || a.is_ipv6())
+            .collect()
+    }
+
     fn name(&self) -> String {
         self.spec.name.clone()
     }
@@ -903,6 +976,9 @@ impl Statics {
     }
 }
 
+/// The answer to a reload asked while stopping.
+const STOPPING: &str = "vrrpd is stopping; the reload is not applied";
+
 /// The coordinator of one host.
 #[derive(Clone, Debug)]
 pub struct Controller {
@@ -1034,6 +1110,8 @@ impl Controller {
     /// Refused (with the reason) if an instance cannot run there.
     pub fn start(config: &Config, host: &Host, now: Nanos) -> Result<(Self, Vec<Effect>), String> {
         check(config, host)?;
+        let mut said = Vec::new();
+        let config = &usable_scripts(config, host, &mut said);
         let mut c = Controller {
             config: config.clone(),
             instances: Vec::new(),
@@ -1064,6 +1142,7 @@ impl Controller {
             #[cfg(test)]
             deaf_masters: false,
         };
+        c.out.append(&mut said);
         c.out.extend(c.statics.clone().add());
         c.set_links(config, host);
         c.start_scripts(config.scripts.clone());
@@ -1148,6 +1227,18 @@ impl Controller {
                 mac,
             } => self.address_conflict(now, &iface, family, vrid, address, mac),
             Input::Stop => self.stop(now),
+            Input::ReloadAsked => match self.stopping {
+                Some(_) => self.out.push(Effect::AnswerReload {
+                    applied: false,
+                    lines: vec![STOPPING.into()],
+                }),
+                None => self.out.push(Effect::LoadConfig),
+            },
+            Input::Loaded {
+                path,
+                warnings,
+                loaded,
+            } => self.loaded(now, &path, warnings, loaded),
             Input::Reload { config, host } => {
                 if self.stopping.is_none() {
                     self.reload(now, &config, &host, None);
@@ -1157,28 +1248,10 @@ impl Controller {
             }
             Input::NotReopened { iface, why } => {
                 if self.stopping.is_none() {
-                    if self.reopening.insert(iface.clone()) {
-                        self.log(log::Level::Warn, why);
-                    }
-                    self.links_now(now, vec![(iface, false)]);
+                    self.hold_down(now, iface, why);
                 }
             }
-            Input::Recreated {
-                iface,
-                config,
-                host,
-            } => {
-                if self.stopping.is_none() {
-                    self.reopening.remove(&iface);
-                    self.log(
-                        log::Level::Warn,
-                        format!("{iface} was deleted and created again: its instances restart"),
-                    );
-                    self.reload(now, &config, &host, Some(&iface));
-                    // Not an operator's reload: nobody waits for its outcome.
-                    self.reload_outcome = None;
-                }
-            }
+            Input::Recreated { iface, host } => self.recreated(now, iface, &host),
         }
         self.out.append(&mut self.group_notifies);
         self.give_out()
@@ -1237,6 +1310,7 @@ impl Controller {
 
     /// What the last [`Input::Reload`] did, once: `Ok` with what changed, or `Err` with why it
     /// was refused (the running configuration stays).
+    #[cfg(test)]
     pub fn take_reload_outcome(&mut self) -> Option<Result<String, String>> {
         self.reload_outcome.take()
     }
@@ -1247,10 +1321,39 @@ impl Controller {
         &self.config
     }
 
-    /// Whether every instance of the running configuration can run on `host` ([`check`]): an
-    /// interface created again is handed over ([`Input::Recreated`]) only once it can.
-    pub fn can_run_on(&self, host: &Host) -> Result<(), String> {
-        check(&self.config, host)
+    /// An interface created again that cannot serve its instances yet: down (whatever its
+    /// link says) until it can; `why` said once.
+    fn hold_down(&mut self, now: Nanos, iface: String, why: String) {
+        if self.reopening.insert(iface.clone()) {
+            self.log(log::Level::Warn, why);
+        }
+        self.links_now(now, vec![(iface, false)]);
+    }
+
+    /// An interface created again and opened anew: adopted once the running configuration can
+    /// run on it, and its instances restart; held down until then. Stopping, it is adopted
+    /// (what is released goes to the new one) and nothing restarts.
+    fn recreated(&mut self, now: Nanos, iface: String, host: &Host) {
+        if self.stopping.is_some() {
+            self.out.push(Effect::AdoptIface { iface });
+            return;
+        }
+        if let Err(e) = check(&self.config, host) {
+            let why = format!("{iface}: created again; waiting: {e}");
+            return self.hold_down(now, iface, why);
+        }
+        self.reopening.remove(&iface);
+        self.out.push(Effect::AdoptIface {
+            iface: iface.clone(),
+        });
+        self.log(
+            log::Level::Warn,
+            format!("{iface} was deleted and created again: its instances restart"),
+        );
+        let config = self.config.clone();
+        self.reload(now, &config, host, Some(&iface));
+        // Not an operator's reload: nobody waits for its outcome.
+        self.reload_outcome = None;
     }
 
     /// Whether the handover after [`Input::Stop`] is over: the driver detaches and exits.
@@ -2096,7 +2199,7 @@ impl Controller {
             iface,
             family,
             vrid: inst.spec.vrid.get(),
-            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            vips: inst.mapped_vips(),
         });
         self.input(i, now, fsm::Input::Startup);
         if verdict == Verdict::Fault {
@@ -2127,7 +2230,7 @@ impl Controller {
             instance: inst.name(),
             iface: inst.spec.interface.clone(),
             family: inst.family,
-            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            vips: inst.mapped_vips(),
         });
         inst
     }
@@ -2146,6 +2249,7 @@ impl Controller {
             self.reload_outcome = Some(Err(e));
             return;
         }
+        let config = &usable_scripts(config, host, &mut self.out);
         self.config = config.clone();
         self.garp_interval = config.global.garp_interval_us * 1_000;
         self.gna_interval = config.global.gna_interval_us * 1_000;
@@ -2321,6 +2425,65 @@ impl Controller {
         for iface in self.multicast_interfaces() {
             self.out.push(Effect::JoinGroups { iface });
         }
+    }
+
+    /// A reload's file as the driver read it: applied, or refused with why (a file that did not
+    /// load, an interface that could not be opened, an instance that cannot run here); the
+    /// running configuration stays when refused. Answered either way.
+    fn loaded(
+        &mut self,
+        now: Nanos,
+        path: &str,
+        warnings: Vec<String>,
+        loaded: Result<Box<(Config, Host)>, Vec<String>>,
+    ) {
+        let refused = format!("reload of {path} refused; the running configuration stays");
+        for w in &warnings {
+            self.log(log::Level::Warn, w.clone());
+        }
+        let said = |c: &mut Self, mut lines: Vec<String>| {
+            lines.push(refused.clone());
+            for l in &lines {
+                c.log(log::Level::Error, l.clone());
+            }
+            lines
+        };
+        let (applied, lines) = match loaded {
+            // The warnings of a file that did not load are said, not answered.
+            Err(errors) => (false, said(self, errors)),
+            Ok(loaded) => {
+                let (config, host) = *loaded;
+                let mut lines = warnings;
+                if let Some((name, why)) = host.unopened.iter().next() {
+                    // Where the file names it: its first instance on it.
+                    let at = config
+                        .instances
+                        .iter()
+                        .find(|i| i.interface == *name)
+                        .map_or(String::new(), |i| format!("{}: ", i.source));
+                    lines.extend(said(self, vec![format!("{at}interface {name}: {why}")]));
+                    (false, lines)
+                } else if self.stopping.is_some() {
+                    lines.push(STOPPING.into());
+                    (false, lines)
+                } else {
+                    self.reload(now, &config, &host, None);
+                    match self.reload_outcome.take() {
+                        Some(Ok(done)) => {
+                            lines.push(done);
+                            (true, lines)
+                        }
+                        // Said already, by `reload`.
+                        outcome => {
+                            lines.extend(outcome.and_then(Result::err));
+                            lines.push(refused.clone());
+                            (false, lines)
+                        }
+                    }
+                }
+            }
+        };
+        self.out.push(Effect::AnswerReload { applied, lines });
     }
 
     /// The interfaces with a multicast instance: those whose adverts need the group joined.
@@ -2824,7 +2987,7 @@ impl Controller {
             family: inst.family,
             vmac: inst.vmac(),
             nd_router: inst.nd_router,
-            vips: inst.all_vips().iter().map(|v| v.address).collect(),
+            vips: inst.mapped_vips(),
             repeat,
         };
         let Effect::SendGarps { iface, vips, .. } = &burst else {

@@ -177,6 +177,10 @@ struct SimHost {
     gave_up: bool,
     watch: BTreeMap<u8, Watch>,
     script_ok: bool,
+    /// The controller asked for the file ([`Effect::LoadConfig`]).
+    load_asked: bool,
+    /// The controller's answer to the last reload: applied or not.
+    answer: Option<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -332,6 +336,8 @@ impl World {
                 gave_up: false,
                 watch: BTreeMap::new(),
                 script_ok: true,
+                load_asked: false,
+                answer: None,
             });
         }
         let mut w = World {
@@ -723,6 +729,10 @@ impl World {
                     _ => w.bound = None,
                 }
             }
+            Effect::LoadConfig => self.hosts[h].load_asked = true,
+            // The simulated hosts' interface is never created again.
+            Effect::AdoptIface { .. } => {}
+            Effect::AnswerReload { applied, .. } => self.hosts[h].answer = Some(applied),
             Effect::Log { line, .. } => {
                 if line.contains("could not be released") {
                     self.hosts[h].gave_up = true;
@@ -869,15 +879,19 @@ impl World {
         Ok(())
     }
 
-    /// A good reload changes one instance (its priority, or preemption); a bad one names an
-    /// interface the host does not have, and must change nothing.
+    /// A reload asked, as the driver carries it out: the controller asks for the file, which
+    /// the host reads. A good one changes one instance (its priority, or preemption); a bad one
+    /// does not load, or names an interface the host cannot open, and must change nothing. Asked
+    /// while stopping, it is refused without the file being read.
     fn reload(&mut self, h: usize, good: bool) -> Result<(), Violation> {
-        if self.hosts[h].ctl.is_none() || self.hosts[h].stopping {
+        if self.hosts[h].ctl.is_none() {
             return Ok(());
         }
+        let stopping = self.hosts[h].stopping;
         let mut config = self.hosts[h].config.clone();
         let i = self.rng.range(0, config.instances.len() as u64) as usize;
-        if good {
+        let mut host = self.host_info(h);
+        let loaded = if good {
             let s = &mut config.instances[i];
             if s.priority.is_owner() || self.rng.chance(500) {
                 s.garp.master_repeat += 1;
@@ -889,20 +903,52 @@ impl World {
             } else {
                 s.priority = Priority(self.rng.range(1, 255) as u8);
             }
-            self.hosts[h].config = config.clone();
-        } else {
+            Ok(Box::new((config.clone(), host)))
+        } else if self.rng.chance(500) {
             config.instances[i].interface = "eth9".into();
-        }
+            host.unopened
+                .insert("eth9".into(), "No such device (os error 19)".into());
+            Ok(Box::new((config.clone(), host)))
+        } else {
+            Err(vec!["keepalived.conf:3: error: unknown keyword".into()])
+        };
         let before: Vec<(String, State)> = self.states(h);
-        let host = self.host_info(h);
-        self.input(
-            h,
-            Input::Reload {
-                config: Box::new(config),
-                host,
-            },
-        )?;
-        if !good && self.states(h) != before {
+        self.hosts[h].answer = None;
+        self.input(h, Input::ReloadAsked)?;
+        if std::mem::take(&mut self.hosts[h].load_asked) {
+            if stopping {
+                return Err(Violation {
+                    rule: Rule::BadReload,
+                    at: self.now,
+                    detail: format!("h{h}: the file was read for a reload asked while stopping"),
+                });
+            }
+            let path = "keepalived.conf".to_string();
+            let warnings = Vec::new();
+            self.input(
+                h,
+                Input::Loaded {
+                    path,
+                    warnings,
+                    loaded,
+                },
+            )?;
+        }
+        let applied = good && !stopping;
+        if self.hosts[h].answer != Some(applied) {
+            return Err(Violation {
+                rule: Rule::BadReload,
+                at: self.now,
+                detail: format!(
+                    "h{h}: a reload that should{} apply was answered {:?}",
+                    if applied { "" } else { " not" },
+                    self.hosts[h].answer
+                ),
+            });
+        }
+        if applied {
+            self.hosts[h].config = config;
+        } else if !stopping && self.states(h) != before {
             return Err(Violation {
                 rule: Rule::BadReload,
                 at: self.now,
@@ -1183,6 +1229,9 @@ fn kind(e: &Effect) -> &'static str {
         Effect::RunScripts(_) => "RunScripts",
         Effect::WatchTracked { .. } => "WatchTracked",
         Effect::Log { .. } => "Log",
+        Effect::LoadConfig => "LoadConfig",
+        Effect::AdoptIface { .. } => "AdoptIface",
+        Effect::AnswerReload { .. } => "AnswerReload",
         Effect::Event { .. } => "Event",
     }
 }

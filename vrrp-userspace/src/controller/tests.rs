@@ -372,7 +372,7 @@ fn the_running_configuration_is_the_last_one_applied() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(ctl.config(), &c);
-    assert_eq!(ctl.can_run_on(&host()), Ok(()));
+    assert_eq!(check(ctl.config(), &host()), Ok(()));
     let mut bad = c.clone();
     bad.instances[0].interface = "eth9".into();
     bad.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
@@ -402,7 +402,7 @@ fn the_running_configuration_is_the_last_one_applied() {
     let mut bare = host();
     bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
     assert_eq!(
-        ctl.can_run_on(&bare),
+        check(ctl.config(), &bare),
         Err("VI_1: eth0 has no IPv4 address to advertise from".to_string())
     );
     // Stopping, a reload is refused and the configuration stays.
@@ -653,7 +653,6 @@ fn an_interface_created_again_but_not_reopened_yet_is_down_until_it_is() {
         2 * SEC,
         Input::Recreated {
             iface: "eth0".into(),
-            config: Box::new(c.clone()),
             host: host(),
         },
     );
@@ -678,7 +677,6 @@ fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_t
         SEC,
         Input::Recreated {
             iface: "eth0".into(),
-            config: Box::new(c.clone()),
             host: h.clone(),
         },
     );
@@ -2389,4 +2387,265 @@ fn notify_priority_changes_notifies_the_new_effective_priority() {
             ("VI_2".into(), "BACKUP_PRIORITY", 150, None),
         ]
     );
+}
+
+fn vip(address: &str) -> Vip {
+    Vip {
+        address: address.parse().unwrap(),
+        prefix_len: 64,
+        dev: "eth0".into(),
+        label: None,
+        scope: Default::default(),
+        broadcast: None,
+    }
+}
+
+#[test]
+fn an_ipv4_vip_excluded_from_an_ipv6_instance_is_added_but_never_mapped_or_announced() {
+    let mut spec = instance("VI_6", 6, 150, true);
+    spec.vips = vec![vip("2001:db8::6")];
+    spec.excluded_vips = vec![vip("192.0.2.66"), vip("2001:db8::66")];
+    let mut h = host();
+    h.ifaces.get_mut("eth0").unwrap().link_local = Some("fe80::4".parse().unwrap());
+    let (mut c, effects) = Controller::start(&config(vec![spec]), &h, 0).unwrap();
+    let v6 = |a: &str| -> IpAddr { a.parse().unwrap() };
+    let mapped = effects.iter().find_map(|e| match e {
+        Effect::MapVips { vips, family, .. } => Some((vips.clone(), *family)),
+        _ => None,
+    });
+    assert_eq!(
+        mapped,
+        Some((vec![v6("2001:db8::6"), v6("2001:db8::66")], Family::Ipv6))
+    );
+    // Said once, at its start.
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Log { line, .. } if line.contains("192.0.2.66 is IPv4, excluded"))
+    ));
+    c.handle(0, Input::Results(vec![]));
+    // As master: the kernel gets all three addresses, the announcements only the IPv6 ones.
+    let mut all = effects;
+    for t in 1..=20 {
+        all.extend(tick(&mut c, t * 100 * MS, vec![]));
+        c.handle(t * 100 * MS, Input::Results(vec![]));
+    }
+    assert_eq!(state(&c, "VI_6"), State::Master);
+    let added = all.iter().find_map(|e| match e {
+        Effect::AddVips { vips, .. } => Some(vips.len()),
+        _ => None,
+    });
+    assert_eq!(added, Some(3));
+    let announced: Vec<IpAddr> = all
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SendGarps { vips, .. } => Some(vips.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!announced.is_empty());
+    assert!(announced.iter().all(IpAddr::is_ipv6), "{announced:?}");
+    // Stopped by a reload that drops it: unmapped as it was mapped.
+    let out = c.handle(
+        3 * SEC,
+        Input::Reload {
+            config: Box::new(config(vec![])),
+            host: h,
+        },
+    );
+    let unmapped = out.iter().find_map(|e| match e {
+        Effect::UnmapVips { vips, .. } => Some(vips.clone()),
+        _ => None,
+    });
+    assert_eq!(unmapped, Some(vec![v6("2001:db8::6"), v6("2001:db8::66")]));
+}
+
+#[test]
+fn a_script_the_host_refuses_is_disabled_and_ignored_by_its_trackers() {
+    let mut a = instance("VI_1", 1, 100, false);
+    a.track_scripts = ["bad", "chk"]
+        .iter()
+        .map(|s| TrackScript {
+            script: s.to_string(),
+            weight: Some(-10),
+            reverse: None,
+        })
+        .collect();
+    let mut c = config(vec![a]);
+    c.scripts = vec![Script::new("bad", "/tmp/x"), Script::new("chk", "true")];
+    let mut h = host();
+    h.refused_scripts = [("bad".to_string(), "user nobody9 does not exist".to_string())].into();
+    let (mut ctl, effects) = Controller::start(&c, &h, 0).unwrap();
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::Log { level: log::Level::Warn, line }
+        if line == "Disabling track script bad: user nobody9 does not exist")
+    ));
+    let run = effects.iter().find_map(|e| match e {
+        Effect::RunScripts(s) => Some(s.iter().map(|s| s.name.clone()).collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(run, Some(vec!["chk".to_string()]));
+    assert!(ctl.config().scripts.iter().all(|s| s.name != "bad"));
+    ctl.handle(0, Input::Results(vec![]));
+    // Its result, should one come, changes nothing; the other script still counts.
+    ctl.handle(
+        SEC,
+        Input::Script {
+            name: "bad".into(),
+            success: false,
+        },
+    );
+    assert_eq!(ctl.instances()[0].priority, Priority(100));
+    // A reload on a host that now accepts it runs it.
+    h.refused_scripts.clear();
+    let out = ctl.handle(
+        2 * SEC,
+        Input::Reload {
+            config: Box::new(c.clone()),
+            host: h.clone(),
+        },
+    );
+    let run = out.iter().find_map(|e| match e {
+        Effect::RunScripts(s) => Some(s.len()),
+        _ => None,
+    });
+    assert_eq!(run, Some(2));
+}
+
+fn answer(effects: &[Effect]) -> Option<(bool, Vec<String>)> {
+    effects.iter().find_map(|e| match e {
+        Effect::AnswerReload { applied, lines } => Some((*applied, lines.clone())),
+        _ => None,
+    })
+}
+
+fn loaded(config: Config, host: Host) -> Input {
+    Input::Loaded {
+        path: "/etc/vrrpd.conf".into(),
+        warnings: vec!["/etc/vrrpd.conf:9: warning: x".into()],
+        loaded: Ok(Box::new((config, host))),
+    }
+}
+
+#[test]
+fn a_reload_asked_reads_the_file_unless_stopping_and_is_answered() {
+    let one = config(vec![instance("VI_1", 1, 150, true)]);
+    let (mut ctl, _) = Controller::start(&one, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let asked = ctl.handle(SEC, Input::ReloadAsked);
+    assert_eq!(asked, vec![Effect::LoadConfig]);
+    // Applied: what changed, after the file's warnings.
+    let two = config(vec![
+        instance("VI_1", 1, 150, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (applied, lines) = answer(&ctl.handle(SEC, loaded(two.clone(), host()))).unwrap();
+    assert!(applied);
+    assert_eq!(lines[0], "/etc/vrrpd.conf:9: warning: x");
+    assert!(
+        lines[1].contains("1 instance(s) unchanged, 0 stopped, 1 started"),
+        "{lines:?}"
+    );
+    assert_eq!(ctl.instances().len(), 2);
+    // A file that did not load: its errors and the refusal, nothing changed.
+    let out = ctl.handle(
+        2 * SEC,
+        Input::Loaded {
+            path: "/etc/vrrpd.conf".into(),
+            warnings: vec!["/etc/vrrpd.conf:9: warning: x".into()],
+            loaded: Err(vec!["/etc/vrrpd.conf:3: error: unknown keyword".into()]),
+        },
+    );
+    assert_eq!(
+        answer(&out),
+        Some((
+            false,
+            vec![
+                "/etc/vrrpd.conf:3: error: unknown keyword".into(),
+                "reload of /etc/vrrpd.conf refused; the running configuration stays".into(),
+            ]
+        ))
+    );
+    assert!(out.iter().any(
+        |e| matches!(e, Effect::Log { level: log::Level::Warn, line }
+        if line.ends_with("warning: x"))
+    ));
+    assert_eq!(ctl.instances().len(), 2);
+    // An interface the driver could not open: refused where the file names it.
+    let mut three = two.clone();
+    let mut vi3 = instance("VI_3", 3, 100, false);
+    vi3.interface = "nosuch0".into();
+    vi3.source = config::SourceLoc {
+        file: "/etc/vrrpd.conf".into(),
+        line: 21,
+    };
+    three.instances.push(vi3);
+    let mut h = host();
+    h.unopened = [("nosuch0".to_string(), "No such device".to_string())].into();
+    let (applied, lines) = answer(&ctl.handle(3 * SEC, loaded(three, h))).unwrap();
+    assert!(!applied);
+    assert_eq!(
+        lines[1..],
+        [
+            "/etc/vrrpd.conf:21: interface nosuch0: No such device".to_string(),
+            "reload of /etc/vrrpd.conf refused; the running configuration stays".to_string(),
+        ]
+    );
+    assert_eq!(ctl.instances().len(), 2);
+    // An instance that cannot run here (no address to advertise from): refused by the check.
+    let mut h = host();
+    h.ifaces.get_mut("eth0").unwrap().primary4 = None;
+    let (applied, lines) = answer(&ctl.handle(4 * SEC, loaded(one.clone(), h))).unwrap();
+    assert!(!applied);
+    assert!(lines[1].contains("has no IPv4 address"), "{lines:?}");
+    assert_eq!(ctl.instances().len(), 2);
+    // Stopping: answered at once, the file not read.
+    ctl.handle(5 * SEC, Input::Stop);
+    let out = ctl.handle(5 * SEC, Input::ReloadAsked);
+    assert!(!out.contains(&Effect::LoadConfig));
+    assert_eq!(
+        answer(&out),
+        Some((
+            false,
+            vec!["vrrpd is stopping; the reload is not applied".into()]
+        ))
+    );
+}
+
+#[test]
+fn an_interface_created_again_without_its_address_is_held_down_not_adopted() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let mut bare = host();
+    bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
+    let recreated = |h: &Host| Input::Recreated {
+        iface: "eth0".into(),
+        host: h.clone(),
+    };
+    let adopts = |e: &[Effect]| e.iter().any(|e| matches!(e, Effect::AdoptIface { .. }));
+    let effects = ctl.handle(SEC, recreated(&bare));
+    assert!(!adopts(&effects));
+    assert_eq!(
+        warns(
+            &effects,
+            "eth0: created again; waiting: VI_1: eth0 has no IPv4"
+        ),
+        1
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    // Tried again (a link event, a read): said once, still down whatever its link says.
+    let effects = ctl.handle(SEC + 100 * MS, recreated(&bare));
+    assert!(!adopts(&effects));
+    assert_eq!(warns(&effects, "waiting"), 0);
+    ctl.handle(SEC + 200 * MS, Input::Links(vec![("eth0".into(), true)]));
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    // Addressed: adopted before anything is written into its maps, and VI_1 restarts.
+    let effects = ctl.handle(2 * SEC, recreated(&host()));
+    assert!(matches!(effects.first(), Some(Effect::AdoptIface { iface }) if iface == "eth0"));
+    ctl.handle(2 * SEC, Input::Links(vec![("eth0".into(), true)]));
+    assert_ne!(state(&ctl, "VI_1"), State::Fault);
+    // Stopping: adopted (the releases go to the new one), nothing restarts.
+    ctl.handle(3 * SEC, Input::Stop);
+    let effects = ctl.handle(3 * SEC, recreated(&host()));
+    assert!(adopts(&effects));
+    assert!(transitions(&effects).is_empty());
 }

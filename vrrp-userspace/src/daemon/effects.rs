@@ -4,69 +4,19 @@
 use std::{net::IpAddr, sync::Arc};
 
 use anyhow::{Context as _, Result, anyhow};
-use vrrp_common::maps::{Family, IFACE_NO_ACCEPT};
+use vrrp_common::maps::IFACE_NO_ACCEPT;
 
 use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
-    controller::{Effect, Failure, Input, Owner},
+    control::ReloadAnswer,
+    controller::{Effect, Failure, Input, Owner, kernel::failure},
     dataplane::monotonic_ns,
-    fsm::Nanos,
     status::{EventRecord, wall_time},
     track,
     tx::UnicastTx,
     units::Priority,
 };
-
-/// A send the kernel refused for now: its queue is full (ENOBUFS, EAGAIN), not the socket or
-/// the interface broken.
-fn refused_for_now(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        let errno = c
-            .downcast_ref::<nix::errno::Errno>()
-            .map(|e| *e as i32)
-            .or_else(|| c.downcast_ref::<std::io::Error>()?.raw_os_error());
-        matches!(errno, Some(libc::ENOBUFS | libc::EAGAIN))
-    })
-}
-
-/// How often the adverts the kernel dropped are said ([`Drops`]).
-const DROPS_SAID_EVERY: Nanos = 10_000_000_000;
-
-/// Adverts the kernel dropped on an interface for a full queue (ENOBUFS, a `sendmmsg` that
-/// sent fewer): lost as on a busy wire, not a failure; counted, and said at most every
-/// [`DROPS_SAID_EVERY`].
-#[derive(Debug, Default)]
-pub(super) struct Drops {
-    total: u64,
-    said_at: Nanos,
-}
-
-impl Drops {
-    /// Counts `dropped` more at `now`: the total since start, when it is time to say it.
-    fn count(&mut self, dropped: usize, now: Nanos) -> Option<u64> {
-        if dropped == 0 {
-            return None;
-        }
-        self.total += dropped as u64;
-        if now < self.said_at + DROPS_SAID_EVERY {
-            return None;
-        }
-        self.said_at = now;
-        Some(self.total)
-    }
-}
-
-/// A failed effect as the controller's input: a send (`sends`) the kernel refused for now is
-/// [`Failure::transient`] (the controller tolerates a few in a row), anything else puts its
-/// owner in FAULT.
-fn failure(owner: Owner, sends: bool, e: &anyhow::Error, error: String) -> Failure {
-    if sends && refused_for_now(e) {
-        Failure::transient(owner, error)
-    } else {
-        Failure::new(owner, error)
-    }
-}
 
 impl<F: Frames> Daemon<F> {
     /// Carries out a batch of effects, sends the adverts queued, and reports the failures to
@@ -159,6 +109,9 @@ impl<F: Frames> Daemon<F> {
                 b.frame.clone()
             }
             _ => {
+                // Built anew: forget those of instances no longer run (a reload's; their spec
+                // is held by nothing else).
+                iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
                 let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
                 iface.adverts.insert(
                     spec.name.clone(),
@@ -175,13 +128,6 @@ impl<F: Frames> Daemon<F> {
         iface.outbox.push(frame);
         iface.outbox_from.push(spec.clone());
         Ok(())
-    }
-
-    /// Forgets the adverts of instances the controller no longer runs (after a reload).
-    pub(super) fn prune_adverts(&mut self) {
-        for iface in self.ifaces.values_mut() {
-            iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
-        }
     }
 
     fn iface_mut(&mut self, name: &str) -> Result<&mut Iface> {
@@ -256,26 +202,18 @@ impl<F: Frames> Daemon<F> {
             } => {
                 let dp = &mut self.iface_mut(&iface)?.dp;
                 for address in vips {
-                    match (address, family) {
-                        (IpAddr::V4(a), Family::Ipv4) => dp.add_vip(a, vrid)?,
-                        (IpAddr::V6(a), _) => dp.add_vip6(a, family, vrid)?,
-                        // IPv4 excluded from an IPv6 instance: XDP does not answer for it.
-                        (IpAddr::V4(_), Family::Ipv6) => {}
+                    match address {
+                        IpAddr::V4(a) => dp.add_vip(a, vrid)?,
+                        IpAddr::V6(a) => dp.add_vip6(a, family, vrid)?,
                     }
                 }
             }
-            Effect::UnmapVips {
-                iface,
-                family,
-                vips,
-                ..
-            } => {
+            Effect::UnmapVips { iface, vips, .. } => {
                 let dp = &mut self.iface_mut(&iface)?.dp;
                 for address in vips {
-                    match (address, family) {
-                        (IpAddr::V4(a), Family::Ipv4) => dp.remove_vip(a)?,
-                        (IpAddr::V6(a), _) => dp.remove_vip6(a)?,
-                        (IpAddr::V4(_), Family::Ipv6) => {}
+                    match address {
+                        IpAddr::V4(a) => dp.remove_vip(a)?,
+                        IpAddr::V6(a) => dp.remove_vip6(a)?,
                     }
                 }
             }
@@ -348,11 +286,17 @@ impl<F: Frames> Daemon<F> {
                 priority,
             } => match unicast_src {
                 Some(src) => {
-                    if self.unicast.get(&spec.name).is_none_or(|(_, s)| *s != src) {
-                        let tx = UnicastTx::open(src, self.index(&spec.interface)?)?;
-                        self.unicast.insert(spec.name.clone(), (tx, src));
+                    // Opened again for a new source or interface (one created again).
+                    let index = self.index(&spec.interface)?;
+                    if self
+                        .unicast
+                        .get(&spec.name)
+                        .is_none_or(|u| (u.1, u.2) != (src, index))
+                    {
+                        let tx = UnicastTx::open(src, index)?;
+                        self.unicast.insert(spec.name.clone(), (tx, src, index));
                     }
-                    let (tx, _) = &self.unicast[&spec.name];
+                    let (tx, ..) = &self.unicast[&spec.name];
                     for &peer in &spec.unicast_peers {
                         let msg = F::advert_message(&spec, src, peer, priority);
                         tx.send_to(&msg, peer)
@@ -377,12 +321,12 @@ impl<F: Frames> Daemon<F> {
             Effect::SendGarps {
                 iface,
                 vrid,
-                family,
                 vmac,
                 nd_router,
                 vips,
                 repeat,
                 instance,
+                ..
             } => {
                 let tx = &self
                     .ifaces
@@ -393,10 +337,9 @@ impl<F: Frames> Daemon<F> {
                 // IPv6 ones (RFC 5798 §6.4.1), from the VMAC.
                 for _ in 0..repeat {
                     for vip in &vips {
-                        let frame = match (*vip, family) {
-                            (IpAddr::V4(v4), Family::Ipv4) => F::garp(vrid, v4),
-                            (IpAddr::V6(v6), _) => F::unsolicited_na(vmac, v6, nd_router),
-                            (IpAddr::V4(_), Family::Ipv6) => continue,
+                        let frame = match *vip {
+                            IpAddr::V4(v4) => F::garp(vrid, v4),
+                            IpAddr::V6(v6) => F::unsolicited_na(vmac, v6, nd_router),
                         };
                         tx.send(&frame)?;
                         self.metrics.announcement_sent(&instance);
@@ -469,7 +412,7 @@ impl<F: Frames> Daemon<F> {
                 }
                 for script in scripts {
                     // Prepared under the policy of `scripts::configure`; the controller only
-                    // has the scripts `usable_scripts` kept.
+                    // has the scripts the host did not refuse (`Host::refused_scripts`).
                     match crate::scripts::track_command(&script) {
                         Ok(cmd) => self.script_tasks.push(tokio::spawn(track::run(
                             script,
@@ -482,60 +425,19 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             Effect::WatchTracked { files, processes } => self.tracked.restart(files, processes),
+            Effect::AdoptIface { iface } => {
+                let opened = self.reopened.take().context("no interface opened anew")?;
+                self.ifaces.insert(iface, opened);
+            }
+            Effect::LoadConfig => {
+                let loaded = self.load().await;
+                self.inputs.push_back(loaded);
+            }
+            Effect::AnswerReload { applied, lines } => {
+                self.answer = Some(ReloadAnswer { applied, lines })
+            }
             Effect::Log { level, line } => log::log!(level, "{line}"),
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn owner() -> Owner {
-        Owner::Instance("VI_1".into())
-    }
-
-    #[test]
-    fn dropped_adverts_are_counted_and_said_at_most_every_10_s() {
-        const S: Nanos = 1_000_000_000;
-        let mut d = Drops::default();
-        assert_eq!(d.count(0, 20 * S), None);
-        assert_eq!(d.count(2, 20 * S), Some(2));
-        assert_eq!(d.count(3, 21 * S), None);
-        assert_eq!(d.count(0, 31 * S), None);
-        assert_eq!(d.count(1, 29 * S), None);
-        // The total since start, once the 10 s are up.
-        assert_eq!(d.count(1, 30 * S), Some(7));
-        assert_eq!(d.count(1, 35 * S), None);
-    }
-
-    #[test]
-    fn a_full_queue_is_transient_for_sends_only() {
-        let eagain = anyhow::Error::new(nix::errno::Errno::EAGAIN).context("advert not sent");
-        let enobufs = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOBUFS))
-            .context("eth0: 2 advert(s) not sent");
-        for e in [&eagain, &enobufs] {
-            let f = failure(owner(), true, e, format!("{e:#}"));
-            assert!(f.transient, "{e:#}");
-            assert_eq!(f.owner, owner());
-            assert_eq!(f.error, format!("{e:#}"));
-            // A VIP or a map write refused is never "for now".
-            assert!(!failure(owner(), false, e, String::new()).transient);
-        }
-    }
-
-    #[test]
-    fn other_send_errors_are_faults() {
-        for e in [
-            anyhow::Error::new(nix::errno::Errno::ENETDOWN),
-            anyhow::Error::new(std::io::Error::from_raw_os_error(libc::EPERM)),
-            anyhow::anyhow!("no interface eth9"),
-        ] {
-            assert!(
-                !failure(owner(), true, &e, String::new()).transient,
-                "{e:#}"
-            );
-        }
     }
 }

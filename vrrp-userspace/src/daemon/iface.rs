@@ -81,6 +81,13 @@ pub(super) async fn host(
         processes: crate::track_process::initial(&config.track_processes)
             .into_iter()
             .collect(),
+        // Under the policy of `scripts::configure`.
+        refused_scripts: config
+            .scripts
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), crate::scripts::track_command(s).err()?)))
+            .collect(),
+        unopened: BTreeMap::new(),
     }
 }
 

@@ -16,7 +16,7 @@
 //! knows into [`Metrics`].
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
     sync::Arc,
@@ -46,7 +46,6 @@ mod iface;
 mod memory;
 mod reload;
 
-use events::address_conflict;
 use iface::{host, link_up, open_iface};
 use memory::release_free_memory;
 pub use memory::{MMAP_THRESHOLD, bound_heap};
@@ -113,7 +112,7 @@ struct Iface {
     /// a new spec), so a master builds each of its adverts once, not once an interval.
     adverts: HashMap<String, BuiltAdvert>,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
-    drops: effects::Drops,
+    drops: controller::kernel::Drops,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
     outbox_from: Vec<Arc<InstanceSpec>>,
     info: IfaceInfo,
@@ -151,21 +150,28 @@ pub struct Daemon<F: Frames> {
     trimmed: Nanos,
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
-    /// keepalived's `unicast_peer`: a socket per instance and the source it was opened with.
-    unicast: BTreeMap<String, (UnicastTx, IpAddr)>,
+    /// keepalived's `unicast_peer`: a socket per instance, and the source and interface index
+    /// it was opened with.
+    unicast: BTreeMap<String, (UnicastTx, IpAddr, u32)>,
+    /// An interface opened anew, until the controller adopts it ([`controller::Effect::AdoptIface`]).
+    reopened: Option<Iface>,
     /// What the loop and the script tasks record for the metrics.
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.
     metrics_listener: Option<metrics::Listener>,
     /// `vrrpd events`: every subscriber's receiver; sending never waits.
     events: tokio::sync::broadcast::Sender<EventRecord>,
+    /// Inputs an effect produced (a reload's file read), fed after its batch.
+    inputs: VecDeque<Input>,
+    /// The controller's answer to the reload asked ([`controller::Effect::AnswerReload`]).
+    answer: Option<ReloadAnswer>,
     _frames: std::marker::PhantomData<F>,
 }
 
 impl<F: Frames> Daemon<F> {
     /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
     /// routers configured in the maps, state machines started.
-    pub async fn start(mut config: Config, options: RunOptions) -> Result<Self> {
+    pub async fn start(config: Config, options: RunOptions) -> Result<Self> {
         // Before anything is touched: an address that cannot be bound is a startup error.
         let metrics_listener = options
             .metrics_listen
@@ -179,7 +185,6 @@ impl<F: Frames> Daemon<F> {
         }
         crate::scripts::configure(&config);
         crate::fifo::configure(&config.global).await;
-        usable_scripts(&mut config);
         crate::track_file::init_files(&config, false);
         if config.instances.is_empty() {
             // keepalived runs such a file too, doing nothing until a reload brings instances.
@@ -215,9 +220,12 @@ impl<F: Frames> Daemon<F> {
             snapshot_behind: false,
             link_events,
             unicast: BTreeMap::new(),
+            reopened: None,
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
+            inputs: VecDeque::new(),
+            answer: None,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -226,13 +234,17 @@ impl<F: Frames> Daemon<F> {
         Ok(daemon)
     }
 
-    /// Feeds the controller one input at the present time and carries out what it answers.
+    /// Feeds the controller one input at the present time and carries out what it answers,
+    /// then the inputs its effects produced.
     async fn feed(&mut self, input: Input) {
-        if !matches!(input, Input::Tick { .. }) {
-            self.status_dirty = true;
+        self.inputs.push_back(input);
+        while let Some(input) = self.inputs.pop_front() {
+            if !matches!(input, Input::Tick { .. }) {
+                self.status_dirty = true;
+            }
+            let effects = self.ctl.handle(monotonic_ns(), input);
+            self.carry_out(effects).await;
         }
-        let effects = self.ctl.handle(monotonic_ns(), input);
-        self.carry_out(effects).await;
     }
 
     /// Time passed (or XDP raised an `event`): the stamps when the controller needs them.
@@ -369,23 +381,17 @@ impl<F: Frames> Daemon<F> {
                 }
                 self.feed(Input::Stop).await;
             }
-            if reload {
-                self.reload().await;
+            if reload || reload_reply.is_some() {
+                self.feed(Input::ReloadAsked).await;
             }
-            if let Some(reply) = reload_reply {
-                let answer = if stopping {
-                    ReloadAnswer {
-                        applied: false,
-                        lines: vec!["vrrpd is stopping; the reload is not applied".into()],
-                    }
-                } else {
-                    self.reload().await
-                };
+            // Nobody waits for a SIGHUP's answer.
+            if let (Some(reply), Some(answer)) = (reload_reply, self.answer.take()) {
                 // A status asked after the answer shows what the reload did.
                 snapshot_tx.send_replace(self.snapshot());
                 // The client may have gone; the reload stands.
                 let _ = reply.send(answer);
             }
+            self.answer = None;
             if let Some((name, success)) = script {
                 self.feed(Input::Script { name, success }).await;
             }
@@ -405,7 +411,7 @@ impl<F: Frames> Daemon<F> {
                 // Events wake us; the stamps carry the adverts' data. Address conflicts are
                 // the controller's to report.
                 for e in iface.events.get_mut().drain() {
-                    if let Some(c) = address_conflict(name, &e) {
+                    if let Some(c) = controller::kernel::address_conflict(name, &e) {
                         conflicts.push(c);
                     }
                 }
@@ -466,19 +472,4 @@ impl<F: Frames> Daemon<F> {
 fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
     crate::scripts::notify(n, kind, name, to, priority);
     crate::fifo::write(kind, name, to, priority);
-}
-
-/// Drops the `vrrp_script`s that keepalived would disable (a user that does not exist, an
-/// insecure path under `enable_script_security`, …) with its message: the instances that
-/// track one then ignore it, as keepalived removes it from them.
-fn usable_scripts(config: &mut Config) {
-    config
-        .scripts
-        .retain(|script| match crate::scripts::track_command(script) {
-            Ok(_) => true,
-            Err(e) => {
-                log::warn!("Disabling track script {}: {e}", script.name);
-                false
-            }
-        });
 }
