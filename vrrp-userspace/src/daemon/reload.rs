@@ -12,6 +12,7 @@ impl<F: Frames> Daemon<F> {
     /// and the running configuration keeps serving.
     pub(super) async fn reload(&mut self) -> ReloadAnswer {
         let path = self.options.config.display().to_string();
+        self.trim_due = true;
         let refused = |mut lines: Vec<String>| {
             lines.push(format!(
                 "reload of {path} refused; the running configuration stays"
@@ -114,6 +115,7 @@ impl<F: Frames> Daemon<F> {
             }
         }
         for (name, old, new) in recreated {
+            self.trim_due = true;
             let iface = match open_iface(
                 &self.netlink,
                 &name,
