@@ -236,9 +236,10 @@ fn anon_kib(pid: u32) -> u64 {
 /// 2.3 MiB of freed heap resident until the next periodic trim, up to 30 s later: the
 /// kernel's BTF, parsed in small allocations to load the XDP object. vrrpd now loads the
 /// object without it (it has no CO-RE relocations) and trims the heap at once after opening an
-/// interface. Here eth0 is created again four times after a first one (first-time code paths,
-/// the blocking pool's first threads); each time the anonymous memory stays within 1 MiB of
-/// what it was before (it was 2.3 MiB above it in three of four samples or more).
+/// interface. Here eth0 is created again five times; after each, the anonymous memory stays
+/// within 1 MiB of what it was after startup (it was 2.3 MiB above it until the periodic trim
+/// came). What stays (some 0.2 to 0.5 MiB: first-time code paths, the
+/// blocking pool's threads, the heap's fragments) levels off after some 20 re-creations.
 #[test]
 fn recreating_eth0_leaves_no_heap_behind() {
     if !lab::privileged("recreate_rss") {
@@ -260,16 +261,16 @@ fn recreating_eth0_leaves_no_heap_behind() {
         // The loop's turn that opened it has ended (its trim included).
         std::thread::sleep(Duration::from_millis(300));
     };
+    // After startup (which ends with a trim).
     master_on_new_eth0(0);
-    recreate_eth0(&lab, "lb01", "192.0.2.4/24");
-    master_on_new_eth0(1);
     let before = anon_kib(pid);
     let mut after = Vec::new();
-    for n in 2..=5 {
+    for n in 1..=5 {
         recreate_eth0(&lab, "lb01", "192.0.2.4/24");
         master_on_new_eth0(n);
         after.push(anon_kib(pid));
     }
+    println!("anonymous memory {before} KiB, after each re-creation of eth0: {after:?} KiB");
     assert!(
         after.iter().all(|&a| a < before + 1024),
         "anonymous memory {before} KiB, after each re-creation of eth0: {after:?} KiB"
