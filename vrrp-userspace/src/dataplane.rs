@@ -31,6 +31,29 @@ use vrrp_common::maps::{
 /// The BPF object built from `vrrp-ebpf` (ELF, little-endian BPF, with BTF).
 pub static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp"));
 
+/// Whether [`BPF_OBJECT`] has CO-RE relocations, which need the kernel's BTF to be resolved.
+/// It has none (its programs read only packet data and their own maps;
+/// `tests/dataplane_object.rs` holds this), so it is loaded without the kernel's BTF:
+/// `Ebpf::load` reads and parses /sys/kernel/btf/vmlinux (an 8 MiB buffer and some 2 MiB of
+/// small allocations) for nothing, at every interface opened. Should a relocation appear, the
+/// object is loaded with it again. Decided once per process.
+pub fn needs_kernel_btf() -> bool {
+    static NEEDS: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        aya_obj::Object::parse(BPF_OBJECT).map_or(true, |o| o.has_btf_relocations())
+    });
+    *NEEDS
+}
+
+/// Loads [`BPF_OBJECT`] into the kernel (maps created, programs not yet), with the kernel's
+/// BTF only if its relocations need it ([`needs_kernel_btf`]).
+fn load_object() -> Result<Ebpf, aya::EbpfError> {
+    if needs_kernel_btf() {
+        Ebpf::load(BPF_OBJECT)
+    } else {
+        aya::EbpfLoader::new().btf(None).load(BPF_OBJECT)
+    }
+}
+
 /// The name of the XDP program inside [`BPF_OBJECT`].
 pub const PROGRAM_NAME: &str = "vrrp";
 
@@ -460,7 +483,7 @@ struct VipIndex {
 impl Dataplane {
     /// Loads the embedded object and the XDP program into the kernel (verifier included).
     pub fn load() -> Result<Self> {
-        let mut ebpf = Ebpf::load(BPF_OBJECT).context("loading the embedded BPF object")?;
+        let mut ebpf = load_object().context("loading the embedded BPF object")?;
         let program: &mut Xdp = ebpf
             .program_mut(PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {PROGRAM_NAME} in the BPF object"))?

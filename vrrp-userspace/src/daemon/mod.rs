@@ -56,8 +56,10 @@ pub use memory::{MMAP_THRESHOLD, bound_heap};
 /// holds the kernel's rtnetlink lock), so it is rare.
 const LINK_CHECK: Nanos = 1_000_000_000;
 
-/// How often the heap's free memory is given back to the kernel ([`release_free_memory`]): what
-/// an interface opened again or a reload allocated and freed would otherwise stay resident.
+/// How often the heap's free memory is given back to the kernel ([`release_free_memory`]), and
+/// at once after a reload or an interface opened (`trim_due`): what they allocated and freed
+/// (some 2 MiB of the heap for a reload that opens an interface) would otherwise stay resident
+/// until then.
 const MEMORY_TRIM: Nanos = 30_000_000_000;
 
 /// How stale the status snapshot ([`StatusSnapshot`]) may get: the main loop publishes the
@@ -148,6 +150,9 @@ pub struct Daemon<F: Frames> {
     links_checked: Nanos,
     /// When the heap was last trimmed ([`MEMORY_TRIM`]).
     trimmed: Nanos,
+    /// A reload or an interface opened since: their memory is given back at the end of this
+    /// turn of the loop, not up to [`MEMORY_TRIM`] later.
+    trim_due: bool,
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance, and the source and interface index
@@ -216,6 +221,7 @@ impl<F: Frames> Daemon<F> {
             tracked: Default::default(),
             links_checked: 0,
             trimmed: 0,
+            trim_due: false,
             status_dirty: true,
             snapshot_behind: false,
             link_events,
@@ -424,8 +430,9 @@ impl<F: Frames> Daemon<F> {
                 self.links_checked = now;
                 self.track_links().await;
             }
-            if now >= self.trimmed + MEMORY_TRIM {
+            if self.trim_due || now >= self.trimmed + MEMORY_TRIM {
                 self.trimmed = now;
+                self.trim_due = false;
                 release_free_memory();
             }
             self.tick(event).await;

@@ -15,6 +15,7 @@ impl<F: Frames> Daemon<F> {
     /// applies it or refuses it and answers.
     pub(super) async fn load(&mut self) -> Input {
         let path = self.options.config.display().to_string();
+        self.trim_due = true;
         let diagnostics =
             |d: &[crate::config::Diagnostic]| d.iter().map(|d| d.to_string()).collect();
         let (loaded, warnings) = match crate::config::load(&self.options.config) {
@@ -83,6 +84,7 @@ impl<F: Frames> Daemon<F> {
             }
         }
         for (name, old, new) in recreated {
+            self.trim_due = true;
             let iface = match open_iface(
                 &self.netlink,
                 &name,
