@@ -623,6 +623,14 @@ fn echo_request(id: u16, seq: u16) -> [u8; 16] {
     m
 }
 
+/// Pins the calling thread to CPU `cpu`.
+pub fn pin_to(cpu: usize) -> Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).with_context(|| format!("no CPU {cpu}"))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .with_context(|| format!("pinning a thread to CPU {cpu}"))
+}
+
 /// A flood: frames sent round-robin out of a host's interface at a set rate, by the kernel
 /// ([`Generator`]), until dropped.
 pub struct Flood {
@@ -636,22 +644,45 @@ impl Flood {
     /// fast as the machine can with `rate` 0: then one sender per CPU, since the kernel does
     /// the receivers' work (bridge, veth, XDP) on the sending CPU.
     pub fn start(host: &NetNs, frames: Vec<Vec<u8>>, rate: u64) -> Result<Self> {
-        if frames.is_empty() {
-            bail!("a flood needs at least one frame");
-        }
-        let sent = Arc::new(AtomicU64::new(0));
         let senders = if rate == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             1
         };
+        Self::spawn(host, frames, rate, vec![None; senders])
+    }
+
+    /// Starts sending `frames` (in turn) from `host`'s `eth0` as fast as one sender can, that
+    /// sender pinned to CPU `cpu`: every packet is then received (bridge, veth, XDP) on that
+    /// CPU, whatever the scheduler would have done with the sender.
+    pub fn start_on(host: &NetNs, frames: Vec<Vec<u8>>, cpu: usize) -> Result<Self> {
+        Self::spawn(host, frames, 0, vec![Some(cpu)])
+    }
+
+    /// One sender per entry of `cpus`, pinned to that CPU if it names one.
+    fn spawn(
+        host: &NetNs,
+        frames: Vec<Vec<u8>>,
+        rate: u64,
+        cpus: Vec<Option<usize>>,
+    ) -> Result<Self> {
+        if frames.is_empty() {
+            bail!("a flood needs at least one frame");
+        }
+        let sent = Arc::new(AtomicU64::new(0));
         let started = monotonic_ns();
         let mut workers = Vec::new();
-        for _ in 0..senders {
+        for cpu in cpus {
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
             let count = sent.clone();
             let frames = frames.clone();
             workers.push(Worker::spawn(host, move |stop| {
+                if let Some(cpu) = cpu
+                    && let Err(e) = pin_to(cpu)
+                {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
                 let generator = nix::net::if_::if_nametoindex("eth0")
                     .map_err(anyhow::Error::from)
                     .and_then(Generator::new);
