@@ -824,9 +824,25 @@ pub fn machine_line() -> String {
     format!(
         "{} ({} CPUs, kernel {}), {date}",
         read("/proc/sys/kernel/hostname"),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        online_cpus(),
         read("/proc/sys/kernel/osrelease"),
     )
+}
+
+/// The machine's online CPUs (not this thread's affinity: a benchmark may be pinned to one).
+fn online_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online").map_or(0, |list| {
+        list.trim()
+            .split(',')
+            .map(|range| match range.split_once('-') {
+                Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+                    (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                    _ => 0,
+                },
+                None => usize::from(range.parse::<usize>().is_ok()),
+            })
+            .sum()
+    })
 }
 
 /// The version keepalived reports.
