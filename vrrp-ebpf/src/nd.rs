@@ -38,7 +38,8 @@ use vrrp_common::{
 
 use crate::{
     IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, Wide, bytes16, coarse_now_ns, count,
-    emit_event, fold, gate_open, now_ns, ptr_at, read, read_wide, store64, words16, write_macs,
+    emit_event, fold, gate_open, now_ns, ptr_at, read, read_wide, store64, sum64, words16,
+    write_macs,
 };
 
 /// Fixed part of a solicitation or advertisement: type, code, checksum, flags, target.
@@ -162,12 +163,6 @@ fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
             XDP_DROP
         }
     }
-}
-
-/// One's complement sum (unfolded, memory order) of a word's two 32-bit halves.
-#[inline(always)]
-fn sum64(w: u64) -> u64 {
-    (w & 0xffff_ffff) + (w >> 32)
 }
 
 /// Checks the solicitation (RFC 4861 §7.1.1) and rewrites the frame into the advertisement.

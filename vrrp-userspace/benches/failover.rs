@@ -309,7 +309,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
     // work (bridge, veths, both XDP programs) runs on the sending CPU, so the flood owns that
     // CPU and leaves the other to the daemons, as a NIC's queues on CPUs of their own would.
     let flood = failure.flooded().then(|| {
-        Flood::start_pinned(lab.host("attacker"), flood_frames(interval), 0).expect("the flood")
+        Flood::start_on(lab.host("attacker"), flood_frames(interval), 0).expect("the flood")
     });
     let a = interval.nanos();
     let down = interval.master_down_ns(PRIORITY);

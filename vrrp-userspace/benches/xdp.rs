@@ -10,9 +10,12 @@
 //! the request sent through a veth pair (by the kernel, `lab::bench::Flood`) to the program
 //! attached natively to the far end, and to the empty program on another pair, timed by the
 //! kernel's own per-program statistics (BPF_ENABLE_STATS); the reply counter proves that every
-//! packet took the path. The table is printed and written into BENCHMARKS.md between the `xdp`
-//! markers (not with `--quick`, nor with `--only TEXT`, which runs the paths whose name
-//! contains TEXT).
+//! packet took the path. Every figure is taken on one CPU (`--cpu N`, default 0): this thread
+//! is pinned to it and the floods come from one sender pinned to it. After the paths, the
+//! floors: one clock read, map lookup, counter or run of arithmetic each, in programs of their
+//! own, timed the same way. The table is printed and written into BENCHMARKS.md between the
+//! `xdp` markers (not with `--quick`, nor with `--only TEXT`, which runs the paths and floors
+//! whose name contains TEXT).
 
 mod common;
 
@@ -26,11 +29,13 @@ use vrrp_common::maps::{Counter, Family, IfaceConfig, RouterConfig};
 use vrrp_userspace::{
     config::{Auth, Instance, V3Checksum, Version, Vip},
     daemon::Frames as _,
-    dataplane::{AttachMode, Dataplane, enable_run_stats, monotonic_ns, verdict},
+    dataplane::{
+        AttachMode, Dataplane, FLOOR_PROGRAM_NAMES, enable_run_stats, monotonic_ns, verdict,
+    },
     frames::WireFrames,
     lab::{
         NetNs,
-        bench::{Flood, machine_line, write_section},
+        bench::{Flood, machine_line, pin_to, write_section},
     },
     units::{Centis, Priority, Vrid},
     wire::icmpv6,
@@ -213,11 +218,15 @@ fn flood_run(
     frame: &[u8],
     which: usize,
     time: Duration,
+    cpu: usize,
 ) -> Result<(f64, u64)> {
     let _stats = enable_run_stats()?;
     let (t0, n0) = dp.run_stats()?[which];
     {
-        let _flood = Flood::start(ns, vec![frame.to_vec()], 0)?;
+        // One sender pinned to the benchmark's CPU: the kernel runs the receiver's XDP program
+        // on the sending CPU, so every packet is timed on that CPU (with a sender per CPU, the
+        // figure moved with how the scheduler spread them over this VM's unequal vCPUs).
+        let _flood = Flood::start_on(ns, vec![frame.to_vec()], cpu)?;
         std::thread::sleep(time);
     }
     let (t1, n1) = dp.run_stats()?[which];
@@ -239,6 +248,12 @@ fn main() -> Result<()> {
     };
     // The replies: how long each run floods the program (and the empty one) with requests.
     let flood_for = Duration::from_millis(if quick { 100 } else { 500 });
+    // Every figure is taken on one CPU (`--cpu N`, 0 by default): the repeated runs in this
+    // thread, the floods by a sender pinned to it. This VM's two vCPUs do not run at the same
+    // speed, nor each at one speed over time (see BENCHMARKS.md): unpinned, a figure depended
+    // on where the scheduler put the run.
+    let cpu = cpu_arg()?;
+    pin_to(cpu)?;
 
     let mut dp = Dataplane::load().context("loading the XDP program (root needed)")?;
     // Router 50: v2, PASS "1111", interval 1 s, our priority 100, master (for ARP and VMAC).
@@ -416,12 +431,12 @@ fn main() -> Result<()> {
                 // A flood of fresh copies through the program attached to a veth, timed by the
                 // kernel's own run statistics; the counter proves every packet took the path.
                 let counted = dp.counter(counter)?;
-                let (o, n) = flood_run(&dp, &receivers.ours, &case.frame, 0, flood_for)?;
+                let (o, n) = flood_run(&dp, &receivers.ours, &case.frame, 0, flood_for, cpu)?;
                 let took = dp.counter(counter)? - counted;
                 if took != n {
                     bail!("{}: {took} of {n} packets took the path", case.name);
                 }
-                let (e, m) = flood_run(&dp, &receivers.empty, &case.frame, 1, flood_for)?;
+                let (e, m) = flood_run(&dp, &receivers.empty, &case.frame, 1, flood_for, cpu)?;
                 flooded = flooded.min(n.min(m));
                 ours.push(o);
                 empty.push(e);
@@ -444,9 +459,31 @@ fn main() -> Result<()> {
     }
     println!("verifier: {instructions} instructions processed");
 
+    // The floors: what one clock read, map lookup, counter or stretch of arithmetic costs on
+    // this kernel and CPU, each a program of its own (`floor_*` in vrrp-ebpf/src/bench.rs),
+    // timed as the paths are, on the unrelated UDP frame.
+    let floor_frame = udp([0x02, 0, 0, 0, 0, 0x04]);
+    let mut floor_rows = Vec::new();
+    for (program, name) in FLOOR_PROGRAM_NAMES
+        .iter()
+        .zip(FLOORS)
+        .filter(|(_, n)| only.as_ref().is_none_or(|o| n.contains(o.as_str())))
+    {
+        let (mut ours, mut empty) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push(ns_of(
+                dp.test_run_bench(program, &floor_frame, repeat)?.duration,
+            ));
+            empty.push(ns_of(dp.test_run_noop(&floor_frame, repeat)?.duration));
+        }
+        let (o, e) = (median(ours), median(empty));
+        println!("{name:<58} {:>7.1} ns  (empty program {e:>5.1} ns)", o - e);
+        floor_rows.push((name, o - e, e));
+    }
+
     let flooded = if flooded == u64::MAX { 0 } else { flooded };
     let mut table = format!(
-        "Measured by `{}` on {}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP and NS replies, which turn their frame into another and cannot be repeated on one: a flood of fresh requests through a veth to the program attached natively, and to the empty one, {runs} runs of {flood_ms} ms, at least {flooded} packets each, timed by the kernel's own run statistics, BPF_ENABLE_STATS, with the reply counter checked to have moved for every packet). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
+        "Measured by `{}` on {}, every figure on CPU {cpu}: median of {runs} runs of {repeat} repetitions each, minus the empty XDP program on the same frame in the same run (the ARP and NS replies, which turn their frame into another and cannot be repeated on one: a flood of fresh requests through a veth to the program attached natively, and to the empty one, {runs} runs of {flood_ms} ms, at least {flooded} packets each, timed by the kernel's own run statistics, BPF_ENABLE_STATS, with the reply counter checked to have moved for every packet). Verifier: {instructions} instructions processed.\n\n| path | ns/packet above the empty program | empty program, ns | target ≤ 30 ns |\n|---|---|---|---|\n",
         common::command("xdp"),
         machine_line(),
         flood_ms = flood_for.as_millis(),
@@ -456,6 +493,14 @@ fn main() -> Result<()> {
             "| {name} | {cost:.1} | {empty:.1} | {} |\n",
             if *cost <= 30.0 { "met" } else { "missed" }
         ));
+    }
+    if !floor_rows.is_empty() {
+        table.push_str(
+            "\nThe floors, each one operation in a program of its own, timed the same way in the same run:\n\n| floor | ns/packet above the empty program | empty program, ns |\n|---|---|---|\n",
+        );
+        for (name, cost, empty) in &floor_rows {
+            table.push_str(&format!("| {name} | {cost:.1} | {empty:.1} |\n"));
+        }
     }
     let svg = common::plot_path("xdp.svg");
     plot(&rows, &svg)?;
@@ -535,6 +580,27 @@ fn v2_with_interval(seconds: u32) -> Vec<u8> {
     let mut i = instance(Version::V2, pass());
     i.advert_interval = Centis(seconds * 100);
     WireFrames::advert(&i, PRIMARY, Priority(90))
+}
+
+/// What each floor (`FLOOR_PROGRAM_NAMES`, in that order) does.
+const FLOORS: [&str; 5] = [
+    "floor: the precise clock (bpf_ktime_get_ns, a helper call)",
+    "floor: the coarse clock (bpf_ktime_get_coarse_ns, a helper call)",
+    "floor: one array map lookup and read (inlined by the verifier)",
+    "floor: one per-CPU counter (lookup, inlined, and increment)",
+    "floor: 64 multiply-adds in registers (the vCPU's speed)",
+];
+
+/// `--cpu N`: the CPU every figure is taken on (0 by default).
+fn cpu_arg() -> Result<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--cpu") {
+        None => Ok(0),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .context("--cpu needs a CPU number"),
+    }
 }
 
 fn ns_of(d: Duration) -> f64 {

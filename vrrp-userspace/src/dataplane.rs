@@ -71,6 +71,17 @@ pub static BENCH_OBJECT: &[u8] =
 #[cfg(feature = "lab")]
 pub const NOOP_PROGRAM_NAME: &str = "vrrp_noop";
 
+/// The floors in [`BENCH_OBJECT`]: one clock read, map lookup, counter or run of arithmetic
+/// each, timed by the XDP benchmark beside the program's paths.
+#[cfg(feature = "lab")]
+pub const FLOOR_PROGRAM_NAMES: [&str; 5] = [
+    "floor_ktime",
+    "floor_coarse",
+    "floor_array",
+    "floor_percpu",
+    "floor_alu",
+];
+
 /// The maps of the program, by the names `bpftool map dump name …` finds them under.
 pub mod map_names {
     pub const ROUTERS: &str = "VRRP_ROUTERS";
@@ -571,6 +582,12 @@ impl Dataplane {
     /// The empty program (for benchmarks), loaded on first use.
     #[cfg(feature = "lab")]
     fn noop(&mut self) -> Result<&mut Xdp> {
+        self.bench_program(NOOP_PROGRAM_NAME)
+    }
+
+    /// A program of the benchmarks' object, loaded on first use.
+    #[cfg(feature = "lab")]
+    fn bench_program(&mut self, name: &str) -> Result<&mut Xdp> {
         if self.bench.is_none() {
             self.bench =
                 Some(Ebpf::load(BENCH_OBJECT).context("loading the benchmarks' BPF object")?);
@@ -579,14 +596,28 @@ impl Dataplane {
             .bench
             .as_mut()
             .ok_or_else(|| anyhow!("no benchmarks' object"))?;
-        let noop: &mut Xdp = bench
-            .program_mut(NOOP_PROGRAM_NAME)
-            .ok_or_else(|| anyhow!("no program {NOOP_PROGRAM_NAME}"))?
+        let program: &mut Xdp = bench
+            .program_mut(name)
+            .ok_or_else(|| anyhow!("no program {name} in the benchmarks' object"))?
             .try_into()?;
-        if noop.fd().is_err() {
-            noop.load().context("loading the empty program")?;
+        if program.fd().is_err() {
+            program
+                .load()
+                .with_context(|| format!("loading the benchmarks' program {name}"))?;
         }
-        Ok(noop)
+        Ok(program)
+    }
+
+    #[cfg(feature = "lab")]
+    /// Test-runs the benchmarks' program `name` (loaded on first use) `repeat` times on `frame`:
+    /// the floors (`floor_*` in `vrrp-ebpf/src/bench.rs`).
+    pub fn test_run_bench(
+        &mut self,
+        name: &str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<TestRunOutcome> {
+        run_xdp(self.bench_program(name)?, frame, repeat)
     }
 
     #[cfg(feature = "lab")]

@@ -24,11 +24,13 @@ fn embedded_object_has_the_xdp_program_and_named_maps_with_btf() {
 }
 
 /// The product carries only the product: the object `vrrpd` embeds holds its two programs and
-/// its maps, nothing of the benchmarks (their empty baseline and flood generator are the other
-/// object, embedded only with the `lab` feature).
+/// its maps, nothing of the benchmarks (their empty baseline, flood generator and floors are
+/// the other object, embedded only with the `lab` feature).
 #[test]
 fn the_production_object_holds_only_the_production_programs_and_maps() {
-    use vrrp_userspace::dataplane::{BENCH_OBJECT, EGRESS_PROGRAM_NAME, NOOP_PROGRAM_NAME};
+    use vrrp_userspace::dataplane::{
+        BENCH_OBJECT, EGRESS_PROGRAM_NAME, FLOOR_PROGRAM_NAMES, NOOP_PROGRAM_NAME,
+    };
     let obj = Object::parse(BPF_OBJECT).expect("the embedded object parses as BPF ELF");
     let mut programs: Vec<&str> = obj.programs.keys().map(String::as_str).collect();
     programs.sort_unstable();
@@ -47,7 +49,10 @@ fn the_production_object_holds_only_the_production_programs_and_maps() {
     let bench = Object::parse(BENCH_OBJECT).expect("the benchmarks' object parses");
     let mut programs: Vec<&str> = bench.programs.keys().map(String::as_str).collect();
     programs.sort_unstable();
-    assert_eq!(programs, [NOOP_PROGRAM_NAME, "vrrp_tx"]);
+    let mut expected: Vec<&str> = FLOOR_PROGRAM_NAMES.to_vec();
+    expected.extend([NOOP_PROGRAM_NAME, "vrrp_tx"]);
+    expected.sort_unstable();
+    assert_eq!(programs, expected);
     assert!(bench.maps.contains_key(map_names::TX_FRAME));
 }
 

@@ -623,6 +623,14 @@ fn echo_request(id: u16, seq: u16) -> [u8; 16] {
     m
 }
 
+/// Pins the calling thread to CPU `cpu`.
+pub fn pin_to(cpu: usize) -> Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).with_context(|| format!("no CPU {cpu}"))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .with_context(|| format!("pinning a thread to CPU {cpu}"))
+}
+
 /// A flood: frames sent round-robin out of a host's interface at a set rate, by the kernel
 /// ([`Generator`]), until dropped.
 pub struct Flood {
@@ -641,21 +649,22 @@ impl Flood {
         } else {
             1
         };
-        Self::spawn(host, frames, rate, senders, None)
+        Self::spawn(host, frames, rate, vec![None; senders])
     }
 
-    /// Starts sending `frames` as fast as one sender pinned to CPU `cpu` can: a flood that owns
-    /// that CPU (the receivers' work runs there too) and leaves the others to the daemons.
-    pub fn start_pinned(host: &NetNs, frames: Vec<Vec<u8>>, cpu: usize) -> Result<Self> {
-        Self::spawn(host, frames, 0, 1, Some(cpu))
+    /// Starts sending `frames` (in turn) from `host`'s `eth0` as fast as one sender can, that
+    /// sender pinned to CPU `cpu`: every packet is then received (bridge, veth, XDP) on that
+    /// CPU, whatever the scheduler would have done with the sender.
+    pub fn start_on(host: &NetNs, frames: Vec<Vec<u8>>, cpu: usize) -> Result<Self> {
+        Self::spawn(host, frames, 0, vec![Some(cpu)])
     }
 
+    /// One sender per entry of `cpus`, pinned to that CPU if it names one.
     fn spawn(
         host: &NetNs,
         frames: Vec<Vec<u8>>,
         rate: u64,
-        senders: usize,
-        cpu: Option<usize>,
+        cpus: Vec<Option<usize>>,
     ) -> Result<Self> {
         if frames.is_empty() {
             bail!("a flood needs at least one frame");
@@ -663,24 +672,20 @@ impl Flood {
         let sent = Arc::new(AtomicU64::new(0));
         let started = monotonic_ns();
         let mut workers = Vec::new();
-        for _ in 0..senders {
+        for cpu in cpus {
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
             let count = sent.clone();
             let frames = frames.clone();
             workers.push(Worker::spawn(host, move |stop| {
-                let pinned = cpu.map_or(Ok(()), |cpu| {
-                    let mut set = nix::sched::CpuSet::new();
-                    set.set(cpu)
-                        .and_then(|()| {
-                            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-                        })
-                        .with_context(|| format!("pinning the flood's sender to CPU {cpu}"))
-                });
-                let generator = pinned.and_then(|()| {
-                    nix::net::if_::if_nametoindex("eth0")
-                        .map_err(anyhow::Error::from)
-                        .and_then(Generator::new)
-                });
+                if let Some(cpu) = cpu
+                    && let Err(e) = pin_to(cpu)
+                {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+                let generator = nix::net::if_::if_nametoindex("eth0")
+                    .map_err(anyhow::Error::from)
+                    .and_then(Generator::new);
                 let mut generator = match generator {
                     Ok(g) => {
                         let _ = ready_tx.send(Ok(()));
@@ -819,9 +824,25 @@ pub fn machine_line() -> String {
     format!(
         "{} ({} CPUs, kernel {}), {date}",
         read("/proc/sys/kernel/hostname"),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        online_cpus(),
         read("/proc/sys/kernel/osrelease"),
     )
+}
+
+/// The machine's online CPUs (not this thread's affinity: a benchmark may be pinned to one).
+fn online_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online").map_or(0, |list| {
+        list.trim()
+            .split(',')
+            .map(|range| match range.split_once('-') {
+                Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+                    (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                    _ => 0,
+                },
+                None => usize::from(range.parse::<usize>().is_ok()),
+            })
+            .sum()
+    })
 }
 
 /// The version keepalived reports.
