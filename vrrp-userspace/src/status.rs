@@ -430,6 +430,9 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
+/// Counters by name, as the status shows them.
+type Counted = BTreeMap<String, u64>;
+
 /// What `vrrpd status` is answered from: the instances' views as the main loop last published
 /// them, and a reader of each interface's XDP counters with descriptors of its own. The
 /// control socket's task answers from it without waiting for the main loop; the counters are
@@ -468,7 +471,7 @@ impl StatusSnapshot {
                 .collect()
         };
         // What every instance of an interface shows alike, made once an interface.
-        let per_interface: BTreeMap<&str, (BTreeMap<String, u64>, BTreeMap<String, u64>)> = counts
+        let per_interface: BTreeMap<&str, (Counted, Counted)> = counts
             .iter()
             .map(|(name, c)| {
                 let events = vrrp_common::maps::Counter::ALL
@@ -585,7 +588,7 @@ mod tests {
                 fix: "set v3_checksum_as_v2".into(),
             }),
             since: "2026-11-30T12:00:00.123Z".into(),
-            in_state_s: 3725.123_456_789,
+            in_state_s: 3_725.123_456_789,
             reason: "preempted a lower priority".into(),
             transitions: (0..7)
                 .map(|i| TransitionStatus {
