@@ -442,13 +442,10 @@ fn run_status(lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) -> Resu
     out.master_cpu_pct = 100.0 * (cpu_seconds(&pids) - cpu0) / out.window_s;
     out.changes = state_changes(&nodes[0].log_text(), logged[0])
         + state_changes(&nodes[1].log_text(), logged[1]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let end = monotonic_ns() + window.as_nanos() as u64 / 10;
     while monotonic_ns() < end {
         let t = monotonic_ns();
-        let answer = rt.block_on(vrrp_userspace::control::query(&socket));
+        let answer = vrrp_userspace::control::query(&socket);
         out.query_ms.push(ms(monotonic_ns() - t));
         if answer.map_or(true, |a| a.len() != usize::from(ROUTERS)) {
             out.failed += 1;

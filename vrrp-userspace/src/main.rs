@@ -568,15 +568,15 @@ fn status(
     json: bool,
     watch: Option<f64>,
 ) -> anyhow::Result<ExitCode> {
-    use vrrp_userspace::control;
+    use vrrp_userspace::{control, status::Format};
     let path = control_socket.unwrap_or_else(control::default_path);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let format = if json { Format::Json } else { Format::Text };
     let Some(interval) = watch else {
-        let status = runtime.block_on(control::query(&path))?;
+        // Written as the daemon wrote it: the command parses nothing.
+        let answer = control::query_written(&path, format)?;
         let mut out = std::io::stdout().lock();
-        print_status(&mut out, &status, json)?;
+        out.write_all(&answer)?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     };
     if !interval.is_finite() || interval < 0.1 {
@@ -590,8 +590,8 @@ fn status(
             "\x1b[H\x1b[2Jvrrpd status every {interval} s ({}), Ctrl-C to stop\n\n",
             vrrp_userspace::status::rfc3339(std::time::SystemTime::now())
         )?;
-        match runtime.block_on(control::query(&path)) {
-            Ok(status) => print_status(&mut buf, &status, json)?,
+        match control::query_written(&path, format) {
+            Ok(answer) => buf.extend_from_slice(&answer),
             Err(e) => writeln!(buf, "{e:#}; asking again")?,
         }
         let mut out = std::io::stdout().lock();
@@ -602,192 +602,9 @@ fn status(
     }
 }
 
-/// Seconds as a person reads a duration: 42 s, 3m12s, 2h05m, 3d04h.
-fn ago(s: f64) -> String {
-    let s = s.max(0.0) as u64;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-fn print_status(
-    out: &mut impl Write,
-    status: &[vrrp_userspace::status::InstanceStatus],
-    json: bool,
-) -> anyhow::Result<()> {
-    if json {
-        serde_json::to_writer_pretty(&mut *out, &status)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    let counted = |drops: &std::collections::BTreeMap<String, u64>| {
-        let counted: Vec<String> = drops
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(r, n)| format!("{r}={n}"))
-            .collect();
-        if counted.is_empty() {
-            "none".to_string()
-        } else {
-            counted.join(" ")
-        }
-    };
-    let secs = |cs: u32| format!("{:.2} s", f64::from(cs) / 100.0);
-    for s in status {
-        writeln!(
-            out,
-            "{}: {} on {} vrid {} priority {}, since {} ({})",
-            s.name,
-            s.state,
-            s.interface,
-            s.vrid,
-            s.priority,
-            s.since,
-            ago(s.in_state_s)
-        )?;
-        writeln!(out, "    why: {}", s.reason)?;
-        if let Some(fault) = &s.fault {
-            writeln!(out, "    fault: {fault}")?;
-        }
-        let master = match (s.master, s.master_priority) {
-            (None, _) => "none heard".to_string(),
-            (Some(m), p) if s.state == "MASTER" => format!(
-                "{m} (this router) priority {}, interval {}",
-                p.unwrap_or(s.priority),
-                secs(s.master_adver_interval_cs)
-            ),
-            (Some(m), Some(p)) => {
-                format!(
-                    "{m} priority {p}, interval {}",
-                    secs(s.master_adver_interval_cs)
-                )
-            }
-            (Some(m), None) => format!("{m}, interval {}", secs(s.master_adver_interval_cs)),
-        };
-        writeln!(out, "    master: {master}")?;
-        if let Some(a) = &s.last_advert {
-            writeln!(
-                out,
-                "    last advert from another router: {} priority {}, interval {}, {:.2} s ago",
-                a.address,
-                a.priority,
-                secs(a.interval_cs),
-                a.age_s
-            )?;
-        }
-        writeln!(out, "    vips: {}", s.vips.join(", "))?;
-        if let Some(m) = &s.checksum_mismatch {
-            writeln!(
-                out,
-                "    checksum mismatch: peer {} checksums its VRRPv3 adverts {}; {}",
-                m.peer,
-                vrrp_userspace::controller::ChecksumMismatch::variant_text(m.peer_checksum),
-                m.fix
-            )?;
-        }
-        writeln!(
-            out,
-            "    transitions in the last hour: {}",
-            s.transitions.len()
-        )?;
-        for t in s.transitions.iter().rev().take(5) {
-            writeln!(
-                out,
-                "      {} ({} ago) {} -> {}: {}",
-                t.time,
-                ago(t.ago_s),
-                t.from,
-                t.to,
-                t.reason
-            )?;
-        }
-        let c = |n: &str| s.interface_counters.get(n).copied().unwrap_or(0);
-        writeln!(
-            out,
-            "    adverts sent {}, seen {}; XDP on {}: ARP replies {}, NA replies {}, ARP \
-             conflicts {}, ND conflicts {}",
-            s.adverts_sent,
-            s.adverts_seen,
-            s.interface,
-            c("arp_replied"),
-            c("nd_replied"),
-            c("arp_conflict"),
-            c("nd_conflict")
-        )?;
-        writeln!(
-            out,
-            "    split brains {} (adverts of another master not yielded to: {}), address \
-             conflicts {}",
-            s.split_brains, s.conflicting_adverts, s.address_conflicts
-        )?;
-        if let Some(b) = &s.split_brain {
-            let who = match (b.peer, b.peer_priority) {
-                (Some(p), Some(pp)) => format!("{p} priority {pp} advertises as master"),
-                _ => "another master (its adverts do not reach us)".to_string(),
-            };
-            let claims = match (&b.claimed, &b.mac) {
-                (Some(a), Some(m)) => format!(", claims {a} from {m} ({} frame(s))", b.claims),
-                _ => String::new(),
-            };
-            writeln!(
-                out,
-                "    SPLIT BRAIN{}: {who}{claims} since {}, {} advert(s), the last advert or \
-                 claim {:.2} s ago",
-                if b.reported {
-                    ""
-                } else {
-                    " (not yet reported)"
-                },
-                b.since,
-                b.adverts,
-                b.last_advert_age_s
-            )?;
-        }
-        if let Some(a) = &s.address_conflict {
-            writeln!(
-                out,
-                "    ADDRESS CONFLICT: {} claims {} since {} ({} frame(s))",
-                a.mac, a.address, a.since, a.frames
-            )?;
-        }
-        if let Some(g) = &s.sync_group {
-            writeln!(out, "    sync group {}: {}", g.name, g.state)?;
-        }
-        if !s.tracked.is_empty() {
-            let tracked: Vec<String> = s
-                .tracked
-                .iter()
-                .map(|t| {
-                    let weight = match t.weight {
-                        0 => String::new(),
-                        w => format!(" weight {w:+}"),
-                    };
-                    let reverse = if t.reverse { " reverse" } else { "" };
-                    format!("{} {}{weight}{reverse} {}", t.kind, t.name, t.verdict)
-                })
-                .collect();
-            writeln!(out, "    tracked: {}", tracked.join(", "))?;
-        }
-        writeln!(out, "    drops: {}", counted(&s.drops))?;
-        writeln!(
-            out,
-            "    drops on {} (every VRID): {}",
-            s.interface,
-            counted(&s.interface_drops)
-        )?;
-    }
-    Ok(())
-}
-
 fn events(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
     let path = control_socket.unwrap_or_else(vrrp_userspace::control::default_path);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let followed = runtime.block_on(vrrp_userspace::control::follow_events(&path, |line| {
+    let followed = vrrp_userspace::control::follow_events(&path, |line| {
         let mut out = std::io::stdout().lock();
         if json {
             writeln!(out, "{line}")?;
@@ -799,7 +616,7 @@ fn events(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
         }
         out.flush()?;
         Ok(true)
-    }));
+    });
     match followed {
         Ok(()) => {}
         // `vrrpd events | head`: the reader left, which is fine.
@@ -817,10 +634,7 @@ fn events(control_socket: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCod
 
 fn reload(control_socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let path = control_socket.unwrap_or_else(vrrp_userspace::control::default_path);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let answer = runtime.block_on(vrrp_userspace::control::reload(&path))?;
+    let answer = vrrp_userspace::control::reload(&path)?;
     if answer.applied {
         let mut out = std::io::stdout().lock();
         for line in &answer.lines {

@@ -170,6 +170,220 @@ pub struct GroupStatus {
     pub state: String,
 }
 
+/// How `vrrpd status` shows the status: the daemon writes it so ([`Format::request`]), and
+/// the command only copies it to its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Lines for a person.
+    Text,
+    /// Indented JSON, a line at its end.
+    Json,
+}
+
+impl Format {
+    /// The control socket's request for the status written in this format.
+    pub fn request(self) -> &'static str {
+        match self {
+            Format::Text => "status text",
+            Format::Json => "status json",
+        }
+    }
+
+    /// The format a control socket request asks for, if it is one of [`Format::request`].
+    pub fn of_request(request: &str) -> Option<Format> {
+        [Format::Text, Format::Json]
+            .into_iter()
+            .find(|f| f.request() == request)
+    }
+
+    /// Writes `status` in this format.
+    pub fn write(
+        self,
+        out: &mut impl std::io::Write,
+        status: &[InstanceStatus],
+    ) -> std::io::Result<()> {
+        match self {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, status)?;
+                writeln!(out)
+            }
+            Format::Text => write_text(out, status),
+        }
+    }
+}
+
+/// Seconds as a person reads a duration: 42 s, 3m12s, 2h05m, 3d04h.
+pub fn ago(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// `status` as the lines `vrrpd status` prints.
+fn write_text(out: &mut impl std::io::Write, status: &[InstanceStatus]) -> std::io::Result<()> {
+    let counted = |drops: &std::collections::BTreeMap<String, u64>| {
+        let counted: Vec<String> = drops
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        if counted.is_empty() {
+            "none".to_string()
+        } else {
+            counted.join(" ")
+        }
+    };
+    let secs = |cs: u32| format!("{:.2} s", f64::from(cs) / 100.0);
+    for s in status {
+        writeln!(
+            out,
+            "{}: {} on {} vrid {} priority {}, since {} ({})",
+            s.name,
+            s.state,
+            s.interface,
+            s.vrid,
+            s.priority,
+            s.since,
+            ago(s.in_state_s)
+        )?;
+        writeln!(out, "    why: {}", s.reason)?;
+        if let Some(fault) = &s.fault {
+            writeln!(out, "    fault: {fault}")?;
+        }
+        let master = match (s.master, s.master_priority) {
+            (None, _) => "none heard".to_string(),
+            (Some(m), p) if s.state == "MASTER" => format!(
+                "{m} (this router) priority {}, interval {}",
+                p.unwrap_or(s.priority),
+                secs(s.master_adver_interval_cs)
+            ),
+            (Some(m), Some(p)) => {
+                format!(
+                    "{m} priority {p}, interval {}",
+                    secs(s.master_adver_interval_cs)
+                )
+            }
+            (Some(m), None) => format!("{m}, interval {}", secs(s.master_adver_interval_cs)),
+        };
+        writeln!(out, "    master: {master}")?;
+        if let Some(a) = &s.last_advert {
+            writeln!(
+                out,
+                "    last advert from another router: {} priority {}, interval {}, {:.2} s ago",
+                a.address,
+                a.priority,
+                secs(a.interval_cs),
+                a.age_s
+            )?;
+        }
+        writeln!(out, "    vips: {}", s.vips.join(", "))?;
+        if let Some(m) = &s.checksum_mismatch {
+            writeln!(
+                out,
+                "    checksum mismatch: peer {} checksums its VRRPv3 adverts {}; {}",
+                m.peer,
+                controller::ChecksumMismatch::variant_text(m.peer_checksum),
+                m.fix
+            )?;
+        }
+        writeln!(
+            out,
+            "    transitions in the last hour: {}",
+            s.transitions.len()
+        )?;
+        for t in s.transitions.iter().rev().take(5) {
+            writeln!(
+                out,
+                "      {} ({} ago) {} -> {}: {}",
+                t.time,
+                ago(t.ago_s),
+                t.from,
+                t.to,
+                t.reason
+            )?;
+        }
+        let c = |n: &str| s.interface_counters.get(n).copied().unwrap_or(0);
+        writeln!(
+            out,
+            "    adverts sent {}, seen {}; XDP on {}: ARP replies {}, NA replies {}, ARP \
+             conflicts {}, ND conflicts {}",
+            s.adverts_sent,
+            s.adverts_seen,
+            s.interface,
+            c("arp_replied"),
+            c("nd_replied"),
+            c("arp_conflict"),
+            c("nd_conflict")
+        )?;
+        writeln!(
+            out,
+            "    split brains {} (adverts of another master not yielded to: {}), address \
+             conflicts {}",
+            s.split_brains, s.conflicting_adverts, s.address_conflicts
+        )?;
+        if let Some(b) = &s.split_brain {
+            let who = match (b.peer, b.peer_priority) {
+                (Some(p), Some(pp)) => format!("{p} priority {pp} advertises as master"),
+                _ => "another master (its adverts do not reach us)".to_string(),
+            };
+            let claims = match (&b.claimed, &b.mac) {
+                (Some(a), Some(m)) => format!(", claims {a} from {m} ({} frame(s))", b.claims),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "    SPLIT BRAIN{}: {who}{claims} since {}, {} advert(s), the last advert or \
+                 claim {:.2} s ago",
+                if b.reported {
+                    ""
+                } else {
+                    " (not yet reported)"
+                },
+                b.since,
+                b.adverts,
+                b.last_advert_age_s
+            )?;
+        }
+        if let Some(a) = &s.address_conflict {
+            writeln!(
+                out,
+                "    ADDRESS CONFLICT: {} claims {} since {} ({} frame(s))",
+                a.mac, a.address, a.since, a.frames
+            )?;
+        }
+        if let Some(g) = &s.sync_group {
+            writeln!(out, "    sync group {}: {}", g.name, g.state)?;
+        }
+        if !s.tracked.is_empty() {
+            let tracked: Vec<String> = s
+                .tracked
+                .iter()
+                .map(|t| {
+                    let weight = match t.weight {
+                        0 => String::new(),
+                        w => format!(" weight {w:+}"),
+                    };
+                    let reverse = if t.reverse { " reverse" } else { "" };
+                    format!("{} {}{weight}{reverse} {}", t.kind, t.name, t.verdict)
+                })
+                .collect();
+            writeln!(out, "    tracked: {}", tracked.join(", "))?;
+        }
+        writeln!(out, "    drops: {}", counted(&s.drops))?;
+        writeln!(
+            out,
+            "    drops on {} (every VRID): {}",
+            s.interface,
+            counted(&s.interface_drops)
+        )?;
+    }
+    Ok(())
+}
+
 /// What `vrrpd events` streams: one JSON object a line.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct EventRecord {
@@ -216,6 +430,9 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
+/// Counters by name, as the status shows them.
+type Counted = BTreeMap<String, u64>;
+
 /// What `vrrpd status` is answered from: the instances' views as the main loop last published
 /// them, and a reader of each interface's XDP counters with descriptors of its own. The
 /// control socket's task answers from it without waiting for the main loop; the counters are
@@ -253,10 +470,22 @@ impl StatusSnapshot {
                 .map(|r| (r.name().to_string(), d.by_reason[*r as usize]))
                 .collect()
         };
+        // What every instance of an interface shows alike, made once an interface.
+        let per_interface: BTreeMap<&str, (Counted, Counted)> = counts
+            .iter()
+            .map(|(name, c)| {
+                let events = vrrp_common::maps::Counter::ALL
+                    .iter()
+                    .map(|k| (k.name().to_string(), c.events[*k as usize]))
+                    .collect();
+                (*name, (by_reason(&c.drops_total), events))
+            })
+            .collect();
         self.views
             .iter()
             .map(|inst| {
                 let c = counts.get(inst.interface.as_str());
+                let shared = per_interface.get(inst.interface.as_str());
                 InstanceStatus {
                     name: inst.name.clone(),
                     interface: inst.interface.clone(),
@@ -275,7 +504,7 @@ impl StatusSnapshot {
                         .map(by_reason)
                         .unwrap_or_default(),
                     adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
-                    interface_drops: c.map(|c| by_reason(&c.drops_total)).unwrap_or_default(),
+                    interface_drops: shared.map(|s| s.0.clone()).unwrap_or_default(),
                     fault: inst.fault.clone(),
                     since: wall_time(inst.since, now),
                     in_state_s: secs(inst.since),
@@ -300,14 +529,7 @@ impl StatusSnapshot {
                         age_s: secs(a.at_ns),
                     }),
                     adverts_sent: inst.adverts_sent,
-                    interface_counters: c
-                        .map(|c| {
-                            vrrp_common::maps::Counter::ALL
-                                .iter()
-                                .map(|k| (k.name().to_string(), c.events[*k as usize]))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    interface_counters: shared.map(|s| s.1.clone()).unwrap_or_default(),
                     split_brain: inst.split_brain.as_ref().map(|s| SplitBrainStatus {
                         peer: s.peer,
                         peer_priority: s.peer_priority,
@@ -337,5 +559,170 @@ impl StatusSnapshot {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An instance with every optional part of the status set.
+    fn busy() -> InstanceStatus {
+        let addr = |s: &str| s.parse::<IpAddr>().unwrap();
+        InstanceStatus {
+            name: "VI_1".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state: "MASTER".into(),
+            priority: 150,
+            master: Some(addr("192.0.2.4")),
+            vips: vec!["198.51.100.1/32".into(), "2001:db8::1/128".into()],
+            master_adver_interval_cs: 100,
+            drops: BTreeMap::from([("bad_ttl".into(), 0), ("bad_vrid".into(), 3)]),
+            adverts_seen: 1234,
+            interface_drops: BTreeMap::from([("truncated".into(), 7)]),
+            fault: Some("interface eth1 down".into()),
+            checksum_mismatch: Some(controller::ChecksumMismatch {
+                peer: addr("192.0.2.5"),
+                peer_checksum: crate::config::V3Checksum::MessageOnly,
+                fix: "set v3_checksum_as_v2".into(),
+            }),
+            since: "2026-11-30T12:00:00.123Z".into(),
+            in_state_s: 3_725.123_456_789,
+            reason: "preempted a lower priority".into(),
+            transitions: (0..7)
+                .map(|i| TransitionStatus {
+                    time: format!("2026-11-30T11:0{i}:00.000Z"),
+                    ago_s: 4000.0 - f64::from(i) * 61.7,
+                    from: "BACKUP".into(),
+                    to: "MASTER".into(),
+                    reason: format!("reason {i}"),
+                })
+                .collect(),
+            master_priority: Some(150),
+            last_advert: Some(AdvertStatus {
+                address: addr("192.0.2.5"),
+                priority: 100,
+                interval_cs: 1,
+                age_s: 0.004_999,
+            }),
+            adverts_sent: 99,
+            interface_counters: BTreeMap::from([
+                ("arp_replied".into(), 2),
+                ("nd_conflict".into(), 1),
+            ]),
+            split_brain: Some(SplitBrainStatus {
+                peer: Some(addr("192.0.2.5")),
+                peer_priority: Some(100),
+                mac: Some("00:00:5e:00:01:33".into()),
+                claimed: Some(addr("198.51.100.1")),
+                since: "2026-11-30T12:59:00.000Z".into(),
+                last_advert_age_s: 0.25,
+                adverts: 12,
+                claims: 3,
+                reported: false,
+            }),
+            split_brains: 1,
+            conflicting_adverts: 12,
+            address_conflict: Some(ConflictStatus {
+                address: addr("198.51.100.1"),
+                mac: "02:00:00:00:00:01".into(),
+                since: "2026-11-30T12:59:30.000Z".into(),
+                frames: 4,
+            }),
+            address_conflicts: 2,
+            sync_group: Some(GroupStatus {
+                name: "G1".into(),
+                state: "MASTER".into(),
+            }),
+            tracked: vec![controller::TrackedView {
+                kind: "script".into(),
+                name: "chk".into(),
+                weight: -20,
+                reverse: true,
+                verdict: "failing".into(),
+            }],
+        }
+    }
+
+    /// A quiet backup: every optional part absent.
+    fn quiet() -> InstanceStatus {
+        InstanceStatus {
+            name: "VI_2".into(),
+            state: "BACKUP".into(),
+            master: None,
+            fault: None,
+            checksum_mismatch: None,
+            transitions: vec![],
+            master_priority: None,
+            last_advert: None,
+            split_brain: None,
+            address_conflict: None,
+            sync_group: None,
+            tracked: vec![],
+            in_state_s: 0.5,
+            ..busy()
+        }
+    }
+
+    #[test]
+    fn each_format_is_asked_by_its_own_request() {
+        for f in [Format::Text, Format::Json] {
+            assert_eq!(Format::of_request(f.request()), Some(f));
+        }
+        assert_eq!(Format::of_request("status"), None);
+        assert_eq!(Format::of_request(""), None);
+    }
+
+    /// What the daemon writes is byte for byte what `vrrpd status` printed when it parsed the
+    /// daemon's JSON itself.
+    #[test]
+    fn the_daemon_writes_what_the_command_printed_from_the_json() {
+        let status = vec![busy(), quiet()];
+        let wire = serde_json::to_vec(&status).unwrap();
+        let parsed: Vec<InstanceStatus> = serde_json::from_slice(&wire).unwrap();
+        let mut printed = Vec::new();
+        serde_json::to_writer_pretty(&mut printed, &parsed).unwrap();
+        printed.push(b'\n');
+        let mut written = Vec::new();
+        Format::Json.write(&mut written, &status).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(printed).unwrap()
+        );
+        let (mut from_parsed, mut written) = (Vec::new(), Vec::new());
+        Format::Text.write(&mut from_parsed, &parsed).unwrap();
+        Format::Text.write(&mut written, &status).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(from_parsed).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_text_says_state_master_transitions_and_drops() {
+        let mut out = Vec::new();
+        Format::Text.write(&mut out, &[busy(), quiet()]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        println!("{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "VI_1: MASTER on eth0 vrid 51 priority 150, since 2026-11-30T12:00:00.123Z (1h02m)"
+        );
+        assert!(text.contains("    transitions in the last hour: 7\n"));
+        // The newest five, newest first.
+        assert!(
+            text.contains(
+                "      2026-11-30T11:06:00.000Z (1h00m ago) BACKUP -> MASTER: reason 6\n"
+            )
+        );
+        assert!(!text.contains("reason 1\n"));
+        assert!(text.contains("    drops: bad_vrid=3\n"));
+        assert!(text.contains("    drops on eth0 (every VRID): truncated=7\n"));
+        assert!(text.contains(
+            "VI_2: BACKUP on eth0 vrid 51 priority 150, since 2026-11-30T12:00:00.123Z (0 s)\n"
+        ));
+        assert!(text.contains("    master: none heard\n"));
     }
 }

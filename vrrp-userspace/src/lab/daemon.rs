@@ -111,11 +111,7 @@ impl Vrrpd {
 
     /// Every instance's status, if the daemon answers.
     pub fn statuses(&self) -> Option<Vec<InstanceStatus>> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        rt.block_on(crate::control::query(&self.socket)).ok()
+        crate::control::query(&self.socket).ok()
     }
 
     /// `vrrpd status --json` as an operator runs it (every instance).
