@@ -1,4 +1,4 @@
-//! `cargo xtask chaos [--minutes N] [--seed S] [--keepalived] [--record] [--rt-priority N]`: a lab of three hosts
+//! `cargo xtask chaos [--minutes N] [--seed S] [--keepalived] [--record]`: a lab of three hosts
 //! running several VRRP instances, a client probing every VIP, and faults injected from a seeded
 //! schedule while invariants are checked.
 //!
@@ -1232,8 +1232,6 @@ struct Opts {
     seed: u64,
     keepalived: bool,
     record: bool,
-    /// SCHED_RR priority of the harness and so of everything it starts.
-    rt_priority: Option<i32>,
 }
 
 fn opts() -> Result<Opts, String> {
@@ -1244,7 +1242,6 @@ fn opts() -> Result<Opts, String> {
         seed: realtime().to_bits() % 1_000_000_007,
         keepalived: false,
         record: false,
-        rt_priority: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1258,21 +1255,13 @@ fn opts() -> Result<Opts, String> {
             "--seed" => o.seed = it.next().and_then(|v| v.parse().ok()).ok_or("--seed S")?,
             "--keepalived" => o.keepalived = true,
             "--record" => o.record = true,
-            "--rt-priority" => {
-                o.rt_priority = Some(
-                    it.next()
-                        .and_then(|v| v.parse().ok())
-                        .filter(|p| (1..=99).contains(p))
-                        .ok_or("--rt-priority N (1 to 99)")?,
-                )
-            }
             path if !path.starts_with('-') => o.bin = PathBuf::from(path),
             other => return Err(format!("unknown option {other}")),
         }
     }
     if o.bin.as_os_str().is_empty() {
         return Err(
-            "usage: chaos VRRPD_BIN [--minutes N] [--seed S] [--keepalived] [--record] [--rt-priority N]".into(),
+            "usage: chaos VRRPD_BIN [--minutes N] [--seed S] [--keepalived] [--record]".into(),
         );
     }
     Ok(o)
@@ -1296,28 +1285,11 @@ fn main() -> ExitCode {
     };
     let name = if o.keepalived { "keepalived" } else { "vrrpd" };
     let command = format!(
-        "cargo xtask chaos --minutes {} --seed {}{}{}",
+        "cargo xtask chaos --minutes {} --seed {}{}",
         o.minutes,
         o.seed,
-        if o.keepalived { " --keepalived" } else { "" },
-        o.rt_priority
-            .map(|p| format!(" --rt-priority {p}"))
-            .unwrap_or_default()
+        if o.keepalived { " --keepalived" } else { "" }
     );
-    if let Some(p) = o.rt_priority {
-        // Inherited by every process the harness starts (no SCHED_RESET_ON_FORK): the daemons,
-        // their scripts, the probes and the tools. Other work on the machine then cannot delay
-        // either daemon's timers or the client's pings, which would read as outages.
-        // chrt(1) rather than the system call: this crate forbids `unsafe`.
-        let set = Command::new("chrt")
-            .args(["--all-tasks", "--rr", "--pid", &p.to_string()])
-            .arg(std::process::id().to_string())
-            .status();
-        if !set.as_ref().is_ok_and(|s| s.success()) {
-            eprintln!("could not set SCHED_RR {p} with chrt: {set:?}");
-            return ExitCode::from(2);
-        }
-    }
     println!("chaos: {name}, seed {} ({command})", o.seed);
 
     let lab = Lab::new(&[

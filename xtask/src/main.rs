@@ -100,11 +100,6 @@ enum Command {
         /// Write the tables into RELIABILITY.md.
         #[arg(long)]
         record: bool,
-        /// Run the harness, and so everything it starts (the daemons, their scripts, the
-        /// client's probes), at this SCHED_RR priority: on a machine shared with other work,
-        /// so that its load does not delay either daemon.
-        #[arg(long)]
-        rt_priority: Option<u32>,
     },
     /// Run every fuzz target for a bounded time (cargo-fuzz, libFuzzer).
     Fuzz {
@@ -136,7 +131,7 @@ fn main() -> Result<()> {
                 say(&format!(
                     "chaos: a 2-minute run of vrrpd, seed {CI_CHAOS_SEED} (skip: --no-chaos)"
                 ));
-                chaos(&root, 2.0, Some(CI_CHAOS_SEED), false, false, None)?;
+                chaos(&root, 2.0, Some(CI_CHAOS_SEED), false, false)?;
             }
             Ok(())
         }
@@ -163,8 +158,7 @@ fn main() -> Result<()> {
             seed,
             keepalived,
             record,
-            rt_priority,
-        } => chaos(&root, minutes, seed, keepalived, record, rt_priority),
+        } => chaos(&root, minutes, seed, keepalived, record),
     }
 }
 
@@ -379,7 +373,6 @@ fn chaos(
     seed: Option<u64>,
     keepalived: bool,
     record: bool,
-    rt_priority: Option<u32>,
 ) -> Result<()> {
     // The lab runs ip, ethtool, arping, ndisc6, nft and keepalived: the Debian packages too.
     setup::ensure(root, true)?;
@@ -398,9 +391,6 @@ fn chaos(
     }
     if record {
         c.arg("--record");
-    }
-    if let Some(p) = rt_priority {
-        c.args(["--rt-priority", &p.to_string()]);
     }
     say(&format!(
         "chaos: {} for {minutes} min",
