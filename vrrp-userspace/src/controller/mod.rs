@@ -513,10 +513,11 @@ pub enum Effect {
         iface: String,
         /// Now.
         at: Nanos,
-        /// The longest Master_Down_Interval of its routers.
+        /// One and a half of its routers' shortest advert interval (the controller writes the
+        /// heartbeat at every wake, at least once that interval).
         stale_after_ns: u64,
-        /// Twice that: how long a crashed daemon's program keeps answering when no backup
-        /// takes over.
+        /// Twice the longest Master_Down_Interval of its routers: how long a crashed daemon's
+        /// program keeps answering when no backup takes over.
         hold_ns: u64,
         /// One of its routers lacks Accept_Mode (`IFACE_NO_ACCEPT`: XDP looks up the
         /// destination of IP frames among the VIPs).
@@ -2386,14 +2387,26 @@ impl Controller {
             .collect()
     }
 
+    /// The interface's heartbeat for XDP's liveness gate. It is stale once older than one and
+    /// a half of the interface's shortest advert interval: the controller wakes at least once
+    /// that interval (see [`Controller::next_wake`]) and writes it at every wake, so a stale
+    /// heartbeat means the daemon is gone (or stalled). It must be stale by the time a backup
+    /// takes over (Master_Down_Interval after our last advert, at least two intervals after
+    /// our last heartbeat, which follows that advert by at most an interval): a gate still
+    /// fresh then kept answering ARP from the VMAC after the new master's first advert, moved
+    /// the switch's entry for the VMAC back to the dead node, and closed a moment later, when
+    /// the Master_Down_Interval it used to wait ran out, dropping the clients' frames until
+    /// the new master next sent from the VMAC.
     fn heartbeat(&mut self, iface: &str, now: Nanos) {
-        let down = self
-            .instances
-            .iter()
-            .filter(|i| i.spec.interface == iface)
+        let routers = || self.instances.iter().filter(|i| i.spec.interface == iface);
+        let down = routers()
             .map(|i| i.router.master_down_interval())
             .max()
             .unwrap_or(Centis(300));
+        let shortest = routers()
+            .map(|i| ns(i.spec.advert_interval))
+            .min()
+            .unwrap_or(ns(down));
         let no_accept = self
             .instances
             .iter()
@@ -2401,7 +2414,7 @@ impl Controller {
         self.out.push(Effect::Heartbeat {
             iface: iface.to_string(),
             at: now,
-            stale_after_ns: ns(down),
+            stale_after_ns: shortest + shortest / 2,
             hold_ns: 2 * ns(down),
             no_accept,
         });
@@ -2619,10 +2632,14 @@ impl Controller {
                 });
             }
             Action::TakeOver => {
-                // XDP answers ARP from the VMAC first, then the kernel gets the addresses,
-                // then the advert announcing us leaves (and moves the switch's entry for the
-                // VMAC to us): by then we answer for the VIPs.
-                self.set_router(i, true);
+                // The kernel gets the addresses (and routes) first and the NIC the VMAC, then
+                // XDP answers ARP from the VMAC, then the advert announcing us leaves. XDP's
+                // first ARP reply from the VMAC moves the switch's entry for the VMAC to us,
+                // so by then the kernel must serve the VIPs: the other way round (issue 15, a
+                // crashed master whose program still served the clients) the switch sent them
+                // to us for as long as adding the addresses took (20 ms on a loaded machine),
+                // and we dropped them. Until XDP is master it drops ARP for the VIPs and
+                // frames to the VMAC, so the kernel never answers for them first.
                 let inst = &mut self.instances[i];
                 let (instance, iface) = (inst.name(), inst.spec.interface.clone());
                 let vmac = inst.vmac();
@@ -2646,12 +2663,13 @@ impl Controller {
                     vips,
                 });
                 self.out.extend(routes);
-                self.out.push(Effect::Flush);
                 self.out.push(Effect::JoinVmac {
                     instance,
                     iface,
                     vmac,
                 });
+                self.set_router(i, true);
+                self.out.push(Effect::Flush);
                 self.send_garps(i, now);
             }
             Action::Release => {

@@ -793,6 +793,34 @@ fn routes_and_rules_come_after_the_vips_and_go_before_them() {
     assert!(rm_routes.unwrap() < rm_vips.unwrap(), "{down:?}");
 }
 
+/// Issue 15: on takeover the kernel has the VIPs (and routes) and the NIC the VMAC before XDP
+/// answers ARP from the VMAC (which moves the switch's entry to us), and the advert leaves
+/// last: a crashed master's program serves the clients until then.
+#[test]
+fn takeover_adds_the_vips_before_xdp_answers_for_them() {
+    let c = config(vec![routed(false)]);
+    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
+    let (up, _) = until_master(&mut ctl, start);
+    let master = up
+        .iter()
+        .position(
+            |e| matches!(e, Effect::SetRouter { config, .. } if config.flags & ROUTER_MASTER != 0),
+        )
+        .expect("XDP made master");
+    let add_vips = at(&up, "AddVips").expect("VIPs added");
+    let add_routes = at(&up, "AddRoutes").expect("routes added");
+    let vmac = at(&up, "JoinVmac").expect("VMAC joined");
+    assert!(
+        add_vips < master && add_routes < master && vmac < master,
+        "{up:?}"
+    );
+    // The advert is queued by then, and sent at the first flush after XDP is master.
+    let advert = at(&up, "SendAdvert").expect("advert");
+    let flush = master + at(&up[master..], "Flush").expect("flushed");
+    assert!(advert < flush, "{up:?}");
+    assert_eq!(at(&up[add_vips..master], "Flush"), None, "{up:?}");
+}
+
 #[test]
 fn an_instance_without_routes_emits_no_route_effects() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
@@ -2389,4 +2417,61 @@ fn notify_priority_changes_notifies_the_new_effective_priority() {
             ("VI_2".into(), "BACKUP_PRIORITY", 150, None),
         ]
     );
+}
+
+/// Issue 15: the heartbeat that keeps XDP's liveness gate fresh goes stale within one and a
+/// half of the interface's shortest advert interval, so that a crashed master's gate is stale
+/// (and closes at the new master's first advert) by the time a backup takes over: at least
+/// Master_Down_Interval minus one interval after our last heartbeat. With the
+/// Master_Down_Interval itself as the bound, the gate was still fresh at the takeover, and the
+/// dead node answered ARP from the VMAC after the new master's first advert.
+#[test]
+fn the_heartbeat_is_stale_well_before_a_backup_takes_over() {
+    let mut slow = instance("VI_1", 1, 100, true);
+    slow.advert_interval = Centis(100);
+    let mut fast = instance("VI_2", 2, 200, false);
+    fast.advert_interval = Centis(1);
+    for c in [
+        config(vec![slow.clone()]),
+        config(vec![fast.clone()]),
+        config(vec![slow, fast]),
+    ] {
+        // The heartbeats of a tick, once every instance is in (each instance's start writes
+        // one for the instances so far).
+        let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+        ctl.handle(0, Input::Results(vec![]));
+        let effects = tick(&mut ctl, 4 * SEC, vec![]);
+        let beats: Vec<(u64, u64)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Heartbeat {
+                    stale_after_ns,
+                    hold_ns,
+                    ..
+                } => Some((*stale_after_ns, *hold_ns)),
+                _ => None,
+            })
+            .collect();
+        assert!(!beats.is_empty());
+        let shortest = c
+            .instances
+            .iter()
+            .map(|i| ns(i.advert_interval))
+            .min()
+            .unwrap();
+        for (stale, hold) in beats {
+            assert_eq!(stale, shortest + shortest / 2);
+            for i in &ctl.instances {
+                let down = ns(i.router.master_down_interval());
+                let interval = ns(i.spec.advert_interval);
+                assert!(
+                    stale < down - interval,
+                    "{}: stale after {stale} ns, backup takes over {} ns after our last heartbeat at the earliest",
+                    i.spec.name,
+                    down - interval
+                );
+                assert!(hold >= 2 * down, "held as before: {hold}");
+            }
+        }
+    }
 }
