@@ -437,6 +437,10 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         // Let the probes show the data plane back.
         std::thread::sleep(Duration::from_nanos(a + 150_000_000));
         let t_end = monotonic_ns();
+        // The probes' readers (kernel-stamped, but not real-time) may be behind on a busy
+        // machine: replies stamped before `t_end` but not read yet read as a gap at the end of
+        // the span (seen: 15 to 25 ms with every reply on the wire on time).
+        std::thread::sleep(Duration::from_millis(100));
         for k in 0..2 {
             let Some(m) = masters[k] else {
                 cell.unsettled[k] += 1;
