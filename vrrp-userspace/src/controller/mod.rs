@@ -2632,14 +2632,12 @@ impl Controller {
                 });
             }
             Action::TakeOver => {
-                // The kernel gets the addresses (and routes) first and the NIC the VMAC, then
-                // XDP answers ARP from the VMAC, then the advert announcing us leaves. XDP's
-                // first ARP reply from the VMAC moves the switch's entry for the VMAC to us,
-                // so by then the kernel must serve the VIPs: the other way round (issue 15, a
-                // crashed master whose program still served the clients) the switch sent them
-                // to us for as long as adding the addresses took (20 ms on a loaded machine),
-                // and we dropped them. Until XDP is master it drops ARP for the VIPs and
-                // frames to the VMAC, so the kernel never answers for them first.
+                // XDP answers ARP from the VMAC first, then the kernel gets the addresses,
+                // then the advert announcing us leaves (and moves the switch's entry for the
+                // VMAC to us): by then we answer for the VIPs. (The other way round the kernel
+                // would answer ARP for a VIP with its own MAC meanwhile: XDP passes ARP for a
+                // VIP it is not master of.)
+                self.set_router(i, true);
                 let inst = &mut self.instances[i];
                 let (instance, iface) = (inst.name(), inst.spec.interface.clone());
                 let vmac = inst.vmac();
@@ -2663,13 +2661,12 @@ impl Controller {
                     vips,
                 });
                 self.out.extend(routes);
+                self.out.push(Effect::Flush);
                 self.out.push(Effect::JoinVmac {
                     instance,
                     iface,
                     vmac,
                 });
-                self.set_router(i, true);
-                self.out.push(Effect::Flush);
                 self.send_garps(i, now);
             }
             Action::Release => {

@@ -793,34 +793,6 @@ fn routes_and_rules_come_after_the_vips_and_go_before_them() {
     assert!(rm_routes.unwrap() < rm_vips.unwrap(), "{down:?}");
 }
 
-/// Issue 15: on takeover the kernel has the VIPs (and routes) and the NIC the VMAC before XDP
-/// answers ARP from the VMAC (which moves the switch's entry to us), and the advert leaves
-/// last: a crashed master's program serves the clients until then.
-#[test]
-fn takeover_adds_the_vips_before_xdp_answers_for_them() {
-    let c = config(vec![routed(false)]);
-    let (mut ctl, start) = Controller::start(&c, &host(), 0).unwrap();
-    let (up, _) = until_master(&mut ctl, start);
-    let master = up
-        .iter()
-        .position(
-            |e| matches!(e, Effect::SetRouter { config, .. } if config.flags & ROUTER_MASTER != 0),
-        )
-        .expect("XDP made master");
-    let add_vips = at(&up, "AddVips").expect("VIPs added");
-    let add_routes = at(&up, "AddRoutes").expect("routes added");
-    let vmac = at(&up, "JoinVmac").expect("VMAC joined");
-    assert!(
-        add_vips < master && add_routes < master && vmac < master,
-        "{up:?}"
-    );
-    // The advert is queued by then, and sent at the first flush after XDP is master.
-    let advert = at(&up, "SendAdvert").expect("advert");
-    let flush = master + at(&up[master..], "Flush").expect("flushed");
-    assert!(advert < flush, "{up:?}");
-    assert_eq!(at(&up[add_vips..master], "Flush"), None, "{up:?}");
-}
-
 #[test]
 fn an_instance_without_routes_emits_no_route_effects() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
