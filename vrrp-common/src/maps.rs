@@ -223,8 +223,9 @@ pub struct Vip6Entry {
 pub struct IfaceConfig {
     /// The controller's last heartbeat, CLOCK_MONOTONIC nanoseconds.
     pub heartbeat_ns: u64,
-    /// How old the heartbeat may get before it is stale (the largest Master_Down_Interval of
-    /// the interface's routers). While it is fresh the gate is open.
+    /// How old the heartbeat may get before it is stale (one and a half of the interface's
+    /// shortest advert interval: the controller writes it at every wake, at least once an
+    /// interval). While it is fresh the gate is open.
     pub stale_after_ns: u64,
     /// While the heartbeat is stale (the controller died, its program lives on), the gate stays
     /// open for one router until the first valid advert of another router for it (priority

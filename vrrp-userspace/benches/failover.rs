@@ -22,7 +22,15 @@
 //! labs; at 100 and 10 ms, where timing is tightest, one cell runs at a time. A trial whose
 //! takeover falls outside the window is explained on the output (how long injecting the
 //! failure took, when the old master's last advert was seen). `--only TEXT` runs the cells
-//! whose "interval / failure" label contains TEXT and only prints them.
+//! whose "interval / failure" label contains TEXT and only prints them. With
+//! `VRRP_BENCH_CAPTURE=DIR`, every switch port is captured into DIR (one pcap per cell, the
+//! daemons' logs beside it) and each trial's failure time and longest gap are printed, to read
+//! a long trial frame by frame.
+//!
+//! The outage is the client's longest gap between echo replies; the client also counts its echo
+//! requests that were never answered, so that a gap the probe made itself (on a busy machine its
+//! sending thread wakes late: no request is on the wire, then several leave back to back) is
+//! told apart from one the VIP made.
 //!
 //! Failover under attack (issue 15): at 100 and 10 ms, link down and silent run a second time
 //! while an attacker floods both routers' VRID with invalid priority 255 adverts (bad checksum,
@@ -43,8 +51,8 @@ use vrrp_userspace::{
     lab::{
         Lab, PinDir,
         bench::{
-            ArpProber, ArpTally, Flood, Prober, keepalived_version, machine_line, quantile,
-            write_section,
+            ArpProber, ArpTally, EchoTally, Flood, Prober, keepalived_version, machine_line,
+            quantile, write_section,
         },
         daemon::run_dir,
     },
@@ -131,6 +139,10 @@ struct Sample {
     before: f64,
     /// The client's ARP requests for the VIP from the failure to the trial's end.
     arp: ArpTally,
+    /// The client's echo requests over the same span (but its last 50 ms, whose replies may
+    /// still be on their way): a long gap between replies with none unanswered is the probe's
+    /// own (its sending thread woke late), not the VIP's.
+    echo: EchoTally,
 }
 
 /// What a trial outside the window looked like, for the run's output.
@@ -276,6 +288,45 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         );
     }
     let dir = run_dir();
+    // `VRRP_BENCH_CAPTURE=DIR`: every switch port's frames (ARP, ICMP, VRRP; kernel stamps)
+    // into DIR/CELL.pcap, each host's port in DIR/CELL.ports, and each trial's failure time
+    // and longest gap on the output, to read a trial frame by frame (tshark's `sll.ifindex`
+    // and `sll.pkttype`: 4 is the bridge sending to the host).
+    let tag = format!("{}-{}", interval.label(), failure.label())
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let capture_dir = std::env::var("VRRP_BENCH_CAPTURE").ok();
+    let _capture = capture_dir.as_ref().map(|d| {
+        let ports: String = lab
+            .hosts
+            .iter()
+            .map(|(role, _, port)| format!("{role} {port}\n"))
+            .collect();
+        let links = lab.sw.exec(&["ip", "-o", "link"]);
+        std::fs::write(format!("{d}/{tag}.ports"), format!("{ports}{links}"))
+            .expect("write the ports");
+        let pcap = format!("{d}/{tag}.pcap");
+        let tcpdump = vrrp_userspace::lab::Child::spawn_in(
+            &lab.sw,
+            &[
+                "tcpdump",
+                "-U",
+                "-i",
+                "any",
+                "-n",
+                "-s",
+                "128",
+                "-B",
+                "8192",
+                "-w",
+                &pcap,
+                "arp or icmp or ip proto 112",
+            ],
+            Path::new(&format!("{d}/{tag}.tcpdump.log")),
+        )
+        .expect("tcpdump");
+        std::thread::sleep(Duration::from_millis(500));
+        tcpdump
+    });
     let mut pairs = [
         Pair::start(
             &lab,
@@ -389,6 +440,10 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         // Let the probes show the data plane back.
         std::thread::sleep(Duration::from_nanos(a + 150_000_000));
         let t_end = monotonic_ns();
+        // The probes' readers (kernel-stamped, but not real-time) may be behind on a busy
+        // machine: replies stamped before `t_end` but not read yet read as a gap at the end of
+        // the span (seen: 15 to 25 ms with every reply on the wire on time).
+        std::thread::sleep(Duration::from_millis(100));
         for k in 0..2 {
             let Some(m) = masters[k] else {
                 cell.unsettled[k] += 1;
@@ -403,11 +458,30 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
                     failure.label()
                 );
             }
+            if capture_dir.is_some() {
+                let (g0, g1) = probers[k].longest_gap_span(t0, t_end);
+                let rel = |t: u64| (t as f64 - t0 as f64) / 1e6;
+                let real =
+                    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).expect("clock");
+                let wall = real.tv_sec() as f64 + real.tv_nsec() as f64 / 1e9
+                    - (monotonic_ns() - t0) as f64 / 1e9;
+                println!(
+                    "  {tag} trial {trial} {}: failure at {wall:.6} (epoch s), {} to {}; longest gap {:.1} ms from {:+.1} to {:+.1} ms, takeover {:?}",
+                    pairs[k].kind.name(),
+                    pairs[k].roles[m],
+                    pairs[k].roles[1 - m],
+                    ms(g1 - g0),
+                    rel(g0),
+                    rel(g1),
+                    claim(k, m).map(rel),
+                );
+            }
             cell.samples[k].push(Sample {
                 takeover: claim(k, m).map(|t| ms(t - t0)),
                 outage: ms(probers[k].longest_gap(t0, t_end)),
                 before: ms(probers[k].longest_gap(steady.max(t0 - (t_end - t0).min(t0)), t0)),
                 arp: arp_probers[k].tally(t0, t_end),
+                echo: probers[k].lost(t0, t_end - 50_000_000),
             });
         }
         // Repair.
@@ -451,6 +525,14 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
             }
         }
     }
+    if let Some(d) = &capture_dir {
+        // The daemons' logs beside the capture.
+        let logs = format!("{d}/{tag}.logs");
+        let _ = std::fs::create_dir_all(&logs);
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(e.path(), Path::new(&logs).join(e.file_name()));
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     cell
 }
@@ -474,6 +556,19 @@ fn arp_total(samples: &[Sample]) -> ArpTally {
     })
 }
 
+/// "echo requests unanswered / sent (most in a row)", over a cell's trials.
+fn echo_cell(samples: &[Sample]) -> String {
+    let (lost, sent) = samples
+        .iter()
+        .fold((0, 0), |(l, n), s| (l + s.echo.unanswered, n + s.echo.sent));
+    let run = samples
+        .iter()
+        .map(|s| s.echo.longest_run)
+        .max()
+        .unwrap_or(0);
+    format!("{lost} / {sent} ({run})")
+}
+
 /// "requests answered by two MACs / requests answered / sent".
 fn arp_cell(samples: &[Sample]) -> String {
     let t = arp_total(samples);
@@ -490,7 +585,9 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
          trial's end) answered by more than one MAC / answered / sent. Gap before: the longest gap \
          between echo replies in as long a span just before the failure, from when the pairs \
          were steady at the latest (the probe's own reading of the machine then, without a \
-         failover). Window: the RFC's, for \
+         failover). Echoes lost: the client's echo requests from the failure to the trial's end \
+         that were never answered / sent, and the most in a row in one trial (a gap between \
+         replies with none lost is the probe's own: its sending thread woke late). Window: the RFC's, for \
          priority 100. Target (vrrpd): outage p99 within the window's end + 10 ms, and no takeover \
          before the window opens; after SIGKILL (issue 15), outage p99 at most {KILL_TARGET_MS:.0} ms \
          (two probe periods) and no ARP request answered by two MACs.\n\n",
@@ -498,7 +595,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
         keepalived_version()
     );
     out.push_str(
-        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | vrrpd gap before | vrrpd ARP, 2 MACs / answered / sent | keepalived ARP | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | vrrpd gap before | vrrpd echoes lost | keepalived echoes lost | vrrpd ARP, 2 MACs / answered / sent | keepalived ARP | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for c in cells {
         let (lo, hi) = c.failure.window(c.interval);
@@ -535,6 +632,11 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
         if two_macs > 0 {
             verdict += &format!(" ({two_macs} ARP requests answered by 2 MACs)");
         }
+        let gap_missed = p99(ours).is_some_and(|p| p > bound);
+        let lost: usize = ours.iter().map(|s| s.echo.unanswered).sum();
+        if gap_missed && lost == 0 {
+            verdict += " (no echo request lost: the gaps are the probe's)";
+        }
         for (k, n) in c.unsettled.iter().enumerate() {
             if *n > 0 {
                 verdict += &format!(" ({n} trials {} unsettled)", Kind::BOTH[k].name());
@@ -545,7 +647,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
             None => c.failure.label().to_string(),
         };
         out.push_str(&format!(
-            "| {} | {failure} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {} | {} | {} | {verdict} |\n",
+            "| {} | {failure} | {:.0}–{:.0} | {} | {} | {} | {} | {ratio} | {} | {} | {} | {} | {} | {verdict} |\n",
             c.interval.label(),
             ms(lo),
             ms(hi),
@@ -554,6 +656,8 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
             summary(&outages(ours)),
             summary(&outages(theirs)),
             summary(&ours.iter().map(|s| s.before).collect::<Vec<_>>()),
+            echo_cell(ours),
+            echo_cell(theirs),
             arp_cell(ours),
             arp_cell(theirs),
         ));

@@ -554,10 +554,11 @@ pub enum Effect {
         iface: String,
         /// Now.
         at: Nanos,
-        /// The longest Master_Down_Interval of its routers.
+        /// One and a half of its routers' shortest advert interval (the controller writes the
+        /// heartbeat at every wake, at least once that interval).
         stale_after_ns: u64,
-        /// Twice that: how long a crashed daemon's program keeps answering when no backup
-        /// takes over.
+        /// Twice the longest Master_Down_Interval of its routers: how long a crashed daemon's
+        /// program keeps answering when no backup takes over.
         hold_ns: u64,
         /// One of its routers lacks Accept_Mode (`IFACE_NO_ACCEPT`: XDP looks up the
         /// destination of IP frames among the VIPs).
@@ -2549,14 +2550,26 @@ impl Controller {
             .collect()
     }
 
+    /// The interface's heartbeat for XDP's liveness gate. It is stale once older than one and
+    /// a half of the interface's shortest advert interval: the controller wakes at least once
+    /// that interval (see [`Controller::next_wake`]) and writes it at every wake, so a stale
+    /// heartbeat means the daemon is gone (or stalled). It must be stale by the time a backup
+    /// takes over (Master_Down_Interval after our last advert, at least two intervals after
+    /// our last heartbeat, which follows that advert by at most an interval): a gate still
+    /// fresh then kept answering ARP from the VMAC after the new master's first advert, moved
+    /// the switch's entry for the VMAC back to the dead node, and closed a moment later, when
+    /// the Master_Down_Interval it used to wait ran out, dropping the clients' frames until
+    /// the new master next sent from the VMAC.
     fn heartbeat(&mut self, iface: &str, now: Nanos) {
-        let down = self
-            .instances
-            .iter()
-            .filter(|i| i.spec.interface == iface)
+        let routers = || self.instances.iter().filter(|i| i.spec.interface == iface);
+        let down = routers()
             .map(|i| i.router.master_down_interval())
             .max()
             .unwrap_or(Centis(300));
+        let shortest = routers()
+            .map(|i| ns(i.spec.advert_interval))
+            .min()
+            .unwrap_or(ns(down));
         let no_accept = self
             .instances
             .iter()
@@ -2564,7 +2577,7 @@ impl Controller {
         self.out.push(Effect::Heartbeat {
             iface: iface.to_string(),
             at: now,
-            stale_after_ns: ns(down),
+            stale_after_ns: shortest + shortest / 2,
             hold_ns: 2 * ns(down),
             no_accept,
         });
@@ -2784,7 +2797,9 @@ impl Controller {
             Action::TakeOver => {
                 // XDP answers ARP from the VMAC first, then the kernel gets the addresses,
                 // then the advert announcing us leaves (and moves the switch's entry for the
-                // VMAC to us): by then we answer for the VIPs.
+                // VMAC to us): by then we answer for the VIPs. (The other way round the kernel
+                // would answer ARP for a VIP with its own MAC meanwhile: XDP passes ARP for a
+                // VIP it is not master of.)
                 self.set_router(i, true);
                 let inst = &mut self.instances[i];
                 let (instance, iface) = (inst.name(), inst.spec.interface.clone());

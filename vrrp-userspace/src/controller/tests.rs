@@ -2649,3 +2649,59 @@ fn an_interface_created_again_without_its_address_is_held_down_not_adopted() {
     assert!(adopts(&effects));
     assert!(transitions(&effects).is_empty());
 }
+/// Issue 15: the heartbeat that keeps XDP's liveness gate fresh goes stale within one and a
+/// half of the interface's shortest advert interval, so that a crashed master's gate is stale
+/// (and closes at the new master's first advert) by the time a backup takes over: at least
+/// Master_Down_Interval minus one interval after our last heartbeat. With the
+/// Master_Down_Interval itself as the bound, the gate was still fresh at the takeover, and the
+/// dead node answered ARP from the VMAC after the new master's first advert.
+#[test]
+fn the_heartbeat_is_stale_well_before_a_backup_takes_over() {
+    let mut slow = instance("VI_1", 1, 100, true);
+    slow.advert_interval = Centis(100);
+    let mut fast = instance("VI_2", 2, 200, false);
+    fast.advert_interval = Centis(1);
+    for c in [
+        config(vec![slow.clone()]),
+        config(vec![fast.clone()]),
+        config(vec![slow, fast]),
+    ] {
+        // The heartbeats of a tick, once every instance is in (each instance's start writes
+        // one for the instances so far).
+        let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+        ctl.handle(0, Input::Results(vec![]));
+        let effects = tick(&mut ctl, 4 * SEC, vec![]);
+        let beats: Vec<(u64, u64)> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Heartbeat {
+                    stale_after_ns,
+                    hold_ns,
+                    ..
+                } => Some((*stale_after_ns, *hold_ns)),
+                _ => None,
+            })
+            .collect();
+        assert!(!beats.is_empty());
+        let shortest = c
+            .instances
+            .iter()
+            .map(|i| ns(i.advert_interval))
+            .min()
+            .unwrap();
+        for (stale, hold) in beats {
+            assert_eq!(stale, shortest + shortest / 2);
+            for i in &ctl.instances {
+                let down = ns(i.router.master_down_interval());
+                let interval = ns(i.spec.advert_interval);
+                assert!(
+                    stale < down - interval,
+                    "{}: stale after {stale} ns, backup takes over {} ns after our last heartbeat at the earliest",
+                    i.spec.name,
+                    down - interval
+                );
+                assert!(hold >= 2 * down, "held as before: {hold}");
+            }
+        }
+    }
+}

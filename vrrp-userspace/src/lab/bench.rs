@@ -75,6 +75,27 @@ impl Drop for Worker {
     }
 }
 
+/// Makes the calling thread real-time (SCHED_FIFO, priority 10): a probe's sending thread
+/// stands for a client on a host of its own, so that on this shared, busy machine it sends on
+/// time instead of when the scheduler gets round to it (its late wake-ups were most of the
+/// long gaps between replies; see [`Prober::lost`]). Best effort: the probe still runs without.
+#[expect(
+    unsafe_code,
+    reason = "sched_setscheduler(2) reads one sched_param we own for the call"
+)]
+fn send_on_time() {
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: `param` is a valid sched_param for the duration of the call; pid 0 is the
+    // calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        eprintln!(
+            "probe: no real-time priority ({}); its sends may be late on a busy machine",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// What a host put on the wire, as the capture saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -313,10 +334,16 @@ fn recv_stamped(socket: &Socket, buf: &mut [u8]) -> Option<(usize, u64)> {
     Some((n, mono.saturating_sub(age)))
 }
 
-/// ICMP echo requests to one address every `every`, from a host; the replies' arrival times.
+/// ICMP echo requests to one address every `every`, from a host; the replies' arrival times,
+/// and each request's send time and whether it was answered, so that a gap between replies
+/// the probe made itself (its sending thread woke late on a busy machine: no request was on
+/// the wire) is told apart from requests that went unanswered ([`Prober::lost`]).
 pub struct Prober {
     replies: Arc<Mutex<Vec<u64>>>,
     sent: Arc<AtomicU64>,
+    /// Per request (by sequence, from 0): when it was handed to the kernel, and whether a
+    /// reply came.
+    requests: Arc<Mutex<Vec<(u64, bool)>>>,
     _sender: Worker,
     _receiver: Worker,
 }
@@ -326,9 +353,11 @@ impl Prober {
     pub fn start(host: &NetNs, target: Ipv4Addr, every: Duration, id: u16) -> Result<Self> {
         let replies = Arc::new(Mutex::new(Vec::new()));
         let sent = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(Mutex::new(Vec::<(u64, bool)>::new()));
         let (sock_tx, sock_rx) = std::sync::mpsc::channel();
         let receiver = {
             let replies = replies.clone();
+            let requests = requests.clone();
             Worker::spawn(host, move |stop| {
                 let socket = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
                     .and_then(|s| {
@@ -355,6 +384,17 @@ impl Prober {
                         && buf[ihl + 4..ihl + 6] == id.to_be_bytes();
                     if reply {
                         replies.lock().expect("prober lock").push(at);
+                        // The newest request with this (16-bit) sequence number.
+                        let seq = u16::from_be_bytes([buf[ihl + 6], buf[ihl + 7]]);
+                        let mut requests = requests.lock().expect("prober lock");
+                        if let Some(last) = requests.len().checked_sub(1) {
+                            let back = usize::from((last as u16).wrapping_sub(seq));
+                            if let Some(r) =
+                                last.checked_sub(back).and_then(|i| requests.get_mut(i))
+                            {
+                                r.1 = true;
+                            }
+                        }
                     }
                 }
             })?
@@ -364,13 +404,20 @@ impl Prober {
             .map_err(|_| anyhow!("the prober thread died"))??;
         let sender = {
             let sent = sent.clone();
+            let requests = requests.clone();
             Worker::spawn(host, move |stop| {
+                send_on_time();
                 let dest = std::net::SocketAddr::from((target, 0)).into();
                 let start = monotonic_ns();
                 let step = every.as_nanos() as u64;
                 let mut seq: u16 = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let echo = echo_request(id, seq);
+                    // Recorded before the send, so that a reply never comes before its request.
+                    requests
+                        .lock()
+                        .expect("prober lock")
+                        .push((monotonic_ns(), false));
                     if socket.send_to(&echo, &dest).is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -387,6 +434,7 @@ impl Prober {
         Ok(Prober {
             replies,
             sent,
+            requests,
             _sender: sender,
             _receiver: receiver,
         })
@@ -402,9 +450,35 @@ impl Prober {
         self.replies.lock().expect("prober lock").len() as u64
     }
 
+    /// The requests sent in `[from, to]` and how many went unanswered (replies that came in
+    /// until now count, whenever they arrived).
+    pub fn lost(&self, from: u64, to: u64) -> EchoTally {
+        let requests = self.requests.lock().expect("prober lock");
+        let mut tally = EchoTally::default();
+        let mut run = 0;
+        for &(_, answered) in requests.iter().filter(|&&(at, _)| at >= from && at <= to) {
+            tally.sent += 1;
+            if answered {
+                run = 0;
+            } else {
+                tally.unanswered += 1;
+                run += 1;
+                tally.longest_run = tally.longest_run.max(run);
+            }
+        }
+        tally
+    }
+
     /// The longest time without a reply that overlaps `[from, to]`: from the last reply before
     /// `from` (or `from`) to the first reply after it, and so on up to `to`.
     pub fn longest_gap(&self, from: u64, to: u64) -> u64 {
+        let (start, end) = self.longest_gap_span(from, to);
+        end - start
+    }
+
+    /// Where [`Prober::longest_gap`] is: the reply before it (or `from`) and the one that ended
+    /// it (or `to`).
+    pub fn longest_gap_span(&self, from: u64, to: u64) -> (u64, u64) {
         let replies = self.replies.lock().expect("prober lock");
         let mut last = replies
             .iter()
@@ -412,15 +486,31 @@ impl Prober {
             .find(|&&t| t <= from)
             .copied()
             .unwrap_or(from);
-        let mut longest = 0;
+        let mut longest = (last, last);
         // Stamps are taken from the kernel's CLOCK_REALTIME onto CLOCK_MONOTONIC, so two close
         // replies may come out a few µs out of order: never a negative gap.
         for &t in replies.iter().filter(|&&t| t > from && t <= to) {
-            longest = longest.max(t.saturating_sub(last));
+            if t.saturating_sub(last) > longest.1 - longest.0 {
+                longest = (last, t);
+            }
             last = last.max(t);
         }
-        longest.max(to.saturating_sub(last))
+        if to.saturating_sub(last) > longest.1 - longest.0 {
+            longest = (last, to);
+        }
+        longest
     }
+}
+
+/// Echo requests of a [`Prober`] over a span of time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EchoTally {
+    /// Requests sent.
+    pub sent: usize,
+    /// Requests never answered.
+    pub unanswered: usize,
+    /// The most unanswered requests in a row.
+    pub longest_run: usize,
 }
 
 /// One ARP reply the [`ArpProber`] received.
@@ -517,6 +607,7 @@ impl ArpProber {
         let sender_worker = {
             let sent = sent.clone();
             Worker::spawn(host, move |stop| {
+                send_on_time();
                 let start = monotonic_ns();
                 let step = every.as_nanos() as u64;
                 let mut seq: u32 = 0;
