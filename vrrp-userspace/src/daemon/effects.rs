@@ -6,7 +6,7 @@ use std::{net::IpAddr, sync::Arc};
 use anyhow::{Context as _, Result, anyhow};
 use vrrp_common::maps::IFACE_NO_ACCEPT;
 
-use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
+use super::{BuiltAdvert, Daemon, Frames, Iface, memory::release_free_memory, notify};
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
     control::ReloadAnswer,
@@ -354,12 +354,10 @@ impl<F: Frames> Daemon<F> {
                 detail,
                 ..
             } => {
-                self.status_dirty = true;
                 self.metrics.transition(&instance, from, to, &reason);
                 log::info!("{instance}: {from} -> {to} ({detail})")
             }
             Effect::Event { at, event } => {
-                self.status_dirty = true;
                 // Nobody listening is fine.
                 let _ = self.events.send(EventRecord {
                     time: wall_time(at, monotonic_ns()),
@@ -426,8 +424,21 @@ impl<F: Frames> Daemon<F> {
             }
             Effect::WatchTracked { files, processes } => self.tracked.restart(files, processes),
             Effect::AdoptIface { iface } => {
-                let opened = self.reopened.take().context("no interface opened anew")?;
+                let opened = self
+                    .reopened
+                    .remove(&iface)
+                    .context("no interface opened anew")?;
                 self.ifaces.insert(iface, opened);
+            }
+            Effect::ReadLinks(names) => {
+                let inputs = self.read_links(names).await;
+                self.inputs.extend(inputs);
+            }
+            Effect::TrimHeap => release_free_memory(),
+            Effect::PublishStatus => {
+                if let Some(tx) = &self.snapshot {
+                    tx.send_replace(self.snapshot());
+                }
             }
             Effect::LoadConfig => {
                 let loaded = self.load().await;
