@@ -6,7 +6,7 @@ use std::{net::IpAddr, sync::Arc};
 use anyhow::{Context as _, Result, anyhow};
 use vrrp_common::maps::IFACE_NO_ACCEPT;
 
-use super::{BuiltAdvert, Daemon, Frames, Iface, memory::release_free_memory, notify};
+use super::{Daemon, Frames, Iface, memory::release_free_memory, notify};
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
     control::ReloadAnswer,
@@ -102,29 +102,9 @@ impl<F: Frames> Daemon<F> {
         priority: Priority,
     ) -> Result<()> {
         let iface = self.iface_mut(&spec.interface)?;
-        let frame = match iface.adverts.get(spec.name.as_str()) {
-            Some(b)
-                if Arc::ptr_eq(&b.spec, spec) && b.primary == primary && b.priority == priority =>
-            {
-                b.frame.clone()
-            }
-            _ => {
-                // Built anew: forget those of instances no longer run (a reload's; their spec
-                // is held by nothing else).
-                iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
-                let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
-                iface.adverts.insert(
-                    spec.name.clone(),
-                    BuiltAdvert {
-                        spec: spec.clone(),
-                        primary,
-                        priority,
-                        frame: frame.clone(),
-                    },
-                );
-                frame
-            }
-        };
+        let frame = iface.adverts.frame(spec, primary, priority, || {
+            F::advert(spec, primary, priority)
+        });
         iface.outbox.push(frame);
         iface.outbox_from.push(spec.clone());
         Ok(())

@@ -16,8 +16,8 @@
 //! knows into [`Metrics`].
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    collections::{BTreeMap, VecDeque},
+    net::{IpAddr, SocketAddr},
     path::PathBuf,
     sync::Arc,
     time::Duration,
@@ -32,12 +32,12 @@ use crate::{
     control::ReloadAnswer,
     controller::{self, Controller, IfaceInfo, Input},
     dataplane::{self, CounterReader, Dataplane, Events, monotonic_ns},
+    frames::AdvertCache,
     fsm::{Nanos, State},
     metrics::{self, Metrics},
     netlink::{Link, LinkEvents, Netlink},
     status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusSnapshot},
     tx::{McastMembership, PacketTx, UnicastTx},
-    units::Priority,
 };
 
 mod effects;
@@ -65,20 +65,7 @@ pub struct RunOptions {
     pub metrics_listen: Option<SocketAddr>,
 }
 
-/// Frame builders the daemon needs from `wire`.
-pub trait Frames {
-    /// A complete advert frame from the VMAC, from `primary` (IPv4, or the IPv6 link-local).
-    fn advert(spec: &InstanceSpec, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8>;
-    /// A gratuitous ARP for `vip` from the VMAC.
-    fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
-    /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
-    /// `router`.
-    fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
-    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`
-    /// (one family).
-    fn advert_message(spec: &InstanceSpec, src: IpAddr, dst: IpAddr, priority: Priority)
-    -> Vec<u8>;
-}
+pub use crate::frames::Frames;
 
 /// One interface: its XDP program, its events, its transmit socket.
 struct Iface {
@@ -91,10 +78,8 @@ struct Iface {
     /// Adverts due on this interface, sent together (one `sendmmsg`) at the end of a batch
     /// or at [`controller::Effect::Flush`]; the frames are `adverts`' own.
     outbox: Vec<Arc<[u8]>>,
-    /// Each instance's advert frame as last built, by instance name: an advert changes only
-    /// with the priority, the primary address or the instance's configuration (a reload brings
-    /// a new spec), so a master builds each of its adverts once, not once an interval.
-    adverts: HashMap<String, BuiltAdvert>,
+    /// Each instance's advert frame as last built.
+    adverts: AdvertCache,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
     drops: controller::kernel::Drops,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
@@ -102,14 +87,6 @@ struct Iface {
     info: IfaceInfo,
     /// The multicast groups joined on it, each with its membership.
     memberships: Vec<(IpAddr, McastMembership)>,
-}
-
-/// An advert frame and what it was built from.
-struct BuiltAdvert {
-    spec: Arc<InstanceSpec>,
-    primary: IpAddr,
-    priority: Priority,
-    frame: Arc<[u8]>,
 }
 
 /// The daemon: the controller and what carries out its effects.
