@@ -1,14 +1,78 @@
 //! The frames the daemon sends, built with `wire`: adverts, gratuitous ARPs and unsolicited
 //! neighbour advertisements from the VMAC.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+};
 
 use crate::{
-    config::{Auth, Instance, V3Checksum, Version},
-    daemon::Frames,
+    config::{Auth, Instance, Instance as InstanceSpec, V3Checksum, Version},
     units::Priority,
     wire::{self, vrrp},
 };
+
+/// Frame builders the daemon needs from `wire`.
+pub trait Frames {
+    /// A complete advert frame from the VMAC, from `primary` (IPv4, or the IPv6 link-local).
+    fn advert(spec: &InstanceSpec, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8>;
+    /// A gratuitous ARP for `vip` from the VMAC.
+    fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
+    /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
+    /// `router`.
+    fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
+    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`
+    /// (one family).
+    fn advert_message(spec: &InstanceSpec, src: IpAddr, dst: IpAddr, priority: Priority)
+    -> Vec<u8>;
+}
+
+/// Each instance's advert frame as last built, by instance name: an advert changes only with
+/// the priority, the primary address or the instance's configuration (a reload brings a new
+/// spec), so a master builds each of its adverts once, not once an interval.
+#[derive(Default)]
+pub struct AdvertCache {
+    built: HashMap<String, Built>,
+}
+
+/// An advert frame and what it was built from.
+struct Built {
+    spec: Arc<InstanceSpec>,
+    primary: IpAddr,
+    priority: Priority,
+    frame: Arc<[u8]>,
+}
+
+impl AdvertCache {
+    /// The advert of `spec` from `primary` at `priority`: the frame built last if built from
+    /// the same, else `build`'s. Building, it forgets the frames of instances no longer run (a
+    /// reload's: their spec is held by nothing else).
+    pub fn frame(
+        &mut self,
+        spec: &Arc<InstanceSpec>,
+        primary: IpAddr,
+        priority: Priority,
+        build: impl FnOnce() -> Vec<u8>,
+    ) -> Arc<[u8]> {
+        if let Some(b) = self.built.get(spec.name.as_str())
+            && Arc::ptr_eq(&b.spec, spec)
+            && (b.primary, b.priority) == (primary, priority)
+        {
+            return b.frame.clone();
+        }
+        self.built.retain(|_, b| Arc::strong_count(&b.spec) > 1);
+        let frame: Arc<[u8]> = build().into();
+        let built = Built {
+            spec: spec.clone(),
+            primary,
+            priority,
+            frame: frame.clone(),
+        };
+        self.built.insert(spec.name.clone(), built);
+        frame
+    }
+}
 
 /// [`Frames`] built with `wire`.
 pub struct WireFrames;
@@ -68,5 +132,40 @@ impl Frames for WireFrames {
 
     fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
         wire::icmpv6::unsolicited_na(vmac, vip, router)
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::units::Vrid;
+
+    #[test]
+    fn an_advert_is_built_again_only_when_what_it_is_built_from_changes() {
+        let mut cache = AdvertCache::default();
+        let spec = Arc::new(Instance::new("VI_1", "eth0", Vrid::new(1).unwrap()));
+        let me: IpAddr = "192.0.2.4".parse().unwrap();
+        let builds = std::cell::Cell::new(0);
+        let frame = |c: &mut AdvertCache, s: &Arc<Instance>, a, p| {
+            c.frame(s, a, Priority(p), || {
+                builds.set(builds.get() + 1);
+                vec![p]
+            })
+        };
+        let first = frame(&mut cache, &spec, me, 100);
+        assert!(Arc::ptr_eq(&first, &frame(&mut cache, &spec, me, 100)));
+        assert_eq!(&*frame(&mut cache, &spec, me, 90), &[90]);
+        frame(&mut cache, &spec, "192.0.2.5".parse().unwrap(), 90);
+        // A reload's new spec, equal or not, is built anew.
+        let reloaded = Arc::new((*spec).clone());
+        frame(&mut cache, &reloaded, me, 90);
+        assert_eq!(builds.get(), 4);
+        // An instance gone (its spec held by nothing else) is forgotten at the next build.
+        let other = Arc::new(Instance::new("VI_2", "eth0", Vrid::new(2).unwrap()));
+        frame(&mut cache, &other, me, 100);
+        drop(other);
+        drop(spec);
+        frame(&mut cache, &reloaded, me, 80);
+        assert_eq!(cache.built.len(), 1);
     }
 }

@@ -254,7 +254,10 @@ fn recreating_eth0_leaves_no_heap_behind() {
     let pid = lb01.child.child.id();
     let master_on_new_eth0 = |n: usize| {
         wait_for(Duration::from_secs(10), || {
-            lb01.log_text().matches("opened anew").count() >= n
+            lb01.log_text()
+                .matches("was deleted and created again: its instances restart")
+                .count()
+                >= n
                 && lb01.state().as_deref() == Some("MASTER")
         })
         .unwrap_or_else(|| panic!("lb01 not master on eth0 #{n}:\n{}", lb01.log_text()));

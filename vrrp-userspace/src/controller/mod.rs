@@ -32,6 +32,7 @@ use vrrp_common::{
     proto::{vmac_v4, vmac_v6},
 };
 
+mod chores;
 mod incident;
 pub mod kernel;
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub mod sim;
 #[cfg(test)]
 mod tests;
 
+pub use chores::{LINK_CHECK, MEMORY_TRIM, STATUS_REFRESH};
 pub use incident::{
     AddressConflict, Event, HISTORY_KEEP, PeerAdvert, SplitBrain, Transition, last_hour, seconds,
 };
@@ -589,6 +591,15 @@ pub enum Effect {
         /// The interface.
         iface: String,
     },
+    /// Read the link state of these interfaces (a safety net for the kernel's announcements,
+    /// every [`LINK_CHECK`]) and feed it as [`Input::Links`], after looking whether one of
+    /// the instances' interfaces was created again.
+    ReadLinks(Vec<String>),
+    /// Give the heap's free memory back to the kernel (every [`MEMORY_TRIM`]).
+    TrimHeap,
+    /// Publish the status snapshot (what `vrrpd status` and the metrics answer from): at once
+    /// after a change status shows, else within [`STATUS_REFRESH`].
+    PublishStatus,
     /// Read the configuration file again and open the interfaces it names that are not open
     /// yet; feed what was found as [`Input::Loaded`].
     LoadConfig,
@@ -638,6 +649,9 @@ impl Effect {
             | Effect::WatchTracked { .. }
             | Effect::Event { .. }
             | Effect::LoadConfig
+            | Effect::ReadLinks(_)
+            | Effect::TrimHeap
+            | Effect::PublishStatus
             | Effect::AdoptIface { .. }
             | Effect::AnswerReload { .. }
             | Effect::Log { .. } => None,
@@ -1035,6 +1049,8 @@ pub struct Controller {
     /// Paced sends (an interval set): by interface and kind (NA or not), the frames waiting,
     /// each a [`Effect::SendGarps`] of one address, and when the next may leave.
     garp_queues: BTreeMap<(String, bool), (VecDeque<Effect>, Nanos)>,
+    /// When the driver's chores are due.
+    chores: chores::Chores,
     /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
     /// rule, for the simulator to catch).
     #[cfg(test)]
@@ -1138,6 +1154,7 @@ impl Controller {
             garp_interval: config.global.garp_interval_us * 1_000,
             gna_interval: config.global.gna_interval_us * 1_000,
             garp_queues: BTreeMap::new(),
+            chores: chores::Chores::new(now),
             #[cfg(test)]
             early_ns: 0,
             #[cfg(test)]
@@ -1156,6 +1173,8 @@ impl Controller {
         }
         c.hold_group_notifies = false;
         c.out.append(&mut c.group_notifies);
+        // After what start did.
+        c.out.push(Effect::TrimHeap);
         let out = c.give_out();
         Ok((c, out))
     }
@@ -1197,6 +1216,9 @@ impl Controller {
     pub fn handle(&mut self, now: Nanos, input: Input) -> Vec<Effect> {
         self.now = now;
         self.cause.clear();
+        if !matches!(input, Input::Tick { .. } | Input::Results(_)) {
+            self.chores.dirty();
+        }
         match input {
             Input::Tick { adverts } => self.tick(now, adverts),
             Input::Links(states) => {
@@ -1239,7 +1261,12 @@ impl Controller {
                 path,
                 warnings,
                 loaded,
-            } => self.loaded(now, &path, warnings, loaded),
+            } => {
+                // What reading the file and opening its interfaces allocated and freed (some
+                // 2 MiB for an interface opened) is given back at once, not at the next trim.
+                self.chores.trim_soon();
+                self.loaded(now, &path, warnings, loaded)
+            }
             Input::Reload { config, host } => {
                 if self.stopping.is_none() {
                     self.reload(now, &config, &host, None);
@@ -1248,14 +1275,39 @@ impl Controller {
                 }
             }
             Input::NotReopened { iface, why } => {
+                // Each attempt opened the interface anew: its memory, as after a reload.
+                self.chores.trim_soon();
                 if self.stopping.is_none() {
                     self.hold_down(now, iface, why);
                 }
             }
-            Input::Recreated { iface, host } => self.recreated(now, iface, &host),
+            Input::Recreated { iface, host } => {
+                self.chores.trim_soon();
+                self.recreated(now, iface, &host)
+            }
         }
         self.out.append(&mut self.group_notifies);
+        self.chores_due(now);
         self.give_out()
+    }
+
+    /// The driver's chores due at `now`, after what the input caused (a state change or an
+    /// event publishes the snapshot at once).
+    fn chores_due(&mut self, now: Nanos) {
+        if self
+            .out
+            .iter()
+            .any(|e| matches!(e, Effect::StateChanged { .. } | Effect::Event { .. }))
+        {
+            self.chores.dirty();
+        }
+        for chore in self.chores.due(now) {
+            self.out.push(match chore {
+                chores::Chore::ReadLinks => Effect::ReadLinks(self.links.keys().cloned().collect()),
+                chores::Chore::TrimHeap => Effect::TrimHeap,
+                chores::Chore::Publish => Effect::PublishStatus,
+            });
+        }
     }
 
     /// The effects to carry out, noting which instances advertise in them.
@@ -1302,11 +1354,6 @@ impl Controller {
             .into_iter()
             .map(|(iface, family)| (iface.to_string(), family))
             .collect()
-    }
-
-    /// The interfaces whose link state is tracked.
-    pub fn watched_links(&self) -> Vec<String> {
-        self.links.keys().cloned().collect()
     }
 
     /// What the last [`Input::Reload`] did, once: `Ok` with what changed, or `Err` with why it
@@ -1889,6 +1936,18 @@ impl Controller {
                 now + HANDOVER_POLL
             };
         }
+        self.protocol_wake(now)
+    }
+
+    /// When the driver's next chore is due (a link read, a heap trim, a snapshot behind): the
+    /// driver wakes at the earlier of this and [`Self::next_wake`]. (Apart, so that the
+    /// simulator, which has no snapshot to publish, wakes only for the routers.)
+    pub fn chores_wake(&self) -> Nanos {
+        self.chores.next()
+    }
+
+    /// [`Self::next_wake`] for the routers, their announcements and retries.
+    fn protocol_wake(&self, now: Nanos) -> Nanos {
         let shortest = self
             .instances
             .iter()

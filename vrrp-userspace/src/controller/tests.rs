@@ -344,7 +344,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     );
     assert_eq!(ctl.instances(), before);
     assert!(
-        matches!(&effects[..], [Effect::Log { level: log::Level::Error, line }]
+        matches!(&without_chores(effects)[..], [Effect::Log { level: log::Level::Error, line }]
         if line.starts_with("reload refused (VI_1: no interface eth9)"))
     );
     assert_eq!(
@@ -537,7 +537,7 @@ fn tracking_moves_the_priority_or_faults() {
     };
     // fall 2: one failure changes nothing (it is only an event for `vrrpd events`).
     assert!(
-        fails(&mut ctl, SEC)
+        without_chores(fails(&mut ctl, SEC))
             .iter()
             .all(|e| matches!(e, Effect::Event { .. }))
     );
@@ -2532,7 +2532,7 @@ fn a_reload_asked_reads_the_file_unless_stopping_and_is_answered() {
     let (mut ctl, _) = Controller::start(&one, &host(), 0).unwrap();
     ctl.handle(0, Input::Results(vec![]));
     let asked = ctl.handle(SEC, Input::ReloadAsked);
-    assert_eq!(asked, vec![Effect::LoadConfig]);
+    assert_eq!(without_chores(asked), vec![Effect::LoadConfig]);
     // Applied: what changed, after the file's warnings.
     let two = config(vec![
         instance("VI_1", 1, 150, true),
@@ -2704,4 +2704,65 @@ fn the_heartbeat_is_stale_well_before_a_backup_takes_over() {
             }
         }
     }
+}
+
+#[test]
+fn the_drivers_chores_come_as_effects_when_due() {
+    let mut a = instance("VI_1", 1, 100, false);
+    a.track_interfaces = vec![config::TrackInterface {
+        interface: "eth1".into(),
+        weight: -10,
+        reverse: false,
+    }];
+    let (mut ctl, effects) = Controller::start(&config(vec![a]), &host(), 0).unwrap();
+    // The heap trimmed after what start did.
+    assert_eq!(effects.last(), Some(&Effect::TrimHeap));
+    let chores = |e: &[Effect]| -> Vec<Effect> {
+        e.iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
+                )
+            })
+            .cloned()
+            .collect()
+    };
+    // The links (the instance's own and the tracked one) at the first wake-up, then every
+    // second; the snapshot at once after a change, else within STATUS_REFRESH.
+    let out = ctl.handle(MS, Input::Results(vec![]));
+    assert_eq!(
+        chores(&out),
+        vec![Effect::ReadLinks(vec!["eth0".into(), "eth1".into()])]
+    );
+    assert_eq!(ctl.chores_wake(), STATUS_REFRESH);
+    let out = ctl.handle(2 * MS, Input::Links(vec![("eth1".into(), true)]));
+    assert_eq!(chores(&out), vec![Effect::PublishStatus]);
+    assert!(chores(&tick(&mut ctl, 3 * MS, vec![])).is_empty());
+    assert_eq!(ctl.chores_wake(), 2 * MS + STATUS_REFRESH);
+    assert_eq!(
+        chores(&tick(&mut ctl, 2 * MS + STATUS_REFRESH, vec![])),
+        vec![Effect::PublishStatus]
+    );
+    assert_eq!(ctl.chores_wake(), MS + LINK_CHECK);
+    let out = tick(&mut ctl, MS + LINK_CHECK, vec![]);
+    assert!(matches!(chores(&out).first(), Some(Effect::ReadLinks(_))));
+    let mut trims = 0;
+    for s in 2..=31 {
+        trims += chores(&tick(&mut ctl, s * SEC, vec![])).contains(&Effect::TrimHeap) as u32;
+    }
+    assert_eq!(trims, 1);
+}
+
+/// The effects of the controller's decisions about the routers, without the driver's chores.
+fn without_chores(effects: Vec<Effect>) -> Vec<Effect> {
+    effects
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
+            )
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use std::{net::IpAddr, sync::Arc};
 use anyhow::{Context as _, Result, anyhow};
 use vrrp_common::maps::IFACE_NO_ACCEPT;
 
-use super::{BuiltAdvert, Daemon, Frames, Iface, notify};
+use super::{Daemon, Frames, Iface, memory::release_free_memory, notify};
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
     control::ReloadAnswer,
@@ -102,29 +102,9 @@ impl<F: Frames> Daemon<F> {
         priority: Priority,
     ) -> Result<()> {
         let iface = self.iface_mut(&spec.interface)?;
-        let frame = match iface.adverts.get(spec.name.as_str()) {
-            Some(b)
-                if Arc::ptr_eq(&b.spec, spec) && b.primary == primary && b.priority == priority =>
-            {
-                b.frame.clone()
-            }
-            _ => {
-                // Built anew: forget those of instances no longer run (a reload's; their spec
-                // is held by nothing else).
-                iface.adverts.retain(|_, b| Arc::strong_count(&b.spec) > 1);
-                let frame: Arc<[u8]> = F::advert(spec, primary, priority).into();
-                iface.adverts.insert(
-                    spec.name.clone(),
-                    BuiltAdvert {
-                        spec: spec.clone(),
-                        primary,
-                        priority,
-                        frame: frame.clone(),
-                    },
-                );
-                frame
-            }
-        };
+        let frame = iface.adverts.frame(spec, primary, priority, || {
+            F::advert(spec, primary, priority)
+        });
         iface.outbox.push(frame);
         iface.outbox_from.push(spec.clone());
         Ok(())
@@ -354,12 +334,10 @@ impl<F: Frames> Daemon<F> {
                 detail,
                 ..
             } => {
-                self.status_dirty = true;
                 self.metrics.transition(&instance, from, to, &reason);
                 log::info!("{instance}: {from} -> {to} ({detail})")
             }
             Effect::Event { at, event } => {
-                self.status_dirty = true;
                 // Nobody listening is fine.
                 let _ = self.events.send(EventRecord {
                     time: wall_time(at, monotonic_ns()),
@@ -426,8 +404,21 @@ impl<F: Frames> Daemon<F> {
             }
             Effect::WatchTracked { files, processes } => self.tracked.restart(files, processes),
             Effect::AdoptIface { iface } => {
-                let opened = self.reopened.take().context("no interface opened anew")?;
+                let opened = self
+                    .reopened
+                    .remove(&iface)
+                    .context("no interface opened anew")?;
                 self.ifaces.insert(iface, opened);
+            }
+            Effect::ReadLinks(names) => {
+                let inputs = self.read_links(names).await;
+                self.inputs.extend(inputs);
+            }
+            Effect::TrimHeap => release_free_memory(),
+            Effect::PublishStatus => {
+                if let Some(tx) = &self.snapshot {
+                    tx.send_replace(self.snapshot());
+                }
             }
             Effect::LoadConfig => {
                 let loaded = self.load().await;

@@ -1,11 +1,7 @@
 //! Opening an interface: its XDP program, events, transmit socket and multicast groups; what
 //! the controller is told of the host.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    net::IpAddr,
-    sync::Arc,
-};
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
 use anyhow::Result;
 use vrrp_common::maps::{IFACE_EXCLUSIVE, IfaceConfig};
@@ -154,7 +150,7 @@ pub(super) async fn open_iface(
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
-        adverts: HashMap::new(),
+        adverts: Default::default(),
         drops: Default::default(),
         outbox_from: Vec::new(),
         memberships: Vec::new(),

@@ -2,7 +2,7 @@
 
 /// Gives the heap's free memory back to the kernel: glibc keeps freed memory mapped, and what
 /// startup used (the BPF object parsed, the configuration read), or an interface opened again,
-/// would stay resident. Called after startup and every [`MEMORY_TRIM`] (a walk of glibc's
+/// would stay resident. Called when the controller asks ([`crate::controller::Effect::TrimHeap`]: after startup and every [`crate::controller::MEMORY_TRIM`]) (a walk of glibc's
 /// arenas, well under a millisecond at vrrpd's heap size).
 #[cfg(target_env = "gnu")]
 #[expect(

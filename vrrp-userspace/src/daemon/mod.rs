@@ -16,8 +16,8 @@
 //! knows into [`Metrics`].
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    collections::{BTreeMap, VecDeque},
+    net::{IpAddr, SocketAddr},
     path::PathBuf,
     sync::Arc,
     time::Duration,
@@ -32,12 +32,12 @@ use crate::{
     control::ReloadAnswer,
     controller::{self, Controller, IfaceInfo, Input},
     dataplane::{self, CounterReader, Dataplane, Events, monotonic_ns},
+    frames::AdvertCache,
     fsm::{Nanos, State},
     metrics::{self, Metrics},
     netlink::{Link, LinkEvents, Netlink},
     status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusSnapshot},
     tx::{McastMembership, PacketTx, UnicastTx},
-    units::Priority,
 };
 
 mod effects;
@@ -47,25 +47,7 @@ mod memory;
 mod reload;
 
 use iface::{host, link_up, open_iface};
-use memory::release_free_memory;
 pub use memory::{MMAP_THRESHOLD, bound_heap};
-
-/// How often the carriers of the interfaces are read besides the kernel's announcements of
-/// their changes ([`LinkEvents`]): a safety net for an announcement the socket dropped. A read
-/// is a netlink round trip the main loop waits for (up to about 10 ms while another process
-/// holds the kernel's rtnetlink lock), so it is rare.
-const LINK_CHECK: Nanos = 1_000_000_000;
-
-/// How often the heap's free memory is given back to the kernel ([`release_free_memory`]), and
-/// at once after a reload or an interface opened (`trim_due`): what they allocated and freed
-/// (some 2 MiB of the heap for a reload that opens an interface) would otherwise stay resident
-/// until then.
-const MEMORY_TRIM: Nanos = 30_000_000_000;
-
-/// How stale the status snapshot ([`StatusSnapshot`]) may get: the main loop publishes the
-/// instances' views at once when a state changes or an input other than time arrives, and
-/// otherwise at most this often.
-const STATUS_REFRESH: Nanos = 100_000_000;
 
 /// How the daemon runs.
 #[derive(Clone, Debug)]
@@ -83,20 +65,7 @@ pub struct RunOptions {
     pub metrics_listen: Option<SocketAddr>,
 }
 
-/// Frame builders the daemon needs from `wire`.
-pub trait Frames {
-    /// A complete advert frame from the VMAC, from `primary` (IPv4, or the IPv6 link-local).
-    fn advert(spec: &InstanceSpec, primary: impl Into<IpAddr>, priority: Priority) -> Vec<u8>;
-    /// A gratuitous ARP for `vip` from the VMAC.
-    fn garp(vrid: u8, vip: Ipv4Addr) -> Vec<u8>;
-    /// An unsolicited neighbour advertisement for `vip` from `vmac`, with the Router flag as
-    /// `router`.
-    fn unsolicited_na(vmac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8>;
-    /// The VRRP message alone (for unicast over a raw IP socket), its checksum for `src` → `dst`
-    /// (one family).
-    fn advert_message(spec: &InstanceSpec, src: IpAddr, dst: IpAddr, priority: Priority)
-    -> Vec<u8>;
-}
+pub use crate::frames::Frames;
 
 /// One interface: its XDP program, its events, its transmit socket.
 struct Iface {
@@ -109,10 +78,8 @@ struct Iface {
     /// Adverts due on this interface, sent together (one `sendmmsg`) at the end of a batch
     /// or at [`controller::Effect::Flush`]; the frames are `adverts`' own.
     outbox: Vec<Arc<[u8]>>,
-    /// Each instance's advert frame as last built, by instance name: an advert changes only
-    /// with the priority, the primary address or the instance's configuration (a reload brings
-    /// a new spec), so a master builds each of its adverts once, not once an interval.
-    adverts: HashMap<String, BuiltAdvert>,
+    /// Each instance's advert frame as last built.
+    adverts: AdvertCache,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
     drops: controller::kernel::Drops,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
@@ -120,14 +87,6 @@ struct Iface {
     info: IfaceInfo,
     /// The multicast groups joined on it, each with its membership.
     memberships: Vec<(IpAddr, McastMembership)>,
-}
-
-/// An advert frame and what it was built from.
-struct BuiltAdvert {
-    spec: Arc<InstanceSpec>,
-    primary: IpAddr,
-    priority: Priority,
-    frame: Arc<[u8]>,
 }
 
 /// The daemon: the controller and what carries out its effects.
@@ -141,25 +100,16 @@ pub struct Daemon<F: Frames> {
     script_sender: tokio::sync::mpsc::Sender<(String, bool)>,
     /// The watches of the `track_file`s and `vrrp_track_process`es.
     tracked: crate::track_file::Watch,
-    /// Something that status shows may have changed since the snapshot was published.
-    status_dirty: bool,
-    /// The loop ran since the snapshot was published (views may differ in what is not marked
-    /// dirty: a backup's master, a fault's reason).
-    snapshot_behind: bool,
-    /// When the carriers were last read ([`LINK_CHECK`]).
-    links_checked: Nanos,
-    /// When the heap was last trimmed ([`MEMORY_TRIM`]).
-    trimmed: Nanos,
-    /// A reload or an interface opened since: their memory is given back at the end of this
-    /// turn of the loop, not up to [`MEMORY_TRIM`] later.
-    trim_due: bool,
+    /// Where the status snapshot is published, once the loop runs.
+    snapshot: Option<tokio::sync::watch::Sender<StatusSnapshot>>,
     /// The kernel's announcements of link changes.
     link_events: LinkEvents,
     /// keepalived's `unicast_peer`: a socket per instance, and the source and interface index
     /// it was opened with.
     unicast: BTreeMap<String, (UnicastTx, IpAddr, u32)>,
-    /// An interface opened anew, until the controller adopts it ([`controller::Effect::AdoptIface`]).
-    reopened: Option<Iface>,
+    /// Interfaces opened anew, until the controller adopts them
+    /// ([`controller::Effect::AdoptIface`]) or the inputs are all fed.
+    reopened: BTreeMap<String, Iface>,
     /// What the loop and the script tasks record for the metrics.
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.
@@ -219,14 +169,10 @@ impl<F: Frames> Daemon<F> {
             script_results: rx,
             script_sender: tx,
             tracked: Default::default(),
-            links_checked: 0,
-            trimmed: 0,
-            trim_due: false,
-            status_dirty: true,
-            snapshot_behind: false,
+            snapshot: None,
             link_events,
             unicast: BTreeMap::new(),
-            reopened: None,
+            reopened: BTreeMap::new(),
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
@@ -235,8 +181,6 @@ impl<F: Frames> Daemon<F> {
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
-        release_free_memory();
-        daemon.trimmed = monotonic_ns();
         Ok(daemon)
     }
 
@@ -245,12 +189,11 @@ impl<F: Frames> Daemon<F> {
     async fn feed(&mut self, input: Input) {
         self.inputs.push_back(input);
         while let Some(input) = self.inputs.pop_front() {
-            if !matches!(input, Input::Tick { .. }) {
-                self.status_dirty = true;
-            }
             let effects = self.ctl.handle(monotonic_ns(), input);
             self.carry_out(effects).await;
         }
+        // Not adopted: the old one stays, so that the next link event or read tries again.
+        self.reopened.clear();
     }
 
     /// Time passed (or XDP raised an `event`): the stamps when the controller needs them.
@@ -268,15 +211,17 @@ impl<F: Frames> Daemon<F> {
         self.feed(Input::Tick { adverts }).await;
     }
 
-    /// Reads the link state of every watched interface; the controller acts on the changes.
-    async fn track_links(&mut self) {
-        self.reopen_recreated().await;
+    /// [`controller::Effect::ReadLinks`]: whether an interface was created again, then the
+    /// link state of `names`, as inputs.
+    async fn read_links(&mut self, names: Vec<String>) -> Vec<Input> {
+        let mut inputs = self.recreated().await;
         let mut states = Vec::new();
-        for name in self.ctl.watched_links() {
+        for name in names {
             let up = link_up(&self.netlink, &name).await;
             states.push((name, up));
         }
-        self.feed(Input::Links(states)).await;
+        inputs.push(Input::Links(states));
+        inputs
     }
 
     /// What `vrrpd status` answers from now.
@@ -308,9 +253,10 @@ impl<F: Frames> Daemon<F> {
         // The control socket is served by its own task from the snapshot the loop publishes;
         // only a reload comes back to the loop, which answers it once the controller decided.
         let (snapshot_tx, snapshot_rx) = tokio::sync::watch::channel(self.snapshot());
+        self.snapshot = Some(snapshot_tx);
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
         if let Some(listener) = self.metrics_listener.take() {
-            // Its own thread, ended when `snapshot_tx` is dropped with this function.
+            // Its own thread, ended when the snapshot's sender is dropped with the daemon.
             let _ = metrics::serve(listener, snapshot_rx.clone(), self.metrics.clone());
         }
         let control_task = tokio::spawn(control::serve_all(
@@ -319,20 +265,12 @@ impl<F: Frames> Daemon<F> {
             reload_tx,
             self.events.clone(),
         ));
-        let mut published = monotonic_ns();
-        self.status_dirty = false;
         let mut systemd = crate::systemd::Notifier::from_env();
         systemd.ready(self.ctl.instances().iter().map(|i| i.state));
         let mut stopping = false;
         while !self.ctl.finished() {
             let now = monotonic_ns();
-            let wake = self.ctl.next_wake(now);
-            // A snapshot older than what happened since is published within STATUS_REFRESH.
-            let wake = if self.snapshot_behind {
-                wake.min(published + STATUS_REFRESH)
-            } else {
-                wake
-            };
+            let wake = self.ctl.next_wake(now).min(self.ctl.chores_wake());
             let sleep = systemd.cap(Duration::from_nanos(
                 wake.saturating_sub(now).min(3_600_000_000_000),
             ));
@@ -391,9 +329,9 @@ impl<F: Frames> Daemon<F> {
                 self.feed(Input::ReloadAsked).await;
             }
             // Nobody waits for a SIGHUP's answer.
+            // The controller published the snapshot first: a status asked after the answer
+            // shows what the reload did.
             if let (Some(reply), Some(answer)) = (reload_reply, self.answer.take()) {
-                // A status asked after the answer shows what the reload did.
-                snapshot_tx.send_replace(self.snapshot());
                 // The client may have gone; the reload stands.
                 let _ = reply.send(answer);
             }
@@ -408,7 +346,8 @@ impl<F: Frames> Daemon<F> {
                 // An interface that comes back may be a new one under the old name: its
                 // instances restart on it before they see it up.
                 if self.ifaces.contains_key(&change.0) {
-                    self.reopen_recreated().await;
+                    let recreated = self.recreated().await;
+                    self.inputs.extend(recreated);
                 }
                 self.feed(Input::Links(vec![change])).await;
             }
@@ -425,28 +364,9 @@ impl<F: Frames> Daemon<F> {
             for c in conflicts {
                 self.feed(c).await;
             }
-            let now = monotonic_ns();
-            if now >= self.links_checked + LINK_CHECK {
-                self.links_checked = now;
-                self.track_links().await;
-            }
-            if self.trim_due || now >= self.trimmed + MEMORY_TRIM {
-                self.trimmed = now;
-                self.trim_due = false;
-                release_free_memory();
-            }
             self.tick(event).await;
             if !stopping {
                 systemd.alive(self.ctl.states());
-            }
-            let now = monotonic_ns();
-            if self.status_dirty || now >= published + STATUS_REFRESH {
-                snapshot_tx.send_replace(self.snapshot());
-                published = now;
-                self.status_dirty = false;
-                self.snapshot_behind = false;
-            } else {
-                self.snapshot_behind = true;
             }
             self.metrics
                 .loop_busy(Duration::from_nanos(monotonic_ns().saturating_sub(woke)));

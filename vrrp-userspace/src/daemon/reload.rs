@@ -15,7 +15,6 @@ impl<F: Frames> Daemon<F> {
     /// applies it or refuses it and answers.
     pub(super) async fn load(&mut self) -> Input {
         let path = self.options.config.display().to_string();
-        self.trim_due = true;
         let diagnostics =
             |d: &[crate::config::Diagnostic]| d.iter().map(|d| d.to_string()).collect();
         let (loaded, warnings) = match crate::config::load(&self.options.config) {
@@ -68,47 +67,37 @@ impl<F: Frames> Daemon<F> {
 
     /// An interface deleted and created again under its name has a new index: the sockets,
     /// the XDP program and the maps of the old one are gone with it. It is opened anew (a
-    /// severed pin replaced) and the controller restarts its instances, but only once it has
-    /// the addresses they need (the controller's decision): created by hand or by a script, an
-    /// interface exists, unaddressed and down, for a moment. Until then its instances stay in
-    /// FAULT (it counts as down) and this is tried again at the next link event or read. (Restarted on an interface without
-    /// its address, they were refused and ran on against the new program's empty maps: the
-    /// backups heard nothing and took over.)
-    pub(super) async fn reopen_recreated(&mut self) {
-        let mut recreated = Vec::new();
+    /// severed pin replaced) and offered to the controller ([`Input::Recreated`]), which
+    /// adopts it once its instances can run on it (it has their addresses) and restarts them;
+    /// or, if it cannot be opened yet, reported ([`Input::NotReopened`]). Either way tried
+    /// again at the next link event or read until adopted.
+    pub(super) async fn recreated(&mut self) -> Vec<Input> {
+        let mut found = Vec::new();
         for (name, iface) in &self.ifaces {
             if let Ok(link) = self.netlink.link(name).await
                 && link.index != iface.link.index
             {
-                recreated.push((name.clone(), iface.link.index, link.index));
+                found.push((name.clone(), iface.link.index, link.index));
             }
         }
-        for (name, old, new) in recreated {
-            self.trim_due = true;
-            let iface = match open_iface(
-                &self.netlink,
-                &name,
-                &self.options,
-                &self.ctl.config().global,
-            )
-            .await
-            {
-                Ok(iface) => iface,
+        let mut inputs = Vec::new();
+        for (name, old, new) in found {
+            let global = &self.ctl.config().global;
+            match open_iface(&self.netlink, &name, &self.options, global).await {
+                Ok(iface) => {
+                    let mut host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
+                    host.ifaces.insert(name.clone(), iface.info.clone());
+                    self.reopened.insert(name.clone(), iface);
+                    inputs.push(Input::Recreated { iface: name, host });
+                }
                 Err(e) => {
                     let why = format!(
                         "{name}: created again (index {old} -> {new}), but not opened yet ({e:#})"
                     );
-                    self.feed(Input::NotReopened { iface: name, why }).await;
-                    continue;
+                    inputs.push(Input::NotReopened { iface: name, why });
                 }
-            };
-            let mut host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
-            host.ifaces.insert(name.clone(), iface.info.clone());
-            // Adopted if the controller says so (`Effect::AdoptIface`); dropped otherwise, the
-            // old one kept, so that the next link event or read tries again.
-            self.reopened = Some(iface);
-            self.feed(Input::Recreated { iface: name, host }).await;
-            self.reopened = None;
+            }
         }
+        inputs
     }
 }
