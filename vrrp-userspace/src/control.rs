@@ -259,18 +259,18 @@ type StatusJob = (
     Option<Format>,
 );
 
-/// The thread that reads the counters, writes the status and sends it to the client, as a
-/// batch thread ([`batch_priority`]): it never preempts the main loop, and is mildly
-/// disfavoured against it. Not nice 19: on a host busy with other work (builds, say) a nice-19
-/// thread waited for the CPU hundreds of milliseconds a status (238 ms on average, against 3 ms
-/// of work, at a load average of 25 on 2 CPUs).
+/// The thread that reads the counters, writes the status and sends it to the client, at nice
+/// 19 ([`lower_priority`]): the main loop always comes first. (As a batch thread at nice 0 it
+/// answered faster on a busy host, but took a fair share of a CPU from the loop: with 200
+/// routers at 10 ms, a debug build's status calls every half second then made the backup take
+/// over hundreds of times, `daemon_control`'s test, in CI.)
 fn status_worker() -> Result<std::sync::mpsc::Sender<StatusJob>> {
     let (tx, rx) = std::sync::mpsc::channel::<StatusJob>();
     std::thread::Builder::new()
         .name("status".into())
         .spawn(move || {
-            if let Err(e) = batch_priority() {
-                log::debug!("status thread: not made a batch thread ({e})");
+            if let Err(e) = lower_priority() {
+                log::debug!("status thread: priority not lowered ({e})");
             }
             // One buffer for every answer: after the first, writing one allocates nothing.
             let mut out = Vec::new();
@@ -294,7 +294,7 @@ fn status_worker() -> Result<std::sync::mpsc::Sender<StatusJob>> {
 }
 
 /// Makes the calling thread nice 19 (setpriority on a thread id is per-thread on Linux): the
-/// metrics thread.
+/// status and metrics threads.
 #[expect(
     unsafe_code,
     reason = "gettid(2) and setpriority(2): plain integers, no memory-safety preconditions"
@@ -305,19 +305,6 @@ pub(crate) fn lower_priority() -> nix::Result<()> {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
     };
-    nix::errno::Errno::result(rc).map(drop)
-}
-
-/// Makes the calling thread SCHED_BATCH at nice 0 (per thread on Linux): its share of the CPU
-/// is a normal thread's, but it never preempts another thread on waking up.
-#[expect(
-    unsafe_code,
-    reason = "gettid(2) and sched_setscheduler(2) with a parameter that outlives the call"
-)]
-fn batch_priority() -> nix::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is alive for the call; the kernel checks the values.
-    let rc = unsafe { libc::sched_setscheduler(libc::gettid(), libc::SCHED_BATCH, &param) };
     nix::errno::Errno::result(rc).map(drop)
 }
 
