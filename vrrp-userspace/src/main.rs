@@ -500,15 +500,28 @@ fn run(
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let result = runtime.block_on(async {
-        let daemon = vrrp_userspace::daemon::Daemon::<vrrp_userspace::frames::WireFrames>::start(
+    runtime.block_on(async {
+        let started = vrrp_userspace::daemon::Daemon::<vrrp_userspace::frames::WireFrames>::start(
             loaded.config,
             options,
         )
-        .await?;
-        daemon.run().await
-    });
-    result.map(|()| ExitCode::SUCCESS)
+        .await;
+        let daemon = match started {
+            Ok(daemon) => daemon,
+            // What a reload of this file would be refused for (an interface that cannot be
+            // opened, an instance without its address): before startup completes, an error in
+            // the file, as keepalived exits with one.
+            Err(e) => match e.downcast_ref::<vrrp_userspace::daemon::Refused>() {
+                Some(refused) => {
+                    log::error!("{refused}");
+                    log::error!("{} refused; vrrpd does not start", path.display());
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+                None => return Err(e),
+            },
+        };
+        daemon.run().await.map(|()| ExitCode::SUCCESS)
+    })
 }
 
 /// keepalived's -d: the configuration as read, one log line per line of its TOML form (every

@@ -7,6 +7,9 @@
 //! - `vrrpd reload`: a good file is applied (exit 0, what changed); a broken one and one
 //!   naming an interface this host lacks are refused (exit 2, file:line) and the running
 //!   configuration keeps serving; SIGHUP still reloads.
+//! - Issue 12: the same file at start is refused by the same rule, in the same words: vrrpd
+//!   exits 2 naming its file:line (as keepalived 2.2.7 exits on a non-existent interface), and
+//!   touches nothing (no XDP program on the interface that exists, no VIP).
 use std::{
     net::Ipv4Addr,
     path::{Path, PathBuf},
@@ -268,6 +271,63 @@ fn reload_over_the_socket_says_what_changed_or_why_it_was_refused() {
     d.child.signal(nix::sys::signal::Signal::SIGHUP);
     wait_for(Duration::from_secs(10), || names_states(&d).len() == 1)
         .unwrap_or_else(|| panic!("SIGHUP did not reload: {}", d.log_text()));
+    assert_eq!(
+        names_states(&d),
+        [("VI_1".to_string(), "MASTER".to_string())]
+    );
+}
+
+/// The lines of `text` naming `conf` and the interface `nosuch0`, from `conf`'s name on.
+fn refusal(text: &str, conf: &Path) -> Option<String> {
+    let name = format!("{}:", conf.display());
+    text.lines()
+        .filter(|l| l.contains("interface nosuch0"))
+        .find_map(|l| l.find(&name).map(|at| l[at..].trim().to_string()))
+}
+
+#[test]
+fn a_start_naming_an_interface_this_host_lacks_exits_as_a_reload_is_refused() {
+    if !lab::privileged("a_start_naming_an_interface_this_host_lacks_exits_as_a_reload_is_refused")
+    {
+        return;
+    }
+    let ns = host();
+    let dir = run_dir();
+    let conf: PathBuf = dir.join("vrrpd.conf");
+    let one = instance("VI_1", "eth0", 50, "192.0.2.3");
+    let bad = format!("{one}{}", instance("VI_4", "nosuch0", 52, "192.0.2.7"));
+    std::fs::write(&conf, &bad).unwrap();
+    let mut d = Vrrpd::start(vrrpd(), &ns, &conf, &dir, "start");
+    let exit = d
+        .child
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("vrrpd did not exit: {}", d.log_text()));
+    let log = d.log_text();
+    assert_eq!(exit.code(), Some(2), "{log}");
+    let at_start = refusal(&log, &conf).unwrap_or_else(|| panic!("no file:line in {log}"));
+    assert!(
+        at_start[format!("{}:", conf.display()).len()..].starts_with(|c: char| c.is_ascii_digit()),
+        "{at_start}"
+    );
+    assert!(log.contains("refused"), "{log}");
+    // Nothing touched: no XDP program on eth0, no VIP.
+    let link = ns.exec(&["ip", "link", "show", "eth0"]);
+    assert!(!link.contains("xdp"), "{link}");
+    let addrs = ns.exec(&["ip", "addr", "show", "eth0"]);
+    assert!(!addrs.contains("192.0.2.3"), "{addrs}");
+    drop(d);
+
+    // Running the good part, the same file as a reload: refused in the same words.
+    std::fs::write(&conf, &one).unwrap();
+    let d = Vrrpd::start(vrrpd(), &ns, &conf, &dir, "running");
+    wait_for(Duration::from_secs(10), || {
+        d.state().as_deref() == Some("MASTER")
+    })
+    .unwrap_or_else(|| panic!("never master: {}", d.log_text()));
+    std::fs::write(&conf, &bad).unwrap();
+    let (code, out, err) = reload(&d.socket);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(refusal(&err, &conf), Some(at_start), "{err}");
     assert_eq!(
         names_states(&d),
         [("VI_1".to_string(), "MASTER".to_string())]

@@ -93,6 +93,24 @@ pub struct IfaceInfo {
     pub nd_router: bool,
 }
 
+/// A multicast group an interface joins so that its NIC lets the adverts sent to it through
+/// (a real NIC filters multicast before XDP runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum McastGroup {
+    /// An IPv4 group (`vrrp_mcast_group4`), joined through the interface's address `local`.
+    V4 {
+        /// The group.
+        group: Ipv4Addr,
+        /// The interface's primary IPv4 address.
+        local: Ipv4Addr,
+    },
+    /// An IPv6 group (`vrrp_mcast_group6`), joined on the interface.
+    V6 {
+        /// The group.
+        group: Ipv6Addr,
+    },
+}
+
 /// What the driver read of the host for a configuration: the instances' interfaces, and
 /// whether each watched interface ([`watched`]) is up with a carrier.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -566,14 +584,17 @@ pub enum Effect {
         /// destination of IP frames among the VIPs).
         no_accept: bool,
     },
-    /// Join the adverts' multicast groups (`vrrp_mcast_group4/6`) on the interface and leave
-    /// those no longer named; one already joined is fine. After a reload, and with every retry
-    /// of a broken instance of the interface: a group not joined is FAULT of the interface's
-    /// instances (a real NIC filters multicast before XDP runs: the peers' adverts would not
-    /// arrive), retried and recovering by itself like a VIP that could not be added.
+    /// Hold exactly `groups` on the interface: join those not joined yet, leave the others
+    /// (one already joined is fine). The controller decides them ([`Controller::groups`]): at
+    /// start, whenever a reload or an interface created again changes them, and with every
+    /// retry of a broken instance of the interface. A group not joined is FAULT of the
+    /// interface's instances (a real NIC filters multicast before XDP runs: the peers' adverts
+    /// would not arrive), retried and recovering by itself like a VIP that could not be added.
     JoinGroups {
         /// Interface.
         iface: String,
+        /// The groups it holds from now on (none: leave every group).
+        groups: Vec<McastGroup>,
     },
     /// (Re)start one runner per script, stopping earlier ones.
     RunScripts(Vec<Script>),
@@ -637,7 +658,7 @@ impl Effect {
             | Effect::SendGarps { instance, .. } => Some(Owner::Instance(instance.clone())),
             Effect::AddStatic { .. } | Effect::RemoveStatic { .. } => Some(Owner::Static),
             Effect::SendAdvert { spec, .. } => Some(Owner::Instance(spec.name.clone())),
-            Effect::Heartbeat { iface, .. } | Effect::JoinGroups { iface } => {
+            Effect::Heartbeat { iface, .. } | Effect::JoinGroups { iface, .. } => {
                 Some(Owner::Iface(iface.clone()))
             }
             Effect::Flush
@@ -1014,6 +1035,11 @@ pub struct Controller {
     /// Interfaces created again that the driver could not open yet ([`Input::NotReopened`]):
     /// down until [`Input::Recreated`].
     reopening: BTreeSet<String>,
+    /// What the driver last read of each instance's interface (its addresses), at start, the
+    /// last reload applied or an interface created again.
+    iface_info: BTreeMap<String, IfaceInfo>,
+    /// The multicast groups each interface was last told to hold ([`Effect::JoinGroups`]).
+    joined: BTreeMap<String, Vec<McastGroup>>,
     /// The `track_file`s and their values, by name.
     files: BTreeMap<String, (TrackFile, i64)>,
     /// The `vrrp_track_process`es and whether each has its quorum, by name.
@@ -1082,6 +1108,34 @@ pub fn watched(config: &Config) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether `config` runs on `host`: one rule for the configuration vrrpd starts with and for
+/// a reload's. Every interface it names was opened ([`Host::unopened`]) and every instance has
+/// the address it advertises from ([`check`]); else the first reason why not, where the file
+/// says it (file:line). At start the driver then exits with it (nothing is running yet that
+/// could serve on, as keepalived exits on a missing interface); a reload is refused with it.
+pub fn admit(config: &Config, host: &Host) -> Result<(), String> {
+    let at = |source: &config::SourceLoc| {
+        if source.file.is_empty() {
+            String::new()
+        } else {
+            format!("{source}: ")
+        }
+    };
+    if let Some((name, why)) = host.unopened.iter().next() {
+        // Where the file names it: its first instance on it.
+        let at = config
+            .instances
+            .iter()
+            .find(|i| i.interface == *name)
+            .map_or(String::new(), |i| at(&i.source));
+        return Err(format!("{at}interface {name}: {why}"));
+    }
+    for spec in &config.instances {
+        addresses(spec, host).map_err(|e| format!("{}{e}", at(&spec.source)))?;
+    }
+    Ok(())
+}
+
 /// Whether every instance of `config` can run on `host`; the first reason why not.
 pub fn check(config: &Config, host: &Host) -> Result<(), String> {
     for spec in &config.instances {
@@ -1124,9 +1178,9 @@ fn ns(c: Centis) -> Nanos {
 
 impl Controller {
     /// Starts every instance of `config` on `host` at `now`: the effects to carry out first.
-    /// Refused (with the reason) if an instance cannot run there.
+    /// Refused, with the reason, if it does not run there ([`admit`]: the rule of a reload).
     pub fn start(config: &Config, host: &Host, now: Nanos) -> Result<(Self, Vec<Effect>), String> {
-        check(config, host)?;
+        admit(config, host)?;
         let mut said = Vec::new();
         let config = &usable_scripts(config, host, &mut said);
         let mut c = Controller {
@@ -1138,6 +1192,8 @@ impl Controller {
             scripts: BTreeMap::new(),
             links: BTreeMap::new(),
             reopening: BTreeSet::new(),
+            iface_info: host.ifaces.clone(),
+            joined: BTreeMap::new(),
             pending: VecDeque::new(),
             stopping: None,
             out: Vec::new(),
@@ -1171,6 +1227,7 @@ impl Controller {
         for spec in &config.instances {
             c.add_instance(spec.clone(), host, now);
         }
+        c.join_groups();
         c.hold_group_notifies = false;
         c.out.append(&mut c.group_notifies);
         // After what start did.
@@ -2301,7 +2358,7 @@ impl Controller {
     /// Applies `config` in place of the running one; with `recreated`, the instances on that
     /// interface restart too, unchanged as they are (their interface, maps and sockets are new).
     fn reload(&mut self, now: Nanos, config: &Config, host: &Host, recreated: Option<&str>) {
-        if let Err(e) = check(config, host) {
+        if let Err(e) = admit(config, host) {
             self.log(
                 log::Level::Error,
                 format!("reload refused ({e}); the running configuration stays"),
@@ -2311,6 +2368,7 @@ impl Controller {
         }
         let config = &usable_scripts(config, host, &mut self.out);
         self.config = config.clone();
+        self.iface_info = host.ifaces.clone();
         self.garp_interval = config.global.garp_interval_us * 1_000;
         self.gna_interval = config.global.gna_interval_us * 1_000;
         let changed = config.scripts.len() != self.scripts.len()
@@ -2480,11 +2538,10 @@ impl Controller {
         }
         self.reload_outcome = Some(Ok(outcome));
         self.log(log::Level::Info, summary);
-        // A reload may name other groups: joined now, and a failure is the FAULT of the
-        // interface's instances.
-        for iface in self.multicast_interfaces() {
-            self.out.push(Effect::JoinGroups { iface });
-        }
+        // A reload may name other groups, or the interface other addresses (one created again
+        // has none joined yet): held now, and a failure is the FAULT of the interface's
+        // instances.
+        self.join_groups();
     }
 
     /// A reload's file as the driver read it: applied, or refused with why (a file that did not
@@ -2514,14 +2571,9 @@ impl Controller {
             Ok(loaded) => {
                 let (config, host) = *loaded;
                 let mut lines = warnings;
-                if let Some((name, why)) = host.unopened.iter().next() {
-                    // Where the file names it: its first instance on it.
-                    let at = config
-                        .instances
-                        .iter()
-                        .find(|i| i.interface == *name)
-                        .map_or(String::new(), |i| format!("{}: ", i.source));
-                    lines.extend(said(self, vec![format!("{at}interface {name}: {why}")]));
+                if let Err(why) = admit(&config, &host) {
+                    // The rule vrrpd started by: the same words, where the file says it.
+                    lines.extend(said(self, vec![why]));
                     (false, lines)
                 } else if self.stopping.is_some() {
                     lines.push(STOPPING.into());
@@ -2546,13 +2598,56 @@ impl Controller {
         self.out.push(Effect::AnswerReload { applied, lines });
     }
 
-    /// The interfaces with a multicast instance: those whose adverts need the group joined.
-    fn multicast_interfaces(&self) -> BTreeSet<String> {
-        self.instances
-            .iter()
-            .filter(|i| i.unicast_src.is_none())
-            .map(|i| i.spec.interface.clone())
-            .collect()
+    /// The multicast groups each interface holds: on an interface with a multicast instance
+    /// (one without unicast peers), the group its adverts go to, of its family
+    /// (`vrrp_mcast_group4`, joined through the interface's primary IPv4 address as the
+    /// driver last read it, or `vrrp_mcast_group6`), as keepalived joins one group per family
+    /// and interface of its multicast instances. An interface without one holds none.
+    pub fn groups(&self) -> BTreeMap<String, Vec<McastGroup>> {
+        let mut out: BTreeMap<String, Vec<McastGroup>> = BTreeMap::new();
+        for inst in self.instances.iter().filter(|i| i.unicast_src.is_none()) {
+            let iface = &inst.spec.interface;
+            let group = match inst.primary {
+                IpAddr::V4(primary) => McastGroup::V4 {
+                    group: inst.spec.mcast_group4,
+                    local: self
+                        .iface_info
+                        .get(iface)
+                        .and_then(|i| i.primary4)
+                        .unwrap_or(primary),
+                },
+                IpAddr::V6(_) => McastGroup::V6 {
+                    group: inst.spec.mcast_group6,
+                },
+            };
+            let groups = out.entry(iface.clone()).or_default();
+            if let Err(at) = groups.binary_search(&group) {
+                groups.insert(at, group);
+            }
+        }
+        out
+    }
+
+    /// Tells the driver the groups of every interface ([`Controller::groups`]), and that one
+    /// which held groups holds none now (at start and after a reload: joining again what is
+    /// joined is a no-op, and an interface created again has lost its memberships).
+    fn join_groups(&mut self) {
+        let wanted = self.groups();
+        for iface in self.joined.keys() {
+            if !wanted.contains_key(iface) {
+                self.out.push(Effect::JoinGroups {
+                    iface: iface.clone(),
+                    groups: Vec::new(),
+                });
+            }
+        }
+        for (iface, groups) in &wanted {
+            self.out.push(Effect::JoinGroups {
+                iface: iface.clone(),
+                groups: groups.clone(),
+            });
+        }
+        self.joined = wanted;
     }
 
     /// A kept instance whose `virtual_routes` or `virtual_rules` changed: while it holds its
@@ -3558,7 +3653,6 @@ impl Controller {
     /// A multicast interface's groups are joined again with them (a no-op once joined), so
     /// that a group that could not be joined keeps them in FAULT until it is.
     fn retry(&mut self, now: Nanos) {
-        let multicast = self.multicast_interfaces();
         let mut joining = BTreeSet::new();
         for i in 0..self.instances.len() {
             let Some(b) = &mut self.instances[i].broken else {
@@ -3570,9 +3664,12 @@ impl Controller {
             b.probing = true;
             self.release(i);
             let iface = &self.instances[i].spec.interface;
-            if multicast.contains(iface) && joining.insert(iface.clone()) {
+            if let Some(groups) = self.joined.get(iface)
+                && joining.insert(iface.clone())
+            {
                 self.out.push(Effect::JoinGroups {
                     iface: iface.clone(),
+                    groups: groups.clone(),
                 });
             }
         }

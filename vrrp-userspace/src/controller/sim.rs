@@ -1,7 +1,8 @@
 //! A deterministic simulator (FoundationDB's idea, at the size of one LAN): several hosts'
 //! [`Controller`]s on one virtual LAN in virtual time, each with a model of its kernel (the
 //! VIPs on the interface, the router map's master flag, the VMAC filter, XDP's newest advert
-//! stamp per VRID) and a driver that carries out the effects, some of which fail.
+//! stamp per VRID, the multicast groups held) and a driver that carries out the effects, some
+//! of which fail.
 //!
 //! One seed decides everything: the hosts and their configurations (priorities, preemption,
 //! intervals, tracked scripts with weights or FAULT, sync groups), the wire (delay, jitter and
@@ -17,7 +18,8 @@
 //!   RFC's window (the loser hears the winner's next advert);
 //! * on every host, each instance's state and the kernel agree: VIPs and XDP's master flag
 //!   while MASTER (or handing over on SIGTERM), none otherwise; an instance whose effects
-//!   fail is in FAULT, and once they succeed again it agrees too;
+//!   fail is in FAULT, and once they succeed again it agrees too; the interface holds the
+//!   multicast group of its instances and no other (a reload may move them to another);
 //! * a bad reload changes nothing; a finished SIGTERM leaves no VIP behind.
 //!
 //! And once quiet: every VRID has exactly one master, which alone holds the VIPs; no backup
@@ -32,7 +34,7 @@ use std::{
     net::{IpAddr, Ipv4Addr},
 };
 
-use super::{Controller, Effect, Failure, Heard, Host, IfaceInfo, Input};
+use super::{Controller, Effect, Failure, Heard, Host, IfaceInfo, Input, McastGroup};
 use crate::{
     config::{
         Config, InitialState, Instance as InstanceSpec, Script, SyncGroup, TrackScript, Version,
@@ -142,6 +144,9 @@ struct Kernel {
     vmac: BTreeMap<u8, ()>,
     /// XDP's newest advert per VRID.
     stamps: BTreeMap<u8, Advert>,
+    /// The multicast groups the driver holds on the interface (its sockets: gone with the
+    /// process).
+    groups: Vec<McastGroup>,
 }
 
 /// What the checker follows of one instance on one host.
@@ -463,6 +468,7 @@ impl World {
         host.kernel.master.clear();
         host.kernel.vmac.clear();
         host.kernel.stamps.clear();
+        host.kernel.groups.clear();
         host.watch.clear();
         host.stopping = false;
         host.failed_while_stopping = false;
@@ -737,6 +743,8 @@ impl World {
                     _ => w.bound = None,
                 }
             }
+            // Carried out whole (a failure, made above, changes nothing).
+            Effect::JoinGroups { groups, .. } => self.hosts[h].kernel.groups = groups,
             Effect::LoadConfig => self.hosts[h].load_asked = true,
             Effect::ReadLinks(_) => self.hosts[h].links_asked = true,
             Effect::TrimHeap | Effect::PublishStatus => {}
@@ -756,7 +764,6 @@ impl World {
             | Effect::NotifyEvent { .. }
             | Effect::NotifySplitBrain { .. }
             | Effect::Heartbeat { .. }
-            | Effect::JoinGroups { .. }
             | Effect::RunScripts(_)
             | Effect::WatchTracked { .. }
             | Effect::Event { .. } => {}
@@ -816,6 +823,7 @@ impl World {
         host.wake = ctl.next_wake(now);
         if ctl.finished() {
             host.ctl = None;
+            host.kernel.groups.clear();
             host.wake = Nanos::MAX;
             host.stopping = false;
             let gap = self.rng.range(SEC / 2, 3 * SEC);
@@ -838,6 +846,7 @@ impl World {
         match f {
             Fault::Crash(h) => {
                 if self.hosts[h].ctl.take().is_some() {
+                    self.hosts[h].kernel.groups.clear();
                     self.hosts[h].wake = Nanos::MAX;
                     self.hosts[h].stopping = false;
                     self.hosts[h].restart_at = None;
@@ -902,6 +911,20 @@ impl World {
         let i = self.rng.range(0, config.instances.len() as u64) as usize;
         let mut host = self.host_info(h);
         let loaded = if good {
+            if self.rng.chance(200) {
+                // `vrrp_mcast_group4` moved (between 224.0.0.18 and .19), copied into every
+                // instance as validation does: they all restart, and the interface leaves the
+                // old group for the new one.
+                let last = if config.global.mcast_group4.octets()[3] == 18 {
+                    19
+                } else {
+                    18
+                };
+                config.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, last);
+                for s in &mut config.instances {
+                    s.mcast_group4 = config.global.mcast_group4;
+                }
+            }
             let s = &mut config.instances[i];
             if s.priority.is_owner() || self.rng.chance(500) {
                 s.garp.master_repeat += 1;
@@ -998,6 +1021,29 @@ impl World {
             if host.failed_while_stopping {
                 // The controller does not retry once stopping; a restart removes what is left.
                 continue;
+            }
+            // The interface holds its instances' group, and no other, unless one of them is
+            // broken (a join that failed is the FAULT of all of them, and retried).
+            if ctl.holdings().all(|(_, _, _, broken)| !broken) {
+                let mut wanted: Vec<McastGroup> = ctl
+                    .routers()
+                    .map(|(spec, _)| McastGroup::V4 {
+                        group: spec.mcast_group4,
+                        local: host.addr,
+                    })
+                    .collect();
+                wanted.sort();
+                wanted.dedup();
+                if host.kernel.groups != wanted {
+                    return Err(Violation {
+                        rule: Rule::StateAndKernel,
+                        at: now,
+                        detail: format!(
+                            "h{h}'s interface holds the groups {:?}, its instances want {wanted:?}",
+                            host.kernel.groups
+                        ),
+                    });
+                }
             }
             for (spec, state, held, broken) in ctl.holdings() {
                 if broken {

@@ -1995,7 +1995,7 @@ fn joins(effects: &[Effect]) -> Vec<&str> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::JoinGroups { iface } => Some(iface.as_str()),
+            Effect::JoinGroups { iface, .. } => Some(iface.as_str()),
             _ => None,
         })
         .collect()
@@ -2765,4 +2765,207 @@ fn without_chores(effects: Vec<Effect>) -> Vec<Effect> {
             )
         })
         .collect()
+}
+
+/// The groups each interface is told to hold, in order.
+fn group_orders(effects: &[Effect]) -> Vec<(String, Vec<McastGroup>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::JoinGroups { iface, groups } => Some((iface.clone(), groups.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+const LL: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 4);
+
+/// An instance with an IPv6 VIP: it advertises from the link-local address to ff02::12.
+fn instance6(name: &str, vrid: u8) -> InstanceSpec {
+    let mut s = instance(name, vrid, 100, false);
+    s.vips[0].address = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 100));
+    s.vips[0].prefix_len = 64;
+    s
+}
+
+/// `vrrp_mcast_group4` as validation leaves it: in `global_defs` and copied into each instance.
+fn with_group4(mut c: Config, group: Ipv4Addr) -> Config {
+    c.global.mcast_group4 = group;
+    for i in &mut c.instances {
+        i.mcast_group4 = group;
+    }
+    c
+}
+
+fn v4(group: [u8; 4], local: Ipv4Addr) -> McastGroup {
+    McastGroup::V4 {
+        group: group.into(),
+        local,
+    }
+}
+
+const V6: McastGroup = McastGroup::V6 {
+    group: std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+};
+
+/// Which multicast groups an interface holds is the controller's decision, from the host it is
+/// told of: the group of each family of its multicast instances (IPv4 through the interface's
+/// primary address), told at start and after every reload; the old ones left when the groups
+/// or the addresses change, all of them when no multicast instance is left on it.
+#[test]
+fn the_controller_decides_the_groups_an_interface_holds() {
+    let dual = |primary4: Option<Ipv4Addr>, link_local| {
+        let mut h = host();
+        let eth0 = h.ifaces.get_mut("eth0").unwrap();
+        eth0.primary4 = primary4;
+        eth0.link_local = link_local;
+        h
+    };
+    let both = config(vec![instance("VI_1", 1, 200, true), instance6("VI_6", 6)]);
+    let (mut ctl, out) = Controller::start(&both, &dual(Some(ME), Some(LL)), 0).unwrap();
+    let eth0 = |groups: Vec<McastGroup>| vec![("eth0".to_string(), groups)];
+    assert_eq!(group_orders(&out), eth0(vec![v4([224, 0, 0, 18], ME), V6]));
+    ctl.handle(0, Input::Results(vec![]));
+    let reload = |ctl: &mut Controller, at, c: &Config, h: Host| {
+        let out = ctl.handle(
+            at,
+            Input::Reload {
+                config: Box::new(c.clone()),
+                host: h,
+            },
+        );
+        (ctl.take_reload_outcome(), group_orders(&out))
+    };
+    // A reload moving vrrp_mcast_group4: the old group left, the new one joined.
+    let moved = with_group4(both.clone(), Ipv4Addr::new(224, 0, 0, 19));
+    let (outcome, orders) = reload(&mut ctl, SEC, &moved, dual(Some(ME), Some(LL)));
+    assert!(matches!(outcome, Some(Ok(_))), "{outcome:?}");
+    assert_eq!(orders, eth0(vec![v4([224, 0, 0, 19], ME), V6]));
+    // The interface's IPv4 address changed: the group joined again through the new one.
+    let other = Ipv4Addr::new(192, 0, 2, 9);
+    let (_, orders) = reload(&mut ctl, 2 * SEC, &moved, dual(Some(other), Some(LL)));
+    assert_eq!(orders, eth0(vec![v4([224, 0, 0, 19], other), V6]));
+    // It lost its link-local address, and the IPv6 instance is gone: ff02::12 left.
+    let only4 = with_group4(
+        config(vec![instance("VI_1", 1, 200, true)]),
+        Ipv4Addr::new(224, 0, 0, 19),
+    );
+    let (outcome, orders) = reload(&mut ctl, 3 * SEC, &only4, dual(Some(other), None));
+    assert!(matches!(outcome, Some(Ok(_))), "{outcome:?}");
+    assert_eq!(orders, eth0(vec![v4([224, 0, 0, 19], other)]));
+    // The IPv6 instance back without a link-local address: refused, the groups untouched.
+    let (outcome, orders) = reload(&mut ctl, 4 * SEC, &moved, dual(Some(other), None));
+    assert!(matches!(outcome, Some(Err(_))), "{outcome:?}");
+    assert_eq!(orders, vec![]);
+    // With one gained: ff02::12 joined again.
+    let (_, orders) = reload(&mut ctl, 5 * SEC, &moved, dual(Some(other), Some(LL)));
+    assert_eq!(orders, eth0(vec![v4([224, 0, 0, 19], other), V6]));
+    // The IPv4 instance unicast, the IPv6 one gone: no multicast instance, every group left.
+    let mut unicast = moved.clone();
+    unicast.instances.truncate(1);
+    unicast.instances[0].unicast_peers = vec![PEER];
+    let (_, orders) = reload(&mut ctl, 6 * SEC, &unicast, dual(Some(other), Some(LL)));
+    assert_eq!(orders, eth0(vec![]));
+    // Once left, nothing more to say.
+    let (_, orders) = reload(&mut ctl, 7 * SEC, &unicast, dual(Some(other), Some(LL)));
+    assert_eq!(orders, vec![]);
+}
+
+/// An interface created again lost its memberships with the old one: adopted, it is told its
+/// groups again, through the address it has now.
+#[test]
+fn an_interface_created_again_is_told_its_groups_after_it_is_adopted() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let mut h = host();
+    let new = Ipv4Addr::new(192, 0, 2, 9);
+    h.ifaces.get_mut("eth0").unwrap().primary4 = Some(new);
+    let out = ctl.handle(
+        SEC,
+        Input::Recreated {
+            iface: "eth0".into(),
+            host: h,
+        },
+    );
+    let adopted = out
+        .iter()
+        .position(|e| matches!(e, Effect::AdoptIface { .. }))
+        .expect("adopted");
+    let joined = out
+        .iter()
+        .position(|e| matches!(e, Effect::JoinGroups { .. }))
+        .expect("groups told");
+    assert!(adopted < joined);
+    assert_eq!(
+        group_orders(&out),
+        vec![("eth0".to_string(), vec![v4([224, 0, 0, 18], new)])]
+    );
+}
+
+/// A group not joined at start is the FAULT of the interface's instances, as after a reload:
+/// vrrpd runs on, and the retries join it.
+#[test]
+fn a_group_not_joined_at_start_faults_the_interface_until_a_retry_joins_it() {
+    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    let (mut ctl, out) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(joins(&out), vec!["eth0"]);
+    let why = "eth0: multicast group not joined: joining 224.0.0.18: no such device";
+    ctl.handle(
+        0,
+        Input::Results(vec![Failure::new(Owner::Iface("eth0".into()), why)]),
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Fault);
+    assert_eq!(view(&ctl, "VI_1").reason, format!("fault: {why}"));
+    let out = tick(&mut ctl, RETRY_FIRST, vec![]);
+    assert_eq!(
+        group_orders(&out),
+        vec![("eth0".to_string(), vec![v4([224, 0, 0, 18], ME)])]
+    );
+    ctl.handle(RETRY_FIRST, Input::Results(vec![]));
+    assert_eq!(view(&ctl, "VI_1").fault, None);
+}
+
+/// One rule for the configuration vrrpd starts with and a reload's: what a reload is refused
+/// for (an interface that could not be opened, an instance without its address), start
+/// refuses, in the same words, naming the file and line.
+#[test]
+fn start_refuses_what_a_reload_refuses_in_the_same_words() {
+    let at = |line| config::SourceLoc {
+        file: "/etc/vrrpd.conf".into(),
+        line,
+    };
+    let mut vi1 = instance("VI_1", 1, 150, true);
+    vi1.source = at(5);
+    let one = config(vec![vi1.clone()]);
+    let mut vi3 = instance("VI_3", 3, 100, false);
+    vi3.interface = "nosuch0".into();
+    vi3.source = at(21);
+    let mut missing = one.clone();
+    missing.instances.push(vi3);
+    let mut unopened = host();
+    unopened.unopened = [("nosuch0".to_string(), "No such device".to_string())].into();
+    let mut bare = host();
+    bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
+    for (c, h, words) in [
+        (
+            &missing,
+            &unopened,
+            "/etc/vrrpd.conf:21: interface nosuch0: No such device",
+        ),
+        (
+            &one,
+            &bare,
+            "/etc/vrrpd.conf:5: VI_1: eth0 has no IPv4 address to advertise from",
+        ),
+    ] {
+        let refused = Controller::start(c, h, 0).err();
+        assert_eq!(refused.as_deref(), Some(words));
+        let (mut ctl, _) = Controller::start(&config(vec![]), &host(), 0).unwrap();
+        let (applied, lines) = answer(&ctl.handle(SEC, loaded(c.clone(), h.clone()))).unwrap();
+        assert!(!applied);
+        assert_eq!(lines[1], words, "{lines:?}");
+    }
+    // And what a reload applies, start runs.
+    assert!(Controller::start(&one, &host(), 0).is_ok());
 }

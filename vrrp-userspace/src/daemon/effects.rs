@@ -289,10 +289,9 @@ impl<F: Frames> Daemon<F> {
             // Carried out by `carry_out`, which reports its failures by interface.
             Effect::Flush => {}
             // A failure is the FAULT of the interface's instances (the controller retries it).
-            Effect::JoinGroups { iface } => {
-                let global = &self.ctl.config().global;
+            Effect::JoinGroups { iface, groups } => {
                 let i = self.ifaces.get_mut(&iface).context("no such interface")?;
-                i.join_groups(global).with_context(|| {
+                i.join_groups(&groups).with_context(|| {
                     format!(
                         "{iface}: multicast group not joined (the peers' adverts would not arrive)"
                     )

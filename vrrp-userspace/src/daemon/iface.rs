@@ -1,5 +1,5 @@
-//! Opening an interface: its XDP program, events, transmit socket and multicast groups; what
-//! the controller is told of the host.
+//! Opening an interface: its XDP program, events and transmit socket; holding the multicast
+//! groups the controller names; what the controller is told of the host.
 
 use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
@@ -9,33 +9,24 @@ use vrrp_common::maps::{IFACE_EXCLUSIVE, IfaceConfig};
 use super::{Iface, RunOptions};
 use crate::{
     config::Config,
-    controller::{self, Host, IfaceInfo},
+    controller::{self, Host, IfaceInfo, McastGroup},
     dataplane::{Attached, Dataplane, ModeChoice, monotonic_ns},
     netlink::Netlink,
     tx::{McastMembership, PacketTx},
 };
 
 impl Iface {
-    /// Joins the adverts' groups `global` names (IPv4 if the interface has an IPv4 address,
-    /// IPv6 if it has a link-local one) and leaves groups no longer named, as a reload changes
-    /// `vrrp_mcast_group4/6`.
-    pub(super) fn join_groups(&mut self, global: &crate::config::Global) -> Result<()> {
-        let mut wanted = Vec::new();
-        if self.info.primary4.is_some() {
-            wanted.push(IpAddr::V4(global.mcast_group4));
-        }
-        if self.info.link_local.is_some() {
-            wanted.push(IpAddr::V6(global.mcast_group6));
-        }
-        self.memberships.retain(|(g, _)| wanted.contains(g));
-        for group in wanted {
+    /// [`controller::Effect::JoinGroups`]: holds exactly `groups` on the interface (the
+    /// controller's choice), joining those not held yet and leaving the others.
+    pub(super) fn join_groups(&mut self, groups: &[McastGroup]) -> Result<()> {
+        self.memberships.retain(|(g, _)| groups.contains(g));
+        for &group in groups {
             if self.memberships.iter().any(|(g, _)| *g == group) {
                 continue;
             }
-            let membership = match (group, self.info.primary4) {
-                (IpAddr::V4(g), Some(local)) => McastMembership::join_v4(local, g)?,
-                (IpAddr::V6(g), _) => McastMembership::join_v6(self.link.index, g)?,
-                (IpAddr::V4(_), None) => continue,
+            let membership = match group {
+                McastGroup::V4 { group, local } => McastMembership::join_v4(local, group)?,
+                McastGroup::V6 { group } => McastMembership::join_v6(self.link.index, group)?,
             };
             self.memberships.push((group, membership));
         }
@@ -55,8 +46,9 @@ pub(super) async fn link_up(netlink: &Netlink, name: &str) -> bool {
     netlink.link(name).await.is_ok_and(|l| l.up)
 }
 
-/// What the controller needs to know of the host for `config`: the interfaces' addresses and
-/// the watched links' states.
+/// What the controller needs to know of the host for `config`: the addresses of the
+/// interfaces (read now: one may have gained or lost an address since it was opened) and the
+/// watched links' states.
 pub(super) async fn host(
     netlink: &Netlink,
     ifaces: &BTreeMap<String, Iface>,
@@ -67,11 +59,12 @@ pub(super) async fn host(
         let up = link_up(netlink, &name).await;
         links.insert(name, up);
     }
+    let mut infos = BTreeMap::new();
+    for (name, i) in ifaces {
+        infos.insert(name.clone(), iface_info(netlink, name, i.link.index).await);
+    }
     Host {
-        ifaces: ifaces
-            .iter()
-            .map(|(name, i)| (name.clone(), i.info.clone()))
-            .collect(),
+        ifaces: infos,
         links,
         files: crate::track_file::initial(config),
         processes: crate::track_process::initial(&config.track_processes)
@@ -87,22 +80,62 @@ pub(super) async fn host(
     }
 }
 
+/// What the controller is told of interface `name` (index `index`): its first IPv4 address,
+/// its link-local address (none if they cannot be read) and whether it forwards IPv6.
+pub(super) async fn iface_info(netlink: &Netlink, name: &str, index: u32) -> IfaceInfo {
+    let addresses = netlink.addresses(index).await.unwrap_or_default();
+    IfaceInfo {
+        primary4: addresses.iter().find_map(|(a, _)| match a {
+            IpAddr::V4(v4) => Some(*v4),
+            IpAddr::V6(_) => None,
+        }),
+        link_local: addresses.iter().find_map(|(a, _)| match a {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(*v6),
+            _ => None,
+        }),
+        nd_router: forwards_ipv6(name),
+    }
+}
+
+/// Opens the interfaces `config`'s instances run on that are not in `ifaces` yet, into it;
+/// the one that could not be opened, with why ([`Host::unopened`]: the controller refuses
+/// the configuration, at start as at a reload). Each is looked up before any is opened, so
+/// that a configuration naming an interface this host lacks touches nothing; after the first
+/// that fails, the others are not opened.
+pub(super) async fn open_missing(
+    netlink: &Netlink,
+    ifaces: &mut BTreeMap<String, Iface>,
+    config: &Config,
+    options: &RunOptions,
+) -> BTreeMap<String, String> {
+    let names: Vec<String> = controller::interfaces(config)
+        .into_iter()
+        .filter(|n| !ifaces.contains_key(n))
+        .collect();
+    for name in &names {
+        if let Err(e) = netlink.link(name).await {
+            return [(name.clone(), format!("{e:#}"))].into();
+        }
+    }
+    for name in names {
+        match open_iface(netlink, &name, options).await {
+            Ok(iface) => {
+                ifaces.insert(name, iface);
+            }
+            Err(e) => return [(name, format!("{e:#}"))].into(),
+        }
+    }
+    BTreeMap::new()
+}
+
+/// Opens interface `name`: its XDP program (attached or taken over), events and transmit
+/// socket. Its multicast groups are the controller's ([`Iface::join_groups`]).
 pub(super) async fn open_iface(
     netlink: &Netlink,
     name: &str,
     options: &RunOptions,
-    global: &crate::config::Global,
 ) -> Result<Iface> {
     let link = netlink.link(name).await?;
-    let addresses = netlink.addresses(link.index).await?;
-    let primary4 = addresses.iter().find_map(|(a, _)| match a {
-        IpAddr::V4(v4) => Some(*v4),
-        IpAddr::V6(_) => None,
-    });
-    let link_local = addresses.iter().find_map(|(a, _)| match a {
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(*v6),
-        _ => None,
-    });
     let mut dp = Dataplane::load()?;
     let mode = if link.is_veth {
         log::info!("{name}: veth, attaching XDP in generic mode so that XDP_TX reaches the peer");
@@ -146,7 +179,7 @@ pub(super) async fn open_iface(
     if let Err(e) = std::fs::write(&sysctl, "2") {
         log::warn!("{name}: could not set arp_announce=2 ({e})");
     }
-    let mut iface = Iface {
+    Ok(Iface {
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
         outbox: Vec::new(),
@@ -154,15 +187,8 @@ pub(super) async fn open_iface(
         drops: Default::default(),
         outbox_from: Vec::new(),
         memberships: Vec::new(),
-        info: IfaceInfo {
-            primary4,
-            link_local,
-            nd_router: forwards_ipv6(name),
-        },
         link,
         dp,
         events,
-    };
-    iface.join_groups(global)?;
-    Ok(iface)
+    })
 }

@@ -23,14 +23,14 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
 
 use crate::{
     config::{Config, Instance as InstanceSpec, Notify},
     control,
     control::ReloadAnswer,
-    controller::{self, Controller, IfaceInfo, Input},
+    controller::{self, Controller, Input, McastGroup},
     dataplane::{self, CounterReader, Dataplane, Events, monotonic_ns},
     frames::AdvertCache,
     fsm::{Nanos, State},
@@ -46,7 +46,7 @@ mod iface;
 mod memory;
 mod reload;
 
-use iface::{host, link_up, open_iface};
+use iface::{host, iface_info, link_up, open_iface, open_missing};
 pub use memory::{MMAP_THRESHOLD, bound_heap};
 
 /// How the daemon runs.
@@ -84,10 +84,23 @@ struct Iface {
     drops: controller::kernel::Drops,
     /// The instance of each advert in `outbox` (counted in the metrics once sent).
     outbox_from: Vec<Arc<InstanceSpec>>,
-    info: IfaceInfo,
     /// The multicast groups joined on it, each with its membership.
-    memberships: Vec<(IpAddr, McastMembership)>,
+    memberships: Vec<(McastGroup, McastMembership)>,
 }
+
+/// The configuration vrrpd starts with does not run on this host ([`controller::admit`], the
+/// rule of a reload): why, with its file:line. `vrrpd run` exits with it as with an error in
+/// the file; nothing was touched but the XDP programs of the interfaces opened, detached again.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// The daemon: the controller and what carries out its effects.
 pub struct Daemon<F: Frames> {
@@ -151,14 +164,22 @@ impl<F: Frames> Daemon<F> {
         let netlink = Netlink::new()?;
         // Listening before the first read of the carriers, so no change falls between.
         let link_events = LinkEvents::open()?;
+        // As a reload's file: the interfaces opened, or the one that cannot be, and the
+        // controller decides.
         let mut ifaces = BTreeMap::new();
-        for name in controller::interfaces(&config) {
-            let iface = open_iface(&netlink, &name, &options, &config.global).await?;
-            ifaces.insert(name, iface);
-        }
-        let host = host(&netlink, &ifaces, &config).await;
-        let (ctl, effects) =
-            Controller::start(&config, &host, monotonic_ns()).map_err(|e| anyhow!(e))?;
+        let unopened = open_missing(&netlink, &mut ifaces, &config, &options).await;
+        let mut host = host(&netlink, &ifaces, &config).await;
+        host.unopened = unopened;
+        let (ctl, effects) = match Controller::start(&config, &host, monotonic_ns()) {
+            Ok(started) => started,
+            Err(why) => {
+                for name in ifaces.keys() {
+                    let _ = dataplane::detach_pinned(&options.pin_root, name);
+                    let _ = dataplane::detach_egress_pinned(&options.pin_root, name);
+                }
+                return Err(Refused(why).into());
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let mut daemon = Daemon {
             ctl,

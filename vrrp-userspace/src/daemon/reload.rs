@@ -1,16 +1,11 @@
 //! Configuration changes: a reload's file read (SIGHUP, `vrrpd reload`) and an interface
 //! created again.
 
-use std::collections::BTreeMap;
-
-use super::{Daemon, Frames, host, open_iface};
-use crate::{
-    config::ConfigError,
-    controller::{self, Input},
-};
+use super::{Daemon, Frames, host, iface_info, open_iface, open_missing};
+use crate::{config::ConfigError, controller::Input};
 
 impl<F: Frames> Daemon<F> {
-    /// [`controller::Effect::LoadConfig`]: reads the configuration file again and opens the
+    /// [`crate::controller::Effect::LoadConfig`]: reads the configuration file again and opens the
     /// interfaces it names that are not open yet; what was found, for the controller, which
     /// applies it or refuses it and answers.
     pub(super) async fn load(&mut self) -> Input {
@@ -40,22 +35,7 @@ impl<F: Frames> Daemon<F> {
         crate::scripts::configure(&config);
         crate::fifo::configure(&config.global).await;
         crate::track_file::init_files(&config, true);
-        let mut unopened = BTreeMap::new();
-        for name in controller::interfaces(&config) {
-            if self.ifaces.contains_key(&name) {
-                continue;
-            }
-            match open_iface(&self.netlink, &name, &self.options, &config.global).await {
-                Ok(iface) => {
-                    self.ifaces.insert(name, iface);
-                }
-                Err(e) => {
-                    // The reload is refused: the others need not be opened.
-                    unopened.insert(name, format!("{e:#}"));
-                    break;
-                }
-            }
-        }
+        let unopened = open_missing(&self.netlink, &mut self.ifaces, &config, &self.options).await;
         let mut host = host(&self.netlink, &self.ifaces, &config).await;
         host.unopened = unopened;
         Input::Loaded {
@@ -82,11 +62,11 @@ impl<F: Frames> Daemon<F> {
         }
         let mut inputs = Vec::new();
         for (name, old, new) in found {
-            let global = &self.ctl.config().global;
-            match open_iface(&self.netlink, &name, &self.options, global).await {
+            match open_iface(&self.netlink, &name, &self.options).await {
                 Ok(iface) => {
                     let mut host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
-                    host.ifaces.insert(name.clone(), iface.info.clone());
+                    let info = iface_info(&self.netlink, &name, iface.link.index).await;
+                    host.ifaces.insert(name.clone(), info);
                     self.reopened.insert(name.clone(), iface);
                     inputs.push(Input::Recreated { iface: name, host });
                 }
