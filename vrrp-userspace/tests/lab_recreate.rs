@@ -1,6 +1,7 @@
 //! An interface deleted and created again under its name, as the chaos run does it (a veth
 //! replaced, plugged into the switch and readdressed), on the backup of a unicast instance,
-//! with a client pinging the VIP throughout; and the GARP bursts counted on the wire.
+//! with a client pinging the VIP throughout; and the GARP bursts counted on the wire; and a
+//! multicast instance's group joined again on the new interface (issue 12).
 //!
 //! A unicast master's adverts leave from the NIC's MAC, not the VMAC: when the backup, its
 //! interface new, takes over for a moment (it does not hear the master until the master's
@@ -278,4 +279,72 @@ fn recreating_eth0_leaves_no_heap_behind() {
         after.iter().all(|&a| a < before + 1024),
         "anonymous memory {before} KiB, after each re-creation of eth0: {after:?} KiB"
     );
+}
+
+/// The multicast groups of `family` (`-4` or `-6`) `ns` has joined on eth0 (`ip maddr`).
+fn joined(ns: &NetNs, family: &str) -> Vec<String> {
+    ns.exec(&["ip", family, "maddr", "show", "dev", "eth0"])
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("inet6 ").or_else(|| l.strip_prefix("inet "))
+        })
+        .map(|g| g.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The multicast groups are the controller's: an IPv4 multicast instance's interface holds
+/// 224.0.0.18 and not ff02::12 (keepalived's rule: the groups of its instances' families), and
+/// the interface created again, whose memberships went with the old one, is told them again
+/// once adopted.
+#[test]
+fn a_multicast_instances_group_is_joined_again_on_its_interface_created_again() {
+    if !lab::privileged("recreate_groups") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = dir.join("lb01.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "vrrp_instance VI_M {{\n    state MASTER\n    interface eth0\n    \
+             virtual_router_id 53\n    priority 150\n    advert_int 0.2\n    version 3\n    \
+             virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
+    let ns = lab.host("lb01");
+    let groups_held = || {
+        joined(ns, "-4").iter().any(|g| g == "224.0.0.18")
+            && !joined(ns, "-6").iter().any(|g| g == "ff02::12")
+    };
+    wait_for(Duration::from_secs(10), || {
+        lb01.state().as_deref() == Some("MASTER") && groups_held()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "groups {:?} {:?}:\n{}",
+            joined(ns, "-4"),
+            joined(ns, "-6"),
+            lb01.log_text()
+        )
+    });
+    recreate_eth0(&lab, "lb01", "192.0.2.4/24");
+    wait_for(Duration::from_secs(10), || {
+        lb01.log_text()
+            .contains("was deleted and created again: its instances restart")
+            && lb01.state().as_deref() == Some("MASTER")
+            && groups_held()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "groups on the new eth0 {:?} {:?}:\n{}",
+            joined(ns, "-4"),
+            joined(ns, "-6"),
+            lb01.log_text()
+        )
+    });
 }
