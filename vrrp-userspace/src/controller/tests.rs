@@ -367,8 +367,8 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
 
 #[test]
 fn the_running_configuration_is_the_last_one_applied() {
-    // The driver opens an interface created again, and joins the adverts' groups, for the
-    // configuration the controller runs: a refused reload must not become it.
+    // The driver reads the host for the configuration the controller runs (an interface
+    // created again), and the groups follow it: a refused reload must not become it.
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(ctl.config(), &c);
