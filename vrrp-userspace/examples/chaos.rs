@@ -1412,7 +1412,9 @@ fn main() -> ExitCode {
         lab.host(role).exec(&["ip", "link", "set", "trk0p", "up"]);
         lab.host(role).exec(&["ip", "link", "set", "trk0", "up"]);
     }
-    let dir = run_dir();
+    // Kept after the run, whatever its outcome: the run's logs are read afterwards, and
+    // RELIABILITY.md points at them.
+    let dir = run_dir().keep();
     println!("run directory {}", dir.display());
     script_files(&dir);
     let hosts = (0..3)

@@ -127,7 +127,8 @@ fn main() -> Result<()> {
         ("lb02", "192.0.2.5/24"),
         ("client", "192.0.2.10/24"),
     ]);
-    let dir = run_dir();
+    // Kept after the demo: its last line points at the daemons' logs there.
+    let dir = run_dir().keep();
     check(&stop)?;
 
     say(
