@@ -533,7 +533,6 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
             let _ = std::fs::copy(e.path(), Path::new(&logs).join(e.file_name()));
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     cell
 }
 

@@ -514,6 +514,5 @@ fn main() -> Result<()> {
         write_section("flood", &table)?;
     }
     drop(pairs);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -944,7 +944,6 @@ fn main() -> Result<()> {
             machine_line(),
             status_report(&s)
         );
-        let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
     let mut figures: [Figures; 2] = Default::default();
@@ -983,6 +982,5 @@ fn main() -> Result<()> {
     if !quick {
         write_section("scale", &table)?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

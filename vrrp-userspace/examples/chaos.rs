@@ -43,6 +43,7 @@ use vrrp_userspace::lab::{
     Child, Lab, NetNs, PinDir,
     bench::{Flood, keepalived_version, machine_line, process_tree, rss_kib},
     daemon::{Keepalived, Vrrpd, run_dir},
+    probe::{self, realtime},
 };
 
 const ROLES: [&str; 3] = ["lb01", "lb02", "lb03"];
@@ -87,7 +88,7 @@ const INSTANCES: [Inst; 4] = [
 
 /// The client's ping period, ms: a gap between two replies overstates the outage by up to one
 /// period (the last reply before the failure came up to a period before it).
-const PROBE_MS: f64 = 5.0;
+const PROBE_MS: f64 = probe::PERIOD.as_secs_f64() * 1000.0;
 
 /// The client's allowed outage: Master_Down_Interval of the backup that takes over (priority
 /// 100: 3 × 200 ms + (256 − 100) × 200 ms / 256) plus 10 ms, as measured by a prober that
@@ -317,10 +318,11 @@ struct Chaos {
 
 /// The client's probe of one VIP: an ICMP echo request every 5 ms, each reply written as a line
 /// in `ping -D`'s form (`[SECONDS] 64 bytes from VIP: icmp_seq=N`, CLOCK_REALTIME) to a file,
-/// read as it comes. The probe is this program again (`chaos --probe VIP`, [`probe`]) run in
-/// the client's namespace: iputils' `ping -i 0.005` spins (a non-blocking `recvmsg` and
-/// `sched_yield` in a loop while no reply is due, whenever the interval is under its 10 ms
-/// tick), and four of them took most of the machine's two CPUs from the daemons under test.
+/// read as it comes. The probe is this program again (`chaos --probe VIP`, the lab's
+/// [`probe`]) run in the client's namespace: iputils' `ping -i 0.005` spins (a non-blocking
+/// `recvmsg` and `sched_yield` in a loop while no reply is due, whenever the interval is under
+/// its 10 ms tick), and four of them took most of the machine's two CPUs from the daemons
+/// under test.
 struct PingProbe {
     vip: &'static str,
     _child: Child,
@@ -333,10 +335,9 @@ struct PingProbe {
 impl PingProbe {
     fn start(client: &NetNs, vip: &'static str, dir: &Path) -> Self {
         let file = dir.join(format!("ping-{}.log", vip.replace(':', "_")));
-        let exe = std::env::current_exe().expect("the chaos program's path");
-        let exe = exe.to_str().expect("a UTF-8 path");
-        let child =
-            Child::spawn_in(client, &[exe, "--probe", vip], &file).expect("start the probe");
+        let args = probe::args(vip);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = Child::spawn_in(client, &args, &file).expect("start the probe");
         PingProbe {
             vip,
             _child: child,
@@ -369,14 +370,7 @@ impl PingProbe {
                 rest = line.to_string();
                 break;
             }
-            if !line.contains(" bytes from ") {
-                continue;
-            }
-            if let Some(t) = line
-                .strip_prefix('[')
-                .and_then(|l| l.split(']').next())
-                .and_then(|t| t.parse::<f64>().ok())
-            {
+            if let Some(t) = probe::reply_time(line) {
                 self.replies.push(t);
             }
         }
@@ -403,107 +397,6 @@ impl PingProbe {
         self.replies.retain(|&t| t > from - 5.0);
         longest * 1000.0
     }
-}
-
-/// `chaos --probe VIP`: echo requests to VIP every [`PROBE_MS`] on an absolute schedule (a
-/// sleeping thread, never a spinning one), and a line in `ping -D`'s form on stdout for each
-/// reply (see [`PingProbe`]). Runs until killed.
-fn probe(vip: &str) -> ExitCode {
-    use socket2::{Domain, Protocol, Socket, Type};
-    use std::io::Write as _;
-    let Ok(addr) = vip.parse::<std::net::IpAddr>() else {
-        eprintln!("--probe: not an address: {vip}");
-        return ExitCode::FAILURE;
-    };
-    let v6 = addr.is_ipv6();
-    let (domain, protocol) = if v6 {
-        (Domain::IPV6, Protocol::ICMPV6)
-    } else {
-        (Domain::IPV4, Protocol::ICMPV4)
-    };
-    let socket = match Socket::new(domain, Type::RAW, Some(protocol)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("--probe: raw ICMP socket: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = socket.connect(&std::net::SocketAddr::new(addr, 0).into()) {
-        eprintln!("--probe: connect to {vip}: {e}");
-        return ExitCode::FAILURE;
-    }
-    let id = (std::process::id() & 0xffff) as u16;
-    let sender = match socket.try_clone() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("--probe: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    std::thread::spawn(move || {
-        let step = Duration::from_micros((PROBE_MS * 1000.0) as u64);
-        let start = Instant::now();
-        let mut sent: u32 = 0;
-        loop {
-            let seq = sent as u16;
-            let mut m = [0u8; 16];
-            // Echo request: type 8 (ICMP) or 128 (ICMPv6, whose checksum the kernel fills in).
-            m[0] = if v6 { 128 } else { 8 };
-            m[4..6].copy_from_slice(&id.to_be_bytes());
-            m[6..8].copy_from_slice(&seq.to_be_bytes());
-            m[8..16].copy_from_slice(b"vrrpchao");
-            if !v6 {
-                let mut sum: u32 = m
-                    .chunks(2)
-                    .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-                    .sum();
-                while sum > 0xffff {
-                    sum = (sum & 0xffff) + (sum >> 16);
-                }
-                m[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-            }
-            let _ = sender.send(&m);
-            sent = sent.wrapping_add(1);
-            // An absolute schedule: a late wake-up does not stretch the next interval.
-            if let Some(wait) = (start + step * sent).checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-    });
-    let mut out = std::io::stdout().lock();
-    let mut buf = [0u8; 1500];
-    loop {
-        // Connected: the kernel hands over only what comes from the VIP.
-        let Ok(n) = (&socket).read(&mut buf) else {
-            continue;
-        };
-        let b = &buf[..n];
-        // An IPv4 raw socket hands over the IP header; an ICMPv6 one only the message.
-        let icmp = if v6 {
-            b
-        } else {
-            let ihl = usize::from(b.first().copied().unwrap_or(0) & 0x0f) * 4;
-            b.get(ihl..).unwrap_or(&[])
-        };
-        let reply_type = if v6 { 129 } else { 0 };
-        if icmp.len() < 8 || icmp[0] != reply_type || icmp[4..6] != id.to_be_bytes() {
-            continue;
-        }
-        let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
-        let _ = writeln!(
-            out,
-            "[{:.6}] 64 bytes from {vip}: icmp_seq={seq}",
-            realtime()
-        );
-        let _ = out.flush();
-    }
-}
-
-fn realtime() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// Runs a command in a namespace; its stdout, or None if it failed.
@@ -1362,10 +1255,8 @@ fn opts() -> Result<Opts, String> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("--probe") {
-        return probe(argv.get(2).map(String::as_str).unwrap_or(""));
-    }
+    // `chaos --probe VIP`: the client's probe (see PingProbe).
+    probe::run_if_asked();
     let o = match opts() {
         Ok(o) => o,
         Err(e) => {
@@ -1412,7 +1303,9 @@ fn main() -> ExitCode {
         lab.host(role).exec(&["ip", "link", "set", "trk0p", "up"]);
         lab.host(role).exec(&["ip", "link", "set", "trk0", "up"]);
     }
-    let dir = run_dir();
+    // Kept after the run, whatever its outcome: the run's logs are read afterwards, and
+    // RELIABILITY.md points at them.
+    let dir = run_dir().keep();
     println!("run directory {}", dir.display());
     script_files(&dir);
     let hosts = (0..3)

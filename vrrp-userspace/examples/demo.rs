@@ -7,9 +7,7 @@
 //! pair. Everything is torn down at the end, on error, and on Ctrl-C.
 
 use std::{
-    io::{BufRead as _, BufReader},
-    path::PathBuf,
-    process::{Command, Stdio},
+    path::{Path, PathBuf},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -19,8 +17,9 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 use vrrp_userspace::lab::{
-    self, Lab, NetNs,
+    self, Child, Lab, NetNs,
     daemon::{VIP, Vrrpd, has_vip, neighbour, ping_once, run_dir, wait_for},
+    probe,
 };
 
 fn say(text: &str) {
@@ -64,45 +63,40 @@ fn holders(lab: &Lab) -> String {
     }
 }
 
-/// A fast ping from the client (`ping -D -i 0.005`), whose longest gap between replies is the
+/// The client's probe of the VIP: an echo request every 5 ms (this program again, `demo --probe
+/// VIP`, the lab's [`probe`]: iputils' `ping -i 0.005` would spin and take a CPU from the
+/// daemons), its replies in a file of the run directory; the longest gap between replies is the
 /// outage a user would see.
 struct Prober {
-    child: std::process::Child,
-    reader: std::thread::JoinHandle<Vec<f64>>,
+    child: Child,
+    file: PathBuf,
 }
 
 impl Prober {
-    fn start(client: &NetNs) -> Result<Self> {
-        let mut child = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", client.name))
-            .args(["--", "ping", "-D", "-n", "-i", "0.005", VIP])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting ping")?;
-        let out = child.stdout.take().context("ping's stdout")?;
-        let reader = std::thread::spawn(move || {
-            BufReader::new(out)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|l| l.contains("bytes from"))
-                .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-                .collect()
-        });
-        Ok(Prober { child, reader })
+    fn start(client: &NetNs, dir: &Path) -> Result<Self> {
+        let file = dir.join("probe.log");
+        let args = probe::args(VIP);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = Child::spawn_in(client, &args, &file).context("starting the probe")?;
+        Ok(Prober { child, file })
     }
 
     /// Stops and returns (replies, longest gap between replies).
-    fn stop(mut self) -> (usize, Duration) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let times = self.reader.join().unwrap_or_default();
+    fn stop(self) -> (usize, Duration) {
+        drop(self.child);
+        let times: Vec<f64> = std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(probe::reply_time)
+            .collect();
         let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
         (times.len(), Duration::from_secs_f64(gap))
     }
 }
 
 fn main() -> Result<()> {
+    // `demo --probe VIP`: the client's probe (see Prober).
+    probe::run_if_asked();
     let seed = std::env::args()
         .nth(1)
         .map(PathBuf::from)
@@ -127,7 +121,8 @@ fn main() -> Result<()> {
         ("lb02", "192.0.2.5/24"),
         ("client", "192.0.2.10/24"),
     ]);
-    let dir = run_dir();
+    // Kept after the demo: its last line points at the daemons' logs there.
+    let dir = run_dir().keep();
     check(&stop)?;
 
     say(
@@ -165,7 +160,7 @@ fn main() -> Result<()> {
     say(
         "2. lb01 fails (its switch port goes down). The client pings the VIP every 5 ms meanwhile.",
     );
-    let prober = Prober::start(client)?;
+    let prober = Prober::start(client, &dir)?;
     std::thread::sleep(Duration::from_millis(500));
     lab.link_down("lb01");
     let took = wait_for(Duration::from_secs(8), || has_vip(lab.host("lb02")))

@@ -172,7 +172,6 @@ fn dash_d_dash_capital_d_dash_s_0_log_to_local0_of_a_real_rsyslogd() {
         report()
     );
     assert!(!text.contains("aya"), "{}", report());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -21,11 +21,95 @@ pub const VIP6: &str = "2001:db8::3";
 /// The IPv6 VMAC of VRID 50.
 pub const VMAC6_50: &str = "00:00:5e:00:02:32";
 
-/// Where the lab keeps logs and sockets: a fresh directory per run under /tmp.
-pub fn run_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vrrp-lab-{}", unique("d")));
-    std::fs::create_dir_all(&dir).expect("create the lab's run directory");
-    dir
+/// Where the lab keeps logs, sockets, configs and captures: a fresh directory per run under
+/// /tmp (see [`RunDir`]).
+pub fn run_dir() -> RunDir {
+    RunDir::new()
+}
+
+/// A lab run's directory (`/tmp/vrrp-lab-<unique>`), removed with everything in it on drop,
+/// as the lab's other resources are; kept when the thread is panicking (a failing test), with
+/// its path on stderr, so that the logs and captures of a failure can be read.
+///
+/// It derefs to its [`Path`]. Bind it before the daemons, captures and scripts that write into
+/// it, so that they are stopped (dropped) before it is removed: a process killed after the
+/// removal would write into a directory that is gone, or create it again.
+pub struct RunDir {
+    /// Empty once [`RunDir::keep`] took it.
+    path: PathBuf,
+}
+
+impl Default for RunDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunDir {
+    /// Creates a new directory under the system's temporary directory.
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("vrrp-lab-{}", unique("d")));
+        std::fs::create_dir_all(&path).expect("create the lab's run directory");
+        RunDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keeps the directory after the run whatever its outcome (for a run whose logs are read
+    /// afterwards, as the chaos harness's), and gives its path.
+    pub fn keep(self) -> PathBuf {
+        let mut me = std::mem::ManuallyDrop::new(self);
+        std::mem::take(&mut me.path)
+    }
+}
+
+impl std::ops::Deref for RunDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for RunDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "kept the lab's run directory for inspection: {}",
+                self.path.display()
+            );
+            return;
+        }
+        // A process that is still exiting (keepalived's VRRP child after its parent's SIGKILL)
+        // may remove or write a file while the tree is walked: try again a little later.
+        let mut tries = 0;
+        loop {
+            match std::fs::remove_dir_all(&self.path) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+                Err(e) if tries == 3 => {
+                    eprintln!(
+                        "could not remove the lab's run directory {}: {e}",
+                        self.path.display()
+                    );
+                    return;
+                }
+                Err(_) => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
 }
 
 /// A `vrrpd run` in a lab host, stopped (SIGKILL) and its pins removed on drop.
@@ -626,4 +710,53 @@ pub fn promtool(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run directory with what a lab run leaves in it: a log, a nested directory (FRR's),
+    /// a unix socket (a daemon's control socket).
+    fn filled() -> RunDir {
+        let dir = run_dir();
+        std::fs::write(dir.join("lb01.log"), "lb01: BACKUP -> MASTER\n").unwrap();
+        std::fs::create_dir(dir.join("lb02.frr")).unwrap();
+        std::fs::write(dir.join("lb02.frr").join("zebra.log"), "zebra\n").unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.join("lb01.sock")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn run_dir_is_removed_after_a_passing_run() {
+        let dir = filled();
+        let path = dir.to_path_buf();
+        assert!(path.join("lb01.log").exists());
+        drop(dir);
+        assert!(!path.exists(), "{} is left", path.display());
+    }
+
+    #[test]
+    fn run_dir_is_kept_when_the_run_panics() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let run = std::thread::spawn(move || {
+            let dir = filled();
+            tx.send(dir.to_path_buf()).unwrap();
+            panic!("a lab test fails (on purpose: its run directory must be kept)");
+        });
+        assert!(run.join().is_err());
+        let path = rx.recv().unwrap();
+        let kept =
+            path.join("lb02.frr").join("zebra.log").exists() && path.join("lb01.log").exists();
+        let _ = std::fs::remove_dir_all(&path);
+        assert!(kept, "{} was not kept", path.display());
+    }
+
+    #[test]
+    fn a_kept_run_dir_outlives_its_guard() {
+        let path = filled().keep();
+        let kept = path.join("lb01.log").exists();
+        let _ = std::fs::remove_dir_all(&path);
+        assert!(kept, "{} was not kept", path.display());
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod daemon;
+pub mod probe;
 pub mod side_by_side;
 
 use std::{
