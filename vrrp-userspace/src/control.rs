@@ -483,7 +483,8 @@ fn exchange(path: &Path, request: Option<&str>) -> Result<Vec<u8>> {
         stream.write_all(format!("{r}\n").as_bytes())?;
     }
     stream.shutdown(std::net::Shutdown::Write)?;
-    let mut buf = Vec::new();
+    // A status of many routers is hundreds of kilobytes: read in large pieces from the start.
+    let mut buf = Vec::with_capacity(64 * 1024);
     stream
         .read_to_end(&mut buf)
         .with_context(|| format!("reading the answer from {}", path.display()))?;

@@ -1344,7 +1344,7 @@ mod tests {
         let state = [State::Master, State::Backup, State::Fault, State::Backup][i % 4];
         let mut v = InstanceView {
             name: format!("VI_{i}"),
-            interface: if i % 2 == 0 { "eth0" } else { "eth1" }.into(),
+            interface: if i.is_multiple_of(2) { "eth0" } else { "eth1" }.into(),
             family: if v6 {
                 vrrp_common::maps::Family::Ipv6
             } else {
@@ -1395,23 +1395,23 @@ mod tests {
                 interval_cs: 1,
                 at_ns: now - 4_999_999,
             }),
-            master_priority: (i % 8 != 6).then(|| Priority(200)),
+            master_priority: (i % 8 != 6).then_some(Priority(200)),
             adverts_sent: i as u64 * 1000,
-            split_brain: (i % 5 == 0).then(|| controller::SplitBrain {
-                peer: (i % 10 == 0).then(|| "192.0.2.77".parse().unwrap()),
-                peer_priority: (i % 10 == 0).then_some(90),
-                mac: (i % 3 == 0).then(|| "00:00:5e:00:01:33".into()),
-                claimed: (i % 3 == 0).then(|| "198.51.100.1".parse().unwrap()),
+            split_brain: (i.is_multiple_of(5)).then(|| controller::SplitBrain {
+                peer: (i.is_multiple_of(10)).then(|| "192.0.2.77".parse().unwrap()),
+                peer_priority: (i.is_multiple_of(10)).then_some(90),
+                mac: (i.is_multiple_of(3)).then(|| "00:00:5e:00:01:33".into()),
+                claimed: (i.is_multiple_of(3)).then(|| "198.51.100.1".parse().unwrap()),
                 since_ns: now - 90 * SEC,
                 last_ns: now - SEC / 4,
                 first_claim_ns: None,
                 adverts: 12,
                 claims: 3,
-                reported: i % 15 != 0,
+                reported: !i.is_multiple_of(15),
             }),
             split_brains: (i % 5) as u64,
             conflicting_adverts: (i % 6) as u64,
-            address_conflict: (i % 6 == 0).then(|| controller::AddressConflict {
+            address_conflict: (i.is_multiple_of(6)).then(|| controller::AddressConflict {
                 address: "198.51.100.1".parse().unwrap(),
                 mac: "02:00:00:00:00:01".into(),
                 since_ns: now - 30 * SEC,
@@ -1419,7 +1419,7 @@ mod tests {
                 frames: 4,
             }),
             address_conflicts: (i % 6) as u64,
-            sync_group: (i % 3 == 0).then(|| (format!("G{}", i / 3), state)),
+            sync_group: (i.is_multiple_of(3)).then(|| (format!("G{}", i / 3), state)),
             tracked: (0..(i % 3))
                 .map(|k| controller::TrackedView {
                     kind: if k == 0 { "interface" } else { "script" }.into(),
