@@ -277,12 +277,8 @@ fn status_worker() -> Result<std::sync::mpsc::Sender<StatusJob>> {
             // Ends when the socket's task ends (the sender is dropped).
             for (snapshot, mut stream, format) in rx {
                 out.clear();
-                let statuses = snapshot.statuses();
-                let written = match format {
-                    None => serde_json::to_writer(&mut out, &statuses).map_err(Into::into),
-                    Some(f) => f.write(&mut out, &statuses),
-                };
-                if written.is_ok() {
+                // Written straight from the snapshot: no status of an instance is made.
+                if snapshot.write(&mut out, format).is_ok() {
                     // A client that left, or stopped reading for ANSWER_WAIT, is let go.
                     let _ = stream.write_all(&out);
                 }
@@ -487,7 +483,8 @@ fn exchange(path: &Path, request: Option<&str>) -> Result<Vec<u8>> {
         stream.write_all(format!("{r}\n").as_bytes())?;
     }
     stream.shutdown(std::net::Shutdown::Write)?;
-    let mut buf = Vec::new();
+    // A status of many routers is hundreds of kilobytes: read in large pieces from the start.
+    let mut buf = Vec::with_capacity(64 * 1024);
     stream
         .read_to_end(&mut buf)
         .with_context(|| format!("reading the answer from {}", path.display()))?;

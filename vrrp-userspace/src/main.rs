@@ -161,6 +161,9 @@ fn main() -> ExitCode {
             syslog: Some(_), ..
         } => {}
         Command::Run { log_detail, .. } => vrrp_userspace::logging::init_stderr(*log_detail),
+        // Nothing `vrrpd status` does logs (its errors are printed): run in a tight loop, it
+        // starts without setting up a logger.
+        Command::Status { .. } => {}
         _ => vrrp_userspace::logging::init_stderr(false),
     }
     let result = match cli.command {
