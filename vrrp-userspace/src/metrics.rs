@@ -169,17 +169,24 @@ impl Metrics {
 
     /// `instance` sent an advert at `at`.
     pub fn advert_sent(&self, instance: &str, at: Nanos) {
+        self.adverts_sent([instance], at);
+    }
+
+    /// Each of `instances` sent an advert at `at` (one batch: the lock taken once).
+    pub fn adverts_sent<'a>(&self, instances: impl IntoIterator<Item = &'a str>, at: Nanos) {
         self.with(|r| {
-            match r.adverts_sent.get_mut(instance) {
-                Some(n) => *n += 1,
-                None => {
-                    r.adverts_sent.insert(instance.to_string(), 1);
+            for instance in instances {
+                match r.adverts_sent.get_mut(instance) {
+                    Some(n) => *n += 1,
+                    None => {
+                        r.adverts_sent.insert(instance.to_string(), 1);
+                    }
                 }
-            }
-            match r.last_advert_sent.get_mut(instance) {
-                Some(t) => *t = at,
-                None => {
-                    r.last_advert_sent.insert(instance.to_string(), at);
+                match r.last_advert_sent.get_mut(instance) {
+                    Some(t) => *t = at,
+                    None => {
+                        r.last_advert_sent.insert(instance.to_string(), at);
+                    }
                 }
             }
         });
@@ -1041,9 +1048,10 @@ pub fn scrape(snapshot: &StatusSnapshot, metrics: &Metrics) -> String {
         })
         .collect();
     let recorded = metrics.recorded();
+    let (views, timings) = snapshot.current();
     render(&Scrape {
-        views: &snapshot.views,
-        timings: &snapshot.timings,
+        views: &views,
+        timings: &timings,
         counts: &counts,
         recorded: &recorded,
         now: dataplane::monotonic_ns(),

@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
 
 use crate::{
-    controller::{self, InstanceTiming, InstanceView},
+    controller::{self, InstanceLive, InstanceTiming, InstanceView},
     dataplane::{self, CounterReader, monotonic_ns},
     fsm::Nanos,
     units::Priority,
@@ -445,9 +445,29 @@ pub struct StatusSnapshot {
     pub counters: Arc<BTreeMap<String, Arc<CounterReader>>>,
     /// Every instance's timers and configured priority, in the order of `views` (metrics).
     pub timings: Arc<Vec<InstanceTiming>>,
+    /// What changed with time alone since `views` and `timings` were built, in their order
+    /// (refreshed more often than they are built: [`StatusSnapshot::current`] puts it in).
+    pub live: Arc<Vec<InstanceLive>>,
 }
 
 impl StatusSnapshot {
+    /// The views and timers as of the last refresh: `views` and `timings` with `live` put in
+    /// (here, on the reader's thread, not on the main loop).
+    pub fn current(&self) -> (Vec<InstanceView>, Vec<InstanceTiming>) {
+        let (mut views, mut timings) = ((*self.views).clone(), (*self.timings).clone());
+        if self.live.len() == views.len() {
+            for (v, l) in views.iter_mut().zip(self.live.iter()) {
+                v.refresh(l);
+            }
+        }
+        if self.live.len() == timings.len() {
+            for (t, l) in timings.iter_mut().zip(self.live.iter()) {
+                t.refresh(l);
+            }
+        }
+        (views, timings)
+    }
+
     /// The status of every instance, with the XDP counters read now (blocking: a few bpf()
     /// calls an interface).
     pub fn statuses(&self) -> Vec<InstanceStatus> {
@@ -481,7 +501,8 @@ impl StatusSnapshot {
                 (*name, (by_reason(&c.drops_total), events))
             })
             .collect();
-        self.views
+        let (views, _) = self.current();
+        views
             .iter()
             .map(|inst| {
                 let c = counts.get(inst.interface.as_str());
