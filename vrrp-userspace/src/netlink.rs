@@ -25,6 +25,10 @@ use rtnetlink::{
     },
 };
 
+/// The addresses of an interface as read at one moment ([`Netlink::address_list`]).
+#[derive(Debug, Default)]
+pub struct AddressList(Vec<AddressMessage>);
+
 /// What the daemon needs to know of its interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
@@ -193,6 +197,71 @@ impl Netlink {
         req.execute()
             .await
             .with_context(|| format!("adding {}/{}", vip.address, vip.prefix_len))
+    }
+
+    /// Every address of interface `index`, read with one dump, for [`Netlink::del_listed`]:
+    /// [`Netlink::del_vip`] dumps the interface's addresses for each one it removes, which
+    /// made the start of N instances (each removing its stale VIPs while the others added
+    /// theirs) O(N²) in netlink messages.
+    pub async fn address_list(&self, index: u32) -> Result<AddressList> {
+        let all: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .context("reading the interface's addresses")?;
+        Ok(AddressList(
+            all.into_iter()
+                .filter(|m| m.header.index == index && local_address(m).is_some())
+                .collect(),
+        ))
+    }
+
+    /// Removes `addr` if `list` has it (and from `list`); returns whether it was there.
+    pub async fn del_listed(&self, list: &mut AddressList, addr: IpAddr) -> Result<bool> {
+        let mut removed = false;
+        while let Some(at) = list.0.iter().position(|m| local_address(m) == Some(addr)) {
+            let msg = list.0.swap_remove(at);
+            self.handle
+                .address()
+                .del(msg)
+                .execute()
+                .await
+                .with_context(|| format!("removing {addr}"))?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
+    /// Removes a VIP we added (the address with its prefix length, as [`Netlink::add_vip`]
+    /// added it) with one request, no dump; returns whether it was there.
+    pub async fn del_own_vip(&self, index: u32, vip: &Vip) -> Result<bool> {
+        let mut msg = AddressMessage::default();
+        msg.header.index = index;
+        msg.header.prefix_len = vip.prefix_len;
+        msg.header.family = match vip.address {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        };
+        msg.attributes.push(AddressAttribute::Local(vip.address));
+        if vip.address.is_ipv6() {
+            msg.attributes.push(AddressAttribute::Address(vip.address));
+        }
+        match self.handle.address().del(msg).execute().await {
+            Ok(()) => Ok(true),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if matches!(
+                    -e.raw_code(),
+                    libc::EADDRNOTAVAIL | libc::ENOENT | libc::ENODEV
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e).with_context(|| format!("removing {}", vip.address)),
+        }
     }
 
     /// Removes a VIP if present; returns whether it was there.

@@ -11,7 +11,7 @@ use std::{
 };
 
 use crate::{
-    controller::{self, InstanceTiming, InstanceView},
+    controller::{self, InstanceLive, InstanceTiming, InstanceView},
     dataplane::{self, CounterReader, monotonic_ns},
     fsm::Nanos,
     units::Priority,
@@ -526,14 +526,35 @@ pub struct StatusSnapshot {
     pub counters: Arc<BTreeMap<String, Arc<CounterReader>>>,
     /// Every instance's timers and configured priority, in the order of `views` (metrics).
     pub timings: Arc<Vec<InstanceTiming>>,
+    /// What changed with time alone since `views` and `timings` were built, in their order
+    /// (refreshed more often than they are built: [`StatusSnapshot::current`] puts it in).
+    pub live: Arc<Vec<InstanceLive>>,
 }
 
 impl StatusSnapshot {
+    /// The views and timers as of the last refresh: `views` and `timings` with `live` put in
+    /// (here, on the reader's thread, not on the main loop).
+    pub fn current(&self) -> (Vec<InstanceView>, Vec<InstanceTiming>) {
+        let (mut views, mut timings) = ((*self.views).clone(), (*self.timings).clone());
+        if self.live.len() == views.len() {
+            for (v, l) in views.iter_mut().zip(self.live.iter()) {
+                v.refresh(l);
+            }
+        }
+        if self.live.len() == timings.len() {
+            for (t, l) in timings.iter_mut().zip(self.live.iter()) {
+                t.refresh(l);
+            }
+        }
+        (views, timings)
+    }
+
     /// The status of every instance, with the XDP counters read now (blocking: a few bpf()
     /// calls an interface).
     pub fn statuses(&self) -> Vec<InstanceStatus> {
         let counts = self.read_counts();
-        statuses_at(&self.views, &counts, Clock::now())
+        let (views, _) = self.current();
+        statuses_at(&views, &counts, Clock::now())
     }
 
     /// The status of every instance written as `format` asks (`None`: compact JSON, the
@@ -543,7 +564,8 @@ impl StatusSnapshot {
     /// compares it with [`StatusSnapshot::statuses`] written by [`Format::write`]).
     pub fn write(&self, out: &mut Vec<u8>, format: Option<Format>) -> std::io::Result<()> {
         let counts = self.read_counts();
-        write_answer(out, format, &self.views, &counts, Clock::now())
+        let (views, _) = self.current();
+        write_answer(out, format, &views, &counts, Clock::now())
     }
 
     /// Every interface's XDP counters, read now; an interface whose counters cannot be read

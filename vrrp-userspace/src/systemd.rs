@@ -20,6 +20,8 @@ pub struct Notifier {
     watchdog: Option<Duration>,
     last_ping: Option<Instant>,
     status: String,
+    /// The counts `status` was written from (comparing them costs no string a wake-up).
+    counts: Option<[usize; 4]>,
 }
 
 impl Notifier {
@@ -61,6 +63,7 @@ impl Notifier {
             watchdog,
             last_ping: None,
             status: String::new(),
+            counts: None,
         }
     }
 
@@ -77,7 +80,9 @@ impl Notifier {
 
     /// Every instance has started: `READY=1` with the first status line.
     pub fn ready(&mut self, states: impl IntoIterator<Item = State>) {
-        self.status = summary(states);
+        let counts = counts(states);
+        self.counts = Some(counts);
+        self.status = summary_of(counts);
         let msg = format!("READY=1\nSTATUS={}", self.status);
         self.send(&msg);
         self.last_ping = Some(Instant::now());
@@ -86,11 +91,17 @@ impl Notifier {
     /// One turn of the main loop: `STATUS=` if the summary changed, and `WATCHDOG=1` when a
     /// quarter of the watchdog interval has passed since the last one (not a datagram for
     /// every advert at 10 ms intervals).
+    /// Without a socket (not started by systemd) it does nothing: it runs at every wake-up.
     pub fn alive(&mut self, states: impl IntoIterator<Item = State>) {
-        let status = summary(states);
+        if self.socket.is_none() {
+            return;
+        }
+        let counts = counts(states);
         let mut msg = String::new();
-        if status != self.status {
+        if self.counts != Some(counts) {
+            let status = summary_of(counts);
             msg = format!("STATUS={status}");
+            self.counts = Some(counts);
             self.status = status;
         }
         if let Some(w) = self.watchdog {
@@ -155,18 +166,30 @@ fn open(name: &str) -> std::io::Result<(UnixDatagram, SocketAddr)> {
 /// One line for `systemctl status`: how many instances are in each state, e.g.
 /// `2 instances: 1 MASTER, 1 BACKUP`.
 pub fn summary(states: impl IntoIterator<Item = State>) -> String {
+    summary_of(counts(states))
+}
+
+/// The order of the summary's counts.
+const ORDER: [State; 4] = [
+    State::Master,
+    State::Backup,
+    State::Fault,
+    State::Initialize,
+];
+
+/// How many instances are in each state of [`ORDER`].
+fn counts(states: impl IntoIterator<Item = State>) -> [usize; 4] {
     let mut counts = [0usize; 4];
-    let order = [
-        State::Master,
-        State::Backup,
-        State::Fault,
-        State::Initialize,
-    ];
     for s in states {
-        if let Some(k) = order.iter().position(|o| *o == s) {
+        if let Some(k) = ORDER.iter().position(|o| *o == s) {
             counts[k] += 1;
         }
     }
+    counts
+}
+
+fn summary_of(counts: [usize; 4]) -> String {
+    let order = ORDER;
     let total: usize = counts.iter().sum();
     let parts: Vec<String> = order
         .iter()

@@ -111,3 +111,74 @@ fn link_events_report_carrier_loss_and_return() {
         });
     });
 }
+
+#[test]
+fn stale_vips_found_in_one_read_and_own_vips_removed_without_one() {
+    if !lab::privileged("stale_vips_found_in_one_read_and_own_vips_removed_without_one") {
+        return;
+    }
+    let pair = VethPair::new();
+    let b_if = pair.b_if.clone();
+    pair.b.run(|| {
+        block_on(async {
+            let nl = Netlink::new().unwrap();
+            let link = nl.link(&b_if).await.unwrap();
+            let vip = |address: &str, prefix_len: u8| Vip {
+                address: address.parse().unwrap(),
+                prefix_len,
+                dev: b_if.clone(),
+                label: None,
+                scope: Scope::Global,
+                broadcast: None,
+            };
+            let (a, b, c) = (
+                vip("198.51.100.7", 32),
+                vip("2001:db8::7", 128),
+                vip("198.51.100.8", 32),
+            );
+            for v in [&a, &b, &c] {
+                nl.add_vip(link.index, v).await.unwrap();
+            }
+            // One read; then the listed addresses go one request each, the unlisted stay.
+            let mut list = nl.address_list(link.index).await.unwrap();
+            let late = vip("198.51.100.9", 32);
+            nl.add_vip(link.index, &late).await.unwrap();
+            assert!(nl.del_listed(&mut list, a.address).await.unwrap());
+            assert!(!nl.del_listed(&mut list, a.address).await.unwrap(), "gone");
+            assert!(nl.del_listed(&mut list, b.address).await.unwrap());
+            assert!(
+                !nl.del_listed(&mut list, late.address).await.unwrap(),
+                "added after the read: not stale"
+            );
+            let addrs = nl.addresses(link.index).await.unwrap();
+            assert!(
+                !addrs
+                    .iter()
+                    .any(|(x, _)| *x == a.address || *x == b.address)
+            );
+            assert!(addrs.iter().any(|(x, _)| *x == late.address), "{addrs:?}");
+            // Our own VIPs, by address and prefix, IPv4 and IPv6; absent is not an error.
+            nl.add_vip(link.index, &b).await.unwrap();
+            for v in [&c, &late, &b] {
+                assert!(
+                    nl.del_own_vip(link.index, v).await.unwrap(),
+                    "{}",
+                    v.address
+                );
+                assert!(
+                    !nl.del_own_vip(link.index, v).await.unwrap(),
+                    "{}",
+                    v.address
+                );
+            }
+            let addrs = nl.addresses(link.index).await.unwrap();
+            assert!(
+                !addrs
+                    .iter()
+                    .any(|(x, _)| [a.address, b.address, c.address, late.address].contains(x)),
+                "{addrs:?}"
+            );
+            assert!(addrs.contains(&("192.0.2.2".parse::<IpAddr>().unwrap(), 24)));
+        });
+    });
+}

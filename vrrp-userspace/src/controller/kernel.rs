@@ -56,13 +56,14 @@ pub fn heard_from(
     family: Family,
     stamps: Vec<Option<AdvertStamp>>,
 ) -> impl Iterator<Item = Heard> + '_ {
+    let iface: std::sync::Arc<str> = iface.into();
     stamps
         .into_iter()
         .enumerate()
         .filter_map(move |(vrid, stamp)| {
             let s = stamp?;
             Some(Heard {
-                iface: iface.to_string(),
+                iface: iface.clone(),
                 family,
                 vrid: vrid as u8,
                 advert: Advert {

@@ -152,8 +152,8 @@ fn usable_scripts(config: &Config, host: &Host, out: &mut Vec<Effect>) -> Config
 /// The newest valid advert XDP recorded for one router.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heard {
-    /// The interface.
-    pub iface: String,
+    /// The interface (shared by the stamps of one read: no copy of its name per router).
+    pub iface: Arc<str>,
     /// The router's family.
     pub family: Family,
     /// Its VRID.
@@ -162,6 +162,47 @@ pub struct Heard {
     pub advert: Advert,
     /// v3 over IPv4: the checksum variant it verified with (XDP accepts both).
     pub checksum: V3Checksum,
+}
+
+/// The stamps of a tick by router, for a lookup per instance without a tree of string keys:
+/// a backup of 1,020 routers reads them all at each Master_Down deadline.
+struct HeardIndex<'a> {
+    /// The interfaces heard on (a few: a linear search).
+    ifaces: Vec<&'a str>,
+    /// By interface, family and VRID: `(ifaces.len() * 2 + family) * 256 + vrid`.
+    slots: Vec<Option<&'a Heard>>,
+}
+
+impl<'a> HeardIndex<'a> {
+    fn new(heard: &'a [Heard]) -> Self {
+        let mut ifaces: Vec<&str> = Vec::new();
+        for h in heard {
+            if !ifaces.contains(&&*h.iface) {
+                ifaces.push(&h.iface);
+            }
+        }
+        let mut slots = vec![None; ifaces.len() * 2 * 256];
+        for h in heard {
+            let at = Self::slot(&ifaces, &h.iface, h.family, h.vrid);
+            // The last of one router wins, as a map built from the list would keep it.
+            slots[at.expect("its interface is listed")] = Some(h);
+        }
+        HeardIndex { ifaces, slots }
+    }
+
+    fn slot(ifaces: &[&str], iface: &str, family: Family, vrid: u8) -> Option<usize> {
+        let f = ifaces.iter().position(|i| *i == iface)?;
+        let family = match family {
+            Family::Ipv4 => 0,
+            Family::Ipv6 => 1,
+        };
+        Some((f * 2 + family) * 256 + usize::from(vrid))
+    }
+
+    /// The stamp of router (`iface`, `family`, `vrid`), if it was read.
+    fn get(&self, iface: &str, family: Family, vrid: u8) -> Option<&'a Heard> {
+        self.slots[Self::slot(&self.ifaces, iface, family, vrid)?]
+    }
 }
 
 /// A peer whose VRRPv3/IPv4 adverts are checksummed the other way than ours
@@ -618,9 +659,12 @@ pub enum Effect {
     ReadLinks(Vec<String>),
     /// Give the heap's free memory back to the kernel (every [`MEMORY_TRIM`]).
     TrimHeap,
-    /// Publish the status snapshot (what `vrrpd status` and the metrics answer from): at once
-    /// after a change status shows, else within [`STATUS_REFRESH`].
+    /// Publish the status snapshot (what `vrrpd status` and the metrics answer from) at once
+    /// after a change status shows: every instance's view ([`Controller::instances`]).
     PublishStatus,
+    /// Refresh the snapshot's part that changes with time alone ([`Controller::live`]), within
+    /// [`STATUS_REFRESH`] of the last.
+    RefreshStatus,
     /// Read the configuration file again and open the interfaces it names that are not open
     /// yet; feed what was found as [`Input::Loaded`].
     LoadConfig,
@@ -673,6 +717,7 @@ impl Effect {
             | Effect::ReadLinks(_)
             | Effect::TrimHeap
             | Effect::PublishStatus
+            | Effect::RefreshStatus
             | Effect::AdoptIface { .. }
             | Effect::AnswerReload { .. }
             | Effect::Log { .. } => None,
@@ -753,6 +798,80 @@ pub struct TrackedView {
     /// up/down for an interface, succeeding/failing for a script (not run yet: its initial
     /// verdict).
     pub verdict: String,
+}
+
+/// What of an instance's [`InstanceView`] and [`InstanceTiming`] changes without a state change
+/// or an input ([`Controller::live`]): the loop refreshes it within [`STATUS_REFRESH`], the
+/// views themselves only when something else changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceLive {
+    /// State.
+    pub state: State,
+    /// Effective priority.
+    pub priority: Priority,
+    /// The current master, if known.
+    pub master: Option<IpAddr>,
+    /// Master_Adver_Interval.
+    pub master_adver_interval: Centis,
+    /// Why it is in FAULT, if it is.
+    pub fault: Option<String>,
+    /// A peer whose adverts use the other v3/IPv4 checksum variant, if one does.
+    pub checksum_mismatch: Option<ChecksumMismatch>,
+    /// Whether it waits, stopping, for a new master before it lets its VIPs go.
+    pub handing_over: bool,
+    /// The newest advert of another router it heard.
+    pub last_advert: Option<PeerAdvert>,
+    /// The master's priority.
+    pub master_priority: Option<Priority>,
+    /// Adverts it sent.
+    pub adverts_sent: u64,
+    /// The split brain going on, if any.
+    pub split_brain: Option<SplitBrain>,
+    /// Split brains reported since start.
+    pub split_brains: u64,
+    /// Adverts of other masters it did not yield to.
+    pub conflicting_adverts: u64,
+    /// The address conflict going on, if any.
+    pub address_conflict: Option<AddressConflict>,
+    /// Address conflicts reported since start.
+    pub address_conflicts: u64,
+    /// A backup's Master_Down_Timer deadline.
+    pub master_down_at: Option<Nanos>,
+    /// Master_Down_Interval.
+    pub master_down_interval: Centis,
+    /// Skew_Time.
+    pub skew_time: Centis,
+}
+
+impl InstanceView {
+    /// The view with what changed since it was built.
+    pub fn refresh(&mut self, live: &InstanceLive) {
+        let l = live.clone();
+        self.state = l.state;
+        self.priority = l.priority;
+        self.master = l.master;
+        self.master_adver_interval = l.master_adver_interval;
+        self.fault = l.fault;
+        self.checksum_mismatch = l.checksum_mismatch;
+        self.handing_over = l.handing_over;
+        self.last_advert = l.last_advert;
+        self.master_priority = l.master_priority;
+        self.adverts_sent = l.adverts_sent;
+        self.split_brain = l.split_brain;
+        self.split_brains = l.split_brains;
+        self.conflicting_adverts = l.conflicting_adverts;
+        self.address_conflict = l.address_conflict;
+        self.address_conflicts = l.address_conflicts;
+    }
+}
+
+impl InstanceTiming {
+    /// The timers with what changed since they were read.
+    pub fn refresh(&mut self, live: &InstanceLive) {
+        self.master_down_at = live.master_down_at;
+        self.master_down_interval = live.master_down_interval;
+        self.skew_time = live.skew_time;
+    }
 }
 
 /// An instance's timers and configured priority ([`Controller::timings`]).
@@ -1067,7 +1186,11 @@ pub struct Controller {
     /// The instances with an advert in the batch last given out: their [`Input::Results`]
     /// tell whether it went. (Adverts are what the peers judge us by: a GARP refused for a
     /// moment is not counted, and one that goes does not reset the count.)
-    sent: BTreeSet<String>,
+    sent: Vec<Arc<InstanceSpec>>,
+    /// When the heartbeats were last given out (see [`Controller::heartbeats`]): a takeover
+    /// at another time writes them first, so that XDP's liveness gate is open (and knows the
+    /// interface's `no_accept`) before the router entry that makes it answer.
+    beat_at: Option<Nanos>,
     /// `vrrp_garp_interval` and `vrrp_gna_interval`: the least time between two gratuitous
     /// ARPs (two unsolicited NAs) on one interface; 0 sends a burst back to back.
     garp_interval: Nanos,
@@ -1176,6 +1299,12 @@ fn ns(c: Centis) -> Nanos {
     u64::from(c.get()) * fsm::NANOS_PER_CENTI
 }
 
+/// Whether `spec` advertised in the batch last given out (`sent`).
+fn sent(sent: &[Arc<InstanceSpec>], spec: &Arc<InstanceSpec>) -> bool {
+    sent.iter()
+        .any(|s| Arc::ptr_eq(s, spec) || s.name == spec.name)
+}
+
 impl Controller {
     /// Starts every instance of `config` on `host` at `now`: the effects to carry out first.
     /// Refused, with the reason, if it does not run there ([`admit`]: the rule of a reload).
@@ -1206,7 +1335,8 @@ impl Controller {
             files: BTreeMap::new(),
             processes: BTreeMap::new(),
             now,
-            sent: BTreeSet::new(),
+            sent: Vec::new(),
+            beat_at: None,
             garp_interval: config.global.garp_interval_us * 1_000,
             gna_interval: config.global.gna_interval_us * 1_000,
             garp_queues: BTreeMap::new(),
@@ -1224,9 +1354,7 @@ impl Controller {
         for spec in &config.sync_groups {
             c.add_group(spec.clone(), &config.instances);
         }
-        for spec in &config.instances {
-            c.add_instance(spec.clone(), host, now);
-        }
+        c.add_instances(config.instances.iter().cloned(), host, now);
         c.join_groups();
         c.hold_group_notifies = false;
         c.out.append(&mut c.group_notifies);
@@ -1363,20 +1491,20 @@ impl Controller {
                 chores::Chore::ReadLinks => Effect::ReadLinks(self.links.keys().cloned().collect()),
                 chores::Chore::TrimHeap => Effect::TrimHeap,
                 chores::Chore::Publish => Effect::PublishStatus,
+                chores::Chore::Refresh => Effect::RefreshStatus,
             });
         }
     }
 
     /// The effects to carry out, noting which instances advertise in them.
     fn give_out(&mut self) -> Vec<Effect> {
-        self.sent = self
-            .out
-            .iter()
-            .filter_map(|e| match e {
-                Effect::SendAdvert { spec, .. } => Some(spec.name.clone()),
-                _ => None,
-            })
-            .collect();
+        // Each advert's spec shared, not its name copied: a master of 500 routers at 10 ms
+        // gives out 50,000 adverts a second.
+        self.sent.clear();
+        self.sent.extend(self.out.iter().filter_map(|e| match e {
+            Effect::SendAdvert { spec, .. } => Some(spec.clone()),
+            _ => None,
+        }));
         std::mem::take(&mut self.out)
     }
 
@@ -1500,51 +1628,93 @@ impl Controller {
         self.instances
             .iter()
             .enumerate()
-            .map(|(i, inst)| InstanceView {
-                name: inst.name(),
-                interface: inst.spec.interface.clone(),
-                family: inst.family,
-                vrid: inst.spec.vrid.get(),
-                state: inst.router.state(),
-                priority: inst.router.priority(),
-                master: inst.router.master(),
-                vips: inst.spec.vips.clone(),
-                all_vips: inst.all_vips(),
-                master_adver_interval: inst.router.master_adver_interval(),
-                fault: (inst.broken.is_some() || inst.track_fault).then(|| self.fault_cause(i)),
-                checksum_mismatch: inst.csum_mismatch.clone(),
-                handing_over: self
-                    .stopping
-                    .as_ref()
-                    .is_some_and(|s| s.deferred.contains(&i)),
-                since: inst.since,
-                reason: inst.reason.clone(),
-                transitions: inst.history.iter().cloned().collect(),
-                last_advert: inst.last_advert.clone(),
-                master_priority: match inst.router.state() {
-                    State::Master => Some(inst.router.priority()),
-                    _ => inst
-                        .last_advert
-                        .as_ref()
-                        .filter(|a| Some(a.address) == inst.router.master())
-                        .map(|a| Priority(a.priority)),
-                },
-                adverts_sent: inst.adverts_sent,
-                split_brain: inst.split.clone(),
-                split_brains: inst.split_brains,
-                conflicting_adverts: inst.conflicting_adverts,
-                address_conflict: inst.conflict.clone(),
-                address_conflicts: inst.address_conflicts,
-                sync_group: self
-                    .group_of(&inst.spec.name)
-                    .map(|g| (self.groups[g].0.name.clone(), self.groups[g].1.state())),
-                tracked: self
-                    .tracked(&inst.spec)
-                    .into_iter()
-                    .map(|(t, _)| t)
-                    .collect(),
+            .map(|(i, inst)| {
+                let live = self.live_of(i, inst);
+                let mut view = InstanceView {
+                    name: inst.name(),
+                    interface: inst.spec.interface.clone(),
+                    family: inst.family,
+                    vrid: inst.spec.vrid.get(),
+                    state: live.state,
+                    priority: live.priority,
+                    master: None,
+                    vips: inst.spec.vips.clone(),
+                    all_vips: inst.all_vips(),
+                    master_adver_interval: live.master_adver_interval,
+                    fault: None,
+                    checksum_mismatch: None,
+                    handing_over: false,
+                    since: inst.since,
+                    reason: inst.reason.clone(),
+                    transitions: inst.history.iter().cloned().collect(),
+                    last_advert: None,
+                    master_priority: None,
+                    adverts_sent: 0,
+                    split_brain: None,
+                    split_brains: 0,
+                    conflicting_adverts: 0,
+                    address_conflict: None,
+                    address_conflicts: 0,
+                    sync_group: self
+                        .group_of(&inst.spec.name)
+                        .map(|g| (self.groups[g].0.name.clone(), self.groups[g].1.state())),
+                    tracked: self
+                        .tracked(&inst.spec)
+                        .into_iter()
+                        .map(|(t, _)| t)
+                        .collect(),
+                };
+                view.refresh(&live);
+                view
             })
             .collect()
+    }
+
+    /// What of every instance's view changes with time alone, in the order of
+    /// [`Controller::instances`]: no string of its own unless in FAULT, a split brain or a
+    /// conflict, so that the loop refreshes it cheaply every [`STATUS_REFRESH`].
+    pub fn live(&self) -> Vec<InstanceLive> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| self.live_of(i, inst))
+            .collect()
+    }
+
+    fn live_of(&self, i: usize, inst: &Inst) -> InstanceLive {
+        InstanceLive {
+            state: inst.router.state(),
+            priority: inst.router.priority(),
+            master: inst.router.master(),
+            master_adver_interval: inst.router.master_adver_interval(),
+            fault: (inst.broken.is_some() || inst.track_fault).then(|| self.fault_cause(i)),
+            checksum_mismatch: inst.csum_mismatch.clone(),
+            handing_over: self
+                .stopping
+                .as_ref()
+                .is_some_and(|s| s.deferred.contains(&i)),
+            last_advert: inst.last_advert.clone(),
+            master_priority: match inst.router.state() {
+                State::Master => Some(inst.router.priority()),
+                _ => inst
+                    .last_advert
+                    .as_ref()
+                    .filter(|a| Some(a.address) == inst.router.master())
+                    .map(|a| Priority(a.priority)),
+            },
+            adverts_sent: inst.adverts_sent,
+            split_brain: inst.split.clone(),
+            split_brains: inst.split_brains,
+            conflicting_adverts: inst.conflicting_adverts,
+            address_conflict: inst.conflict.clone(),
+            address_conflicts: inst.address_conflicts,
+            master_down_at: match inst.router.state() {
+                State::Backup => inst.router.next_deadline(),
+                _ => None,
+            },
+            master_down_interval: inst.router.master_down_interval(),
+            skew_time: inst.router.skew_time(),
+        }
     }
 
     /// Each instance's timers and configured priority, for the metrics, in the order of
@@ -2003,7 +2173,10 @@ impl Controller {
         self.chores.next()
     }
 
-    /// [`Self::next_wake`] for the routers, their announcements and retries.
+    /// [`Self::next_wake`] for the routers, their announcements and retries. Two passes over
+    /// the instances and no allocation: it runs at every turn of the loop. The advert interval
+    /// is a deadline of its own only while we are master of a router (the heartbeat of XDP's
+    /// liveness gate, see [`Self::heartbeats`]): a host of backups wakes for its timers alone.
     fn protocol_wake(&self, now: Nanos) -> Nanos {
         let shortest = self
             .instances
@@ -2012,37 +2185,57 @@ impl Controller {
             .min()
             .unwrap_or(1_000_000_000);
         let mut firm = Nanos::MAX;
-        let mut soft = vec![now + shortest];
+        let mut master = false;
         for i in &self.instances {
-            if let Some(t) = i.router.next_deadline() {
-                if i.router.state() == State::Master {
-                    soft.push(t);
-                } else {
-                    firm = firm.min(t.saturating_sub(self.early()));
-                }
+            if let Some(t) = i.router.next_deadline()
+                && i.router.state() != State::Master
+            {
+                firm = firm.min(t.saturating_sub(self.early()));
             }
-            soft.extend(i.garp_at.iter().map(|b| b.0).min());
-            soft.extend(i.refresh_at);
-            soft.extend(i.lower_at);
             if let Some(b) = &i.broken {
                 firm = firm.min(b.retry_at);
             }
+            master |= i.router.state() == State::Master;
         }
+        let beat = master.then_some(now + shortest);
         if let Some((_, at, false)) = self.statics_broken {
             firm = firm.min(at);
         }
-        for (queue, next) in self.garp_queues.values() {
-            if !queue.is_empty() {
-                soft.push(*next);
+        // The soft deadlines: masters' adverts, GARP bursts and refreshes, paced frames.
+        let soft = |each: &mut dyn FnMut(Nanos)| {
+            beat.into_iter().for_each(&mut *each);
+            for i in &self.instances {
+                if let Some(t) = i.router.next_deadline()
+                    && i.router.state() == State::Master
+                {
+                    each(t);
+                }
+                if let Some(t) = i.garp_at.iter().map(|b| b.0).min() {
+                    each(t);
+                }
+                i.refresh_at
+                    .into_iter()
+                    .chain(i.lower_at)
+                    .for_each(&mut *each);
             }
+            for (queue, next) in self.garp_queues.values() {
+                if !queue.is_empty() {
+                    each(*next);
+                }
+            }
+        };
+        let mut first = Nanos::MAX;
+        soft(&mut |t| first = first.min(t));
+        if first == Nanos::MAX {
+            return firm;
         }
-        let first = soft.iter().copied().min().unwrap_or(Nanos::MAX);
         let window = first + (shortest / 10).min(COALESCE);
-        let gathered = soft
-            .into_iter()
-            .filter(|&d| d <= window)
-            .max()
-            .unwrap_or(first);
+        let mut gathered = first;
+        soft(&mut |t| {
+            if t <= window {
+                gathered = gathered.max(t);
+            }
+        });
         gathered.min(firm)
     }
 
@@ -2308,7 +2501,6 @@ impl Controller {
         });
         let i = self.instances.len() - 1;
         let iface = self.instances[i].spec.interface.clone();
-        self.heartbeat(&iface, now);
         self.set_router(i, false);
         let inst = &self.instances[i];
         self.out.push(Effect::MapVips {
@@ -2503,8 +2695,11 @@ impl Controller {
             let up = host.links.get(&name).copied().unwrap_or(false);
             self.links.entry(name).or_insert(up);
         }
+        let (mark, beat_at) = (self.out.len(), self.beat_at.replace(now));
+        let mut added = false;
         for spec in new {
             if !self.instances.iter().any(|x| *x.spec == *spec) {
+                added = true;
                 self.add_instance(spec.clone(), host, now);
                 if let Some(old) = carried.remove(&spec.name)
                     && let Some(new) = self.instances.iter_mut().find(|x| x.spec.name == spec.name)
@@ -2521,6 +2716,7 @@ impl Controller {
                 started_names.push(spec.name.clone());
             }
         }
+        self.beats_before(mark, now, added, beat_at);
         self.retrack(now, "reload");
         let summary =
             format!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started");
@@ -2692,49 +2888,80 @@ impl Controller {
         }
     }
 
-    /// The interfaces of the instances, each once (an allocation per interface, not per
-    /// instance: this runs at every tick).
-    fn interface_names(&self) -> Vec<String> {
-        self.instances
-            .iter()
-            .map(|i| i.spec.interface.as_str())
-            .collect::<BTreeSet<&str>>()
+    /// Every interface's heartbeat for XDP's liveness gate, in one pass over the instances
+    /// (it runs at every tick: at start it ran once per instance, over all of them). It is
+    /// stale once older than one and a half of the interface's shortest advert interval: the
+    /// controller wakes at least once that interval while it is master of a router (see
+    /// [`Controller::next_wake`]) and writes it at every wake, so a stale heartbeat means the
+    /// daemon is gone (or stalled). It must be stale by the time a backup takes over
+    /// (Master_Down_Interval after our last advert, at least two intervals after our last
+    /// heartbeat, which follows that advert by at most an interval): a gate still fresh then
+    /// kept answering ARP from the VMAC after the new master's first advert, moved the
+    /// switch's entry for the VMAC back to the dead node, and closed a moment later, when the
+    /// Master_Down_Interval it used to wait ran out, dropping the clients' frames until the
+    /// new master next sent from the VMAC. (A host that is master of no router wakes only for
+    /// its timers: the gate matters only for a router we are master of, and a takeover writes
+    /// the heartbeats first.)
+    fn heartbeats(&mut self, now: Nanos) -> Vec<Effect> {
+        self.beat_at = Some(now);
+        // (interface, largest Master_Down_Interval, shortest advert interval, no_accept):
+        // a few interfaces, so a linear search.
+        let mut ifaces: Vec<(&str, Centis, Nanos, bool)> = Vec::new();
+        for i in &self.instances {
+            let (down, interval, refuses) = (
+                i.router.master_down_interval(),
+                ns(i.spec.advert_interval),
+                i.refuses_vip_traffic(),
+            );
+            match ifaces.iter_mut().find(|f| f.0 == i.spec.interface) {
+                Some(f) => {
+                    f.1 = f.1.max(down);
+                    f.2 = f.2.min(interval);
+                    f.3 |= refuses;
+                }
+                None => ifaces.push((&i.spec.interface, down, interval, refuses)),
+            }
+        }
+        ifaces.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        ifaces
             .into_iter()
-            .map(str::to_string)
+            .map(|(iface, down, shortest, no_accept)| Effect::Heartbeat {
+                iface: iface.to_string(),
+                at: now,
+                stale_after_ns: shortest + shortest / 2,
+                hold_ns: 2 * ns(down),
+                no_accept,
+            })
             .collect()
     }
 
-    /// The interface's heartbeat for XDP's liveness gate. It is stale once older than one and
-    /// a half of the interface's shortest advert interval: the controller wakes at least once
-    /// that interval (see [`Controller::next_wake`]) and writes it at every wake, so a stale
-    /// heartbeat means the daemon is gone (or stalled). It must be stale by the time a backup
-    /// takes over (Master_Down_Interval after our last advert, at least two intervals after
-    /// our last heartbeat, which follows that advert by at most an interval): a gate still
-    /// fresh then kept answering ARP from the VMAC after the new master's first advert, moved
-    /// the switch's entry for the VMAC back to the dead node, and closed a moment later, when
-    /// the Master_Down_Interval it used to wait ran out, dropping the clients' frames until
-    /// the new master next sent from the VMAC.
-    fn heartbeat(&mut self, iface: &str, now: Nanos) {
-        let routers = || self.instances.iter().filter(|i| i.spec.interface == iface);
-        let down = routers()
-            .map(|i| i.router.master_down_interval())
-            .max()
-            .unwrap_or(Centis(300));
-        let shortest = routers()
-            .map(|i| ns(i.spec.advert_interval))
-            .min()
-            .unwrap_or(ns(down));
-        let no_accept = self
-            .instances
-            .iter()
-            .any(|i| i.spec.interface == iface && i.refuses_vip_traffic());
-        self.out.push(Effect::Heartbeat {
-            iface: iface.to_string(),
-            at: now,
-            stale_after_ns: shortest + shortest / 2,
-            hold_ns: 2 * ns(down),
-            no_accept,
-        });
+    /// Instances started (at start or by a reload) after `mark` in the effects: the
+    /// heartbeats go before them, once, for every interface (with the `no_accept` of all of
+    /// them: the flag must be on before a router entry that needs it). `beat_at` was the
+    /// time of the last heartbeats before, restored if nothing was started.
+    fn beats_before(&mut self, mark: usize, now: Nanos, added: bool, beat_at: Option<Nanos>) {
+        if !added {
+            self.beat_at = beat_at;
+            return;
+        }
+        let beats = self.heartbeats(now);
+        self.out.splice(mark..mark, beats);
+    }
+
+    /// Starts the instances of `specs` (at start): their heartbeats once, before them all.
+    fn add_instances(
+        &mut self,
+        specs: impl IntoIterator<Item = InstanceSpec>,
+        host: &Host,
+        now: Nanos,
+    ) {
+        let (mark, beat_at) = (self.out.len(), self.beat_at.replace(now));
+        let mut added = false;
+        for spec in specs {
+            added = true;
+            self.add_instance(spec, host, now);
+        }
+        self.beats_before(mark, now, added, beat_at);
     }
 
     fn set_router(&mut self, i: usize, master: bool) {
@@ -2953,7 +3180,12 @@ impl Controller {
                 // then the advert announcing us leaves (and moves the switch's entry for the
                 // VMAC to us): by then we answer for the VIPs. (The other way round the kernel
                 // would answer ARP for a VIP with its own MAC meanwhile: XDP passes ARP for a
-                // VIP it is not master of.)
+                // VIP it is not master of.) A host of backups only does not wake every
+                // interval to keep its heartbeat fresh: it is written first.
+                if self.beat_at != Some(now) {
+                    let beats = self.heartbeats(now);
+                    self.out.extend(beats);
+                }
                 self.set_router(i, true);
                 let inst = &mut self.instances[i];
                 let (instance, iface) = (inst.name(), inst.spec.interface.clone());
@@ -3268,9 +3500,8 @@ impl Controller {
     /// Time passed: the heartbeat, retries of failed effects, then (with the stamps) every
     /// router fed the advert XDP stamped since the last look and its due timer, and GARPs.
     fn tick(&mut self, now: Nanos, adverts: Option<Vec<Heard>>) {
-        for iface in self.interface_names() {
-            self.heartbeat(&iface, now);
-        }
+        let beats = self.heartbeats(now);
+        self.out.extend(beats);
         if self.stopping.is_some() {
             self.hand_over(now, adverts);
             return;
@@ -3286,32 +3517,14 @@ impl Controller {
             return;
         };
         self.gather_adverts(now);
-        let newest: BTreeMap<(&str, Family, u8), Advert> = heard
-            .iter()
-            .map(|h| ((h.iface.as_str(), h.family, h.vrid), h.advert))
-            .collect();
-        let checksums: BTreeMap<(&str, Family, u8), V3Checksum> = heard
-            .iter()
-            .map(|h| ((h.iface.as_str(), h.family, h.vrid), h.checksum))
-            .collect();
+        let index = HeardIndex::new(&heard);
         for i in 0..self.instances.len() {
             let inst = &self.instances[i];
-            let key = (
-                inst.spec.interface.as_str(),
-                inst.family,
-                inst.spec.vrid.get(),
-            );
-            let heard_checksum = newest.get(&key).copied().zip(checksums.get(&key).copied());
-            self.check_checksum(i, now, heard_checksum);
+            let newest = index.get(&inst.spec.interface, inst.family, inst.spec.vrid.get());
+            self.check_checksum(i, now, newest.map(|h| (h.advert, h.checksum)));
             let inst = &self.instances[i];
-            let key = (
-                inst.spec.interface.as_str(),
-                inst.family,
-                inst.spec.vrid.get(),
-            );
             if let Some(advert) = newest
-                .get(&key)
-                .copied()
+                .map(|h| h.advert)
                 .filter(|a| a.received_at > inst.fed_ns && !self.deaf(inst))
             {
                 self.instances[i].fed_ns = advert.received_at;
@@ -3495,7 +3708,7 @@ impl Controller {
             let inst = &self.instances[i];
             let new_master = adverts.as_ref().and_then(|heard| {
                 heard.iter().find(|h| {
-                    h.iface == inst.spec.interface
+                    *h.iface == *inst.spec.interface
                         && h.family == inst.family
                         && h.vrid == inst.spec.vrid.get()
                         && h.advert.received_at > since
@@ -3711,7 +3924,7 @@ impl Controller {
                 if f.transient && inst.broken.is_none() {
                     // Only those that sent (a batch of an interface fails for all of them),
                     // and one count a batch, however many of their sends failed.
-                    if !self.sent.contains(&inst.spec.name) || !refused.insert(i) {
+                    if !sent(&self.sent, &inst.spec) || !refused.insert(i) {
                         continue;
                     }
                     inst.send_failures += 1;
@@ -3774,10 +3987,7 @@ impl Controller {
         // A send that went resets the count of refused ones.
         for i in 0..self.instances.len() {
             let inst = &mut self.instances[i];
-            if inst.send_failures > 0
-                && !refused.contains(&i)
-                && self.sent.contains(&inst.spec.name)
-            {
+            if inst.send_failures > 0 && !refused.contains(&i) && sent(&self.sent, &inst.spec) {
                 let line = format!(
                     "{}: sends go again after {} refused",
                     inst.name(),

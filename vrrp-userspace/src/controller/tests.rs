@@ -2122,13 +2122,15 @@ fn without_accept_mode_a_non_owner_router_tells_xdp_to_refuse_its_vips_traffic()
             .iter()
             .all(|(n, _, refuse)| *refuse == (n == "VI_2"))
     );
-    // The interface's flag is on from the heartbeat written before VI_2's router entry.
+    // The interface's flag is on from the heartbeat written before VI_2's router entry (one
+    // heartbeat an interface at start, before every instance's entries).
     let vi2 = effects
         .iter()
         .position(|e| matches!(e, Effect::SetRouter { instance, .. } if instance == "VI_2"))
         .unwrap();
-    let (_, after) = accept_modes(&effects[vi2 - 1..]);
-    assert!(matches!(effects[vi2 - 1], Effect::Heartbeat { .. }));
+    let (_, before) = accept_modes(&effects[..vi2]);
+    assert_eq!(before, vec![("eth0".to_string(), true)], "{ifaces:?}");
+    let (_, after) = accept_modes(&effects[vi2..]);
     assert!(after.iter().all(|(i, on)| i == "eth0" && *on), "{ifaces:?}");
     // A reload that turns accept on for VI_2 restarts it with the flag off, and the interface
     // no longer looks up destinations; the owner with no_accept is not refused either.
@@ -2722,7 +2724,10 @@ fn the_drivers_chores_come_as_effects_when_due() {
             .filter(|e| {
                 matches!(
                     e,
-                    Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
+                    Effect::ReadLinks(_)
+                        | Effect::TrimHeap
+                        | Effect::PublishStatus
+                        | Effect::RefreshStatus
                 )
             })
             .cloned()
@@ -2742,7 +2747,7 @@ fn the_drivers_chores_come_as_effects_when_due() {
     assert_eq!(ctl.chores_wake(), 2 * MS + STATUS_REFRESH);
     assert_eq!(
         chores(&tick(&mut ctl, 2 * MS + STATUS_REFRESH, vec![])),
-        vec![Effect::PublishStatus]
+        vec![Effect::RefreshStatus]
     );
     assert_eq!(ctl.chores_wake(), MS + LINK_CHECK);
     let out = tick(&mut ctl, MS + LINK_CHECK, vec![]);
@@ -2761,7 +2766,10 @@ fn without_chores(effects: Vec<Effect>) -> Vec<Effect> {
         .filter(|e| {
             !matches!(
                 e,
-                Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
+                Effect::ReadLinks(_)
+                    | Effect::TrimHeap
+                    | Effect::PublishStatus
+                    | Effect::RefreshStatus
             )
         })
         .collect()
@@ -2968,4 +2976,196 @@ fn start_refuses_what_a_reload_refuses_in_the_same_words() {
     }
     // And what a reload applies, start runs.
     assert!(Controller::start(&one, &host(), 0).is_ok());
+}
+
+/// 255 IPv4 and 255 IPv6 routers on each of `ifaces` interfaces (the whole VRID space, as
+/// the scale bench runs it), master or backup of all.
+fn whole_vrid_space(ifaces: usize, master: bool) -> (Config, Host) {
+    let mut instances = Vec::new();
+    let mut host = host();
+    for f in 0..ifaces {
+        let iface = format!("eth{f}");
+        host.ifaces.insert(
+            iface.clone(),
+            IfaceInfo {
+                primary4: Some(ME),
+                link_local: Some("fe80::4".parse().unwrap()),
+                nd_router: false,
+            },
+        );
+        host.links.insert(iface.clone(), true);
+        for vrid in 1..=255u8 {
+            for v6 in [false, true] {
+                let mut s = instance(&format!("V{f}_{v6}_{vrid}"), 1, 150, master);
+                s.vrid = Vrid::new(vrid).unwrap();
+                s.interface = iface.clone();
+                s.advert_interval = Centis(1);
+                let address = if v6 {
+                    IpAddr::V6(std::net::Ipv6Addr::new(
+                        0x2001,
+                        0xdb8,
+                        f as u16,
+                        0,
+                        0,
+                        0,
+                        0,
+                        vrid.into(),
+                    ))
+                } else {
+                    IpAddr::V4(Ipv4Addr::new(198, 51, f as u8, vrid))
+                };
+                s.vips = vec![Vip {
+                    address,
+                    prefix_len: if v6 { 128 } else { 32 },
+                    dev: iface.clone(),
+                    label: None,
+                    scope: Default::default(),
+                    broadcast: None,
+                }];
+                instances.push(s);
+            }
+        }
+    }
+    (config(instances), host)
+}
+
+fn count(effects: &[Effect], what: fn(&Effect) -> bool) -> usize {
+    effects.iter().filter(|e| what(e)).count()
+}
+
+#[test]
+fn starting_n_routers_writes_each_map_entry_once_and_the_heartbeats_once() {
+    // Linear in the routers: a router entry each (and one more for each that takes over), the
+    // VIPs mapped once, one heartbeat an interface. (At start the heartbeat was written once
+    // per instance, each computed over all instances so far: O(N²).)
+    for (ifaces, master) in [(1, true), (2, true), (2, false)] {
+        let (c, host) = whole_vrid_space(ifaces, master);
+        let n = c.instances.len();
+        assert_eq!(n, 510 * ifaces);
+        let (ctl, effects) = Controller::start(&c, &host, 0).unwrap();
+        let set_router = count(&effects, |e| matches!(e, Effect::SetRouter { .. }));
+        let mapped = count(&effects, |e| matches!(e, Effect::MapVips { .. }));
+        let stale = count(&effects, |e| matches!(e, Effect::RemoveStaleVips { .. }));
+        let beats = count(&effects, |e| matches!(e, Effect::Heartbeat { .. }));
+        let masters = ctl.states().filter(|s| *s == State::Master).count();
+        assert_eq!(masters, if master { n } else { 0 });
+        assert_eq!(set_router, n + masters, "{ifaces} interface(s)");
+        assert_eq!(mapped, n);
+        assert_eq!(stale, n);
+        assert_eq!(beats, ifaces);
+        // The heartbeats go before any router entry: XDP's gate is open and knows the
+        // interface's no_accept before the first router it answers for.
+        let first_router = effects
+            .iter()
+            .position(|e| matches!(e, Effect::SetRouter { .. }))
+            .unwrap();
+        let last_beat = effects
+            .iter()
+            .rposition(|e| matches!(e, Effect::Heartbeat { .. }))
+            .unwrap();
+        assert!(last_beat < first_router);
+    }
+}
+
+#[test]
+fn a_host_of_backups_wakes_for_its_timers_a_master_every_interval() {
+    let (c, host) = whole_vrid_space(2, false);
+    let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    // Every router heard 5 ms ago: the next deadline is the earliest Master_Down_Timer, and
+    // nothing in between (the advert interval is 10 ms).
+    let now = 20 * MS;
+    let adverts: Vec<Heard> = c
+        .instances
+        .iter()
+        .map(|s| {
+            let mut h = heard(s.vrid.get(), 200, now - 5 * MS);
+            h.iface = s.interface.as_str().into();
+            h.family = map_family(s);
+            h.advert.interval = Centis(1);
+            h
+        })
+        .collect();
+    tick(&mut ctl, now, adverts);
+    let down = ctl
+        .routers()
+        .filter_map(|(_, r)| r.next_deadline())
+        .min()
+        .unwrap();
+    assert!(down > now + 10 * MS, "{down}");
+    assert_eq!(ctl.next_wake(now), down);
+    assert!(ctl.states().all(|s| s == State::Backup));
+    // A master of them all wakes at least every interval (its adverts, the heartbeat).
+    let (c, host) = whole_vrid_space(1, true);
+    let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    tick(&mut ctl, MS, vec![]);
+    assert!(ctl.next_wake(MS) <= MS + 10 * MS);
+}
+
+#[test]
+fn a_backup_that_takes_over_writes_the_heartbeat_before_its_router_entry() {
+    // A host of backups does not keep its heartbeat fresh between its timers; the takeover
+    // writes it first, however the takeover comes.
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let effects = tick(&mut ctl, 10 * SEC, vec![]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let router = effects
+        .iter()
+        .position(
+            |e| matches!(e, Effect::SetRouter { config, .. } if config.flags & ROUTER_MASTER != 0),
+        )
+        .unwrap();
+    assert!(
+        effects[..router]
+            .iter()
+            .any(|e| matches!(e, Effect::Heartbeat { at, .. } if *at == 10 * SEC))
+    );
+}
+
+#[test]
+fn the_stamps_of_a_tick_are_found_by_interface_family_and_vrid() {
+    let mut a = heard(7, 200, 5);
+    a.iface = "eth1".into();
+    let mut b = heard(7, 200, 6);
+    b.family = Family::Ipv6;
+    let c = heard(255, 100, 7);
+    let all = vec![a.clone(), b.clone(), c.clone()];
+    let index = HeardIndex::new(&all);
+    assert_eq!(index.get("eth1", Family::Ipv4, 7), Some(&a));
+    assert_eq!(index.get("eth0", Family::Ipv6, 7), Some(&b));
+    assert_eq!(index.get("eth0", Family::Ipv4, 255), Some(&c));
+    assert_eq!(index.get("eth0", Family::Ipv4, 7), None);
+    assert_eq!(index.get("eth2", Family::Ipv4, 7), None);
+    assert_eq!(HeardIndex::new(&[]).get("eth0", Family::Ipv4, 1), None);
+}
+
+#[test]
+fn views_built_once_and_refreshed_with_live_parts_are_the_views_built_now() {
+    // The loop builds every view only after a change status shows; between, it refreshes
+    // what changes with time alone. What status then shows is what building them all anew
+    // would show.
+    let c = config(vec![
+        instance("VI_1", 1, 100, false),
+        instance("VI_2", 2, 200, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let (views, timings) = (ctl.instances(), ctl.timings());
+    let mut adverts = vec![heard(1, 200, 20 * MS)];
+    adverts[0].advert.interval = Centis(1);
+    tick(&mut ctl, 25 * MS, adverts);
+    tick(&mut ctl, 35 * MS, vec![heard(1, 200, 30 * MS)]);
+    let snapshot = crate::status::StatusSnapshot {
+        views: Arc::new(views.clone()),
+        timings: Arc::new(timings),
+        live: Arc::new(ctl.live()),
+        ..Default::default()
+    };
+    let (now, timings_now) = snapshot.current();
+    assert_ne!(now, views, "something changed with time");
+    assert_eq!(now, ctl.instances());
+    assert_eq!(timings_now, ctl.timings());
 }

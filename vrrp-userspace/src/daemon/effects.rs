@@ -55,6 +55,8 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             failures.extend(self.flush());
+            // What the next batch finds stale is read again.
+            self.stale.clear();
             effects = self.ctl.handle(monotonic_ns(), Input::Results(failures));
         }
     }
@@ -69,13 +71,13 @@ impl<F: Frames> Daemon<F> {
             let sent = iface.tx.send_batch(&iface.outbox);
             let count = iface.outbox.len();
             iface.outbox.clear();
-            let from = std::mem::take(&mut iface.outbox_from);
+            // Taken for the batch and given back empty: its allocation serves the next.
+            let mut from = std::mem::take(&mut iface.outbox_from);
             match sent {
                 Ok(dropped) => {
                     let now = monotonic_ns();
-                    for spec in &from {
-                        self.metrics.advert_sent(&spec.name, now);
-                    }
+                    self.metrics
+                        .adverts_sent(from.iter().map(|spec| spec.name.as_str()), now);
                     if let Some(total) = iface.drops.count(dropped, now) {
                         log::warn!(
                             "{name}: the kernel dropped {total} advert(s) since vrrpd started \
@@ -89,6 +91,8 @@ impl<F: Frames> Daemon<F> {
                     failures.push(failure(owner, true, &e, error));
                 }
             }
+            from.clear();
+            iface.outbox_from = from;
         }
         failures
     }
@@ -156,9 +160,17 @@ impl<F: Frames> Daemon<F> {
                 iface,
                 vips,
             } => {
+                // Stale: there before this batch (what it added is an instance's own). The
+                // interface's addresses are read once a batch, not once a VIP.
                 let index = self.index(&iface)?;
+                let list = match self.stale.entry(index) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(self.netlink.address_list(index).await?)
+                    }
+                };
                 for vip in vips {
-                    if self.netlink.del_vip(index, vip.address).await? {
+                    if self.netlink.del_listed(list, vip.address).await? {
                         log::info!("{instance}: removed stale VIP {} from {iface}", vip.address);
                     }
                 }
@@ -204,9 +216,10 @@ impl<F: Frames> Daemon<F> {
                 }
             }
             Effect::RemoveVips { iface, vips, .. } => {
+                // As they were added: one request each, no dump of the interface.
                 let index = self.index(&iface)?;
-                for vip in vips {
-                    self.netlink.del_vip(index, vip.address).await?;
+                for vip in &vips {
+                    self.netlink.del_own_vip(index, vip).await?;
                 }
             }
             Effect::AddRoutes { routes, rules, .. } => {
@@ -414,10 +427,12 @@ impl<F: Frames> Daemon<F> {
                 self.inputs.extend(inputs);
             }
             Effect::TrimHeap => release_free_memory(),
-            Effect::PublishStatus => {
-                if let Some(tx) = &self.snapshot {
-                    tx.send_replace(self.snapshot());
-                }
+            // Published once the turn of the loop is over (`Daemon::publish`): a burst of
+            // inputs (a takeover storm's address conflicts, one input each) built every view
+            // once an input.
+            Effect::PublishStatus => self.publish = Some(true),
+            Effect::RefreshStatus => {
+                self.publish.get_or_insert(false);
             }
             Effect::LoadConfig => {
                 let loaded = self.load().await;

@@ -133,6 +133,12 @@ pub struct Daemon<F: Frames> {
     inputs: VecDeque<Input>,
     /// The controller's answer to the reload asked ([`controller::Effect::AnswerReload`]).
     answer: Option<ReloadAnswer>,
+    /// A snapshot to publish at the end of the loop's turn: every view built again (`true`,
+    /// [`controller::Effect::PublishStatus`]) or only what changed with time alone.
+    publish: Option<bool>,
+    /// The addresses of each interface (by index) as the batch of effects being carried out
+    /// first read them, for [`controller::Effect::RemoveStaleVips`].
+    stale: BTreeMap<u32, crate::netlink::AddressList>,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -199,6 +205,8 @@ impl<F: Frames> Daemon<F> {
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
             inputs: VecDeque::new(),
             answer: None,
+            stale: BTreeMap::new(),
+            publish: None,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -256,7 +264,30 @@ impl<F: Frames> Daemon<F> {
                     .collect(),
             ),
             timings: Arc::new(self.ctl.timings()),
+            live: Arc::new(self.ctl.live()),
         }
+    }
+
+    /// The snapshot published last with what changed with time alone refreshed (one small
+    /// allocation, where building every view again allocates a dozen strings an instance).
+    fn refreshed(&self, last: &StatusSnapshot) -> StatusSnapshot {
+        StatusSnapshot {
+            live: Arc::new(self.ctl.live()),
+            ..last.clone()
+        }
+    }
+
+    /// Publishes the snapshot the effects of this turn of the loop asked for, once.
+    fn publish(&mut self) {
+        let (Some(full), Some(tx)) = (self.publish.take(), &self.snapshot) else {
+            return;
+        };
+        let next = if full {
+            self.snapshot()
+        } else {
+            self.refreshed(&tx.borrow())
+        };
+        tx.send_replace(next);
     }
 
     /// Status of every instance (reads the XDP counters).
@@ -353,6 +384,7 @@ impl<F: Frames> Daemon<F> {
             // The controller published the snapshot first: a status asked after the answer
             // shows what the reload did.
             if let (Some(reply), Some(answer)) = (reload_reply, self.answer.take()) {
+                self.publish();
                 // The client may have gone; the reload stands.
                 let _ = reply.send(answer);
             }
@@ -386,6 +418,7 @@ impl<F: Frames> Daemon<F> {
                 self.feed(c).await;
             }
             self.tick(event).await;
+            self.publish();
             if !stopping {
                 systemd.alive(self.ctl.states());
             }
