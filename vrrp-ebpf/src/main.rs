@@ -134,80 +134,85 @@ fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {
     Some((start + offset) as *mut T)
 }
 
-/// Stores 8 bytes at `p` in the frame with one instruction, whatever `p`'s alignment (Rust's
-/// unaligned writes become eight byte stores on BPF). The verifier accepts unaligned frame
-/// access where the CPU handles it (x86-64, arm64) and refuses the program at load elsewhere.
+/// Stores 8 bytes at `p + OFF` in the frame with one instruction, whatever the alignment
+/// (Rust's unaligned writes become eight byte stores on BPF), the offset in the instruction
+/// (no register add per access). The verifier accepts unaligned frame access where the CPU
+/// handles it (x86-64, arm64) and refuses the program at load elsewhere.
 ///
 /// # Safety
-/// `p` and the 7 bytes after it must be inside the frame (checked by `ptr_at`).
+/// `p + OFF` and the 7 bytes after it must be inside the frame (checked by `ptr_at`).
 #[inline(always)]
-unsafe fn store64(p: *mut u8, v: u64) {
+pub(crate) unsafe fn store64_at<const OFF: i16>(p: *mut u8, v: u64) {
     // SAFETY: per the contract.
     unsafe {
-        core::arch::asm!("*(u64 *)({p} + 0) = {v}", p = in(reg) p, v = in(reg) v, options(nostack))
+        core::arch::asm!("*(u64 *)({p} + {off}) = {v}", p = in(reg) p, off = const OFF, v = in(reg) v, options(nostack))
     }
 }
 
-/// Stores 4 bytes at `p` in the frame with one instruction; see [`store64`].
+/// Stores 4 bytes at `p + OFF` in the frame with one instruction; see [`store64_at`].
 ///
 /// # Safety
-/// As [`store64`], for 4 bytes.
+/// `p + OFF` and the 3 bytes after it must be inside the frame (checked by `ptr_at`).
 #[inline(always)]
-unsafe fn store32(p: *mut u8, v: u32) {
+pub(crate) unsafe fn store32_at<const OFF: i16>(p: *mut u8, v: u32) {
     // SAFETY: per the contract.
     unsafe {
-        core::arch::asm!("*(u32 *)({p} + 0) = {v}", p = in(reg) p, v = in(reg) v as u64, options(nostack))
+        core::arch::asm!("*(u32 *)({p} + {off}) = {v}", p = in(reg) p, off = const OFF, v = in(reg) v as u64, options(nostack))
     }
 }
 
-/// Writes 12 bytes (destination and source MAC) at the start of the frame in two stores.
-#[inline(always)]
-fn write_macs(ctx: &XdpContext, dst: [u8; 6], src: [u8; 6]) -> Option<()> {
-    let eth = ptr_at::<[u8; 12]>(ctx, 0)? as *mut u8;
-    let head = u64::from_ne_bytes([
-        dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], src[0], src[1],
-    ]);
-    let tail = u32::from_ne_bytes([src[2], src[3], src[4], src[5]]);
-    // SAFETY: inside the 12 bytes ptr_at checked.
-    unsafe {
-        store64(eth, head);
-        store32(eth.add(8), tail);
-    }
-    Some(())
-}
-
-/// Loads 8 bytes (memory order) at `p` in the frame with one instruction; see [`store64`].
+/// Loads 8 bytes (memory order) at `p` in the frame with one instruction; see [`store64_at`].
 ///
 /// # Safety
-/// As [`store64`].
+/// As [`store64_at`], at `p`.
 #[inline(always)]
 unsafe fn load64(p: *const u8) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { load64_at::<0>(p) }
+}
+
+/// [`load64`] at `p + OFF`, the offset in the instruction (no register add per access).
+///
+/// # Safety
+/// `p + OFF` and the 7 bytes after it must be inside the frame (checked by `ptr_at`).
+#[inline(always)]
+pub(crate) unsafe fn load64_at<const OFF: i16>(p: *const u8) -> u64 {
     let v: u64;
     // SAFETY: per the contract.
     unsafe {
-        core::arch::asm!("{v} = *(u64 *)({p} + 0)", p = in(reg) p, v = out(reg) v, options(nostack, readonly))
+        core::arch::asm!("{v} = *(u64 *)({p} + {off})", p = in(reg) p, off = const OFF, v = out(reg) v, options(nostack, readonly))
     };
     v
 }
 
-/// Loads 4 bytes (memory order) at `p` in the frame with one instruction; see [`store64`].
+/// Loads 4 bytes (memory order) at `p` in the frame with one instruction; see [`store64_at`].
 ///
 /// # Safety
-/// As [`store64`], for 4 bytes.
+/// As [`store64_at`], for 4 bytes at `p`.
 #[inline(always)]
 unsafe fn load32(p: *const u8) -> u32 {
+    // SAFETY: per the contract.
+    unsafe { load32_at::<0>(p) }
+}
+
+/// [`load32`] at `p + OFF`, the offset in the instruction.
+///
+/// # Safety
+/// `p + OFF` and the 3 bytes after it must be inside the frame (checked by `ptr_at`).
+#[inline(always)]
+unsafe fn load32_at<const OFF: i16>(p: *const u8) -> u32 {
     let v: u64;
     // SAFETY: per the contract.
     unsafe {
-        core::arch::asm!("{v} = *(u32 *)({p} + 0)", p = in(reg) p, v = out(reg) v, options(nostack, readonly))
+        core::arch::asm!("{v} = *(u32 *)({p} + {off})", p = in(reg) p, off = const OFF, v = out(reg) v, options(nostack, readonly))
     };
     v as u32
 }
 
-/// Loads 2 bytes (memory order) at `p` in the frame with one instruction; see [`store64`].
+/// Loads 2 bytes (memory order) at `p` in the frame with one instruction; see [`store64_at`].
 ///
 /// # Safety
-/// As [`store64`], for 2 bytes.
+/// As [`store64_at`], for 2 bytes at `p`.
 #[inline(always)]
 unsafe fn load16(p: *const u8) -> u16 {
     let v: u64;
@@ -240,26 +245,41 @@ impl<const N: usize> core::ops::Deref for Wide<N> {
     }
 }
 
-/// Reads `N` bytes at `offset` a word at a time (Rust's unaligned reads become a load per
-/// byte on BPF); None past the end of the frame.
+/// Reads `N` bytes (at most 48) at `offset` a word at a time (Rust's unaligned reads become a
+/// load per byte on BPF), each load with its offset in the instruction; None past the end of
+/// the frame.
 #[inline(always)]
 fn read_wide<const N: usize>(ctx: &XdpContext, offset: usize) -> Option<Wide<N>> {
+    const { assert!(N <= 48) };
     let p = ptr_at::<[u8; N]>(ctx, offset)? as *const u8;
     let mut w = Wide([0u8; N]);
-    let mut i = 0;
+    let out = w.0.as_mut_ptr();
     // SAFETY: every load is inside the `N` bytes ptr_at checked; every store inside `w`, at
-    // an offset aligned for its size.
+    // an offset aligned for its size. The offsets are constants: the branches fold away.
     unsafe {
-        while i + 8 <= N {
-            ptr::write(w.0.as_mut_ptr().add(i) as *mut u64, load64(p.add(i)));
-            i += 8;
+        macro_rules! words {
+            ($($i:literal)*) => {$(
+                if $i + 8 <= N {
+                    ptr::write(out.add($i) as *mut u64, load64_at::<$i>(p));
+                }
+            )*};
         }
+        words!(0 8 16 24 32 40);
+        let mut i = N / 8 * 8;
         if i + 4 <= N {
-            ptr::write(w.0.as_mut_ptr().add(i) as *mut u32, load32(p.add(i)));
+            let v = match i {
+                0 => load32_at::<0>(p),
+                8 => load32_at::<8>(p),
+                16 => load32_at::<16>(p),
+                24 => load32_at::<24>(p),
+                32 => load32_at::<32>(p),
+                _ => load32_at::<40>(p),
+            };
+            ptr::write(out.add(i) as *mut u32, v);
             i += 4;
         }
         while i < N {
-            w.0[i] = *p.add(i);
+            *out.add(i) = *p.add(i);
             i += 1;
         }
     }
@@ -342,12 +362,9 @@ fn coarse_now_ns() -> u64 {
 /// while the controller's heartbeat is fresh; once it is stale, until another router's valid
 /// advert for it arrived after the last heartbeat (`VRRP_TAKEOVER`: the new master), and never
 /// once the heartbeat is older than `hold_ns`. Counts `GateHeld` when it is open only because
-/// no one took over yet.
+/// no one took over yet. `i`: the interface's configuration, which the caller looked up.
 #[inline(always)]
-fn gate_open(now: u64, router: u32) -> bool {
-    let Some(i) = VRRP_IFACE.get(0) else {
-        return false;
-    };
+fn gate_open(i: &IfaceConfig, now: u64, router: u32) -> bool {
     let hb = i.heartbeat_ns;
     if hb == 0 {
         return false;
@@ -397,10 +414,10 @@ fn handle(ctx: &XdpContext) -> u32 {
     l3 += 2;
 
     if ethertype == ETH_P_ARP {
-        if !our_vlan(vlan) {
-            return XDP_PASS;
-        }
-        return arp(ctx, l3);
+        return match iface() {
+            Some(i) if i.vlan == vlan => arp(ctx, l3, i),
+            _ => XDP_PASS,
+        };
     }
     // A VMAC destination: 00-00-5E-00-01-{VRID} (IPv4) or 00-00-5E-00-02-{VRID} (IPv6).
     let prefix = head & 0xff_ffff_ffff;
@@ -428,6 +445,12 @@ fn our_vlan(vlan: u32) -> bool {
     VRRP_IFACE.get(0).map_or(vlan == 0, |i| i.vlan == vlan)
 }
 
+/// The interface's configuration (`VRRP_IFACE`): looked up once per frame and handed down.
+#[inline(always)]
+pub(crate) fn iface() -> Option<&'static IfaceConfig> {
+    VRRP_IFACE.get(0)
+}
+
 /// A frame addressed to a VMAC.
 #[inline(always)]
 fn vmac(ctx: &XdpContext, kind: u8, vrid: u8, l3: usize, ethertype: u16) -> u32 {
@@ -447,13 +470,13 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8, l3: usize, ethertype: u16) -> u32 
         count(Counter::VmacDropped);
         return XDP_DROP;
     }
-    if !gate_open(coarse_now_ns(), router_index(family, vrid)) {
+    let Some(iface) = iface() else {
+        return XDP_PASS;
+    };
+    if !gate_open(iface, coarse_now_ns(), router_index(family, vrid)) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
-    let Some(iface) = VRRP_IFACE.get(0) else {
-        return XDP_PASS;
-    };
     if iface.flags & IFACE_NO_ACCEPT != 0 && refused(ctx, l3, ethertype) {
         count(Counter::NoAcceptDropped);
         return XDP_DROP;
@@ -469,7 +492,7 @@ fn vmac(ctx: &XdpContext, kind: u8, vrid: u8, l3: usize, ethertype: u16) -> u32 
 
 /// ARP: answer requests for our active VIPs from the VMAC; spot others claiming them.
 #[inline(always)]
-fn arp(ctx: &XdpContext, off: usize) -> u32 {
+fn arp(ctx: &XdpContext, off: usize, iface: &IfaceConfig) -> u32 {
     let Some(a) = read_wide::<ARP_LEN>(ctx, off) else {
         return XDP_PASS;
     };
@@ -515,28 +538,34 @@ fn arp(ctx: &XdpContext, off: usize) -> u32 {
         count(Counter::ArpNotMaster);
         return XDP_PASS;
     }
-    if !gate_open(coarse_now_ns(), router_index(Family::Ipv4, vrid)) {
+    if !gate_open(iface, coarse_now_ns(), router_index(Family::Ipv4, vrid)) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
-    let (Some(eth_dst), Some(eth_src), Some(arp)) = (
-        ptr_at::<[u8; 6]>(ctx, 0),
-        ptr_at::<[u8; 6]>(ctx, 6),
+    let (Some(eth), Some(arp)) = (
+        ptr_at::<[u8; 14]>(ctx, 0),
         ptr_at::<[u8; ARP_LEN]>(ctx, off),
     ) else {
         return XDP_PASS;
     };
+    let (eth, arp) = (eth as *mut u8, arp as *mut u8);
+    // The reply in words, from the request's: the requester's MAC (the low six bytes of the
+    // word at 8) and address; the VMAC's first two bytes are 0, the rest one 32-bit word.
+    let sha = a.word(8) & 0xffff_ffff_ffff;
+    let spa = u32::from_ne_bytes(spa);
+    let tpa = u32::from_ne_bytes(tpa) as u64;
     let vmac = vmac_v4(vrid);
-    // SAFETY: every pointer was bounds-checked by ptr_at; the writes stay inside the frame.
+    let vmac_tail = u32::from_ne_bytes([vmac[2], vmac[3], vmac[4], vmac[5]]);
+    // SAFETY: every store is inside the Ethernet header or the ARP message ptr_at checked.
     unsafe {
-        ptr::write_unaligned(eth_dst, sha);
-        ptr::write_unaligned(eth_src, vmac);
-        let a = &mut *arp;
-        a[7] = 2; // op: reply
-        a[8..14].copy_from_slice(&vmac); // sender hardware: the VMAC
-        a[14..18].copy_from_slice(&tpa); // sender protocol: the VIP
-        a[18..24].copy_from_slice(&sha); // target hardware: the requester
-        a[24..28].copy_from_slice(&spa); // target protocol: the requester
+        // To the requester, from the VMAC.
+        store64_at::<0>(eth, sha);
+        store32_at::<8>(eth, vmac_tail);
+        // Ethernet/IPv4, op 2 (reply); sender: the VMAC and the VIP; target: the requester.
+        store64_at::<0>(arp, u64::from_ne_bytes([0, 1, 8, 0, 6, 4, 0, 2]));
+        store64_at::<8>(arp, ((vmac_tail as u64) << 16) | (tpa << 48));
+        store64_at::<16>(arp, (tpa >> 16) | (sha << 16));
+        store32_at::<24>(arp, spa);
     }
     count(Counter::ArpReplied);
     XDP_TX
@@ -570,15 +599,6 @@ fn no_accept_here(vlan: u32) -> bool {
     VRRP_IFACE
         .get(0)
         .is_some_and(|i| i.flags & IFACE_NO_ACCEPT != 0 && i.vlan == vlan)
-}
-
-/// Whether this interface has a router without Accept_Mode ([`IFACE_NO_ACCEPT`]), for a frame
-/// already known to be on the routers' VLAN.
-#[inline(always)]
-pub(crate) fn no_accept_on() -> bool {
-    VRRP_IFACE
-        .get(0)
-        .is_some_and(|i| i.flags & IFACE_NO_ACCEPT != 0)
 }
 
 /// Whether router flags `flags` say: master without Accept_Mode ([`ROUTER_NO_ACCEPT`]).
@@ -743,8 +763,11 @@ fn ipv6(ctx: &XdpContext, off: usize, vlan: u32) -> u32 {
         return XDP_PASS;
     };
     if ip[6] != IPPROTO_VRRP {
-        if ip[6] == IPPROTO_ICMPV6 && our_vlan(vlan) {
-            return nd::icmpv6(ctx, off, &ip);
+        if ip[6] == IPPROTO_ICMPV6 {
+            return match iface() {
+                Some(i) if i.vlan == vlan => nd::icmpv6(ctx, off, &ip, i),
+                _ => XDP_PASS,
+            };
         }
         if no_accept_here(vlan) && nd::refused6(&ip) {
             count(Counter::NoAcceptDropped);

@@ -27,7 +27,8 @@ use aya_ebpf::{
 };
 use vrrp_common::{
     maps::{
-        Counter, EventKind, ROUTER_MASTER, ROUTER_ND_ROUTER, RouterConfig, SLOT_WAYS6, Vip6Entry,
+        Counter, EventKind, IFACE_NO_ACCEPT, IfaceConfig, ROUTER_MASTER, ROUTER_ND_ROUTER,
+        RouterConfig, SLOT_WAYS6, Vip6Entry,
     },
     proto::{
         ETH_P_IPV6, IPPROTO_ICMPV6, ND_NA_OVERRIDE, ND_NA_ROUTER, ND_NA_SOLICITED,
@@ -38,8 +39,8 @@ use vrrp_common::{
 
 use crate::{
     IPV6_HLEN, VRRP_ROUTERS, VRRP_VIPS6, VRRP_VIPSLOTS, Wide, bytes16, coarse_now_ns, count,
-    emit_event, fold, gate_open, now_ns, ptr_at, read, read_wide, store64, sum64, words16,
-    write_macs,
+    emit_event, fold, gate_open, load64_at, now_ns, ptr_at, read, read_wide, store32_at,
+    store64_at, sum64, words16,
 };
 
 /// Fixed part of a solicitation or advertisement: type, code, checksum, flags, target.
@@ -52,15 +53,15 @@ const NS_MAX: usize = 64;
 
 /// An ICMPv6 message at `off + 40` of the frame (`ip`: its IPv6 header).
 #[inline(always)]
-pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
+pub fn icmpv6(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>, iface: &IfaceConfig) -> u32 {
     let Some(kind) = read::<u8>(ctx, off + IPV6_HLEN) else {
         return XDP_PASS;
     };
     if kind == ND_NEIGHBOR_SOLICIT {
-        solicit(ctx, off, ip)
+        solicit(ctx, off, ip, iface)
     } else if kind == ND_NEIGHBOR_ADVERT {
         advert(ctx, off, ip)
-    } else if crate::no_accept_on() && refused6(ip) {
+    } else if iface.flags & IFACE_NO_ACCEPT != 0 && refused6(ip) {
         count(Counter::NoAcceptDropped);
         XDP_DROP
     } else {
@@ -133,12 +134,18 @@ fn pseudo_tail(len: usize) -> u64 {
 
 /// A solicitation: answered from the VMAC if it asks for an active VIP.
 #[inline(always)]
-fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
-    let icmp = off + IPV6_HLEN;
-    let Some(ns) = read_wide::<ND_FIXED>(ctx, icmp) else {
+fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>, iface: &IfaceConfig) -> u32 {
+    let Some(ns) = ptr_at::<[u8; ND_FIXED]>(ctx, off + IPV6_HLEN) else {
         return XDP_PASS;
     };
-    let Some(vip) = lookup_vip6_words(ns.word(8), ns.word(16)) else {
+    // The fixed part in three loads from the frame: type, code, checksum and reserved; the
+    // target.
+    // SAFETY: inside the ND_FIXED bytes ptr_at checked.
+    let (head, target_hi, target_lo) = unsafe {
+        let p = ns as *const u8;
+        (load64_at::<0>(p), load64_at::<8>(p), load64_at::<16>(p))
+    };
+    let Some(vip) = lookup_vip6_words(target_hi, target_lo) else {
         return XDP_PASS;
     };
     let Some(router) = VRRP_ROUTERS.get(vip.router) else {
@@ -148,12 +155,19 @@ fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
         count(Counter::NdNotMaster);
         return XDP_PASS;
     }
-    if !gate_open(coarse_now_ns(), vip.router) {
+    if !gate_open(iface, coarse_now_ns(), vip.router) {
         count(Counter::GateClosed);
         return XDP_DROP;
     }
     // From here on the kernel must not see it: answered from the VMAC, or dropped.
-    match answer(ctx, off, ip, &ns, vip.router, router) {
+    match answer(
+        ctx,
+        off,
+        ip,
+        [head, target_hi, target_lo],
+        vip.router,
+        router,
+    ) {
         Some(()) => {
             count(Counter::NdReplied);
             XDP_TX
@@ -166,38 +180,39 @@ fn solicit(ctx: &XdpContext, off: usize, ip: &Wide<IPV6_HLEN>) -> u32 {
 }
 
 /// Checks the solicitation (RFC 4861 §7.1.1) and rewrites the frame into the advertisement.
-/// None: invalid, or the frame could not be resized. The header and the fixed part come in
-/// aligned copies (`read_wide`), so every address is two loads and the checksum a few adds;
-/// the advertisement is written in nine 8-byte stores.
+/// None: invalid, or the frame could not be resized. `ns`: the solicitation's fixed part as
+/// words in memory order (type to reserved, the target). Every address is two words and the
+/// checksums a few adds; the advertisement is written in eight stores, each with its offset in
+/// the instruction (the target stays where the solicitation has it).
 #[inline(always)]
 fn answer(
     ctx: &XdpContext,
     off: usize,
     ip: &Wide<IPV6_HLEN>,
-    ns: &Wide<ND_FIXED>,
+    ns: [u64; 3],
     index: u32,
     router: &RouterConfig,
 ) -> Option<()> {
     let len = u16::from_be_bytes([ip[4], ip[5]]) as usize;
-    if ip[7] != VRRP_TTL || !(ND_FIXED..=NS_MAX).contains(&len) || !len.is_multiple_of(8) {
-        return None;
-    }
-    if ns[1] != 0 {
+    // Hop limit 255, a length of whole options up to NS_MAX, code 0.
+    if ip[7] != VRRP_TTL
+        || !(ND_FIXED..=NS_MAX).contains(&len)
+        || !len.is_multiple_of(8)
+        || ns[0].to_ne_bytes()[1] != 0
+    {
         return None;
     }
     let icmp = off + IPV6_HLEN;
     // Checksum: the pseudo-header's addresses, length and next header, and the message (the
     // options loaded a word at a time).
     let (src_hi, src_lo, dst_hi, dst_lo) = (ip.word(8), ip.word(16), ip.word(24), ip.word(32));
-    let (target_hi, target_lo) = (ns.word(8), ns.word(16));
-    let mut sum = pseudo_tail(len)
-        + sum64(src_hi)
-        + sum64(src_lo)
-        + sum64(dst_hi)
-        + sum64(dst_lo)
-        + sum64(ns.word(0))
-        + sum64(target_hi)
-        + sum64(target_lo);
+    let [head, target_hi, target_lo] = ns;
+    let (target_sum, src_sum) = (
+        sum64(target_hi) + sum64(target_lo),
+        sum64(src_hi) + sum64(src_lo),
+    );
+    let mut sum =
+        pseudo_tail(len) + src_sum + sum64(dst_hi) + sum64(dst_lo) + sum64(head) + target_sum;
     // The options, one pass a word at a time: each word joins the checksum, and the words
     // where an option starts (options are whole multiples of 8 bytes, so each starts on a
     // word) give its type and length. None may be empty or run past the message (at most 5
@@ -209,14 +224,17 @@ fn answer(
         if at >= len {
             break;
         }
-        let w = read_wide::<8>(ctx, icmp + at)?;
-        sum += sum64(w.word(0));
+        let p = ptr_at::<u64>(ctx, icmp + at)? as *const u8;
+        // SAFETY: inside the 8 bytes ptr_at checked.
+        let w = unsafe { load64_at::<0>(p) };
+        sum += sum64(w);
         if at == o {
-            if w[1] == 0 {
+            let [kind, units, ..] = w.to_ne_bytes();
+            if units == 0 {
                 return None;
             }
-            source_lladdr |= w[0] == ND_OPT_SOURCE_LLADDR;
-            o += w[1] as usize * 8;
+            source_lladdr |= kind == ND_OPT_SOURCE_LLADDR;
+            o += units as usize * 8;
         }
     }
     if o != len || fold(sum) != 0xffff {
@@ -238,16 +256,14 @@ fn answer(
     }
 
     let vmac = vmac_of(index);
-    let eth_src = *read_wide::<6>(ctx, 6)?;
-    let (eth_dst, to_hi, to_lo, mut flags) = if unspecified {
-        (
-            [0x33, 0x33, 0, 0, 0, 1],
+    let (to_hi, to_lo, to_sum, mut flags) = if unspecified {
+        let (hi, lo) = (
             u64::from_ne_bytes([0xff, 0x02, 0, 0, 0, 0, 0, 0]),
             u64::from_ne_bytes([0, 0, 0, 0, 0, 0, 0, 1]),
-            ND_NA_OVERRIDE,
-        )
+        );
+        (hi, lo, sum64(hi) + sum64(lo), ND_NA_OVERRIDE)
     } else {
-        (eth_src, src_hi, src_lo, ND_NA_SOLICITED | ND_NA_OVERRIDE)
+        (src_hi, src_lo, src_sum, ND_NA_SOLICITED | ND_NA_OVERRIDE)
     };
     if router.flags & ROUTER_ND_ROUTER != 0 {
         flags |= ND_NA_ROUTER;
@@ -257,7 +273,7 @@ fn answer(
     // its length, ICMPv6, hop limit 255; from the target to the asker; then type, checksum,
     // flags, the target, and the target link-layer address option with the VMAC.
     let na_len = (NA_LEN as u16).to_be_bytes();
-    let head = u64::from_ne_bytes([
+    let ip_head = u64::from_ne_bytes([
         0x6c,
         0,
         0,
@@ -277,23 +293,9 @@ fn answer(
         vmac[4],
         vmac[5],
     ]);
-    let sum = pseudo_tail(NA_LEN)
-        + 2 * (sum64(target_hi) + sum64(target_lo))
-        + sum64(to_hi)
-        + sum64(to_lo)
-        + sum64(u64::from_ne_bytes([
-            ND_NEIGHBOR_ADVERT,
-            0,
-            0,
-            0,
-            flags,
-            0,
-            0,
-            0,
-        ]))
-        + sum64(option);
-    let csum = (!fold(sum)).to_ne_bytes();
-    let icmp_head = u64::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0, csum[0], csum[1], flags, 0, 0, 0]);
+    let icmp_head = u64::from_ne_bytes([ND_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0]);
+    let sum = pseudo_tail(NA_LEN) + 2 * target_sum + to_sum + sum64(icmp_head) + sum64(option);
+    let icmp_head = icmp_head | ((!fold(sum) as u64) << 16);
 
     // Resize the frame to exactly the advertisement (a solicitation without options is 8
     // bytes shorter; Ethernet padding goes).
@@ -306,14 +308,30 @@ fn answer(
         }
     }
     let l3 = ptr_at::<[u8; IPV6_HLEN + NA_LEN]>(ctx, off)? as *mut u8;
-    let words = [
-        head, target_hi, target_lo, to_hi, to_lo, icmp_head, target_hi, target_lo, option,
-    ];
-    for (i, w) in words.iter().enumerate() {
-        // SAFETY: inside the bounds-checked IPv6 header and advertisement (9 words, 72 bytes).
-        unsafe { store64(l3.add(i * 8), *w) };
+    let eth = ptr_at::<[u8; 14]>(ctx, 0)? as *mut u8;
+    // SAFETY: inside the bounds-checked Ethernet header, IPv6 header and advertisement.
+    unsafe {
+        // The Ethernet header: to the asker (its source MAC, the low six bytes of the word at
+        // 6) or all nodes, from the VMAC (00-00 in the first word's top bytes, the rest in
+        // the next four).
+        let eth_dst = if unspecified {
+            u64::from_ne_bytes([0x33, 0x33, 0, 0, 0, 1, 0, 0])
+        } else {
+            load64_at::<6>(eth) & 0xffff_ffff_ffff
+        };
+        store64_at::<0>(eth, eth_dst);
+        store32_at::<8>(
+            eth,
+            u32::from_ne_bytes([vmac[2], vmac[3], vmac[4], vmac[5]]),
+        );
+        store64_at::<0>(l3, ip_head);
+        store64_at::<8>(l3, target_hi);
+        store64_at::<16>(l3, target_lo);
+        store64_at::<24>(l3, to_hi);
+        store64_at::<32>(l3, to_lo);
+        store64_at::<40>(l3, icmp_head);
+        store64_at::<64>(l3, option);
     }
-    write_macs(ctx, eth_dst, vmac)?;
     Some(())
 }
 
@@ -403,7 +421,7 @@ pub fn egress(ctx: &TcContext) -> i32 {
     let master = VRRP_ROUTERS
         .get(vip.router)
         .is_some_and(|r| r.flags & ROUTER_MASTER != 0);
-    if !master || !gate_open(coarse_now_ns(), vip.router) {
+    if !master || crate::iface().is_none_or(|i| !gate_open(i, coarse_now_ns(), vip.router)) {
         count(Counter::NdEgressDropped);
         return TC_ACT_SHOT;
     }

@@ -648,3 +648,76 @@ fn kernel_vips_beyond_a_slots_ways_are_found_in_the_hash_maps() {
         "rebuilt from the hash map"
     );
 }
+
+/// The advertisement's checksum (computed from words, folded once per carry) for VIPs and
+/// askers chosen so that it comes out at each edge of the one's complement fold: 0x0000 (the
+/// sum folds to exactly 0xffff), 0x0001, 0xfffe and 0x8000, for several targets and router
+/// flags. Every advertisement must equal `wire`'s byte for byte, checksum included.
+#[test]
+fn kernel_na_checksum_is_right_at_the_edges_of_the_fold() {
+    if !lab::privileged("kernel_na_checksum_is_right_at_the_edges_of_the_fold") {
+        return;
+    }
+    let mut dp = loaded();
+    let targets: [Ipv6Addr; 4] = [
+        vip(),
+        "2001:db8:ffff:ffff:ffff:ffff:ffff:ff03".parse().unwrap(),
+        "2001:db8:8000::1:3".parse().unwrap(),
+        "fd00::fffe:3".parse().unwrap(),
+    ];
+    for t in &targets[1..] {
+        dp.add_vip6(*t, Family::Ipv6, 52).unwrap();
+    }
+    let na = |target: Ipv6Addr, asker: Ipv6Addr, router: bool| {
+        icmpv6::Repr::Advert {
+            router,
+            solicited: true,
+            override_: true,
+            target,
+            target_mac: Some(VMAC6),
+        }
+        .frame(CLIENT_MAC, VMAC6, &[], target, asker)
+    };
+    // The checksum at 14 + 40 + 2.
+    let csum = |f: &[u8]| u16::from_be_bytes([f[56], f[57]]);
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, target) in targets.iter().enumerate() {
+        let router = i % 2 == 0;
+        dp.set_router(Family::Ipv6, 52, &router6(true, router))
+            .unwrap();
+        for want in [0x0000u16, 0x0001, 0xfffe, 0x8000] {
+            // The asker's last 16 bits enter the sum once: with them 0 the sum is !c0, so
+            // `w = !want - !c0` (one's complement) makes the checksum `want`.
+            let base = Ipv6Addr::from((u128::from(*target) ^ (0xabcd << 64)) & !0xffff);
+            let c0 = csum(&na(*target, base, router));
+            let mut w = (!want) as u32 + c0 as u32;
+            w = (w & 0xffff) + (w >> 16);
+            let asker = Ipv6Addr::from(u128::from(base) | w as u128);
+            let expected = na(*target, asker, router);
+            assert_eq!(csum(&expected), want, "asker {asker} for target {target}");
+            seen.insert(want);
+            let out = dp.test_run(&ns_for(asker, *target)).unwrap();
+            assert_eq!(out.verdict, verdict::TX, "NS for {target} from {asker}");
+            assert_eq!(
+                out.frame, expected,
+                "NA for {target} to {asker}, checksum {want:#06x}"
+            );
+            decode_na(&out.frame, CLIENT_MAC, VMAC6, asker, *target, router, true);
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    assert_eq!(dp.counter(Counter::NdReplied).unwrap(), 16);
+    assert_eq!(dp.counter(Counter::NdDropped).unwrap(), 0);
+}
+
+/// The usual solicitation for `target`, from `asker`.
+fn ns_for(asker: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
+    ns_raw(
+        asker,
+        icmpv6::solicited_node(target),
+        target,
+        &slla(),
+        255,
+        false,
+    )
+}
