@@ -12,6 +12,8 @@
 //! (`garp_lower_prio_repeat`, by default `vrrp_garp_master_repeat`).
 use std::{path::PathBuf, sync::Mutex, time::Duration};
 
+use vrrp_userspace::dataplane::monotonic_ns;
+
 use vrrp_userspace::lab::{
     self, Lab, NetNs,
     daemon::{Vrrpd, holds, run_dir, tshark_fields, wait_for},
@@ -19,6 +21,9 @@ use vrrp_userspace::lab::{
 
 /// One scenario at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The client's probe period.
+const PROBE: Duration = Duration::from_millis(5);
 
 fn vrrpd() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
@@ -62,25 +67,6 @@ fn recreate_eth0(lab: &Lab, role: &str, addr: &str) {
 
 /// The longest time without a reply in `ping -D` output (its printed receive times), and
 /// the replies counted.
-fn longest_gap(ping_log: &str) -> (Duration, usize) {
-    let times: Vec<f64> = ping_log
-        .lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .collect();
-    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
-    (Duration::from_secs_f64(gap), times.len())
-}
-
-struct Pinger(lab::Child, PathBuf);
-
-fn ping_vip(client: &NetNs, dir: &std::path::Path) -> Pinger {
-    let log = dir.join("ping.log");
-    let child = lab::Child::spawn_in(client, &["ping", "-D", "-n", "-i", "0.005", VIP], &log)
-        .expect("ping");
-    Pinger(child, log)
-}
-
 /// Runs the scenario with `extra` global_defs lines on both routers; the longest outage of
 /// the VIP the client saw, and the backup's log.
 fn outage_after_recreating_the_backups_eth0(extra: &str) -> (Duration, String) {
@@ -104,7 +90,10 @@ fn outage_after_recreating_the_backups_eth0(extra: &str) -> (Duration, String) {
     assert!(lab::daemon::ping(client, VIP), "{}", lb02.log_text());
     lab.host("lb02")
         .exec(&["ping", "-c", "1", "-W", "1", "192.0.2.4"]);
-    let pinger = ping_vip(client, &dir);
+    // An echo request every 5 ms from a sleeping thread (iputils' `ping -i 0.005` spins a CPU).
+    let prober =
+        lab::bench::Prober::start(client, VIP.parse().unwrap(), PROBE, 0x7ec0).expect("prober");
+    let from = monotonic_ns();
     std::thread::sleep(Duration::from_millis(500));
     recreate_eth0(&lab, "lb01", "192.0.2.4/24");
     // Settled: lb02 alone holds the VIP, lb01 back in BACKUP on its new interface.
@@ -113,8 +102,9 @@ fn outage_after_recreating_the_backups_eth0(extra: &str) -> (Duration, String) {
     })
     .unwrap_or_else(|| panic!("lb01 not back in BACKUP:\n{}", lb01.log_text()));
     std::thread::sleep(Duration::from_secs(4));
-    drop(pinger.0);
-    let (gap, replies) = longest_gap(&std::fs::read_to_string(&pinger.1).unwrap());
+    let gap = Duration::from_nanos(prober.longest_gap(from, monotonic_ns()));
+    let replies = prober.received();
+    drop(prober);
     assert!(replies > 100, "{replies} replies");
     assert!(holds(lab.host("lb02"), VIP));
     (gap, lb01.log_text())
