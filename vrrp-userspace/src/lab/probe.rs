@@ -23,6 +23,8 @@ use std::{
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::wire::checksum;
+
 /// The time between two echo requests.
 pub const PERIOD: Duration = Duration::from_millis(5);
 
@@ -139,14 +141,8 @@ fn echo_request(v6: bool, id: u16, seq: u16) -> [u8; 16] {
     m[6..8].copy_from_slice(&seq.to_be_bytes());
     m[8..16].copy_from_slice(b"vrrplab!");
     if !v6 {
-        let mut sum: u32 = m
-            .chunks(2)
-            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-            .sum();
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        m[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let sum = checksum::finish(checksum::sum(&m));
+        m[2..4].copy_from_slice(&sum.to_be_bytes());
     }
     m
 }
@@ -174,14 +170,7 @@ mod tests {
     #[test]
     fn an_ipv4_echo_request_checksums_to_zero() {
         let m = echo_request(false, 0x1234, 7);
-        let mut sum: u32 = m
-            .chunks(2)
-            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-            .sum();
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        assert_eq!(sum, 0xffff);
+        assert!(checksum::verifies(checksum::sum(&m)));
         assert_eq!((m[0], &m[4..8]), (8, &[0x12, 0x34, 0, 7][..]));
     }
 
