@@ -266,26 +266,8 @@ impl Netlink {
 
     /// Removes a VIP if present; returns whether it was there.
     pub async fn del_vip(&self, index: u32, addr: IpAddr) -> Result<bool> {
-        let mut stream = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .set_address_filter(addr)
-            .execute();
-        let mut removed = false;
-        while let Some(msg) = stream.try_next().await? {
-            if local_address(&msg) == Some(addr) {
-                self.handle
-                    .address()
-                    .del(msg)
-                    .execute()
-                    .await
-                    .with_context(|| format!("removing {addr}"))?;
-                removed = true;
-            }
-        }
-        Ok(removed)
+        let mut list = self.address_list(index).await?;
+        self.del_listed(&mut list, addr).await
     }
 
     /// Puts `mac` into the interface's unicast filter (`bridge fdb add MAC dev IF self`), so a
