@@ -412,7 +412,7 @@ impl Prober {
                 let step = every.as_nanos() as u64;
                 let mut seq: u16 = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let echo = echo_request(id, seq);
+                    let echo = super::probe::echo_request(false, id, seq);
                     // Recorded before the send, so that a reply never comes before its request.
                     requests
                         .lock()
@@ -700,18 +700,6 @@ fn open_arp(iface: &str) -> Result<Socket> {
     stamp_arrivals(&socket).context("SO_TIMESTAMPNS")?;
     bind_to(&socket, iface).context("binding the ARP socket")?;
     Ok(socket)
-}
-
-/// An ICMP echo request with identifier `id` and sequence `seq`.
-fn echo_request(id: u16, seq: u16) -> [u8; 16] {
-    let mut m = [0u8; 16];
-    m[0] = 8;
-    m[4..6].copy_from_slice(&id.to_be_bytes());
-    m[6..8].copy_from_slice(&seq.to_be_bytes());
-    m[8..16].copy_from_slice(b"vrrpbnch");
-    let sum = crate::wire::checksum::finish(crate::wire::checksum::sum(&m));
-    m[2..4].copy_from_slice(&sum.to_be_bytes());
-    m
 }
 
 /// Pins the calling thread to CPU `cpu`.

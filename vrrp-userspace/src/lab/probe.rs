@@ -134,7 +134,7 @@ pub fn realtime() -> f64 {
 
 /// An echo request with identifier `id` and sequence number `seq`: ICMP type 8 with its
 /// checksum, or ICMPv6 type 128 (whose checksum the kernel fills in).
-fn echo_request(v6: bool, id: u16, seq: u16) -> [u8; 16] {
+pub(crate) fn echo_request(v6: bool, id: u16, seq: u16) -> [u8; 16] {
     let mut m = [0u8; 16];
     m[0] = if v6 { 128 } else { 8 };
     m[4..6].copy_from_slice(&id.to_be_bytes());
