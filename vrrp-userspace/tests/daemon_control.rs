@@ -333,3 +333,34 @@ fn a_start_naming_an_interface_this_host_lacks_exits_as_a_reload_is_refused() {
         [("VI_1".to_string(), "MASTER".to_string())]
     );
 }
+
+/// A SIGTERM that arrives while vrrpd is still setting up (XDP attached, the VIPs being added)
+/// is answered as one after the start: exit 0, the VIPs removed, XDP detached. It used to kill
+/// the process (the handlers were registered only when the loop began), leaving XDP and VIPs.
+#[test]
+fn a_sigterm_during_the_start_is_answered_as_one_after_it() {
+    if !lab::privileged("a_sigterm_during_the_start_is_answered_as_one_after_it") {
+        return;
+    }
+    let ns = host();
+    let dir = run_dir();
+    let conf: PathBuf = dir.join("vrrpd.conf");
+    std::fs::write(&conf, many("MASTER", 100)).unwrap();
+    let mut d = Vrrpd::start(vrrpd(), &ns, &conf, &dir, "early");
+    wait_for(Duration::from_secs(20), || {
+        d.log_text().contains("XDP attached")
+    })
+    .unwrap_or_else(|| panic!("XDP never attached: {}", d.log_text()));
+    d.child.signal(nix::sys::signal::Signal::SIGTERM);
+    let exit = d
+        .child
+        .wait_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("vrrpd did not exit: {}", d.log_text()));
+    let log = d.log_text();
+    assert!(exit.success(), "{exit:?}\n{log}");
+    // The loop did not necessarily begin before the signal: the start itself must be undone.
+    let link = ns.exec(&["ip", "link", "show", "eth0"]);
+    assert!(!link.contains("xdp"), "{link}\n{log}");
+    let addrs = ns.exec(&["ip", "addr", "show", "eth0"]);
+    assert!(!addrs.contains("198.51.100."), "{addrs}\n{log}");
+}

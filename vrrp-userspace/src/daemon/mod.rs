@@ -139,13 +139,38 @@ pub struct Daemon<F: Frames> {
     /// The addresses of each interface (by index) as the batch of effects being carried out
     /// first read them, for [`controller::Effect::RemoveStaleVips`].
     stale: BTreeMap<u32, crate::netlink::AddressList>,
+    /// Registered when [`Daemon::start`] begins, so that no signal of the start is lost.
+    signals: Option<Signals>,
     _frames: std::marker::PhantomData<F>,
+}
+
+/// The signals the loop answers; registered once, a signal received before the loop waits on
+/// them is kept until it does.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> Result<Self> {
+        use tokio::signal::unix::signal;
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
 }
 
 impl<F: Frames> Daemon<F> {
     /// Sets up every interface and instance: XDP attached (or taken over), stale VIPs removed,
     /// routers configured in the maps, state machines started.
     pub async fn start(config: Config, options: RunOptions) -> Result<Self> {
+        // Before anything is attached: a SIGTERM that arrives while the interfaces are set up
+        // waits for the loop (which hands over and cleans up) instead of killing the process
+        // with XDP attached and the VIPs on it.
+        let signals = Signals::register()?;
         // Before anything is touched: an address that cannot be bound is a startup error.
         let metrics_listener = options
             .metrics_listen
@@ -207,6 +232,7 @@ impl<F: Frames> Daemon<F> {
             answer: None,
             stale: BTreeMap::new(),
             publish: None,
+            signals: Some(signals),
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -298,9 +324,14 @@ impl<F: Frames> Daemon<F> {
     /// Runs until SIGTERM or SIGINT; then hands over (priority 0 where master, the VIPs kept
     /// until a new master advertises), removes the VIPs and detaches XDP.
     pub async fn run(mut self) -> Result<()> {
-        let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
-        let mut int = tokio::signal::unix::signal(SignalKind::interrupt())?;
-        let mut hup = tokio::signal::unix::signal(SignalKind::hangup())?;
+        let Signals {
+            mut term,
+            mut int,
+            mut hup,
+        } = match self.signals.take() {
+            Some(s) => s,
+            None => Signals::register()?,
+        };
         let control = control::Server::bind(&self.options.control_socket)?;
         // The control socket is served by its own task from the snapshot the loop publishes;
         // only a reload comes back to the loop, which answers it once the controller decided.
