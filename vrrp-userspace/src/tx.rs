@@ -19,7 +19,7 @@ use nix::sys::socket::{
 pub struct PacketTx {
     fd: OwnedFd,
     interface: String,
-    dropped: std::cell::Cell<u64>,
+    dropped: std::sync::atomic::AtomicU64,
 }
 
 impl PacketTx {
@@ -45,7 +45,7 @@ impl PacketTx {
         Ok(PacketTx {
             fd,
             interface: interface.to_string(),
-            dropped: std::cell::Cell::new(0),
+            dropped: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -59,7 +59,8 @@ impl PacketTx {
             MsgFlags::empty(),
         ) {
             Err(nix::errno::Errno::ENOBUFS) => {
-                self.dropped.set(self.dropped.get() + 1);
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(());
             }
             sent => sent.with_context(|| format!("sending on {}", self.interface))?,
@@ -80,14 +81,14 @@ impl PacketTx {
     /// interface's, or a veth's peer's): lost like a frame on a busy wire, which VRRP bears
     /// (a backup waits three intervals), so not an error; any other failure is.
     pub fn send_batch(&self, frames: &[impl AsRef<[u8]>]) -> Result<usize> {
-        let before = self.dropped.get();
+        let before = self.dropped();
         self.send_frames(frames)?;
-        Ok((self.dropped.get() - before) as usize)
+        Ok((self.dropped() - before) as usize)
     }
 
     /// Frames the kernel dropped so far (a full queue: `ENOBUFS`).
     pub fn dropped(&self) -> u64 {
-        self.dropped.get()
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn send_frames(&self, frames: &[impl AsRef<[u8]>]) -> Result<()> {
@@ -118,7 +119,8 @@ impl PacketTx {
                         sent => rest = &rest[sent.min(rest.len())..],
                     },
                     Err(nix::errno::Errno::ENOBUFS) => {
-                        self.dropped.set(self.dropped.get() + 1);
+                        self.dropped
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         rest = &rest[1..];
                     }
                     Err(e) => {

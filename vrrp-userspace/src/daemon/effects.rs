@@ -61,14 +61,51 @@ impl<F: Frames> Daemon<F> {
         }
     }
 
-    /// Sends the adverts queued, one `sendmmsg` an interface.
+    /// Sends the adverts queued, one `sendmmsg` an interface, the interfaces' batches at
+    /// once (each on a thread of its own but the first): a batch's system call carries what
+    /// the kernel does with its frames on the way out (on a veth, the peer's receive path too),
+    /// and one interface's batch need not wait for another's.
     fn flush(&mut self) -> Vec<Failure> {
+        let busy: Vec<(&crate::tx::PacketTx, &[Arc<[u8]>])> = self
+            .ifaces
+            .values()
+            .filter(|i| !i.outbox.is_empty())
+            .map(|i| (&i.tx, i.outbox.as_slice()))
+            .collect();
+        let mut results: Vec<Result<usize>> = match busy.split_first() {
+            None => Vec::new(),
+            Some(((tx, frames), [])) => vec![tx.send_batch(frames)],
+            Some(((tx, frames), rest)) => std::thread::scope(|s| {
+                // A thread that cannot be made (a limit on threads) leaves its batch to this
+                // one, after the first.
+                let others: Vec<_> = rest
+                    .iter()
+                    .map(|&(tx, frames)| {
+                        std::thread::Builder::new()
+                            .name("vrrpd-tx".into())
+                            .spawn_scoped(s, move || tx.send_batch(frames))
+                            .map_err(|_| (tx, frames))
+                    })
+                    .collect();
+                let mut all = vec![tx.send_batch(frames)];
+                all.extend(others.into_iter().map(|other| {
+                    match other {
+                        Ok(thread) => thread
+                            .join()
+                            .unwrap_or_else(|_| Err(anyhow!("the sending thread panicked"))),
+                        Err((tx, frames)) => tx.send_batch(frames),
+                    }
+                }));
+                all
+            }),
+        };
+        results.reverse();
         let mut failures = Vec::new();
         for (name, iface) in &mut self.ifaces {
             if iface.outbox.is_empty() {
                 continue;
             }
-            let sent = iface.tx.send_batch(&iface.outbox);
+            let Some(sent) = results.pop() else { break };
             let count = iface.outbox.len();
             iface.outbox.clear();
             // Taken for the batch and given back empty: its allocation serves the next.
