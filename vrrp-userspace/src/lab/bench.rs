@@ -955,3 +955,67 @@ pub fn write_section(name: &str, body: &str) -> Result<()> {
     println!("wrote the {name} section of {}", path.display());
     Ok(())
 }
+
+/// How steady this machine's CPUs are: one thread per CPU, pinned, repeats a fixed piece of
+/// arithmetic (about 0.2 ms on this machine) for `duration` and times each repetition. On a
+/// virtual machine whose host takes its CPUs' time now and then, some repetitions take many
+/// times the fastest; the benches print this beside figures that such bursts explain.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSteadiness {
+    /// The fastest repetition, in ms.
+    pub unit_ms: f64,
+    /// Repetitions timed, over all CPUs.
+    pub units: u64,
+    /// Of those, how many took more than 5 times the fastest.
+    pub slow: u64,
+    /// The slowest, in ms.
+    pub worst_ms: f64,
+}
+
+impl CpuSteadiness {
+    /// Measures every online CPU at once for `duration`.
+    pub fn measure(duration: Duration) -> CpuSteadiness {
+        let per_cpu: Vec<(f64, u64, Vec<f64>)> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..online_cpus())
+                .map(|cpu| {
+                    s.spawn(move || {
+                        let _ = pin_to(cpu);
+                        let mut x: u64 = 1;
+                        let mut times = Vec::new();
+                        let end = std::time::Instant::now() + duration;
+                        while std::time::Instant::now() < end {
+                            let t = std::time::Instant::now();
+                            for _ in 0..200_000 {
+                                x = std::hint::black_box(
+                                    x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1),
+                                );
+                            }
+                            times.push(t.elapsed().as_secs_f64() * 1e3);
+                        }
+                        let fastest = times.iter().copied().fold(f64::INFINITY, f64::min);
+                        (fastest, times.len() as u64, times)
+                    })
+                })
+                .collect();
+            threads.into_iter().filter_map(|t| t.join().ok()).collect()
+        });
+        let unit_ms = per_cpu.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
+        let all = per_cpu.iter().flat_map(|c| c.2.iter().copied());
+        CpuSteadiness {
+            unit_ms,
+            units: per_cpu.iter().map(|c| c.1).sum(),
+            slow: all.clone().filter(|&t| t > 5.0 * unit_ms).count() as u64,
+            worst_ms: all.fold(0.0, f64::max),
+        }
+    }
+
+    /// One sentence for a bench's record.
+    pub fn line(&self) -> String {
+        format!(
+            "The CPUs' steadiness just before (one pinned thread per CPU repeating a fixed \
+             {:.2} ms of arithmetic for 5 s): {} of {} repetitions took more than 5 times the \
+             fastest, the slowest {:.1} ms.",
+            self.unit_ms, self.slow, self.units, self.worst_ms
+        )
+    }
+}
