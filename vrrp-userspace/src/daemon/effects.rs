@@ -72,7 +72,7 @@ impl<F: Frames> Daemon<F> {
             .filter(|i| !i.outbox.is_empty())
             .map(|i| (&i.tx, i.outbox.as_slice()))
             .collect();
-        let mut results: Vec<Result<usize>> = match busy.split_first() {
+        let results: Vec<Result<usize>> = match busy.split_first() {
             None => Vec::new(),
             Some(((tx, frames), [])) => vec![tx.send_batch(frames)],
             Some(((tx, frames), rest)) => std::thread::scope(|s| {
@@ -99,22 +99,17 @@ impl<F: Frames> Daemon<F> {
                 all
             }),
         };
-        results.reverse();
         let mut failures = Vec::new();
-        for (name, iface) in &mut self.ifaces {
-            if iface.outbox.is_empty() {
-                continue;
-            }
-            let Some(sent) = results.pop() else { break };
+        // The same interfaces in the same order as `busy`.
+        let busy = self.ifaces.iter_mut().filter(|(_, i)| !i.outbox.is_empty());
+        for ((name, iface), sent) in busy.zip(results) {
             let count = iface.outbox.len();
             iface.outbox.clear();
-            // Taken for the batch and given back empty: its allocation serves the next.
-            let mut from = std::mem::take(&mut iface.outbox_from);
             match sent {
                 Ok(dropped) => {
                     let now = monotonic_ns();
                     self.metrics
-                        .adverts_sent(from.iter().map(|spec| spec.name.as_str()), now);
+                        .adverts_sent(iface.outbox_from.iter().map(|spec| spec.name.as_str()), now);
                     if let Some(total) = iface.drops.count(dropped, now) {
                         log::warn!(
                             "{name}: the kernel dropped {total} advert(s) since vrrpd started \
@@ -128,8 +123,7 @@ impl<F: Frames> Daemon<F> {
                     failures.push(failure(owner, true, &e, error));
                 }
             }
-            from.clear();
-            iface.outbox_from = from;
+            iface.outbox_from.clear();
         }
         failures
     }

@@ -140,7 +140,7 @@ pub struct Daemon<F: Frames> {
     /// first read them, for [`controller::Effect::RemoveStaleVips`].
     stale: BTreeMap<u32, crate::netlink::AddressList>,
     /// Registered when [`Daemon::start`] begins, so that no signal of the start is lost.
-    signals: Option<Signals>,
+    signals: Signals,
     _frames: std::marker::PhantomData<F>,
 }
 
@@ -232,7 +232,7 @@ impl<F: Frames> Daemon<F> {
             answer: None,
             stale: BTreeMap::new(),
             publish: None,
-            signals: Some(signals),
+            signals,
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
@@ -324,14 +324,6 @@ impl<F: Frames> Daemon<F> {
     /// Runs until SIGTERM or SIGINT; then hands over (priority 0 where master, the VIPs kept
     /// until a new master advertises), removes the VIPs and detaches XDP.
     pub async fn run(mut self) -> Result<()> {
-        let Signals {
-            mut term,
-            mut int,
-            mut hup,
-        } = match self.signals.take() {
-            Some(s) => s,
-            None => Signals::register()?,
-        };
         let control = control::Server::bind(&self.options.control_socket)?;
         // The control socket is served by its own task from the snapshot the loop publishes;
         // only a reload comes back to the loop, which answers it once the controller decided.
@@ -380,9 +372,9 @@ impl<F: Frames> Daemon<F> {
             // not one more advert before it (select! otherwise picks a ready branch at random).
             tokio::select! {
                 biased;
-                _ = term.recv() => stop = true,
-                _ = int.recv() => stop = true,
-                _ = hup.recv() => reload = true,
+                _ = self.signals.term.recv() => stop = true,
+                _ = self.signals.int.recv() => stop = true,
+                _ = self.signals.hup.recv() => reload = true,
                 _ = tokio::time::sleep(sleep) => timer = true,
                 (ready, _, _) = events, if waiting => {
                     if let Ok(mut guard) = ready {
