@@ -1050,7 +1050,7 @@ pub fn scrape(snapshot: &StatusSnapshot, metrics: &Metrics) -> String {
         })
         .collect();
     let recorded = metrics.recorded();
-    let (views, timings) = snapshot.current();
+    let (views, timings) = (snapshot.current_views(), snapshot.current_timings());
     render(&Scrape {
         views: &views,
         timings: &timings,

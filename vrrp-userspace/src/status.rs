@@ -532,28 +532,34 @@ pub struct StatusSnapshot {
 }
 
 impl StatusSnapshot {
-    /// The views and timers as of the last refresh: `views` and `timings` with `live` put in
-    /// (here, on the reader's thread, not on the main loop).
-    pub fn current(&self) -> (Vec<InstanceView>, Vec<InstanceTiming>) {
-        let (mut views, mut timings) = ((*self.views).clone(), (*self.timings).clone());
+    /// The views as of the last refresh: `views` with `live` put in (here, on the reader's
+    /// thread, not on the main loop).
+    pub fn current_views(&self) -> Vec<InstanceView> {
+        let mut views = (*self.views).clone();
         if self.live.len() == views.len() {
             for (v, l) in views.iter_mut().zip(self.live.iter()) {
                 v.refresh(l);
             }
         }
+        views
+    }
+
+    /// The timers as of the last refresh: `timings` with `live` put in.
+    pub fn current_timings(&self) -> Vec<InstanceTiming> {
+        let mut timings = (*self.timings).clone();
         if self.live.len() == timings.len() {
             for (t, l) in timings.iter_mut().zip(self.live.iter()) {
                 t.refresh(l);
             }
         }
-        (views, timings)
+        timings
     }
 
     /// The status of every instance, with the XDP counters read now (blocking: a few bpf()
     /// calls an interface).
     pub fn statuses(&self) -> Vec<InstanceStatus> {
         let counts = self.read_counts();
-        let (views, _) = self.current();
+        let views = self.current_views();
         statuses_at(&views, &counts, Clock::now())
     }
 
@@ -564,7 +570,7 @@ impl StatusSnapshot {
     /// compares it with [`StatusSnapshot::statuses`] written by [`Format::write`]).
     pub fn write(&self, out: &mut Vec<u8>, format: Option<Format>) -> std::io::Result<()> {
         let counts = self.read_counts();
-        let (views, _) = self.current();
+        let views = self.current_views();
         write_answer(out, format, &views, &counts, Clock::now())
     }
 

@@ -3164,7 +3164,7 @@ fn views_built_once_and_refreshed_with_live_parts_are_the_views_built_now() {
         live: Arc::new(ctl.live()),
         ..Default::default()
     };
-    let (now, timings_now) = snapshot.current();
+    let (now, timings_now) = (snapshot.current_views(), snapshot.current_timings());
     assert_ne!(now, views, "something changed with time");
     assert_eq!(now, ctl.instances());
     assert_eq!(timings_now, ctl.timings());
