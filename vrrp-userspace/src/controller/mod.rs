@@ -2889,7 +2889,8 @@ impl Controller {
     }
 
     /// Every interface's heartbeat for XDP's liveness gate, in one pass over the instances
-    /// (it runs at every tick: at start it ran once per instance, over all of them). It is
+    /// (it runs at every tick while we are master of a router or hand over: at start it ran
+    /// once per instance, over all of them). It is
     /// stale once older than one and a half of the interface's shortest advert interval: the
     /// controller wakes at least once that interval while it is master of a router (see
     /// [`Controller::next_wake`]) and writes it at every wake, so a stale heartbeat means the
@@ -2933,6 +2934,13 @@ impl Controller {
                 no_accept,
             })
             .collect()
+    }
+
+    /// Whether we are master of any router (XDP's liveness gate then needs the heartbeat).
+    fn masters_any(&self) -> bool {
+        self.instances
+            .iter()
+            .any(|i| i.router.state() == State::Master)
     }
 
     /// Instances started (at start or by a reload) after `mark` in the effects: the
@@ -3500,8 +3508,12 @@ impl Controller {
     /// Time passed: the heartbeat, retries of failed effects, then (with the stamps) every
     /// router fed the advert XDP stamped since the last look and its due timer, and GARPs.
     fn tick(&mut self, now: Nanos, adverts: Option<Vec<Heard>>) {
-        let beats = self.heartbeats(now);
-        self.out.extend(beats);
+        // The gate matters only for a router we are master of (or hand over): a host of
+        // backups leaves its heartbeat alone, and a takeover writes it first.
+        if self.stopping.is_some() || self.masters_any() {
+            let beats = self.heartbeats(now);
+            self.out.extend(beats);
+        }
         if self.stopping.is_some() {
             self.hand_over(now, adverts);
             return;

@@ -3104,6 +3104,43 @@ fn a_host_of_backups_wakes_for_its_timers_a_master_every_interval() {
 }
 
 #[test]
+fn a_host_of_backups_leaves_its_heartbeat_alone_a_master_writes_it_every_tick() {
+    // The gate matters only for a router we are master of: a backup's wake-ups write no
+    // map entry of their own.
+    let (c, host) = whole_vrid_space(1, false);
+    let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let now = 20 * MS;
+    let adverts: Vec<Heard> = c
+        .instances
+        .iter()
+        .map(|s| {
+            let mut h = heard(s.vrid.get(), 200, now - 5 * MS);
+            h.family = map_family(s);
+            h.advert.interval = Centis(1);
+            h
+        })
+        .collect();
+    let effects = tick(&mut ctl, now, adverts);
+    assert!(ctl.states().all(|s| s == State::Backup));
+    assert_eq!(
+        count(&effects, |e| matches!(e, Effect::Heartbeat { .. })),
+        0
+    );
+    // A master of them all writes it at every tick.
+    let (c, host) = whole_vrid_space(1, true);
+    let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    for t in 1..4 {
+        let effects = tick(&mut ctl, t * 10 * MS, vec![]);
+        assert_eq!(
+            count(&effects, |e| matches!(e, Effect::Heartbeat { .. })),
+            1
+        );
+    }
+}
+
+#[test]
 fn a_backup_that_takes_over_writes_the_heartbeat_before_its_router_entry() {
     // A host of backups does not keep its heartbeat fresh between its timers; the takeover
     // writes it first, however the takeover comes.
