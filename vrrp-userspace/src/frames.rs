@@ -9,6 +9,7 @@ use std::{
 
 use crate::{
     config::{Auth, Instance, Instance as InstanceSpec, V3Checksum, Version},
+    metrics::SentCounter,
     units::Priority,
     wire::{self, vrrp},
 };
@@ -28,12 +29,15 @@ pub trait Frames {
     -> Vec<u8>;
 }
 
-/// Each instance's advert frame as last built, by instance name: an advert changes only with
+/// Each instance's advert frame as last built, with its counter of sent adverts: an advert changes only with
 /// the priority, the primary address or the instance's configuration (a reload brings a new
 /// spec), so a master builds each of its adverts once, not once an interval.
 #[derive(Default)]
 pub struct AdvertCache {
-    built: HashMap<String, Built>,
+    /// By the spec's address (an `Arc` each entry holds, so the address is not reused while
+    /// the entry is there): a master looks one up per advert, and hashing a name was part of
+    /// its cost in `perf`.
+    built: HashMap<usize, Built>,
 }
 
 /// An advert frame and what it was built from.
@@ -42,25 +46,32 @@ struct Built {
     primary: IpAddr,
     priority: Priority,
     frame: Arc<[u8]>,
+    sent: Arc<SentCounter>,
 }
 
 impl AdvertCache {
-    /// The advert of `spec` from `primary` at `priority`: the frame built last if built from
-    /// the same, else `build`'s. Building, it forgets the frames of instances no longer run (a
-    /// reload's: their spec is held by nothing else).
+    /// The advert of `spec` from `primary` at `priority`, with the instance's counter of sent
+    /// adverts: the frame built last if built from the same, else `build`'s (and `counter`'s
+    /// counter). Building, it forgets the frames of instances no longer run (a reload's:
+    /// their spec is held by nothing else).
     pub fn frame(
         &mut self,
         spec: &Arc<InstanceSpec>,
         primary: IpAddr,
         priority: Priority,
         build: impl FnOnce() -> Vec<u8>,
-    ) -> Arc<[u8]> {
-        if let Some(b) = self.built.get(spec.name.as_str())
-            && Arc::ptr_eq(&b.spec, spec)
+        counter: impl FnOnce() -> Arc<SentCounter>,
+    ) -> (Arc<[u8]>, Arc<SentCounter>) {
+        let key = Arc::as_ptr(spec) as usize;
+        if let Some(b) = self.built.get(&key)
             && (b.primary, b.priority) == (primary, priority)
         {
-            return b.frame.clone();
+            return (b.frame.clone(), b.sent.clone());
         }
+        let sent = match self.built.remove(&key) {
+            Some(b) => b.sent,
+            None => counter(),
+        };
         self.built.retain(|_, b| Arc::strong_count(&b.spec) > 1);
         let frame: Arc<[u8]> = build().into();
         let built = Built {
@@ -68,9 +79,10 @@ impl AdvertCache {
             primary,
             priority,
             frame: frame.clone(),
+            sent: sent.clone(),
         };
-        self.built.insert(spec.name.clone(), built);
-        frame
+        self.built.insert(key, built);
+        (frame, sent)
     }
 }
 
@@ -147,10 +159,17 @@ mod cache_tests {
         let me: IpAddr = "192.0.2.4".parse().unwrap();
         let builds = std::cell::Cell::new(0);
         let frame = |c: &mut AdvertCache, s: &Arc<Instance>, a, p| {
-            c.frame(s, a, Priority(p), || {
-                builds.set(builds.get() + 1);
-                vec![p]
-            })
+            c.frame(
+                s,
+                a,
+                Priority(p),
+                || {
+                    builds.set(builds.get() + 1);
+                    vec![p]
+                },
+                || Arc::new(SentCounter::default()),
+            )
+            .0
         };
         let first = frame(&mut cache, &spec, me, 100);
         assert!(Arc::ptr_eq(&first, &frame(&mut cache, &spec, me, 100)));

@@ -23,7 +23,10 @@ use std::{
     collections::{BTreeMap, HashMap},
     fmt::Write as _,
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -115,9 +118,7 @@ pub struct Recorded {
     /// State changes by (instance, from, to, reason), as [`state_label`] and [`reason_label`]
     /// name them.
     pub transitions: BTreeMap<(String, &'static str, &'static str, &'static str), u64>,
-    /// Adverts sent by each instance (one a unicast peer). Hashed: a master of 510 routers
-    /// at 10 ms counts 51,000 a second, and a tree's string compares (with the lock) were
-    /// the largest item of its own code in `perf`.
+    /// Adverts sent by each instance (one a unicast peer), from its [`SentCounter`].
     pub adverts_sent: HashMap<String, u64>,
     /// When each instance last sent one (CLOCK_MONOTONIC).
     pub last_advert_sent: HashMap<String, Nanos>,
@@ -149,6 +150,26 @@ impl Default for Recorded {
 #[derive(Debug, Default)]
 pub struct Metrics {
     recorded: Mutex<Recorded>,
+    /// Each instance's advert counter, by name: looked up once per instance by the sender
+    /// (see [`Metrics::sent_counter`]), counted without the lock.
+    sent: Mutex<HashMap<String, Arc<SentCounter>>>,
+}
+
+/// The adverts one instance sent, and when it last did: the sender holds it and counts
+/// each advert with two atomic stores (a master of 510 routers at 10 ms sends 51,000 a
+/// second; looking each up by name was 4 % of its samples in `perf`).
+#[derive(Debug, Default)]
+pub struct SentCounter {
+    count: AtomicU64,
+    last: AtomicU64,
+}
+
+impl SentCounter {
+    /// One advert sent at `at`.
+    pub fn sent(&self, at: Nanos) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.last.store(at, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -169,29 +190,23 @@ impl Metrics {
         self.with(|r| *r.transitions.entry(key).or_default() += 1);
     }
 
-    /// `instance` sent an advert at `at`.
-    pub fn advert_sent(&self, instance: &str, at: Nanos) {
-        self.adverts_sent([instance], at);
+    /// The counter of `instance`'s adverts, the same one each time for the same name (a
+    /// reload's new spec keeps counting where the old one was).
+    pub fn sent_counter(&self, instance: &str) -> Arc<SentCounter> {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        match sent.get(instance) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Arc::new(SentCounter::default());
+                sent.insert(instance.to_string(), c.clone());
+                c
+            }
+        }
     }
 
-    /// Each of `instances` sent an advert at `at` (one batch: the lock taken once).
-    pub fn adverts_sent<'a>(&self, instances: impl IntoIterator<Item = &'a str>, at: Nanos) {
-        self.with(|r| {
-            for instance in instances {
-                match r.adverts_sent.get_mut(instance) {
-                    Some(n) => *n += 1,
-                    None => {
-                        r.adverts_sent.insert(instance.to_string(), 1);
-                    }
-                }
-                match r.last_advert_sent.get_mut(instance) {
-                    Some(t) => *t = at,
-                    None => {
-                        r.last_advert_sent.insert(instance.to_string(), at);
-                    }
-                }
-            }
-        });
+    /// `instance` sent an advert at `at`.
+    pub fn advert_sent(&self, instance: &str, at: Nanos) {
+        self.sent_counter(instance).sent(at);
     }
 
     /// `instance` sent a gratuitous ARP or an unsolicited neighbour advertisement.
@@ -236,10 +251,21 @@ impl Metrics {
 
     /// A copy of what was recorded.
     pub fn recorded(&self) -> Recorded {
-        self.recorded
+        let mut r = self
+            .recorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, c) in sent.iter() {
+            let count = c.count.load(Ordering::Relaxed);
+            if count > 0 {
+                r.adverts_sent.insert(name.clone(), count);
+                r.last_advert_sent
+                    .insert(name.clone(), c.last.load(Ordering::Relaxed));
+            }
+        }
+        r
     }
 }
 
@@ -1439,6 +1465,23 @@ mod tests {
                 assert_eq!(inf, value, "+Inf bucket and count differ at {line}");
             }
         }
+    }
+
+    #[test]
+    fn an_instances_advert_counter_is_one_by_name_and_counts_without_the_lock() {
+        let metrics = Metrics::default();
+        let held = metrics.sent_counter("VI_1");
+        held.sent(10);
+        held.sent(20);
+        // A reload's new spec asks again by name: the same counter, still counting.
+        assert!(Arc::ptr_eq(&held, &metrics.sent_counter("VI_1")));
+        metrics.advert_sent("VI_1", 30);
+        metrics.sent_counter("VI_2");
+        let r = metrics.recorded();
+        assert_eq!(r.adverts_sent.get("VI_1"), Some(&3));
+        assert_eq!(r.last_advert_sent.get("VI_1"), Some(&30));
+        // An instance that sent nothing has no sample yet.
+        assert_eq!(r.adverts_sent.get("VI_2"), None);
     }
 
     #[test]

@@ -108,8 +108,9 @@ impl<F: Frames> Daemon<F> {
             match sent {
                 Ok(dropped) => {
                     let now = monotonic_ns();
-                    self.metrics
-                        .adverts_sent(iface.outbox_from.iter().map(|spec| spec.name.as_str()), now);
+                    for sent in &iface.outbox_from {
+                        sent.sent(now);
+                    }
                     if let Some(total) = iface.drops.count(dropped, now) {
                         log::warn!(
                             "{name}: the kernel dropped {total} advert(s) since vrrpd started \
@@ -136,12 +137,21 @@ impl<F: Frames> Daemon<F> {
         primary: IpAddr,
         priority: Priority,
     ) -> Result<()> {
-        let iface = self.iface_mut(&spec.interface)?;
-        let frame = iface.adverts.frame(spec, primary, priority, || {
-            F::advert(spec, primary, priority)
-        });
+        // The fields apart: the counter is looked up only when the frame is built.
+        let iface = self
+            .ifaces
+            .get_mut(&spec.interface)
+            .ok_or_else(|| anyhow!("no interface {}", spec.interface))?;
+        let metrics = &self.metrics;
+        let (frame, sent) = iface.adverts.frame(
+            spec,
+            primary,
+            priority,
+            || F::advert(spec, primary, priority),
+            || metrics.sent_counter(&spec.name),
+        );
         iface.outbox.push(frame);
-        iface.outbox_from.push(spec.clone());
+        iface.outbox_from.push(sent);
         Ok(())
     }
 

@@ -27,14 +27,14 @@ use anyhow::{Result, bail};
 use tokio::{io::unix::AsyncFd, signal::unix::SignalKind};
 
 use crate::{
-    config::{Config, Instance as InstanceSpec, Notify},
+    config::{Config, Notify},
     control,
     control::ReloadAnswer,
     controller::{self, Controller, Input, McastGroup},
     dataplane::{self, CounterReader, Dataplane, Events, monotonic_ns},
     frames::AdvertCache,
     fsm::{Nanos, State},
-    metrics::{self, Metrics},
+    metrics::{self, Metrics, SentCounter},
     netlink::{Link, LinkEvents, Netlink},
     status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusSnapshot},
     tx::{McastMembership, PacketTx, UnicastTx},
@@ -82,8 +82,8 @@ struct Iface {
     adverts: AdvertCache,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
     drops: controller::kernel::Drops,
-    /// The instance of each advert in `outbox` (counted in the metrics once sent).
-    outbox_from: Vec<Arc<InstanceSpec>>,
+    /// The counter of each advert in `outbox`'s instance (counted once sent).
+    outbox_from: Vec<Arc<SentCounter>>,
     /// The multicast groups joined on it, each with its membership.
     memberships: Vec<(McastGroup, McastMembership)>,
 }
