@@ -285,7 +285,8 @@ pub struct DropCounts {
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
-    /// Valid adverts recorded in `VRRP_ADVERTS`.
+    /// Valid adverts recorded in `VRRP_ADVERTS` (counted after the stamp is written: the
+    /// daemon reads the stamps again only when this moved).
     AdvertValid = 0,
     /// Valid adverts passed to the stack (rate-limited, for tcpdump).
     AdvertPassed = 1,

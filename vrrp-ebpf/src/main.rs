@@ -1028,7 +1028,6 @@ fn record(
     interval_cs: u32,
     csum_variant: u32,
 ) -> u32 {
-    count(Counter::AdvertValid);
     // v3/IPv4 checksummed the other way than ours: accepted (the RFC left it ambiguous), but
     // a peer that checks only its own variant drops our adverts. (The advert's version is the
     // router's, checked before.)
@@ -1085,6 +1084,9 @@ fn record(
     // SAFETY: as above.
     unsafe { set_words16(&mut stamp.src, ip.src) };
     stamp.csum_variant = csum_variant;
+    // Counted once stamped: a reader that sees the count sees the stamp (the daemon reads
+    // the stamps again only when this count moved).
+    count(Counter::AdvertValid);
 
     if let Some(kind) = kind {
         let mac = read::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);

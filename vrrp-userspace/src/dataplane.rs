@@ -1065,9 +1065,10 @@ impl Dataplane {
         Ok(out)
     }
 
-    /// One event counter, summed over CPUs.
+    /// One event counter, summed over CPUs (one lookup).
     pub fn counter(&self, counter: Counter) -> Result<u64> {
-        Ok(self.counters()?[counter as usize])
+        let counters = PerCpuArray::<_, u64>::try_from(self.map(map_names::COUNTERS)?)?;
+        Ok(counters.get(&(counter as u32), 0)?.iter().sum())
     }
 
     /// Takes the event ring buffer out of the program, for the controller's reader.

@@ -510,3 +510,82 @@ fn garp_master_refresh_repeats_the_bursts_while_master() {
     // would be one burst; allow one burst lost at the capture's edges.
     assert!(garps >= 6, "{garps} GARPs from the VMAC");
 }
+
+#[test]
+fn a_master_answers_every_lower_priority_advert_not_only_a_new_senders_first() {
+    // A master answers an advert of a lower priority (an advert, GARPs after
+    // garp_lower_prio_delay, notify_master_rx_lower_pri; vrrpd at its next advert timer, so
+    // at most one an interval). XDP wakes vrrpd for a new sender's first advert only; a
+    // master that reads the advert stamps again only when XDP's count of valid adverts moved
+    // must still see every later one of the same sender.
+    if !lab::privileged("lower_prio") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let heard = dir.join("rx-lower-pri");
+    let hook = dir.join("rx-lower-pri.sh");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", heard.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let original = std::fs::read_to_string(lab::tutorial("lb01.conf")).unwrap();
+    let conf = dir.join("lb01-rx-lower-pri.conf");
+    std::fs::write(
+        &conf,
+        original.replace(
+            "    virtual_ipaddress {",
+            &format!(
+                "    notify_master_rx_lower_pri {}\n    virtual_ipaddress {{",
+                hook.display()
+            ),
+        ),
+    )
+    .unwrap();
+    let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf, &dir, "lb01");
+    wait_for(Duration::from_secs(10), || has_vip(lab.host("lb01")))
+        .unwrap_or_else(|| panic!("{}", lb01.log_text()));
+
+    // lb02's advert at priority 50 (the tutorial's lb02 with another priority), from lb02's
+    // own MAC, five times 1.2 s apart (advert_int 1): one sender all along.
+    let spec = vrrp_userspace::config::load(&lab::tutorial("lb02.conf"))
+        .unwrap()
+        .config
+        .instances
+        .remove(0);
+    let mut frame = <vrrp_userspace::frames::WireFrames as vrrp_userspace::frames::Frames>::advert(
+        &spec,
+        "192.0.2.5".parse::<std::net::Ipv4Addr>().unwrap(),
+        vrrp_userspace::units::Priority(50),
+    );
+    let mac = lab
+        .host("lb02")
+        .exec(&["cat", "/sys/class/net/eth0/address"]);
+    for (i, byte) in mac.trim().split(':').enumerate() {
+        frame[6 + i] = u8::from_str_radix(byte, 16).unwrap();
+    }
+    const SENT: usize = 5;
+    lab.host("lb02").run(|| {
+        let tx = vrrp_userspace::tx::PacketTx::open("eth0").unwrap();
+        for _ in 0..SENT {
+            tx.send(&frame).unwrap();
+            std::thread::sleep(Duration::from_millis(1200));
+        }
+    });
+    let answered = || {
+        std::fs::read_to_string(&heard)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    wait_for(Duration::from_secs(3), || answered() >= SENT).unwrap_or_else(|| {
+        panic!(
+            "{} of {SENT} lower-priority adverts answered\n{}",
+            answered(),
+            lb01.log_text()
+        )
+    });
+    assert_eq!(lb01.state().as_deref(), Some("MASTER"));
+}

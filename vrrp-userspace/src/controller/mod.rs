@@ -2937,7 +2937,7 @@ impl Controller {
     }
 
     /// Whether we are master of any router (XDP's liveness gate then needs the heartbeat).
-    fn masters_any(&self) -> bool {
+    pub fn masters_any(&self) -> bool {
         self.instances
             .iter()
             .any(|i| i.router.state() == State::Master)

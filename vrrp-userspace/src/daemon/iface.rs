@@ -187,6 +187,7 @@ pub(super) async fn open_iface(
         drops: Default::default(),
         outbox_from: Vec::new(),
         memberships: Vec::new(),
+        stamps: [None, None],
         link,
         dp,
         events,

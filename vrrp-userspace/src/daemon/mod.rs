@@ -86,6 +86,9 @@ struct Iface {
     outbox_from: Vec<Arc<SentCounter>>,
     /// The multicast groups joined on it, each with its membership.
     memberships: Vec<(McastGroup, McastMembership)>,
+    /// Each family's stamps as last read, with XDP's count of valid adverts before that read
+    /// (see [`Daemon::adverts`]); by `Family as usize`.
+    stamps: [Option<(u64, Vec<controller::Heard>)>; 2],
 }
 
 /// The configuration vrrpd starts with does not run on this host ([`controller::admit`], the
