@@ -91,19 +91,6 @@ struct Iface {
     stamps: [Option<(u64, Vec<controller::Heard>)>; 2],
 }
 
-/// Gives the heap's free memory back to the kernel. The start's garbage (the kernel's BTF
-/// read to load the programs, the objects' ELF, the parsed configuration) is freed but stays
-/// the process's: glibc keeps freed memory for later. Trimmed once after the start, the
-/// daemon runs in what it uses.
-#[expect(
-    unsafe_code,
-    reason = "malloc_trim(3) takes no pointer and only releases free memory"
-)]
-fn trim_heap() {
-    // SAFETY: no preconditions; it walks glibc's own free lists under its lock.
-    unsafe { libc::malloc_trim(0) };
-}
-
 /// The configuration vrrpd starts with does not run on this host ([`controller::admit`], the
 /// rule of a reload): why, with its file:line. `vrrpd run` exits with it as with an error in
 /// the file; nothing was touched but the XDP programs of the interfaces opened, detached again.
@@ -252,7 +239,9 @@ impl<F: Frames> Daemon<F> {
             _frames: std::marker::PhantomData,
         };
         daemon.carry_out(effects).await;
-        trim_heap();
+        // The start's garbage (the kernel's BTF, the objects' ELF, the parsed configuration)
+        // given back now: the chores' first trim comes MEMORY_TRIM later.
+        memory::release_free_memory();
         Ok(daemon)
     }
 
