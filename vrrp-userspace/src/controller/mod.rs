@@ -928,6 +928,8 @@ struct Inst {
     /// When it entered its state, and why (for a person).
     since: Nanos,
     reason: String,
+    /// Its transitions of the last hour (room for one at first: most instances make one,
+    /// at start, and the default first growth would hold four, 240 bytes an instance unused).
     history: VecDeque<Transition>,
     /// The newest advert of another router fed to it.
     last_advert: Option<PeerAdvert>,
@@ -2487,7 +2489,7 @@ impl Controller {
             broken: None,
             since: now,
             reason: "starting".into(),
-            history: VecDeque::new(),
+            history: VecDeque::with_capacity(1),
             last_advert: None,
             adverts_sent: 0,
             split: None,
