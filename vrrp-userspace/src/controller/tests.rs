@@ -3067,6 +3067,20 @@ fn starting_n_routers_writes_each_map_entry_once_and_the_heartbeats_once() {
     }
 }
 
+/// An advert of priority 200 at a 10 ms interval heard at `at` for every instance of `c`.
+fn heard_all(c: &Config, at: Nanos) -> Vec<Heard> {
+    c.instances
+        .iter()
+        .map(|s| {
+            let mut h = heard(s.vrid.get(), 200, at);
+            h.iface = s.interface.as_str().into();
+            h.family = map_family(s);
+            h.advert.interval = Centis(1);
+            h
+        })
+        .collect()
+}
+
 #[test]
 fn a_host_of_backups_wakes_for_its_timers_a_master_every_interval() {
     let (c, host) = whole_vrid_space(2, false);
@@ -3075,18 +3089,7 @@ fn a_host_of_backups_wakes_for_its_timers_a_master_every_interval() {
     // Every router heard 5 ms ago: the next deadline is the earliest Master_Down_Timer, and
     // nothing in between (the advert interval is 10 ms).
     let now = 20 * MS;
-    let adverts: Vec<Heard> = c
-        .instances
-        .iter()
-        .map(|s| {
-            let mut h = heard(s.vrid.get(), 200, now - 5 * MS);
-            h.iface = s.interface.as_str().into();
-            h.family = map_family(s);
-            h.advert.interval = Centis(1);
-            h
-        })
-        .collect();
-    tick(&mut ctl, now, adverts);
+    tick(&mut ctl, now, heard_all(&c, now - 5 * MS));
     let down = ctl
         .routers()
         .filter_map(|(_, r)| r.next_deadline())
@@ -3111,17 +3114,7 @@ fn a_host_of_backups_leaves_its_heartbeat_alone_a_master_writes_it_every_tick() 
     let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
     ctl.handle(0, Input::Results(vec![]));
     let now = 20 * MS;
-    let adverts: Vec<Heard> = c
-        .instances
-        .iter()
-        .map(|s| {
-            let mut h = heard(s.vrid.get(), 200, now - 5 * MS);
-            h.family = map_family(s);
-            h.advert.interval = Centis(1);
-            h
-        })
-        .collect();
-    let effects = tick(&mut ctl, now, adverts);
+    let effects = tick(&mut ctl, now, heard_all(&c, now - 5 * MS));
     assert!(ctl.states().all(|s| s == State::Backup));
     assert_eq!(
         count(&effects, |e| matches!(e, Effect::Heartbeat { .. })),
