@@ -29,9 +29,10 @@ pub trait Frames {
     -> Vec<u8>;
 }
 
-/// Each instance's advert frame as last built, with its counter of sent adverts: an advert changes only with
-/// the priority, the primary address or the instance's configuration (a reload brings a new
-/// spec), so a master builds each of its adverts once, not once an interval.
+/// Each instance's advert frame as last built, with its counter of sent adverts: an advert
+/// changes only with the priority, the primary address or the instance's configuration (a
+/// reload brings a new spec), so a master builds each of its adverts once, not once an
+/// interval.
 #[derive(Default)]
 pub struct AdvertCache {
     /// By the spec's address (an `Arc` each entry holds, so the address is not reused while
