@@ -12,7 +12,8 @@
 //! and is told how many (`{"kind":"dropped","count":N,…}`), and the daemon never waits for it.
 //!
 //! The socket is served by a task of its own ([`serve_all`]): the status comes from the
-//! snapshot the main loop publishes ([`StatusSnapshot`]); once the request is read, the client's
+//! snapshot the main loop publishes ([`StatusSnapshot`], its live part refreshed at the ask:
+//! [`StatusFeed`]); once the request is read, the client's
 //! socket goes to the status thread, which reads the XDP counters, writes the answer and closes
 //! it, so that a status never delays an advert; a reload is handed to the main loop, which
 //! answers once the controller has applied or refused it.
@@ -36,7 +37,7 @@ use tokio::{
     net::{UnixListener, UnixStream},
 };
 
-use crate::status::{EventRecord, Format, InstanceStatus, StatusSnapshot};
+use crate::status::{EventRecord, Format, InstanceStatus, StatusFeed, StatusSnapshot};
 
 /// The answer to `reload`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -307,7 +308,7 @@ pub(crate) fn lower_priority() -> nix::Result<()> {
 /// Serves the control socket until aborted: every client in a task of its own.
 pub async fn serve_all(
     server: Server,
-    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+    snapshot: StatusFeed,
     reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
     events: tokio::sync::broadcast::Sender<EventRecord>,
 ) {
@@ -357,7 +358,7 @@ async fn request(stream: &mut UnixStream) -> String {
 /// Answers one client.
 async fn serve(
     mut stream: UnixStream,
-    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+    snapshot: StatusFeed,
     reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
     worker: std::sync::mpsc::Sender<StatusJob>,
     events: tokio::sync::broadcast::Sender<EventRecord>,
@@ -403,7 +404,7 @@ async fn serve(
     });
     match stream {
         Ok(s) => {
-            let _ = worker.send((snapshot.borrow().clone(), s, format));
+            let _ = worker.send((snapshot.fresh().await, s, format));
         }
         Err(e) => log::debug!("control socket: a status client's socket: {e}"),
     }

@@ -41,7 +41,7 @@ use crate::{
     controller::{InstanceTiming, InstanceView},
     dataplane::{self, Counts},
     fsm::{Nanos, Reason, State},
-    status::StatusSnapshot,
+    status::{StatusFeed, StatusSnapshot},
 };
 
 /// Connections served at once; more are answered 503 and closed at once.
@@ -875,7 +875,7 @@ impl Listener {
 /// runtime that cannot start is logged and metrics are not served.
 pub fn serve(
     listener: Listener,
-    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+    snapshot: StatusFeed,
     metrics: Arc<Metrics>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let started = std::thread::Builder::new()
@@ -907,11 +907,7 @@ pub fn serve(
 }
 
 /// Accepts until the snapshot's sender is gone, every connection a task of its own.
-async fn accept_loop(
-    listener: Listener,
-    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
-    metrics: Arc<Metrics>,
-) {
+async fn accept_loop(listener: Listener, snapshot: StatusFeed, metrics: Arc<Metrics>) {
     let listener = match tokio::net::TcpListener::from_std(listener.0) {
         Ok(l) => l,
         Err(e) => {
@@ -920,7 +916,7 @@ async fn accept_loop(
         }
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut end = snapshot.clone();
+    let mut end = snapshot.receiver();
     let ended = async move { while end.changed().await.is_ok() {} };
     tokio::pin!(ended);
     // Accept errors (out of descriptors, …) are logged once a minute, not at each retry.
@@ -1087,17 +1083,13 @@ pub fn scrape(snapshot: &StatusSnapshot, metrics: &Metrics) -> String {
 }
 
 /// Answers one connection.
-async fn handle(
-    mut stream: tokio::net::TcpStream,
-    snapshot: &tokio::sync::watch::Receiver<StatusSnapshot>,
-    metrics: &Metrics,
-) {
+async fn handle(mut stream: tokio::net::TcpStream, snapshot: &StatusFeed, metrics: &Metrics) {
     let reply = match tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream)).await {
-        Ok(Ok(head)) => answer(&head, || {
-            // Cloned at once: a borrow held would delay the main loop's next publication.
-            let snapshot = snapshot.borrow().clone();
-            scrape(&snapshot, metrics)
-        }),
+        Ok(Ok(head)) => {
+            // Refreshed at the ask (the main loop no longer refreshes it on a clock).
+            let snapshot = snapshot.fresh().await;
+            answer(&head, || scrape(&snapshot, metrics))
+        }
         Ok(Err(HeadError::TooLarge)) => response(
             "431 Request Header Fields Too Large",
             "text/plain; charset=utf-8",
@@ -1620,7 +1612,8 @@ mod tests {
         let (tx, rx) = tokio::sync::watch::channel(StatusSnapshot::default());
         let metrics = Arc::new(Metrics::default());
         metrics.advert_sent("VI_1", NOW);
-        let thread = serve(listener, rx, metrics).unwrap();
+        let feed = StatusFeed::new(rx, Default::default());
+        let thread = serve(listener, feed, metrics).unwrap();
         let reply = get(addr);
         assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
         assert!(reply.contains("\nvrrpd_build_info{"), "{reply}");

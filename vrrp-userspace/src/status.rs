@@ -527,8 +527,59 @@ pub struct StatusSnapshot {
     /// Every instance's timers and configured priority, in the order of `views` (metrics).
     pub timings: Arc<Vec<InstanceTiming>>,
     /// What changed with time alone since `views` and `timings` were built, in their order
-    /// (refreshed more often than they are built: [`StatusSnapshot::current`] puts it in).
+    /// (refreshed at each reader's ask, [`StatusFeed::fresh`];
+    /// [`StatusSnapshot::current_views`] puts it in).
     pub live: Arc<Vec<InstanceLive>>,
+    /// When `live` was built (CLOCK_MONOTONIC).
+    pub live_at: Nanos,
+}
+
+/// How long a reader waits for the main loop to refresh the snapshot before it answers from
+/// the one it has ([`StatusFeed::fresh`]): the loop answers within a turn, a few ms at most
+/// while it waits on the kernel; a loop held up longer still gets its status read.
+pub const FRESH_WAIT: Duration = Duration::from_millis(100);
+
+/// How old a snapshot's live part may be for a reader to take it without asking the loop: a
+/// flood of status requests or scrapes refreshes it at most this often.
+pub const FRESH_ENOUGH: Nanos = 10_000_000;
+
+/// The readers' end of the snapshot the main loop publishes (the control socket, the
+/// metrics): what changes with time alone ([`InstanceLive`]) is refreshed when a reader asks,
+/// not on a clock.
+#[derive(Clone)]
+pub struct StatusFeed {
+    snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+    asked: Arc<tokio::sync::Notify>,
+}
+
+impl StatusFeed {
+    /// Readers of `snapshot` who ask for a refresh through `asked` (the loop waits on it).
+    pub fn new(
+        snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
+        asked: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        StatusFeed { snapshot, asked }
+    }
+
+    /// The snapshot with its live part refreshed after this call, or the one published last if
+    /// the loop does not answer within [`FRESH_WAIT`] (a permit stays with the loop: an ask
+    /// made while it is busy is answered at its next turn).
+    pub async fn fresh(&self) -> StatusSnapshot {
+        let mut rx = self.snapshot.clone();
+        let live_at = rx.borrow_and_update().live_at;
+        if monotonic_ns().saturating_sub(live_at) < FRESH_ENOUGH {
+            return rx.borrow().clone();
+        }
+        self.asked.notify_one();
+        let _ = tokio::time::timeout(FRESH_WAIT, rx.changed()).await;
+        // Cloned at once: a borrow held would delay the main loop's next publication.
+        rx.borrow().clone()
+    }
+
+    /// The snapshot's receiver (its sender gone: the daemon stopped).
+    pub fn receiver(&self) -> tokio::sync::watch::Receiver<StatusSnapshot> {
+        self.snapshot.clone()
+    }
 }
 
 impl StatusSnapshot {
@@ -1178,6 +1229,59 @@ fn write_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// A reader asks the loop for a refresh and gets it; a snapshot refreshed within
+    /// FRESH_ENOUGH is taken without asking; a loop that does not answer costs FRESH_WAIT and
+    /// the snapshot published last.
+    #[test]
+    fn a_reader_gets_the_live_part_refreshed_at_its_ask() {
+        runtime().block_on(async {
+            let stale = StatusSnapshot {
+                live_at: monotonic_ns() - 2 * FRESH_ENOUGH,
+                ..Default::default()
+            };
+            let (tx, rx) = tokio::sync::watch::channel(stale);
+            let asked = Arc::new(tokio::sync::Notify::new());
+            let feed = StatusFeed::new(rx, asked.clone());
+            // The loop: one ask, answered with a refresh.
+            let looper = {
+                let asked = asked.clone();
+                async move {
+                    asked.notified().await;
+                    tx.send_modify(|s| s.live_at = monotonic_ns());
+                    tx
+                }
+            };
+            let asked_at = monotonic_ns();
+            let both = async { tokio::join!(feed.fresh(), looper) };
+            let (fresh, tx) = tokio::time::timeout(Duration::from_secs(2), both)
+                .await
+                .expect("the reader asked the loop");
+            assert!(fresh.live_at >= asked_at, "refreshed after the ask");
+
+            // Fresh enough: no ask (no permit left for the loop).
+            let again = feed.fresh().await;
+            assert_eq!(again.live_at, fresh.live_at);
+            let permit = tokio::time::timeout(Duration::from_millis(20), asked.notified()).await;
+            assert!(permit.is_err(), "a fresh snapshot was taken without asking");
+
+            // A loop that does not answer: the snapshot published last, after FRESH_WAIT.
+            tx.send_modify(|s| s.live_at = monotonic_ns() - 2 * FRESH_ENOUGH);
+            let start = std::time::Instant::now();
+            let old = feed.fresh().await;
+            assert!(start.elapsed() >= FRESH_WAIT);
+            assert!(monotonic_ns() - old.live_at > FRESH_ENOUGH);
+            // Its ask stays with the loop for its next turn.
+            asked.notified().await;
+        });
+    }
 
     /// An instance with every optional part of the status set.
     fn busy() -> InstanceStatus {

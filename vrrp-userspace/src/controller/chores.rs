@@ -1,5 +1,6 @@
-//! The driver's chores and when they are due: the status snapshot, the read of the links (a
-//! safety net for a link announcement the kernel's socket dropped) and the heap trim. Pure:
+//! The driver's chores and when they are due: the status snapshot after a change, the read of
+//! the links (a safety net for a link announcement the kernel's socket dropped) and the heap
+//! trim. Pure:
 //! the controller asks for them as effects and counts their deadlines in its wake-up.
 
 use crate::fsm::Nanos;
@@ -14,36 +15,29 @@ pub const LINK_CHECK: Nanos = 1_000_000_000;
 /// again or a reload allocated and freed would otherwise stay resident.
 pub const MEMORY_TRIM: Nanos = 30_000_000_000;
 
-/// How stale the status snapshot may get: it is published at once when a state changes or an
-/// input other than time arrives, and otherwise refreshed at most this often while the loop
-/// runs (only what changes with time alone: [`crate::controller::InstanceLive`]; the views of
-/// 1,020 instances built again ten times a second were most of a backup's CPU).
-pub const STATUS_REFRESH: Nanos = 100_000_000;
-
 /// A chore due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chore {
     /// Publish the status snapshot: every instance's view built again.
     Publish,
-    /// Refresh the snapshot's part that changes with time alone.
-    Refresh,
     /// Read the links.
     ReadLinks,
     /// Give the heap's free memory back.
     TrimHeap,
 }
 
-/// When each chore is due.
+/// When each chore is due. The status snapshot is published at once when something status
+/// shows changed; what changes with time alone ([`crate::controller::InstanceLive`]: a
+/// backup's newest advert, a master's adverts sent) is refreshed when a reader asks for it
+/// (`vrrpd status`, a scrape of the metrics), by the driver, not on a clock: refreshing it
+/// ten times a second was a sixth of a backup's samples at 510 routers, and ten of its
+/// wake-ups a second, for readers that mostly never come.
 #[derive(Clone, Debug)]
 pub struct Chores {
     links_at: Nanos,
     trim_at: Nanos,
-    published: Nanos,
     /// Something status shows changed since the snapshot was published.
     dirty: bool,
-    /// The controller ran since it was published (views may differ in what is not marked
-    /// dirty: a backup's master, a fault's reason).
-    behind: bool,
 }
 
 impl Chores {
@@ -53,9 +47,7 @@ impl Chores {
         Chores {
             links_at: now,
             trim_at: now + MEMORY_TRIM,
-            published: now,
             dirty: false,
-            behind: false,
         }
     }
 
@@ -82,29 +74,15 @@ impl Chores {
             self.trim_at = now + MEMORY_TRIM;
             due.push(Chore::TrimHeap);
         }
-        if self.dirty || now >= self.published + STATUS_REFRESH {
-            self.published = now;
-            self.behind = false;
-            due.push(if self.dirty {
-                Chore::Publish
-            } else {
-                Chore::Refresh
-            });
-            self.dirty = false;
-        } else {
-            self.behind = true;
+        if std::mem::take(&mut self.dirty) {
+            due.push(Chore::Publish);
         }
         due
     }
 
-    /// The next deadline: the link read, the trim, and a snapshot behind.
+    /// The next deadline: the link read or the trim.
     pub fn next(&self) -> Nanos {
-        let publish = if self.behind {
-            self.published + STATUS_REFRESH
-        } else {
-            Nanos::MAX
-        };
-        self.links_at.min(self.trim_at).min(publish)
+        self.links_at.min(self.trim_at)
     }
 }
 
@@ -130,9 +108,8 @@ mod tests {
     fn links_are_read_every_second_and_the_heap_trimmed_every_30() {
         let mut c = Chores::new(5 * SEC);
         assert_eq!(c.due(5 * SEC), vec![Chore::ReadLinks]);
-        assert_eq!(c.next(), 5 * SEC + 100 * MS);
-        assert_eq!(c.due(5 * SEC + 500 * MS), vec![Chore::Refresh]);
         assert_eq!(c.next(), 6 * SEC);
+        assert_eq!(c.due(5 * SEC + 500 * MS), vec![]);
         assert!(c.due(6 * SEC).contains(&Chore::ReadLinks));
         let mut trims = 0;
         for t in 7..=65 {
@@ -144,18 +121,14 @@ mod tests {
     }
 
     #[test]
-    fn the_snapshot_is_published_at_once_when_dirty_else_within_the_refresh() {
+    fn the_snapshot_is_published_at_once_when_dirty_and_time_alone_wakes_nobody() {
         let mut c = Chores::new(0);
         c.due(0);
-        // Time alone: behind, published within STATUS_REFRESH.
         assert_eq!(c.due(10 * MS), vec![]);
-        assert_eq!(c.next(), STATUS_REFRESH);
-        assert_eq!(c.due(50 * MS), vec![]);
-        assert_eq!(c.due(STATUS_REFRESH), vec![Chore::Refresh]);
-        // Not behind: no deadline of its own.
         assert_eq!(c.next(), SEC);
         c.dirty();
-        assert_eq!(c.due(STATUS_REFRESH + MS), vec![Chore::Publish]);
-        assert_eq!(c.due(STATUS_REFRESH + 2 * MS), vec![]);
+        assert_eq!(c.due(20 * MS), vec![Chore::Publish]);
+        assert_eq!(c.due(21 * MS), vec![]);
+        assert_eq!(c.next(), SEC);
     }
 }

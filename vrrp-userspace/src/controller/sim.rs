@@ -747,7 +747,7 @@ impl World {
             Effect::JoinGroups { groups, .. } => self.hosts[h].kernel.groups = groups,
             Effect::LoadConfig => self.hosts[h].load_asked = true,
             Effect::ReadLinks(_) => self.hosts[h].links_asked = true,
-            Effect::TrimHeap | Effect::PublishStatus | Effect::RefreshStatus => {}
+            Effect::TrimHeap | Effect::PublishStatus => {}
             // The simulated hosts' interface is never created again.
             Effect::AdoptIface { .. } => {}
             Effect::AnswerReload { applied, .. } => self.hosts[h].answer = Some(applied),
@@ -1289,7 +1289,6 @@ fn kind(e: &Effect) -> &'static str {
         Effect::ReadLinks(_) => "ReadLinks",
         Effect::TrimHeap => "TrimHeap",
         Effect::PublishStatus => "PublishStatus",
-        Effect::RefreshStatus => "RefreshStatus",
         Effect::AdoptIface { .. } => "AdoptIface",
         Effect::AnswerReload { .. } => "AnswerReload",
         Effect::Event { .. } => "Event",

@@ -2724,31 +2724,27 @@ fn the_drivers_chores_come_as_effects_when_due() {
             .filter(|e| {
                 matches!(
                     e,
-                    Effect::ReadLinks(_)
-                        | Effect::TrimHeap
-                        | Effect::PublishStatus
-                        | Effect::RefreshStatus
+                    Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
                 )
             })
             .cloned()
             .collect()
     };
     // The links (the instance's own and the tracked one) at the first wake-up, then every
-    // second; the snapshot at once after a change, else within STATUS_REFRESH.
+    // second; the snapshot at once after a change (a read that found the links as they were
+    // is none), and time alone publishes nothing: readers ask the driver for a refresh.
     let out = ctl.handle(MS, Input::Results(vec![]));
     assert_eq!(
         chores(&out),
         vec![Effect::ReadLinks(vec!["eth0".into(), "eth1".into()])]
     );
-    assert_eq!(ctl.chores_wake(), STATUS_REFRESH);
+    assert_eq!(ctl.chores_wake(), MS + LINK_CHECK);
     let out = ctl.handle(2 * MS, Input::Links(vec![("eth1".into(), true)]));
     assert_eq!(chores(&out), vec![Effect::PublishStatus]);
-    assert!(chores(&tick(&mut ctl, 3 * MS, vec![])).is_empty());
-    assert_eq!(ctl.chores_wake(), 2 * MS + STATUS_REFRESH);
-    assert_eq!(
-        chores(&tick(&mut ctl, 2 * MS + STATUS_REFRESH, vec![])),
-        vec![Effect::RefreshStatus]
-    );
+    let out = ctl.handle(3 * MS, Input::Links(vec![("eth1".into(), true)]));
+    assert!(chores(&out).is_empty());
+    assert!(chores(&tick(&mut ctl, 4 * MS, vec![])).is_empty());
+    assert!(chores(&tick(&mut ctl, 500 * MS, vec![])).is_empty());
     assert_eq!(ctl.chores_wake(), MS + LINK_CHECK);
     let out = tick(&mut ctl, MS + LINK_CHECK, vec![]);
     assert!(matches!(chores(&out).first(), Some(Effect::ReadLinks(_))));
@@ -2766,10 +2762,7 @@ fn without_chores(effects: Vec<Effect>) -> Vec<Effect> {
         .filter(|e| {
             !matches!(
                 e,
-                Effect::ReadLinks(_)
-                    | Effect::TrimHeap
-                    | Effect::PublishStatus
-                    | Effect::RefreshStatus
+                Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
             )
         })
         .collect()

@@ -472,9 +472,6 @@ impl<F: Frames> Daemon<F> {
             // inputs (a takeover storm's address conflicts, one input each) built every view
             // once an input.
             Effect::PublishStatus => self.publish = Some(true),
-            Effect::RefreshStatus => {
-                self.publish.get_or_insert(false);
-            }
             Effect::LoadConfig => {
                 let loaded = self.load().await;
                 self.inputs.push_back(loaded);

@@ -36,7 +36,7 @@ use crate::{
     fsm::{Nanos, State},
     metrics::{self, Metrics, SentCounter},
     netlink::{Link, LinkEvents, Netlink},
-    status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusSnapshot},
+    status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusFeed, StatusSnapshot},
     tx::{McastMembership, PacketTx, UnicastTx},
 };
 
@@ -137,7 +137,8 @@ pub struct Daemon<F: Frames> {
     /// The controller's answer to the reload asked ([`controller::Effect::AnswerReload`]).
     answer: Option<ReloadAnswer>,
     /// A snapshot to publish at the end of the loop's turn: every view built again (`true`,
-    /// [`controller::Effect::PublishStatus`]) or only what changed with time alone.
+    /// [`controller::Effect::PublishStatus`]) or only what changed with time alone (a reader
+    /// of the status asked).
     publish: Option<bool>,
     /// The addresses of each interface (by index) as the batch of effects being carried out
     /// first read them, for [`controller::Effect::RemoveStaleVips`].
@@ -297,29 +298,27 @@ impl<F: Frames> Daemon<F> {
             ),
             timings: Arc::new(self.ctl.timings()),
             live: Arc::new(self.ctl.live()),
+            live_at: monotonic_ns(),
         }
     }
 
-    /// The snapshot published last with what changed with time alone refreshed (one small
-    /// allocation, where building every view again allocates a dozen strings an instance).
-    fn refreshed(&self, last: &StatusSnapshot) -> StatusSnapshot {
-        StatusSnapshot {
-            live: Arc::new(self.ctl.live()),
-            ..last.clone()
-        }
-    }
-
-    /// Publishes the snapshot the effects of this turn of the loop asked for, once.
+    /// Publishes the snapshot the effects of this turn of the loop asked for, once: built
+    /// again, or the one published last with what changed with time alone written over its
+    /// live part in place (no allocation unless a reader still holds that part; building
+    /// every view again allocates a dozen strings an instance).
     fn publish(&mut self) {
         let (Some(full), Some(tx)) = (self.publish.take(), &self.snapshot) else {
             return;
         };
-        let next = if full {
-            self.snapshot()
+        if full {
+            tx.send_replace(self.snapshot());
         } else {
-            self.refreshed(&tx.borrow())
-        };
-        tx.send_replace(next);
+            let ctl = &self.ctl;
+            tx.send_modify(|s| {
+                ctl.live_into(Arc::make_mut(&mut s.live));
+                s.live_at = monotonic_ns();
+            });
+        }
     }
 
     /// Status of every instance (reads the XDP counters).
@@ -336,13 +335,17 @@ impl<F: Frames> Daemon<F> {
         let (snapshot_tx, snapshot_rx) = tokio::sync::watch::channel(self.snapshot());
         self.snapshot = Some(snapshot_tx);
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
+        // A reader of the status (a client of the socket, a scrape) asks for the snapshot's
+        // live part refreshed; nothing refreshes it on a clock.
+        let asked = Arc::new(tokio::sync::Notify::new());
+        let feed = StatusFeed::new(snapshot_rx, asked.clone());
         if let Some(listener) = self.metrics_listener.take() {
             // Its own thread, ended when the snapshot's sender is dropped with the daemon.
-            let _ = metrics::serve(listener, snapshot_rx.clone(), self.metrics.clone());
+            let _ = metrics::serve(listener, feed.clone(), self.metrics.clone());
         }
         let control_task = tokio::spawn(control::serve_all(
             control,
-            snapshot_rx,
+            feed,
             reload_tx,
             self.events.clone(),
         ));
@@ -358,7 +361,7 @@ impl<F: Frames> Daemon<F> {
             // The metrics' loop lag: how late the timer's wake-up comes.
             let planned = now + sleep.as_nanos() as Nanos;
             let mut timer = false;
-            let (mut stop, mut reload, mut event) = (false, false, false);
+            let (mut stop, mut reload, mut event, mut refresh) = (false, false, false, false);
             let mut reload_reply = None;
             let mut script = None;
             let mut tracked = None;
@@ -392,6 +395,7 @@ impl<F: Frames> Daemon<F> {
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
                 Some(input) = self.tracked.recv() => tracked = Some(input),
                 Some(reply) = reload_rx.recv() => reload_reply = Some(reply),
+                _ = asked.notified() => refresh = true,
             }
             let woke = monotonic_ns();
             if timer {
@@ -447,6 +451,9 @@ impl<F: Frames> Daemon<F> {
                 self.feed(c).await;
             }
             self.tick(event).await;
+            if refresh {
+                self.publish.get_or_insert(false);
+            }
             self.publish();
             if !stopping {
                 systemd.alive(self.ctl.states());
