@@ -469,6 +469,20 @@ impl Prober {
         tally
     }
 
+    /// The longest a request sent in `[from, to]` waited for the service to answer: from its
+    /// send to the first reply that came after it (to it or to a later request), or to `to`
+    /// if none did. This is the client's outage as its requests see it: a run of unanswered
+    /// requests waits from the first of them to the reply that ends the run, while a pause of
+    /// the probe's own sender (its thread woke late on a busy machine: no request was on the
+    /// wire) costs no request anything. [`Prober::longest_gap`], between replies, counts such
+    /// a pause as an outage; each misses the truth by at most one probe period, in opposite
+    /// directions when nothing pauses.
+    pub fn longest_wait(&self, from: u64, to: u64) -> u64 {
+        let replies = self.replies.lock().expect("prober lock").clone();
+        let requests = self.requests.lock().expect("prober lock");
+        longest_wait(requests.iter().map(|&(sent, _)| sent), replies, from, to)
+    }
+
     /// The longest time without a reply that overlaps `[from, to]`: from the last reply before
     /// `from` (or `from`) to the first reply after it, and so on up to `to`.
     pub fn longest_gap(&self, from: u64, to: u64) -> u64 {
@@ -500,6 +514,22 @@ impl Prober {
         }
         longest
     }
+}
+
+/// [`Prober::longest_wait`] from the requests' send times and the replies' arrivals.
+fn longest_wait(sent: impl Iterator<Item = u64>, mut replies: Vec<u64>, from: u64, to: u64) -> u64 {
+    replies.retain(|&t| t >= from);
+    replies.sort_unstable();
+    sent.filter(|&s| s >= from && s <= to)
+        .map(|s| {
+            let next = replies.partition_point(|&t| t < s);
+            replies
+                .get(next)
+                .map_or(to, |&t| t.min(to))
+                .saturating_sub(s)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Echo requests of a [`Prober`] over a span of time.
@@ -1017,5 +1047,45 @@ impl CpuSteadiness {
              fastest, the slowest {:.1} ms.",
             self.unit_ms, self.slow, self.units, self.worst_ms
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// A request every 5 ms from `start` to `end` but over `paused`, each answered 0.1 ms
+    /// later but those sent in `lost`.
+    fn probe(start: u64, end: u64, paused: (u64, u64), lost: (u64, u64)) -> (Vec<u64>, Vec<u64>) {
+        let sent: Vec<u64> = (start..end)
+            .step_by(5 * MS as usize)
+            .filter(|&t| !(paused.0..paused.1).contains(&t))
+            .collect();
+        let replies = sent
+            .iter()
+            .filter(|&&t| !(lost.0..lost.1).contains(&t))
+            .map(|&t| t + MS / 10)
+            .collect();
+        (sent, replies)
+    }
+
+    #[test]
+    fn a_pause_of_the_sender_is_a_gap_between_replies_but_no_wait() {
+        let (sent, replies) = probe(0, 200 * MS, (50 * MS, 72 * MS), (0, 0));
+        let wait = longest_wait(sent.iter().copied(), replies, 10 * MS, 190 * MS);
+        assert_eq!(wait, MS / 10);
+    }
+
+    #[test]
+    fn unanswered_requests_wait_from_the_first_of_them_to_the_reply_that_ends_the_run() {
+        // Requests of 60, 65 and 70 ms lost: the one of 60 waits for the reply to 75.
+        let (sent, replies) = probe(0, 200 * MS, (0, 0), (60 * MS, 72 * MS));
+        let wait = longest_wait(sent.iter().copied(), replies.clone(), 10 * MS, 190 * MS);
+        assert_eq!(wait, 15 * MS + MS / 10);
+        // Nothing answers after them before the span's end: they wait until it.
+        let wait = longest_wait(sent.iter().copied(), replies, 10 * MS, 71 * MS);
+        assert_eq!(wait, 11 * MS);
     }
 }
