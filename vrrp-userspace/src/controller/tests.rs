@@ -3100,6 +3100,45 @@ fn a_host_of_backups_wakes_for_its_timers_a_master_every_interval() {
 }
 
 #[test]
+fn master_down_timers_a_few_hundred_microseconds_apart_wake_the_backup_once() {
+    let (c, host) = whole_vrid_space(1, false);
+    let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    // One master's batch: its adverts heard 2 µs apart (510 of them: about 1 ms), but the
+    // last router's 5 ms later.
+    let now = 20 * MS;
+    let mut heard = heard_all(&c, 0);
+    let last = heard.len() - 1;
+    for (k, h) in heard.iter_mut().enumerate() {
+        h.advert.received_at = now - 6 * MS + k as Nanos * 2_000;
+    }
+    heard[last].advert.received_at = now - MS;
+    tick(&mut ctl, now, heard);
+    let mut downs: Vec<Nanos> = ctl
+        .routers()
+        .filter_map(|(_, r)| r.next_deadline())
+        .collect();
+    downs.sort_unstable();
+    let (first, second_last) = (downs[0], downs[downs.len() - 2]);
+    assert!(second_last - first > COALESCE / 2, "{first} {second_last}");
+    // One wake-up for the timers within COALESCE of the first, at the last of them: never
+    // before any of them, at most COALESCE after the first.
+    let wake = ctl.next_wake(now);
+    let gathered: Vec<Nanos> = downs
+        .iter()
+        .copied()
+        .filter(|&t| t <= first + COALESCE)
+        .collect();
+    assert_eq!(wake, *gathered.last().unwrap());
+    assert!(wake <= first + COALESCE);
+    assert!(gathered.len() > 1 && gathered.len() < downs.len() - 1);
+    // No advert since: at that wake-up exactly the gathered routers take over.
+    tick(&mut ctl, wake, vec![]);
+    let masters = ctl.states().filter(|s| *s == State::Master).count();
+    assert_eq!(masters, gathered.len());
+}
+
+#[test]
 fn a_host_of_backups_leaves_its_heartbeat_alone_a_master_writes_it_every_tick() {
     // The gate matters only for a router we are master of: a backup's wake-ups write no
     // map entry of their own.
