@@ -144,6 +144,8 @@ struct Sample {
     /// when both pairs were seen steady at the latest): what the probe itself reads on this
     /// machine at that moment, without a failover.
     before: f64,
+    /// The outage's measure (the longest wait) over that span before the failure.
+    before_wait: f64,
     /// The client's ARP requests for the VIP from the failure to the trial's end.
     arp: ArpTally,
     /// The client's echo requests over the same span (but its last 50 ms, whose replies may
@@ -451,6 +453,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         // machine: replies stamped before `t_end` but not read yet read as a gap at the end of
         // the span (seen: 15 to 25 ms with every reply on the wire on time).
         std::thread::sleep(Duration::from_millis(100));
+        let before_from = steady.max(t0 - (t_end - t0).min(t0));
         for k in 0..2 {
             let Some(m) = masters[k] else {
                 cell.unsettled[k] += 1;
@@ -487,7 +490,8 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
                 takeover: claim(k, m).map(|t| ms(t - t0)),
                 outage: ms(probers[k].longest_wait(t0, t_end)),
                 gap: ms(probers[k].longest_gap(t0, t_end)),
-                before: ms(probers[k].longest_gap(steady.max(t0 - (t_end - t0).min(t0)), t0)),
+                before: ms(probers[k].longest_gap(before_from, t0)),
+                before_wait: ms(probers[k].longest_wait(before_from, t0)),
                 arp: arp_probers[k].tally(t0, t_end),
                 echo: probers[k].lost(t0, t_end - 50_000_000),
             });
@@ -576,13 +580,19 @@ fn echo_cell(samples: &[Sample]) -> String {
     format!("{lost} / {sent} ({run})")
 }
 
-/// "p99 of the longest reply gap across the failure / just before it".
+/// "p99 of the longest reply gap across the failure; of the longest wait / reply gap just
+/// before it".
 fn gaps(samples: &[Sample]) -> String {
     let p99 = |f: fn(&Sample) -> f64| {
         quantile(&samples.iter().map(f).collect::<Vec<_>>(), 0.99)
             .map_or("n/a".to_string(), |p| format!("{p:.1}"))
     };
-    format!("{} / {}", p99(|s| s.gap), p99(|s| s.before))
+    format!(
+        "{}; {} / {}",
+        p99(|s| s.gap),
+        p99(|s| s.before_wait),
+        p99(|s| s.before)
+    )
 }
 
 /// "requests answered by two MACs / requests answered / sent".
@@ -601,10 +611,11 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
          end (a run of lost requests waits from the first of them to the reply that ends it; a \
          pause of the probe's own sender, on a busy machine, costs no request anything). ARP: the \
          client's requests for the VIP (every 5 ms, from the failure to the trial's end) \
-         answered by more than one MAC / answered / sent. Reply gap: p99 of the longest gap \
-         between echo replies across the failure / in as long a span just before it, from when \
-         the pairs were steady at the latest (the probe's own reading of the machine, without a \
-         failover; a pause of its sender counts in a gap). Echoes lost: the client's echo \
+         answered by more than one MAC / answered / sent. Reply gap across: p99 of the longest gap \
+         between echo replies across the failure (a pause of the probe's sender counts in it). \
+         Before: p99 of the outage's measure (the longest wait) / of the longest reply gap in as \
+         long a span just before the failure, from when the pairs were steady at the latest: the \
+         probe's own reading of the machine then, without a failover. Echoes lost: the client's echo \
          requests from the failure to the trial's end that were never answered / sent, and the \
          most in a row in one trial. Window: the RFC's, for \
          priority 100. Target (vrrpd): outage p99 within the window's end + 10 ms, and no takeover \
@@ -614,7 +625,7 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
         keepalived_version()
     );
     out.push_str(
-        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | vrrpd reply gap, across / before | vrrpd echoes lost | keepalived echoes lost | vrrpd ARP, 2 MACs / answered / sent | keepalived ARP | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| interval | failure | window | vrrpd takeover | keepalived takeover | vrrpd outage | keepalived outage | p99 outage keepalived / vrrpd | vrrpd reply gap across; before: wait / reply gap | vrrpd echoes lost | keepalived echoes lost | vrrpd ARP, 2 MACs / answered / sent | keepalived ARP | target |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for c in cells {
         let (lo, hi) = c.failure.window(c.interval);

@@ -339,25 +339,59 @@ fn recv_stamped(socket: &Socket, buf: &mut [u8]) -> Option<(usize, u64)> {
 /// the probe made itself (its sending thread woke late on a busy machine: no request was on
 /// the wire) is told apart from requests that went unanswered ([`Prober::lost`]).
 pub struct Prober {
-    replies: Arc<Mutex<Vec<u64>>>,
+    log: Mutex<EchoLog>,
     sent: Arc<AtomicU64>,
-    /// Per request (by sequence, from 0): when it was handed to the kernel, and whether a
-    /// reply came.
-    requests: Arc<Mutex<Vec<(u64, bool)>>>,
     _sender: Worker,
     _receiver: Worker,
+}
+
+/// What a [`Prober`]'s threads recorded. They hand it over through channels, never through
+/// a lock a reader holds: the bench reading a trial's figures under such a lock (while the
+/// next cell's probes ran on the busy machine) stalled the real-time sender behind it, and
+/// its replies 66 ms apart with no request lost read as an outage.
+struct EchoLog {
+    /// Each request's send time, in sequence order.
+    sends: std::sync::mpsc::Receiver<u64>,
+    /// Each reply: the sequence number it answers and when it came.
+    answers: std::sync::mpsc::Receiver<(u16, u64)>,
+    /// Per request (by sequence, from 0): when it was handed to the kernel, and whether a
+    /// reply came.
+    requests: Vec<(u64, bool)>,
+    /// The replies' arrivals, in the order they were read.
+    replies: Vec<u64>,
+}
+
+impl EchoLog {
+    /// What the threads recorded since the last call, taken in.
+    fn drain(&mut self) -> &mut Self {
+        // Requests first: every reply's request is then in.
+        self.requests
+            .extend(self.sends.try_iter().map(|t| (t, false)));
+        for (seq, at) in self.answers.try_iter() {
+            self.replies.push(at);
+            // The newest request with this (16-bit) sequence number.
+            if let Some(last) = self.requests.len().checked_sub(1) {
+                let back = usize::from((last as u16).wrapping_sub(seq));
+                if let Some(r) = last
+                    .checked_sub(back)
+                    .and_then(|i| self.requests.get_mut(i))
+                {
+                    r.1 = true;
+                }
+            }
+        }
+        self
+    }
 }
 
 impl Prober {
     /// Starts probing `target` from `host` every `every`; `id` tells this prober's echoes apart.
     pub fn start(host: &NetNs, target: Ipv4Addr, every: Duration, id: u16) -> Result<Self> {
-        let replies = Arc::new(Mutex::new(Vec::new()));
         let sent = Arc::new(AtomicU64::new(0));
-        let requests = Arc::new(Mutex::new(Vec::<(u64, bool)>::new()));
+        let (sends_tx, sends) = std::sync::mpsc::channel();
+        let (answers_tx, answers) = std::sync::mpsc::channel();
         let (sock_tx, sock_rx) = std::sync::mpsc::channel();
         let receiver = {
-            let replies = replies.clone();
-            let requests = requests.clone();
             Worker::spawn(host, move |stop| {
                 let socket = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
                     .and_then(|s| {
@@ -383,18 +417,8 @@ impl Prober {
                         && buf[ihl] == 0
                         && buf[ihl + 4..ihl + 6] == id.to_be_bytes();
                     if reply {
-                        replies.lock().expect("prober lock").push(at);
-                        // The newest request with this (16-bit) sequence number.
                         let seq = u16::from_be_bytes([buf[ihl + 6], buf[ihl + 7]]);
-                        let mut requests = requests.lock().expect("prober lock");
-                        if let Some(last) = requests.len().checked_sub(1) {
-                            let back = usize::from((last as u16).wrapping_sub(seq));
-                            if let Some(r) =
-                                last.checked_sub(back).and_then(|i| requests.get_mut(i))
-                            {
-                                r.1 = true;
-                            }
-                        }
+                        let _ = answers_tx.send((seq, at));
                     }
                 }
             })?
@@ -404,26 +428,23 @@ impl Prober {
             .map_err(|_| anyhow!("the prober thread died"))??;
         let sender = {
             let sent = sent.clone();
-            let requests = requests.clone();
             Worker::spawn(host, move |stop| {
                 send_on_time();
                 let dest = std::net::SocketAddr::from((target, 0)).into();
                 let start = monotonic_ns();
                 let step = every.as_nanos() as u64;
-                let mut seq: u16 = 0;
+                let mut count: u64 = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let echo = super::probe::echo_request(false, id, seq);
+                    let echo = super::probe::echo_request(false, id, count as u16);
                     // Recorded before the send, so that a reply never comes before its request.
-                    requests
-                        .lock()
-                        .expect("prober lock")
-                        .push((monotonic_ns(), false));
+                    let _ = sends_tx.send(monotonic_ns());
                     if socket.send_to(&echo, &dest).is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
                     }
-                    seq = seq.wrapping_add(1);
-                    // An absolute schedule: late wake-ups do not stretch the interval.
-                    let next = start + step * u64::from(seq);
+                    count += 1;
+                    // An absolute schedule: late wake-ups do not stretch the interval (and the
+                    // count, unlike the 16-bit sequence number, never wraps back to the start).
+                    let next = start + step * count;
                     let now = monotonic_ns();
                     if next > now {
                         std::thread::sleep(Duration::from_nanos(next - now));
@@ -432,9 +453,13 @@ impl Prober {
             })?
         };
         Ok(Prober {
-            replies,
+            log: Mutex::new(EchoLog {
+                sends,
+                answers,
+                requests: Vec::new(),
+                replies: Vec::new(),
+            }),
             sent,
-            requests,
             _sender: sender,
             _receiver: receiver,
         })
@@ -447,13 +472,14 @@ impl Prober {
 
     /// Replies received so far.
     pub fn received(&self) -> u64 {
-        self.replies.lock().expect("prober lock").len() as u64
+        self.log.lock().expect("prober lock").drain().replies.len() as u64
     }
 
     /// The requests sent in `[from, to]` and how many went unanswered (replies that came in
     /// until now count, whenever they arrived).
     pub fn lost(&self, from: u64, to: u64) -> EchoTally {
-        let requests = self.requests.lock().expect("prober lock");
+        let mut log = self.log.lock().expect("prober lock");
+        let requests = &log.drain().requests;
         let mut tally = EchoTally::default();
         let mut run = 0;
         for &(_, answered) in requests.iter().filter(|&&(at, _)| at >= from && at <= to) {
@@ -478,9 +504,14 @@ impl Prober {
     /// a pause as an outage; each misses the truth by at most one probe period, in opposite
     /// directions when nothing pauses.
     pub fn longest_wait(&self, from: u64, to: u64) -> u64 {
-        let replies = self.replies.lock().expect("prober lock").clone();
-        let requests = self.requests.lock().expect("prober lock");
-        longest_wait(requests.iter().map(|&(sent, _)| sent), replies, from, to)
+        let mut log = self.log.lock().expect("prober lock");
+        let log = log.drain();
+        longest_wait(
+            log.requests.iter().map(|&(sent, _)| sent),
+            log.replies.clone(),
+            from,
+            to,
+        )
     }
 
     /// The longest time without a reply that overlaps `[from, to]`: from the last reply before
@@ -493,7 +524,8 @@ impl Prober {
     /// Where [`Prober::longest_gap`] is: the reply before it (or `from`) and the one that ended
     /// it (or `to`).
     pub fn longest_gap_span(&self, from: u64, to: u64) -> (u64, u64) {
-        let replies = self.replies.lock().expect("prober lock");
+        let mut log = self.log.lock().expect("prober lock");
+        let replies = &log.drain().replies;
         let mut last = replies
             .iter()
             .rev()
