@@ -13,10 +13,10 @@
 //!
 //! The socket is served by a task of its own ([`serve_all`]): the status comes from the
 //! snapshot the main loop publishes ([`StatusSnapshot`], its live part refreshed at the ask:
-//! [`StatusFeed`]); once the request is read, the client's
-//! socket goes to the status thread, which reads the XDP counters, writes the answer and closes
-//! it, so that a status never delays an advert; a reload is handed to the main loop, which
-//! answers once the controller has applied or refused it.
+//! [`StatusFeed`]); once the request is read, the client's socket goes to the status thread,
+//! which reads the XDP counters, writes the answer and closes it, so that a status never
+//! delays an advert; a reload is handed to the main loop, which answers once the controller
+//! has applied or refused it.
 //!
 //! The client side ([`query`], [`query_written`], [`reload`], [`follow_events`]) is plain
 //! blocking I/O: a `vrrpd status` starts no runtime.

@@ -5,7 +5,8 @@
 //! by reason, adverts sent, script results and durations, the loop's lag): they record into it
 //! under a mutex held for a few instructions. Everything else is read at scrape time from the
 //! [`StatusSnapshot`] the main loop publishes for `vrrpd status` (the instances' views and
-//! timers, and a reader of each interface's XDP counters with descriptors of its own).
+//! timers, what changes with time alone refreshed at the scrape, and a reader of each
+//! interface's XDP counters with descriptors of its own).
 //!
 //! The HTTP side runs on a thread of its own at nice 19 with its own single-threaded runtime
 //! ([`serve`]), so the main loop never polls a metrics future, reads a counter for a scrape or
