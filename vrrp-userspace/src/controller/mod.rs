@@ -60,6 +60,23 @@ use crate::{
 /// The most a timer may wait for others that fall due just after it ([`Controller::next_wake`]).
 pub const COALESCE: Nanos = 1_000_000;
 
+/// The last of the deadlines `visit` hands its callback that falls within `window` of their
+/// first (two passes, no allocation); `Nanos::MAX` when it hands none.
+fn gather(window: Nanos, visit: impl Fn(&mut dyn FnMut(Nanos))) -> Nanos {
+    let mut first = Nanos::MAX;
+    visit(&mut |t| first = first.min(t));
+    if first == Nanos::MAX {
+        return first;
+    }
+    let mut last = first;
+    visit(&mut |t| {
+        if t <= first + window {
+            last = last.max(t);
+        }
+    });
+    last
+}
+
 /// The first retry of a failed effect comes this long after the failure; each further one
 /// twice as long after the previous, up to [`RETRY_MAX`].
 pub const RETRY_FIRST: Nanos = 100_000_000;
@@ -2207,40 +2224,29 @@ impl Controller {
             .min()
             .unwrap_or(1_000_000_000);
         let window = (shortest / 10).min(COALESCE);
-        let down = |i: &Inst| {
-            i.router
-                .next_deadline()
-                .filter(|_| i.router.state() != State::Master)
-                .map(|t| t.saturating_sub(self.early()))
-        };
-        let mut firm = Nanos::MAX;
-        let mut master = false;
-        for i in &self.instances {
-            if let Some(t) = down(i) {
-                firm = firm.min(t);
+        // The backups' Master_Down_Timers.
+        let mut firm = gather(window, |each| {
+            for i in &self.instances {
+                if let Some(t) = i.router.next_deadline()
+                    && i.router.state() != State::Master
+                {
+                    each(t.saturating_sub(self.early()));
+                }
             }
-            master |= i.router.state() == State::Master;
-        }
-        if firm != Nanos::MAX {
-            let last = firm + window;
-            firm = self
-                .instances
-                .iter()
-                .filter_map(down)
-                .filter(|&t| t <= last)
-                .fold(firm, Nanos::max);
-        }
+        });
+        let mut master = false;
         for i in &self.instances {
             if let Some(b) = &i.broken {
                 firm = firm.min(b.retry_at);
             }
+            master |= i.router.state() == State::Master;
         }
         let beat = master.then_some(now + shortest);
         if let Some((_, at, false)) = self.statics_broken {
             firm = firm.min(at);
         }
         // The soft deadlines: masters' adverts, GARP bursts and refreshes, paced frames.
-        let soft = |each: &mut dyn FnMut(Nanos)| {
+        let soft = gather(window, |each| {
             beat.into_iter().for_each(&mut *each);
             for i in &self.instances {
                 if let Some(t) = i.router.next_deadline()
@@ -2261,20 +2267,8 @@ impl Controller {
                     each(*next);
                 }
             }
-        };
-        let mut first = Nanos::MAX;
-        soft(&mut |t| first = first.min(t));
-        if first == Nanos::MAX {
-            return firm;
-        }
-        let last = first + window;
-        let mut gathered = first;
-        soft(&mut |t| {
-            if t <= last {
-                gathered = gathered.max(t);
-            }
         });
-        gathered.min(firm)
+        soft.min(firm)
     }
 
     fn log(&mut self, level: log::Level, line: String) {
