@@ -508,7 +508,7 @@ impl Prober {
         let log = log.drain();
         longest_wait(
             log.requests.iter().map(|&(sent, _)| sent),
-            log.replies.clone(),
+            &log.replies,
             from,
             to,
         )
@@ -549,8 +549,9 @@ impl Prober {
 }
 
 /// [`Prober::longest_wait`] from the requests' send times and the replies' arrivals.
-fn longest_wait(sent: impl Iterator<Item = u64>, mut replies: Vec<u64>, from: u64, to: u64) -> u64 {
-    replies.retain(|&t| t >= from);
+fn longest_wait(sent: impl Iterator<Item = u64>, replies: &[u64], from: u64, to: u64) -> u64 {
+    // Only the replies from `from` on are copied (the probe's whole history was, each trial).
+    let mut replies: Vec<u64> = replies.iter().copied().filter(|&t| t >= from).collect();
     replies.sort_unstable();
     sent.filter(|&s| s >= from && s <= to)
         .map(|s| {
@@ -1106,7 +1107,7 @@ mod tests {
     #[test]
     fn a_pause_of_the_sender_is_a_gap_between_replies_but_no_wait() {
         let (sent, replies) = probe(0, 200 * MS, (50 * MS, 72 * MS), (0, 0));
-        let wait = longest_wait(sent.iter().copied(), replies, 10 * MS, 190 * MS);
+        let wait = longest_wait(sent.iter().copied(), &replies, 10 * MS, 190 * MS);
         assert_eq!(wait, MS / 10);
     }
 
@@ -1114,10 +1115,10 @@ mod tests {
     fn unanswered_requests_wait_from_the_first_of_them_to_the_reply_that_ends_the_run() {
         // Requests of 60, 65 and 70 ms lost: the one of 60 waits for the reply to 75.
         let (sent, replies) = probe(0, 200 * MS, (0, 0), (60 * MS, 72 * MS));
-        let wait = longest_wait(sent.iter().copied(), replies.clone(), 10 * MS, 190 * MS);
+        let wait = longest_wait(sent.iter().copied(), &replies, 10 * MS, 190 * MS);
         assert_eq!(wait, 15 * MS + MS / 10);
         // Nothing answers after them before the span's end: they wait until it.
-        let wait = longest_wait(sent.iter().copied(), replies, 10 * MS, 71 * MS);
+        let wait = longest_wait(sent.iter().copied(), &replies, 10 * MS, 71 * MS);
         assert_eq!(wait, 11 * MS);
     }
 }
