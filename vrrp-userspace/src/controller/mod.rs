@@ -925,8 +925,14 @@ struct Inst {
     nd_router: bool,
     /// The source for unicast peers.
     unicast_src: Option<IpAddr>,
-    /// The newest advert stamp already fed to the state machine.
+    /// The newest advert stamp already fed to the state machine (or passed over).
     fed_ns: Nanos,
+    /// When the router began its current watch: its creation, or its entry into BACKUP.
+    /// A stamp from before is fed (once) only to a backup, only if it is no older than one
+    /// Master_Down_Interval and not a priority 0 (`Inst::watched`): as if heard at this
+    /// instant, so that the backup learns its master at once while its timer still starts
+    /// at the entry.
+    watch_from: Nanos,
     /// Pending bursts of gratuitous ARPs / NAs: when, and how many of each.
     garp_at: Vec<(Nanos, u32)>,
     /// While master with `garp_master_refresh`: the next refresh burst.
@@ -961,6 +967,27 @@ struct Inst {
 }
 
 impl Inst {
+    /// The advert to feed for a stamp not yet fed: as it is if heard during the current
+    /// watch; one heard before, only by a backup and as if heard at the watch's start, when
+    /// it is at most one Master_Down_Interval older than that and not a priority 0 (see
+    /// `watch_from`). Fed so, an advert restarts the timer at the start, where it runs
+    /// anyway: it names the master and changes no deadline. A priority 0 would shorten it
+    /// to Skew_Time for a router that left before the watch began, and may have been fed
+    /// to the instance this one replaced in a reload: such a stamp is passed over.
+    fn watched(&self, mut advert: Advert) -> Option<Advert> {
+        if advert.received_at >= self.watch_from {
+            return Some(advert);
+        }
+        let age = self.watch_from - advert.received_at;
+        (self.router.state() == State::Backup
+            && advert.priority != Priority::SHUTDOWN
+            && age <= ns(self.router.master_down_interval()))
+        .then(|| {
+            advert.received_at = self.watch_from;
+            advert
+        })
+    }
+
     /// v3 over IPv4: the only routers with two checksum variants.
     fn two_checksums(&self) -> bool {
         self.family == Family::Ipv4 && self.spec.version == Version::V3
@@ -2510,7 +2537,8 @@ impl Controller {
             primary,
             nd_router,
             unicast_src,
-            fed_ns: now,
+            fed_ns: 0,
+            watch_from: now,
             garp_at: Vec::new(),
             refresh_at: None,
             lower_at: None,
@@ -3269,11 +3297,10 @@ impl Controller {
             }
             Action::StateChanged { from, to, reason } => {
                 // A router entering BACKUP starts its Master_Down_Timer now: a stamp XDP
-                // recorded before (while it was in FAULT, say) must not restart the timer
-                // in the past.
+                // recorded before (while it was in FAULT, or just before the instance was
+                // made) must not restart the timer in the past (see `watch_from`).
                 if to == State::Backup {
-                    let inst = &mut self.instances[i];
-                    inst.fed_ns = inst.fed_ns.max(now);
+                    self.instances[i].watch_from = now;
                 }
                 let detail = self.detail(i, now, reason);
                 if from == State::Master {
@@ -3571,8 +3598,11 @@ impl Controller {
             if let Some(advert) = newest
                 .map(|h| h.advert)
                 .filter(|a| a.received_at > inst.fed_ns && !self.deaf(inst))
+                .and_then(|a| {
+                    self.instances[i].fed_ns = a.received_at;
+                    self.instances[i].watched(a)
+                })
             {
-                self.instances[i].fed_ns = advert.received_at;
                 let router = &self.instances[i].router;
                 let (was_backup, before) =
                     (router.state() == State::Backup, router.next_deadline());

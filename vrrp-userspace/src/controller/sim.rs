@@ -1080,14 +1080,16 @@ impl World {
         }
         // Two masters that hear each other: the loser hears the winner's next advert, within
         // one interval and the wire's delay; two intervals and half a second is the window.
+        // A host whose sends the kernel refuses is not heard, as a lossy wire is not.
         let n = self.hosts.len();
+        let sends = |h: usize| self.hosts[h].ctl.is_some() && self.hosts[h].refuse_permille == 0;
         for a in 0..n {
             for b in a + 1..n {
                 let clean = self.loss == 0
                     && self.reaches(a, b)
                     && self.reaches(b, a)
-                    && self.hosts[a].ctl.is_some()
-                    && self.hosts[b].ctl.is_some();
+                    && sends(a)
+                    && sends(b);
                 let since = self.clean_since.entry((a, b)).or_insert(None);
                 match (clean, *since) {
                     (true, None) => *since = Some(now),

@@ -592,6 +592,58 @@ fn a_stale_stamp_does_not_shorten_a_fresh_master_down_timer() {
 }
 
 #[test]
+fn a_stamp_from_just_before_the_backup_began_names_its_master_at_once() {
+    // The lab's IPv6 pair, 1 run in 12: the master's first advert reached the backup after
+    // its XDP attached but 0.3 ms before its controller made the instance, raised the only
+    // event for that master, and was passed over: the backup learned its master only at its
+    // Master_Down_Timer, 3.6 s later.
+    let c = config(vec![instance("VI_1", 1, 100, false)]);
+    let start = 10 * SEC;
+    let (mut ctl, _) = Controller::start(&c, &host(), start).unwrap();
+    let master = |c: &Controller| c.routers().next().unwrap().1.master();
+    tick(&mut ctl, start + MS, vec![heard(1, 200, start - 300_000)]);
+    assert_eq!(master(&ctl), Some(PEER));
+    // The timer still runs from the start, not from the stamp.
+    let deadline = ctl.routers().next().unwrap().1.next_deadline();
+    assert_eq!(deadline, Some(start + 3_600 * MS));
+    // Fed once: the same stamp again changes nothing, and the timer runs out.
+    tick(
+        &mut ctl,
+        start + 3_599 * MS,
+        vec![heard(1, 200, start - 300_000)],
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    tick(
+        &mut ctl,
+        start + 3_600 * MS,
+        vec![heard(1, 200, start - 300_000)],
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+
+    // A stamp older than one Master_Down_Interval before the start names no master.
+    let (mut ctl, _) = Controller::start(&c, &host(), start).unwrap();
+    tick(
+        &mut ctl,
+        start + MS,
+        vec![heard(1, 200, start - 3_700 * MS)],
+    );
+    assert_eq!(master(&ctl), None);
+    // Nor a priority 0 from before (a router that left before the start, or one the
+    // instance this one replaced in a reload was fed already): the timer is not shortened.
+    let (mut ctl, _) = Controller::start(&c, &host(), start).unwrap();
+    tick(&mut ctl, start + MS, vec![heard(1, 0, start - 300_000)]);
+    assert_eq!(master(&ctl), None);
+    let deadline = ctl.routers().next().unwrap().1.next_deadline();
+    assert_eq!(deadline, Some(start + 3_600 * MS));
+    // Nor is one fed to a router that began as master.
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), start).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    tick(&mut ctl, start + MS, vec![heard(1, 200, start - 300_000)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+}
+
+#[test]
 fn a_reload_that_changes_a_group_member_restarts_its_group() {
     // The simulator's seed 23230: a group kept across a member's restart kept that member's
     // old fault, and a later failing effect of the new member was not taken to FAULT.
