@@ -550,6 +550,8 @@ pub const FRESH_ENOUGH: Nanos = 10_000_000;
 pub struct StatusFeed {
     snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
     asked: Arc<tokio::sync::Notify>,
+    /// The loop let an ask go unanswered (said once, in the log, until it answers again).
+    unanswered: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StatusFeed {
@@ -558,7 +560,11 @@ impl StatusFeed {
         snapshot: tokio::sync::watch::Receiver<StatusSnapshot>,
         asked: Arc<tokio::sync::Notify>,
     ) -> Self {
-        StatusFeed { snapshot, asked }
+        StatusFeed {
+            snapshot,
+            asked,
+            unanswered: Default::default(),
+        }
     }
 
     /// The snapshot with its live part refreshed after this call, or the one published last if
@@ -571,9 +577,23 @@ impl StatusFeed {
             return rx.borrow().clone();
         }
         self.asked.notify_one();
-        let _ = tokio::time::timeout(FRESH_WAIT, rx.changed()).await;
+        let answered = tokio::time::timeout(FRESH_WAIT, rx.changed()).await.is_ok();
         // Cloned at once: a borrow held would delay the main loop's next publication.
-        rx.borrow().clone()
+        let snapshot = rx.borrow().clone();
+        // A main loop held up this long is news to whoever reads the log (an effect that
+        // waits on the kernel, say): once an episode, with how old the answer is.
+        use std::sync::atomic::Ordering::Relaxed;
+        if !answered && !self.unanswered.swap(true, Relaxed) {
+            log::warn!(
+                "status: the main loop did not answer within {} ms; answering with its state \
+                 as of {} ms ago",
+                FRESH_WAIT.as_millis(),
+                monotonic_ns().saturating_sub(snapshot.live_at) / 1_000_000
+            );
+        } else if answered && self.unanswered.swap(false, Relaxed) {
+            log::info!("status: the main loop answers again");
+        }
+        snapshot
     }
 
     /// The snapshot's receiver (its sender gone: the daemon stopped).
@@ -1278,6 +1298,7 @@ mod tests {
             let old = feed.fresh().await;
             assert!(start.elapsed() >= FRESH_WAIT);
             assert!(monotonic_ns() - old.live_at > FRESH_ENOUGH);
+            assert!(feed.unanswered.load(std::sync::atomic::Ordering::Relaxed));
             // Its ask stays with the loop for its next turn.
             asked.notified().await;
         });
