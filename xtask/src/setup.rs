@@ -85,7 +85,8 @@ pub fn nightly_cargo() -> Command {
 /// Runs the parts of setup that are missing; with `packages`, the Debian packages too.
 pub fn ensure(root: &Path, packages: bool) -> Result<()> {
     let toolchain_ok = has_rust_src() && bpf_linker_works();
-    let packages_ok = !packages || missing_packages().is_empty();
+    let packages_ok =
+        !packages || (missing_packages().is_empty() && (bpffs_mounted() || !is_root()));
     if toolchain_ok && packages_ok {
         return Ok(());
     }
@@ -99,6 +100,7 @@ pub fn setup(root: &Path, packages: bool) -> Result<()> {
     ensure_bpf_linker(root)?;
     if packages {
         ensure_packages()?;
+        ensure_bpffs()?;
     }
     say("setup complete");
     Ok(())
@@ -256,6 +258,32 @@ fn ensure_packages() -> Result<()> {
         .args(["install", "-y", "--no-install-recommends"])
         .args(&missing))?;
     Ok(())
+}
+
+/// Whether the BPF filesystem is mounted at /sys/fs/bpf.
+fn bpffs_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines().any(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            (f.next(), f.next()) == (Some("/sys/fs/bpf"), Some("bpf"))
+        })
+    })
+}
+
+/// The BPF filesystem at /sys/fs/bpf, where vrrpd pins its links so that XDP outlives it
+/// (and the tests check that it does): systemd mounts it at boot, a machine without systemd
+/// (a container, a bare VM image) may not have it.
+fn ensure_bpffs() -> Result<()> {
+    if bpffs_mounted() {
+        return Ok(());
+    }
+    if !is_root() {
+        // Only the privileged tests, which need root anyway, pin.
+        say("the BPF filesystem is not mounted (as root: mount -t bpf bpf /sys/fs/bpf)");
+        return Ok(());
+    }
+    say("mount -t bpf bpf /sys/fs/bpf (not mounted)");
+    run(Command::new("mount").args(["-t", "bpf", "bpf", "/sys/fs/bpf"]))
 }
 
 /// cargo-fuzz, for `cargo xtask fuzz`.
