@@ -7,7 +7,7 @@
 //! | map (bpftool name) | kind | key | value |
 //! |---|---|---|---|
 //! | `VRRP_ROUTERS` | array, 512 | [`router_index`] | [`RouterConfig`] |
-//! | `VRRP_ADVERTS` | per-CPU array, 512 | [`router_index`] | [`AdvertStamp`] |
+//! | `VRRP_ADVERTS` | array, 512 × CPUs, memory-mappable | [`stamp_index`]: CPU × 512 + [`router_index`] | [`AdvertStamp`] |
 //! | `VRRP_VIPS` | hash, 1024 | IPv4 VIP, `[u8; 4]` | [`VipEntry`] |
 //! | `VRRP_VIPS6` | hash, 1024 | IPv6 VIP, `[u8; 16]` | [`Vip6Entry`] |
 //! | `VRRP_VIPSLOTS` | array, 256 | last byte of a VIP (either family) | [`VipSlot`] |
@@ -41,6 +41,18 @@ pub enum Family {
 pub const fn router_index(family: Family, vrid: u8) -> u32 {
     (family as u32) * ROUTERS_PER_FAMILY + vrid as u32
 }
+
+/// The key of CPU `cpu`'s stamp of router `router` ([`router_index`]) in `VRRP_ADVERTS`: each
+/// CPU writes only its own [`ROUTER_SLOTS`] stamps, one block a CPU (so `bpftool map lookup
+/// name VRRP_ADVERTS key 50 0 0 0` is CPU 0's stamp of IPv4 VRID 50, `key 50 2 0 0` CPU 1's).
+/// The map is an array of `ROUTER_SLOTS` × the host's possible CPUs, memory-mapped by the
+/// daemon, which reads the stamps without a system call (see [`AdvertStamp::seq`]).
+pub const fn stamp_index(cpu: u32, router: u32) -> u32 {
+    cpu * ROUTER_SLOTS + router
+}
+
+/// `BPF_F_MMAPABLE`: an array map user space can map into its memory.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
 /// [`RouterConfig::flags`]: the router is configured on this interface.
 pub const ROUTER_CONFIGURED: u32 = 1 << 0;
@@ -117,7 +129,7 @@ impl RouterConfig {
     }
 }
 
-/// The newest valid advert of one router seen on one CPU (`VRRP_ADVERTS`).
+/// The newest valid advert of one router seen on one CPU (`VRRP_ADVERTS`, [`stamp_index`]).
 ///
 /// The precise clock costs more than the rest of a valid advert's checks (an indirect call to
 /// the clocksource), so it is read once per router, CPU and kernel tick: the first advert of a
@@ -143,7 +155,12 @@ pub struct AdvertStamp {
     /// Sender's IP source address (IPv4 in the first 4 bytes).
     pub src: [u8; 16],
     /// v3 over IPv4: the checksum variant that matched (0 pseudo-header, 1 message only).
-    pub csum_variant: u32,
+    pub csum_variant: u16,
+    /// Sequence count: odd while the CPU writes the stamp, one more after. The daemon reads
+    /// the stamps through a mapping while XDP writes them; a copy is whole when it read the
+    /// same even count before and after it (the stamp's other fields are written between
+    /// the two increments, each a volatile store, in program order).
+    pub seq: u16,
     /// Adverts after the first in the same tick (0: `time_ns` is the newest one's arrival).
     pub same_tick: u32,
     /// The kernel tick (jiffies) of `time_ns`.

@@ -9,7 +9,7 @@
 //!   router, dropped while we are backup (RFC 5798 §6.4.2).
 //! * VRRP adverts (IPv4 protocol 112, IPv6 next header 112): checked in the order of RFC 5798
 //!   §7.1 (`vrrp_common::DropReason` names every rejection, counted per VRID and dropped); a valid
-//!   advert is stamped into the per-CPU `VRRP_ADVERTS`, reported through `VRRP_EVENTS` only when
+//!   advert is stamped into this CPU's block of `VRRP_ADVERTS`, reported through `VRRP_EVENTS` only when
 //!   the controller must act at once, and passed to the stack at a bounded rate. An advert for
 //!   a VRID not configured here is another speaker's (keepalived's): passed and counted, or
 //!   dropped as unknown VRID when vrrpd is the host's only speaker (`IFACE_EXCLUSIVE`).
@@ -49,7 +49,8 @@ use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     btf_maps::{Array, HashMap, PerCpuArray, RingBuf},
     helpers::{
-        bpf_csum_diff, bpf_jiffies64, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_load_bytes,
+        bpf_csum_diff, bpf_get_smp_processor_id, bpf_jiffies64, bpf_ktime_get_coarse_ns,
+        bpf_ktime_get_ns, bpf_xdp_load_bytes,
     },
     macros::{btf_map, classifier, xdp},
     programs::{TcContext, XdpContext},
@@ -57,10 +58,10 @@ use aya_ebpf::{
 use vrrp_common::{
     DropReason,
     maps::{
-        AdvertStamp, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family, IFACE_EXCLUSIVE,
-        IFACE_NO_ACCEPT, IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY,
-        ROUTER_MASTER, ROUTER_NO_ACCEPT, ROUTER_SLOTS, RouterConfig, SLOT_WAYS4, TickClock,
-        Vip6Entry, VipEntry, VipSlot, router_index, vlan_tag,
+        AdvertStamp, BPF_F_MMAPABLE, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family,
+        IFACE_EXCLUSIVE, IFACE_NO_ACCEPT, IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED,
+        ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_NO_ACCEPT, ROUTER_SLOTS, RouterConfig,
+        SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot, router_index, stamp_index, vlan_tag,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -70,8 +71,11 @@ use vrrp_common::{
 
 #[btf_map]
 static VRRP_ROUTERS: Array<RouterConfig, { ROUTER_SLOTS as usize }> = Array::new();
+/// Each CPU's stamps, a block of `ROUTER_SLOTS` a CPU ([`stamp_index`]); the daemon sizes it
+/// to the host's possible CPUs when it loads the object and reads it through a mapping.
 #[btf_map]
-static VRRP_ADVERTS: PerCpuArray<AdvertStamp, { ROUTER_SLOTS as usize }> = PerCpuArray::new();
+static VRRP_ADVERTS: Array<AdvertStamp, { ROUTER_SLOTS as usize }, { BPF_F_MMAPABLE as usize }> =
+    Array::new();
 #[btf_map]
 static VRRP_VIPS: HashMap<[u8; 4], VipEntry, { MAX_VIPS as usize }> = HashMap::new();
 #[btf_map]
@@ -1037,10 +1041,13 @@ fn record(
     if other_csum {
         count(Counter::AdvertOtherChecksum);
     }
-    let Some(stamp) = VRRP_ADVERTS.get_ptr_mut(index) else {
+    // SAFETY: a helper without arguments (the verifier inlines it).
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    let Some(stamp) = VRRP_ADVERTS.get_ptr_mut(stamp_index(cpu, index)) else {
         return XDP_PASS;
     };
-    // SAFETY: this CPU's slot of a per-CPU array.
+    // SAFETY: this CPU's stamp: written by this CPU only, read by the daemon through its
+    // sequence count.
     let stamp = unsafe { &mut *stamp };
     // SAFETY: `src` is 8-byte aligned in the map value (asserted in vrrp-common).
     let new_sender = unsafe { words16(&stamp.src) } != ip.src;
@@ -1055,7 +1062,7 @@ fn record(
         Some(EventKind::NewMaster)
     } else if other_csum
         && (stamp.count == 0
-            || stamp.csum_variant != csum_variant
+            || u32::from(stamp.csum_variant) != csum_variant
             || now_ns().wrapping_sub(stamp.time_ns) > interval_cs as u64 * 30_000_000)
     {
         // Once per episode (a change of variant, or the first advert after three intervals
@@ -1068,22 +1075,32 @@ fn record(
     // the controller must act on at once: a priority 0 right behind the master's last advert
     // starts Skew_Time from its exact arrival, not from a tick later.
     let t = tick();
-    let now = if kind.is_none() && stamp.count != 0 && stamp.tick == t {
-        stamp.same_tick += 1;
-        stamp.time_ns
-    } else {
-        let now = now_ns();
-        stamp.time_ns = now;
-        stamp.tick = t;
-        stamp.same_tick = 0;
-        now
-    };
-    stamp.count += 1;
-    stamp.priority = priority;
-    stamp.interval_cs = interval_cs;
-    // SAFETY: as above.
-    unsafe { set_words16(&mut stamp.src, ip.src) };
-    stamp.csum_variant = csum_variant;
+    let same_tick = kind.is_none() && stamp.count != 0 && stamp.tick == t;
+    let now = if same_tick { stamp.time_ns } else { now_ns() };
+    let seq = stamp.seq;
+    let s: *mut AdvertStamp = stamp;
+    // SAFETY: the fields of this CPU's stamp. Volatile stores are neither dropped nor
+    // reordered among themselves, so the daemon sees the count odd before any field changes
+    // and even again only after the last (AdvertStamp::seq).
+    unsafe {
+        ptr::write_volatile(&raw mut (*s).seq, seq.wrapping_add(1));
+        if same_tick {
+            ptr::write_volatile(&raw mut (*s).same_tick, (*s).same_tick + 1);
+        } else {
+            ptr::write_volatile(&raw mut (*s).time_ns, now);
+            ptr::write_volatile(&raw mut (*s).tick, t);
+            ptr::write_volatile(&raw mut (*s).same_tick, 0);
+        }
+        ptr::write_volatile(&raw mut (*s).count, (*s).count + 1);
+        ptr::write_volatile(&raw mut (*s).priority, priority);
+        ptr::write_volatile(&raw mut (*s).interval_cs, interval_cs);
+        // `src` is 8-byte aligned in the map value (asserted in vrrp-common).
+        let src = (&raw mut (*s).src).cast::<u64>();
+        ptr::write_volatile(src, ip.src[0]);
+        ptr::write_volatile(src.add(1), ip.src[1]);
+        ptr::write_volatile(&raw mut (*s).csum_variant, csum_variant as u16);
+        ptr::write_volatile(&raw mut (*s).seq, seq.wrapping_add(2));
+    }
     // Counted once stamped: a reader that sees the count sees the stamp (the daemon reads
     // the stamps again only when this count moved).
     count(Counter::AdvertValid);
@@ -1137,20 +1154,6 @@ pub(crate) unsafe fn words16(p: &[u8; 16]) -> [u64; 2] {
     let w = p.as_ptr() as *const u64;
     // SAFETY: aligned per the contract; 16 bytes are in `p`.
     unsafe { [ptr::read(w), ptr::read(w.add(1))] }
-}
-
-/// Writes two words in memory order to 16 bytes at an 8-byte aligned address.
-///
-/// # Safety
-/// As [`words16`].
-#[inline(always)]
-unsafe fn set_words16(p: &mut [u8; 16], v: [u64; 2]) {
-    let w = p.as_mut_ptr() as *mut u64;
-    // SAFETY: aligned per the contract; 16 bytes are in `p`.
-    unsafe {
-        ptr::write(w, v[0]);
-        ptr::write(w.add(1), v[1]);
-    }
 }
 
 /// Two words in memory order back into bytes.

@@ -10,6 +10,7 @@ use std::{
     os::fd::AsFd as _,
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use anyhow::{Context as _, Result, anyhow};
@@ -24,8 +25,8 @@ use aya::{
     },
 };
 use vrrp_common::maps::{
-    AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, RouterConfig, SLOT_WAYS4,
-    SLOT_WAYS6, Vip6Entry, VipEntry, VipSlot, router_index,
+    AdvertStamp, Counter, DropCounts, Event, Family, IfaceConfig, ROUTER_SLOTS, RouterConfig,
+    SLOT_WAYS4, SLOT_WAYS6, Vip6Entry, VipEntry, VipSlot, router_index,
 };
 
 /// The BPF object built from `vrrp-ebpf` (ELF, little-endian BPF, with BTF).
@@ -46,12 +47,24 @@ pub fn needs_kernel_btf() -> bool {
 
 /// Loads [`BPF_OBJECT`] into the kernel (maps created, programs not yet), with the kernel's
 /// BTF only if its relocations need it ([`needs_kernel_btf`]).
-fn load_object() -> Result<Ebpf, aya::EbpfError> {
-    if needs_kernel_btf() {
-        Ebpf::load(BPF_OBJECT)
-    } else {
-        aya::EbpfLoader::new().btf(None).load(BPF_OBJECT)
+/// `VRRP_ADVERTS` is sized to the host's possible CPUs, a block of stamps a CPU.
+fn load_object() -> Result<Ebpf> {
+    let stamps = u32::try_from(possible_cpus()?)
+        .ok()
+        .and_then(|cpus| cpus.checked_mul(ROUTER_SLOTS))
+        .ok_or_else(|| anyhow!("too many possible CPUs for {}", map_names::ADVERTS))?;
+    let mut loader = aya::EbpfLoader::new();
+    if !needs_kernel_btf() {
+        loader.btf(None);
     }
+    Ok(loader
+        .map_max_entries(map_names::ADVERTS, stamps)
+        .load(BPF_OBJECT)?)
+}
+
+/// The host's possible CPUs (what per-CPU maps and `VRRP_ADVERTS` are sized by).
+fn possible_cpus() -> Result<usize> {
+    aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))
 }
 
 /// The name of the XDP program inside [`BPF_OBJECT`].
@@ -474,6 +487,8 @@ pub fn enable_run_stats() -> Result<std::os::fd::OwnedFd> {
 /// The loaded program and its maps.
 pub struct Dataplane {
     ebpf: Ebpf,
+    /// `VRRP_ADVERTS`, mapped.
+    stamps: Arc<StampMap>,
     /// The benchmarks' object, loaded on first use of the empty program.
     #[cfg(feature = "lab")]
     bench: Option<Ebpf>,
@@ -511,8 +526,13 @@ impl Dataplane {
         egress
             .load()
             .context("the kernel refused the tc egress program")?;
+        let stamps = match ebpf.map(map_names::ADVERTS) {
+            Some(aya::maps::Map::Array(data)) => StampMap::new(data.fd().as_fd())?,
+            _ => return Err(anyhow!("{} is not an array", map_names::ADVERTS)),
+        };
         Ok(Self {
             ebpf,
+            stamps: Arc::new(stamps),
             #[cfg(feature = "lab")]
             bench: None,
             vip_index: None,
@@ -964,52 +984,26 @@ impl Dataplane {
         self.set_iface(&config)
     }
 
-    /// Every CPU's stamp of router (`family`, `vrid`) (`VRRP_ADVERTS`).
+    /// Every CPU's stamp of router (`family`, `vrid`) (`VRRP_ADVERTS`), by CPU.
     pub fn advert_stamps(&self, family: Family, vrid: u8) -> Result<Vec<AdvertStamp>> {
-        let adverts = PerCpuArray::<_, AdvertStamp>::try_from(self.map(map_names::ADVERTS)?)?;
-        Ok(adverts
-            .get(&router_index(family, vrid), 0)?
-            .iter()
-            .copied()
-            .collect())
+        Ok(self.stamps.of_router(router_index(family, vrid)).collect())
     }
 
     /// The newest stamp of router (`family`, `vrid`) over all CPUs, if it ever saw an advert,
     /// with `time_ns` the newest advert's arrival (see [`AdvertStamp::arrival_ns`]).
     pub fn newest_advert(&self, family: Family, vrid: u8) -> Result<Option<AdvertStamp>> {
-        Ok(self
-            .advert_stamps(family, vrid)?
-            .into_iter()
-            .filter(|s| s.count > 0)
-            .map(as_arrival)
-            .max_by_key(|s| s.time_ns))
+        Ok(self.stamps.newest(router_index(family, vrid)))
     }
 
     /// The newest stamp of every router of `family` over all CPUs, indexed by VRID (`None`:
-    /// never saw an advert; `time_ns` as in [`Self::newest_advert`]), read with one
-    /// BPF_MAP_LOOKUP_BATCH instead of a system call a router: a backup of 200 routers reads
-    /// them all at each wake-up.
+    /// never saw an advert; `time_ns` as in [`Self::newest_advert`]), read from the mapping
+    /// without a system call: a backup of 510 routers reads them all at each wake-up, and
+    /// BPF_MAP_LOOKUP_BATCH of a per-CPU array (one copy to user space a value) was a third
+    /// of its samples in `perf`.
     pub fn newest_adverts(&self, family: Family) -> Result<Vec<Option<AdvertStamp>>> {
-        let aya::maps::Map::PerCpuArray(data) = self.map(map_names::ADVERTS)? else {
-            return Err(anyhow!("{} is not a per-CPU array", map_names::ADVERTS));
-        };
-        let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
-        let stride = core::mem::size_of::<AdvertStamp>().next_multiple_of(8);
-        let routers = vrrp_common::maps::ROUTERS_PER_FAMILY as usize;
-        let first = router_index(family, 0);
-        let mut values = vec![0u8; routers * cpus * stride];
-        let read = lookup_batch(data.fd().as_fd(), first, routers as u32, &mut values)?;
-        let mut newest = vec![None; routers];
-        for (vrid, slot) in newest.iter_mut().enumerate().take(read) {
-            let per_cpu = &values[vrid * cpus * stride..(vrid + 1) * cpus * stride];
-            *slot = per_cpu
-                .chunks_exact(stride)
-                .map(stamp_from_bytes)
-                .filter(|s| s.count > 0)
-                .map(as_arrival)
-                .max_by_key(|s| s.time_ns);
-        }
-        Ok(newest)
+        Ok((0..vrrp_common::maps::ROUTERS_PER_FAMILY)
+            .map(|vrid| self.stamps.newest(router_index(family, 0) + vrid))
+            .collect())
     }
 
     /// A reader of the drop and event counters, advert stamps and the interface's heartbeat
@@ -1025,7 +1019,7 @@ impl Dataplane {
         };
         Ok(CounterReader {
             drops: fd(map_names::DROPS)?,
-            adverts: fd(map_names::ADVERTS)?,
+            stamps: self.stamps.clone(),
             counters: fd(map_names::COUNTERS)?,
             iface: fd(map_names::IFACE)?,
         })
@@ -1204,25 +1198,6 @@ impl Generator {
     }
 }
 
-/// An [`AdvertStamp`] from the bytes the kernel copied out (the layout of the `repr(C)` struct).
-fn stamp_from_bytes(b: &[u8]) -> AdvertStamp {
-    let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().expect("8 bytes"));
-    let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4 bytes"));
-    let mut src = [0u8; 16];
-    src.copy_from_slice(&b[32..48]);
-    AdvertStamp {
-        time_ns: u64_at(0),
-        count: u64_at(8),
-        passed_ns: u64_at(16),
-        priority: u32_at(24),
-        interval_cs: u32_at(28),
-        src,
-        csum_variant: u32_at(48),
-        same_tick: u32_at(52),
-        tick: u64_at(56),
-    }
-}
-
 const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 64);
 
 /// An [`IfaceConfig`] from the bytes the kernel copied out (the layout of the `repr(C)` struct).
@@ -1263,12 +1238,126 @@ fn as_arrival(mut s: AdvertStamp) -> AdvertStamp {
     s
 }
 
-/// Reads XDP's drop counters and advert counts with one BPF_MAP_LOOKUP_BATCH a map, through
-/// descriptors of its own ([`Dataplane::counter_reader`]), so that `vrrpd status` reads them
-/// off the main loop and in a few system calls, not one a VRID.
+/// `VRRP_ADVERTS` mapped read-only into our memory ([`vrrp_common::maps::stamp_index`]): XDP
+/// writes each CPU's stamps in place, we read them without a system call.
+pub struct StampMap {
+    base: std::ptr::NonNull<u8>,
+    len: usize,
+    cpus: u32,
+}
+
+// SAFETY: a read-only shared mapping, read through volatile loads and atomics only.
+#[expect(unsafe_code, reason = "the mapping is plain memory the kernel writes")]
+unsafe impl Send for StampMap {}
+// SAFETY: as above.
+#[expect(unsafe_code, reason = "the mapping is plain memory the kernel writes")]
+unsafe impl Sync for StampMap {}
+
+#[expect(
+    unsafe_code,
+    reason = "mmap(2) of a BPF array, and reads of what XDP writes there"
+)]
+impl StampMap {
+    /// Maps the array `fd` (created with BPF_F_MMAPABLE and `ROUTER_SLOTS` × possible CPUs
+    /// entries).
+    fn new(fd: std::os::fd::BorrowedFd<'_>) -> Result<Self> {
+        use std::os::fd::AsRawFd as _;
+        let cpus = possible_cpus()?;
+        // SAFETY: no arguments.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = (ROUTER_SLOTS as usize * cpus * core::mem::size_of::<AdvertStamp>())
+            .next_multiple_of(page);
+        // SAFETY: a new shared read-only mapping of the map's values; nothing else is touched.
+        let base = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(anyhow!(
+                "mapping {}: {}",
+                map_names::ADVERTS,
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(StampMap {
+            base: std::ptr::NonNull::new(base.cast()).ok_or_else(|| anyhow!("mmap gave null"))?,
+            len,
+            cpus: cpus as u32,
+        })
+    }
+
+    /// CPU `cpu`'s stamp of router `router`, whole: copied between two reads of the same even
+    /// sequence count ([`AdvertStamp::seq`]). XDP's write of a stamp is a few stores in
+    /// softirq context, which nothing preempts but the hypervisor: a copy that met one is
+    /// taken again, yielding the CPU now and then.
+    fn get(&self, cpu: u32, router: u32) -> AdvertStamp {
+        use std::sync::atomic::{AtomicU16, Ordering, fence};
+        let index = vrrp_common::maps::stamp_index(cpu, router) as usize;
+        debug_assert!(cpu < self.cpus && router < ROUTER_SLOTS);
+        // SAFETY: within the mapping (`cpu` and `router` below the map's dimensions), and
+        // aligned: the kernel maps the values from a page boundary, 64 bytes each.
+        let p = unsafe {
+            self.base
+                .as_ptr()
+                .add(index * core::mem::size_of::<AdvertStamp>())
+                .cast::<AdvertStamp>()
+        };
+        // SAFETY: as above; `seq` is 2-byte aligned within the value.
+        let seq = unsafe { &*(&raw const (*p).seq).cast::<AtomicU16>() };
+        let mut tries = 0u32;
+        loop {
+            let before = seq.load(Ordering::Acquire);
+            // SAFETY: as above; a torn copy is thrown away below.
+            let copy = unsafe { core::ptr::read_volatile(p) };
+            fence(Ordering::Acquire);
+            if before.is_multiple_of(2) && seq.load(Ordering::Relaxed) == before {
+                return copy;
+            }
+            tries += 1;
+            if tries.is_multiple_of(64) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Every CPU's stamp of router `router`, by CPU.
+    fn of_router(&self, router: u32) -> impl Iterator<Item = AdvertStamp> + '_ {
+        (0..self.cpus).map(move |cpu| self.get(cpu, router))
+    }
+
+    /// The newest stamp of router `router` over all CPUs, if any saw an advert, with
+    /// `time_ns` the newest advert's arrival (see [`AdvertStamp::arrival_ns`]).
+    fn newest(&self, router: u32) -> Option<AdvertStamp> {
+        self.of_router(router)
+            .filter(|s| s.count > 0)
+            .map(as_arrival)
+            .max_by_key(|s| s.time_ns)
+    }
+}
+
+impl Drop for StampMap {
+    #[expect(unsafe_code, reason = "munmap(2) of our own mapping")]
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once; nothing borrows from it past a
+        // call of `get`.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Reads XDP's drop counters with one BPF_MAP_LOOKUP_BATCH a map, through descriptors of its
+/// own, and the advert stamps through the mapping ([`Dataplane::counter_reader`]), so that
+/// `vrrpd status` reads them off the main loop and in a few system calls, not one a VRID.
 pub struct CounterReader {
     drops: std::os::fd::OwnedFd,
-    adverts: std::os::fd::OwnedFd,
+    stamps: Arc<StampMap>,
     counters: std::os::fd::OwnedFd,
     iface: std::os::fd::OwnedFd,
 }
@@ -1325,7 +1414,7 @@ pub fn gate_open(iface: &IfaceConfig, now_ns: u64) -> bool {
 
 impl CounterReader {
     /// Every VRID's drops, every router's advert count and newest stamp, the event counters
-    /// and the interface's heartbeat: five system calls.
+    /// and the interface's heartbeat: three system calls.
     pub fn read(&self) -> Result<Counts> {
         use std::os::fd::AsFd as _;
         let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
@@ -1352,28 +1441,13 @@ impl CounterReader {
                 *s += t;
             }
         }
-        let stride = core::mem::size_of::<AdvertStamp>().next_multiple_of(8);
-        let routers = vrrp_common::maps::ROUTERS_PER_FAMILY as usize;
         for family in [Family::Ipv4, Family::Ipv6] {
-            let mut values = vec![0u8; routers * cpus * stride];
-            let first = router_index(family, 0);
-            let read = lookup_batch(self.adverts.as_fd(), first, routers as u32, &mut values)?;
-            let stamps = |vrid: usize| {
-                values[vrid * cpus * stride..(vrid + 1) * cpus * stride]
-                    .chunks_exact(stride)
-                    .map(stamp_from_bytes)
-            };
-            let seen: Vec<u64> = (0..read)
-                .map(|v| stamps(v).map(|s| s.count).sum())
-                .collect();
-            let newest: Vec<Option<AdvertStamp>> = (0..read)
-                .map(|v| {
-                    stamps(v)
-                        .filter(|s| s.count > 0)
-                        .map(as_arrival)
-                        .max_by_key(|s| s.time_ns)
-                })
-                .collect();
+            let (mut seen, mut newest) = (Vec::new(), Vec::new());
+            for vrid in 0..vrrp_common::maps::ROUTERS_PER_FAMILY {
+                let router = router_index(family, 0) + vrid;
+                seen.push(self.stamps.of_router(router).map(|s| s.count).sum());
+                newest.push(self.stamps.newest(router));
+            }
             match family {
                 Family::Ipv4 => (counts.adverts4, counts.newest4) = (seen, newest),
                 Family::Ipv6 => (counts.adverts6, counts.newest6) = (seen, newest),

@@ -1602,3 +1602,85 @@ fn kernel_differential_100k_frames_agree_with_wire() {
          NS answered, dropped: {nd:?}; another speaker's {expected_not_ours}, tagged {tagged_passed}"
     );
 }
+
+/// Pins the calling thread to CPU `cpu`.
+fn pin(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).unwrap();
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).unwrap();
+}
+
+/// Each CPU stamps its own block of `VRRP_ADVERTS` (key CPU × 512 + router), under a sequence
+/// count the daemon reads the mapping by: even between stamps, two more a stamp. And a reader
+/// on another CPU never takes half of a stamp while XDP writes it: adverts of two priorities
+/// alternate on CPU 1 (the count says whose stamp it is) while CPU 0 reads.
+#[test]
+fn kernel_each_cpu_stamps_its_own_block_read_whole_through_the_mapping() {
+    if !lab::privileged("kernel_each_cpu_stamps_its_own_block_read_whole_through_the_mapping") {
+        return;
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs this on two CPUs or more"
+        );
+        eprintln!("skipped: one CPU");
+        return;
+    }
+    pin(1);
+    let dp = loaded();
+    let (a, b) = (frame(&v2(50, 90)), frame(&v2(50, 91)));
+    assert_eq!(dp.test_run(&a).unwrap().verdict, verdict::PASS);
+    let stamps = dp.advert_stamps(Family::Ipv4, 50).unwrap();
+    assert_eq!(
+        (stamps[0].count, stamps[0].seq),
+        (0, 0),
+        "CPU 0 saw nothing"
+    );
+    assert_eq!((stamps[1].count, stamps[1].seq), (1, 2), "{:?}", stamps[1]);
+    assert_eq!(stamps[1].priority, 90);
+    assert_eq!(dp.test_run_repeat(&b, 1000).unwrap().verdict, verdict::PASS);
+    let stamps = dp.advert_stamps(Family::Ipv4, 50).unwrap();
+    assert_eq!((stamps[1].count, stamps[1].seq), (1001, 2002));
+    pin(0);
+    assert_eq!(dp.test_run(&a).unwrap().verdict, verdict::PASS);
+    let stamps = dp.advert_stamps(Family::Ipv4, 50).unwrap();
+    assert_eq!((stamps[0].count, stamps[0].seq), (1, 2));
+    assert_eq!(stamps[1].count, 1001, "CPU 1's block untouched");
+
+    // The race: CPU 1 writes (count 1001 was 91's: even counts from here on are 90's, odd
+    // ones 91's), CPU 0 reads.
+    let reader = dp.counter_reader().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            pin(1);
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                dp.test_run(&a).unwrap();
+                dp.test_run(&b).unwrap();
+                n += 2;
+            }
+            n
+        })
+    };
+    let (mut reads, start) = (0u64, std::time::Instant::now());
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        let counts = reader.read().unwrap();
+        let cpu1 = counts.newest4[50].expect("stamped");
+        // CPU 0's single stamp is older: the newest is CPU 1's (after its first write).
+        if cpu1.count > 1001 {
+            let expect = if cpu1.count.is_multiple_of(2) { 90 } else { 91 };
+            assert_eq!(cpu1.priority, expect, "a torn stamp: {cpu1:?}");
+            assert_eq!(u64::from(cpu1.seq), (2 * cpu1.count) % 65536, "{cpu1:?}");
+        }
+        reads += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(
+        written > 1000 && reads > 100,
+        "{written} stamps, {reads} reads"
+    );
+}

@@ -137,7 +137,7 @@ mod tests {
 
     use super::*;
 
-    fn stamp(src: [u8; 16], priority: u32, csum_variant: u32) -> AdvertStamp {
+    fn stamp(src: [u8; 16], priority: u32, csum_variant: u16) -> AdvertStamp {
         AdvertStamp {
             time_ns: 5_000,
             priority,
