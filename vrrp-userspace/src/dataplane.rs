@@ -48,8 +48,8 @@ pub fn needs_kernel_btf() -> bool {
 /// Loads [`BPF_OBJECT`] into the kernel (maps created, programs not yet), with the kernel's
 /// BTF only if its relocations need it ([`needs_kernel_btf`]).
 /// `VRRP_ADVERTS` is sized to the host's possible CPUs, a block of stamps a CPU.
-fn load_object() -> Result<Ebpf> {
-    let stamps = u32::try_from(possible_cpus()?)
+fn load_object(cpus: usize) -> Result<Ebpf> {
+    let stamps = u32::try_from(cpus)
         .ok()
         .and_then(|cpus| cpus.checked_mul(ROUTER_SLOTS))
         .ok_or_else(|| anyhow!("too many possible CPUs for {}", map_names::ADVERTS))?;
@@ -509,7 +509,8 @@ struct VipIndex {
 impl Dataplane {
     /// Loads the embedded object and the XDP program into the kernel (verifier included).
     pub fn load() -> Result<Self> {
-        let mut ebpf = load_object().context("loading the embedded BPF object")?;
+        let cpus = possible_cpus()?;
+        let mut ebpf = load_object(cpus).context("loading the embedded BPF object")?;
         let program: &mut Xdp = ebpf
             .program_mut(PROGRAM_NAME)
             .ok_or_else(|| anyhow!("no program {PROGRAM_NAME} in the BPF object"))?
@@ -527,7 +528,7 @@ impl Dataplane {
             .load()
             .context("the kernel refused the tc egress program")?;
         let stamps = match ebpf.map(map_names::ADVERTS) {
-            Some(aya::maps::Map::Array(data)) => StampMap::new(data.fd().as_fd())?,
+            Some(aya::maps::Map::Array(data)) => StampMap::new(data.fd().as_fd(), cpus)?,
             _ => return Err(anyhow!("{} is not an array", map_names::ADVERTS)),
         };
         Ok(Self {
@@ -985,14 +986,14 @@ impl Dataplane {
     }
 
     /// Every CPU's stamp of router (`family`, `vrid`) (`VRRP_ADVERTS`), by CPU.
-    pub fn advert_stamps(&self, family: Family, vrid: u8) -> Result<Vec<AdvertStamp>> {
-        Ok(self.stamps.of_router(router_index(family, vrid)).collect())
+    pub fn advert_stamps(&self, family: Family, vrid: u8) -> Vec<AdvertStamp> {
+        self.stamps.of_router(router_index(family, vrid)).collect()
     }
 
     /// The newest stamp of router (`family`, `vrid`) over all CPUs, if it ever saw an advert,
     /// with `time_ns` the newest advert's arrival (see [`AdvertStamp::arrival_ns`]).
-    pub fn newest_advert(&self, family: Family, vrid: u8) -> Result<Option<AdvertStamp>> {
-        Ok(self.stamps.newest(router_index(family, vrid)))
+    pub fn newest_advert(&self, family: Family, vrid: u8) -> Option<AdvertStamp> {
+        newest(self.stamps.of_router(router_index(family, vrid)))
     }
 
     /// The newest stamp of every router of `family` over all CPUs, indexed by VRID (`None`:
@@ -1000,10 +1001,10 @@ impl Dataplane {
     /// without a system call: a backup of 510 routers reads them all at each wake-up, and
     /// BPF_MAP_LOOKUP_BATCH of a per-CPU array (one copy to user space a value) was a third
     /// of its samples in `perf`.
-    pub fn newest_adverts(&self, family: Family) -> Result<Vec<Option<AdvertStamp>>> {
-        Ok((0..vrrp_common::maps::ROUTERS_PER_FAMILY)
-            .map(|vrid| self.stamps.newest(router_index(family, 0) + vrid))
-            .collect())
+    pub fn newest_adverts(&self, family: Family) -> Vec<Option<AdvertStamp>> {
+        (0..vrrp_common::maps::ROUTERS_PER_FAMILY)
+            .map(|vrid| newest(self.stamps.of_router(router_index(family, 0) + vrid)))
+            .collect()
     }
 
     /// A reader of the drop and event counters, advert stamps and the interface's heartbeat
@@ -1258,11 +1259,9 @@ unsafe impl Sync for StampMap {}
     reason = "mmap(2) of a BPF array, and reads of what XDP writes there"
 )]
 impl StampMap {
-    /// Maps the array `fd` (created with BPF_F_MMAPABLE and `ROUTER_SLOTS` × possible CPUs
-    /// entries).
-    fn new(fd: std::os::fd::BorrowedFd<'_>) -> Result<Self> {
+    /// Maps the array `fd` (created with BPF_F_MMAPABLE and `ROUTER_SLOTS` × `cpus` entries).
+    fn new(fd: std::os::fd::BorrowedFd<'_>, cpus: usize) -> Result<Self> {
         use std::os::fd::AsRawFd as _;
-        let cpus = possible_cpus()?;
         // SAFETY: no arguments.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
         let len = (ROUTER_SLOTS as usize * cpus * core::mem::size_of::<AdvertStamp>())
@@ -1332,15 +1331,16 @@ impl StampMap {
     fn of_router(&self, router: u32) -> impl Iterator<Item = AdvertStamp> + '_ {
         (0..self.cpus).map(move |cpu| self.get(cpu, router))
     }
+}
 
-    /// The newest stamp of router `router` over all CPUs, if any saw an advert, with
-    /// `time_ns` the newest advert's arrival (see [`AdvertStamp::arrival_ns`]).
-    fn newest(&self, router: u32) -> Option<AdvertStamp> {
-        self.of_router(router)
-            .filter(|s| s.count > 0)
-            .map(as_arrival)
-            .max_by_key(|s| s.time_ns)
-    }
+/// The newest of one router's stamps (one a CPU), if any saw an advert, with `time_ns` the
+/// newest advert's arrival (see [`AdvertStamp::arrival_ns`]).
+fn newest(stamps: impl IntoIterator<Item = AdvertStamp>) -> Option<AdvertStamp> {
+    stamps
+        .into_iter()
+        .filter(|s| s.count > 0)
+        .map(as_arrival)
+        .max_by_key(|s| s.time_ns)
 }
 
 impl Drop for StampMap {
@@ -1417,7 +1417,8 @@ impl CounterReader {
     /// and the interface's heartbeat: three system calls.
     pub fn read(&self) -> Result<Counts> {
         use std::os::fd::AsFd as _;
-        let cpus = aya::util::nr_cpus().map_err(|(what, e)| anyhow!("{what}: {e}"))?;
+        // The possible CPUs, as read when the maps were made (not from sysfs at every read).
+        let cpus = self.stamps.cpus as usize;
         let stride = core::mem::size_of::<DropCounts>().next_multiple_of(8);
         let mut values = vec![0u8; 256 * cpus * stride];
         let read = lookup_batch(self.drops.as_fd(), 0, 256, &mut values)?;
@@ -1444,9 +1445,13 @@ impl CounterReader {
         for family in [Family::Ipv4, Family::Ipv6] {
             let (mut seen, mut newest) = (Vec::new(), Vec::new());
             for vrid in 0..vrrp_common::maps::ROUTERS_PER_FAMILY {
-                let router = router_index(family, 0) + vrid;
-                seen.push(self.stamps.of_router(router).map(|s| s.count).sum());
-                newest.push(self.stamps.newest(router));
+                // Each CPU's stamp copied once, for the count and the newest.
+                let stamps: Vec<AdvertStamp> = self
+                    .stamps
+                    .of_router(router_index(family, 0) + vrid)
+                    .collect();
+                seen.push(stamps.iter().map(|s| s.count).sum());
+                newest.push(self::newest(stamps));
             }
             match family {
                 Family::Ipv4 => (counts.adverts4, counts.newest4) = (seen, newest),

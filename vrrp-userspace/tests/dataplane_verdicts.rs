@@ -229,7 +229,7 @@ fn kernel_verdicts_one_per_path_and_reason() {
     // Valid adverts, stamped.
     let good = frame(&v2(50, 90));
     expect_valid(&dp, "v2 PASS", &good);
-    let stamp = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+    let stamp = dp.newest_advert(Family::Ipv4, 50).unwrap();
     assert_eq!(
         (stamp.priority, stamp.interval_cs, &stamp.src[..4]),
         (90, 100, &SRC4.octets()[..])
@@ -239,26 +239,14 @@ fn kernel_verdicts_one_per_path_and_reason() {
         "v3 IPv4, pseudo-header checksum",
         &frame(&v3(51, vec![IpAddr::V4(VIP)])),
     );
-    assert_eq!(
-        dp.newest_advert(Family::Ipv4, 51)
-            .unwrap()
-            .unwrap()
-            .csum_variant,
-        0
-    );
+    assert_eq!(dp.newest_advert(Family::Ipv4, 51).unwrap().csum_variant, 0);
     let msg_only = wire::emit_advert_frame(
         &v3(51, vec![IpAddr::V4(VIP)]),
         IpAddr::V4(SRC4),
         V3Checksum::MessageOnly,
     );
     expect_valid(&dp, "v3 IPv4, message-only checksum (RFC 9568)", &msg_only);
-    assert_eq!(
-        dp.newest_advert(Family::Ipv4, 51)
-            .unwrap()
-            .unwrap()
-            .csum_variant,
-        1
-    );
+    assert_eq!(dp.newest_advert(Family::Ipv4, 51).unwrap().csum_variant, 1);
     let v6 = frame(&v3(
         52,
         vec![
@@ -268,7 +256,7 @@ fn kernel_verdicts_one_per_path_and_reason() {
     ));
     expect_valid(&dp, "v3 IPv6", &v6);
     assert_eq!(
-        dp.newest_advert(Family::Ipv6, 52).unwrap().unwrap().src,
+        dp.newest_advert(Family::Ipv6, 52).unwrap().src,
         src6().octets()
     );
     // Padded to 60 bytes: lengths come from the IP header.
@@ -519,16 +507,11 @@ fn reader_agrees(dp: &Dataplane) {
             "VRID {vrid}"
         );
         for family in [Family::Ipv4, Family::Ipv6] {
-            let seen: u64 = dp
-                .advert_stamps(family, vrid)
-                .unwrap()
-                .iter()
-                .map(|s| s.count)
-                .sum();
+            let seen: u64 = dp.advert_stamps(family, vrid).iter().map(|s| s.count).sum();
             assert_eq!(counts.adverts_seen(family, vrid), seen, "{family:?} {vrid}");
             assert_eq!(
                 counts.newest(family, vrid),
-                dp.newest_advert(family, vrid).unwrap(),
+                dp.newest_advert(family, vrid),
                 "{family:?} {vrid}"
             );
         }
@@ -838,8 +821,8 @@ fn kernel_adverts_for_vrids_not_ours_pass_unless_exclusive() {
         );
     }
     assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), 0);
-    assert_eq!(dp.newest_advert(Family::Ipv4, 60).unwrap(), None);
-    assert_eq!(dp.newest_advert(Family::Ipv6, 60).unwrap(), None);
+    assert_eq!(dp.newest_advert(Family::Ipv4, 60), None);
+    assert_eq!(dp.newest_advert(Family::Ipv6, 60), None);
     // Our own routers are judged as before.
     expect_valid(&dp, "our VRID 50", &frame(&v2(50, 90)));
     let mut wrong = v2(50, 90);
@@ -1155,10 +1138,7 @@ fn kernel_valid_adverts_reach_the_stack_at_a_bounded_rate() {
     assert_eq!(dp.counter(Counter::AdvertValid).unwrap(), 6, "all recorded");
     assert_eq!(dp.counter(Counter::AdvertPassed).unwrap(), 1);
     assert_eq!(dp.counter(Counter::AdvertRateLimited).unwrap(), 5);
-    assert_eq!(
-        dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap().count,
-        6
-    );
+    assert_eq!(dp.newest_advert(Family::Ipv4, 50).unwrap().count, 6);
     let _ = router_index(Family::Ipv4, 50);
 }
 
@@ -1271,10 +1251,10 @@ fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
     let before = monotonic_ns();
     assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
     let after = monotonic_ns();
-    let first = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+    let first = dp.advert_stamps(Family::Ipv4, 50)[0];
     assert_eq!((first.count, first.same_tick), (1, 0), "{first:?}");
     assert!((before..=after).contains(&first.time_ns), "{first:?}");
-    let newest = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+    let newest = dp.newest_advert(Family::Ipv4, 50).unwrap();
     assert_eq!(newest.time_ns, first.time_ns, "exact: no margin");
 
     // A flood: 1000 more in one system call, a few ticks at most. Later ones in a tick keep
@@ -1282,12 +1262,12 @@ fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
     std::thread::sleep(std::time::Duration::from_nanos(3 * tick));
     assert_eq!(dp.test_run_repeat(&f, 1000).unwrap().verdict, verdict::PASS);
     let done = monotonic_ns();
-    let flood = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+    let flood = dp.advert_stamps(Family::Ipv4, 50)[0];
     assert_eq!(flood.count, 1001);
     assert!(flood.same_tick >= 1, "{flood:?}");
     assert!(flood.tick > first.tick && flood.time_ns > first.time_ns);
     assert!(flood.time_ns <= done);
-    let newest = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+    let newest = dp.newest_advert(Family::Ipv4, 50).unwrap();
     assert_eq!(newest.time_ns, flood.time_ns + tick);
 
     // A tick later the next advert is stamped exactly again.
@@ -1295,11 +1275,11 @@ fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
     let before = monotonic_ns();
     assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
     let after = monotonic_ns();
-    let next = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+    let next = dp.advert_stamps(Family::Ipv4, 50)[0];
     assert_eq!((next.count, next.same_tick), (1002, 0), "{next:?}");
     assert!((before..=after).contains(&next.time_ns) && next.tick > flood.tick);
     assert_eq!(
-        dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap().time_ns,
+        dp.newest_advert(Family::Ipv4, 50).unwrap().time_ns,
         next.time_ns
     );
 
@@ -1310,18 +1290,18 @@ fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_nanos(2 * tick));
         assert_eq!(dp.test_run(&f).unwrap().verdict, verdict::PASS);
-        let last = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+        let last = dp.advert_stamps(Family::Ipv4, 50)[0];
         let before = monotonic_ns();
         dp.test_run(&bye).unwrap();
         let after = monotonic_ns();
-        let zero = dp.advert_stamps(Family::Ipv4, 50).unwrap()[0];
+        let zero = dp.advert_stamps(Family::Ipv4, 50)[0];
         if zero.tick != last.tick {
             continue;
         }
         shared = true;
         assert_eq!((zero.priority, zero.same_tick), (0, 0), "{zero:?}");
         assert!((before..=after).contains(&zero.time_ns), "{zero:?}");
-        let newest = dp.newest_advert(Family::Ipv4, 50).unwrap().unwrap();
+        let newest = dp.newest_advert(Family::Ipv4, 50).unwrap();
         assert_eq!((newest.time_ns, newest.priority), (zero.time_ns, 0));
         break;
     }
@@ -1631,7 +1611,7 @@ fn kernel_each_cpu_stamps_its_own_block_read_whole_through_the_mapping() {
     let dp = loaded();
     let (a, b) = (frame(&v2(50, 90)), frame(&v2(50, 91)));
     assert_eq!(dp.test_run(&a).unwrap().verdict, verdict::PASS);
-    let stamps = dp.advert_stamps(Family::Ipv4, 50).unwrap();
+    let stamps = dp.advert_stamps(Family::Ipv4, 50);
     assert_eq!(
         (stamps[0].count, stamps[0].seq),
         (0, 0),
@@ -1640,11 +1620,11 @@ fn kernel_each_cpu_stamps_its_own_block_read_whole_through_the_mapping() {
     assert_eq!((stamps[1].count, stamps[1].seq), (1, 2), "{:?}", stamps[1]);
     assert_eq!(stamps[1].priority, 90);
     assert_eq!(dp.test_run_repeat(&b, 1000).unwrap().verdict, verdict::PASS);
-    let stamps = dp.advert_stamps(Family::Ipv4, 50).unwrap();
+    let stamps = dp.advert_stamps(Family::Ipv4, 50);
     assert_eq!((stamps[1].count, stamps[1].seq), (1001, 2002));
     pin(0);
     assert_eq!(dp.test_run(&a).unwrap().verdict, verdict::PASS);
-    let stamps = dp.advert_stamps(Family::Ipv4, 50).unwrap();
+    let stamps = dp.advert_stamps(Family::Ipv4, 50);
     assert_eq!((stamps[0].count, stamps[0].seq), (1, 2));
     assert_eq!(stamps[1].count, 1001, "CPU 1's block untouched");
 

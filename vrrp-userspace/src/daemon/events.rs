@@ -3,11 +3,11 @@
 use vrrp_common::maps::Counter;
 
 use super::{Daemon, Frames};
-use crate::controller::{Failure, Heard, Owner, kernel::heard_from};
+use crate::controller::{Heard, kernel::heard_from};
 
 impl<F: Frames> Daemon<F> {
-    /// The newest advert stamp of every router the controller watches; an interface whose
-    /// stamps cannot be read is a failure of its instances.
+    /// The newest advert stamp of every router the controller watches, read from each
+    /// interface's mapping of the stamps (a read that cannot fail).
     ///
     /// While we are master of a router, most reads would find what the last one did: a
     /// master's peers are silent backups, and the controller wants the stamps at each of its
@@ -15,10 +15,10 @@ impl<F: Frames> Daemon<F> {
     /// (one lookup) is what it was before the last read, the stamps read then are still the
     /// newest and are handed over again (reading 256 routers' per-CPU stamps every interval
     /// was a tenth of a master's samples in `perf` when they were read with a system call;
-    /// from the mapping now, one lookup and a few µs of copies are about even). A host of backups hears adverts all the
-    /// time: it reads the stamps without asking.
-    pub(super) fn adverts(&mut self) -> (Vec<Heard>, Vec<Failure>) {
-        let (mut heard, mut failures) = (Vec::new(), Vec::new());
+    /// from the mapping now, one lookup and a few µs of copies are about even). A host of
+    /// backups hears adverts all the time: it reads the stamps without asking.
+    pub(super) fn adverts(&mut self) -> Vec<Heard> {
+        let mut heard = Vec::new();
         let masters = self.ctl.masters_any();
         for (iface, family) in self.ctl.advert_sources() {
             let Some(i) = self.ifaces.get_mut(&iface) else {
@@ -36,21 +36,11 @@ impl<F: Frames> Daemon<F> {
                 heard.extend(stamps.iter().cloned());
                 continue;
             }
-            match i.dp.newest_adverts(family) {
-                Ok(stamps) => {
-                    let read: Vec<Heard> = heard_from(&iface, family, stamps).collect();
-                    *last = valid.map(|v| (v, read.clone()));
-                    heard.extend(read);
-                }
-                Err(e) => {
-                    *last = None;
-                    failures.push(Failure::new(
-                        Owner::Iface(iface.clone()),
-                        format!("{iface}: advert stamps not read: {e:#}"),
-                    ))
-                }
-            }
+            let read: Vec<Heard> =
+                heard_from(&iface, family, i.dp.newest_adverts(family)).collect();
+            *last = valid.map(|v| (v, read.clone()));
+            heard.extend(read);
         }
-        (heard, failures)
+        heard
     }
 }

@@ -261,15 +261,7 @@ impl<F: Frames> Daemon<F> {
     /// Time passed (or XDP raised an `event`): the stamps when the controller needs them.
     async fn tick(&mut self, event: bool) {
         let now = monotonic_ns();
-        let (adverts, failures) = if self.ctl.needs_adverts(now, event) {
-            let (heard, failures) = self.adverts();
-            (Some(heard), failures)
-        } else {
-            (None, Vec::new())
-        };
-        if !failures.is_empty() {
-            self.feed(Input::Results(failures)).await;
-        }
+        let adverts = self.ctl.needs_adverts(now, event).then(|| self.adverts());
         self.feed(Input::Tick { adverts }).await;
     }
 
