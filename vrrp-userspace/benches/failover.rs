@@ -54,7 +54,7 @@ use vrrp_userspace::{
         Lab, PinDir,
         bench::{
             ArpProber, ArpTally, EchoTally, Flood, Prober, keepalived_version, machine_line,
-            quantile, write_section,
+            quantile, steal_ms, write_section,
         },
         daemon::run_dir,
     },
@@ -152,6 +152,10 @@ struct Sample {
     /// still be on their way): a long gap between replies with none unanswered is the probe's
     /// own (its sending thread woke late), not the VIP's.
     echo: EchoTally,
+    /// The CPU time the hypervisor took from this virtual machine over the trial, from when
+    /// the pairs were steady to the trial's end ([`steal_ms`]): while it grows nothing here runs,
+    /// masters, backups and probes alike.
+    steal: f64,
 }
 
 /// What a trial outside the window looked like, for the run's output.
@@ -162,6 +166,7 @@ fn explain(
     injected: u64,
     claim: u64,
     window: (u64, u64),
+    steal: f64,
 ) -> Option<String> {
     let (lo, hi) = window;
     let took = claim - t0;
@@ -195,7 +200,7 @@ fn explain(
         .saturating_sub((monotonic_ns() - t0) / 1_000_000);
     let day_ms = t0_real_ms % 86_400_000;
     Some(format!(
-        "{}: takeover {:.1} ms after the failure was started at {:02}:{:02}:{:02}.{:03} UTC (window {:.0}-{:.0}; injecting it took {:.1} ms); {}, {}; its log: {logged}",
+        "{}: takeover {:.1} ms after the failure was started at {:02}:{:02}:{:02}.{:03} UTC (window {:.0}-{:.0}; injecting it took {:.1} ms); {}, {}; the hypervisor took {steal:.0} ms of CPU from the machine during the trial; its log: {logged}",
         pair.kind.name(),
         ms(took),
         day_ms / 3_600_000,
@@ -397,6 +402,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
             m
         });
         let steady = monotonic_ns();
+        let stolen_before = steal_ms();
         std::thread::sleep(Duration::from_nanos(fastrand::u64(0..a)));
         let t0 = monotonic_ns();
         let mut pins: [Option<PinDir>; 2] = [None, None];
@@ -454,14 +460,23 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
         // the span (seen: 15 to 25 ms with every reply on the wire on time).
         std::thread::sleep(Duration::from_millis(100));
         let before_from = steady.max(t0 - (t_end - t0).min(t0));
+        let steal = steal_ms() - stolen_before;
         for k in 0..2 {
             let Some(m) = masters[k] else {
                 cell.unsettled[k] += 1;
                 continue;
             };
-            if let Some(why) = claim(k, m)
-                .and_then(|c| explain(&pairs[k], m, t0, injected, c, failure.window(interval)))
-            {
+            if let Some(why) = claim(k, m).and_then(|c| {
+                explain(
+                    &pairs[k],
+                    m,
+                    t0,
+                    injected,
+                    c,
+                    failure.window(interval),
+                    steal,
+                )
+            }) {
                 println!(
                     "  {} / {} trial {trial}: {why}",
                     interval.label(),
@@ -494,6 +509,7 @@ fn run_cell(interval: Interval, failure: Failure, trials: usize) -> Cell {
                 before_wait: ms(probers[k].longest_wait(before_from, t0)),
                 arp: arp_probers[k].tally(t0, t_end),
                 echo: probers[k].lost(t0, t_end - 50_000_000),
+                steal,
             });
         }
         // Repair.
@@ -666,6 +682,21 @@ fn report(cells: &[Cell], trials: usize, command: &str) -> String {
             if *n > 0 {
                 verdict += &format!(" ({n} trials {} unsettled)", Kind::BOTH[k].name());
             }
+        }
+        // Whether the machine itself stopped in the trials that missed: the hypervisor's steal
+        // in them, and the most in any other trial.
+        let (missed, others): (Vec<&Sample>, Vec<&Sample>) = ours
+            .iter()
+            .partition(|s| s.outage > bound || s.takeover.is_none_or(|t| t < ms(lo)));
+        if !missed.is_empty() {
+            let stolen: Vec<String> = missed.iter().map(|s| format!("{:.0}", s.steal)).collect();
+            verdict += &format!(
+                " (hypervisor steal in the {} trials that missed: {} ms; at most {:.0} ms in the {} others)",
+                missed.len(),
+                stolen.join(", "),
+                others.iter().map(|s| s.steal).fold(0.0, f64::max),
+                others.len()
+            );
         }
         let failure = match c.flood_pps {
             Some(pps) => format!("{} ({:.0} kframes/s)", c.failure.label(), pps / 1e3),

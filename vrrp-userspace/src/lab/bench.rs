@@ -954,6 +954,30 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     Some(v[rank - 1])
 }
 
+/// The CPU time the machine's hypervisor has taken from this virtual machine since boot (steal,
+/// all CPUs together), in ms: `/proc/stat`'s eighth column, in the kernel's clock ticks (10 ms
+/// at the usual 100 a second). A stretch in which it grows is one in which every process here,
+/// daemons and probes alike, could not run for that long, whatever their priority; 0 on a
+/// machine that does not report it.
+pub fn steal_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    ticks as f64 * 1000.0 / clock_ticks_per_s()
+}
+
+/// The kernel's clock ticks a second as `/proc/stat` counts them (`sysconf(_SC_CLK_TCK)`).
+#[expect(unsafe_code, reason = "sysconf(3) takes and returns plain integers")]
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf reads a constant of the C library.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 { hz as f64 } else { 100.0 }
+}
+
 /// The host's name, kernel, CPU count and the UTC date, for a table's heading line.
 pub fn machine_line() -> String {
     let read = |p: &str| std::fs::read_to_string(p).map_or("?".into(), |s| s.trim().to_string());
