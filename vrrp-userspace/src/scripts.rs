@@ -836,11 +836,17 @@ pub fn policy() -> Policy {
 
 /// Takes `config`'s script policy for the daemon's scripts from now on, logging what keepalived
 /// logs when it loads the configuration (on start and on each reload).
+///
+/// A configuration without commands looks no user up (the user database may be a service:
+/// glibc's NSS loads its modules into the daemon for good), as keepalived 2.2 resolves its
+/// default script user only when the configuration names a script; the policy is then worked
+/// out when a command first needs it (a reload that adds one).
 pub fn configure(config: &Config) {
-    let (policy, mut notes) = Policy::new(&config.global);
     if commands(config).is_empty() {
-        notes.clear();
+        *POLICY.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        return;
     }
+    let (policy, mut notes) = Policy::new(&config.global);
     check_with(config, &policy, &mut notes, false);
     for n in notes {
         log::warn!("{n}");
@@ -865,6 +871,9 @@ pub fn track_command(script: &Script) -> Result<Command, String> {
 /// priority is 0, as keepalived passes it), behind the earlier ones of the same instance or
 /// group. Returns at once.
 pub fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
+    if *n == Notify::default() {
+        return;
+    }
     notify_with(&NOTIFIER, &policy(), n, kind, name, to, priority);
 }
 
