@@ -871,7 +871,9 @@ pub fn track_command(script: &Script) -> Result<Command, String> {
 /// priority is 0, as keepalived passes it), behind the earlier ones of the same instance or
 /// group. Returns at once.
 pub fn notify(n: &Notify, kind: &str, name: &str, to: State, priority: u8) {
-    if *n == Notify::default() {
+    // No command to run (whatever else the block sets, `notify_priority_changes`): nothing to
+    // look the policy up for, as `configure` counts commands.
+    if notify_commands(n).next().is_none() {
         return;
     }
     notify_with(&NOTIFIER, &policy(), n, kind, name, to, priority);

@@ -572,7 +572,7 @@ pub struct Notify {
 }
 
 impl Notify {
-    /// Whether no command is set.
+    /// Whether nothing is set: no command and no `notify_priority_changes`.
     pub fn is_empty(&self) -> bool {
         self == &Self::default()
     }
