@@ -371,8 +371,8 @@ fn the_running_configuration_is_the_last_one_applied() {
     // created again), and the groups follow it: a refused reload must not become it.
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    assert_eq!(ctl.config(), &c);
-    assert_eq!(check(ctl.config(), &host()), Ok(()));
+    assert_eq!(ctl.config(), c);
+    assert_eq!(check(&ctl.config(), &host()), Ok(()));
     let mut bad = c.clone();
     bad.instances[0].interface = "eth9".into();
     bad.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
@@ -384,7 +384,7 @@ fn the_running_configuration_is_the_last_one_applied() {
         },
     );
     assert!(matches!(ctl.take_reload_outcome(), Some(Err(_))));
-    assert_eq!(ctl.config(), &c);
+    assert_eq!(ctl.config(), c);
     let mut good = c.clone();
     good.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
     good.instances.push(instance("VI_2", 2, 100, false));
@@ -396,13 +396,19 @@ fn the_running_configuration_is_the_last_one_applied() {
         },
     );
     assert!(matches!(ctl.take_reload_outcome(), Some(Ok(_))));
-    assert_eq!(ctl.config(), &good);
+    assert_eq!(ctl.config(), good);
+    // Each running instance's spec is held once: the configuration's is the instance's, the
+    // kept one's and the new one's alike.
+    assert_eq!(ctl.specs.len(), 2);
+    for (spec, inst) in ctl.specs.iter().zip(&ctl.instances) {
+        assert!(Arc::ptr_eq(spec, &inst.spec), "{} held twice", spec.name);
+    }
     // Its interface without the address to advertise from (created again, not addressed
     // yet): the instances cannot run there yet.
     let mut bare = host();
     bare.ifaces.get_mut("eth0").unwrap().primary4 = None;
     assert_eq!(
-        check(ctl.config(), &bare),
+        check(&ctl.config(), &bare),
         Err("VI_1: eth0 has no IPv4 address to advertise from".to_string())
     );
     // Stopping, a reload is refused and the configuration stays.
@@ -418,7 +424,7 @@ fn the_running_configuration_is_the_last_one_applied() {
         ctl.take_reload_outcome(),
         Some(Err("vrrpd is stopping".to_string()))
     );
-    assert_eq!(ctl.config(), &good);
+    assert_eq!(ctl.config(), good);
 }
 
 #[test]

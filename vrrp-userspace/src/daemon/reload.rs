@@ -64,7 +64,7 @@ impl<F: Frames> Daemon<F> {
         for (name, old, new) in found {
             match open_iface(&self.netlink, &name, &self.options).await {
                 Ok(iface) => {
-                    let mut host = host(&self.netlink, &self.ifaces, self.ctl.config()).await;
+                    let mut host = host(&self.netlink, &self.ifaces, &self.ctl.config()).await;
                     let info = iface_info(&self.netlink, &name, iface.link.index).await;
                     host.ifaces.insert(name.clone(), info);
                     self.reopened.insert(name.clone(), iface);
