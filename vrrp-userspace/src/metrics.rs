@@ -425,20 +425,20 @@ pub fn render(s: &Scrape<'_>) -> String {
     let labels = |i: usize| -> Vec<(&str, &str)> {
         let v = &s.views[i];
         vec![
-            ("vrrp_instance", v.name.as_str()),
+            ("vrrp_instance", v.name()),
             ("vrid", vrids[i].as_str()),
-            ("interface", v.interface.as_str()),
+            ("interface", v.interface()),
             ("family", family_label(v.family)),
         ]
     };
     let timing = |i: usize| {
-        let name = &s.views[i].name;
+        let name = s.views[i].name();
         s.timings
             .get(i)
             .filter(|t| t.name == *name)
             .or_else(|| s.timings.iter().find(|t| t.name == *name))
     };
-    let counts = |i: usize| s.counts.get(&s.views[i].interface);
+    let counts = |i: usize| s.counts.get(s.views[i].interface());
     let n = s.views.len();
 
     out.family(
@@ -533,11 +533,11 @@ pub fn render(s: &Scrape<'_>) -> String {
         "State changes since vrrpd started, by the states left and entered and the reason.",
     );
     for i in 0..n {
-        let name = &s.views[i].name;
+        let name = s.views[i].name();
         for ((_, from, to, reason), count) in s
             .recorded
             .transitions
-            .range((name.clone(), "", "", "")..)
+            .range((name.to_string(), "", "", "")..)
             .take_while(|((inst, ..), _)| inst == name)
         {
             let mut l = labels(i);
@@ -552,7 +552,7 @@ pub fn render(s: &Scrape<'_>) -> String {
         "Adverts the instance sent (over multicast, or one to each unicast peer).",
     );
     for i in 0..n {
-        let sent = s.recorded.adverts_sent.get(&s.views[i].name).copied();
+        let sent = s.recorded.adverts_sent.get(s.views[i].name()).copied();
         out.sample(
             "vrrpd_instance_adverts_sent_total",
             &labels(i),
@@ -568,7 +568,7 @@ pub fn render(s: &Scrape<'_>) -> String {
          garp_master_refresh say.",
     );
     for i in 0..n {
-        let sent = s.recorded.announcements_sent.get(&s.views[i].name).copied();
+        let sent = s.recorded.announcements_sent.get(s.views[i].name()).copied();
         out.sample(
             "vrrpd_instance_announcements_sent_total",
             &labels(i),
@@ -623,7 +623,7 @@ pub fn render(s: &Scrape<'_>) -> String {
     for i in 0..n {
         let v = &s.views[i];
         let last = match v.state {
-            State::Master => s.recorded.last_advert_sent.get(&v.name).copied(),
+            State::Master => s.recorded.last_advert_sent.get(v.name()).copied(),
             State::Backup => counts(i)
                 .and_then(|c| c.newest(v.family, v.vrid))
                 .map(|a| a.time_ns),
@@ -681,7 +681,7 @@ pub fn render(s: &Scrape<'_>) -> String {
     let mut vrid_keys: Vec<(&str, u8)> = s
         .views
         .iter()
-        .map(|v| (v.interface.as_str(), v.vrid))
+        .map(|v| (v.interface(), v.vrid))
         .collect();
     vrid_keys.sort_unstable();
     vrid_keys.dedup();
@@ -1147,15 +1147,16 @@ mod tests {
 
     fn view(name: &str, vrid: u8, family: Family, state: State, priority: u8) -> InstanceView {
         InstanceView {
-            name: name.into(),
-            interface: "eth0".into(),
+            spec: std::sync::Arc::new(crate::config::Instance::new(
+                name,
+                "eth0",
+                crate::units::Vrid::new(vrid).expect("a VRID"),
+            )),
             family,
             vrid,
             state,
             priority: Priority(priority),
             master: None,
-            vips: Vec::new(),
-            all_vips: Vec::new(),
             master_adver_interval: Centis(100),
             fault: None,
             checksum_mismatch: None,

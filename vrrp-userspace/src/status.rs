@@ -691,17 +691,17 @@ fn statuses_at(
         views
             .iter()
             .map(|inst| {
-                let c = counts.get(inst.interface.as_str());
-                let shared = per_interface.get(inst.interface.as_str());
+                let c = counts.get(inst.interface());
+                let shared = per_interface.get(inst.interface());
                 InstanceStatus {
-                    name: inst.name.clone(),
-                    interface: inst.interface.clone(),
+                    name: inst.name().to_string(),
+                    interface: inst.interface().to_string(),
                     vrid: inst.vrid,
                     state: inst.state.to_string(),
                     priority: inst.priority.get(),
                     master: inst.master,
                     vips: inst
-                        .vips
+                        .vips()
                         .iter()
                         .map(|v| format!("{}/{}", v.address, v.prefix_len))
                         .collect(),
@@ -991,15 +991,15 @@ impl<'a> StatusOut<'a> {
         counts: &'a BTreeMap<&str, dataplane::Counts>,
         clock: Clock,
     ) -> Self {
-        let c = counts.get(inst.interface.as_str());
+        let c = counts.get(inst.interface());
         StatusOut {
-            name: &inst.name,
-            interface: &inst.interface,
+            name: inst.name(),
+            interface: inst.interface(),
             vrid: inst.vrid,
             state: Shown(inst.state),
             priority: inst.priority.get(),
             master: inst.master,
-            vips: Vips(&inst.vips),
+            vips: Vips(inst.vips()),
             master_adver_interval_cs: inst.master_adver_interval.get(),
             drops: Counted::drops(c.and_then(|c| c.drops.get(usize::from(inst.vrid)))),
             adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
@@ -1495,9 +1495,21 @@ mod tests {
         let v6 = i % 4 == 3;
         let vrid = (i % 255 + 1) as u8;
         let state = [State::Master, State::Backup, State::Fault, State::Backup][i % 4];
+        let mut spec = crate::config::Instance::new(
+            &format!("VI_{i}"),
+            if i.is_multiple_of(2) { "eth0" } else { "eth1" },
+            crate::units::Vrid::new(vrid).expect("a VRID"),
+        );
+        spec.vips = if v6 {
+            vec![vip(&format!("2001:db8::{i:x}"))]
+        } else {
+            vec![
+                vip(&format!("198.51.100.{}", i % 250 + 1)),
+                vip(&format!("203.0.113.{}", i % 250 + 1)),
+            ]
+        };
         let mut v = InstanceView {
-            name: format!("VI_{i}"),
-            interface: if i.is_multiple_of(2) { "eth0" } else { "eth1" }.into(),
+            spec: Arc::new(spec),
             family: if v6 {
                 vrrp_common::maps::Family::Ipv6
             } else {
@@ -1513,15 +1525,6 @@ mod tests {
                     format!("192.0.2.{}", i % 250 + 1).parse().unwrap()
                 }
             }),
-            vips: if v6 {
-                vec![vip(&format!("2001:db8::{i:x}"))]
-            } else {
-                vec![
-                    vip(&format!("198.51.100.{}", i % 250 + 1)),
-                    vip(&format!("203.0.113.{}", i % 250 + 1)),
-                ]
-            },
-            all_vips: Vec::new(),
             master_adver_interval: Centis(1 + (i % 3) as u32 * 100),
             fault: (state == State::Fault)
                 .then(|| format!("tracked script \"chk_{i}\" failing\tweight 0")),
@@ -1622,7 +1625,7 @@ mod tests {
             .map(|i| {
                 let mut v = view(i);
                 if i % 11 == 4 {
-                    v.interface = "eth2".into();
+                    Arc::make_mut(&mut v.spec).interface = "eth2".into();
                 }
                 v
             })

@@ -741,10 +741,8 @@ impl Effect {
 /// An instance's view for `vrrpd status`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstanceView {
-    /// Name.
-    pub name: String,
-    /// Interface.
-    pub interface: String,
+    /// Its configuration (name, interface, VIPs): the running instance's, shared.
+    pub spec: Arc<InstanceSpec>,
     /// The router's family in the maps.
     pub family: Family,
     /// VRID.
@@ -755,10 +753,6 @@ pub struct InstanceView {
     pub priority: Priority,
     /// The current master, if known.
     pub master: Option<IpAddr>,
-    /// The advertised VIPs.
-    pub vips: Vec<Vip>,
-    /// The VIPs held while master: the advertised and the excluded ones.
-    pub all_vips: Vec<Vip>,
     /// Master_Adver_Interval.
     pub master_adver_interval: Centis,
     /// Why it is in FAULT, if it is.
@@ -857,6 +851,21 @@ pub struct InstanceLive {
 }
 
 impl InstanceView {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Its interface.
+    pub fn interface(&self) -> &str {
+        &self.spec.interface
+    }
+
+    /// The VIPs it advertises.
+    pub fn vips(&self) -> &[Vip] {
+        &self.spec.vips
+    }
+
     /// The view with what changed since it was built.
     pub fn refresh(&mut self, live: &InstanceLive) {
         let l = live.clone();
@@ -1731,15 +1740,12 @@ impl Controller {
             .map(|(i, inst)| {
                 let live = self.live_of(i, inst);
                 let mut view = InstanceView {
-                    name: inst.name(),
-                    interface: inst.spec.interface.clone(),
+                    spec: Arc::clone(&inst.spec),
                     family: inst.family,
                     vrid: inst.spec.vrid.get(),
                     state: live.state,
                     priority: live.priority,
                     master: None,
-                    vips: inst.spec.vips.clone(),
-                    all_vips: inst.all_vips(),
                     master_adver_interval: live.master_adver_interval,
                     fault: None,
                     checksum_mismatch: None,

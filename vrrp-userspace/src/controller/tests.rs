@@ -1012,7 +1012,7 @@ fn events(effects: &[Effect]) -> Vec<Event> {
 }
 
 fn view(c: &Controller, name: &str) -> InstanceView {
-    c.instances().into_iter().find(|v| v.name == name).unwrap()
+    c.instances().into_iter().find(|v| v.name() == name).unwrap()
 }
 
 fn warns(effects: &[Effect], needle: &str) -> usize {
@@ -1916,7 +1916,7 @@ fn a_peer_with_the_other_v3_checksum_is_reported_once_per_episode() {
     let mismatch = |ctl: &Controller, name: &str| {
         ctl.instances()
             .into_iter()
-            .find(|v| v.name == name)
+            .find(|v| v.name() == name)
             .unwrap()
             .checksum_mismatch
     };
