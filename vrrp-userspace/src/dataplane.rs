@@ -1000,11 +1000,13 @@ impl Dataplane {
     /// never saw an advert; `time_ns` as in [`Self::newest_advert`]), read from the mapping
     /// without a system call: a backup of 510 routers reads them all at each wake-up, and
     /// BPF_MAP_LOOKUP_BATCH of a per-CPU array (one copy to user space a value) was a third
-    /// of its samples in `perf`.
-    pub fn newest_adverts(&self, family: Family) -> Vec<Option<AdvertStamp>> {
+    /// of its samples in `perf`. Read as iterated, into no buffer of its own.
+    pub fn newest_adverts(
+        &self,
+        family: Family,
+    ) -> impl ExactSizeIterator<Item = Option<AdvertStamp>> + '_ {
         (0..vrrp_common::maps::ROUTERS_PER_FAMILY)
-            .map(|vrid| newest(self.stamps.of_router(router_index(family, 0) + vrid)))
-            .collect()
+            .map(move |vrid| newest(self.stamps.of_router(router_index(family, 0) + vrid)))
     }
 
     /// A reader of the drop and event counters, advert stamps and the interface's heartbeat

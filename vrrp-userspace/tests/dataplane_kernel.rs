@@ -139,11 +139,11 @@ fn kernel_valid_v2_pass_advert_is_stamped_and_passed_bad_password_dropped() {
     assert_eq!(stamp.interval_cs, 100);
     assert_eq!(&stamp.src[..4], &[192, 0, 2, 4]);
     // The batched read of every router sees the same stamp, and nothing for the others.
-    let all = dp.newest_adverts(Family::Ipv4);
+    let all: Vec<_> = dp.newest_adverts(Family::Ipv4).collect();
     assert_eq!(all.len(), 256);
     assert_eq!(all[51], Some(stamp));
     assert!(all.iter().enumerate().all(|(v, s)| v == 51 || s.is_none()));
-    assert!(dp.newest_adverts(Family::Ipv6).iter().all(Option::is_none));
+    assert!(dp.newest_adverts(Family::Ipv6).all(|s| s.is_none()));
 
     let mut bad = V2_PASS_ADVERT;
     bad[19] = b'3';

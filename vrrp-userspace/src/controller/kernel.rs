@@ -54,8 +54,8 @@ pub fn address_conflict(iface: &str, e: &vrrp_common::maps::Event) -> Option<Inp
 pub fn heard_from(
     iface: &str,
     family: Family,
-    stamps: Vec<Option<AdvertStamp>>,
-) -> impl Iterator<Item = Heard> + '_ {
+    stamps: impl IntoIterator<Item = Option<AdvertStamp>>,
+) -> impl Iterator<Item = Heard> {
     let iface: std::sync::Arc<str> = iface.into();
     stamps
         .into_iter()

@@ -17,8 +17,11 @@ impl<F: Frames> Daemon<F> {
     /// was a tenth of a master's samples in `perf` when they were read with a system call;
     /// from the mapping now, one lookup and a few µs of copies are about even). A host of
     /// backups hears adverts all the time: it reads the stamps without asking.
+    ///
+    /// The list is made at its last size at once (a backup of 1,020 routers hands over 1,020
+    /// a tick, some 30 a second), and a stamp becomes a [`Heard`] as it is read.
     pub(super) fn adverts(&mut self) -> Vec<Heard> {
-        let mut heard = Vec::new();
+        let mut heard = Vec::with_capacity(self.heard_last);
         let masters = self.ctl.masters_any();
         for (iface, family) in self.ctl.advert_sources() {
             let Some(i) = self.ifaces.get_mut(&iface) else {
@@ -36,11 +39,11 @@ impl<F: Frames> Daemon<F> {
                 heard.extend(stamps.iter().cloned());
                 continue;
             }
-            let read: Vec<Heard> =
-                heard_from(&iface, family, i.dp.newest_adverts(family)).collect();
-            *last = valid.map(|v| (v, read.clone()));
-            heard.extend(read);
+            let from = heard.len();
+            heard.extend(heard_from(&iface, family, i.dp.newest_adverts(family)));
+            *last = valid.map(|v| (v, heard[from..].to_vec()));
         }
+        self.heard_last = heard.len();
         heard
     }
 }

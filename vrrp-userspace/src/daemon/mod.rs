@@ -126,6 +126,8 @@ pub struct Daemon<F: Frames> {
     /// Interfaces opened anew, until the controller adopts them
     /// ([`controller::Effect::AdoptIface`]) or the inputs are all fed.
     reopened: BTreeMap<String, Iface>,
+    /// How many stamps the last read of them handed over ([`Self::adverts`]).
+    heard_last: usize,
     /// What the loop and the script tasks record for the metrics.
     metrics: Arc<Metrics>,
     /// `--metrics-listen`, bound at start and served once the loop runs.
@@ -229,6 +231,7 @@ impl<F: Frames> Daemon<F> {
             link_events,
             unicast: BTreeMap::new(),
             reopened: BTreeMap::new(),
+            heard_last: 0,
             metrics: Arc::new(Metrics::default()),
             metrics_listener,
             events: tokio::sync::broadcast::channel(EVENTS_BACKLOG).0,
