@@ -568,7 +568,11 @@ pub fn render(s: &Scrape<'_>) -> String {
          garp_master_refresh say.",
     );
     for i in 0..n {
-        let sent = s.recorded.announcements_sent.get(s.views[i].name()).copied();
+        let sent = s
+            .recorded
+            .announcements_sent
+            .get(s.views[i].name())
+            .copied();
         out.sample(
             "vrrpd_instance_announcements_sent_total",
             &labels(i),
@@ -678,11 +682,7 @@ pub fn render(s: &Scrape<'_>) -> String {
         "Adverts XDP dropped for a VRID of an instance, by reason (both families' routers of \
          the VRID share them).",
     );
-    let mut vrid_keys: Vec<(&str, u8)> = s
-        .views
-        .iter()
-        .map(|v| (v.interface(), v.vrid))
-        .collect();
+    let mut vrid_keys: Vec<(&str, u8)> = s.views.iter().map(|v| (v.interface(), v.vrid)).collect();
     vrid_keys.sort_unstable();
     vrid_keys.dedup();
     for (iface, vrid) in vrid_keys {
@@ -1162,7 +1162,7 @@ mod tests {
             checksum_mismatch: None,
             handing_over: false,
             since: 0,
-            reason: String::new(),
+            reason: "".into(),
             transitions: Vec::new(),
             last_advert: None,
             master_priority: None,

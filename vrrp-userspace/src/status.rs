@@ -715,7 +715,7 @@ fn statuses_at(
                     fault: inst.fault.clone(),
                     since: wall_time(inst.since, now),
                     in_state_s: secs(inst.since),
-                    reason: inst.reason.clone(),
+                    reason: inst.reason.to_string(),
                     transitions: inst
                         .transitions
                         .iter()
@@ -723,9 +723,9 @@ fn statuses_at(
                         .map(|t| TransitionStatus {
                             time: wall_time(t.at_ns, now),
                             ago_s: secs(t.at_ns),
-                            from: t.from.clone(),
-                            to: t.to.clone(),
-                            reason: t.reason.clone(),
+                            from: t.from.to_string(),
+                            to: t.to.to_string(),
+                            reason: t.reason.to_string(),
                         })
                         .collect(),
                     master_priority: inst.master_priority.map(Priority::get),
@@ -912,8 +912,8 @@ impl serde::Serialize for Transitions<'_> {
         s.collect_seq(self.iter().map(|t| TransitionOut {
             time: self.clock.wall(t.at_ns),
             ago_s: self.clock.secs(t.at_ns),
-            from: &t.from,
-            to: &t.to,
+            from: t.from.name(),
+            to: t.to.name(),
             reason: &t.reason,
         }))
     }
@@ -1535,14 +1535,14 @@ mod tests {
             }),
             handing_over: false,
             since: now - (i as Nanos) * 37 * SEC - 123_456_789,
-            reason: format!("no advert from 192.0.2.{} for 0.0{} s", i % 250 + 1, i % 10),
+            reason: format!("no advert from 192.0.2.{} for 0.0{} s", i % 250 + 1, i % 10).into(),
             transitions: (0..(i % 9))
                 .map(|k| controller::Transition {
                     // The oldest two are more than an hour old.
                     at_ns: now - 3_700 * SEC + (k as Nanos) * 450 * SEC,
-                    from: "BACKUP".into(),
-                    to: "MASTER".into(),
-                    reason: format!("reason {k} of {i}"),
+                    from: State::Backup,
+                    to: State::Master,
+                    reason: format!("reason {k} of {i}").into(),
                 })
                 .collect(),
             last_advert: (state == State::Backup).then(|| controller::PeerAdvert {

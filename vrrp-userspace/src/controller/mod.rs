@@ -764,7 +764,7 @@ pub struct InstanceView {
     /// Since when it is in its state (or since it started).
     pub since: Nanos,
     /// Why it is in its state: the last transition's reason.
-    pub reason: String,
+    pub reason: Arc<str>,
     /// Its transitions, oldest first: those of the last hour as of the newest (at most
     /// [`incident::HISTORY_MAX`]).
     pub transitions: Vec<Transition>,
@@ -955,7 +955,8 @@ struct Inst {
     broken: Option<Broken>,
     /// When it entered its state, and why (for a person).
     since: Nanos,
-    reason: String,
+    /// (Shared with the newest transition of `history`.)
+    reason: Arc<str>,
     /// Its transitions of the last hour (room for one at first: most instances make one,
     /// at start, and the default first growth would hold four, 240 bytes an instance unused).
     history: VecDeque<Transition>,
@@ -1758,7 +1759,7 @@ impl Controller {
                     checksum_mismatch: None,
                     handing_over: false,
                     since: inst.since,
-                    reason: inst.reason.clone(),
+                    reason: Arc::clone(&inst.reason),
                     transitions: inst.history.iter().cloned().collect(),
                     last_advert: None,
                     master_priority: None,
@@ -3377,14 +3378,14 @@ impl Controller {
                 }
                 let inst = &mut self.instances[i];
                 inst.since = now;
-                inst.reason = detail.clone();
+                inst.reason = detail.as_str().into();
                 incident::record(
                     &mut inst.history,
                     Transition {
                         at_ns: now,
-                        from: from.to_string(),
-                        to: to.to_string(),
-                        reason: detail.clone(),
+                        from,
+                        to,
+                        reason: Arc::clone(&inst.reason),
                     },
                 );
                 let event = Event::Transition {

@@ -1012,7 +1012,10 @@ fn events(effects: &[Effect]) -> Vec<Event> {
 }
 
 fn view(c: &Controller, name: &str) -> InstanceView {
-    c.instances().into_iter().find(|v| v.name() == name).unwrap()
+    c.instances()
+        .into_iter()
+        .find(|v| v.name() == name)
+        .unwrap()
 }
 
 fn warns(effects: &[Effect], needle: &str) -> usize {
@@ -1028,7 +1031,7 @@ fn warns(effects: &[Effect], needle: &str) -> usize {
 fn a_takeover_says_whose_adverts_stopped_and_for_how_long() {
     let c = config(vec![instance("VI_1", 1, 100, false)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    assert_eq!(view(&ctl, "VI_1").reason, "startup");
+    assert_eq!(&*view(&ctl, "VI_1").reason, "startup");
     // The master (priority 200) advertises once at 1 s, then falls silent.
     tick(&mut ctl, SEC, vec![heard(1, 200, SEC)]);
     let v = view(&ctl, "VI_1");
@@ -1057,13 +1060,13 @@ fn a_takeover_says_whose_adverts_stopped_and_for_how_long() {
         }]
     );
     let v = view(&ctl, "VI_1");
-    assert_eq!((v.since, v.reason.as_str()), (down, why));
+    assert_eq!((v.since, &*v.reason), (down, why));
     assert_eq!(v.master, Some(IpAddr::V4(ME)));
     assert_eq!(v.master_priority, Some(Priority(100)));
     let history: Vec<(Nanos, &str, &str)> = v
         .transitions
         .iter()
-        .map(|t| (t.at_ns, t.to.as_str(), t.reason.as_str()))
+        .map(|t| (t.at_ns, t.to.name(), &*t.reason))
         .collect();
     assert_eq!(
         history,
@@ -1082,14 +1085,14 @@ fn a_takeover_after_priority_zero_and_without_any_master_say_so() {
     tick(&mut ctl, 2 * SEC, vec![heard(1, 0, 2 * SEC)]);
     tick(&mut ctl, 2 * SEC + 600 * MS, vec![heard(1, 0, 2 * SEC)]);
     assert_eq!(
-        view(&ctl, "VI_1").reason,
+        &*view(&ctl, "VI_1").reason,
         "192.0.2.5 sent priority 0 (leaving) 0.60 s ago; Skew_Time over"
     );
     // Nobody ever advertised: said as such.
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     tick(&mut ctl, 3_600 * MS, vec![]);
     assert_eq!(
-        view(&ctl, "VI_1").reason,
+        &*view(&ctl, "VI_1").reason,
         "no advert for 3.60 s since entering BACKUP"
     );
 }
@@ -1098,12 +1101,12 @@ fn a_takeover_after_priority_zero_and_without_any_master_say_so() {
 fn a_master_stepping_down_names_the_better_advert() {
     let c = config(vec![instance("VI_1", 1, 100, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    assert_eq!(view(&ctl, "VI_1").reason, "initial state MASTER");
+    assert_eq!(&*view(&ctl, "VI_1").reason, "initial state MASTER");
     tick(&mut ctl, SEC, vec![heard(1, 150, SEC)]);
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Backup);
     assert_eq!(
-        v.reason,
+        &*v.reason,
         "advert from 192.0.2.5 with priority 150, ours 100"
     );
     assert_eq!(v.master_priority, Some(Priority(150)));
@@ -1114,8 +1117,8 @@ fn a_master_stepping_down_names_the_better_advert() {
 fn the_history_keeps_the_last_hour_and_at_most_a_hundred() {
     let t = |at_ns: Nanos| Transition {
         at_ns,
-        from: "BACKUP".into(),
-        to: "MASTER".into(),
+        from: State::Backup,
+        to: State::Master,
         reason: "x".into(),
     };
     let mut h = VecDeque::new();
@@ -1286,14 +1289,14 @@ fn a_fault_names_the_tracked_object_and_its_clearing_what_came_back() {
     ctl.handle(SEC, Input::Links(vec![("eth1".into(), false)]));
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Fault);
-    assert_eq!(v.reason, "fault: interface eth1 down");
+    assert_eq!(&*v.reason, "fault: interface eth1 down");
     assert_eq!(v.fault.as_deref(), Some("interface eth1 down"));
     assert_eq!(v.tracked[1].verdict, "down");
     ctl.handle(2 * SEC, Input::Links(vec![("eth1".into(), true)]));
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Backup);
-    assert_eq!(v.reason, "fault cleared: eth1 up");
-    let last: Vec<&str> = v.transitions.iter().map(|t| t.to.as_str()).collect();
+    assert_eq!(&*v.reason, "fault cleared: eth1 up");
+    let last: Vec<&str> = v.transitions.iter().map(|t| t.to.name()).collect();
     assert_eq!(last, vec!["MASTER", "FAULT", "INIT", "BACKUP"]);
 }
 
@@ -1309,7 +1312,7 @@ fn a_failing_effect_is_the_reason_of_its_fault() {
         )]),
     );
     assert_eq!(
-        view(&ctl, "VI_1").reason,
+        &*view(&ctl, "VI_1").reason,
         "fault: VIP 192.0.2.101 not added: EPERM"
     );
 }
@@ -1620,7 +1623,7 @@ fn a_preempting_backup_names_the_lower_master_it_displaces() {
     tick(&mut ctl, 3_600 * MS, vec![heard(1, 90, 3 * SEC)]);
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Master);
-    assert_eq!(v.reason, "preempting 192.0.2.5 (priority 90, ours 100)");
+    assert_eq!(&*v.reason, "preempting 192.0.2.5 (priority 90, ours 100)");
 }
 
 #[test]
@@ -1640,7 +1643,7 @@ fn an_instance_restarted_by_a_reload_keeps_its_history() {
     let history: Vec<(Nanos, &str, &str)> = v
         .transitions
         .iter()
-        .map(|t| (t.at_ns, t.to.as_str(), t.reason.as_str()))
+        .map(|t| (t.at_ns, t.to.name(), &*t.reason))
         .collect();
     assert_eq!(
         history,
@@ -2086,7 +2089,7 @@ fn a_group_not_joined_on_a_reload_faults_the_interface_until_a_retry_joins_it() 
     // Both instances FAULT with the reason; the master lets go of its VIPs.
     for name in ["VI_1", "VI_2"] {
         assert_eq!(state(&ctl, name), State::Fault);
-        assert_eq!(view(&ctl, name).reason, format!("fault: {not_joined}"));
+        assert_eq!(&*view(&ctl, name).reason, format!("fault: {not_joined}"));
     }
     assert!(removes_vips(&effects, "VI_1"));
     // The retry joins again (once for the interface); failing, they stay in FAULT.
@@ -2975,7 +2978,7 @@ fn a_group_not_joined_at_start_faults_the_interface_until_a_retry_joins_it() {
         Input::Results(vec![Failure::new(Owner::Iface("eth0".into()), why)]),
     );
     assert_eq!(state(&ctl, "VI_1"), State::Fault);
-    assert_eq!(view(&ctl, "VI_1").reason, format!("fault: {why}"));
+    assert_eq!(&*view(&ctl, "VI_1").reason, format!("fault: {why}"));
     let out = tick(&mut ctl, RETRY_FIRST, vec![]);
     assert_eq!(
         group_orders(&out),
