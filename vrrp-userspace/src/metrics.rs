@@ -1194,13 +1194,13 @@ mod tests {
             view("VI_1", 50, Family::Ipv4, State::Backup, 80),
             view("VI_6", 51, Family::Ipv6, State::Master, 100),
         ];
-        views[0].checksum_mismatch = Some(crate::controller::ChecksumMismatch {
+        views[0].checksum_mismatch = Some(Box::new(crate::controller::ChecksumMismatch {
             peer: "192.0.2.5".parse().unwrap(),
             peer_checksum: crate::config::V3Checksum::MessageOnly,
             fix: "set v3_checksum_as_v2".into(),
-        });
+        }));
         // The master has another master of its VRID claiming its VIPs from its VMAC.
-        views[1].split_brain = Some(crate::controller::SplitBrain {
+        views[1].split_brain = Some(Box::new(crate::controller::SplitBrain {
             peer: None,
             peer_priority: None,
             mac: Some("00:00:5e:00:02:33".into()),
@@ -1211,7 +1211,7 @@ mod tests {
             adverts: 0,
             claims: 10,
             reported: true,
-        });
+        }));
         views[1].split_brains = 1;
         let timings = vec![
             timing("VI_1", 90, Some(NOW + SEC)),

@@ -762,7 +762,7 @@ fn statuses_at(
                         state: state.to_string(),
                     }),
                     tracked: inst.tracked.clone(),
-                    checksum_mismatch: inst.checksum_mismatch.clone(),
+                    checksum_mismatch: inst.checksum_mismatch.as_deref().cloned(),
                 }
             })
             .collect()
@@ -1005,7 +1005,7 @@ impl<'a> StatusOut<'a> {
             adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
             interface_drops: Counted::drops(c.map(|c| &c.drops_total)),
             fault: inst.fault.as_deref(),
-            checksum_mismatch: inst.checksum_mismatch.as_ref(),
+            checksum_mismatch: inst.checksum_mismatch.as_deref(),
             since: clock.wall(inst.since),
             in_state_s: clock.secs(inst.since),
             reason: &inst.reason,
@@ -1528,10 +1528,12 @@ mod tests {
             master_adver_interval: Centis(1 + (i % 3) as u32 * 100),
             fault: (state == State::Fault)
                 .then(|| format!("tracked script \"chk_{i}\" failing\tweight 0")),
-            checksum_mismatch: (i % 7 == 1).then(|| controller::ChecksumMismatch {
-                peer: "192.0.2.200".parse().unwrap(),
-                peer_checksum: crate::config::V3Checksum::MessageOnly,
-                fix: "set v3_checksum_as_v2 here".into(),
+            checksum_mismatch: (i % 7 == 1).then(|| {
+                Box::new(controller::ChecksumMismatch {
+                    peer: "192.0.2.200".parse().unwrap(),
+                    peer_checksum: crate::config::V3Checksum::MessageOnly,
+                    fix: "set v3_checksum_as_v2 here".into(),
+                })
             }),
             handing_over: false,
             since: now - (i as Nanos) * 37 * SEC - 123_456_789,
@@ -1553,26 +1555,30 @@ mod tests {
             }),
             master_priority: (i % 8 != 6).then_some(Priority(200)),
             adverts_sent: i as u64 * 1000,
-            split_brain: (i.is_multiple_of(5)).then(|| controller::SplitBrain {
-                peer: (i.is_multiple_of(10)).then(|| "192.0.2.77".parse().unwrap()),
-                peer_priority: (i.is_multiple_of(10)).then_some(90),
-                mac: (i.is_multiple_of(3)).then(|| "00:00:5e:00:01:33".into()),
-                claimed: (i.is_multiple_of(3)).then(|| "198.51.100.1".parse().unwrap()),
-                since_ns: now - 90 * SEC,
-                last_ns: now - SEC / 4,
-                first_claim_ns: None,
-                adverts: 12,
-                claims: 3,
-                reported: !i.is_multiple_of(15),
+            split_brain: (i.is_multiple_of(5)).then(|| {
+                Box::new(controller::SplitBrain {
+                    peer: (i.is_multiple_of(10)).then(|| "192.0.2.77".parse().unwrap()),
+                    peer_priority: (i.is_multiple_of(10)).then_some(90),
+                    mac: (i.is_multiple_of(3)).then(|| "00:00:5e:00:01:33".into()),
+                    claimed: (i.is_multiple_of(3)).then(|| "198.51.100.1".parse().unwrap()),
+                    since_ns: now - 90 * SEC,
+                    last_ns: now - SEC / 4,
+                    first_claim_ns: None,
+                    adverts: 12,
+                    claims: 3,
+                    reported: !i.is_multiple_of(15),
+                })
             }),
             split_brains: (i % 5) as u64,
             conflicting_adverts: (i % 6) as u64,
-            address_conflict: (i.is_multiple_of(6)).then(|| controller::AddressConflict {
-                address: "198.51.100.1".parse().unwrap(),
-                mac: "02:00:00:00:00:01".into(),
-                since_ns: now - 30 * SEC,
-                last_ns: now - SEC,
-                frames: 4,
+            address_conflict: (i.is_multiple_of(6)).then(|| {
+                Box::new(controller::AddressConflict {
+                    address: "198.51.100.1".parse().unwrap(),
+                    mac: "02:00:00:00:00:01".into(),
+                    since_ns: now - 30 * SEC,
+                    last_ns: now - SEC,
+                    frames: 4,
+                })
             }),
             address_conflicts: (i % 6) as u64,
             sync_group: (i.is_multiple_of(3)).then(|| (format!("G{}", i / 3), state)),

@@ -758,7 +758,7 @@ pub struct InstanceView {
     /// Why it is in FAULT, if it is.
     pub fault: Option<String>,
     /// A peer whose adverts use the other v3/IPv4 checksum variant, if one does.
-    pub checksum_mismatch: Option<ChecksumMismatch>,
+    pub checksum_mismatch: Option<Box<ChecksumMismatch>>,
     /// Whether it waits, stopping, for a new master before it lets its VIPs go.
     pub handing_over: bool,
     /// Since when it is in its state (or since it started).
@@ -775,13 +775,13 @@ pub struct InstanceView {
     /// Adverts it sent (priority 0 included).
     pub adverts_sent: u64,
     /// The split brain going on, if any (reported or not yet).
-    pub split_brain: Option<SplitBrain>,
+    pub split_brain: Option<Box<SplitBrain>>,
     /// Split brains reported since start.
     pub split_brains: u64,
     /// Adverts of other masters it did not yield to, while master (at the controller's reads).
     pub conflicting_adverts: u64,
     /// The address conflict going on, if any.
-    pub address_conflict: Option<AddressConflict>,
+    pub address_conflict: Option<Box<AddressConflict>>,
     /// Address conflicts reported since start (episodes).
     pub address_conflicts: u64,
     /// Its sync group and the group's state.
@@ -823,7 +823,7 @@ pub struct InstanceLive {
     /// Why it is in FAULT, if it is.
     pub fault: Option<String>,
     /// A peer whose adverts use the other v3/IPv4 checksum variant, if one does.
-    pub checksum_mismatch: Option<ChecksumMismatch>,
+    pub checksum_mismatch: Option<Box<ChecksumMismatch>>,
     /// Whether it waits, stopping, for a new master before it lets its VIPs go.
     pub handing_over: bool,
     /// The newest advert of another router it heard.
@@ -833,13 +833,13 @@ pub struct InstanceLive {
     /// Adverts it sent.
     pub adverts_sent: u64,
     /// The split brain going on, if any.
-    pub split_brain: Option<SplitBrain>,
+    pub split_brain: Option<Box<SplitBrain>>,
     /// Split brains reported since start.
     pub split_brains: u64,
     /// Adverts of other masters it did not yield to.
     pub conflicting_adverts: u64,
     /// The address conflict going on, if any.
-    pub address_conflict: Option<AddressConflict>,
+    pub address_conflict: Option<Box<AddressConflict>>,
     /// Address conflicts reported since start.
     pub address_conflicts: u64,
     /// A backup's Master_Down_Timer deadline.
@@ -963,17 +963,17 @@ struct Inst {
     /// The newest advert of another router fed to it.
     last_advert: Option<PeerAdvert>,
     adverts_sent: u64,
-    split: Option<SplitBrain>,
+    split: Option<Box<SplitBrain>>,
     split_brains: u64,
     conflicting_adverts: u64,
     /// The peer and interval of the last interval mismatch reported (once per pair).
     mismatch: Option<(IpAddr, Centis)>,
-    conflict: Option<AddressConflict>,
+    conflict: Option<Box<AddressConflict>>,
     address_conflicts: u64,
     /// Consecutive sends refused for now ([`SEND_FAILURES_TOLERATED`]).
     send_failures: u32,
     /// A peer heard with the other v3/IPv4 checksum variant (this episode).
-    csum_mismatch: Option<ChecksumMismatch>,
+    csum_mismatch: Option<Box<ChecksumMismatch>>,
 }
 
 impl Inst {
@@ -2073,7 +2073,7 @@ impl Controller {
             _ => {
                 self.end_split(i, now, format!("{} advertises instead", a.src));
                 let inst = &mut self.instances[i];
-                inst.split = Some(SplitBrain {
+                inst.split = Some(Box::new(SplitBrain {
                     peer: Some(a.src),
                     peer_priority: Some(a.priority.get()),
                     mac: None,
@@ -2084,7 +2084,7 @@ impl Controller {
                     adverts: 1,
                     claims: 0,
                     reported: false,
-                });
+                }));
             }
         }
         let inst = &mut self.instances[i];
@@ -2156,17 +2156,19 @@ impl Controller {
             return;
         }
         let half = ns(inst.spec.advert_interval) / 2;
-        let s = inst.split.get_or_insert(SplitBrain {
-            peer: None,
-            peer_priority: None,
-            mac: None,
-            claimed: None,
-            since_ns: now,
-            last_ns: now,
-            first_claim_ns: None,
-            adverts: 0,
-            claims: 0,
-            reported: false,
+        let s = inst.split.get_or_insert_with(|| {
+            Box::new(SplitBrain {
+                peer: None,
+                peer_priority: None,
+                mac: None,
+                claimed: None,
+                since_ns: now,
+                last_ns: now,
+                first_claim_ns: None,
+                adverts: 0,
+                claims: 0,
+                reported: false,
+            })
         });
         s.mac = Some(mac);
         s.claimed = Some(address);
@@ -2260,13 +2262,13 @@ impl Controller {
             return;
         }
         inst.address_conflicts += 1;
-        inst.conflict = Some(AddressConflict {
+        inst.conflict = Some(Box::new(AddressConflict {
             address,
             mac: mac.clone(),
             since_ns: now,
             last_ns: now,
             frames: 1,
-        });
+        }));
         let event = Event::AddressConflict {
             instance: inst.name(),
             vrid,
@@ -3768,7 +3770,7 @@ impl Controller {
                         m.fix
                     ),
                 );
-                self.instances[i].csum_mismatch = Some(m);
+                self.instances[i].csum_mismatch = Some(Box::new(m));
             }
             (fresh, Some(m)) if fresh.is_none_or(|(a, _)| a.src == m.peer) => {
                 let why = if fresh.is_some() {
