@@ -556,7 +556,7 @@ fn notify_commands(n: &Notify) -> impl Iterator<Item = (&'static str, &NotifyCom
         ("notify_master_rx_lower_pri", &n.master_rx_lower_pri),
     ]
     .into_iter()
-    .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
+    .filter_map(|(k, c)| c.as_deref().map(|c| (k, c)))
 }
 
 /// What keepalived says about the scripts of `config` when it loads it, in its words: users
@@ -933,7 +933,7 @@ pub fn notify_with(
         .map(|c| (c, Vec::new()))
         .chain(n.any.iter().map(|c| (c, appended.clone())))
     {
-        notifier.submit(&key, c.clone(), policy.clone(), extra, timeout);
+        notifier.submit(&key, (**c).clone(), policy.clone(), extra, timeout);
     }
 }
 
@@ -1107,8 +1107,8 @@ mod tests {
             group: None,
         };
         let n = Notify {
-            master: Some(cmd("own master")),
-            any: Some(cmd("any")),
+            master: Some(Box::new(cmd("own master"))),
+            any: Some(Box::new(cmd("any"))),
             ..Default::default()
         };
         // A name a shell would act on.

@@ -2098,7 +2098,7 @@ impl<'a> Interp<'a> {
                             ),
                         );
                     } else {
-                        *slot = self.notify(node);
+                        *slot = self.notify(node).map(Box::new);
                     }
                 }
                 "garp_master_delay" => {
@@ -3060,7 +3060,7 @@ impl<'a> Interp<'a> {
                         );
                         self.warn(&kw, Category::Fixup, msg);
                     } else {
-                        *slot = self.notify(node);
+                        *slot = self.notify(node).map(Box::new);
                     }
                 }
                 "smtp_alert" => self.no_effect(&kw, validate::no_effect_why("smtp_alert")),

@@ -2130,7 +2130,7 @@ impl Controller {
         if let Some(command) = &inst.spec.notify.split_brain {
             let unknown = || "unknown".to_string();
             self.out.push(Effect::NotifySplitBrain {
-                command: command.clone(),
+                command: (**command).clone(),
                 instance: inst.name(),
                 args: vec![
                     inst.name(),
@@ -3690,7 +3690,7 @@ impl Controller {
                     // keepalived's notify_master_rx_lower_pri, after the GARPs.
                     let inst = &self.instances[i];
                     self.out.push(Effect::NotifyEvent {
-                        command: inst.spec.notify.master_rx_lower_pri.clone(),
+                        command: inst.spec.notify.master_rx_lower_pri.as_deref().cloned(),
                         instance: inst.name(),
                         event: "MASTER_RX_LOWER_PRI",
                         priority: inst.router.priority().get(),

@@ -1452,11 +1452,11 @@ fn split_brain_hooks(effects: &[Effect]) -> Vec<Vec<String>> {
 }
 
 fn with_hook(mut spec: InstanceSpec) -> InstanceSpec {
-    spec.notify.split_brain = Some(crate::config::NotifyCommand {
+    spec.notify.split_brain = Some(Box::new(crate::config::NotifyCommand {
         command: "/usr/local/bin/split".into(),
         user: None,
         group: None,
-    });
+    }));
     spec
 }
 
@@ -2348,11 +2348,11 @@ fn notify_events(effects: &[Effect]) -> Vec<(String, &'static str, u8, Option<St
 #[test]
 fn a_master_hearing_a_lower_priority_notifies_master_rx_lower_pri() {
     let mut spec = instance("VI_1", 1, 200, true);
-    spec.notify.master_rx_lower_pri = Some(NotifyCommand {
+    spec.notify.master_rx_lower_pri = Some(Box::new(NotifyCommand {
         command: "/usr/local/bin/reclaim".into(),
         user: None,
         group: None,
-    });
+    }));
     let (mut ctl, _) = Controller::start(&config(vec![spec.clone()]), &host(), 0).unwrap();
     ctl.handle(0, Input::Results(vec![]));
     let effects = tick(&mut ctl, SEC, vec![heard(1, 100, SEC)]);
