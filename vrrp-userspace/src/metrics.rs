@@ -421,7 +421,7 @@ pub fn render(s: &Scrape<'_>) -> String {
     // Per instance: vrrp_instance, vrid, interface, family. Not `instance`: Prometheus gives
     // every series of a target its own `instance` label (the target's address), and would
     // rename ours to `exported_instance`.
-    let vrids: Vec<String> = s.views.iter().map(|v| v.vrid.to_string()).collect();
+    let vrids: Vec<String> = s.views.iter().map(|v| v.vrid().to_string()).collect();
     let labels = |i: usize| -> Vec<(&str, &str)> {
         let v = &s.views[i];
         vec![
@@ -591,7 +591,7 @@ pub fn render(s: &Scrape<'_>) -> String {
             out.sample(
                 "vrrpd_instance_adverts_received_total",
                 &labels(i),
-                Value::U(c.adverts_seen(v.family, v.vrid)),
+                Value::U(c.adverts_seen(v.family, v.vrid())),
             );
         }
     }
@@ -629,7 +629,7 @@ pub fn render(s: &Scrape<'_>) -> String {
         let last = match v.state {
             State::Master => s.recorded.last_advert_sent.get(v.name()).copied(),
             State::Backup => counts(i)
-                .and_then(|c| c.newest(v.family, v.vrid))
+                .and_then(|c| c.newest(v.family, v.vrid()))
                 .map(|a| a.time_ns),
             State::Initialize | State::Fault => None,
         };
@@ -654,14 +654,16 @@ pub fn render(s: &Scrape<'_>) -> String {
         if v.state != State::Backup {
             continue;
         }
-        let from_stamp = counts(i).and_then(|c| c.newest(v.family, v.vrid)).map(|a| {
-            let wait = if a.priority == 0 {
-                t.skew_time
-            } else {
-                t.master_down_interval
-            };
-            a.time_ns + u64::from(wait.get()) * crate::fsm::NANOS_PER_CENTI
-        });
+        let from_stamp = counts(i)
+            .and_then(|c| c.newest(v.family, v.vrid()))
+            .map(|a| {
+                let wait = if a.priority == 0 {
+                    t.skew_time
+                } else {
+                    t.master_down_interval
+                };
+                a.time_ns + u64::from(wait.get()) * crate::fsm::NANOS_PER_CENTI
+            });
         let deadline = match (t.master_down_at, from_stamp) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -682,7 +684,8 @@ pub fn render(s: &Scrape<'_>) -> String {
         "Adverts XDP dropped for a VRID of an instance, by reason (both families' routers of \
          the VRID share them).",
     );
-    let mut vrid_keys: Vec<(&str, u8)> = s.views.iter().map(|v| (v.interface(), v.vrid)).collect();
+    let mut vrid_keys: Vec<(&str, u8)> =
+        s.views.iter().map(|v| (v.interface(), v.vrid())).collect();
     vrid_keys.sort_unstable();
     vrid_keys.dedup();
     for (iface, vrid) in vrid_keys {
@@ -1153,7 +1156,6 @@ mod tests {
                 crate::units::Vrid::new(vrid).expect("a VRID"),
             )),
             family,
-            vrid,
             state,
             priority: Priority(priority),
             master: None,

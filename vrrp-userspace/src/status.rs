@@ -696,7 +696,7 @@ fn statuses_at(
                 InstanceStatus {
                     name: inst.name().to_string(),
                     interface: inst.interface().to_string(),
-                    vrid: inst.vrid,
+                    vrid: inst.vrid(),
                     state: inst.state.to_string(),
                     priority: inst.priority.get(),
                     master: inst.master,
@@ -707,10 +707,10 @@ fn statuses_at(
                         .collect(),
                     master_adver_interval_cs: inst.master_adver_interval.get(),
                     drops: c
-                        .and_then(|c| c.drops.get(usize::from(inst.vrid)))
+                        .and_then(|c| c.drops.get(usize::from(inst.vrid())))
                         .map(by_reason)
                         .unwrap_or_default(),
-                    adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
+                    adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid())),
                     interface_drops: shared.map(|s| s.0.clone()).unwrap_or_default(),
                     fault: inst.fault.clone(),
                     since: wall_time(inst.since, now),
@@ -995,14 +995,14 @@ impl<'a> StatusOut<'a> {
         StatusOut {
             name: inst.name(),
             interface: inst.interface(),
-            vrid: inst.vrid,
+            vrid: inst.vrid(),
             state: Shown(inst.state),
             priority: inst.priority.get(),
             master: inst.master,
             vips: Vips(inst.vips()),
             master_adver_interval_cs: inst.master_adver_interval.get(),
-            drops: Counted::drops(c.and_then(|c| c.drops.get(usize::from(inst.vrid)))),
-            adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid)),
+            drops: Counted::drops(c.and_then(|c| c.drops.get(usize::from(inst.vrid())))),
+            adverts_seen: c.map_or(0, |c| c.adverts_seen(inst.family, inst.vrid())),
             interface_drops: Counted::drops(c.map(|c| &c.drops_total)),
             fault: inst.fault.as_deref(),
             checksum_mismatch: inst.checksum_mismatch.as_deref(),
@@ -1515,7 +1515,6 @@ mod tests {
             } else {
                 vrrp_common::maps::Family::Ipv4
             },
-            vrid,
             state,
             priority: Priority(100 + (i % 50) as u8),
             master: (i % 8 != 5).then(|| {

@@ -741,12 +741,10 @@ impl Effect {
 /// An instance's view for `vrrpd status`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstanceView {
-    /// Its configuration (name, interface, VIPs): the running instance's, shared.
+    /// Its configuration (name, interface, VRID, VIPs): the running instance's, shared.
     pub spec: Arc<InstanceSpec>,
     /// The router's family in the maps.
     pub family: Family,
-    /// VRID.
-    pub vrid: u8,
     /// State.
     pub state: State,
     /// Effective priority.
@@ -859,6 +857,11 @@ impl InstanceView {
     /// Its interface.
     pub fn interface(&self) -> &str {
         &self.spec.interface
+    }
+
+    /// Its VRID.
+    pub fn vrid(&self) -> u8 {
+        self.spec.vrid.get()
     }
 
     /// The VIPs it advertises.
@@ -1750,7 +1753,6 @@ impl Controller {
                 let mut view = InstanceView {
                     spec: Arc::clone(&inst.spec),
                     family: inst.family,
-                    vrid: inst.spec.vrid.get(),
                     state: live.state,
                     priority: live.priority,
                     master: None,
