@@ -170,8 +170,7 @@ fn explain(
 ) -> Option<String> {
     let (lo, hi) = window;
     let took = claim - t0;
-    // The target's 10 ms of slack: the daemon's own reaction (a signal handled, a frame sent),
-    // and keepalived's unrounded Skew_Time where the RFC's rounds to 0 cs.
+    // The target's 10 ms of slack: the daemon's own reaction (a signal handled, a frame sent).
     if (lo..=hi + (injected - t0) + 10_000_000).contains(&took) {
         return None;
     }

@@ -798,7 +798,7 @@ fn report(
         v.burst_mean, v.bursts_per_s, k.burst_mean, k.bursts_per_s
     ));
     out.push_str(&format!(
-        "| takeover after SIGKILL, p50 / max ms (Master_Down_Interval 30 ms) | {} | {} | |\n",
+        "| takeover after SIGKILL, p50 / max ms (Master_Down_Interval 36.1 ms) | {} | {} | |\n",
         takeover(&v.takeovers),
         takeover(&k.takeovers)
     ));

@@ -662,7 +662,7 @@ pub fn render(s: &Scrape<'_>) -> String {
                 } else {
                     t.master_down_interval
                 };
-                a.time_ns + u64::from(wait.get()) * crate::fsm::NANOS_PER_CENTI
+                a.time_ns + wait.as_nanos()
             });
         let deadline = match (t.master_down_at, from_stamp) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -1143,7 +1143,7 @@ mod tests {
     use vrrp_common::maps::{AdvertStamp, DropCounts, IfaceConfig};
 
     use super::*;
-    use crate::units::{Centis, Priority};
+    use crate::units::{Centis, Micros, Priority};
 
     const NOW: Nanos = 1_000_000_000_000;
     const SEC: Nanos = 1_000_000_000;
@@ -1184,8 +1184,8 @@ mod tests {
             name: name.into(),
             configured_priority: Priority(configured),
             master_down_at,
-            master_down_interval: Centis(361),
-            skew_time: Centis(61),
+            master_down_interval: Micros(3_609_375),
+            skew_time: Micros(609_375),
         }
     }
 
@@ -1317,9 +1317,9 @@ mod tests {
             // The backup: its master's newest advert; the master: its own last one.
             format!("vrrpd_instance_master_advert_age_seconds{{{I1}}} 0.5"),
             format!("vrrpd_instance_master_advert_age_seconds{{{I6}}} 0.25"),
-            // The newest advert (0.5 s ago) + Master_Down_Interval (3.61 s) is later than the
-            // state machine's deadline (1 s from now), which it re-arms from that stamp.
-            format!("vrrpd_instance_master_down_slack_seconds{{{I1}}} 3.11"),
+            // The newest advert (0.5 s ago) + Master_Down_Interval (3.609375 s) is later than
+            // the state machine's deadline (1 s from now), which it re-arms from that stamp.
+            format!("vrrpd_instance_master_down_slack_seconds{{{I1}}} 3.109375"),
             r#"vrrpd_xdp_vrid_drops_total{interface="eth0",vrid="50",reason="bad_ttl"} 2"#.into(),
             r#"vrrpd_xdp_vrid_drops_total{interface="eth0",vrid="51",reason="bad_ttl"} 0"#.into(),
             r#"vrrpd_xdp_drops_total{interface="eth0",reason="unknown_vrid"} 5"#.into(),

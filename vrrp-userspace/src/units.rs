@@ -1,9 +1,10 @@
-//! Types for the units of VRRP: router ids, priorities, intervals in centiseconds.
+//! Types for the units of VRRP: router ids, priorities, intervals in centiseconds, the timers
+//! derived from them in microseconds.
 //!
 //! Both Rust VRRP crates we studied had interval bugs that came from passing seconds where
 //! centiseconds were meant; here each quantity has its own type, and the RFC timer formulas are
-//! computed in integers exactly as written (RFC 3768 §6.1 for v2, RFC 5798 / RFC 9568 §6.1 for
-//! v3), with tests against numbers worked by hand.
+//! computed in integers as written (RFC 3768 §6.1 for v2, RFC 5798 / RFC 9568 §6.1 for v3), to
+//! the microsecond as keepalived does, with tests against numbers worked by hand.
 
 use std::fmt;
 
@@ -128,44 +129,70 @@ impl fmt::Display for Centis {
     }
 }
 
-/// VRRPv3 Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256, in centiseconds,
-/// truncated (RFC 5798 §6.1; RFC 9568 §6.1).
+/// A duration in microseconds: the resolution of the protocol's timers, as keepalived's
+/// (`TIMER_HZ`). Skew_Time is a fraction of a centisecond at short intervals (priority 100 at
+/// 10 ms: 6.09 ms), so Skew_Time and Master_Down_Interval are computed in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Micros(pub u64);
+
+impl Micros {
+    /// The number of microseconds.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// As nanoseconds.
+    pub const fn as_nanos(self) -> u64 {
+        self.0.saturating_mul(1_000)
+    }
+}
+
+impl fmt::Display for Micros {
+    /// Seconds with the trailing zeros of six decimals trimmed: `3.609375s`, `0.036093s`,
+    /// `3s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, us) = (self.0 / 1_000_000, self.0 % 1_000_000);
+        if us == 0 {
+            return write!(f, "{s}s");
+        }
+        let digits = format!("{us:06}");
+        write!(f, "{s}.{}s", digits.trim_end_matches('0'))
+    }
+}
+
+/// VRRPv3 Skew_Time = ((256 − Priority) × Master_Adver_Interval) / 256 centiseconds (RFC 5798
+/// §6.1; RFC 9568 §6.1), to the microsecond as keepalived computes it, rounded up (never
+/// shorter than the RFC's). Not truncated to whole centiseconds: at 10 ms that made it 0 for
+/// every priority, a Master_Down_Interval of 30 ms where keepalived waits 36.09 ms (priority
+/// 100), and every backup's the same whatever its priority.
 ///
 /// Pass the *learned* Master_Adver_Interval on a backup, not the local advert interval.
-pub const fn skew_time_v3(priority: Priority, master_adver_interval: Centis) -> Centis {
-    let num = (256 - priority.0 as u64) * master_adver_interval.0 as u64;
-    Centis((num / 256) as u32)
+pub const fn skew_time_v3(priority: Priority, master_adver_interval: Centis) -> Micros {
+    let num = (256 - priority.0 as u64) * master_adver_interval.0 as u64 * 10_000;
+    Micros(num.div_ceil(256))
 }
 
 /// VRRPv3 Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time (RFC 5798 §6.1).
-pub const fn master_down_interval_v3(priority: Priority, master_adver_interval: Centis) -> Centis {
-    Centis(
-        master_adver_interval
-            .0
-            .saturating_mul(3)
+pub const fn master_down_interval_v3(priority: Priority, master_adver_interval: Centis) -> Micros {
+    Micros(
+        (master_adver_interval.0 as u64 * 3 * 10_000)
             .saturating_add(skew_time_v3(priority, master_adver_interval).0),
     )
 }
 
-/// VRRPv2 Skew_Time = (256 − Priority) / 256 **seconds** (RFC 3768 §6.1), in centiseconds.
+/// VRRPv2 Skew_Time = (256 − Priority) / 256 **seconds** (RFC 3768 §6.1), to the microsecond
+/// (keepalived's resolution), rounded up.
 ///
-/// Computed as (256 − Priority) × 100 / 256 so it is not truncated to 0 the way an
-/// integer-seconds implementation would (FRR had that bug), and rounded **up** to the next
-/// centisecond, so that a backup never takes over before the RFC's exact Master_Down_Interval
-/// (priority 100: 0.609 s, 61 cs; truncating to 60 cs made takeovers up to 9 ms early, which
-/// the failover benchmark caught).
-pub const fn skew_time_v2(priority: Priority) -> Centis {
-    Centis(((256 - priority.0 as u32) * 100).div_ceil(256))
+/// Not in whole seconds, where it is 0 (FRR had that bug), nor in centiseconds: truncated to
+/// 60 cs at priority 100 it made takeovers up to 9 ms early, which the failover benchmark
+/// caught; rounded up to 61 cs, 0.6 ms late.
+pub const fn skew_time_v2(priority: Priority) -> Micros {
+    Micros(((256 - priority.0 as u64) * 1_000_000).div_ceil(256))
 }
 
 /// VRRPv2 Master_Down_Interval = 3 × Advertisement_Interval + Skew_Time (RFC 3768 §6.1).
-pub const fn master_down_interval_v2(priority: Priority, advertisement_interval: Centis) -> Centis {
-    Centis(
-        advertisement_interval
-            .0
-            .saturating_mul(3)
-            .saturating_add(skew_time_v2(priority).0),
-    )
+pub const fn master_down_interval_v2(priority: Priority, advertisement_interval: Centis) -> Micros {
+    Micros((advertisement_interval.0 as u64 * 3 * 10_000).saturating_add(skew_time_v2(priority).0))
 }
 
 #[cfg(test)]
@@ -174,46 +201,61 @@ mod tests {
 
     #[test]
     fn v3_timers_worked_by_hand() {
-        // (256 − 100) × 100 / 256 = 15600 / 256 = 60.9 → 60 cs; 3 × 100 + 60 = 360 cs.
-        assert_eq!(skew_time_v3(Priority(100), Centis(100)), Centis(60));
+        // (256 − 100) × 100 cs / 256 = 60.9375 cs = 609,375 µs; 3 s + that.
+        assert_eq!(skew_time_v3(Priority(100), Centis(100)), Micros(609_375));
         assert_eq!(
             master_down_interval_v3(Priority(100), Centis(100)),
-            Centis(360)
+            Micros(3_609_375)
         );
-        // Owner: (1 × 100) / 256 = 0.39 → 0; 300 cs.
-        assert_eq!(skew_time_v3(Priority::OWNER, Centis(100)), Centis(0));
+        // At 10 ms: 156 / 256 cs = 6,093.75 µs, rounded up; not 0 as in whole centiseconds.
+        assert_eq!(skew_time_v3(Priority(100), Centis(1)), Micros(6_094));
+        assert_eq!(
+            master_down_interval_v3(Priority(100), Centis(1)),
+            Micros(36_094)
+        );
+        // Priority 150 and 100 at 10 ms differ, as the RFC means them to.
+        assert_eq!(skew_time_v3(Priority(150), Centis(1)), Micros(4_141));
+        // Owner: 1 × 100 / 256 cs = 3,906.25 µs → 3,907; 3.003907 s.
+        assert_eq!(skew_time_v3(Priority::OWNER, Centis(100)), Micros(3_907));
         assert_eq!(
             master_down_interval_v3(Priority::OWNER, Centis(100)),
-            Centis(300)
+            Micros(3_003_907)
         );
-        // Priority 1 at the longest interval: 255 × 4095 / 256 = 4079.0 → 4079; 12285 + 4079.
-        assert_eq!(skew_time_v3(Priority(1), Centis(4095)), Centis(4079));
+        // Priority 1 at the longest interval: 255 × 4095 / 256 cs = 40,790,039.06 µs.
+        assert_eq!(skew_time_v3(Priority(1), Centis(4095)), Micros(40_790_040));
         assert_eq!(
             master_down_interval_v3(Priority(1), Centis(4095)),
-            Centis(16364)
+            Micros(122_850_000 + 40_790_040)
         );
-        // Priority 150 at 1 s: 106 × 100 / 256 = 41.4 → 41 cs.
-        assert_eq!(skew_time_v3(Priority(150), Centis(100)), Centis(41));
     }
 
     #[test]
     fn v2_timers_worked_by_hand() {
-        // (256 − 100) / 256 s = 0.609 s → 61 cs (rounded up, never early), not 0.
-        assert_eq!(skew_time_v2(Priority(100)), Centis(61));
+        // (256 − 100) / 256 s = 0.609375 s exactly, not 0.
+        assert_eq!(skew_time_v2(Priority(100)), Micros(609_375));
         assert_eq!(
             master_down_interval_v2(Priority(100), Centis(100)),
-            Centis(361)
+            Micros(3_609_375)
         );
-        // Priority 90: 166 / 256 = 0.648 s → 65 cs; 3 s + 0.65 s.
-        assert_eq!(skew_time_v2(Priority(90)), Centis(65));
+        // Priority 90: 166 / 256 s = 0.6484375 s → 648,438 µs (rounded up); 3 s + that.
+        assert_eq!(skew_time_v2(Priority(90)), Micros(648_438));
         assert_eq!(
             master_down_interval_v2(Priority(90), Centis(300)),
-            Centis(965)
+            Micros(9_648_438)
         );
-        // Priority 254: 2 / 256 s = 0.0078 s → 1 cs.
-        assert_eq!(skew_time_v2(Priority(254)), Centis(1));
-        // Priority 1: 255 / 256 s = 0.996 s → 100 cs.
-        assert_eq!(skew_time_v2(Priority(1)), Centis(100));
+        // Priority 254: 2 / 256 s = 7,812.5 µs → 7,813.
+        assert_eq!(skew_time_v2(Priority(254)), Micros(7_813));
+        // Priority 1: 255 / 256 s = 996,093.75 µs → 996,094.
+        assert_eq!(skew_time_v2(Priority(1)), Micros(996_094));
+    }
+
+    #[test]
+    fn micros_display() {
+        assert_eq!(Micros(3_609_375).to_string(), "3.609375s");
+        assert_eq!(Micros(36_094).to_string(), "0.036094s");
+        assert_eq!(Micros(3_000_000).to_string(), "3s");
+        assert_eq!(Micros(500_000).to_string(), "0.5s");
+        assert_eq!(Micros(1).to_string(), "0.000001s");
     }
 
     #[test]

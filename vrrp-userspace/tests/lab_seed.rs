@@ -179,7 +179,7 @@ fn seed_nopreempt_pair_stays_on_lb02_when_lb01_returns() {
     let dir = run_dir();
     let conf1 = lab::tutorial("lb01-nopreempt.conf");
     // Both are state BACKUP: whoever's Master_Down_Interval runs out first becomes master
-    // (lb01's is 3.60 s, lb02's 3.64 s, too close to race). As in the tutorial, lb01 starts
+    // (lb01's is 3.61 s, lb02's 3.65 s, too close to race). As in the tutorial, lb01 starts
     // first; lb02 then finds a master and, with nopreempt or not, a higher priority.
     let lb01 = Vrrpd::start(&vrrpd(), lab.host("lb01"), &conf1, &dir, "lb01");
     wait_for(Duration::from_secs(8), || {

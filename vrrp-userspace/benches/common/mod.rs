@@ -164,12 +164,13 @@ impl Interval {
         self.centis() * 10_000_000
     }
 
-    /// Skew_Time for `priority`, as RFC 9568 section 6.1 computes it in centiseconds (v2:
-    /// RFC 3768's `(256 - priority) / 256` seconds).
+    /// Skew_Time for `priority`: RFC 9568 section 6.1's `((256 - priority) * interval) / 256`
+    /// centiseconds, not rounded to whole ones (as keepalived and vrrpd compute it; v2: RFC
+    /// 3768's `(256 - priority) / 256` seconds).
     pub fn skew_ns(self, priority: u64) -> u64 {
         match self {
             Interval::V2Second => (256 - priority) * 1_000_000_000 / 256,
-            _ => (256 - priority) * self.centis() / 256 * 10_000_000,
+            _ => (256 - priority) * self.centis() * 10_000_000 / 256,
         }
     }
 

@@ -54,7 +54,7 @@ use crate::{
     fsm::{self, Action, Advert, Nanos, Params, Reason, Router, State},
     sync::{Group, Order, Outcome},
     track::{self, ScriptState, Tracked, Verdict},
-    units::{Centis, Priority},
+    units::{Centis, Micros, Priority},
 };
 
 /// The most a timer may wait for others that fall due just after it ([`Controller::next_wake`]).
@@ -843,9 +843,9 @@ pub struct InstanceLive {
     /// A backup's Master_Down_Timer deadline.
     pub master_down_at: Option<Nanos>,
     /// Master_Down_Interval.
-    pub master_down_interval: Centis,
+    pub master_down_interval: Micros,
     /// Skew_Time.
-    pub skew_time: Centis,
+    pub skew_time: Micros,
 }
 
 impl InstanceView {
@@ -910,9 +910,9 @@ pub struct InstanceTiming {
     /// newest advert stamp when it falls due, so the newest stamp may put it later).
     pub master_down_at: Option<Nanos>,
     /// Master_Down_Interval for its priority and the current Master_Adver_Interval.
-    pub master_down_interval: Centis,
+    pub master_down_interval: Micros,
     /// Skew_Time: the deadline after a priority-0 advert.
-    pub skew_time: Centis,
+    pub skew_time: Micros,
 }
 
 /// A failing effect of an instance.
@@ -994,7 +994,7 @@ impl Inst {
         let age = self.watch_from - advert.received_at;
         (self.router.state() == State::Backup
             && advert.priority != Priority::SHUTDOWN
-            && age <= ns(self.router.master_down_interval()))
+            && age <= self.router.master_down_interval().as_nanos())
         .then(|| {
             advert.received_at = self.watch_from;
             advert
@@ -2215,7 +2215,7 @@ impl Controller {
             {
                 inst.conflict = None;
             }
-            let quiet = ns(inst.router.master_down_interval());
+            let quiet = inst.router.master_down_interval().as_nanos();
             let Some(s) = &inst.split else { continue };
             if now > s.last_ns + quiet {
                 let what = if s.claims > 0 {
@@ -3040,7 +3040,7 @@ impl Controller {
         self.beat_at = Some(now);
         // (interface, largest Master_Down_Interval, shortest advert interval, no_accept):
         // a few interfaces, so a linear search.
-        let mut ifaces: Vec<(&str, Centis, Nanos, bool)> = Vec::new();
+        let mut ifaces: Vec<(&str, Micros, Nanos, bool)> = Vec::new();
         for i in &self.instances {
             let (down, interval, refuses) = (
                 i.router.master_down_interval(),
@@ -3063,7 +3063,7 @@ impl Controller {
                 iface: iface.to_string(),
                 at: now,
                 stale_after_ns: shortest + shortest / 2,
-                hold_ns: 2 * ns(down),
+                hold_ns: 2 * down.as_nanos(),
                 no_accept,
             })
             .collect()
@@ -3748,7 +3748,7 @@ impl Controller {
             return;
         }
         let ours = inst.spec.v3_checksum;
-        let fresh_within = inst.router.master_down_interval().as_millis() * 1_000_000;
+        let fresh_within = inst.router.master_down_interval().as_nanos();
         let fresh = heard.filter(|(a, _)| now.saturating_sub(a.received_at) <= fresh_within);
         // Borrowed, not cloned: this runs for every v3/IPv4 router at every read of the
         // stamps, and logs almost never.
@@ -3820,7 +3820,7 @@ impl Controller {
             .map(|s| {
                 s.deferred
                     .iter()
-                    .map(|&i| ns(self.instances[i].router.master_down_interval()))
+                    .map(|&i| self.instances[i].router.master_down_interval().as_nanos())
                     .max()
                     .unwrap_or(0)
             })

@@ -246,11 +246,11 @@ fn script() -> Script {
 }
 
 fn mdi(p: Priority, interval: Centis) -> Nanos {
-    u64::from(master_down_interval_v3(p, interval).get()) * 10 * MS
+    master_down_interval_v3(p, interval).as_nanos()
 }
 
 fn skew(p: Priority, interval: Centis) -> Nanos {
-    u64::from(skew_time_v3(p, interval).get()) * 10 * MS
+    skew_time_v3(p, interval).as_nanos()
 }
 
 fn secs(t: Nanos) -> String {

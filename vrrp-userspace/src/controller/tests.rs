@@ -12,6 +12,10 @@ use crate::{
 
 const MS: Nanos = 1_000_000;
 const SEC: Nanos = 1_000_000_000;
+/// Master_Down_Interval at priority 100 and 1 s: 3 s + (156 × 100 cs) / 256 = 3.609375 s.
+const MDI: Nanos = 3_609_375_000;
+/// Skew_Time at priority 100 and 1 s: 0.609375 s.
+const SKEW: Nanos = 609_375_000;
 const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
 const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5));
 
@@ -161,8 +165,8 @@ fn a_group_backup_waits_for_every_member_then_takes_all_along() {
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     // VI_2 keeps hearing a master; VI_1 hears nothing. At VI_1's Master_Down_Interval
-    // (3.6 s at priority 100) it is held, as VI_2 does not want MASTER.
-    let mdi = 3_600 * MS;
+    // (3.609375 s at priority 100) it is held, as VI_2 does not want MASTER.
+    let mdi = MDI;
     let mut at = 0;
     while at + SEC < mdi {
         at += SEC;
@@ -218,8 +222,8 @@ fn a_sigterm_handover_gives_up_after_master_down_interval() {
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     let stop = 10 * SEC;
     ctl.handle(stop, Input::Stop);
-    // Priority 200 at 1 s: 3 s + (56 × 100 / 256 = 21 cs).
-    let give_up = stop + 3_210 * MS;
+    // Priority 200 at 1 s: 3 s + 56 × 100 / 256 = 21.875 cs.
+    let give_up = stop + 3_218_750_000;
     let effects = tick(&mut ctl, give_up - MS, vec![]);
     assert!(!removes_vips(&effects, "VI_1"));
     let effects = tick(&mut ctl, give_up, vec![]);
@@ -240,7 +244,7 @@ fn stopping_a_release_that_fails_is_tried_again_a_few_times() {
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     let stop = 10 * SEC;
     ctl.handle(stop, Input::Stop);
-    let give_up = stop + 3_210 * MS;
+    let give_up = stop + 3_218_750_000;
     assert!(removes_vips(&tick(&mut ctl, give_up, vec![]), "VI_1"));
     let failed = || {
         Input::Results(vec![Failure::new(
@@ -591,9 +595,9 @@ fn a_stale_stamp_does_not_shorten_a_fresh_master_down_timer() {
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
     // A master's advert stamped while in FAULT, read after: the timer still runs from `back`.
     tick(&mut ctl, back + 100 * MS, vec![heard(1, 200, 4 * SEC)]);
-    tick(&mut ctl, back + 3_590 * MS, vec![heard(1, 200, 4 * SEC)]);
+    tick(&mut ctl, back + MDI - 10 * MS, vec![heard(1, 200, 4 * SEC)]);
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
-    tick(&mut ctl, back + 3_600 * MS, vec![heard(1, 200, 4 * SEC)]);
+    tick(&mut ctl, back + MDI, vec![heard(1, 200, 4 * SEC)]);
     assert_eq!(state(&ctl, "VI_1"), State::Master);
 }
 
@@ -611,19 +615,15 @@ fn a_stamp_from_just_before_the_backup_began_names_its_master_at_once() {
     assert_eq!(master(&ctl), Some(PEER));
     // The timer still runs from the start, not from the stamp.
     let deadline = ctl.routers().next().unwrap().1.next_deadline();
-    assert_eq!(deadline, Some(start + 3_600 * MS));
+    assert_eq!(deadline, Some(start + MDI));
     // Fed once: the same stamp again changes nothing, and the timer runs out.
     tick(
         &mut ctl,
-        start + 3_599 * MS,
+        start + MDI - MS,
         vec![heard(1, 200, start - 300_000)],
     );
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
-    tick(
-        &mut ctl,
-        start + 3_600 * MS,
-        vec![heard(1, 200, start - 300_000)],
-    );
+    tick(&mut ctl, start + MDI, vec![heard(1, 200, start - 300_000)]);
     assert_eq!(state(&ctl, "VI_1"), State::Master);
 
     // A stamp older than one Master_Down_Interval before the start names no master.
@@ -640,7 +640,7 @@ fn a_stamp_from_just_before_the_backup_began_names_its_master_at_once() {
     tick(&mut ctl, start + MS, vec![heard(1, 0, start - 300_000)]);
     assert_eq!(master(&ctl), None);
     let deadline = ctl.routers().next().unwrap().1.next_deadline();
-    assert_eq!(deadline, Some(start + 3_600 * MS));
+    assert_eq!(deadline, Some(start + MDI));
     // Nor is one fed to a router that began as master.
     let c = config(vec![instance("VI_1", 1, 100, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), start).unwrap();
@@ -1038,11 +1038,11 @@ fn a_takeover_says_whose_adverts_stopped_and_for_how_long() {
     assert_eq!(v.master, Some(PEER));
     assert_eq!(v.master_priority, Some(Priority(200)));
     assert_eq!(v.last_advert.as_ref().map(|a| a.at_ns), Some(SEC));
-    // Master_Down_Interval for priority 100 at 1 s: 3 s + Skew_Time 0.60 s.
-    let down = SEC + 3_600 * MS;
+    // Master_Down_Interval for priority 100 at 1 s: 3 s + Skew_Time 0.609375 s.
+    let down = SEC + MDI;
     let effects = tick(&mut ctl, down, vec![heard(1, 200, SEC)]);
     assert_eq!(transitions(&effects), vec![("VI_1".into(), State::Master)]);
-    let why = "no advert from 192.0.2.5 for 3.60 s";
+    let why = "no advert from 192.0.2.5 for 3.61 s";
     assert!(
         effects
             .iter()
@@ -1081,19 +1081,19 @@ fn a_takeover_after_priority_zero_and_without_any_master_say_so() {
     let c = config(vec![instance("VI_1", 1, 100, false)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     tick(&mut ctl, SEC, vec![heard(1, 200, SEC)]);
-    // The master leaves: priority 0; we take over after Skew_Time (0.60 s).
+    // The master leaves: priority 0; we take over after Skew_Time (0.609375 s).
     tick(&mut ctl, 2 * SEC, vec![heard(1, 0, 2 * SEC)]);
-    tick(&mut ctl, 2 * SEC + 600 * MS, vec![heard(1, 0, 2 * SEC)]);
+    tick(&mut ctl, 2 * SEC + SKEW, vec![heard(1, 0, 2 * SEC)]);
     assert_eq!(
         &*view(&ctl, "VI_1").reason,
-        "192.0.2.5 sent priority 0 (leaving) 0.60 s ago; Skew_Time over"
+        "192.0.2.5 sent priority 0 (leaving) 0.61 s ago; Skew_Time over"
     );
     // Nobody ever advertised: said as such.
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    tick(&mut ctl, 3_600 * MS, vec![]);
+    tick(&mut ctl, MDI, vec![]);
     assert_eq!(
         &*view(&ctl, "VI_1").reason,
-        "no advert for 3.60 s since entering BACKUP"
+        "no advert for 3.61 s since entering BACKUP"
     );
 }
 
@@ -1620,7 +1620,7 @@ fn a_preempting_backup_names_the_lower_master_it_displaces() {
     for s in 1..=3 {
         tick(&mut ctl, s * SEC, vec![heard(1, 90, s * SEC)]);
     }
-    tick(&mut ctl, 3_600 * MS, vec![heard(1, 90, 3 * SEC)]);
+    tick(&mut ctl, MDI, vec![heard(1, 90, 3 * SEC)]);
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Master);
     assert_eq!(&*v.reason, "preempting 192.0.2.5 (priority 90, ours 100)");
@@ -2755,7 +2755,7 @@ fn the_heartbeat_is_stale_well_before_a_backup_takes_over() {
         for (stale, hold) in beats {
             assert_eq!(stale, shortest + shortest / 2);
             for i in &ctl.instances {
-                let down = ns(i.router.master_down_interval());
+                let down = i.router.master_down_interval().as_nanos();
                 let interval = ns(i.spec.advert_interval);
                 assert!(
                     stale < down - interval,

@@ -15,7 +15,7 @@
 
 use std::{fmt, net::IpAddr};
 
-use crate::units::{self, Centis, Priority};
+use crate::units::{self, Centis, Micros, Priority};
 
 /// Nanoseconds on the caller's monotonic clock (the daemon uses CLOCK_MONOTONIC, the clock of
 /// the XDP program's advert stamps).
@@ -256,7 +256,7 @@ impl Router {
     }
 
     /// Skew_Time for our priority (and, in v3, the current Master_Adver_Interval).
-    pub fn skew_time(&self) -> Centis {
+    pub fn skew_time(&self) -> Micros {
         match self.params.version {
             Version::V2 => units::skew_time_v2(self.priority),
             Version::V3 => units::skew_time_v3(self.priority, self.master_adver_interval),
@@ -264,7 +264,7 @@ impl Router {
     }
 
     /// Master_Down_Interval for our priority and the current Master_Adver_Interval.
-    pub fn master_down_interval(&self) -> Centis {
+    pub fn master_down_interval(&self) -> Micros {
         match self.params.version {
             Version::V2 => {
                 units::master_down_interval_v2(self.priority, self.master_adver_interval)
@@ -351,14 +351,14 @@ impl Router {
             }
             (State::Backup, Input::HoldBackup) => {
                 if self.master_down_at.is_some_and(|t| now >= t) {
-                    self.master_down_at = Some(now + ns(self.master_down_interval()));
+                    self.master_down_at = Some(now + self.master_down_interval().as_nanos());
                 }
             }
             (State::Master, Input::SyncBackup) => {
                 out.push(Action::Release);
                 self.adver_at = None;
                 self.master_adver_interval = self.params.advert_interval;
-                self.master_down_at = Some(now + ns(self.master_down_interval()));
+                self.master_down_at = Some(now + self.master_down_interval().as_nanos());
                 self.to(State::Backup, Reason::SyncGroup, &mut out);
             }
             (State::Backup | State::Master, Input::SetPriority(p)) => self.set_priority(p),
@@ -397,10 +397,10 @@ impl Router {
         if self.params.priority.is_owner() {
             return;
         }
-        let before = ns(self.master_down_interval());
+        let before = self.master_down_interval().as_nanos();
         self.priority = Priority(p.get().clamp(1, 254));
         // A running Master_Down_Timer follows the new Skew_Time, as keepalived moves it.
-        let after = ns(self.master_down_interval());
+        let after = self.master_down_interval().as_nanos();
         if let Some(t) = self.master_down_at.as_mut() {
             *t = (*t + after).saturating_sub(before);
         }
@@ -419,7 +419,7 @@ impl Router {
 
     fn enter_backup(&mut self, now: Nanos, reason: Reason, out: &mut Vec<Action>) {
         self.master_adver_interval = self.params.advert_interval;
-        self.master_down_at = Some(now + ns(self.master_down_interval()));
+        self.master_down_at = Some(now + self.master_down_interval().as_nanos());
         self.adver_at = None;
         if self.params.preempt_delay.get() > 0 {
             self.preempt_after = Some(now + ns(self.params.preempt_delay));
@@ -465,7 +465,7 @@ impl Router {
     fn backup_advert(&mut self, now: Nanos, a: Advert) {
         if a.priority == Priority::SHUTDOWN {
             // The master is leaving: take over after Skew_Time only.
-            self.master_down_at = Some(a.received_at + ns(self.skew_time()));
+            self.master_down_at = Some(a.received_at + self.skew_time().as_nanos());
             self.master = Some(a.src);
             return;
         }
@@ -474,7 +474,7 @@ impl Router {
             if self.params.version == Version::V3 {
                 self.master_adver_interval = a.interval;
             }
-            self.master_down_at = Some(a.received_at + ns(self.master_down_interval()));
+            self.master_down_at = Some(a.received_at + self.master_down_interval().as_nanos());
             self.master = Some(a.src);
         }
         // Otherwise (preempting, lower priority): discard, and let the Master_Down_Timer run
@@ -497,7 +497,7 @@ impl Router {
             } else {
                 self.master_adver_interval = self.params.advert_interval;
             }
-            self.master_down_at = Some(a.received_at + ns(self.master_down_interval()));
+            self.master_down_at = Some(a.received_at + self.master_down_interval().as_nanos());
             self.master = Some(a.src);
             self.to(
                 State::Backup,

@@ -2,9 +2,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
-use crate::units::{Centis, Priority, master_down_interval_v3, skew_time_v3};
+use crate::units::{Centis, Micros, Priority, master_down_interval_v3, skew_time_v3};
 
 const MS: Nanos = 1_000_000;
+/// Master_Down_Interval at priority 100 and 1 s: 3 s + (156 × 100 cs) / 256 = 3.609375 s.
+const MDI: Nanos = 3_609_375_000;
+/// Skew_Time at priority 100 and 1 s: 0.609375 s.
+const SKEW: Nanos = 609_375_000;
 const LB01: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 4));
 const LB02: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 5));
 
@@ -46,28 +50,28 @@ fn changed_to(actions: &[Action]) -> Option<State> {
 #[test]
 fn rfc9568_6_1_skew_and_master_down_worked_by_hand() {
     let (p, c) = (Priority, Centis);
-    // Priority 100 at 100 cs: (156 × 100) / 256 = 60.9 → 60 cs; 3 × 100 + 60 = 360 cs.
-    assert_eq!(skew_time_v3(p(100), c(100)), c(60));
-    assert_eq!(master_down_interval_v3(p(100), c(100)), c(360));
-    // Priority 254 at 100 cs: (2 × 100) / 256 = 0.78 → 0; 300 cs.
-    assert_eq!(skew_time_v3(p(254), c(100)), c(0));
-    assert_eq!(master_down_interval_v3(p(254), c(100)), c(300));
-    // Priority 1 at 1 cs (10 ms): (255 × 1) / 256 = 0; 3 cs.
-    assert_eq!(master_down_interval_v3(p(1), c(1)), c(3));
-    // Priority 90 at 4095 cs: (166 × 4095) / 256 = 2655.35 → 2655.
-    assert_eq!(skew_time_v3(p(90), c(4095)), c(2655));
+    // Priority 100 at 100 cs: (156 × 100) / 256 = 60.9375 cs; 3 × 100 cs + that = 3.609375 s.
+    assert_eq!(skew_time_v3(p(100), c(100)), Micros(609_375));
+    assert_eq!(master_down_interval_v3(p(100), c(100)), Micros(3_609_375));
+    // Priority 254 at 100 cs: (2 × 100) / 256 = 0.78125 cs; 3.0078125 s.
+    assert_eq!(skew_time_v3(p(254), c(100)), Micros(7_813));
+    assert_eq!(master_down_interval_v3(p(254), c(100)), Micros(3_007_813));
+    // Priority 1 at 1 cs (10 ms): (255 × 1) / 256 = 0.996 cs: 39.96 ms, not 30.
+    assert_eq!(master_down_interval_v3(p(1), c(1)), Micros(39_961));
+    // Priority 90 at 4095 cs: (166 × 4095) / 256 = 2655.35 cs.
+    assert_eq!(skew_time_v3(p(90), c(4095)), Micros(26_553_516));
 }
 
 #[test]
 fn rfc3768_6_1_v2_skew_is_not_truncated_to_whole_seconds() {
-    // RFC 3768: Skew_Time = (256 − Priority) / 256 s. Priority 90: 0.648 s, 65 cs rounded up
-    // (never early), which a whole-second implementation truncates to 0.
+    // RFC 3768: Skew_Time = (256 − Priority) / 256 s. Priority 90: 0.6484375 s, to the
+    // microsecond rounded up (never early), which a whole-second implementation truncates to 0.
     let mut p = params(90);
     p.version = Version::V2;
     let r = started(p);
-    assert_eq!(r.skew_time(), Centis(65));
-    assert_eq!(r.master_down_interval(), Centis(365));
-    assert_eq!(r.next_deadline(), Some(365 * 10 * MS));
+    assert_eq!(r.skew_time(), Micros(648_438));
+    assert_eq!(r.master_down_interval(), Micros(3_648_438));
+    assert_eq!(r.next_deadline(), Some(3_648_438_000));
 }
 
 #[test]
@@ -106,7 +110,7 @@ fn rfc5798_6_4_1_non_owner_becomes_backup_with_master_down_timer() {
         Centis(100),
         "Master_Adver_Interval = Advertisement_Interval"
     );
-    assert_eq!(r.next_deadline(), Some(5 * MS + 3600 * MS));
+    assert_eq!(r.next_deadline(), Some(5 * MS + MDI));
 }
 
 #[test]
@@ -122,8 +126,8 @@ fn keepalived_state_master_takes_over_at_startup() {
 #[test]
 fn rfc5798_6_4_2_backup_becomes_master_when_master_down_timer_fires() {
     let mut r = started(params(100));
-    assert!(r.handle(3599 * MS, Input::Timer).is_empty(), "not yet");
-    let a = r.handle(3600 * MS, Input::Timer);
+    assert!(r.handle(MDI - 1, Input::Timer).is_empty(), "not yet");
+    let a = r.handle(MDI, Input::Timer);
     assert_eq!(
         a,
         vec![
@@ -138,7 +142,7 @@ fn rfc5798_6_4_2_backup_becomes_master_when_master_down_timer_fires() {
             },
         ]
     );
-    assert_eq!(r.next_deadline(), Some(4600 * MS));
+    assert_eq!(r.next_deadline(), Some(MDI + 1000 * MS));
 }
 
 #[test]
@@ -147,8 +151,8 @@ fn rfc5798_6_4_2_backup_priority_zero_sets_timer_to_skew_time() {
     r.handle(1000 * MS, advert(LB02, 0, 1000 * MS));
     assert_eq!(
         r.next_deadline(),
-        Some(1000 * MS + 600 * MS),
-        "Skew_Time = 60 cs"
+        Some(1000 * MS + SKEW),
+        "Skew_Time = 60.9375 cs"
     );
 }
 
@@ -158,11 +162,11 @@ fn rfc5798_6_4_2_backup_resets_timer_on_higher_or_equal_priority() {
     r.handle(2000 * MS, advert(LB02, 150, 1990 * MS));
     assert_eq!(
         r.next_deadline(),
-        Some(1990 * MS + 3600 * MS),
+        Some(1990 * MS + MDI),
         "from the advert's arrival"
     );
     r.handle(3000 * MS, advert(LB02, 100, 3000 * MS));
-    assert_eq!(r.next_deadline(), Some(6600 * MS));
+    assert_eq!(r.next_deadline(), Some(3000 * MS + MDI));
     assert_eq!(r.master(), Some(LB02));
 }
 
@@ -182,8 +186,8 @@ fn rfc5798_6_4_2_non_preempting_backup_accepts_lower_priority_master() {
     p.preempt = false;
     let mut r = started(p);
     r.handle(1000 * MS, advert(LB02, 90, 1000 * MS));
-    assert_eq!(r.next_deadline(), Some(4600 * MS));
-    assert!(r.handle(3600 * MS, Input::Timer).is_empty(), "stays backup");
+    assert_eq!(r.next_deadline(), Some(1000 * MS + MDI));
+    assert!(r.handle(MDI, Input::Timer).is_empty(), "stays backup");
     assert_eq!(r.state(), State::Backup);
 }
 
@@ -200,8 +204,8 @@ fn rfc5798_6_4_2_v3_backup_learns_master_adver_interval() {
         }),
     );
     assert_eq!(r.master_adver_interval(), Centis(10));
-    // 3 × 10 + (156 × 10) / 256 = 30 + 6 = 36 cs.
-    assert_eq!(r.next_deadline(), Some(360 * MS));
+    // 3 × 10 + (156 × 10) / 256 = 30 + 6.09375 cs.
+    assert_eq!(r.next_deadline(), Some(360_938_000));
 }
 
 #[test]
@@ -228,18 +232,18 @@ fn keepalived_preempt_delay_holds_back_preemption_after_startup() {
     let mut r = started(p);
     // Within the delay, a lower-priority master is accepted.
     r.handle(2000 * MS, advert(LB02, 90, 2000 * MS));
-    assert_eq!(r.next_deadline(), Some(5600 * MS));
+    assert_eq!(r.next_deadline(), Some(2000 * MS + MDI));
     // After it, it is discarded and the backup preempts.
     r.handle(5000 * MS, advert(LB02, 90, 5000 * MS));
     r.handle(8000 * MS, advert(LB02, 90, 8000 * MS));
     r.handle(10_500 * MS, advert(LB02, 90, 10_500 * MS));
     assert_eq!(
         r.next_deadline(),
-        Some(11_600 * MS),
+        Some(8000 * MS + MDI),
         "not reset after the delay"
     );
     assert_eq!(
-        changed_to(&r.handle(11_600 * MS, Input::Timer)),
+        changed_to(&r.handle(8000 * MS + MDI, Input::Timer)),
         Some(State::Master)
     );
 }
@@ -299,7 +303,7 @@ fn rfc5798_6_4_3_master_yields_to_higher_priority() {
             }
         ]
     );
-    assert_eq!(r.next_deadline(), Some(290 * MS + 3600 * MS));
+    assert_eq!(r.next_deadline(), Some(290 * MS + MDI));
 }
 
 #[test]
@@ -418,13 +422,13 @@ fn rfc5798_6_4_3_tie_break_compares_ipv6_addresses_as_integers() {
 #[test]
 fn rfc3768_6_1_v2_skew_does_not_scale_with_the_interval() {
     // RFC 3768: Skew_Time = (256 − Priority) / 256 seconds whatever Advertisement_Interval is.
-    // Priority 100, advert_int 3: 3 × 300 + 61 = 961 cs.
+    // Priority 100, advert_int 3: 3 × 3 s + 0.609375 s = 9.609375 s.
     let mut p = params(100);
     p.version = Version::V2;
     p.advert_interval = Centis(300);
     let r = started(p);
-    assert_eq!(r.skew_time(), Centis(61));
-    assert_eq!(r.master_down_interval(), Centis(961));
+    assert_eq!(r.skew_time(), Micros(609_375));
+    assert_eq!(r.master_down_interval(), Micros(9_609_375));
 }
 
 #[test]
@@ -458,14 +462,15 @@ fn batching_advance_advert_moves_a_master_advert_earlier_only_within_the_window(
 
 #[test]
 fn keepalived_priority_change_moves_a_running_master_down_timer() {
-    // Priority 100 at 100 cs: Master_Down_Interval 360 cs; at 70 it is 300 + (186 × 100)/256
-    // = 372 cs, so a timer armed at 0 for 3.60 s now fires at 3.72 s.
+    // Priority 100 at 100 cs: Master_Down_Interval 3.609375 s; at 70 it is 3 s + (186 × 100
+    // cs) / 256 = 3.7265625 s (3.726563 to the microsecond, rounded up), so a timer armed at 0
+    // for 3.609375 s now fires at 3.726563 s.
     let mut r = started(params(100));
-    assert_eq!(r.next_deadline(), Some(3600 * MS));
+    assert_eq!(r.next_deadline(), Some(MDI));
     r.handle(1000 * MS, Input::SetPriority(Priority(70)));
-    assert_eq!(r.next_deadline(), Some(3720 * MS));
+    assert_eq!(r.next_deadline(), Some(3_726_563_000));
     r.handle(1000 * MS, Input::SetPriority(Priority(100)));
-    assert_eq!(r.next_deadline(), Some(3600 * MS));
+    assert_eq!(r.next_deadline(), Some(MDI));
 }
 
 #[test]
@@ -509,7 +514,7 @@ fn keepalived_sync_backup_releases_without_priority_zero() {
             },
         ]
     );
-    assert_eq!(r.next_deadline(), Some((10_000 + 3600) * MS));
+    assert_eq!(r.next_deadline(), Some(10_000 * MS + MDI));
     assert!(r.handle(10_100 * MS, Input::SyncBackup).is_empty());
 }
 
@@ -518,9 +523,9 @@ fn keepalived_sync_group_hold_restarts_the_master_down_timer() {
     let mut r = started(params(100));
     // Not yet due: nothing changes.
     r.handle(1000 * MS, Input::HoldBackup);
-    assert_eq!(r.next_deadline(), Some(3600 * MS));
+    assert_eq!(r.next_deadline(), Some(MDI));
     // Due: held in Backup, the timer runs a whole Master_Down_Interval again.
-    assert!(r.handle(3600 * MS, Input::HoldBackup).is_empty());
+    assert!(r.handle(MDI, Input::HoldBackup).is_empty());
     assert_eq!(r.state(), State::Backup);
-    assert_eq!(r.next_deadline(), Some(7200 * MS));
+    assert_eq!(r.next_deadline(), Some(2 * MDI));
 }
