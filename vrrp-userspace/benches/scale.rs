@@ -47,8 +47,8 @@ use vrrp_userspace::{
     lab::{
         Lab, NetNs,
         bench::{
-            Capture, CpuSteadiness, Frame, cpu_seconds, enter, keepalived_version, machine_line,
-            quantile, rss_kib, write_section,
+            Capture, Clocks, CpuSteadiness, Frame, StallWatch, cpu_seconds, enter, episodes,
+            keepalived_version, machine_line, quantile, rss_kib, takeovers, write_section,
         },
         daemon::{logged_states, run_dir},
     },
@@ -371,7 +371,19 @@ struct Big {
     /// interfaces.
     switch_drops: u64,
     window_s: f64,
+    /// Stretches of the window (monotonic ns) in which every CPU stalled at once for at least
+    /// [`STALL_MIN_NS`] ([`StallWatch`]), the longest first.
+    stalls: Vec<(u64, u64)>,
+    /// The episodes of takeovers the backup logged over the window (takeovers less than 1 s
+    /// apart are one), and of those, how many began as the machine resumed from one of
+    /// `stalls`.
+    episodes: usize,
+    after_stall: usize,
 }
+
+/// A stall of every CPU at once that the whole-VRID-space cells report: a third of their
+/// Master_Down_Interval at 10 ms.
+const STALL_MIN_NS: u64 = 10_000_000;
 
 impl Big {
     /// The adverts the master sends a second.
@@ -575,9 +587,16 @@ fn run_big(
     let wake0 = pids.clone().map(|p| wakeups(&p));
     let drops0 = lab_drops(lab, &hosts);
     let rx0 = received(lab.host(hosts[1]), layout.ifaces);
+    let clocks = Clocks::now();
+    let watch = StallWatch::start();
     let t0 = monotonic_ns();
     std::thread::sleep(window);
     let secs = (monotonic_ns() - t0) as f64 / 1e9;
+    big.stalls = watch
+        .finish()
+        .into_iter()
+        .filter(|(a, b)| b - a >= STALL_MIN_NS)
+        .collect();
     for i in 0..2 {
         big.cpu_pct[i] = 100.0 * (cpu_seconds(&pids[i]) - cpu0[i]) / secs;
         big.wakeups_per_s[i] = (wakeups(&pids[i]) - wake0[i]) as f64 / secs;
@@ -589,6 +608,18 @@ fn run_big(
     big.changes = (0..2)
         .map(|i| state_changes(&nodes[i].log_text(), logs0[i]))
         .sum();
+    let episodes = episodes(&takeovers(&nodes[1].log_text(), logs0[1], clocks));
+    big.episodes = episodes.len();
+    // The backup takes over as it resumes (its timers are overdue by then), within a few ms
+    // of the stall's end as its log's ms show it.
+    big.after_stall = episodes
+        .iter()
+        .filter(|&&e| {
+            big.stalls
+                .iter()
+                .any(|&(_, end)| end <= e + 5_000_000 && e <= end + 100_000_000)
+        })
+        .count();
     big.end = [
         converged_in(&nodes[0], layout, "MASTER"),
         converged_in(&nodes[1], layout, "BACKUP"),
@@ -899,6 +930,17 @@ fn big_report(bigs: &[Big], keepalived: Option<&Figures>, cpus: &str) -> String 
         "the lab's drops over the window (switch and hosts' interfaces)",
         &|b| b.switch_drops.to_string(),
     );
+    row(
+        "stalls of every CPU at once, 10 ms or more, over the window (the longest, ms)",
+        &|b| match b.stalls.first() {
+            Some((s, e)) => format!("{} ({:.0})", b.stalls.len(), ms(e - s)),
+            None => "0".into(),
+        },
+    );
+    row(
+        "episodes of takeovers (of them, begun as the machine resumed from such a stall)",
+        &|b| format!("{} ({})", b.episodes, b.after_stall),
+    );
     out.push('\n');
     for b in bigs {
         let one_master = b.start == [b.routers; 2] && b.end == [b.routers; 2] && b.changes == 0;
@@ -927,9 +969,18 @@ fn big_report(bigs: &[Big], keepalived: Option<&Figures>, cpus: &str) -> String 
                 ),
             ),
         };
+        let why = if b.changes > 0 {
+            format!(
+                " ({} episode(s) of takeovers, {} of them begun as the machine resumed from a \
+                 stall of every CPU of 10 ms or more)",
+                b.episodes, b.after_stall
+            )
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
             "Targets at {} routers, {} ms: one master per router and no false takeover over {:.0} s: \
-             **{}**; backup CPU at least 10x below keepalived's at 200: {cpu}; start to all \
+             **{}**{why}; backup CPU at least 10x below keepalived's at 200: {cpu}; start to all \
              converged under 1 s: **{}** ({:.2} s); resident memory no more than keepalived's \
              two processes together {memory}; the bridge kept up (no drops, every advert \
              received): **{}**.\n\n",

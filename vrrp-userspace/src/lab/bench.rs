@@ -1043,6 +1043,156 @@ pub fn write_section(name: &str, body: &str) -> Result<()> {
     Ok(())
 }
 
+/// The wall clock (ms since midnight, UTC: the daemons' log stamps) and the monotonic clock
+/// (ns), read together.
+#[derive(Clone, Copy)]
+pub struct Clocks {
+    wall_ms: u64,
+    mono_ns: u64,
+}
+
+impl Clocks {
+    /// Both clocks now.
+    pub fn now() -> Clocks {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Clocks {
+            wall_ms: (wall.as_millis() % 86_400_000) as u64,
+            mono_ns: monotonic_ns(),
+        }
+    }
+
+    /// A log stamp's time of day (ms since midnight) on the monotonic clock.
+    pub fn mono_of(self, wall_ms: u64) -> u64 {
+        // Within half a day either way (a window that spans midnight).
+        let day = 86_400_000i64;
+        let delta = (wall_ms as i64 - self.wall_ms as i64 + day + day / 2) % day - day / 2;
+        (self.mono_ns as i64 + delta * 1_000_000).max(0) as u64
+    }
+}
+
+/// When (monotonic ns) the takeovers a vrrpd log reports after its first `from` bytes
+/// happened: its lines begin `[YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn takeovers(log: &str, from: usize, clocks: Clocks) -> Vec<u64> {
+    log.get(from..)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(": BACKUP -> MASTER ("))
+        .filter_map(|l| {
+            let t = l.get(12..24)?;
+            let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<u64>().ok();
+            let ms = ((n(0..2)? * 60 + n(3..5)?) * 60 + n(6..8)?) * 1000 + n(9..12)?;
+            Some(clocks.mono_of(ms))
+        })
+        .collect()
+}
+
+/// The first takeover of each episode: takeovers less than 1 s apart are one.
+pub fn episodes(takeovers: &[u64]) -> Vec<u64> {
+    let mut starts: Vec<u64> = Vec::new();
+    let mut last = None;
+    for &t in takeovers {
+        if last.is_none_or(|l: u64| t > l + 1_000_000_000) {
+            starts.push(t);
+        }
+        last = Some(t);
+    }
+    starts
+}
+
+/// Stalls of the whole machine while a window runs. One thread per CPU, pinned and real-time
+/// (it preempts every daemon and probe at once), sleeps [`StallWatch::TICK`] at a time and notes
+/// each wake-up that comes more than [`StallWatch::LATE`] after the one before. Where every
+/// CPU's gaps overlap, nothing here ran: the hypervisor paused the virtual machine (or every
+/// CPU was inside the kernel at once, where this kernel does not preempt). A backup whose
+/// master shares the machine finds its Master_Down_Timer overdue when it resumes, before the
+/// master, resumed with it, has sent again.
+pub struct StallWatch {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Vec<(u64, u64)>>>,
+}
+
+impl StallWatch {
+    /// How long each thread sleeps.
+    pub const TICK: Duration = Duration::from_millis(1);
+    /// A wake-up this much later than the one before is a gap of its CPU.
+    pub const LATE_NS: u64 = 5_000_000;
+
+    /// Starts one thread per online CPU.
+    pub fn start() -> StallWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..online_cpus())
+            .map(|cpu| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let _ = pin_to(cpu);
+                    real_time(20);
+                    let mut gaps = Vec::new();
+                    let mut last = monotonic_ns();
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Self::TICK);
+                        let now = monotonic_ns();
+                        if now - last > Self::LATE_NS {
+                            gaps.push((last, now));
+                        }
+                        last = now;
+                    }
+                    gaps
+                })
+            })
+            .collect();
+        StallWatch { stop, threads }
+    }
+
+    /// Stops the threads: the stretches (monotonic ns, start and end) in which every CPU was
+    /// in a gap at once, the longest first.
+    pub fn finish(self) -> Vec<(u64, u64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let per_cpu: Vec<Vec<(u64, u64)>> = self
+            .threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_default())
+            .collect();
+        let mut whole = overlaps(&per_cpu);
+        whole.sort_by_key(|&(a, b)| std::cmp::Reverse(b - a));
+        whole
+    }
+}
+
+/// The stretches covered by a gap of every list at once (each list sorted, its gaps apart).
+fn overlaps(lists: &[Vec<(u64, u64)>]) -> Vec<(u64, u64)> {
+    let Some((first, rest)) = lists.split_first() else {
+        return Vec::new();
+    };
+    rest.iter().fold(first.clone(), |acc, list| {
+        let mut out = Vec::new();
+        for &(a0, a1) in &acc {
+            for &(b0, b1) in list {
+                let (s, e) = (a0.max(b0), a1.min(b1));
+                if s < e {
+                    out.push((s, e));
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Makes the calling thread real-time (SCHED_FIFO at `priority`), best effort.
+#[expect(
+    unsafe_code,
+    reason = "sched_setscheduler(2) reads one sched_param we own for the call"
+)]
+fn real_time(priority: i32) {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param for the duration of the call; pid 0 is the
+    // calling thread.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+}
+
 /// How steady this machine's CPUs are: one thread per CPU, pinned, repeats a fixed piece of
 /// arithmetic (about 0.2 ms on this machine) for `duration` and times each repetition. On a
 /// virtual machine whose host takes its CPUs' time now and then, some repetitions take many
@@ -1112,6 +1262,47 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn takeovers_are_read_from_the_log_on_the_monotonic_clock_and_gathered_in_episodes() {
+        // At 15:58:42.500 the monotonic clock read 1,000 s.
+        let clocks = Clocks {
+            wall_ms: ((15 * 60 + 58) * 60 + 42) * 1000 + 500,
+            mono_ns: 1_000 * 1_000 * MS,
+        };
+        let log = "[2026-12-01T15:58:40.000Z INFO  vrrp_userspace::daemon::effects] VI_9: BACKUP -> MASTER (before)\n\
+            [2026-12-01T15:58:42.534Z INFO  vrrp_userspace::daemon::effects] VJ6_63: BACKUP -> MASTER (no advert from fe80::1 for 0.04 s)\n\
+            [2026-12-01T15:58:42.561Z INFO  vrrp_userspace::daemon::effects] VJ6_67: MASTER -> BACKUP (advert from fe80::1 with priority 150, ours 100)\n\
+            [2026-12-01T15:58:43.100Z INFO  vrrp_userspace::daemon::effects] VJ6_64: BACKUP -> MASTER (no advert from fe80::1 for 0.04 s)\n\
+            [2026-12-01T15:58:45.000Z INFO  vrrp_userspace::daemon::effects] VI_1: BACKUP -> MASTER (no advert from 192.0.2.4 for 0.04 s)\n";
+        let from = log.find('\n').unwrap() + 1;
+        let t = takeovers(log, from, clocks);
+        let at = |ms: u64| 1_000 * 1_000 * MS + ms * MS;
+        assert_eq!(t, vec![at(34), at(600), at(2_500)]);
+        assert_eq!(episodes(&t), vec![at(34), at(2_500)]);
+        // A log stamp just after midnight, read at 23:59:59.900.
+        let clocks = Clocks {
+            wall_ms: 86_399_900,
+            mono_ns: 1_000 * 1_000 * MS,
+        };
+        assert_eq!(clocks.mono_of(50), at(150));
+    }
+
+    #[test]
+    fn a_stall_of_the_whole_machine_is_where_every_cpu_was_in_a_gap() {
+        let cpu0 = vec![(10, 40), (100, 120), (200, 210)];
+        let cpu1 = vec![(30, 60), (105, 115), (300, 310)];
+        assert_eq!(
+            overlaps(&[cpu0.clone(), cpu1.clone()]),
+            vec![(30, 40), (105, 115)]
+        );
+        // A third CPU that ran through the first stretch leaves only the second.
+        let cpu2 = vec![(0, 20), (90, 130)];
+        assert_eq!(overlaps(&[cpu0.clone(), cpu1, cpu2]), vec![(105, 115)]);
+        // One CPU: its own gaps; none: nothing.
+        assert_eq!(overlaps(std::slice::from_ref(&cpu0)), cpu0);
+        assert!(overlaps(&[]).is_empty());
+    }
 
     /// A request every 5 ms from `start` to `end` but over `paused`, each answered 0.1 ms
     /// later but those sent in `lost`.
