@@ -3431,7 +3431,8 @@ impl Controller {
         }
     }
 
-    /// Gives up the VIPs of instance `i`: XDP stops answering first, so there is no moment with
+    /// Gives up the VIPs of instance `i`: routes, VIPs, then XDP's router entry, so that XDP
+    /// answers from the VMAC until the kernel has let the VIPs go and there is no moment with
     /// two answers from different MACs.
     fn release(&mut self, i: usize) {
         let inst = &mut self.instances[i];
