@@ -79,20 +79,9 @@ impl Drop for Worker {
 /// stands for a client on a host of its own, so that on this shared, busy machine it sends on
 /// time instead of when the scheduler gets round to it (its late wake-ups were most of the
 /// long gaps between replies; see [`Prober::lost`]). Best effort: the probe still runs without.
-#[expect(
-    unsafe_code,
-    reason = "sched_setscheduler(2) reads one sched_param we own for the call"
-)]
 fn send_on_time() {
-    let param = libc::sched_param { sched_priority: 10 };
-    // SAFETY: `param` is a valid sched_param for the duration of the call; pid 0 is the
-    // calling thread.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc != 0 {
-        eprintln!(
-            "probe: no real-time priority ({}); its sends may be late on a busy machine",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = real_time(10) {
+        eprintln!("probe: no real-time priority ({e}); its sends may be late on a busy machine");
     }
 }
 
@@ -1103,7 +1092,7 @@ pub fn episodes(takeovers: &[u64]) -> Vec<u64> {
 
 /// Stalls of the whole machine while a window runs. One thread per CPU, pinned and real-time
 /// (it preempts every daemon and probe at once), sleeps [`StallWatch::TICK`] at a time and notes
-/// each wake-up that comes more than [`StallWatch::LATE`] after the one before. Where every
+/// each wake-up that comes more than [`StallWatch::LATE_NS`] after the one before. Where every
 /// CPU's gaps overlap, nothing here ran: the hypervisor paused the virtual machine (or every
 /// CPU was inside the kernel at once, where this kernel does not preempt). A backup whose
 /// master shares the machine finds its Master_Down_Timer overdue when it resumes, before the
@@ -1127,7 +1116,9 @@ impl StallWatch {
                 let stop = stop.clone();
                 std::thread::spawn(move || {
                     let _ = pin_to(cpu);
-                    real_time(20);
+                    // Best effort: without it the watch still sees the stalls, and some of
+                    // the daemons' own stretches besides.
+                    let _ = real_time(20);
                     let mut gaps = Vec::new();
                     let mut last = monotonic_ns();
                     while !stop.load(Ordering::Relaxed) {
@@ -1179,18 +1170,21 @@ fn overlaps(lists: &[Vec<(u64, u64)>]) -> Vec<(u64, u64)> {
     })
 }
 
-/// Makes the calling thread real-time (SCHED_FIFO at `priority`), best effort.
+/// Makes the calling thread real-time (SCHED_FIFO at `priority`).
 #[expect(
     unsafe_code,
     reason = "sched_setscheduler(2) reads one sched_param we own for the call"
 )]
-fn real_time(priority: i32) {
+fn real_time(priority: i32) -> std::io::Result<()> {
     let param = libc::sched_param {
         sched_priority: priority,
     };
     // SAFETY: `param` is a valid sched_param for the duration of the call; pid 0 is the
     // calling thread.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    match unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 /// How steady this machine's CPUs are: one thread per CPU, pinned, repeats a fixed piece of
