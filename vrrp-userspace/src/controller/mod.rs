@@ -181,44 +181,44 @@ pub struct Heard {
     pub checksum: V3Checksum,
 }
 
-/// The stamps of a tick by router, for a lookup per instance without a tree of string keys:
-/// a backup of 1,020 routers reads them all at each Master_Down deadline.
+/// The stamps of a tick by router, for a lookup per instance without comparing names: a
+/// backup of 1,020 routers reads them all at each Master_Down deadline (comparing interface
+/// names per stamp and per instance was an eighth of its samples in `perf`).
 struct HeardIndex<'a> {
-    /// The interfaces heard on (a few: a linear search).
-    ifaces: Vec<&'a str>,
-    /// By interface, family and VRID: `(ifaces.len() * 2 + family) * 256 + vrid`.
+    /// By source (a place in [`Controller::advert_sources`]) and VRID: `source * 256 + vrid`.
     slots: Vec<Option<&'a Heard>>,
 }
 
 impl<'a> HeardIndex<'a> {
-    fn new(heard: &'a [Heard]) -> Self {
-        let mut ifaces: Vec<&str> = Vec::new();
+    /// `heard` by the place of its interface and family in `sources`; a stamp of a pair not
+    /// there is of no instance, and left out.
+    fn new(heard: &'a [Heard], sources: &[(Arc<str>, Family)]) -> Self {
+        let mut slots = vec![None; sources.len() * 256];
+        // The stamps of one read share their interface's name: compared once a read.
+        let mut last: Option<(&Heard, usize)> = None;
         for h in heard {
-            if !ifaces.contains(&&*h.iface) {
-                ifaces.push(&h.iface);
-            }
-        }
-        let mut slots = vec![None; ifaces.len() * 2 * 256];
-        for h in heard {
-            let at = Self::slot(&ifaces, &h.iface, h.family, h.vrid);
+            let source = match last {
+                Some((l, s)) if Arc::ptr_eq(&l.iface, &h.iface) && l.family == h.family => Some(s),
+                _ => sources
+                    .iter()
+                    .position(|(iface, family)| *family == h.family && *iface == h.iface),
+            };
+            let Some(source) = source else {
+                continue;
+            };
+            last = Some((h, source));
             // The last of one router wins, as a map built from the list would keep it.
-            slots[at.expect("its interface is listed")] = Some(h);
+            slots[source * 256 + usize::from(h.vrid)] = Some(h);
         }
-        HeardIndex { ifaces, slots }
+        HeardIndex { slots }
     }
 
-    fn slot(ifaces: &[&str], iface: &str, family: Family, vrid: u8) -> Option<usize> {
-        let f = ifaces.iter().position(|i| *i == iface)?;
-        let family = match family {
-            Family::Ipv4 => 0,
-            Family::Ipv6 => 1,
-        };
-        Some((f * 2 + family) * 256 + usize::from(vrid))
-    }
-
-    /// The stamp of router (`iface`, `family`, `vrid`), if it was read.
-    fn get(&self, iface: &str, family: Family, vrid: u8) -> Option<&'a Heard> {
-        self.slots[Self::slot(&self.ifaces, iface, family, vrid)?]
+    /// The stamp of router `vrid` of source `source`, if it was read.
+    fn get(&self, source: usize, vrid: u8) -> Option<&'a Heard> {
+        self.slots
+            .get(source * 256 + usize::from(vrid))
+            .copied()
+            .flatten()
     }
 }
 
@@ -932,6 +932,8 @@ struct Inst {
     router: Router,
     /// The router's family in the maps: that of its VIPs.
     family: Family,
+    /// The place of its interface and family in [`Controller::advert_sources`].
+    source: usize,
     /// The address it advertises from and breaks priority ties with.
     primary: IpAddr,
     nd_router: bool,
@@ -1226,6 +1228,8 @@ pub struct Controller {
     /// [`Inst`] (a spec is about 1 KB; 1,020 routers held it twice).
     specs: Vec<Arc<InstanceSpec>>,
     instances: Vec<Inst>,
+    /// The interfaces and families of the instances, each once ([`Controller::advert_sources`]).
+    sources: Vec<(Arc<str>, Family)>,
     /// The static addresses, routes and rules added at start (removed at exit).
     statics: Statics,
     /// Adding them failed: attempts so far, when to add them again, and whether the last
@@ -1402,6 +1406,7 @@ impl Controller {
             config: without_instances(config),
             specs: Vec::new(),
             instances: Vec::new(),
+            sources: Vec::new(),
             statics: Statics::of(config),
             statics_broken: None,
             groups: Vec::new(),
@@ -1622,22 +1627,36 @@ impl Controller {
             .is_some_and(|t| t <= now + early)
     }
 
-    /// The interfaces and families whose advert stamps [`Input::Tick`] needs.
-    ///
-    /// Asked at every read of the stamps: the few pairs are gathered by a look through a short
-    /// list, not a tree built from every instance (1,020 inserts a tick).
-    pub fn advert_sources(&self) -> BTreeSet<(String, Family)> {
-        let mut pairs: Vec<(&str, Family)> = Vec::new();
-        for i in &self.instances {
-            let pair = (i.spec.interface.as_str(), i.family);
-            if !pairs.contains(&pair) {
-                pairs.push(pair);
+    /// The interfaces and families whose advert stamps [`Input::Tick`] needs, each once, in
+    /// the order of the instances' first use of it (kept as instances come and go, not
+    /// gathered at each read of the stamps).
+    pub fn advert_sources(&self) -> &[(Arc<str>, Family)] {
+        &self.sources
+    }
+
+    /// The place of `inst`'s interface and family in [`Controller::advert_sources`], added
+    /// there if new.
+    fn source_of(sources: &mut Vec<(Arc<str>, Family)>, inst: &Inst) -> usize {
+        let pair = (inst.spec.interface.as_str(), inst.family);
+        match sources
+            .iter()
+            .position(|(iface, family)| (&**iface, *family) == pair)
+        {
+            Some(s) => s,
+            None => {
+                sources.push((pair.0.into(), pair.1));
+                sources.len() - 1
             }
         }
-        pairs
-            .into_iter()
-            .map(|(iface, family)| (iface.to_string(), family))
-            .collect()
+    }
+
+    /// Gathers [`Controller::advert_sources`] and each instance's place in it again, after an
+    /// instance went (one that comes is placed as it is added).
+    fn index_sources(&mut self) {
+        self.sources.clear();
+        for inst in &mut self.instances {
+            inst.source = Self::source_of(&mut self.sources, inst);
+        }
     }
 
     /// What the last [`Input::Reload`] did, once: `Ok` with what changed, or `Err` with why it
@@ -2606,6 +2625,7 @@ impl Controller {
             spec: Arc::new(spec),
             router,
             family,
+            source: 0,
             primary,
             nd_router,
             unicast_src,
@@ -2632,6 +2652,7 @@ impl Controller {
             csum_mismatch: None,
         });
         let i = self.instances.len() - 1;
+        self.instances[i].source = Self::source_of(&mut self.sources, &self.instances[i]);
         let iface = self.instances[i].spec.interface.clone();
         self.set_router(i, false);
         let inst = &self.instances[i];
@@ -2658,6 +2679,7 @@ impl Controller {
             self.release(i);
         }
         let inst = self.instances.remove(i);
+        self.index_sources();
         let mut cleared = inst.router_config(false);
         cleared.flags = 0;
         self.out.push(Effect::SetRouter {
@@ -3668,10 +3690,10 @@ impl Controller {
             return;
         };
         self.gather_adverts(now);
-        let index = HeardIndex::new(&heard);
+        let index = HeardIndex::new(&heard, &self.sources);
         for i in 0..self.instances.len() {
             let inst = &self.instances[i];
-            let newest = index.get(&inst.spec.interface, inst.family, inst.spec.vrid.get());
+            let newest = index.get(inst.source, inst.spec.vrid.get());
             self.check_checksum(i, now, newest.map(|h| (h.advert, h.checksum)));
             let inst = &self.instances[i];
             if let Some(advert) = newest

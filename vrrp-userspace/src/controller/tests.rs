@@ -3250,19 +3250,70 @@ fn a_backup_that_takes_over_writes_the_heartbeat_before_its_router_entry() {
 
 #[test]
 fn the_stamps_of_a_tick_are_found_by_interface_family_and_vrid() {
+    let sources: Vec<(Arc<str>, Family)> = vec![
+        ("eth0".into(), Family::Ipv4),
+        ("eth1".into(), Family::Ipv4),
+        ("eth0".into(), Family::Ipv6),
+    ];
+    // Stamps of one read share their interface's name; these do not all.
     let mut a = heard(7, 200, 5);
     a.iface = "eth1".into();
     let mut b = heard(7, 200, 6);
     b.family = Family::Ipv6;
     let c = heard(255, 100, 7);
-    let all = vec![a.clone(), b.clone(), c.clone()];
-    let index = HeardIndex::new(&all);
-    assert_eq!(index.get("eth1", Family::Ipv4, 7), Some(&a));
-    assert_eq!(index.get("eth0", Family::Ipv6, 7), Some(&b));
-    assert_eq!(index.get("eth0", Family::Ipv4, 255), Some(&c));
-    assert_eq!(index.get("eth0", Family::Ipv4, 7), None);
-    assert_eq!(index.get("eth2", Family::Ipv4, 7), None);
-    assert_eq!(HeardIndex::new(&[]).get("eth0", Family::Ipv4, 1), None);
+    let mut d = c.clone();
+    d.vrid = 9;
+    let mut e = heard(7, 100, 8);
+    e.iface = "eth2".into();
+    let all = vec![a.clone(), b.clone(), c.clone(), d.clone(), e];
+    let index = HeardIndex::new(&all, &sources);
+    assert_eq!(index.get(1, 7), Some(&a));
+    assert_eq!(index.get(2, 7), Some(&b));
+    assert_eq!(index.get(0, 255), Some(&c));
+    assert_eq!(index.get(0, 9), Some(&d));
+    assert_eq!(index.get(0, 7), None);
+    // eth2 is no source: its stamp is of no instance.
+    assert_eq!(index.get(3, 7), None);
+    assert_eq!(HeardIndex::new(&[], &sources).get(0, 1), None);
+}
+
+#[test]
+fn the_sources_of_the_stamps_follow_the_instances() {
+    let mut on_eth1 = instance("VI_2", 2, 100, false);
+    on_eth1.interface = "eth1".into();
+    let c = config(vec![instance("VI_1", 1, 200, true), on_eth1]);
+    let mut h = host();
+    h.ifaces.insert("eth1".into(), h.ifaces["eth0"].clone());
+    h.links.insert("eth1".into(), true);
+    let (mut ctl, _) = Controller::start(&c, &h, 0).unwrap();
+    let pairs = |ctl: &Controller| -> Vec<(String, Family)> {
+        ctl.advert_sources()
+            .iter()
+            .map(|(i, f)| (i.to_string(), *f))
+            .collect()
+    };
+    assert_eq!(
+        pairs(&ctl),
+        [
+            ("eth0".to_string(), Family::Ipv4),
+            ("eth1".to_string(), Family::Ipv4)
+        ]
+    );
+    // VI_1 goes: eth1 is the first source now, and VI_2 still hears its master there.
+    let mut fewer = c.clone();
+    fewer.instances.remove(0);
+    ctl.handle(
+        SEC,
+        Input::Reload {
+            config: Box::new(fewer),
+            host: h.clone(),
+        },
+    );
+    assert_eq!(pairs(&ctl), [("eth1".to_string(), Family::Ipv4)]);
+    let mut master = heard(2, 200, 2 * SEC);
+    master.iface = "eth1".into();
+    tick(&mut ctl, 2 * SEC, vec![master]);
+    assert_eq!(view(&ctl, "VI_2").master, Some(PEER));
 }
 
 #[test]

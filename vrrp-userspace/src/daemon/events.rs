@@ -24,7 +24,8 @@ impl<F: Frames> Daemon<F> {
         let mut heard = Vec::with_capacity(self.heard_last);
         let masters = self.ctl.masters_any();
         for (iface, family) in self.ctl.advert_sources() {
-            let Some(i) = self.ifaces.get_mut(&iface) else {
+            let (iface, family) = (&**iface, *family);
+            let Some(i) = self.ifaces.get_mut(iface) else {
                 continue;
             };
             let valid = if masters {
@@ -40,7 +41,7 @@ impl<F: Frames> Daemon<F> {
                 continue;
             }
             let from = heard.len();
-            heard.extend(heard_from(&iface, family, i.dp.newest_adverts(family)));
+            heard.extend(heard_from(iface, family, i.dp.newest_adverts(family)));
             *last = valid.map(|v| (v, heard[from..].to_vec()));
         }
         self.heard_last = heard.len();
