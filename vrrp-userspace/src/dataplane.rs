@@ -195,7 +195,7 @@ fn on_bpffs(p: &Path) -> bool {
 /// namespace whose /sys is remounted, without the host's bpffs: pins made in a bpffs mounted
 /// there would vanish with the process (after kill -9, XDP detached and the kernel answering
 /// ARP for the VIPs beside the new master). When /sys/fs/bpf here is no bpffs, pins under it
-/// go to the bpffs of the mount namespace vrrpd was started from (see [`outer_bpffs`]), where
+/// go to the bpffs of the mount namespace vrrpd was started from (see `outer_bpffs`), where
 /// they outlive this process as under `nsenter --net=`.
 pub fn resolve_pin_root(pin_root: &Path) -> PathBuf {
     let bpffs = Path::new("/sys/fs/bpf");

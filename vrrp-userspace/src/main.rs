@@ -76,6 +76,7 @@ enum Command {
         config_id: Option<String>,
         /// Serve Prometheus metrics (GET /metrics) on this address, e.g. 127.0.0.1:9650 or
         /// [::]:9650 (off by default).
+        #[allow(rustdoc::broken_intra_doc_links)]
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
     },

@@ -571,8 +571,8 @@ pub fn check(config: &Config) -> Vec<String> {
 }
 
 /// Adds to `notes` what keepalived says about each command of `config`; a `vrrp_script` it
-/// disables is said only with `disabled_scripts` (the daemon's [`crate::track::restart`] says
-/// it when it leaves the script out).
+/// disables is said only with `disabled_scripts` (the controller says it
+/// when it leaves out a script the host refused: [`crate::controller::Host::refused_scripts`]).
 fn check_with(config: &Config, policy: &Policy, notes: &mut Vec<String>, disabled_scripts: bool) {
     let mut all = Findings::default();
     for (what, line, user, group) in commands(config) {

@@ -98,7 +98,7 @@ const DROPS_SAID_EVERY: Nanos = 10_000_000_000;
 
 /// Adverts the kernel dropped on an interface for a full queue (ENOBUFS, a `sendmmsg` that
 /// sent fewer): lost as on a busy wire, not a failure; counted, and said at most every
-/// [`DROPS_SAID_EVERY`].
+/// `DROPS_SAID_EVERY`.
 #[derive(Debug, Default)]
 pub struct Drops {
     total: u64,

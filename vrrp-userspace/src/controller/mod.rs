@@ -764,7 +764,7 @@ pub struct InstanceView {
     /// Why it is in its state: the last transition's reason.
     pub reason: Arc<str>,
     /// Its transitions, oldest first: those of the last hour as of the newest (at most
-    /// [`incident::HISTORY_MAX`]).
+    /// `incident::HISTORY_MAX`).
     pub transitions: Vec<Transition>,
     /// The newest advert of another router it heard.
     pub last_advert: Option<PeerAdvert>,
@@ -1262,7 +1262,7 @@ pub struct Controller {
     group_notifies: Vec<Effect>,
     /// While instances start: [`Self::group_notifies`] wait for every member's first state.
     hold_group_notifies: bool,
-    /// What the last [`Input::Reload`] did, until [`Controller::take_reload_outcome`].
+    /// What the last [`Input::Reload`] did, until `Controller::take_reload_outcome` (tests).
     reload_outcome: Option<Result<String, String>>,
     /// Why the input being handled changes tracking (a link, a script, a failing effect): the
     /// reason of the FAULT transitions it causes.
