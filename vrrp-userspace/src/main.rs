@@ -76,7 +76,10 @@ enum Command {
         config_id: Option<String>,
         /// Serve Prometheus metrics (GET /metrics) on this address, e.g. 127.0.0.1:9650 or
         /// [::]:9650 (off by default).
-        #[allow(rustdoc::broken_intra_doc_links)]
+        #[expect(
+            rustdoc::broken_intra_doc_links,
+            reason = "[::] in the help is an address"
+        )]
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
     },
