@@ -40,6 +40,7 @@ use crate::{
     tx::{McastMembership, PacketTx, UnicastTx},
 };
 
+mod alarm;
 mod effects;
 mod events;
 mod iface;
@@ -345,6 +346,7 @@ impl<F: Frames> Daemon<F> {
             self.events.clone(),
         ));
         let mut systemd = crate::systemd::Notifier::from_env();
+        let mut alarm = alarm::Alarm::new()?;
         systemd.ready(self.ctl.instances().iter().map(|i| i.state));
         let mut stopping = false;
         while !self.ctl.finished() {
@@ -355,6 +357,14 @@ impl<F: Frames> Daemon<F> {
             ));
             // The metrics' loop lag: how late the timer's wake-up comes.
             let planned = now + sleep.as_nanos() as Nanos;
+            // Should the alarm fail (it has no reason to), a tokio timer stands in.
+            let alarm_set = match alarm.set(planned) {
+                Ok(()) => true,
+                Err(e) => {
+                    log::warn!("the loop's timerfd: {e}; a tokio timer wakes it instead");
+                    false
+                }
+            };
             let mut timer = false;
             let (mut stop, mut reload, mut event, mut refresh) = (false, false, false, false);
             let mut reload_reply = None;
@@ -379,7 +389,11 @@ impl<F: Frames> Daemon<F> {
                 _ = self.signals.term.recv() => stop = true,
                 _ = self.signals.int.recv() => stop = true,
                 _ = self.signals.hup.recv() => reload = true,
-                _ = tokio::time::sleep(sleep) => timer = true,
+                rung = alarm.rung(), if alarm_set => match rung {
+                    Ok(()) => timer = true,
+                    Err(e) => log::warn!("the loop's timerfd: {e}"),
+                },
+                _ = tokio::time::sleep(sleep), if !alarm_set => timer = true,
                 (ready, _, _) = events, if waiting => {
                     if let Ok(mut guard) = ready {
                         guard.clear_ready();
