@@ -497,6 +497,9 @@ pub struct Dataplane {
     /// methods, so that rebuilding a slot costs its own VIPs, not a walk over every VIP (which
     /// made adding N VIPs O(N²) system calls).
     vip_index: Option<VipIndex>,
+    /// `VRRP_IFACE` as last written here (the program only reads it): the heartbeat, written
+    /// at every advert interval of a master, changes its stamp without reading it back first.
+    iface_written: Option<IfaceConfig>,
 }
 
 /// The VIPs of each family in the hash maps, by last byte, each with its router.
@@ -537,6 +540,7 @@ impl Dataplane {
             #[cfg(feature = "lab")]
             bench: None,
             vip_index: None,
+            iface_written: None,
         })
     }
 
@@ -967,13 +971,20 @@ impl Dataplane {
 
     /// Writes the interface settings and heartbeat (`VRRP_IFACE`).
     pub fn set_iface(&mut self, config: &IfaceConfig) -> Result<()> {
+        // Unknown until written again, should the write fail.
+        self.iface_written = None;
         let mut iface = Array::<_, IfaceConfig>::try_from(self.map_mut(map_names::IFACE)?)?;
         iface.set(0, config, 0)?;
+        self.iface_written = Some(*config);
         Ok(())
     }
 
-    /// Reads the interface settings.
+    /// Reads the interface settings (as last written here, without a system call, if they
+    /// were).
     pub fn iface(&self) -> Result<IfaceConfig> {
+        if let Some(config) = self.iface_written {
+            return Ok(config);
+        }
         let iface = Array::<_, IfaceConfig>::try_from(self.map(map_names::IFACE)?)?;
         Ok(iface.get(&0, 0)?)
     }
