@@ -11,7 +11,10 @@
 //!    put on the same interface by a thread of this bench with one `sendmmsg` every 10 ms
 //!    (what the kernel itself costs to carry them: the packet socket, veth, the bridge and
 //!    the backup's XDP, all run on the sending CPU), while a vrrpd backup of the 200 routers
-//!    listens, as it does to a vrrpd master.
+//!    listens, as it does to a vrrpd master. The master is judged against it per frame (its
+//!    CPU over the adverts it put on the wire, against the floor's over the frames it sent).
+//!    keepalived's CPU at 200 judges vrrpd's backup only where keepalived held the 200
+//!    routers (its master put 98 % of their adverts on the wire).
 //! 3. The whole VRID space: 255 IPv4 and 255 IPv6 routers (510) on one interface, then on
 //!    each of two interfaces (two bridges, 1,020), vrrpd only: one master per router and no
 //!    state change over the window, CPU, memory, start to all converged, and the switch's own
@@ -785,6 +788,9 @@ fn report(
         (Some(a), Some(b)) => format!("{a:.0} / {b:.0} ({} of {ROUTERS})", t.len()),
         _ => "none".into(),
     };
+    // keepalived is the yardstick at 200 only where it holds there: its master put (nearly)
+    // every advert on the wire. On a stalling machine it may not; then its CPU judges nothing.
+    let k_stable = keepalived_stable(k);
     let backup_met = v.cpu_pct[1] * 10.0 <= k.cpu_pct[1];
     let batched = v.burst_mean >= 10.0;
     let mut out = format!(
@@ -845,17 +851,38 @@ fn report(
     ));
     let mark = |ok: bool| if ok { "met" } else { "missed" };
     let floor_ratio = v.cpu_pct[0] / floor.cpu_pct.max(1e-9);
+    // Per frame: a master that lost intervals (the machine stalled) put fewer on the wire
+    // than the floor's thread did, and its CPU is for those.
+    let per_frame = (v.cpu_pct[0] / v.adverts_per_s.max(1e-9))
+        / (floor.cpu_pct / floor.frames_per_s.max(1e-9)).max(1e-12);
+    let backup = if k_stable {
+        format!(
+            "**{}** ({})",
+            mark(backup_met),
+            ratio(v.cpu_pct[1], k.cpu_pct[1])
+        )
+    } else {
+        format!(
+            "not judged (keepalived did not hold 200 routers in this run: its master put {:.0} \
+             adverts/s of {} on the wire)",
+            k.adverts_per_s,
+            u32::from(ROUTERS) * 100
+        )
+    };
     out.push_str(&format!(
-        "\nTargets: backup CPU at least 10x lower than keepalived's: **{}** ({}); the master's \
+        "\nTargets: backup CPU at least 10x lower than keepalived's: {backup}; the master's \
          adverts sent in batches: **{}** ({:.1} adverts per burst); the master's CPU within \
-         1.5x of the floor measured in this run: **{}** ({:.2} % against {:.2} %, {:.2}x).\n",
-        mark(backup_met),
-        ratio(v.cpu_pct[1], k.cpu_pct[1]),
+         1.5x of the floor measured in this run, per frame: **{}** ({:.2} % for {:.0} adverts/s \
+         on the wire against {:.2} % for {:.0} frames/s: {:.2}x per frame, {:.2}x as they \
+         stand).\n",
         mark(batched),
         v.burst_mean,
-        mark(floor_ratio <= 1.5),
+        mark(per_frame <= 1.5),
         v.cpu_pct[0],
+        v.adverts_per_s,
         floor.cpu_pct,
+        floor.frames_per_s,
+        per_frame,
         floor_ratio,
     ));
     if !bigs.is_empty() {
@@ -863,6 +890,12 @@ fn report(
         out.push_str(&big_report(bigs, Some(k), cpus));
     }
     out
+}
+
+/// Whether keepalived held the 200 routers of the comparison: its master put at least 98 % of
+/// their adverts on the wire.
+fn keepalived_stable(k: &Figures) -> bool {
+    k.adverts_per_s >= 0.98 * f64::from(u32::from(ROUTERS) * 100)
 }
 
 /// The whole VRID space's table and targets; `keepalived`'s figures at 200 routers judge the
@@ -950,7 +983,15 @@ fn big_report(bigs: &[Big], keepalived: Option<&Figures>, cpus: &str) -> String 
                 let cpu_x = k.cpu_pct[1] / b.cpu_pct[1].max(1e-9);
                 let budget = k.rss_mib[0].min(k.rss_mib[1]);
                 (
-                    format!("**{}** ({cpu_x:.1}x)", mark(cpu_x >= 10.0)),
+                    if keepalived_stable(k) {
+                        format!("**{}** ({cpu_x:.1}x)", mark(cpu_x >= 10.0))
+                    } else {
+                        format!(
+                            "not judged ({:.2} % here; keepalived did not hold 200 routers in \
+                             this run)",
+                            b.cpu_pct[1]
+                        )
+                    },
                     format!(
                         "(at 200, {budget:.1} MiB): **{}** ({:.1} MiB)",
                         mark(b.rss_mib[0].max(b.rss_mib[1]) <= budget),
