@@ -346,7 +346,11 @@ impl<F: Frames> Daemon<F> {
             self.events.clone(),
         ));
         let mut systemd = crate::systemd::Notifier::from_env();
-        let mut alarm = alarm::Alarm::new()?;
+        // The loop's timer. Should the timerfd ever fail (it has no reason to), tokio's timer
+        // wakes the loop from then on, said once.
+        let mut alarm = alarm::Alarm::new()
+            .map_err(|e| log::warn!("the loop's timerfd: {e}; tokio's timer wakes it instead"))
+            .ok();
         systemd.ready(self.ctl.instances().iter().map(|i| i.state));
         let mut stopping = false;
         while !self.ctl.finished() {
@@ -357,14 +361,12 @@ impl<F: Frames> Daemon<F> {
             ));
             // The metrics' loop lag: how late the timer's wake-up comes.
             let planned = now + sleep.as_nanos() as Nanos;
-            // Should the alarm fail (it has no reason to), a tokio timer stands in.
-            let alarm_set = match alarm.set(planned) {
-                Ok(()) => true,
-                Err(e) => {
-                    log::warn!("the loop's timerfd: {e}; a tokio timer wakes it instead");
-                    false
-                }
-            };
+            if let Some(Err(e)) = alarm.as_mut().map(|a| a.set(planned)) {
+                log::warn!("the loop's timerfd: {e}; tokio's timer wakes it instead");
+                alarm = None;
+            }
+            let alarm_set = alarm.is_some();
+            let mut alarm_failed = None;
             let mut timer = false;
             let (mut stop, mut reload, mut event, mut refresh) = (false, false, false, false);
             let mut reload_reply = None;
@@ -389,9 +391,14 @@ impl<F: Frames> Daemon<F> {
                 _ = self.signals.term.recv() => stop = true,
                 _ = self.signals.int.recv() => stop = true,
                 _ = self.signals.hup.recv() => reload = true,
-                rung = alarm.rung(), if alarm_set => match rung {
+                rung = async {
+                    match alarm.as_mut() {
+                        Some(a) => a.rung().await,
+                        None => std::future::pending().await,
+                    }
+                }, if alarm_set => match rung {
                     Ok(()) => timer = true,
-                    Err(e) => log::warn!("the loop's timerfd: {e}"),
+                    Err(e) => alarm_failed = Some(e),
                 },
                 _ = tokio::time::sleep(sleep), if !alarm_set => timer = true,
                 (ready, _, _) = events, if waiting => {
@@ -407,6 +414,10 @@ impl<F: Frames> Daemon<F> {
                 _ = asked.notified() => refresh = true,
             }
             let woke = monotonic_ns();
+            if let Some(e) = alarm_failed {
+                log::warn!("the loop's timerfd: {e}; tokio's timer wakes it instead");
+                alarm = None;
+            }
             if timer {
                 self.metrics
                     .loop_lag(Duration::from_nanos(woke.saturating_sub(planned)));
