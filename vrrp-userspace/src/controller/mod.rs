@@ -3882,17 +3882,18 @@ impl Controller {
             self.release(i);
         }
         let mut still = Vec::new();
+        // Found as a tick finds them: by each instance's place among the sources.
+        let index = adverts
+            .as_deref()
+            .map(|heard| HeardIndex::new(heard, &self.sources));
         for i in deferred {
             let inst = &self.instances[i];
-            let new_master = adverts.as_ref().and_then(|heard| {
-                heard.iter().find(|h| {
-                    *h.iface == *inst.spec.interface
-                        && h.family == inst.family
-                        && h.vrid == inst.spec.vrid.get()
-                        && h.advert.received_at > since
-                        && h.advert.priority != Priority::SHUTDOWN
-                })
-            });
+            let new_master = index
+                .as_ref()
+                .and_then(|index| index.get(inst.source, inst.spec.vrid.get()))
+                .filter(|h| {
+                    h.advert.received_at > since && h.advert.priority != Priority::SHUTDOWN
+                });
             if let Some(h) = new_master {
                 let line = format!(
                     "{}: {} advertises after {} ms; releasing the VIPs",
