@@ -59,6 +59,8 @@ use vrrp_userspace::{
 };
 
 const ROUTERS: u8 = 200;
+/// The adverts the master of the [`ROUTERS`] sends a second (10 ms each).
+const ADVERTS_PER_S: u32 = ROUTERS as u32 * 100;
 
 /// Routers per interface and family, and how many interfaces.
 #[derive(Clone, Copy, Debug)]
@@ -788,10 +790,6 @@ fn report(
         (Some(a), Some(b)) => format!("{a:.0} / {b:.0} ({} of {ROUTERS})", t.len()),
         _ => "none".into(),
     };
-    // keepalived is the yardstick at 200 only where it holds there: its master put (nearly)
-    // every advert on the wire. On a stalling machine it may not; then its CPU judges nothing.
-    let k_stable = keepalived_stable(k);
-    let backup_met = v.cpu_pct[1] * 10.0 <= k.cpu_pct[1];
     let batched = v.burst_mean >= 10.0;
     let mut out = format!(
         "Measured by `{command}` on {}, beside {}: {ROUTERS} VRRPv3 routers at 10 ms on one \
@@ -855,18 +853,19 @@ fn report(
     // than the floor's thread did, and its CPU is for those.
     let per_frame = (v.cpu_pct[0] / v.adverts_per_s.max(1e-9))
         / (floor.cpu_pct / floor.frames_per_s.max(1e-9)).max(1e-12);
-    let backup = if k_stable {
+    // keepalived is the yardstick at 200 only where it holds there: its master put (nearly)
+    // every advert on the wire. On a stalling machine it may not; then its CPU judges nothing.
+    let backup = if keepalived_stable(k) {
         format!(
             "**{}** ({})",
-            mark(backup_met),
+            mark(v.cpu_pct[1] * 10.0 <= k.cpu_pct[1]),
             ratio(v.cpu_pct[1], k.cpu_pct[1])
         )
     } else {
         format!(
             "not judged (keepalived did not hold 200 routers in this run: its master put {:.0} \
              adverts/s of {} on the wire)",
-            k.adverts_per_s,
-            u32::from(ROUTERS) * 100
+            k.adverts_per_s, ADVERTS_PER_S
         )
     };
     out.push_str(&format!(
@@ -895,7 +894,7 @@ fn report(
 /// Whether keepalived held the 200 routers of the comparison: its master put at least 98 % of
 /// their adverts on the wire.
 fn keepalived_stable(k: &Figures) -> bool {
-    k.adverts_per_s >= 0.98 * f64::from(u32::from(ROUTERS) * 100)
+    k.adverts_per_s >= 0.98 * f64::from(ADVERTS_PER_S)
 }
 
 /// The whole VRID space's table and targets; `keepalived`'s figures at 200 routers judge the
