@@ -3061,21 +3061,37 @@ impl Controller {
     fn heartbeats(&mut self, now: Nanos) -> Vec<Effect> {
         self.beat_at = Some(now);
         // (interface, largest Master_Down_Interval, shortest advert interval, no_accept):
-        // a few interfaces, so a linear search.
-        let mut ifaces: Vec<(&str, Micros, Nanos, bool)> = Vec::new();
+        // gathered by each instance's source (interface and family), then by interface (a
+        // few, so a linear search), without comparing a name per instance.
+        type Beat<'a> = (&'a str, Micros, Nanos, bool);
+        fn merge(into: &mut Beat<'_>, from: &Beat<'_>) {
+            into.1 = into.1.max(from.1);
+            into.2 = into.2.min(from.2);
+            into.3 |= from.3;
+        }
+        let mut by_source: Vec<Option<Beat<'_>>> = vec![None; self.sources.len()];
         for i in &self.instances {
-            let (down, interval, refuses) = (
+            let beat = (
+                &*i.spec.interface,
                 i.router.master_down_interval(),
                 ns(i.spec.advert_interval),
                 i.refuses_vip_traffic(),
             );
-            match ifaces.iter_mut().find(|f| f.0 == i.spec.interface) {
-                Some(f) => {
-                    f.1 = f.1.max(down);
-                    f.2 = f.2.min(interval);
-                    f.3 |= refuses;
+            match by_source.get_mut(i.source) {
+                Some(Some(into)) => {
+                    debug_assert_eq!(into.0, beat.0, "an instance's source is its interface's");
+                    merge(into, &beat)
                 }
-                None => ifaces.push((&i.spec.interface, down, interval, refuses)),
+                Some(slot) => *slot = Some(beat),
+                // Not indexed (not expected): gathered by its name below.
+                None => by_source.push(Some(beat)),
+            }
+        }
+        let mut ifaces: Vec<Beat<'_>> = Vec::new();
+        for beat in by_source.into_iter().flatten() {
+            match ifaces.iter_mut().find(|f| f.0 == beat.0) {
+                Some(into) => merge(into, &beat),
+                None => ifaces.push(beat),
             }
         }
         ifaces.sort_unstable_by(|a, b| a.0.cmp(b.0));
