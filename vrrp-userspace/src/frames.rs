@@ -9,6 +9,7 @@ use std::{
 
 use crate::{
     config::{Auth, Instance, Instance as InstanceSpec, V3Checksum, Version},
+    fsm::Nanos,
     metrics::SentCounter,
     units::Priority,
     wire::{self, vrrp},
@@ -35,9 +36,9 @@ pub trait Frames {
 /// interval.
 #[derive(Default)]
 pub struct AdvertCache {
-    /// By the spec's address (an `Arc` each entry holds, so the address is not reused while
-    /// the entry is there): a master looks one up per advert, and hashing a name was part of
-    /// its cost in `perf`.
+    /// By the spec's address ([`AdvertCache::key`]; an `Arc` each entry holds, so the
+    /// address is not reused while the entry is there): a master looks one up per advert,
+    /// and hashing a name was part of its cost in `perf`.
     built: HashMap<usize, Built>,
 }
 
@@ -46,15 +47,20 @@ struct Built {
     spec: Arc<InstanceSpec>,
     primary: IpAddr,
     priority: Priority,
-    frame: Arc<[u8]>,
+    frame: Box<[u8]>,
     sent: Arc<SentCounter>,
 }
 
 impl AdvertCache {
-    /// The advert of `spec` from `primary` at `priority`, with the instance's counter of sent
-    /// adverts: the frame built last if built from the same, else `build`'s (and `counter`'s
-    /// counter). Building, it forgets the frames of instances no longer run (a reload's:
-    /// their spec is held by nothing else).
+    /// The key of `spec`'s entry, for [`AdvertCache::sent`].
+    pub fn key(spec: &Arc<InstanceSpec>) -> usize {
+        Arc::as_ptr(spec) as usize
+    }
+
+    /// The advert of `spec` from `primary` at `priority`: the frame built last if built from
+    /// the same, else `build`'s (with `counter`'s counter of sent adverts the first time).
+    /// Building, it forgets the frames of instances no longer run (a reload's: their spec is
+    /// held by nothing else).
     pub fn frame(
         &mut self,
         spec: &Arc<InstanceSpec>,
@@ -62,28 +68,93 @@ impl AdvertCache {
         priority: Priority,
         build: impl FnOnce() -> Vec<u8>,
         counter: impl FnOnce() -> Arc<SentCounter>,
-    ) -> (Arc<[u8]>, Arc<SentCounter>) {
-        let key = Arc::as_ptr(spec) as usize;
-        if let Some(b) = self.built.get(&key)
-            && (b.primary, b.priority) == (primary, priority)
+    ) -> &[u8] {
+        let key = Self::key(spec);
+        // Looked up twice when it is there: the borrow checker does not let the first
+        // lookup's borrow end on the path that builds.
+        if self
+            .built
+            .get(&key)
+            .is_some_and(|b| (b.primary, b.priority) == (primary, priority))
         {
-            return (b.frame.clone(), b.sent.clone());
+            return &self.built[&key].frame;
         }
         let sent = match self.built.remove(&key) {
             Some(b) => b.sent,
             None => counter(),
         };
         self.built.retain(|_, b| Arc::strong_count(&b.spec) > 1);
-        let frame: Arc<[u8]> = build().into();
         let built = Built {
             spec: spec.clone(),
             primary,
             priority,
-            frame: frame.clone(),
-            sent: sent.clone(),
+            frame: build().into_boxed_slice(),
+            sent,
         };
-        self.built.insert(key, built);
-        (frame, sent)
+        &self.built.entry(key).insert_entry(built).into_mut().frame
+    }
+
+    /// Counts an advert of the instance of `key` sent at `at` (none if it is gone).
+    pub fn sent(&self, key: usize, at: Nanos) {
+        if let Some(b) = self.built.get(&key) {
+            b.sent.sent(at);
+        }
+    }
+}
+
+/// The adverts queued on an interface until they are sent together: copies of their frames
+/// in one buffer (no reference count touched per advert, and the kernel copies them from
+/// memory just written), and the key of each one's instance in the [`AdvertCache`], to count
+/// it once sent.
+#[derive(Default)]
+pub struct Outbox {
+    bytes: Vec<u8>,
+    /// Each frame's end in `bytes` (it starts where the one before ends).
+    ends: Vec<usize>,
+    keys: Vec<usize>,
+}
+
+impl Outbox {
+    /// Queues a copy of `frame`, an advert of the instance of `key`.
+    pub fn push(&mut self, key: usize, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.ends.push(self.bytes.len());
+        self.keys.push(key);
+    }
+
+    /// How many frames are queued.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The frames queued, in order.
+    pub fn frames(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let frame = &self.bytes[start..end];
+                start = end;
+                frame
+            })
+            .collect()
+    }
+
+    /// The instance of each frame queued, in order ([`AdvertCache::key`]).
+    pub fn keys(&self) -> &[usize] {
+        &self.keys
+    }
+
+    /// Forgets what was queued (keeping the memory for the next interval's).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.keys.clear();
     }
 }
 
@@ -170,11 +241,12 @@ mod cache_tests {
                 },
                 || Arc::new(SentCounter::default()),
             )
-            .0
+            .to_vec()
         };
-        let first = frame(&mut cache, &spec, me, 100);
-        assert!(Arc::ptr_eq(&first, &frame(&mut cache, &spec, me, 100)));
-        assert_eq!(&*frame(&mut cache, &spec, me, 90), &[90]);
+        assert_eq!(frame(&mut cache, &spec, me, 100), [100]);
+        assert_eq!(frame(&mut cache, &spec, me, 100), [100]);
+        assert_eq!(builds.get(), 1);
+        assert_eq!(frame(&mut cache, &spec, me, 90), [90]);
         frame(&mut cache, &spec, "192.0.2.5".parse().unwrap(), 90);
         // A reload's new spec, equal or not, is built anew.
         let reloaded = Arc::new((*spec).clone());
@@ -187,5 +259,39 @@ mod cache_tests {
         drop(spec);
         frame(&mut cache, &reloaded, me, 80);
         assert_eq!(cache.built.len(), 1);
+    }
+
+    #[test]
+    fn an_advert_is_counted_on_its_instances_counter_built_again_or_not() {
+        let mut cache = AdvertCache::default();
+        let spec = Arc::new(Instance::new("VI_1", "eth0", Vrid::new(1).unwrap()));
+        let me: IpAddr = "192.0.2.4".parse().unwrap();
+        let counter = Arc::new(SentCounter::default());
+        let key = AdvertCache::key(&spec);
+        cache.frame(&spec, me, Priority(100), || vec![1], || counter.clone());
+        cache.sent(key, 5);
+        // A new priority builds the frame again; the counter stays the instance's.
+        cache.frame(&spec, me, Priority(90), || vec![2], || unreachable!());
+        cache.sent(key, 7);
+        assert_eq!(counter.read(), (2, 7));
+        // An instance the cache does not know is counted nowhere.
+        cache.sent(key + 1, 9);
+        assert_eq!(counter.read(), (2, 7));
+    }
+
+    #[test]
+    fn an_outbox_gives_back_its_frames_and_their_instances_in_order() {
+        let mut out = Outbox::default();
+        assert!(out.is_empty());
+        out.push(10, &[1, 2, 3]);
+        out.push(20, &[]);
+        out.push(10, &[4]);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out.frames(), [&[1, 2, 3][..], &[], &[4]]);
+        assert_eq!(out.keys(), [10, 20, 10]);
+        out.clear();
+        assert!(out.is_empty() && out.frames().is_empty() && out.keys().is_empty());
+        out.push(30, &[5]);
+        assert_eq!(out.frames(), [&[5][..]]);
     }
 }

@@ -171,6 +171,14 @@ impl SentCounter {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.last.store(at, Ordering::Relaxed);
     }
+
+    /// The adverts sent, and when the last one was.
+    pub fn read(&self) -> (u64, Nanos) {
+        (
+            self.count.load(Ordering::Relaxed),
+            self.last.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl Metrics {
@@ -259,11 +267,10 @@ impl Metrics {
             .clone();
         let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         for (name, c) in sent.iter() {
-            let count = c.count.load(Ordering::Relaxed);
+            let (count, last) = c.read();
             if count > 0 {
                 r.adverts_sent.insert(name.clone(), count);
-                r.last_advert_sent
-                    .insert(name.clone(), c.last.load(Ordering::Relaxed));
+                r.last_advert_sent.insert(name.clone(), last);
             }
         }
         r

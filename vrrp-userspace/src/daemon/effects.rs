@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result, anyhow};
 use vrrp_common::maps::IFACE_NO_ACCEPT;
 
 use super::{Daemon, Frames, Iface, memory::release_free_memory, notify};
+use crate::frames::AdvertCache;
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
     control::ReloadAnswer,
@@ -66,11 +67,11 @@ impl<F: Frames> Daemon<F> {
     /// the kernel does with its frames on the way out (on a veth, the peer's receive path too),
     /// and one interface's batch need not wait for another's.
     fn flush(&mut self) -> Vec<Failure> {
-        let busy: Vec<(&crate::tx::PacketTx, &[Arc<[u8]>])> = self
+        let busy: Vec<(&crate::tx::PacketTx, Vec<&[u8]>)> = self
             .ifaces
             .values()
             .filter(|i| !i.outbox.is_empty())
-            .map(|i| (&i.tx, i.outbox.as_slice()))
+            .map(|i| (&i.tx, i.outbox.frames()))
             .collect();
         let results: Vec<Result<usize>> = match busy.split_first() {
             None => Vec::new(),
@@ -80,7 +81,8 @@ impl<F: Frames> Daemon<F> {
                 // one, after the first.
                 let others: Vec<_> = rest
                     .iter()
-                    .map(|&(tx, frames)| {
+                    .map(|(tx, frames)| {
+                        let (tx, frames) = (*tx, frames.as_slice());
                         std::thread::Builder::new()
                             .name("vrrpd-tx".into())
                             .spawn_scoped(s, move || tx.send_batch(frames))
@@ -104,12 +106,11 @@ impl<F: Frames> Daemon<F> {
         let busy = self.ifaces.iter_mut().filter(|(_, i)| !i.outbox.is_empty());
         for ((name, iface), sent) in busy.zip(results) {
             let count = iface.outbox.len();
-            iface.outbox.clear();
             match sent {
                 Ok(dropped) => {
                     let now = monotonic_ns();
-                    for sent in &iface.outbox_from {
-                        sent.sent(now);
+                    for &key in iface.outbox.keys() {
+                        iface.adverts.sent(key, now);
                     }
                     if let Some(total) = iface.drops.count(dropped, now) {
                         log::warn!(
@@ -124,7 +125,7 @@ impl<F: Frames> Daemon<F> {
                     failures.push(failure(owner, true, &e, error));
                 }
             }
-            iface.outbox_from.clear();
+            iface.outbox.clear();
         }
         failures
     }
@@ -143,15 +144,14 @@ impl<F: Frames> Daemon<F> {
             .get_mut(&spec.interface)
             .ok_or_else(|| anyhow!("no interface {}", spec.interface))?;
         let metrics = &self.metrics;
-        let (frame, sent) = iface.adverts.frame(
+        let frame = iface.adverts.frame(
             spec,
             primary,
             priority,
             || F::advert(spec, primary, priority),
             || metrics.sent_counter(&spec.name),
         );
-        iface.outbox.push(frame);
-        iface.outbox_from.push(sent);
+        iface.outbox.push(AdvertCache::key(spec), frame);
         Ok(())
     }
 

@@ -182,10 +182,9 @@ pub(super) async fn open_iface(
     Ok(Iface {
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
-        outbox: Vec::new(),
+        outbox: crate::frames::Outbox::default(),
         adverts: Default::default(),
         drops: Default::default(),
-        outbox_from: Vec::new(),
         memberships: Vec::new(),
         stamps: [None, None],
         link,

@@ -32,9 +32,9 @@ use crate::{
     control::ReloadAnswer,
     controller::{self, Controller, Input, McastGroup},
     dataplane::{self, CounterReader, Dataplane, Events, monotonic_ns},
-    frames::AdvertCache,
+    frames::{AdvertCache, Outbox},
     fsm::{Nanos, State},
-    metrics::{self, Metrics, SentCounter},
+    metrics::{self, Metrics},
     netlink::{Link, LinkEvents, Netlink},
     status::{EVENTS_BACKLOG, EventRecord, InstanceStatus, StatusFeed, StatusSnapshot},
     tx::{McastMembership, PacketTx, UnicastTx},
@@ -77,14 +77,12 @@ struct Iface {
     events: AsyncFd<Events>,
     tx: PacketTx,
     /// Adverts due on this interface, sent together (one `sendmmsg`) at the end of a batch
-    /// or at [`controller::Effect::Flush`]; the frames are `adverts`' own.
-    outbox: Vec<Arc<[u8]>>,
+    /// or at [`controller::Effect::Flush`].
+    outbox: Outbox,
     /// Each instance's advert frame as last built.
     adverts: AdvertCache,
     /// Adverts the kernel dropped (a full queue), and when that was last logged.
     drops: controller::kernel::Drops,
-    /// The counter of each advert in `outbox`'s instance (counted once sent).
-    outbox_from: Vec<Arc<SentCounter>>,
     /// The multicast groups joined on it, each with its membership.
     memberships: Vec<(McastGroup, McastMembership)>,
     /// Each family's stamps as last read, with XDP's count of valid adverts before that read
