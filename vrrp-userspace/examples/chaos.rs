@@ -384,7 +384,6 @@ impl PingProbe {
         self.partial = rest;
     }
 
-    /// The longest time without a reply overlapping `[from, to]` (realtime seconds), in ms.
     /// The longest stretch without a reply that ends after `from` and by `to` (realtime
     /// seconds): its start and end.
     fn longest_gap(&mut self, from: f64, to: f64) -> (f64, f64) {

@@ -7,12 +7,12 @@ use anyhow::{Context as _, Result, anyhow};
 use vrrp_common::maps::IFACE_NO_ACCEPT;
 
 use super::{Daemon, Frames, Iface, memory::release_free_memory, notify};
-use crate::frames::AdvertCache;
 use crate::{
     config::{Instance as InstanceSpec, Route, Rule},
     control::ReloadAnswer,
     controller::{Effect, Failure, Input, Owner, kernel::failure},
     dataplane::monotonic_ns,
+    frames::AdvertCache,
     status::{EventRecord, wall_time},
     track,
     tx::UnicastTx,

@@ -182,7 +182,7 @@ pub(super) async fn open_iface(
     Ok(Iface {
         counters: Arc::new(dp.counter_reader()?),
         tx: PacketTx::open(name)?,
-        outbox: crate::frames::Outbox::default(),
+        outbox: Default::default(),
         adverts: Default::default(),
         drops: Default::default(),
         memberships: Vec::new(),
