@@ -175,8 +175,13 @@ struct Figures {
     bursts_per_s: f64,
     /// ms from the kill to each router's first advert from the backup.
     takeovers: Vec<f64>,
-    converge_s: f64,
+    /// Start to every router in its state on both hosts; None: not within
+    /// [`CONVERGE_LIMIT_NS`] (measured all the same, as the daemon then runs).
+    converge_s: Option<f64>,
 }
+
+/// How long the 200 routers of the comparison may take to converge.
+const CONVERGE_LIMIT_NS: u64 = 60_000_000_000;
 
 fn converged(node: &Node, want: &str) -> bool {
     converged_in(node, Layout::SIDE, want) == Layout::SIDE.routers()
@@ -261,31 +266,32 @@ fn run(kind: Kind, lab: &Lab, dir: &Path, hosts: [&str; 2], window: Duration) ->
         )));
     }
     let node = |i: usize| nodes[i].as_ref().expect("running");
-    let deadline = monotonic_ns() + 60_000_000_000;
-    while !(converged(node(0), "MASTER") && converged(node(1), "BACKUP")) {
+    let deadline = monotonic_ns() + CONVERGE_LIMIT_NS;
+    figures.converge_s = loop {
+        if converged(node(0), "MASTER") && converged(node(1), "BACKUP") {
+            break Some((monotonic_ns() - started) as f64 / 1e9);
+        }
         if monotonic_ns() > deadline {
-            bail!(
-                "{}: 200 routers did not converge in 60 s\n{}\n{}",
+            // A miss of that daemon, recorded as such; its figures are still taken (a
+            // keepalived that cannot hold 200 routers on a loaded machine flaps, and its CPU
+            // then is what it costs), and the run goes on to the other cells.
+            let tail = |i: usize| {
+                let log = node(i).log_text();
+                let mut lines: Vec<&str> = log.lines().rev().take(5).collect();
+                lines.reverse();
+                lines.join("\n")
+            };
+            eprintln!(
+                "{}: {ROUTERS} routers did not converge in {} s; measured all the same\n{}\n{}",
                 kind.name(),
-                node(0)
-                    .log_text()
-                    .lines()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                node(1)
-                    .log_text()
-                    .lines()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                CONVERGE_LIMIT_NS / 1_000_000_000,
+                tail(0),
+                tail(1)
             );
+            break None;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    figures.converge_s = (monotonic_ns() - started) as f64 / 1e9;
+    };
     std::thread::sleep(Duration::from_secs(2));
 
     // CPU, wake-ups and memory, with nothing else of the bench running.
@@ -837,9 +843,16 @@ fn report(
         takeover(&v.takeovers),
         takeover(&k.takeovers)
     ));
+    let converged = |c: Option<f64>| {
+        c.map_or_else(
+            || format!("not in {} s", CONVERGE_LIMIT_NS / 1_000_000_000),
+            |s| format!("{s:.1}"),
+        )
+    };
     out.push_str(&format!(
-        "| start to all 200 converged (s) | {:.1} | {:.1} | |\n",
-        v.converge_s, k.converge_s
+        "| start to all {ROUTERS} converged (s) | {} | {} | |\n",
+        converged(v.converge_s),
+        converged(k.converge_s)
     ));
     out.push_str(&format!(
         "| the floor: the same 200 frames prebuilt, one `sendmmsg` each 10 ms, CPU % \
@@ -863,9 +876,15 @@ fn report(
         )
     } else {
         format!(
-            "not judged (keepalived did not hold 200 routers in this run: its master put {:.0} \
-             adverts/s of {} on the wire)",
-            k.adverts_per_s, ADVERTS_PER_S
+            "not judged (keepalived did not hold 200 routers in this run: {}its master put \
+             {:.0} adverts/s of {} on the wire)",
+            if k.converge_s.is_none() {
+                "they did not all converge in 60 s, and "
+            } else {
+                ""
+            },
+            k.adverts_per_s,
+            ADVERTS_PER_S
         )
     };
     out.push_str(&format!(
@@ -891,10 +910,10 @@ fn report(
     out
 }
 
-/// Whether keepalived held the 200 routers of the comparison: its master put at least 98 % of
-/// their adverts on the wire.
+/// Whether keepalived held the 200 routers of the comparison: they converged, and its master
+/// put at least 98 % of their adverts on the wire.
 fn keepalived_stable(k: &Figures) -> bool {
-    k.adverts_per_s >= 0.98 * f64::from(ADVERTS_PER_S)
+    k.converge_s.is_some() && k.adverts_per_s >= 0.98 * f64::from(ADVERTS_PER_S)
 }
 
 /// The whole VRID space's table and targets; `keepalived`'s figures at 200 routers judge the
