@@ -16,6 +16,10 @@
 //! own, timed the same way. The table is printed and written into BENCHMARKS.md between the
 //! `xdp` markers (not with `--quick`, nor with `--only TEXT`, which runs the paths and floors
 //! whose name contains TEXT).
+//!
+//! `--speed N` runs N alternating samples of the valid v2 advert and of the floor of plain
+//! arithmetic instead, on one load of the program (one JIT layout), and prints how the two
+//! move together: what makes a figure of this VM change from run to run.
 
 mod common;
 
@@ -306,6 +310,9 @@ fn main() -> Result<()> {
         g
     };
     // Offsets in the v2 frame: Ethernet 14, IPv4 20 (TTL at 22), VRRP at 34.
+    if let Some(n) = speed_arg()? {
+        return speed_pairs(&mut dp, &good, n);
+    }
     let cases = vec![
         Case::new(
             "valid advert v2 PASS (stamped, passed; repeated: the precise clock once a tick)",
@@ -592,6 +599,114 @@ const FLOORS: [&str; 5] = [
 ];
 
 /// `--cpu N`: the CPU every figure is taken on (0 by default).
+/// `--speed N`: the samples of [`speed_pairs`].
+fn speed_arg() -> Result<Option<usize>> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--speed") {
+        None => Ok(None),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .filter(|&n| n >= 10)
+            .map(Some)
+            .context("--speed needs a number of samples (10 or more)"),
+    }
+}
+
+/// `n` samples, each the valid v2 advert (`advert`), the empty program on it, the floor of 64
+/// multiply-adds and the empty program on its frame, 100,000 repetitions each (a few ms a
+/// sample), all on one load of the program: whether the advert's cost moves with the
+/// vCPU's speed (the floor: arithmetic in registers, no memory, no helper), or by itself
+/// (the program's place in memory, which changes only from load to load). Printed only.
+fn speed_pairs(dp: &mut Dataplane, advert: &[u8], n: usize) -> Result<()> {
+    const REPEAT: u32 = 100_000;
+    let floor_frame = udp([0x02, 0, 0, 0, 0, 0x04]);
+    // Where the kernel put the program: `bpf_prog_TAG_vrrp` in kallsyms.
+    let at = std::fs::read_to_string("/proc/kallsyms")?
+        .lines()
+        .filter(|l| l.ends_with("_vrrp\t[bpf]"))
+        .filter_map(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+        .map(|a| format!("{a:#x} ({} mod 64)", a % 64))
+        .collect::<Vec<_>>();
+    let mut samples = Vec::with_capacity(n);
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let a = ns_of(dp.test_run_repeat(advert, REPEAT)?.duration);
+        let ea = ns_of(dp.test_run_noop(advert, REPEAT)?.duration);
+        let f = ns_of(
+            dp.test_run_bench(FLOOR_PROGRAM_NAMES[4], &floor_frame, REPEAT)?
+                .duration,
+        );
+        let ef = ns_of(dp.test_run_noop(&floor_frame, REPEAT)?.duration);
+        samples.push((a - ea, f - ef, ea));
+    }
+    let per_sample_ms = started.elapsed().as_secs_f64() * 1e3 / n as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (adverts, floors): (Vec<f64>, Vec<f64>) = samples.iter().map(|s| (s.0, s.1)).unzip();
+    let (ma, mf) = (mean(&adverts), mean(&floors));
+    let cov: f64 = samples.iter().map(|s| (s.0 - ma) * (s.1 - mf)).sum();
+    let va: f64 = adverts.iter().map(|a| (a - ma).powi(2)).sum();
+    let vf: f64 = floors.iter().map(|f| (f - mf).powi(2)).sum();
+    let correlation = cov / (va * vf).sqrt().max(1e-12);
+    // The floor's two levels: split halfway between its 10th and 90th percentiles.
+    let mut sorted = floors.clone();
+    sorted.sort_by(f64::total_cmp);
+    let (p10, p90) = (sorted[n / 10], sorted[n * 9 / 10]);
+    let split = (p10 + p90) / 2.0;
+    let side = |slow: bool| -> Vec<(f64, f64, f64)> {
+        samples
+            .iter()
+            .copied()
+            .filter(|s| (s.1 > split) == slow)
+            .collect()
+    };
+    let summary = |v: &[(f64, f64, f64)]| {
+        if v.is_empty() {
+            return "none".to_string();
+        }
+        format!(
+            "{} samples: advert {:.1} ns, floor {:.1} ns, empty program {:.1} ns (medians)",
+            v.len(),
+            median(v.iter().map(|s| s.0).collect()),
+            median(v.iter().map(|s| s.1).collect()),
+            median(v.iter().map(|s| s.2).collect()),
+        )
+    };
+    // How long the vCPU stays on one side: runs of consecutive samples.
+    let mut stretches = Vec::new();
+    let mut run = 1;
+    for w in samples.windows(2) {
+        if (w[0].1 > split) == (w[1].1 > split) {
+            run += 1;
+        } else {
+            stretches.push(run);
+            run = 1;
+        }
+    }
+    stretches.push(run);
+    println!(
+        "{n} samples of {REPEAT} repetitions each, {per_sample_ms:.1} ms a sample, the program \
+         at {}",
+        at.join(", ")
+    );
+    println!(
+        "the floor (64 multiply-adds): 10th / 90th percentile {p10:.1} / {p90:.1} ns, split at \
+         {split:.1}"
+    );
+    println!("  floor at or below the split: {}", summary(&side(false)));
+    println!("  floor above the split:       {}", summary(&side(true)));
+    println!(
+        "correlation of the advert's cost with the floor's, sample by sample: {correlation:.2}"
+    );
+    println!(
+        "the vCPU stays on one side for {:.0} ms on average ({} stretches, the longest {:.0} ms)",
+        n as f64 * per_sample_ms / stretches.len() as f64,
+        stretches.len(),
+        *stretches.iter().max().unwrap_or(&0) as f64 * per_sample_ms
+    );
+    Ok(())
+}
+
 fn cpu_arg() -> Result<usize> {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().position(|a| a == "--cpu") {
