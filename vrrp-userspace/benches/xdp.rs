@@ -309,10 +309,10 @@ fn main() -> Result<()> {
         f(&mut g);
         g
     };
-    // Offsets in the v2 frame: Ethernet 14, IPv4 20 (TTL at 22), VRRP at 34.
     if let Some(n) = speed_arg()? {
         return speed_pairs(&mut dp, &good, n);
     }
+    // Offsets in the v2 frame: Ethernet 14, IPv4 20 (TTL at 22), VRRP at 34.
     let cases = vec![
         Case::new(
             "valid advert v2 PASS (stamped, passed; repeated: the precise clock once a tick)",
@@ -589,6 +589,9 @@ fn v2_with_interval(seconds: u32) -> Vec<u8> {
     WireFrames::advert(&i, PRIMARY, Priority(90))
 }
 
+/// The floor that reads the vCPU's speed for `--speed`: the multiply-adds.
+const SPEED_FLOOR: usize = 4;
+
 /// What each floor (`FLOOR_PROGRAM_NAMES`, in that order) does.
 const FLOORS: [&str; 5] = [
     "floor: the precise clock (bpf_ktime_get_ns, a helper call)",
@@ -598,19 +601,16 @@ const FLOORS: [&str; 5] = [
     "floor: 64 multiply-adds in registers (the vCPU's speed)",
 ];
 
-/// `--cpu N`: the CPU every figure is taken on (0 by default).
 /// `--speed N`: the samples of [`speed_pairs`].
 fn speed_arg() -> Result<Option<usize>> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--speed") {
-        None => Ok(None),
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|n| n.parse().ok())
-            .filter(|&n| n >= 10)
-            .map(Some)
-            .context("--speed needs a number of samples (10 or more)"),
+    if !std::env::args().any(|a| a == "--speed") {
+        return Ok(None);
     }
+    common::flag_value("--speed")
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n >= 10)
+        .map(Some)
+        .context("--speed needs a number of samples (10 or more)")
 }
 
 /// `n` samples, each the valid v2 advert (`advert`), the empty program on it, the floor of 64
@@ -634,7 +634,7 @@ fn speed_pairs(dp: &mut Dataplane, advert: &[u8], n: usize) -> Result<()> {
         let a = ns_of(dp.test_run_repeat(advert, REPEAT)?.duration);
         let ea = ns_of(dp.test_run_noop(advert, REPEAT)?.duration);
         let f = ns_of(
-            dp.test_run_bench(FLOOR_PROGRAM_NAMES[4], &floor_frame, REPEAT)?
+            dp.test_run_bench(FLOOR_PROGRAM_NAMES[SPEED_FLOOR], &floor_frame, REPEAT)?
                 .duration,
         );
         let ef = ns_of(dp.test_run_noop(&floor_frame, REPEAT)?.duration);
@@ -707,15 +707,14 @@ fn speed_pairs(dp: &mut Dataplane, advert: &[u8], n: usize) -> Result<()> {
     Ok(())
 }
 
+/// `--cpu N`: the CPU every figure is taken on (0 by default).
 fn cpu_arg() -> Result<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--cpu") {
-        None => Ok(0),
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|n| n.parse().ok())
-            .context("--cpu needs a CPU number"),
+    if !std::env::args().any(|a| a == "--cpu") {
+        return Ok(0);
     }
+    common::flag_value("--cpu")
+        .and_then(|n| n.parse().ok())
+        .context("--cpu needs a CPU number")
 }
 
 fn ns_of(d: Duration) -> f64 {

@@ -382,10 +382,15 @@ pub fn quick() -> bool {
 /// `--only TEXT`: the part of a suite to run (xdp: the paths, failover: the cells whose name
 /// contains TEXT).
 pub fn only() -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1).cloned())
+    flag_value("--only")
+}
+
+/// The argument after `flag` on the command line, if the flag is there (None too when it is
+/// last).
+pub fn flag_value(flag: &str) -> Option<String> {
+    let mut args = std::env::args().skip_while(|a| a != flag);
+    args.next()?;
+    args.next()
 }
 
 /// Whether this run is the record: a full run, neither quick nor partial, which rewrites its
