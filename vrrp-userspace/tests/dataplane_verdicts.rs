@@ -1664,3 +1664,39 @@ fn kernel_each_cpu_stamps_its_own_block_read_whole_through_the_mapping() {
         "{written} stamps, {reads} reads"
     );
 }
+
+/// Why the daemon judges by the records it drains and not by the ring's wake-up: a record
+/// drained before the wake-up is collected takes the wake-up with it (epoll polls the ring
+/// again before reporting it, finds it empty, and reports nothing). The daemon's loop drains
+/// the ring in every turn, whatever woke it; had it waited for the wake-up, a backup would
+/// have learnt its master's first advert, or a priority 0, only at its next deadline.
+#[test]
+fn kernel_event_ring_wakeup_goes_with_a_drained_record() {
+    if !lab::privileged("kernel_event_ring_wakeup_goes_with_a_drained_record") {
+        return;
+    }
+    let mut dp = loaded();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut events = dp.take_events().unwrap().into_async().unwrap();
+        let wait = std::time::Duration::from_millis(300);
+        // A priority 0 (an event), drained before the wake-up is looked at: none comes.
+        dp.test_run(&frame(&v2(50, 0))).unwrap();
+        assert_eq!(events.get_mut().drain().len(), 1);
+        assert!(
+            tokio::time::timeout(wait, events.readable()).await.is_err(),
+            "the wake-up of a drained record came after all"
+        );
+        // Left in the ring, the next one wakes the reader.
+        dp.test_run(&frame(&v2(50, 0))).unwrap();
+        let mut guard = tokio::time::timeout(wait, events.readable())
+            .await
+            .expect("a pending record wakes the reader")
+            .unwrap();
+        guard.clear_ready();
+        assert_eq!(events.get_mut().drain().len(), 1);
+    });
+}

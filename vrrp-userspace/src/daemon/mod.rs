@@ -399,11 +399,11 @@ impl<F: Frames> Daemon<F> {
                     Err(e) => alarm_failed = Some(e),
                 },
                 _ = tokio::time::sleep(sleep), if !alarm_set => timer = true,
+                // The records are drained below, whatever woke us.
                 (ready, _, _) = events, if waiting => {
                     if let Ok(mut guard) = ready {
                         guard.clear_ready();
                     }
-                    event = true;
                 }
                 Some(change) = self.link_events.next() => link = Some(change),
                 Some((name, ok)) = self.script_results.recv() => script = Some((name, ok)),
@@ -458,8 +458,14 @@ impl<F: Frames> Daemon<F> {
             let mut conflicts = Vec::new();
             for (name, iface) in &mut self.ifaces {
                 // Events wake us; the stamps carry the adverts' data. Address conflicts are
-                // the controller's to report.
+                // the controller's to report. Whether XDP asked for the stamps is told by the
+                // records drained, not by the wake-up: a record drained here in a turn woken
+                // for something else takes its wake-up with it (the kernel polls the ring
+                // again before reporting it, finds it empty and reports nothing), and a
+                // backup would read its master's first advert, or a priority 0, only at its
+                // next deadline.
                 for e in iface.events.get_mut().drain() {
+                    event = true;
                     if let Some(c) = controller::kernel::address_conflict(name, &e) {
                         conflicts.push(c);
                     }
