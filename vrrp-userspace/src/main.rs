@@ -483,8 +483,10 @@ fn run(
     if let Some(facility) = &log.syslog {
         vrrp_userspace::logging::init_syslog(facility, &log.syslog_socket, log.detail)?;
     }
-    let loaded = match load(path, false) {
-        Ok(l) => l,
+    // The warnings, printed, are dropped here: they would have lived as long as the daemon
+    // (200 KB for the 510 of a configuration of 1,020 routers).
+    let config = match load(path, false) {
+        Ok(l) => l.config,
         Err(code) => return Ok(code),
     };
     // One vrrpd per network namespace: before anything of the running one's is touched.
@@ -494,13 +496,13 @@ fn run(
         .map(vrrp_userspace::control::PidFile::create)
         .transpose()?;
     if log.dump_conf {
-        dump_conf(path, &loaded.config);
+        dump_conf(path, &config);
     }
     let options = vrrp_userspace::daemon::RunOptions {
         config: path.to_path_buf(),
         control_socket: control_socket.unwrap_or_else(vrrp_userspace::control::default_path),
         pin_root,
-        exclusive: loaded.config.global.vrrpd_exclusive,
+        exclusive: config.global.vrrpd_exclusive,
         metrics_listen,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -509,8 +511,7 @@ fn run(
         .context("starting the runtime")?;
     runtime.block_on(async {
         let started = vrrp_userspace::daemon::Daemon::<vrrp_userspace::frames::WireFrames>::start(
-            loaded.config,
-            options,
+            config, options,
         )
         .await;
         let daemon = match started {
