@@ -1525,7 +1525,6 @@ impl<'a> Interp<'a> {
                     if let Some(us) = self.seconds_us(node, 1) {
                         g.startup_delay_ms = us / 1000;
                     }
-                    self.no_effect(&kw, validate::no_effect_why("vrrp_startup_delay"));
                 }
                 "vrrp_strict" => g.vrrp_strict = true,
                 "vrrpd_exclusive" => g.vrrpd_exclusive = true,

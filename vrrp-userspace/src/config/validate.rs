@@ -102,10 +102,6 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrp_skip_check_adv_addr",
         "vrrpd never compares the addresses in an advert with its own, as if this were always set",
     ),
-    (
-        "vrrp_startup_delay",
-        "vrrpd starts its instances at once (not yet delayed)",
-    ),
 ];
 
 /// Why `keyword` has no effect (see [`NO_EFFECT`]).
@@ -121,7 +117,6 @@ pub fn no_effect_why(keyword: &str) -> &'static str {
 /// lines instead).
 pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
     let g = &config.global;
-    let d = super::model::Global::default();
     let global = Location {
         file: file.to_string(),
         line: 1,
@@ -135,11 +130,6 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
         );
     };
     for (set, kw, field) in [
-        (
-            g.startup_delay_ms != d.startup_delay_ms,
-            "vrrp_startup_delay",
-            "global.startup_delay_ms",
-        ),
         (
             g.skip_check_adv_addr,
             "vrrp_skip_check_adv_addr",

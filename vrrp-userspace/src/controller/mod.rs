@@ -1285,6 +1285,9 @@ pub struct Controller {
     /// ARPs (two unsolicited NAs) on one interface; 0 sends a burst back to back.
     garp_interval: Nanos,
     gna_interval: Nanos,
+    /// The end of keepalived's `vrrp_startup_delay` after the start ([`fsm::Router::delay_start`]:
+    /// no router takes over before it, one a reload adds within it included).
+    start_after: Nanos,
     /// Paced sends (an interval set): by interface and kind (NA or not), the frames waiting,
     /// each a [`Effect::SendGarps`] of one address, and when the next may leave.
     garp_queues: BTreeMap<(String, bool), (VecDeque<Effect>, Nanos)>,
@@ -1430,6 +1433,7 @@ impl Controller {
             sent: Vec::new(),
             beat_at: None,
             garp_interval: config.global.garp_interval_us * 1_000,
+            start_after: now + config.global.startup_delay_ms * 1_000_000,
             gna_interval: config.global.gna_interval_us * 1_000,
             garp_queues: BTreeMap::new(),
             chores: chores::Chores::new(now),
@@ -1439,6 +1443,16 @@ impl Controller {
             deaf_masters: false,
         };
         c.out.append(&mut said);
+        if config.global.startup_delay_ms > 0 {
+            // keepalived's line.
+            c.log(
+                log::Level::Info,
+                format!(
+                    "Delaying startup for {} seconds",
+                    config.global.startup_delay_ms as f64 / 1000.0
+                ),
+            );
+        }
         c.out.extend(c.statics.clone().add());
         c.set_links(config, host);
         c.start_scripts(config.scripts.clone());
@@ -2605,6 +2619,9 @@ impl Controller {
             primary,
             lower_prio_no_advert: spec.lower_prio_no_advert,
         });
+        if now < self.start_after {
+            router.delay_start(self.start_after);
+        }
         if let Verdict::Priority(p) = verdict
             && p != spec.priority
         {

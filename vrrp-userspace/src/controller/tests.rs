@@ -3343,3 +3343,48 @@ fn views_built_once_and_refreshed_with_live_parts_are_the_views_built_now() {
     assert_eq!(now, ctl.instances());
     assert_eq!(timings_now, ctl.timings());
 }
+
+/// keepalived's `vrrp_startup_delay`: said once at start as keepalived says it; no router takes
+/// over within it (`state MASTER` waits for its end, a backup's Master_Down_Timer starts
+/// there), and an instance a reload adds within it waits too.
+#[test]
+fn no_router_takes_over_within_the_startup_delay() {
+    let mut c = config(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    c.global.startup_delay_ms = 5_000;
+    let (mut ctl, out) = Controller::start(&c, &host(), 0).unwrap();
+    assert!(out.iter().any(
+        |e| matches!(e, Effect::Log { line, .. } if line == "Delaying startup for 5 seconds")
+    ));
+    assert_eq!(
+        (state(&ctl, "VI_1"), state(&ctl, "VI_2")),
+        (State::Backup, State::Backup)
+    );
+    assert_eq!(ctl.next_wake(0), 5 * SEC);
+    // A reload within the delay adds VI_3: it waits as well.
+    let mut reloaded = c.clone();
+    reloaded.instances.push(instance("VI_3", 3, 100, true));
+    ctl.handle(0, Input::Results(vec![]));
+    ctl.handle(SEC, Input::ReloadAsked);
+    let (applied, _) = answer(&ctl.handle(SEC, loaded(reloaded, host()))).unwrap();
+    assert!(applied);
+    assert_eq!(state(&ctl, "VI_3"), State::Backup);
+    assert!(transitions(&tick(&mut ctl, 5 * SEC - 1, vec![])).is_empty());
+    let at_end = transitions(&tick(&mut ctl, 5 * SEC, vec![]));
+    assert_eq!(
+        at_end,
+        vec![
+            ("VI_1".to_string(), State::Master),
+            ("VI_3".to_string(), State::Master)
+        ]
+    );
+    assert_eq!(&*view(&ctl, "VI_1").reason, "initial state MASTER");
+    // The backup's timer ran from the delay's end.
+    assert!(transitions(&tick(&mut ctl, 5 * SEC + MDI - 1, vec![])).is_empty());
+    assert_eq!(
+        transitions(&tick(&mut ctl, 5 * SEC + MDI, vec![])),
+        vec![("VI_2".to_string(), State::Master)]
+    );
+}

@@ -218,6 +218,12 @@ pub struct Router {
     preempt_after: Option<Nanos>,
     /// The last master heard from (status output).
     master: Option<IpAddr>,
+    /// keepalived's `vrrp_startup_delay`: no Master_Down_Timer starts before this instant
+    /// ([`Router::delay_start`]).
+    start_after: Nanos,
+    /// Why a router that takes over at startup (the owner, `state MASTER`) will, while it
+    /// waits out the startup delay in Backup.
+    delayed_takeover: Option<Reason>,
 }
 
 impl Router {
@@ -232,7 +238,25 @@ impl Router {
             adver_at: None,
             preempt_after: None,
             master: None,
+            start_after: 0,
+            delayed_takeover: None,
         }
+    }
+
+    /// keepalived's `vrrp_startup_delay`, given before [`Input::Startup`]: until `until` no
+    /// Master_Down_Timer starts (one armed earlier, at startup, by an advert, a priority 0 or
+    /// on leaving FAULT, starts at `until`, as keepalived's `vrrp_init_instance_sands` arms it
+    /// from the end of the delay), so that no router takes over within the delay, while
+    /// adverts are heard as usual; a router that takes over at startup (the owner, `state
+    /// MASTER`) waits in Backup and takes over as the delay ends, unless it yields to a master
+    /// it heard meanwhile.
+    pub fn delay_start(&mut self, until: Nanos) {
+        self.start_after = until;
+    }
+
+    /// The instant a Master_Down_Timer armed at `t` starts from.
+    fn timer_from(&self, t: Nanos) -> Nanos {
+        t.max(self.start_after)
     }
 
     /// The current state.
@@ -328,7 +352,8 @@ impl Router {
             (State::Backup, Input::Advert(a)) => self.backup_advert(now, a),
             (State::Backup, Input::Timer) => {
                 if self.master_down_at.is_some_and(|t| now >= t) {
-                    self.become_master(now, Reason::MasterDown, &mut out);
+                    let reason = self.delayed_takeover.unwrap_or(Reason::MasterDown);
+                    self.become_master(now, reason, &mut out);
                 }
             }
             (State::Master, Input::Advert(a)) => self.master_advert(now, a, &mut out),
@@ -352,6 +377,7 @@ impl Router {
             (State::Backup, Input::HoldBackup) => {
                 if self.master_down_at.is_some_and(|t| now >= t) {
                     self.master_down_at = Some(now + self.master_down_interval().as_nanos());
+                    self.delayed_takeover = None;
                 }
             }
             (State::Master, Input::SyncBackup) => {
@@ -381,6 +407,7 @@ impl Router {
     }
 
     fn to(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        self.delayed_takeover = None;
         if self.state != to {
             out.push(Action::StateChanged {
                 from: self.state,
@@ -399,27 +426,41 @@ impl Router {
         }
         let before = self.master_down_interval().as_nanos();
         self.priority = Priority(p.get().clamp(1, 254));
-        // A running Master_Down_Timer follows the new Skew_Time, as keepalived moves it.
+        // A running Master_Down_Timer follows the new Skew_Time, as keepalived moves it (not
+        // the end of a startup delay, which is no Master_Down_Interval).
         let after = self.master_down_interval().as_nanos();
-        if let Some(t) = self.master_down_at.as_mut() {
+        if self.delayed_takeover.is_none()
+            && let Some(t) = self.master_down_at.as_mut()
+        {
             *t = (*t + after).saturating_sub(before);
         }
     }
 
     /// RFC 5798 §6.4.1.
     fn startup(&mut self, now: Nanos, out: &mut Vec<Action>) {
-        if self.priority.is_owner() {
-            self.become_master(now, Reason::AddressOwner, out);
+        let takeover = if self.priority.is_owner() {
+            Some(Reason::AddressOwner)
         } else if self.params.start_as_master {
-            self.become_master(now, Reason::InitialStateMaster, out);
+            Some(Reason::InitialStateMaster)
         } else {
-            self.enter_backup(now, Reason::Startup, out);
+            None
+        };
+        match takeover {
+            // keepalived's owner under a startup delay: a backup whose timer runs out as the
+            // delay ends.
+            Some(reason) if now < self.start_after => {
+                self.enter_backup(now, Reason::Startup, out);
+                self.master_down_at = Some(self.start_after);
+                self.delayed_takeover = Some(reason);
+            }
+            Some(reason) => self.become_master(now, reason, out),
+            None => self.enter_backup(now, Reason::Startup, out),
         }
     }
 
     fn enter_backup(&mut self, now: Nanos, reason: Reason, out: &mut Vec<Action>) {
         self.master_adver_interval = self.params.advert_interval;
-        self.master_down_at = Some(now + self.master_down_interval().as_nanos());
+        self.master_down_at = Some(self.timer_from(now) + self.master_down_interval().as_nanos());
         self.adver_at = None;
         if self.params.preempt_delay.get() > 0 {
             self.preempt_after = Some(now + ns(self.params.preempt_delay));
@@ -465,7 +506,9 @@ impl Router {
     fn backup_advert(&mut self, now: Nanos, a: Advert) {
         if a.priority == Priority::SHUTDOWN {
             // The master is leaving: take over after Skew_Time only.
-            self.master_down_at = Some(a.received_at + self.skew_time().as_nanos());
+            self.master_down_at =
+                Some(self.timer_from(a.received_at) + self.skew_time().as_nanos());
+            self.delayed_takeover = None;
             self.master = Some(a.src);
             return;
         }
@@ -474,8 +517,10 @@ impl Router {
             if self.params.version == Version::V3 {
                 self.master_adver_interval = a.interval;
             }
-            self.master_down_at = Some(a.received_at + self.master_down_interval().as_nanos());
+            self.master_down_at =
+                Some(self.timer_from(a.received_at) + self.master_down_interval().as_nanos());
             self.master = Some(a.src);
+            self.delayed_takeover = None;
         }
         // Otherwise (preempting, lower priority): discard, and let the Master_Down_Timer run
         // out so that this better router takes over.

@@ -529,3 +529,82 @@ fn keepalived_sync_group_hold_restarts_the_master_down_timer() {
     assert_eq!(r.state(), State::Backup);
     assert_eq!(r.next_deadline(), Some(2 * MDI));
 }
+
+/// keepalived's `vrrp_startup_delay` of 5 s: a backup's Master_Down_Timer runs from the end of
+/// the delay, and an advert heard within it restarts the timer from there too.
+#[test]
+fn keepalived_startup_delay_starts_the_master_down_timer_at_its_end() {
+    const DELAY: Nanos = 5_000 * MS;
+    let mut r = Router::new(params(100));
+    r.delay_start(DELAY);
+    let a = r.handle(0, Input::Startup);
+    assert_eq!(changed_to(&a), Some(State::Backup));
+    assert_eq!(r.next_deadline(), Some(DELAY + MDI));
+    // Silent until the timer, measured from the delay's end: master then, not before.
+    assert!(r.handle(DELAY + MDI - 1, Input::Timer).is_empty());
+    assert_eq!(r.state(), State::Backup);
+    // An advert within the delay: the master is known, the timer still starts at the end.
+    r.handle(2_000 * MS, advert(LB02, 150, 2_000 * MS));
+    assert_eq!(r.master(), Some(LB02));
+    assert_eq!(r.next_deadline(), Some(DELAY + MDI));
+    // Its priority 0 within the delay: Skew_Time from the delay's end.
+    r.handle(3_000 * MS, advert(LB02, 0, 3_000 * MS));
+    assert_eq!(r.next_deadline(), Some(DELAY + SKEW));
+    let a = r.handle(DELAY + SKEW, Input::Timer);
+    assert!(a.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: Reason::MasterDown,
+    }));
+    // After the delay, an advert restarts the timer from its arrival, as without one.
+    let mut r = Router::new(params(100));
+    r.delay_start(DELAY);
+    r.handle(0, Input::Startup);
+    r.handle(6_000 * MS, advert(LB02, 150, 6_000 * MS));
+    assert_eq!(r.next_deadline(), Some(6_000 * MS + MDI));
+}
+
+/// The owner, and keepalived's `state MASTER`, under a startup delay: backup until the delay
+/// ends, then master for the reason it had at startup; one that heard a better master within
+/// the delay follows it instead.
+#[test]
+fn keepalived_startup_delay_holds_the_owner_and_state_master_until_its_end() {
+    const DELAY: Nanos = 5_000 * MS;
+    let mut owner = Router::new(params(255));
+    owner.delay_start(DELAY);
+    let a = owner.handle(0, Input::Startup);
+    assert_eq!(changed_to(&a), Some(State::Backup));
+    assert!(!a.contains(&Action::TakeOver));
+    assert_eq!(owner.next_deadline(), Some(DELAY));
+    // A lower priority advert within the delay changes nothing: the owner preempts it.
+    owner.handle(1_000 * MS, advert(LB02, 100, 1_000 * MS));
+    assert!(owner.handle(DELAY - 1, Input::Timer).is_empty());
+    let a = owner.handle(DELAY, Input::Timer);
+    assert!(a.contains(&Action::TakeOver));
+    assert!(a.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: Reason::AddressOwner,
+    }));
+
+    let mut p = params(100);
+    p.start_as_master = true;
+    let mut r = Router::new(p);
+    r.delay_start(DELAY);
+    r.handle(0, Input::Startup);
+    assert_eq!((r.state(), r.next_deadline()), (State::Backup, Some(DELAY)));
+    let a = r.handle(DELAY, Input::Timer);
+    assert!(a.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: Reason::InitialStateMaster,
+    }));
+    // Hearing a better master within the delay, it follows it like any backup.
+    let mut r = Router::new(p);
+    r.delay_start(DELAY);
+    r.handle(0, Input::Startup);
+    r.handle(1_000 * MS, advert(LB02, 150, 1_000 * MS));
+    assert_eq!(r.next_deadline(), Some(DELAY + MDI));
+    assert!(r.handle(DELAY, Input::Timer).is_empty());
+    assert_eq!(r.state(), State::Backup);
+}
