@@ -766,3 +766,71 @@ fn lab_mcast_group6_vrrpd_and_keepalived_form_one_group() {
         "advert MACs:\n{macs}"
     );
 }
+
+/// `vrrp_startup_delay 2`, the same file for keepalived (lb02) and vrrpd (lb01), each alone on
+/// its VRIDs: a backup at priority 100 (Master_Down_Interval 3.61 s) and the address owner with
+/// `state MASTER`. Neither daemon has a master within the delay; the owner takes over as it
+/// ends, the backup a Master_Down_Interval after it (keepalived 2.2.7 measured alone: 3.06 and
+/// 6.67 s after its start with a delay of 3 s).
+#[test]
+fn startup_delay_holds_vrrpd_and_keepalived_alike() {
+    if !lab::privileged("startup_delay_holds_vrrpd_and_keepalived_alike") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = |file: &str, base: u8| {
+        let text = format!(
+            "global_defs {{\n    vrrp_startup_delay 2\n}}\n\
+             vrrp_instance VI_B {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {}\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        192.0.2.{}\n    }}\n}}\n\
+             vrrp_instance VI_O {{\n    state MASTER\n    interface eth0\n    virtual_router_id {}\n    priority 255\n    advert_int 1\n    virtual_ipaddress {{\n        192.0.2.{}\n    }}\n}}\n",
+            base,
+            base,
+            base + 1,
+            base + 1
+        );
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (ours, theirs) = (conf("v.conf", 70), conf("k.conf", 80));
+    let start = std::time::Instant::now();
+    let k = Keepalived::start(lab.host("lb02"), &theirs, &dir, "k-lb02");
+    let v = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours, &dir, "v-lb01");
+    // When each instance of each daemon was first seen MASTER, from the start.
+    let mut first = std::collections::BTreeMap::new();
+    while start.elapsed() < Duration::from_secs(8) && first.len() < 4 {
+        let at = start.elapsed();
+        let theirs = lab::daemon::logged_states(&k.log_text());
+        for s in v.statuses().unwrap_or_default() {
+            if s.state == "MASTER" {
+                first.entry(format!("vrrpd {}", s.name)).or_insert(at);
+            }
+        }
+        for (name, state) in theirs {
+            if state == "MASTER" {
+                first.entry(format!("keepalived {name}")).or_insert(at);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = format!("{first:?}\n{}\n{}", v.log_text(), k.log_text());
+    assert!(
+        v.log_text().contains("Delaying startup for 2 seconds"),
+        "{report}"
+    );
+    assert!(
+        k.log_text().contains("Delaying startup for 2 seconds"),
+        "{report}"
+    );
+    for daemon in ["vrrpd", "keepalived"] {
+        let owner = first[&format!("{daemon} VI_O")];
+        let backup = first[&format!("{daemon} VI_B")];
+        // Never within the delay; the backup never before the delay and its Master_Down_Interval.
+        assert!(owner >= Duration::from_secs(2), "{daemon}: {report}");
+        assert!(backup >= Duration::from_millis(5_609), "{daemon}: {report}");
+        assert!(owner < Duration::from_millis(3_000), "{daemon}: {report}");
+        assert!(backup < Duration::from_millis(6_800), "{daemon}: {report}");
+    }
+}
