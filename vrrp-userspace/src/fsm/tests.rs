@@ -530,14 +530,22 @@ fn keepalived_sync_group_hold_restarts_the_master_down_timer() {
     assert_eq!(r.next_deadline(), Some(2 * MDI));
 }
 
+/// The startup delay of the tests below: 5 s.
+const DELAY: Nanos = 5_000 * MS;
+
+/// A router started at 0 under [`DELAY`], and what its start did.
+fn started_delayed(p: Params) -> (Router, Vec<Action>) {
+    let mut r = Router::new(p);
+    r.delay_start(DELAY);
+    let a = r.handle(0, Input::Startup);
+    (r, a)
+}
+
 /// keepalived's `vrrp_startup_delay` of 5 s: a backup's Master_Down_Timer runs from the end of
 /// the delay, and an advert heard within it restarts the timer from there too.
 #[test]
 fn keepalived_startup_delay_starts_the_master_down_timer_at_its_end() {
-    const DELAY: Nanos = 5_000 * MS;
-    let mut r = Router::new(params(100));
-    r.delay_start(DELAY);
-    let a = r.handle(0, Input::Startup);
+    let (mut r, a) = started_delayed(params(100));
     assert_eq!(changed_to(&a), Some(State::Backup));
     assert_eq!(r.next_deadline(), Some(DELAY + MDI));
     // Silent until the timer, measured from the delay's end: master then, not before.
@@ -557,9 +565,7 @@ fn keepalived_startup_delay_starts_the_master_down_timer_at_its_end() {
         reason: Reason::MasterDown,
     }));
     // After the delay, an advert restarts the timer from its arrival, as without one.
-    let mut r = Router::new(params(100));
-    r.delay_start(DELAY);
-    r.handle(0, Input::Startup);
+    let (mut r, _) = started_delayed(params(100));
     r.handle(6_000 * MS, advert(LB02, 150, 6_000 * MS));
     assert_eq!(r.next_deadline(), Some(6_000 * MS + MDI));
 }
@@ -569,10 +575,7 @@ fn keepalived_startup_delay_starts_the_master_down_timer_at_its_end() {
 /// the delay follows it instead.
 #[test]
 fn keepalived_startup_delay_holds_the_owner_and_state_master_until_its_end() {
-    const DELAY: Nanos = 5_000 * MS;
-    let mut owner = Router::new(params(255));
-    owner.delay_start(DELAY);
-    let a = owner.handle(0, Input::Startup);
+    let (mut owner, a) = started_delayed(params(255));
     assert_eq!(changed_to(&a), Some(State::Backup));
     assert!(!a.contains(&Action::TakeOver));
     assert_eq!(owner.next_deadline(), Some(DELAY));
@@ -589,9 +592,7 @@ fn keepalived_startup_delay_holds_the_owner_and_state_master_until_its_end() {
 
     let mut p = params(100);
     p.start_as_master = true;
-    let mut r = Router::new(p);
-    r.delay_start(DELAY);
-    r.handle(0, Input::Startup);
+    let (mut r, _) = started_delayed(p);
     assert_eq!((r.state(), r.next_deadline()), (State::Backup, Some(DELAY)));
     let a = r.handle(DELAY, Input::Timer);
     assert!(a.contains(&Action::StateChanged {
@@ -600,9 +601,7 @@ fn keepalived_startup_delay_holds_the_owner_and_state_master_until_its_end() {
         reason: Reason::InitialStateMaster,
     }));
     // Hearing a better master within the delay, it follows it like any backup.
-    let mut r = Router::new(p);
-    r.delay_start(DELAY);
-    r.handle(0, Input::Startup);
+    let (mut r, _) = started_delayed(p);
     r.handle(1_000 * MS, advert(LB02, 150, 1_000 * MS));
     assert_eq!(r.next_deadline(), Some(DELAY + MDI));
     assert!(r.handle(DELAY, Input::Timer).is_empty());
