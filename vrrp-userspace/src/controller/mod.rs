@@ -1433,8 +1433,8 @@ impl Controller {
             sent: Vec::new(),
             beat_at: None,
             garp_interval: config.global.garp_interval_us * 1_000,
-            start_after: now + config.global.startup_delay_ms * 1_000_000,
             gna_interval: config.global.gna_interval_us * 1_000,
+            start_after: now + config.global.startup_delay_ms * 1_000_000,
             garp_queues: BTreeMap::new(),
             chores: chores::Chores::new(now),
             #[cfg(test)]

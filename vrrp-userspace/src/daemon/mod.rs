@@ -366,7 +366,7 @@ impl<F: Frames> Daemon<F> {
             let alarm_set = alarm.is_some();
             let mut alarm_failed = None;
             let mut timer = false;
-            let (mut stop, mut reload, mut event, mut refresh) = (false, false, false, false);
+            let (mut stop, mut reload, mut refresh) = (false, false, false);
             let mut reload_reply = None;
             let mut script = None;
             let mut tracked = None;
@@ -456,6 +456,7 @@ impl<F: Frames> Daemon<F> {
                 self.feed(Input::Links(vec![change])).await;
             }
             let mut conflicts = Vec::new();
+            let mut event = false;
             for (name, iface) in &mut self.ifaces {
                 // Events wake us; the stamps carry the adverts' data. Address conflicts are
                 // the controller's to report. Whether XDP asked for the stamps is told by the
