@@ -126,7 +126,8 @@ fn main() -> Result<()> {
     check(&stop)?;
 
     say(
-        "Starting vrrpd on lb01 (lb01.conf: state MASTER, priority 100) and lb02 (lb02.conf: BACKUP, 90)",
+        "Starting vrrpd on lb01 (lb01.conf: state MASTER, priority 100) and lb02 (lb02.conf: BACKUP, 90); \
+         as keepalived, both wait a Master_Down_Interval for a master, lb01's the shorter (3.61 s)",
     );
     let lb01 = Vrrpd::start(
         &bin,
@@ -142,7 +143,7 @@ fn main() -> Result<()> {
         &dir,
         "lb02",
     );
-    wait_for(Duration::from_secs(6), || {
+    wait_for(Duration::from_secs(9), || {
         lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
     })
     .with_context(|| format!("no election; lb01 log:\n{}", lb01.log_text()))?;

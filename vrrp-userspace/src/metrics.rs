@@ -300,7 +300,6 @@ const STATES: [State; 4] = [
 pub fn reason_label(reason: &Reason) -> &'static str {
     match reason {
         Reason::AddressOwner => "address_owner",
-        Reason::InitialStateMaster => "initial_state_master",
         Reason::Startup => "startup",
         Reason::MasterDown => "master_down",
         Reason::HigherPriority { .. } => "higher_priority",

@@ -55,8 +55,8 @@ struct Member {
     state: State,
     /// A tracked object of its own is down (weight 0).
     faulty: bool,
-    /// keepalived's `wantstate == MASTER`: its Master_Down_Timer ran out (or its configured
-    /// state is MASTER and it has not heard a master since).
+    /// keepalived's `wantstate == MASTER`: its Master_Down_Timer ran out (or the group starts
+    /// master and it has not heard a master since).
     wants_master: bool,
 }
 
@@ -65,26 +65,38 @@ struct Member {
 pub struct Group {
     name: String,
     state: State,
+    /// Every member is an address owner with `state MASTER`.
+    starts_master: bool,
     members: Vec<Member>,
 }
 
 impl Group {
-    /// A group of `members` (instance name, whether its configured state is MASTER), not yet
-    /// started.
+    /// A group of `members` (instance name, whether it is the address owner with `state
+    /// MASTER`), not yet started. Its members start wanting MASTER only if all of them are
+    /// such owners: keepalived (vrrp_complete_init) starts every member of any other group
+    /// wanting BACKUP, whatever their `state`.
     pub fn new(name: &str, members: impl IntoIterator<Item = (String, bool)>) -> Self {
+        let members: Vec<(String, bool)> = members.into_iter().collect();
+        let starts_master = members.iter().all(|(_, owner_master)| *owner_master);
         Group {
             name: name.to_string(),
             state: State::Initialize,
+            starts_master,
             members: members
                 .into_iter()
-                .map(|(name, wants_master)| Member {
+                .map(|(name, _)| Member {
                     name,
                     state: State::Initialize,
                     faulty: false,
-                    wants_master,
+                    wants_master: starts_master,
                 })
                 .collect(),
         }
+    }
+
+    /// Whether its members take over at startup: all are address owners with `state MASTER`.
+    pub fn starts_master(&self) -> bool {
+        self.starts_master
     }
 
     /// The group's name.
@@ -364,19 +376,24 @@ mod tests {
     }
 
     #[test]
-    fn configured_master_members_want_master_from_the_start() {
+    fn owner_master_members_want_master_from_the_start_only_all_together() {
         let mut g = Group::new(
             "VG_1",
             [("VI_1".to_string(), true), ("VI_2".to_string(), true)],
         );
         g.start();
+        assert!(g.starts_master());
         assert!(g.may_become_master("VI_1"));
+        // One member that is not an owner with `state MASTER`: nobody wants master at first,
+        // the owner's timer running out does not count for the other's.
         let mut g = Group::new(
             "VG_1",
             [("VI_1".to_string(), true), ("VI_2".to_string(), false)],
         );
         g.start();
-        assert!(!g.may_become_master("VI_1"));
+        assert!(!g.starts_master());
+        assert!(!g.may_become_master("VI_2"));
+        assert!(g.may_become_master("VI_1"), "VI_2 now wants master");
     }
 
     #[test]

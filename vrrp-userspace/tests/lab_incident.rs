@@ -139,7 +139,9 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
         &dir,
     );
     let s = lb01.status_json()[0].clone();
-    assert_eq!(s["reason"], "initial state MASTER");
+    // As keepalived 2.2.7, `state MASTER` at priority 100 starts in BACKUP and takes over
+    // when no master spoke within its Master_Down_Interval.
+    assert_eq!(s["reason"], "no advert for 3.61 s since entering BACKUP");
     assert_eq!(s["master_priority"], 100);
     // Two subscribers on lb02 at once, one of them on lb01.
     let json02 = Follower::start(&lb02, true);

@@ -834,3 +834,190 @@ fn startup_delay_holds_vrrpd_and_keepalived_alike() {
         assert!(backup < Duration::from_millis(6_800), "{daemon}: {report}");
     }
 }
+
+/// One keepalived.conf of `(name, state, priority, vrid)` instances at 1 s, the VIP of each
+/// 192.0.2.VRID.
+fn instances_config(dir: &Path, file: &str, instances: &[(&str, &str, u8, u8)]) -> PathBuf {
+    let mut text = String::new();
+    for (name, state, priority, vrid) in instances {
+        text.push_str(&format!(
+            "vrrp_instance {name} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        192.0.2.{vrid}\n    }}\n}}\n"
+        ));
+    }
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// keepalived 2.2.7's start rule and reload, run side by side with the same file (each daemon
+/// on VRIDs of its own, alone on the wire): only the owner with `state MASTER` takes over at
+/// once; the owner with `state BACKUP` and `state MASTER` at priority 100 wait their
+/// Master_Down_Interval (3.00 and 3.61 s; keepalived measured alone: 3.04 and 3.65 s). Then a
+/// reload that raises VI_M's priority keeps it master in both: no transition, its VIP held
+/// throughout, no priority 0 on the wire.
+#[test]
+fn start_rule_and_reload_of_a_changed_master_as_keepalived() {
+    if !lab::privileged("start_rule_and_reload_of_a_changed_master_as_keepalived") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = |file: &str, base: u8, priority: u8| {
+        instances_config(
+            &dir,
+            file,
+            &[
+                ("VI_M", "MASTER", priority, base),
+                ("VI_O", "BACKUP", 255, base + 1),
+                ("VI_OM", "MASTER", 255, base + 2),
+            ],
+        )
+    };
+    let (ours, theirs) = (conf("v.conf", 60, 100), conf("k.conf", 65, 100));
+    let start = std::time::Instant::now();
+    let k = Keepalived::start(lab.host("lb02"), &theirs, &dir, "k-lb02");
+    let v = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours, &dir, "v-lb01");
+    let mut first = std::collections::BTreeMap::new();
+    while start.elapsed() < Duration::from_secs(7) && first.len() < 6 {
+        let at = start.elapsed();
+        for s in v.statuses().unwrap_or_default() {
+            if s.state == "MASTER" {
+                first.entry(format!("vrrpd {}", s.name)).or_insert(at);
+            }
+        }
+        for (name, state) in lab::daemon::logged_states(&k.log_text()) {
+            if state == "MASTER" {
+                first.entry(format!("keepalived {name}")).or_insert(at);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = format!("{first:?}\n{}\n{}", v.log_text(), k.log_text());
+    let ms = Duration::from_millis;
+    for daemon in ["vrrpd", "keepalived"] {
+        let at = |name: &str| {
+            *first
+                .get(&format!("{daemon} {name}"))
+                .unwrap_or_else(|| panic!("{daemon} {name} never MASTER: {report}"))
+        };
+        assert!(at("VI_OM") < ms(1_500), "{daemon}: {report}");
+        assert!(
+            (ms(3_000)..ms(4_500)).contains(&at("VI_O")),
+            "{daemon}: {report}"
+        );
+        assert!(
+            (ms(3_609)..ms(5_000)).contains(&at("VI_M")),
+            "{daemon}: {report}"
+        );
+    }
+    // The reload: VI_M at priority 110, in both files.
+    conf("v.conf", 60, 110);
+    conf("k.conf", 65, 110);
+    let pcap = dir.join("reload.pcap");
+    let cap = lab.capture(&pcap);
+    std::thread::sleep(ms(500));
+    let logged = k.log_text().len();
+    v.child.signal(nix::sys::signal::Signal::SIGHUP);
+    k.child.signal(nix::sys::signal::Signal::SIGHUP);
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < Duration::from_secs(3) {
+        assert!(
+            holds(lab.host("lb01"), "192.0.2.60"),
+            "vrrpd let VI_M's VIP go: {}",
+            v.log_text()
+        );
+        assert!(
+            holds(lab.host("lb02"), "192.0.2.65"),
+            "keepalived let VI_M's VIP go: {}",
+            k.log_text()
+        );
+        std::thread::sleep(ms(10));
+    }
+    drop(cap);
+    let (vlog, klog) = (v.log_text(), k.log_text());
+    assert!(
+        vlog.contains("VI_M: reloaded in place, stays MASTER"),
+        "{vlog}"
+    );
+    assert!(
+        klog[logged..].contains("Reload"),
+        "keepalived did not reload: {klog}"
+    );
+    assert!(!klog[logged..].contains("(VI_M) Entering"), "{klog}");
+    let s = v.statuses().unwrap();
+    let m = s.iter().find(|s| s.name == "VI_M").unwrap();
+    assert_eq!((m.state.as_str(), m.priority), ("MASTER", 110), "{vlog}");
+    let zeros = tshark_fields(&pcap, "vrrp.prio == 0", "ip.src");
+    assert!(
+        zeros.trim().is_empty(),
+        "priority 0 at a reload from {zeros}"
+    );
+    let adverts = tshark_fields(&pcap, "vrrp.prio == 110", "ip.src");
+    assert!(
+        adverts.contains("192.0.2.4") && adverts.contains("192.0.2.5"),
+        "{adverts}"
+    );
+}
+
+/// A node started with `state MASTER` at priority 100 while a master of priority 150 runs
+/// (vrrpd on lb02): keepalived 2.2.7 and vrrpd alike (both on lb01, a VRID each) stay BACKUP,
+/// never add the VIP and never take it from the running master.
+#[test]
+fn state_master_started_beside_a_better_master_stays_backup_as_keepalived() {
+    if !lab::privileged("state_master_started_beside_a_better_master_stays_backup_as_keepalived") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let running = instances_config(
+        &dir,
+        "running.conf",
+        &[("VI_V", "BACKUP", 150, 71), ("VI_K", "BACKUP", 150, 72)],
+    );
+    let master = Vrrpd::start(&vrrpd(), lab.host("lb02"), &running, &dir, "lb02");
+    wait_for(Duration::from_secs(8), || {
+        holds(lab.host("lb02"), "192.0.2.71") && holds(lab.host("lb02"), "192.0.2.72")
+    })
+    .unwrap_or_else(|| panic!("no master on lb02: {}", master.log_text()));
+    let ours = instances_config(&dir, "v.conf", &[("VI_V", "MASTER", 100, 71)]);
+    let theirs = instances_config(&dir, "k.conf", &[("VI_K", "MASTER", 100, 72)]);
+    let pcap = dir.join("newcomers.pcap");
+    let cap = lab.capture(&pcap);
+    std::thread::sleep(Duration::from_millis(500));
+    let v = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours, &dir, "v-lb01");
+    let k = Keepalived::start(lab.host("lb01"), &theirs, &dir, "k-lb01");
+    let lb01 = lab.host("lb01");
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < Duration::from_secs(6) {
+        let report = || format!("{}\n{}", v.log_text(), k.log_text());
+        assert!(
+            !holds(lb01, "192.0.2.71"),
+            "vrrpd took the VIP: {}",
+            report()
+        );
+        assert!(
+            !holds(lb01, "192.0.2.72"),
+            "keepalived took the VIP: {}",
+            report()
+        );
+        assert_ne!(v.state().as_deref(), Some("MASTER"), "{}", report());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(cap);
+    assert_eq!(v.state().as_deref(), Some("BACKUP"), "{}", v.log_text());
+    assert_eq!(
+        lab::daemon::last_logged_state(&k.log_text(), "VI_K").as_deref(),
+        Some("BACKUP"),
+        "{}",
+        k.log_text()
+    );
+    assert!(holds(lab.host("lb02"), "192.0.2.71") && holds(lab.host("lb02"), "192.0.2.72"));
+    // On the wire too: no advert of priority 100 (a master's; a backup sends none).
+    let hundreds = tshark_fields(&pcap, "vrrp.prio == 100", "ip.src");
+    assert!(
+        hundreds.trim().is_empty(),
+        "adverts of the newcomers from {hundreds}"
+    );
+}

@@ -148,7 +148,7 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
     let dir = run_dir();
     let lb01 = start(&lab, &dir, "lb01", &config(&dir, "lb01", "MASTER", 100));
     let lb02 = start(&lab, &dir, "lb02", &config(&dir, "lb02", "BACKUP", 90));
-    states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(5));
+    states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(8));
     // lb02 has heard lb01 (the first adverts may predate its program).
     wait_for(Duration::from_secs(5), || {
         value(
@@ -171,7 +171,7 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
         must(
             &a1,
             "vrrpd_instance_transitions_total",
-            &[I, ("to", "master"), ("reason", "initial_state_master")]
+            &[I, ("to", "master"), ("reason", "master_down")]
         ),
         1.0,
         "{a1}"
@@ -477,7 +477,7 @@ fn a_scrape_flood_never_delays_the_adverts() {
     let dir = run_dir();
     let lb01 = start(&lab, &dir, "lb01", &config(&dir, "lb01", "MASTER", 100));
     let lb02 = start(&lab, &dir, "lb02", &config(&dir, "lb02", "BACKUP", 90));
-    states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(5));
+    states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(8));
     let before = scrape(lab.host("lb01"));
     let ns = lab.host("lb01");
     let stop = std::sync::atomic::AtomicBool::new(false);

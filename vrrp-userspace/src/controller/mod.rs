@@ -1360,6 +1360,36 @@ pub fn check(config: &Config, host: &Host) -> Result<(), String> {
     Ok(())
 }
 
+/// An instance's reason before its first transition.
+const STARTING: &str = "starting";
+
+/// What a reload keeps of a changed instance that is still the same router (keepalived's
+/// vrrp_exist: VRID, family, interface, unicast or not and from where, multicast group):
+/// keepalived 2.2.7 starts the new one in the old one's state (restore_vrrp_state).
+struct Resume {
+    /// MASTER or BACKUP.
+    state: State,
+    /// The addresses the old one had in XDP's maps (a master's new ones are announced).
+    vips: Vec<IpAddr>,
+}
+
+/// Whether a reload keeps the state of instance `old` in `new` (see [`Resume`]).
+fn same_router(old: &InstanceSpec, new: &InstanceSpec) -> bool {
+    old.vrid == new.vrid
+        && old.interface == new.interface
+        && map_family(old) == map_family(new)
+        && old.unicast_peers.is_empty() == new.unicast_peers.is_empty()
+        && old.unicast_src == new.unicast_src
+        && old.mcast_group4 == new.mcast_group4
+        && old.mcast_group6 == new.mcast_group6
+}
+
+/// The address owner (priority 255) with `state MASTER`: the only instance keepalived 2.2.7
+/// starts as master.
+fn owner_master(spec: &InstanceSpec) -> bool {
+    spec.priority.is_owner() && spec.state == InitialState::Master
+}
+
 /// An instance's advert source and unicast source on `host`.
 fn addresses(spec: &InstanceSpec, host: &Host) -> Result<(IpAddr, Option<IpAddr>), String> {
     let info = host
@@ -2509,9 +2539,7 @@ impl Controller {
     /// Sets up one sync group of `specs`' instances and starts it (BACKUP).
     fn add_group(&mut self, spec: SyncGroupSpec, specs: &[InstanceSpec]) {
         let members = spec.instances.iter().map(|name| {
-            let master = specs
-                .iter()
-                .any(|i| &i.name == name && i.state == InitialState::Master);
+            let master = specs.iter().any(|i| &i.name == name && owner_master(i));
             (name.clone(), master)
         });
         let mut group = Group::new(&spec.name, members);
@@ -2560,29 +2588,40 @@ impl Controller {
 
     /// Starts one instance (after [`check`]): stale VIPs removed, the router and its VIPs in
     /// the maps, the state machine started in the state its sync group and tracking allow.
-    fn add_instance(&mut self, spec: InstanceSpec, host: &Host, now: Nanos) {
+    /// `resume`: the state a reload keeps (see [`Resume`]), else a start.
+    fn add_instance(
+        &mut self,
+        spec: InstanceSpec,
+        host: &Host,
+        now: Nanos,
+        resume: Option<Resume>,
+    ) {
         let Ok((primary, unicast_src)) = addresses(&spec, host) else {
             return;
         };
         let family = map_family(&spec);
-        // Routes and rules an earlier vrrpd (or keepalived) left go before their addresses.
-        if !spec.routes.is_empty() || !spec.rules.is_empty() {
-            self.out.push(Effect::RemoveRoutes {
+        let master = resume.as_ref().is_some_and(|r| r.state == State::Master);
+        // Stale VIPs, and before them routes and rules, that an earlier vrrpd (or keepalived)
+        // left go; not those of a master kept across a reload, which are its own.
+        if !master {
+            if !spec.routes.is_empty() || !spec.rules.is_empty() {
+                self.out.push(Effect::RemoveRoutes {
+                    instance: spec.name.clone(),
+                    routes: spec.routes.clone(),
+                    rules: spec.rules.clone(),
+                });
+            }
+            self.out.push(Effect::RemoveStaleVips {
                 instance: spec.name.clone(),
-                routes: spec.routes.clone(),
-                rules: spec.rules.clone(),
+                iface: spec.interface.clone(),
+                vips: spec
+                    .vips
+                    .iter()
+                    .chain(&spec.excluded_vips)
+                    .cloned()
+                    .collect(),
             });
         }
-        self.out.push(Effect::RemoveStaleVips {
-            instance: spec.name.clone(),
-            iface: spec.interface.clone(),
-            vips: spec
-                .vips
-                .iter()
-                .chain(&spec.excluded_vips)
-                .cloned()
-                .collect(),
-        });
         for vip in &spec.excluded_vips {
             if family == Family::Ipv6 && vip.address.is_ipv4() {
                 self.log(
@@ -2597,17 +2636,18 @@ impl Controller {
             }
         }
         let verdict = self.verdict(&spec);
-        // A member of a sync group starts as master only if the group lets it (keepalived
-        // starts it in the group's state); nobody starts as master with a fault.
-        let wants_master = spec.state == InitialState::Master;
+        // keepalived 2.2.7 (vrrp_init_state) takes over at startup only as the address owner
+        // with `state MASTER`, and in a sync group only if every member is one; any other
+        // instance starts in BACKUP and waits its Master_Down_Interval. Nobody starts as
+        // master with a fault.
         let start_as_master = verdict != Verdict::Fault
+            && spec.state == InitialState::Master
             && match self.group_of(&spec.name) {
                 Some(g) => {
                     let group = &mut self.groups[g].1;
-                    (wants_master || group.state() == State::Master)
-                        && group.may_become_master(&spec.name)
+                    group.starts_master() && group.may_become_master(&spec.name)
                 }
-                None => wants_master,
+                None => true,
             };
         let mut router = Router::new(Params {
             version: spec.version,
@@ -2655,7 +2695,7 @@ impl Controller {
             fault: false,
             broken: None,
             since: now,
-            reason: "starting".into(),
+            reason: STARTING.into(),
             history: VecDeque::with_capacity(1),
             last_advert: None,
             adverts_sent: 0,
@@ -2671,7 +2711,8 @@ impl Controller {
         let i = self.instances.len() - 1;
         self.instances[i].source = Self::source_of(&mut self.sources, &self.instances[i]);
         let iface = self.instances[i].spec.interface.clone();
-        self.set_router(i, false);
+        // A kept master's XDP entry stays a master's: it answers for the VIPs throughout.
+        self.set_router(i, master);
         let inst = &self.instances[i];
         self.out.push(Effect::MapVips {
             instance: inst.name(),
@@ -2680,11 +2721,128 @@ impl Controller {
             vrid: inst.spec.vrid.get(),
             vips: inst.mapped_vips(),
         });
-        self.input(i, now, fsm::Input::Startup);
+        match resume {
+            None => self.input(i, now, fsm::Input::Startup),
+            Some(r) => self.resume(i, now, r),
+        }
         if verdict == Verdict::Fault {
             self.instances[i].track_fault = true;
             self.apply_fault(i, now);
         }
+    }
+
+    /// Starts the new router of instance `i` in the state a reload keeps: a master's VIPs,
+    /// routes and VMAC are (still) there, its advert leaves now, and gratuitous ARPs / NAs go
+    /// out only if the reload added a VIP (one burst for all, as keepalived's
+    /// `vrrp_send_link_update` after restore_vrrp_state); a backup's timer starts now.
+    fn resume(&mut self, i: usize, now: Nanos, r: Resume) {
+        let actions = self.instances[i].router.resume(now, r.state);
+        if r.state == State::Master {
+            let inst = &mut self.instances[i];
+            let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
+            let garp = inst.spec.garp;
+            if inst.mapped_vips().iter().any(|a| !r.vips.contains(a)) {
+                inst.garp_at = vec![(now, garp.master_repeat.max(1))];
+            }
+            inst.refresh_at = (garp.master_refresh_s > 0)
+                .then(|| now + u64::from(garp.master_refresh_s) * 1_000_000_000);
+            let vips = inst.all_vips();
+            let routes = inst.add_routes();
+            self.out.push(Effect::AddVips {
+                instance: instance.clone(),
+                iface: iface.clone(),
+                vips,
+            });
+            self.out.extend(routes);
+            self.out.push(Effect::Flush);
+            self.out.push(Effect::JoinVmac {
+                instance,
+                iface,
+                vmac,
+            });
+            self.send_garps(i, now);
+        }
+        for action in actions {
+            self.act(i, now, action);
+        }
+        let name = self.instances[i].name();
+        self.log(
+            log::Level::Info,
+            format!("{name}: reloaded in place, stays {}", r.state),
+        );
+    }
+
+    /// Forgets instance `i`, whose new configuration a reload starts in its state
+    /// ([`Resume`]): no priority 0, nothing released but what `new` no longer has (its VIPs,
+    /// their XDP entries, its routes and rules); what it was, for its history.
+    fn retire_instance(&mut self, i: usize, new: &InstanceSpec) -> Inst {
+        let inst = self.instances.remove(i);
+        self.index_sources();
+        let instance = inst.name();
+        for (queue, _) in self.garp_queues.values_mut() {
+            queue.retain(|e| !matches!(e, Effect::SendGarps { instance: n, .. } if *n == instance));
+        }
+        if inst.router.state() == State::Master {
+            let routes: Vec<Route> = inst
+                .spec
+                .routes
+                .iter()
+                .filter(|r| !new.routes.contains(r))
+                .cloned()
+                .collect();
+            let rules: Vec<Rule> = inst
+                .spec
+                .rules
+                .iter()
+                .filter(|r| !new.rules.contains(r))
+                .cloned()
+                .collect();
+            if !routes.is_empty() || !rules.is_empty() {
+                self.out.push(Effect::RemoveRoutes {
+                    instance: instance.clone(),
+                    routes,
+                    rules,
+                });
+            }
+            let kept: Vec<IpAddr> = new
+                .vips
+                .iter()
+                .chain(&new.excluded_vips)
+                .map(|v| v.address)
+                .collect();
+            let gone: Vec<Vip> = inst
+                .all_vips()
+                .into_iter()
+                .filter(|v| !kept.contains(&v.address))
+                .collect();
+            if !gone.is_empty() {
+                self.out.push(Effect::RemoveVips {
+                    instance: instance.clone(),
+                    iface: inst.spec.interface.clone(),
+                    vips: gone,
+                });
+            }
+        }
+        let mapped: Vec<IpAddr> = new
+            .vips
+            .iter()
+            .chain(&new.excluded_vips)
+            .map(|v| v.address)
+            .collect();
+        let unmapped: Vec<IpAddr> = inst
+            .mapped_vips()
+            .into_iter()
+            .filter(|a| !mapped.contains(a))
+            .collect();
+        if !unmapped.is_empty() {
+            self.out.push(Effect::UnmapVips {
+                instance,
+                iface: inst.spec.interface.clone(),
+                family: inst.family,
+                vips: unmapped,
+            });
+        }
+        inst
     }
 
     /// Stops instance `i` as SIGTERM would (priority 0 if master, VIPs released) and forgets it;
@@ -2716,8 +2874,9 @@ impl Controller {
     }
 
     /// A new configuration: a bad one is refused and the running one stays; otherwise
-    /// unchanged instances keep their state (a master stays master), changed ones restart,
-    /// removed ones stop, new ones start.
+    /// unchanged instances keep their state (a master stays master), and so do changed ones
+    /// that are still the same router outside sync groups ([`Resume`]); other changed ones
+    /// restart, removed ones stop, new ones start.
     /// Applies `config` in place of the running one; with `recreated`, the instances on that
     /// interface restart too, unchanged as they are (their interface, maps and sockets are new).
     fn reload(&mut self, now: Nanos, config: &Config, host: &Host, recreated: Option<&str>) {
@@ -2794,8 +2953,41 @@ impl Controller {
                 break;
             }
         }
+        // keepalived 2.2.7 keeps the state of a changed instance that is still the same router
+        // ([`Resume`]): a master stays master (no priority 0, its VIPs stay but those the
+        // reload took away), a backup stays backup. Not one of a sync group, which restarts
+        // with its group, nor one in FAULT or with a failed effect, nor one on an interface
+        // created again (its maps are new).
+        let grouped = |name: &str| {
+            old_groups
+                .iter()
+                .chain(new_groups)
+                .any(|g| g.instances.iter().any(|i| i == name))
+        };
+        let mut resumed: BTreeMap<String, Resume> = self
+            .instances
+            .iter()
+            .filter(|x| {
+                restart.contains(&x.spec.name)
+                    && matches!(x.router.state(), State::Master | State::Backup)
+                    && x.broken.is_none()
+                    && Some(x.spec.interface.as_str()) != recreated
+                    && !grouped(&x.spec.name)
+                    && new
+                        .iter()
+                        .any(|n| n.name == x.spec.name && same_router(&x.spec, n))
+            })
+            .map(|x| {
+                let resume = Resume {
+                    state: x.router.state(),
+                    vips: x.mapped_vips(),
+                };
+                (x.name(), resume)
+            })
+            .collect();
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let (mut stopped_names, mut started_names) = (Vec::new(), Vec::new());
+        let mut changed_names = Vec::new();
         // A restarted instance keeps its history and its reports' counts (by name).
         let mut carried: BTreeMap<String, Inst> = BTreeMap::new();
         self.cause = match recreated {
@@ -2804,8 +2996,16 @@ impl Controller {
         };
         let mut i = 0;
         while i < self.instances.len() {
-            if restart.contains(&self.instances[i].spec.name) {
-                stopped_names.push(self.instances[i].name());
+            let name = self.instances[i].name();
+            if resumed.contains_key(&name) {
+                let spec = new
+                    .iter()
+                    .find(|n| n.name == name)
+                    .expect("resumed: in the new");
+                let old = self.retire_instance(i, spec);
+                carried.insert(name, old);
+            } else if restart.contains(&name) {
+                stopped_names.push(name);
                 let old = self.remove_instance(i, now);
                 carried.insert(old.name(), old);
                 stopped += 1;
@@ -2871,7 +3071,9 @@ impl Controller {
         for spec in new {
             if !self.instances.iter().any(|x| *x.spec == *spec) {
                 added = true;
-                self.add_instance(spec.clone(), host, now);
+                let resume = resumed.remove(&spec.name);
+                let in_place = resume.is_some();
+                self.add_instance(spec.clone(), host, now, resume);
                 if let Some(old) = carried.remove(&spec.name)
                     && let Some(new) = self.instances.iter_mut().find(|x| x.spec.name == spec.name)
                 {
@@ -2879,21 +3081,37 @@ impl Controller {
                     for t in fresh {
                         incident::record(&mut new.history, t);
                     }
+                    if in_place && new.since == now && new.reason.as_ref() == STARTING {
+                        (new.since, new.reason) = (old.since, old.reason);
+                    }
                     new.split_brains += old.split_brains;
                     new.address_conflicts += old.address_conflicts;
                     new.adverts_sent += old.adverts_sent;
                 }
-                started += 1;
-                started_names.push(spec.name.clone());
+                if in_place {
+                    changed_names.push(spec.name.clone());
+                } else {
+                    started += 1;
+                    started_names.push(spec.name.clone());
+                }
             }
         }
         self.beats_before(mark, now, added, beat_at);
         self.keep_specs(config);
         self.retrack(now, "reload");
-        let summary =
-            format!("reloaded: {kept} instance(s) unchanged, {stopped} stopped, {started} started");
+        let in_place = match changed_names.len() {
+            0 => String::new(),
+            n => format!(", {n} changed in place"),
+        };
+        let summary = format!(
+            "reloaded: {kept} instance(s) unchanged{in_place}, {stopped} stopped, {started} started"
+        );
         let mut outcome = summary.clone();
-        for (what, names) in [("stopped", &stopped_names), ("started", &started_names)] {
+        for (what, names) in [
+            ("changed in place", &changed_names),
+            ("stopped", &stopped_names),
+            ("started", &started_names),
+        ] {
             if !names.is_empty() {
                 outcome.push_str(&format!("; {what}: {}", names.join(", ")));
             }
@@ -3155,7 +3373,7 @@ impl Controller {
         let mut added = false;
         for spec in specs {
             added = true;
-            self.add_instance(spec, host, now);
+            self.add_instance(spec, host, now, None);
         }
         self.beats_before(mark, now, added, beat_at);
     }

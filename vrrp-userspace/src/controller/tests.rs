@@ -127,30 +127,63 @@ fn transitions(effects: &[Effect]) -> Vec<(String, State)> {
         .collect()
 }
 
+/// Master_Down_Interval at `priority` and 1 s: 3 s + (256 − priority) × 100 cs / 256, rounded
+/// up to the microsecond.
+fn mdi(priority: u8) -> Nanos {
+    3 * SEC + ((256 - u64::from(priority)) * 1_000_000).div_ceil(256) * 1_000
+}
+
+/// Ticks `ctl` at `at` with no advert heard: keepalived 2.2.7 starts `state MASTER` below
+/// priority 255 as a backup, master once its Master_Down_Timer runs out, `mdi(priority)` on.
+fn up(ctl: &mut Controller, at: Nanos) -> Vec<Effect> {
+    tick(ctl, at, vec![])
+}
+
 #[test]
-fn a_sync_group_starts_as_master_only_if_every_member_wants_to() {
-    // One member configured MASTER, the other BACKUP: the group holds both in BACKUP.
+fn a_sync_group_starts_as_master_only_if_every_member_is_an_owner_with_state_master() {
+    // Owner with `state MASTER` and a backup: the group holds both in BACKUP, and the owner's
+    // timer running out does not count for its partner (keepalived clears its wantstate).
     let c = grouped(vec![
-        instance("VI_1", 1, 100, true),
+        instance("VI_1", 1, 255, true),
         instance("VI_2", 2, 100, false),
     ]);
-    let (ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
     assert_eq!(state(&ctl, "VI_2"), State::Backup);
-    // Both MASTER: both start as master, the group with them.
+    assert!(transitions(&tick(&mut ctl, mdi(255), vec![])).is_empty());
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    // Both `state MASTER` below 255: both start in BACKUP and take over together a
+    // Master_Down_Interval later (keepalived 2.2.7, measured: both MASTER at 3.75 s).
     let c = grouped(vec![
         instance("VI_1", 1, 100, true),
         instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    assert!(transitions(&tick(&mut ctl, MDI - 1, vec![])).is_empty());
+    assert_eq!(transitions(&tick(&mut ctl, MDI, vec![])).len(), 2);
+    // Both owners with `state MASTER`: both start as master, the group with them.
+    let c = grouped(vec![
+        instance("VI_1", 1, 255, true),
+        instance("VI_2", 2, 255, true),
     ]);
     let (ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert_eq!(state(&ctl, "VI_2"), State::Master);
     assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
         if line == "sync group VG_1: BACKUP -> MASTER (VI_1 became MASTER)")));
-    // Alone, `state MASTER` starts as master; nobody starts as master without a carrier.
-    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    // Alone: the owner with `state MASTER` starts as master, `state MASTER` below 255 and the
+    // owner with `state BACKUP` in BACKUP; nobody starts as master without a carrier.
+    let c = config(vec![
+        instance("VI_1", 1, 255, true),
+        instance("VI_2", 2, 100, true),
+        instance("VI_3", 3, 255, false),
+    ]);
     let (ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    assert_eq!(state(&ctl, "VI_3"), State::Backup);
     let mut down = host();
     down.links.insert("eth0".into(), false);
     let (ctl, _) = Controller::start(&c, &down, 0).unwrap();
@@ -188,6 +221,7 @@ fn a_sigterm_handover_ends_when_the_new_master_advertises() {
         instance("VI_2", 2, 100, false),
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, mdi(200));
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     let stop = 10 * SEC;
     let effects = ctl.handle(stop, Input::Stop);
@@ -220,6 +254,8 @@ fn a_sigterm_handover_ends_when_the_new_master_advertises() {
 fn a_sigterm_handover_gives_up_after_master_down_interval() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, mdi(200));
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
     let stop = 10 * SEC;
     ctl.handle(stop, Input::Stop);
     // Priority 200 at 1 s: 3 s + 56 × 100 / 256 = 21.875 cs.
@@ -242,6 +278,8 @@ fn a_sigterm_handover_gives_up_after_master_down_interval() {
 fn stopping_a_release_that_fails_is_tried_again_a_few_times() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, mdi(200));
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
     let stop = 10 * SEC;
     ctl.handle(stop, Input::Stop);
     let give_up = stop + 3_218_750_000;
@@ -267,6 +305,7 @@ fn stopping_a_release_that_fails_is_tried_again_a_few_times() {
     assert!(ctl.finished());
     // Failing every time, it gives up after STOP_RETRIES and says so.
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, mdi(200));
     ctl.handle(stop, Input::Stop);
     let mut at = give_up;
     let mut tries = 0;
@@ -297,19 +336,23 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
         instance("VI_2", 2, 200, true),
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    // VI_2's priority changes, VI_3 is new; VI_1 is the same.
+    // Both masters once their Master_Down_Timers ran out.
+    let t0 = mdi(200);
+    up(&mut ctl, t0);
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
+    // VI_2's VRID changes (another router), VI_3 is new; VI_1 is the same.
     let mut new = c.clone();
-    new.instances[1].priority = Priority(150);
+    new.instances[1].vrid = Vrid::new(4).unwrap();
     new.instances.push(instance("VI_3", 3, 100, false));
     let effects = ctl.handle(
-        SEC,
+        t0 + SEC,
         Input::Reload {
             config: Box::new(new.clone()),
             host: host(),
         },
     );
     // VI_1 keeps its mastership and its VIPs; VI_2 stops (priority 0, VIPs released) and
-    // starts again; VI_3 starts.
+    // starts again, in BACKUP (`state MASTER` below 255); VI_3 starts.
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert!(!removes_vips(&effects, "VI_1"));
     assert!(!transitions(&effects).iter().any(|(n, _)| n == "VI_1"));
@@ -318,7 +361,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
         transitions(&effects),
         vec![
             ("VI_2".to_string(), State::Initialize),
-            ("VI_2".to_string(), State::Master),
+            ("VI_2".to_string(), State::Backup),
             ("VI_3".to_string(), State::Backup),
         ]
     );
@@ -340,7 +383,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     bad.instances[0].interface = "eth9".into();
     let before: Vec<_> = ctl.instances();
     let effects = ctl.handle(
-        2 * SEC,
+        t0 + 2 * SEC,
         Input::Reload {
             config: Box::new(bad),
             host: host(),
@@ -359,7 +402,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     let mut fewer = new.clone();
     fewer.instances.remove(0);
     let effects = ctl.handle(
-        3 * SEC,
+        t0 + 3 * SEC,
         Input::Reload {
             config: Box::new(fewer),
             host: host(),
@@ -435,6 +478,9 @@ fn the_running_configuration_is_the_last_one_applied() {
 fn a_failing_effect_is_fault_with_its_reason_retried_with_backoff_until_it_recovers() {
     let c = config(vec![instance("VI_1", 1, 200, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    let t0 = mdi(200);
+    up(&mut ctl, t0);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
     let fail = |ctl: &mut Controller, at| {
         ctl.handle(
             at,
@@ -444,7 +490,7 @@ fn a_failing_effect_is_fault_with_its_reason_retried_with_backoff_until_it_recov
             )]),
         )
     };
-    let effects = fail(&mut ctl, SEC);
+    let effects = fail(&mut ctl, t0 + SEC);
     assert_eq!(state(&ctl, "VI_1"), State::Fault);
     assert_eq!(
         ctl.instances()[0].fault.as_deref(),
@@ -467,7 +513,7 @@ fn a_failing_effect_is_fault_with_its_reason_retried_with_backoff_until_it_recov
     assert_eq!(warnings(&effects), 1);
     assert!(removes_vips(&effects, "VI_1"));
     // Retries at 100 ms, then 200 ms, 400 ms … after each failure, capped at RETRY_MAX.
-    let mut at = SEC;
+    let mut at = t0 + SEC;
     let mut wait = RETRY_FIRST;
     for _ in 0..8 {
         assert!(ctl.next_wake(at) <= at + wait);
@@ -641,11 +687,12 @@ fn a_stamp_from_just_before_the_backup_began_names_its_master_at_once() {
     assert_eq!(master(&ctl), None);
     let deadline = ctl.routers().next().unwrap().1.next_deadline();
     assert_eq!(deadline, Some(start + MDI));
-    // Nor is one fed to a router that began as master.
-    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    // Nor is one fed to a router that began as master (the owner with `state MASTER`; a
+    // priority 255 from its higher address would beat it).
+    let c = config(vec![instance("VI_1", 1, 255, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), start).unwrap();
     assert_eq!(state(&ctl, "VI_1"), State::Master);
-    tick(&mut ctl, start + MS, vec![heard(1, 200, start - 300_000)]);
+    tick(&mut ctl, start + MS, vec![heard(1, 255, start - 300_000)]);
     assert_eq!(state(&ctl, "VI_1"), State::Master);
 }
 
@@ -690,8 +737,9 @@ fn a_reload_that_changes_a_group_member_restarts_its_group() {
 
 #[test]
 fn an_interface_created_again_but_not_reopened_yet_is_down_until_it_is() {
-    // eth0 was created again without its address yet: the driver cannot open it for VI_1.
-    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    // eth0 was created again without its address yet: the driver cannot open it for VI_1
+    // (the owner, master from the start).
+    let c = config(vec![instance("VI_1", 1, 255, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     let not_yet = || Input::NotReopened {
@@ -721,11 +769,12 @@ fn an_interface_created_again_but_not_reopened_yet_is_down_until_it_is() {
 
 #[test]
 fn an_interface_created_again_restarts_its_instances_in_its_new_maps_and_keeps_the_others() {
-    // VI_1 on eth0, VI_2 on eth1, both masters; eth0 is deleted (FAULT by its failing effects,
-    // here left out) and created again with a new index: the driver opened it anew and says so.
-    let mut other = instance("VI_2", 2, 200, true);
+    // VI_1 on eth0, VI_2 on eth1, both masters (owners, master from the start); eth0 is
+    // deleted (FAULT by its failing effects, here left out) and created again with a new
+    // index: the driver opened it anew and says so.
+    let mut other = instance("VI_2", 2, 255, true);
     other.interface = "eth1".into();
-    let c = config(vec![instance("VI_1", 1, 200, true), other]);
+    let c = config(vec![instance("VI_1", 1, 255, true), other]);
     let mut h = host();
     h.ifaces.insert("eth1".into(), h.ifaces["eth0"].clone());
     h.links.insert("eth1".into(), true);
@@ -1101,8 +1150,13 @@ fn a_takeover_after_priority_zero_and_without_any_master_say_so() {
 fn a_master_stepping_down_names_the_better_advert() {
     let c = config(vec![instance("VI_1", 1, 100, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    assert_eq!(&*view(&ctl, "VI_1").reason, "initial state MASTER");
-    tick(&mut ctl, SEC, vec![heard(1, 150, SEC)]);
+    up(&mut ctl, MDI);
+    let v = view(&ctl, "VI_1");
+    assert_eq!(
+        (v.state, &*v.reason),
+        (State::Master, "no advert for 3.61 s since entering BACKUP")
+    );
+    tick(&mut ctl, MDI + SEC, vec![heard(1, 150, MDI + SEC)]);
     let v = view(&ctl, "VI_1");
     assert_eq!(v.state, State::Backup);
     assert_eq!(
@@ -1144,6 +1198,7 @@ fn the_history_keeps_the_last_hour_and_at_most_a_hundred() {
 fn a_split_brain_is_reported_once_per_episode_and_ends_when_the_peer_goes_quiet() {
     let c = config(vec![instance("VI_1", 1, 100, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
     // Long a master, it hears another master of its VRID with a lower priority (a partition
     // healed, or a peer that does not hear us): reported at the first advert.
     let effects = tick(&mut ctl, 10 * SEC, vec![heard(1, 90, 10 * SEC)]);
@@ -1197,8 +1252,8 @@ fn a_split_brain_is_reported_once_per_episode_and_ends_when_the_peer_goes_quiet(
 
 #[test]
 fn an_advert_crossing_a_takeover_is_not_a_split_brain_unless_more_follow() {
-    let c = config(vec![instance("VI_1", 1, 100, true)]);
-    // Master since 0; the router it displaced sends one advert that crosses ours.
+    let c = config(vec![instance("VI_1", 1, 255, true)]);
+    // The owner, master since 0; the router it displaced sends one advert that crosses ours.
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     let effects = tick(&mut ctl, 250 * MS, vec![heard(1, 90, 200 * MS)]);
     assert!(events(&effects).is_empty(), "{effects:?}");
@@ -1224,6 +1279,7 @@ fn an_advert_crossing_a_takeover_is_not_a_split_brain_unless_more_follow() {
 fn an_equal_priority_master_with_a_lower_address_is_a_split_brain() {
     let c = config(vec![instance("VI_1", 1, 100, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
     let mut lower = heard(1, 100, 10 * SEC);
     lower.advert.src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3));
     let effects = tick(&mut ctl, 10 * SEC, vec![lower]);
@@ -1268,7 +1324,8 @@ fn an_interval_mismatch_is_reported_once_per_peer_and_interval() {
 
 #[test]
 fn a_fault_names_the_tracked_object_and_its_clearing_what_came_back() {
-    let mut a = instance("VI_1", 1, 100, true);
+    // The owner, master from the start.
+    let mut a = instance("VI_1", 1, 255, true);
     a.track_interfaces = vec![config::TrackInterface {
         interface: "eth1".into(),
         weight: 0,
@@ -1324,8 +1381,11 @@ fn a_sync_group_member_says_which_group_took_it_along() {
         instance("VI_2", 2, 100, true),
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // Both take over together at their Master_Down_Interval.
+    up(&mut ctl, MDI);
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
     // VI_1 hears a better master and steps down; VI_2 follows its group.
-    let effects = tick(&mut ctl, SEC, vec![heard(1, 200, SEC)]);
+    let effects = tick(&mut ctl, MDI + SEC, vec![heard(1, 200, MDI + SEC)]);
     assert_eq!(state(&ctl, "VI_2"), State::Backup);
     assert!(
         view(&ctl, "VI_2").reason.starts_with("sync group VG_1: "),
@@ -1464,6 +1524,7 @@ fn with_hook(mut spec: InstanceSpec) -> InstanceSpec {
 fn a_master_claiming_our_vips_from_our_vmac_is_a_split_brain_though_its_adverts_are_lost() {
     let c = config(vec![with_hook(instance("VI_1", 1, 90, true))]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, mdi(90));
     // Long a master, it hears no advert, but the other master answers each of ours with a
     // burst of gratuitous ARPs from the VMAC: the first burst is not yet a split brain (it
     // may cross our takeover), the next one an interval later is, reported once.
@@ -1529,10 +1590,15 @@ fn a_master_claiming_our_vips_from_our_vmac_is_a_split_brain_though_its_adverts_
 #[test]
 fn one_burst_from_our_vmac_and_claims_on_a_backup_are_no_split_brain() {
     let c = config(vec![
-        instance("VI_1", 1, 100, true),
+        instance("VI_1", 1, 255, true),
         with_hook(instance("VI_2", 2, 100, false)),
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    assert_eq!(
+        state(&ctl, "VI_1"),
+        State::Master,
+        "the owner, from the start"
+    );
     // The burst of the router we displaced, crossing our takeover: nothing follows.
     let mut effects = Vec::new();
     for _ in 0..5 {
@@ -1572,6 +1638,7 @@ fn one_burst_from_our_vmac_and_claims_on_a_backup_are_no_split_brain() {
 fn the_claims_and_adverts_of_one_other_master_are_one_episode_named_by_its_adverts() {
     let c = config(vec![with_hook(instance("VI_1", 1, 100, true))]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
     // The other master's takeover: its burst comes in before its first advert is read.
     let mut effects = Vec::new();
     for _ in 0..5 {
@@ -1630,10 +1697,13 @@ fn a_preempting_backup_names_the_lower_master_it_displaces() {
 fn an_instance_restarted_by_a_reload_keeps_its_history() {
     let c = config(vec![instance("VI_1", 1, 100, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    let mut changed = instance("VI_1", 1, 100, true);
+    up(&mut ctl, MDI);
+    // A new VRID: another router, which a reload restarts.
+    let mut changed = instance("VI_1", 2, 100, true);
     changed.priority = Priority(110);
+    let reload = MDI + SEC;
     ctl.handle(
-        SEC,
+        reload,
         Input::Reload {
             config: Box::new(config(vec![changed])),
             host: host(),
@@ -1648,14 +1718,16 @@ fn an_instance_restarted_by_a_reload_keeps_its_history() {
     assert_eq!(
         history,
         vec![
-            (0, "MASTER", "initial state MASTER"),
-            (SEC, "INIT", "shutdown: configuration reloaded"),
-            (SEC, "MASTER", "initial state MASTER"),
+            (0, "BACKUP", "startup"),
+            (MDI, "MASTER", "no advert for 3.61 s since entering BACKUP"),
+            (reload, "INIT", "shutdown: configuration reloaded"),
+            (reload, "BACKUP", "startup"),
         ]
     );
     assert_eq!(v.priority, Priority(110));
-    // Both runs' adverts: the first on start, priority 0 on the restart, one on the new start.
-    assert_eq!(v.adverts_sent, 3);
+    // Both runs' adverts: the first on taking over, priority 0 on the restart; the new run,
+    // in BACKUP (`state MASTER` below 255), has sent none yet.
+    assert_eq!(v.adverts_sent, 2);
 }
 
 /// Ticks every 10 ms from `at` until the controller sends an advert of `name` (at most 5 s);
@@ -1687,7 +1759,8 @@ fn refused() -> Input {
 
 #[test]
 fn refused_sends_become_fault_only_at_the_third_in_a_row() {
-    let c = config(vec![instance("VI_1", 1, 200, true)]);
+    // The owner, master from the start.
+    let c = config(vec![instance("VI_1", 1, 255, true)]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     settle(&mut ctl, 0);
     assert_eq!(state(&ctl, "VI_1"), State::Master);
@@ -1735,10 +1808,10 @@ fn refused_sends_become_fault_only_at_the_third_in_a_row() {
 
 #[test]
 fn a_refused_send_of_a_batch_counts_only_for_the_instances_that_sent() {
-    // VI_1 master, VI_2 backup on the same interface: the interface's batch is refused three
-    // times; only VI_1 (which sent) goes to FAULT.
+    // VI_1 master (the owner, from the start), VI_2 backup on the same interface: the
+    // interface's batch is refused three times; only VI_1 (which sent) goes to FAULT.
     let c = config(vec![
-        instance("VI_1", 1, 200, true),
+        instance("VI_1", 1, 255, true),
         instance("VI_2", 2, 100, false),
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
@@ -1811,13 +1884,13 @@ fn garp_times(
 
 #[test]
 fn garp_bursts_at_takeover_after_the_delay_and_on_refresh() {
-    let mut spec = instance("VI_1", 1, 200, true);
+    let mut spec = instance("VI_1", 1, 255, true);
     spec.garp.master_delay_s = 2;
     spec.garp.master_repeat = 3;
     spec.garp.master_refresh_s = 4;
     spec.garp.master_refresh_repeat = 2;
     let (mut ctl, start) = Controller::start(&config(vec![spec]), &host(), 0).unwrap();
-    // Initial MASTER: the first burst comes with the takeover.
+    // The owner with `state MASTER` takes over at start: the first burst comes with it.
     assert_eq!(garps(&start), 3);
     ctl.handle(0, Input::Results(vec![]));
     let times = garp_times(&mut ctl, MS, 9 * SEC, &[]);
@@ -1827,7 +1900,8 @@ fn garp_bursts_at_takeover_after_the_delay_and_on_refresh() {
 
 #[test]
 fn a_master_answers_a_lower_priority_advert_with_garps_now_and_after_the_delay() {
-    let mut spec = instance("VI_1", 1, 200, true);
+    // The owner, master from the start.
+    let mut spec = instance("VI_1", 1, 255, true);
     spec.garp.master_delay_s = 0;
     spec.garp.lower_prio_repeat = 4;
     spec.garp.lower_prio_delay_s = 1;
@@ -1844,7 +1918,7 @@ fn a_master_answers_a_lower_priority_advert_with_garps_now_and_after_the_delay()
     ctl.handle(0, Input::Results(vec![]));
     assert!(garp_times(&mut ctl, MS, 6 * SEC, &[heard(1, 100, 3 * SEC)]).is_empty());
     // Priority 0 is a master leaving, not one to correct: no burst either.
-    let mut spec = instance("VI_1", 1, 200, true);
+    let mut spec = instance("VI_1", 1, 255, true);
     spec.garp.master_delay_s = 0;
     let (mut ctl, _) = Controller::start(&config(vec![spec]), &host(), 0).unwrap();
     ctl.handle(0, Input::Results(vec![]));
@@ -1853,10 +1927,11 @@ fn a_master_answers_a_lower_priority_advert_with_garps_now_and_after_the_delay()
 
 #[test]
 fn garp_interval_paces_the_frames_of_an_interface() {
-    let mut one = instance("VI_1", 1, 200, true);
+    // Two owners, masters from the start.
+    let mut one = instance("VI_1", 1, 255, true);
     one.garp.master_delay_s = 0;
     one.garp.master_repeat = 2;
-    let mut two = instance("VI_2", 2, 200, true);
+    let mut two = instance("VI_2", 2, 255, true);
     two.garp.master_delay_s = 0;
     two.garp.master_repeat = 2;
     let mut c = config(vec![one, two]);
@@ -1882,17 +1957,20 @@ fn garp_interval_paces_the_frames_of_an_interface() {
     let mut c = config(vec![spec]);
     c.global.garp_interval_us = 100_000;
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    ctl.handle(0, Input::Results(vec![]));
-    // A higher priority master appears at 150 ms: VI_1 steps down.
-    let higher = heard(1, 250, 150 * MS);
-    let times = garp_times(&mut ctl, MS, SEC, &[higher]);
+    let t0 = mdi(200);
+    assert_eq!(garps(&up(&mut ctl, t0)), 1);
+    ctl.handle(t0, Input::Results(vec![]));
+    // A higher priority master appears 150 ms after the takeover: VI_1 steps down.
+    let higher = heard(1, 250, t0 + 150 * MS);
+    let times = garp_times(&mut ctl, t0 + MS, t0 + SEC, &[higher]);
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
-    assert_eq!(times, vec![(100 * MS, 1)], "{times:?}");
+    assert_eq!(times, vec![(t0 + 100 * MS, 1)], "{times:?}");
 }
 
 #[test]
 fn a_peer_with_the_other_v3_checksum_is_reported_once_per_episode() {
-    let mut spec = instance("VI_1", 1, 200, true);
+    // VI_1 the owner, master from the start; VI_2 a backup.
+    let mut spec = instance("VI_1", 1, 255, true);
     spec.v3_checksum = V3Checksum::MessageOnly;
     let c = config(vec![spec, instance("VI_2", 2, 100, false)]);
     let (mut ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
@@ -2016,18 +2094,20 @@ fn a_unicast_master_that_yields_sends_one_advert_so_the_better_master_sends_its_
     low.unicast_peers = vec![PEER];
     low.garp.master_delay_s = 0;
     let (mut ctl, _) = Controller::start(&config(vec![low.clone()]), &host(), 0).unwrap();
-    ctl.handle(0, Input::Results(vec![]));
+    let t0 = mdi(50);
+    up(&mut ctl, t0);
+    ctl.handle(t0, Input::Results(vec![]));
     assert_eq!(state(&ctl, "VI_U"), State::Master);
-    let effects = tick(&mut ctl, SEC, vec![heard(53, 150, SEC)]);
+    let effects = tick(&mut ctl, t0 + SEC, vec![heard(53, 150, t0 + SEC)]);
     assert_eq!(state(&ctl, "VI_U"), State::Backup);
     assert!(removes_vips(&effects, "VI_U"));
     assert_eq!(adverts_sent(&effects), vec![50], "one advert, our priority");
     // It stays silent as a backup afterwards.
-    ctl.handle(SEC, Input::Results(vec![]));
+    ctl.handle(t0 + SEC, Input::Results(vec![]));
     let later = tick(
         &mut ctl,
-        SEC + 100 * MS,
-        vec![heard(53, 150, SEC + 100 * MS)],
+        t0 + SEC + 100 * MS,
+        vec![heard(53, 150, t0 + SEC + 100 * MS)],
     );
     assert!(adverts_sent(&later).is_empty());
 
@@ -2037,17 +2117,26 @@ fn a_unicast_master_that_yields_sends_one_advert_so_the_better_master_sends_its_
     high.garp.master_delay_s = 0;
     high.garp.lower_prio_repeat = 1;
     let (mut better, _) = Controller::start(&config(vec![high]), &host(), 0).unwrap();
-    better.handle(0, Input::Results(vec![]));
-    let times = garp_times(&mut better, MS, 2 * SEC, &[heard(53, 50, SEC)]);
-    assert_eq!(times, vec![(SEC, 1)]);
+    let t1 = mdi(150);
+    up(&mut better, t1);
+    better.handle(t1, Input::Results(vec![]));
+    let times = garp_times(
+        &mut better,
+        t1 + MS,
+        t1 + 2 * SEC,
+        &[heard(53, 50, t1 + SEC)],
+    );
+    assert_eq!(times, vec![(t1 + SEC, 1)]);
     assert_eq!(state(&better, "VI_U"), State::Master);
 
     // A multicast master's adverts come from the VMAC: it yields without one.
     let mut multicast = low;
     multicast.unicast_peers.clear();
     let (mut ctl, _) = Controller::start(&config(vec![multicast]), &host(), 0).unwrap();
-    ctl.handle(0, Input::Results(vec![]));
-    let effects = tick(&mut ctl, SEC, vec![heard(53, 150, SEC)]);
+    up(&mut ctl, t0);
+    ctl.handle(t0, Input::Results(vec![]));
+    assert_eq!(state(&ctl, "VI_U"), State::Master);
+    let effects = tick(&mut ctl, t0 + SEC, vec![heard(53, 150, t0 + SEC)]);
     assert_eq!(state(&ctl, "VI_U"), State::Backup);
     assert!(adverts_sent(&effects).is_empty());
 }
@@ -2064,8 +2153,9 @@ fn joins(effects: &[Effect]) -> Vec<&str> {
 
 #[test]
 fn a_group_not_joined_on_a_reload_faults_the_interface_until_a_retry_joins_it() {
+    // VI_1 the owner, master from the start; VI_2 a backup.
     let c = config(vec![
-        instance("VI_1", 1, 200, true),
+        instance("VI_1", 1, 255, true),
         instance("VI_2", 2, 100, false),
     ]);
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
@@ -2198,13 +2288,17 @@ fn without_accept_mode_a_non_owner_router_tells_xdp_to_refuse_its_vips_traffic()
     let mut new = c.clone();
     new.instances[1].accept = true;
     new.instances.push(owner);
-    let effects = ctl.handle(
+    let mut effects = ctl.handle(
         5 * SEC,
         Input::Reload {
             config: Box::new(new),
             host: host(),
         },
     );
+    // VI_2 restarts in BACKUP (`state MASTER` below 255), master again at its
+    // Master_Down_Interval.
+    effects.extend(up(&mut ctl, 5 * SEC + mdi(200)));
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
     let (routers, ifaces) = accept_modes(&effects);
     // (The old VI_2 is released first, with its old entry as backup.)
     let last = |name: &str| routers.iter().rev().find(|(n, _, _)| n == name).cloned();
@@ -2347,7 +2441,8 @@ fn notify_events(effects: &[Effect]) -> Vec<(String, &'static str, u8, Option<St
 
 #[test]
 fn a_master_hearing_a_lower_priority_notifies_master_rx_lower_pri() {
-    let mut spec = instance("VI_1", 1, 200, true);
+    // The owner, master from the start.
+    let mut spec = instance("VI_1", 1, 255, true);
     spec.notify.master_rx_lower_pri = Some(Box::new(NotifyCommand {
         command: "/usr/local/bin/reclaim".into(),
         user: None,
@@ -2361,7 +2456,7 @@ fn a_master_hearing_a_lower_priority_notifies_master_rx_lower_pri() {
         vec![(
             "VI_1".into(),
             "MASTER_RX_LOWER_PRI",
-            200,
+            255,
             Some("/usr/local/bin/reclaim".into())
         )]
     );
@@ -2382,15 +2477,19 @@ fn a_master_hearing_a_lower_priority_notifies_master_rx_lower_pri() {
     let effects = tick(&mut ctl, SEC, vec![heard(1, 100, SEC)]);
     assert_eq!(
         notify_events(&effects),
-        vec![("VI_1".into(), "MASTER_RX_LOWER_PRI", 200, None)]
+        vec![("VI_1".into(), "MASTER_RX_LOWER_PRI", 255, None)]
     );
     // A master that yields to a higher priority, or a backup, says nothing of the kind.
     let (mut ctl, _) =
         Controller::start(&config(vec![instance("VI_1", 1, 100, true)]), &host(), 0).unwrap();
-    ctl.handle(0, Input::Results(vec![]));
-    assert!(notify_events(&tick(&mut ctl, SEC, vec![heard(1, 200, SEC)])).is_empty());
+    up(&mut ctl, MDI);
+    ctl.handle(MDI, Input::Results(vec![]));
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    let t = MDI + SEC;
+    assert!(notify_events(&tick(&mut ctl, t, vec![heard(1, 200, t)])).is_empty());
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
-    assert!(notify_events(&tick(&mut ctl, 2 * SEC, vec![heard(1, 50, 2 * SEC)])).is_empty());
+    let t = MDI + 2 * SEC;
+    assert!(notify_events(&tick(&mut ctl, t, vec![heard(1, 50, t)])).is_empty());
 }
 
 #[test]
@@ -2421,8 +2520,15 @@ fn notify_priority_changes_notifies_the_new_effective_priority() {
     }];
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     ctl.handle(0, Input::Results(vec![]));
+    // VI_2 and VI_3 hear a master, VI_1 none: VI_1 alone takes over at its Master_Down_Interval.
+    let master = |at| vec![heard(2, 200, at), heard(3, 200, at)];
+    let t0 = mdi(150);
+    for at in [SEC, 2 * SEC, 3 * SEC, t0] {
+        tick(&mut ctl, at, master(at));
+    }
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    assert_eq!(state(&ctl, "VI_3"), State::Backup);
     let script = |ctl: &mut Controller, at, success| {
         ctl.handle(
             at,
@@ -2432,7 +2538,7 @@ fn notify_priority_changes_notifies_the_new_effective_priority() {
             },
         )
     };
-    let effects = script(&mut ctl, SEC, false);
+    let effects = script(&mut ctl, t0 + SEC, false);
     assert_eq!(
         notify_events(&effects),
         vec![
@@ -2440,11 +2546,11 @@ fn notify_priority_changes_notifies_the_new_effective_priority() {
             ("VI_2".into(), "BACKUP_PRIORITY", 90, None),
         ]
     );
-    ctl.handle(SEC, Input::Results(vec![]));
+    ctl.handle(t0 + SEC, Input::Results(vec![]));
     // Unchanged priority: nothing; back up: the base priority.
-    assert!(notify_events(&script(&mut ctl, 2 * SEC, false)).is_empty());
+    assert!(notify_events(&script(&mut ctl, t0 + 2 * SEC, false)).is_empty());
     assert_eq!(
-        notify_events(&script(&mut ctl, 3 * SEC, true)),
+        notify_events(&script(&mut ctl, t0 + 3 * SEC, true)),
         vec![
             ("VI_1".into(), "MASTER_PRIORITY", 150, None),
             ("VI_2".into(), "BACKUP_PRIORITY", 150, None),
@@ -2465,7 +2571,8 @@ fn vip(address: &str) -> Vip {
 
 #[test]
 fn an_ipv4_vip_excluded_from_an_ipv6_instance_is_added_but_never_mapped_or_announced() {
-    let mut spec = instance("VI_6", 6, 150, true);
+    // The owner, master from the start.
+    let mut spec = instance("VI_6", 6, 255, true);
     spec.vips = vec![vip("2001:db8::6")];
     spec.excluded_vips = vec![vip("192.0.2.66"), vip("2001:db8::66")];
     let mut h = host();
@@ -3033,7 +3140,8 @@ fn start_refuses_what_a_reload_refuses_in_the_same_words() {
 }
 
 /// 255 IPv4 and 255 IPv6 routers on each of `ifaces` interfaces (the whole VRID space, as
-/// the scale bench runs it), master or backup of all.
+/// the scale bench runs it), master (the owner with `state MASTER`, master from the start) or
+/// backup (priority 150) of all.
 fn whole_vrid_space(ifaces: usize, master: bool) -> (Config, Host) {
     let mut instances = Vec::new();
     let mut host = host();
@@ -3050,7 +3158,8 @@ fn whole_vrid_space(ifaces: usize, master: bool) -> (Config, Host) {
         host.links.insert(iface.clone(), true);
         for vrid in 1..=255u8 {
             for v6 in [false, true] {
-                let mut s = instance(&format!("V{f}_{v6}_{vrid}"), 1, 150, master);
+                let priority = if master { 255 } else { 150 };
+                let mut s = instance(&format!("V{f}_{v6}_{vrid}"), 1, priority, master);
                 s.vrid = Vrid::new(vrid).unwrap();
                 s.interface = iface.clone();
                 s.advert_interval = Centis(1);
@@ -3345,12 +3454,12 @@ fn views_built_once_and_refreshed_with_live_parts_are_the_views_built_now() {
 }
 
 /// keepalived's `vrrp_startup_delay`: said once at start as keepalived says it; no router takes
-/// over within it (`state MASTER` waits for its end, a backup's Master_Down_Timer starts
-/// there), and an instance a reload adds within it waits too.
+/// over within it (the owner with `state MASTER` waits for its end, a backup's
+/// Master_Down_Timer starts there), and an instance a reload adds within it waits too.
 #[test]
 fn no_router_takes_over_within_the_startup_delay() {
     let mut c = config(vec![
-        instance("VI_1", 1, 100, true),
+        instance("VI_1", 1, 255, true),
         instance("VI_2", 2, 100, false),
     ]);
     c.global.startup_delay_ms = 5_000;
@@ -3365,7 +3474,7 @@ fn no_router_takes_over_within_the_startup_delay() {
     assert_eq!(ctl.next_wake(0), 5 * SEC);
     // A reload within the delay adds VI_3: it waits as well.
     let mut reloaded = c.clone();
-    reloaded.instances.push(instance("VI_3", 3, 100, true));
+    reloaded.instances.push(instance("VI_3", 3, 255, true));
     ctl.handle(0, Input::Results(vec![]));
     ctl.handle(SEC, Input::ReloadAsked);
     let (applied, _) = answer(&ctl.handle(SEC, loaded(reloaded, host()))).unwrap();
@@ -3380,11 +3489,122 @@ fn no_router_takes_over_within_the_startup_delay() {
             ("VI_3".to_string(), State::Master)
         ]
     );
-    assert_eq!(&*view(&ctl, "VI_1").reason, "initial state MASTER");
+    assert_eq!(&*view(&ctl, "VI_1").reason, "address owner (priority 255)");
     // The backup's timer ran from the delay's end.
     assert!(transitions(&tick(&mut ctl, 5 * SEC + MDI - 1, vec![])).is_empty());
     assert_eq!(
         transitions(&tick(&mut ctl, 5 * SEC + MDI, vec![])),
         vec![("VI_2".to_string(), State::Master)]
     );
+}
+
+/// keepalived 2.2.7 keeps a changed instance that is still the same router in its state
+/// across a reload (measured: a master whose priority goes from 100 to 110 logs "Reload
+/// complete" and no transition): vrrpd's master stays master at its new priority without a
+/// priority 0 or a release, sends its advert at once, drops only the VIP the reload removed and
+/// announces the one it added; a backup stays backup, its timer starting at the reload.
+#[test]
+fn a_reload_keeps_a_changed_instance_in_its_state_as_keepalived() {
+    let c = config(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, false),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    // VI_1 takes over; VI_2 hears a master of priority 200.
+    for s in 1..=3 {
+        tick(&mut ctl, s * SEC, vec![heard(2, 200, s * SEC)]);
+    }
+    tick(&mut ctl, MDI, vec![heard(2, 200, 3 * SEC)]);
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    let before = view(&ctl, "VI_1");
+    // VI_1: priority 110, one VIP swapped for another; VI_2: priority 90.
+    let mut new = c.clone();
+    new.instances[0].priority = Priority(110);
+    let mut added = new.instances[0].vips[0].clone();
+    added.address = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 201));
+    let old_vip = new.instances[0].vips[0].address;
+    new.instances[0].vips = vec![added.clone()];
+    new.instances[1].priority = Priority(90);
+    let reload = 4 * SEC;
+    let effects = ctl.handle(
+        reload,
+        Input::Reload {
+            config: Box::new(new),
+            host: host(),
+        },
+    );
+    assert!(transitions(&effects).is_empty(), "{effects:#?}");
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert_eq!(state(&ctl, "VI_2"), State::Backup);
+    assert!(!effects.iter().any(|e| matches!(e,
+        Effect::SendAdvert { priority, .. } if *priority == Priority::SHUTDOWN)));
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::SendAdvert { spec, priority, .. }
+        if spec.name == "VI_1" && *priority == Priority(110))));
+    // Only the VIP it lost goes, from the kernel and from XDP; nothing stale is looked for.
+    let removed: Vec<IpAddr> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::RemoveVips { instance, vips, .. } if instance == "VI_1" => Some(vips),
+            _ => None,
+        })
+        .flatten()
+        .map(|v| v.address)
+        .collect();
+    assert_eq!(removed, vec![old_vip]);
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::UnmapVips { instance, vips, .. } if instance == "VI_1" && *vips == vec![old_vip])));
+    assert!(!effects.iter().any(|e| matches!(e,
+        Effect::RemoveStaleVips { instance, .. } if instance == "VI_1")));
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::AddVips { instance, vips, .. } if instance == "VI_1" && *vips == vec![added.clone()])));
+    // XDP's entry never leaves master.
+    assert!(!effects.iter().any(|e| matches!(e,
+        Effect::SetRouter { instance, config, .. }
+        if instance == "VI_1" && config.flags & ROUTER_MASTER == 0)));
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::SendGarps { instance, .. } if instance == "VI_1")));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Log { line, .. }
+        if line == "VI_1: reloaded in place, stays MASTER")));
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 0 instance(s) unchanged, 2 changed in place, 0 stopped, 0 started; \
+             changed in place: VI_1, VI_2"
+                .to_string()
+        ))
+    );
+    // Its history and reason go on as they were.
+    let after = view(&ctl, "VI_1");
+    assert_eq!(after.transitions, before.transitions);
+    assert_eq!((after.since, &after.reason), (before.since, &before.reason));
+    assert_eq!(after.priority, Priority(110));
+    // The backup's timer starts at the reload (priority 90: Master_Down_Interval 3.65 s).
+    let mdi90 = 3_648_438_000;
+    assert!(transitions(&tick(&mut ctl, reload + mdi90 - MS, vec![])).is_empty());
+    assert_eq!(
+        transitions(&tick(&mut ctl, reload + mdi90, vec![])),
+        vec![("VI_2".to_string(), State::Master)]
+    );
+    // Without a new VIP, a kept master announces nothing.
+    let c = config(vec![instance("VI_1", 1, 100, true)]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    let mut new = c.clone();
+    new.instances[0].priority = Priority(120);
+    let effects = ctl.handle(
+        MDI + SEC,
+        Input::Reload {
+            config: Box::new(new),
+            host: host(),
+        },
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Master);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::SendGarps { .. }))
+    );
+    assert!(!removes_vips(&effects, "VI_1"));
 }

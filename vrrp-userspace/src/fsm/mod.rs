@@ -62,11 +62,9 @@ impl fmt::Display for State {
 /// Why the state changed: logged, one line per change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// Startup as the address owner (priority 255).
+    /// Startup as the address owner (priority 255) with `state MASTER`: it takes over at once,
+    /// as keepalived does (its backup timer expires after 1 µs).
     AddressOwner,
-    /// Startup with keepalived's `state MASTER`: it takes over at once, as keepalived does
-    /// (its backup timer expires after 1 µs), and yields to a better master's advert.
-    InitialStateMaster,
     /// Startup, waiting for a master.
     Startup,
     /// No advert within Master_Down_Interval (or Skew_Time after a priority-0 advert).
@@ -92,7 +90,6 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::AddressOwner => write!(f, "address owner (priority 255)"),
-            Reason::InitialStateMaster => write!(f, "initial state MASTER"),
             Reason::Startup => write!(f, "startup"),
             Reason::MasterDown => write!(f, "master down timer expired"),
             Reason::HigherPriority { src, priority } => {
@@ -188,7 +185,9 @@ pub struct Params {
     /// keepalived's `preempt_delay`: how long after startup a backup waits before it preempts a
     /// lower-priority master.
     pub preempt_delay: Centis,
-    /// keepalived's `state MASTER`.
+    /// keepalived's `state MASTER` (in a sync group: as its group lets it). As keepalived
+    /// 2.2.7 (vrrp_init_state), only the address owner (priority 255) with it takes over at
+    /// [`Input::Startup`]; below 255 it starts in Backup, as does the owner without it.
     pub start_as_master: bool,
     /// This router's primary address: the advert source, and the tie-break.
     pub primary: IpAddr,
@@ -332,6 +331,34 @@ impl Router {
         }
     }
 
+    /// Starts a router (in Initialize) in `state`, the state of the instance it replaces in a
+    /// reload, as keepalived 2.2.7 keeps an instance's state across one (restore_vrrp_state,
+    /// vrrp_init_state): a master sends its advert now and stays master, a backup's
+    /// Master_Down_Timer starts now. No state change: the caller carries the VIPs over.
+    /// Any other state, or a router not in Initialize, is started as by [`Input::Startup`].
+    pub fn resume(&mut self, now: Nanos, state: State) -> Vec<Action> {
+        if self.state != State::Initialize {
+            return Vec::new();
+        }
+        match state {
+            State::Master => {
+                self.state = State::Master;
+                self.adver_at = Some(now + ns(self.params.advert_interval));
+                vec![Action::SendAdvert {
+                    priority: self.priority,
+                }]
+            }
+            State::Backup => {
+                self.state = State::Backup;
+                self.master_adver_interval = self.params.advert_interval;
+                self.master_down_at =
+                    Some(self.timer_from(now) + self.master_down_interval().as_nanos());
+                Vec::new()
+            }
+            State::Initialize | State::Fault => self.handle(now, Input::Startup),
+        }
+    }
+
     /// Feeds one input at time `now`; returns the actions to carry out, in order.
     pub fn handle(&mut self, now: Nanos, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
@@ -438,23 +465,19 @@ impl Router {
 
     /// RFC 5798 §6.4.1.
     fn startup(&mut self, now: Nanos, out: &mut Vec<Action>) {
-        let takeover = if self.priority.is_owner() {
-            Some(Reason::AddressOwner)
-        } else if self.params.start_as_master {
-            Some(Reason::InitialStateMaster)
+        // keepalived 2.2.7 (vrrp_init_state): only the owner with `state MASTER` takes over at
+        // once (its backup timer expires after 1 µs); `state MASTER` below 255, and the owner
+        // with `state BACKUP`, wait a Master_Down_Interval like any backup.
+        let takeover = self.params.start_as_master && self.priority.is_owner();
+        if !takeover {
+            self.enter_backup(now, Reason::Startup, out);
+        } else if now < self.start_after {
+            // The owner under a startup delay: a backup whose timer runs out as the delay ends.
+            self.enter_backup(now, Reason::Startup, out);
+            self.master_down_at = Some(self.start_after);
+            self.delayed_takeover = Some(Reason::AddressOwner);
         } else {
-            None
-        };
-        match takeover {
-            // keepalived's owner under a startup delay: a backup whose timer runs out as the
-            // delay ends.
-            Some(reason) if now < self.start_after => {
-                self.enter_backup(now, Reason::Startup, out);
-                self.master_down_at = Some(self.start_after);
-                self.delayed_takeover = Some(reason);
-            }
-            Some(reason) => self.become_master(now, reason, out),
-            None => self.enter_backup(now, Reason::Startup, out),
+            self.become_master(now, Reason::AddressOwner, out);
         }
     }
 

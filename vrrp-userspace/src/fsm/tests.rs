@@ -76,7 +76,10 @@ fn rfc3768_6_1_v2_skew_is_not_truncated_to_whole_seconds() {
 
 #[test]
 fn rfc5798_6_4_1_owner_sends_advert_takes_over_and_is_master_at_once() {
-    let mut r = Router::new(params(255));
+    let mut r = Router::new(Params {
+        start_as_master: true,
+        ..params(255)
+    });
     let a = r.handle(0, Input::Startup);
     assert_eq!(
         a,
@@ -113,14 +116,40 @@ fn rfc5798_6_4_1_non_owner_becomes_backup_with_master_down_timer() {
     assert_eq!(r.next_deadline(), Some(5 * MS + MDI));
 }
 
+/// keepalived 2.2.7 takes over at startup only as the owner with `state MASTER`: the owner
+/// with `state BACKUP` waits its Master_Down_Interval like any backup (measured: 3.04 s).
 #[test]
-fn keepalived_state_master_takes_over_at_startup() {
+fn keepalived_owner_with_state_backup_waits_its_master_down_interval() {
+    let mut r = Router::new(params(255));
+    let a = r.handle(0, Input::Startup);
+    assert_eq!(changed_to(&a), Some(State::Backup));
+    assert!(!a.contains(&Action::TakeOver));
+    // 3 s + Skew_Time at 255: (1 × 100 cs) / 256 = 0.390625 cs.
+    assert_eq!(r.next_deadline(), Some(3_003_907 * 1_000));
+    let a = r.handle(3_003_907 * 1_000, Input::Timer);
+    assert!(a.contains(&Action::StateChanged {
+        from: State::Backup,
+        to: State::Master,
+        reason: Reason::MasterDown,
+    }));
+}
+
+/// keepalived 2.2.7 starts `state MASTER` below priority 255 in BACKUP (measured: MASTER
+/// after 3.65 s at priority 100 with nobody else), so that a node restarted with it does not
+/// take the VIPs from a running master of a higher priority.
+#[test]
+fn keepalived_state_master_below_255_waits_its_master_down_interval() {
     let mut p = params(100);
     p.start_as_master = true;
     let mut r = Router::new(p);
     let a = r.handle(0, Input::Startup);
-    assert_eq!(changed_to(&a), Some(State::Master));
-    assert!(a.contains(&Action::TakeOver));
+    assert_eq!(changed_to(&a), Some(State::Backup));
+    assert!(!a.contains(&Action::TakeOver));
+    assert_eq!(r.next_deadline(), Some(MDI));
+    // A running master of a higher priority speaks first: it stays backup.
+    r.handle(500 * MS, advert(LB02, 150, 500 * MS));
+    assert!(r.handle(MDI, Input::Timer).is_empty());
+    assert_eq!(r.state(), State::Backup);
 }
 
 #[test]
@@ -248,12 +277,10 @@ fn keepalived_preempt_delay_holds_back_preemption_after_startup() {
     );
 }
 
+/// A master at 0 with its advert timer started then: as a reload keeps one.
 fn master(p: Params) -> Router {
-    let mut r = Router::new(Params {
-        start_as_master: true,
-        ..p
-    });
-    r.handle(0, Input::Startup);
+    let mut r = Router::new(p);
+    r.resume(0, State::Master);
     assert_eq!(r.state(), State::Master);
     r
 }
@@ -433,10 +460,7 @@ fn rfc3768_6_1_v2_skew_does_not_scale_with_the_interval() {
 
 #[test]
 fn batching_advance_advert_moves_a_master_advert_earlier_only_within_the_window() {
-    let mut p = params(100);
-    p.start_as_master = true;
-    let mut r = Router::new(p);
-    r.handle(0, Input::Startup);
+    let mut r = master(params(100));
     let due = r.next_deadline().expect("a master has an advert timer");
     assert_eq!(due, 1_000 * MS);
     // Outside the window: unchanged.
@@ -570,12 +594,15 @@ fn keepalived_startup_delay_starts_the_master_down_timer_at_its_end() {
     assert_eq!(r.next_deadline(), Some(6_000 * MS + MDI));
 }
 
-/// The owner, and keepalived's `state MASTER`, under a startup delay: backup until the delay
-/// ends, then master for the reason it had at startup; one that heard a better master within
-/// the delay follows it instead.
+/// The owner with `state MASTER` under a startup delay: backup until the delay ends, then
+/// master for the reason it had at startup; `state MASTER` below 255 waits a
+/// Master_Down_Interval from the delay's end.
 #[test]
 fn keepalived_startup_delay_holds_the_owner_and_state_master_until_its_end() {
-    let (mut owner, a) = started_delayed(params(255));
+    let (mut owner, a) = started_delayed(Params {
+        start_as_master: true,
+        ..params(255)
+    });
     assert_eq!(changed_to(&a), Some(State::Backup));
     assert!(!a.contains(&Action::TakeOver));
     assert_eq!(owner.next_deadline(), Some(DELAY));
@@ -590,20 +617,51 @@ fn keepalived_startup_delay_holds_the_owner_and_state_master_until_its_end() {
         reason: Reason::AddressOwner,
     }));
 
+    // `state MASTER` below 255: a backup whose timer starts at the delay's end (keepalived,
+    // measured with a delay of 3 s: MASTER at 6.65 s).
     let mut p = params(100);
     p.start_as_master = true;
     let (mut r, _) = started_delayed(p);
-    assert_eq!((r.state(), r.next_deadline()), (State::Backup, Some(DELAY)));
-    let a = r.handle(DELAY, Input::Timer);
-    assert!(a.contains(&Action::StateChanged {
-        from: State::Backup,
-        to: State::Master,
-        reason: Reason::InitialStateMaster,
-    }));
-    // Hearing a better master within the delay, it follows it like any backup.
-    let (mut r, _) = started_delayed(p);
-    r.handle(1_000 * MS, advert(LB02, 150, 1_000 * MS));
-    assert_eq!(r.next_deadline(), Some(DELAY + MDI));
+    assert_eq!(
+        (r.state(), r.next_deadline()),
+        (State::Backup, Some(DELAY + MDI))
+    );
     assert!(r.handle(DELAY, Input::Timer).is_empty());
-    assert_eq!(r.state(), State::Backup);
+    assert_eq!(
+        changed_to(&r.handle(DELAY + MDI, Input::Timer)),
+        Some(State::Master)
+    );
+}
+
+/// keepalived keeps an instance's state across a reload: the new router of a master sends its
+/// advert at once and stays master without a transition, at its new priority; that of a backup
+/// starts its Master_Down_Timer at the reload.
+#[test]
+fn a_router_resumed_after_a_reload_keeps_the_state_without_a_transition() {
+    let t = 7_000 * MS;
+    let mut r = Router::new(params(110));
+    assert_eq!(
+        r.resume(t, State::Master),
+        vec![Action::SendAdvert {
+            priority: Priority(110)
+        }]
+    );
+    assert_eq!(
+        (r.state(), r.next_deadline()),
+        (State::Master, Some(t + 1_000 * MS))
+    );
+    // It yields to a better master as any master does.
+    let a = r.handle(t + 10 * MS, advert(LB02, 150, t + 10 * MS));
+    assert_eq!(changed_to(&a), Some(State::Backup));
+
+    let mut r = Router::new(params(100));
+    assert!(r.resume(t, State::Backup).is_empty());
+    assert_eq!(
+        (r.state(), r.next_deadline()),
+        (State::Backup, Some(t + MDI))
+    );
+    // A state it cannot keep is a start.
+    let mut r = Router::new(params(100));
+    assert_eq!(changed_to(&r.resume(t, State::Fault)), Some(State::Backup));
+    assert!(r.resume(t, State::Master).is_empty(), "started already");
 }

@@ -242,11 +242,13 @@ impl Vrrpd {
 }
 
 /// Starts vrrpd in the lab's lb01 with `conf1` and in lb02 with `conf2`, and waits until lb01
-/// is MASTER and lb02 BACKUP (panicking with their states and logs if they are not within 5 s).
+/// is MASTER and lb02 BACKUP (panicking with their states and logs if they are not within 8 s:
+/// as in keepalived 2.2.7, `state MASTER` below priority 255 takes over only after its
+/// Master_Down_Interval, 3.61 s at priority 100 and 1 s).
 pub fn start_pair(bin: &Path, lab: &Lab, conf1: &Path, conf2: &Path, dir: &Path) -> (Vrrpd, Vrrpd) {
     let lb01 = Vrrpd::start(bin, lab.host("lb01"), conf1, dir, "lb01");
     let lb02 = Vrrpd::start(bin, lab.host("lb02"), conf2, dir, "lb02");
-    wait_for(Duration::from_secs(5), || {
+    wait_for(Duration::from_secs(8), || {
         lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
     })
     .unwrap_or_else(|| {
