@@ -30,12 +30,14 @@ fn host() -> NetNs {
     ns
 }
 
+/// The owner with `state MASTER`: master at once, the only instance keepalived 2.2.7 (and
+/// vrrpd) starts as master.
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("vrrpd.conf");
     std::fs::write(
         &path,
         "vrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id 50\n    \
-         priority 100\n    advert_int 1\n    virtual_ipaddress {\n        192.0.2.3\n    }\n}\n",
+         priority 255\n    advert_int 1\n    virtual_ipaddress {\n        192.0.2.3\n    }\n}\n",
     )
     .unwrap();
     path

@@ -293,9 +293,13 @@ fn a_failover_is_explained_by_status_and_streamed_by_vrrpd_events() {
         .iter()
         .map(|t| t["to"].as_str().unwrap())
         .collect();
-    assert_eq!(to, ["MASTER", "FAULT", "INIT", "BACKUP", "MASTER"], "{s}");
+    assert_eq!(
+        to,
+        ["BACKUP", "MASTER", "FAULT", "INIT", "BACKUP", "MASTER"],
+        "{s}"
+    );
     assert!(
-        s["transitions"][2]["reason"]
+        s["transitions"][3]["reason"]
             .as_str()
             .unwrap()
             .starts_with("fault cleared: eth0 up"),

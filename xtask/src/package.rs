@@ -560,7 +560,8 @@ fn run_in_root(clean: &Path) -> Result<()> {
         let pid: i32 = std::fs::read_to_string(clean.join("run/vrrpd.pid"))?
             .trim()
             .parse()?;
-        // Master after startup (state MASTER, nobody else on the link): the VIP on d0.
+        // Master after its Master_Down_Interval (3.61 s: nobody else on the link): the VIP on
+        // d0.
         let netns = format!("--net=/proc/{pid}/ns/net");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -702,7 +703,9 @@ fn under_systemd(scratch: &Path, deb: &Path) -> Result<()> {
         )
     };
     let staged = boot.join("vrrpd.conf");
-    write(&staged, &conf(100), 0o644)?;
+    // The owner with `state MASTER`: master at once (below 255 it would wait its
+    // Master_Down_Interval, 36 s at advert_int 10, as keepalived 2.2.7 does).
+    write(&staged, &conf(255), 0o644)?;
     let m = merged.display();
     let script = format!(
         "set -e\n\

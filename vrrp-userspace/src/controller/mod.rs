@@ -2639,8 +2639,9 @@ impl Controller {
         // keepalived 2.2.7 (vrrp_init_state) takes over at startup only as the address owner
         // with `state MASTER`, and in a sync group only if every member is one; any other
         // instance starts in BACKUP and waits its Master_Down_Interval. Nobody starts as
-        // master with a fault.
+        // master with a fault. (A reload's kept state is not a start: its group is not asked.)
         let start_as_master = verdict != Verdict::Fault
+            && resume.is_none()
             && spec.state == InitialState::Master
             && match self.group_of(&spec.name) {
                 Some(g) => {
@@ -2875,8 +2876,8 @@ impl Controller {
 
     /// A new configuration: a bad one is refused and the running one stays; otherwise
     /// unchanged instances keep their state (a master stays master), and so do changed ones
-    /// that are still the same router outside sync groups ([`Resume`]); other changed ones
-    /// restart, removed ones stop, new ones start.
+    /// that are still the same router ([`Resume`]); other changed ones restart (with their
+    /// sync groups), removed ones stop, new ones start.
     /// Applies `config` in place of the running one; with `recreated`, the instances on that
     /// interface restart too, unchanged as they are (their interface, maps and sockets are new).
     fn reload(&mut self, now: Nanos, config: &Config, host: &Host, recreated: Option<&str>) {
@@ -2915,18 +2916,44 @@ impl Controller {
             self.watch_tracked(config, host);
         }
         let new = &config.instances;
-        // A changed instance restarts, and so does its sync group with all its members (a
-        // group kept across a member's restart would keep that member's old state and fault);
-        // a changed sync group restarts with all its members, old and new.
+        // keepalived 2.2.7 keeps the state of a changed instance that is still the same router
+        // ([`Resume`]): a master stays master (no priority 0, its VIPs stay but those the
+        // reload took away), a backup stays backup; not one in FAULT or with a failed effect,
+        // nor one on an interface created again (its maps are new). Any other changed
+        // instance restarts, and so does its sync group with all its members (a group kept
+        // across a member's restart would keep that member's old state and fault); a changed
+        // sync group restarts with all its members, old and new. A group whose changed
+        // members all keep their state is kept as it is.
         let new_groups = &config.sync_groups;
         let old_groups: Vec<SyncGroupSpec> = self.groups.iter().map(|(s, _)| s.clone()).collect();
-        let mut restart: BTreeSet<String> = self
+        let differs = |x: &Inst| {
+            !new.iter().any(|n| n.same_but_routes(&x.spec))
+                || Some(x.spec.interface.as_str()) == recreated
+        };
+        let mut resumed: BTreeMap<String, Resume> = self
             .instances
             .iter()
             .filter(|x| {
-                !new.iter().any(|n| n.same_but_routes(&x.spec))
-                    || Some(x.spec.interface.as_str()) == recreated
+                differs(x)
+                    && matches!(x.router.state(), State::Master | State::Backup)
+                    && x.broken.is_none()
+                    && Some(x.spec.interface.as_str()) != recreated
+                    && new
+                        .iter()
+                        .any(|n| n.name == x.spec.name && same_router(&x.spec, n))
             })
+            .map(|x| {
+                let resume = Resume {
+                    state: x.router.state(),
+                    vips: x.mapped_vips(),
+                };
+                (x.name(), resume)
+            })
+            .collect();
+        let mut restart: BTreeSet<String> = self
+            .instances
+            .iter()
+            .filter(|x| differs(x) && !resumed.contains_key(&x.spec.name))
             .map(Inst::name)
             .collect();
         restart.extend(
@@ -2953,38 +2980,7 @@ impl Controller {
                 break;
             }
         }
-        // keepalived 2.2.7 keeps the state of a changed instance that is still the same router
-        // ([`Resume`]): a master stays master (no priority 0, its VIPs stay but those the
-        // reload took away), a backup stays backup. Not one of a sync group, which restarts
-        // with its group, nor one in FAULT or with a failed effect, nor one on an interface
-        // created again (its maps are new).
-        let grouped = |name: &str| {
-            old_groups
-                .iter()
-                .chain(new_groups)
-                .any(|g| g.instances.iter().any(|i| i == name))
-        };
-        let mut resumed: BTreeMap<String, Resume> = self
-            .instances
-            .iter()
-            .filter(|x| {
-                restart.contains(&x.spec.name)
-                    && matches!(x.router.state(), State::Master | State::Backup)
-                    && x.broken.is_none()
-                    && Some(x.spec.interface.as_str()) != recreated
-                    && !grouped(&x.spec.name)
-                    && new
-                        .iter()
-                        .any(|n| n.name == x.spec.name && same_router(&x.spec, n))
-            })
-            .map(|x| {
-                let resume = Resume {
-                    state: x.router.state(),
-                    vips: x.mapped_vips(),
-                };
-                (x.name(), resume)
-            })
-            .collect();
+        resumed.retain(|name, _| !restart.contains(name));
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let (mut stopped_names, mut started_names) = (Vec::new(), Vec::new());
         let mut changed_names = Vec::new();
@@ -3097,6 +3093,15 @@ impl Controller {
             }
         }
         self.beats_before(mark, now, added, beat_at);
+        // In the file's order again, restarted and changed ones too (status lists them so).
+        let order: BTreeMap<&str, usize> = new
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        self.instances
+            .sort_by_key(|x| order.get(x.spec.name.as_str()).copied());
+        self.index_sources();
         self.keep_specs(config);
         self.retrack(now, "reload");
         let in_place = match changed_names.len() {

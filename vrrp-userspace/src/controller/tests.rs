@@ -697,9 +697,10 @@ fn a_stamp_from_just_before_the_backup_began_names_its_master_at_once() {
 }
 
 #[test]
-fn a_reload_that_changes_a_group_member_restarts_its_group() {
+fn a_reload_that_changes_a_group_member_in_fault_restarts_its_group() {
     // The simulator's seed 23230: a group kept across a member's restart kept that member's
-    // old fault, and a later failing effect of the new member was not taken to FAULT.
+    // old fault, and a later failing effect of the new member was not taken to FAULT. (A
+    // member in FAULT is not kept in its state: it restarts, and its group with it.)
     let c = grouped(vec![
         instance("VI_1", 1, 150, true),
         instance("VI_2", 2, 150, true),
@@ -3607,4 +3608,75 @@ fn a_reload_keeps_a_changed_instance_in_its_state_as_keepalived() {
             .any(|e| matches!(e, Effect::SendGarps { .. }))
     );
     assert!(!removes_vips(&effects, "VI_1"));
+}
+
+/// A sync group whose changed members keep their state (keepalived restores every member's
+/// state, and the group is MASTER when all its members were) is kept as it is: a priority
+/// change of a master member makes no transition of either member or of the group. A member
+/// that is another router now (a new VRID) restarts, and its group with all its members.
+#[test]
+fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    assert_eq!(
+        (state(&ctl, "VI_1"), state(&ctl, "VI_2")),
+        (State::Master, State::Master)
+    );
+    let mut new = c.clone();
+    new.instances[0].priority = Priority(110);
+    let effects = ctl.handle(
+        MDI + SEC,
+        Input::Reload {
+            config: Box::new(new.clone()),
+            host: host(),
+        },
+    );
+    assert!(transitions(&effects).is_empty(), "{effects:#?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::RunNotify { .. }))
+    );
+    assert!(!removes_vips(&effects, "VI_1") && !removes_vips(&effects, "VI_2"));
+    assert_eq!(
+        view(&ctl, "VI_1").sync_group,
+        Some(("VG_1".into(), State::Master))
+    );
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 1 instance(s) unchanged, 1 changed in place, 0 stopped, 0 started; \
+             changed in place: VI_1"
+                .to_string()
+        ))
+    );
+    // The kept group still leads its members: VI_1 stepping down takes VI_2 along.
+    let at = MDI + 2 * SEC;
+    tick(&mut ctl, at, vec![heard(1, 200, at)]);
+    assert_eq!(
+        (state(&ctl, "VI_1"), state(&ctl, "VI_2")),
+        (State::Backup, State::Backup)
+    );
+    // Another router: the group restarts.
+    let mut other = new.clone();
+    other.instances[0].vrid = Vrid::new(3).unwrap();
+    ctl.handle(
+        at + SEC,
+        Input::Reload {
+            config: Box::new(other),
+            host: host(),
+        },
+    );
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 0 instance(s) unchanged, 2 stopped, 2 started; stopped: VI_1, VI_2; \
+             started: VI_1, VI_2"
+                .to_string()
+        ))
+    );
 }
