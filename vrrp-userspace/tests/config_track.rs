@@ -166,3 +166,136 @@ fn a_sync_group_s_tracking_goes_to_its_members() {
         assert!(!ka.lines_with(msg).is_empty(), "{}", ka.text);
     }
 }
+
+/// A sync group's `track_interface` and `track_script` apply to each member (keepalived's
+/// sync_group_tracking_init): with the group's weight, added after the members' own weighted
+/// entries were dropped (no `sync_group_tracking_weight`); an entry a member has itself keeps
+/// its weight 0; a member's own interface stays tracked with weight 0 (FAULT), with
+/// keepalived's warning; a weight with an address owner among the members is cleared.
+#[test]
+fn a_sync_group_s_track_interface_and_track_script_go_to_its_members() {
+    let d = Dir::new("track-group-if");
+    let instance = |name: &str, vrid: u8, prio: u8, track: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    \
+             priority {prio}\n{track}    virtual_ipaddress {{\n        192.0.2.{vrid}\n    }}\n}}\n"
+        )
+    };
+    let group = |name: &str, members: &str| {
+        format!(
+            "vrrp_sync_group {name} {{\n    group {{\n{members}    }}\n    \
+             track_interface {{\n        lo weight -20\n        eth0 weight 5\n    }}\n    \
+             track_script {{\n        chk weight -10\n        chk2 weight 7\n        nosuch\n    }}\n}}\n"
+        )
+    };
+    let text = format!(
+        "vrrp_script chk {{\n    script \"/bin/true\"\n    weight 5\n}}\n\
+         vrrp_script chk2 {{\n    script \"/bin/true\"\n}}\n{}{}{}{}{}{}",
+        instance(
+            "VI_1",
+            1,
+            100,
+            "    track_interface {\n        lo\n    }\n    track_script {\n        chk weight 0\n        chk2 weight 3\n    }\n"
+        ),
+        instance("VI_2", 2, 100, ""),
+        group("G", "        VI_1\n        VI_2\n"),
+        instance("VI_3", 3, 255, ""),
+        instance("VI_4", 4, 100, ""),
+        group("H", "        VI_3\n        VI_4\n"),
+    );
+    d.write("keepalived.conf", &text);
+    let ours = vrrpd_check(VRRPD, d.path(), "keepalived.conf", &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    let lines: Vec<&str> = ours.text.lines().collect();
+    let of = |inst: &str| -> Vec<&str> {
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("instance {inst} ")));
+        start.map_or(Vec::new(), |s| {
+            lines[s + 1..]
+                .iter()
+                .take_while(|l| l.starts_with("  "))
+                .copied()
+                .collect()
+        })
+    };
+    let tracked = |inst: &str| -> Vec<String> {
+        let mut t: Vec<String> = of(inst)
+            .iter()
+            .filter(|l| l.starts_with("  track "))
+            .map(|l| l.split(" (").next().unwrap().trim().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    // VI_1: its own lo (unweighted) and chk (weight 0) stay so; its chk2 weight 3 went
+    // (SYNC group), so the group's comes with weight 7. Nobody gets eth0, their own.
+    assert_eq!(
+        tracked("VI_1"),
+        [
+            "track interface lo weight 0",
+            "track script chk weight 0",
+            "track script chk2 weight 7",
+        ],
+        "{}",
+        ours.text
+    );
+    assert_eq!(
+        tracked("VI_2"),
+        [
+            "track interface lo weight -20",
+            "track script chk weight -10",
+            "track script chk2 weight 7",
+        ],
+        "{}",
+        ours.text
+    );
+    // H has the owner VI_3: every weight cleared.
+    for inst in ["VI_3", "VI_4"] {
+        assert_eq!(
+            tracked(inst),
+            [
+                "track interface lo weight 0",
+                "track script chk weight 0",
+                "track script chk2 weight 0",
+            ],
+            "{inst}: {}",
+            ours.text
+        );
+    }
+    let said = [
+        "(VI_1) ignoring tracked script chk2 with weights due to SYNC group",
+        "(VI_1) track_interface lo is configured on VRRP instance and sync group. Remove vrrp \
+         instance or sync group config",
+        "(VI_1) track_interface eth0 is configured on VRRP instance and sync group. Remove \
+         vrrp instance or sync group config",
+        "(VI_2) track_interface eth0 is configured on VRRP instance and sync group. Remove \
+         vrrp instance or sync group config",
+        "(VI_1) track_script chk is configured on VRRP instance and sync group. Remove vrrp \
+         instance config",
+        "(G) track script nosuch not found, ignoring...",
+        "(H) Cannot have weighted track interface 'lo' with member having priority 255 - \
+         clearing weight",
+        "(H) Cannot have weighted track script 'chk' with member having priority 255 - \
+         clearing weight",
+    ];
+    for msg in said {
+        assert!(!ours.lines_with(msg).is_empty(), "{msg}\n{}", ours.text);
+    }
+    if let Some(ka) = keepalived_t(
+        "a_sync_group_s_track_interface_and_track_script_go_to_its_members",
+        d.path(),
+        "keepalived.conf",
+        &[],
+    ) {
+        // keepalived logs the track_script one rather than reporting it as a configuration
+        // error; the others it reports as vrrpd says them.
+        for msg in said.iter().filter(|m| !m.contains("track_script chk is")) {
+            assert!(
+                !ka.lines_with(msg).is_empty(),
+                "keepalived: {msg}\n{}",
+                ka.text
+            );
+        }
+    }
+}

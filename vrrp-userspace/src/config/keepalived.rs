@@ -158,6 +158,7 @@ fn parse_inner(
         config: Config::default(),
         seq: 0,
         raw_instances: Vec::new(),
+        raw_group_scripts: Vec::new(),
         script_seq: HashMap::new(),
         rule_priority: [routes::RULE_START_PRIORITY; 2],
     };
@@ -1137,6 +1138,9 @@ struct Interp<'a> {
     /// Order of definitions and uses in the token stream (for keepalived's order dependence).
     seq: u64,
     raw_instances: Vec<RawInstance>,
+    /// Sync groups' `track_script` entries (the group's index, the entry, its place in the
+    /// token stream, its line), resolved in [`Interp::finish`].
+    raw_group_scripts: Vec<(usize, TrackScript, u64, Location)>,
     script_seq: HashMap<String, u64>,
     /// The next preference keepalived gives a rule without one: IPv4, IPv6.
     rule_priority: [u32; 2],
@@ -3015,9 +3019,12 @@ impl<'a> Interp<'a> {
             tracking_weight: false,
             track_files: Vec::new(),
             track_processes: Vec::new(),
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
             source: self.source(name),
         };
         let mut group_seen = false;
+        let mut scripts: Vec<(TrackScript, u64, Location)> = Vec::new();
         for node in nodes {
             let kw = node.words[0].clone();
             match kw.text.as_str() {
@@ -3129,9 +3136,59 @@ impl<'a> Interp<'a> {
                         }
                     }
                 }
+                "track_interface" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            let Some(t) = self.track_interface(n) else {
+                                continue;
+                            };
+                            if g.track_interfaces
+                                .iter()
+                                .any(|x| x.interface == t.interface)
+                            {
+                                self.warn(
+                                    &n.words[0],
+                                    Category::Fixup,
+                                    format!(
+                                        "({}) duplicate track_interface {} - ignoring",
+                                        g.name, t.interface
+                                    ),
+                                );
+                            } else {
+                                g.track_interfaces.push(t);
+                            }
+                        }
+                    }
+                }
+                "track_script" => {
+                    if let Some(b) = self.block(node) {
+                        for n in b {
+                            self.seq += 1;
+                            let Some(t) = self.track_script(n) else {
+                                continue;
+                            };
+                            if scripts.iter().any(|(x, _, _)| x.script == t.script) {
+                                self.warn(
+                                    &n.words[0],
+                                    Category::Fixup,
+                                    format!(
+                                        "({}) duplicate track_script {} - ignoring",
+                                        g.name, t.script
+                                    ),
+                                );
+                            } else {
+                                scripts.push((t, self.seq, self.loc(&n.words[0])));
+                            }
+                        }
+                    }
+                }
                 _ => self.unsupported(node, &format!("vrrp_sync_group {}", g.name)),
             }
         }
+        // Resolved against the scripts once all are read, as an instance's are.
+        let group = self.config.sync_groups.len();
+        self.raw_group_scripts
+            .extend(scripts.into_iter().map(|(t, seq, l)| (group, t, seq, l)));
         self.config.sync_groups.push(g);
     }
 
@@ -3146,7 +3203,50 @@ impl<'a> Interp<'a> {
                 self.config.instances.push(inst);
             }
         }
+        for (g, t, seq, loc) in std::mem::take(&mut self.raw_group_scripts) {
+            let name = self.config.sync_groups[g].name.clone();
+            if let Some(t) = self.resolve_script(&name, "sync group", t, seq, loc, &defined) {
+                self.config.sync_groups[g].track_scripts.push(t);
+            }
+        }
         self
+    }
+
+    /// A `track_script` entry of `owner` (an instance or a sync group, `what`) at `seq`: it
+    /// must name a vrrp_script, which keepalived 2.2.7 also needs defined first (it resolves
+    /// the name as it reads the entry); vrrpd tracks one defined later, and says so.
+    fn resolve_script(
+        &mut self,
+        owner: &str,
+        what: &str,
+        t: TrackScript,
+        seq: u64,
+        loc: Location,
+        defined: &HashSet<String>,
+    ) -> Option<TrackScript> {
+        match self.script_seq.get(&t.script) {
+            _ if !defined.contains(&t.script) => {
+                self.sink.warn(
+                    Some(loc),
+                    Category::Fixup,
+                    format!("({owner}) track script {} not found, ignoring...", t.script),
+                );
+                None
+            }
+            Some(&def_seq) if def_seq > seq => {
+                self.sink.warn(
+                    Some(loc),
+                    Category::Fixup,
+                    format!(
+                        "({owner}) vrrp_script {} is defined after this {what}: vrrpd tracks it, \
+                         keepalived 2.2.7 ignores it ('not found')",
+                        t.script
+                    ),
+                );
+                Some(t)
+            }
+            _ => Some(t),
+        }
     }
 
     fn complete(
@@ -3278,30 +3378,13 @@ impl<'a> Interp<'a> {
         let vips: Vec<Vip> = vips_raw.into_iter().filter_map(resolve).collect();
         let excluded_vips: Vec<Vip> = r.evips.into_iter().filter_map(resolve).collect();
 
-        // track_script names must be vrrp_scripts; keepalived 2.2.7 also needs them defined first.
-        let mut track_scripts = Vec::new();
-        for (t, seq, tloc) in r.track_scripts {
-            match self.script_seq.get(&t.script) {
-                _ if !defined.contains(&t.script) => self.sink.warn(
-                    Some(tloc),
-                    Category::Fixup,
-                    format!("({name}) track script {} not found, ignoring...", t.script),
-                ),
-                Some(&def_seq) if def_seq > seq => {
-                    self.sink.warn(
-                        Some(tloc),
-                        Category::Fixup,
-                        format!(
-                            "({name}) vrrp_script {} is defined after this instance: vrrpd \
-                             tracks it, keepalived 2.2.7 ignores it ('not found')",
-                            t.script
-                        ),
-                    );
-                    track_scripts.push(t);
-                }
-                _ => track_scripts.push(t),
-            }
-        }
+        let track_scripts = r
+            .track_scripts
+            .into_iter()
+            .filter_map(|(t, seq, tloc)| {
+                self.resolve_script(&name, "instance", t, seq, tloc, defined)
+            })
+            .collect();
 
         let accept = r.accept.unwrap_or(priority.is_owner() || !strict);
         let lower_prio_no_advert = r

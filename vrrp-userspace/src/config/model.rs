@@ -883,6 +883,12 @@ pub struct SyncGroup {
     /// `track_process { … }`: likewise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackedProcess>,
+    /// `track_interface { … }`: likewise (keepalived's sync_group_tracking_init).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_interfaces: Vec<TrackInterface>,
+    /// `track_script { … }`: likewise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_scripts: Vec<TrackScript>,
     /// Where the block starts.
     #[serde(skip)]
     pub source: SourceLoc,

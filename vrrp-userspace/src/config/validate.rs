@@ -11,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::{
     diagnostics::{Category, Location, Sink},
-    model::{Auth, Config, Family, InitialState, TrackedFile, TrackedProcess, Version},
+    model::{
+        Auth, Config, Family, InitialState, TrackScript, TrackedFile, TrackedProcess, Version,
+    },
 };
 use crate::units::Centis;
 
@@ -770,7 +772,9 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
     for g in 0..config.sync_groups.len() {
         let files = std::mem::take(&mut config.sync_groups[g].track_files);
         let procs = std::mem::take(&mut config.sync_groups[g].track_processes);
-        if files.is_empty() && procs.is_empty() {
+        let ifaces = std::mem::take(&mut config.sync_groups[g].track_interfaces);
+        let scripts = std::mem::take(&mut config.sync_groups[g].track_scripts);
+        if files.is_empty() && procs.is_empty() && ifaces.is_empty() && scripts.is_empty() {
             continue;
         }
         let group = config.sync_groups[g].clone();
@@ -836,6 +840,127 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
                         }
                     }
                     None => config.instances[m].track_files.push(t.clone()),
+                }
+            }
+        }
+        // Interfaces and scripts as keepalived's sync_group_tracking_init adds them
+        // (add_vrrp_to_interface, add_vrrp_to_track_script): after the members' own entries
+        // lost their weights above, so a group's weight stays (but with an owner among the
+        // members); one a member tracks itself keeps the member's entry, with the group's
+        // weight unless the member's is 0. A member's own interface is tracked with weight 0
+        // (FAULT) unless `dont_track_primary`.
+        for mut t in ifaces {
+            if has_owner && t.weight != 0 {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({}) Cannot have weighted track interface '{}' with member having \
+                         priority 255 - clearing weight",
+                        group.name, t.interface
+                    ),
+                );
+                t.weight = 0;
+            }
+            for &m in &members {
+                let inst = &mut config.instances[m];
+                let own = inst.interface == t.interface && !inst.dont_track_primary;
+                let tracked = inst
+                    .track_interfaces
+                    .iter()
+                    .position(|x| x.interface == t.interface);
+                if own || tracked.is_some() {
+                    sink.warn(
+                        loc.clone(),
+                        Category::Fixup,
+                        format!(
+                            "({}) track_interface {} is configured on VRRP instance and sync \
+                             group. Remove vrrp instance or sync group config",
+                            inst.name, t.interface
+                        ),
+                    );
+                }
+                match tracked {
+                    Some(k) => {
+                        let entry = &mut inst.track_interfaces[k];
+                        if entry.weight != 0 && !own {
+                            entry.weight = t.weight;
+                            entry.reverse = t.reverse;
+                        }
+                    }
+                    // Its own interface already means FAULT when it goes down.
+                    None if own => {}
+                    None => inst.track_interfaces.push(t.clone()),
+                }
+            }
+        }
+        let script_weight = |c: &Config, t: &TrackScript| {
+            t.weight
+                .or_else(|| {
+                    c.scripts
+                        .iter()
+                        .find(|s| s.name == t.script)
+                        .map(|s| s.weight)
+                })
+                .unwrap_or(0)
+        };
+        for mut t in scripts {
+            if !config.scripts.iter().any(|s| s.name == t.script) {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({}) track script {} not found, ignoring...",
+                        group.name, t.script
+                    ),
+                );
+                continue;
+            }
+            if has_owner && script_weight(config, &t) != 0 {
+                sink.warn(
+                    loc.clone(),
+                    Category::Fixup,
+                    format!(
+                        "({}) Cannot have weighted track script '{}' with member having \
+                         priority 255 - clearing weight",
+                        group.name, t.script
+                    ),
+                );
+                t.weight = Some(0);
+            }
+            for &m in &members {
+                let own = config.instances[m]
+                    .track_scripts
+                    .iter()
+                    .position(|x| x.script == t.script);
+                match own {
+                    Some(k) => {
+                        sink.warn(
+                            loc.clone(),
+                            Category::Fixup,
+                            format!(
+                                "({}) track_script {} is configured on VRRP instance and sync \
+                                 group. Remove vrrp instance config",
+                                config.instances[m].name, t.script
+                            ),
+                        );
+                        if script_weight(config, &config.instances[m].track_scripts[k]) != 0 {
+                            let (w, reverse) = (
+                                script_weight(config, &t),
+                                t.reverse.unwrap_or_else(|| {
+                                    config
+                                        .scripts
+                                        .iter()
+                                        .find(|s| s.name == t.script)
+                                        .is_some_and(|s| s.reverse)
+                                }),
+                            );
+                            let entry = &mut config.instances[m].track_scripts[k];
+                            entry.weight = Some(w);
+                            entry.reverse = Some(reverse);
+                        }
+                    }
+                    None => config.instances[m].track_scripts.push(t.clone()),
                 }
             }
         }

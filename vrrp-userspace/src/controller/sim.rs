@@ -323,6 +323,8 @@ impl World {
                     tracking_weight: true,
                     track_files: Vec::new(),
                     track_processes: Vec::new(),
+                    track_interfaces: Vec::new(),
+                    track_scripts: Vec::new(),
                     source: Default::default(),
                 }];
             }

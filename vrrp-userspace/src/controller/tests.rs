@@ -55,6 +55,8 @@ fn grouped(instances: Vec<InstanceSpec>) -> Config {
         tracking_weight: false,
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
         source: Default::default(),
     }];
     c
@@ -3678,5 +3680,45 @@ fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
              started: VI_1, VI_2"
                 .to_string()
         ))
+    );
+}
+
+/// A sync group's `track_interface`, read from a keepalived.conf, acts on every member as its
+/// own entry would: a weighted one moves both priorities, an unweighted one takes both to
+/// FAULT.
+#[test]
+fn a_sync_group_s_track_interface_acts_on_every_member() {
+    let dir = std::env::temp_dir().join(format!("vrrpd-group-track-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keepalived.conf");
+    let instance = |name: &str, vrid: u8| {
+        format!(
+            "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    \
+             priority 100\n    virtual_ipaddress {{\n        192.0.2.{}\n    }}\n}}\n",
+            100 + vrid
+        )
+    };
+    let text = format!(
+        "{}{}vrrp_sync_group VG_1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    \
+         track_interface {{\n        eth1 weight -30\n        eth2\n    }}\n}}\n",
+        instance("VI_1", 1),
+        instance("VI_2", 2)
+    );
+    std::fs::write(&path, text).unwrap();
+    let loaded = crate::config::load(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let config = loaded.unwrap().config;
+    let mut h = host();
+    h.links.insert("eth1".into(), true);
+    h.links.insert("eth2".into(), true);
+    let (mut ctl, _) = Controller::start(&config, &h, 0).unwrap();
+    ctl.handle(SEC, Input::Links(vec![("eth1".into(), false)]));
+    for name in ["VI_1", "VI_2"] {
+        assert_eq!(view(&ctl, name).priority, Priority(70), "{name}");
+    }
+    ctl.handle(2 * SEC, Input::Links(vec![("eth2".into(), false)]));
+    assert_eq!(
+        (state(&ctl, "VI_1"), state(&ctl, "VI_2")),
+        (State::Fault, State::Fault)
     );
 }
