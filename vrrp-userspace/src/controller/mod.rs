@@ -2961,10 +2961,19 @@ impl Controller {
                 .filter(|s| !self.instances.iter().any(|x| x.spec.name == s.name))
                 .map(|s| s.name.clone()),
         );
+        // A group with the same members (its notify commands or `sync_group_tracking_weight`
+        // changed) is kept, with its new spec, unless a member restarts: keepalived keeps the
+        // members' states whatever changed in the group.
+        let same_members =
+            |a: &SyncGroupSpec, b: &SyncGroupSpec| a.name == b.name && a.instances == b.instances;
         let mut regroup: Vec<&SyncGroupSpec> = old_groups
             .iter()
-            .filter(|g| !new_groups.contains(g))
-            .chain(new_groups.iter().filter(|g| !old_groups.contains(g)))
+            .filter(|g| !new_groups.iter().any(|n| same_members(g, n)))
+            .chain(
+                new_groups
+                    .iter()
+                    .filter(|g| !old_groups.iter().any(|o| same_members(o, g))),
+            )
             .collect();
         loop {
             let before = (restart.len(), regroup.len());
@@ -2981,6 +2990,13 @@ impl Controller {
             }
         }
         resumed.retain(|name, _| !restart.contains(name));
+        for (spec, _) in &mut self.groups {
+            if !regroup.iter().any(|g| g.name == spec.name)
+                && let Some(n) = new_groups.iter().find(|n| same_members(spec, n))
+            {
+                *spec = n.clone();
+            }
+        }
         let (mut kept, mut stopped, mut started) = (0, 0, 0);
         let (mut stopped_names, mut started_names) = (Vec::new(), Vec::new());
         let mut changed_names = Vec::new();

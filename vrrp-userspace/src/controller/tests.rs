@@ -3722,3 +3722,46 @@ fn a_sync_group_s_track_interface_acts_on_every_member() {
         (State::Fault, State::Fault)
     );
 }
+
+/// A reload that changes only a sync group's notify commands keeps the group and its members
+/// as they are (keepalived keeps the members' states); the group's next transition runs the
+/// new command.
+#[test]
+fn a_reload_of_a_sync_group_s_notify_keeps_the_group() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    let mut new = c.clone();
+    new.sync_groups[0].notify.backup = Some(Box::new(NotifyCommand {
+        command: "/usr/local/bin/to-backup".into(),
+        user: None,
+        group: None,
+    }));
+    let effects = ctl.handle(
+        MDI + SEC,
+        Input::Reload {
+            config: Box::new(new),
+            host: host(),
+        },
+    );
+    assert!(transitions(&effects).is_empty(), "{effects:#?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::RunNotify { .. }))
+    );
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 2 instance(s) unchanged, 0 stopped, 0 started".to_string()
+        ))
+    );
+    let at = MDI + 2 * SEC;
+    let effects = tick(&mut ctl, at, vec![heard(1, 200, at)]);
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::RunNotify { notify, kind: "GROUP", state: State::Backup, .. }
+        if notify.backup.as_ref().is_some_and(|n| n.command == "/usr/local/bin/to-backup"))));
+}
