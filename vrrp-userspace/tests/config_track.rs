@@ -76,6 +76,21 @@ fn track_file_and_track_process_warn_as_keepalived_does() {
     }
 }
 
+/// The lines `vrrpd check` prints under instance `inst` (its settings, indented).
+fn instance_lines<'a>(text: &'a str, inst: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("instance {inst} ")));
+    start.map_or(Vec::new(), |s| {
+        lines[s + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("  "))
+            .copied()
+            .collect()
+    })
+}
+
 /// An instance's `track_file` naming no `track_file`: ignored with keepalived's warning. (Not
 /// compared with `keepalived -t`: 2.2.7 spins after printing that warning and never exits.)
 #[test]
@@ -126,21 +141,8 @@ fn a_sync_group_s_tracking_goes_to_its_members() {
     // 0); the group's entry then comes with the group's weight.
     let msg = "(VI_1) ignoring tracked file f with weight 3 due to SYNC group";
     assert!(!ours.lines_with(msg).is_empty(), "{msg}\n{}", ours.text);
-    let lines: Vec<&str> = ours.text.lines().collect();
-    let of = |inst: &str| -> Vec<&str> {
-        let start = lines
-            .iter()
-            .position(|l| l.starts_with(&format!("instance {inst} ")));
-        start.map_or(Vec::new(), |s| {
-            lines[s + 1..]
-                .iter()
-                .take_while(|l| l.starts_with("  "))
-                .copied()
-                .collect()
-        })
-    };
-    let vi1 = of("VI_1");
-    let vi2 = of("VI_2");
+    let vi1 = instance_lines(&ours.text, "VI_1");
+    let vi2 = instance_lines(&ours.text, "VI_2");
     assert!(
         vi1.iter().any(|l| l.contains("track file f weight 4 ")),
         "{vi1:?}"
@@ -206,21 +208,8 @@ fn a_sync_group_s_track_interface_and_track_script_go_to_its_members() {
     d.write("keepalived.conf", &text);
     let ours = vrrpd_check(VRRPD, d.path(), "keepalived.conf", &[]);
     assert_eq!(ours.code, 0, "{}", ours.text);
-    let lines: Vec<&str> = ours.text.lines().collect();
-    let of = |inst: &str| -> Vec<&str> {
-        let start = lines
-            .iter()
-            .position(|l| l.starts_with(&format!("instance {inst} ")));
-        start.map_or(Vec::new(), |s| {
-            lines[s + 1..]
-                .iter()
-                .take_while(|l| l.starts_with("  "))
-                .copied()
-                .collect()
-        })
-    };
     let tracked = |inst: &str| -> Vec<String> {
-        let mut t: Vec<String> = of(inst)
+        let mut t: Vec<String> = instance_lines(&ours.text, inst)
             .iter()
             .filter(|l| l.starts_with("  track "))
             .map(|l| l.split(" (").next().unwrap().trim().to_string())

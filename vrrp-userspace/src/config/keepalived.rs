@@ -1865,27 +1865,7 @@ impl<'a> Interp<'a> {
                     continue;
                 }
                 "track_interface" => {
-                    if let Some(b) = self.block(node) {
-                        for n in b {
-                            if let Some(t) = self.track_interface(n) {
-                                if r.track_interfaces
-                                    .iter()
-                                    .any(|x| x.interface == t.interface)
-                                {
-                                    self.warn(
-                                        &n.words[0],
-                                        Category::Fixup,
-                                        format!(
-                                            "({iname}) duplicate track_interface {} - ignoring",
-                                            t.interface
-                                        ),
-                                    );
-                                } else {
-                                    r.track_interfaces.push(t);
-                                }
-                            }
-                        }
-                    }
+                    self.track_interface_block(node, &iname, &mut r.track_interfaces);
                     continue;
                 }
                 "track_file" => {
@@ -2475,6 +2455,31 @@ impl<'a> Interp<'a> {
         };
         self.extra(node, 3);
         Some((Some(weight), reverse))
+    }
+
+    /// A `track_interface { … }` block of `owner` (an instance or a sync group) into `into`:
+    /// keepalived's alloc_track_if, which drops a second entry for an interface.
+    fn track_interface_block(&mut self, node: &Node, owner: &str, into: &mut Vec<TrackInterface>) {
+        let Some(b) = self.block(node) else {
+            return;
+        };
+        for n in b {
+            let Some(t) = self.track_interface(n) else {
+                continue;
+            };
+            if into.iter().any(|x| x.interface == t.interface) {
+                self.warn(
+                    &n.words[0],
+                    Category::Fixup,
+                    format!(
+                        "({owner}) duplicate track_interface {} - ignoring",
+                        t.interface
+                    ),
+                );
+            } else {
+                into.push(t);
+            }
+        }
     }
 
     fn track_interface(&mut self, node: &Node) -> Option<TrackInterface> {
@@ -3137,28 +3142,8 @@ impl<'a> Interp<'a> {
                     }
                 }
                 "track_interface" => {
-                    if let Some(b) = self.block(node) {
-                        for n in b {
-                            let Some(t) = self.track_interface(n) else {
-                                continue;
-                            };
-                            if g.track_interfaces
-                                .iter()
-                                .any(|x| x.interface == t.interface)
-                            {
-                                self.warn(
-                                    &n.words[0],
-                                    Category::Fixup,
-                                    format!(
-                                        "({}) duplicate track_interface {} - ignoring",
-                                        g.name, t.interface
-                                    ),
-                                );
-                            } else {
-                                g.track_interfaces.push(t);
-                            }
-                        }
-                    }
+                    let gname = g.name.clone();
+                    self.track_interface_block(node, &gname, &mut g.track_interfaces);
                 }
                 "track_script" => {
                     if let Some(b) = self.block(node) {

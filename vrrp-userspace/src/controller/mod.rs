@@ -2740,28 +2740,11 @@ impl Controller {
         let actions = self.instances[i].router.resume(now, r.state);
         if r.state == State::Master {
             let inst = &mut self.instances[i];
-            let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
             let garp = inst.spec.garp;
             if inst.mapped_vips().iter().any(|a| !r.vips.contains(a)) {
                 inst.garp_at = vec![(now, garp.master_repeat.max(1))];
             }
-            inst.refresh_at = (garp.master_refresh_s > 0)
-                .then(|| now + u64::from(garp.master_refresh_s) * 1_000_000_000);
-            let vips = inst.all_vips();
-            let routes = inst.add_routes();
-            self.out.push(Effect::AddVips {
-                instance: instance.clone(),
-                iface: iface.clone(),
-                vips,
-            });
-            self.out.extend(routes);
-            self.out.push(Effect::Flush);
-            self.out.push(Effect::JoinVmac {
-                instance,
-                iface,
-                vmac,
-            });
-            self.send_garps(i, now);
+            self.hold_vips(i, now);
         }
         for action in actions {
             self.act(i, now, action);
@@ -3624,8 +3607,6 @@ impl Controller {
                 }
                 self.set_router(i, true);
                 let inst = &mut self.instances[i];
-                let (instance, iface) = (inst.name(), inst.spec.interface.clone());
-                let vmac = inst.vmac();
                 // keepalived: a burst now, another after garp_master_delay, and one every
                 // garp_master_refresh (of garp_master_refresh_repeat) while master.
                 let garp = inst.spec.garp;
@@ -3636,23 +3617,7 @@ impl Controller {
                         garp.master_repeat.max(1),
                     ));
                 }
-                inst.refresh_at = (garp.master_refresh_s > 0)
-                    .then(|| now + u64::from(garp.master_refresh_s) * 1_000_000_000);
-                let vips = inst.all_vips();
-                let routes = inst.add_routes();
-                self.out.push(Effect::AddVips {
-                    instance: instance.clone(),
-                    iface: iface.clone(),
-                    vips,
-                });
-                self.out.extend(routes);
-                self.out.push(Effect::Flush);
-                self.out.push(Effect::JoinVmac {
-                    instance,
-                    iface,
-                    vmac,
-                });
-                self.send_garps(i, now);
+                self.hold_vips(i, now);
             }
             Action::Release => {
                 // Priority 0 leaves first: the backup's Skew_Time runs while we let go.
@@ -3723,6 +3688,32 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// A master's share of the kernel for instance `i`: its VIPs, then its routes and rules,
+    /// and the VMAC in the interface's filter; its GARP refresh timer, and the GARP bursts
+    /// due now.
+    fn hold_vips(&mut self, i: usize, now: Nanos) {
+        let inst = &mut self.instances[i];
+        let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
+        let garp = inst.spec.garp;
+        inst.refresh_at = (garp.master_refresh_s > 0)
+            .then(|| now + u64::from(garp.master_refresh_s) * 1_000_000_000);
+        let vips = inst.all_vips();
+        let routes = inst.add_routes();
+        self.out.push(Effect::AddVips {
+            instance: instance.clone(),
+            iface: iface.clone(),
+            vips,
+        });
+        self.out.extend(routes);
+        self.out.push(Effect::Flush);
+        self.out.push(Effect::JoinVmac {
+            instance,
+            iface,
+            vmac,
+        });
+        self.send_garps(i, now);
     }
 
     /// Gives up the VIPs of instance `i`: routes, VIPs, then XDP's router entry, so that XDP
