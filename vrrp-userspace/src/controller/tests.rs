@@ -106,6 +106,17 @@ fn tick(c: &mut Controller, now: Nanos, adverts: Vec<Heard>) -> Vec<Effect> {
     )
 }
 
+/// A reload of `config` on the test host at `now`.
+fn reload_at(c: &mut Controller, now: Nanos, config: Config) -> Vec<Effect> {
+    c.handle(
+        now,
+        Input::Reload {
+            config: Box::new(config),
+            host: host(),
+        },
+    )
+}
+
 /// The driver reports a clean batch, and the next tick comes.
 fn settle(c: &mut Controller, now: Nanos) {
     c.handle(now, Input::Results(vec![]));
@@ -346,13 +357,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     let mut new = c.clone();
     new.instances[1].vrid = Vrid::new(4).unwrap();
     new.instances.push(instance("VI_3", 3, 100, false));
-    let effects = ctl.handle(
-        t0 + SEC,
-        Input::Reload {
-            config: Box::new(new.clone()),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, t0 + SEC, new.clone());
     // VI_1 keeps its mastership and its VIPs; VI_2 stops (priority 0, VIPs released) and
     // starts again, in BACKUP (`state MASTER` below 255); VI_3 starts.
     assert_eq!(state(&ctl, "VI_1"), State::Master);
@@ -384,13 +389,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     let mut bad = new.clone();
     bad.instances[0].interface = "eth9".into();
     let before: Vec<_> = ctl.instances();
-    let effects = ctl.handle(
-        t0 + 2 * SEC,
-        Input::Reload {
-            config: Box::new(bad),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, t0 + 2 * SEC, bad);
     assert_eq!(ctl.instances(), before);
     assert!(
         matches!(&without_chores(effects)[..], [Effect::Log { level: log::Level::Error, line }]
@@ -403,13 +402,7 @@ fn a_reload_keeps_unchanged_instances_and_restarts_changed_ones() {
     // Removing an instance stops it.
     let mut fewer = new.clone();
     fewer.instances.remove(0);
-    let effects = ctl.handle(
-        t0 + 3 * SEC,
-        Input::Reload {
-            config: Box::new(fewer),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, t0 + 3 * SEC, fewer);
     assert!(removes_vips(&effects, "VI_1"));
     assert!(ctl.routers().all(|(s, _)| s.name != "VI_1"));
 }
@@ -425,25 +418,13 @@ fn the_running_configuration_is_the_last_one_applied() {
     let mut bad = c.clone();
     bad.instances[0].interface = "eth9".into();
     bad.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
-    ctl.handle(
-        SEC,
-        Input::Reload {
-            config: Box::new(bad),
-            host: host(),
-        },
-    );
+    reload_at(&mut ctl, SEC, bad);
     assert!(matches!(ctl.take_reload_outcome(), Some(Err(_))));
     assert_eq!(ctl.config(), c);
     let mut good = c.clone();
     good.global.mcast_group4 = Ipv4Addr::new(224, 0, 0, 19);
     good.instances.push(instance("VI_2", 2, 100, false));
-    ctl.handle(
-        2 * SEC,
-        Input::Reload {
-            config: Box::new(good.clone()),
-            host: host(),
-        },
-    );
+    reload_at(&mut ctl, 2 * SEC, good.clone());
     assert!(matches!(ctl.take_reload_outcome(), Some(Ok(_))));
     assert_eq!(ctl.config(), good);
     // Each running instance's spec is held once: the configuration's is the instance's, the
@@ -462,13 +443,7 @@ fn the_running_configuration_is_the_last_one_applied() {
     );
     // Stopping, a reload is refused and the configuration stays.
     ctl.handle(3 * SEC, Input::Stop);
-    ctl.handle(
-        3 * SEC,
-        Input::Reload {
-            config: Box::new(c.clone()),
-            host: host(),
-        },
-    );
+    reload_at(&mut ctl, 3 * SEC, c.clone());
     assert_eq!(
         ctl.take_reload_outcome(),
         Some(Err("vrrpd is stopping".to_string()))
@@ -939,13 +914,7 @@ fn a_reload_that_changes_only_routes_keeps_the_master_and_its_vips() {
     let mut new = routed(true);
     new.routes.push(route("198.51.100.0/24", 100));
     new.rules = vec![rule(100, 101)];
-    let out = ctl.handle(
-        now + MS,
-        Input::Reload {
-            config: Box::new(config(vec![new])),
-            host: host(),
-        },
-    );
+    let out = reload_at(&mut ctl, now + MS, config(vec![new]));
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert!(!removes_vips(&out, "VI_1"), "{out:?}");
     let removed = out.iter().find_map(|e| match e {
@@ -969,13 +938,7 @@ fn a_reload_that_changes_only_routes_keeps_the_master_and_its_vips() {
     let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
     let mut new = routed(false);
     new.routes.clear();
-    let out = ctl.handle(
-        MS,
-        Input::Reload {
-            config: Box::new(config(vec![new])),
-            host: host(),
-        },
-    );
+    let out = reload_at(&mut ctl, MS, config(vec![new]));
     assert_eq!(at(&out, "AddRoutes"), None);
     assert_eq!(at(&out, "RemoveRoutes"), None);
     assert_eq!(state(&ctl, "VI_1"), State::Backup);
@@ -1016,13 +979,7 @@ fn statics_are_added_at_start_diffed_on_reload_and_removed_at_exit() {
     let mut d = c.clone();
     d.static_rules.clear();
     d.static_routes.push(route("198.51.100.128/25", 254));
-    let out = ctl.handle(
-        SEC,
-        Input::Reload {
-            config: Box::new(d),
-            host: host(),
-        },
-    );
+    let out = reload_at(&mut ctl, SEC, d);
     assert!(out.contains(&Effect::RemoveStatic {
         addresses: vec![],
         routes: vec![],
@@ -1705,13 +1662,7 @@ fn an_instance_restarted_by_a_reload_keeps_its_history() {
     let mut changed = instance("VI_1", 2, 100, true);
     changed.priority = Priority(110);
     let reload = MDI + SEC;
-    ctl.handle(
-        reload,
-        Input::Reload {
-            config: Box::new(config(vec![changed])),
-            host: host(),
-        },
-    );
+    reload_at(&mut ctl, reload, config(vec![changed]));
     let v = view(&ctl, "VI_1");
     let history: Vec<(Nanos, &str, &str)> = v
         .transitions
@@ -2291,13 +2242,7 @@ fn without_accept_mode_a_non_owner_router_tells_xdp_to_refuse_its_vips_traffic()
     let mut new = c.clone();
     new.instances[1].accept = true;
     new.instances.push(owner);
-    let mut effects = ctl.handle(
-        5 * SEC,
-        Input::Reload {
-            config: Box::new(new),
-            host: host(),
-        },
-    );
+    let mut effects = reload_at(&mut ctl, 5 * SEC, new);
     // VI_2 restarts in BACKUP (`state MASTER` below 255), master again at its
     // Master_Down_Interval.
     effects.extend(up(&mut ctl, 5 * SEC + mdi(200)));
@@ -3530,13 +3475,7 @@ fn a_reload_keeps_a_changed_instance_in_its_state_as_keepalived() {
     new.instances[0].vips = vec![added.clone()];
     new.instances[1].priority = Priority(90);
     let reload = 4 * SEC;
-    let effects = ctl.handle(
-        reload,
-        Input::Reload {
-            config: Box::new(new),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, reload, new);
     assert!(transitions(&effects).is_empty(), "{effects:#?}");
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert_eq!(state(&ctl, "VI_2"), State::Backup);
@@ -3596,13 +3535,7 @@ fn a_reload_keeps_a_changed_instance_in_its_state_as_keepalived() {
     up(&mut ctl, MDI);
     let mut new = c.clone();
     new.instances[0].priority = Priority(120);
-    let effects = ctl.handle(
-        MDI + SEC,
-        Input::Reload {
-            config: Box::new(new),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, MDI + SEC, new);
     assert_eq!(state(&ctl, "VI_1"), State::Master);
     assert!(
         !effects
@@ -3630,13 +3563,7 @@ fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
     );
     let mut new = c.clone();
     new.instances[0].priority = Priority(110);
-    let effects = ctl.handle(
-        MDI + SEC,
-        Input::Reload {
-            config: Box::new(new.clone()),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, MDI + SEC, new.clone());
     assert!(transitions(&effects).is_empty(), "{effects:#?}");
     assert!(
         !effects
@@ -3666,13 +3593,7 @@ fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
     // Another router: the group restarts.
     let mut other = new.clone();
     other.instances[0].vrid = Vrid::new(3).unwrap();
-    ctl.handle(
-        at + SEC,
-        Input::Reload {
-            config: Box::new(other),
-            host: host(),
-        },
-    );
+    reload_at(&mut ctl, at + SEC, other);
     assert_eq!(
         ctl.take_reload_outcome(),
         Some(Ok(
@@ -3740,13 +3661,7 @@ fn a_reload_of_a_sync_group_s_notify_keeps_the_group() {
         user: None,
         group: None,
     }));
-    let effects = ctl.handle(
-        MDI + SEC,
-        Input::Reload {
-            config: Box::new(new),
-            host: host(),
-        },
-    );
+    let effects = reload_at(&mut ctl, MDI + SEC, new);
     assert!(transitions(&effects).is_empty(), "{effects:#?}");
     assert!(
         !effects
