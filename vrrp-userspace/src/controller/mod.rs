@@ -1384,6 +1384,11 @@ fn same_router(old: &InstanceSpec, new: &InstanceSpec) -> bool {
         && old.mcast_group6 == new.mcast_group6
 }
 
+/// The entries of `a` that `b` lacks, in `a`'s order.
+fn not_in<T: PartialEq + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    a.iter().filter(|x| !b.contains(x)).cloned().collect()
+}
+
 /// The address owner (priority 255) with `state MASTER`: the only instance keepalived 2.2.7
 /// starts as master.
 fn owner_master(spec: &InstanceSpec) -> bool {
@@ -2766,21 +2771,15 @@ impl Controller {
         for (queue, _) in self.garp_queues.values_mut() {
             queue.retain(|e| !matches!(e, Effect::SendGarps { instance: n, .. } if *n == instance));
         }
+        let kept: Vec<IpAddr> = new
+            .vips
+            .iter()
+            .chain(&new.excluded_vips)
+            .map(|v| v.address)
+            .collect();
         if inst.router.state() == State::Master {
-            let routes: Vec<Route> = inst
-                .spec
-                .routes
-                .iter()
-                .filter(|r| !new.routes.contains(r))
-                .cloned()
-                .collect();
-            let rules: Vec<Rule> = inst
-                .spec
-                .rules
-                .iter()
-                .filter(|r| !new.rules.contains(r))
-                .cloned()
-                .collect();
+            let routes = not_in(&inst.spec.routes, &new.routes);
+            let rules = not_in(&inst.spec.rules, &new.rules);
             if !routes.is_empty() || !rules.is_empty() {
                 self.out.push(Effect::RemoveRoutes {
                     instance: instance.clone(),
@@ -2788,12 +2787,6 @@ impl Controller {
                     rules,
                 });
             }
-            let kept: Vec<IpAddr> = new
-                .vips
-                .iter()
-                .chain(&new.excluded_vips)
-                .map(|v| v.address)
-                .collect();
             let gone: Vec<Vip> = inst
                 .all_vips()
                 .into_iter()
@@ -2807,17 +2800,7 @@ impl Controller {
                 });
             }
         }
-        let mapped: Vec<IpAddr> = new
-            .vips
-            .iter()
-            .chain(&new.excluded_vips)
-            .map(|v| v.address)
-            .collect();
-        let unmapped: Vec<IpAddr> = inst
-            .mapped_vips()
-            .into_iter()
-            .filter(|a| !mapped.contains(a))
-            .collect();
+        let unmapped = not_in(&inst.mapped_vips(), &kept);
         if !unmapped.is_empty() {
             self.out.push(Effect::UnmapVips {
                 instance,
@@ -2992,14 +2975,15 @@ impl Controller {
         let mut i = 0;
         while i < self.instances.len() {
             let name = self.instances[i].name();
-            if resumed.contains_key(&name) {
-                let spec = new
-                    .iter()
-                    .find(|n| n.name == name)
-                    .expect("resumed: in the new");
+            // (Every resumed instance has its new spec: `same_router` found it.)
+            let kept_as = resumed
+                .contains_key(&name)
+                .then(|| new.iter().find(|n| n.name == name))
+                .flatten();
+            if let Some(spec) = kept_as {
                 let old = self.retire_instance(i, spec);
                 carried.insert(name, old);
-            } else if restart.contains(&name) {
+            } else if restart.contains(&name) || resumed.contains_key(&name) {
                 stopped_names.push(name);
                 let old = self.remove_instance(i, now);
                 carried.insert(old.name(), old);
@@ -3251,19 +3235,13 @@ impl Controller {
             return;
         }
         let new = &self.instances[i].spec;
-        let gone = |a: &[Route], b: &[Route]| -> Vec<Route> {
-            a.iter().filter(|r| !b.contains(r)).cloned().collect()
-        };
-        let gone_rules = |a: &[Rule], b: &[Rule]| -> Vec<Rule> {
-            a.iter().filter(|r| !b.contains(r)).cloned().collect()
-        };
         let (routes, rules) = (
-            gone(&old.routes, &new.routes),
-            gone_rules(&old.rules, &new.rules),
+            not_in(&old.routes, &new.routes),
+            not_in(&old.rules, &new.rules),
         );
         let (add_routes, add_rules) = (
-            gone(&new.routes, &old.routes),
-            gone_rules(&new.rules, &old.rules),
+            not_in(&new.routes, &old.routes),
+            not_in(&new.rules, &old.rules),
         );
         let instance = new.name.clone();
         if !routes.is_empty() || !rules.is_empty() {
