@@ -4,7 +4,8 @@
 //! * ARP: a request for a VIP of a router we are master of is turned, in place, into the reply
 //!   from the VMAC and sent back with `XDP_TX`; ARP from another MAC claiming one of our active
 //!   VIPs is counted and reported as a conflict, and so is ARP from our own VMAC (another
-//!   master of the VRID: split brain).
+//!   master of the VRID: split brain); such a claim that is a gratuitous request is dropped,
+//!   as the kernel would answer it from the interface's MAC.
 //! * Frames to a VMAC: rewritten to the interface's MAC and passed while we are master of that
 //!   router, dropped while we are backup (RFC 5798 §6.4.2).
 //! * VRRP adverts (IPv4 protocol 112, IPv6 next header 112): checked in the order of RFC 5798
@@ -527,7 +528,14 @@ fn arp(ctx: &XdpContext, off: usize, iface: &IfaceConfig) -> u32 {
                 src,
                 sha,
             );
-            return XDP_PASS;
+            // A request for the VIP itself (a gratuitous one, as a preempting master sends):
+            // passed, the kernel would answer it from the interface's own MAC while we still
+            // hold the VIP, a second MAC for it (seen when a peer preempted us).
+            return if op == 1 && spa == tpa {
+                XDP_DROP
+            } else {
+                XDP_PASS
+            };
         }
     }
 

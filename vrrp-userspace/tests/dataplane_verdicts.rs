@@ -569,10 +569,12 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
     assert_eq!(&out.frame[6..], &f[6..]);
     assert_eq!(dp.counter(Counter::VmacRewritten).unwrap(), 1);
 
-    // A GARP from another MAC claiming our active VIP: a conflict, reported at once.
+    // A GARP from another MAC claiming our active VIP: a conflict, reported at once, and
+    // dropped: a gratuitous request for an address the kernel holds is one it answers, from
+    // the interface's own MAC (a preempting peer's GARPs drew such replies).
     let theirs = [0x02, 0, 0, 0, 0, 0x66];
     let out = dp.test_run(&arp::garp(theirs, VIP)).unwrap();
-    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(out.verdict, verdict::DROP);
     assert_eq!(dp.counter(Counter::ArpConflict).unwrap(), 1);
     let ev = events.drain();
     assert!(
@@ -585,7 +587,7 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
     // A GARP from our own VMAC coming in: only another master of VRID 50 sends from it (split
     // brain); reported with the VMAC, for the controller to tell from another MAC.
     let out = dp.test_run(&arp::garp(VMAC, VIP)).unwrap();
-    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(out.verdict, verdict::DROP);
     assert_eq!(dp.counter(Counter::ArpConflict).unwrap(), 2);
     let ev = events.drain();
     assert!(
@@ -596,6 +598,18 @@ fn kernel_arp_reply_vmac_rewrite_conflicts_and_the_liveness_gate() {
                 && e.src[..4] == VIP.octets()),
         "{ev:?}"
     );
+    // A reply claiming it, which the kernel answers with nothing: a conflict, passed.
+    let claim = arp::Repr {
+        op: arp::Operation::Reply,
+        sha: theirs,
+        spa: VIP,
+        tha: IFACE_MAC,
+        tpa: Ipv4Addr::new(192, 0, 2, 4),
+    };
+    let out = dp.test_run(&claim.frame(IFACE_MAC, theirs)).unwrap();
+    assert_eq!(out.verdict, verdict::PASS);
+    assert_eq!(dp.counter(Counter::ArpConflict).unwrap(), 3);
+    events.drain();
 
     // Adverts that need the controller now: priority 0, and a superior one while master.
     dp.test_run(&frame(&v2(50, 0))).unwrap();
