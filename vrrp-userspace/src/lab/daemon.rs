@@ -247,6 +247,13 @@ impl Vrrpd {
 /// Master_Down_Interval, 3.61 s at priority 100 and 1 s).
 pub fn start_pair(bin: &Path, lab: &Lab, conf1: &Path, conf2: &Path, dir: &Path) -> (Vrrpd, Vrrpd) {
     let lb01 = Vrrpd::start(bin, lab.host("lb01"), conf1, dir, "lb01");
+    // lb02 starts once lb01 is master: started together, lb01 (`state MASTER`, priority 100)
+    // takes over only 39 ms before lb02's Master_Down_Timer runs out (keepalived 2.2.7's start
+    // rule), a race that a machine stalled for longer than that can lose.
+    wait_for(Duration::from_secs(8), || {
+        lb01.state().as_deref() == Some("MASTER")
+    })
+    .unwrap_or_else(|| panic!("lb01 {:?}\n{}", lb01.statuses(), lb01.log_text()));
     let lb02 = Vrrpd::start(bin, lab.host("lb02"), conf2, dir, "lb02");
     wait_for(Duration::from_secs(8), || {
         lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
