@@ -94,6 +94,49 @@ impl Group {
         }
     }
 
+    /// A group that a reload makes anew (its members changed, or one of them starts afresh),
+    /// as keepalived 2.2.7 restores it (vrrp_complete_init): each member (instance name,
+    /// whether it is the address owner with `state MASTER`, its state after the reload:
+    /// `Initialize` for one that starts afresh) keeps its state, and the group is MASTER if
+    /// every member is a kept master (or, in a group of such owners, starts afresh), BACKUP
+    /// otherwise; the caller takes the masters of a BACKUP group to BACKUP. `was` is the state
+    /// of the group of this name before the reload (`Initialize` if there was none). The
+    /// transition is only to BACKUP from another state: keepalived (vrrp_init_state) notifies
+    /// a BACKUP group whose state the reload changed, never a MASTER one, whose masters it
+    /// keeps.
+    pub fn reloaded(
+        name: &str,
+        members: impl IntoIterator<Item = (String, bool, State)>,
+        was: State,
+    ) -> (Self, Option<Transition>) {
+        let members: Vec<(String, bool, State)> = members.into_iter().collect();
+        let starts_master = members.iter().all(|(_, owner_master, _)| *owner_master);
+        let master = members.iter().all(|(_, _, state)| {
+            *state == State::Master || (starts_master && *state == State::Initialize)
+        });
+        let state = if master { State::Master } else { State::Backup };
+        let group = Group {
+            name: name.to_string(),
+            state,
+            starts_master,
+            members: members
+                .into_iter()
+                .map(|(name, _, state)| Member {
+                    name,
+                    state,
+                    faulty: false,
+                    wants_master: state == State::Master || (master && starts_master),
+                })
+                .collect(),
+        };
+        let transition = (state == State::Backup && was != State::Backup).then(|| Transition {
+            from: was,
+            to: state,
+            reason: "configuration reloaded".into(),
+        });
+        (group, transition)
+    }
+
     /// Whether its members take over at startup: all are address owners with `state MASTER`.
     pub fn starts_master(&self) -> bool {
         self.starts_master

@@ -960,6 +960,93 @@ fn start_rule_and_reload_of_a_changed_master_as_keepalived() {
     );
 }
 
+/// keepalived 2.2.7's reload of a sync group whose members change, side by side with the same
+/// file (each daemon on VRIDs of its own, alone on the wire): a group of VI_A and VI_B, both
+/// master; a reload adds a new instance, VI_C, to it. In both daemons the group, made anew, is
+/// BACKUP as VI_C is not a master: VI_A and VI_B go to BACKUP without a priority 0 and
+/// release their VIPs (keepalived logs "Entering BACKUP STATE (init)"), and all three are
+/// master once VI_C's Master_Down_Interval has run out with no master heard.
+#[test]
+fn reload_that_adds_a_sync_group_member_as_keepalived() {
+    if !lab::privileged("reload_that_adds_a_sync_group_member_as_keepalived") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    let conf = |file: &str, base: u8, members: &[&str]| {
+        let all = [
+            ("VI_A", "MASTER", 100, base),
+            ("VI_B", "MASTER", 100, base + 1),
+            ("VI_C", "BACKUP", 100, base + 2),
+        ];
+        let path = instances_config(&dir, file, &all[..members.len()]);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("vrrp_sync_group VG {\n    group {\n");
+        for m in members {
+            text.push_str(&format!("        {m}\n"));
+        }
+        text.push_str("    }\n}\n");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (ours, theirs) = (
+        conf("v.conf", 80, &["VI_A", "VI_B"]),
+        conf("k.conf", 85, &["VI_A", "VI_B"]),
+    );
+    let k = Keepalived::start(lab.host("lb02"), &theirs, &dir, "k-lb02");
+    let v = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours, &dir, "v-lb01");
+    let (lb01, lb02) = (lab.host("lb01"), lab.host("lb02"));
+    let report = || format!("{}\n{}", v.log_text(), k.log_text());
+    let all = |a: bool, b: bool, c: bool| {
+        holds(lb01, "192.0.2.80") == a
+            && holds(lb01, "192.0.2.81") == b
+            && holds(lb01, "192.0.2.82") == c
+            && holds(lb02, "192.0.2.85") == a
+            && holds(lb02, "192.0.2.86") == b
+            && holds(lb02, "192.0.2.87") == c
+    };
+    wait_for(Duration::from_secs(8), || all(true, true, false))
+        .unwrap_or_else(|| panic!("not all master: {}", report()));
+    conf("v.conf", 80, &["VI_A", "VI_B", "VI_C"]);
+    conf("k.conf", 85, &["VI_A", "VI_B", "VI_C"]);
+    let pcap = dir.join("regroup.pcap");
+    let cap = lab.capture(&pcap);
+    std::thread::sleep(Duration::from_millis(500));
+    let logged = k.log_text().len();
+    v.child.signal(nix::sys::signal::Signal::SIGHUP);
+    k.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_millis(1_500), || all(false, false, false))
+        .unwrap_or_else(|| panic!("the masters kept their VIPs: {}", report()));
+    let back = wait_for(Duration::from_secs(8), || all(true, true, true))
+        .unwrap_or_else(|| panic!("not all master again: {}", report()));
+    drop(cap);
+    let (vlog, klog) = (v.log_text(), k.log_text());
+    for name in ["VI_A", "VI_B"] {
+        assert!(
+            vlog.contains(&format!(
+                "{name}: MASTER -> BACKUP (sync group VG: configuration reloaded)"
+            )),
+            "{vlog}"
+        );
+        assert!(
+            klog[logged..].contains(&format!("({name}) Entering BACKUP STATE (init)")),
+            "{klog}"
+        );
+    }
+    let zeros = tshark_fields(&pcap, "vrrp.prio == 0", "ip.src");
+    assert!(
+        zeros.trim().is_empty(),
+        "priority 0 at a reload from {zeros}"
+    );
+    // VI_C's Master_Down_Interval (3.61 s) from the reload, not a whole second's more.
+    assert!(
+        back < Duration::from_millis(5_000),
+        "{back:?}: {}",
+        report()
+    );
+}
+
 /// A node started with `state MASTER` at priority 100 while a master of priority 150 runs
 /// (vrrpd on lb02): keepalived 2.2.7 and vrrpd alike (both on lb01, a VRID each) stay BACKUP,
 /// never add the VIP and never take it from the running master.

@@ -2556,6 +2556,60 @@ impl Controller {
         self.group_outcome(self.groups.len() - 1, out);
     }
 
+    /// Makes sync group `spec` anew at a reload ([`Group::reloaded`]) around its members'
+    /// kept states: `resumed` ones in theirs, kept ones in their router's, the others to start
+    /// afresh. A BACKUP group takes its kept masters to BACKUP (those resumed go there as they
+    /// are added, see [`Controller::resume`]).
+    fn regroup(
+        &mut self,
+        now: Nanos,
+        spec: SyncGroupSpec,
+        specs: &[InstanceSpec],
+        resumed: &BTreeMap<String, Resume>,
+        was: State,
+    ) {
+        let members: Vec<(String, bool, State)> = spec
+            .instances
+            .iter()
+            .map(|name| {
+                let owner = specs.iter().any(|i| &i.name == name && owner_master(i));
+                let state = match resumed.get(name) {
+                    Some(r) => r.state,
+                    None => self
+                        .instances
+                        .iter()
+                        .find(|x| &x.spec.name == name)
+                        .map_or(State::Initialize, |x| x.router.state()),
+                };
+                (name.clone(), owner, state)
+            })
+            .collect();
+        let (group, transition) = Group::reloaded(&spec.name, members, was);
+        let backup = group.state() != State::Master;
+        if backup {
+            self.group_reason
+                .insert(spec.name.clone(), "configuration reloaded".into());
+        }
+        let names = spec.instances.clone();
+        self.groups.push((spec, group));
+        let out = Outcome {
+            orders: Vec::new(),
+            transition,
+        };
+        self.group_outcome(self.groups.len() - 1, out);
+        if backup {
+            for name in names {
+                if let Some(i) = self
+                    .instances
+                    .iter()
+                    .position(|x| x.spec.name == name && x.router.state() == State::Master)
+                {
+                    self.input(i, now, fsm::Input::ReloadBackup);
+                }
+            }
+        }
+    }
+
     fn group_of(&self, instance: &str) -> Option<usize> {
         self.groups.iter().position(|(_, g)| g.has(instance))
     }
@@ -2742,7 +2796,17 @@ impl Controller {
     /// out only if the reload added a VIP (one burst for all, as keepalived's
     /// `vrrp_send_link_update` after restore_vrrp_state); a backup's timer starts now.
     fn resume(&mut self, i: usize, now: Nanos, r: Resume) {
+        let name = self.instances[i].name();
         let actions = self.instances[i].router.resume(now, r.state);
+        // A master in a sync group the reload made BACKUP ([`Controller::regroup`]) goes to
+        // BACKUP at once: its advert does not leave, its VIPs go, without a priority 0.
+        if r.state == State::Master
+            && let Some(g) = self.group_of(&name)
+            && self.groups[g].1.state() != State::Master
+        {
+            self.input(i, now, fsm::Input::ReloadBackup);
+            return;
+        }
         if r.state == State::Master {
             let inst = &mut self.instances[i];
             let garp = inst.spec.garp;
@@ -2754,7 +2818,6 @@ impl Controller {
         for action in actions {
             self.act(i, now, action);
         }
-        let name = self.instances[i].name();
         self.log(
             log::Level::Info,
             format!("{name}: reloaded in place, stays {}", r.state),
@@ -2886,23 +2949,27 @@ impl Controller {
         // ([`Resume`]): a master stays master (no priority 0, its VIPs stay but those the
         // reload took away), a backup stays backup; not one in FAULT or with a failed effect,
         // nor one on an interface created again (its maps are new). Any other changed
-        // instance restarts, and so does its sync group with all its members (a group kept
-        // across a member's restart would keep that member's old state and fault); a changed
-        // sync group restarts with all its members, old and new. A group whose changed
-        // members all keep their state is kept as it is.
+        // instance restarts. A sync group whose members changed, or one of whose members
+        // restarts, is made anew around its members' kept states (`Group::reloaded`): MASTER
+        // if they all are, else BACKUP, its masters then going to BACKUP without a priority 0
+        // (vrrp_complete_init and vrrp_init_state). A kept member of such a group that is not
+        // MASTER or BACKUP (in FAULT, its own or the group's) restarts, and its fault, if
+        // still there, is the new group's. A group whose members stay is kept as it is.
         let new_groups = &config.sync_groups;
         let old_groups: Vec<SyncGroupSpec> = self.groups.iter().map(|(s, _)| s.clone()).collect();
         let differs = |x: &Inst| {
             !new.iter().any(|n| n.same_but_routes(&x.spec))
                 || Some(x.spec.interface.as_str()) == recreated
         };
+        let steady = |x: &Inst| {
+            matches!(x.router.state(), State::Master | State::Backup) && x.broken.is_none()
+        };
         let mut resumed: BTreeMap<String, Resume> = self
             .instances
             .iter()
             .filter(|x| {
                 differs(x)
-                    && matches!(x.router.state(), State::Master | State::Backup)
-                    && x.broken.is_none()
+                    && steady(x)
                     && Some(x.spec.interface.as_str()) != recreated
                     && new
                         .iter()
@@ -2928,8 +2995,7 @@ impl Controller {
                 .map(|s| s.name.clone()),
         );
         // A group with the same members (its notify commands or `sync_group_tracking_weight`
-        // changed) is kept, with its new spec, unless a member restarts: keepalived keeps the
-        // members' states whatever changed in the group.
+        // changed) is kept, with its new spec, unless a member restarts.
         let same_members =
             |a: &SyncGroupSpec, b: &SyncGroupSpec| a.name == b.name && a.instances == b.instances;
         let mut regroup: Vec<&SyncGroupSpec> = old_groups
@@ -2944,7 +3010,12 @@ impl Controller {
         loop {
             let before = (restart.len(), regroup.len());
             for g in &regroup {
-                restart.extend(g.instances.iter().cloned());
+                restart.extend(
+                    self.instances
+                        .iter()
+                        .filter(|x| g.instances.contains(&x.spec.name) && !steady(x))
+                        .map(Inst::name),
+                );
             }
             for g in old_groups.iter().chain(new_groups) {
                 if !regroup.contains(&g) && g.instances.iter().any(|i| restart.contains(i)) {
@@ -2993,35 +3064,40 @@ impl Controller {
                 i += 1;
             }
         }
+        // The state each group had, for the one of its name that a reload makes anew.
+        let mut was: BTreeMap<String, State> = BTreeMap::new();
         let mut g = 0;
         while g < self.groups.len() {
             let spec = &self.groups[g].0;
             if new_groups.contains(spec) && !regroup.contains(&spec) {
                 g += 1;
-            } else {
-                let (spec, mut group) = self.groups.remove(g);
-                if let Some(t) = group.stop() {
-                    let event = Event::SyncGroup {
-                        group: spec.name.clone(),
-                        from: t.from.to_string(),
-                        to: t.to.to_string(),
-                        reason: t.reason.clone(),
-                    };
-                    self.log(log::Level::Info, event.message());
-                    self.event(now, event);
-                    self.out.push(Effect::RunNotify {
-                        notify: Box::new(spec.notify.clone()),
-                        kind: "GROUP",
-                        name: spec.name.clone(),
-                        state: t.to,
-                        priority: 0,
-                    });
-                }
+                continue;
+            }
+            let (spec, mut group) = self.groups.remove(g);
+            if new_groups.iter().any(|n| n.name == spec.name) {
+                was.insert(spec.name, group.state());
+            } else if let Some(t) = group.stop() {
+                let event = Event::SyncGroup {
+                    group: spec.name.clone(),
+                    from: t.from.to_string(),
+                    to: t.to.to_string(),
+                    reason: t.reason.clone(),
+                };
+                self.log(log::Level::Info, event.message());
+                self.event(now, event);
+                self.out.push(Effect::RunNotify {
+                    notify: Box::new(spec.notify.clone()),
+                    kind: "GROUP",
+                    name: spec.name.clone(),
+                    state: t.to,
+                    priority: 0,
+                });
             }
         }
         for spec in new_groups {
             if !self.groups.iter().any(|(s, _)| s == spec) {
-                self.add_group(spec.clone(), new);
+                let was = was.get(&spec.name).copied().unwrap_or(State::Initialize);
+                self.regroup(now, spec.clone(), new, &resumed, was);
             }
         }
         self.drain(now);

@@ -3548,7 +3548,8 @@ fn a_reload_keeps_a_changed_instance_in_its_state_as_keepalived() {
 /// A sync group whose changed members keep their state (keepalived restores every member's
 /// state, and the group is MASTER when all its members were) is kept as it is: a priority
 /// change of a master member makes no transition of either member or of the group. A member
-/// that is another router now (a new VRID) restarts, and its group with all its members.
+/// that is another router now (a new VRID) restarts; its group is made anew around the other
+/// member, which keeps its state (keepalived 2.2.7's vrrp_complete_init).
 #[test]
 fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
     let c = grouped(vec![
@@ -3590,18 +3591,156 @@ fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
         (state(&ctl, "VI_1"), state(&ctl, "VI_2")),
         (State::Backup, State::Backup)
     );
-    // Another router: the group restarts.
+    // Another router: it restarts, the other member stays as it is.
     let mut other = new.clone();
     other.instances[0].vrid = Vrid::new(3).unwrap();
-    reload_at(&mut ctl, at + SEC, other);
+    let effects = reload_at(&mut ctl, at + SEC, other);
     assert_eq!(
         ctl.take_reload_outcome(),
         Some(Ok(
-            "reloaded: 0 instance(s) unchanged, 2 stopped, 2 started; stopped: VI_1, VI_2; \
-             started: VI_1, VI_2"
+            "reloaded: 1 instance(s) unchanged, 1 stopped, 1 started; stopped: VI_1; \
+             started: VI_1"
                 .to_string()
         ))
     );
+    assert!(
+        !transitions(&effects).iter().any(|(name, _)| name == "VI_2"),
+        "{effects:#?}"
+    );
+    assert_eq!(
+        view(&ctl, "VI_2").sync_group,
+        Some(("VG_1".into(), State::Backup))
+    );
+}
+
+/// A reload that adds a member to a sync group of masters, as keepalived 2.2.7 does it
+/// (vrrp_complete_init, vrrp_init_state): the group is made anew, BACKUP as its new member is
+/// not a master; the kept masters go to BACKUP without a priority 0 and release their VIPs,
+/// and want MASTER again one Advertisement_Interval and the smallest Skew_Time later; the
+/// group is MASTER again once the new member's Master_Down_Timer has run out too, with no
+/// master heard.
+#[test]
+fn a_reload_that_adds_a_member_takes_a_master_group_to_backup_without_priority_0() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    let mut new = c.clone();
+    let mut third = instance("VI_3", 3, 100, true);
+    third.vips[0].address = "192.0.2.103".parse().unwrap();
+    new.instances.push(third);
+    new.sync_groups[0].instances.push("VI_3".into());
+    let at = MDI + SEC;
+    let effects = reload_at(&mut ctl, at, new);
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 2 instance(s) unchanged, 0 stopped, 1 started; started: VI_3".to_string()
+        ))
+    );
+    let mut moved = transitions(&effects);
+    moved.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        moved,
+        vec![
+            ("VI_1".into(), State::Backup),
+            ("VI_2".into(), State::Backup),
+            ("VI_3".into(), State::Backup)
+        ]
+    );
+    assert!(
+        !effects.iter().any(|e| matches!(e,
+            Effect::SendAdvert { priority, .. } if *priority == Priority(0))),
+        "{effects:#?}"
+    );
+    assert!(removes_vips(&effects, "VI_1") && removes_vips(&effects, "VI_2"));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::RunNotify {
+            kind: "GROUP",
+            state: State::Backup,
+            ..
+        }
+    )));
+    assert_eq!(
+        view(&ctl, "VI_1").sync_group,
+        Some(("VG_1".into(), State::Backup))
+    );
+    // One interval and the smallest skew (3.907 ms at 1 s) on, the kept masters want MASTER;
+    // the group waits for its new member.
+    up(&mut ctl, at + SEC + 3_907_000);
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    up(&mut ctl, at + MDI);
+    for name in ["VI_1", "VI_2", "VI_3"] {
+        assert_eq!(state(&ctl, name), State::Master, "{name}");
+    }
+}
+
+/// The same with a member that the reload also changed (its priority): it is made anew in its
+/// state and taken to BACKUP at once, without its advert, a priority 0 or a GARP.
+#[test]
+fn a_reload_that_adds_a_member_takes_a_changed_master_to_backup_too() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    let mut new = c.clone();
+    new.instances[0].priority = Priority(110);
+    let mut third = instance("VI_3", 3, 100, true);
+    third.vips[0].address = "192.0.2.103".parse().unwrap();
+    new.instances.push(third);
+    new.sync_groups[0].instances.push("VI_3".into());
+    let effects = reload_at(&mut ctl, MDI + SEC, new);
+    assert_eq!(
+        ctl.take_reload_outcome(),
+        Some(Ok(
+            "reloaded: 1 instance(s) unchanged, 1 changed in place, 0 stopped, 1 started; \
+             changed in place: VI_1; started: VI_3"
+                .to_string()
+        ))
+    );
+    assert_eq!(state(&ctl, "VI_1"), State::Backup);
+    assert_eq!(view(&ctl, "VI_1").priority, Priority(110));
+    assert!(removes_vips(&effects, "VI_1"));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::SendAdvert { .. } | Effect::SendGarps { .. })),
+        "{effects:#?}"
+    );
+}
+
+/// A reload that takes a member out of a sync group of masters keeps every master as it is:
+/// the group, made anew, is MASTER as all its members are, and says nothing (keepalived
+/// notifies no MASTER group at a reload); the member taken out goes on alone.
+#[test]
+fn a_reload_that_removes_a_member_keeps_every_master() {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    let mut new = c.clone();
+    new.sync_groups[0].instances.retain(|i| i == "VI_1");
+    let effects = reload_at(&mut ctl, MDI + SEC, new);
+    assert!(transitions(&effects).is_empty(), "{effects:#?}");
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::RunNotify { .. } | Effect::RemoveVips { .. })),
+        "{effects:#?}"
+    );
+    assert_eq!(
+        view(&ctl, "VI_1").sync_group,
+        Some(("VG_1".into(), State::Master))
+    );
+    assert_eq!(view(&ctl, "VI_2").sync_group, None);
+    assert_eq!(state(&ctl, "VI_2"), State::Master);
 }
 
 /// A sync group's `track_interface`, read from a keepalived.conf, acts on every member as its

@@ -141,6 +141,12 @@ pub enum Input {
     /// The caller takes the router to Backup (keepalived's sync group following a member): a
     /// Master releases the addresses, without a priority-0 advert, and becomes Backup.
     SyncBackup,
+    /// A reload kept this master in a sync group that is not all MASTER (keepalived 2.2.7's
+    /// vrrp_init_state, for a member whose state before the reload was MASTER): it releases
+    /// the addresses without a priority-0 advert, becomes Backup, and gives another master one
+    /// Advertisement_Interval and the smallest Skew_Time (keepalived's VRRP_TIMER_SKEW_MIN) to
+    /// be heard before its Master_Down_Timer runs out.
+    ReloadBackup,
     /// The Master_Down_Timer is due, but the caller holds the router in Backup (keepalived's
     /// sync group waits until every member wants MASTER): the timer starts again.
     HoldBackup,
@@ -414,6 +420,18 @@ impl Router {
                 self.master_down_at = Some(now + self.master_down_interval().as_nanos());
                 self.to(State::Backup, Reason::SyncGroup, &mut out);
             }
+            (State::Master, Input::ReloadBackup) => {
+                out.push(Action::Release);
+                self.adver_at = None;
+                self.master_adver_interval = self.params.advert_interval;
+                let skew_min = match self.params.version {
+                    Version::V2 => units::skew_time_v2(Priority::OWNER),
+                    Version::V3 => units::skew_time_v3(Priority::OWNER, self.master_adver_interval),
+                };
+                let wait = ns(self.params.advert_interval) + skew_min.as_nanos();
+                self.master_down_at = Some(self.timer_from(now) + wait);
+                self.to(State::Backup, Reason::SyncGroup, &mut out);
+            }
             (State::Backup | State::Master, Input::SetPriority(p)) => self.set_priority(p),
             (State::Backup | State::Master, Input::Shutdown) => {
                 self.stop(State::Initialize, Reason::Shutdown, &mut out)
@@ -427,6 +445,7 @@ impl Router {
                 | Input::FaultCleared
                 | Input::SyncMaster
                 | Input::SyncBackup
+                | Input::ReloadBackup
                 | Input::HoldBackup,
             ) => {}
         }

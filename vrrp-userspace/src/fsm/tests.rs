@@ -542,6 +542,34 @@ fn keepalived_sync_backup_releases_without_priority_zero() {
     assert!(r.handle(10_100 * MS, Input::SyncBackup).is_empty());
 }
 
+/// keepalived 2.2.7's vrrp_init_state for a master a reload kept in a sync group that is not
+/// all MASTER: BACKUP without a priority 0, wanting MASTER again one Advertisement_Interval and
+/// VRRP_TIMER_SKEW_MIN on (v3 at 1 s: 1 s + 3.907 ms; v2: 1 s + 1/256 s).
+#[test]
+fn keepalived_reload_backup_waits_one_interval_and_the_smallest_skew() {
+    let mut r = master(params(100));
+    let a = r.handle(10_000 * MS, Input::ReloadBackup);
+    assert_eq!(
+        a,
+        vec![
+            Action::Release,
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Backup,
+                reason: Reason::SyncGroup
+            },
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some(11_000 * MS + 3_907_000));
+    assert!(r.handle(10_100 * MS, Input::ReloadBackup).is_empty());
+    let mut v2 = master(Params {
+        version: Version::V2,
+        ..params(100)
+    });
+    v2.handle(0, Input::ReloadBackup);
+    assert_eq!(v2.next_deadline(), Some(1_000 * MS + 3_907_000));
+}
+
 #[test]
 fn keepalived_sync_group_hold_restarts_the_master_down_timer() {
     let mut r = started(params(100));
