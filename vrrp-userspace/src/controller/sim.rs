@@ -425,7 +425,12 @@ impl World {
                     s.push((at, Fault::Script(h, false)));
                     s.push((end, Fault::Script(h, true)));
                 }
-                8 => s.push((at, Fault::Reload(h, r.chance(500)))),
+                8 => {
+                    s.push((at, Fault::Reload(h, r.chance(500))));
+                    // Another, good, on the same host: a sync group's member taken out by the
+                    // first may join again, in a state of its own.
+                    s.push((end, Fault::Reload(h, true)));
+                }
                 9 => s.push((at, Fault::Stop(h))),
                 10 => {
                     let p = [100, 400, 1000][r.range(0, 3) as usize];
@@ -901,7 +906,8 @@ impl World {
     }
 
     /// A reload asked, as the driver carries it out: the controller asks for the file, which
-    /// the host reads. A good one changes one instance (its priority, or preemption); a bad one
+    /// the host reads. A good one changes one instance (its priority, or preemption), and may
+    /// take it out of the sync group or put it back; a bad one
     /// does not load, or names an interface the host cannot open, and must change nothing. Asked
     /// while stopping, it is refused without the file being read.
     fn reload(&mut self, h: usize, good: bool) -> Result<(), Violation> {
@@ -927,13 +933,30 @@ impl World {
                     s.mcast_group4 = config.global.mcast_group4;
                 }
             }
+            if self.groups && self.rng.chance(400) {
+                // The sync group's members change: an instance out of it joins it again (in
+                // whatever state its own priority gave it), or else instance i leaves it; the
+                // group is made anew around the kept states.
+                let members = &mut config.sync_groups[0].instances;
+                match config.instances.iter().find(|s| !members.contains(&s.name)) {
+                    Some(out) => members.push(out.name.clone()),
+                    None => {
+                        let name = &config.instances[i].name;
+                        members.retain(|m| m != name);
+                    }
+                }
+            }
             let s = &mut config.instances[i];
             if s.priority.is_owner() || self.rng.chance(500) {
                 s.garp.master_repeat += 1;
-            } else if self.groups {
+            } else if self.groups && config.sync_groups[0].instances.contains(&s.name) {
+                // The group's members alike (an instance taken out of it goes its own way).
                 let p = self.rng.range(1, 255) as u8;
+                let members = config.sync_groups[0].instances.clone();
                 for s in &mut config.instances {
-                    s.priority = Priority(p);
+                    if members.contains(&s.name) {
+                        s.priority = Priority(p);
+                    }
                 }
             } else {
                 s.priority = Priority(self.rng.range(1, 255) as u8);
@@ -1123,6 +1146,36 @@ impl World {
         Ok(())
     }
 
+    /// Whether instance `name` of host `h` is held in BACKUP by its sync group: another member
+    /// there is a backup that does not preempt its master (a lower or equal priority, or no
+    /// preemption). A reload can take an instance out of the group and give it a priority of
+    /// its own, so that the members' priorities differ across the hosts.
+    fn held_by_group(&self, h: usize, name: &str) -> bool {
+        let host = &self.hosts[h];
+        let (Some(ctl), true) = (&host.ctl, self.groups) else {
+            return false;
+        };
+        let members = &host.config.sync_groups[0].instances;
+        if !members.iter().any(|m| m == name) {
+            return false;
+        }
+        ctl.routers().any(|(s, r)| {
+            s.name != name
+                && members.contains(&s.name)
+                && r.state() == State::Backup
+                && (!s.preempt
+                    || self.hosts.iter().any(|other| {
+                        other.ctl.as_ref().is_some_and(|c| {
+                            c.routers().any(|(o, m)| {
+                                o.name == s.name
+                                    && m.state() == State::Master
+                                    && m.priority() >= r.priority()
+                            })
+                        })
+                    }))
+        })
+    }
+
     /// Once quiet: one master per VRID, its VIPs nowhere else, preemption done, groups agree.
     fn check_quiet(&self) -> Result<(), Violation> {
         let now = self.now;
@@ -1166,7 +1219,7 @@ impl World {
             }
             let (m, pm, _) = masters[0];
             for &(b, pb, preempt) in &backups {
-                if preempt && pb > pm {
+                if preempt && pb > pm && !self.held_by_group(b, &name) {
                     return fail(
                         Rule::Preemption,
                         format!("{name}: h{b} (priority {pb}, preempt) is backup of h{m} ({pm})"),
@@ -1176,10 +1229,14 @@ impl World {
         }
         if self.groups {
             for (h, host) in self.hosts.iter().enumerate() {
+                // The members it runs (a reload may have taken some out of the group).
+                let members = &host.config.sync_groups[0].instances;
                 let states: Vec<State> = host
                     .ctl
                     .iter()
-                    .flat_map(|c| c.routers().map(|(_, r)| r.state()))
+                    .flat_map(|c| c.routers())
+                    .filter(|(s, _)| members.contains(&s.name))
+                    .map(|(_, r)| r.state())
                     .collect();
                 if states.windows(2).any(|w| w[0] != w[1]) {
                     return fail(Rule::SyncGroup, format!("h{h}'s group members: {states:?}"));
