@@ -152,6 +152,18 @@ fn up(ctl: &mut Controller, at: Nanos) -> Vec<Effect> {
     tick(ctl, at, vec![])
 }
 
+/// Sync group VG_1 of VI_1 and VI_2 (`state MASTER`, priority 100), both master at their
+/// Master_Down_Interval.
+fn grouped_masters() -> (Config, Controller) {
+    let c = grouped(vec![
+        instance("VI_1", 1, 100, true),
+        instance("VI_2", 2, 100, true),
+    ]);
+    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
+    up(&mut ctl, MDI);
+    (c, ctl)
+}
+
 #[test]
 fn a_sync_group_starts_as_master_only_if_every_member_is_an_owner_with_state_master() {
     // Owner with `state MASTER` and a backup: the group holds both in BACKUP, and the owner's
@@ -3552,12 +3564,7 @@ fn a_reload_keeps_a_changed_instance_in_its_state_as_keepalived() {
 /// member, which keeps its state (keepalived 2.2.7's vrrp_complete_init).
 #[test]
 fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
-    let c = grouped(vec![
-        instance("VI_1", 1, 100, true),
-        instance("VI_2", 2, 100, true),
-    ]);
-    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    up(&mut ctl, MDI);
+    let (c, mut ctl) = grouped_masters();
     assert_eq!(
         (state(&ctl, "VI_1"), state(&ctl, "VI_2")),
         (State::Master, State::Master)
@@ -3621,12 +3628,7 @@ fn a_reload_keeps_a_sync_group_whose_changed_members_keep_their_state() {
 /// master heard.
 #[test]
 fn a_reload_that_adds_a_member_takes_a_master_group_to_backup_without_priority_0() {
-    let c = grouped(vec![
-        instance("VI_1", 1, 100, true),
-        instance("VI_2", 2, 100, true),
-    ]);
-    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    up(&mut ctl, MDI);
+    let (c, mut ctl) = grouped_masters();
     let mut new = c.clone();
     let mut third = instance("VI_3", 3, 100, true);
     third.vips[0].address = "192.0.2.103".parse().unwrap();
@@ -3682,12 +3684,7 @@ fn a_reload_that_adds_a_member_takes_a_master_group_to_backup_without_priority_0
 /// state and taken to BACKUP at once, without its advert, a priority 0 or a GARP.
 #[test]
 fn a_reload_that_adds_a_member_takes_a_changed_master_to_backup_too() {
-    let c = grouped(vec![
-        instance("VI_1", 1, 100, true),
-        instance("VI_2", 2, 100, true),
-    ]);
-    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    up(&mut ctl, MDI);
+    let (c, mut ctl) = grouped_masters();
     let mut new = c.clone();
     new.instances[0].priority = Priority(110);
     let mut third = instance("VI_3", 3, 100, true);
@@ -3719,12 +3716,7 @@ fn a_reload_that_adds_a_member_takes_a_changed_master_to_backup_too() {
 /// notifies no MASTER group at a reload); the member taken out goes on alone.
 #[test]
 fn a_reload_that_removes_a_member_keeps_every_master() {
-    let c = grouped(vec![
-        instance("VI_1", 1, 100, true),
-        instance("VI_2", 2, 100, true),
-    ]);
-    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    up(&mut ctl, MDI);
+    let (c, mut ctl) = grouped_masters();
     let mut new = c.clone();
     new.sync_groups[0].instances.retain(|i| i == "VI_1");
     let effects = reload_at(&mut ctl, MDI + SEC, new);
@@ -3788,12 +3780,7 @@ fn a_sync_group_s_track_interface_acts_on_every_member() {
 /// new command.
 #[test]
 fn a_reload_of_a_sync_group_s_notify_keeps_the_group() {
-    let c = grouped(vec![
-        instance("VI_1", 1, 100, true),
-        instance("VI_2", 2, 100, true),
-    ]);
-    let (mut ctl, _) = Controller::start(&c, &host(), 0).unwrap();
-    up(&mut ctl, MDI);
+    let (c, mut ctl) = grouped_masters();
     let mut new = c.clone();
     new.sync_groups[0].notify.backup = Some(Box::new(NotifyCommand {
         command: "/usr/local/bin/to-backup".into(),

@@ -523,21 +523,23 @@ fn keepalived_sync_master_takes_a_backup_over_at_once() {
     assert_eq!(r.state(), State::Fault);
 }
 
+/// A master's step to Backup for its sync group: the addresses released, no priority 0.
+fn released_to_backup() -> Vec<Action> {
+    vec![
+        Action::Release,
+        Action::StateChanged {
+            from: State::Master,
+            to: State::Backup,
+            reason: Reason::SyncGroup,
+        },
+    ]
+}
+
 #[test]
 fn keepalived_sync_backup_releases_without_priority_zero() {
     let mut r = master(params(100));
     let a = r.handle(10_000 * MS, Input::SyncBackup);
-    assert_eq!(
-        a,
-        vec![
-            Action::Release,
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Backup,
-                reason: Reason::SyncGroup
-            },
-        ]
-    );
+    assert_eq!(a, released_to_backup());
     assert_eq!(r.next_deadline(), Some(10_000 * MS + MDI));
     assert!(r.handle(10_100 * MS, Input::SyncBackup).is_empty());
 }
@@ -549,17 +551,7 @@ fn keepalived_sync_backup_releases_without_priority_zero() {
 fn keepalived_reload_backup_waits_one_interval_and_the_smallest_skew() {
     let mut r = master(params(100));
     let a = r.handle(10_000 * MS, Input::ReloadBackup);
-    assert_eq!(
-        a,
-        vec![
-            Action::Release,
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Backup,
-                reason: Reason::SyncGroup
-            },
-        ]
-    );
+    assert_eq!(a, released_to_backup());
     assert_eq!(r.next_deadline(), Some(11_000 * MS + 3_907_000));
     assert!(r.handle(10_100 * MS, Input::ReloadBackup).is_empty());
     let mut v2 = master(Params {
