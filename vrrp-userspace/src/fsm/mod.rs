@@ -414,16 +414,12 @@ impl Router {
                 }
             }
             (State::Master, Input::SyncBackup) => {
-                out.push(Action::Release);
-                self.adver_at = None;
-                self.master_adver_interval = self.params.advert_interval;
+                self.release_for_group(&mut out);
                 self.master_down_at = Some(now + self.master_down_interval().as_nanos());
                 self.to(State::Backup, Reason::SyncGroup, &mut out);
             }
             (State::Master, Input::ReloadBackup) => {
-                out.push(Action::Release);
-                self.adver_at = None;
-                self.master_adver_interval = self.params.advert_interval;
+                self.release_for_group(&mut out);
                 let skew_min = match self.params.version {
                     Version::V2 => units::skew_time_v2(Priority::OWNER),
                     Version::V3 => units::skew_time_v3(Priority::OWNER, self.master_adver_interval),
@@ -450,6 +446,14 @@ impl Router {
             ) => {}
         }
         out
+    }
+
+    /// A master that its sync group takes to Backup lets the addresses go without a
+    /// priority-0 advert and listens at its own interval; the caller sets its timer.
+    fn release_for_group(&mut self, out: &mut Vec<Action>) {
+        out.push(Action::Release);
+        self.adver_at = None;
+        self.master_adver_interval = self.params.advert_interval;
     }
 
     fn to(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
