@@ -27,6 +27,7 @@ use vrrp_userspace::lab::{
     self, Lab,
     daemon::{
         VMAC_50, Vrrpd, has_vip, http_get, installed, promtool, run_dir, start_pair, wait_for,
+        wait_master_first,
     },
 };
 
@@ -382,14 +383,8 @@ fn a_split_brain_is_reported_once_in_the_log_status_and_events() {
             &["--metrics-listen", METRICS],
         )
     };
-    // lb02 starts once lb01 is master: started together, lb01 (`state MASTER`, priority 100)
-    // takes over only 39 ms before lb02's own Master_Down_Timer runs out (keepalived 2.2.7's
-    // start rule), and on a loaded machine its first advert may come after it.
     let lb01 = start("lb01", &out01);
-    wait_for(Duration::from_secs(6), || {
-        lb01.state().as_deref() == Some("MASTER")
-    })
-    .unwrap_or_else(|| panic!("{}", lb01.log_text()));
+    wait_master_first(&lb01, Duration::from_secs(6));
     let lb02 = start("lb02", &out02);
     wait_for(Duration::from_secs(5), || {
         lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")

@@ -17,7 +17,7 @@ use std::{
 
 use vrrp_userspace::lab::{
     self, Child, Lab, NetNs,
-    daemon::{Vrrpd, http_get, installed, promtool, run_dir, wait_for},
+    daemon::{Vrrpd, http_get, installed, promtool, run_dir, wait_for, wait_master_first},
 };
 
 /// One scenario at a time: they share the machine's cores with the daemons they run.
@@ -134,17 +134,6 @@ fn states(lb01: &Vrrpd, lb02: &Vrrpd, want: (&str, &str), within: Duration) {
     });
 }
 
-/// Waits until lb01 is master before lb02 starts: started together, lb01 (`state MASTER`,
-/// priority 100) takes over only 39 ms before lb02's Master_Down_Timer runs out (keepalived
-/// 2.2.7's start rule), a race that a loaded machine can lose (lb02 master for a moment: its
-/// announcements and transitions counted).
-fn master_first(lb01: &Vrrpd) {
-    wait_for(Duration::from_secs(6), || {
-        lb01.state().as_deref() == Some("MASTER")
-    })
-    .unwrap_or_else(|| panic!("lb01 never MASTER\n{}", lb01.log_text()));
-}
-
 const I: (&str, &str) = ("vrrp_instance", "VI_1");
 
 #[test]
@@ -158,7 +147,7 @@ fn metrics_agree_with_status_move_and_follow_a_failover() {
     let lab = Lab::seed();
     let dir = run_dir();
     let lb01 = start(&lab, &dir, "lb01", &config(&dir, "lb01", "MASTER", 100));
-    master_first(&lb01);
+    wait_master_first(&lb01, Duration::from_secs(6));
     let lb02 = start(&lab, &dir, "lb02", &config(&dir, "lb02", "BACKUP", 90));
     states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(8));
     // lb02 has heard lb01 (the first adverts may predate its program).
@@ -488,7 +477,7 @@ fn a_scrape_flood_never_delays_the_adverts() {
     let lab = Lab::seed();
     let dir = run_dir();
     let lb01 = start(&lab, &dir, "lb01", &config(&dir, "lb01", "MASTER", 100));
-    master_first(&lb01);
+    wait_master_first(&lb01, Duration::from_secs(6));
     let lb02 = start(&lab, &dir, "lb02", &config(&dir, "lb02", "BACKUP", 90));
     states(&lb01, &lb02, ("MASTER", "BACKUP"), Duration::from_secs(8));
     let before = scrape(lab.host("lb01"));

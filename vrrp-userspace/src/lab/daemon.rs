@@ -241,19 +241,27 @@ impl Vrrpd {
     }
 }
 
+/// Waits (at most `within`) until `lb01` is MASTER, before its peer starts: started together,
+/// lb01 (`state MASTER`, priority 100) takes over only 39 ms before lb02's (90)
+/// Master_Down_Timer runs out (keepalived 2.2.7's start rule), a race that a loaded or stalled
+/// machine can lose (lb02 master for a moment: its announcements, transitions and reasons).
+pub fn wait_master_first(lb01: &Vrrpd, within: Duration) {
+    wait_for(within, || lb01.state().as_deref() == Some("MASTER")).unwrap_or_else(|| {
+        panic!(
+            "lb01 never MASTER {:?}\n{}",
+            lb01.statuses(),
+            lb01.log_text()
+        )
+    });
+}
+
 /// Starts vrrpd in the lab's lb01 with `conf1` and in lb02 with `conf2`, and waits until lb01
 /// is MASTER and lb02 BACKUP (panicking with their states and logs if they are not within 8 s:
 /// as in keepalived 2.2.7, `state MASTER` below priority 255 takes over only after its
 /// Master_Down_Interval, 3.61 s at priority 100 and 1 s).
 pub fn start_pair(bin: &Path, lab: &Lab, conf1: &Path, conf2: &Path, dir: &Path) -> (Vrrpd, Vrrpd) {
     let lb01 = Vrrpd::start(bin, lab.host("lb01"), conf1, dir, "lb01");
-    // lb02 starts once lb01 is master: started together, lb01 (`state MASTER`, priority 100)
-    // takes over only 39 ms before lb02's Master_Down_Timer runs out (keepalived 2.2.7's start
-    // rule), a race that a machine stalled for longer than that can lose.
-    wait_for(Duration::from_secs(8), || {
-        lb01.state().as_deref() == Some("MASTER")
-    })
-    .unwrap_or_else(|| panic!("lb01 {:?}\n{}", lb01.statuses(), lb01.log_text()));
+    wait_master_first(&lb01, Duration::from_secs(8));
     let lb02 = Vrrpd::start(bin, lab.host("lb02"), conf2, dir, "lb02");
     wait_for(Duration::from_secs(8), || {
         lb01.state().as_deref() == Some("MASTER") && lb02.state().as_deref() == Some("BACKUP")
