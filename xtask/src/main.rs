@@ -380,7 +380,10 @@ fn chaos(
     // alone can exceed the outage bound (Master_Down_Interval + 10 ms).
     let bin = build(root, true)?;
     say("building the chaos harness");
-    run(cargo().args(["build", "--package", "vrrp-userspace", "--example", "chaos"]))?;
+    // In the test profile and for the whole workspace, as `cargo test` builds the examples:
+    // after `cargo xtask test`'s tests this finds the harness built (the dev profile would
+    // build vrrp-userspace and its XDP object once more, a minute of CI).
+    run(cargo().args(["build", "--profile", "test", "--example", "chaos"]))?;
     let mut c = std::process::Command::new(root.join("target/debug/examples/chaos"));
     c.arg(&bin).args(["--minutes", &minutes.to_string()]);
     if let Some(s) = seed {
