@@ -92,6 +92,15 @@ pub const RETRY_MAX: Nanos = 5_000_000_000;
 /// resets the count.
 pub const SEND_FAILURES_TOLERATED: u32 = 3;
 
+/// Announcement frames (gratuitous ARPs, unsolicited NAs) a turn of the loop gives out at
+/// most, after its adverts; the rest wait for the next turn, at once. keepalived sends a
+/// burst back to back, and a host of a few routers still does; a master of 510 routers sends
+/// 2,550 frames at a takeover and again after `garp_master_delay`, some 25 ms of the kernel's
+/// time on the lab's veths, and the adverts due meanwhile waited behind them: the backup took
+/// every router over 5 s after the start, once in every two or three runs of `bench scale`.
+/// 256 frames take a few ms at most.
+pub const ANNOUNCE_BUDGET: usize = 256;
+
 /// While handing over on SIGTERM, how often the advert stamps are read for the new master.
 pub const HANDOVER_POLL: Nanos = 1_000_000;
 
@@ -1291,6 +1300,8 @@ pub struct Controller {
     /// Paced sends (an interval set): by interface and kind (NA or not), the frames waiting,
     /// each a [`Effect::SendGarps`] of one address, and when the next may leave.
     garp_queues: BTreeMap<(String, bool), (VecDeque<Effect>, Nanos)>,
+    /// The unpaced bursts not given out yet, in order ([`Controller::announce`]).
+    announcements: VecDeque<Effect>,
     /// When the driver's chores are due.
     chores: chores::Chores,
     /// Test knob: a backup's Master_Down_Timer fires this much early (a deliberately broken
@@ -1471,6 +1482,7 @@ impl Controller {
             gna_interval: config.global.gna_interval_us * 1_000,
             start_after: now + config.global.startup_delay_ms * 1_000_000,
             garp_queues: BTreeMap::new(),
+            announcements: VecDeque::new(),
             chores: chores::Chores::new(now),
             #[cfg(test)]
             early_ns: 0,
@@ -1499,6 +1511,7 @@ impl Controller {
         c.keep_specs(config);
         c.join_groups();
         c.hold_group_notifies = false;
+        c.announce();
         c.out.append(&mut c.group_notifies);
         // After what start did.
         c.out.push(Effect::TrimHeap);
@@ -1543,6 +1556,10 @@ impl Controller {
     pub fn handle(&mut self, now: Nanos, input: Input) -> Vec<Effect> {
         self.now = now;
         self.cause.clear();
+        // Announcements leave at the end of what an input caused, but not of the results of
+        // a turn's effects: the executor reports them within the turn, and what the budget
+        // left over waits for the next one.
+        let announce = !matches!(input, Input::Results(_));
         // A read of the links that found them as they were changes nothing status shows (it
         // comes every second: a backup of 510 routers built every view again for it).
         if !matches!(
@@ -1617,6 +1634,9 @@ impl Controller {
                 self.chores.trim_soon();
                 self.recreated(now, iface, &host)
             }
+        }
+        if announce {
+            self.announce();
         }
         self.out.append(&mut self.group_notifies);
         self.chores_due(now);
@@ -2434,6 +2454,9 @@ impl Controller {
                     each(*next);
                 }
             }
+            if !self.announcements.is_empty() {
+                each(now);
+            }
         });
         soft.min(firm)
     }
@@ -2831,9 +2854,7 @@ impl Controller {
         let inst = self.instances.remove(i);
         self.index_sources();
         let instance = inst.name();
-        for (queue, _) in self.garp_queues.values_mut() {
-            queue.retain(|e| !matches!(e, Effect::SendGarps { instance: n, .. } if *n == instance));
-        }
+        self.drop_announcements(&instance);
         let kept: Vec<IpAddr> = new
             .vips
             .iter()
@@ -3779,11 +3800,9 @@ impl Controller {
         inst.refresh_at = None;
         inst.lower_at = None;
         let (instance, iface, vmac) = (inst.name(), inst.spec.interface.clone(), inst.vmac());
-        for (queue, _) in self.garp_queues.values_mut() {
-            queue.retain(|e| !matches!(e, Effect::SendGarps { instance: n, .. } if *n == instance));
-        }
         let vips = inst.all_vips();
         let routes = inst.remove_routes();
+        self.drop_announcements(&instance);
         self.out.extend(routes);
         self.out.push(Effect::RemoveVips {
             instance: instance.clone(),
@@ -3885,7 +3904,7 @@ impl Controller {
             IpAddr::V6(_) => self.gna_interval > 0,
         };
         if !vips.iter().any(paced) {
-            self.out.push(burst);
+            self.announcements.push_back(burst);
             return;
         }
         // keepalived's order: the whole list of addresses, `repeat` times, each address a
@@ -3898,7 +3917,7 @@ impl Controller {
             if let Effect::SendGarps { vips, .. } = &mut e {
                 *vips = unpaced;
             }
-            self.out.push(e);
+            self.announcements.push_back(e);
         }
         for _ in 0..repeat {
             for vip in &paced_vips {
@@ -3916,6 +3935,36 @@ impl Controller {
             }
         }
         self.pace(now);
+    }
+
+    /// Forgets the announcements of `instance` not sent yet (it let its VIPs go, or a reload
+    /// replaced it).
+    fn drop_announcements(&mut self, instance: &str) {
+        let other =
+            |e: &Effect| !matches!(e, Effect::SendGarps { instance: n, .. } if n == instance);
+        for (queue, _) in self.garp_queues.values_mut() {
+            queue.retain(other);
+        }
+        self.announcements.retain(other);
+    }
+
+    /// Gives out the unpaced bursts waiting, up to [`ANNOUNCE_BUDGET`] frames (at least one
+    /// burst), after the turn's adverts: the executor sends the adverts it queued at a
+    /// [`Effect::Flush`]. What is left waits for the next turn ([`Self::protocol_wake`]).
+    fn announce(&mut self) {
+        if self.announcements.is_empty() {
+            return;
+        }
+        self.out.push(Effect::Flush);
+        let mut frames = 0;
+        while frames < ANNOUNCE_BUDGET
+            && let Some(burst) = self.announcements.pop_front()
+        {
+            if let Effect::SendGarps { vips, repeat, .. } = &burst {
+                frames += vips.len() * (*repeat).max(1) as usize;
+            }
+            self.out.push(burst);
+        }
     }
 
     /// Sends the paced frames whose time has come: one per interface and kind per interval.
@@ -4034,14 +4083,20 @@ impl Controller {
                     && advert.priority != Priority::SHUTDOWN
                 {
                     self.lower_prio_garps(i, now);
-                    // keepalived's notify_master_rx_lower_pri, after the GARPs.
+                    // keepalived's notify_master_rx_lower_pri, after the GARPs (behind them
+                    // while they wait).
                     let inst = &self.instances[i];
-                    self.out.push(Effect::NotifyEvent {
+                    let notify = Effect::NotifyEvent {
                         command: inst.spec.notify.master_rx_lower_pri.as_deref().cloned(),
                         instance: inst.name(),
                         event: "MASTER_RX_LOWER_PRI",
                         priority: inst.router.priority().get(),
-                    });
+                    };
+                    if self.announcements.is_empty() {
+                        self.out.push(notify);
+                    } else {
+                        self.announcements.push_back(notify);
+                    }
                 }
                 if was_master
                     && self.instances[i].router.state() == State::Backup

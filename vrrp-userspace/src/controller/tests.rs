@@ -1892,6 +1892,64 @@ fn a_master_answers_a_lower_priority_advert_with_garps_now_and_after_the_delay()
 }
 
 #[test]
+fn a_takeover_of_many_routers_announces_after_the_adverts_a_budget_a_turn() {
+    // 120 owners, masters from the start: 120 bursts of 5 GARPs, 600 frames.
+    let specs: Vec<InstanceSpec> = (1..=120)
+        .map(|v| {
+            let mut s = instance(&format!("VI_{v}"), v, 255, true);
+            s.garp.master_repeat = 5;
+            s
+        })
+        .collect();
+    let (mut ctl, start) = Controller::start(&config(specs), &host(), 0).unwrap();
+    let position = |effects: &[Effect], f: &dyn Fn(&Effect) -> bool| {
+        effects.iter().position(f).expect("in the effects")
+    };
+    // Every advert of the turn before the first GARP, with the flush that sends them between.
+    let first_garp = position(&start, &|e| matches!(e, Effect::SendGarps { .. }));
+    let last_advert = start
+        .iter()
+        .rposition(|e| matches!(e, Effect::SendAdvert { .. }))
+        .expect("the takeovers' adverts");
+    assert!(last_advert < first_garp);
+    assert!(matches!(start[first_garp - 1], Effect::Flush));
+    // The budget, then the burst that crosses it, and the loop comes back at once.
+    let mut given = garps(&start);
+    assert_eq!(given, ANNOUNCE_BUDGET.div_ceil(5) * 5);
+    assert!(ctl.next_wake(0) <= MS);
+    let mut bursts: Vec<String> = start
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SendGarps { instance, .. } => Some(instance.clone()),
+            _ => None,
+        })
+        .collect();
+    // The results of a turn's effects give out nothing more: that waits for the next turn.
+    assert_eq!(garps(&ctl.handle(0, Input::Results(vec![]))), 0);
+    let mut turns = 1;
+    let mut at = 0;
+    while given < 600 {
+        at += MS / 10;
+        let effects = tick(&mut ctl, at, vec![]);
+        assert!(garps(&effects) <= ANNOUNCE_BUDGET + 5);
+        given += garps(&effects);
+        bursts.extend(effects.iter().filter_map(|e| match e {
+            Effect::SendGarps { instance, .. } => Some(instance.clone()),
+            _ => None,
+        }));
+        ctl.handle(at, Input::Results(vec![]));
+        turns += 1;
+        assert!(turns <= 3, "600 frames in more than three turns");
+    }
+    // Each router's burst once, in the order they took over.
+    assert_eq!(given, 600);
+    let names: Vec<String> = (1..=120).map(|v| format!("VI_{v}")).collect();
+    assert_eq!(bursts, names);
+    // Nothing waits now: the next wake-up is the adverts'.
+    assert!(ctl.next_wake(at) > at + 100 * MS);
+}
+
+#[test]
 fn garp_interval_paces_the_frames_of_an_interface() {
     // Two owners, masters from the start.
     let mut one = instance("VI_1", 1, 255, true);
