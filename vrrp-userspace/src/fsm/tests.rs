@@ -330,7 +330,16 @@ fn rfc5798_6_4_3_master_yields_to_higher_priority() {
             }
         ]
     );
-    assert_eq!(r.next_deadline(), Some(290 * MS + MDI));
+    // "Set Master_Down_Timer to Master_Down_Interval" as it steps down (at 300 ms), not from
+    // the advert's stamp (290 ms).
+    assert_eq!(r.next_deadline(), Some(300 * MS + MDI));
+    // A turn that comes later than Master_Down_Interval after the stamp still gives the new
+    // backup its whole interval: it does not take over again at once.
+    let mut r = master(params(100));
+    let late = 290 * MS + MDI + 50 * MS;
+    r.handle(late, advert(LB02, 101, 290 * MS));
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.next_deadline(), Some(late + MDI));
 }
 
 #[test]
