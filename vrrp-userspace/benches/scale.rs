@@ -42,7 +42,7 @@ use std::{
 };
 
 use anyhow::{Result, bail};
-use common::{Kind, Node, ms, plot_path};
+use common::{Kind, Node, ms, plot_path, vrrpd_bin};
 use vrrp_userspace::{
     daemon::Frames as _,
     dataplane::monotonic_ns,
@@ -51,9 +51,10 @@ use vrrp_userspace::{
         Lab, NetNs,
         bench::{
             Capture, Clocks, CpuSteadiness, Frame, StallWatch, cpu_seconds, enter, episodes,
-            keepalived_version, machine_line, quantile, rss_kib, takeovers, write_section,
+            keepalived_version, machine_line, quantile, rss_kib, steal_ms, takeovers,
+            write_section,
         },
-        daemon::{logged_states, run_dir},
+        daemon::{Vrrpd, http_get, logged_states, run_dir},
     },
     tx::PacketTx,
 };
@@ -390,6 +391,19 @@ struct Big {
     /// `stalls`.
     episodes: usize,
     after_stall: usize,
+    /// Gaps of one CPU alone of at least [`STALL_MIN_NS`] (the host ran something else on
+    /// it, or the kernel did not yield it; a daemon on that CPU stood still, the sender in
+    /// the middle of its batch perhaps),
+    /// the longest (ns), and the episodes that began during one or within 100 ms of its end.
+    one_cpu_gaps: usize,
+    longest_one_cpu_gap: u64,
+    after_one_cpu_gap: usize,
+    /// CPU time the hypervisor took from the machine over the window (/proc/stat's steal).
+    steal_ms: f64,
+    /// The master's main loop over the window, from its metrics: timer wake-ups 20 ms or
+    /// more late, and turns that worked 20 ms or more (either one leaves its routers
+    /// without an advert for two intervals at 10 ms). None: not scraped.
+    master_slow: Option<[u64; 2]>,
 }
 
 /// A stall of every CPU at once that the whole-VRID-space cells report: a third of their
@@ -557,14 +571,15 @@ fn run_big(
         let name = format!("vrrpd-{}-{}", layout.routers(), hosts[i]);
         let path = dir.join(format!("{name}.conf"));
         std::fs::write(&path, layout.config(&name, state, prio))?;
-        nodes.push(Node::start(
-            Kind::Vrrpd,
+        // Its metrics tell whether the master's own loop was late when a backup took over.
+        nodes.push(Node::Vrrpd(Vrrpd::start_with_args(
+            &vrrpd_bin(),
             lab.host(hosts[i]),
             &path,
             dir,
             &name,
-            None,
-        ));
+            &["--metrics-listen", METRICS],
+        )));
     }
     let deadline = monotonic_ns() + 30_000_000_000;
     loop {
@@ -598,16 +613,29 @@ fn run_big(
     let wake0 = pids.clone().map(|p| wakeups(&p));
     let drops0 = lab_drops(lab, &hosts);
     let rx0 = received(lab.host(hosts[1]), layout.ifaces);
+    let slow0 = loop_slow(lab.host(hosts[0]));
     let clocks = Clocks::now();
+    let stolen0 = steal_ms();
     let watch = StallWatch::start();
     let t0 = monotonic_ns();
     std::thread::sleep(window);
     let secs = (monotonic_ns() - t0) as f64 / 1e9;
-    big.stalls = watch
-        .finish()
+    let (whole, per_cpu) = watch.finish_per_cpu();
+    big.steal_ms = steal_ms() - stolen0;
+    big.master_slow = loop_slow(lab.host(hosts[0]))
+        .zip(slow0)
+        .map(|(b, a)| [b[0] - a[0], b[1] - a[1]]);
+    let long = |&(a, b): &(u64, u64)| b - a >= STALL_MIN_NS;
+    big.stalls = whole.into_iter().filter(long).collect();
+    // A whole-machine stall is a gap of every CPU too: only the rest is one CPU's alone.
+    let one_cpu: Vec<(u64, u64)> = per_cpu
         .into_iter()
-        .filter(|(a, b)| b - a >= STALL_MIN_NS)
+        .flatten()
+        .filter(long)
+        .filter(|&(a, b)| !big.stalls.iter().any(|&(s, e)| s < b && a < e))
         .collect();
+    big.one_cpu_gaps = one_cpu.len();
+    big.longest_one_cpu_gap = one_cpu.iter().map(|(a, b)| b - a).max().unwrap_or(0);
     for i in 0..2 {
         big.cpu_pct[i] = 100.0 * (cpu_seconds(&pids[i]) - cpu0[i]) / secs;
         big.wakeups_per_s[i] = (wakeups(&pids[i]) - wake0[i]) as f64 / secs;
@@ -631,6 +659,14 @@ fn run_big(
                 .any(|&(_, end)| end <= e + 5_000_000 && e <= end + 100_000_000)
         })
         .count();
+    big.after_one_cpu_gap = episodes
+        .iter()
+        .filter(|&&e| {
+            one_cpu
+                .iter()
+                .any(|&(start, end)| start <= e + 5_000_000 && e <= end + 100_000_000)
+        })
+        .count();
     big.end = [
         converged_in(&nodes[0], layout, "MASTER"),
         converged_in(&nodes[1], layout, "BACKUP"),
@@ -640,6 +676,31 @@ fn run_big(
         n.wait_exit();
     }
     Ok(big)
+}
+
+/// Where the whole-VRID-space cells' daemons serve their metrics, in their namespaces.
+const METRICS: &str = "127.0.0.1:9650";
+
+/// From the metrics of the vrrpd in `ns`: its main loop's timer wake-ups 20 ms or more late,
+/// and its turns that worked 20 ms or more, so far (None: no answer).
+fn loop_slow(ns: &NetNs) -> Option<[u64; 2]> {
+    let (code, text) = http_get(ns, METRICS, "/metrics").ok()?;
+    if code != 200 {
+        return None;
+    }
+    let sample = |series: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    };
+    let over = |name: &str| -> Option<u64> {
+        let all = sample(&format!("{name}_count"))?;
+        let within = sample(&format!("{name}_bucket{{le=\"0.02\"}}"))?;
+        Some(all - within)
+    };
+    Some([
+        over("vrrpd_main_loop_lag_seconds")?,
+        over("vrrpd_main_loop_busy_seconds")?,
+    ])
 }
 
 /// Runs `layout`'s cell, and for two interfaces that did not hold at 10 ms, the same at 20 ms.
@@ -989,8 +1050,31 @@ fn big_report(bigs: &[Big], keepalived: Option<&Figures>, cpus: &str) -> String 
         },
     );
     row(
-        "episodes of takeovers (of them, begun as the machine resumed from such a stall)",
-        &|b| format!("{} ({})", b.episodes, b.after_stall),
+        "stalls of one CPU alone, 10 ms or more (the longest, ms); CPU time the host took (ms)",
+        &|b| {
+            format!(
+                "{} ({:.0}); {:.0}",
+                b.one_cpu_gaps,
+                ms(b.longest_one_cpu_gap),
+                b.steal_ms
+            )
+        },
+    );
+    row(
+        "episodes of takeovers (of them, begun in or just after a stall of every CPU / of one)",
+        &|b| {
+            format!(
+                "{} ({} / {})",
+                b.episodes, b.after_stall, b.after_one_cpu_gap
+            )
+        },
+    );
+    row(
+        "the master's loop: timer wake-ups 20 ms or more late / turns working 20 ms or more",
+        &|b| match b.master_slow {
+            Some([late, busy]) => format!("{late} / {busy}"),
+            None => "not read".into(),
+        },
     );
     out.push('\n');
     for b in bigs {
@@ -1029,10 +1113,18 @@ fn big_report(bigs: &[Big], keepalived: Option<&Figures>, cpus: &str) -> String 
             ),
         };
         let why = if b.changes > 0 {
+            let slow = match b.master_slow {
+                Some([late, busy]) => format!(
+                    "; the master's loop woke 20 ms or more late {late} time(s) and worked 20 ms \
+                     or more in {busy} turn(s)"
+                ),
+                None => String::new(),
+            };
             format!(
                 " ({} episode(s) of takeovers, {} of them begun as the machine resumed from a \
-                 stall of every CPU of 10 ms or more)",
-                b.episodes, b.after_stall
+                 stall of every CPU of 10 ms or more, {} in or just after a stall of one CPU \
+                 alone (the host took {:.0} ms of CPU over the window){slow})",
+                b.episodes, b.after_stall, b.after_one_cpu_gap, b.steal_ms
             )
         } else {
             String::new()
@@ -1167,7 +1259,10 @@ fn main() -> Result<()> {
             machine_line(),
             big_report(&bigs, None, &cpus)
         );
-        let _ = std::fs::remove_dir_all(&dir);
+        // A cell that saw state changes leaves the daemons' logs to be read.
+        if bigs.iter().any(|b| b.changes > 0) {
+            println!("The daemons' logs are kept in {}", dir.keep().display());
+        }
         return Ok(());
     }
     let mut figures: [Figures; 2] = Default::default();

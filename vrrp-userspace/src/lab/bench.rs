@@ -1090,6 +1090,9 @@ pub fn episodes(takeovers: &[u64]) -> Vec<u64> {
     starts
 }
 
+/// A stretch of monotonic time, ns: its start and its end.
+pub type Gap = (u64, u64);
+
 /// Stalls of the whole machine while a window runs. One thread per CPU, pinned and real-time
 /// (it preempts every daemon and probe at once), sleeps [`StallWatch::TICK`] at a time and notes
 /// each wake-up that comes more than [`StallWatch::LATE_NS`] after the one before. Where every
@@ -1139,6 +1142,14 @@ impl StallWatch {
     /// Stops the threads: the stretches (monotonic ns, start and end) in which every CPU was
     /// in a gap at once, the longest first.
     pub fn finish(self) -> Vec<(u64, u64)> {
+        self.finish_per_cpu().0
+    }
+
+    /// As [`StallWatch::finish`], with each CPU's own gaps besides (in time order). A gap of
+    /// one CPU while the others ran is the hypervisor running something else on that CPU
+    /// (its steal), or kernel work on it that did not yield (no process of this machine
+    /// outranks the watch's real-time thread).
+    pub fn finish_per_cpu(self) -> (Vec<Gap>, Vec<Vec<Gap>>) {
         self.stop.store(true, Ordering::Relaxed);
         let per_cpu: Vec<Vec<(u64, u64)>> = self
             .threads
@@ -1147,7 +1158,7 @@ impl StallWatch {
             .collect();
         let mut whole = overlaps(&per_cpu);
         whole.sort_by_key(|&(a, b)| std::cmp::Reverse(b - a));
-        whole
+        (whole, per_cpu)
     }
 }
 
