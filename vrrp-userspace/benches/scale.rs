@@ -575,8 +575,8 @@ fn run_big(
         let name = format!("vrrpd-{}-{}", layout.routers(), hosts[i]);
         let path = dir.join(format!("{name}.conf"));
         std::fs::write(&path, layout.config(&name, state, prio))?;
-        // Its metrics tell whether the master's own loop was late when a backup took over.
-        let args: &[&str] = if metrics {
+        // The master's metrics tell whether its loop was late when a backup took over.
+        let args: &[&str] = if metrics && i == 0 {
             &["--metrics-listen", METRICS]
         } else {
             &[]
@@ -622,7 +622,11 @@ fn run_big(
     let wake0 = pids.clone().map(|p| wakeups(&p));
     let drops0 = lab_drops(lab, &hosts);
     let rx0 = received(lab.host(hosts[1]), layout.ifaces);
-    let slow0 = loop_slow(lab.host(hosts[0]));
+    let slow0 = if metrics {
+        loop_slow(lab.host(hosts[0]))
+    } else {
+        None
+    };
     let clocks = Clocks::now();
     let stolen0 = steal_ms();
     let watch = StallWatch::start();
@@ -631,9 +635,10 @@ fn run_big(
     let secs = (monotonic_ns() - t0) as f64 / 1e9;
     let (whole, per_cpu) = watch.finish_per_cpu();
     big.steal_ms = steal_ms() - stolen0;
-    big.master_slow = loop_slow(lab.host(hosts[0]))
-        .zip(slow0)
-        .map(|(b, a)| [b[0] - a[0], b[1] - a[1]]);
+    big.master_slow = slow0.and_then(|a| {
+        let b = loop_slow(lab.host(hosts[0]))?;
+        Some([b[0] - a[0], b[1] - a[1]])
+    });
     let long = |&(a, b): &(u64, u64)| b - a >= STALL_MIN_NS;
     big.stalls = whole.into_iter().filter(long).collect();
     // A whole-machine stall is a gap of every CPU too: only the rest is one CPU's alone.
@@ -659,23 +664,10 @@ fn run_big(
     let episodes = episodes(&takeovers(&nodes[1].log_text(), logs0[1], clocks));
     big.episodes = episodes.len();
     // The backup takes over as it resumes (its timers are overdue by then), within a few ms
-    // of the stall's end as its log's ms show it.
-    big.after_stall = episodes
-        .iter()
-        .filter(|&&e| {
-            big.stalls
-                .iter()
-                .any(|&(_, end)| end <= e + 5_000_000 && e <= end + 100_000_000)
-        })
-        .count();
-    big.after_one_cpu_gap = episodes
-        .iter()
-        .filter(|&&e| {
-            one_cpu
-                .iter()
-                .any(|&(start, end)| start <= e + 5_000_000 && e <= end + 100_000_000)
-        })
-        .count();
+    // of the stall's end as its log's ms show it; after one CPU's gap, in it or just after.
+    let ends: Vec<(u64, u64)> = big.stalls.iter().map(|&(_, end)| (end, end)).collect();
+    big.after_stall = began_within(&episodes, &ends);
+    big.after_one_cpu_gap = began_within(&episodes, &one_cpu);
     big.end = [
         converged_in(&nodes[0], layout, "MASTER"),
         converged_in(&nodes[1], layout, "BACKUP"),
@@ -685,6 +677,19 @@ fn run_big(
         n.wait_exit();
     }
     Ok(big)
+}
+
+/// The episodes (their first takeover, monotonic ns) that began from 5 ms before a stretch of
+/// `stretches` to 100 ms after its end.
+fn began_within(episodes: &[u64], stretches: &[(u64, u64)]) -> usize {
+    episodes
+        .iter()
+        .filter(|&&e| {
+            stretches
+                .iter()
+                .any(|&(start, end)| start <= e + 5_000_000 && e <= end + 100_000_000)
+        })
+        .count()
 }
 
 /// Where the whole-VRID-space cells' daemons serve their metrics, in their namespaces.
