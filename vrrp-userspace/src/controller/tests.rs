@@ -3320,10 +3320,68 @@ fn master_down_timers_a_few_hundred_microseconds_apart_wake_the_backup_once() {
     assert_eq!(wake, *gathered.last().unwrap());
     assert!(wake <= first + COALESCE);
     assert!(gathered.len() > 1 && gathered.len() < downs.len() - 1);
-    // No advert since: at that wake-up exactly the gathered routers take over.
-    tick(&mut ctl, wake, vec![]);
-    let masters = ctl.states().filter(|s| *s == State::Master).count();
-    assert_eq!(masters, gathered.len());
+    // No advert since: from that wake-up exactly the gathered routers take over,
+    // TAKEOVER_BUDGET a turn, the turns one after the other at once.
+    let mut now = wake;
+    for turn in 1..=gathered.len().div_ceil(TAKEOVER_BUDGET) {
+        tick(&mut ctl, now, vec![]);
+        let masters = ctl.states().filter(|s| *s == State::Master).count();
+        assert_eq!(masters, gathered.len().min(turn * TAKEOVER_BUDGET));
+        now = ctl.next_wake(now).max(now);
+    }
+    assert!(ctl.next_wake(wake) > wake);
+}
+
+#[test]
+fn a_takeover_of_many_routers_goes_a_budget_a_turn_and_hearing_the_master_meanwhile_stops_it() {
+    let (c, host) = whole_vrid_space(1, false);
+    let (mut ctl, _) = Controller::start(&c, &host, 0).unwrap();
+    ctl.handle(0, Input::Results(vec![]));
+    let routers = ctl.states().count();
+    // Every Master_Down_Timer is past: the first turn takes TAKEOVER_BUDGET routers over and
+    // wakes again at once for the others.
+    let now = 10 * SEC;
+    let first = ctl.handle(
+        now,
+        Input::Tick {
+            adverts: Some(vec![]),
+        },
+    );
+    let masters = |ctl: &Controller| ctl.states().filter(|s| *s == State::Master).count();
+    assert_eq!(masters(&ctl), TAKEOVER_BUDGET);
+    let added = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::AddVips { .. }))
+            .count()
+    };
+    assert_eq!(added(&first), TAKEOVER_BUDGET);
+    assert!(ctl.next_wake(now) <= now);
+    assert!(ctl.needs_adverts(now, false));
+    // The master of the others is heard now: they stay backups. The first turn's masters
+    // send their adverts when due, in a turn of their own.
+    let mut heard = heard_all(&c, 0);
+    for h in &mut heard {
+        h.advert.received_at = now + MS;
+    }
+    let ours: Vec<(u8, Family)> = ctl
+        .routers()
+        .filter(|(_, r)| r.state() == State::Master)
+        .map(|(spec, _)| (spec.vrid.get(), map_family(spec)))
+        .collect();
+    heard.retain(|h| !ours.contains(&(h.vrid, h.family)));
+    let second = ctl.handle(
+        now + 2 * MS,
+        Input::Tick {
+            adverts: Some(heard),
+        },
+    );
+    assert_eq!(added(&second), 0);
+    assert_eq!(masters(&ctl), TAKEOVER_BUDGET);
+    assert_eq!(
+        ctl.states().filter(|s| *s == State::Backup).count(),
+        routers - TAKEOVER_BUDGET
+    );
 }
 
 #[test]
