@@ -2,7 +2,7 @@
 //!
 //! `no_std`, no allocation. Everything that crosses the kernel boundary is `#[repr(C)]`,
 //! free of padding, and size-checked with `const` asserts, so both sides agree byte for byte.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 pub mod maps;
 pub mod proto;

@@ -76,6 +76,21 @@ pub const ROUTER_CSUM_MSG_ONLY: u32 = 1 << 4;
 /// nftables/iptables while it holds the VIPs. Looked for only on an interface with
 /// [`IFACE_NO_ACCEPT`].
 pub const ROUTER_NO_ACCEPT: u32 = 1 << 5;
+/// [`RouterConfig::flags`]: compare the addresses an advert lists with ours
+/// ([`RouterConfig::addr_count`], [`RouterConfig::addr_print`]) and drop it as
+/// [`DropReason::AddressList`] if they differ, as keepalived 2.2.7 does.
+pub const ROUTER_CHECK_ADDRS: u32 = 1 << 6;
+/// [`RouterConfig::flags`]: our list names an address twice, so only the count is compared
+/// (keepalived 2.2.7 then asks only that each of ours be somewhere in the advert, which a
+/// fingerprint of the whole list cannot tell).
+pub const ROUTER_ADDRS_COUNT_ONLY: u32 = 1 << 7;
+/// [`RouterConfig::flags`]: `skip_check_adv_addr`: while not master, an advert from the
+/// sender last stamped on this CPU (the master we follow) is not compared.
+pub const ROUTER_SKIP_SAME_SENDER: u32 = 1 << 8;
+/// [`RouterConfig::flags`]: our adverts list one IPv4 address (the common case), which
+/// [`RouterConfig::addr_print`] holds as it is (its four bytes as a little-endian word):
+/// compared with one load, without the fingerprint's arithmetic.
+pub const ROUTER_ADDR_ONE4: u32 = 1 << 9;
 
 /// What the controller tells the program about one virtual router (`VRRP_ROUTERS`).
 #[repr(C)]
@@ -91,13 +106,17 @@ pub struct RouterConfig {
     pub interval_cs: u32,
     /// Our current (effective) priority, for spotting a superior advert while master.
     pub priority: u32,
-    /// Explicit padding; zero.
-    pub _pad: u32,
+    /// The number of addresses our adverts list ([`ROUTER_CHECK_ADDRS`]).
+    pub addr_count: u32,
     /// v2 PASS password, zero-padded to 8 bytes.
     pub auth_data: [u8; 8],
     /// Our primary address (IPv4 in the first 4 bytes, the rest zero; or the IPv6
     /// link-local), for the equal-priority tie-break.
     pub primary: [u8; 16],
+    /// The fingerprint of the addresses our adverts list ([`ROUTER_CHECK_ADDRS`]): the sum of
+    /// [`address_print`] over them, whatever their order; the address itself for one IPv4
+    /// address ([`ROUTER_ADDR_ONE4`]).
+    pub addr_print: u64,
 }
 
 impl RouterConfig {
@@ -122,10 +141,72 @@ impl RouterConfig {
             auth_type,
             interval_cs,
             priority,
-            _pad: 0,
+            addr_count: 0,
             auth_data,
             primary,
+            addr_print: 0,
         }
+    }
+
+    /// The same, comparing the addresses of each advert with `addresses` (IPv6 if `ipv6`, else
+    /// IPv4 in the first four bytes of each), as [`ROUTER_CHECK_ADDRS`] says.
+    pub fn with_addresses(mut self, ipv6: bool, addresses: &[[u8; 16]]) -> Self {
+        self.flags |= ROUTER_CHECK_ADDRS;
+        self.addr_count = addresses.len() as u32;
+        let mut print = 0u64;
+        for (i, a) in addresses.iter().enumerate() {
+            if addresses[..i].contains(a) {
+                self.flags |= ROUTER_ADDRS_COUNT_ONLY;
+            }
+            print = print.wrapping_add(address_print(ipv6, a));
+        }
+        self.addr_print = print;
+        if let [a] = addresses
+            && !ipv6
+        {
+            self.flags |= ROUTER_ADDR_ONE4;
+            self.addr_print = u32::from_le_bytes([a[0], a[1], a[2], a[3]]).into();
+        }
+        self
+    }
+}
+
+/// A finaliser of 64 bits (SplitMix64's): every input bit moves every output bit, so that
+/// sums of it over two lists differ unless the lists are the same, whatever their structure
+/// (a plain sum of the addresses would take {.1, .4} for {.2, .3}; one multiply and one
+/// xor-shift still took some pairs of a /24 for others). Not a defence against someone
+/// choosing addresses to collide: an attacker who can send adverts can send ours.
+#[inline(always)]
+pub const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One IPv4 address's part of [`RouterConfig::addr_print`]: `word` is its four bytes read as
+/// one little-endian word (as the program loads them from the frame).
+#[inline(always)]
+pub const fn address_print4(word: u32) -> u64 {
+    mix64(word as u64)
+}
+
+/// One IPv6 address's part of [`RouterConfig::addr_print`]: its bytes 0..8 and 8..16 read as
+/// little-endian words. Both halves go through the mixer together, so that two addresses
+/// swapping their halves (prefixes and interface identifiers) change the sum.
+#[inline(always)]
+pub const fn address_print6(high: u64, low: u64) -> u64 {
+    mix64(high ^ mix64(low))
+}
+
+/// [`address_print4`] or [`address_print6`] of an address given as 16 bytes (IPv4 in the
+/// first four).
+pub const fn address_print(ipv6: bool, a: &[u8; 16]) -> u64 {
+    if ipv6 {
+        let high = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
+        let low = u64::from_le_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]);
+        address_print6(high, low)
+    } else {
+        address_print4(u32::from_le_bytes([a[0], a[1], a[2], a[3]]))
     }
 }
 
@@ -492,7 +573,7 @@ pub struct TxTemplate {
 }
 
 const _: () = assert!(core::mem::size_of::<TxTemplate>() == 8 + TX_TEMPLATE_MAX);
-const _: () = assert!(core::mem::size_of::<RouterConfig>() == 48);
+const _: () = assert!(core::mem::size_of::<RouterConfig>() == 56);
 const _: () = assert!(core::mem::size_of::<AdvertStamp>() == 64);
 const _: () = assert!(core::mem::size_of::<TickClock>() == 16);
 // The program reads and writes these addresses as two aligned words.
@@ -526,7 +607,95 @@ mod pod {
 
 #[cfg(test)]
 mod tests {
-    use super::{vlan_key, vlan_tag};
+    use super::{
+        ROUTER_ADDRS_COUNT_ONLY, ROUTER_CHECK_ADDRS, RouterConfig, address_print, vlan_key,
+        vlan_tag,
+    };
+
+    fn v4(last: u8) -> [u8; 16] {
+        let mut a = [0; 16];
+        a[..4].copy_from_slice(&[192, 0, 2, last]);
+        a
+    }
+
+    fn print(ipv6: bool, list: &[[u8; 16]]) -> u64 {
+        RouterConfig::new(3, None, 100, 100, [0; 16], false)
+            .with_addresses(ipv6, list)
+            .addr_print
+    }
+
+    #[test]
+    fn an_address_print_is_the_lists_whatever_its_order_and_no_other_lists() {
+        assert_eq!(print(false, &[v4(1), v4(4)]), print(false, &[v4(4), v4(1)]));
+        // Lists a plain sum of the addresses takes for each other.
+        assert_ne!(print(false, &[v4(1), v4(4)]), print(false, &[v4(2), v4(3)]));
+        assert_ne!(
+            print(false, &[v4(1), v4(5), v4(6)]),
+            print(false, &[v4(2), v4(3), v4(7)])
+        );
+        assert_ne!(print(false, &[v4(1)]), print(false, &[v4(1), v4(1)]));
+        // IPv6: two addresses that swap their interface identifiers.
+        let a: [[u8; 16]; 4] = [
+            [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            [0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        ];
+        assert_eq!(print(true, &a[..2]), print(true, &[a[1], a[0]]));
+        assert_ne!(print(true, &a[..2]), print(true, &a[2..]));
+        assert_ne!(address_print(true, &a[0]), address_print(true, &a[2]));
+    }
+
+    #[test]
+    fn no_two_pairs_or_triples_of_a_subnet_share_a_print() {
+        // Every pair of 192.0.2.0/24 (32,640), every triple of 192.0.2.0/26 (41,664).
+        let mut seen = std::collections::HashSet::new();
+        for a in 0..255u8 {
+            for b in a + 1..=255 {
+                assert!(seen.insert(print(false, &[v4(a), v4(b)])), "{a} {b}");
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for a in 0..64u8 {
+            for b in a + 1..64 {
+                for c in b + 1..64 {
+                    assert!(
+                        seen.insert(print(false, &[v4(a), v4(b), v4(c)])),
+                        "{a} {b} {c}"
+                    );
+                }
+            }
+        }
+        // IPv6: every pair of 2001:db8::/120 and of 2001:db8:0:N::1 over N < 256.
+        let v6 = |prefix: u8, last: u8| {
+            let mut a = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            a[7] = prefix;
+            a[15] = last;
+            a
+        };
+        let mut seen = std::collections::HashSet::new();
+        for a in 0..255u8 {
+            for b in a + 1..=255 {
+                assert!(seen.insert(print(true, &[v6(0, a), v6(0, b)])), "{a} {b}");
+                assert!(seen.insert(print(true, &[v6(a, 1), v6(b, 1)])), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_list_that_names_an_address_twice_is_compared_by_its_count() {
+        let r = RouterConfig::new(3, None, 100, 100, [0; 16], false);
+        assert_eq!(r.flags & ROUTER_CHECK_ADDRS, 0);
+        let once = r.with_addresses(false, &[v4(1), v4(2)]);
+        assert_eq!(
+            once.flags & (ROUTER_CHECK_ADDRS | ROUTER_ADDRS_COUNT_ONLY),
+            ROUTER_CHECK_ADDRS
+        );
+        assert_eq!(once.addr_count, 2);
+        let twice = r.with_addresses(false, &[v4(1), v4(1)]);
+        assert_ne!(twice.flags & ROUTER_ADDRS_COUNT_ONLY, 0);
+        assert_eq!(twice.addr_count, 2);
+    }
 
     #[test]
     fn vlan_keys_tell_every_stack_apart() {

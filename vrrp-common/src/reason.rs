@@ -32,11 +32,18 @@ pub enum DropReason {
     BadPassword = 9,
     /// The advert interval is zero, or (v2) differs from the configured one (RFC 3768 §7.1).
     BadInterval = 10,
+    /// The advert lists other addresses than ours: another count, or (the count the same)
+    /// another set ([`crate::maps::RouterConfig::addr_print`]). keepalived 2.2.7 drops such
+    /// adverts ("received an unexpected ip number count", "ip address associated with VRID
+    /// not present in MASTER advert"): always while master, while backup unless
+    /// `skip_check_adv_addr` and the sender is the master it already follows (RFC 5798 §7.1:
+    /// MAY verify them).
+    AddressList = 11,
 }
 
 impl DropReason {
     /// Number of reasons: the length of the per-CPU counter arrays.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -51,6 +58,7 @@ impl DropReason {
         DropReason::AuthTypeMismatch,
         DropReason::BadPassword,
         DropReason::BadInterval,
+        DropReason::AddressList,
     ];
 
     /// A short snake_case name, used in counters, status output and logs.
@@ -67,6 +75,7 @@ impl DropReason {
             DropReason::AuthTypeMismatch => "auth_type_mismatch",
             DropReason::BadPassword => "bad_password",
             DropReason::BadInterval => "bad_interval",
+            DropReason::AddressList => "address_list",
         }
     }
 

@@ -60,9 +60,11 @@ use vrrp_common::{
     DropReason,
     maps::{
         AdvertStamp, BPF_F_MMAPABLE, Counter, DropCounts, EVENTS_BYTES, Event, EventKind, Family,
-        IFACE_EXCLUSIVE, IFACE_NO_ACCEPT, IfaceConfig, MAX_VIPS, ROUTER_CONFIGURED,
-        ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_NO_ACCEPT, ROUTER_SLOTS, RouterConfig,
-        SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot, router_index, stamp_index, vlan_tag,
+        IFACE_EXCLUSIVE, IFACE_NO_ACCEPT, IfaceConfig, MAX_VIPS, ROUTER_ADDR_ONE4,
+        ROUTER_ADDRS_COUNT_ONLY, ROUTER_CHECK_ADDRS, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY,
+        ROUTER_MASTER, ROUTER_NO_ACCEPT, ROUTER_SKIP_SAME_SENDER, ROUTER_SLOTS, RouterConfig,
+        SLOT_WAYS4, TickClock, Vip6Entry, VipEntry, VipSlot, address_print4, address_print6,
+        router_index, stamp_index, vlan_tag,
     },
     proto::{
         AUTH_PASS, ETH_P_8021AD, ETH_P_8021Q, ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6,
@@ -112,6 +114,10 @@ const ARP_LEN: usize = 28;
 const VRRP_HLEN: usize = 8;
 /// The longest VRRP message: v3 over IPv6 with 255 addresses (8 + 16 · 255).
 const VRRP_MAX_LEN: u32 = 8 + 16 * 255;
+/// The most addresses an advert of ours lists (`wire::vrrp::max_addresses` at 1,500 bytes):
+/// an advert whose count is another is dropped before its addresses are read.
+const MAX_ADDRS4: usize = 255;
+const MAX_ADDRS6: usize = (1500 - 14 - IPV6_HLEN - VRRP_HLEN) / 16;
 /// `bpf_csum_diff` sums at most 512 bytes a call.
 const CHUNK: u32 = 512;
 /// Enough chunks for [`VRRP_MAX_LEN`].
@@ -1000,6 +1006,15 @@ fn advert(ctx: &XdpContext, ip: &IpInfo, ttl: u8) -> u32 {
             return reject(vrid, DropReason::BadInterval);
         }
     }
+    // The addresses, as keepalived 2.2.7 compares them: always while master; while not, with
+    // `skip_check_adv_addr`, not those of the sender already followed (looked at only when
+    // they differ).
+    if router.flags & ROUTER_CHECK_ADDRS != 0
+        && !lists_ours(ctx, ip, count, router)
+        && !follows(ip, index, router)
+    {
+        return reject(vrid, DropReason::AddressList);
+    }
     record(
         ctx,
         ip,
@@ -1026,6 +1041,77 @@ fn not_ours(vrid: u8) -> u32 {
     }
     count(Counter::AdvertNotOurs);
     XDP_PASS
+}
+
+/// Whether we follow the advert's sender whatever it lists: not master, with
+/// `skip_check_adv_addr` ([`ROUTER_SKIP_SAME_SENDER`]), and it sent the advert this CPU
+/// stamped last for the router (keepalived's `master_saddr`).
+#[inline(always)]
+fn follows(ip: &IpInfo, index: u32, router: &RouterConfig) -> bool {
+    if router.flags & (ROUTER_SKIP_SAME_SENDER | ROUTER_MASTER) != ROUTER_SKIP_SAME_SENDER {
+        return false;
+    }
+    // SAFETY: a helper without arguments (the verifier inlines it).
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    VRRP_ADVERTS
+        .get(stamp_index(cpu, index))
+        // SAFETY: `src` is 8-byte aligned in the map value (asserted in vrrp-common).
+        .is_some_and(|s| s.count != 0 && unsafe { words16(&s.src) } == ip.src)
+}
+
+/// Whether the advert, listing `count` addresses, lists ours: as many as
+/// [`RouterConfig::addr_count`], and then (unless [`ROUTER_ADDRS_COUNT_ONLY`]) our one IPv4
+/// address ([`ROUTER_ADDR_ONE4`]), or addresses whose prints sum to
+/// [`RouterConfig::addr_print`] in any order.
+#[inline(always)]
+fn lists_ours(ctx: &XdpContext, ip: &IpInfo, count: u32, router: &RouterConfig) -> bool {
+    if count != router.addr_count {
+        return false;
+    }
+    if router.flags & ROUTER_ADDRS_COUNT_ONLY != 0 {
+        return true;
+    }
+    if router.flags & ROUTER_ADDR_ONE4 != 0 {
+        // SAFETY: inside the 4 bytes ptr_at checked.
+        return ptr_at::<u32>(ctx, ip.vrrp_off + VRRP_HLEN)
+            .is_some_and(|p| u64::from(unsafe { load32(p as *const u8) }) == router.addr_print);
+    }
+    prints_ours(ctx, ip, router)
+}
+
+/// Whether the prints of the advert's [`RouterConfig::addr_count`] addresses sum to
+/// [`RouterConfig::addr_print`].
+#[inline(always)]
+fn prints_ours(ctx: &XdpContext, ip: &IpInfo, router: &RouterConfig) -> bool {
+    let count = router.addr_count as usize;
+    let base = ip.vrrp_off + VRRP_HLEN;
+    let mut print: u64 = 0;
+    if matches!(ip.family, Family::Ipv6) {
+        for i in 0..MAX_ADDRS6 {
+            if i >= count {
+                break;
+            }
+            let Some(p) = ptr_at::<[u64; 2]>(ctx, opaque_add(base, 16 * i)) else {
+                return false;
+            };
+            let p = p as *const u8;
+            // SAFETY: inside the 16 bytes ptr_at checked.
+            let (high, low) = unsafe { (load64(p), load64_at::<8>(p)) };
+            print = print.wrapping_add(address_print6(high, low));
+        }
+    } else {
+        for i in 0..MAX_ADDRS4 {
+            if i >= count {
+                break;
+            }
+            let Some(p) = ptr_at::<u32>(ctx, opaque_add(base, 4 * i)) else {
+                return false;
+            };
+            // SAFETY: inside the 4 bytes ptr_at checked.
+            print = print.wrapping_add(address_print4(unsafe { load32(p as *const u8) }));
+        }
+    }
+    print == router.addr_print
 }
 
 /// Stamps a valid advert, wakes the controller if it must act now, and passes the advert to

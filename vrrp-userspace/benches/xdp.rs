@@ -76,6 +76,13 @@ fn v2(priority: u8) -> Vec<u8> {
     WireFrames::advert(&instance(Version::V2, pass()), PRIMARY, Priority(priority))
 }
 
+/// A v2 advert listing `vip` instead of router 50's 192.0.2.3.
+fn v2_listing(vip: &str) -> Vec<u8> {
+    let mut i = instance(Version::V2, pass());
+    i.vips[0].address = vip.parse().unwrap();
+    WireFrames::advert(&i, PRIMARY, Priority(90))
+}
+
 /// An ARP request from the client for `target`.
 fn arp_request(target: Ipv4Addr) -> Vec<u8> {
     let client = [0x02, 0, 0, 0, 0, 0x0a];
@@ -260,10 +267,12 @@ fn main() -> Result<()> {
     pin_to(cpu)?;
 
     let mut dp = Dataplane::load().context("loading the XDP program (root needed)")?;
-    // Router 50: v2, PASS "1111", interval 1 s, our priority 100, master (for ARP and VMAC).
+    // Router 50: v2, PASS "1111", interval 1 s, our priority 100, master (for ARP and VMAC),
+    // comparing each advert's addresses with its one, 192.0.2.3 (as the daemon sets it).
     let mut primary = [0u8; 16];
     primary[..4].copy_from_slice(&[192, 0, 2, 4]);
-    let router = RouterConfig::new(2, Some(*b"1111\0\0\0\0"), 100, 100, primary, true);
+    let router = RouterConfig::new(2, Some(*b"1111\0\0\0\0"), 100, 100, primary, true)
+        .with_addresses(false, &[[192, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]);
     dp.set_router(Family::Ipv4, 50, &router)?;
     // Router 51 for the v3 advert.
     dp.set_router(
@@ -363,6 +372,11 @@ fn main() -> Result<()> {
         Case::new(
             "drop: bad interval (v2 mismatch)",
             v2_with_interval(2),
+            verdict::DROP,
+        ),
+        Case::new(
+            "drop: another address list (v2, one address)",
+            v2_listing("192.0.2.9"),
             verdict::DROP,
         ),
         Case::new(

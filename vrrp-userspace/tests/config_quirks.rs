@@ -994,3 +994,37 @@ fn notify_priority_changes_bad_values_are_keepalived_s_warnings() {
     assert_eq!(vi1(&l).notify.priority_changes, None);
     assert!(!l.config.global.vrrp_notify_priority_changes);
 }
+
+/// keepalived 2.2.7's `vrrp_skip_check_adv_addr_handler` sets the flag for any true/false
+/// word, `false` included (it only checks that the word is one); the global keyword sets it
+/// for every instance (`alloc_vrrp`).
+#[test]
+fn skip_check_adv_addr_is_set_by_false_too_as_keepalived_sets_it() {
+    assert!(!vi1(&ok(&inst(""))).skip_check_adv_addr);
+    for word in ["", " true", " yes", " on"] {
+        let l = ok(&inst(&format!("    skip_check_adv_addr{word}")));
+        assert!(vi1(&l).skip_check_adv_addr, "{word:?}");
+        assert!(l.warnings.is_empty(), "{word:?}: {:?}", l.warnings);
+    }
+    let l = ok(&inst("    skip_check_adv_addr false"));
+    assert!(vi1(&l).skip_check_adv_addr);
+    assert_eq!(
+        warning(
+            &l,
+            "skip_check_adv_addr false: keepalived 2.2.7 sets it all the same",
+            4
+        )
+        .category,
+        Category::Fixup
+    );
+    let l = ok(&inst("    skip_check_adv_addr maybe"));
+    assert!(!vi1(&l).skip_check_adv_addr);
+    warning(&l, "(VI_1) invalid skip_check_adv_addr maybe specified", 4);
+    // The global keyword: every instance, with no warning.
+    let l = ok(&format!(
+        "global_defs {{\n   vrrp_skip_check_adv_addr\n}}\n{}",
+        inst("")
+    ));
+    assert!(vi1(&l).skip_check_adv_addr);
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}

@@ -8,7 +8,8 @@ use vrrp_common::{
     DropReason,
     maps::{
         Counter, EventKind, Family, IFACE_EXCLUSIVE, IFACE_NO_ACCEPT, IfaceConfig,
-        ROUTER_CSUM_MSG_ONLY, ROUTER_NO_ACCEPT, RouterConfig, router_index, vlan_key,
+        ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_NO_ACCEPT, ROUTER_SKIP_SAME_SENDER,
+        RouterConfig, router_index, vlan_key,
     },
 };
 use vrrp_userspace::{
@@ -24,6 +25,8 @@ const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 const PASSWORD: [u8; 8] = *b"1111\0\0\0\0";
 const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+/// Router IPv4 51's second address where the tests compare addresses.
+const OTHER4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
 
 fn src6() -> Ipv6Addr {
     "fe80::5".parse().unwrap()
@@ -108,6 +111,37 @@ fn tagged(f: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
     out
 }
 
+/// The addresses each router compares adverts with in the differential test (router 53's
+/// list names one twice: compared by its count).
+fn listed(family: Family, vrid: u8) -> Option<Vec<IpAddr>> {
+    match (family, vrid) {
+        (Family::Ipv4, 50) => Some(vec![IpAddr::V4(VIP)]),
+        (Family::Ipv4, 51) => Some(vec![IpAddr::V4(VIP), IpAddr::V4(OTHER4)]),
+        (Family::Ipv6, 52) => Some(vec![IpAddr::V6(vip6())]),
+        (Family::Ipv6, 53) => Some(vec![IpAddr::V6(vip6()), IpAddr::V6(vip6())]),
+        _ => None,
+    }
+}
+
+/// Addresses as the program's maps take them (IPv4 in the first four bytes).
+fn bytes16(list: &[IpAddr]) -> Vec<[u8; 16]> {
+    list.iter()
+        .map(|a| match a {
+            IpAddr::V4(a) => {
+                let mut b = [0; 16];
+                b[..4].copy_from_slice(&a.octets());
+                b
+            }
+            IpAddr::V6(a) => a.octets(),
+        })
+        .collect()
+}
+
+/// `loaded()`'s router, comparing adverts with `list`.
+fn with_list(r: RouterConfig, list: &[IpAddr]) -> RouterConfig {
+    r.with_addresses(list[0].is_ipv6(), &bytes16(list))
+}
+
 fn policy(family: Family, vrid: u8) -> Option<wire::RouterPolicy> {
     match (family, vrid) {
         (Family::Ipv4, 50) => Some(wire::RouterPolicy {
@@ -115,12 +149,14 @@ fn policy(family: Family, vrid: u8) -> Option<wire::RouterPolicy> {
             auth_type: 1,
             auth_data: PASSWORD,
             interval_cs: 100,
+            addresses: listed(family, vrid),
         }),
         (Family::Ipv4, 51) | (Family::Ipv6, 52) | (Family::Ipv6, 53) => Some(wire::RouterPolicy {
             version: Version::V3,
             auth_type: 0,
             auth_data: [0; 8],
             interval_cs: 100,
+            addresses: listed(family, vrid),
         }),
         _ => None,
     }
@@ -1245,6 +1281,126 @@ fn kernel_other_checksum_variant_counted_and_reported_once() {
 }
 
 #[test]
+fn kernel_adverts_listing_other_addresses_are_dropped_as_keepalived_drops_them() {
+    if !lab::privileged(
+        "kernel_adverts_listing_other_addresses_are_dropped_as_keepalived_drops_them",
+    ) {
+        return;
+    }
+    // One CPU: `skip_check_adv_addr` follows the sender last stamped on this CPU.
+    let mut cpu0 = nix::sched::CpuSet::new();
+    cpu0.set(0).unwrap();
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &cpu0).unwrap();
+    let mut dp = loaded();
+    let (vip, other, third) = (
+        IpAddr::V4(VIP),
+        IpAddr::V4(OTHER4),
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 6)),
+    );
+    let from = |src: Ipv4Addr, list: Vec<IpAddr>| {
+        wire::emit_advert_frame(&v3(51, list), IpAddr::V4(src), V3Checksum::PseudoHeader)
+    };
+    let ours = [vip, other];
+    dp.set_router(Family::Ipv4, 51, &with_list(router(3, 0, false), &ours))
+        .unwrap();
+
+    // Our list in any order; another count, or another address, dropped.
+    expect_valid(&dp, "our list", &from(SRC4, vec![vip, other]));
+    expect_valid(
+        &dp,
+        "our list, the other order",
+        &from(SRC4, vec![other, vip]),
+    );
+    for (name, list) in [
+        ("one address of two", vec![vip]),
+        ("three addresses", vec![vip, other, third]),
+        ("another address", vec![vip, third]),
+        ("one of ours twice", vec![vip, vip]),
+    ] {
+        expect_drop(&dp, name, &from(SRC4, list), DropReason::AddressList, 51);
+    }
+    // IPv6: the whole address counts, in any order.
+    let (a, b) = (IpAddr::V6(vip6()), IpAddr::V6(backup_vip6()));
+    let swapped: IpAddr = "2001:db8::5:0:0:3".parse().unwrap();
+    dp.set_router(Family::Ipv6, 52, &with_list(router(3, 0, false), &[a, b]))
+        .unwrap();
+    expect_valid(&dp, "IPv6, our list", &frame(&v3(52, vec![b, a])));
+    expect_drop(
+        &dp,
+        "IPv6, one of two",
+        &frame(&v3(52, vec![a])),
+        DropReason::AddressList,
+        52,
+    );
+    expect_drop(
+        &dp,
+        "IPv6, another address",
+        &frame(&v3(52, vec![a, swapped])),
+        DropReason::AddressList,
+        52,
+    );
+
+    // skip_check_adv_addr, while backup: the sender already followed is not compared; a new
+    // sender is, and every sender once we are master.
+    let mut skip = with_list(router(3, 0, false), &ours);
+    skip.flags |= ROUTER_SKIP_SAME_SENDER;
+    dp.set_router(Family::Ipv4, 51, &skip).unwrap();
+    expect_valid(
+        &dp,
+        "skip: the master followed",
+        &from(SRC4, vec![vip, other]),
+    );
+    expect_valid(
+        &dp,
+        "skip: the master followed, another list",
+        &from(SRC4, vec![vip]),
+    );
+    let newcomer = Ipv4Addr::new(192, 0, 2, 7);
+    expect_drop(
+        &dp,
+        "skip: a new sender",
+        &from(newcomer, vec![vip]),
+        DropReason::AddressList,
+        51,
+    );
+    expect_valid(
+        &dp,
+        "skip: the master followed still",
+        &from(SRC4, vec![third]),
+    );
+    skip.flags |= ROUTER_MASTER;
+    dp.set_router(Family::Ipv4, 51, &skip).unwrap();
+    expect_drop(
+        &dp,
+        "skip, as master",
+        &from(SRC4, vec![vip]),
+        DropReason::AddressList,
+        51,
+    );
+
+    // A list of ours naming an address twice: the count alone.
+    dp.set_router(
+        Family::Ipv4,
+        51,
+        &with_list(router(3, 0, false), &[vip, vip]),
+    )
+    .unwrap();
+    expect_valid(&dp, "twice: any two", &from(SRC4, vec![third, other]));
+    expect_drop(
+        &dp,
+        "twice: one",
+        &from(SRC4, vec![vip]),
+        DropReason::AddressList,
+        51,
+    );
+
+    // Not compared unless asked: `RouterConfig::new` alone.
+    dp.set_router(Family::Ipv4, 51, &router(3, 0, false))
+        .unwrap();
+    expect_valid(&dp, "not compared", &from(SRC4, vec![third]));
+}
+
+#[test]
 fn kernel_adverts_sharing_a_tick_are_stamped_never_early() {
     if !lab::privileged("kernel_adverts_sharing_a_tick_are_stamped_never_early") {
         return;
@@ -1400,7 +1556,17 @@ fn random_frame(rng: &mut Rng) -> Vec<u8> {
             frame(&r)
         }
         1 => wire::emit_advert_frame(
-            &v3(vrid, vec![IpAddr::V4(VIP); 1 + rng.below(20)]),
+            &v3(vrid, {
+                // Router 51's list in either order, or 1 to 20 from a pool with repeats.
+                let pool = [VIP, OTHER4, Ipv4Addr::new(192, 0, 2, 6)];
+                match rng.below(4) {
+                    0 => vec![IpAddr::V4(VIP), IpAddr::V4(OTHER4)],
+                    1 => vec![IpAddr::V4(OTHER4), IpAddr::V4(VIP)],
+                    _ => (0..1 + rng.below(20))
+                        .map(|_| IpAddr::V4(pool[rng.below(3)]))
+                        .collect(),
+                }
+            }),
             IpAddr::V4(SRC4),
             if rng.below(2) == 0 {
                 V3Checksum::PseudoHeader
@@ -1410,7 +1576,9 @@ fn random_frame(rng: &mut Rng) -> Vec<u8> {
         ),
         2 => frame(&v3(
             vrid,
-            vec![IpAddr::V6("2001:db8::3".parse().unwrap()); 1 + rng.below(4)],
+            (0..1 + rng.below(4))
+                .map(|_| IpAddr::V6([vip6(), backup_vip6()][rng.below(2)]))
+                .collect(),
         )),
         _ => (0..rng.below(120)).map(|_| rng.next() as u8).collect(),
     };
@@ -1451,6 +1619,16 @@ fn kernel_differential_100k_frames_agree_with_wire() {
         return;
     }
     let mut dp = loaded();
+    // Each router compares the addresses, as `policy` says.
+    for (family, vrid, r) in [
+        (Family::Ipv4, 50, router(2, 1, true)),
+        (Family::Ipv4, 51, router(3, 0, false)),
+        (Family::Ipv6, 52, router(3, 0, false)),
+        (Family::Ipv6, 53, router(3, 0, true)),
+    ] {
+        let list = listed(family, vrid).unwrap();
+        dp.set_router(family, vrid, &with_list(r, &list)).unwrap();
+    }
     let mut rng = Rng(0x5eed_0000_0000_0001);
     let mut expected = [0u64; DropReason::COUNT];
     let mut expected_valid = 0u64;
@@ -1587,6 +1765,10 @@ fn kernel_differential_100k_frames_agree_with_wire() {
     // The generator must exercise all three outcomes, and most drop reasons.
     assert!(kinds.iter().all(|k| *k > 1000), "{kinds:?}");
     let reasons_seen = expected.iter().filter(|n| **n > 0).count();
+    assert!(
+        expected[DropReason::AddressList as usize] > 1000,
+        "{expected:?}"
+    );
     assert!(
         reasons_seen >= 8,
         "only {reasons_seen} reasons exercised: {expected:?}"

@@ -1108,3 +1108,179 @@ fn state_master_started_beside_a_better_master_stays_backup_as_keepalived() {
         "adverts of the newcomers from {hundreds}"
     );
 }
+
+/// An instance of [`listing_config`]: name, state, priority, VRID, VIPs, skip_check_adv_addr.
+type Listing<'a> = (&'a str, &'a str, u8, u8, &'a [&'a str], bool);
+
+/// A keepalived.conf of these instances at 1 s.
+fn listing_config(dir: &Path, file: &str, instances: &[Listing]) -> PathBuf {
+    let mut text = String::new();
+    for (name, state, priority, vrid, vips, skip) in instances {
+        let skip = if *skip {
+            "    skip_check_adv_addr\n"
+        } else {
+            ""
+        };
+        let vips: String = vips.iter().map(|v| format!("        {v}\n")).collect();
+        text.push_str(&format!(
+            "vrrp_instance {name} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n{skip}    virtual_ipaddress {{\n{vips}    }}\n}}\n"
+        ));
+    }
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// keepalived 2.2.7 drops an advert whose addresses are not its own (`vrrp_check_packet`):
+/// a backup whose master gains a VIP by a reload takes over beside it, unless
+/// `skip_check_adv_addr` lets it go on following the master it already follows. Side by side
+/// on lb01 (each daemon on VRIDs of its own) behind one vrrpd master on lb02: the plain
+/// backups of both daemons say so and take over, the skipping ones stay backup.
+#[test]
+fn a_master_that_gains_a_vip_is_not_followed_unless_skip_check_adv_addr_as_keepalived() {
+    if !lab::privileged(
+        "a_master_that_gains_a_vip_is_not_followed_unless_skip_check_adv_addr_as_keepalived",
+    ) {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::seed();
+    let dir = run_dir();
+    // VI_V and VI_VS are vrrpd's on lb01, VI_K and VI_KS keepalived's; the S ones skip.
+    let names = [
+        ("VI_V", 73, false),
+        ("VI_K", 74, false),
+        ("VI_VS", 75, true),
+        ("VI_KS", 76, true),
+    ];
+    let master_conf = |gained: bool| {
+        let lists: Vec<Vec<String>> = names
+            .iter()
+            .map(|(_, vrid, _)| {
+                let mut l = vec![format!("192.0.2.{vrid}")];
+                if gained {
+                    l.push(format!("192.0.2.{}", vrid + 100));
+                }
+                l
+            })
+            .collect();
+        let refs: Vec<Vec<&str>> = lists
+            .iter()
+            .map(|l| l.iter().map(String::as_str).collect())
+            .collect();
+        let instances: Vec<_> = names
+            .iter()
+            .zip(&refs)
+            .map(|((name, vrid, _), vips)| (*name, "BACKUP", 150, *vrid, vips.as_slice(), false))
+            .collect();
+        listing_config(&dir, "master.conf", &instances)
+    };
+    let master_file = master_conf(false);
+    let master = Vrrpd::start(&vrrpd(), lab.host("lb02"), &master_file, &dir, "lb02");
+    wait_for(Duration::from_secs(8), || {
+        names
+            .iter()
+            .all(|(_, vrid, _)| holds(lab.host("lb02"), &format!("192.0.2.{vrid}")))
+    })
+    .unwrap_or_else(|| panic!("no master on lb02: {}", master.log_text()));
+    let backups = |daemon: &str| -> Vec<Listing> {
+        names
+            .iter()
+            .filter(|(name, ..)| name.starts_with(daemon))
+            .map(|(name, vrid, skip)| {
+                let vip: &[&str] = match vrid {
+                    73 => &["192.0.2.73"],
+                    74 => &["192.0.2.74"],
+                    75 => &["192.0.2.75"],
+                    _ => &["192.0.2.76"],
+                };
+                (*name, "BACKUP", 100, *vrid, vip, *skip)
+            })
+            .collect()
+    };
+    let ours = listing_config(&dir, "v.conf", &backups("VI_V"));
+    let theirs = listing_config(&dir, "k.conf", &backups("VI_K"));
+    let v = Vrrpd::start(&vrrpd(), lab.host("lb01"), &ours, &dir, "v-lb01");
+    let k = Keepalived::start(lab.host("lb01"), &theirs, &dir, "k-lb01");
+    let lb01 = lab.host("lb01");
+    let report = || format!("{}\n{}\n{}", v.log_text(), k.log_text(), master.log_text());
+    // Following the master: both daemons' backups hold nothing for 5 s.
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < Duration::from_secs(5) {
+        for vrid in 73..=76 {
+            assert!(
+                !holds(lb01, &format!("192.0.2.{vrid}")),
+                "{vrid}: {}",
+                report()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The master gains a VIP in each instance.
+    master_conf(true);
+    let logged = k.log_text().len();
+    master.child.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for(Duration::from_secs(3), || {
+        holds(lab.host("lb02"), "192.0.2.173")
+    })
+    .unwrap_or_else(|| panic!("the master did not reload: {}", report()));
+    // The plain backups take over beside it within a Master_Down_Interval or so (3.6 s); the
+    // skipping ones never do.
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < Duration::from_secs(7) {
+        for vrid in [75, 76] {
+            assert!(
+                !holds(lb01, &format!("192.0.2.{vrid}")),
+                "{vrid}: {}",
+                report()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        holds(lb01, "192.0.2.73"),
+        "vrrpd's VI_V did not take over: {}",
+        report()
+    );
+    assert!(
+        holds(lb01, "192.0.2.74"),
+        "keepalived's VI_K did not take over: {}",
+        report()
+    );
+    // The master kept its VIPs (it drops the newcomers' adverts the same way).
+    for vrid in 73..=76 {
+        assert!(
+            holds(lab.host("lb02"), &format!("192.0.2.{vrid}")),
+            "{}",
+            report()
+        );
+    }
+    let (vlog, klog) = (v.log_text(), k.log_text());
+    assert!(
+        vlog.contains("VI_V: adverts that list other addresses than our 1 are dropped"),
+        "{vlog}"
+    );
+    assert!(!vlog.contains("VI_VS: adverts that list"), "{vlog}");
+    assert!(
+        klog[logged..].contains("(VI_K) received an unexpected ip number count 2, expected 1!"),
+        "{klog}"
+    );
+    assert!(
+        !klog[logged..].contains("(VI_KS) received an unexpected"),
+        "{klog}"
+    );
+    let s = v.statuses().unwrap();
+    let state = |name: &str| s.iter().find(|s| s.name == name).unwrap().state.clone();
+    assert_eq!(
+        (state("VI_V").as_str(), state("VI_VS").as_str()),
+        ("MASTER", "BACKUP")
+    );
+    assert_eq!(
+        lab::daemon::last_logged_state(&klog, "VI_KS").as_deref(),
+        Some("BACKUP")
+    );
+    assert_eq!(
+        lab::daemon::last_logged_state(&klog, "VI_K").as_deref(),
+        Some("MASTER")
+    );
+}

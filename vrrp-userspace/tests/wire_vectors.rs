@@ -119,6 +119,7 @@ fn keepalived_v2_pass_capture() {
             auth_type: 1,
             auth_data: *b"1111\0\0\0\0",
             interval_cs: 100,
+            addresses: Some(a.vrrp.addresses.clone()),
         };
         assert_eq!(wire::check_policy(&a, Some(&policy)), Ok(()));
     }

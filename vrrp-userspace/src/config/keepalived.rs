@@ -1106,6 +1106,7 @@ struct RawInstance {
     track_files: Vec<TrackedFile>,
     track_processes: Vec<TrackedProcess>,
     dont_track_primary: bool,
+    skip_check_adv_addr: bool,
     notify: super::model::Notify,
     garp_delay: Option<u32>,
     garp_repeat: Option<u32>,
@@ -1532,10 +1533,7 @@ impl<'a> Interp<'a> {
                 }
                 "vrrp_strict" => g.vrrp_strict = true,
                 "vrrpd_exclusive" => g.vrrpd_exclusive = true,
-                "vrrp_skip_check_adv_addr" => {
-                    g.skip_check_adv_addr = true;
-                    self.no_effect(&kw, validate::no_effect_why("vrrp_skip_check_adv_addr"));
-                }
+                "vrrp_skip_check_adv_addr" => g.skip_check_adv_addr = true,
                 "vrrp_mcast_group4" => {
                     if let Some(a) = self.ip(node, 1) {
                         match a {
@@ -1773,6 +1771,7 @@ impl<'a> Interp<'a> {
             track_files: Vec::new(),
             track_processes: Vec::new(),
             dont_track_primary: false,
+            skip_check_adv_addr: false,
             notify: Default::default(),
             garp_delay: None,
             garp_repeat: None,
@@ -2139,6 +2138,25 @@ impl<'a> Interp<'a> {
                     self.no_effect(&kw, validate::no_effect_why("check_unicast_src"))
                 }
                 "dont_track_primary" => r.dont_track_primary = true,
+                // keepalived 2.2.7 sets it for any true/false word, `false` too (said).
+                "skip_check_adv_addr" => {
+                    let b = self.true_false(node, |v| {
+                        format!("({iname}) invalid skip_check_adv_addr {v} specified")
+                    });
+                    if b == Some(false) {
+                        self.warn(
+                            &node.words[1],
+                            Category::Fixup,
+                            format!(
+                                "({iname}) skip_check_adv_addr {}: keepalived 2.2.7 sets it all the same, and so does vrrpd (remove the line to compare every advert's addresses)",
+                                node.words[1].text
+                            ),
+                        );
+                    }
+                    if b.is_some() {
+                        r.skip_check_adv_addr = true;
+                    }
+                }
                 "use_vmac" => {
                     self.no_effect(&kw, validate::no_effect_why("use_vmac"));
                     r.use_vmac = Some(
@@ -3412,6 +3430,7 @@ impl<'a> Interp<'a> {
             track_files: r.track_files,
             track_processes: r.track_processes,
             dont_track_primary: r.dont_track_primary,
+            skip_check_adv_addr: r.skip_check_adv_addr,
             notify: r.notify,
             garp: Garp {
                 master_delay_s: r.garp_delay.unwrap_or(global.garp.master_delay_s),

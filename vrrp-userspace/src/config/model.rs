@@ -689,6 +689,11 @@ pub struct Instance {
     /// `dont_track_primary`: ignore the link state of `interface` itself.
     #[serde(default, skip_serializing_if = "is_default")]
     pub dont_track_primary: bool,
+    /// `skip_check_adv_addr` (or global_defs' `vrrp_skip_check_adv_addr`): while backup, the
+    /// adverts of the master already followed are not compared with our addresses (a new
+    /// sender's are, and every advert while master).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub skip_check_adv_addr: bool,
     /// Notify commands.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
@@ -764,6 +769,7 @@ impl Instance {
             track_files: Vec::new(),
             track_processes: Vec::new(),
             dont_track_primary: false,
+            skip_check_adv_addr: false,
             notify: Notify::default(),
             garp: Garp::default(),
             accept: true,
@@ -907,7 +913,7 @@ pub struct Global {
     /// `vrrp_strict`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub vrrp_strict: bool,
-    /// `vrrp_skip_check_adv_addr`: do not compare advertised addresses with ours.
+    /// `vrrp_skip_check_adv_addr`: every instance's `skip_check_adv_addr`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub skip_check_adv_addr: bool,
     /// `vrrp_mcast_group4`.

@@ -100,10 +100,6 @@ pub const NO_EFFECT: &[(&str, &str)] = &[
         "vrrp_rt_priority",
         "vrrpd does not change its scheduling priority",
     ),
-    (
-        "vrrp_skip_check_adv_addr",
-        "vrrpd never compares the addresses in an advert with its own, as if this were always set",
-    ),
 ];
 
 /// Why `keyword` has no effect (see [`NO_EFFECT`]).
@@ -132,11 +128,6 @@ pub(crate) fn no_effect_in_model(config: &Config, file: &str, sink: &mut Sink) {
         );
     };
     for (set, kw, field) in [
-        (
-            g.skip_check_adv_addr,
-            "vrrp_skip_check_adv_addr",
-            "global.skip_check_adv_addr",
-        ),
         (
             !g.notification_email.is_empty(),
             "notification_email",
@@ -197,6 +188,11 @@ pub(crate) fn validate(config: &mut Config, sink: &mut Sink) {
         }
     }
 
+    if config.global.skip_check_adv_addr {
+        for inst in &mut config.instances {
+            inst.skip_check_adv_addr = true;
+        }
+    }
     let (group4, group6) = (config.global.mcast_group4, config.global.mcast_group6);
     // keepalived: an instance's notify_priority_changes defaults to its sync group's, else to
     // global_defs' vrrp_notify_priority_changes.

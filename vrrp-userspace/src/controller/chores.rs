@@ -22,6 +22,8 @@ pub enum Chore {
     Publish,
     /// Read the links.
     ReadLinks,
+    /// Read XDP's counts of adverts dropped for their addresses (with the links).
+    ReadAddressDrops,
     /// Give the heap's free memory back.
     TrimHeap,
 }
@@ -69,6 +71,7 @@ impl Chores {
         if now >= self.links_at {
             self.links_at = now + LINK_CHECK;
             due.push(Chore::ReadLinks);
+            due.push(Chore::ReadAddressDrops);
         }
         if now >= self.trim_at {
             self.trim_at = now + MEMORY_TRIM;
@@ -107,7 +110,10 @@ mod tests {
     #[test]
     fn links_are_read_every_second_and_the_heap_trimmed_every_30() {
         let mut c = Chores::new(5 * SEC);
-        assert_eq!(c.due(5 * SEC), vec![Chore::ReadLinks]);
+        assert_eq!(
+            c.due(5 * SEC),
+            vec![Chore::ReadLinks, Chore::ReadAddressDrops]
+        );
         assert_eq!(c.next(), 6 * SEC);
         assert_eq!(c.due(5 * SEC + 500 * MS), vec![]);
         assert!(c.due(6 * SEC).contains(&Chore::ReadLinks));

@@ -187,6 +187,18 @@ pub enum Event {
         /// Ours.
         interval_cs: u32,
     },
+    /// Adverts of our VRID that list other addresses than ours are dropped, as keepalived
+    /// 2.2.7 drops them (said once per episode).
+    AddressListMismatch {
+        /// The instance.
+        instance: String,
+        /// Its VRID.
+        vrid: u8,
+        /// How many were dropped since the count was read last (a second before).
+        dropped: u64,
+        /// The number of addresses ours list.
+        count: u8,
+    },
     /// ARP or neighbour discovery from another MAC claims a VIP of ours while we are master.
     AddressConflict {
         /// The instance.
@@ -292,6 +304,14 @@ impl Event {
                 "{instance}: advert interval mismatch: {peer} advertises every {}, ours is {}",
                 seconds(u64::from(*peer_interval_cs) * 10_000_000),
                 seconds(u64::from(*interval_cs) * 10_000_000)
+            ),
+            Event::AddressListMismatch {
+                instance,
+                dropped,
+                count,
+                ..
+            } => format!(
+                "{instance}: adverts that list other addresses than our {count} are dropped ({dropped} in the last second), as keepalived drops them: two masters until the lists agree"
             ),
             Event::AddressConflict {
                 instance,

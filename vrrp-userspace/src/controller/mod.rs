@@ -27,7 +27,7 @@ use std::{
 use vrrp_common::{
     maps::{
         Family, ROUTER_CONFIGURED, ROUTER_CSUM_MSG_ONLY, ROUTER_MASTER, ROUTER_ND_ROUTER,
-        ROUTER_NO_ACCEPT, ROUTER_OWNER, RouterConfig,
+        ROUTER_NO_ACCEPT, ROUTER_OWNER, ROUTER_SKIP_SAME_SENDER, RouterConfig,
     },
     proto::{vmac_v4, vmac_v6},
 };
@@ -403,6 +403,10 @@ pub enum Input {
         /// The claimant's MAC.
         mac: [u8; 6],
     },
+    /// XDP's counts of adverts dropped for listing other addresses than ours
+    /// ([`vrrp_common::DropReason::AddressList`]), as [`Effect::ReadAddressDrops`] asked:
+    /// (interface, VRID, total since the program was loaded).
+    AddressDrops(Vec<(String, u8, u64)>),
     /// An interface of the running configuration was deleted and created again, but the driver
     /// cannot open it for its instances yet (created by hand or by a script, it exists for a
     /// moment unaddressed and down): it counts as down, whatever its link says, until
@@ -697,6 +701,9 @@ pub enum Effect {
     /// every [`LINK_CHECK`]) and feed it as [`Input::Links`], after looking whether one of
     /// the instances' interfaces was created again.
     ReadLinks(Vec<String>),
+    /// Read XDP's counts of adverts dropped for their addresses for these (interface, VRID)
+    /// pairs (with the links, every [`LINK_CHECK`]) and feed them as [`Input::AddressDrops`].
+    ReadAddressDrops(Vec<(String, u8)>),
     /// Give the heap's free memory back to the kernel (every [`MEMORY_TRIM`]).
     TrimHeap,
     /// Publish the status snapshot (what `vrrpd status` and the metrics answer from) at once
@@ -752,6 +759,7 @@ impl Effect {
             | Effect::Event { .. }
             | Effect::LoadConfig
             | Effect::ReadLinks(_)
+            | Effect::ReadAddressDrops(_)
             | Effect::TrimHeap
             | Effect::PublishStatus
             | Effect::AdoptIface { .. }
@@ -1002,6 +1010,10 @@ struct Inst {
     send_failures: u32,
     /// A peer heard with the other v3/IPv4 checksum variant (this episode).
     csum_mismatch: Option<Box<ChecksumMismatch>>,
+    /// XDP's count of adverts dropped for their addresses, as last read.
+    addr_drops: Option<u64>,
+    /// When adverts were last seen dropped for their addresses (the current episode).
+    addr_mismatch: Option<Nanos>,
 }
 
 impl Inst {
@@ -1107,6 +1119,9 @@ impl Inst {
         if self.refuses_vip_traffic() {
             flags |= ROUTER_NO_ACCEPT;
         }
+        if spec.skip_check_adv_addr {
+            flags |= ROUTER_SKIP_SAME_SENDER;
+        }
         let mut primary16 = [0u8; 16];
         match self.primary {
             IpAddr::V4(a) => primary16[..4].copy_from_slice(&a.octets()),
@@ -1122,13 +1137,35 @@ impl Inst {
             },
             interval_cs: spec.advert_interval.get(),
             priority: self.router.priority().get().into(),
-            _pad: 0,
+            addr_count: 0,
             auth_data: match spec.auth {
                 Auth::Pass { password } => password,
                 Auth::None | Auth::Ah => [0; 8],
             },
             primary: primary16,
+            addr_print: 0,
         }
+        .with_addresses(self.family == Family::Ipv6, &self.listed_addresses())
+    }
+
+    /// The addresses our adverts list, each as 16 bytes (IPv4 in the first four): those
+    /// adverts from others must list too (keepalived 2.2.7's check).
+    fn listed_addresses(&self) -> Vec<[u8; 16]> {
+        let spec = &self.spec;
+        let ipv6 = self.family == Family::Ipv6;
+        let n = crate::wire::vrrp::max_addresses(spec.version, ipv6, crate::wire::vrrp::ADVERT_MTU);
+        spec.vips
+            .iter()
+            .take(n)
+            .map(|v| match v.address {
+                IpAddr::V4(a) => {
+                    let mut b = [0; 16];
+                    b[..4].copy_from_slice(&a.octets());
+                    b
+                }
+                IpAddr::V6(a) => a.octets(),
+            })
+            .collect()
     }
 }
 
@@ -1612,6 +1649,7 @@ impl Controller {
                 address,
                 mac,
             } => self.address_conflict(now, &iface, family, vrid, address, mac),
+            Input::AddressDrops(counts) => self.address_drops(now, counts),
             Input::Stop => self.stop(now),
             Input::ReloadAsked => match self.stopping {
                 Some(_) => self.out.push(Effect::AnswerReload {
@@ -1670,6 +1708,14 @@ impl Controller {
         for chore in self.chores.due(now) {
             self.out.push(match chore {
                 chores::Chore::ReadLinks => Effect::ReadLinks(self.links.keys().cloned().collect()),
+                chores::Chore::ReadAddressDrops => Effect::ReadAddressDrops(
+                    self.instances
+                        .iter()
+                        .map(|i| (i.spec.interface.clone(), i.spec.vrid.get()))
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
+                ),
                 chores::Chore::TrimHeap => Effect::TrimHeap,
                 chores::Chore::Publish => Effect::PublishStatus,
             });
@@ -2336,6 +2382,39 @@ impl Controller {
 
     /// XDP saw another MAC claim a VIP of router (`iface`, `family`, `vrid`): reported once per
     /// episode (claimant and address), counted otherwise.
+    /// XDP's counts of adverts dropped for their addresses, read once a second: an episode
+    /// (drops after 10 s without, or three of our intervals if longer) is said once, as
+    /// keepalived says it per advert. The counts are XDP's per VRID: an IPv4 and an IPv6
+    /// instance of one VRID on one interface share theirs. The first count read for an
+    /// instance is where it starts (a reload keeps the program and its counts).
+    fn address_drops(&mut self, now: Nanos, counts: Vec<(String, u8, u64)>) {
+        for (iface, vrid, total) in counts {
+            for i in 0..self.instances.len() {
+                let inst = &mut self.instances[i];
+                if inst.spec.interface != iface || inst.spec.vrid.get() != vrid {
+                    continue;
+                }
+                let seen = inst.addr_drops.replace(total);
+                let Some(dropped) = seen.map(|s| total.saturating_sub(s)).filter(|d| *d > 0) else {
+                    continue;
+                };
+                let quiet = (3 * ns(inst.spec.advert_interval)).max(10_000_000_000);
+                let last = inst.addr_mismatch.replace(now);
+                if last.is_some_and(|l| now.saturating_sub(l) < quiet) {
+                    continue;
+                }
+                let event = Event::AddressListMismatch {
+                    instance: inst.name(),
+                    vrid,
+                    dropped,
+                    count: inst.listed_addresses().len() as u8,
+                };
+                self.log(log::Level::Warn, event.message());
+                self.event(now, event);
+            }
+        }
+    }
+
     fn address_conflict(
         &mut self,
         now: Nanos,
@@ -2804,6 +2883,8 @@ impl Controller {
             address_conflicts: 0,
             send_failures: 0,
             csum_mismatch: None,
+            addr_drops: None,
+            addr_mismatch: None,
         });
         let i = self.instances.len() - 1;
         self.instances[i].source = Self::source_of(&mut self.sources, &self.instances[i]);

@@ -754,6 +754,9 @@ impl World {
             Effect::JoinGroups { groups, .. } => self.hosts[h].kernel.groups = groups,
             Effect::LoadConfig => self.hosts[h].load_asked = true,
             Effect::ReadLinks(_) => self.hosts[h].links_asked = true,
+            // The simulated kernel drops no advert for its addresses: every host lists the
+            // same ones.
+            Effect::ReadAddressDrops(_) => {}
             Effect::TrimHeap | Effect::PublishStatus => {}
             // The simulated hosts' interface is never created again.
             Effect::AdoptIface { .. } => {}
@@ -1348,6 +1351,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::Log { .. } => "Log",
         Effect::LoadConfig => "LoadConfig",
         Effect::ReadLinks(_) => "ReadLinks",
+        Effect::ReadAddressDrops(_) => "ReadAddressDrops",
         Effect::TrimHeap => "TrimHeap",
         Effect::PublishStatus => "PublishStatus",
         Effect::AdoptIface { .. } => "AdoptIface",

@@ -1458,6 +1458,78 @@ fn an_address_conflict_is_reported_once_per_claimant_and_episode() {
     assert_eq!(view(&ctl, "VI_1").address_conflicts, 2);
 }
 
+#[test]
+fn a_peers_other_address_list_is_compared_in_xdp_and_said_once_per_episode() {
+    use vrrp_common::maps::{ROUTER_ADDRS_COUNT_ONLY, ROUTER_CHECK_ADDRS, ROUTER_SKIP_SAME_SENDER};
+    let mut skip = instance("VI_2", 2, 100, false);
+    skip.skip_check_adv_addr = true;
+    let c = config(vec![instance("VI_1", 1, 100, false), skip]);
+    let (mut ctl, effects) = Controller::start(&c, &host(), 0).unwrap();
+    // XDP compares every advert with the one address our adverts list.
+    let configs: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetRouter {
+                instance, config, ..
+            } => Some((instance.clone(), *config)),
+            _ => None,
+        })
+        .collect();
+    let of = |name: &str| configs.iter().find(|(i, _)| i == name).unwrap().1;
+    let want = vrrp_common::maps::RouterConfig::new(3, None, 100, 100, [0; 16], false)
+        .with_addresses(
+            false,
+            &[[192, 0, 2, 101, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
+        );
+    let vi1 = of("VI_1");
+    assert_eq!(
+        (
+            vi1.flags & (ROUTER_CHECK_ADDRS | ROUTER_ADDRS_COUNT_ONLY | ROUTER_SKIP_SAME_SENDER),
+            vi1.addr_count,
+            vi1.addr_print
+        ),
+        (ROUTER_CHECK_ADDRS, 1, want.addr_print)
+    );
+    assert_ne!(of("VI_2").flags & ROUTER_SKIP_SAME_SENDER, 0);
+
+    // XDP's counts, read once a second: the first is where VI_1 starts.
+    let read = |ctl: &mut Controller, at, total| {
+        ctl.handle(at, Input::AddressDrops(vec![("eth0".into(), 1, total)]))
+    };
+    assert!(events(&read(&mut ctl, SEC, 7)).is_empty());
+    assert!(events(&read(&mut ctl, 2 * SEC, 7)).is_empty());
+    let effects = read(&mut ctl, 3 * SEC, 9);
+    assert_eq!(
+        events(&effects),
+        vec![Event::AddressListMismatch {
+            instance: "VI_1".into(),
+            vrid: 1,
+            dropped: 2,
+            count: 1,
+        }]
+    );
+    assert_eq!(
+        warns(
+            &effects,
+            "VI_1: adverts that list other addresses than our 1 are dropped (2 in the last second)"
+        ),
+        1
+    );
+    // The same episode: the drops a second apart say nothing more, nor a second without.
+    for s in 4..20 {
+        assert!(events(&read(&mut ctl, s * SEC, 6 + s)).is_empty());
+    }
+    // 10 s without a drop: over; the next drop is a new episode.
+    assert!(events(&read(&mut ctl, 30 * SEC, 25)).is_empty());
+    assert_eq!(events(&read(&mut ctl, 31 * SEC, 26)).len(), 1);
+    // Another interface's, or another VRID's, counts are not VI_1's.
+    let other = ctl.handle(
+        45 * SEC,
+        Input::AddressDrops(vec![("eth1".into(), 1, 99), ("eth0".into(), 3, 99)]),
+    );
+    assert!(events(&other).is_empty());
+}
+
 /// ARP for VIP 192.0.2.101 from our VRID 1's VMAC, fed as XDP reports it.
 fn vmac_claim(ctl: &mut Controller, at: Nanos) -> Vec<Effect> {
     ctl.handle(
@@ -2948,7 +3020,10 @@ fn without_chores(effects: Vec<Effect>) -> Vec<Effect> {
         .filter(|e| {
             !matches!(
                 e,
-                Effect::ReadLinks(_) | Effect::TrimHeap | Effect::PublishStatus
+                Effect::ReadLinks(_)
+                    | Effect::ReadAddressDrops(_)
+                    | Effect::TrimHeap
+                    | Effect::PublishStatus
             )
         })
         .collect()

@@ -467,6 +467,20 @@ impl<F: Frames> Daemon<F> {
                 let inputs = self.read_links(names).await;
                 self.inputs.extend(inputs);
             }
+            Effect::ReadAddressDrops(pairs) => {
+                let counts = pairs
+                    .into_iter()
+                    .filter_map(|(iface, vrid)| {
+                        let d = self.ifaces.get(&iface)?.dp.drops(vrid).ok()?;
+                        Some((
+                            iface,
+                            vrid,
+                            d.by_reason[vrrp_common::DropReason::AddressList as usize],
+                        ))
+                    })
+                    .collect();
+                self.inputs.push_back(Input::AddressDrops(counts));
+            }
             Effect::TrimHeap => release_free_memory(),
             // Published once the turn of the loop is over (`Daemon::publish`): a burst of
             // inputs (a takeover storm's address conflicts, one input each) built every view

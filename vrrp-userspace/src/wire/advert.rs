@@ -164,7 +164,7 @@ fn checksum_ok(sum: u32) -> bool {
 }
 
 /// What a router's configuration asks of its adverts (the userspace twin of `RouterConfig`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouterPolicy {
     /// Configured version.
     pub version: Version,
@@ -174,11 +174,14 @@ pub struct RouterPolicy {
     pub auth_data: [u8; 8],
     /// v2: the configured interval in centiseconds (adverts with another are dropped).
     pub interval_cs: u32,
+    /// The addresses our adverts list, if adverts are to list them too (`ROUTER_CHECK_ADDRS`;
+    /// not when `skip_check_adv_addr` lets the master already followed off).
+    pub addresses: Option<Vec<IpAddr>>,
 }
 
 /// The checks that need the configuration (RFC 3768/5798 §7.1): the VRID is configured
 /// (`policy` is `None` if not), the version matches, v2's authentication type and PASS data
-/// (compared over all 8 bytes, without an early exit), and v2's interval.
+/// (compared over all 8 bytes, without an early exit), v2's interval, and the addresses.
 pub fn check_policy(advert: &Advert, policy: Option<&RouterPolicy>) -> Result<(), DropReason> {
     let Some(p) = policy else {
         return Err(DropReason::UnknownVrid);
@@ -204,7 +207,24 @@ pub fn check_policy(advert: &Advert, policy: Option<&RouterPolicy>) -> Result<()
             return Err(DropReason::BadInterval);
         }
     }
+    if let Some(ours) = &p.addresses
+        && !lists_ours(&advert.vrrp.addresses, ours)
+    {
+        return Err(DropReason::AddressList);
+    }
     Ok(())
+}
+
+/// keepalived 2.2.7's check (`vrrp_check_packet`): as many addresses as ours, and each of
+/// ours among them. The program compares a fingerprint of the whole list instead, the same
+/// for lists without repeats; for a list of ours that names an address twice it compares the
+/// count alone (`ROUTER_ADDRS_COUNT_ONLY`), and so does this twin.
+fn lists_ours(theirs: &[IpAddr], ours: &[IpAddr]) -> bool {
+    if theirs.len() != ours.len() {
+        return false;
+    }
+    let repeats = ours.iter().enumerate().any(|(i, a)| ours[..i].contains(a));
+    repeats || ours.iter().all(|a| theirs.contains(a))
 }
 
 /// A complete advert frame as vrrpd sends it to the default groups, 224.0.0.18 or ff02::12:
@@ -317,6 +337,57 @@ pub fn emit_advert_frame_to(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_advert_must_list_our_addresses_in_any_order_as_keepalived_asks() {
+        let at = |n: u8| IpAddr::V4(Ipv4Addr::new(192, 0, 2, n));
+        let advert = |addresses: Vec<IpAddr>| {
+            let frame = emit_advert_frame(
+                &repr(Version::V3, addresses),
+                at(9),
+                V3Checksum::PseudoHeader,
+            );
+            parse_advert_frame(&frame).unwrap().unwrap()
+        };
+        let policy = |addresses: Option<Vec<IpAddr>>| RouterPolicy {
+            version: Version::V3,
+            auth_type: 0,
+            auth_data: [0; 8],
+            interval_cs: 100,
+            addresses,
+        };
+        let ours = policy(Some(vec![at(1), at(2)]));
+        assert_eq!(
+            check_policy(&advert(vec![at(2), at(1)]), Some(&ours)),
+            Ok(())
+        );
+        for other in [
+            vec![at(1)],
+            vec![at(1), at(2), at(3)],
+            vec![at(1), at(3)],
+            vec![at(1), at(1)],
+        ] {
+            assert_eq!(
+                check_policy(&advert(other.clone()), Some(&ours)),
+                Err(DropReason::AddressList),
+                "{other:?}"
+            );
+        }
+        // Not compared, or a list of ours naming an address twice: the count alone.
+        assert_eq!(
+            check_policy(&advert(vec![at(3)]), Some(&policy(None))),
+            Ok(())
+        );
+        let twice = policy(Some(vec![at(1), at(1)]));
+        assert_eq!(
+            check_policy(&advert(vec![at(3), at(4)]), Some(&twice)),
+            Ok(())
+        );
+        assert_eq!(
+            check_policy(&advert(vec![at(1)]), Some(&twice)),
+            Err(DropReason::AddressList)
+        );
+    }
 
     fn repr(version: Version, addresses: Vec<IpAddr>) -> vrrp::Repr {
         vrrp::Repr {
