@@ -838,15 +838,19 @@ fn startup_delay_holds_vrrpd_and_keepalived_alike() {
 /// One keepalived.conf of `(name, state, priority, vrid)` instances at 1 s, the VIP of each
 /// 192.0.2.VRID.
 fn instances_config(dir: &Path, file: &str, instances: &[(&str, &str, u8, u8)]) -> PathBuf {
-    let mut text = String::new();
-    for (name, state, priority, vrid) in instances {
-        text.push_str(&format!(
-            "vrrp_instance {name} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    advert_int 1\n    virtual_ipaddress {{\n        192.0.2.{vrid}\n    }}\n}}\n"
-        ));
-    }
-    let path = dir.join(file);
-    std::fs::write(&path, text).unwrap();
-    path
+    let vips: Vec<[String; 1]> = instances
+        .iter()
+        .map(|(.., vrid)| [format!("192.0.2.{vrid}")])
+        .collect();
+    let vips: Vec<[&str; 1]> = vips.iter().map(|[v]| [v.as_str()]).collect();
+    let listing: Vec<Listing> = instances
+        .iter()
+        .zip(&vips)
+        .map(|((name, state, priority, vrid), vips)| {
+            (*name, *state, *priority, *vrid, &vips[..], false)
+        })
+        .collect();
+    listing_config(dir, file, &listing)
 }
 
 /// keepalived 2.2.7's start rule and reload, run side by side with the same file (each daemon
