@@ -2380,41 +2380,44 @@ impl Controller {
         }
     }
 
-    /// XDP saw another MAC claim a VIP of router (`iface`, `family`, `vrid`): reported once per
-    /// episode (claimant and address), counted otherwise.
     /// XDP's counts of adverts dropped for their addresses, read once a second: an episode
     /// (drops after 10 s without, or three of our intervals if longer) is said once, as
     /// keepalived says it per advert. The counts are XDP's per VRID: an IPv4 and an IPv6
     /// instance of one VRID on one interface share theirs. The first count read for an
     /// instance is where it starts (a reload keeps the program and its counts).
     fn address_drops(&mut self, now: Nanos, counts: Vec<(String, u8, u64)>) {
-        for (iface, vrid, total) in counts {
-            for i in 0..self.instances.len() {
-                let inst = &mut self.instances[i];
-                if inst.spec.interface != iface || inst.spec.vrid.get() != vrid {
-                    continue;
-                }
-                let seen = inst.addr_drops.replace(total);
-                let Some(dropped) = seen.map(|s| total.saturating_sub(s)).filter(|d| *d > 0) else {
-                    continue;
-                };
-                let quiet = (3 * ns(inst.spec.advert_interval)).max(10_000_000_000);
-                let last = inst.addr_mismatch.replace(now);
-                if last.is_some_and(|l| now.saturating_sub(l) < quiet) {
-                    continue;
-                }
-                let event = Event::AddressListMismatch {
-                    instance: inst.name(),
-                    vrid,
-                    dropped,
-                    count: inst.listed_addresses().len() as u8,
-                };
-                self.log(log::Level::Warn, event.message());
-                self.event(now, event);
+        let counts: BTreeMap<(&str, u8), u64> = counts
+            .iter()
+            .map(|(iface, vrid, total)| ((iface.as_str(), *vrid), *total))
+            .collect();
+        for i in 0..self.instances.len() {
+            let inst = &mut self.instances[i];
+            let Some(&total) = counts.get(&(inst.spec.interface.as_str(), inst.spec.vrid.get()))
+            else {
+                continue;
+            };
+            let seen = inst.addr_drops.replace(total);
+            let Some(dropped) = seen.map(|s| total.saturating_sub(s)).filter(|d| *d > 0) else {
+                continue;
+            };
+            let quiet = (3 * ns(inst.spec.advert_interval)).max(10_000_000_000);
+            let last = inst.addr_mismatch.replace(now);
+            if last.is_some_and(|l| now.saturating_sub(l) < quiet) {
+                continue;
             }
+            let event = Event::AddressListMismatch {
+                instance: inst.name(),
+                vrid: inst.spec.vrid.get(),
+                dropped,
+                count: inst.listed_addresses().len() as u8,
+            };
+            self.log(log::Level::Warn, event.message());
+            self.event(now, event);
         }
     }
 
+    /// XDP saw another MAC claim a VIP of router (`iface`, `family`, `vrid`): reported once per
+    /// episode (claimant and address), counted otherwise.
     fn address_conflict(
         &mut self,
         now: Nanos,
